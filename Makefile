@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# Both create .venv and install the project on first use (or when
+# pyproject.toml changes); nothing else needs installing by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format clean
+
+run: $(STAMP)  ## show the demo target: its status and the plan with SQL
+	$(BIN)/migrate-bot status demo
+	$(BIN)/migrate-bot plan demo
+
+test: $(STAMP)  ## the whole test suite on a real PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The edges of migrate-bot: the Slack front and the command-line interface."""

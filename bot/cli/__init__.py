@@ -1,0 +1,62 @@
+"""``migrate-bot``: the terminal door into the same commands the Slack front uses.
+
+It is also the break-glass path when Slack is down. Errors are rendered here,
+once: a ``MigrateBotError`` is a one-line message and its exit code; anything
+else is a bug, reported with a redacted traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import click
+
+from audit.redact import redact
+from bot.cli.demo import demo_data
+from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
+from bot.logs import configure_logging
+from commands.errors import ExitCode, MigrateBotError
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what is being done to stderr.")
+def cli(verbose: bool) -> None:
+    """Apply Alembic migrations to PostgreSQL the way a careful release engineer would.
+
+    Targets come from $MIGRATE_BOT_CONFIG (default ./migrate-bot.toml); with no
+    such file there is one target, `demo`: the bundled example migrations on an
+    embedded PostgreSQL.
+    """
+    configure_logging(logging.INFO if verbose else logging.WARNING)
+
+
+for command in (targets, status, plan, upgrade, downgrade, history, demo_data):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the process exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="migrate-bot", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return int(ExitCode.FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except MigrateBotError as exc:
+        click.echo(f"error: {redact(str(exc))}", err=True)
+        return int(exc.exit_code)
+    except Exception:
+        click.echo("internal error (a bug in migrate-bot, please report it):", err=True)
+        click.echo(redact(traceback.format_exc()), err=True)
+        return INTERNAL_ERROR
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

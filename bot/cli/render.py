@@ -1,0 +1,150 @@
+"""Plain-text and JSON renderings of domain objects for the terminal. Pure functions."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from commands.alembic_runner import StepResult
+from commands.applying import StepStarted
+from commands.config import Config, TargetConfig
+from commands.durations import format_duration
+from commands.planning import HistoryEntry, Plan, Status
+from commands.revision_graph import Direction, Revision
+
+
+def revisions_text(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) if revisions else "base (empty)"
+
+
+def revision_json(revision: Revision) -> dict[str, Any]:
+    return {
+        "revision": revision.id,
+        "down_revisions": list(revision.down_revisions),
+        "message": revision.message,
+        "path": revision.path,
+    }
+
+
+def target_json(target: TargetConfig) -> dict[str, Any]:
+    return {
+        "name": target.name,
+        "description": target.description,
+        "database": (
+            f"embedded PostgreSQL in {target.embedded_postgres}"
+            if target.embedded_postgres
+            else f"${target.database_url_env}"
+        ),
+        "alembic": str(target.alembic.config_file or target.alembic.script_location),
+        "approvals": target.approvals,
+        "approvers": list(target.approvers),
+        "backup": target.backup,
+    }
+
+
+def targets_text(config: Config) -> str:
+    lines = [f"Targets from {config.path}:"]
+    for target in config.targets.values():
+        data = target_json(target)
+        lines.append(f"  {target.name:<12} {data['database']}")
+        lines.append(f"  {'':<12} alembic: {data['alembic']}")
+        approvers = ", ".join(target.approvers)
+        lines.append(
+            f"  {'':<12} approvals: {target.approvals} from {approvers}; backup: {target.backup}"
+        )
+        if target.description:
+            lines.append(f"  {'':<12} {target.description}")
+    return "\n".join(lines)
+
+
+def status_json(status: Status) -> dict[str, Any]:
+    return {
+        "target": status.target,
+        "database": status.database,
+        "server_version": status.server_version,
+        "current": list(status.current),
+        "heads": list(status.heads),
+        "at_head": status.at_head,
+        "pending": [revision_json(r) for r in status.pending],
+    }
+
+
+def status_text(status: Status) -> str:
+    head_note = "  (at head)" if status.at_head else ""
+    lines = [
+        f"{status.target}: {status.database} (PostgreSQL {status.server_version})",
+        f"  current: {revisions_text(status.current)}{head_note}",
+        f"  heads:   {revisions_text(status.heads)}",
+    ]
+    if status.pending:
+        lines.append(f"  pending: {len(status.pending)} revision(s)")
+        lines += [f"    {r.id}  {r.message}" for r in status.pending]
+    else:
+        lines.append("  pending: none")
+    return "\n".join(lines)
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "target": plan.target,
+        "direction": plan.direction.value,
+        "from": list(plan.current),
+        "to": list(plan.destination),
+        "revisions": [{**revision_json(r), "sql": plan.sql.get(r.id)} for r in plan.revisions],
+    }
+
+
+def plan_text(plan: Plan, *, show_sql: bool = True) -> str:
+    verb = "upgrade" if plan.direction is Direction.UP else "downgrade"
+    header = (
+        f"Plan for {plan.target}: {verb} {revisions_text(plan.current)}"
+        f" -> {revisions_text(plan.destination)}"
+    )
+    if plan.is_empty:
+        return f"{header}\n  nothing to do"
+    lines = [f"{header}, {len(plan.revisions)} revision(s)", ""]
+    total = len(plan.revisions)
+    for index, revision in enumerate(plan.revisions, start=1):
+        lines.append(f"[{index}/{total}] {revision.id}  {revision.message}")
+        lines.append(f"      {revision.path}")
+        sql = plan.sql.get(revision.id)
+        if show_sql and sql:
+            lines.append(textwrap.indent(sql.strip(), "      | ", lambda _line: True))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def step_started_text(event: StepStarted) -> str:
+    return f"[{event.index}/{event.total}] {event.revision.id}  {event.revision.message} ... "
+
+
+def step_text(result: StepResult) -> str:
+    return f"done in {format_duration(result.duration_s)}"
+
+
+def step_json(result: StepResult) -> dict[str, Any]:
+    return {
+        "revision": result.revision,
+        "direction": result.direction.value,
+        "duration_s": round(result.duration_s, 4),
+        "wall_s": round(result.wall_s, 4),
+    }
+
+
+def history_text(entries: list[HistoryEntry]) -> str:
+    lines = []
+    for entry in entries:
+        marks = [m for m, on in (("current", entry.current), ("head", entry.head)) if on]
+        state = "applied" if entry.applied else "pending"
+        parents = ", ".join(entry.revision.down_revisions) or "base"
+        suffix = f"  ({', '.join(marks)})" if marks else ""
+        lines.append(f"{entry.revision.id}  {state:<8} <- {parents}{suffix}")
+        lines.append(f"    {entry.revision.message}")
+    return "\n".join(lines) if lines else "no revisions"
+
+
+def history_json(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+    return [
+        {**revision_json(e.revision), "applied": e.applied, "current": e.current, "head": e.head}
+        for e in entries
+    ]

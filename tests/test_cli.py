@@ -1,0 +1,128 @@
+"""The CLI end to end on a real PostgreSQL: output, JSON, exit codes, no secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import cli, main
+from commands.database_url import DatabaseUrl
+from commands.errors import ExitCode
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.usefixtures("config_file")
+def test_upgrade_status_downgrade_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "upgrade", "app", "--yes")
+    assert code == ExitCode.OK
+    steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+) .* done in [\d.]+ m?s$", out, re.M)
+    assert len(steps) >= 6 and steps[-1][0] == steps[-1][1]
+
+    code, out, _ = run(capsys, "status", "app", "--json")
+    status = json.loads(out)
+    assert code == ExitCode.OK
+    assert status["current"] == status["heads"] and status["at_head"] is True
+    assert status["pending"] == []
+
+    code, out, _ = run(capsys, "downgrade", "app", "-1", "--yes", "--json")
+    report = json.loads(out)
+    assert [s["revision"] for s in report["steps"]] == status["current"]
+    assert all(s["duration_s"] > 0 for s in report["steps"])
+
+    code, out, _ = run(capsys, "downgrade", "app", "base", "--yes")
+    assert code == ExitCode.OK and "is at base (empty)" in out
+    _, out, _ = run(capsys, "status", "app", "--json")
+    assert json.loads(out)["current"] == []
+
+
+@pytest.mark.usefixtures("config_file")
+def test_plan_lists_each_pending_revision_with_its_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "plan", "app", "--json")
+    plan = json.loads(out)
+    assert code == ExitCode.OK and plan["from"] == [] and len(plan["revisions"]) >= 6
+    first, risky = plan["revisions"][0], plan["revisions"][-1]
+    assert "CREATE TABLE IF NOT EXISTS jobs" in first["sql"]
+    assert "CREATE INDEX idx_segments_video_start" in risky["sql"]
+    assert "CREATE TABLE IF NOT EXISTS jobs" not in risky["sql"]
+
+    code, out, _ = run(capsys, "plan", "app", "--to", first["revision"][:6])
+    assert code == ExitCode.OK
+    assert "1 revision(s)" in out and "| CREATE TABLE IF NOT EXISTS jobs" in out
+
+
+@pytest.mark.usefixtures("config_file")
+def test_refusals_change_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "upgrade", "app")  # no --yes, no terminal to ask on
+    assert code == ExitCode.BAD_INPUT and "--yes" in err
+    code, _, err = run(capsys, "upgrade", "app", "--to", "nope", "--yes")
+    assert code == ExitCode.BAD_INPUT and "no revision 'nope'" in err
+    code, _, err = run(capsys, "status", "prod")
+    assert code == ExitCode.BAD_INPUT and "unknown target 'prod' (targets: app)" in err
+    _, out, _ = run(capsys, "status", "app", "--json")
+    assert json.loads(out)["current"] == []
+
+
+def test_broken_config_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[targets.app]\ndatabase_url_env = "X"\n'
+        'script_location = "/nowhere"\napprovers = ["U0BOB"]\n'
+    )
+    monkeypatch.setenv("MIGRATE_BOT_CONFIG", str(path))
+    code, _, err = run(capsys, "targets")
+    assert code == ExitCode.BAD_INPUT
+    assert f"{path}: targets.app.script_location: /nowhere does not exist" in err
+
+
+def test_a_password_never_reaches_the_output(
+    capsys: pytest.CaptureFixture[str],
+    config_file: Path,
+    fresh_db: DatabaseUrl,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "Pw-" + "x7Q9" * 3
+    with_password = fresh_db.url.set(password=secret).render_as_string(hide_password=False)
+    monkeypatch.setenv("APP_DATABASE_URL", with_password)
+    outputs = [
+        run(capsys, "status", "app"),
+        run(capsys, "plan", "app", "--json"),
+        run(capsys, "-v", "upgrade", "app", "--yes"),
+    ]
+    wrong_db = fresh_db.with_database("missing_db").url.set(password=secret)
+    monkeypatch.setenv("APP_DATABASE_URL", wrong_db.render_as_string(hide_password=False))
+    failed = run(capsys, "status", "app")
+    assert failed[0] == ExitCode.UNAVAILABLE and "missing_db" in failed[2]
+    for _code, out, err in [*outputs, failed]:
+        assert secret not in out and secret not in err
+    assert [o[0] for o in outputs] == [ExitCode.OK] * 3, outputs
+
+
+def test_console_script_is_installed_and_lists_its_commands() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("migrate-bot")), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for name in cli.commands:
+        assert name in result.stdout
+
+
+def test_readme_documents_every_command() -> None:
+    readme = README.read_text()
+    missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
+    assert not missing, f"README lacks: {missing}"

@@ -1,0 +1,113 @@
+"""Pending work from ancestry: linear, branched and merged graphs (pure, no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.errors import RevisionError
+from commands.revision_graph import Direction, Revision, RevisionGraph
+
+
+def rev(rev_id: str, *down: str, depends: tuple[str, ...] = ()) -> Revision:
+    return Revision(rev_id, tuple(down), depends, (), f"msg {rev_id}", f"/{rev_id}.py")
+
+
+# a -> b -> (c1 -> c2 | d1) -> m (merge of c2 and d1) -> e
+BRANCHED = RevisionGraph(
+    [
+        rev("aaaa01"),
+        rev("bbbb01", "aaaa01"),
+        rev("cccc01", "bbbb01"),
+        rev("cccc02", "cccc01"),
+        rev("dddd01", "bbbb01"),
+        rev("mmmm01", "cccc02", "dddd01"),
+        rev("eeee01", "mmmm01"),
+    ]
+)
+LINEAR = RevisionGraph([rev("r1aaaa"), rev("r2bbbb", "r1aaaa"), rev("r3cccc", "r2bbbb")])
+
+
+def test_order_puts_parents_first_and_is_stable() -> None:
+    order = BRANCHED.order
+    for revision in BRANCHED.revisions.values():
+        for parent in revision.parents:
+            assert order.index(parent) < order.index(revision.id)
+    assert order == RevisionGraph(reversed(list(BRANCHED.revisions.values()))).order
+
+
+def test_upgrade_from_base_applies_everything_in_order() -> None:
+    assert BRANCHED.upgrade_path((), "head") == BRANCHED.order
+
+
+def test_upgrade_from_one_branch_applies_only_the_other_branch_and_the_merge() -> None:
+    path = BRANCHED.upgrade_path(("cccc02",), "eeee01")
+    assert path == ("dddd01", "mmmm01", "eeee01")
+
+
+def test_upgrade_from_two_heads_to_merge() -> None:
+    assert BRANCHED.upgrade_path(("cccc01", "dddd01"), "mmmm01") == ("cccc02", "mmmm01")
+
+
+def test_upgrade_to_an_applied_revision_is_empty() -> None:
+    assert BRANCHED.upgrade_path(("eeee01",), "bbbb01") == ()
+
+
+def test_after_merge_leaves_one_head() -> None:
+    steps = BRANCHED.upgrade_path(("cccc01", "dddd01"), "mmmm01")
+    assert BRANCHED.after(("cccc01", "dddd01"), Direction.UP, steps) == ("mmmm01",)
+
+
+def test_partial_upgrade_to_a_branch_tip_leaves_two_heads() -> None:
+    steps = BRANCHED.upgrade_path(("bbbb01",), "dddd01")
+    assert steps == ("dddd01",)
+    assert set(BRANCHED.after(("cccc02",), Direction.UP, ("dddd01",))) == {"cccc02", "dddd01"}
+
+
+def test_downgrade_below_merge_undoes_only_descendants_and_splits_heads() -> None:
+    steps = BRANCHED.downgrade_path(("eeee01",), "cccc02")
+    assert steps == ("eeee01", "mmmm01")
+    assert BRANCHED.after(("eeee01",), Direction.DOWN, steps) == ("cccc02", "dddd01")
+
+
+def test_downgrade_to_base_and_relative() -> None:
+    assert BRANCHED.downgrade_path(("eeee01",), "base") == tuple(reversed(BRANCHED.order))
+    assert LINEAR.downgrade_path(("r3cccc",), "-2") == ("r3cccc", "r2bbbb")
+    assert LINEAR.after(("r3cccc",), Direction.DOWN, ("r3cccc", "r2bbbb")) == ("r1aaaa",)
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "message"),
+    [
+        (("r3cccc",), "-9", "cannot go back 9"),
+        (("r1aaaa",), "r3cccc", "not applied"),
+        (("r3cccc",), "zzzz", "no revision 'zzzz'"),
+        (("gone00",), "base", "does not have"),
+    ],
+)
+def test_downgrade_refusals(current: tuple[str, ...], target: str, message: str) -> None:
+    with pytest.raises(RevisionError, match=message):
+        LINEAR.downgrade_path(current, target)
+
+
+def test_resolve_prefix_and_refuse_ambiguous_or_several_heads() -> None:
+    assert BRANCHED.resolve("dddd") == "dddd01"
+    with pytest.raises(RevisionError, match="matches several"):
+        BRANCHED.resolve("cccc")
+    two_heads = RevisionGraph([rev("aaaa01"), rev("bbbb01", "aaaa01"), rev("cccc01", "aaaa01")])
+    with pytest.raises(RevisionError, match="2 heads"):
+        two_heads.upgrade_path(("aaaa01",), "head")
+    assert two_heads.upgrade_path(("aaaa01",), "cccc01") == ("cccc01",)
+
+
+def test_depends_on_counts_as_ancestry() -> None:
+    graph = RevisionGraph(
+        [rev("aaaa01"), rev("xxxx01"), rev("bbbb01", "aaaa01", depends=("xxxx01",))]
+    )
+    assert graph.upgrade_path((), "bbbb01") == ("aaaa01", "xxxx01", "bbbb01")
+
+
+def test_unknown_parent_and_cycles_are_refused() -> None:
+    with pytest.raises(RevisionError, match="unknown parent"):
+        RevisionGraph([rev("aaaa01", "nope00")])
+    with pytest.raises(RevisionError, match="cycle"):
+        RevisionGraph([rev("aaaa01", "bbbb01"), rev("bbbb01", "aaaa01")])
