@@ -1,0 +1,26 @@
+"""The bot's audit log: the event store at the configured state path.
+
+Event kinds are named in ``EventKind``, one place, so the fronts, the fold
+that derives request state and the tests agree on the spelling.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from audit.store import Clock, EventStore, utc_now
+from commands.config import Config
+
+
+class EventKind(StrEnum):
+    """Every kind of event migrate-bot appends. Add new kinds here."""
+
+    # backups (commands/backups…)
+    BACKUP_SUCCEEDED = "backup_succeeded"
+    BACKUP_FAILED = "backup_failed"
+    BACKUP_DELETED = "backup_deleted"
+
+
+def open_audit_log(config: Config, *, clock: Clock = utc_now) -> EventStore:
+    """The store at ``[bot] state_path``, created on first use."""
+    return EventStore(config.bot.state_path, clock=clock)
