@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -282,12 +283,14 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
+_BACKGROUND_LINK = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+
+
 def _unwrap(outcome: Mapping[str, Any]) -> Any:
     if "error" in outcome:
         error = outcome["error"]
-        raise AlembicError(
-            f"{error['type']}: {redact(error['message']).strip()}", sqlstate=error.get("sqlstate")
-        )
+        message = _BACKGROUND_LINK.sub("", redact(error["message"])).strip()
+        raise AlembicError(f"{error['type']}: {message}", sqlstate=error.get("sqlstate"))
     return outcome["ok"]
 
 
