@@ -181,7 +181,7 @@ def test_autocommit_revisions_are_checked_before_a_retry(
         return "column hot.d already exists"
 
     try:
-        with pytest.raises(RevisionFailedError, match="not retried: column hot.d already exists"):
+        with pytest.raises(RevisionFailedError, match=r"not retried: column hot\.d already exists"):
             run(runner, hot_db, concurrent, [], settings=settings(), retry_guard=guard)
     finally:
         holder.release()
