@@ -31,20 +31,17 @@ from tests.checks_support import (
     upgrade,
     url_text,
 )
-from tests.conftest import create_database, drop_database
+from tests.conftest import drop_database
+
+pytest_plugins = ("tests.checks_fixtures",)  # the shared before_risky_db fixture
 
 SEGMENT_ROWS = 3000
 
 
 @pytest.fixture(scope="module")
-def empty_db(
-    pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DatabaseUrl]:
-    """The bundled project at the revision before the risky one, no rows."""
-    database = create_database(pg_server, "empty")
-    upgrade(handle_for(database, tmp_path_factory.mktemp("empty")), BEFORE_RISKY)
-    yield database
-    drop_database(pg_server, database)
+def empty_db(before_risky_db: DatabaseUrl) -> DatabaseUrl:
+    """The bundled project at the revision before the risky one, no rows (read only here)."""
+    return before_risky_db
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,15 @@ from commands.demo_data import fill_demo_data
 from commands.planning import plan
 from commands.postgres import connect
 from tests.alembic_projects import Rev, write_project
-from tests.checks_support import BEFORE_RISKY, RISKY, copy_database, handle_for, upgrade
+from tests.checks_support import (
+    RISKY,
+    copy_database,
+    handle_for,
+    upgrade,
+)
 from tests.conftest import drop_database
+
+pytest_plugins = ("tests.checks_fixtures",)  # the shared before_risky_db fixture
 
 TAKEN = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 
@@ -111,12 +118,15 @@ def test_a_revision_that_fails_on_the_copy_fails_the_rehearsal(
 
 
 def test_a_copy_at_another_revision_is_refused(
-    pg_server: DatabaseUrl, fresh_db: DatabaseUrl, tmp_path: Path
+    pg_server: DatabaseUrl, before_risky_db: DatabaseUrl, tmp_path: Path
 ) -> None:
-    handle = handle_for(fresh_db, tmp_path)
-    upgrade(handle, BEFORE_RISKY)
-    planned = plan(handle)
-    upgrade(handle)  # the database moved on after planning; the copy is taken now
-    result = rehearse(handle, planned, make_scratch=template_copies(pg_server, fresh_db, []))
+    moved = copy_database(pg_server, before_risky_db)
+    try:
+        handle = handle_for(moved, tmp_path)
+        planned = plan(handle)
+        upgrade(handle)  # the database moved on after planning; the copy is taken now
+        result = rehearse(handle, planned, make_scratch=template_copies(pg_server, moved, []))
+    finally:
+        drop_database(pg_server, moved)
     assert result.steps == ()
     assert result.failure == f"the copy is at {RISKY}, not where the plan starts"

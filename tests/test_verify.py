@@ -21,7 +21,15 @@ from commands.errors import AlembicError
 from commands.planning import plan
 from commands.postgres import connect
 from tests.alembic_projects import Rev, write_project
-from tests.checks_support import BEFORE_RISKY, RISKY, handle_for, upgrade
+from tests.checks_support import (
+    RISKY,
+    copy_database,
+    handle_for,
+    upgrade,
+)
+from tests.conftest import drop_database
+
+pytest_plugins = ("tests.checks_fixtures",)  # the shared before_risky_db fixture
 
 TSV_TABLE = Rev(
     id="base1",
@@ -47,12 +55,15 @@ def run_to(handle, to: str) -> tuple[object, CatalogSnapshot]:
 
 
 def test_bundled_risky_revision_verifies_and_the_diff_says_what_changed(
-    fresh_db: DatabaseUrl, tmp_path: Path
+    pg_server: DatabaseUrl, before_risky_db: DatabaseUrl, tmp_path: Path
 ) -> None:
-    handle = handle_for(fresh_db, tmp_path, extra='watch_tables = ["jobs", "segments"]')
-    upgrade(handle, BEFORE_RISKY)
-    planned, before = run_to(handle, RISKY)
-    report = verify_after_run(handle, planned, before)
+    copy = copy_database(pg_server, before_risky_db)
+    handle = handle_for(copy, tmp_path, extra='watch_tables = ["jobs", "segments"]')
+    try:
+        planned, before = run_to(handle, RISKY)
+        report = verify_after_run(handle, planned, before)
+    finally:
+        drop_database(pg_server, copy)
     assert report.verdict is Verdict.PASS, report.to_json()
     assert report.result("revision").summary == f"at {RISKY}, as planned"
     catalog = report.result("catalog")
