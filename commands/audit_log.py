@@ -19,6 +19,8 @@ class EventKind(StrEnum):
     BACKUP_SUCCEEDED = "backup_succeeded"
     BACKUP_FAILED = "backup_failed"
     BACKUP_DELETED = "backup_deleted"
+    # pre-flight, verification, rehearsal and partial-application results (commands/checks)
+    CHECK_RESULT = "check_result"
 
 
 def open_audit_log(config: Config, *, clock: Clock = utc_now) -> EventStore:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from commands.check_settings import CheckSettings, parse_check_settings
 from commands.durations import parse_duration
 from commands.errors import ConfigError, UnknownTargetError
 
@@ -29,6 +30,9 @@ DEMO_TARGET = "demo"
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
+HTTP_URL = re.compile(r"^https?://[^\s/]+")
+NON_BLANK = re.compile(r"^\s*\S")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 
 # The embedded default: used when no targets file exists. It goes through the
@@ -84,6 +88,15 @@ class TargetConfig:
     lock_timeout: float
     statement_timeout: float
     max_duration: float
+    # pre-flight and verification (commands/checks)
+    health_url: str | None
+    smoke_sql: tuple[str, ...]
+    watch_tables: tuple[str, ...]
+    replica_url_env: str | None
+    max_replication_lag: float
+    requires_applied_in: str | None
+    rehearse: bool
+    checks: CheckSettings
 
 
 @dataclass(frozen=True)
@@ -234,11 +247,38 @@ def _target(name: str, table: _Table) -> TargetConfig:
         lock_timeout=table.duration("lock_timeout", "2s"),
         statement_timeout=table.duration("statement_timeout", "15min"),
         max_duration=table.duration("max_duration", "10min"),
+        **_check_keys(table),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
     table.reject_unknown()
     return target
+
+
+def _check_keys(table: _Table) -> dict[str, Any]:
+    """The keys the pre-flight checks and the post-run verification read."""
+    health_url = table.string("health_url", None, HTTP_URL)
+    checks = _Table(
+        table.source, f"{table.prefix}.checks", table.get("checks", dict, {}), table.base
+    )
+    return {
+        "health_url": health_url,
+        "smoke_sql": table.strings("smoke_sql", (), NON_BLANK),
+        "watch_tables": table.strings("watch_tables", (), TABLE_NAME),
+        "replica_url_env": table.string("replica_url_env", None, ENV_NAME),
+        "max_replication_lag": table.duration("max_replication_lag", "30s"),
+        "requires_applied_in": table.string("requires_applied_in", None, TARGET_NAME),
+        "rehearse": table.get("rehearse", bool, False),
+        "checks": parse_check_settings(checks),
+    }
+
+
+def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> None:
+    for name, target in targets.items():
+        other = target.requires_applied_in
+        if other is not None and (other == name or other not in targets):
+            problem = "names the target itself" if other == name else f"{other!r} is not a target"
+            raise ConfigError(source, f"targets.{name}.requires_applied_in", problem)
 
 
 def parse_config(text: str, *, source: str, base: Path) -> Config:
@@ -257,6 +297,7 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
         if not isinstance(raw, dict):
             raise ConfigError(source, f"targets.{name}", "must be a table")
         targets[name] = _target(name, _Table(source, f"targets.{name}", raw, base))
+    _check_promotion_gates(source, targets)
     for key in data:
         if key not in ("bot", "targets"):
             raise ConfigError(

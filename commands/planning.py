@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from commands.alembic_runner import ProjectState
+from commands.alembic_runner import AlembicSession, ProjectState
 from commands.postgres import connect, server_version
 from commands.revision_graph import BASE, HEAD, Direction, Revision, RevisionGraph
 from commands.targets import TargetHandle
@@ -88,15 +88,30 @@ def plan(
     when the project has several heads.
     """
     with handle.runner().session() as session:
-        state = state or session.inspect()
-        graph = state.graph
-        if direction is Direction.UP:
-            steps = graph.upgrade_path(state.current, to or HEAD)
-        else:
-            steps = graph.downgrade_path(state.current, to or BASE)
-        sql = session.offline_sql(steps, direction) if with_sql else {}
+        return plan_in_session(
+            session, handle.name, direction=direction, to=to, with_sql=with_sql, state=state
+        )
+
+
+def plan_in_session(
+    session: AlembicSession,
+    target: str,
+    *,
+    direction: Direction = Direction.UP,
+    to: str | None = None,
+    with_sql: bool = True,
+    state: ProjectState | None = None,
+) -> Plan:
+    """``plan`` in a session the caller holds (pre-flight asks it more afterwards)."""
+    state = state or session.inspect()
+    graph = state.graph
+    if direction is Direction.UP:
+        steps = graph.upgrade_path(state.current, to or HEAD)
+    else:
+        steps = graph.downgrade_path(state.current, to or BASE)
+    sql = session.offline_sql(steps, direction) if with_sql else {}
     return Plan(
-        target=handle.name,
+        target=target,
         direction=direction,
         current=state.current,
         destination=graph.after(state.current, direction, steps),

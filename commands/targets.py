@@ -39,13 +39,18 @@ def resolve_database(target: TargetConfig, environ: Mapping[str, str] = os.envir
         return ensure_database(server, target.embedded_database)
     assert target.database_url_env is not None
     key = f"targets.{target.name}.database_url_env"
-    value = environ.get(target.database_url_env)
+    return url_from_environment(target.database_url_env, key, environ)
+
+
+def url_from_environment(variable: str, key: str, environ: Mapping[str, str]) -> DatabaseUrl:
+    """The URL held by ``$variable``; raises ``ConfigError`` naming ``key`` (never the URL)."""
+    value = environ.get(variable)
     if not value:
-        raise ConfigError(f"${target.database_url_env}", key, "is not set in the environment")
+        raise ConfigError(f"${variable}", key, "is not set in the environment")
     try:
         return DatabaseUrl.parse(value)
     except InvalidDatabaseUrl as exc:
-        raise ConfigError(f"${target.database_url_env}", key, str(exc)) from None
+        raise ConfigError(f"${variable}", key, str(exc)) from None
 
 
 def open_target(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> TargetHandle:

@@ -14,6 +14,7 @@ import traceback
 import click
 
 from audit.redact import redact
+from bot.cli.checks import check
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.logs import configure_logging
@@ -34,7 +35,7 @@ def cli(verbose: bool) -> None:
     configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
-for command in (targets, status, plan, upgrade, downgrade, history, demo_data):
+for command in (targets, status, plan, upgrade, downgrade, history, demo_data, check):
     cli.add_command(command)
 
 

@@ -1,0 +1,159 @@
+"""Benchmark: a full pre-flight (lint + every check, no rehearsal) on two projects.
+
+1. the bundled project at the revision before the risky one, with demo rows;
+2. a generated project of 100 real revision files, all pending.
+
+Goals: under 3 s and under 10 s. Prints the figures; asserts nothing.
+
+    .venv/bin/python bench/preflight.py [--runs 5] [--rows 20000]
+
+Uses $MIGRATE_BOT_TEST_DATABASE_URL's server when set, else an embedded
+PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from commands.applying import run_plan
+from commands.checks import run_preflight
+from commands.config import BUNDLED_MIGRATIONS, parse_config
+from commands.database_url import DatabaseUrl
+from commands.demo_data import fill_demo_data
+from commands.embedded_server import ensure_database, start_embedded_server
+from commands.planning import plan
+from commands.targets import TargetHandle, open_target
+
+GENERATED = 100
+ENV_PY = """
+import os
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
+if context.is_offline_mode():
+    context.configure(url=url, literal_binds=True, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    with create_engine(url, poolclass=pool.NullPool).connect() as connection:
+        context.configure(connection=connection, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+
+
+def handle_for(database: DatabaseUrl, script_location: Path, base: Path) -> TargetHandle:
+    text = textwrap.dedent(
+        f"""
+        [targets.bench]
+        database_url_env = "BENCH_URL"
+        script_location = "{script_location.as_posix()}"
+        approvers = ["U0BOB"]
+        """
+    )
+    config = parse_config(text, source="bench.toml", base=base)
+    url = database.url.render_as_string(hide_password=False)
+    return open_target(config.target("bench"), {"BENCH_URL": url})
+
+
+def revision_file(index: int) -> str:
+    """Revision ``index``: a table every tenth, else columns, indexes, constraints on one."""
+    rev, down = f"r{index:04d}", (f"'r{index - 1:04d}'" if index else "None")
+    table = f"t{index // 10:02d}"
+    kind = index % 10
+    if kind == 0:
+        up = [f"CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, code text, n int)"]
+        undo = [f"DROP TABLE IF EXISTS {table}"]
+    elif kind in (1, 4, 7):
+        up = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS c{kind} text"]
+        undo = [f"ALTER TABLE {table} DROP COLUMN IF EXISTS c{kind}"]
+    elif kind in (2, 5):
+        up = [f"CREATE INDEX idx_{table}_{kind} ON {table} (n)"]
+        undo = [f"DROP INDEX IF EXISTS idx_{table}_{kind}"]
+    elif kind == 3:
+        up = [f"ALTER TABLE {table} ADD CONSTRAINT {table}_n_check CHECK (n >= 0)"]
+        undo = [f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {table}_n_check"]
+    else:
+        up = [f"UPDATE {table} SET code = upper(code) WHERE code IS NOT NULL"]
+        undo = []
+    body_up = "\n".join(f"    op.execute({s!r})" for s in up) or "    pass"
+    body_down = "\n".join(f"    op.execute({s!r})" for s in undo) or "    pass"
+    return (
+        f'"""Generated revision {index} on {table}."""\n\n'
+        "from alembic import op\n\n"
+        f"revision = {rev!r}\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f'def upgrade() -> None:\n    """Apply {rev}."""\n{body_up}\n\n\n'
+        f'def downgrade() -> None:\n    """Undo {rev}."""\n{body_down}\n'
+    )
+
+
+def generated_project(root: Path, count: int) -> Path:
+    versions = root / "versions"
+    versions.mkdir(parents=True)
+    (root / "env.py").write_text(ENV_PY)
+    (root / "script.py.mako").write_text("")
+    for index in range(count):
+        (versions / f"r{index:04d}.py").write_text(revision_file(index))
+    return root
+
+
+def timed(handle: TargetHandle, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        report = run_preflight(handle)
+        times.append(time.perf_counter() - started)
+    checks = ", ".join(f"{r.name}={r.verdict.value}" for r in report.results)
+    print(f"    last report: {report.verdict.value}; {checks}")
+    print(f"    pending: {len(report.plan.revisions) if report.plan else 0} revision(s)")
+    return times
+
+
+def show(label: str, times: list[float], goal: float) -> None:
+    median = statistics.median(times)
+    verdict = "meets" if median < goal else "MISSES"
+    print(
+        f"{label}: median {median:.2f} s, best {min(times):.2f} s, worst {max(times):.2f} s"
+        f" over {len(times)} runs ({verdict} the {goal:.0f} s goal)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=20_000, help="demo segments (bundled case)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="migrate-bot-bench-") as scratch:
+        root = Path(scratch)
+        configured = os.environ.get("MIGRATE_BOT_TEST_DATABASE_URL")
+        server = DatabaseUrl.parse(configured) if configured else start_embedded_server(root / "pg")
+
+        bundled_db = ensure_database(server, f"bench_bundled_{secrets.token_hex(3)}")
+        bundled = handle_for(bundled_db, BUNDLED_MIGRATIONS, root)
+        for _ in run_plan(bundled, plan(bundled, to="c9d0b2f4e165", with_sql=False)):
+            pass
+        fill_demo_data(bundled_db, rows=args.rows)
+        print(f"bundled project at c9d0b2f4e165 with {args.rows:,} segments:")
+        show("  full pre-flight, bundled", timed(bundled, args.runs), 3)
+
+        generated_db = ensure_database(server, f"bench_generated_{secrets.token_hex(3)}")
+        project = generated_project(root / "generated", GENERATED)
+        generated = handle_for(generated_db, project, root)
+        print(f"generated project, {GENERATED} revisions pending from base:")
+        show(f"  full pre-flight, {GENERATED} revisions", timed(generated, args.runs), 10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

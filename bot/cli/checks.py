@@ -1,0 +1,31 @@
+"""``check``: run a target's pre-flight on its own and print the report."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.check_render import report_text
+from bot.cli.options import echo_json, json_option
+from commands.checks import Verdict, run_preflight
+from commands.config import load_config
+from commands.errors import ExitCode
+from commands.targets import open_target
+
+
+@click.command()
+@click.argument("target")
+@click.option("--to", "to", metavar="REV", help="Check the move to this revision, not head.")
+@json_option
+def check(target: str, to: str | None, as_json: bool) -> int:
+    """Run the pre-flight checks of an upgrade of TARGET and print the report.
+
+    Exits 1 when a check fails (the bot would refuse to ask for approval).
+    """
+    config = load_config()
+    handle = open_target(config.target(target))
+    report = run_preflight(handle, to=to, open_other=lambda name: open_target(config.target(name)))
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        click.echo(report_text(report))
+    return int(ExitCode.FAILED if report.verdict is Verdict.FAIL else ExitCode.OK)

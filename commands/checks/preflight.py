@@ -1,0 +1,211 @@
+"""Pre-flight: everything the runbook asks before a migration, as one report.
+
+Two gates open the way: the database answers (``connectivity``), and Alembic
+can say where it stands and what would run (``alembic``). Past them, each
+check reads a shared context: one connection, one Alembic child session for
+the state, the plan and its SQL, the plan's statements parsed once and the
+sizes of the tables they touch looked up once. The report's verdict decides:
+``fail`` blocks approval and running, ``warn`` is shown to the approver.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import psycopg
+
+from audit.store import Clock, utc_now
+from commands.alembic_runner import ProjectState
+from commands.check_settings import CheckSettings
+from commands.checks.disk import check_disk
+from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
+from commands.checks.lint import LintFinding, check_lint, lint_findings
+from commands.checks.promotion import check_promotion
+from commands.checks.replication import check_replication
+from commands.checks.review import check_review
+from commands.checks.sessions_locks import check_locks, check_sessions
+from commands.checks.sql_statements import Statement, parse_statements
+from commands.checks.table_sizes import TableSize, table_sizes
+from commands.config import load_config
+from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
+from commands.planning import Plan, plan_in_session
+from commands.postgres import connect, server_version
+from commands.revision_graph import Direction
+from commands.targets import TargetHandle, open_target
+
+OpenTarget = Callable[[str], TargetHandle]
+
+
+@dataclass
+class PreflightContext:
+    """What every pre-flight check reads; the costly parts are computed once, on first use."""
+
+    handle: TargetHandle
+    conn: psycopg.Connection
+    server_version: tuple[int, int]
+    state: ProjectState
+    plan: Plan
+    environ: Mapping[str, str]
+    open_other: OpenTarget
+
+    @property
+    def settings(self) -> CheckSettings:
+        return self.handle.config.checks
+
+    @cached_property
+    def statements(self) -> dict[str, list[Statement]]:
+        return {rev: parse_statements(rev, sql) for rev, sql in self.plan.sql.items()}
+
+    @cached_property
+    def table_sizes(self) -> dict[str, TableSize]:
+        """Every table the plan's own statements name (not Alembic's version table)."""
+        names = [
+            table
+            for statements in self.statements.values()
+            for statement in statements
+            if not statement.bookkeeping
+            for table in statement.tables
+        ]
+        return table_sizes(self.conn, names)
+
+    @cached_property
+    def lint_findings(self) -> list[LintFinding]:
+        return lint_findings(self)
+
+
+PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
+    Check("lint", check_lint),
+    Check("review", check_review),
+    Check("disk", check_disk),
+    Check("sessions", check_sessions),
+    Check("locks", check_locks),
+    Check("replication", check_replication),
+    Check("promotion", check_promotion),
+)
+
+
+def run_preflight(
+    handle: TargetHandle,
+    *,
+    to: str | None = None,
+    direction: Direction = Direction.UP,
+    environ: Mapping[str, str] = os.environ,
+    open_other: OpenTarget | None = None,
+    clock: Clock = utc_now,
+) -> Report:
+    """Every pre-flight check on ``handle`` for the move to ``to`` (default head / base).
+
+    Never raises for what it finds: an unreachable database or an unplannable
+    project is a failing check in the report. ``open_other`` opens the target
+    a promotion gate names (default: from the loaded config).
+    """
+    started_at, started = clock(), time.monotonic()
+    results: list[CheckResult] = []
+
+    def report(plan: Plan | None = None, version: str | None = None) -> Report:
+        return Report(
+            phase=Phase.PREFLIGHT,
+            target=handle.name,
+            results=tuple(results),
+            started_at=started_at,
+            duration_s=time.monotonic() - started,
+            plan=plan,
+            server_version=version,
+        )
+
+    try:
+        conn = connect(handle.database)
+    except DatabaseUnavailableError as exc:
+        results.append(CheckResult("connectivity", Verdict.FAIL, str(exc)))
+        return report()
+    with conn:
+        major, minor = server_version(conn)
+        version = f"{major}.{minor}"
+        results.append(_connectivity(conn, handle, version, time.monotonic() - started))
+        with handle.runner().session() as session:
+            try:
+                state = session.inspect()
+                plan = plan_in_session(
+                    session, handle.name, direction=direction, to=to, state=state
+                )
+            except (AlembicError, RevisionError) as exc:
+                results.append(CheckResult("alembic", Verdict.FAIL, str(exc)))
+                return report(version=version)
+        results.append(_alembic(conn, state, plan))
+        context = PreflightContext(
+            handle=handle,
+            conn=conn,
+            server_version=(major, minor),
+            state=state,
+            plan=plan,
+            environ=environ,
+            open_other=open_other or _from_loaded_config(environ),
+        )
+        results += run_checks(PREFLIGHT_CHECKS, context, context.settings)
+    return report(plan, version)
+
+
+def _from_loaded_config(environ: Mapping[str, str]) -> OpenTarget:
+    return lambda name: open_target(load_config(environ).target(name), environ)
+
+
+def _connectivity(
+    conn: psycopg.Connection, handle: TargetHandle, version: str, seconds: float
+) -> CheckResult:
+    row = conn.execute("SELECT current_user, pg_is_in_recovery()").fetchone()
+    assert row is not None
+    user, in_recovery = row
+    if in_recovery:
+        return CheckResult(
+            "connectivity",
+            Verdict.FAIL,
+            f"{handle.database.display()} is a read-only replica (in recovery): point the"
+            " target at the primary",
+        )
+    return CheckResult(
+        "connectivity",
+        Verdict.PASS,
+        f"PostgreSQL {version} at {handle.database.display()} as {user}",
+        data={"server_version": version, "user": user},
+        duration_s=seconds,
+    )
+
+
+def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> CheckResult:
+    """Where the database stands, the heads, and the pending revisions listed one by one."""
+    graph = state.graph
+    try:
+        recorded = _version_table(conn)
+    except psycopg.Error as exc:
+        return CheckResult("alembic", Verdict.FAIL, f"alembic_version is not readable: {exc}")
+    current = ", ".join(state.current) or "base (empty)"
+    heads = graph.heads
+    head_text = f"head {heads[0]}" if len(heads) == 1 else f"{len(heads)} heads"
+    goal = ", ".join(plan.destination) or "base"
+    verb = "pending" if plan.direction is Direction.UP else "to undo"
+    summary = f"at {current}; {head_text}; {len(plan.revisions)} revision(s) {verb} to {goal}"
+    details = tuple(
+        f"{rev.id}  {rev.message.splitlines()[0] if rev.message else ''}".rstrip()
+        for rev in plan.revisions
+    )
+    data = {
+        "current": list(state.current),
+        "heads": list(heads),
+        "destination": list(plan.destination),
+        "pending": [rev.id for rev in plan.revisions],
+        "version_table": recorded,
+    }
+    return CheckResult("alembic", Verdict.PASS, summary, details, data)
+
+
+def _version_table(conn: psycopg.Connection) -> str:
+    """Whether ``alembic_version`` exists and this account can read it (as Alembic will)."""
+    row = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return "absent (the database is at base)"
+    conn.execute("SELECT version_num FROM alembic_version")
+    return "readable"

@@ -1,0 +1,162 @@
+"""The ``review`` check: the runbook's review checklist, where a program can tick it.
+
+Revision files are read with ``ast`` (never run, never matched with regular
+expressions): a module docstring saying what the migration is for, and a
+``downgrade()`` that does something. The SQL that will run is read with
+PostgreSQL's parser for the runbook's "IF EXISTS / IF NOT EXISTS for
+idempotency" on creates and drops.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast as sql_ast
+from pglast.enums import AlterTableType
+
+from commands.checks.framework import CheckResult, Level, levels_verdict
+from commands.checks.sql_statements import Statement
+from commands.errors import MigrateBotError
+
+if TYPE_CHECKING:
+    from commands.checks.preflight import PreflightContext
+
+
+class ReviewError(MigrateBotError):
+    """A revision file cannot be read or is not valid Python."""
+
+
+class Body(StrEnum):
+    REAL = "real"
+    MISSING = "missing"
+    EMPTY = "empty"  # only pass / ... / a docstring
+    RAISES = "raises"  # only raises (an irreversible migration)
+
+
+@dataclass(frozen=True)
+class FileReview:
+    """What the revision file says about itself."""
+
+    path: str
+    docstring: bool
+    upgrade: Body
+    downgrade: Body
+    uses_autocommit_block: bool
+
+
+def review_file(path: str | Path) -> FileReview:
+    """Read one revision file with ``ast``; raises ``ReviewError`` if it does not parse."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        raise ReviewError(f"cannot read revision file {path}: {exc}") from None
+    functions = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return FileReview(
+        path=str(path),
+        docstring=bool((ast.get_docstring(tree) or "").strip()),
+        upgrade=_body(functions.get("upgrade")),
+        downgrade=_body(functions.get("downgrade")),
+        uses_autocommit_block=any(
+            isinstance(node, ast.Attribute) and node.attr == "autocommit_block"
+            for node in ast.walk(tree)
+        ),
+    )
+
+
+def _body(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Body:
+    if function is None:
+        return Body.MISSING
+    doing = [s for s in function.body if not _is_filler(s)]
+    if not doing:
+        return Body.EMPTY
+    if all(isinstance(s, ast.Raise) for s in doing):
+        return Body.RAISES
+    return Body.REAL
+
+
+def _is_filler(statement: ast.stmt) -> bool:
+    """``pass``, ``...`` and bare strings (docstrings) do nothing."""
+    if isinstance(statement, ast.Pass):
+        return True
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+def file_items(review: FileReview) -> Iterator[tuple[Level, str]]:
+    """The checklist items a file misses."""
+    if not review.docstring:
+        yield Level.WARN, "no docstring saying what the migration is for"
+    if review.downgrade is Body.MISSING:
+        yield Level.WARN, "no downgrade(): the only way back is a restore"
+    elif review.downgrade is Body.RAISES:
+        yield Level.WARN, "downgrade() only raises: the only way back is a restore"
+    elif review.downgrade is Body.EMPTY and review.upgrade is not Body.EMPTY:
+        yield Level.WARN, "downgrade() does nothing (just `pass`): the only way back is a restore"
+
+
+def idempotency_items(statements: list[Statement]) -> Iterator[tuple[Level, str]]:
+    """Creates without IF NOT EXISTS and drops without IF EXISTS (the runbook asks for both)."""
+    for statement in statements:
+        if statement.bookkeeping or statement.node is None:
+            continue
+        for missing in _not_idempotent(statement.node):
+            yield Level.NOTE, f"#{statement.number} {missing}"
+
+
+def _not_idempotent(node: Any) -> Iterator[str]:
+    if isinstance(node, sql_ast.CreateStmt) and not node.if_not_exists:
+        yield f"CREATE TABLE {node.relation.relname} without IF NOT EXISTS"
+    elif isinstance(node, sql_ast.IndexStmt) and not node.if_not_exists:
+        yield f"CREATE INDEX {node.idxname or ''} without IF NOT EXISTS".replace("  ", " ")
+    elif isinstance(node, sql_ast.DropStmt) and not node.missing_ok:
+        yield "DROP without IF EXISTS"
+    elif isinstance(node, sql_ast.AlterTableStmt):
+        for command in node.cmds or ():
+            if command.missing_ok:
+                continue
+            if command.subtype == AlterTableType.AT_AddColumn:
+                yield f"ADD COLUMN {command.def_.colname} without IF NOT EXISTS"
+            elif command.subtype in (
+                AlterTableType.AT_DropColumn,
+                AlterTableType.AT_DropConstraint,
+            ):
+                yield f"DROP {command.name} without IF EXISTS"
+
+
+def check_review(context: PreflightContext) -> CheckResult:
+    items: list[tuple[str, Level, str]] = []
+    files = {}
+    for revision in context.plan.revisions:
+        review = review_file(revision.path)
+        files[revision.id] = review
+        items += [(revision.id, level, text) for level, text in file_items(review)]
+        statements = context.statements.get(revision.id, [])
+        items += [(revision.id, level, text) for level, text in idempotency_items(statements)]
+    total = len(context.plan.revisions)
+    data = {
+        "items": [{"revision": r, "level": lv.value, "item": t} for r, lv, t in items],
+        "downgrade": {rev: review.downgrade.value for rev, review in files.items()},
+    }
+    verdict = levels_verdict(level for _, level, _ in items)
+    if not items:
+        return CheckResult(
+            "review",
+            verdict,
+            f"{total} revision(s): docstrings, downgrades, IF [NOT] EXISTS",
+            (),
+            data,
+        )
+    flagged = len({rev for rev, level, _ in items if level is not Level.NOTE})
+    notes = sum(1 for _, level, _ in items if level is Level.NOTE)
+    parts = [f"{flagged} of {total} revision(s) miss a checklist item"] if flagged else []
+    parts += [f"{notes} statement(s) without IF [NOT] EXISTS"] if notes else []
+    details = tuple(f"{level.value:<4}  {rev}: {text}" for rev, level, text in items)
+    return CheckResult("review", verdict, "; ".join(parts), details, data)

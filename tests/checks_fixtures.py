@@ -1,0 +1,22 @@
+"""Fixtures the checks tests share: load with ``pytest_plugins = ("tests.checks_fixtures",)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from commands.database_url import DatabaseUrl
+from tests.checks_support import BEFORE_RISKY, handle_for, upgrade
+from tests.conftest import create_database, drop_database
+
+
+@pytest.fixture(scope="session")
+def before_risky_db(
+    pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseUrl]:
+    """The bundled project at the revision before the risky one, no rows; copy it to change it."""
+    database = create_database(pg_server, "before_risky")
+    upgrade(handle_for(database, tmp_path_factory.mktemp("before_risky")), BEFORE_RISKY)
+    yield database
+    drop_database(pg_server, database)
