@@ -3,7 +3,8 @@
 All Slack traffic arrives at ``POST /slack/events``; ``GET /health`` answers a
 small JSON status. Bolt's Starlette adapter calls the (blocking) ``dispatch``
 on the event loop; here it runs on a thread of the server's pool instead, so
-twenty senders at once are served side by side rather than one by one.
+twenty senders at once are served side by side rather than one by one, and
+the work a listener hands to the worker starts once the answer has been sent.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from slack_bolt.adapter.starlette.handler import (
     to_starlette_response,
 )
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from bot.worker import holding_jobs, release
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
@@ -38,7 +42,11 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         if body is None:
             return PlainTextResponse("payload too large", status_code=413)
         bolt_request = to_bolt_request(req, body, addition_context_properties)
-        return to_starlette_response(await run_in_threadpool(self.app.dispatch, bolt_request))
+        with holding_jobs() as held:
+            bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        response = to_starlette_response(bolt_response)
+        response.background = BackgroundTask(release, held)
+        return response
 
 
 def http_app(bolt_app: App, *, health: Callable[[], dict[str, Any]]) -> Starlette:

@@ -9,14 +9,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
 ErrorSink = Callable[[BaseException], None]
+
+_held: ContextVar[list[Job] | None] = ContextVar("held_jobs", default=None)
+
+
+@contextmanager
+def holding_jobs() -> Iterator[list[Job]]:
+    """Jobs submitted inside are not started but collected: start them with
+    ``release`` once the HTTP answer has gone, so they never compete with it."""
+    held: list[Job] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
+def release(held: list[Job]) -> None:
+    for start in held:
+        start()
 
 
 class Worker(Protocol):
@@ -38,6 +59,13 @@ class ThreadWorker:
     def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None:
         with self._idle:
             self._pending += 1
+        held = _held.get()
+        if held is not None:
+            held.append(lambda: self._start(job, name, on_error))
+        else:
+            self._start(job, name, on_error)
+
+    def _start(self, job: Job, name: str, on_error: ErrorSink) -> None:
         future: Future[None] = self._pool.submit(self._run, job, name, on_error)
         future.add_done_callback(lambda _f: self._finish())
 

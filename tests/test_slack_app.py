@@ -3,6 +3,7 @@ local Slack-compatible server: what users see, what is refused, what is sent onc
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import textwrap
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -95,7 +97,8 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         health = {"status": "ok", "pending": 0}
         with ServerThread(http_app(app, health=lambda: health)) as server:
-            yield Bot(SlackSender(server.url, SECRET, slack), slack, worker, config, opener)
+            sender = SlackSender(server.url, SECRET, slack.interaction_ids)
+            yield Bot(sender, slack, worker, config, opener)
         worker.shutdown()
     drop_database(pg_server, database)
 
@@ -222,9 +225,23 @@ def test_unknown_buttons_and_oversized_bodies_are_refused_quietly(bot: Bot) -> N
         bot.sender.action_body("launch_missiles", "x", user="U0BOB", channel="C0DEV")
     )
     assert code == 200
-    assert bot.sender.post(b"x" * (2 * 1024 * 1024))[0] == 413
+    assert declare_oversized_body(bot.sender.bot_url) == 413
     assert bot.worker.drain(30)
     assert len(bot.slack.calls()) == calls_before
+
+
+def declare_oversized_body(url: str) -> int:
+    """Announce a 2 MiB body and send none of it: the answer must come unread."""
+    parts = urlparse(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", "/slack/events")
+    connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+    connection.putheader("Content-Length", str(2 * 1024 * 1024))
+    connection.endheaders()
+    try:
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def test_help_and_targets(bot: Bot) -> None:

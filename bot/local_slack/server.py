@@ -20,11 +20,13 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -78,6 +80,8 @@ class LocalSlackServer:
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/response/{token}", self._response_url, methods=["POST"]),
             Route("/upload/{file_id}", self._upload, methods=["POST"]),
+            Route("/_local/changes", self._changes, methods=["GET"]),
+            Route("/_local/interaction", self._interaction, methods=["POST"]),
         ]
 
     # --- lifecycle ------------------------------------------------------------
@@ -128,7 +132,33 @@ class LocalSlackServer:
             self._responders[token] = (channel, user, message_ts)
         return f"{self.url}/response/{token}"
 
+    def interaction_ids(
+        self, channel: str, user: str, message_ts: str | None = None
+    ) -> tuple[str, str]:
+        """A fresh ``trigger_id`` and ``response_url`` for an interaction payload."""
+        return self.workspace.new_trigger_id(), self.response_url(channel, user, message_ts)
+
     # --- handlers ------------------------------------------------------------
+
+    async def _changes(self, request: Request) -> Response:
+        """Long poll for another process (a browser page, a benchmark): changes after
+        ``?after=N``, waiting up to ``?timeout=S`` (at most 30) for the first."""
+        try:
+            after = int(request.query_params.get("after", "0"))
+            timeout = min(30.0, float(request.query_params.get("timeout", "0")))
+        except ValueError:
+            return PlainTextResponse("after and timeout are numbers", status_code=400)
+        changes = await run_in_threadpool(self.workspace.wait_for_changes, after, timeout)
+        return JSONResponse([asdict(c) for c in changes])
+
+    async def _interaction(self, request: Request) -> Response:
+        """``interaction_ids`` for another process: JSON ``{channel, user, message_ts?}``."""
+        args, _token = await _arguments(request)
+        channel, user = str(args.get("channel") or ""), str(args.get("user") or "")
+        if not (channel and user):
+            return PlainTextResponse("channel and user are required", status_code=400)
+        trigger_id, response_url = self.interaction_ids(channel, user, args.get("message_ts"))
+        return JSONResponse({"trigger_id": trigger_id, "response_url": response_url})
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
