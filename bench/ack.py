@@ -5,7 +5,9 @@ Starlette, Bolt's adapter): the real one is `migrate-bot serve --mode http`
 on the demo target, whose worker really plans (Alembic child processes) after
 each ack; the bare one only acks. Requests are signed as Slack signs them and
 sent over fresh connections by 1 and 20 concurrent senders; the Web API is the
-local Slack-compatible server. Between phases the real bot's worker is drained.
+local Slack-compatible server. Bare and real alternate in rounds (so both meet
+the same load from whatever else the machine runs); after each round the real
+bot's worker is drained (the "drain s" column: the work done after the acks).
 
     .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100]
 """
@@ -160,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests-1", type=int, default=40, help="requests at 1 sender")
     parser.add_argument("--requests-20", type=int, default=100, help="requests at 20 senders")
+    parser.add_argument("--rounds", type=int, default=5, help="bare/bot alternations per case")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -239,15 +242,21 @@ def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespac
             for sender in (bare, real):
                 run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up
                 drain(real_url)
-            bare_ms = run_phase(bare, make(bare), senders=senders, total=total)
-            real_ms = run_phase(real, make(real), senders=senders, total=total)
-            drained = drain(real_url)
+            bare_ms: list[float] = []
+            real_ms: list[float] = []
+            drained = 0.0
+            for _ in range(args.rounds):  # alternate, so both meet the same machine load
+                per_round = max(senders, total // args.rounds)
+                bare_ms += run_phase(bare, make(bare), senders=senders, total=per_round)
+                real_ms += run_phase(real, make(real), senders=senders, total=per_round)
+                drained += drain(real_url)
             for name, times in (("bare", bare_ms), ("bot", real_ms)):
                 ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
                 print(
                     f"{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
                     f"{statistics.median(times):>9.1f}{percentile(times, 0.99):>9.1f}"
-                    f"{ratio:>10.2f}{drained if name == 'bot' else 0:>9.1f}"
+                    f"{ratio:>10.2f}{drained if name == 'bot' else 0:>9.1f}",
+                    flush=True,
                 )
 
 
