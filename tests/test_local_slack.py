@@ -124,6 +124,9 @@ def test_response_urls_post_ephemeral_or_replace_the_original(
 ) -> None:
     original = client.chat_postMessage(channel="C0OPS", text="v1")["ts"]
     url = slack.response_url("C0OPS", "U0ALICE", original)
+    deleted = client.chat_postMessage(channel="C0OPS", text="gone soon")["ts"]
+    client.chat_delete(channel="C0OPS", ts=deleted)
+    assert deleted not in slack.workspace.messages["C0OPS"]
     for body in ({"text": "just you"}, {"text": "v2", "replace_original": True}):
         request = urllib.request.Request(
             url, json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -132,3 +135,24 @@ def test_response_urls_post_ephemeral_or_replace_the_original(
             assert json.load(answer)["ok"] is True
     assert slack.workspace.ephemerals[-1].text == "just you"
     assert slack.workspace.messages["C0OPS"][original].text == "v2"
+
+
+def test_another_process_can_follow_changes_and_mint_interaction_ids(
+    slack: LocalSlackServer, client: WebClient
+) -> None:
+    seen = len(slack.workspace.changes)
+    client.chat_postMessage(channel="C0HTTP", text="over http")
+    with urllib.request.urlopen(f"{slack.url}/_local/changes?after={seen}&timeout=5") as got:
+        changes = json.load(got)
+    assert changes[0]["seq"] == seen + 1 and changes[0]["data"]["text"] == "over http"
+    with urllib.request.urlopen(f"{slack.url}/_local/changes?after=99999&timeout=0.1") as got:
+        assert json.load(got) == []
+    request = urllib.request.Request(
+        f"{slack.url}/_local/interaction",
+        json.dumps({"channel": "C0HTTP", "user": "U0BOB"}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as got:
+        ids = json.load(got)
+    assert ids["response_url"].startswith(f"{slack.url}/response/")
+    client.views_open(trigger_id=ids["trigger_id"], view={"type": "modal"})

@@ -43,6 +43,7 @@ METHODS: dict[str, Method] = {
     "auth.test": Workspace.auth_test,
     "chat.postMessage": Workspace.post_message,
     "chat.update": Workspace.update_message,
+    "chat.delete": Workspace.delete_message,
     "chat.postEphemeral": Workspace.post_ephemeral,
     "views.open": Workspace.open_view,
     "views.update": Workspace.update_view,
@@ -120,9 +121,6 @@ class LocalSlackServer:
 
     def calls(self, method: str | None = None) -> list[RecordedCall]:
         """Every recorded call, or those to ``method``, oldest first."""
-        if method is None:
-            with self.workspace._lock:
-                return list(self.workspace.calls)
         return self.workspace.calls_to(method)
 
     def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:

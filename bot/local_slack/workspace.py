@@ -119,9 +119,10 @@ class Workspace:
         with self._lock:
             self.calls.append(call)
 
-    def calls_to(self, method: str) -> list[RecordedCall]:
+    def calls_to(self, method: str | None = None) -> list[RecordedCall]:
+        """Recorded calls to ``method`` (every call when ``None``), oldest first."""
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if method is None or c.method == method]
 
     def wait_for_changes(self, after_seq: int, timeout: float) -> list[Change]:
         """Changes numbered above ``after_seq``; waits up to ``timeout`` for the first."""
@@ -189,6 +190,14 @@ class Workspace:
             answer = {"channel": channel, "ts": message.ts, "text": text}
             return {**answer, "message": message.as_json()}
 
+    def delete_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            channel = self._channel(args)
+            message = self._message(channel, str(args.get("ts") or ""))
+            del self.messages[channel][message.ts]
+            self._emit("message_deleted", {"channel": channel, "ts": message.ts})
+            return {"channel": channel, "ts": message.ts}
+
     def post_ephemeral(self, args: Mapping[str, Any]) -> dict[str, Any]:
         text, blocks = _content(args)
         with self._lock:
@@ -206,7 +215,7 @@ class Workspace:
     ) -> dict[str, Any]:
         """What a POST to an interaction's ``response_url`` does."""
         if body.get("delete_original") and message_ts:
-            return self.update_message({"channel": channel, "ts": message_ts, "text": "(deleted)"})
+            return self.delete_message({"channel": channel, "ts": message_ts})
         if body.get("replace_original") and message_ts:
             return self.update_message({**body, "channel": channel, "ts": message_ts})
         if body.get("response_type") == "in_channel":
