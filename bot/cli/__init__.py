@@ -17,6 +17,7 @@ from audit.redact import redact
 from bot.cli.checks import check
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
+from bot.cli.serve import serve
 from bot.logs import configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -35,7 +36,7 @@ def cli(verbose: bool) -> None:
     configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
-for command in (targets, status, plan, upgrade, downgrade, history, demo_data, check):
+for command in (targets, status, plan, upgrade, downgrade, history, demo_data, check, serve):
     cli.add_command(command)
 
 

@@ -1,0 +1,264 @@
+"""Time to HTTP 200 for `/migrate plan demo` and a "View SQL" click, beside a bare Bolt app.
+
+Both bots run as child processes behind the same server stack (uvicorn,
+Starlette, Bolt's adapter): the real one is `migrate-bot serve --mode http`
+on the demo target, whose worker really plans (Alembic child processes) after
+each ack; the bare one only acks. Requests are signed as Slack signs them and
+sent over fresh connections by 1 and 20 concurrent senders; the Web API is the
+local Slack-compatible server. Bare and real alternate in rounds (so both meet
+the same load from whatever else the machine runs); after each round the real
+bot's worker is drained (the "drain s" column: the work done after the acks).
+
+    .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.local_slack.server import LocalSlackServer  # noqa: E402
+from bot.local_slack.workspace import Workspace  # noqa: E402
+from bot.views.ids import ActionId  # noqa: E402
+from tests.slack_requests import SlackSender, remote_ids  # noqa: E402
+
+TOKEN = "xoxb-bench-0000-token"
+SECRET = "bench-signing-secret"
+USER, CHANNEL = "U0BENCH", "C0BENCH"
+
+
+def serve_bare(port: int) -> None:
+    """The baseline: Bolt, same adapter and server, listeners that only ack."""
+    import uvicorn
+    from slack_bolt import App
+
+    from bot.http_mode import http_app
+    from bot.replies import web_client
+
+    app = App(
+        token=TOKEN,
+        signing_secret=SECRET,
+        client=web_client(TOKEN, os.environ["SLACK_API_URL"]),
+        process_before_response=True,
+    )
+    app.command("/migrate")(lambda ack: ack())
+    app.action(re.compile(".*"))(lambda ack: ack())
+    asgi = http_app(app, health=lambda: {"status": "ok", "worker": {"pending": 0}})
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_slack(port: int) -> None:
+    """The local Slack server in a process of its own, so senders' timings stay clean."""
+    server = LocalSlackServer(Workspace(users={USER: "bench"}), bot_token=TOKEN, port=port)
+    with server:
+        signal.sigwait([signal.SIGTERM, signal.SIGINT])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def health(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+            return json.load(answer)
+    except OSError:
+        return None
+
+
+def start(
+    argv: list[str], env: dict[str, str], url: str, ready: str = "/health"
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not answers(f"{url}{ready}"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{argv} did not start")
+        time.sleep(0.1)
+    return process
+
+
+def drain(url: str, timeout: float = 900) -> float:
+    started = time.monotonic()
+    while (health(url) or {}).get("worker", {}).get("pending", 1):
+        if time.monotonic() - started > timeout:
+            raise SystemExit("the bot's worker did not drain")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def run_phase(
+    sender: SlackSender, build: Callable[[], bytes], *, senders: int, total: int
+) -> list[float]:
+    """``total`` requests from ``senders`` threads; the latency of each, in ms (the
+    request is built, ids minted, before the clock starts)."""
+    per_sender = total // senders
+    barrier = threading.Barrier(senders)
+
+    def one_sender() -> list[float]:
+        barrier.wait()
+        times = []
+        for _ in range(per_sender):
+            body = build()
+            began = time.perf_counter()
+            status, _ = sender.post(body)
+            times.append((time.perf_counter() - began) * 1000)
+            if status != 200:
+                raise SystemExit(f"HTTP {status}")
+        return times
+
+    with ThreadPoolExecutor(senders) as pool:
+        return [t for times in pool.map(lambda _: one_sender(), range(senders)) for t in times]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
+
+
+def wait_for_plan_button(slack_url: str) -> str:
+    """The View SQL button's value in the plan the bot posts (read through the long poll)."""
+    seen, deadline = 0, time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{slack_url}/_local/changes?after={seen}&timeout=5") as got:
+            changes = json.load(got)
+        for change in changes:
+            seen = change["seq"]
+            for block in change["data"].get("blocks", []):
+                for element in block.get("elements", []) if block["type"] == "actions" else []:
+                    if element.get("action_id") == ActionId.VIEW_SQL:
+                        return str(element["value"])
+    raise SystemExit("the plan never came back")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests-1", type=int, default=40, help="requests at 1 sender")
+    parser.add_argument("--requests-20", type=int, default=100, help="requests at 20 senders")
+    parser.add_argument("--rounds", type=int, default=5, help="bare/bot alternations per case")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    if args.serve_slack:
+        serve_slack(args.serve_slack)
+        return
+
+    slack_port, real_port, bare_port = free_port(), free_port(), free_port()
+    slack_url = f"http://127.0.0.1:{slack_port}"
+    real_url, bare_url = f"http://127.0.0.1:{real_port}", f"http://127.0.0.1:{bare_port}"
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+    }
+    for name in ("SLACK_APP_TOKEN", "MIGRATE_BOT_CONFIG"):
+        env.pop(name, None)
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    processes = [
+        start(
+            [sys.executable, __file__, "--serve-slack", str(slack_port)],
+            env,
+            slack_url,
+            ready="/_local/changes",
+        ),
+    ]
+    try:
+        processes.append(
+            start(
+                [
+                    migrate_bot,
+                    "serve",
+                    "--mode",
+                    "http",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(real_port),
+                ],
+                env,
+                real_url,
+            )
+        )
+        processes.append(
+            start([sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url)
+        )
+        report(slack_url, real_url, bare_url, args)
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+
+
+def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespace) -> None:
+    real = SlackSender(real_url, SECRET, remote_ids(slack_url))
+    bare = SlackSender(bare_url, SECRET, remote_ids(slack_url))
+    real.post(real.command_body("plan demo", user=USER, channel=CHANNEL))  # warm-up
+    plan_ref = wait_for_plan_button(slack_url)
+    drain(real_url)
+
+    def plan(sender: SlackSender) -> Callable[[], bytes]:
+        return lambda: sender.command_body("plan demo", user=USER, channel=CHANNEL)
+
+    def click(sender: SlackSender) -> Callable[[], bytes]:
+        return lambda: sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
+
+    print(
+        f"{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'p99/bare':>10}{'drain s':>9}"
+    )
+    for kind, make in (("/migrate plan demo", plan), ("View SQL click", click)):
+        for senders, total in ((1, args.requests_1), (20, args.requests_20)):
+            for sender in (bare, real):
+                run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up
+                drain(real_url)
+            bare_ms: list[float] = []
+            real_ms: list[float] = []
+            drained = 0.0
+            for _ in range(args.rounds):  # alternate, so both meet the same machine load
+                per_round = max(senders, total // args.rounds)
+                bare_ms += run_phase(bare, make(bare), senders=senders, total=per_round)
+                real_ms += run_phase(real, make(real), senders=senders, total=per_round)
+                drained += drain(real_url)
+            for name, times in (("bare", bare_ms), ("bot", real_ms)):
+                ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
+                print(
+                    f"{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
+                    f"{statistics.median(times):>9.1f}{percentile(times, 0.99):>9.1f}"
+                    f"{ratio:>10.2f}{drained if name == 'bot' else 0:>9.1f}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

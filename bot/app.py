@@ -1,0 +1,96 @@
+"""The Bolt app: listeners, the duplicate filter and the one error handler.
+
+``build_app`` is the factory both modes (HTTP, Socket Mode), the tests and the
+benchmarks use. Listeners acknowledge at once (``process_before_response``:
+the listener is the ack path and does nothing slow) and hand the work to the
+``worker``; ``handlers`` maps each grammar command to the function that does it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.duplicates import DuplicateFilter
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.context import CommandContext, CommandHandler
+from bot.listeners.read_only import READ_ONLY_HANDLERS
+from bot.listeners.slash import register_slash_command
+from bot.listeners.sql import register_actions
+from bot.plan_cache import RecentPlans
+from bot.replies import Replier, web_client
+from bot.slack_settings import SlackSettings
+from bot.worker import Worker
+from commands.config import Config, TargetConfig
+from commands.targets import TargetHandle, open_target
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    settings: SlackSettings,
+    *,
+    config: Config,
+    worker: Worker,
+    handlers: Mapping[type, CommandHandler] | None = None,
+    plans: RecentPlans | None = None,
+    open_target: Callable[[TargetConfig], TargetHandle] = open_target,
+    reporter: ErrorReporter | None = None,
+    client: WebClient | None = None,
+) -> App:
+    """A Bolt app answering ``/migrate`` and its buttons.
+
+    ``handlers`` are added to (and override) the read-only ones. Building it
+    calls ``auth.test`` once, so a wrong token fails here, at start.
+    """
+    client = client or web_client(settings.bot_token, settings.api_url)
+    reporter = reporter or ErrorReporter()
+    plans = plans or RecentPlans()
+    app = App(
+        token=settings.bot_token,
+        signing_secret=settings.signing_secret or "",
+        client=client,
+        process_before_response=True,
+    )
+    app.use(DuplicateFilter())
+
+    def context_for(invocation: Invocation) -> CommandContext:
+        return CommandContext(
+            invocation=invocation,
+            reply=Replier(client, invocation),
+            config=config,
+            plans=plans,
+            open_target=open_target,
+        )
+
+    register_slash_command(
+        app,
+        config=config,
+        handlers={**READ_ONLY_HANDLERS, **(handlers or {})},
+        context_for=context_for,
+        worker=worker,
+        reporter=reporter,
+    )
+    register_actions(app, context_for=context_for, worker=worker, reporter=reporter)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        """Our errors become an ephemeral answer; a slash command's goes in the ack itself."""
+        message = reporter.user_message(error, doing="handling your request")
+        if body.get("command"):
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": message})
+        invocation = Invocation.from_body(body)
+        if invocation.user_id:
+            worker.submit(
+                lambda: Replier(client, invocation).ephemeral(message),
+                name="error reply",
+                on_error=lambda exc: log.warning("could not tell the user of an error: %s", exc),
+            )
+        return BoltResponse(status=200, body="")
+
+    return app

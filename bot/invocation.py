@@ -1,0 +1,39 @@
+"""Who asked, from where, and how to answer them: read once from a Slack payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The parts of a slash command or an interaction that a reply needs."""
+
+    user_id: str
+    channel_id: str | None = None
+    team_id: str | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None
+    message_ts: str | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Invocation:
+        """From a slash command's form or an interaction's payload (both shapes)."""
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        team = body.get("team") or {}
+        container = body.get("container") or {}
+        return cls(
+            user_id=str(body.get("user_id") or _get(user, "id") or ""),
+            channel_id=body.get("channel_id") or _get(channel, "id") or container.get("channel_id"),
+            team_id=body.get("team_id") or _get(team, "id"),
+            response_url=body.get("response_url"),
+            trigger_id=body.get("trigger_id"),
+            message_ts=container.get("message_ts"),
+        )
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None

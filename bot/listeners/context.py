@@ -1,0 +1,32 @@
+"""What a command handler gets, and the table that maps commands to handlers.
+
+This is the seam the request service and the pipeline plug into: a handler
+is ``handler(command, ctx)``, runs on the worker after the ``ack()``, and
+answers through ``ctx.reply``. Register more with ``build_app(handlers=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.invocation import Invocation
+from bot.plan_cache import RecentPlans
+from bot.replies import Replier
+from commands.config import Config, TargetConfig
+from commands.targets import TargetHandle
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Everything a handler may use; nothing of Bolt's."""
+
+    invocation: Invocation
+    reply: Replier
+    config: Config
+    plans: RecentPlans
+    open_target: Callable[[TargetConfig], TargetHandle]
+
+
+CommandHandler = Callable[[Any, CommandContext], None]

@@ -1,0 +1,69 @@
+"""Handlers of the commands that only read: help, targets, status, plan, history.
+
+Each runs on the worker (they start Alembic's child process and query the
+database, which can take seconds) and answers the asker only.
+"""
+
+from __future__ import annotations
+
+from bot.listeners.channels import ChannelNotAllowedError, targets_allowed_here
+from bot.listeners.context import CommandContext, CommandHandler
+from bot.views.help import help_blocks
+from bot.views.history import history_blocks
+from bot.views.plan import plan_blocks
+from bot.views.status import status_blocks
+from bot.views.targets import targets_blocks
+from commands import slash_grammar as grammar
+from commands.config import TargetConfig
+from commands.planning import history, plan, status
+
+
+def help_command(_command: grammar.Help, ctx: CommandContext) -> None:
+    ctx.reply.ephemeral("What /migrate can do", help_blocks())
+
+
+def targets_command(_command: grammar.Targets, ctx: CommandContext) -> None:
+    ctx.reply.ephemeral(f"{len(ctx.config.targets)} target(s)", targets_blocks(ctx.config))
+
+
+def status_command(command: grammar.Status, ctx: CommandContext) -> None:
+    """One answer per target: the named one, or every target allowed in this channel."""
+    targets = [ctx.config.target(command.target)] if command.target else _allowed(ctx)
+    for target in targets:
+        result = status(ctx.open_target(target))
+        ctx.reply.ephemeral(f"Status of {target.name}", status_blocks(result))
+
+
+def plan_command(command: grammar.Plan, ctx: CommandContext) -> None:
+    result = plan(ctx.open_target(ctx.config.target(command.target)), to=command.to)
+    sql_ref = ctx.plans.put(result) if result.sql else None
+    ctx.reply.ephemeral(f"Plan for {result.target}", plan_blocks(result, sql_ref=sql_ref))
+
+
+def history_command(command: grammar.History, ctx: CommandContext) -> None:
+    if command.target:
+        target = ctx.config.target(command.target)
+    else:
+        allowed = _allowed(ctx)
+        if len(allowed) != 1:
+            names = ", ".join(t.name for t in allowed)
+            raise grammar.CommandSyntaxError(f"name one target ({names})", grammar.Verb.HISTORY)
+        target = allowed[0]
+    entries = history(ctx.open_target(target))
+    ctx.reply.ephemeral(f"History of {target.name}", history_blocks(target.name, entries))
+
+
+def _allowed(ctx: CommandContext) -> list[TargetConfig]:
+    targets = targets_allowed_here(ctx.config, ctx.invocation.channel_id)
+    if not targets:
+        raise ChannelNotAllowedError("no target may be asked for from this channel")
+    return targets
+
+
+READ_ONLY_HANDLERS: dict[type, CommandHandler] = {
+    grammar.Help: help_command,
+    grammar.Targets: targets_command,
+    grammar.Status: status_command,
+    grammar.Plan: plan_command,
+    grammar.History: history_command,
+}

@@ -1,0 +1,59 @@
+"""The ``/migrate`` listener: parse, check the channel, ``ack()``, hand to the worker.
+
+Parsing and the channel check are pure and take microseconds, so a mistake is
+answered in the acknowledgement itself (through the error handler); the work
+runs after the ack, on the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.channels import check_channel
+from bot.listeners.context import CommandContext, CommandHandler
+from bot.worker import Worker
+from commands.config import Config
+from commands.errors import ExitCode, MigrateBotError
+from commands.slash_grammar import parse
+
+SLASH_COMMAND = "/migrate"
+
+
+class NotAvailableError(MigrateBotError):
+    """The command is valid but this bot does not do it (yet)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+def register_slash_command(
+    app: App,
+    *,
+    config: Config,
+    handlers: Mapping[type, CommandHandler],
+    context_for: Callable[[Invocation], CommandContext],
+    worker: Worker,
+    reporter: ErrorReporter,
+) -> None:
+    @app.command(SLASH_COMMAND)
+    def migrate(ack: Ack, body: dict[str, Any]) -> None:
+        invocation = Invocation.from_body(body)
+        command = parse(str(body.get("text") or ""))
+        target = getattr(command, "target", None)
+        if target is not None:
+            check_channel(config, target, invocation.channel_id)
+        handler = handlers.get(type(command))
+        if handler is None:
+            raise NotAvailableError(f"`/migrate {command.verb}` is not available yet")
+        ack()
+        ctx = context_for(invocation)
+        doing = f"running `/migrate {command.verb}`"
+        worker.submit(
+            lambda: handler(command, ctx),
+            name=doing,
+            on_error=lambda error: ctx.reply.ephemeral(reporter.user_message(error, doing=doing)),
+        )

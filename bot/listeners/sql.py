@@ -1,0 +1,64 @@
+"""The "View SQL" button: the plan's SQL in a modal, or as a file when too long."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.context import CommandContext
+from bot.views.ids import ActionId
+from bot.views.plan import sql_expired_modal, sql_file, sql_modal, sql_sent_as_file_modal
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def show_sql(ref: str, ctx: CommandContext) -> None:
+    """Open the modal first: the interaction's trigger id lives three seconds."""
+    plan = ctx.plans.get(ref)
+    if plan is None:
+        ctx.reply.open_modal(sql_expired_modal())
+        return
+    modal = sql_modal(plan)
+    if modal is not None:
+        ctx.reply.open_modal(modal)
+        return
+    filename = f"{plan.target}-plan.sql"
+    ctx.reply.open_modal(sql_sent_as_file_modal(plan.target, filename))
+    ctx.reply.send_file(
+        content=sql_file(plan),
+        filename=filename,
+        title=f"SQL of the plan for {plan.target}",
+        comment=f"The SQL of the plan for `{plan.target}` ({len(plan.revisions)} revisions).",
+    )
+
+
+def register_actions(
+    app: App,
+    *,
+    context_for: Callable[[Invocation], CommandContext],
+    worker: Worker,
+    reporter: ErrorReporter,
+) -> None:
+    @app.action(ActionId.VIEW_SQL)
+    def view_sql(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        ctx = context_for(Invocation.from_body(body))
+        doing = "showing the SQL"
+        worker.submit(
+            lambda: show_sql(str(action.get("value") or ""), ctx),
+            name=doing,
+            on_error=lambda error: ctx.reply.ephemeral(reporter.user_message(error, doing=doing)),
+        )
+
+    @app.action(re.compile(".*"))
+    def unknown_action(ack: Ack, action: dict[str, Any]) -> None:
+        """A button this bot does not know (an old message, a forged payload): ignored."""
+        ack()
+        log.info("ignored an unknown action %r", str(action.get("action_id"))[:64])

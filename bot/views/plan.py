@@ -1,0 +1,118 @@
+"""``/migrate plan``: the pending revisions, and their SQL in a modal or a file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.views.blocks import (
+    SAFE_BACKTICK,
+    Block,
+    actions,
+    button,
+    code,
+    context,
+    escape,
+    header,
+    lines_in_sections,
+    plain,
+    section,
+)
+from bot.views.ids import ActionId, BlockId
+from bot.views.limits import MODAL_BLOCKS, SECTION_TEXT
+from bot.views.status import revision_line, revisions_text
+from commands.planning import Plan
+from commands.revision_graph import Direction
+
+SQL_CHUNK = SECTION_TEXT - 100  # room for the code fences and escaping headroom
+
+
+def plan_blocks(plan: Plan, *, sql_ref: str | None = None) -> list[Block]:
+    """The plan; with ``sql_ref`` (an id to find the SQL again) a "View SQL" button."""
+    verb = "upgrade" if plan.direction is Direction.UP else "downgrade"
+    blocks = [header(f"Plan for {plan.target}: {verb}", BlockId.HEADER)]
+    route = f"{revisions_text(plan.current)} → {revisions_text(plan.destination)}"
+    if plan.is_empty:
+        blocks.append(section(f"Nothing to do: {route}", block_id=BlockId.SUMMARY))
+        return blocks
+    blocks.append(
+        section(f"{route}, *{len(plan.revisions)} revision(s)*", block_id=BlockId.SUMMARY)
+    )
+    lines = [revision_line(r, n) for n, r in enumerate(plan.revisions, start=1)]
+    blocks += lines_in_sections(lines, max_blocks=40, block_id=BlockId.REVISIONS)
+    if sql_ref is not None and plan.sql:
+        blocks.append(
+            actions(
+                button("View SQL", action_id=ActionId.VIEW_SQL, value=sql_ref),
+                block_id=BlockId.ACTIONS,
+            )
+        )
+    blocks.append(
+        context(
+            f"`/migrate {verb} {plan.target}` asks for approval to run it.",
+            block_id=BlockId.FOOTER,
+        )
+    )
+    return blocks
+
+
+def sql_modal(plan: Plan) -> dict[str, Any] | None:
+    """A modal with each revision's SQL, or ``None`` when it is too long for one."""
+    blocks: list[Block] = []
+    total = len(plan.revisions)
+    for index, revision in enumerate(plan.revisions, start=1):
+        blocks.append(section(f"*{index}/{total}* {code(revision.id)}  {escape(revision.message)}"))
+        sql = plan.sql.get(revision.id, "").strip() or "-- no SQL"
+        blocks += [section(f"```{_fenced(chunk)}```") for chunk in _chunks(sql)]
+    if len(blocks) > MODAL_BLOCKS:
+        return None
+    return _modal(f"SQL: {plan.target}", blocks)
+
+
+def sql_file(plan: Plan) -> str:
+    """The whole plan's SQL as one ``.sql`` file, each revision under a comment."""
+    parts = [f"-- {plan.target}: {plan.direction.value}grade, {len(plan.revisions)} revision(s)"]
+    for index, revision in enumerate(plan.revisions, start=1):
+        parts.append(f"\n-- [{index}/{len(plan.revisions)}] {revision.id}  {revision.message}")
+        parts.append(plan.sql.get(revision.id, "").strip() or "-- no SQL")
+    return "\n".join(parts) + "\n"
+
+
+def sql_sent_as_file_modal(target: str, filename: str) -> dict[str, Any]:
+    return _modal(
+        f"SQL: {target}",
+        [section(f"The SQL is too long to show here: it was sent to you as {code(filename)}.")],
+    )
+
+
+def sql_expired_modal() -> dict[str, Any]:
+    return _modal(
+        "SQL",
+        [section("This plan is gone from memory (the bot restarted): run `/migrate plan` again.")],
+    )
+
+
+def _modal(title: str, blocks: list[Block]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": plain(title, 24),
+        "close": plain("Close", 24),
+        "blocks": blocks,
+    }
+
+
+def _fenced(sql: str) -> str:
+    return escape(sql).replace("```", SAFE_BACKTICK * 3)
+
+
+def _chunks(sql: str) -> list[str]:
+    """``sql`` cut at line ends into pieces that fit one section once escaped."""
+    chunks: list[str] = [""]
+    for whole_line in sql.splitlines(keepends=True):
+        line = whole_line
+        while len(_fenced(line)) > SQL_CHUNK:
+            chunks.append(line[: SQL_CHUNK // 5])  # '&' grows fivefold when escaped
+            line = line[SQL_CHUNK // 5 :]
+        if len(_fenced(chunks[-1] + line)) > SQL_CHUNK:
+            chunks.append("")
+        chunks[-1] += line
+    return [c.rstrip("\n") for c in chunks if c.strip()]

@@ -1,0 +1,122 @@
+"""Where listeners hand their work after ``ack()``: a small pool of threads.
+
+Bolt's own listener pool has a handful of threads and Slack wants an answer
+in three seconds, so nothing slow runs in a listener. A job's failure goes to
+its ``on_error`` (the error reporter), never lost in a future nobody reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], None]
+ErrorSink = Callable[[BaseException], None]
+
+_held: ContextVar[list[Job] | None] = ContextVar("held_jobs", default=None)
+
+
+@contextmanager
+def holding_jobs() -> Iterator[list[Job]]:
+    """Jobs submitted inside are not started but collected: start them with
+    ``release`` once the HTTP answer has gone, so they never compete with it."""
+    held: list[Job] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
+def release(held: list[Job]) -> None:
+    for start in held:
+        start()
+
+
+class Worker(Protocol):
+    """What listeners need from a worker; the pipeline may bring its own."""
+
+    def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None: ...
+
+
+class ThreadWorker:
+    """Jobs on ``max_workers`` threads, with counts for ``/health`` and ``drain`` for tests.
+
+    On Linux the worker threads run at a lower CPU priority (``nice``), and so
+    do the processes they start (Alembic's child inherits it): on a small
+    machine, acknowledging Slack within three seconds comes before planning.
+    """
+
+    def __init__(self, max_workers: int = 8, *, nice: int = 10) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers,
+            thread_name_prefix="migrate-bot-worker",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
+        self._idle = threading.Condition()
+        self._pending = 0
+        self.completed = 0
+        self.failed = 0
+
+    def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None:
+        with self._idle:
+            self._pending += 1
+        held = _held.get()
+        if held is not None:
+            held.append(lambda: self._start(job, name, on_error))
+        else:
+            self._start(job, name, on_error)
+
+    def _start(self, job: Job, name: str, on_error: ErrorSink) -> None:
+        future: Future[None] = self._pool.submit(self._run, job, name, on_error)
+        future.add_done_callback(lambda _f: self._finish())
+
+    def _run(self, job: Job, name: str, on_error: ErrorSink) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            self.failed += 1
+            try:
+                on_error(exc)
+            except Exception:
+                log.exception("reporting the failure of job %s failed too", name)
+        else:
+            self.completed += 1
+
+    def _finish(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        return self._pending
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until no job is queued or running; ``False`` if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+
+def _lower_priority(nice: int) -> None:
+    """Raise this thread's nice value (Linux keeps one per thread; children inherit it)."""
+    if nice and sys.platform == "linux":
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, nice))
+        except OSError as exc:
+            log.info("could not lower the worker's priority: %s", exc)
