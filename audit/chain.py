@@ -93,7 +93,11 @@ def find_breach(events: Iterable[Event], checkpoints: Iterable[Head] = ()) -> Br
             missing = "missing" if event.seq > expected_seq else "out of order"
             return Breach(expected_seq, f"event {expected_seq} is {missing} (found {event.seq})")
         if event.prev_hash != prev:
-            return Breach(event.seq, "does not follow the previous event (deleted or reordered)")
+            before = f"event {event.seq - 1}" if event.seq > 1 else "the start of the log"
+            return Breach(
+                event.seq,
+                f"does not follow {before}: an event was rewritten, deleted or moved before it",
+            )
         recomputed = event_hash(
             seq=event.seq,
             ts=event.ts,

@@ -66,14 +66,19 @@ class Transaction:
         self._db = db
         self._clock = clock
         self.appended: list[Event] = []
+        self._last: Event | None = None
+        self._last_read = False
 
     def events(self, **filters: Any) -> list[Event]:
         """Events matching ``filters`` (see ``EventStore.events``), in order."""
         return list(_select(self._db, **filters))
 
     def last(self) -> Event | None:
-        rows = list(_select(self._db, newest_first=True, limit=1))
-        return rows[0] if rows else None
+        """The newest event; read once, then kept (no other writer can append meanwhile)."""
+        if not self._last_read:
+            rows = list(_select(self._db, newest_first=True, limit=1))
+            self._last, self._last_read = (rows[0] if rows else None), True
+        return self._last
 
     def append(
         self,
@@ -105,21 +110,14 @@ class Transaction:
             data_json=data_json,
             prev_hash=prev_hash,
         )
-        self._db[EVENTS].insert(
-            {
-                "seq": seq,
-                "ts": ts,
-                "request_id": request_id,
-                "target": target,
-                "actor": actor,
-                "kind": kind,
-                "data": data_json,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
+        self._db.execute(
+            f"INSERT INTO {EVENTS} (seq, ts, request_id, target, actor, kind, data, prev_hash,"
+            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, request_id, target, actor, kind, data_json, prev_hash, digest),
         )
         event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest)
         self.appended.append(event)
+        self._last = event
         return event
 
 
@@ -198,16 +196,25 @@ class EventStore:
         return Head(rows[0].seq, rows[0].hash) if rows else None
 
     def recorded_head(self) -> Head | None:
-        """The head last written beside the database, if any."""
+        """The head last written beside the database, if any; ``ValueError`` if garbled."""
         try:
             return Head.parse(self.head_path.read_text())
         except FileNotFoundError:
             return None
 
     def verify(self, checkpoints: Sequence[Head] = ()) -> VerifyReport:
-        """Walk the whole chain; report the first breach, checking the recorded head too."""
+        """Walk the whole chain; report the first breach, checking the recorded head too.
+
+        With events in the log but no readable head file and no checkpoint
+        given, the log does not verify: nothing would show a cut tail.
+        """
         marks = list(checkpoints)
-        recorded = self.recorded_head()
+        try:
+            recorded = self.recorded_head()
+        except ValueError:
+            recorded, head_problem = None, f"the head file {self.head_path} is unreadable"
+        else:
+            head_problem = f"the head file {self.head_path} is missing"
         if recorded is not None:
             marks.append(recorded)
         count = 0
@@ -221,13 +228,19 @@ class EventStore:
 
         breach = find_breach(counted(), marks)
         head = Head(last.seq, last.hash) if last else None
+        if breach is None and head is not None and not marks:
+            reason = f"{head_problem}, so a cut tail cannot be ruled out: give an expected head"
+            breach = Breach(head.seq, reason)
         return VerifyReport(events=count, head=head, breach=breach)
 
     def _advance_head(self, head: Head) -> None:
         """Write ``head`` beside the database unless a later one is already there."""
         with open(self.head_path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self.recorded_head()
+            try:
+                current = self.recorded_head()
+            except ValueError:  # an unreadable head file is replaced by the true one
+                current = None
             if current is not None and current.seq >= head.seq:
                 return
             scratch = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
@@ -254,6 +267,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     )
     db[EVENTS].create_index(["request_id"], if_not_exists=True)
     db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
+    db[EVENTS].create_index(["kind"], if_not_exists=True)
 
 
 def _select(
