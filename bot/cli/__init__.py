@@ -14,8 +14,10 @@ import traceback
 import click
 
 from audit.redact import redact
+from bot.cli.audit import audit
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
+from bot.cli.requests import freeze, requests, unfreeze
 from bot.logs import configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -35,6 +37,8 @@ def cli(verbose: bool) -> None:
 
 
 for command in (targets, status, plan, upgrade, downgrade, history, demo_data):
+    cli.add_command(command)
+for command in (audit, requests, freeze, unfreeze):
     cli.add_command(command)
 
 
