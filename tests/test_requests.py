@@ -9,6 +9,7 @@ import pytest
 from commands.audit_log import EventKind, RequestKind, RequestState, StepStatus
 from commands.config import Config
 from commands.errors import UnknownTargetError
+from commands.fingerprint import PlanFingerprint, describe_changes, fingerprint_restore
 from commands.requests import (
     AlreadyDoneError,
     NotAnApproverError,
@@ -261,3 +262,30 @@ def test_a_retried_command_returns_the_request_it_created(service: RequestServic
     other = new_request(service, dedupe_key="trigger-456")
     assert again == first and other.id == "M-2"
     assert kinds(service).count(EventKind.REQUEST_CREATED) == 2
+
+
+def test_a_restore_names_its_backup_and_binds_to_the_backup_content(
+    service: RequestService,
+) -> None:
+    def restore_plan(sha256: str) -> PlanFingerprint:
+        return fingerprint_restore(
+            target="prod",
+            backup="transcripts-20250314T090000Z.dump",
+            backup_sha256=sha256,
+            from_revisions=("e2f6a8c0d376",),
+            to_revisions=("c9d0b2f4e165",),
+        )
+
+    recorded = restore_plan("a" * 64)
+    with pytest.raises(RequestInputError, match="a restore needs a backup id"):
+        new_request(service, kind=RequestKind.RESTORE, fingerprint=recorded)
+    request = new_request(
+        service,
+        kind=RequestKind.RESTORE,
+        goal="transcripts-20250314T090000Z.dump",
+        fingerprint=recorded,
+    )
+    assert request.kind is RequestKind.RESTORE and request.to_revisions == ("c9d0b2f4e165",)
+    assert describe_changes(recorded, restore_plan("b" * 64)) == [
+        "backup transcripts-20250314T090000Z.dump's content changed"
+    ]

@@ -10,7 +10,7 @@ from commands.audit_log import RequestKind
 from commands.requests.errors import RequestInputError
 
 REQUEST_ID = re.compile(r"^[Mm]-?(\d{1,9})$")
-GOAL = re.compile(r"^[A-Za-z0-9_.:@+-]{1,100}$")
+GOAL = re.compile(r"^[A-Za-z0-9_.:@+/-]{1,200}$")
 MAX_REASON = 500
 MAX_SUMMARY = 2000
 MAX_ORIGIN_ENTRIES = 12

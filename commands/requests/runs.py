@@ -91,25 +91,25 @@ class RunsAndFreezes(ServiceBase):
             data = {"fingerprint": fingerprint_now.to_json(), "changes": changes}
             self._append(tx, request, EventKind.PLAN_CHANGED, actor, data)
             return PlanChangedError(request.id, changes, when="since it was approved")
+        result = self.tally(request)
+        if result.complete:
+            return None
         policy = self.policy(request.target)
         now = self.now()
         lapsed = [a for a in request.current_approvals if now >= a.at + policy.ttl]
-        if lapsed and not self.tally(request).complete:
+        if lapsed:
             expired_at = first_expiry(policy, lapsed)
             assert expired_at is not None
             reason = f"its approval expired at {format_time(expired_at)} before the run started"
             self._append(tx, request, EventKind.REQUEST_EXPIRED, actor, {"reason": reason})
             return ApprovalExpiredError(request.id, expired_at, policy.ttl_text)
-        missing = self.tally(request).missing
-        if missing:
-            refusal = RequestRefused(
-                f"{request.id}'s approvals no longer meet {request.target}'s policy (it needs"
-                f" {', '.join(missing)}): ask again."
-            )
-            data = {"action": "run", "reason": str(refusal)}
-            self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
-            return refusal
-        return None
+        refusal = RequestRefused(
+            f"{request.id}'s approvals no longer meet {request.target}'s policy (it needs"
+            f" {', '.join(result.missing)}): ask again."
+        )
+        data = {"action": "run", "reason": str(refusal)}
+        self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
+        return refusal
 
     def _run_blocker(self, tx: Transaction, request: Request) -> RequestRefused | None:
         freeze = ledger.freeze_of(tx, request.target)
