@@ -182,3 +182,9 @@ def test_secrets_never_reach_the_file(
     assert stored.reason == "from postgresql://app:***@db.internal:5432/prod"
     assert stored.origin == {"note": "***", "aws": "***"}
     assert b"db.internal" in written  # the rest of the text is kept
+
+
+def test_every_event_kind_is_documented() -> None:
+    reference = (Path(__file__).parent.parent / "docs" / "audit-log.md").read_text()
+    missing = [kind.value for kind in EventKind if f"| `{kind.value}` |" not in reference]
+    assert not missing, f"docs/audit-log.md lacks: {missing}"
