@@ -156,7 +156,9 @@ class EventStore:
         """A write transaction: read, check, append; all or nothing.
 
         Raises ``StoreError`` when another process holds the file locked for
-        longer than the busy timeout.
+        longer than the busy timeout, and when the log no longer reaches its
+        recorded head (cut, rewritten, or the head file gone): appending then
+        would bury the evidence, so nothing is written until someone looks.
         """
         with self._connection() as db:
             try:
@@ -165,6 +167,7 @@ class EventStore:
                 raise StoreError(f"the audit log {self.path} is busy: {exc}") from None
             tx = Transaction(db, self.clock)
             try:
+                self._check_head(tx)
                 yield tx
                 db.execute("COMMIT")
             except BaseException:
@@ -172,6 +175,32 @@ class EventStore:
                 raise
         if tx.appended:
             self._advance_head(Head(tx.appended[-1].seq, tx.appended[-1].hash))
+
+    def _check_head(self, tx: Transaction) -> None:
+        """Raise ``StoreError`` unless the head file names an event still in the log.
+
+        The head file may lag the log (a crash between commit and writing it),
+        never lead it nor disagree with it.
+        """
+        last = tx.last()
+        try:
+            recorded = self.recorded_head()
+        except ValueError:
+            problem = "its head file is unreadable"
+        else:
+            if recorded is None:
+                if last is None:
+                    return
+                problem = "its head file is missing"
+            else:
+                found = tx.events(after_seq=recorded.seq - 1, limit=1)
+                if found and found[0].seq == recorded.seq and found[0].hash == recorded.hash:
+                    return
+                problem = f"it no longer holds its recorded head {recorded}"
+        raise StoreError(
+            f"the audit log {self.path} was tampered with ({problem}): nothing more is written"
+            " to it until `audit verify` has been looked into"
+        )
 
     def append(self, **fields: Any) -> Event:
         """Append one event in a transaction of its own (no precondition)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from audit.store import Clock, EventStore, utc_now
+from audit.store import Clock, EventStore, StoreError, utc_now
+from commands.audit_reading import AuditLogUnavailableError
 
 if TYPE_CHECKING:  # config.py reads ChecklistItem from here
     from commands.config import Config
@@ -116,5 +117,9 @@ class StepStatus(StrEnum):
 
 
 def open_audit_log(config: Config, *, clock: Clock = utc_now) -> EventStore:
-    """The store at ``[bot] state_path``, created on first use."""
-    return EventStore(config.bot.state_path, clock=clock)
+    """The store at ``[bot] state_path``, created on first use; raises
+    ``AuditLogUnavailableError`` if the file cannot be opened."""
+    try:
+        return EventStore(config.bot.state_path, clock=clock)
+    except StoreError as exc:
+        raise AuditLogUnavailableError(str(exc)) from None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.chain import Head
-from audit.store import EventStore, VerifyReport
+from audit.store import EventStore, StoreError, VerifyReport
 from commands.errors import ExitCode, MigrateBotError
 
 
@@ -14,6 +14,13 @@ class BadHeadError(MigrateBotError):
     """An expected head is not of the form ``SEQ:SHA256``."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class AuditLogUnavailableError(MigrateBotError):
+    """The log cannot be written now: locked too long by another process, or tampered
+    with (then nothing is written until someone has looked)."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class AuditLogMissingError(MigrateBotError):
@@ -40,7 +47,10 @@ def open_existing(path: Path) -> EventStore:
     """The store at ``path``; raises ``AuditLogMissingError`` rather than creating one."""
     if not path.exists():
         raise AuditLogMissingError(path)
-    return EventStore(path)
+    try:
+        return EventStore(path)
+    except StoreError as exc:
+        raise AuditLogUnavailableError(str(exc)) from None
 
 
 def verify(store: EventStore, expected: Sequence[Head] = ()) -> VerifyReport:

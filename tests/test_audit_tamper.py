@@ -69,6 +69,23 @@ def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
     conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = 9", (digest,))
 
 
+def edit_and_rehash_last(conn: sqlite3.Connection, path: Path) -> None:
+    """Rewrite the newest event consistently; only the head file still knows."""
+    row = conn.execute("SELECT * FROM events WHERE seq = 16").fetchone()
+    seq, ts, request_id, target, _actor, kind, data, prev_hash, _ = row
+    digest = event_hash(
+        seq=seq,
+        ts=ts,
+        request_id=request_id,
+        target=target,
+        actor="U0EVE",
+        kind=kind,
+        data_json=data,
+        prev_hash=prev_hash,
+    )
+    conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = 16", (digest,))
+
+
 def delete(conn: sqlite3.Connection, _: Path) -> None:
     conn.execute("DELETE FROM events WHERE seq = 7")
 
@@ -143,3 +160,30 @@ def test_the_console_script_fails_a_tampered_log(log: Path) -> None:
 
 def _head(log: Path) -> str:
     return log.with_name(log.name + ".head").read_text().strip()
+
+
+@pytest.mark.parametrize("tamper", [truncate, drop_head_file, edit_and_rehash_last])
+def test_a_log_cut_or_rewritten_at_its_end_takes_no_more_writes(
+    capsys: pytest.CaptureFixture[str], log: Path, tamper: Tamper
+) -> None:
+    """Appending would move the head past the damage and hide it: the bot stops instead."""
+    with sqlite3.connect(log) as conn:
+        tamper(conn, log)
+        before = conn.execute("SELECT count(*), max(seq) FROM events").fetchone()
+    code = main(["freeze", "prod", "--reason", "incident"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.UNAVAILABLE
+    assert f"error: the audit log {log} was tampered with (" in err
+    with sqlite3.connect(log) as conn:
+        assert conn.execute("SELECT count(*), max(seq) FROM events").fetchone() == before
+    assert verify(capsys)[0] == ExitCode.FAILED
+
+
+def test_a_file_that_is_not_a_log_is_refused_plainly(
+    capsys: pytest.CaptureFixture[str], log: Path
+) -> None:
+    log.write_bytes(b"not a database " * 100)
+    log.with_name(log.name + "-wal").unlink(missing_ok=True)
+    code, output = verify(capsys)
+    assert code == ExitCode.UNAVAILABLE
+    assert f"error: cannot open the audit log {log}: file is not a database" in output

@@ -3,12 +3,14 @@ group lookup, the approver check that records its refusals, and the append."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from audit.store import EventStore, Transaction
+from audit.store import EventStore, StoreError, Transaction
 from commands.audit_log import EventKind
+from commands.audit_reading import AuditLogUnavailableError
 from commands.config import Config
 from commands.requests.errors import RequestRefused
 from commands.requests.inputs import clean_actor
@@ -40,6 +42,16 @@ class ServiceBase:
         """The target's approval rules; raises ``UnknownTargetError``."""
         return ApprovalPolicy.for_target(self.config.target(target))
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        """The store's write transaction; raises ``AuditLogUnavailableError`` when the
+        log is locked too long or has been tampered with."""
+        try:
+            with self.store.transaction() as tx:
+                yield tx
+        except StoreError as exc:
+            raise AuditLogUnavailableError(str(exc)) from None
+
     def tally(self, request: Request) -> Tally:
         """The approvals that count for ``request`` now, and what it still needs."""
         return tally(
@@ -69,13 +81,14 @@ class ServiceBase:
                 action=action,
             )
         except RequestRefused as refusal:
-            self.store.append(
-                kind=EventKind.ACTION_REFUSED,
-                actor=user,
-                request_id=request.id if request else None,
-                target=policy.target,
-                data={"action": action, "reason": str(refusal)},
-            )
+            with self._transaction() as tx:
+                tx.append(
+                    kind=EventKind.ACTION_REFUSED,
+                    actor=user,
+                    request_id=request.id if request else None,
+                    target=policy.target,
+                    data={"action": action, "reason": str(refusal)},
+                )
             raise
 
     def _append(

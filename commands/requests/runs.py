@@ -58,7 +58,7 @@ class RunsAndFreezes(ServiceBase):
         """
         request_id = parse_request_id(request_id)
         actor = clean_actor(actor)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, request_id)
             if request.state is RequestState.RUNNING:
                 raise AlreadyDoneError(f"{request.id} {state_phrase(request)}.", request)
@@ -146,7 +146,7 @@ class RunsAndFreezes(ServiceBase):
             data["revision"] = revision
         if duration_s is not None:
             data["duration_s"] = round(float(duration_s), 4)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             if request.state is not RequestState.RUNNING:
                 raise WrongStateError(request, "updated")
@@ -171,7 +171,7 @@ class RunsAndFreezes(ServiceBase):
             "outcome": outcome,
             "reason": clean_text(reason, what="reason", limit=MAX_SUMMARY),
         }
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             if request.state.is_final and request.run is not None:
                 raise AlreadyDoneError(
@@ -191,7 +191,7 @@ class RunsAndFreezes(ServiceBase):
         whose run is known dead (e.g. its advisory lock is free).
         """
         interrupted = []
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             for request in ledger.running(tx):
                 if targets is not None and request.target not in targets:
                     continue
@@ -220,7 +220,7 @@ class RunsAndFreezes(ServiceBase):
         """
         reason = clean_text(reason, what="reason for the freeze", required=True)
         self._check_freezer(target, clean_actor(actor), "freeze it", break_glass)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             current = ledger.freeze_of(tx, target)
             if current is not None:
                 raise AlreadyDoneError(
@@ -239,7 +239,7 @@ class RunsAndFreezes(ServiceBase):
         """Lift the freeze on ``target``; returns the freeze lifted. Raises as ``freeze``."""
         reason = clean_text(reason, what="reason")
         self._check_freezer(target, clean_actor(actor), "unfreeze it", break_glass)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             current = ledger.freeze_of(tx, target)
             if current is None:
                 raise AlreadyDoneError(f"{target} is not frozen.")

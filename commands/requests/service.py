@@ -103,7 +103,7 @@ class RequestService(RunsAndFreezes):
         fields["origin"] = clean_origin(origin)
         if dedupe_key is not None:
             fields["dedupe_key"] = clean_text(dedupe_key, what="de-duplication key", limit=200)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             if dedupe_key is not None:
                 earlier = ledger.created_with_key(tx, target, fields["dedupe_key"])
                 if earlier is not None:
@@ -134,7 +134,7 @@ class RequestService(RunsAndFreezes):
             reason=reason,
         )
         fields["break_glass"] = True
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = self._append_created(tx, operator, fields)
             event = tx.append(
                 kind=EventKind.BREAK_GLASS_APPROVAL,
@@ -211,7 +211,7 @@ class RequestService(RunsAndFreezes):
             "summary": clean_text(summary, what="summary", limit=MAX_SUMMARY),
             "checks": [dict(c) for c in checks],
         }
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             if request.state not in _BEFORE_RUN:
                 raise WrongStateError(request, "checked again")
@@ -224,7 +224,7 @@ class RequestService(RunsAndFreezes):
         """Record that ``actor`` confirms a checklist item; raises ``AlreadyDoneError`` if
         someone already did, ``WrongStateError`` once the request is approved or closed."""
         item = ChecklistItem(item)
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             done = request.tick_of(item)
             if done is not None:
@@ -257,7 +257,7 @@ class RequestService(RunsAndFreezes):
         groups = self._check_approver(
             policy, user=approver, action="approve", request=request, requester=request.requester
         )
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, request_id)
             if request.state not in (RequestState.AWAITING_APPROVAL, RequestState.APPROVED):
                 raise WrongStateError(request, "approved")
@@ -328,7 +328,7 @@ class RequestService(RunsAndFreezes):
             EventKind.REQUEST_EXPIRED: RequestState.EXPIRED,
         }[kind]
         reason = clean_text(reason, what="reason")
-        with self.store.transaction() as tx:
+        with self._transaction() as tx:
             request = ledger.load(tx, request_id)
             if request.state is state:
                 raise AlreadyDoneError(f"{request.id} {state_phrase(request)}.", request)
