@@ -148,6 +148,8 @@ def test_an_approval_expires(tmp_path: Path) -> None:
     assert late.still_needed == ("1 more approval",)
     renewed = service.approve(request.id, approver=APPROVER)  # a lapsed approval may be renewed
     assert renewed.request.state is RequestState.APPROVED
+    with pytest.raises(AlreadyDoneError, match="You already approved M-1 at 2025-03-14 10:01"):
+        service.approve(request.id, approver=APPROVER)
 
     again = ready_for_approval(service)
     service.approve(again.id, approver=APPROVER)

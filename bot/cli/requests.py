@@ -12,9 +12,9 @@ import click
 
 from bot.cli import audit_render
 from bot.cli.options import echo_json, json_option
-from commands.audit_log import RequestState, open_audit_log
+from commands.audit_log import RequestState
 from commands.config import load_config
-from commands.requests import RequestService
+from commands.requests import RequestService, open_requests
 
 
 def operator() -> str:
@@ -23,8 +23,7 @@ def operator() -> str:
 
 
 def _service() -> RequestService:
-    config = load_config()
-    return RequestService(open_audit_log(config), config)
+    return open_requests(load_config())
 
 
 @click.command()

@@ -19,7 +19,7 @@ from commands.requests.errors import (
 )
 from commands.requests.model import Approval, ChecklistTick, Freeze, Preflight, Request, Step
 from commands.requests.policy import ApprovalPolicy, GroupLookup, Tally, no_group_members
-from commands.requests.service import ApprovalResult, RequestService
+from commands.requests.service import ApprovalResult, RequestService, open_requests
 
 __all__ = [
     "AlreadyDoneError",
@@ -48,4 +48,5 @@ __all__ = [
     "TargetFrozenError",
     "WrongStateError",
     "no_group_members",
+    "open_requests",
 ]

@@ -123,7 +123,8 @@ class Request:
         return tuple(a for a in self.approvals if a.fingerprint == self.fingerprint.digest)
 
     def approval_by(self, user: str) -> Approval | None:
-        return next((a for a in self.current_approvals if a.approver == user), None)
+        """``user``'s latest approval of the current plan (an earlier one may have lapsed)."""
+        return next((a for a in reversed(self.current_approvals) if a.approver == user), None)
 
     def tick_of(self, item: ChecklistItem) -> ChecklistTick | None:
         return next((t for t in self.checklist if t.item is item), None)

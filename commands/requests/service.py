@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from audit.store import Transaction
-from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
+from audit.store import Clock, Transaction, utc_now
+from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, open_audit_log
+from commands.config import Config
 from commands.fingerprint import PlanFingerprint, describe_changes
 from commands.requests import ledger
 from commands.requests.errors import (
@@ -36,7 +37,14 @@ from commands.requests.inputs import (
     parse_request_id,
 )
 from commands.requests.model import Approval, Request, apply_event
-from commands.requests.policy import ApprovalPolicy, check_checklist, counts, tally
+from commands.requests.policy import (
+    ApprovalPolicy,
+    GroupLookup,
+    check_checklist,
+    counts,
+    no_group_members,
+    tally,
+)
 from commands.requests.runs import RunsAndFreezes
 from commands.requests.wording import format_time, state_phrase
 
@@ -335,3 +343,10 @@ class RequestService(RunsAndFreezes):
             if request.state not in _BEFORE_RUN:
                 raise WrongStateError(request, state.value)
             return self._append(tx, request, kind, actor, {"reason": reason})
+
+
+def open_requests(
+    config: Config, *, clock: Clock = utc_now, group_lookup: GroupLookup = no_group_members
+) -> RequestService:
+    """The request service on the configured audit log (what every front starts from)."""
+    return RequestService(open_audit_log(config, clock=clock), config, group_lookup=group_lookup)

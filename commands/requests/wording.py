@@ -33,10 +33,10 @@ def state_phrase(request: Request) -> str:
 
 
 def _requested_phrase(request: Request) -> str:
-    if request.plan_changes:
-        return f"had its plan change ({'; '.join(request.plan_changes)}) and needs re-checking"
     if request.preflight is not None and not request.preflight.passed:
         return f"failed its pre-flight checks: {request.preflight.summary}"
+    if request.plan_changes:
+        return f"had its plan change ({'; '.join(request.plan_changes)}) and needs re-checking"
     return "is still waiting for its pre-flight checks"
 
 
