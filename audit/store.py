@@ -115,7 +115,7 @@ class Transaction:
             " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (seq, ts, request_id, target, actor, kind, data_json, prev_hash, digest),
         )
-        event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest)
+        event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest, data_json)
         self.appended.append(event)
         self._last = event
         return event
@@ -335,4 +335,5 @@ def _select(
             data=json.loads(row["data"]),
             prev_hash=row["prev_hash"],
             hash=row["hash"],
+            data_json=row["data"],
         )

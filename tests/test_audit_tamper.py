@@ -52,6 +52,11 @@ def edit(conn: sqlite3.Connection, _: Path) -> None:
     conn.execute("UPDATE events SET actor = 'U0EVE' WHERE seq = 9")
 
 
+def reformat(conn: sqlite3.Connection, _: Path) -> None:
+    """Same JSON meaning, different bytes: still an edit of what was recorded."""
+    conn.execute("UPDATE events SET data = replace(data, ',', ', ') WHERE seq = 1")
+
+
 def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
     """A careful forger: fix event 9's own hash after editing it."""
     row = conn.execute("SELECT * FROM events WHERE seq = 9").fetchone()
@@ -108,13 +113,22 @@ def drop_head_file(_: sqlite3.Connection, path: Path) -> None:
     ("tamper", "message"),
     [
         (edit, "event 9: content does not match its hash (edited)"),
+        (reformat, "event 1: content does not match its hash (edited)"),
         (edit_and_rehash, "event 10: does not follow event 9"),
         (delete, "event 7: event 7 is missing (found 8)"),
         (reorder, "event 5: does not follow event 4"),
         (truncate, "event 16: event 16 was recorded as the head but is gone (truncated)"),
         (drop_head_file, "event 16: the head file"),
     ],
-    ids=["edit", "edit-and-rehash", "delete", "reorder", "truncate", "head-file-deleted"],
+    ids=[
+        "edit",
+        "reformat",
+        "edit-and-rehash",
+        "delete",
+        "reorder",
+        "truncate",
+        "head-file-deleted",
+    ],
 )
 def test_tampering_fails_verify_naming_the_event(
     capsys: pytest.CaptureFixture[str], log: Path, tamper: Tamper, message: str
