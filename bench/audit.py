@@ -24,6 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
+# This file is bench/audit.py: put the project first so `audit` is the package, not us.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from audit.store import EventStore
