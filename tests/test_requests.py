@@ -244,6 +244,8 @@ def test_bad_input_is_refused_and_records_nothing(service: RequestService) -> No
         (NothingToDoError, lambda: new_request(service, fingerprint=fingerprint(revisions=()))),
         (RequestInputError, lambda: new_request(service, kind=RequestKind.DOWNGRADE)),
         (RequestInputError, lambda: new_request(service, requester="")),
+        (RequestInputError, lambda: new_request(service, kind="sideways")),
+        (RequestInputError, lambda: service.tick_checklist("M-1", item="vibes", actor=APPROVER)),
         (RequestInputError, lambda: service.freeze("prod", actor=APPROVER, reason="  ")),
         (
             RequestInputError,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from commands.audit_log import RequestKind
 from commands.requests.errors import RequestInputError
+
+E = TypeVar("E", bound=StrEnum)
 
 REQUEST_ID = re.compile(r"^[Mm]-?(\d{1,9})$")
 GOAL = re.compile(r"^[A-Za-z0-9_.:@+/-]{1,200}$")
@@ -73,3 +76,12 @@ def clean_origin(origin: Mapping[str, Any] | None) -> dict[str, str]:
         if len(key) > MAX_ORIGIN_VALUE or len(value) > MAX_ORIGIN_VALUE:
             raise RequestInputError(f"origin {key[:40]!r} is too long")
     return origin
+
+
+def one_of(choices: type[E], value: str, *, what: str) -> E:
+    """``value`` as a member of ``choices``; raises ``RequestInputError`` listing them."""
+    try:
+        return choices(value)
+    except ValueError:
+        names = ", ".join(choices)
+        raise RequestInputError(f"{value!r} is not a {what} ({names})") from None

@@ -28,7 +28,7 @@ from commands.requests.errors import (
     TargetFrozenError,
     WrongStateError,
 )
-from commands.requests.inputs import MAX_SUMMARY, clean_actor, clean_text, parse_request_id
+from commands.requests.inputs import MAX_SUMMARY, clean_actor, clean_text, one_of, parse_request_id
 from commands.requests.model import Freeze, Request
 from commands.requests.policy import first_expiry
 from commands.requests.wording import format_time, quoted, state_phrase
@@ -139,7 +139,7 @@ class RunsAndFreezes(ServiceBase):
         """
         data: dict[str, Any] = {
             "step": clean_text(step, what="step name", limit=100, required=True),
-            "status": StepStatus(status),
+            "status": one_of(StepStatus, status, what="step status"),
             "detail": clean_text(detail, what="detail", limit=MAX_SUMMARY),
         }
         if revision is not None:
@@ -163,7 +163,7 @@ class RunsAndFreezes(ServiceBase):
     ) -> Request:
         """running → succeeded, failed or aborted. ``reason`` is the error or why it was
         aborted. Raises ``RequestInputError``, ``AlreadyDoneError``, ``WrongStateError``."""
-        outcome = RequestState(outcome)
+        outcome = one_of(RequestState, outcome, what="run outcome")
         if outcome not in RUN_OUTCOMES:
             raise RequestInputError(f"a run ends {', '.join(RUN_OUTCOMES)}, not {outcome}")
         data = {

@@ -34,6 +34,7 @@ from commands.requests.inputs import (
     clean_goal,
     clean_origin,
     clean_text,
+    one_of,
     parse_request_id,
 )
 from commands.requests.model import Approval, Request, apply_event
@@ -167,7 +168,7 @@ class RequestService(RunsAndFreezes):
         goal: str | None,
         reason: str,
     ) -> dict[str, Any]:
-        kind = RequestKind(kind)
+        kind = one_of(RequestKind, kind, what="kind of request")
         self.config.target(target)
         clean_actor(requester)
         if fingerprint.target != target or fingerprint.action != kind.value:
@@ -231,7 +232,7 @@ class RequestService(RunsAndFreezes):
     def tick_checklist(self, request_id: str, *, item: ChecklistItem, actor: str) -> Request:
         """Record that ``actor`` confirms a checklist item; raises ``AlreadyDoneError`` if
         someone already did, ``WrongStateError`` once the request is approved or closed."""
-        item = ChecklistItem(item)
+        item = one_of(ChecklistItem, item, what="checklist item")
         with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             done = request.tick_of(item)
