@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -16,7 +16,8 @@ GENESIS_HASH = "0" * 64
 
 @dataclass(frozen=True)
 class Event:
-    """One audit event as stored. ``data`` is a JSON object."""
+    """One audit event as stored. ``data`` is a JSON object; ``data_json`` the text
+    stored for it, when read from the store (the hash covers exactly that text)."""
 
     seq: int
     ts: str
@@ -27,6 +28,7 @@ class Event:
     data: Mapping[str, Any]
     prev_hash: str
     hash: str
+    data_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ def find_breach(events: Iterable[Event], checkpoints: Iterable[Head] = ()) -> Br
             missing = "missing" if event.seq > expected_seq else "out of order"
             return Breach(expected_seq, f"event {expected_seq} is {missing} (found {event.seq})")
         if event.prev_hash != prev:
-            return Breach(event.seq, "does not follow the previous event (deleted or reordered)")
+            before = f"event {event.seq - 1}" if event.seq > 1 else "the start of the log"
+            return Breach(
+                event.seq,
+                f"does not follow {before}: an event was rewritten, deleted or moved before it",
+            )
         recomputed = event_hash(
             seq=event.seq,
             ts=event.ts,
@@ -101,7 +107,9 @@ def find_breach(events: Iterable[Event], checkpoints: Iterable[Head] = ()) -> Br
             target=event.target,
             actor=event.actor,
             kind=event.kind,
-            data_json=canonical_json(event.data),
+            data_json=event.data_json
+            if event.data_json is not None
+            else canonical_json(event.data),
             prev_hash=event.prev_hash,
         )
         if recomputed != event.hash:

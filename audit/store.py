@@ -66,14 +66,19 @@ class Transaction:
         self._db = db
         self._clock = clock
         self.appended: list[Event] = []
+        self._last: Event | None = None
+        self._last_read = False
 
     def events(self, **filters: Any) -> list[Event]:
         """Events matching ``filters`` (see ``EventStore.events``), in order."""
         return list(_select(self._db, **filters))
 
     def last(self) -> Event | None:
-        rows = list(_select(self._db, newest_first=True, limit=1))
-        return rows[0] if rows else None
+        """The newest event; read once, then kept (no other writer can append meanwhile)."""
+        if not self._last_read:
+            rows = list(_select(self._db, newest_first=True, limit=1))
+            self._last, self._last_read = (rows[0] if rows else None), True
+        return self._last
 
     def append(
         self,
@@ -105,21 +110,14 @@ class Transaction:
             data_json=data_json,
             prev_hash=prev_hash,
         )
-        self._db[EVENTS].insert(
-            {
-                "seq": seq,
-                "ts": ts,
-                "request_id": request_id,
-                "target": target,
-                "actor": actor,
-                "kind": kind,
-                "data": data_json,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
+        self._db.execute(
+            f"INSERT INTO {EVENTS} (seq, ts, request_id, target, actor, kind, data, prev_hash,"
+            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, request_id, target, actor, kind, data_json, prev_hash, digest),
         )
-        event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest)
+        event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest, data_json)
         self.appended.append(event)
+        self._last = event
         return event
 
 
@@ -158,7 +156,9 @@ class EventStore:
         """A write transaction: read, check, append; all or nothing.
 
         Raises ``StoreError`` when another process holds the file locked for
-        longer than the busy timeout.
+        longer than the busy timeout, and when the log no longer reaches its
+        recorded head (cut, rewritten, or the head file gone): appending then
+        would bury the evidence, so nothing is written until someone looks.
         """
         with self._connection() as db:
             try:
@@ -167,6 +167,7 @@ class EventStore:
                 raise StoreError(f"the audit log {self.path} is busy: {exc}") from None
             tx = Transaction(db, self.clock)
             try:
+                self._check_head(tx)
                 yield tx
                 db.execute("COMMIT")
             except BaseException:
@@ -174,6 +175,32 @@ class EventStore:
                 raise
         if tx.appended:
             self._advance_head(Head(tx.appended[-1].seq, tx.appended[-1].hash))
+
+    def _check_head(self, tx: Transaction) -> None:
+        """Raise ``StoreError`` unless the head file names an event still in the log.
+
+        The head file may lag the log (a crash between commit and writing it),
+        never lead it nor disagree with it.
+        """
+        last = tx.last()
+        try:
+            recorded = self.recorded_head()
+        except ValueError:
+            problem = "its head file is unreadable"
+        else:
+            if recorded is None:
+                if last is None:
+                    return
+                problem = "its head file is missing"
+            else:
+                found = tx.events(after_seq=recorded.seq - 1, limit=1)
+                if found and found[0].seq == recorded.seq and found[0].hash == recorded.hash:
+                    return
+                problem = f"it no longer holds its recorded head {recorded}"
+        raise StoreError(
+            f"the audit log {self.path} was tampered with ({problem}): nothing more is written"
+            " to it until `audit verify` has been looked into"
+        )
 
     def append(self, **fields: Any) -> Event:
         """Append one event in a transaction of its own (no precondition)."""
@@ -198,16 +225,25 @@ class EventStore:
         return Head(rows[0].seq, rows[0].hash) if rows else None
 
     def recorded_head(self) -> Head | None:
-        """The head last written beside the database, if any."""
+        """The head last written beside the database, if any; ``ValueError`` if garbled."""
         try:
             return Head.parse(self.head_path.read_text())
         except FileNotFoundError:
             return None
 
     def verify(self, checkpoints: Sequence[Head] = ()) -> VerifyReport:
-        """Walk the whole chain; report the first breach, checking the recorded head too."""
+        """Walk the whole chain; report the first breach, checking the recorded head too.
+
+        With events in the log but no readable head file and no checkpoint
+        given, the log does not verify: nothing would show a cut tail.
+        """
         marks = list(checkpoints)
-        recorded = self.recorded_head()
+        try:
+            recorded = self.recorded_head()
+        except ValueError:
+            recorded, head_problem = None, f"the head file {self.head_path} is unreadable"
+        else:
+            head_problem = f"the head file {self.head_path} is missing"
         if recorded is not None:
             marks.append(recorded)
         count = 0
@@ -221,13 +257,19 @@ class EventStore:
 
         breach = find_breach(counted(), marks)
         head = Head(last.seq, last.hash) if last else None
+        if breach is None and head is not None and not marks:
+            reason = f"{head_problem}, so a cut tail cannot be ruled out: give an expected head"
+            breach = Breach(head.seq, reason)
         return VerifyReport(events=count, head=head, breach=breach)
 
     def _advance_head(self, head: Head) -> None:
         """Write ``head`` beside the database unless a later one is already there."""
         with open(self.head_path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            current = self.recorded_head()
+            try:
+                current = self.recorded_head()
+            except ValueError:  # an unreadable head file is replaced by the true one
+                current = None
             if current is not None and current.seq >= head.seq:
                 return
             scratch = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
@@ -254,6 +296,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     )
     db[EVENTS].create_index(["request_id"], if_not_exists=True)
     db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
+    db[EVENTS].create_index(["kind"], if_not_exists=True)
 
 
 def _select(
@@ -292,4 +335,5 @@ def _select(
             data=json.loads(row["data"]),
             prev_hash=row["prev_hash"],
             hash=row["hash"],
+            data_json=row["data"],
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from commands.audit_log import ChecklistItem
 from commands.check_settings import CheckSettings, parse_check_settings
 from commands.durations import parse_duration
 from commands.errors import ConfigError, UnknownTargetError
@@ -34,6 +35,8 @@ HTTP_URL = re.compile(r"^https?://[^\s/]+")
 NON_BLANK = re.compile(r"^\s*\S")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+USER_GROUP = re.compile(r"^(?:@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+CHECKLIST_ITEM = re.compile(rf"^(?:{'|'.join(ChecklistItem)})$")
 
 # The embedded default: used when no targets file exists. It goes through the
 # same loader as a user's file, so the demo can never drift from what's valid.
@@ -83,6 +86,9 @@ class TargetConfig:
     alembic: AlembicProject
     approvals: int
     approvers: tuple[str, ...]
+    quorum: Mapping[str, int]
+    approval_ttl: float
+    checklist: tuple[ChecklistItem, ...]
     allowed_channels: tuple[str, ...]
     backup: str
     lock_timeout: float
@@ -242,6 +248,12 @@ def _target(name: str, table: _Table) -> TargetConfig:
         alembic=_alembic_project(table),
         approvals=table.integer("approvals", 1, minimum=1),
         approvers=table.strings("approvers", (), APPROVER),
+        quorum=_quorum(table),
+        approval_ttl=table.duration("approval_ttl", "4h"),
+        checklist=tuple(
+            ChecklistItem(item)
+            for item in table.strings("checklist", tuple(ChecklistItem), CHECKLIST_ITEM)
+        ),
         allowed_channels=table.strings("allowed_channels", (), SLACK_ID),
         backup=backup,
         lock_timeout=table.duration("lock_timeout", "2s"),
@@ -251,6 +263,7 @@ def _target(name: str, table: _Table) -> TargetConfig:
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
+    _check_approvers_suffice(table, target)
     table.reject_unknown()
     return target
 
@@ -279,6 +292,30 @@ def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> 
         if other is not None and (other == name or other not in targets):
             problem = "names the target itself" if other == name else f"{other!r} is not a target"
             raise ConfigError(source, f"targets.{name}.requires_applied_in", problem)
+
+
+def _quorum(table: _Table) -> dict[str, int]:
+    """``quorum = {"@db-admins" = 1, "@app-owners" = 1}``: approvals needed per user group."""
+    quorum = table.get("quorum", dict, {})
+    for group, count in quorum.items():
+        if not USER_GROUP.match(group):
+            raise table.error(f"quorum.{group}", "keys are user groups (@handle or S… id)")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise table.error(f"quorum.{group}", f"must be a whole number of at least 1: {count!r}")
+    return dict(quorum)
+
+
+def _check_approvers_suffice(table: _Table, target: TargetConfig) -> None:
+    """Refuse a policy nobody could ever satisfy."""
+    unlisted = [group for group in target.quorum if group not in target.approvers]
+    if unlisted:
+        raise table.error(f"quorum.{unlisted[0]}", "must also be listed in approvers")
+    only_users = all(not USER_GROUP.match(a) for a in target.approvers)
+    if only_users and target.approvals > len(target.approvers):
+        raise table.error(
+            "approvals",
+            f"needs {target.approvals} approvers but only {len(target.approvers)} are listed",
+        )
 
 
 def parse_config(text: str, *, source: str, base: Path) -> Config:

@@ -14,9 +14,11 @@ import traceback
 import click
 
 from audit.redact import redact
+from bot.cli.audit import audit
 from bot.cli.checks import check
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
+from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
 from bot.logs import configure_logging
 from commands.errors import ExitCode, MigrateBotError
@@ -36,7 +38,21 @@ def cli(verbose: bool) -> None:
     configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
-for command in (targets, status, plan, upgrade, downgrade, history, demo_data, check, serve):
+for command in (
+    targets,
+    status,
+    plan,
+    check,
+    upgrade,
+    downgrade,
+    history,
+    requests,
+    freeze,
+    unfreeze,
+    audit,
+    demo_data,
+    serve,
+):
     cli.add_command(command)
 
 

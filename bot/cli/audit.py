@@ -1,0 +1,114 @@
+"""``audit``: read, verify and export the audit log (the bot's state and its record)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from audit.store import EventStore
+from bot.cli import audit_render
+from bot.cli.options import echo_json, json_option
+from commands.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
+from commands.config import load_config
+from commands.requests.inputs import parse_request_id
+
+file_option = click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read this audit log file instead of the configured state_path (e.g. a copy).",
+)
+
+
+def _store(path: Path | None) -> EventStore:
+    return open_existing(path or load_config().bot.state_path)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--target", metavar="T", help="Only events of this target.")
+@click.option("--request", "request_id", metavar="ID", help="Only events of this request (M-3).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@file_option
+@json_option
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    *,
+    target: str | None,
+    request_id: str | None,
+    limit: int,
+    path: Path | None,
+    as_json: bool,
+) -> None:
+    """Show the newest events of the audit log, oldest of them first.
+
+    `audit verify` proves the log intact; `audit export` writes all of it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    request_id = parse_request_id(request_id) if request_id else None
+    store = _store(path)
+    events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
+    events.reverse()
+    if as_json:
+        echo_json([audit_render.event_json(e) for e in events])
+    else:
+        click.echo(audit_render.events_text(events))
+
+
+@audit.command("verify")
+@click.option(
+    "--expect-head",
+    "heads",
+    metavar="SEQ:HASH",
+    multiple=True,
+    help="A head recorded elsewhere that the log must still contain (repeatable).",
+)
+@file_option
+@json_option
+def verify_command(heads: tuple[str, ...], path: Path | None, as_json: bool) -> None:
+    """Walk the hash chain; fail naming the first edited, deleted, moved or cut event."""
+    store = _store(path)
+    try:
+        report = verify(store, [parse_head(h) for h in heads])
+    except AuditLogBrokenError as broken:
+        if as_json:
+            echo_json(audit_render.verify_json(broken.report))
+        raise
+    if as_json:
+        echo_json(audit_render.verify_json(report))
+    else:
+        click.echo(audit_render.verify_text(report))
+
+
+@audit.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="A JSON array of events, or CSV with data as a JSON column.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write here instead of standard output.",
+)
+@file_option
+def export(fmt: str, output: Path | None, path: Path | None) -> None:
+    """Write every event, in order, with its hashes (for auditors and spreadsheets)."""
+    store = _store(path)
+    events = store.iter_events()
+    if fmt == "json":
+        chunks = audit_render.json_array(audit_render.event_json(e) for e in events)
+    else:
+        chunks = audit_render.csv_rows(events)
+    if output is None:
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+        return
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        handle.writelines(chunks)

@@ -1,0 +1,81 @@
+"""``requests``, ``freeze``, ``unfreeze``: requests and emergency stops from a terminal.
+
+The terminal is the break-glass door: a freeze or unfreeze made here is
+recorded under the operator's OS user and marked break-glass.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from bot.cli import audit_render
+from bot.cli.options import echo_json, json_option
+from commands.audit_log import RequestState
+from commands.config import load_config
+from commands.requests import RequestService, open_requests
+
+
+def operator() -> str:
+    """Who is at the terminal, as the audit log names them."""
+    return f"os:{getpass.getuser()}"
+
+
+def _service() -> RequestService:
+    return open_requests(load_config())
+
+
+@click.command()
+@click.argument("request_id", required=False, metavar="[ID]")
+@click.option("--target", metavar="T", help="Only requests for this target.")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in RequestState]),
+    help="Only requests in this state (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
+def requests(
+    request_id: str | None,
+    target: str | None,
+    states: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List recent migration requests, or show one (ID, e.g. M-3) in full."""
+    service = _service()
+    if request_id:
+        request = service.get(request_id)
+        if as_json:
+            echo_json(audit_render.request_json(request))
+        else:
+            click.echo(audit_render.request_text(request))
+        return
+    found = service.requests(
+        target=target, states=[RequestState(s) for s in states] or None, limit=limit
+    )
+    if as_json:
+        echo_json([audit_render.request_json(r) for r in found])
+    else:
+        click.echo(audit_render.requests_text(found))
+
+
+@click.command()
+@click.argument("target")
+@click.option("--reason", required=True, help="Why: shown to whoever tries to run.")
+def freeze(target: str, reason: str) -> None:
+    """Stop new runs on TARGET until it is unfrozen (break-glass, as your OS user)."""
+    done = _service().freeze(target, actor=operator(), reason=reason, break_glass=True)
+    click.echo(f"{done.target} is frozen: nothing new runs on it until `migrate-bot unfreeze`.")
+
+
+@click.command()
+@click.argument("target")
+@click.option("--reason", default="", help="Why it is safe again.")
+def unfreeze(target: str, reason: str) -> None:
+    """Let runs start on TARGET again (break-glass, as your OS user)."""
+    lifted = _service().unfreeze(target, actor=operator(), reason=reason, break_glass=True)
+    click.echo(f"{lifted.target} is unfrozen (it was frozen by {lifted.by}).")

@@ -1,0 +1,110 @@
+"""What every part of the request service shares: the store, the config, the
+group lookup, the approver check that records its refusals, and the append."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from audit.store import EventStore, StoreError, Transaction
+from commands.audit_log import EventKind
+from commands.audit_reading import AuditLogUnavailableError
+from commands.config import Config
+from commands.requests.errors import RequestRefused
+from commands.requests.inputs import clean_actor
+from commands.requests.model import Request, apply_event
+from commands.requests.policy import (
+    ApprovalPolicy,
+    GroupLookup,
+    Tally,
+    check_approver,
+    no_group_members,
+    tally,
+)
+
+
+class ServiceBase:
+    """The store and config a request service works on. The clock is the store's."""
+
+    def __init__(
+        self, store: EventStore, config: Config, *, group_lookup: GroupLookup = no_group_members
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.group_lookup = group_lookup
+
+    def now(self) -> datetime:
+        return self.store.clock()
+
+    def policy(self, target: str) -> ApprovalPolicy:
+        """The target's approval rules; raises ``UnknownTargetError``."""
+        return ApprovalPolicy.for_target(self.config.target(target))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Transaction]:
+        """The store's write transaction; raises ``AuditLogUnavailableError`` when the
+        log is locked too long or has been tampered with."""
+        try:
+            with self.store.transaction() as tx:
+                yield tx
+        except StoreError as exc:
+            raise AuditLogUnavailableError(str(exc)) from None
+
+    def tally(self, request: Request) -> Tally:
+        """The approvals that count for ``request`` now, and what it still needs."""
+        return tally(
+            self.policy(request.target),
+            request.approvals,
+            fingerprint=request.fingerprint.digest,
+            now=self.now(),
+        )
+
+    def _check_approver(
+        self,
+        policy: ApprovalPolicy,
+        *,
+        user: str,
+        action: str,
+        request: Request | None = None,
+        requester: str | None = None,
+    ) -> tuple[str, ...]:
+        """``check_approver``, recording a refusal for the auditor before raising it."""
+        try:
+            return check_approver(
+                policy,
+                user=user,
+                requester=requester,
+                request_id=request.id if request else None,
+                lookup=self.group_lookup,
+                action=action,
+            )
+        except RequestRefused as refusal:
+            with self._transaction() as tx:
+                tx.append(
+                    kind=EventKind.ACTION_REFUSED,
+                    actor=user,
+                    request_id=request.id if request else None,
+                    target=policy.target,
+                    data={"action": action, "reason": str(refusal)},
+                )
+            raise
+
+    def _append(
+        self,
+        tx: Transaction,
+        request: Request,
+        kind: EventKind,
+        actor: str,
+        data: Mapping[str, Any],
+    ) -> Request:
+        """Append one of ``request``'s events; returns the request after it."""
+        event = tx.append(
+            kind=kind,
+            actor=clean_actor(actor),
+            request_id=request.id,
+            target=request.target,
+            data=data,
+        )
+        return apply_event(request, event)

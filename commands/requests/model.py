@@ -1,0 +1,290 @@
+"""A request as a fold over its events: no second table that could disagree.
+
+``fold_request`` replays a request's events in order; each kind of event
+moves the state and fills in what it carries. The fold needs no config and
+no clock: whether an approval completed the policy is written in the event
+itself, so the state reads the same tomorrow whatever the config says then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from audit.chain import Event
+from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
+from commands.fingerprint import PlanFingerprint
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval: who, when, which plan, and the groups they approved as."""
+
+    approver: str
+    at: datetime
+    fingerprint: str
+    groups: tuple[str, ...] = ()
+    break_glass: bool = False
+
+
+@dataclass(frozen=True)
+class ChecklistTick:
+    item: ChecklistItem
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The latest pre-flight result: a failure blocks approval and the run."""
+
+    passed: bool
+    summary: str
+    checks: tuple[Mapping[str, Any], ...]
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a run as the pipeline reported it."""
+
+    name: str
+    status: StepStatus
+    at: datetime
+    revision: str | None = None
+    duration_s: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    started_at: datetime
+    started_by: str
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def current_step(self) -> str | None:
+        return self.steps[-1].name if self.steps else None
+
+    @property
+    def last_revision_applied(self) -> str | None:
+        done = [s for s in self.steps if s.revision and s.status is StepStatus.SUCCEEDED]
+        return done[-1].revision if done else None
+
+
+@dataclass(frozen=True)
+class Closure:
+    """How a request ended (or why it went back): who, when, why, and details."""
+
+    state: RequestState
+    by: str
+    at: datetime
+    reason: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything known about one request, derived from its events."""
+
+    id: str
+    kind: RequestKind
+    target: str
+    goal: str
+    requester: str
+    created_at: datetime
+    origin: Mapping[str, str]
+    reason: str
+    fingerprint: PlanFingerprint
+    break_glass: bool = False
+    state: RequestState = RequestState.REQUESTED
+    approvals: tuple[Approval, ...] = ()
+    checklist: tuple[ChecklistTick, ...] = ()
+    preflight: Preflight | None = None
+    run: RunProgress | None = None
+    closure: Closure | None = None
+    plan_changes: tuple[str, ...] = ()
+    last_seq: int = 0
+
+    @property
+    def from_revisions(self) -> tuple[str, ...]:
+        return self.fingerprint.from_revisions
+
+    @property
+    def to_revisions(self) -> tuple[str, ...]:
+        return self.fingerprint.to_revisions
+
+    @property
+    def current_approvals(self) -> tuple[Approval, ...]:
+        """Approvals of the plan as it stands (earlier plans' approvals no longer count)."""
+        return tuple(a for a in self.approvals if a.fingerprint == self.fingerprint.digest)
+
+    def approval_by(self, user: str) -> Approval | None:
+        """``user``'s latest approval of the current plan (an earlier one may have lapsed)."""
+        return next((a for a in reversed(self.current_approvals) if a.approver == user), None)
+
+    def tick_of(self, item: ChecklistItem) -> ChecklistTick | None:
+        return next((t for t in self.checklist if t.item is item), None)
+
+
+def parse_time(ts: str) -> datetime:
+    return datetime.fromisoformat(ts)
+
+
+def fold_request(events: Iterable[Event]) -> Request:
+    """The request the events describe; the first must be its ``request_created``."""
+    iterator = iter(events)
+    first = next(iterator)
+    request = _created(first)
+    for event in iterator:
+        request = apply_event(request, event)
+    return request
+
+
+def apply_event(request: Request, event: Event) -> Request:
+    """``request`` after one more of its events."""
+    apply = _APPLY.get(event.kind)  # other kinds (a backup's, say) leave the state as is
+    if apply is not None:
+        request = apply(request, event, parse_time(event.ts))
+    return replace(request, last_seq=event.seq)
+
+
+def _created(event: Event) -> Request:
+    if event.kind != EventKind.REQUEST_CREATED or event.request_id is None:
+        raise ValueError(f"event {event.seq} does not create a request")
+    data = event.data
+    return Request(
+        id=event.request_id,
+        kind=RequestKind(data["kind"]),
+        target=event.target or "",
+        goal=data["goal"],
+        requester=event.actor,
+        created_at=parse_time(event.ts),
+        origin=dict(data.get("origin", {})),
+        reason=data.get("reason", ""),
+        fingerprint=PlanFingerprint.from_json(data["fingerprint"]),
+        break_glass=bool(data.get("break_glass", False)),
+        last_seq=event.seq,
+    )
+
+
+Apply = Callable[[Request, Event, datetime], Request]
+
+
+def _preflight(request: Request, event: Event, at: datetime) -> Request:
+    data = event.data
+    passed = bool(data["passed"])
+    preflight = Preflight(passed, data["summary"], tuple(data.get("checks", ())), event.actor, at)
+    request = replace(request, preflight=preflight)
+    if "fingerprint" in data:
+        request = _new_plan(request, data)
+    if request.state in (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL):
+        state = RequestState.AWAITING_APPROVAL if passed else RequestState.REQUESTED
+        request = replace(request, state=state)
+    return request
+
+
+def _new_plan(request: Request, data: Mapping[str, Any]) -> Request:
+    """A new plan voids approvals given to the old one (they stay in history)."""
+    fingerprint = PlanFingerprint.from_json(data["fingerprint"])
+    changes = tuple(data.get("changes", ()))
+    state = request.state
+    if state is RequestState.APPROVED:
+        state = RequestState.REQUESTED
+    return replace(request, fingerprint=fingerprint, plan_changes=changes, state=state)
+
+
+def _plan_changed(request: Request, event: Event, at: datetime) -> Request:
+    return replace(_new_plan(request, event.data), state=RequestState.REQUESTED)
+
+
+def _tick(request: Request, event: Event, at: datetime) -> Request:
+    tick = ChecklistTick(ChecklistItem(event.data["item"]), event.actor, at)
+    return replace(request, checklist=(*request.checklist, tick))
+
+
+def _approval(request: Request, event: Event, at: datetime) -> Request:
+    data = event.data
+    approval = Approval(
+        approver=event.actor,
+        at=at,
+        fingerprint=data["fingerprint"],
+        groups=tuple(data.get("groups", ())),
+        break_glass=event.kind == EventKind.BREAK_GLASS_APPROVAL,
+    )
+    request = replace(request, approvals=(*request.approvals, approval))
+    if data.get("complete"):
+        request = replace(request, state=RequestState.APPROVED)
+    return request
+
+
+def _closing(state: RequestState) -> Apply:
+    def apply(request: Request, event: Event, at: datetime) -> Request:
+        details = {k: v for k, v in event.data.items() if k != "reason"}
+        closure = Closure(state, event.actor, at, event.data.get("reason", ""), details)
+        return replace(request, state=state, closure=closure)
+
+    return apply
+
+
+def _run_started(request: Request, event: Event, at: datetime) -> Request:
+    return replace(request, state=RequestState.RUNNING, run=RunProgress(at, event.actor))
+
+
+def _run_step(request: Request, event: Event, at: datetime) -> Request:
+    data = event.data
+    step = Step(
+        name=data["step"],
+        status=StepStatus(data["status"]),
+        at=at,
+        revision=data.get("revision"),
+        duration_s=data.get("duration_s"),
+        detail=data.get("detail", ""),
+    )
+    run = request.run or RunProgress(at, event.actor)
+    return replace(request, run=replace(run, steps=(*run.steps, step)))
+
+
+def _run_finished(request: Request, event: Event, at: datetime) -> Request:
+    return _closing(RequestState(event.data["outcome"]))(request, event, at)
+
+
+_APPLY: dict[str, Apply] = {
+    EventKind.PREFLIGHT_RECORDED: _preflight,
+    EventKind.PLAN_CHANGED: _plan_changed,
+    EventKind.CHECKLIST_TICKED: _tick,
+    EventKind.APPROVAL_GRANTED: _approval,
+    EventKind.BREAK_GLASS_APPROVAL: _approval,
+    EventKind.REQUEST_REJECTED: _closing(RequestState.REJECTED),
+    EventKind.REQUEST_CANCELLED: _closing(RequestState.CANCELLED),
+    EventKind.REQUEST_EXPIRED: _closing(RequestState.EXPIRED),
+    EventKind.RUN_STARTED: _run_started,
+    EventKind.RUN_STEP: _run_step,
+    EventKind.RUN_FINISHED: _run_finished,
+    EventKind.RUN_INTERRUPTED: _closing(RequestState.INTERRUPTED),
+}
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """A target's emergency stop: who froze it, when and why."""
+
+    target: str
+    by: str
+    at: datetime
+    reason: str
+
+
+def fold_freeze(events: Iterable[Event]) -> Freeze | None:
+    """The freeze in force after a target's freeze/unfreeze events, if any."""
+    current: Freeze | None = None
+    for event in events:
+        if event.kind == EventKind.TARGET_FROZEN:
+            reason = event.data.get("reason", "")
+            current = Freeze(event.target or "", event.actor, parse_time(event.ts), reason)
+        elif event.kind == EventKind.TARGET_UNFROZEN:
+            current = None
+    return current
