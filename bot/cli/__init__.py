@@ -14,6 +14,7 @@ import traceback
 import click
 
 from audit.redact import redact
+from bot.cli.backups import backup, backups, restore
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.logs import configure_logging
@@ -35,6 +36,8 @@ def cli(verbose: bool) -> None:
 
 
 for command in (targets, status, plan, upgrade, downgrade, history, demo_data):
+    cli.add_command(command)
+for command in (backup, backups, restore):
     cli.add_command(command)
 
 
