@@ -28,17 +28,21 @@ from tests.conftest import create_database, drop_database
 BEFORE_TRANSLATIONS = "5a7c1e3f0b54"  # 0005: the table segment_translations comes in 0006
 
 
-def make_target(database: DatabaseUrl, base: Path, **settings: object) -> TargetHandle:
-    """Target ``app``: the bundled project on ``database``, plus these config keys."""
+def target_toml(**settings: object) -> str:
+    """A ``[targets.app]`` table: the bundled project on $APP_DATABASE_URL, plus these keys."""
     extra = "\n".join(f"{key} = {_toml(value)}" for key, value in settings.items())
-    text = (
+    return (
         "[targets.app]\n"
         'database_url_env = "APP_DATABASE_URL"\n'
         f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"\n'
         'approvers = ["U0BOB"]\n'
         f"{extra}\n"
     )
-    config = parse_config(text, source="test.toml", base=base)
+
+
+def make_target(database: DatabaseUrl, base: Path, **settings: object) -> TargetHandle:
+    """Target ``app`` of ``target_toml`` on ``database``, relative paths from ``base``."""
+    config = parse_config(target_toml(**settings), source="test.toml", base=base)
     return TargetHandle(config=config.target("app"), database=database)
 
 

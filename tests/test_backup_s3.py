@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -11,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from audit.store import EventStore
+from commands.backup_cleanup import cleanup_backups
 from commands.backup_records import BackupError, Step, list_backups
 from commands.backup_storage import StorageError, StorageUnavailableError
 from commands.backups import take_backup
@@ -19,7 +25,14 @@ from commands.demo_data import fill_demo_data
 from commands.errors import MigrateBotError
 from commands.postgres import connect
 from commands.restore import ChecksumMismatchError, restore_backup
-from tests.backup_targets import content_digest, event_kinds, fake_pg_bin, make_target, migrate
+from tests.backup_targets import (
+    content_digest,
+    event_kinds,
+    fake_pg_bin,
+    make_target,
+    migrate,
+    target_toml,
+)
 from tests.conftest import create_database, drop_database
 from tests.s3_server import S3Bucket, free_port
 
@@ -179,3 +192,63 @@ def test_a_backup_failing_mid_upload_aborts_its_multipart_upload(
         take_backup(handle, store=store, actor="U0ALICE", tool_dirs=[truncating])
     assert s3.open_uploads() == [] and s3.keys() == []
     assert store.events(kinds=["backup_failed"])[0].data["step"] == "dump"
+
+
+def test_a_bot_killed_mid_upload_leaves_an_upload_that_cleanup_aborts(
+    larger_db: DatabaseUrl, tmp_path: Path, s3: S3Bucket
+) -> None:
+    """``migrate-bot backup`` is SIGKILLed (with its pg_dump) once its first part is up."""
+    stalling = fake_pg_bin(
+        tmp_path / "bin",
+        '[ "$1" = --version ] && exec "$REAL" --version\n'
+        '"$REAL" "$@" | { head -c 6000000; sleep 600; }',
+    )
+    settings = {
+        "backup": f"s3://{s3.name}/db/prod",
+        "s3_endpoint_url": s3.endpoint,
+        "backup_compression": "none",
+        "s3_part_size_mb": 5,
+        "pg_bin_dir": stalling,
+    }
+    handle = make_target(larger_db, tmp_path, **settings)
+    config = tmp_path / "migrate-bot.toml"
+    config.write_text(
+        f'[bot]\nstate_path = "{tmp_path / "state.sqlite3"}"\n\n{target_toml(**settings)}'
+    )
+    env = {
+        **os.environ,
+        "MIGRATE_BOT_CONFIG": str(config),
+        "APP_DATABASE_URL": larger_db.url.render_as_string(hide_password=False),
+    }
+    bot = subprocess.Popen(
+        [str(Path(sys.executable).with_name("migrate-bot")), "backup", "app"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not s3.open_uploads():
+            assert bot.poll() is None, "the backup ended before it could be killed"
+            assert time.monotonic() < deadline, "no upload started within 60 s"
+            time.sleep(0.05)
+    finally:
+        os.killpg(bot.pid, signal.SIGKILL)
+        bot.wait()
+    [key] = s3.open_uploads()
+    store = EventStore(tmp_path / "state.sqlite3")
+    assert event_kinds(store) == ["backup_started"]
+
+    deadline = time.monotonic() + 10  # the server notices the dead session at once, or nearly
+    while (report := cleanup_backups(handle, store=store, actor="bot")).skipped:
+        assert time.monotonic() < deadline, report.skipped
+        time.sleep(0.1)
+
+    assert [(r.kind, r.location) for r in report.removed] == [
+        ("multipart upload", f"s3://{s3.name}/{key}")
+    ]
+    assert s3.open_uploads() == [] and s3.keys() == []
+    started = store.events(kinds=["backup_started"])[0].data["backup_id"]
+    assert report.interrupted == (started,)
+    assert event_kinds(store) == ["backup_started", "backup_failed", "backup_cleaned"]
