@@ -21,6 +21,8 @@ from audit.store import EventStore
 from commands.audit_log import EventKind
 from commands.errors import ExitCode, MigrateBotError
 
+MIB = 1 << 20
+PROGRESS_EVERY_BYTES = 32 * MIB  # how often DUMP and DOWNLOAD progress is reported
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: easy to read aloud and type
 ID_LENGTH = 6
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9-]+")
@@ -45,6 +47,7 @@ class Step(StrEnum):
     VERIFY = "verify"
     UPLOAD = "upload"
     RETENTION = "retention"
+    TABLES = "tables"  # the target holds no table the backup lacks
     DOWNLOAD = "download"
     CHECKSUM = "checksum"
     RESTORE = "restore"
@@ -141,7 +144,7 @@ def list_backups(store: EventStore, target: str) -> list[BackupRecord]:
             live[record.id] = record
         else:
             live.pop(event.data["backup_id"], None)
-    return sorted(live.values(), key=lambda r: r.created_at, reverse=True)
+    return list(reversed(live.values()))  # events are in the order they happened
 
 
 def find_backup(store: EventStore, target: str, backup_id: str) -> BackupRecord:

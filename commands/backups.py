@@ -24,6 +24,8 @@ from audit.store import Clock, EventStore, utc_now
 from commands.audit_log import EventKind
 from commands.backup_lock import try_backup_lock
 from commands.backup_records import (
+    MIB,
+    PROGRESS_EVERY_BYTES,
     BackupError,
     BackupRecord,
     Progress,
@@ -34,7 +36,13 @@ from commands.backup_records import (
     list_backups,
     new_backup_id,
 )
-from commands.backup_storage import BackupWriter, StorageError, destination_of, open_destination
+from commands.backup_storage import (
+    BackupDestination,
+    BackupWriter,
+    StorageError,
+    destination_of,
+    open_destination,
+)
 from commands.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.errors import MigrateBotError
 from commands.pg_tools import PgTools, default_tool_dirs, find_pg_tools
@@ -49,9 +57,8 @@ from commands.row_counts import (
 from commands.scratch_database import scratch_database
 from commands.targets import TargetHandle
 
-MIB = 1 << 20
-PROGRESS_EVERY_BYTES = 32 * MIB
 _ID_ATTEMPTS = 20
+_NAME_ATTEMPTS = 3
 
 
 def take_backup(
@@ -131,23 +138,20 @@ class _BackupRun:
         self.step = Step.DESTINATION
         destination = open_destination(self.config)
         destination.check()
-        self.step = Step.REVISION
-        revisions = self.handle.runner().current()
-        name = backup_name(self.handle.name, self.clock(), revisions)
-        if destination.exists(name):
-            raise BackupError(f"{destination.uri}/{name} already exists: try again in a second")
 
         started = time.monotonic()
         self.step = Step.DUMP
         with exported_snapshot(self.handle.database) as (conn, snapshot):
             if not try_backup_lock(conn):
                 raise BackupError(f"another backup of {self.handle.name} is running")
-            in_snapshot = version_table_rows(conn)
-            if in_snapshot is not None and set(in_snapshot) != set(revisions):
-                raise BackupError(
-                    f"the revision moved from {'+'.join(revisions) or 'base'} to"
-                    f" {'+'.join(in_snapshot) or 'base'} as the backup began: try again"
-                )
+            self.step = Step.REVISION
+            # the revision the dump holds, read in its snapshot; Alembic is asked only
+            # when the project names its version table otherwise
+            revisions = version_table_rows(conn)
+            if revisions is None:
+                revisions = self.handle.runner().current()
+            name = self.unused_name(destination, revisions)
+            self.step = Step.DUMP
             writer = destination.writer(name)
             try:
                 result, counts, verified_by = self.dump_and_verify(tools, conn, snapshot, writer)
@@ -243,6 +247,16 @@ class _BackupRun:
                 Step.VERIFY, f"restored into {scratch.database}: {len(counts)} tables' counts match"
             )
             return result, counts, "pg_restore --list and a test restore with matching row counts"
+
+    def unused_name(self, destination: BackupDestination, revisions: tuple[str, ...]) -> str:
+        """A name no backup has: names go by the second, so a backup taken within the
+        same second as the last one waits for the next."""
+        for _ in range(_NAME_ATTEMPTS):
+            name = backup_name(self.handle.name, self.clock(), revisions)
+            if not destination.exists(name):
+                return name
+            time.sleep(1)
+        raise BackupError(f"{destination.uri}/{name} already exists")
 
     def dump_meter(self) -> Callable[[int], None]:
         """A byte counter that reports every ``PROGRESS_EVERY_BYTES``."""

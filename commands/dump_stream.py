@@ -78,9 +78,8 @@ class _Feeder:
     def __init__(
         self, command: list[str], env: Mapping[str, str], stdout: IO[bytes] | int, stderr: IO[bytes]
     ) -> None:
-        self.stderr = stderr
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=stdout, stderr=self.stderr, env=dict(env)
+            command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=dict(env)
         )
         self.open = True
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from audit.store import EventStore
 from commands.audit_log import EventKind
 from commands.backup_records import (
+    MIB,
+    PROGRESS_EVERY_BYTES,
     BackupRecord,
     Progress,
     ProgressCallback,
@@ -39,9 +41,6 @@ from commands.pg_tools import PgTools, default_tool_dirs, find_pg_tools, stderr_
 from commands.postgres import connect, server_version
 from commands.row_counts import count_rows, differences, table_names
 from commands.targets import TargetHandle
-
-MIB = 1 << 20
-PROGRESS_EVERY_BYTES = 32 * MIB
 
 
 class RestoreError(MigrateBotError):
@@ -158,6 +157,7 @@ def _restore(
     dirs = default_tool_dirs(handle.config.pg_bin_dir) if tool_dirs is None else tool_dirs
     tools = find_pg_tools(major, f"{major}.{minor}", dirs)
     on_progress(Progress(Step.TOOLS, f"pg_restore {tools.version} ({tools.bin_dir})"))
+    attempt.step = Step.TABLES
     if extra:
         raise RestoreRefusedError(
             f"{handle.name} has tables backup {record.id} does not ({', '.join(extra)}):"

@@ -59,7 +59,7 @@ def version_table_rows(conn: psycopg.Connection) -> tuple[str, ...] | None:
     table (a project may name its version table otherwise; Alembic then knows best)."""
     if conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
         return None
-    rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
     return tuple(row[0] for row in rows)
 
 

@@ -39,9 +39,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """A moto server for the session; its endpoint URL."""
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Run moto's server on a free local port for the block; its endpoint URL."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
@@ -57,6 +57,13 @@ def s3_server() -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A moto server for the session; its endpoint URL."""
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def _wait_until_answering(endpoint: str, process: subprocess.Popen[bytes], log: Any) -> None:

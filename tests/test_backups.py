@@ -79,6 +79,7 @@ def test_round_trip_restores_the_data_and_refuses_what_it_cannot_restore(
     with pytest.raises(RestoreRefusedError, match=r"segment_translations.*nothing was changed"):
         restore_backup(handle, record.id, store=store, actor="U0BOB")
     assert content_digest(fresh_db) == changed
+    assert store.events(kinds=["restore_failed"])[0].data["step"] == "tables"
 
     migrate(handle, to=BEFORE_TRANSLATIONS, direction=Direction.DOWN)
     steps: list[Step] = []
