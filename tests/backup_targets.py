@@ -29,15 +29,14 @@ BEFORE_TRANSLATIONS = "5a7c1e3f0b54"  # 0005: the table segment_translations com
 
 
 def target_toml(**settings: object) -> str:
-    """A ``[targets.app]`` table: the bundled project on $APP_DATABASE_URL, plus these keys."""
-    extra = "\n".join(f"{key} = {_toml(value)}" for key, value in settings.items())
-    return (
-        "[targets.app]\n"
-        'database_url_env = "APP_DATABASE_URL"\n'
-        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"\n'
-        'approvers = ["U0BOB"]\n'
-        f"{extra}\n"
-    )
+    """A ``[targets.app]`` table: the bundled project on $APP_DATABASE_URL, or these keys."""
+    keys = {
+        "database_url_env": "APP_DATABASE_URL",
+        "script_location": BUNDLED_MIGRATIONS,
+        "approvers": ["U0BOB"],
+        **settings,
+    }
+    return "[targets.app]\n" + "".join(f"{key} = {_toml(value)}\n" for key, value in keys.items())
 
 
 def make_target(database: DatabaseUrl, base: Path, **settings: object) -> TargetHandle:

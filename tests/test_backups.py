@@ -19,6 +19,7 @@ from commands.demo_data import fill_demo_data
 from commands.postgres import connect
 from commands.restore import RestoreRefusedError, restore_backup
 from commands.revision_graph import Direction
+from tests.alembic_projects import table, write_project
 from tests.backup_targets import (
     BEFORE_TRANSLATIONS,
     content_digest,
@@ -176,3 +177,23 @@ def test_a_running_backup_holds_off_another_and_the_cleanup(
     assert files_in(tmp_path / "backups") == [partial.name]
     assert event_kinds(store) == ["backup_started", "backup_failed"]
     assert store.events(kinds=["backup_failed"])[0].data["step"] == "dump"
+
+
+def test_a_project_with_its_own_version_table_has_its_revision_from_alembic(
+    fresh_db: DatabaseUrl, tmp_path: Path, store: EventStore
+) -> None:
+    project = write_project(tmp_path / "project", [table("orders"), table("items", ("orders",))])
+    env = project / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "transaction_per_migration=True",
+            "transaction_per_migration=True, version_table='schema_versions'",
+        )
+    )
+    handle = make_target(fresh_db, tmp_path, script_location=project, backup="file://backups")
+    migrate(handle)
+
+    record = take_backup(handle, store=store, actor="U0ALICE")
+
+    assert record.revisions == ("items",) and record.name.endswith("_items.dump")
+    assert record.row_counts == {"public.items": 0, "public.orders": 0, "public.schema_versions": 1}
