@@ -21,9 +21,17 @@ class EventKind(StrEnum):
     """Every kind of event migrate-bot appends. Add new kinds here."""
 
     # backups (commands/backups…)
+    BACKUP_STARTED = "backup_started"
     BACKUP_SUCCEEDED = "backup_succeeded"
     BACKUP_FAILED = "backup_failed"
     BACKUP_DELETED = "backup_deleted"
+    BACKUP_CLEANED = "backup_cleaned"  # leftovers of an interrupted backup removed
+    # restores (commands/restore.py)
+    RESTORE_STARTED = "restore_started"
+    RESTORE_STAMPED = "restore_stamped"  # version table set to the backup's revision
+    RESTORE_SUCCEEDED = "restore_succeeded"
+    RESTORE_FAILED = "restore_failed"
+
     # pre-flight, verification, rehearsal and partial-application results (commands/checks)
     CHECK_RESULT = "check_result"
 

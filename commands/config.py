@@ -31,12 +31,17 @@ DEMO_TARGET = "demo"
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
-HTTP_URL = re.compile(r"^https?://[^\s/]+")
 NON_BLANK = re.compile(r"^\s*\S")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 USER_GROUP = re.compile(r"^(?:@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 CHECKLIST_ITEM = re.compile(rf"^(?:{'|'.join(ChecklistItem)})$")
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+HTTP_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
+# pg_dump --compress=METHOD[:LEVEL]; which methods work depends on how pg_dump was built
+COMPRESSION_LEVELS = {"none": None, "gzip": (1, 9), "lz4": (1, 12), "zstd": (1, 22)}
+S3_SSE = ("AES256", "aws:kms", "none")
+S3_MIN_PART_MB, S3_MAX_PART_MB = 5, 5120
 
 # The embedded default: used when no targets file exists. It goes through the
 # same loader as a user's file, so the demo can never drift from what's valid.
@@ -103,6 +108,15 @@ class TargetConfig:
     requires_applied_in: str | None
     rehearse: bool
     checks: CheckSettings
+    # backups (commands/backups.py); see docs/configuration.md
+    backup_keep: int = 10
+    backup_compression: str = "gzip:1"
+    verify_restore: bool = False
+    pg_bin_dir: Path | None = None
+    s3_endpoint_url: str | None = None
+    s3_sse: str = "AES256"
+    s3_kms_key_id: str | None = None
+    s3_part_size_mb: int = 16
 
 
 @dataclass(frozen=True)
@@ -236,9 +250,6 @@ def _target(name: str, table: _Table) -> TargetConfig:
         raise table.error(
             "database_url_env", "set exactly one of database_url_env or embedded_postgres"
         )
-    backup = table.string("backup", "file://var/backups")
-    if not backup.startswith(("file://", "s3://")):
-        raise table.error("backup", f"{backup!r} must start with file:// or s3://")
     target = TargetConfig(
         name=name,
         description=table.string("description", ""),
@@ -255,11 +266,12 @@ def _target(name: str, table: _Table) -> TargetConfig:
             for item in table.strings("checklist", tuple(ChecklistItem), CHECKLIST_ITEM)
         ),
         allowed_channels=table.strings("allowed_channels", (), SLACK_ID),
-        backup=backup,
+        backup=_backup_destination(table),
         lock_timeout=table.duration("lock_timeout", "2s"),
         statement_timeout=table.duration("statement_timeout", "15min"),
         max_duration=table.duration("max_duration", "10min"),
         **_check_keys(table),
+        **_backup_settings(table),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
@@ -316,6 +328,60 @@ def _check_approvers_suffice(table: _Table, target: TargetConfig) -> None:
             "approvals",
             f"needs {target.approvals} approvers but only {len(target.approvers)} are listed",
         )
+
+
+def _backup_destination(table: _Table) -> str:
+    """``file://`` with an absolute folder (relative to the file), or ``s3://bucket[/prefix]``."""
+    text = table.string("backup", "file://var/backups")
+    if text.startswith("file://"):
+        folder = text.removeprefix("file://")
+        if not folder:
+            raise table.error("backup", "file:// names no folder")
+        return "file://" + (table.base / Path(folder).expanduser()).resolve().as_posix()
+    if text.startswith("s3://"):
+        bucket, _, prefix = text.removeprefix("s3://").partition("/")
+        if not S3_BUCKET.match(bucket):
+            raise table.error("backup", f"{bucket!r} is not a valid S3 bucket name")
+        prefix = prefix.strip("/")
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    raise table.error("backup", f"{text!r} must start with file:// or s3://")
+
+
+def _compression(table: _Table) -> str:
+    text = table.string("backup_compression", "gzip:1")
+    method, colon, level = text.partition(":")
+    if method in COMPRESSION_LEVELS:
+        bounds = COMPRESSION_LEVELS[method]
+        if not colon:
+            return text
+        if bounds and level.isdigit() and bounds[0] <= int(level) <= bounds[1]:
+            return text
+    raise table.error(
+        "backup_compression", f"{text!r} is not one of none, gzip[:1-9], lz4[:1-12], zstd[:1-22]"
+    )
+
+
+def _backup_settings(table: _Table) -> dict[str, Any]:
+    """The backup keys of a target, checked against each other."""
+    sse = table.string("s3_sse", "AES256")
+    if sse not in S3_SSE:
+        raise table.error("s3_sse", f"{sse!r} is not one of {', '.join(S3_SSE)}")
+    kms_key_id = table.string("s3_kms_key_id")
+    if kms_key_id is not None and sse != "aws:kms":
+        raise table.error("s3_kms_key_id", 'is only used with s3_sse = "aws:kms"')
+    part_size = table.integer("s3_part_size_mb", 16, minimum=S3_MIN_PART_MB)
+    if part_size > S3_MAX_PART_MB:
+        raise table.error("s3_part_size_mb", f"must be at most {S3_MAX_PART_MB}, not {part_size}")
+    return {
+        "backup_keep": table.integer("backup_keep", 10, minimum=1),
+        "backup_compression": _compression(table),
+        "verify_restore": table.get("verify_restore", bool, False),
+        "pg_bin_dir": table.path("pg_bin_dir"),
+        "s3_endpoint_url": table.string("s3_endpoint_url", None, HTTP_URL),
+        "s3_sse": sse,
+        "s3_kms_key_id": kms_key_id,
+        "s3_part_size_mb": part_size,
+    }
 
 
 def parse_config(text: str, *, source: str, base: Path) -> Config:

@@ -25,6 +25,9 @@ from commands.postgres import connect
 
 TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
 
+# moto's S3 server (s3_server, s3); backup fixtures (populated_db, store)
+pytest_plugins = ["tests.s3_server", "tests.backup_targets"]
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[DatabaseUrl]:

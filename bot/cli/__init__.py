@@ -15,6 +15,7 @@ import click
 
 from audit.redact import redact
 from bot.cli.audit import audit
+from bot.cli.backups import backup, backups, restore
 from bot.cli.checks import check
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
@@ -49,6 +50,9 @@ for command in (
     requests,
     freeze,
     unfreeze,
+    backup,
+    backups,
+    restore,
     audit,
     demo_data,
     serve,

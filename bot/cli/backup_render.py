@@ -1,0 +1,109 @@
+"""Text and JSON renderings of backups and restores for the terminal. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.backup_records import BackupRecord, Progress
+from commands.durations import format_duration
+from commands.restore import RestoreResult
+
+
+def format_size(size: int) -> str:
+    """Bytes in the largest binary unit that keeps the number readable: '10.0 MiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def revision_text(record: BackupRecord) -> str:
+    return "+".join(record.revisions) or "base"
+
+
+def backup_json(record: BackupRecord) -> dict[str, Any]:
+    return {"id": record.id, "target": record.target, "created_at": record.created_at} | {
+        key: value for key, value in record.event_data().items() if key != "backup_id"
+    }
+
+
+def backup_text(record: BackupRecord) -> str:
+    took = format_duration(record.durations_s.get("total", 0.0))
+    encryption = f", {record.encryption}" if record.encryption else ""
+    return "\n".join(
+        [
+            f"Backup {record.id} of {record.target} at revision {revision_text(record)} ({took})",
+            f"  {record.uri}",
+            f"  {format_size(record.size)}, sha256 {record.sha256}{encryption}",
+            f"  verified by {record.verified_by}; {len(record.row_counts)} tables counted",
+            f"  restore it with: migrate-bot restore {record.target} {record.id} --yes",
+        ]
+    )
+
+
+def backups_text(target: str, records: list[BackupRecord]) -> str:
+    if not records:
+        return f"{target} has no backups yet (take one with: migrate-bot backup {target})"
+    rows = [("id", "time (UTC)", "revision", "size", "location")]
+    rows += [
+        (
+            r.id,
+            r.created_at[:19].replace("T", " "),
+            revision_text(r),
+            format_size(r.size),
+            r.uri,
+        )
+        for r in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    )
+
+
+def backup_list_json(records: list[BackupRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "created_at": r.created_at,
+            "revisions": list(r.revisions),
+            "size_bytes": r.size,
+            "uri": r.uri,
+            "sha256": r.sha256,
+        }
+        for r in records
+    ]
+
+
+def restore_json(result: RestoreResult) -> dict[str, Any]:
+    return {
+        "backup_id": result.backup.id,
+        "target": result.backup.target,
+        "uri": result.backup.uri,
+        "revisions": list(result.backup.revisions),
+        "stamped_from": None if result.stamped_from is None else list(result.stamped_from),
+        "tables_checked": result.tables_checked,
+        "durations_s": result.durations_s,
+    }
+
+
+def restore_text(result: RestoreResult) -> str:
+    record = result.backup
+    stamped = (
+        f"; stamped {revision_text(record)} (the database said"
+        f" {'+'.join(result.stamped_from) or 'base'})"
+        if result.stamped_from is not None
+        else ""
+    )
+    took = format_duration(sum(result.durations_s.values()))
+    return (
+        f"Restored backup {record.id} into {record.target} ({took}): revision"
+        f" {revision_text(record)}{stamped}; row counts of {result.tables_checked} tables match"
+    )
+
+
+def progress_text(progress: Progress) -> str:
+    return f"  {progress.step.value}: {progress.message}"
