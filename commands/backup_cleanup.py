@@ -17,7 +17,7 @@ from commands.audit_log import EventKind
 from commands.backup_lock import backup_lock
 from commands.backup_records import name_pattern
 from commands.backup_storage import Leftover, StorageError, open_destination
-from commands.scratch_database import drop_database, stray_scratch_databases
+from commands.scratch_database import PURPOSES, drop_database, stray_scratch_databases
 from commands.targets import TargetHandle
 
 INTERRUPTED = "the process taking it stopped before it finished"
@@ -63,9 +63,10 @@ def cleanup_backups(
                 errors.append(str(exc))
                 continue
             removed.append(leftover)
-        for name in stray_scratch_databases(handle.database, "verify"):
-            drop_database(handle.database, name)
-            removed.append(Leftover(kind="scratch database", location=name))
+        for purpose in PURPOSES:
+            for name in stray_scratch_databases(handle.database, purpose):
+                drop_database(handle.database, name)
+                removed.append(Leftover(kind="scratch database", location=name))
         interrupted = _unfinished(store, target)
         for backup_id in interrupted:
             store.append(

@@ -54,7 +54,7 @@ from commands.row_counts import (
     exported_snapshot,
     version_table_rows,
 )
-from commands.scratch_database import scratch_database
+from commands.scratch_database import VERIFY_RESTORE, scratch_database
 from commands.targets import TargetHandle
 
 _ID_ATTEMPTS = 20
@@ -196,7 +196,7 @@ class _BackupRun:
         database = self.handle.database
         with ExitStack() as stack:
             scratch = (
-                stack.enter_context(scratch_database(database, "verify", self.backup_id))
+                stack.enter_context(scratch_database(database, VERIFY_RESTORE, self.backup_id))
                 if self.config.verify_restore
                 else None
             )

@@ -99,6 +99,8 @@ class TargetConfig:
     lock_timeout: float
     statement_timeout: float
     max_duration: float
+    lock_retry_budget: float
+    max_queue_wait: float
     # pre-flight and verification (commands/checks)
     health_url: str | None
     smoke_sql: tuple[str, ...]
@@ -270,6 +272,8 @@ def _target(name: str, table: _Table) -> TargetConfig:
         lock_timeout=table.duration("lock_timeout", "2s"),
         statement_timeout=table.duration("statement_timeout", "15min"),
         max_duration=table.duration("max_duration", "10min"),
+        lock_retry_budget=table.duration("lock_retry_budget", "3min"),
+        max_queue_wait=table.duration("max_queue_wait", "5s"),
         **_check_keys(table),
         **_backup_settings(table),
     )

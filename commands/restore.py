@@ -167,11 +167,11 @@ def _restore(
     with tempfile.TemporaryDirectory(prefix="migrate-bot-restore-", dir=workdir) as scratch:
         attempt.step = Step.DOWNLOAD
         destination = destination_of(record.uri, handle.config)
-        archive = _fetch_checked(destination, record, Path(scratch), on_progress)
+        archive = fetch_checked(destination, record, Path(scratch), on_progress)
         fetched = time.monotonic()
         attempt.step = Step.RESTORE
         on_progress(Progress(Step.RESTORE, f"pg_restore --clean into {handle.database.database}"))
-        _pg_restore(tools, handle, archive)
+        run_pg_restore(tools, handle, archive)
         restored = time.monotonic()
     attempt.step = Step.REVISION
     stamped_from = _check_revision(handle, record, store, where, on_progress)
@@ -195,7 +195,7 @@ def _restore(
     )
 
 
-def _fetch_checked(
+def fetch_checked(
     destination: BackupDestination,
     record: BackupRecord,
     scratch: Path,
@@ -228,7 +228,7 @@ def _fetch_checked(
     return path
 
 
-def _pg_restore(tools: PgTools, handle: TargetHandle, archive: Path) -> None:
+def run_pg_restore(tools: PgTools, handle: TargetHandle, archive: Path) -> None:
     """pg_restore in one transaction; waits at most the target's lock_timeout per lock."""
     options = f"-c lock_timeout={postgres_interval(handle.config.lock_timeout)}"
     env = {

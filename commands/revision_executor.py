@@ -12,15 +12,14 @@ failed attempt left behind.
 
 from __future__ import annotations
 
-import ast
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from commands.alembic_runner import AlembicSession, StepResult
+from commands.checks.review import ReviewError, review_file
 from commands.database_url import DatabaseUrl
 from commands.durations import format_duration
 from commands.errors import AlembicError
@@ -69,15 +68,11 @@ class RevisionFailedError(AlembicError):
 
 
 def commits_part_way(revision: Revision) -> bool:
-    """Whether the revision file uses ``autocommit_block`` (so a failure may leave work behind)."""
+    """Whether the revision uses ``autocommit_block`` (so a failure may leave work behind)."""
     try:
-        tree = ast.parse(Path(revision.path).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        return True  # unknown: be careful
-    return any(
-        isinstance(node, ast.Attribute) and node.attr == "autocommit_block"
-        for node in ast.walk(tree)
-    )
+        return review_file(revision.path).uses_autocommit_block
+    except ReviewError:
+        return True  # unreadable: assume the worst
 
 
 def execute_revision(

@@ -16,6 +16,9 @@ from commands.errors import MigrateBotError
 from commands.postgres import connect
 
 _MAX_IDENTIFIER = 63
+VERIFY_RESTORE = "verify"  # a backup restored to prove it (verify_restore = true)
+REHEARSAL = "rehearsal"  # a backup restored to rehearse the pending revisions on
+PURPOSES = (VERIFY_RESTORE, REHEARSAL)
 
 
 class ScratchDatabaseError(MigrateBotError):

@@ -7,7 +7,7 @@ target with a missing variable does not stop the bot serving the others.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from commands.alembic_runner import AlembicRunner
@@ -55,3 +55,7 @@ def url_from_environment(variable: str, key: str, environ: Mapping[str, str]) ->
 
 def open_target(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> TargetHandle:
     return TargetHandle(config=target, database=resolve_database(target, environ))
+
+
+TargetOpener = Callable[[TargetConfig], TargetHandle]
+"""How the pipeline and the fronts open a target (tests may point it elsewhere)."""

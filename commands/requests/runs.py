@@ -182,13 +182,19 @@ class RunsAndFreezes(ServiceBase):
             return self._append(tx, request, EventKind.RUN_FINISHED, actor, data)
 
     def mark_interrupted_runs(
-        self, *, actor: str, targets: Collection[str] | None = None
+        self,
+        *,
+        actor: str,
+        targets: Collection[str] | None = None,
+        observations: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[Request]:
         """Mark every running request (on ``targets``, default all) interrupted.
 
         For start-up after a crash: nothing can still be running for this
         process. With several bot processes on one file, pass only the targets
         whose run is known dead (e.g. its advisory lock is free).
+        ``observations`` adds what was found per target (e.g. the revisions the
+        database holds) to its event.
         """
         interrupted = []
         with self._transaction() as tx:
@@ -200,6 +206,7 @@ class RunsAndFreezes(ServiceBase):
                     "reason": "the bot stopped while this ran",
                     "step": run.current_step if run else None,
                     "last_revision_applied": run.last_revision_applied if run else None,
+                    **dict((observations or {}).get(request.target, {})),
                 }
                 done = self._append(tx, request, EventKind.RUN_INTERRUPTED, actor, data)
                 interrupted.append(done)

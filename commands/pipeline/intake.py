@@ -1,0 +1,194 @@
+"""Turning an ask ("upgrade prod to head") into a request an approver can judge.
+
+Pre-flight runs first, so the request is born with its checks, its plan (with
+the SQL) and the fingerprint the approval will bind to. With ``rehearse = true``
+the target is also backed up and the plan rehearsed on a restored copy, and
+the timings become the approver's estimate. Both fronts call ``propose``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from audit.store import Clock, EventStore, utc_now
+from commands.audit_log import RequestKind
+from commands.backup_records import BackupRecord, find_backup
+from commands.backups import take_backup
+from commands.checks import (
+    CheckResult,
+    Phase,
+    Report,
+    Verdict,
+    record_report,
+    rehearse,
+    run_preflight,
+)
+from commands.config import Config
+from commands.errors import MigrateBotError
+from commands.fingerprint import fingerprint_plan
+from commands.pipeline.plans import plan_request
+from commands.pipeline.rehearsal_copy import scratch_from_backup
+from commands.planning import Plan
+from commands.requests import Request, RequestService
+from commands.revision_graph import Direction
+from commands.sizes import format_bytes
+from commands.targets import TargetHandle, TargetOpener, open_target
+
+BOT_ACTOR = "migrate-bot"
+
+
+class ProposalError(MigrateBotError):
+    """The ask cannot become a request: the project or database cannot be planned."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A new request with the checks and plan it was created from."""
+
+    request: Request
+    report: Report
+    plan: Plan
+
+
+def propose(
+    config: Config,
+    requests: RequestService,
+    store: EventStore,
+    *,
+    kind: RequestKind,
+    target: str,
+    goal: str | None,
+    requester: str,
+    origin: Mapping[str, str] | None = None,
+    reason: str = "",
+    dedupe_key: str | None = None,
+    open_target: TargetOpener = open_target,
+    clock: Clock = utc_now,
+) -> Proposal:
+    """Check, plan and record a new request; its pre-flight decides if it may be approved.
+
+    Raises ``ProposalError`` when no plan can be made (the database or the
+    project is unreadable: the pre-flight's failure says why),
+    ``NothingToDoError``, ``UnknownBackupError``, ``RequestInputError``.
+    """
+    handle = open_target(config.target(target))
+    if kind is RequestKind.RESTORE:
+        report, plan, fingerprint = _restore_preflight(handle, goal or "", store, clock)
+    else:
+        direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
+        report = run_preflight(
+            handle,
+            to=goal,
+            direction=direction,
+            clock=clock,
+            open_other=lambda name: open_target(config.target(name)),
+        )
+        if report.plan is None:
+            failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
+            raise ProposalError(f"cannot plan {kind.value} on {target}: {'; '.join(failed)}")
+        plan = report.plan
+        fingerprint = fingerprint_plan(plan)
+    request = requests.create(
+        kind=kind,
+        target=target,
+        requester=requester,
+        fingerprint=fingerprint,
+        goal=goal,
+        origin=origin,
+        reason=reason,
+        dedupe_key=dedupe_key,
+    )
+    if request.preflight is not None:  # a retried ask: the request already exists
+        return Proposal(request, report, plan)
+    if handle.config.rehearse and not report.blocks and plan.revisions:
+        report = _with_rehearsal(
+            handle, report=report, plan=plan, store=store, request_id=request.id, clock=clock
+        )
+    record_report(store, report, actor=BOT_ACTOR, request_id=request.id)
+    request = requests.record_preflight(
+        request.id,
+        actor=BOT_ACTOR,
+        passed=not report.blocks,
+        summary=preflight_summary(report),
+        checks=[r.to_json() for r in report.results],
+    )
+    return Proposal(request, report, plan)
+
+
+def preflight_summary(report: Report) -> str:
+    """One line: the verdict and the checks that were not a plain pass."""
+    notable = [
+        f"{r.name}: {r.summary}"
+        for r in report.results
+        if r.verdict not in (Verdict.PASS, Verdict.SKIP)
+    ]
+    head = {
+        Verdict.PASS: "all checks passed",
+        Verdict.WARN: "passed with warnings",
+        Verdict.FAIL: "failed",
+    }
+    return "; ".join([head.get(report.verdict, report.verdict.value), *notable])[:500]
+
+
+def _with_rehearsal(
+    handle: TargetHandle,
+    *,
+    report: Report,
+    plan: Plan,
+    store: EventStore,
+    request_id: str,
+    clock: Clock,
+) -> Report:
+    """The report with a ``rehearsal`` check: backed up now, rehearsed on a restored copy."""
+    try:
+        record = take_backup(
+            handle, store=store, actor=BOT_ACTOR, request_id=request_id, clock=clock
+        )
+        rehearsal = rehearse(
+            handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
+        )
+        check = rehearsal.as_check(max_duration=handle.config.max_duration, now=clock())
+    except MigrateBotError as exc:
+        check = CheckResult("rehearsal", Verdict.FAIL, f"could not rehearse: {exc}")
+    return replace(report, results=(*report.results, check))
+
+
+def _restore_preflight(
+    handle: TargetHandle, backup_id: str, store: EventStore, clock: Clock
+) -> tuple[Report, Plan, object]:
+    """What a restore would do, as checks: the backup, and where the target is now."""
+    started = clock()
+    record = find_backup(store, handle.name, backup_id)
+    with handle.runner().session() as session:
+        planned = plan_request(
+            handle, session, kind=RequestKind.RESTORE, goal=record.id, store=store
+        )
+    now = ", ".join(planned.plan.current) or "base (empty)"
+    then = ", ".join(record.revisions) or "base (empty)"
+    results = (
+        CheckResult("backup", Verdict.PASS, _describe_backup(record)),
+        CheckResult(
+            "restore",
+            Verdict.WARN,
+            f"{handle.name} is at {now}; restoring puts every table back as it was at {then}"
+            " (rows written since the backup are lost; stop the application first)",
+        ),
+    )
+    report = Report(
+        phase=Phase.PREFLIGHT,
+        target=handle.name,
+        results=results,
+        started_at=started,
+        duration_s=(clock() - started).total_seconds(),
+        plan=planned.plan,
+    )
+    return report, planned.plan, planned.fingerprint
+
+
+def _describe_backup(record: BackupRecord) -> str:
+    revisions = ", ".join(record.revisions) or "base"
+    return (
+        f"backup {record.id} of {record.created_at[:19].replace('T', ' ')} UTC at {revisions},"
+        f" {format_bytes(record.size)}, sha256 {record.sha256[:12]}…, {record.uri}"
+    )

@@ -1,0 +1,65 @@
+"""What a request would do to its target, as a plan and its fingerprint.
+
+Computed twice in a request's life: when it is proposed (the approver sees
+that plan, the approval binds to its fingerprint) and again when the run
+starts (any difference refuses the run). Both go through this one function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit.store import EventStore
+from commands.alembic_runner import AlembicSession
+from commands.audit_log import RequestKind
+from commands.backup_records import BackupRecord, find_backup
+from commands.fingerprint import PlanFingerprint, fingerprint_plan, fingerprint_restore
+from commands.planning import Plan, plan_in_session
+from commands.revision_graph import Direction
+from commands.targets import TargetHandle
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """The plan (revisions to run; none for a restore), its fingerprint and the backup."""
+
+    plan: Plan
+    fingerprint: PlanFingerprint
+    backup: BackupRecord | None = None
+
+
+def plan_request(
+    handle: TargetHandle,
+    session: AlembicSession,
+    *,
+    kind: RequestKind,
+    goal: str,
+    store: EventStore,
+    with_sql: bool = True,
+) -> RequestPlan:
+    """The plan of an upgrade/downgrade to ``goal``, or of restoring backup ``goal``.
+
+    Raises ``RevisionError`` (unknown or ambiguous revision, several heads) or
+    ``UnknownBackupError``.
+    """
+    if kind is RequestKind.RESTORE:
+        record = find_backup(store, handle.name, goal)
+        current = session.current()
+        plan = Plan(
+            target=handle.name,
+            direction=Direction.DOWN,
+            current=current,
+            destination=record.revisions,
+            revisions=(),
+        )
+        fingerprint = fingerprint_restore(
+            target=handle.name,
+            backup=record.id,
+            backup_sha256=record.sha256,
+            from_revisions=current,
+            to_revisions=record.revisions,
+        )
+        return RequestPlan(plan, fingerprint, record)
+    direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
+    plan = plan_in_session(session, handle.name, direction=direction, to=goal, with_sql=with_sql)
+    return RequestPlan(plan, fingerprint_plan(plan))

@@ -1,0 +1,95 @@
+"""What a run tells its watchers as it goes, and how it ended. Plain data.
+
+The Slack front renders these (live status, thread details, announcements);
+the CLI prints them. They carry no secrets: messages are built from ids,
+revisions, sizes and error texts that have already been redacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from commands.audit_log import RequestState
+
+
+class RunStep(StrEnum):
+    """The pipeline's steps, in the order a run goes through them."""
+
+    PREFLIGHT = "preflight"
+    BACKUP = "backup"
+    APPLY = "apply"
+    RESTORE = "restore"
+    VERIFY = "verify"
+
+
+class UpdateKind(StrEnum):
+    STARTED = "started"  # a step began
+    PROGRESS = "progress"  # news within a step (bytes dumped, an attempt, a blocker)
+    REVISION_DONE = "revision_done"  # one revision applied or undone
+    SUCCEEDED = "succeeded"  # a step ended well
+    FAILED = "failed"  # a step failed (the run fails with it)
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """One piece of news from a running request."""
+
+    request_id: str
+    target: str
+    step: RunStep
+    kind: UpdateKind
+    message: str
+    at: datetime
+    revision: str | None = None
+    index: int | None = None  # 1-based position of ``revision`` in the plan
+    total: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RollbackOffer:
+    """A way back after a failed or aborted run; taking it is a new request to approve."""
+
+    kind: str  # "downgrade" | "restore"
+    goal: str  # the revision to go back to, or the backup id
+    description: str
+
+
+@dataclass(frozen=True)
+class AppliedRevision:
+    revision: str
+    message: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended, with everything an announcement needs."""
+
+    request_id: str
+    target: str
+    kind: str
+    state: RequestState  # succeeded, failed or aborted
+    failed_step: RunStep | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+    from_revisions: tuple[str, ...]
+    planned_revisions: tuple[str, ...]
+    database_revisions: tuple[str, ...] | None  # what the database holds now, if readable
+    applied: tuple[AppliedRevision, ...] = ()
+    backup: dict[str, Any] | None = None  # id, uri, size, sha256 of the pre-run backup
+    verification: tuple[str, ...] = ()  # one line per check, for the thread
+    leftovers: tuple[str, ...] = ()  # what a failed revision left behind, with fixes
+    rollback: tuple[RollbackOffer, ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state is RequestState.SUCCEEDED

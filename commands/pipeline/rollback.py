@@ -1,0 +1,45 @@
+"""The runbook's ways back after a failed or aborted run.
+
+(a) Alembic back to where the run started — when the database moved — and
+(b) the pre-run backup — when one was taken. Each is offered as a new
+request that needs its own approval; nothing here runs anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from commands.pipeline.progress import RollbackOffer, RunOutcome
+from commands.planning import Plan
+from commands.revision_graph import Direction
+
+
+def rollback_offers(outcome: RunOutcome, plan: Plan) -> RunOutcome:
+    """``outcome`` with the ways back a failed or aborted run has (none on success)."""
+    if outcome.succeeded:
+        return outcome
+    offers: list[RollbackOffer] = []
+    moved = outcome.database_revisions is None or set(outcome.database_revisions) != set(
+        outcome.from_revisions
+    )
+    if moved and outcome.kind != "restore" and len(outcome.from_revisions) <= 1:
+        start = outcome.from_revisions[0] if outcome.from_revisions else "base"
+        kind = "downgrade" if plan.direction is Direction.UP else "upgrade"
+        offers.append(
+            RollbackOffer(
+                kind=kind,
+                goal=start,
+                description=f"{kind} {outcome.target} back to {start}, where the run started",
+            )
+        )
+    if outcome.backup is not None:
+        backup_id = outcome.backup["id"]
+        offers.append(
+            RollbackOffer(
+                kind="restore",
+                goal=backup_id,
+                description=f"restore backup {backup_id}, taken just before the run"
+                " (rows written since are lost)",
+            )
+        )
+    return replace(outcome, rollback=tuple(offers))

@@ -1,0 +1,237 @@
+"""Running an approved request: the runbook's steps, each recorded as it happens.
+
+Order: the run lock on the database → the plan computed again and checked
+against the approval (``start_run``) → pre-flight → a catalog snapshot → the
+backup (nothing else runs unless it succeeds) → the revisions, one at a
+time, under lock retries and the lock monitor → verification → the outcome.
+A restore runs: backup of the current state → restore → its checks.
+
+Past ``max_duration`` (or the window's end) the revision in flight is
+stopped, PostgreSQL rolls it back, and the run is ``aborted`` at the
+revision the database then holds. Every way a run ends is recorded with
+``finish_run`` and offers the runbook's ways back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from audit.store import Clock, EventStore, utc_now
+from commands.alembic_runner import AlembicStopped
+from commands.audit_log import RequestKind, RequestState
+from commands.config import Config
+from commands.errors import MigrateBotError
+from commands.pipeline.intake import BOT_ACTOR
+from commands.pipeline.plans import RequestPlan, plan_request
+from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKind
+from commands.pipeline.rollback import rollback_offers
+from commands.pipeline.stages import StageFailed, Stages
+from commands.requests import Request, RequestService
+from commands.run_lock import run_lock
+from commands.targets import TargetHandle, TargetOpener, open_target
+
+log = logging.getLogger(__name__)
+
+UpdateSink = Callable[[RunUpdate], None]
+
+
+def ignore_updates(_: RunUpdate) -> None:
+    """The default sink: nobody is watching."""
+
+
+class RunAborted(MigrateBotError):
+    """The run was stopped on purpose: its deadline passed or an operator cancelled it."""
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """When a run must stop: ``deadline`` on the monotonic clock, or when ``cancel`` is set."""
+
+    deadline: float
+    cancel: threading.Event
+    reason_at_deadline: str
+
+    def check(self, before: str) -> None:
+        """Raise ``RunAborted`` if the run must stop before starting ``before``."""
+        if self.cancel.is_set():
+            raise RunAborted(f"cancelled before {before}")
+        if time.monotonic() >= self.deadline:
+            raise RunAborted(f"{self.reason_at_deadline} before {before}")
+
+
+class Pipeline:
+    """Runs approved requests for both fronts; one instance per bot process."""
+
+    def __init__(
+        self,
+        config: Config,
+        requests: RequestService,
+        store: EventStore,
+        *,
+        clock: Clock = utc_now,
+        open_target: TargetOpener = open_target,
+        actor: str = BOT_ACTOR,
+    ) -> None:
+        self.config = config
+        self.requests = requests
+        self.store = store
+        self.clock = clock
+        self.open_target = open_target
+        self.actor = actor
+
+    def run(
+        self,
+        request_id: str,
+        *,
+        on_update: UpdateSink = ignore_updates,
+        until: datetime | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunOutcome:
+        """Run an approved request to its outcome.
+
+        ``until`` (a maintenance window's end) caps ``max_duration``. Raises,
+        before anything runs: ``RunLockHeldError`` (another run holds the
+        database), the request service's refusals from ``start_run`` (not
+        approved, plan changed, expired, frozen…), ``RevisionError`` or
+        ``UnknownBackupError`` when the plan cannot be made again.
+        """
+        request = self.requests.get(request_id)
+        handle = self.open_target(self.config.target(request.target))
+        with run_lock(handle.database, label=f"{request.id} {request.kind} by {request.requester}"):
+            with handle.runner().session() as session:
+                planned = plan_request(
+                    handle, session, kind=request.kind, goal=request.goal, store=self.store
+                )
+            request = self.requests.start_run(
+                request.id,
+                actor=self.actor,
+                fingerprint_now=planned.fingerprint,
+                owner={"host": socket.gethostname(), "pid": str(os.getpid())},
+            )
+            limits = self._limits(handle, until, cancel or threading.Event())
+            return self._execute(request, handle, planned, limits, on_update)
+
+    def _limits(
+        self, handle: TargetHandle, until: datetime | None, cancel: threading.Event
+    ) -> RunLimits:
+        budget = handle.config.max_duration
+        reason = f"max_duration ({budget:g} s) reached"
+        if until is not None:
+            window = (until - self.clock()).total_seconds()
+            if window < budget:
+                budget, reason = max(window, 0.0), "the maintenance window ended"
+        return RunLimits(time.monotonic() + budget, cancel, reason)
+
+    def _execute(
+        self,
+        request: Request,
+        handle: TargetHandle,
+        planned: RequestPlan,
+        limits: RunLimits,
+        on_update: UpdateSink,
+    ) -> RunOutcome:
+        started_at = self.clock()
+        stages = Stages(
+            self, request, handle, planned=planned, limits=limits, on_update=_safe(on_update)
+        )
+        state, failed_step, error = RequestState.SUCCEEDED, None, None
+        try:
+            if request.kind is RequestKind.RESTORE:
+                stages.backup()
+                stages.restore()
+            else:
+                stages.preflight()
+                stages.backup()
+                stages.apply()
+                stages.verify()
+        except StageFailed as failure:
+            state, failed_step, error = RequestState.FAILED, failure.step, str(failure)
+        except (RunAborted, AlembicStopped) as stop:
+            state, failed_step, error = RequestState.ABORTED, stages.current, str(stop)
+        except Exception as exc:  # a bug: still end the run in the log, then let it surface
+            log.exception("run %s failed unexpectedly", request.id)
+            self._finish(
+                stages,
+                request,
+                state=RequestState.FAILED,
+                failed_step=stages.current,
+                error=f"internal error: {exc}",
+                started_at=started_at,
+            )
+            raise
+        return self._finish(
+            stages,
+            request,
+            state=state,
+            failed_step=failed_step,
+            error=error,
+            started_at=started_at,
+        )
+
+    def _finish(
+        self,
+        stages: Stages,
+        request: Request,
+        *,
+        state: RequestState,
+        failed_step: RunStep | None,
+        error: str | None,
+        started_at: datetime,
+    ) -> RunOutcome:
+        database_revisions = stages.read_database_revisions()
+        outcome = RunOutcome(
+            request_id=request.id,
+            target=request.target,
+            kind=request.kind.value,
+            state=state,
+            failed_step=failed_step,
+            error=error,
+            started_at=started_at,
+            finished_at=self.clock(),
+            from_revisions=stages.plan.current,
+            planned_revisions=tuple(r.id for r in stages.plan.revisions),
+            database_revisions=database_revisions,
+            applied=tuple(stages.applied),
+            backup=stages.backup_summary,
+            verification=stages.verification,
+            leftovers=stages.leftovers,
+        )
+        outcome = rollback_offers(outcome, stages.plan)
+        self.requests.finish_run(
+            request.id,
+            actor=self.actor,
+            outcome=state,
+            reason=error or "",
+            details={
+                "failed_step": failed_step.value if failed_step else None,
+                "database_revisions": list(database_revisions or ()),
+                "applied": [a.revision for a in outcome.applied],
+                "backup_id": (outcome.backup or {}).get("id"),
+                "duration_s": round(outcome.duration_s, 3),
+            },
+        )
+        stages.emit(
+            stages.current or RunStep.PREFLIGHT,
+            UpdateKind.SUCCEEDED if outcome.succeeded else UpdateKind.FAILED,
+            f"{request.id} {state.value}" + (f": {error}" if error else ""),
+        )
+        return outcome
+
+
+def _safe(sink: UpdateSink) -> UpdateSink:
+    """A watcher's failure (Slack down, a bug in a view) must never fail the run."""
+
+    def deliver(update: RunUpdate) -> None:
+        try:
+            sink(update)
+        except Exception:
+            log.exception("a run update could not be delivered")
+
+    return deliver

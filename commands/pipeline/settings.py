@@ -1,0 +1,15 @@
+"""A target's limits for running revisions, read from its config."""
+
+from __future__ import annotations
+
+from commands.config import TargetConfig
+from commands.revision_executor import ExecutionSettings
+
+
+def execution_settings(target: TargetConfig) -> ExecutionSettings:
+    return ExecutionSettings(
+        lock_timeout=target.lock_timeout,
+        statement_timeout=target.statement_timeout,
+        lock_retry_budget=target.lock_retry_budget,
+        queue_budget=target.max_queue_wait,
+    )

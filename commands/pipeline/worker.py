@@ -1,0 +1,124 @@
+"""Runs requests in the background, for the Slack front and the CLI alike.
+
+Never in a Slack listener thread: a run can take minutes. One run per target
+at a time (the database's run lock would refuse a second anyway; queuing here
+gives a clear answer instead). A run can be cancelled, which aborts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands.errors import ExitCode, MigrateBotError
+from commands.pipeline.progress import RunOutcome, RunUpdate
+from commands.pipeline.run import Pipeline
+
+log = logging.getLogger(__name__)
+
+OutcomeSink = Callable[[RunOutcome], None]
+RefusalSink = Callable[[str, MigrateBotError], None]
+
+
+class AlreadyRunningError(MigrateBotError):
+    """This worker is already running a request on that target."""
+
+    exit_code = ExitCode.REFUSED
+
+
+@dataclass
+class _Active:
+    request_id: str
+    target: str
+    cancel: threading.Event
+    future: Future[RunOutcome | None]
+
+
+class RunWorker:
+    """Background runs: ``submit`` returns at once; outcomes and refusals go to sinks."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        on_update: Callable[[RunUpdate], None],
+        on_outcome: OutcomeSink,
+        on_refused: RefusalSink,
+        max_parallel: int = 4,
+    ) -> None:
+        self.pipeline = pipeline
+        self.on_update = on_update
+        self.on_outcome = on_outcome
+        self.on_refused = on_refused
+        self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="run")
+        self._active: dict[str, _Active] = {}
+        self._lock = threading.Lock()
+
+    def submit(
+        self, request_id: str, target: str, *, until: datetime | None = None
+    ) -> Future[RunOutcome | None]:
+        """Start running ``request_id`` in the background.
+
+        Raises ``AlreadyRunningError`` if this worker runs something on ``target``.
+        """
+        with self._lock:
+            busy = self._active.get(target)
+            if busy is not None:
+                raise AlreadyRunningError(
+                    f"{busy.request_id} is running on {target}; wait for it to finish"
+                )
+            cancel = threading.Event()
+            future = self._pool.submit(self._run, request_id, target, until, cancel)
+            self._active[target] = _Active(request_id, target, cancel, future)
+        return future
+
+    def cancel(self, request_id: str) -> bool:
+        """Abort a running request (its revision in flight is rolled back); False if not running."""
+        with self._lock:
+            for active in self._active.values():
+                if active.request_id == request_id:
+                    active.cancel.set()
+                    return True
+        return False
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return [a.request_id for a in self._active.values()]
+
+    def shutdown(self, *, cancel_running: bool = True) -> None:
+        """Stop taking work; abort what runs (so the database is left consistent) and wait."""
+        if cancel_running:
+            with self._lock:
+                for active in self._active.values():
+                    active.cancel.set()
+        self._pool.shutdown(wait=True)
+
+    def _run(
+        self, request_id: str, target: str, until: datetime | None, cancel: threading.Event
+    ) -> RunOutcome | None:
+        try:
+            outcome = self.pipeline.run(
+                request_id, on_update=self.on_update, until=until, cancel=cancel
+            )
+        except MigrateBotError as refusal:
+            self._deliver(self.on_refused, request_id, refusal)
+            return None
+        except Exception:
+            log.exception("run of %s failed unexpectedly", request_id)
+            raise
+        finally:
+            with self._lock:
+                self._active.pop(target, None)
+        self._deliver(self.on_outcome, outcome)
+        return outcome
+
+    @staticmethod
+    def _deliver(sink: Callable[..., None], *args: object) -> None:
+        try:
+            sink(*args)
+        except Exception:
+            log.exception("a run outcome could not be delivered")
