@@ -205,15 +205,35 @@ def answer(config: Config, request: dict[str, Any]) -> dict[str, Any]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--result-fd", type=int, required=True)
+    parser.add_argument("--parent-pid", type=int, default=0)
     parser.add_argument("--config")
     parser.add_argument("--ini-section", default="alembic")
     parser.add_argument("--script-location")
     return parser.parse_args(argv)
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Be killed when migrate-bot dies, so no revision runs on with nobody watching.
+
+    Linux's PR_SET_PDEATHSIG; if the parent is already gone, exit at once.
+    Killed mid-revision, the connection drops and PostgreSQL rolls it back.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        sys.exit(1)
+
+
 def main(argv: list[str]) -> int:
     """Answer requests read from stdin, one JSON line each, until stdin closes."""
     args = parse_args(argv)
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
     config = load_config(args)
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         for line in sys.stdin:

@@ -204,7 +204,13 @@ class AlembicRunner:
             read_fd, write_fd = os.pipe()
             try:
                 process = subprocess.Popen(
-                    [*self._command(), "--result-fd", str(write_fd)],
+                    [
+                        *self._command(),
+                        "--result-fd",
+                        str(write_fd),
+                        "--parent-pid",
+                        str(os.getpid()),
+                    ],
                     cwd=self._workdir(),
                     env=self._environment(),
                     stdin=subprocess.PIPE,

@@ -60,23 +60,33 @@ def is_retryable(sqlstate: str | None, *, cancelled_by_us: bool) -> bool:
     return sqlstate == LOCK_NOT_AVAILABLE or (sqlstate == QUERY_CANCELED and cancelled_by_us)
 
 
-def pg_options(*, lock_timeout: float, statement_timeout: float) -> str:
-    """A ``PGOPTIONS`` value setting both timeouts on every connection the child opens.
+CLIENT_CHECK_SINCE = 14  # client_connection_check_interval exists from PostgreSQL 14
+CLIENT_CHECK_MS = 1000
+
+
+def pg_options(*, lock_timeout: float, statement_timeout: float, server_major: int) -> str:
+    """A ``PGOPTIONS`` value for every connection the child opens.
 
     libpq reads ``PGOPTIONS`` at connect time, so this reaches the project's
-    env.py connections without touching env.py.
+    env.py connections without touching env.py. Besides the two timeouts it
+    asks the server (14+) to check the client every second during a long
+    statement: if migrate-bot dies mid-revision, the statement is cancelled
+    and rolled back at once instead of running on with nobody watching.
     """
-    return (
+    options = (
         f"-c lock_timeout={postgres_interval(lock_timeout)}"
         f" -c statement_timeout={postgres_interval(statement_timeout)}"
     )
+    if server_major >= CLIENT_CHECK_SINCE:
+        options += f" -c client_connection_check_interval={CLIENT_CHECK_MS}"
+    return options
 
 
 def child_env(
-    *, lock_timeout: float, statement_timeout: float, application_name: str
+    *, lock_timeout: float, statement_timeout: float, server_major: int, application_name: str
 ) -> Mapping[str, str]:
     """Environment for one revision attempt: its timeouts and a name to find it by."""
-    return {
-        "PGOPTIONS": pg_options(lock_timeout=lock_timeout, statement_timeout=statement_timeout),
-        "PGAPPNAME": application_name,
-    }
+    options = pg_options(
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout, server_major=server_major
+    )
+    return {"PGOPTIONS": options, "PGAPPNAME": application_name}

@@ -36,6 +36,7 @@ class ExecutionSettings:
     statement_timeout: float
     lock_retry_budget: float
     queue_budget: float | None
+    server_major: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def execute_revision(
         env = child_env(
             lock_timeout=attempt.lock_timeout,
             statement_timeout=settings.statement_timeout,
+            server_major=settings.server_major,
             application_name=app_name,
         )
         try:

@@ -53,6 +53,7 @@ def settings(**overrides: float | None) -> ExecutionSettings:
         "statement_timeout": 60.0,
         "lock_retry_budget": 4.0,
         "queue_budget": None,
+        "server_major": 18,
     }
     return ExecutionSettings(**{**values, **overrides})  # type: ignore[arg-type]
 

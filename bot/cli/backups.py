@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import getpass
-import sys
 from collections.abc import Callable
 
 import click
 
 from bot.cli import backup_render as render
-from bot.cli.options import echo_json, json_option
-from commands.audit_log import open_audit_log
-from commands.backup_records import Progress, find_backup, list_backups
+from bot.cli.options import echo_json, json_option, operator
+from bot.cli.runs import break_glass_run
+from commands.audit_log import RequestKind, open_audit_log
+from commands.backup_records import Progress, list_backups
 from commands.backups import take_backup
 from commands.config import load_config
-from commands.restore import restore_backup
 from commands.targets import open_target
-
-
-def cli_actor() -> str:
-    """Who the audit log says acted, for a command typed at a terminal."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _progress(as_json: bool) -> Callable[[Progress], None]:
@@ -42,7 +32,7 @@ def backup(target: str, as_json: bool) -> None:
     config = load_config()
     handle = open_target(config.target(target))
     record = take_backup(
-        handle, store=open_audit_log(config), actor=cli_actor(), on_progress=_progress(as_json)
+        handle, store=open_audit_log(config), actor=operator(), on_progress=_progress(as_json)
     )
     if as_json:
         echo_json(render.backup_json(record))
@@ -68,23 +58,20 @@ def backups(target: str, as_json: bool) -> None:
 @click.argument("target")
 @click.argument("backup_id")
 @click.option("--yes", is_flag=True, help="Restore without asking.")
+@click.option("--reason", default="", help="Why, for the audit log (e.g. the incident).")
 @json_option
-def restore(target: str, backup_id: str, yes: bool, as_json: bool) -> None:
-    """Restore backup BACKUP_ID into TARGET (pg_restore --clean, in one transaction),
-    then check its revision and row counts against the backup's."""
-    config = load_config()
-    handle = open_target(config.target(target))
-    store = open_audit_log(config)
-    record = find_backup(store, target, backup_id)
-    if not yes:
-        if as_json or not sys.stdin.isatty():
-            raise click.UsageError("add --yes to restore without a prompt")
-        click.echo(render.backup_text(record))
-        click.confirm(f"Replace the contents of {target} with backup {record.id}?", abort=True)
-    result = restore_backup(
-        handle, record.id, store=store, actor=cli_actor(), on_progress=_progress(as_json)
+def restore(target: str, backup_id: str, yes: bool, reason: str, as_json: bool) -> int:
+    """Restore backup BACKUP_ID into TARGET through the pipeline, as a break-glass request.
+
+    The current state is backed up first; then pg_restore --clean in one
+    transaction, and the revision and row counts are checked against the backup's.
+    """
+    return break_glass_run(
+        load_config(),
+        kind=RequestKind.RESTORE,
+        target=target,
+        goal=backup_id,
+        reason=reason,
+        yes=yes,
+        as_json=as_json,
     )
-    if as_json:
-        echo_json(render.restore_json(result))
-    else:
-        click.echo(render.restore_text(result))

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import time
-
 import click
 
 from bot.cli import render
 from bot.cli.options import echo_json, json_option, open_named_target
-from commands.alembic_runner import StepResult
-from commands.applying import StepStarted, run_plan
+from bot.cli.runs import break_glass_run
+from commands.audit_log import RequestKind
 from commands.config import load_config
-from commands.durations import format_duration
-from commands.errors import ExitCode
-from commands.planning import Plan
 from commands.planning import history as load_history
 from commands.planning import plan as make_plan
 from commands.planning import status as load_status
-from commands.revision_graph import Direction
-from commands.targets import TargetHandle
 
 
 @click.command()
@@ -59,27 +51,51 @@ def plan(target: str, to: str | None, no_sql: bool, as_json: bool) -> None:
         click.echo(render.plan_text(result, show_sql=not no_sql))
 
 
+reason_option = click.option(
+    "--reason", default="", help="Why, for the audit log (e.g. the incident or ticket)."
+)
+
+
 @click.command()
 @click.argument("target")
 @click.option("--to", "to", metavar="REV", help="Stop at this revision instead of head.")
-@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--yes", is_flag=True, help="Run without asking.")
+@reason_option
 @json_option
-def upgrade(target: str, to: str | None, yes: bool, as_json: bool) -> int:
-    """Apply pending revisions, one at a time, reporting each one's duration."""
-    handle = open_named_target(target)
-    return _apply(handle, make_plan(handle, to=to, with_sql=False), yes=yes, as_json=as_json)
+def upgrade(target: str, to: str | None, yes: bool, reason: str, as_json: bool) -> int:
+    """Apply pending revisions through the full pipeline, as a break-glass request.
+
+    Pre-flight, a verified backup, each revision under lock and statement
+    timeouts with lock retries, verification; recorded under your OS user.
+    """
+    return break_glass_run(
+        load_config(),
+        kind=RequestKind.UPGRADE,
+        target=target,
+        goal=to,
+        reason=reason,
+        yes=yes,
+        as_json=as_json,
+    )
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("target")
 @click.argument("revision")
-@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--yes", is_flag=True, help="Run without asking.")
+@reason_option
 @json_option
-def downgrade(target: str, revision: str, yes: bool, as_json: bool) -> int:
-    """Undo revisions down to REVISION (an id, `base`, or -N for N steps back)."""
-    handle = open_named_target(target)
-    result = make_plan(handle, direction=Direction.DOWN, to=revision, with_sql=False)
-    return _apply(handle, result, yes=yes, as_json=as_json)
+def downgrade(target: str, revision: str, yes: bool, reason: str, as_json: bool) -> int:
+    """Undo revisions down to REVISION (an id, `base`, or -N), through the full pipeline."""
+    return break_glass_run(
+        load_config(),
+        kind=RequestKind.DOWNGRADE,
+        target=target,
+        goal=revision,
+        reason=reason,
+        yes=yes,
+        as_json=as_json,
+    )
 
 
 @click.command()
@@ -92,47 +108,3 @@ def history(target: str, as_json: bool) -> None:
         echo_json(render.history_json(entries))
     else:
         click.echo(render.history_text(entries))
-
-
-def _apply(handle: TargetHandle, plan: Plan, *, yes: bool, as_json: bool) -> int:
-    if plan.is_empty:
-        if as_json:
-            echo_json({**render.plan_json(plan), "steps": [], "current": list(plan.current)})
-        else:
-            click.echo(render.plan_text(plan))
-        return int(ExitCode.OK)
-    if not yes:
-        if as_json or not sys.stdin.isatty():
-            raise click.UsageError("add --yes to apply without a prompt")
-        click.echo(render.plan_text(plan, show_sql=False))
-        click.confirm(f"Apply {len(plan.revisions)} revision(s) to {plan.target}?", abort=True)
-    started = time.monotonic()
-    results: list[StepResult] = []
-    if not as_json:
-        verb = "Upgrading" if plan.direction is Direction.UP else "Downgrading"
-        click.echo(
-            f"{verb} {plan.target}: {render.revisions_text(plan.current)}"
-            f" -> {render.revisions_text(plan.destination)}, {len(plan.revisions)} revision(s)"
-        )
-    for event in run_plan(handle, plan):
-        if isinstance(event, StepStarted):
-            if not as_json:
-                click.echo(render.step_started_text(event), nl=False)
-            continue
-        results.append(event)
-        if not as_json:
-            click.echo(render.step_text(event))
-    current = handle.runner().current()
-    if as_json:
-        echo_json(
-            {
-                **render.plan_json(plan),
-                "steps": [render.step_json(r) for r in results],
-                "current": list(current),
-                "elapsed_s": round(time.monotonic() - started, 3),
-            }
-        )
-    else:
-        elapsed = format_duration(time.monotonic() - started)
-        click.echo(f"Done: {plan.target} is at {render.revisions_text(current)} ({elapsed})")
-    return int(ExitCode.OK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,14 @@ json_option = click.option(
 def open_named_target(name: str) -> TargetHandle:
     """Load the config and resolve ``name``; raises ``ConfigError``/``UnknownTargetError``."""
     return open_target(load_config().target(name))
+
+
+def operator() -> str:
+    """Who is at the terminal, as the audit log names them (``os:<user>``)."""
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "os:unknown"
 
 
 def echo_json(value: Any) -> None:

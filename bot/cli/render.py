@@ -5,10 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from commands.alembic_runner import StepResult
-from commands.applying import StepStarted
 from commands.config import Config, TargetConfig
-from commands.durations import format_duration
 from commands.planning import HistoryEntry, Plan, Status
 from commands.revision_graph import Direction, Revision
 
@@ -112,23 +109,6 @@ def plan_text(plan: Plan, *, show_sql: bool = True) -> str:
             lines.append(textwrap.indent(sql.strip(), "      | ", lambda _line: True))
         lines.append("")
     return "\n".join(lines).rstrip()
-
-
-def step_started_text(event: StepStarted) -> str:
-    return f"[{event.index}/{event.total}] {event.revision.id}  {event.revision.message} ... "
-
-
-def step_text(result: StepResult) -> str:
-    return f"done in {format_duration(result.duration_s)}"
-
-
-def step_json(result: StepResult) -> dict[str, Any]:
-    return {
-        "revision": result.revision,
-        "direction": result.direction.value,
-        "duration_s": round(result.duration_s, 4),
-        "wall_s": round(result.wall_s, 4),
-    }
 
 
 def history_text(entries: list[HistoryEntry]) -> str:

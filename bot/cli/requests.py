@@ -6,20 +6,13 @@ recorded under the operator's OS user and marked break-glass.
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
 from bot.cli import audit_render
-from bot.cli.options import echo_json, json_option
+from bot.cli.options import echo_json, json_option, operator
 from commands.audit_log import RequestState
 from commands.config import load_config
 from commands.requests import RequestService, open_requests
-
-
-def operator() -> str:
-    """Who is at the terminal, as the audit log names them."""
-    return f"os:{getpass.getuser()}"
 
 
 def _service() -> RequestService:

@@ -6,10 +6,11 @@ from commands.config import TargetConfig
 from commands.revision_executor import ExecutionSettings
 
 
-def execution_settings(target: TargetConfig) -> ExecutionSettings:
+def execution_settings(target: TargetConfig, *, server_major: int) -> ExecutionSettings:
     return ExecutionSettings(
         lock_timeout=target.lock_timeout,
         statement_timeout=target.statement_timeout,
         lock_retry_budget=target.lock_retry_budget,
         queue_budget=target.max_queue_wait,
+        server_major=server_major,
     )

@@ -31,6 +31,7 @@ from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, UpdateKind
 from commands.pipeline.settings import execution_settings
 from commands.planning import Plan
+from commands.postgres import connect, server_version
 from commands.requests import Request
 from commands.restore import restore_backup
 from commands.revision_executor import RevisionEvent, RevisionFailedError, execute_revision
@@ -176,7 +177,9 @@ class Stages:
         total = len(self.plan.revisions)
         verb = "applying" if self.plan.direction is Direction.UP else "undoing"
         self.begin(step, f"{verb} {total} revision(s)")
-        settings = execution_settings(self.handle.config)
+        with connect(self.handle.database) as conn:
+            major, _ = server_version(conn)
+        settings = execution_settings(self.handle.config, server_major=major)
         with self.handle.runner().session() as session:
             for index, revision in enumerate(self.plan.revisions, start=1):
                 self.limits.check(f"revision {revision.id}")
@@ -226,7 +229,7 @@ class Stages:
                 step, f"{revision.id} failed: {str(exc).removeprefix(revision.id + ': ')}{tail}"
             ) from None
         self.applied.append(AppliedRevision(revision.id, revision.message, result.duration_s))
-        done = f"{revision.id} done in {format_duration(result.duration_s)}"
+        done = f"{revision.id} {revision.message} ... done in {format_duration(result.duration_s)}"
         self.record(
             step, StepStatus.SUCCEEDED, done, revision=revision.id, duration_s=result.duration_s
         )

@@ -1,0 +1,123 @@
+"""Break-glass runs from the terminal: the same pipeline as Slack, approved by the operator.
+
+For when Slack is down. The request is created and approved at once under
+the operator's OS user (``os:<user>``), marked break-glass in the audit log,
+and run by the same worker and pipeline: pre-flight, backup, timeouts, lock
+retries, the run lock, verification and all.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+
+import click
+
+from bot.cli import run_render as render
+from bot.cli.options import echo_json, operator
+from commands.audit_log import RequestKind, open_audit_log
+from commands.config import Config
+from commands.errors import ExitCode, MigrateBotError
+from commands.pipeline import Pipeline, RunOutcome, RunUpdate, RunWorker
+from commands.pipeline.plans import RequestPlan, plan_request
+from commands.requests import open_requests
+from commands.targets import open_target
+
+
+@dataclass
+class _Watch:
+    """What the worker reports back to the waiting terminal."""
+
+    as_json: bool
+    outcome: RunOutcome | None = None
+    refusal: MigrateBotError | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def update(self, update: RunUpdate) -> None:
+        line = render.update_text(update)
+        if line is not None and not self.as_json:
+            click.echo(line, err=update.kind == "progress")
+
+    def finished(self, outcome: RunOutcome) -> None:
+        self.outcome = outcome
+        self.done.set()
+
+    def refused(self, _request_id: str, refusal: MigrateBotError) -> None:
+        self.refusal = refusal
+        self.done.set()
+
+
+def break_glass_run(
+    config: Config,
+    *,
+    kind: RequestKind,
+    target: str,
+    goal: str | None,
+    reason: str,
+    yes: bool,
+    as_json: bool,
+) -> int:
+    """Plan, confirm, record and run; the exit code (refusals raise)."""
+    store = open_audit_log(config)
+    requests = open_requests(config)
+    handle = open_target(config.target(target))
+    with handle.runner().session() as session:
+        planned = plan_request(
+            handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
+        )
+    if kind is not RequestKind.RESTORE and planned.plan.is_empty:
+        _show_nothing_to_do(planned, as_json)
+        return int(ExitCode.OK)
+    _confirm(planned, kind, yes=yes, as_json=as_json)
+    request = requests.create_break_glass(
+        kind=kind,
+        target=target,
+        operator=operator(),
+        fingerprint=planned.fingerprint,
+        goal=goal,
+        reason=reason,
+    )
+    if not as_json:
+        click.echo(render.header_text(request.id, kind, planned))
+    watch = _Watch(as_json)
+    worker = RunWorker(
+        Pipeline(config, requests, store),
+        on_update=watch.update,
+        on_outcome=watch.finished,
+        on_refused=watch.refused,
+    )
+    try:
+        worker.submit(request.id, target)
+        while not watch.done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        click.echo("stopping: the revision in flight is rolled back…", err=True)
+        worker.cancel(request.id)
+        watch.done.wait()
+    finally:
+        worker.shutdown()
+    if watch.refusal is not None:
+        raise watch.refusal
+    assert watch.outcome is not None
+    if as_json:
+        echo_json(render.outcome_json(watch.outcome))
+    else:
+        click.echo(render.outcome_text(watch.outcome))
+    return int(ExitCode.OK if watch.outcome.succeeded else ExitCode.FAILED)
+
+
+def _show_nothing_to_do(planned: RequestPlan, as_json: bool) -> None:
+    if as_json:
+        echo_json(render.nothing_to_do_json(planned))
+    else:
+        click.echo(render.nothing_to_do_text(planned))
+
+
+def _confirm(planned: RequestPlan, kind: RequestKind, *, yes: bool, as_json: bool) -> None:
+    if yes:
+        return
+    if as_json or not sys.stdin.isatty():
+        raise click.UsageError("add --yes to run without a prompt")
+    click.echo(render.preview_text(planned, kind))
+    click.confirm("Run it now, as a break-glass request under your OS user?", abort=True)
