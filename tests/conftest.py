@@ -29,6 +29,23 @@ TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
 pytest_plugins = ["tests.s3_server", "tests.backup_targets"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="also run the long reliability cases (marked slow); CI runs a subset without it",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--full"):
+        return
+    skip = pytest.mark.skip(reason="long reliability case: run with --full")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[DatabaseUrl]:
     """A PostgreSQL server for the whole session (its maintenance database's URL)."""
