@@ -69,6 +69,7 @@ def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.goto(sandbox.url)
+    expect(opened.locator("body")).to_have_attribute("data-loaded", "true")  # history drawn
     expect(opened.locator("#people .person")).to_have_count(2)
     yield opened
     context.close()

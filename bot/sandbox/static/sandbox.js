@@ -2,8 +2,12 @@
 // what each person would see; sends what they do to the sandbox, which signs it as
 // Slack would and posts it to the bot. No build step: plain modules.
 
-import { el, renderBlocks, rawJson, confirmDialogParts } from "./blocks.js";
-import { mrkdwn, escapeHtml } from "./mrkdwn.js";
+import { el } from "./blocks.js";
+import { askToConfirm, drawModal } from "./dialogs.js";
+import { getJson, postJson, sleep } from "./http.js";
+import { drawMessages } from "./messages.js";
+import { escapeHtml } from "./mrkdwn.js";
+import { RequestLog } from "./request_log.js";
 
 const POLL_TIMEOUT_S = 25;
 
@@ -13,17 +17,16 @@ const app = {
   channel: null,
   seq: 0,
   messages: new Map(), // channel -> Map(ts -> message)
-  ephemerals: [], // {…, __v}
+  ephemerals: [], // as posted, each with a version __v
   views: new Map(), // id -> {view, user, __v}
-  modals: new Map(), // user -> [view ids], the open stack
+  modals: new Map(), // user -> the stack of view ids open for them
   modalErrors: new Map(), // view id -> {block_id: text}
-  elementState: new Map(), // container key -> Map("pos|action" -> value)
+  elementState: new Map(), // container key -> Map("pos|action_id" -> value)
   expanded: new Set(), // thread parents shown open
   unread: new Map(), // channel -> count
   nodes: new Map(), // message key -> {signature, node}
   version: 0,
-  logOpen: false,
-  logSeq: 0,
+  log: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -32,15 +35,16 @@ const $ = (id) => document.getElementById(id);
 
 async function start() {
   app.setup = await getJson("/sandbox/setup");
-  app.me = sessionStorage.getItem("sandbox-person") || app.setup.people[0].id;
-  if (!app.setup.people.some((p) => p.id === app.me)) app.me = app.setup.people[0].id;
+  const saved = sessionStorage.getItem("sandbox-person");
+  app.me = app.setup.people.some((p) => p.id === saved) ? saved : app.setup.people[0].id;
   app.channel = app.setup.ops_channel.id;
+  app.log = new RequestLog($("request-log"), $("log-entries"), $("log-toggle"));
   drawPeople();
   $("composer").addEventListener("submit", onSubmitCommand);
-  $("log-toggle").addEventListener("click", toggleLog);
   document.addEventListener("keydown", (e) => e.key === "Escape" && closeTopModal());
-  applyChanges(await getJson(`/_local/changes?after=0&timeout=0`), { replay: true });
+  applyChanges(await getJson("/_local/changes?after=0&timeout=0"), { replay: true });
   render();
+  document.body.dataset.loaded = "true";
   followReadiness();
   poll();
 }
@@ -54,11 +58,11 @@ async function followReadiness() {
   const reset = app.setup.reset;
   if (reset) {
     const rows = Object.entries(reset.rows).map(([t, n]) => `${n.toLocaleString()} ${t}`).join(", ");
+    const [requester, approver] = app.setup.people;
     $("hint").innerHTML =
       `The demo database is at its first revision with ${escapeHtml(rows)}; ` +
       `${reset.pending} revisions are pending.<br><br>Try <code>/migrate upgrade demo</code> as ` +
-      `${escapeHtml(person(app.setup.people[0].id).name)}, then switch to ` +
-      `${escapeHtml(person(app.setup.people[1].id).name)} to approve.`;
+      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to approve.`;
   }
   hideNotice();
 }
@@ -83,7 +87,7 @@ async function reloadIfRestarted() {
     const setup = await getJson("/sandbox/setup");
     if (setup.run_id !== app.setup.run_id) location.reload();
   } catch (error) {
-    // still down
+    // still down: the next poll says so
   }
 }
 
@@ -97,7 +101,7 @@ function applyChanges(changes, { replay }) {
       case "message_posted":
       case "message_updated":
         storeMessage(data, change.kind === "message_posted" && !replay);
-        if (change.kind === "message_updated") forgetState(messageKey(data));
+        if (change.kind === "message_updated") forgetState(`message:${data.channel}:${data.ts}`);
         break;
       case "message_deleted":
         app.messages.get(data.channel)?.delete(data.ts);
@@ -113,12 +117,10 @@ function applyChanges(changes, { replay }) {
         app.ephemerals = app.ephemerals.filter((e) => !(e.user === data.user && e.ts === data.ts));
         break;
       case "view_opened":
-        app.views.set(data.view.id, { ...data, __v: ++app.version });
-        if (!replay) openModal(data.view.id, data.user);
-        break;
       case "view_updated":
         app.views.set(data.view.id, { ...data, __v: ++app.version });
-        forgetState(`view:${data.view.id}`);
+        if (change.kind === "view_updated") forgetState(`view:${data.view.id}`);
+        else if (!replay) openModal(data.view.id, data.user);
         break;
       default:
         break; // a kind this page does not show
@@ -157,8 +159,7 @@ function visibleChannel(channel) {
 }
 
 function drawPeople() {
-  const box = $("people");
-  box.replaceChildren(
+  $("people").replaceChildren(
     el("span", { class: "switch-label" }, "You are"),
     ...app.setup.people.map((p) =>
       el("button", {
@@ -187,54 +188,23 @@ function switchTo(id) {
 
 function render() {
   drawChannels();
-  drawMessages();
-  drawModal();
-}
-
-function channelName(id) {
-  if (id === app.setup.ops_channel.id) return app.setup.ops_channel.name;
-  return id.toLowerCase();
-}
-
-function drawChannels() {
-  const channels = new Set([app.setup.ops_channel.id]);
-  for (const [id] of app.messages) if (id[0] === "C" || id[0] === "G") channels.add(id);
-  for (const e of app.ephemerals) if (e.user === app.me && e.channel[0] !== "D") channels.add(e.channel);
-  $("channels").replaceChildren(...[...channels].map((id) => navItem(id, `# ${channelName(id)}`)));
-  $("dms").replaceChildren(navItem(myDm(), "● migrate-bot"));
-  const title = app.channel.startsWith("D") ? "migrate-bot (direct messages)" : `# ${channelName(app.channel)}`;
-  $("channel-header").textContent = title;
-  $("message-box").placeholder = app.channel.startsWith("D")
-    ? "Message migrate-bot: type /migrate help"
-    : `Message #${channelName(app.channel)}: type /migrate help`;
-}
-
-function navItem(id, label) {
-  const unread = app.unread.get(id) || 0;
-  return el("li", {},
-    el("button", {
-      type: "button",
-      class: "nav-item" + (id === app.channel ? " active" : "") + (unread ? " unread" : ""),
-      "data-channel": id,
-      onclick: () => { app.channel = id; app.unread.delete(id); render(); },
-    }, label, unread ? el("span", { class: "badge" }, String(unread)) : null));
-}
-
-function drawMessages() {
-  const box = $("messages");
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
-  const replies = new Map();
-  const top = [];
-  for (const item of itemsIn(app.channel)) {
-    const parent = item.thread_ts && item.thread_ts !== item.ts ? item.thread_ts : null;
-    if (parent) {
-      if (!replies.has(parent)) replies.set(parent, []);
-      replies.get(parent).push(item);
-    } else top.push(item);
-  }
-  const nodes = top.map((item) => messageNode(item, replies.get(item.ts) || []));
-  reconcile(box, nodes.length ? nodes : [el("div", { class: "empty" }, "No messages yet.")]);
-  if (atBottom) box.scrollTop = box.scrollHeight;
+  drawMessages($("messages"), itemsIn(app.channel), {
+    me: app.me,
+    names: app.setup.users,
+    expanded: app.expanded,
+    nodes: app.nodes,
+    contextFor: blockContext,
+    rerender: render,
+  });
+  const stack = app.modals.get(app.me) || [];
+  const top = stack.length ? stack[stack.length - 1] : null;
+  drawModal($("modal-layer"), top ? app.views.get(top) : null, {
+    ctx: top ? blockContext(`view:${top}`, { view_id: top }, app.modalErrors.get(top)) : null,
+    errors: top ? app.modalErrors.get(top) : null,
+    me: app.me,
+    onClose: closeTopModal,
+    onSubmit: submitModal,
+  });
 }
 
 function itemsIn(channel) {
@@ -243,82 +213,43 @@ function itemsIn(channel) {
   return [...posted, ...mine].sort((a, b) => Number(a.ts) - Number(b.ts));
 }
 
-function reconcile(container, nodes) {
-  nodes.forEach((node, i) => {
-    if (container.children[i] !== node) container.insertBefore(node, container.children[i] || null);
-  });
-  while (container.children.length > nodes.length) container.lastElementChild.remove();
+function channelName(id) {
+  return id === app.setup.ops_channel.id ? app.setup.ops_channel.name : id.toLowerCase();
 }
 
-function itemKey(item) {
-  return item.type === "ephemeral" ? `ephemeral:${item.ts}` : `message:${item.channel}:${item.ts}`;
+function drawChannels() {
+  const channels = new Set([app.setup.ops_channel.id]);
+  for (const [id] of app.messages) if (id[0] === "C" || id[0] === "G") channels.add(id);
+  for (const e of app.ephemerals) if (e.user === app.me && e.channel[0] !== "D") channels.add(e.channel);
+  $("channels").replaceChildren(...[...channels].map((id) => navItem(id, `# ${channelName(id)}`)));
+  $("dms").replaceChildren(navItem(myDm(), "● migrate-bot"));
+  const direct = app.channel.startsWith("D");
+  $("channel-header").textContent = direct ? "migrate-bot (direct messages)" : `# ${channelName(app.channel)}`;
+  $("message-box").placeholder = direct
+    ? "Message migrate-bot: type /migrate help"
+    : `Message #${channelName(app.channel)}: type /migrate help`;
 }
 
-function messageNode(item, replies) {
-  const key = itemKey(item);
-  const open = app.expanded.has(key);
-  const signature = [item.__v, app.me, open, ...replies.map((r) => `${itemKey(r)}@${r.__v}`)].join("|");
-  const cached = app.nodes.get(key);
-  if (cached && cached.signature === signature) return cached.node;
-  const node = drawMessage(item);
-  if (replies.length) {
-    const count = replies.length;
-    node.querySelector(".message-body").append(
-      el("button", {
-        type: "button",
-        class: "thread-toggle",
-        onclick: () => { open ? app.expanded.delete(key) : app.expanded.add(key); render(); },
-      }, open ? "Hide replies" : `${count} ${count === 1 ? "reply" : "replies"}`),
-      open ? el("div", { class: "replies" }, replies.map((r) => drawMessage(r))) : null);
-  }
-  app.nodes.set(key, { signature, node });
-  return node;
+function navItem(id, label) {
+  const unread = app.unread.get(id) || 0;
+  const open = () => {
+    app.channel = id;
+    app.unread.delete(id);
+    render();
+  };
+  return el("li", {},
+    el("button", {
+      type: "button",
+      class: "nav-item" + (id === app.channel ? " active" : "") + (unread ? " unread" : ""),
+      "data-channel": id,
+      onclick: open,
+    }, label, unread ? el("span", { class: "badge" }, String(unread)) : null));
 }
 
-function drawMessage(item) {
-  const ephemeral = item.type === "ephemeral";
-  const key = itemKey(item);
-  const ctx = blockContext(key, ephemeral
-    ? { channel: item.channel, ts: item.ts, ephemeral: true }
-    : { channel: item.channel, ts: item.ts, ephemeral: false });
-  const content = item.blocks?.length
-    ? renderBlocks(item.blocks, ctx)
-    : el("div", { class: "b-text", html: mrkdwn(item.text, app.setup.users, app.me) });
-  return el("article", {
-    class: "message" + (ephemeral ? " ephemeral" : ""),
-    "data-ts": item.ts,
-    "data-channel": item.channel,
-    "data-kind": ephemeral ? "ephemeral" : "message",
-  },
-  el("div", { class: "avatar" }, "M"),
-  el("div", { class: "message-body" },
-    el("div", { class: "meta" },
-      el("strong", {}, "migrate-bot"), el("span", { class: "app-tag" }, "APP"),
-      el("time", { datetime: new Date(Number(item.ts) * 1000).toISOString() }, clock(item.ts)),
-      item.edited ? el("span", { class: "edited" }, "(edited)") : null),
-    ephemeral ? el("div", { class: "only-you" }, "👁 Only visible to you") : null,
-    content,
-    (item.files || []).map(fileCard)));
-}
+// --- what a person does ---------------------------------------------------------------
 
-function clock(ts) {
-  return new Date(Number(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
-
-function fileCard(fileId) {
-  const card = el("div", { class: "file", "data-file": fileId }, el("div", { class: "file-name" }, "📄 loading…"));
-  getJson(`/sandbox/files/${encodeURIComponent(fileId)}`).then((file) => {
-    card.replaceChildren(
-      el("div", { class: "file-name" }, `📄 ${file.title || file.name}`,
-        el("a", { class: "download", href: `/sandbox/files/${encodeURIComponent(fileId)}/download`, download: file.name }, `Download ${file.name}`)),
-      el("pre", { class: "code-block snippet" }, file.preview),
-      file.truncated ? el("div", { class: "file-more" }, `… ${file.size.toLocaleString()} bytes in all`) : null);
-  }).catch(() => card.replaceChildren(el("div", { class: "file-name" }, `📄 ${fileId} (gone)`)));
-  return card;
-}
-
-// --- interaction -------------------------------------------------------------------------
-
+// What a rendered block needs: names, who is looking, where its inputs' values live,
+// how to send an action on it (source: {channel, ts, ephemeral} or {view_id}).
 function blockContext(containerKey, source, errors) {
   return {
     names: app.setup.users,
@@ -329,7 +260,7 @@ function blockContext(containerKey, source, errors) {
       set: (pos, actionId, value) => stateOf(containerKey).set(`${pos}|${actionId}`, value),
     },
     act: (pos, element, value) => sendAction(containerKey, source, pos, element, value),
-    confirm: askToConfirm,
+    confirm: (confirm) => askToConfirm($("confirm-layer"), confirm, { names: app.setup.users, me: app.me }),
   };
 }
 
@@ -342,25 +273,20 @@ function forgetState(key) {
   app.elementState.delete(key);
 }
 
-function messageKey(message) {
-  return `message:${message.channel}:${message.ts}`;
-}
-
+// {position: {action_id: value}}, as /sandbox/action and /sandbox/submit take it.
 function rawState(containerKey) {
   const state = {};
   for (const [key, value] of stateOf(containerKey)) {
-    const [pos, actionId] = [key.slice(0, key.indexOf("|")), key.slice(key.indexOf("|") + 1)];
-    (state[pos] ||= {})[actionId] = value;
+    const bar = key.indexOf("|");
+    (state[key.slice(0, bar)] ||= {})[key.slice(bar + 1)] = value;
   }
   return state;
 }
 
 async function sendAction(containerKey, source, pos, element, value) {
-  const who = person(app.me);
   const body = { user: app.me, source, position: pos, action_id: element.action_id, value, state: rawState(containerKey) };
   const answer = await postJson("/sandbox/action", body);
-  const label = element.text?.text || element.action_id;
-  report(answer, `${who.name} used “${label}”`);
+  report(answer, `${person(app.me).name} used “${element.text?.text || element.action_id}”`);
 }
 
 async function onSubmitCommand(event) {
@@ -381,29 +307,13 @@ function report(answer, what) {
   if (answer.error) status(`${what}: ${answer.error}`, true);
   else if (answer.status !== 200) status(`${what}: the bot answered HTTP ${answer.status}`, true);
   else status(`${what}: the bot acknowledged it.`);
-  if (app.logOpen) refreshLog();
+  app.log.refresh();
 }
 
 function status(text, bad = false) {
   const line = $("status-line");
   line.textContent = text;
   line.classList.toggle("bad", bad);
-}
-
-function askToConfirm(confirm) {
-  const parts = confirmDialogParts(confirm, { names: app.setup.users, me: app.me });
-  const layer = $("confirm-layer");
-  return new Promise((resolve) => {
-    const done = (answer) => { layer.hidden = true; layer.replaceChildren(); resolve(answer); };
-    layer.replaceChildren(el("div", { class: "dialog confirm-dialog", role: "dialog", "aria-modal": "true" },
-      el("h2", { html: parts.title }),
-      el("div", { class: "dialog-body", html: parts.text }),
-      el("div", { class: "dialog-buttons" },
-        el("button", { type: "button", class: "btn deny", html: parts.no, onclick: () => done(false) }),
-        el("button", { type: "button", class: `btn ${parts.style} confirm`, html: parts.yes, onclick: () => done(true) }))));
-    layer.hidden = false;
-    layer.querySelector(".confirm").focus();
-  });
 }
 
 // --- modals ----------------------------------------------------------------------------
@@ -418,71 +328,21 @@ function closeTopModal() {
   const stack = app.modals.get(app.me);
   if (stack?.length) {
     stack.pop();
-    drawModal();
+    render();
   }
-}
-
-function drawModal() {
-  const layer = $("modal-layer");
-  const stack = app.modals.get(app.me) || [];
-  const entry = stack.length ? app.views.get(stack[stack.length - 1]) : null;
-  if (!entry) {
-    layer.hidden = true;
-    layer.replaceChildren();
-    layer.dataset.signature = "";
-    return;
-  }
-  const view = entry.view;
-  const signature = `${view.id}@${entry.__v}@${app.me}@${JSON.stringify(app.modalErrors.get(view.id) || {})}`;
-  if (layer.dataset.signature === signature) return;
-  layer.dataset.signature = signature;
-  const key = `view:${view.id}`;
-  const ctx = blockContext(key, { view_id: view.id }, app.modalErrors.get(view.id));
-  const general = app.modalErrors.get(view.id)?.[""];
-  layer.replaceChildren(el("div", { class: "dialog modal", role: "dialog", "aria-modal": "true", "data-view-id": view.id },
-    el("div", { class: "modal-title" },
-      el("h2", { html: escapeHtml(view.title?.text || "") }),
-      el("button", { type: "button", class: "close-x", "aria-label": "Close", onclick: closeTopModal }, "×")),
-    view.type === "modal" ? renderBlocks(view.blocks, ctx) : rawJson(view, `a "${view.type}" view`),
-    general ? el("div", { class: "b-error" }, general) : null,
-    el("div", { class: "dialog-buttons" },
-      el("button", { type: "button", class: "btn deny modal-close", onclick: closeTopModal }, view.close?.text || "Close"),
-      view.submit ? el("button", { type: "button", class: "btn primary modal-submit", onclick: () => submitModal(view.id) }, view.submit.text) : null)));
-  layer.hidden = false;
 }
 
 async function submitModal(viewId) {
   const answer = await postJson("/sandbox/submit", { user: app.me, view_id: viewId, state: rawState(`view:${viewId}`) });
   report(answer, `${person(app.me).name} submitted the form`);
-  app.modalErrors.set(viewId, answer.errors || {});
+  app.modalErrors.set(viewId, answer.errors || (answer.error ? { "": answer.error } : {}));
   if (answer.close) {
     app.modals.set(app.me, (app.modals.get(app.me) || []).filter((id) => id !== viewId));
   }
-  drawModal();
+  render();
 }
 
-// --- the request log --------------------------------------------------------------------
-
-function toggleLog() {
-  app.logOpen = !app.logOpen;
-  $("request-log").hidden = !app.logOpen;
-  $("log-toggle").classList.toggle("active", app.logOpen);
-  if (app.logOpen) refreshLog();
-}
-
-async function refreshLog() {
-  const entries = await getJson(`/sandbox/requests?after=${app.logSeq}`);
-  for (const sent of entries) {
-    app.logSeq = Math.max(app.logSeq, sent.seq);
-    $("log-entries").prepend(el("li", { class: sent.status === 200 ? "" : "bad" },
-      el("details", {},
-        el("summary", {}, `${sent.kind} → HTTP ${sent.status} in ${sent.ms} ms`),
-        el("pre", {}, JSON.stringify(sent.body, null, 2)),
-        sent.answer ? el("pre", { class: "answer" }, `answer: ${sent.answer}`) : null)));
-  }
-}
-
-// --- plumbing ----------------------------------------------------------------------------
+// --- notices ---------------------------------------------------------------------------
 
 function showNotice(text, reason = "ready") {
   const notice = $("notice");
@@ -494,29 +354,6 @@ function showNotice(text, reason = "ready") {
 function hideNotice(reason) {
   const notice = $("notice");
   if (!reason || notice.dataset.reason === reason) notice.hidden = true;
-}
-
-async function getJson(url) {
-  const answer = await fetch(url, { cache: "no-store" });
-  if (!answer.ok) throw new Error(`${url}: HTTP ${answer.status}`);
-  return answer.json();
-}
-
-async function postJson(url, body) {
-  try {
-    const answer = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return await answer.json();
-  } catch (error) {
-    return { error: `the sandbox did not answer (${error.message})` };
-  }
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 start();
