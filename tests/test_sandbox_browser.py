@@ -237,7 +237,9 @@ def test_the_bots_posts_updates_threads_files_and_unknown_blocks_show_live(
     page.screenshot(path=artifacts / "sandbox-live-updates.png", full_page=True)
 
 
-def test_each_person_sees_only_their_own_ephemerals(page: Page, sandbox: Sandbox) -> None:
+def test_each_person_sees_only_their_own_ephemerals_and_direct_messages(
+    page: Page, sandbox: Sandbox, bot_client: WebClient
+) -> None:
     def shown_to(user: str) -> int:
         workspace = sandbox.slack.workspace
         return sum(
@@ -255,6 +257,14 @@ def test_each_person_sees_only_their_own_ephemerals(page: Page, sandbox: Sandbox
     expect(messages(page, "ephemeral").last).to_contain_text("demo")
     switch_to(page, REQUESTER)
     expect(messages(page, "ephemeral")).to_have_count(requesters)
+
+    dm = bot_client.conversations_open(users=APPROVER)["channel"]["id"]
+    bot_client.chat_postMessage(channel=dm, text="M-3 needs your approval")
+    expect(page.locator(f"#dms button[data-channel={dm}]")).to_have_count(0)
+    switch_to(page, APPROVER)
+    page.click(f"#dms button[data-channel={dm}]")
+    expect(page.locator("#channel-header")).to_have_text("migrate-bot (direct messages)")
+    expect(messages(page).last).to_have_text(re.compile("M-3 needs your approval"))
 
 
 def test_checkboxes_selects_and_confirmed_buttons_become_block_actions(

@@ -11,6 +11,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +27,7 @@ import pytest
 from bot.sandbox.people import default_people
 from bot.slack_settings import APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV
 from commands.config import CONFIG_ENV, demo_config
+from commands.errors import ExitCode
 
 START_TIMEOUT_S = 120
 PEOPLE = default_people()
@@ -114,6 +116,8 @@ def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served
     ops = demo_config().bot.ops_channel
     command = {"user": PEOPLE.requester.id, "channel": ops, "text": "/migrate status demo"}
     assert post(f"{url}sandbox/command", command, kind="text/plain")[0] == 400  # not a form
+    code, refusal = post(f"{url}sandbox/command", {**command, "text": "/migrateupgrade demo"})
+    assert code == 400 and "only /migrate is" in json.loads(refusal)["error"]
     code, answer = post(f"{url}sandbox/command", command)
     assert (code, json.loads(answer)["status"]) == (200, 200)
     header = _first_ephemeral_header(url)
@@ -134,3 +138,21 @@ def _first_ephemeral_header(url: str) -> str:
             if change["kind"] == "ephemeral_posted" and change["data"]["blocks"]:
                 return str(change["data"]["blocks"][0]["text"]["text"])
     raise AssertionError("the bot never answered")
+
+
+def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("migrate-bot")), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == ExitCode.REFUSED
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before touching anything

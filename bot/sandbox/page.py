@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.listeners.slash import SLASH_COMMAND
 from bot.local_slack.workspace import SlackMethodError
 from bot.sandbox.bridge import BridgeError
 
@@ -50,15 +51,16 @@ def page_routes(sandbox: Sandbox) -> list[BaseRoute]:
     async def command(request: Request) -> Response:
         body = await _json(request)
         text = _string(body, "text")
-        if not text.startswith("/migrate"):
-            raise PageInputError("only /migrate is installed in this workspace")
         if len(text) > MAX_COMMAND:
             raise PageInputError("that is longer than a message may be")
+        command, _, rest = text.strip().partition(" ")
+        if command != SLASH_COMMAND:
+            raise PageInputError(f"{command} is not a command here: only {SLASH_COMMAND} is")
         sent = await run_in_threadpool(
             bridge.command,
             user=_string(body, "user"),
             channel=_string(body, "channel"),
-            text=text.removeprefix("/migrate"),
+            text=rest,
         )
         return JSONResponse({"status": sent.status, "seq": sent.seq})
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.listeners.slash import SLASH_COMMAND
 from bot.sandbox.people import Person
 
 APP_ID = "A0SANDBOX"
@@ -162,7 +163,7 @@ def slash_command_form(
     team_id: str,
     trigger_id: str,
     response_url: str,
-    command: str = "/migrate",
+    command: str = SLASH_COMMAND,
 ) -> dict[str, str]:
     """The form Slack posts for ``/migrate text`` typed in ``channel`` (id, name)."""
     return {

@@ -17,7 +17,6 @@ built), then the bot is built, then the demo database is reset; until then
 
 from __future__ import annotations
 
-import logging
 import secrets
 import signal
 import socket
@@ -45,21 +44,21 @@ from bot.slack_settings import SlackSettings
 from bot.worker import ThreadWorker
 from commands.config import DEMO_TARGET, Config
 from commands.demo_reset import DemoReset, reset_demo_database
+from commands.errors import ExitCode, MigrateBotError
 from commands.targets import open_target
 
-log = logging.getLogger(__name__)
-
 DEFAULT_ROWS = 20_000  # about 2.5 s to reset and fill on 2 cores; enough for real sizes
+OPS_CHANNEL_NAME = "migrate-ops"
+FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
 BuildBot = Callable[[SlackSettings, Config, ThreadWorker], App]
 
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    """Who the two people are, how many demo rows, whether to reset the demo database."""
+    """Who the two people are, and how many rows the demo database gets at each start."""
 
     people: People
     rows: int = DEFAULT_ROWS
-    reset: bool = True
 
 
 def sandbox_config(config: Config, people: People) -> Config:
@@ -71,6 +70,23 @@ def sandbox_config(config: Config, people: People) -> Config:
         approvers = (people.approver.id, *approvers)
     targets = {**config.targets, DEMO_TARGET: replace(target, approvers=approvers)}
     return replace(config, targets=targets)
+
+
+class PortInUseError(MigrateBotError):
+    """The sandbox's address is taken (another sandbox, or another server)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; raises ``PortInUseError`` saying what to do."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise PortInUseError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): is a sandbox already running"
+            " there? `--port N` picks another port"
+        ) from None
 
 
 class _Deferred:
@@ -104,10 +120,10 @@ class Sandbox:
         self.settings = settings
         self.people = settings.people
         self._build_bot = build_bot
-        self._socket = socket.create_server((host, port))
+        self._socket = _listen(host, port)
         self.host = host
         self.port = self._socket.getsockname()[1]
-        self.ops_channel = self.config.bot.ops_channel or "C0SANDBOX"
+        self.ops_channel = self.config.bot.ops_channel or FALLBACK_OPS_CHANNEL
         self.token = f"xoxb-sandbox-{secrets.token_hex(12)}"
         self.signing_secret = secrets.token_hex(32)
         self.slack = LocalSlackServer(
@@ -143,7 +159,7 @@ class Sandbox:
     def _workspace(self) -> Workspace:
         return Workspace(
             users={p.id: p.name for p in self.people.both},
-            channels={self.ops_channel: "migrate-ops"},
+            channels={self.ops_channel: OPS_CHANNEL_NAME},
         )
 
     def _asgi(self) -> Starlette:
@@ -168,11 +184,10 @@ class Sandbox:
         self._bot.app = http_app(app, health=self.health)
         return self
 
-    def prepare(self) -> DemoReset | None:
-        """Reset the demo database (first revision, ``rows`` rows) unless told not to."""
-        if self.settings.reset:
-            handle = open_target(self.config.target(DEMO_TARGET))
-            self.reset = reset_demo_database(handle, rows=self.settings.rows)
+    def prepare(self) -> DemoReset:
+        """Reset the demo database (first revision, ``rows`` rows); then commands can come."""
+        handle = open_target(self.config.target(DEMO_TARGET))
+        self.reset = reset_demo_database(handle, rows=self.settings.rows)
         self.ready = True
         return self.reset
 
@@ -206,8 +221,7 @@ class Sandbox:
             "ready": self.ready,
             "run_id": self.run_id,
             "team_id": self.bridge.team_id,
-            "bot": {"id": workspace.auth_test({})["user_id"], "name": "migrate-bot"},
-            "ops_channel": {"id": self.ops_channel, "name": "migrate-ops"},
+            "ops_channel": {"id": self.ops_channel, "name": OPS_CHANNEL_NAME},
             "people": [
                 {
                     "id": p.id,
@@ -255,18 +269,16 @@ def serve_sandbox(
         sandbox.stop()
 
 
-def _ready_text(sandbox: Sandbox, reset: DemoReset | None, seconds: float) -> str:
+def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
     people = sandbox.people
-    lines = [f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser."]
-    if reset is not None:
-        rows = ", ".join(f"{n:,} {table}" for table, n in reset.rows.items())
-        lines.append(
+    rows = ", ".join(f"{n:,} {table}" for table, n in reset.rows.items())
+    return "\n".join(
+        [
+            f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
             f"The demo database is at its first revision ({reset.revision}) with {rows};"
-            f" {reset.pending} revisions are pending. It is reset at each start."
-        )
-    lines += [
-        f"As {people.requester.name} (requester) type: /migrate upgrade demo",
-        f"then switch to {people.approver.name} (approver) and click Approve.",
-        "Ctrl-C stops it.",
-    ]
-    return "\n".join(lines)
+            f" {reset.pending} revisions are pending. It is reset at each start.",
+            f"As {people.requester.name} (requester) type: /migrate upgrade demo",
+            f"then switch to {people.approver.name} (approver) and click Approve.",
+            "Ctrl-C stops it.",
+        ]
+    )

@@ -294,7 +294,7 @@ async function onSubmitCommand(event) {
   const box = $("message-box");
   const text = box.value.trim();
   if (!text) return;
-  if (!text.startsWith("/migrate")) {
+  if (text.split(/\s/)[0] !== "/migrate") {
     status("This workspace only has one app: type a /migrate command (try /migrate help).", true);
     return;
   }
