@@ -9,9 +9,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format clean
 
-run: $(STAMP)  ## show the demo target: its status and the plan with SQL
-	$(BIN)/migrate-bot status demo
-	$(BIN)/migrate-bot plan demo
+run: $(STAMP)  ## the sandbox: the real bot on the demo target, in a browser at http://127.0.0.1:3000
+	$(BIN)/migrate-bot serve
 
 test: $(STAMP)  ## the whole test suite on a real PostgreSQL
 	$(BIN)/pytest

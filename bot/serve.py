@@ -1,8 +1,10 @@
-"""``migrate-bot serve``: the bot in HTTP mode, in Socket Mode, or (later) the sandbox.
+"""``migrate-bot serve``: the bot in HTTP mode, in Socket Mode, or the local sandbox.
 
 The mode comes from the credentials (see ``slack_settings``) unless forced.
-Every mode gets the same Bolt app from ``build_app``; only the transport
-differs. ``RUNNERS`` is where the local sandbox slots in for ``Mode.NO_SLACK``.
+Every mode gets the same Bolt app from ``bot_app``; only the transport
+differs. With no credentials at all (``Mode.NO_SLACK``) it is the sandbox:
+the bot, a local Slack and a page in the browser, on the built-in demo
+target (``bot.sandbox``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
 from bot.http_mode import http_app
+from bot.sandbox.people import default_people
+from bot.sandbox.runner import SandboxSettings, serve_sandbox
 from bot.slack_settings import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
@@ -27,11 +32,13 @@ from bot.slack_settings import (
     SlackSettingsError,
 )
 from bot.worker import ThreadWorker
-from commands.config import Config, load_config
+from commands.config import DEMO_SOURCE, Config, demo_config, load_config
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3000
+ANY_ADDRESS = "0.0.0.0"  # HTTP mode: Slack must reach it
+LOOPBACK = "127.0.0.1"  # the sandbox: a page that can approve migrations is for this machine only
 
 
 @dataclass(frozen=True)
@@ -41,32 +48,52 @@ class ServeOptions:
     port: int
     settings: SlackSettings
     config: Config
+    sandbox: SandboxSettings
 
 
 def serve(
     *,
     mode: Mode | None = None,
-    host: str = "0.0.0.0",
+    host: str | None = None,
     port: int | None = None,
+    sandbox: SandboxSettings | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> None:
-    """Run until stopped; raises ``SlackSettingsError`` or ``ConfigError`` at start."""
+    """Run until stopped; raises ``SlackSettingsError`` or ``ConfigError`` at start.
+
+    With no credentials and no ``mode``, the sandbox runs only when no targets
+    file is in use: a server that lost its Slack variables must not quietly
+    serve a page that approves migrations of real targets.
+    """
     settings = SlackSettings.from_env(environ)
     chosen = mode or settings.mode
     settings.require(chosen)
+    config = load_config(environ)
+    if mode is None and chosen is Mode.NO_SLACK and config.path != DEMO_SOURCE:
+        raise SlackSettingsError(
+            f"{_no_credentials()} ({config.path} is in use; `migrate-bot"
+            " serve --mode sandbox` tries the bot on the demo target instead)"
+        )
+    default_host = LOOPBACK if chosen is Mode.NO_SLACK else ANY_ADDRESS
     options = ServeOptions(
         mode=chosen,
-        host=host,
+        host=host or default_host,
         port=port if port is not None else int(environ.get("PORT") or DEFAULT_PORT),
         settings=settings,
-        config=load_config(environ),
+        config=config,
+        sandbox=sandbox or SandboxSettings(people=default_people()),
     )
     RUNNERS[chosen](options)
 
 
+def bot_app(settings: SlackSettings, config: Config, worker: ThreadWorker) -> App:
+    """The Bolt app every mode serves, the sandbox's included: wire new parts in here."""
+    return build_app(settings, config=config, worker=worker)
+
+
 def run_http(options: ServeOptions) -> None:
     worker = ThreadWorker()
-    app = build_app(options.settings, config=options.config, worker=worker)
+    app = bot_app(options.settings, options.config, worker)
     asgi = http_app(app, health=lambda: health(options, worker))
     log.info("HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port)
     try:
@@ -77,7 +104,7 @@ def run_http(options: ServeOptions) -> None:
 
 def run_socket_mode(options: ServeOptions) -> None:
     worker = ThreadWorker()
-    app = build_app(options.settings, config=options.config, worker=worker)
+    app = bot_app(options.settings, options.config, worker)
     log.info("Socket Mode: connecting to Slack")
     try:
         SocketModeHandler(app, options.settings.app_token, web_client=app.client).start()
@@ -85,8 +112,21 @@ def run_socket_mode(options: ServeOptions) -> None:
         worker.shutdown(wait=False)
 
 
-def run_without_slack(_options: ServeOptions) -> None:
-    raise SlackSettingsError(
+def run_sandbox(options: ServeOptions) -> None:
+    """The sandbox, always on the built-in demo target (never on a targets file's)."""
+    config = options.config if options.config.path == DEMO_SOURCE else demo_config()
+    serve_sandbox(
+        config=config,
+        settings=options.sandbox,
+        build_bot=bot_app,
+        host=options.host,
+        port=options.port,
+        echo=lambda line: print(line, flush=True),
+    )
+
+
+def _no_credentials() -> str:
+    return (
         f"no Slack credentials: set ${APP_TOKEN_ENV} and ${BOT_TOKEN_ENV} for Socket Mode,"
         f" or ${SIGNING_SECRET_ENV} and ${BOT_TOKEN_ENV} for HTTP mode"
     )
@@ -104,5 +144,5 @@ def health(options: ServeOptions, worker: ThreadWorker) -> dict[str, Any]:
 RUNNERS: dict[Mode, Callable[[ServeOptions], None]] = {
     Mode.HTTP: run_http,
     Mode.SOCKET: run_socket_mode,
-    Mode.NO_SLACK: run_without_slack,
+    Mode.NO_SLACK: run_sandbox,
 }

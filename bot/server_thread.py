@@ -2,11 +2,13 @@
 
 Used where the bot's process hosts a second web server (the local
 Slack-compatible server of tests, the sandbox and the benchmarks). The port
-is taken by binding to 0, so two servers never race for one.
+is taken by binding to 0, so two servers never race for one; a caller that
+must know the port before the app is built binds the socket itself (``sock``).
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from types import TracebackType
@@ -23,13 +25,22 @@ class ServerThread:
     """``start()`` returns once the socket listens; ``stop()`` drains and joins."""
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        sock: socket.socket | None = None,
     ) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level=log_level, access_log=False, lifespan="off"
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        sockets = [sock] if sock is not None else None
+        self._thread = threading.Thread(
+            target=lambda: self._server.run(sockets=sockets), name="uvicorn", daemon=True
+        )
         self.host = host
         self.port = port
 

@@ -27,6 +27,7 @@ CONFIG_ENV = "MIGRATE_BOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")
 BUNDLED_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 DEMO_TARGET = "demo"
+DEMO_SOURCE = "<built-in demo config>"
 
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -47,6 +48,7 @@ S3_MIN_PART_MB, S3_MAX_PART_MB = 5, 5120
 # same loader as a user's file, so the demo can never drift from what's valid.
 DEMO_CONFIG_TOML = """
 [bot]
+ops_channel = "C0DEMOOPS"
 state_path = "var/migrate-bot.sqlite3"
 
 [targets.demo]
@@ -416,7 +418,7 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
 def demo_config(base: Path | None = None) -> Config:
     """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
     text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix())
-    return parse_config(text, source="<built-in demo config>", base=base or Path.cwd())
+    return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 
 def load_config(environ: Mapping[str, str] = os.environ) -> Config:

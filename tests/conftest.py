@@ -25,8 +25,8 @@ from commands.postgres import connect
 
 TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
 
-# moto's S3 server (s3_server, s3); backup fixtures (populated_db, store)
-pytest_plugins = ["tests.s3_server", "tests.backup_targets"]
+# moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser)
+pytest_plugins = ["tests.s3_server", "tests.backup_targets", "tests.browser"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.cli import main
@@ -46,13 +48,17 @@ def test_missing_or_wrong_credentials_are_named() -> None:
     assert SlackSettings.from_env({"SLACK_API_URL": "http://h:1/api"}).api_url == "http://h:1/api/"
 
 
-def test_serve_without_credentials_fails_clearly(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_serve_without_credentials_beside_a_targets_file_fails_clearly(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Only the demo falls back to the sandbox: a server that lost its Slack variables
+    must not quietly serve a page that approves migrations of real targets."""
     for name in ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)
     assert main(["serve"]) == ExitCode.BAD_INPUT
-    assert "no Slack credentials" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no Slack credentials" in err and str(config_file) in err
+    assert "--mode sandbox" in err
 
 
 def test_a_plan_too_long_for_a_modal_is_sent_as_a_file_in_a_dm() -> None:

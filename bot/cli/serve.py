@@ -1,4 +1,4 @@
-"""``migrate-bot serve``: run the Slack bot (HTTP mode or Socket Mode)."""
+"""``migrate-bot serve``: run the Slack bot (HTTP mode or Socket Mode), or the sandbox."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import logging
 import click
 
 from bot.logs import configure_logging
+from bot.sandbox.people import DEFAULT_APPROVER, DEFAULT_REQUESTER, People, Person
+from bot.sandbox.runner import DEFAULT_ROWS, SandboxSettings
 from bot.serve import serve as run_bot
 from bot.slack_settings import Mode
 
-MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET}
+MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET, "sandbox": Mode.NO_SLACK}
 
 
 @click.command()
@@ -19,11 +21,49 @@ MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET}
     type=click.Choice(list(MODES)),
     default="auto",
     show_default=True,
-    help="auto: Socket Mode when $SLACK_APP_TOKEN is set, else HTTP mode.",
+    help="auto: Socket Mode when $SLACK_APP_TOKEN is set, else HTTP mode when"
+    " $SLACK_SIGNING_SECRET/$SLACK_BOT_TOKEN are, else the sandbox (a local Slack in the browser).",
 )
-@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: address to bind.")
-@click.option("--port", type=int, help="HTTP mode: port (default $PORT, else 3000).")
-def serve(mode: str, host: str, port: int | None) -> None:
-    """Run the Slack bot: /migrate, its buttons and, in HTTP mode, GET /health."""
+@click.option(
+    "--host",
+    help="Address to bind (default 0.0.0.0 in HTTP mode, 127.0.0.1 for the sandbox).",
+)
+@click.option("--port", type=int, help="HTTP mode and sandbox: port (default $PORT, else 3000).")
+@click.option(
+    "--requester",
+    default=DEFAULT_REQUESTER,
+    show_default=True,
+    metavar="USER_ID[:NAME]",
+    help="Sandbox: the person who asks for migrations.",
+)
+@click.option(
+    "--approver",
+    default=DEFAULT_APPROVER,
+    show_default=True,
+    metavar="USER_ID[:NAME]",
+    help="Sandbox: the person who approves them (made an approver of the demo target).",
+)
+@click.option(
+    "--demo-rows",
+    type=click.IntRange(min=1),
+    default=DEFAULT_ROWS,
+    show_default=True,
+    help="Sandbox: segments to put in the demo database at start.",
+)
+def serve(
+    *, mode: str, host: str | None, port: int | None, requester: str, approver: str, demo_rows: int
+) -> None:
+    """Run the Slack bot: /migrate, its buttons and, in HTTP mode, GET /health.
+
+    With no Slack credentials (and no targets file), or with --mode sandbox,
+    it runs the sandbox instead: the real bot on the demo target, with a page
+    at http://127.0.0.1:3000 that plays Slack. The demo database is reset at
+    each start of the sandbox.
+    """
     configure_logging(logging.INFO)
-    run_bot(mode=MODES[mode], host=host, port=port)
+    people = People(
+        requester=Person.parse(requester, role="requester"),
+        approver=Person.parse(approver, role="approver"),
+    )
+    sandbox = SandboxSettings(people=people, rows=demo_rows)
+    run_bot(mode=MODES[mode], host=host, port=port, sandbox=sandbox)

@@ -134,7 +134,7 @@ class LocalSlackServer:
         self, channel: str, user: str, message_ts: str | None = None
     ) -> tuple[str, str]:
         """A fresh ``trigger_id`` and ``response_url`` for an interaction payload."""
-        return self.workspace.new_trigger_id(), self.response_url(channel, user, message_ts)
+        return self.workspace.new_trigger_id(user), self.response_url(channel, user, message_ts)
 
     # --- handlers ------------------------------------------------------------
 

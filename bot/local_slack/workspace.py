@@ -98,6 +98,7 @@ class Workspace:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Condition()
+        self._closed = False
         self._clock = clock
         self.users: dict[str, str] = {BOT_USER: "migrate-bot", **(users or {})}
         self.usergroups: dict[str, tuple[str, list[str]]] = dict(usergroups or {})
@@ -111,7 +112,9 @@ class Workspace:
         self._last_ts_us = 0
         self._ids = itertools.count(1)
         self._triggers: dict[str, float] = {}
+        self._trigger_users: dict[str, str] = {}
         self._used_triggers: set[str] = set()
+        self.view_users: dict[str, str | None] = {}
 
     # --- recording and subscription ---------------------------------------
 
@@ -125,10 +128,17 @@ class Workspace:
             return [c for c in self.calls if method is None or c.method == method]
 
     def wait_for_changes(self, after_seq: int, timeout: float) -> list[Change]:
-        """Changes numbered above ``after_seq``; waits up to ``timeout`` for the first."""
+        """Changes numbered above ``after_seq``; waits up to ``timeout`` for the first
+        (or until ``close``)."""
         with self._lock:
-            self._lock.wait_for(lambda: len(self.changes) > after_seq, timeout)
+            self._lock.wait_for(lambda: len(self.changes) > after_seq or self._closed, timeout)
             return self.changes[after_seq:]
+
+    def close(self) -> None:
+        """Wake every long poll now, so a server that is stopping need not wait for them."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self.changes.append(Change(len(self.changes) + 1, kind, copy.deepcopy(data)))
@@ -142,11 +152,16 @@ class Workspace:
         seconds, micros = divmod(self._last_ts_us, 1_000_000)
         return f"{seconds}.{micros:06d}"
 
-    def new_trigger_id(self) -> str:
-        """A trigger id as Slack puts in an interaction; valid for three seconds, once."""
+    def new_trigger_id(self, user: str | None = None) -> str:
+        """A trigger id as Slack puts in an interaction; valid for three seconds, once.
+
+        A modal opened with it is shown to ``user`` (the one who clicked).
+        """
         with self._lock:
             trigger = f"{next(self._ids)}.{secrets.token_hex(6)}"
             self._triggers[trigger] = self._clock()
+            if user is not None:
+                self._trigger_users[trigger] = user
             return trigger
 
     def dm_channel(self, user: str) -> str:
@@ -165,13 +180,18 @@ class Workspace:
             "bot_id": BOT_ID,
         }
 
-    def post_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
+    def post_message(
+        self, args: Mapping[str, Any], files: list[str] | None = None
+    ) -> dict[str, Any]:
+        """``chat.postMessage``; ``files`` are ids of uploads shared with the message."""
         text, blocks = _content(args)
         with self._lock:
             channel = self._channel(args)
             thread_ts = args.get("thread_ts") or None
             parent = self._message(channel, thread_ts) if thread_ts else None
-            message = Message(channel, self._next_ts(), text, blocks, thread_ts=thread_ts)
+            message = Message(
+                channel, self._next_ts(), text, blocks, thread_ts=thread_ts, files=list(files or [])
+            )
             self.messages.setdefault(channel, {})[message.ts] = message
             if parent is not None:
                 parent.thread_ts = parent.ts
@@ -213,7 +233,14 @@ class Workspace:
     def respond(
         self, channel: str, user: str, message_ts: str | None, body: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """What a POST to an interaction's ``response_url`` does."""
+        """What a POST to an interaction's ``response_url`` does.
+
+        The original may be an ephemeral message (a button in one): replacing or
+        deleting it then changes what its user sees, as in Slack.
+        """
+        original = body.get("delete_original") or body.get("replace_original")
+        if original and message_ts and self._own_ephemeral(user, message_ts):
+            return self._change_ephemeral(user, message_ts, body)
         if body.get("delete_original") and message_ts:
             return self.delete_message({"channel": channel, "ts": message_ts})
         if body.get("replace_original") and message_ts:
@@ -222,6 +249,22 @@ class Workspace:
             return self.post_message({**body, "channel": channel})
         return self.post_ephemeral({**body, "channel": channel, "user": user})
 
+    def _own_ephemeral(self, user: str, ts: str) -> Ephemeral | None:
+        with self._lock:
+            return next((e for e in self.ephemerals if e.user == user and e.ts == ts), None)
+
+    def _change_ephemeral(self, user: str, ts: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            ephemeral = self._own_ephemeral(user, ts)
+            assert ephemeral is not None
+            if body.get("delete_original"):
+                self.ephemerals.remove(ephemeral)
+                self._emit("ephemeral_deleted", {"user": user, "ts": ts})
+            else:
+                ephemeral.text, ephemeral.blocks = _content(body)
+                self._emit("ephemeral_updated", ephemeral.as_json())
+            return {}
+
     def open_view(self, args: Mapping[str, Any]) -> dict[str, Any]:
         view = _view(args)
         with self._lock:
@@ -229,7 +272,8 @@ class Workspace:
             view_id = f"V{next(self._ids):08d}"
             stored = {**view, "id": view_id, "hash": secrets.token_hex(8)}
             self.views[view_id] = stored
-            self._emit("view_opened", stored)
+            self.view_users[view_id] = self._trigger_users.get(str(args.get("trigger_id")))
+            self._emit("view_opened", self._view_change(view_id))
             return {"view": stored}
 
     def update_view(self, args: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,8 +286,12 @@ class Workspace:
                 raise SlackMethodError("hash_conflict")
             stored.clear()
             stored.update({**view, "id": args["view_id"], "hash": secrets.token_hex(8)})
-            self._emit("view_updated", stored)
+            self._emit("view_updated", self._view_change(stored["id"]))
             return {"view": stored}
+
+    def _view_change(self, view_id: str) -> dict[str, Any]:
+        """A view event: the view, and the user it was opened for (``None``: unknown)."""
+        return {"view": self.views[view_id], "user": self.view_users.get(view_id)}
 
     def usergroups_list(self, _args: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -306,15 +354,43 @@ class Workspace:
                 done.append({k: v for k, v in stored.items() if k != "content"})
             if args.get("channel_id"):
                 comment = str(args.get("initial_comment") or "")
-                message = self.post_message(
+                self.post_message(
                     {
                         "channel": args["channel_id"],
                         "text": comment or done[0]["title"],
                         "thread_ts": args.get("thread_ts"),
-                    }
+                    },
+                    files=[f["id"] for f in done],
                 )
-                self.messages[message["channel"]][message["ts"]].files = [f["id"] for f in done]
             return {"files": done}
+
+    # --- reading, for a front that shows the workspace (the sandbox) ----------
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """A copy of the message ``ts`` in ``channel``, as Slack would send it, or ``None``."""
+        with self._lock:
+            found = self.messages.get(channel, {}).get(ts)
+            return copy.deepcopy(found.as_json()) if found is not None else None
+
+    def ephemeral(self, user: str, ts: str) -> dict[str, Any] | None:
+        """A copy of the ephemeral message ``ts`` shown to ``user``, or ``None``."""
+        with self._lock:
+            found = [e for e in self.ephemerals if e.user == user and e.ts == ts]
+            return copy.deepcopy(found[0].as_json()) if found else None
+
+    def view(self, view_id: str) -> tuple[dict[str, Any], str | None] | None:
+        """A copy of the view ``view_id`` and the user it was opened for, or ``None``."""
+        with self._lock:
+            stored = self.views.get(view_id)
+            if stored is None:
+                return None
+            return copy.deepcopy(stored), self.view_users.get(view_id)
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        """A copy of an uploaded file's record (``name``, ``title``, ``content``), or ``None``."""
+        with self._lock:
+            stored = self.files.get(file_id)
+            return copy.deepcopy(stored) if stored is not None else None
 
     # --- helpers ------------------------------------------------------------
 

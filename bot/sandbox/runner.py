@@ -1,0 +1,284 @@
+"""The sandbox in one process: local Slack, the real bot, the demo database, the page.
+
+One web server answers everything, on one port:
+
+- ``/``, ``/static/…``, ``/sandbox/…``: the page and what it asks (``page``);
+- ``/api/…``, ``/response/…``, ``/upload/…``, ``/_local/…``: the local
+  Slack-compatible server (``bot.local_slack``), which the bot's Web API
+  client is pointed at (its ``SLACK_API_URL``);
+- ``/slack/events``, ``/health``: the real Bolt app in HTTP mode, which the
+  page's actions reach as signed requests (``bridge``).
+
+The bot token and signing secret are made up for the run. Start-up order
+matters: the server listens first (Bolt calls ``auth.test`` when it is
+built), then the bot is built, then the demo database is reset; until then
+``/slack/events`` and ``/health`` answer 503.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from slack_bolt import App
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.http_mode import EVENTS_PATH, HEALTH_PATH, http_app
+from bot.local_slack.server import LocalSlackServer
+from bot.local_slack.workspace import Workspace
+from bot.sandbox.bridge import SlackBridge
+from bot.sandbox.page import page_routes
+from bot.sandbox.people import People
+from bot.server_thread import ServerThread
+from bot.slack_settings import SlackSettings
+from bot.worker import ThreadWorker
+from commands.config import DEMO_TARGET, Config
+from commands.demo_reset import DemoReset, reset_demo_database
+from commands.errors import ExitCode, MigrateBotError
+from commands.targets import open_target
+
+DEFAULT_ROWS = 20_000  # about 2.5 s to reset and fill on 2 cores; enough for real sizes
+OPS_CHANNEL_NAME = "migrate-ops"
+FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
+BuildBot = Callable[[SlackSettings, Config, ThreadWorker], App]
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Who the two people are, and how many rows the demo database gets at each start."""
+
+    people: People
+    rows: int = DEFAULT_ROWS
+
+
+def sandbox_config(config: Config, people: People) -> Config:
+    """``config`` with the approver among the demo target's approvers (so the two-person
+    rule can be passed) and the requester not (so it can be seen refusing)."""
+    target = config.target(DEMO_TARGET)
+    approvers = tuple(a for a in target.approvers if a != people.requester.id)
+    if people.approver.id not in approvers:
+        approvers = (people.approver.id, *approvers)
+    targets = {**config.targets, DEMO_TARGET: replace(target, approvers=approvers)}
+    return replace(config, targets=targets)
+
+
+class PortInUseError(MigrateBotError):
+    """The sandbox's address is taken (another sandbox, or another server)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; raises ``PortInUseError`` saying what to do."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise PortInUseError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): is a sandbox already running"
+            " there? `--port N` picks another port"
+        ) from None
+
+
+class _Deferred:
+    """An ASGI app that answers 503 until the real one is set."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            await PlainTextResponse("the sandbox is starting", status_code=503)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class Sandbox:
+    """``start()`` serves (page, local Slack, bot); ``prepare()`` resets the demo database."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        settings: SandboxSettings,
+        build_bot: BuildBot,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.config = sandbox_config(config, settings.people)
+        self.settings = settings
+        self.people = settings.people
+        self._build_bot = build_bot
+        self._socket = _listen(host, port)
+        self.host = host
+        self.port = self._socket.getsockname()[1]
+        self.ops_channel = self.config.bot.ops_channel or FALLBACK_OPS_CHANNEL
+        self.token = f"xoxb-sandbox-{secrets.token_hex(12)}"
+        self.signing_secret = secrets.token_hex(32)
+        self.slack = LocalSlackServer(
+            self._workspace(), bot_token=self.token, host=self.local_host, port=self.port
+        )
+        self.bridge = SlackBridge(
+            bot_url=self.local_url,
+            signing_secret=self.signing_secret,
+            slack=self.slack,
+            people=self.people,
+        )
+        self.worker = ThreadWorker()
+        self.reset: DemoReset | None = None
+        self.ready = False
+        self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
+        self._bot = _Deferred()
+        self._thread = ServerThread(self._asgi(), host=host, port=self.port, sock=self._socket)
+
+    @property
+    def local_host(self) -> str:
+        """Where this process reaches itself (a wildcard bind is not an address to call)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+
+    @property
+    def local_url(self) -> str:
+        return f"http://{self.local_host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The page's address, to print and open."""
+        return f"http://{self.local_host}:{self.port}/"
+
+    def _workspace(self) -> Workspace:
+        return Workspace(
+            users={p.id: p.name for p in self.people.both},
+            channels={self.ops_channel: OPS_CHANNEL_NAME},
+        )
+
+    def _asgi(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(EVENTS_PATH, self._bot, methods=["POST"]),
+                Route(HEALTH_PATH, self._health, methods=["GET"]),
+                *self.slack.routes(),
+                *page_routes(self),
+            ]
+        )
+
+    # --- life ---------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Serve, build the bot against the local Slack, and be ready for commands."""
+        self._thread.start()
+        bot_settings = SlackSettings(
+            bot_token=self.token, signing_secret=self.signing_secret, api_url=self.slack.api_url
+        )
+        app = self._build_bot(bot_settings, self.config, self.worker)
+        self._bot.app = http_app(app, health=self.health)
+        return self
+
+    def prepare(self) -> DemoReset:
+        """Reset the demo database (first revision, ``rows`` rows); then commands can come."""
+        handle = open_target(self.config.target(DEMO_TARGET))
+        self.reset = reset_demo_database(handle, rows=self.settings.rows)
+        self.ready = True
+        return self.reset
+
+    def stop(self) -> None:
+        self.slack.workspace.close()
+        self._thread.stop()
+        self.worker.shutdown(wait=False)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    async def _health(self, _request: Request) -> Response:
+        """200 once commands can be served; 503 while the demo database is being reset."""
+        return JSONResponse(self.health(), status_code=200 if self.ready else 503)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.ready else "starting",
+            "mode": "sandbox",
+            "targets": sorted(self.config.targets),
+            "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
+        }
+
+    def setup(self) -> Mapping[str, Any]:
+        """What the page needs to draw itself: people, channels, the bot's identity."""
+        workspace = self.slack.workspace
+        return {
+            "ready": self.ready,
+            "run_id": self.run_id,
+            "team_id": self.bridge.team_id,
+            "ops_channel": {"id": self.ops_channel, "name": OPS_CHANNEL_NAME},
+            "people": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "role": p.role,
+                    "dm": workspace.dm_channel(p.id),
+                }
+                for p in self.people.both
+            ],
+            "users": dict(workspace.users),
+            "reset": None
+            if self.reset is None
+            else {
+                "revision": self.reset.revision,
+                "pending": self.reset.pending,
+                "rows": self.reset.rows,
+            },
+        }
+
+
+def serve_sandbox(
+    *,
+    config: Config,
+    settings: SandboxSettings,
+    build_bot: BuildBot,
+    host: str,
+    port: int,
+    echo: Callable[[str], None],
+) -> None:
+    """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    began = time.monotonic()
+    sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
+    try:
+        sandbox.start()
+        echo(f"migrate-bot sandbox: {sandbox.url} (preparing the demo database…)")
+        reset = sandbox.prepare()
+        echo(_ready_text(sandbox, reset, time.monotonic() - began))
+        while not stop.wait(0.5):
+            pass
+        echo("stopping the sandbox")
+    finally:
+        sandbox.stop()
+
+
+def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
+    people = sandbox.people
+    rows = ", ".join(f"{n:,} {table}" for table, n in reset.rows.items())
+    return "\n".join(
+        [
+            f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
+            f"The demo database is at its first revision ({reset.revision}) with {rows};"
+            f" {reset.pending} revisions are pending. It is reset at each start.",
+            f"As {people.requester.name} (requester) type: /migrate upgrade demo",
+            f"then switch to {people.approver.name} (approver) and click Approve.",
+            "Ctrl-C stops it.",
+        ]
+    )

@@ -1,0 +1,359 @@
+// The sandbox page: follows the local Slack workspace through its long poll and draws
+// what each person would see; sends what they do to the sandbox, which signs it as
+// Slack would and posts it to the bot. No build step: plain modules.
+
+import { el } from "./blocks.js";
+import { askToConfirm, drawModal } from "./dialogs.js";
+import { getJson, postJson, sleep } from "./http.js";
+import { drawMessages } from "./messages.js";
+import { escapeHtml } from "./mrkdwn.js";
+import { RequestLog } from "./request_log.js";
+
+const POLL_TIMEOUT_S = 25;
+
+const app = {
+  setup: null,
+  me: null,
+  channel: null,
+  seq: 0,
+  messages: new Map(), // channel -> Map(ts -> message)
+  ephemerals: [], // as posted, each with a version __v
+  views: new Map(), // id -> {view, user, __v}
+  modals: new Map(), // user -> the stack of view ids open for them
+  modalErrors: new Map(), // view id -> {block_id: text}
+  elementState: new Map(), // container key -> Map("pos|action_id" -> value)
+  expanded: new Set(), // thread parents shown open
+  unread: new Map(), // channel -> count
+  nodes: new Map(), // message key -> {signature, node}
+  version: 0,
+  log: null,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// --- start ------------------------------------------------------------------------------
+
+async function start() {
+  app.setup = await getJson("/sandbox/setup");
+  const saved = sessionStorage.getItem("sandbox-person");
+  app.me = app.setup.people.some((p) => p.id === saved) ? saved : app.setup.people[0].id;
+  app.channel = app.setup.ops_channel.id;
+  app.log = new RequestLog($("request-log"), $("log-entries"), $("log-toggle"));
+  drawPeople();
+  $("composer").addEventListener("submit", onSubmitCommand);
+  document.addEventListener("keydown", (e) => e.key === "Escape" && closeTopModal());
+  applyChanges(await getJson("/_local/changes?after=0&timeout=0"), { replay: true });
+  render();
+  document.body.dataset.loaded = "true";
+  followReadiness();
+  poll();
+}
+
+async function followReadiness() {
+  while (!app.setup.ready) {
+    showNotice("Preparing the demo database… the bot answers as soon as it is ready.");
+    await sleep(1000);
+    app.setup = await getJson("/sandbox/setup").catch(() => app.setup);
+  }
+  const reset = app.setup.reset;
+  if (reset) {
+    const rows = Object.entries(reset.rows).map(([t, n]) => `${n.toLocaleString()} ${t}`).join(", ");
+    const [requester, approver] = app.setup.people;
+    $("hint").innerHTML =
+      `The demo database is at its first revision with ${escapeHtml(rows)}; ` +
+      `${reset.pending} revisions are pending.<br><br>Try <code>/migrate upgrade demo</code> as ` +
+      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to approve.`;
+  }
+  hideNotice();
+}
+
+async function poll() {
+  for (;;) {
+    try {
+      const changes = await getJson(`/_local/changes?after=${app.seq}&timeout=${POLL_TIMEOUT_S}`);
+      applyChanges(changes, { replay: false });
+      if (changes.length) render();
+      hideNotice("connection");
+    } catch (error) {
+      showNotice("Lost the sandbox: is `migrate-bot serve` still running? Retrying…", "connection");
+      await sleep(1500);
+      await reloadIfRestarted();
+    }
+  }
+}
+
+async function reloadIfRestarted() {
+  try {
+    const setup = await getJson("/sandbox/setup");
+    if (setup.run_id !== app.setup.run_id) location.reload();
+  } catch (error) {
+    // still down: the next poll says so
+  }
+}
+
+// --- the workspace's changes -----------------------------------------------------------
+
+function applyChanges(changes, { replay }) {
+  for (const change of changes) {
+    app.seq = Math.max(app.seq, change.seq);
+    const data = change.data;
+    switch (change.kind) {
+      case "message_posted":
+      case "message_updated":
+        storeMessage(data, change.kind === "message_posted" && !replay);
+        if (change.kind === "message_updated") forgetState(`message:${data.channel}:${data.ts}`);
+        break;
+      case "message_deleted":
+        app.messages.get(data.channel)?.delete(data.ts);
+        break;
+      case "ephemeral_posted":
+        app.ephemerals.push({ ...data, __v: ++app.version });
+        if (!replay && data.user === app.me && data.channel !== app.channel) bumpUnread(data.channel);
+        break;
+      case "ephemeral_updated":
+        replaceEphemeral(data);
+        break;
+      case "ephemeral_deleted":
+        app.ephemerals = app.ephemerals.filter((e) => !(e.user === data.user && e.ts === data.ts));
+        break;
+      case "view_opened":
+      case "view_updated":
+        app.views.set(data.view.id, { ...data, __v: ++app.version });
+        if (change.kind === "view_updated") forgetState(`view:${data.view.id}`);
+        else if (!replay) openModal(data.view.id, data.user);
+        break;
+      default:
+        break; // a kind this page does not show
+    }
+  }
+}
+
+function storeMessage(message, fresh) {
+  if (!app.messages.has(message.channel)) app.messages.set(message.channel, new Map());
+  app.messages.get(message.channel).set(message.ts, { ...message, __v: ++app.version });
+  if (fresh && message.channel !== app.channel && visibleChannel(message.channel)) bumpUnread(message.channel);
+}
+
+function replaceEphemeral(data) {
+  const at = app.ephemerals.findIndex((e) => e.user === data.user && e.ts === data.ts);
+  if (at >= 0) app.ephemerals[at] = { ...data, __v: ++app.version };
+  forgetState(`ephemeral:${data.ts}`);
+}
+
+function bumpUnread(channel) {
+  app.unread.set(channel, (app.unread.get(channel) || 0) + 1);
+}
+
+// --- who is looking ------------------------------------------------------------------
+
+function person(id) {
+  return app.setup.people.find((p) => p.id === id);
+}
+
+function myDm() {
+  return person(app.me).dm;
+}
+
+function visibleChannel(channel) {
+  return !channel.startsWith("D") || channel === myDm();
+}
+
+function drawPeople() {
+  $("people").replaceChildren(
+    el("span", { class: "switch-label" }, "You are"),
+    ...app.setup.people.map((p) =>
+      el("button", {
+        type: "button",
+        role: "radio",
+        class: "person" + (p.id === app.me ? " active" : ""),
+        "aria-checked": p.id === app.me ? "true" : "false",
+        "data-user": p.id,
+        onclick: () => switchTo(p.id),
+      }, el("span", { class: "avatar small" }, p.name.slice(0, 1).toUpperCase()), ` ${p.name} `,
+      el("span", { class: "role" }, p.role))));
+}
+
+function switchTo(id) {
+  if (id === app.me) return;
+  if (app.channel === myDm()) app.channel = person(id).dm;
+  app.me = id;
+  sessionStorage.setItem("sandbox-person", id);
+  app.nodes.clear();
+  drawPeople();
+  render();
+  status(`You are now ${person(id).name} (${person(id).role}).`);
+}
+
+// --- drawing ---------------------------------------------------------------------------
+
+function render() {
+  drawChannels();
+  drawMessages($("messages"), itemsIn(app.channel), {
+    me: app.me,
+    names: app.setup.users,
+    expanded: app.expanded,
+    nodes: app.nodes,
+    contextFor: blockContext,
+    rerender: render,
+  });
+  const stack = app.modals.get(app.me) || [];
+  const top = stack.length ? stack[stack.length - 1] : null;
+  drawModal($("modal-layer"), top ? app.views.get(top) : null, {
+    ctx: top ? blockContext(`view:${top}`, { view_id: top }, app.modalErrors.get(top)) : null,
+    errors: top ? app.modalErrors.get(top) : null,
+    me: app.me,
+    onClose: closeTopModal,
+    onSubmit: submitModal,
+  });
+}
+
+function itemsIn(channel) {
+  const posted = [...(app.messages.get(channel)?.values() || [])];
+  const mine = app.ephemerals.filter((e) => e.channel === channel && e.user === app.me);
+  return [...posted, ...mine].sort((a, b) => Number(a.ts) - Number(b.ts));
+}
+
+function channelName(id) {
+  return id === app.setup.ops_channel.id ? app.setup.ops_channel.name : id.toLowerCase();
+}
+
+function drawChannels() {
+  const channels = new Set([app.setup.ops_channel.id]);
+  for (const [id] of app.messages) if (id[0] === "C" || id[0] === "G") channels.add(id);
+  for (const e of app.ephemerals) if (e.user === app.me && e.channel[0] !== "D") channels.add(e.channel);
+  $("channels").replaceChildren(...[...channels].map((id) => navItem(id, `# ${channelName(id)}`)));
+  $("dms").replaceChildren(navItem(myDm(), "● migrate-bot"));
+  const direct = app.channel.startsWith("D");
+  $("channel-header").textContent = direct ? "migrate-bot (direct messages)" : `# ${channelName(app.channel)}`;
+  $("message-box").placeholder = direct
+    ? "Message migrate-bot: type /migrate help"
+    : `Message #${channelName(app.channel)}: type /migrate help`;
+}
+
+function navItem(id, label) {
+  const unread = app.unread.get(id) || 0;
+  const open = () => {
+    app.channel = id;
+    app.unread.delete(id);
+    render();
+  };
+  return el("li", {},
+    el("button", {
+      type: "button",
+      class: "nav-item" + (id === app.channel ? " active" : "") + (unread ? " unread" : ""),
+      "data-channel": id,
+      onclick: open,
+    }, label, unread ? el("span", { class: "badge" }, String(unread)) : null));
+}
+
+// --- what a person does ---------------------------------------------------------------
+
+// What a rendered block needs: names, who is looking, where its inputs' values live,
+// how to send an action on it (source: {channel, ts, ephemeral} or {view_id}).
+function blockContext(containerKey, source, errors) {
+  return {
+    names: app.setup.users,
+    me: app.me,
+    errors,
+    state: {
+      get: (pos, actionId) => stateOf(containerKey).get(`${pos}|${actionId}`),
+      set: (pos, actionId, value) => stateOf(containerKey).set(`${pos}|${actionId}`, value),
+    },
+    act: (pos, element, value) => sendAction(containerKey, source, pos, element, value),
+    confirm: (confirm) => askToConfirm($("confirm-layer"), confirm, { names: app.setup.users, me: app.me }),
+  };
+}
+
+function stateOf(key) {
+  if (!app.elementState.has(key)) app.elementState.set(key, new Map());
+  return app.elementState.get(key);
+}
+
+function forgetState(key) {
+  app.elementState.delete(key);
+}
+
+// {position: {action_id: value}}, as /sandbox/action and /sandbox/submit take it.
+function rawState(containerKey) {
+  const state = {};
+  for (const [key, value] of stateOf(containerKey)) {
+    const bar = key.indexOf("|");
+    (state[key.slice(0, bar)] ||= {})[key.slice(bar + 1)] = value;
+  }
+  return state;
+}
+
+async function sendAction(containerKey, source, pos, element, value) {
+  const body = { user: app.me, source, position: pos, action_id: element.action_id, value, state: rawState(containerKey) };
+  const answer = await postJson("/sandbox/action", body);
+  report(answer, `${person(app.me).name} used “${element.text?.text || element.action_id}”`);
+}
+
+async function onSubmitCommand(event) {
+  event.preventDefault();
+  const box = $("message-box");
+  const text = box.value.trim();
+  if (!text) return;
+  if (text.split(/\s/)[0] !== "/migrate") {
+    status("This workspace only has one app: type a /migrate command (try /migrate help).", true);
+    return;
+  }
+  box.value = "";
+  const answer = await postJson("/sandbox/command", { user: app.me, channel: app.channel, text });
+  report(answer, `${person(app.me).name} sent ${text}`);
+}
+
+function report(answer, what) {
+  if (answer.error) status(`${what}: ${answer.error}`, true);
+  else if (answer.status !== 200) status(`${what}: the bot answered HTTP ${answer.status}`, true);
+  else status(`${what}: the bot acknowledged it.`);
+  app.log.refresh();
+}
+
+function status(text, bad = false) {
+  const line = $("status-line");
+  line.textContent = text;
+  line.classList.toggle("bad", bad);
+}
+
+// --- modals ----------------------------------------------------------------------------
+
+function openModal(viewId, user) {
+  const owner = user || app.me;
+  if (!app.modals.has(owner)) app.modals.set(owner, []);
+  app.modals.get(owner).push(viewId);
+}
+
+function closeTopModal() {
+  const stack = app.modals.get(app.me);
+  if (stack?.length) {
+    stack.pop();
+    render();
+  }
+}
+
+async function submitModal(viewId) {
+  const answer = await postJson("/sandbox/submit", { user: app.me, view_id: viewId, state: rawState(`view:${viewId}`) });
+  report(answer, `${person(app.me).name} submitted the form`);
+  app.modalErrors.set(viewId, answer.errors || (answer.error ? { "": answer.error } : {}));
+  if (answer.close) {
+    app.modals.set(app.me, (app.modals.get(app.me) || []).filter((id) => id !== viewId));
+  }
+  render();
+}
+
+// --- notices ---------------------------------------------------------------------------
+
+function showNotice(text, reason = "ready") {
+  const notice = $("notice");
+  notice.textContent = text;
+  notice.dataset.reason = reason;
+  notice.hidden = false;
+}
+
+function hideNotice(reason) {
+  const notice = $("notice");
+  if (!reason || notice.dataset.reason === reason) notice.hidden = true;
+}
+
+start();

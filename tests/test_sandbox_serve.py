@@ -1,0 +1,158 @@
+"""``migrate-bot serve`` with no Slack credentials: the sandbox, started as a new user would.
+
+A real process in an empty folder: the built-in demo config, its own embedded
+PostgreSQL under ``var/``, the page and the bot on one port, stopped by SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox.people import default_people
+from bot.slack_settings import APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV
+from commands.config import CONFIG_ENV, demo_config
+from commands.errors import ExitCode
+
+START_TIMEOUT_S = 120
+PEOPLE = default_people()
+
+
+class Served:
+    """The ``migrate-bot serve`` process and the lines it printed."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.printed: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for_line(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.printed.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"never printed {pattern!r}; printed: {self.printed}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    process = subprocess.Popen(
+        [migrate_bot, "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield Served(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+
+
+_SETTINGS = (APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV, CONFIG_ENV, "PORT")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def post(url: str, body: dict[str, Any], kind: str = "application/json") -> tuple[int, str]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": kind})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served) -> None:
+    url = served.wait_for_line(r"migrate-bot sandbox: (http://127\.0\.0\.1:\d+/)").group(1)
+    served.wait_for_line(r"^Ready in [\d.]+ s\. Open http")
+    served.wait_for_line(r"6 revisions are pending")
+
+    code, health = get(f"{url}health")
+    assert code == 200 and json.loads(health)["mode"] == "sandbox"
+    code, page = get(url)
+    assert code == 200 and "migrate-bot" in page and "/static/sandbox.js" in page
+
+    ops = demo_config().bot.ops_channel
+    command = {"user": PEOPLE.requester.id, "channel": ops, "text": "/migrate status demo"}
+    assert post(f"{url}sandbox/command", command, kind="text/plain")[0] == 400  # not a form
+    code, refusal = post(f"{url}sandbox/command", {**command, "text": "/migrateupgrade demo"})
+    assert code == 400 and "only /migrate is" in json.loads(refusal)["error"]
+    code, answer = post(f"{url}sandbox/command", command)
+    assert (code, json.loads(answer)["status"]) == (200, 200)
+    header = _first_ephemeral_header(url)
+    assert header == "demo: ⏳ 6 revision(s) pending"
+
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(30) == 0
+    served.wait_for_line("stopping the sandbox", timeout=5)
+
+
+def _first_ephemeral_header(url: str) -> str:
+    seen, deadline = 0, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        code, body = get(f"{url}_local/changes?after={seen}&timeout=5")
+        assert code == 200
+        for change in json.loads(body):
+            seen = change["seq"]
+            if change["kind"] == "ephemeral_posted" and change["data"]["blocks"]:
+                return str(change["data"]["blocks"][0]["text"]["text"])
+    raise AssertionError("the bot never answered")
+
+
+def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("migrate-bot")), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == ExitCode.REFUSED
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before touching anything
