@@ -1,23 +1,33 @@
 """``migrate-bot serve``: the bot in HTTP mode, in Socket Mode, or (later) the sandbox.
 
 The mode comes from the credentials (see ``slack_settings``) unless forced.
-Every mode gets the same Bolt app from ``build_app``; only the transport
-differs. ``RUNNERS`` is where the local sandbox slots in for ``Mode.NO_SLACK``.
+Every mode starts the same parts (``bot.runtime.start_runtime``: audit log,
+requests, notifier, pipeline, recovery of interrupted runs) and gets the same
+Bolt app from ``build_app``; only the transport differs. On SIGTERM or
+SIGINT, running runs are aborted (their revision in flight rolled back) before
+the process ends. ``RUNNERS`` is where the local sandbox slots in for
+``Mode.NO_SLACK``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_app
 from bot.http_mode import http_app
+from bot.replies import web_client
+from bot.runtime import BotRuntime, start_runtime
 from bot.slack_settings import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
@@ -26,7 +36,6 @@ from bot.slack_settings import (
     SlackSettings,
     SlackSettingsError,
 )
-from bot.worker import ThreadWorker
 from commands.config import Config, load_config
 
 log = logging.getLogger(__name__)
@@ -64,25 +73,42 @@ def serve(
     RUNNERS[chosen](options)
 
 
-def run_http(options: ServeOptions) -> None:
-    worker = ThreadWorker()
-    app = build_app(options.settings, config=options.config, worker=worker)
-    asgi = http_app(app, health=lambda: health(options, worker))
-    log.info("HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port)
+@contextmanager
+def running_bot(options: ServeOptions) -> Iterator[tuple[App, BotRuntime]]:
+    """The runtime and the Bolt app on it; on the way out, runs are aborted and the
+    notifier flushed, whatever ended the serving."""
+    client = web_client(options.settings.bot_token, options.settings.api_url)
+    runtime = start_runtime(options.config, client)
     try:
-        uvicorn.run(asgi, host=options.host, port=options.port, access_log=False, log_config=None)
+        app = build_app(
+            options.settings,
+            config=options.config,
+            worker=runtime.worker,
+            flow=runtime.flow,
+            client=client,
+        )
+        yield app, runtime
     finally:
-        worker.shutdown(wait=False)
+        log.info("stopping: aborting running runs, flushing notifications")
+        runtime.shutdown()
+
+
+def run_http(options: ServeOptions) -> None:
+    with running_bot(options) as (app, runtime):
+        asgi = http_app(app, health=lambda: health(options, runtime))
+        log.info(
+            "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port
+        )
+        uvicorn.run(asgi, host=options.host, port=options.port, access_log=False, log_config=None)
 
 
 def run_socket_mode(options: ServeOptions) -> None:
-    worker = ThreadWorker()
-    app = build_app(options.settings, config=options.config, worker=worker)
-    log.info("Socket Mode: connecting to Slack")
-    try:
+    # SIGTERM (a platform stopping the worker) ends the wait like Ctrl-C, so the
+    # runtime's shutdown runs and a run in flight is aborted, not cut.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with running_bot(options) as (app, _runtime):
+        log.info("Socket Mode: connecting to Slack")
         SocketModeHandler(app, options.settings.app_token, web_client=app.client).start()
-    finally:
-        worker.shutdown(wait=False)
 
 
 def run_without_slack(_options: ServeOptions) -> None:
@@ -92,12 +118,12 @@ def run_without_slack(_options: ServeOptions) -> None:
     )
 
 
-def health(options: ServeOptions, worker: ThreadWorker) -> dict[str, Any]:
+def health(options: ServeOptions, runtime: BotRuntime) -> dict[str, Any]:
     return {
         "status": "ok",
         "mode": options.mode.value,
         "targets": sorted(options.config.targets),
-        "worker": {"pending": worker.pending, "failed": worker.failed},
+        **runtime.health(),
     }
 
 

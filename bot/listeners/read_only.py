@@ -1,4 +1,5 @@
-"""Handlers of the commands that only read: help, targets, status, plan, history.
+"""Handlers of the commands that only read the databases: help, targets, status, plan,
+history.
 
 Each runs on the worker (they start Alembic's child process and query the
 database, which can take seconds) and answers the asker only.
@@ -28,7 +29,7 @@ def targets_command(_command: grammar.Targets, ctx: CommandContext) -> None:
 
 def status_command(command: grammar.Status, ctx: CommandContext) -> None:
     """One answer per target: the named one, or every target allowed in this channel."""
-    targets = [ctx.config.target(command.target)] if command.target else _allowed(ctx)
+    targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
     for target in targets:
         result = status(ctx.open_target(target))
         ctx.reply.ephemeral(f"Status of {target.name}", status_blocks(result))
@@ -41,19 +42,16 @@ def plan_command(command: grammar.Plan, ctx: CommandContext) -> None:
 
 
 def history_command(command: grammar.History, ctx: CommandContext) -> None:
-    if command.target:
-        target = ctx.config.target(command.target)
-    else:
-        allowed = _allowed(ctx)
-        if len(allowed) != 1:
-            names = ", ".join(t.name for t in allowed)
-            raise grammar.CommandSyntaxError(f"name one target ({names})", grammar.Verb.HISTORY)
-        target = allowed[0]
-    entries = history(ctx.open_target(target))
-    ctx.reply.ephemeral(f"History of {target.name}", history_blocks(target.name, entries))
+    """The named target's revisions, or those of each target allowed in this channel."""
+    targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
+    for target in targets:
+        entries = history(ctx.open_target(target))
+        ctx.reply.ephemeral(f"History of {target.name}", history_blocks(target.name, entries))
 
 
-def _allowed(ctx: CommandContext) -> list[TargetConfig]:
+def allowed_targets(ctx: CommandContext) -> list[TargetConfig]:
+    """Every target that may be asked for from the command's channel; raises
+    ``ChannelNotAllowedError`` when there is none."""
     targets = targets_allowed_here(ctx.config, ctx.invocation.channel_id)
     if not targets:
         raise ChannelNotAllowedError("no target may be asked for from this channel")
