@@ -10,6 +10,7 @@ request ends otherwise (rejected, cancelled, failed with ways back, interrupted)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 import threading
@@ -29,6 +30,7 @@ from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
 from bot.replies import web_client
 from bot.request_flow import Asker
+from bot.run_picture import run_picture
 from bot.runtime import BotRuntime, start_runtime
 from bot.server_thread import ServerThread
 from bot.slack_settings import SlackSettings
@@ -36,8 +38,10 @@ from bot.views import limits
 from bot.views.ids import ActionId, BlockId
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
 from commands.audit_reading import verify
+from commands.backup_records import list_backups
 from commands.config import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
 from commands.database_url import DatabaseUrl
+from commands.pipeline import propose
 from commands.planning import status
 from commands.requests import Request
 from commands.targets import TargetHandle, open_target
@@ -49,7 +53,7 @@ TOKEN = "xoxb-flow-0000-bot-token"
 SECRET = "flow-signing-secret-0123456789"
 ALICE, BOB, CAROL, EVE, PM = "U0ALICE", "U0BOB", "U0CAROL", "U0EVE", "U0PM"
 DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
-TARGETS = ("shop", "small", "twice", "bad", "halted")
+TARGETS = ("shop", "small", "twice", "bad", "halted", "slow")
 RUN_TIMEOUT = 240
 
 
@@ -74,6 +78,9 @@ def flow_config(tmp: Path) -> Config:
             Rev("b_two", ("b_one",), ("SELECT 1/0",), ("SELECT 1",), "divide by zero"),
         ],
     )
+    slow = write_project(
+        tmp / "slow", [Rev("s_one", (), ("SELECT pg_sleep(120)",), ("SELECT 1",), "sleeps")]
+    )
     quick = 'checklist = []\napprovers = ["U0BOB", "@dbas"]\nbackup = "file://backups"'
     text = textwrap.dedent(
         f"""
@@ -89,11 +96,13 @@ def flow_config(tmp: Path) -> Config:
         backup = "file://backups"
         """
     )
-    for name, project in (("small", small), ("twice", small), ("bad", bad), ("halted", small)):
+    projects = {"small": small, "twice": small, "bad": bad, "halted": small, "slow": slow}
+    for name, project in projects.items():
         text += (
             f'\n[targets.{name}]\ndatabase_url_env = "{name.upper()}_DATABASE_URL"\n'
             f'script_location = "{project.as_posix()}"\n{quick}\n'
         )
+    text += f'allowed_channels = ["{DEV}"]\n'  # the last target, slow, is asked for in DEV only
     return parse_config(text, source="flow.toml", base=tmp)
 
 
@@ -294,6 +303,8 @@ def test_a_request_goes_from_the_slash_command_to_a_verified_run(bot: Bot) -> No
 
     final = wait_for(lambda: "Succeeded" in text_of(message) and message)
     assert limits.problems(final.blocks) == []
+    updates = [c for c in bot.slack.calls("chat.update") if c.args.get("ts") == message.ts]
+    assert "succeeded" in str(updates[-1].args["text"]) and len(updates) >= 3
     assert f"{len(pending)}/{len(pending)} revisions" in text_of(final)
     assert ActionId.APPROVE not in elements(final)
     thread = wait_for(
@@ -428,6 +439,123 @@ def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
         lambda: [m for m in top_level(bot, DEV) if header(m).startswith(request_id)]
     )[0]
     wait_for(lambda: "Interrupted" in text_of(message))
+
+
+def running_revision(bot: Bot, request_id: str, revision: str) -> bool:
+    picture = run_picture(bot.request(request_id))
+    return picture is not None and picture.current_revision == revision
+
+
+def test_a_running_request_can_be_stopped_by_its_requester_not_by_others(bot: Bot) -> None:
+    code, body = bot.sender.post(bot.sender.command_body("upgrade slow", user=ALICE, channel=OPS))
+    assert code == 200 and "can only be asked for in <#C0DEV>" in json.loads(body)["text"]
+    message, request_id = ask(bot, "upgrade slow")
+    assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
+    wait_for(lambda: running_revision(bot, request_id, "s_one"), timeout=RUN_TIMEOUT)
+    wait_for(lambda: ActionId.CANCEL in elements(message) and "Running" in text_of(message))
+    since = len(bot.slack.workspace.ephemerals)
+    assert click(bot, message, ActionId.CANCEL, user=EVE) == 200
+    assert "is not one" in ephemeral_after(bot, EVE, since)
+    assert bot.request(request_id).state is RequestState.RUNNING
+    assert click(bot, message, ActionId.CANCEL, user=ALICE) == 200
+    assert "Stopping" in ephemeral_after(bot, ALICE, since)
+    assert finished(bot, request_id).state is RequestState.ABORTED
+    wait_for(lambda: "Aborted" in text_of(message))
+    assert status(bot.open(bot.config.target("slow"))).current == ()
+
+
+def test_shutting_down_aborts_the_runs_in_flight(bot: Bot, tmp_path: Path) -> None:
+    """A second bot process on its own state file, stopped while its run sleeps."""
+    state = dataclasses.replace(bot.config.bot, state_path=tmp_path / "other.sqlite3")
+    config = dataclasses.replace(bot.config, bot=state)
+    client = web_client(TOKEN, bot.slack.api_url)
+    other = start_runtime(config, client, open_target=bot.open, min_update_interval=0.2)
+    try:
+        asker = Asker(ALICE, DEV, "shutdown-1")
+        request = other.flow.ask(asker, kind=RequestKind.UPGRADE, target="slow", goal=None).request
+        assert "starting" in other.flow.approve(request.id, user=BOB, fingerprint_seen=None)
+        wait_for(
+            lambda: (
+                run_picture(other.requests.get(request.id)) is not None
+                and run_picture(other.requests.get(request.id)).current_revision == "s_one"
+            ),
+            timeout=RUN_TIMEOUT,
+        )
+    finally:
+        other.shutdown()
+    stopped = other.requests.get(request.id)
+    assert stopped.state is RequestState.ABORTED and "stopped" in stopped.closure.reason
+    assert status(bot.open(bot.config.target("slow"))).current == ()
+
+
+def test_backups_history_status_and_audit_verify_answer_the_asker(bot: Bot) -> None:
+    answer = command(bot, "backups bad")
+    recorded = list_backups(bot.runtime.store, "bad")
+    assert answer.blocks[0]["text"]["text"] == f"Backups of bad ({len(recorded)})"
+    assert all(r.id in json.dumps(answer.blocks) for r in recorded)
+    assert limits.problems(answer.blocks) == []
+    answer = command(bot, "audit verify")
+    assert "The audit log verifies" in json.dumps(answer.blocks)
+    answers = command(bot, "history", count=len(TARGETS))
+    assert sorted(a.blocks[0]["text"]["text"].split(":")[0] for a in answers) == sorted(TARGETS)
+    assert any("Recent requests" in json.dumps(a.blocks) for a in answers)
+    answers = command(bot, "status", count=len(TARGETS))
+    assert all(limits.problems(a.blocks) == [] for a in answers)
+
+
+def test_freezing_is_for_approvers_and_stops_approved_runs_from_starting(bot: Bot) -> None:
+    assert "is not one" in command(bot, "freeze small backups first", user=EVE).text
+    assert "is frozen" in command(bot, "freeze small backups first", user=BOB).text
+    wait_for(lambda: [m for m in top_level(bot, OPS) if "frozen by" in m.text])
+    try:
+        message, request_id = ask(bot, "upgrade small")
+        assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
+        wait_for(lambda: "Not started" in thread_text(bot, message))
+        assert bot.request(request_id).state is RequestState.APPROVED
+        wait_for(lambda: "not started" in text_of(message) and "frozen" in text_of(message))
+    finally:
+        assert "is unfrozen" in command(bot, "unfreeze small", user=BOB).text
+    bot.runtime.requests.cancel(request_id, actor=ALICE)
+
+
+def test_view_sql_opens_the_requests_sql_even_when_it_was_forgotten(bot: Bot) -> None:
+    proposal = propose(
+        bot.config,
+        bot.runtime.requests,
+        bot.runtime.store,
+        kind=RequestKind.UPGRADE,
+        target="halted",
+        goal="t_one",
+        requester=ALICE,
+        origin={"channel": DEV},
+        open_target=bot.open,
+    )
+    bot.runtime.flow.messages.post(proposal.request, DEV)  # posted, but its plan not kept
+    message = wait_for(
+        lambda: [m for m in top_level(bot, DEV) if header(m).startswith(proposal.request.id)]
+    )[0]
+    opened, updated = len(bot.slack.calls("views.open")), len(bot.slack.calls("views.update"))
+    assert click(bot, message, ActionId.VIEW_REQUEST_SQL, user=EVE) == 200
+    wait_for(lambda: len(bot.slack.calls("views.update")) > updated)
+    assert "Reading the SQL" in json.dumps(bot.slack.calls("views.open")[opened].args["view"])
+    view = bot.slack.calls("views.update")[-1].args["view"]
+    assert limits.modal_problems(view) == [] and "CREATE TABLE t_one" in json.dumps(view)
+    bot.runtime.requests.cancel(proposal.request.id, actor=ALICE)
+
+
+def command(bot: Bot, text: str, *, user: str = ALICE, channel: str = DEV, count: int = 1) -> Any:
+    """Send ``/migrate text``: its first ephemeral answer (``count`` > 1: that many)."""
+    since = len(bot.slack.workspace.ephemerals)
+    code, _ = bot.sender.post(bot.sender.command_body(text, user=user, channel=channel))
+    assert code == 200
+    found = wait_for(
+        lambda: (
+            len(got := [e for e in bot.slack.workspace.ephemerals[since:] if e.user == user])
+            >= count
+            and got
+        )
+    )
+    return found[0] if count == 1 else found[:count]
 
 
 # --- what must change nothing -------------------------------------------------
