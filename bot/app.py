@@ -29,6 +29,7 @@ from bot.listeners.sql import register_actions, register_unknown_actions
 from bot.plan_cache import RecentPlans
 from bot.replies import Replier, web_client
 from bot.request_flow import RequestFlow
+from bot.shared_work import SharedWork
 from bot.slack_settings import SlackSettings
 from bot.worker import Worker
 from commands.config import Config, TargetConfig
@@ -59,6 +60,7 @@ def build_app(
     reporter = reporter or ErrorReporter()
     plans = plans or (flow.plans if flow is not None else RecentPlans())
     changes = change_handlers(flow) if flow is not None else {}
+    shared = SharedWork()
     app = App(
         token=settings.bot_token,
         signing_secret=settings.signing_secret or "",
@@ -74,6 +76,7 @@ def build_app(
             config=config,
             plans=plans,
             open_target=open_target,
+            shared=shared,
         )
 
     register_slash_command(

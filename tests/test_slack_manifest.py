@@ -28,9 +28,10 @@ METHOD_SCOPES = {
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",
 }
-# Scopes beyond what the Web API calls need: the slash command itself, and
-# users:read, which the Slack front's issue asks for (people's names).
-PLANNED_SCOPES = {"commands", "users:read"}
+# Scopes beyond what the Web API calls need: the slash command itself,
+# chat:write.public (a request is posted in the public channel it was asked in,
+# invited or not) and users:read, which the Slack front's issue asks for.
+PLANNED_SCOPES = {"commands", "chat:write.public", "users:read"}
 
 
 def methods_called() -> set[str]:

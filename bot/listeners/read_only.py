@@ -2,7 +2,8 @@
 history.
 
 Each runs on the worker (they start Alembic's child process and query the
-database, which can take seconds) and answers the asker only.
+database, which can take seconds) and answers the asker only. Identical plans
+and statuses asked for at the same time share one computation (``SharedWork``).
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ def status_command(command: grammar.Status, ctx: CommandContext) -> None:
     """One answer per target: the named one, or every target allowed in this channel."""
     targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
     for target in targets:
-        result = status(ctx.open_target(target))
+        result = ctx.shared.run(
+            ("status", target.name), lambda t=target: status(ctx.open_target(t))
+        )
         ctx.reply.ephemeral(f"Status of {target.name}", status_blocks(result))
 
 
 def plan_command(command: grammar.Plan, ctx: CommandContext) -> None:
-    result = plan(ctx.open_target(ctx.config.target(command.target)), to=command.to)
+    target = ctx.config.target(command.target)
+    result = ctx.shared.run(
+        ("plan", target.name, command.to), lambda: plan(ctx.open_target(target), to=command.to)
+    )
     sql_ref = ctx.plans.put(result) if result.sql else None
     ctx.reply.ephemeral(f"Plan for {result.target}", plan_blocks(result, sql_ref=sql_ref))
 
