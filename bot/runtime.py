@@ -91,6 +91,8 @@ class BotRuntime:
         """Abort running runs and wait for them, then stop delivering and close."""
         self.ticker.stop()
         self.flow.shutdown()
+        if not self.worker.drain(FLUSH_S):
+            log.warning("some commands were still being handled at shutdown")
         self.worker.shutdown(wait=False)
         if not self.notifier.flush(FLUSH_S):
             log.warning("some notifications are still queued; they are sent after a restart")

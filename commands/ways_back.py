@@ -12,41 +12,45 @@ from __future__ import annotations
 from audit.store import EventStore
 from commands.audit_log import EventKind, RequestKind, RequestState
 from commands.backup_records import UnknownBackupError, find_backup
-from commands.pipeline import RollbackOffer
+from commands.pipeline import RollbackOffer, RunOutcome
+from commands.pipeline.rollback import rollback_offers
+from commands.planning import Plan
 from commands.requests import Request, RequestRefused
+from commands.revision_graph import Direction
 
 ENDED_BADLY = (RequestState.FAILED, RequestState.ABORTED, RequestState.INTERRUPTED)
 
 
 def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
-    """Back to the starting revision (if the database moved), and the run's backup (if any)."""
+    """Back to the starting revision (if the database moved), and the run's backup (if any):
+    the pipeline's own ``rollback_offers``, fed with what the log recorded of the run."""
     if request.state not in ENDED_BADLY or request.closure is None:
         return ()
-    offers = []
-    start = request.from_revisions
     ended_at = request.closure.details.get("database_revisions")
-    moved = ended_at is None or set(ended_at) != set(start)
-    if moved and request.kind is not RequestKind.RESTORE and len(start) <= 1:
-        goal = start[0] if start else "base"
-        kind = RequestKind.DOWNGRADE if request.kind is RequestKind.UPGRADE else RequestKind.UPGRADE
-        offers.append(
-            RollbackOffer(
-                kind=kind.value,
-                goal=goal,
-                description=f"{kind.value} {request.target} back to {goal}, where the run started",
-            )
-        )
     backup = run_backup(request, store)
-    if backup is not None:
-        offers.append(
-            RollbackOffer(
-                kind=RequestKind.RESTORE.value,
-                goal=backup,
-                description=f"restore backup {backup}, taken just before the run"
-                " (rows written since are lost)",
-            )
-        )
-    return tuple(offers)
+    recorded = RunOutcome(
+        request_id=request.id,
+        target=request.target,
+        kind=request.kind.value,
+        state=request.state,
+        failed_step=None,
+        error=request.closure.reason,
+        started_at=request.run.started_at if request.run else request.closure.at,
+        finished_at=request.closure.at,
+        from_revisions=request.from_revisions,
+        planned_revisions=request.fingerprint.revision_ids,
+        database_revisions=tuple(ended_at) if isinstance(ended_at, list) else None,
+        backup={"id": backup} if backup is not None else None,
+    )
+    up = request.kind is not RequestKind.DOWNGRADE
+    plan = Plan(
+        target=request.target,
+        direction=Direction.UP if up else Direction.DOWN,
+        current=request.from_revisions,
+        destination=request.to_revisions,
+        revisions=(),
+    )
+    return rollback_offers(recorded, plan).rollback
 
 
 def way_back(request: Request, store: EventStore, *, restore: bool) -> RollbackOffer:
