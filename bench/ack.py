@@ -1,13 +1,18 @@
-"""Time to HTTP 200 for `/migrate plan demo` and a "View SQL" click, beside a bare Bolt app.
+"""Time to HTTP 200 for `/migrate plan demo`, a "View SQL" click and an Approve click,
+beside a bare Bolt app.
 
 Both bots run as child processes behind the same server stack (uvicorn,
 Starlette, Bolt's adapter): the real one is `migrate-bot serve --mode http`
-on the demo target, whose worker really plans (Alembic child processes) after
-each ack; the bare one only acks. Requests are signed as Slack signs them and
-sent over fresh connections by 1 and 20 concurrent senders; the Web API is the
-local Slack-compatible server. Bare and real alternate in rounds (so both meet
-the same load from whatever else the machine runs); after each round the real
-bot's worker is drained (the "drain s" column: the work done after the acks).
+on a copy of the demo target (the demo's embedded PostgreSQL, a database of
+its own, a state file in a temporary folder), whose worker really plans
+(Alembic child processes) after each ack; the bare one only acks. The Approve
+clicks are the approver's, on a request whose checklist is not ticked: each is
+checked against the policy and the audit log, refused, and answered. Requests
+are signed as Slack signs them and sent over fresh connections by 1 and 20
+concurrent senders; the Web API is the local Slack-compatible server. Bare and
+real alternate in rounds (so both meet the same load from whatever else the
+machine runs); after each round the real bot's worker is drained (the
+"drain s" column: the work done after the acks).
 
     .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100]
 """
@@ -24,6 +29,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import textwrap
 import threading
 import time
 import urllib.request
@@ -42,6 +49,28 @@ from tests.slack_requests import SlackSender, remote_ids  # noqa: E402
 TOKEN = "xoxb-bench-0000-token"
 SECRET = "bench-signing-secret"
 USER, CHANNEL = "U0BENCH", "C0BENCH"
+APPROVER = "U0DEMOAPPR"  # the demo target's approver
+
+
+def bench_config(folder: Path) -> Path:
+    """The demo target on a database of its own (left at base: nothing is approved)."""
+    path = folder / "bench.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [bot]
+            state_path = "{(folder / "state.sqlite3").as_posix()}"
+
+            [targets.demo]
+            embedded_postgres = "{(ROOT / "var" / "postgres").as_posix()}"
+            embedded_database = "bench_ack"
+            script_location = "{(ROOT / "migrations").as_posix()}"
+            approvers = ["{APPROVER}"]
+            backup = "file://{(folder / "backups").as_posix()}"
+            """
+        )
+    )
+    return path
 
 
 def serve_bare(port: int) -> None:
@@ -66,7 +95,8 @@ def serve_bare(port: int) -> None:
 
 def serve_slack(port: int) -> None:
     """The local Slack server in a process of its own, so senders' timings stay clean."""
-    server = LocalSlackServer(Workspace(users={USER: "bench"}), bot_token=TOKEN, port=port)
+    users = {USER: "bench", APPROVER: "approver"}
+    server = LocalSlackServer(Workspace(users=users), bot_token=TOKEN, port=port)
     with server:
         signal.sigwait([signal.SIGTERM, signal.SIGINT])
 
@@ -143,9 +173,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
 
 
-def wait_for_plan_button(slack_url: str) -> str:
-    """The View SQL button's value in the plan the bot posts (read through the long poll)."""
-    seen, deadline = 0, time.monotonic() + 120
+def wait_for_button(slack_url: str, action_id: str) -> tuple[str, str]:
+    """The value and block id of the first ``action_id`` button the bot shows (read
+    through the local server's long poll)."""
+    seen, deadline = 0, time.monotonic() + 180
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{slack_url}/_local/changes?after={seen}&timeout=5") as got:
             changes = json.load(got)
@@ -153,9 +184,9 @@ def wait_for_plan_button(slack_url: str) -> str:
             seen = change["seq"]
             for block in change["data"].get("blocks", []):
                 for element in block.get("elements", []) if block["type"] == "actions" else []:
-                    if element.get("action_id") == ActionId.VIEW_SQL:
-                        return str(element["value"])
-    raise SystemExit("the plan never came back")
+                    if element.get("action_id") == action_id:
+                        return str(element["value"]), str(block["block_id"])
+    raise SystemExit(f"no {action_id} button came back")
 
 
 def main() -> None:
@@ -182,8 +213,8 @@ def main() -> None:
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": f"{slack_url}/api/",
     }
-    for name in ("SLACK_APP_TOKEN", "MIGRATE_BOT_CONFIG"):
-        env.pop(name, None)
+    env.pop("SLACK_APP_TOKEN", None)
+    env["MIGRATE_BOT_CONFIG"] = str(bench_config(Path(tempfile.mkdtemp(prefix="bench-ack-"))))
     migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
     processes = [
         start(
@@ -224,7 +255,9 @@ def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespac
     real = SlackSender(real_url, SECRET, remote_ids(slack_url))
     bare = SlackSender(bare_url, SECRET, remote_ids(slack_url))
     real.post(real.command_body("plan demo", user=USER, channel=CHANNEL))  # warm-up
-    plan_ref = wait_for_plan_button(slack_url)
+    plan_ref, _ = wait_for_button(slack_url, ActionId.VIEW_SQL)
+    real.post(real.command_body("upgrade demo", user=USER, channel=CHANNEL))
+    request_id, decide_block = wait_for_button(slack_url, ActionId.APPROVE)
     drain(real_url)
 
     def plan(sender: SlackSender) -> Callable[[], bytes]:
@@ -233,11 +266,17 @@ def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespac
     def click(sender: SlackSender) -> Callable[[], bytes]:
         return lambda: sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
 
+    def approve(sender: SlackSender) -> Callable[[], bytes]:
+        return lambda: sender.action_body(
+            ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
+        )
+
     print(
         f"{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'p99/bare':>10}{'drain s':>9}"
     )
-    for kind, make in (("/migrate plan demo", plan), ("View SQL click", click)):
+    cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
+    for kind, make in cases:
         for senders, total in ((1, args.requests_1), (20, args.requests_20)):
             for sender in (bare, real):
                 run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up

@@ -4,6 +4,8 @@
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
 ``worker``; ``handlers`` maps each grammar command to the function that does it.
+With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
+request messages' buttons approve, reject, cancel and roll back.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from slack_sdk import WebClient
 from bot.duplicates import DuplicateFilter
 from bot.error_reporting import ErrorReporter
 from bot.invocation import Invocation
+from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
+from bot.listeners.decisions import register_decisions
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.slash import register_slash_command
-from bot.listeners.sql import register_actions
+from bot.listeners.sql import register_actions, register_unknown_actions
 from bot.plan_cache import RecentPlans
 from bot.replies import Replier, web_client
+from bot.request_flow import RequestFlow
+from bot.shared_work import SharedWork
 from bot.slack_settings import SlackSettings
 from bot.worker import Worker
 from commands.config import Config, TargetConfig
@@ -42,15 +48,19 @@ def build_app(
     open_target: Callable[[TargetConfig], TargetHandle] = open_target,
     reporter: ErrorReporter | None = None,
     client: WebClient | None = None,
+    flow: RequestFlow | None = None,
 ) -> App:
     """A Bolt app answering ``/migrate`` and its buttons.
 
-    ``handlers`` are added to (and override) the read-only ones. Building it
-    calls ``auth.test`` once, so a wrong token fails here, at start.
+    ``handlers`` are added to (and override) the read-only ones and, with a
+    ``flow``, the change handlers. Building it calls ``auth.test`` once, so a
+    wrong token fails here, at start.
     """
     client = client or web_client(settings.bot_token, settings.api_url)
     reporter = reporter or ErrorReporter()
-    plans = plans or RecentPlans()
+    plans = plans or (flow.plans if flow is not None else RecentPlans())
+    changes = change_handlers(flow) if flow is not None else {}
+    shared = SharedWork()
     app = App(
         token=settings.bot_token,
         signing_secret=settings.signing_secret or "",
@@ -66,17 +76,24 @@ def build_app(
             config=config,
             plans=plans,
             open_target=open_target,
+            shared=shared,
         )
 
     register_slash_command(
         app,
         config=config,
-        handlers={**READ_ONLY_HANDLERS, **(handlers or {})},
+        handlers={**READ_ONLY_HANDLERS, **changes, **(handlers or {})},
         context_for=context_for,
         worker=worker,
         reporter=reporter,
+        acknowledgement=acknowledgement,
     )
     register_actions(app, context_for=context_for, worker=worker, reporter=reporter)
+    if flow is not None:
+        register_decisions(
+            app, flow=flow, context_for=context_for, worker=worker, reporter=reporter
+        )
+    register_unknown_actions(app)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

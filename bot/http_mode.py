@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.worker import holding_jobs, release
+from bot.worker import answering, holding_jobs, release
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
@@ -42,7 +42,7 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         if body is None:
             return PlainTextResponse("payload too large", status_code=413)
         bolt_request = to_bolt_request(req, body, addition_context_properties)
-        with holding_jobs() as held:
+        with holding_jobs() as held, answering.one():
             bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         response = to_starlette_response(bolt_response)
         response.background = BackgroundTask(release, held)

@@ -128,6 +128,10 @@ class Notifier:
         payload = {"channel": channel, "user": user, "text": text, "blocks": blocks}
         self._enqueue(f"ephemeral:{self._new_key()}", Kind.EPHEMERAL, payload)
 
+    def knows(self, key: str) -> bool:
+        """Whether a notification with ``key`` was ever queued (delivered or not)."""
+        return self._outbox.state_of(key) is not None
+
     def location(self, message: str) -> tuple[str, str] | None:
         """Channel and ts of a delivered post (for links), else ``None``."""
         return self._outbox.location(message)

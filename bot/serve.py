@@ -1,26 +1,31 @@
 """``migrate-bot serve``: the bot in HTTP mode, in Socket Mode, or the local sandbox.
 
 The mode comes from the credentials (see ``slack_settings``) unless forced.
-Every mode gets the same Bolt app from ``bot_app``; only the transport
+Every mode starts the same parts (``start_bot``: the runtime of
+``bot.runtime.start_runtime`` — audit log, requests, notifier, pipeline,
+recovery of interrupted runs — and the Bolt app on it); only the transport
 differs. With no credentials at all (``Mode.NO_SLACK``) it is the sandbox:
 the bot, a local Slack and a page in the browser, on the built-in demo
-target (``bot.sandbox``).
+target (``bot.sandbox``). On SIGTERM or SIGINT, running runs are aborted
+(their revision in flight rolled back) before the process ends.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import build_app
 from bot.http_mode import http_app
+from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
 from bot.sandbox.runner import SandboxSettings, serve_sandbox
 from bot.slack_settings import (
@@ -31,7 +36,6 @@ from bot.slack_settings import (
     SlackSettings,
     SlackSettingsError,
 )
-from bot.worker import ThreadWorker
 from commands.config import DEMO_SOURCE, Config, demo_config, load_config
 
 log = logging.getLogger(__name__)
@@ -86,30 +90,34 @@ def serve(
     RUNNERS[chosen](options)
 
 
-def bot_app(settings: SlackSettings, config: Config, worker: ThreadWorker) -> App:
-    """The Bolt app every mode serves, the sandbox's included: wire new parts in here."""
-    return build_app(settings, config=config, worker=worker)
+@contextmanager
+def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
+    """``start_bot``; on the way out runs are aborted and the notifier flushed, whatever
+    ended the serving."""
+    bot = start_bot(options.settings, options.config)
+    try:
+        yield bot
+    finally:
+        log.info("stopping: aborting running runs, flushing notifications")
+        bot.runtime.shutdown()
 
 
 def run_http(options: ServeOptions) -> None:
-    worker = ThreadWorker()
-    app = bot_app(options.settings, options.config, worker)
-    asgi = http_app(app, health=lambda: health(options, worker))
-    log.info("HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port)
-    try:
+    with running_bot(options) as bot:
+        asgi = http_app(bot.app, health=lambda: health(options, bot.runtime))
+        log.info(
+            "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port
+        )
         uvicorn.run(asgi, host=options.host, port=options.port, access_log=False, log_config=None)
-    finally:
-        worker.shutdown(wait=False)
 
 
 def run_socket_mode(options: ServeOptions) -> None:
-    worker = ThreadWorker()
-    app = bot_app(options.settings, options.config, worker)
-    log.info("Socket Mode: connecting to Slack")
-    try:
-        SocketModeHandler(app, options.settings.app_token, web_client=app.client).start()
-    finally:
-        worker.shutdown(wait=False)
+    # SIGTERM (a platform stopping the worker) ends the wait like Ctrl-C, so the
+    # runtime's shutdown runs and a run in flight is aborted, not cut.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with running_bot(options) as bot:
+        log.info("Socket Mode: connecting to Slack")
+        SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client).start()
 
 
 def run_sandbox(options: ServeOptions) -> None:
@@ -118,7 +126,7 @@ def run_sandbox(options: ServeOptions) -> None:
     serve_sandbox(
         config=config,
         settings=options.sandbox,
-        build_bot=bot_app,
+        build_bot=start_bot,
         host=options.host,
         port=options.port,
         echo=lambda line: print(line, flush=True),
@@ -132,12 +140,12 @@ def _no_credentials() -> str:
     )
 
 
-def health(options: ServeOptions, worker: ThreadWorker) -> dict[str, Any]:
+def health(options: ServeOptions, runtime: BotRuntime) -> dict[str, Any]:
     return {
         "status": "ok",
         "mode": options.mode.value,
         "targets": sorted(options.config.targets),
-        "worker": {"pending": worker.pending, "failed": worker.failed},
+        **runtime.health(),
     }
 
 

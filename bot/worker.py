@@ -3,6 +3,11 @@
 Bolt's own listener pool has a handful of threads and Slack wants an answer
 in three seconds, so nothing slow runs in a listener. A job's failure goes to
 its ``on_error`` (the error reporter), never lost in a future nobody reads.
+
+Answers come first: a job starts once no Slack request is being answered
+(``answering``), or after ``QUIET_WAIT_S`` at most. In a burst (twenty people
+clicking at once) the acknowledgements go out before the work they started
+takes the CPU (and, in Python, the interpreter lock) from the next ones.
 """
 
 from __future__ import annotations
@@ -21,6 +26,35 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], None]
 ErrorSink = Callable[[BaseException], None]
+QUIET_WAIT_S = 0.25
+
+
+class Answering:
+    """How many Slack requests are being answered now, and a wait for none."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._quiet = threading.Condition()
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        with self._quiet:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._count -= 1
+                if not self._count:
+                    self._quiet.notify_all()
+
+    def wait_quiet(self, timeout: float) -> bool:
+        """Wait until nothing is being answered; ``False`` if ``timeout`` passed first."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._count == 0, timeout)
+
+
+answering = Answering()
 
 _held: ContextVar[list[Job] | None] = ContextVar("held_jobs", default=None)
 
@@ -56,13 +90,16 @@ class ThreadWorker:
     machine, acknowledging Slack within three seconds comes before planning.
     """
 
-    def __init__(self, max_workers: int = 8, *, nice: int = 10) -> None:
+    def __init__(
+        self, max_workers: int = 8, *, nice: int = 19, quiet_wait: float = QUIET_WAIT_S
+    ) -> None:
         self._pool = ThreadPoolExecutor(
             max_workers,
             thread_name_prefix="migrate-bot-worker",
             initializer=_lower_priority,
             initargs=(nice,),
         )
+        self._quiet_wait = quiet_wait
         self._idle = threading.Condition()
         self._pending = 0
         self.completed = 0
@@ -82,6 +119,7 @@ class ThreadWorker:
         future.add_done_callback(lambda _f: self._finish())
 
     def _run(self, job: Job, name: str, on_error: ErrorSink) -> None:
+        answering.wait_quiet(self._quiet_wait)
         try:
             job()
         except BaseException as exc:

@@ -36,6 +36,7 @@ NON_BLANK = re.compile(r"^\s*\S")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 USER_GROUP = re.compile(r"^(?:@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+STAKEHOLDER = re.compile(r"^(?:[CGUW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 CHECKLIST_ITEM = re.compile(rf"^(?:{'|'.join(ChecklistItem)})$")
 S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 HTTP_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
@@ -121,6 +122,8 @@ class TargetConfig:
     s3_sse: str = "AES256"
     s3_kms_key_id: str | None = None
     s3_part_size_mb: int = 16
+    # who is told of outcomes besides the ops channel: channel ids, user ids, user groups
+    stakeholders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,7 @@ def _target(name: str, table: _Table) -> TargetConfig:
         max_queue_wait=table.duration("max_queue_wait", "5s"),
         **_check_keys(table),
         **_backup_settings(table),
+        stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

@@ -62,9 +62,23 @@ class SlackSender:
         return urlencode(self.last).encode()
 
     def action_body(
-        self, action_id: str, value: str, *, user: str, channel: str, message_ts: str = "1.0"
+        self,
+        action_id: str,
+        value: str | None,
+        *,
+        user: str,
+        channel: str,
+        message_ts: str = "1.0",
+        block_id: str = "b",
+        element: dict[str, Any] | None = None,
     ) -> bytes:
+        """A click on a button (``value``), or on another element described by ``element``
+        (e.g. ``{"type": "checkboxes", "selected_options": [...]}``)."""
         trigger_id, response_url = self.mint(channel, user)
+        action: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id}
+        if value is not None:
+            action["value"] = value
+        action.update(element or {})
         payload = {
             "type": "block_actions",
             "team": {"id": self.team_id},
@@ -73,9 +87,7 @@ class SlackSender:
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
             "trigger_id": trigger_id,
             "response_url": response_url,
-            "actions": [
-                {"type": "button", "action_id": action_id, "value": value, "block_id": "b"}
-            ],
+            "actions": [action],
         }
         self.last = payload
         return urlencode({"payload": json.dumps(payload)}).encode()

@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from bot.sandbox.bridge import Sent
 from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox, SandboxSettings
-from bot.serve import bot_app
+from bot.runtime import start_bot
 from commands.config import DEMO_TARGET, Config, demo_config
 from commands.database_url import DatabaseUrl
 from commands.planning import status
@@ -54,7 +54,7 @@ def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) ->
         running = Sandbox(
             config=sandbox_config(tmp_path_factory.mktemp("sandbox")),
             settings=SandboxSettings(people=PEOPLE, rows=2_000),
-            build_bot=bot_app,
+            build_bot=start_bot,
         )
         with running:
             running.prepare()
@@ -403,7 +403,6 @@ def test_mrkdwn_is_drawn_as_slack_does_and_never_as_raw_html(
     assert drawn == html
 
 
-@pytest.mark.skip(reason="needs the request flow (issue 7 wiring)")
 def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs(
     page: Page, sandbox: Sandbox, artifacts: Path
 ) -> None:

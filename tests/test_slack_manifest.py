@@ -25,10 +25,13 @@ METHOD_SCOPES = {
     "views_update": None,
     "conversations_open": "im:write",
     "files_upload_v2": "files:write",
+    "usergroups_list": "usergroups:read",
+    "usergroups_users_list": "usergroups:read",
 }
-# Scopes the Slack front's issue asks for beyond what today's calls need
-# (approver groups and names are resolved by the approval policy).
-PLANNED_SCOPES = {"commands", "usergroups:read", "users:read"}
+# Scopes beyond what the Web API calls need: the slash command itself,
+# chat:write.public (a request is posted in the public channel it was asked in,
+# invited or not) and users:read, which the Slack front's issue asks for.
+PLANNED_SCOPES = {"commands", "chat:write.public", "users:read"}
 
 
 def methods_called() -> set[str]:

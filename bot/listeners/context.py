@@ -8,12 +8,13 @@ answers through ``ctx.reply``. Register more with ``build_app(handlers=...)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.invocation import Invocation
 from bot.plan_cache import RecentPlans
 from bot.replies import Replier
+from bot.shared_work import SharedWork
 from commands.config import Config, TargetConfig
 from commands.targets import TargetHandle
 
@@ -27,6 +28,7 @@ class CommandContext:
     config: Config
     plans: RecentPlans
     open_target: Callable[[TargetConfig], TargetHandle]
+    shared: SharedWork = field(default_factory=SharedWork)  # one per app: see build_app
 
 
 CommandHandler = Callable[[Any, CommandContext], None]

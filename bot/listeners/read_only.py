@@ -1,7 +1,9 @@
-"""Handlers of the commands that only read: help, targets, status, plan, history.
+"""Handlers of the commands that only read the databases: help, targets, status, plan,
+history.
 
 Each runs on the worker (they start Alembic's child process and query the
-database, which can take seconds) and answers the asker only.
+database, which can take seconds) and answers the asker only. Identical plans
+and statuses asked for at the same time share one computation (``SharedWork``).
 """
 
 from __future__ import annotations
@@ -28,32 +30,34 @@ def targets_command(_command: grammar.Targets, ctx: CommandContext) -> None:
 
 def status_command(command: grammar.Status, ctx: CommandContext) -> None:
     """One answer per target: the named one, or every target allowed in this channel."""
-    targets = [ctx.config.target(command.target)] if command.target else _allowed(ctx)
+    targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
     for target in targets:
-        result = status(ctx.open_target(target))
+        result = ctx.shared.run(
+            ("status", target.name), lambda t=target: status(ctx.open_target(t))
+        )
         ctx.reply.ephemeral(f"Status of {target.name}", status_blocks(result))
 
 
 def plan_command(command: grammar.Plan, ctx: CommandContext) -> None:
-    result = plan(ctx.open_target(ctx.config.target(command.target)), to=command.to)
+    target = ctx.config.target(command.target)
+    result = ctx.shared.run(
+        ("plan", target.name, command.to), lambda: plan(ctx.open_target(target), to=command.to)
+    )
     sql_ref = ctx.plans.put(result) if result.sql else None
     ctx.reply.ephemeral(f"Plan for {result.target}", plan_blocks(result, sql_ref=sql_ref))
 
 
 def history_command(command: grammar.History, ctx: CommandContext) -> None:
-    if command.target:
-        target = ctx.config.target(command.target)
-    else:
-        allowed = _allowed(ctx)
-        if len(allowed) != 1:
-            names = ", ".join(t.name for t in allowed)
-            raise grammar.CommandSyntaxError(f"name one target ({names})", grammar.Verb.HISTORY)
-        target = allowed[0]
-    entries = history(ctx.open_target(target))
-    ctx.reply.ephemeral(f"History of {target.name}", history_blocks(target.name, entries))
+    """The named target's revisions, or those of each target allowed in this channel."""
+    targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
+    for target in targets:
+        entries = history(ctx.open_target(target))
+        ctx.reply.ephemeral(f"History of {target.name}", history_blocks(target.name, entries))
 
 
-def _allowed(ctx: CommandContext) -> list[TargetConfig]:
+def allowed_targets(ctx: CommandContext) -> list[TargetConfig]:
+    """Every target that may be asked for from the command's channel; raises
+    ``ChannelNotAllowedError`` when there is none."""
     targets = targets_allowed_here(ctx.config, ctx.invocation.channel_id)
     if not targets:
         raise ChannelNotAllowedError("no target may be asked for from this channel")

@@ -38,7 +38,10 @@ def register_slash_command(
     context_for: Callable[[Invocation], CommandContext],
     worker: Worker,
     reporter: ErrorReporter,
+    acknowledgement: Callable[[Any], str | None] = lambda _command: None,
 ) -> None:
+    """``acknowledgement(command)`` is what the ack says (``None``: nothing, the answer follows)."""
+
     @app.command(SLASH_COMMAND)
     def migrate(ack: Ack, body: dict[str, Any]) -> None:
         invocation = Invocation.from_body(body)
@@ -49,7 +52,11 @@ def register_slash_command(
         handler = handlers.get(type(command))
         if handler is None:
             raise NotAvailableError(f"`/migrate {command.verb}` is not available yet")
-        ack()
+        said = acknowledgement(command)
+        if said is None:
+            ack()
+        else:
+            ack(text=said, response_type="ephemeral")
         ctx = context_for(invocation)
         doing = f"running `/migrate {command.verb}`"
         worker.submit(

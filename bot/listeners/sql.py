@@ -15,6 +15,7 @@ from bot.listeners.context import CommandContext
 from bot.views.ids import ActionId
 from bot.views.plan import sql_expired_modal, sql_file, sql_modal, sql_sent_as_file_modal
 from bot.worker import Worker
+from commands.planning import Plan
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +26,25 @@ def show_sql(ref: str, ctx: CommandContext) -> None:
     if plan is None:
         ctx.reply.open_modal(sql_expired_modal())
         return
+    show_plan_sql(plan, ctx)
+
+
+def show_plan_sql(plan: Plan, ctx: CommandContext, *, view_id: str | None = None) -> None:
+    """The plan's SQL in a modal (``view_id``: one already open), or as a file in a DM."""
     modal = sql_modal(plan)
-    if modal is not None:
-        ctx.reply.open_modal(modal)
-        return
     filename = f"{plan.target}-plan.sql"
-    ctx.reply.open_modal(sql_sent_as_file_modal(plan.target, filename))
-    ctx.reply.send_file(
-        content=sql_file(plan),
-        filename=filename,
-        title=f"SQL of the plan for {plan.target}",
-        comment=f"The SQL of the plan for `{plan.target}` ({len(plan.revisions)} revisions).",
-    )
+    shown = modal or sql_sent_as_file_modal(plan.target, filename)
+    if view_id is None:
+        ctx.reply.open_modal(shown)
+    else:
+        ctx.reply.update_modal(view_id, shown)
+    if modal is None:
+        ctx.reply.send_file(
+            content=sql_file(plan),
+            filename=filename,
+            title=f"SQL of the plan for {plan.target}",
+            comment=f"The SQL of the plan for `{plan.target}` ({len(plan.revisions)} revisions).",
+        )
 
 
 def register_actions(
@@ -57,8 +65,11 @@ def register_actions(
             on_error=lambda error: ctx.reply.ephemeral(reporter.user_message(error, doing=doing)),
         )
 
+
+def register_unknown_actions(app: App) -> None:
+    """Last: a button this bot does not know (an old message, a forged payload) is ignored."""
+
     @app.action(re.compile(".*"))
     def unknown_action(ack: Ack, action: dict[str, Any]) -> None:
-        """A button this bot does not know (an old message, a forged payload): ignored."""
         ack()
         log.info("ignored an unknown action %r", str(action.get("action_id"))[:64])

@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from slack_bolt import App
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -36,12 +35,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.http_mode import EVENTS_PATH, HEALTH_PATH, http_app
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
+from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
 from bot.server_thread import ServerThread
 from bot.slack_settings import SlackSettings
-from bot.worker import ThreadWorker
 from commands.config import DEMO_TARGET, Config
 from commands.demo_reset import DemoReset, reset_demo_database
 from commands.errors import ExitCode, MigrateBotError
@@ -50,7 +49,7 @@ from commands.targets import open_target
 DEFAULT_ROWS = 20_000  # about 2.5 s to reset and fill on 2 cores; enough for real sizes
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
-BuildBot = Callable[[SlackSettings, Config, ThreadWorker], App]
+BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class Sandbox:
             slack=self.slack,
             people=self.people,
         )
-        self.worker = ThreadWorker()
+        self.bot: RunningBot | None = None
         self.reset: DemoReset | None = None
         self.ready = False
         self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
@@ -180,8 +179,8 @@ class Sandbox:
         bot_settings = SlackSettings(
             bot_token=self.token, signing_secret=self.signing_secret, api_url=self.slack.api_url
         )
-        app = self._build_bot(bot_settings, self.config, self.worker)
-        self._bot.app = http_app(app, health=self.health)
+        self.bot = self._build_bot(bot_settings, self.config)
+        self._bot.app = http_app(self.bot.app, health=self.health)
         return self
 
     def prepare(self) -> DemoReset:
@@ -194,7 +193,8 @@ class Sandbox:
     def stop(self) -> None:
         self.slack.workspace.close()
         self._thread.stop()
-        self.worker.shutdown(wait=False)
+        if self.bot is not None:
+            self.bot.runtime.shutdown()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -211,7 +211,7 @@ class Sandbox:
             "status": "ok" if self.ready else "starting",
             "mode": "sandbox",
             "targets": sorted(self.config.targets),
-            "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
+            **(self.bot.runtime.health() if self.bot is not None else {}),
         }
 
     def setup(self) -> Mapping[str, Any]:

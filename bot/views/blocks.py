@@ -89,6 +89,32 @@ def button(
     return element
 
 
+def confirm_dialog(title: str, text: str, *, confirm: str, deny: str = "Back") -> dict[str, Any]:
+    """The "are you sure?" Slack shows before sending a button's click."""
+    return {
+        "title": plain(title, limits.CONFIRM_TITLE),
+        "text": plain(text, limits.CONFIRM_TEXT),
+        "confirm": plain(confirm, limits.CONFIRM_BUTTON),
+        "deny": plain(deny, limits.CONFIRM_BUTTON),
+    }
+
+
+def checkboxes(
+    *, action_id: str, options: Iterable[tuple[str, str]], checked: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Checkboxes from ``(label, value)`` pairs; those whose value is in ``checked`` ticked."""
+    shown = [
+        {"text": plain(label, limits.OPTION_TEXT), "value": value}
+        for label, value in list(options)[: limits.CHECKBOX_OPTIONS]
+    ]
+    ticked = set(checked)
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": action_id, "options": shown}
+    initial = [o for o in shown if o["value"] in ticked]
+    if initial:  # Slack refuses an empty initial_options
+        element["initial_options"] = initial
+    return element
+
+
 def actions(*elements: dict[str, Any], block_id: str) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 

@@ -11,9 +11,14 @@ from enum import StrEnum
 
 
 class ActionId(StrEnum):
-    VIEW_SQL = "view_sql"
+    VIEW_SQL = "view_sql"  # value: a plan reference (P-…) from /migrate plan
+    VIEW_REQUEST_SQL = "view_request_sql"  # value: a request id
     APPROVE = "approve"
     REJECT = "reject"
+    CANCEL = "cancel_request"  # before the run: cancel; while it runs: stop it
+    CHECKLIST = "checklist"  # checkboxes; the block id carries the request id
+    ROLL_BACK = "rollback_revisions"  # value: the failed request's id
+    RESTORE_BACKUP = "rollback_restore"  # value: the failed request's id
 
 
 class BlockId(StrEnum):
@@ -26,3 +31,23 @@ class BlockId(StrEnum):
     COMMANDS = "commands"
     TARGETS = "targets"
     SQL = "sql"
+    STATE = "state"
+    PREFLIGHT = "preflight"
+    CHECKLIST = "checklist"  # followed by ":" and the request id
+    DECIDE = "decide"  # followed by ":" and the plan fingerprint the buttons were shown with
+    RUN = "run"
+    OUTCOME = "outcome"
+    WAYS_BACK = "ways_back"
+    BACKUPS = "backups"
+
+
+def tagged(block: BlockId, tag: str) -> str:
+    """A block id carrying a value (a request id, a fingerprint): ``checklist:M-12``."""
+    return f"{block}:{tag}"
+
+
+def tag_of(block_id: object, block: BlockId) -> str | None:
+    """The value ``tagged`` put in ``block_id``, if it is one of ``block``'s."""
+    if isinstance(block_id, str) and block_id.startswith(f"{block}:"):
+        return block_id.removeprefix(f"{block}:")
+    return None

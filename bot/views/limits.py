@@ -28,6 +28,12 @@ BLOCK_ID = 255
 MODAL_TITLE = 24
 MODAL_BUTTON = 24
 MESSAGE_TEXT = 40_000
+OPTION_TEXT = 75
+OPTION_VALUE = 150
+CHECKBOX_OPTIONS = 10
+CONFIRM_TITLE = 100
+CONFIRM_TEXT = 300
+CONFIRM_BUTTON = 30
 
 
 def problems(blocks: Iterable[dict[str, Any]], *, surface: str = "message") -> list[str]:
@@ -109,6 +115,40 @@ def _element(where: str, element: dict[str, Any], action_ids: list[str]) -> list
     if element.get("type") == "button":
         found += _text_object(f"{where} button", element.get("text"), BUTTON_TEXT, plain_only=True)
         found += _too_long(where, "button value", element.get("value", ""), ACTION_VALUE)
+    if element.get("type") == "checkboxes":
+        found += _options(where, element)
+    if "confirm" in element:
+        found += _confirm(where, element["confirm"])
+    return found
+
+
+def _options(where: str, element: dict[str, Any]) -> list[str]:
+    options = element.get("options", [])
+    found = [f"{where}: {len(options)} options"] * (not 0 < len(options) <= CHECKBOX_OPTIONS)
+    values = []
+    for option in options:
+        found += _text_object(f"{where} option", option.get("text"), OPTION_TEXT)
+        found += _too_long(where, "option value", option.get("value", ""), OPTION_VALUE)
+        values.append(option.get("value"))
+    for option in element.get("initial_options", []):
+        if option not in options:
+            found.append(f"{where}: an initial option is not one of the options")
+    if "initial_options" in element and not element["initial_options"]:
+        found.append(f"{where}: initial_options is empty")
+    return found + _duplicates("option value", values)
+
+
+def _confirm(where: str, confirm: Any) -> list[str]:
+    if not isinstance(confirm, dict):
+        return [f"{where}: confirm is not an object"]
+    found = _text_object(
+        f"{where} confirm title", confirm.get("title"), CONFIRM_TITLE, plain_only=True
+    )
+    found += _text_object(f"{where} confirm text", confirm.get("text"), CONFIRM_TEXT)
+    for key in ("confirm", "deny"):
+        found += _text_object(
+            f"{where} confirm {key}", confirm.get(key), CONFIRM_BUTTON, plain_only=True
+        )
     return found
 
 

@@ -84,6 +84,11 @@ def sql_sent_as_file_modal(target: str, filename: str) -> dict[str, Any]:
     )
 
 
+def loading_modal(request_id: str) -> dict[str, Any]:
+    """Shown at once while the request's plan is made again (the trigger lasts 3 s)."""
+    return _modal(f"SQL: {request_id}", [section(f"Reading the SQL of {request_id}…")])
+
+
 def sql_expired_modal() -> dict[str, Any]:
     return _modal(
         "SQL",

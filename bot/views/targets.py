@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.views.blocks import Block, code, context, escape, header, section
 from bot.views.ids import BlockId
 from bot.views.limits import MESSAGE_BLOCKS
+from bot.views.people import people
 from commands.config import Config, TargetConfig
 
 SHOWN = MESSAGE_BLOCKS - 3
@@ -22,7 +23,7 @@ def targets_blocks(config: Config) -> list[Block]:
 
 def _target(target: TargetConfig, index: int) -> Block:
     database = "embedded PostgreSQL" if target.embedded_postgres else f"${target.database_url_env}"
-    approvers = ", ".join(_approver(a) for a in target.approvers)
+    approvers = people(target.approvers, as_approvers=True)
     channels = ", ".join(f"<#{c}>" for c in target.allowed_channels) or "any channel"
     text = f"*{code(target.name)}*"
     if target.description:
@@ -37,12 +38,3 @@ def _target(target: TargetConfig, index: int) -> Block:
         ],
         block_id=f"{BlockId.TARGETS}-{index}",
     )
-
-
-def _approver(approver: str) -> str:
-    """A user id as a mention; a group handle as written (ids are resolved when approving)."""
-    if approver.startswith(("U", "W")):
-        return f"<@{approver}>"
-    if approver.startswith("S"):
-        return f"<!subteam^{approver}>"
-    return escape(approver)

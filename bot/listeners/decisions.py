@@ -1,0 +1,111 @@
+"""The request message's buttons and checkboxes: approve, reject, cancel or stop,
+tick the checklist, view the SQL, and the ways back after a failed run.
+
+Each listener acks at once and hands the click to the worker. A button's
+value is only a request id; anything else in a payload is read defensively
+(a forged or stale click is bad input: a polite answer, nothing changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.channels import check_channel
+from bot.listeners.context import CommandContext
+from bot.listeners.sql import show_plan_sql
+from bot.request_flow import Asker, RequestFlow
+from bot.views.ids import ActionId, BlockId, tag_of
+from bot.views.plan import loading_modal
+from bot.worker import Worker
+from commands.requests import RequestInputError
+from commands.requests.inputs import parse_request_id
+
+Work = Callable[[dict[str, Any], CommandContext], str | None]
+
+
+def register_decisions(
+    app: App,
+    *,
+    flow: RequestFlow,
+    context_for: Callable[[Invocation], CommandContext],
+    worker: Worker,
+    reporter: ErrorReporter,
+) -> None:
+    def on(action_id: ActionId, doing: str, work: Work) -> None:
+        @app.action(action_id)
+        def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+            ack()
+            ctx = context_for(Invocation.from_body(body))
+
+            def job() -> None:
+                answer = work(action, ctx)
+                if answer:
+                    ctx.reply.ephemeral(answer)
+
+            worker.submit(
+                job,
+                name=doing,
+                on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
+            )
+
+    def approve(action: dict[str, Any], ctx: CommandContext) -> str:
+        seen = tag_of(action.get("block_id"), BlockId.DECIDE)
+        return flow.approve(request_id(action), user=user(ctx), fingerprint_seen=seen)
+
+    def tick(action: dict[str, Any], ctx: CommandContext) -> str | None:
+        tagged = tag_of(action.get("block_id"), BlockId.CHECKLIST)
+        return flow.tick(parse_request_id(tagged or ""), user=user(ctx), selected=selected(action))
+
+    def roll_back(restore: bool) -> Work:
+        def work(action: dict[str, Any], ctx: CommandContext) -> str:
+            failed = flow.requests.get(request_id(action))
+            channel = failed.origin.get("channel") or ctx.invocation.channel_id
+            check_channel(flow.config, failed.target, channel)
+            proposal = flow.roll_back(
+                failed.id, Asker(user(ctx), channel or user(ctx)), restore=restore
+            )
+            new = proposal.request
+            state = new.state.value.replace("_", " ")
+            return f"You asked for {new.id} ({new.kind.value} {new.target} to {new.goal}): {state}."
+
+        return work
+
+    def view_sql(action: dict[str, Any], ctx: CommandContext) -> None:
+        """The modal opens at once (the trigger lasts three seconds); the plan follows."""
+        wanted = request_id(action)
+        kept = flow.plans.get(wanted)
+        view_id = None if kept is not None else ctx.reply.open_modal(loading_modal(wanted))
+        show_plan_sql(kept or flow.request_plan(wanted), ctx, view_id=view_id)
+
+    on(ActionId.APPROVE, "approving", approve)
+    on(ActionId.REJECT, "rejecting", lambda a, c: flow.reject(request_id(a), user=user(c)))
+    on(ActionId.CANCEL, "cancelling", lambda a, c: flow.cancel(request_id(a), user=user(c)))
+    on(ActionId.CHECKLIST, "recording the checklist", tick)
+    on(ActionId.VIEW_REQUEST_SQL, "showing the SQL", view_sql)
+    on(ActionId.ROLL_BACK, "asking to roll back", roll_back(restore=False))
+    on(ActionId.RESTORE_BACKUP, "asking to restore the backup", roll_back(restore=True))
+
+
+def request_id(action: dict[str, Any]) -> str:
+    """The request id a button carries; raises ``RequestInputError`` for anything else."""
+    value = action.get("value")
+    if not isinstance(value, str):
+        raise RequestInputError("this button carries no request id")
+    return parse_request_id(value)
+
+
+def user(ctx: CommandContext) -> str:
+    return ctx.invocation.user_id
+
+
+def selected(action: dict[str, Any]) -> list[str]:
+    """The values of the ticked checkboxes (the whole set Slack sends on each click)."""
+    options = action.get("selected_options")
+    if not isinstance(options, list):
+        return []
+    return [str(o.get("value")) for o in options if isinstance(o, dict)]

@@ -1,0 +1,120 @@
+"""Where a request stands, in one line, and the ways back once a run went wrong."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.views.blocks import Block, actions, button, confirm_dialog, escape
+from bot.views.ids import ActionId, BlockId
+from bot.views.people import mention, people
+from bot.views.status import revisions_text
+from commands.audit_log import RequestState
+from commands.durations import format_duration
+from commands.pipeline import RollbackOffer
+from commands.requests import Request
+from commands.requests.wording import format_time
+
+if TYPE_CHECKING:
+    from bot.views.request import RequestCard
+
+REASON_CHARS = 600
+
+
+def state_line(card: RequestCard) -> str:
+    """One line that changes as the request moves: who must act next, or how it ended."""
+    request = card.request
+    state = request.state
+    if state is RequestState.REQUESTED:
+        return _requested(request)
+    if state is RequestState.AWAITING_APPROVAL:
+        return _awaiting(card)
+    approvers = people(a.approver for a in request.current_approvals)
+    if state is RequestState.APPROVED:
+        note = f" · not started: {escape(card.note)}" if card.note else " · starting the run"
+        return f"👍 *Approved* by {approvers}{note}"
+    if state is RequestState.RUNNING:
+        started = request.run.started_at if request.run else request.created_at
+        return f"🏃 *Running* since {format_time(started)} · approved by {approvers}"
+    return _closed(request)
+
+
+def _requested(request: Request) -> str:
+    if request.preflight is None:
+        return "⏳ Running the pre-flight checks…"
+    if not request.preflight.passed:
+        return "❌ *Pre-flight failed*: nobody can approve it. Fix what failed and ask again."
+    changes = "; ".join(request.plan_changes) or "it was planned again"
+    return f"🔁 *The plan changed* ({escape(changes)}): ask again for a fresh approval."
+
+
+def _awaiting(card: RequestCard) -> str:
+    request = card.request
+    line = f"⏳ *Awaiting approval* from {people(card.approvers, as_approvers=True)}"
+    line += f" · needs {escape(', '.join(card.missing) or 'nothing more')}"
+    unticked = [item for item in card.checklist if request.tick_of(item) is None]
+    if unticked:
+        line += (
+            f" · checklist {len(card.checklist) - len(unticked)}/{len(card.checklist)}:"
+            f" {mention(request.requester)} ticks it before anyone can approve"
+        )
+    return line
+
+
+def _closed(request: Request) -> str:
+    closure = request.closure
+    assert closure is not None
+    reason = escape(_clip(closure.reason))
+    by = mention(closure.by)
+    details = closure.details
+    if request.state is RequestState.SUCCEEDED:
+        took = details.get("duration_s")
+        took_text = f" in {format_duration(float(took))}" if took is not None else ""
+        approved = people(a.approver for a in request.current_approvals)
+        return f"✅ *Succeeded*{took_text} · approved by {approved}"
+    if request.state is RequestState.FAILED:
+        step = details.get("failed_step")
+        return f"❌ *Failed*{f' at {escape(str(step))}' if step else ''}: {reason}"
+    if request.state is RequestState.ABORTED:
+        return f"🛑 *Aborted*: {reason}"
+    if request.state is RequestState.INTERRUPTED:
+        step = details.get("step")
+        held = details.get("database_revisions")
+        at = revisions_text(tuple(held)) if isinstance(held, list) else "_unknown_"
+        during = f" during {escape(str(step))}" if step else ""
+        return (
+            f"⚠️ *Interrupted*: the bot stopped while it ran{during}; the database is at {at}."
+            " Nothing resumes by itself."
+        )
+    word = {
+        RequestState.REJECTED: "🚫 *Rejected*",
+        RequestState.CANCELLED: "✖️ *Cancelled*",
+        RequestState.EXPIRED: "⌛ *Expired*",
+    }[request.state]
+    tail = f": {reason}" if reason else ""
+    return f"{word} by {by} at {format_time(closure.at)}{tail}"
+
+
+def ways_back_buttons(request: Request, offers: tuple[RollbackOffer, ...]) -> list[Block]:
+    """ "Roll back to REV" / "Restore backup" buttons: each asks for a new, approved request."""
+    elements = []
+    for offer in offers:
+        restore = offer.kind == "restore"
+        label = f"Restore backup {offer.goal}" if restore else f"Roll back to {offer.goal}"
+        elements.append(
+            button(
+                label,
+                action_id=ActionId.RESTORE_BACKUP if restore else ActionId.ROLL_BACK,
+                value=request.id,
+                confirm=confirm_dialog(
+                    f"{label}?",
+                    f"This asks to {offer.description}. It is a new request: it runs its"
+                    " pre-flight and needs an approval like any other.",
+                    confirm="Ask for it",
+                ),
+            )
+        )
+    return [actions(*elements, block_id=BlockId.WAYS_BACK)] if elements else []
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"

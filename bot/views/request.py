@@ -1,0 +1,193 @@
+"""The request message: what is asked, what the checks found, the checklist, the
+decision buttons, and, once it runs, its live status and outcome.
+
+One pure function of a ``RequestCard`` (the request as the audit log folds
+it, plus what the policy still needs and the run's news): the message is
+drawn again from scratch on every change, so it never shows a state the log
+does not hold. Contract: the approve button's ``action_id`` starts with
+``approve``, reject's with ``reject``, and each button's ``value`` is only
+the request id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.run_picture import RunPicture
+from bot.views.blocks import (
+    Block,
+    actions,
+    button,
+    checkboxes,
+    code,
+    confirm_dialog,
+    context,
+    escape,
+    header,
+    lines_in_sections,
+    section,
+)
+from bot.views.ids import ActionId, BlockId, tagged
+from bot.views.outcome import state_line, ways_back_buttons
+from bot.views.people import mention
+from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
+from bot.views.run import run_blocks
+from bot.views.status import revisions_text
+from commands.audit_log import ChecklistItem, RequestKind, RequestState
+from commands.durations import format_duration
+from commands.pipeline import RollbackOffer
+from commands.requests import Request
+
+PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
+BEFORE_RUN = (*PENDING, RequestState.APPROVED)
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    """Everything the request message shows, gathered by the caller."""
+
+    request: Request
+    approvers: tuple[str, ...]  # as configured: user ids, @handles, S… ids
+    checklist: tuple[ChecklistItem, ...]  # the items the target requires
+    missing: tuple[str, ...]  # what the approval policy still needs, in words
+    approval_ttl_s: float
+    now: datetime
+    run: RunPicture | None = None
+    ways_back: tuple[RollbackOffer, ...] = ()
+    note: str | None = None  # e.g. why an approved request has not started
+
+
+def request_message(card: RequestCard) -> tuple[str, list[Block]]:
+    """The notification text and the blocks of the request message."""
+    request = card.request
+    blocks = [
+        header(f"{request.id} · {request.kind.value} {request.target}", BlockId.HEADER),
+        section(_summary(request), block_id=BlockId.SUMMARY),
+        context(state_line(card), block_id=BlockId.STATE),
+    ]
+    if card.run is not None:  # once it runs, the run comes first; the rest is settled
+        blocks += run_blocks(card.run, card.now)
+    if request.kind is not RequestKind.RESTORE:
+        blocks += _revisions(request)
+    if request.state in BEFORE_RUN:
+        blocks += preflight_blocks(request.preflight)
+    else:
+        blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
+    blocks += _checklist(card)
+    blocks += _buttons(card)
+    blocks.append(context(_footer(card), block_id=BlockId.FOOTER))
+    text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
+    return text, blocks
+
+
+def _summary(request: Request) -> str:
+    count = len(request.fingerprint.revisions)
+    if request.kind is RequestKind.RESTORE:
+        captured = revisions_text(request.to_revisions)
+        what = f"Restore backup {code(request.goal)}, captured at {captured}"
+    else:
+        what = f"{revisions_text(request.from_revisions)} → {revisions_text(request.to_revisions)}"
+        what += f", *{count} revision{'s' * (count != 1)}*"
+    lines = [what, f"Requested by {mention(request.requester)}"]
+    if request.reason:
+        lines.append(f"_{escape(request.reason)}_")
+    return "\n".join(lines)
+
+
+def _revisions(request: Request) -> list[Block]:
+    revisions = pending_revisions(request)
+    if not revisions:
+        return []
+    lines = [
+        f"{n}. {code(rev)}  {escape(message)}" for n, (rev, message) in enumerate(revisions, 1)
+    ]
+    return lines_in_sections(lines, max_blocks=4, block_id=BlockId.REVISIONS)
+
+
+def _checklist(card: RequestCard) -> list[Block]:
+    request = card.request
+    if not card.checklist:
+        return []
+    ticks = {item: request.tick_of(item) for item in card.checklist}
+    confirmed = sum(tick is not None for tick in ticks.values())
+    title = (
+        f"*Checklist* · {confirmed}/{len(card.checklist)} confirmed by"
+        f" {mention(request.requester)} (only the requester's ticks count)"
+    )
+    if request.state in PENDING:
+        element = checkboxes(
+            action_id=ActionId.CHECKLIST,
+            options=[(item.label, item.value) for item in card.checklist],
+            checked=[item.value for item, tick in ticks.items() if tick is not None],
+        )
+        return [
+            section(title),
+            actions(element, block_id=tagged(BlockId.CHECKLIST, request.id)),
+        ]
+    unticked = [item.label for item, tick in ticks.items() if tick is None]
+    if unticked:
+        title += f"; not confirmed: {escape('; '.join(unticked))}"
+    return [context(title, block_id=BlockId.CHECKLIST)]
+
+
+def _buttons(card: RequestCard) -> list[Block]:
+    request = card.request
+    value = request.id
+    if request.state in BEFORE_RUN:
+        elements = []
+        if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
+            elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
+        if request.state is not RequestState.APPROVED:
+            elements += [
+                button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
+                button(
+                    "Reject",
+                    action_id=ActionId.REJECT,
+                    value=value,
+                    style="danger",
+                    confirm=confirm_dialog(
+                        f"Reject {request.id}?",
+                        f"{request.kind.value} of {request.target} will not run;"
+                        " the requester has to ask again.",
+                        confirm="Reject",
+                    ),
+                ),
+            ]
+        elements.append(
+            button(
+                "Cancel request",
+                action_id=ActionId.CANCEL,
+                value=value,
+                confirm=confirm_dialog(
+                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it"
+                ),
+            )
+        )
+        # The fingerprint shown rides in the block id: a click on a message
+        # drawn for an older plan is refused instead of approving the new one.
+        return [actions(*elements, block_id=tagged(BlockId.DECIDE, request.fingerprint.digest))]
+    if request.state is RequestState.RUNNING:
+        stop = button(
+            "Stop the run",
+            action_id=ActionId.CANCEL,
+            value=value,
+            style="danger",
+            confirm=confirm_dialog(
+                f"Stop {request.id}?",
+                "The revision in flight is rolled back by PostgreSQL and the run is aborted"
+                " at the revision the database then holds.",
+                confirm="Stop it",
+            ),
+        )
+        return [actions(stop, block_id=BlockId.ACTIONS)]
+    return ways_back_buttons(request, card.ways_back)
+
+
+def _footer(card: RequestCard) -> str:
+    request = card.request
+    parts = [f"plan {code(request.fingerprint.short)}"]
+    if request.state in BEFORE_RUN:
+        parts.append(f"approvals last {format_duration(card.approval_ttl_s)}")
+        parts.append(f"`/migrate cancel {request.id}`")
+    return " · ".join(parts)

@@ -1,0 +1,55 @@
+"""The live status of a run: each step with its state, a progress bar over the
+revisions, the time it has taken, and what it waits on when it waits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.run_picture import RunPicture, StepState
+from bot.views.blocks import Block, code, escape, section
+from bot.views.ids import BlockId
+from commands.durations import format_duration
+from commands.pipeline import RunStep
+
+STATE_ICONS = {
+    StepState.WAITING: "⬜",
+    StepState.RUNNING: "🔄",
+    StepState.DONE: "✅",
+    StepState.FAILED: "❌",
+}
+BAR_WIDTH = 20
+DETAIL_CHARS = 300
+
+
+def progress_bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """``▓▓▓▓░░░░ 2/4 revisions``; an empty plan reads as complete."""
+    filled = width if total <= 0 else round(width * min(done, total) / total)
+    return f"`{'▓' * filled}{'░' * (width - filled)}` {done}/{total} revisions"
+
+
+def run_blocks(picture: RunPicture, now: datetime) -> list[Block]:
+    """At most two sections: the steps, and the bar with what is happening now."""
+    took = format_duration(picture.elapsed_s(now))
+    title = f"*Run* · {'took' if picture.finished else 'running for'} {took}"
+    lines = [title]
+    for line in picture.steps:
+        detail = f" — {escape(_short(line.detail))}" if line.detail else ""
+        lines.append(f"{STATE_ICONS[line.state]} *{line.name}*{detail}")
+    blocks = [section("\n".join(lines), block_id=f"{BlockId.RUN}-steps")]
+    now_lines = []
+    if picture.revisions_total and any(s.step is RunStep.APPLY for s in picture.steps):
+        now_lines.append(progress_bar(picture.revisions_done, picture.revisions_total))
+    if picture.current_revision:
+        now_lines.append(f"Now: {code(picture.current_revision)}")
+    if picture.news.progress:
+        now_lines.append(f"_{escape(_short(picture.news.progress))}_")
+    if picture.news.blocker:
+        now_lines.append(f"⏳ *Waiting for a lock:* {escape(_short(picture.news.blocker))}")
+    if now_lines:
+        blocks.append(section("\n".join(now_lines), block_id=f"{BlockId.RUN}-now"))
+    return blocks
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
