@@ -21,10 +21,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from slack_sdk import WebClient
 
+from bot.runtime import start_bot
 from bot.sandbox.bridge import Sent
 from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox, SandboxSettings
-from bot.runtime import start_bot
 from commands.config import DEMO_TARGET, Config, demo_config
 from commands.database_url import DatabaseUrl
 from commands.planning import status
@@ -411,8 +411,10 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert not status(handle).at_head
 
     send(page, "/migrate upgrade demo")
-    request = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]")).last
-    expect(request).to_be_visible(timeout=60_000)
+    asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]")).last
+    expect(asked).to_be_visible(timeout=60_000)
+    # the same message all along, whatever it shows: found by its ts, not by its buttons
+    request = page.locator(f'#messages article.message[data-ts="{asked.get_attribute("data-ts")}"]')
 
     # the requester ticks the runbook's checklist
     boxes = request.locator(".checkboxes input[type=checkbox]")
@@ -441,6 +443,7 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert len(sandbox.slack.calls("chat.update")) > updates + 1  # live progress, then the end
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)
+    expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
     page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
 
 

@@ -49,10 +49,11 @@ function messageNode(item, replies, view) {
       else view.expanded.add(key);
       view.rerender();
     };
-    node.querySelector(".message-body").append(
+    const body = node.querySelector(".message-body");
+    body.append(
       el("button", { type: "button", class: "thread-toggle", onclick: toggle },
-        open ? "Hide replies" : `${count} ${count === 1 ? "reply" : "replies"}`),
-      open ? el("div", { class: "replies" }, replies.map((r) => drawMessage(r, view))) : null);
+        open ? "Hide replies" : `${count} ${count === 1 ? "reply" : "replies"}`));
+    if (open) body.append(el("div", { class: "replies" }, replies.map((r) => drawMessage(r, view))));
   }
   view.nodes.set(key, { signature, node });
   return node;
@@ -89,11 +90,13 @@ function fileCard(fileId) {
   const path = `/sandbox/files/${encodeURIComponent(fileId)}`;
   const card = el("div", { class: "file", "data-file": fileId }, el("div", { class: "file-name" }, "📄 loading…"));
   getJson(path).then((file) => {
-    card.replaceChildren(
+    const parts = [
       el("div", { class: "file-name" }, `📄 ${file.title || file.name}`,
         el("a", { class: "download", href: `${path}/download`, download: file.name }, `Download ${file.name}`)),
       el("pre", { class: "code-block snippet" }, file.preview),
-      file.truncated ? el("div", { class: "file-more" }, `… ${file.size.toLocaleString()} bytes in all`) : null);
+    ];
+    if (file.truncated) parts.push(el("div", { class: "file-more" }, `… ${file.size.toLocaleString()} bytes in all`));
+    card.replaceChildren(...parts);
   }).catch(() => card.replaceChildren(el("div", { class: "file-name" }, `📄 ${fileId} (gone)`)));
   return card;
 }
