@@ -440,7 +440,12 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     expect(page.locator("#messages")).to_contain_text(
         re.compile("succeeded", re.I), timeout=180_000
     )
-    assert len(sandbox.slack.calls("chat.update")) > updates + 1  # live progress, then the end
+
+    def shown() -> list[str]:
+        return [json.dumps(c.args) for c in sandbox.slack.calls("chat.update")[updates:]]
+
+    wait_for(lambda: "Succeeded" in shown()[-1])  # the request message ends with the outcome…
+    assert any("running" in text for text in shown())  # …after showing the run live
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)
     expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
