@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/health"
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything bigger is refused unread
-# What parsing a signed but malformed body raises inside Bolt's request (json, dict access).
-MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+# What parsing a signed but malformed body raises inside Bolt's request: json (a
+# RecursionError for deep nesting), UTF-8, and dict access on what is no dict.
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError)
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
