@@ -22,6 +22,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -153,6 +154,48 @@ def ask(bot: BotProcess, text: str, *, user: str = ALICE) -> tuple[Message, str]
 
     message = wait_for(posted, 120, f"the request message of {text!r}")
     return message, header(message).split(" ")[0]
+
+
+def click_payload(
+    *,
+    action_id: str,
+    value: Any,
+    block_id: Any,
+    user: str,
+    team: Any,
+    element: dict[str, Any],
+    message_ts: str,
+) -> dict[str, Any]:
+    action: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id}
+    if value is not None:
+        action["value"] = value
+    action.update(element)
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "channel": {"id": DEV},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": DEV},
+        "actions": [action],
+    }
+    if team is not ...:
+        payload["team"] = team
+    return payload
+
+
+def post_payload(
+    target: HostileBot, payload: Any, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """``payload`` as Slack posts an interaction, signed, with fresh interaction ids."""
+    sender = target.bot.sender
+    trigger_id, response_url = sender.mint(DEV, str(payload_user(payload) or EVE))
+    if isinstance(payload, dict):
+        payload = {"trigger_id": trigger_id, "response_url": response_url, **payload}
+    return sender.post(urlencode({"payload": json.dumps(payload)}).encode(), headers=headers)
+
+
+def payload_user(payload: Any) -> Any:
+    user = payload.get("user") if isinstance(payload, dict) else None
+    return user.get("id") if isinstance(user, dict) else None
 
 
 def header(message: Message) -> str:

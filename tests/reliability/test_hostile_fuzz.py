@@ -38,8 +38,10 @@ from tests.reliability.hostile_support import (
     EVE,
     FOREIGN_TEAM,
     HostileBot,
+    click_payload,
     full_run,
     hostile_bot,
+    post_payload,
     refusals_only,
 )
 
@@ -174,32 +176,6 @@ def test_fuzzed_slash_commands_are_answered_and_change_nothing(
 # --- buttons and checkboxes ------------------------------------------------------
 
 
-def click_payload(
-    *,
-    action_id: str,
-    value: Any,
-    block_id: Any,
-    user: str,
-    team: Any,
-    element: dict[str, Any],
-    message_ts: str,
-) -> dict[str, Any]:
-    action: dict[str, Any] = {"type": "button", "action_id": action_id, "block_id": block_id}
-    if value is not None:
-        action["value"] = value
-    action.update(element)
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "channel": {"id": DEV},
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": DEV},
-        "actions": [action],
-    }
-    if team is not ...:
-        payload["team"] = team
-    return payload
-
-
 def clicks(target: HostileBot, workdir: Path) -> st.SearchStrategy[dict[str, Any]]:
     pending = target.pending
     request_ids = [pending, "M-1", "M-0", "M-99999999", "m1", "M-1 ", "P-1", "P-x", ""]
@@ -235,22 +211,6 @@ def clicks(target: HostileBot, workdir: Path) -> st.SearchStrategy[dict[str, Any
         element=element,
         message_ts=st.sampled_from([target.message.ts, "1.0", "9999999999.000001"]),
     )
-
-
-def post_payload(
-    bot: HostileBot, payload: Any, headers: dict[str, str] | None = None
-) -> tuple[int, str]:
-    """``payload`` as Slack posts an interaction, signed, with fresh interaction ids."""
-    sender = bot.bot.sender
-    trigger_id, response_url = sender.mint(DEV, str(payload_user(payload) or EVE))
-    if isinstance(payload, dict):
-        payload = {"trigger_id": trigger_id, "response_url": response_url, **payload}
-    return sender.post(urlencode({"payload": json.dumps(payload)}).encode(), headers=headers)
-
-
-def payload_user(payload: Any) -> Any:
-    user = payload.get("user") if isinstance(payload, dict) else None
-    return user.get("id") if isinstance(user, dict) else None
 
 
 def test_fuzzed_clicks_on_every_button_are_answered_and_change_nothing(
