@@ -32,7 +32,7 @@ from commands.audit_log import EventKind
 from commands.database_url import DatabaseUrl
 from commands.postgres import connect
 from commands.requests.ledger import newest_requests
-from tests.alembic_projects import table, write_project
+from tests.alembic_projects import Rev, table, write_project
 from tests.conftest import create_database, drop_database
 from tests.reliability.bot_process import BotProcess, wait_for
 
@@ -48,27 +48,35 @@ def full_run(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--full"))
 
 
-def targets_file(root: Path) -> Path:
-    """Target ``app`` on ``$APP_DATABASE_URL``: two table revisions, BOB approves."""
-    project = write_project(root / "project", [table("t_one"), table("t_two", ("t_one",))])
-    path = root / "migrate-bot.toml"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            [bot]
-            state_path = "state.sqlite3"
-            ops_channel = "{OPS}"
-
-            [targets.app]
-            database_url_env = "APP_DATABASE_URL"
-            script_location = "{project.as_posix()}"
-            approvers = ["{BOB}"]
-            checklist = []
-            backup = "file://backups"
-            allowed_channels = ["{DEV}"]
-            """
-        )
+def targets_file(
+    root: Path,
+    revisions: list[Rev] | None = None,
+    *,
+    backup: str = "file://backups",
+    keys: str = f'allowed_channels = ["{DEV}"]',
+    more: str = "",
+) -> Path:
+    """Target ``app`` on ``$APP_DATABASE_URL``: ``revisions`` (default two tables), BOB
+    approves; ``keys`` go in its table, ``more`` after it (other targets)."""
+    project = write_project(
+        root / "project", revisions or [table("t_one"), table("t_two", ("t_one",))]
     )
+    path = root / "migrate-bot.toml"
+    text = textwrap.dedent(
+        f"""
+        [bot]
+        state_path = "state.sqlite3"
+        ops_channel = "{OPS}"
+
+        [targets.app]
+        database_url_env = "APP_DATABASE_URL"
+        script_location = "{project.as_posix()}"
+        approvers = ["{BOB}"]
+        checklist = []
+        backup = "{backup}"
+        """
+    )
+    path.write_text(text + keys + "\n" + textwrap.dedent(more))
     return path
 
 
