@@ -60,6 +60,12 @@ class RunLimits:
     cancel: threading.Event
     reason_at_deadline: str
 
+    def why(self, stop: Exception) -> str:
+        """Why a run stopped, in words: a revision stopped at the deadline says which."""
+        if isinstance(stop, AlembicStopped) and not self.cancel.is_set():
+            return f"{self.reason_at_deadline}: {stop}"
+        return str(stop)
+
     def check(self, before: str) -> None:
         """Raise ``RunAborted`` if the run must stop before starting ``before``."""
         if self.cancel.is_set():
@@ -157,7 +163,7 @@ class Pipeline:
         except StageFailed as failure:
             state, failed_step, error = RequestState.FAILED, failure.step, str(failure)
         except (RunAborted, AlembicStopped) as stop:
-            state, failed_step, error = RequestState.ABORTED, stages.current, str(stop)
+            state, failed_step, error = RequestState.ABORTED, stages.current, limits.why(stop)
         except Exception as exc:  # a bug: still end the run in the log, then let it surface
             log.exception("run %s failed unexpectedly", request.id)
             run_after_hooks(stages, RequestState.FAILED)

@@ -61,7 +61,8 @@ class SchedulerBusyError(MigrateBotError):
 class WindowNotices(Protocol):
     """What the front tells people (the Slack front: stakeholders, ops, the thread)."""
 
-    def reminder(self, request: Request, remaining: timedelta) -> None: ...
+    def reminder(self, request: Request, before_s: float) -> None:
+        """``before_s`` is the reminder's offset; the time left is the slot's start less now."""
 
     def starting(self, request: Request) -> None: ...
 
@@ -262,7 +263,7 @@ class WindowScheduler:
         if stale:  # the bot was down: a later reminder (or the start) is due already
             return
         request = self.requests.record_reminder(request.id, actor=self.actor, before_s=before_s)
-        self.notices.reminder(request, start - now)
+        self.notices.reminder(request, before_s)
 
     def _open(self, request: Request) -> None:
         assert request.schedule is not None
