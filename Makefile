@@ -12,8 +12,8 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)  ## the sandbox: the real bot on the demo target, in a browser at http://127.0.0.1:3000
 	$(BIN)/migrate-bot serve
 
-test: $(STAMP)  ## the whole test suite on a real PostgreSQL
-	$(BIN)/pytest
+test: $(STAMP)  ## the whole test suite on a real PostgreSQL, 4 workers (tests wait on I/O more than CPU)
+	$(BIN)/pytest -n 4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,7 +6,8 @@ the listener is the ack path and does nothing slow) and hand the work to the
 ``worker``; ``handlers`` maps each grammar command to the function that does it.
 Requests from another workspace are refused first (``WorkspaceGuard``).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
-request messages' buttons approve, reject, cancel and roll back.
+request messages' buttons approve, reject, cancel and roll back; with the
+flow's ``scheduling`` it schedules them too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
 from bot.listeners.read_only import READ_ONLY_HANDLERS
+from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
 from bot.plan_cache import RecentPlans
@@ -62,6 +64,9 @@ def build_app(
     reporter = reporter or ErrorReporter()
     plans = plans or (flow.plans if flow is not None else RecentPlans())
     changes = change_handlers(flow) if flow is not None else {}
+    scheduling = flow.scheduling if flow is not None else None
+    if scheduling is not None:
+        changes |= schedule_handlers(scheduling)
     shared = SharedWork()
     app = App(
         token=settings.bot_token,
@@ -95,6 +100,10 @@ def build_app(
     if flow is not None:
         register_decisions(
             app, flow=flow, context_for=context_for, worker=worker, reporter=reporter
+        )
+    if scheduling is not None:
+        register_scheduling(
+            app, scheduling=scheduling, context_for=context_for, worker=worker, reporter=reporter
         )
     register_unknown_actions(app)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from audit.store import Clock, EventStore, utc_now
 from bot.plan_cache import RecentPlans
@@ -37,13 +38,18 @@ from commands.planning import Plan
 from commands.requests import (
     AlreadyDoneError,
     GroupLookup,
+    Request,
     RequestRefused,
     RequestService,
 )
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
+from commands.scheduling.slots import Slot
 from commands.targets import TargetOpener, open_target
 from commands.ways_back import way_back
+
+if TYPE_CHECKING:
+    from bot.schedule_flow import ScheduleFlow
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +97,23 @@ class RequestFlow:
             on_outcome=self._finished,
             on_refused=self._refused,
         )
+        self.scheduling: ScheduleFlow | None = None  # set by the runtime that starts one
 
     # --- asking ---------------------------------------------------------------
 
     def ask(
-        self, asker: Asker, *, kind: RequestKind, target: str, goal: str | None, reason: str = ""
+        self,
+        asker: Asker,
+        *,
+        kind: RequestKind,
+        target: str,
+        goal: str | None,
+        reason: str = "",
+        slot: Slot | None = None,
     ) -> Proposal:
-        """Pre-flight, record and post a new request; its approvers are told when it may be
-        approved. Raises the pipeline's ``ProposalError``, ``NothingToDoError``…"""
+        """Pre-flight, record and post a new request (bound to ``slot`` if given); its
+        approvers are told when it may be approved. Raises the pipeline's
+        ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
         proposal = propose(
             self.config,
             self.requests,
@@ -114,12 +129,24 @@ class RequestFlow:
             clock=self.clock,
         )
         request = proposal.request
+        if slot is not None and request.schedule is None:
+            proposal = replace(proposal, request=self._bind(request, slot, asker.user))
+            request = proposal.request
         if proposal.plan.sql:
             self.plans.keep(request.id, proposal.plan)
         self.messages.post(request, request.origin.get("channel") or asker.channel)
         if request.state is RequestState.AWAITING_APPROVAL:
             self.messages.ask_approvers(request)
         return proposal
+
+    def _bind(self, request: Request, slot: Slot, user: str) -> Request:
+        """Schedule a request just asked for; one that cannot be is withdrawn, not left to
+        run on approval."""
+        try:
+            return self.requests.schedule(request.id, slot=slot, actor=user)
+        except MigrateBotError:
+            self.requests.cancel(request.id, actor=user, reason="it could not be scheduled")
+            raise
 
     def roll_back(self, failed_id: str, asker: Asker, *, restore: bool) -> Proposal:
         """A "Roll back" or "Restore backup" click: a new request, asked by the clicker.
@@ -197,6 +224,8 @@ class RequestFlow:
         self.messages.refresh(request.id)
         if result.still_needed:
             return f"You approved {request.id}; it still needs {', '.join(result.still_needed)}."
+        if request.schedule is not None:
+            return f"You approved {request.id}: it runs at {request.schedule.slot.describe()}."
         note = self._start(request.id, request.target)
         return f"You approved {request.id}: {note or 'the run is starting'}."
 
@@ -210,6 +239,8 @@ class RequestFlow:
         request = self.requests.get(request_id)
         if request.state is not RequestState.RUNNING:
             request = self.requests.cancel(request.id, actor=user)
+            if self.scheduling is not None:
+                self.scheduling.forget(request.id)
             self.messages.refresh(request.id)
             return f"{request.id} is cancelled."
         if user != request.requester:
@@ -276,9 +307,12 @@ class RequestFlow:
 
     def _refused(self, request_id: str, refusal: MigrateBotError) -> None:
         self.messages.not_started(request_id, str(refusal))
+        if self.scheduling is not None:  # a scheduled run refused at its start expires
+            self.scheduling.run_refused(request_id, refusal)
 
     def _start_next(self, target: str) -> None:
         """One run per target: the oldest approved request waiting on it starts now."""
-        waiting = self.requests.requests(target=target, states=[RequestState.APPROVED], limit=50)
+        approved = self.requests.requests(target=target, states=[RequestState.APPROVED], limit=50)
+        waiting = [r for r in approved if r.schedule is None]  # scheduled ones wait for their slot
         if waiting:
             self._start(waiting[-1].id, target)

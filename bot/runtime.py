@@ -4,7 +4,8 @@ every way of serving uses (HTTP mode, Socket Mode, the local sandbox, tests).
 ``start_runtime(config, client)`` opens the audit log, the request service
 (user groups looked up in Slack), the outbox and its notifier, the pipeline
 and its run worker; marks the runs that died with the last process
-``interrupted`` and announces them (once); and starts the ticker that keeps
+``interrupted`` and announces them (once); starts the scheduler of the state
+file (reminders, scheduled starts; one per file) and the ticker that keeps
 a running request's elapsed time fresh. ``shutdown()`` stops the runs (each
 aborted, its revision in flight rolled back), flushes what it can and stops.
 """
@@ -26,6 +27,7 @@ from bot.plan_cache import RecentPlans
 from bot.replies import web_client
 from bot.request_flow import RequestFlow
 from bot.request_messages import RequestMessages
+from bot.schedule_flow import ScheduleFlow
 from bot.slack_settings import SlackSettings
 from bot.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
@@ -81,6 +83,7 @@ class BotRuntime:
     groups: SlackUserGroups
     worker: ThreadWorker
     flow: RequestFlow
+    scheduling: ScheduleFlow
     ticker: Ticker
     interrupted: list[InterruptedRun]
 
@@ -92,7 +95,8 @@ class BotRuntime:
         }
 
     def shutdown(self) -> None:
-        """Abort running runs and wait for them, then stop delivering and close."""
+        """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
+        self.scheduling.stop()
         self.ticker.stop()
         self.flow.shutdown()
         if not self.worker.drain(FLUSH_S):
@@ -114,9 +118,10 @@ def start_runtime(
     min_update_interval: float = 1.0,
     tick_s: float = TICK_S,
     worker: ThreadWorker | None = None,
+    schedule: bool = True,
 ) -> BotRuntime:
     """Start everything but the transport; raises ``AuditLogUnavailableError`` when
-    the state file cannot be opened."""
+    the state file cannot be opened. ``schedule=False`` runs no scheduler."""
     store = open_audit_log(config, clock=clock)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
@@ -144,6 +149,9 @@ def start_runtime(
     interrupted = flow.recover() if recover else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
+    flow.scheduling = ScheduleFlow(flow=flow, clock=clock)
+    if schedule:  # after the recovery: a slot due now starts only once the dead runs are marked
+        flow.scheduling.start()
     return BotRuntime(
         config=config,
         client=client,
@@ -154,6 +162,7 @@ def start_runtime(
         groups=groups,
         worker=worker or ThreadWorker(),
         flow=flow,
+        scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start(),
         interrupted=interrupted,
     )

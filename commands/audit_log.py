@@ -53,6 +53,14 @@ class EventKind(StrEnum):
     TARGET_FROZEN = "target_frozen"
     TARGET_UNFROZEN = "target_unfrozen"
 
+    # scheduled requests (commands/requests/schedules.py, commands/scheduling/)
+    REQUEST_SCHEDULED = "request_scheduled"
+    REQUEST_RESCHEDULED = "request_rescheduled"  # earlier approvals no longer count
+    SCHEDULE_MISSED = "schedule_missed"  # the window passed while the bot was down: expired
+    REMINDER_SENT = "reminder_sent"
+    # before_run / after_run hooks around a run (commands/run_hooks.py)
+    HOOK_RAN = "hook_ran"
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""

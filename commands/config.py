@@ -22,6 +22,8 @@ from commands.audit_log import ChecklistItem
 from commands.check_settings import CheckSettings, parse_check_settings
 from commands.durations import parse_duration
 from commands.errors import ConfigError, UnknownTargetError
+from commands.maintenance_windows import Window
+from commands.schedule_settings import Hook, parse_schedule_keys
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")
@@ -122,8 +124,15 @@ class TargetConfig:
     s3_sse: str = "AES256"
     s3_kms_key_id: str | None = None
     s3_part_size_mb: int = 16
-    # who is told of outcomes besides the ops channel: channel ids, user ids, user groups
+    # who is told of schedules and outcomes besides the ops channel: channels, users, groups
     stakeholders: tuple[str, ...] = ()
+    # maintenance windows, reminders and run hooks (commands/schedule_settings.py)
+    windows: tuple[Window, ...] = ()
+    allow_outside_windows: bool = False
+    reminders: tuple[float, ...] = (86400.0, 3600.0)  # seconds before a window, longest first
+    before_run: tuple[Hook, ...] = ()
+    after_run: tuple[Hook, ...] = ()
+    hook_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,7 @@ def _target(name: str, table: _Table) -> TargetConfig:
         **_check_keys(table),
         **_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
+        **parse_schedule_keys(table),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

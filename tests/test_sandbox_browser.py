@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from commands.database_url import DatabaseUrl
 from commands.planning import status
 from commands.targets import open_target
 from tests.conftest import create_database, drop_database
+from tests.polling import wait_for
 
 DATABASE_ENV = "SANDBOX_TEST_DATABASE_URL"
 PEOPLE = default_people()
@@ -95,16 +95,6 @@ def messages(page: Page, kind: str | None = None) -> Any:
 def switch_to(page: Page, user: str) -> None:
     page.click(f"#people button[data-user={user}]")
     expect(page.locator(f"#people button[data-user={user}]")).to_have_class(re.compile("active"))
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def next_sent(sandbox: Sandbox, kind: str, after: int) -> Sent:
@@ -444,7 +434,7 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     def shown() -> list[str]:
         return [json.dumps(c.args) for c in sandbox.slack.calls("chat.update")[updates:]]
 
-    wait_for(lambda: "Succeeded" in shown()[-1])  # the request message ends with the outcome…
+    wait_for(lambda: (texts := shown()) and "Succeeded" in texts[-1])  # ends with the outcome…
     assert any("running" in text for text in shown())  # …after showing the run live
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)

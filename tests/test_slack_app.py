@@ -33,6 +33,7 @@ from commands.database_url import DatabaseUrl
 from commands.planning import status
 from commands.targets import TargetHandle, open_target
 from tests.conftest import create_database, drop_database
+from tests.polling import wait_for
 from tests.slack_requests import SlackSender
 
 TOKEN = "xoxb-test-0000-bot-token"
@@ -101,16 +102,6 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
             yield Bot(sender, slack, worker, config, opener)
         worker.shutdown()
     drop_database(pg_server, database)
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def ephemerals_to(bot: Bot, user: str, since: int) -> list[Any]:

@@ -47,6 +47,7 @@ from commands.requests import Request
 from commands.targets import TargetHandle, open_target
 from tests.alembic_projects import Rev, table, write_project
 from tests.conftest import create_database, drop_database
+from tests.polling import wait_for
 from tests.slack_requests import SlackSender
 
 TOKEN = "xoxb-flow-0000-bot-token"
@@ -153,19 +154,6 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except RuntimeError:  # a dict the server thread changed while we read it
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def top_level(bot: Bot, channel: str) -> list[Message]:

@@ -84,7 +84,8 @@ def change_handlers(flow: RequestFlow) -> dict[type, CommandHandler]:
 
 def acknowledgement(command: object) -> str | None:
     """What the ack itself says for a command whose answer takes seconds to come."""
-    if isinstance(command, grammar.Upgrade | grammar.Downgrade | grammar.Restore):
+    asks = grammar.Upgrade | grammar.Downgrade | grammar.Restore | grammar.Schedule
+    if isinstance(command, asks):
         return (
             f"⏳ Checking `{command.render()}`: the pre-flight takes a few seconds; the request"
             " will appear in this channel."

@@ -193,10 +193,12 @@ class Sandbox:
         return self.reset
 
     def stop(self) -> None:
-        self.slack.workspace.close()
-        self._thread.stop()
+        """Stop the bot first (its runs aborted, its last messages delivered to the local
+        Slack, which is still up), then the server."""
         if self.bot is not None:
             self.bot.runtime.shutdown()
+        self.slack.workspace.close()
+        self._thread.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()

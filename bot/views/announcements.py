@@ -5,7 +5,15 @@ the run goes. Pure functions: domain objects in, text and blocks out."""
 
 from __future__ import annotations
 
-from bot.views.blocks import Block, code, context, escape, lines_in_sections, section
+from bot.views.blocks import (
+    SAFE_BACKTICK,
+    Block,
+    code,
+    context,
+    escape,
+    lines_in_sections,
+    section,
+)
 from bot.views.ids import BlockId
 from bot.views.outcome import ways_back_buttons
 from bot.views.people import mention, people
@@ -13,6 +21,7 @@ from bot.views.status import revisions_text
 from commands.audit_log import RequestState
 from commands.durations import format_duration
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep, RunUpdate
+from commands.pipeline.hook_steps import HOOK_EVENT
 from commands.pipeline.progress import UpdateKind
 from commands.requests import Freeze, Request
 from commands.sizes import format_bytes
@@ -104,6 +113,8 @@ def update_thread_line(update: RunUpdate) -> str | None:
         return f"✅ {update.index}/{update.total} {code(update.revision or '?')} done{took}"
     if update.kind is UpdateKind.SUCCEEDED and update.step in (RunStep.PREFLIGHT, RunStep.BACKUP):
         return f"{'💾' if update.step is RunStep.BACKUP else '✅'} {escape(update.message)}"
+    if update.kind is UpdateKind.PROGRESS and update.data.get("event") == HOOK_EVENT:
+        return hook_line(update)
     if update.kind is UpdateKind.PROGRESS and update.data.get("event") in (
         "retrying",
         "queue_cancelled",
@@ -112,6 +123,19 @@ def update_thread_line(update: RunUpdate) -> str | None:
     if update.kind is UpdateKind.PROGRESS and update.data.get("blockers"):
         return f"⏳ {code(update.revision or '?')} {escape(update.message)}"
     return None
+
+
+def hook_line(update: RunUpdate) -> str:
+    """A ``before_run``/``after_run`` hook's result and the end of what it printed."""
+    data = update.data
+    icon = "🪝" if data.get("ok") else "⚠️"
+    took = format_duration(float(data.get("duration_s") or 0))
+    hook, detail = code(str(data.get("hook"))), escape(str(data.get("detail")))
+    line = f"{icon} {update.step.value} {hook} {detail} in {took}"
+    output = str(data.get("output") or "")
+    if output:
+        line += f"\n```{escape(output).replace('```', SAFE_BACKTICK * 3)}```"
+    return line
 
 
 def interrupted_announcement(run: InterruptedRun, offers: tuple[RollbackOffer, ...]) -> Message:

@@ -19,6 +19,7 @@ class ActionId(StrEnum):
     CHECKLIST = "checklist"  # checkboxes; the block id carries the request id
     ROLL_BACK = "rollback_revisions"  # value: the failed request's id
     RESTORE_BACKUP = "rollback_restore"  # value: the failed request's id
+    SCHEDULE = "schedule_request"  # value: a request id; opens the Schedule modal
 
 
 class BlockId(StrEnum):
@@ -39,6 +40,16 @@ class BlockId(StrEnum):
     OUTCOME = "outcome"
     WAYS_BACK = "ways_back"
     BACKUPS = "backups"
+    SCHEDULE = "schedule"  # the scheduled slot on a request message, the windows in status
+    SCHEDULE_WINDOW = "schedule_window"  # the Schedule modal's inputs
+    SCHEDULE_DATE = "schedule_date"
+    SCHEDULE_TIME = "schedule_time"
+
+
+class ViewId(StrEnum):
+    """Modals' ``callback_id``s; a modal's ``private_metadata`` is only an id."""
+
+    SCHEDULE = "schedule_request"  # private_metadata: the request id
 
 
 def tagged(block: BlockId, tag: str) -> str:

@@ -30,7 +30,8 @@ def state_line(card: RequestCard) -> str:
         return _awaiting(card)
     approvers = people(a.approver for a in request.current_approvals)
     if state is RequestState.APPROVED:
-        note = f" · not started: {escape(card.note)}" if card.note else " · starting the run"
+        waits = " · waits for its slot" if request.schedule else " · starting the run"
+        note = f" · not started: {escape(card.note)}" if card.note else waits
         return f"👍 *Approved* by {approvers}{note}"
     if state is RequestState.RUNNING:
         started = request.run.started_at if request.run else request.created_at

@@ -33,6 +33,7 @@ from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
 from bot.views.run import run_blocks
+from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
 from commands.audit_log import ChecklistItem, RequestKind, RequestState
 from commands.durations import format_duration
@@ -66,6 +67,9 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         section(_summary(request), block_id=BlockId.SUMMARY),
         context(state_line(card), block_id=BlockId.STATE),
     ]
+    scheduled = schedule_line(request)
+    if scheduled is not None:
+        blocks.append(context(scheduled, block_id=BlockId.SCHEDULE))
     if card.run is not None:  # once it runs, the run comes first; the rest is settled
         blocks += run_blocks(card.run, card.now)
     if request.kind is not RequestKind.RESTORE:
@@ -154,6 +158,8 @@ def _buttons(card: RequestCard) -> list[Block]:
                     ),
                 ),
             ]
+        label = "Reschedule" if request.schedule else "Schedule"
+        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
         elements.append(
             button(
                 "Cancel request",

@@ -18,11 +18,13 @@ from commands.audit_log import RequestState
 class RunStep(StrEnum):
     """The pipeline's steps, in the order a run goes through them."""
 
+    BEFORE_RUN = "before_run"  # the target's hooks, e.g. freeze deployments
     PREFLIGHT = "preflight"
     BACKUP = "backup"
     APPLY = "apply"
     RESTORE = "restore"
     VERIFY = "verify"
+    AFTER_RUN = "after_run"  # whatever the outcome, e.g. resume deployments
 
 
 class UpdateKind(StrEnum):

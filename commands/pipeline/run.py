@@ -1,9 +1,10 @@
 """Running an approved request: the runbook's steps, each recorded as it happens.
 
 Order: the run lock on the database → the plan computed again and checked
-against the approval (``start_run``) → pre-flight → a catalog snapshot → the
-backup (nothing else runs unless it succeeds) → the revisions, one at a
-time, under lock retries and the lock monitor → verification → the outcome.
+against the approval (``start_run``) → the ``before_run`` hooks → pre-flight
+→ a catalog snapshot → the backup (nothing else runs unless it succeeds) →
+the revisions, one at a time, under lock retries and the lock monitor →
+verification → the ``after_run`` hooks (whatever happened) → the outcome.
 A restore runs: backup of the current state → restore → its checks.
 
 Past ``max_duration`` (or the window's end) the revision in flight is
@@ -28,6 +29,7 @@ from commands.alembic_runner import AlembicStopped
 from commands.audit_log import RequestKind, RequestState
 from commands.config import Config
 from commands.errors import MigrateBotError
+from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
 from commands.pipeline.intake import BOT_ACTOR
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKind
@@ -57,6 +59,12 @@ class RunLimits:
     deadline: float
     cancel: threading.Event
     reason_at_deadline: str
+
+    def why(self, stop: Exception) -> str:
+        """Why a run stopped, in words: a revision stopped at the deadline says which."""
+        if isinstance(stop, AlembicStopped) and not self.cancel.is_set():
+            return f"{self.reason_at_deadline}: {stop}"
+        return str(stop)
 
     def check(self, before: str) -> None:
         """Raise ``RunAborted`` if the run must stop before starting ``before``."""
@@ -143,6 +151,7 @@ class Pipeline:
         )
         state, failed_step, error = RequestState.SUCCEEDED, None, None
         try:
+            run_before_hooks(stages)
             if request.kind is RequestKind.RESTORE:
                 stages.backup()
                 stages.restore()
@@ -154,9 +163,10 @@ class Pipeline:
         except StageFailed as failure:
             state, failed_step, error = RequestState.FAILED, failure.step, str(failure)
         except (RunAborted, AlembicStopped) as stop:
-            state, failed_step, error = RequestState.ABORTED, stages.current, str(stop)
+            state, failed_step, error = RequestState.ABORTED, stages.current, limits.why(stop)
         except Exception as exc:  # a bug: still end the run in the log, then let it surface
             log.exception("run %s failed unexpectedly", request.id)
+            run_after_hooks(stages, RequestState.FAILED)
             self._finish(
                 stages,
                 request,
@@ -166,6 +176,7 @@ class Pipeline:
                 started_at=started_at,
             )
             raise
+        run_after_hooks(stages, state)
         return self._finish(
             stages,
             request,

@@ -56,7 +56,7 @@ class ServiceBase:
         """The approvals that count for ``request`` now, and what it still needs."""
         return tally(
             self.policy(request.target),
-            request.approvals,
+            request.current_approvals,
             fingerprint=request.fingerprint.digest,
             now=self.now(),
         )

@@ -16,6 +16,7 @@ from typing import Any
 from audit.chain import Event
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
 from commands.fingerprint import PlanFingerprint
+from commands.scheduling.slots import Slot
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,21 @@ class Approval:
     fingerprint: str
     groups: tuple[str, ...] = ()
     break_glass: bool = False
+    slot_start: datetime | None = None  # the scheduled start it was given for, if any
+
+    @property
+    def counts_from(self) -> datetime:
+        """When its lifetime starts: a scheduled request's approval lasts from the start."""
+        return max(self.at, self.slot_start) if self.slot_start else self.at
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """The slot a request is bound to, who chose it and when."""
+
+    slot: Slot
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,7 @@ class Request:
     run: RunProgress | None = None
     closure: Closure | None = None
     plan_changes: tuple[str, ...] = ()
+    schedule: Scheduled | None = None
     last_seq: int = 0
 
     @property
@@ -118,9 +135,17 @@ class Request:
         return self.fingerprint.to_revisions
 
     @property
+    def slot_start(self) -> datetime | None:
+        return self.schedule.slot.start if self.schedule else None
+
+    @property
     def current_approvals(self) -> tuple[Approval, ...]:
-        """Approvals of the plan as it stands (earlier plans' approvals no longer count)."""
-        return tuple(a for a in self.approvals if a.fingerprint == self.fingerprint.digest)
+        """Approvals of the plan and the slot as they stand (earlier ones no longer count)."""
+        return tuple(
+            a
+            for a in self.approvals
+            if a.fingerprint == self.fingerprint.digest and a.slot_start == self.slot_start
+        )
 
     def approval_by(self, user: str) -> Approval | None:
         """``user``'s latest approval of the current plan (an earlier one may have lapsed)."""
@@ -214,6 +239,7 @@ def _approval(request: Request, event: Event, at: datetime) -> Request:
         fingerprint=data["fingerprint"],
         groups=tuple(data.get("groups", ())),
         break_glass=event.kind == EventKind.BREAK_GLASS_APPROVAL,
+        slot_start=parse_time(data["slot_start"]) if data.get("slot_start") else None,
     )
     request = replace(request, approvals=(*request.approvals, approval))
     if data.get("complete"):
@@ -228,6 +254,15 @@ def _closing(state: RequestState) -> Apply:
         return replace(request, state=state, closure=closure)
 
     return apply
+
+
+def _scheduled(request: Request, event: Event, at: datetime) -> Request:
+    """Bound to a (new) slot: approvals given for another time no longer count."""
+    scheduled = Scheduled(Slot.from_json(event.data["slot"]), event.actor, at)
+    state = request.state
+    if state is RequestState.APPROVED:
+        state = RequestState.AWAITING_APPROVAL
+    return replace(request, schedule=scheduled, state=state)
 
 
 def _run_started(request: Request, event: Event, at: datetime) -> Request:
@@ -265,6 +300,9 @@ _APPLY: dict[str, Apply] = {
     EventKind.RUN_STEP: _run_step,
     EventKind.RUN_FINISHED: _run_finished,
     EventKind.RUN_INTERRUPTED: _closing(RequestState.INTERRUPTED),
+    EventKind.REQUEST_SCHEDULED: _scheduled,
+    EventKind.REQUEST_RESCHEDULED: _scheduled,
+    EventKind.SCHEDULE_MISSED: _closing(RequestState.EXPIRED),
 }
 
 

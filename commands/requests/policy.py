@@ -4,9 +4,10 @@ Rules: the requester never approves; only listed approvers count (user ids,
 or members of listed user groups, found through a pluggable lookup the Slack
 front backs with ``usergroups.users.list``); N distinct approvals per target
 and, optionally, a quorum per group; an approval counts only for the plan it
-was given to and only until it expires. One approver may count towards
-several groups' quorum (as GitLab's approval rules do): set ``approvals`` to
-the number of *people* you want.
+was given to and only until it expires. A scheduled request's approval is for
+its start only, and ``approval_ttl`` counts from that start. One approver may
+count towards several groups' quorum (as GitLab's approval rules do): set
+``approvals`` to the number of *people* you want.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class Tally:
 
 def counts(policy: ApprovalPolicy, approval: Approval, *, fingerprint: str, now: datetime) -> bool:
     """Whether ``approval`` still counts: same plan, not expired, approver still listed."""
-    if approval.fingerprint != fingerprint or now >= approval.at + policy.ttl:
+    if approval.fingerprint != fingerprint or now >= approval.counts_from + policy.ttl:
         return False
     if approval.break_glass:
         return True
@@ -149,5 +150,5 @@ def tally(
 
 def first_expiry(policy: ApprovalPolicy, approvals: Iterable[Approval]) -> datetime | None:
     """When the earliest of ``approvals`` stops counting."""
-    times = [a.at + policy.ttl for a in approvals]
+    times = [a.counts_from + policy.ttl for a in approvals]
     return min(times) if times else None

@@ -96,7 +96,7 @@ class RunsAndFreezes(ServiceBase):
             return None
         policy = self.policy(request.target)
         now = self.now()
-        lapsed = [a for a in request.current_approvals if now >= a.at + policy.ttl]
+        lapsed = [a for a in request.current_approvals if now >= a.counts_from + policy.ttl]
         if lapsed:
             expired_at = first_expiry(policy, lapsed)
             assert expired_at is not None

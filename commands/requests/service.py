@@ -47,6 +47,7 @@ from commands.requests.policy import (
     tally,
 )
 from commands.requests.runs import RunsAndFreezes
+from commands.requests.schedules import Schedules
 from commands.requests.wording import format_time, state_phrase
 
 _PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
@@ -61,8 +62,8 @@ class ApprovalResult:
     still_needed: tuple[str, ...]
 
 
-class RequestService(RunsAndFreezes):
-    """Create, check, approve and close requests; run them; freeze targets. Slack-free."""
+class RequestService(RunsAndFreezes, Schedules):
+    """Create, check, approve, schedule and close requests; run them; freeze targets."""
 
     # reads -----------------------------------------------------------------
 
@@ -277,14 +278,16 @@ class RequestService(RunsAndFreezes):
                 raise PlanChangedError(request.id, changes, when="since you saw it")
             check_checklist(policy, request)
             digest = request.fingerprint.digest
-            mine = Approval(approver, now, digest, groups)
-            result = tally(policy, (*request.approvals, mine), fingerprint=digest, now=now)
+            mine = Approval(approver, now, digest, groups, slot_start=request.slot_start)
+            result = tally(policy, (*request.current_approvals, mine), fingerprint=digest, now=now)
             data = {
                 "fingerprint": digest,
                 "groups": list(groups),
                 "complete": result.complete,
                 "still_needed": list(result.missing),
             }
+            if request.slot_start is not None:
+                data["slot_start"] = request.slot_start.isoformat()
             request = self._append(tx, request, EventKind.APPROVAL_GRANTED, approver, data)
         return ApprovalResult(request, result.missing)
 

@@ -17,15 +17,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
+from tests.polling import wait_for
 from tests.slack_requests import SlackSender
 
 CLI = Path(sys.executable).with_name("migrate-bot")
@@ -36,20 +36,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "the bot") -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except RuntimeError:  # a dict the server thread changed while we read it
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 class BotProcess:

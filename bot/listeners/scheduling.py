@@ -1,0 +1,104 @@
+"""Scheduling's listeners: ``/migrate schedule``, ``/migrate status`` with the next
+window, the request message's Schedule button and its modal's submission.
+
+The button acks at once and opens the modal from the worker. The modal's
+answer is checked in the ack itself (pure: the form and the target's
+windows), so a wrong time keeps the modal open with the sentence under the
+input; a good one closes it and the worker records the schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.changes import asker
+from bot.listeners.context import CommandContext, CommandHandler
+from bot.listeners.decisions import request_id
+from bot.listeners.read_only import allowed_targets
+from bot.schedule_flow import ScheduleFlow
+from bot.schedule_form import FormError, read_form, slot_from_form
+from bot.views.ids import ActionId, BlockId, ViewId
+from bot.views.schedule import schedule_modal
+from bot.views.status import status_blocks
+from bot.worker import Worker
+from commands import slash_grammar as grammar
+from commands.errors import MigrateBotError
+from commands.planning import status
+
+
+def schedule_handlers(scheduling: ScheduleFlow) -> dict[type, CommandHandler]:
+    """``schedule``, and ``status`` answered with the target's next window."""
+
+    def schedule(command: grammar.Schedule, ctx: CommandContext) -> None:
+        request = scheduling.schedule_command(asker(ctx), command)
+        assert request.schedule is not None
+        ctx.reply.ephemeral(
+            f"{request.id} is scheduled for {request.schedule.slot.describe()}:"
+            " it needs its approval before then."
+        )
+
+    def status_command(command: grammar.Status, ctx: CommandContext) -> None:
+        targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
+        for target in targets:
+            result = ctx.shared.run(
+                ("status", target.name), lambda t=target: status(ctx.open_target(t))
+            )
+            blocks = status_blocks(result) + scheduling.status_blocks(target)
+            ctx.reply.ephemeral(f"Status of {target.name}", blocks)
+
+    return {grammar.Schedule: schedule, grammar.Status: status_command}
+
+
+def register_scheduling(
+    app: App,
+    *,
+    scheduling: ScheduleFlow,
+    context_for: Callable[[Invocation], CommandContext],
+    worker: Worker,
+    reporter: ErrorReporter,
+) -> None:
+    @app.action(ActionId.SCHEDULE)
+    def schedule_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        ctx = context_for(Invocation.from_body(body))
+        doing = "opening the Schedule form"
+
+        def job() -> None:
+            request = scheduling.request_to_schedule(request_id(action))
+            target = scheduling.config.target(request.target)
+            ctx.reply.open_modal(schedule_modal(request, target, now=scheduling.clock()))
+
+        worker.submit(
+            job,
+            name=doing,
+            on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
+        )
+
+    @app.view(ViewId.SCHEDULE)
+    def schedule_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        try:
+            request = scheduling.requests.get(str(view.get("private_metadata") or ""))
+            target = scheduling.config.target(request.target)
+        except MigrateBotError as bad:  # a forged or stale form: say so, change nothing
+            ack(response_action="errors", errors={BlockId.SCHEDULE_DATE: str(bad)})
+            return
+        try:
+            slot = slot_from_form(read_form(view), target, now=scheduling.clock())
+        except FormError as wrong:
+            ack(response_action="errors", errors=wrong.errors)
+            return
+        ack()
+        user = Invocation.from_body(body).user_id
+        channel = request.origin.get("channel") or user
+        ctx = context_for(Invocation(user_id=user, channel_id=channel))
+        doing = f"scheduling {request.id}"
+        worker.submit(
+            lambda: scheduling.schedule_existing(request.id, user=user, slot=slot),
+            name=doing,
+            on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
+        )
