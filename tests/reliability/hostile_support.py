@@ -34,7 +34,8 @@ from commands.postgres import connect
 from commands.requests.ledger import newest_requests
 from tests.alembic_projects import Rev, table, write_project
 from tests.conftest import create_database, drop_database
-from tests.reliability.bot_process import BotProcess, wait_for
+from tests.polling import wait_for
+from tests.reliability.bot_process import BotProcess
 
 ALICE, BOB, EVE = "U0ALICE", "U0BOB", "U0EVE"
 DEV, OPS, ELSEWHERE = "C0DEV", "C0OPS", "C0ELSEWHERE"

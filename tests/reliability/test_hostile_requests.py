@@ -32,7 +32,8 @@ from commands.audit_reading import verify
 from commands.database_url import DatabaseUrl
 from commands.postgres import connect
 from commands.requests.ledger import load
-from tests.reliability.bot_process import TEAM, find_element, wait_for
+from tests.polling import wait_for
+from tests.reliability.bot_process import TEAM, find_element
 from tests.reliability.hostile_support import (
     ALICE,
     BOB,

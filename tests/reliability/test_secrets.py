@@ -33,7 +33,8 @@ from commands.database_url import DatabaseUrl
 from commands.postgres import connect
 from commands.requests.ledger import load
 from tests.conftest import TEST_DATABASE_ENV
-from tests.reliability.bot_process import BotProcess, wait_for
+from tests.polling import wait_for
+from tests.reliability.bot_process import BotProcess
 from tests.reliability.child_argv import ChildArgv
 from tests.reliability.hostile_support import (
     ALICE,
