@@ -1,7 +1,8 @@
 """What a Slack request must look like before the Bolt app is given it.
 
-The bot serves two kinds of request: the ``/migrate`` slash command and
-``block_actions`` (the buttons and checkboxes of its messages). Bolt reads a
+The bot serves three kinds of request: the ``/migrate`` slash command,
+``block_actions`` (the buttons and checkboxes of its messages) and
+``view_submission`` (the Submit of its Schedule modal). Bolt reads a
 payload's fields the way Slack sends them (``body["actions"][0]["action_id"]``,
 ``body["view"]["type"]``…), so a payload of another kind, or with a list where
 Slack puts an object, raises inside Bolt before any listener or error handler
@@ -15,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.views.ids import ViewId
+
 NONE = type(None)
 
-# block_actions: each field Bolt's context or our listeners read, and the types
-# Slack gives it (absent is always fine unless the field is required below).
-ACTION_FIELDS: dict[str, tuple[type, ...]] = {
+# block_actions and view_submission: each field Bolt's context or our listeners
+# read, and the types Slack gives it (absent is fine unless required below).
+INTERACTION_FIELDS: dict[str, tuple[type, ...]] = {
     "type": (str,),
     "user": (dict,),
     "actions": (list,),
@@ -35,13 +38,14 @@ ACTION_FIELDS: dict[str, tuple[type, ...]] = {
     "response_url": (str,),
     "api_app_id": (str,),
     "token": (str,),
+    "response_urls": (list, NONE),
     "is_enterprise_install": (bool, str, NONE),
     "thread_ts": (str, NONE),
     "function_data": (dict, NONE),
     "function_execution_id": (str, NONE),
     "bot_access_token": (str, NONE),
 }
-# objects inside a block_actions payload: the text fields of each
+# objects inside an interaction payload: the text fields of each
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "user": ("id", "team_id", "username", "name"),
     "team": ("id", "domain", "enterprise_id"),
@@ -49,11 +53,12 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "channel": ("id", "name"),
     "container": ("type", "channel_id", "message_ts", "thread_ts", "view_id"),
     "message": ("ts", "thread_ts", "text"),
-    "view": ("id", "app_installed_team_id", "team_id", "callback_id", "type"),
+    "view": ("id", "app_installed_team_id", "team_id", "callback_id", "type", "private_metadata"),
     "function_data": ("execution_id",),
 }
 ACTION_TEXT = ("action_id", "block_id", "value", "type", "action_ts")
 MAX_ACTIONS = 10
+SERVED_VIEWS = frozenset(ViewId)
 
 
 def payload_problem(body: object) -> str | None:
@@ -65,7 +70,9 @@ def payload_problem(body: object) -> str | None:
     if "command" in body:
         return _slash_command_problem(body)
     if body.get("type") == "block_actions":
-        return _block_actions_problem(body)
+        return _interaction_problem(body) or _actions_problem(body.get("actions"))
+    if body.get("type") == "view_submission":
+        return _interaction_problem(body) or _view_problem(body.get("view"))
     return f"a payload of type {_shown(body.get('type'))} is not served here"
 
 
@@ -80,12 +87,13 @@ def _slash_command_problem(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _block_actions_problem(body: Mapping[str, Any]) -> str | None:
-    for key, types in ACTION_FIELDS.items():
+def _interaction_problem(body: Mapping[str, Any]) -> str | None:
+    """The fields block_actions and view_submission share."""
+    for key, types in INTERACTION_FIELDS.items():
         if key in body and not isinstance(body[key], types):
             return f"{key} is not a {' or '.join(t.__name__ for t in types)}"
     if not isinstance(body.get("user"), dict) or not body["user"].get("id"):
-        return "block_actions without a user id"
+        return f"{body['type']} without a user id"
     for key, fields in TEXT_FIELDS.items():
         problem = _text_fields_problem(body.get(key), fields, key)
         if problem:
@@ -96,7 +104,7 @@ def _block_actions_problem(body: Mapping[str, Any]) -> str | None:
         problem = _text_fields_problem(entry, ("team_id", "enterprise_id", "user_id"), "auth")
         if problem:
             return problem
-    return _actions_problem(body.get("actions"))
+    return None
 
 
 def _actions_problem(actions: object) -> str | None:
@@ -113,6 +121,23 @@ def _actions_problem(actions: object) -> str | None:
             return "selected_options is not a list of objects"
         if not isinstance(action.get("selected_option"), dict | NONE):
             return "selected_option is not an object"
+    return None
+
+
+def _view_problem(view: object) -> str | None:
+    """A submitted modal of ours (Bolt would answer 404 to another callback_id); the
+    form reads state.values as blocks of inputs (objects of objects)."""
+    if not isinstance(view, dict) or not isinstance(view.get("callback_id"), str):
+        return "view_submission without a view callback_id"
+    if view["callback_id"] not in SERVED_VIEWS:
+        return f"a view {_shown(view['callback_id'])} is not served here"
+    state = view.get("state") or {}
+    values = (state.get("values") or {}) if isinstance(state, dict) else None
+    if not isinstance(values, dict) or not all(
+        isinstance(block, dict) and all(isinstance(entry, dict) for entry in block.values())
+        for block in values.values()
+    ):
+        return "view.state.values is not blocks of input objects"
     return None
 
 
