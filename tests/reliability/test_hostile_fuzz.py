@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from audit.redact import redact
 from bot.payload_shape import payload_problem
-from bot.views.ids import ActionId, BlockId
+from bot.views.ids import ActionId, BlockId, ViewId
 from commands.database_url import DatabaseUrl
 from commands.slash_commands import Verb
 from commands.slash_grammar import CommandSyntaxError, parse
@@ -256,6 +256,25 @@ PATHS = [
 ]  # fmt: skip
 OTHER_TYPES = ["view_submission", "view_closed", "shortcut", "message_action", "block_suggestion"]
 OTHER_TYPES += ["interactive_message", "dialog_submission", "event_callback", "url_verification"]
+# a Schedule modal submitted for a request that does not exist: refused by the listener
+VIEW_SUBMISSION = {
+    "type": "view_submission",
+    "user": {"id": EVE},
+    "team": {"id": TEAM},
+    "view": {
+        "id": "V0FUZZ",
+        "type": "modal",
+        "callback_id": ViewId.SCHEDULE,
+        "private_metadata": "R-0000000000",
+        "state": {"values": {"b": {"a": {"type": "datepicker", "selected_date": "2030-01-01"}}}},
+    },
+    "response_urls": [],
+}
+VIEW_PATHS = [
+    ("user",), ("user", "id"), ("view",), ("view", "callback_id"), ("view", "private_metadata"),
+    ("view", "state"), ("view", "state", "values"), ("view", "state", "values", "b"),
+    ("view", "state", "values", "b", "a"), ("response_urls",),
+]  # fmt: skip
 
 
 def mutated(base: dict[str, Any], path: tuple[Any, ...], value: Any, delete: bool) -> Any:
@@ -274,8 +293,9 @@ def mutated(base: dict[str, Any], path: tuple[Any, ...], value: Any, delete: boo
 
 
 def wrong_shapes(target: HostileBot) -> st.SearchStrategy[tuple[str, Any]]:
-    """(kind, thing): a payload with one field of the wrong type or missing, another
-    payload type, JSON that is no object, or raw bytes that are no payload at all."""
+    """(kind, thing): a click or a modal submission with one field of the wrong type or
+    missing, another payload type, JSON that is no object, or raw bytes that are no
+    payload at all."""
     base = click_payload(
         action_id=ActionId.APPROVE,
         value=target.pending,
@@ -288,6 +308,12 @@ def wrong_shapes(target: HostileBot) -> st.SearchStrategy[tuple[str, Any]]:
     fields = st.builds(
         lambda path, value, delete: ("payload", mutated(base, path, value, delete)),
         st.sampled_from(PATHS),
+        JSON,
+        st.booleans(),
+    )
+    views = st.builds(
+        lambda path, value, delete: ("payload", mutated(VIEW_SUBMISSION, path, value, delete)),
+        st.sampled_from(VIEW_PATHS),
         JSON,
         st.booleans(),
     )
@@ -306,7 +332,7 @@ def wrong_shapes(target: HostileBot) -> st.SearchStrategy[tuple[str, Any]]:
         st.builds(lambda d: ("payload-text", "[" * d + "]" * d), st.integers(10, 100_000)),
         st.builds(lambda t: ("raw", urlencode(t).encode()), st.dictionaries(st.text(), st.text())),
     )
-    return st.one_of(fields, types, raw)
+    return st.one_of(fields, views, types, raw)
 
 
 def bad_headers() -> st.SearchStrategy[dict[str, str]]:
@@ -350,8 +376,9 @@ def test_malformed_bodies_fields_and_headers_are_refused_cleanly(
     refusals_only(before, target.snapshot())
     reliability(
         area="hostile input",
-        fault="malformed bodies: wrong types, missing fields, other payload types, broken or"
-        " 200k-deep JSON, raw bytes; junk signature and timestamp headers",
+        fault="malformed bodies: wrong types, missing fields (clicks and modal submissions),"
+        " other payload types, broken or 200k-deep JSON, raw bytes; junk signature and"
+        " timestamp headers",
         tried=ran,
         outcome=f"refused {statuses.get(400, 0)}x 400, {statuses.get(401, 0)}x 401, rest"
         " answered; no 5xx, 0 tracebacks; no state change",
