@@ -8,12 +8,9 @@ here for the same reason; ``commands.checks`` tests that the two agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from commands.config_table import ConfigTable
 from commands.sizes import parse_size
-
-if TYPE_CHECKING:
-    from commands.config import _Table
 
 # Checks that open the way for the others: without them nothing else can run,
 # so they cannot be switched off.
@@ -54,7 +51,7 @@ class CheckSettings:
         return name not in self.skip
 
 
-def parse_check_settings(table: _Table) -> CheckSettings:
+def parse_check_settings(table: ConfigTable) -> CheckSettings:
     """Validate one ``checks`` table; raises ``ConfigError`` naming the key."""
     skip = table.strings("skip")
     for index, name in enumerate(skip):
@@ -84,7 +81,7 @@ def parse_check_settings(table: _Table) -> CheckSettings:
     return settings
 
 
-def _size(table: _Table, key: str, default: str | None) -> int | None:
+def _size(table: ConfigTable, key: str, default: str | None) -> int | None:
     text = table.string(key, default)
     if text is None:
         return None
@@ -94,7 +91,7 @@ def _size(table: _Table, key: str, default: str | None) -> int | None:
         raise table.error(key, str(exc)) from None
 
 
-def _fraction(table: _Table, key: str, default: float) -> float:
+def _fraction(table: ConfigTable, key: str, default: float) -> float:
     value = float(table.get(key, (int, float), default))
     if not 0 <= value <= 1:
         raise table.error(key, f"must be a fraction between 0 and 1 (0.05 is 5%), not {value}")

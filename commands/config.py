@@ -8,7 +8,6 @@ variable that holds its database URL.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from commands.audit_log import ChecklistItem
+from commands.backup_settings import parse_backup_destination, parse_backup_settings
 from commands.check_settings import CheckSettings, parse_check_settings
-from commands.durations import parse_duration
+from commands.config_table import HTTP_URL, REQUIRED, ConfigTable
 from commands.errors import ConfigError, UnknownTargetError
 from commands.maintenance_windows import Window
 from commands.schedule_settings import Hook, parse_schedule_keys
@@ -40,12 +40,7 @@ APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,}
 USER_GROUP = re.compile(r"^(?:@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 STAKEHOLDER = re.compile(r"^(?:[CGUW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
 CHECKLIST_ITEM = re.compile(rf"^(?:{'|'.join(ChecklistItem)})$")
-S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-HTTP_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
 # pg_dump --compress=METHOD[:LEVEL]; which methods work depends on how pg_dump was built
-COMPRESSION_LEVELS = {"none": None, "gzip": (1, 9), "lz4": (1, 12), "zstd": (1, 22)}
-S3_SSE = ("AES256", "aws:kms", "none")
-S3_MIN_PART_MB, S3_MAX_PART_MB = 5, 5120
 
 # The embedded default: used when no targets file exists. It goes through the
 # same loader as a user's file, so the demo can never drift from what's valid.
@@ -151,84 +146,7 @@ class Config:
             raise UnknownTargetError(name, sorted(self.targets)) from None
 
 
-class _Table:
-    """Typed reads from one TOML table that remember which keys were used."""
-
-    def __init__(self, source: str, prefix: str, data: Mapping[str, Any], base: Path) -> None:
-        self.source = source
-        self.prefix = prefix
-        self.data = data
-        self.base = base
-        self.used: set[str] = set()
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.source, f"{self.prefix}.{key}", problem)
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if default is _REQUIRED:
-                raise self.error(key, "is required")
-            return default
-        value = self.data[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-            expected = (
-                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            )
-            raise self.error(key, f"must be a {expected}, not {type(value).__name__}")
-        return value
-
-    def string(self, key: str, default: Any = None, pattern: re.Pattern[str] | None = None) -> Any:
-        value = self.get(key, str, default)
-        if isinstance(value, str) and pattern is not None and not pattern.match(value):
-            raise self.error(key, f"{value!r} is not valid (expected {pattern.pattern})")
-        return value
-
-    def integer(self, key: str, default: Any, minimum: int = 0) -> int:
-        value = self.get(key, int, default)
-        if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, not {value}")
-        return int(value)
-
-    def duration(self, key: str, default: str) -> float:
-        text = self.get(key, str, default)
-        try:
-            seconds = parse_duration(text)
-        except ValueError as exc:
-            raise self.error(key, str(exc)) from None
-        if seconds <= 0:
-            raise self.error(key, "must be longer than zero")
-        return seconds
-
-    def strings(
-        self, key: str, default: tuple[str, ...] = (), pattern: re.Pattern[str] | None = None
-    ) -> tuple[str, ...]:
-        values = self.get(key, list, list(default))
-        for index, value in enumerate(values):
-            if not isinstance(value, str):
-                raise self.error(f"{key}[{index}]", f"must be a string, not {type(value).__name__}")
-            if pattern is not None and not pattern.match(value):
-                raise self.error(f"{key}[{index}]", f"{value!r} is not valid")
-        return tuple(values)
-
-    def path(self, key: str, default: Any = None) -> Path | None:
-        text = self.string(key, default)
-        if text is None:
-            return None
-        return (self.base / Path(text).expanduser()).resolve()
-
-    def reject_unknown(self) -> None:
-        for key in self.data:
-            if key not in self.used:
-                hint = difflib.get_close_matches(key, sorted(self.used), n=1)
-                suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise self.error(key, f"is not a known key{suffix}")
-
-
-_REQUIRED = object()
-
-
-def _bot_settings(table: _Table) -> BotSettings:
+def _bot_settings(table: ConfigTable) -> BotSettings:
     settings = BotSettings(
         ops_channel=table.string("ops_channel", None, SLACK_ID),
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
@@ -237,7 +155,7 @@ def _bot_settings(table: _Table) -> BotSettings:
     return settings
 
 
-def _alembic_project(table: _Table) -> AlembicProject:
+def _alembic_project(table: ConfigTable) -> AlembicProject:
     config_file = table.path("alembic_config")
     script_location = table.path("script_location")
     if (config_file is None) == (script_location is None):
@@ -253,7 +171,7 @@ def _alembic_project(table: _Table) -> AlembicProject:
     return AlembicProject(config_file=config_file, script_location=script_location, python=python)
 
 
-def _target(name: str, table: _Table) -> TargetConfig:
+def _target(name: str, table: ConfigTable) -> TargetConfig:
     if not TARGET_NAME.match(name):
         raise ConfigError(
             table.source,
@@ -282,14 +200,14 @@ def _target(name: str, table: _Table) -> TargetConfig:
             for item in table.strings("checklist", tuple(ChecklistItem), CHECKLIST_ITEM)
         ),
         allowed_channels=table.strings("allowed_channels", (), SLACK_ID),
-        backup=_backup_destination(table),
+        backup=parse_backup_destination(table),
         lock_timeout=table.duration("lock_timeout", "2s"),
         statement_timeout=table.duration("statement_timeout", "15min"),
         max_duration=table.duration("max_duration", "10min"),
         lock_retry_budget=table.duration("lock_retry_budget", "3min"),
         max_queue_wait=table.duration("max_queue_wait", "5s"),
         **_check_keys(table),
-        **_backup_settings(table),
+        **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
     )
@@ -300,10 +218,10 @@ def _target(name: str, table: _Table) -> TargetConfig:
     return target
 
 
-def _check_keys(table: _Table) -> dict[str, Any]:
+def _check_keys(table: ConfigTable) -> dict[str, Any]:
     """The keys the pre-flight checks and the post-run verification read."""
     health_url = table.string("health_url", None, HTTP_URL)
-    checks = _Table(
+    checks = ConfigTable(
         table.source, f"{table.prefix}.checks", table.get("checks", dict, {}), table.base
     )
     return {
@@ -326,7 +244,7 @@ def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> 
             raise ConfigError(source, f"targets.{name}.requires_applied_in", problem)
 
 
-def _quorum(table: _Table) -> dict[str, int]:
+def _quorum(table: ConfigTable) -> dict[str, int]:
     """``quorum = {"@db-admins" = 1, "@app-owners" = 1}``: approvals needed per user group."""
     quorum = table.get("quorum", dict, {})
     for group, count in quorum.items():
@@ -337,7 +255,7 @@ def _quorum(table: _Table) -> dict[str, int]:
     return dict(quorum)
 
 
-def _check_approvers_suffice(table: _Table, target: TargetConfig) -> None:
+def _check_approvers_suffice(table: ConfigTable, target: TargetConfig) -> None:
     """Refuse a policy nobody could ever satisfy."""
     unlisted = [group for group in target.quorum if group not in target.approvers]
     if unlisted:
@@ -350,76 +268,22 @@ def _check_approvers_suffice(table: _Table, target: TargetConfig) -> None:
         )
 
 
-def _backup_destination(table: _Table) -> str:
-    """``file://`` with an absolute folder (relative to the file), or ``s3://bucket[/prefix]``."""
-    text = table.string("backup", "file://var/backups")
-    if text.startswith("file://"):
-        folder = text.removeprefix("file://")
-        if not folder:
-            raise table.error("backup", "file:// names no folder")
-        return "file://" + (table.base / Path(folder).expanduser()).resolve().as_posix()
-    if text.startswith("s3://"):
-        bucket, _, prefix = text.removeprefix("s3://").partition("/")
-        if not S3_BUCKET.match(bucket):
-            raise table.error("backup", f"{bucket!r} is not a valid S3 bucket name")
-        prefix = prefix.strip("/")
-        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-    raise table.error("backup", f"{text!r} must start with file:// or s3://")
-
-
-def _compression(table: _Table) -> str:
-    text = table.string("backup_compression", "gzip:1")
-    method, colon, level = text.partition(":")
-    if method in COMPRESSION_LEVELS:
-        bounds = COMPRESSION_LEVELS[method]
-        if not colon:
-            return text
-        if bounds and level.isdigit() and bounds[0] <= int(level) <= bounds[1]:
-            return text
-    raise table.error(
-        "backup_compression", f"{text!r} is not one of none, gzip[:1-9], lz4[:1-12], zstd[:1-22]"
-    )
-
-
-def _backup_settings(table: _Table) -> dict[str, Any]:
-    """The backup keys of a target, checked against each other."""
-    sse = table.string("s3_sse", "AES256")
-    if sse not in S3_SSE:
-        raise table.error("s3_sse", f"{sse!r} is not one of {', '.join(S3_SSE)}")
-    kms_key_id = table.string("s3_kms_key_id")
-    if kms_key_id is not None and sse != "aws:kms":
-        raise table.error("s3_kms_key_id", 'is only used with s3_sse = "aws:kms"')
-    part_size = table.integer("s3_part_size_mb", 16, minimum=S3_MIN_PART_MB)
-    if part_size > S3_MAX_PART_MB:
-        raise table.error("s3_part_size_mb", f"must be at most {S3_MAX_PART_MB}, not {part_size}")
-    return {
-        "backup_keep": table.integer("backup_keep", 10, minimum=1),
-        "backup_compression": _compression(table),
-        "verify_restore": table.get("verify_restore", bool, False),
-        "pg_bin_dir": table.path("pg_bin_dir"),
-        "s3_endpoint_url": table.string("s3_endpoint_url", None, HTTP_URL),
-        "s3_sse": sse,
-        "s3_kms_key_id": kms_key_id,
-        "s3_part_size_mb": part_size,
-    }
-
-
 def parse_config(text: str, *, source: str, base: Path) -> Config:
     """Validate a targets file's text; raises ``ConfigError`` naming the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"is not valid TOML: {exc}") from None
-    root = _Table(source, "", data, base)
-    bot = _bot_settings(_Table(source, "bot", root.get("bot", dict, {}), base))
-    raw_targets = root.get("targets", dict, _REQUIRED)
+    root = ConfigTable(source, "", data, base)
+    bot = _bot_settings(ConfigTable(source, "bot", root.get("bot", dict, {}), base))
+    raw_targets = root.get("targets", dict, REQUIRED)
     if not raw_targets:
         raise ConfigError(source, "targets", "define at least one [targets.NAME] table")
     targets = {}
     for name, raw in raw_targets.items():
         if not isinstance(raw, dict):
             raise ConfigError(source, f"targets.{name}", "must be a table")
-        targets[name] = _target(name, _Table(source, f"targets.{name}", raw, base))
+        targets[name] = _target(name, ConfigTable(source, f"targets.{name}", raw, base))
     _check_promotion_gates(source, targets)
     for key in data:
         if key not in ("bot", "targets"):

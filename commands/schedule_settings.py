@@ -9,20 +9,16 @@ never a shell string: a string that is not a URL is refused with the form to use
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from commands.config_table import HTTP_URL, ConfigTable
 from commands.durations import parse_duration
 from commands.maintenance_windows import Window, parse_window
 
-if TYPE_CHECKING:
-    from commands.config import _Table
-
 DEFAULT_REMINDERS = ("24h", "1h")
 HOOK_PHASES = ("before_run", "after_run")
-WEBHOOK_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
 MAX_HOOKS = 10
 
 
@@ -44,7 +40,7 @@ class Hook:
         return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def parse_schedule_keys(table: _Table) -> dict[str, Any]:
+def parse_schedule_keys(table: ConfigTable) -> dict[str, Any]:
     """The schedule keys of one target, validated; raises ``ConfigError`` naming the key."""
     return {
         "windows": _windows(table),
@@ -56,7 +52,7 @@ def parse_schedule_keys(table: _Table) -> dict[str, Any]:
     }
 
 
-def _windows(table: _Table) -> tuple[Window, ...]:
+def _windows(table: ConfigTable) -> tuple[Window, ...]:
     windows = []
     for index, text in enumerate(table.strings("windows")):
         try:
@@ -66,7 +62,7 @@ def _windows(table: _Table) -> tuple[Window, ...]:
     return tuple(windows)
 
 
-def _reminders(table: _Table) -> tuple[float, ...]:
+def _reminders(table: ConfigTable) -> tuple[float, ...]:
     """Offsets before a window's start, longest first, each told once."""
     offsets = set()
     for index, text in enumerate(table.strings("reminders", DEFAULT_REMINDERS)):
@@ -80,20 +76,20 @@ def _reminders(table: _Table) -> tuple[float, ...]:
     return tuple(sorted(offsets, reverse=True))
 
 
-def _hooks(table: _Table, key: str) -> tuple[Hook, ...]:
+def _hooks(table: ConfigTable, key: str) -> tuple[Hook, ...]:
     entries = table.get(key, list, [])
     if len(entries) > MAX_HOOKS:
         raise table.error(key, f"lists {len(entries)} hooks; at most {MAX_HOOKS}")
     return tuple(_hook(table, f"{key}[{index}]", entry) for index, entry in enumerate(entries))
 
 
-def _hook(table: _Table, key: str, entry: Any) -> Hook:
+def _hook(table: ConfigTable, key: str, entry: Any) -> Hook:
     form = (
         'each hook is an argument list like ["deployctl", "freeze", "--reason", "migration"]'
         ' or a webhook URL like "https://deploys.example.com/hooks/freeze"'
     )
     if isinstance(entry, str):
-        if WEBHOOK_URL.match(entry):
+        if HTTP_URL.match(entry):
             return Hook(url=entry)
         raise table.error(key, f"{entry!r} is neither a URL nor an argument list: {form}")
     if not isinstance(entry, list) or not entry:
