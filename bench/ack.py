@@ -89,7 +89,9 @@ def serve_bare(port: int) -> None:
     )
     app.command("/migrate")(lambda ack: ack())
     app.action(re.compile(".*"))(lambda ack: ack())
-    asgi = http_app(app, health=lambda: {"status": "ok", "worker": {"pending": 0}})
+    asgi = http_app(
+        app, signing_secret=SECRET, health=lambda: {"status": "ok", "worker": {"pending": 0}}
+    )
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -4,6 +4,7 @@
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
 ``worker``; ``handlers`` maps each grammar command to the function that does it.
+Requests from another workspace are refused first (``WorkspaceGuard``).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
 request messages' buttons approve, reject, cancel and roll back; with the
 flow's ``scheduling`` it schedules them too.
@@ -34,6 +35,7 @@ from bot.request_flow import RequestFlow
 from bot.shared_work import SharedWork
 from bot.slack_settings import SlackSettings
 from bot.worker import Worker
+from bot.workspace_guard import WorkspaceGuard
 from commands.config import Config, TargetConfig
 from commands.targets import TargetHandle, open_target
 
@@ -72,6 +74,7 @@ def build_app(
         client=client,
         process_before_response=True,
     )
+    app.use(WorkspaceGuard())
     app.use(DuplicateFilter())
 
     def context_for(invocation: Invocation) -> CommandContext:

@@ -27,11 +27,13 @@ class Invocation:
         container = body.get("container") or {}
         return cls(
             user_id=str(body.get("user_id") or _get(user, "id") or ""),
-            channel_id=body.get("channel_id") or _get(channel, "id") or container.get("channel_id"),
+            channel_id=body.get("channel_id")
+            or _get(channel, "id")
+            or _get(container, "channel_id"),
             team_id=body.get("team_id") or _get(team, "id"),
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
-            message_ts=container.get("message_ts"),
+            message_ts=_get(container, "message_ts"),
         )
 
 

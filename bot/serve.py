@@ -104,7 +104,11 @@ def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
 
 def run_http(options: ServeOptions) -> None:
     with running_bot(options) as bot:
-        asgi = http_app(bot.app, health=lambda: health(options, bot.runtime))
+        asgi = http_app(
+            bot.app,
+            signing_secret=options.settings.signing_secret or "",
+            health=lambda: health(options, bot.runtime),
+        )
         log.info(
             "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port
         )

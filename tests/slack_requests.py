@@ -6,6 +6,8 @@ They are built and signed as Slack builds them (v0 signature over
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 import urllib.error
@@ -14,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
-
-from slack_sdk.signature import SignatureVerifier
 
 # (channel, user) -> (trigger_id, response_url), e.g. LocalSlackServer.interaction_ids
 MintIds = Callable[[str, str], tuple[str, str]]
@@ -102,14 +102,13 @@ class SlackSender:
     ) -> tuple[int, str]:
         """POST ``body`` signed (with ``secret``, default the real one); status and text."""
         stamp = str(timestamp if timestamp is not None else int(time.time()))
-        verifier = SignatureVerifier(secret or self.signing_secret)
         request = urllib.request.Request(
             f"{self.bot_url}/slack/events",
             data=body,
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
                 "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body),
+                "X-Slack-Signature": signature(secret or self.signing_secret, stamp, body),
                 **(headers or {}),
             },
         )
@@ -118,3 +117,9 @@ class SlackSender:
                 return answer.status, answer.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 signature of ``body`` (any bytes: hostile tests sign what Slack never sends)."""
+    signed = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()

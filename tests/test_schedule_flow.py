@@ -156,7 +156,9 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
             open_target=opener,
         )
         try:
-            with ServerThread(http_app(app, health=runtime.health)) as server:
+            with ServerThread(
+                http_app(app, signing_secret=SECRET, health=runtime.health)
+            ) as server:
                 sender = SlackSender(server.url, SECRET, slack.interaction_ids)
                 yield Bot(sender, slack, runtime, config, clock, opener)
         finally:

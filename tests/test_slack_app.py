@@ -97,7 +97,7 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
             handlers={grammar.Backups: explode},
         )
         health = {"status": "ok", "pending": 0}
-        with ServerThread(http_app(app, health=lambda: health)) as server:
+        with ServerThread(http_app(app, signing_secret=SECRET, health=lambda: health)) as server:
             sender = SlackSender(server.url, SECRET, slack.interaction_ids)
             yield Bot(sender, slack, worker, config, opener)
         worker.shutdown()

@@ -137,7 +137,9 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
             open_target=opener,
         )
         try:
-            with ServerThread(http_app(app, health=runtime.health)) as server:
+            with ServerThread(
+                http_app(app, signing_secret=SECRET, health=runtime.health)
+            ) as server:
                 yield Bot(
                     SlackSender(server.url, SECRET, slack.interaction_ids),
                     slack,

@@ -180,7 +180,9 @@ class Sandbox:
             bot_token=self.token, signing_secret=self.signing_secret, api_url=self.slack.api_url
         )
         self.bot = self._build_bot(bot_settings, self.config)
-        self._bot.app = http_app(self.bot.app, health=self.health)
+        self._bot.app = http_app(
+            self.bot.app, signing_secret=self.signing_secret, health=self.health
+        )
         return self
 
     def prepare(self) -> DemoReset:
