@@ -7,13 +7,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test reliability lint format clean
 
 run: $(STAMP)  ## the sandbox: the real bot on the demo target, in a browser at http://127.0.0.1:3000
 	$(BIN)/migrate-bot serve
 
 test: $(STAMP)  ## the whole test suite on a real PostgreSQL, 4 workers (tests wait on I/O more than CPU)
 	$(BIN)/pytest -n 4 --dist loadfile
+
+reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault and load size), then docs/reliability.md from what it tried
+	rm -f test-artifacts/reliability.jsonl
+	$(BIN)/pytest tests/reliability --full -n 2 --dist loadfile
+	$(BIN)/python -m tests.reliability.report
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
