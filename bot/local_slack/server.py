@@ -199,7 +199,7 @@ class LocalSlackServer:
     async def _faulted(
         self, method: str, args: dict[str, Any], call: Callable[[], dict[str, Any]]
     ) -> Response:
-        fault = self.faults.take(method)
+        fault = self.faults.take(method, args)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.status is not None:
