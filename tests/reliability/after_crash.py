@@ -8,6 +8,9 @@ the audit log explains, and never half of a transactional revision; the run
 lock is free; the chain verifies; the ops channel was told exactly once;
 nothing the backup left behind remains, and what was removed is recorded;
 the children died with the bot; an old Approve click starts nothing.
+``check_announced`` asserts the same of a run killed while its outcome was
+being posted: the outcome stays as recorded, and each announcement reaches
+Slack exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from audit.chain import Event
+from bot.local_slack.faults import Fault
 from commands.audit_log import EventKind, RequestState
 from commands.run_lock import run_lock
 from tests.reliability.bot_process import wait_for
@@ -26,14 +30,42 @@ from tests.reliability.observe import (
     partial_files,
     scratch_databases,
 )
-from tests.reliability.world import ORDER, TABLES_OF, Target, World, database_revision, tables
+from tests.reliability.world import (
+    ALICE,
+    DEV,
+    HEAD,
+    ORDER,
+    TABLES_OF,
+    Target,
+    World,
+    database_revision,
+    tables,
+)
 
 
 def leftovers(world: World, target: Target, bucket: Bucket | None) -> set[str]:
-    found = {str(p) for p in partial_files(world.backups_folder(target))}
+    """Partial files, scratch databases, open uploads, and stored backups no
+    ``backup_succeeded`` records."""
+    folder = world.backups_folder(target)
+    found = {str(p) for p in partial_files(folder)}
     found |= set(scratch_databases(target.database))
+    recorded = {
+        event.data["uri"].rsplit("/", 1)[-1]
+        for event in world.store.events(
+            target=target.name, kinds=[EventKind.BACKUP_SUCCEEDED.value]
+        )
+    }
+    if folder.is_dir():
+        found |= {
+            str(p) for p in folder.iterdir() if p.suffix == ".dump" and p.name not in recorded
+        }
     if bucket is not None:
         found |= {f"s3://{bucket.name}/{key}" for key in bucket.open_uploads()}
+        found |= {
+            f"s3://{bucket.name}/{key}"
+            for key in bucket.objects()
+            if key.startswith(f"{target.name}/") and key.rsplit("/", 1)[-1] not in recorded
+        }
     return found
 
 
@@ -74,9 +106,10 @@ def told_once(world: World, request_id: str, key: str, word: str) -> None:
     assert len(found) == 1, [m.text for m in found]
 
 
-def cleaned_locations(world: World, target: Target) -> set[str]:
+def cleaned(world: World, target: Target) -> dict[str, str]:
+    """Location → kind of everything ``backup_cleaned`` events say was removed."""
     return {
-        removed["location"]
+        removed["location"]: removed["kind"]
         for event in world.store.events(target=target.name, kinds=[EventKind.BACKUP_CLEANED.value])
         for removed in event.data["removed"]
     }
@@ -129,23 +162,77 @@ def check_interrupted(
     step: str,
     killed: Killed,
     bucket: Bucket | None = None,
-) -> str | None:
-    """Everything the brief asks after a restart; the revision the database is at."""
+) -> tuple[str | None, list[str]]:
+    """Everything the brief asks after a restart; the revision the database is at, and
+    the kinds of leftovers cleaned up."""
     request = world.request(request_id)
     assert request.state is RequestState.INTERRUPTED, request.state
     interrupted = world.events(request_id, EventKind.RUN_INTERRUPTED)
     assert len(interrupted) == 1
     assert interrupted[0].data["step"] == step, (interrupted[0].data, step)
     revision = check_revision_explained(world, target, interrupted[0])
+    told_once(world, request_id, f"{request_id}:interrupted:ops", "interrupted")
+    removed = check_settled(
+        world, target, request_id, RequestState.INTERRUPTED, killed=killed, bucket=bucket
+    )
+    return revision, removed
+
+
+def held_calls(world: World, fault: Fault) -> int:
+    """Calls the local Slack server has answered that ``fault`` matches."""
+    return sum(fault.matches(c.method, c.args) for c in world.bot.slack.calls())
+
+
+def check_announced(
+    world: World, target: Target, request_id: str, *, held: Fault, answered: int, killed: Killed
+) -> None:
+    """After a kill while the outcome was being posted: the run stays succeeded (nothing
+    marks it interrupted), the database at head, and once the held call has been
+    answered (``answered`` were before the kill), each announcement is in Slack once."""
+    request = world.request(request_id)
+    assert request.state is RequestState.SUCCEEDED, request.state
+    assert not world.events(request_id, EventKind.RUN_INTERRUPTED)
+    assert len(world.events(request_id, EventKind.RUN_FINISHED)) == 1
+    assert database_revision(target.database) == HEAD
+    assert {t for r in ORDER for t in TABLES_OF[r]} <= tables(target.database)
+    wait_for(lambda: held_calls(world, held) > answered, 60, "the held call to be answered")
+    key = f"{request_id}:outcome"
+    told_once(world, request_id, f"{key}:ops", "succeeded")
+    for suffix, channel, words in (
+        ("thread", DEV, f"{request_id} succeeded: details"),
+        ("requester", "D" + ALICE[1:], "succeeded"),
+    ):
+        wait_for(lambda s=suffix: outbox_state(world, f"{key}:{s}") == "delivered", 60, suffix)
+        found = [
+            m
+            for m in world.bot.slack.workspace.messages.get(channel, {}).values()
+            if request_id in m.text and words in m.text and m.ts != m.thread_ts
+        ]
+        assert len(found) == 1, (suffix, [m.text for m in found])
+    check_settled(world, target, request_id, RequestState.SUCCEEDED, killed=killed, bucket=None)
+
+
+def check_settled(
+    world: World,
+    target: Target,
+    request_id: str,
+    state: RequestState,
+    *,
+    killed: Killed,
+    bucket: Bucket | None,
+) -> list[str]:
+    """The lock is free, the chain verifies, nothing is left behind (what was, is cleaned
+    and recorded), every backup has an outcome, and an old Approve click starts nothing.
+    Returns the kinds of what the kill had left and cleanup removed."""
     with run_lock(target.database, label="reliability check"):
         pass  # free: nobody holds it
     assert world.store.verify().ok
-    told_once(world, request_id, f"{request_id}:interrupted:ops", "interrupted")
     assert leftovers(world, target, bucket) == set()
-    assert killed.left <= cleaned_locations(world, target), killed.left
+    removed = cleaned(world, target)
+    assert killed.left <= removed.keys(), (killed.left, removed)
     check_backups_closed(world, target, request_id)
-    answer = world.approve_again(request)
+    answer = world.approve_again(world.request(request_id))
     assert "cannot be approved" in answer, answer
     assert len(world.events(request_id, EventKind.RUN_STARTED)) == 1
-    assert world.request(request_id).state is RequestState.INTERRUPTED
-    return revision
+    assert world.request(request_id).state is state
+    return sorted({removed[location] for location in killed.left})

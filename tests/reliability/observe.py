@@ -139,6 +139,7 @@ class Bucket:
             total += len(listed.get("Parts", []))
         return total
 
-    def keys(self) -> list[str]:
+    def objects(self) -> list[str]:
+        """Keys of the objects stored (completed uploads)."""
         listed = self.client.list_objects_v2(Bucket=self.name).get("Contents", [])
         return [item["Key"] for item in listed]

@@ -263,12 +263,13 @@ class World:
         wait_for(lambda: self.events(request_id, EventKind.RUN_STARTED), 60, "the run to start")
 
     def start_run(
-        self, target: str, *, before_approval: Callable[[], None] = lambda: None
+        self, target: str, *, before_approval: Callable[[str], None] = lambda _id: None
     ) -> tuple[Message, str]:
-        """A fresh copy of the target's database, then a request for it, approved and running."""
+        """A fresh copy of the target's database, then a request for it, approved and running
+        (``before_approval`` is given the request's id first)."""
         reset_database(self.server, self.target(target))
         message, request_id = self.ask(target)
-        before_approval()
+        before_approval(request_id)
         self.approve(message, request_id)
         return message, request_id
 
