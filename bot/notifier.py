@@ -15,7 +15,8 @@ outbox and return a key at once; a delivery thread sends what is due.
 - Each post carries its outbox key in Slack's message ``metadata``. A post
   whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
   first looked for in the channel's history (or the thread): if Slack took
-  it, it is not posted again.
+  it, it is not posted again. After a restart such posts wait
+  ``uncertain_wait`` first, so a call still in flight at Slack has landed.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ METHODS = {
 NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
 METADATA_EVENT = "migrate_bot_notification"
 LOOKBACK = 100  # messages read back to find a post a crash left uncertain
+UNCERTAIN_WAIT_S = 10.0  # after a restart, before looking for a post caught mid-send
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Notifier:
         backoff: Backoff = Backoff(),
         draw: Callable[[], float] = random.random,
         key_factory: Callable[[], str] = lambda: secrets.token_hex(8),
+        uncertain_wait: float = UNCERTAIN_WAIT_S,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -101,7 +104,7 @@ class Notifier:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._outbox.recover()
+        self._outbox.recover(not_before=clock() + uncertain_wait)
 
     # --- what callers use ----------------------------------------------------
 

@@ -198,13 +198,14 @@ class Outbox:
             ).fetchone()
         return int(row[0])
 
-    def recover(self) -> int:
-        """After a restart: notifications caught mid-send are pending again, and
-        ``uncertain`` (Slack may have taken them before the crash)."""
+    def recover(self, *, not_before: float = 0.0) -> int:
+        """After a restart: notifications caught mid-send are pending again (not before
+        ``not_before``), and ``uncertain`` (Slack may have taken them before the crash)."""
         with self._tx() as db:
             return db.execute(
-                "UPDATE outbox SET state = ?, uncertain = 1 WHERE state = ?",
-                (State.PENDING, State.SENDING),
+                "UPDATE outbox SET state = ?, uncertain = 1, not_before = max(not_before, ?)"
+                " WHERE state = ?",
+                (State.PENDING, not_before, State.SENDING),
             ).rowcount
 
     def close(self) -> None:

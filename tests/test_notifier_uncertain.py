@@ -7,6 +7,9 @@ ops channel is told once. The crash itself is in tests/reliability.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from bot.local_slack.faults import Fault
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
 from bot.notifier import Backoff, Notifier
-from commands.outbox import Outbox
+from commands.outbox import Outbox, State
 from tests.reliability.bot_process import wait_for
 
 TOKEN = "xoxb-uncertain-test-token"
@@ -75,3 +78,34 @@ def test_a_post_that_never_reached_slack_is_sent(slack: LocalSlackServer, tmp_pa
     held_then_retried(slack, notifier, "M-5 failed")
     found = [m for m in slack.workspace.messages["C0OPS"].values() if m.text == "M-5 failed"]
     assert len(found) == 1
+
+
+def test_a_post_caught_mid_send_by_a_restart_is_not_posted_again(
+    slack: LocalSlackServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    client = WebClient(token=TOKEN, base_url=slack.api_url, timeout=10, retry_handlers=[])
+    dying = Notifier(client, Outbox(path))
+    held = Fault("chat.postMessage", delay=HOLD_S, text_contains="M-6 succeeded")
+    slack.inject(held)
+    key = dying.post("C0OPS", "M-6 succeeded", key="M-6:outcome:ops")
+    sending = threading.Thread(target=lambda: _die_quietly(dying), daemon=True)
+    sending.start()
+    wait_for(lambda: held in slack.faults.used, 10, "the post to be in flight")
+    dying._outbox.close()  # the process dies: it never hears Slack's answer
+
+    now = [time.time()]
+    restarted = Notifier(client, Outbox(path), clock=lambda: now[0], uncertain_wait=30)
+    assert Outbox(path).state_of(key)[0] is State.PENDING  # type: ignore[index]
+    assert restarted.deliver_due() == 0  # it waits for a call still in flight to land
+    sending.join(HOLD_S + 5)
+    now[0] += 30
+    assert restarted.deliver_due() == 1
+    found = [m for m in slack.workspace.messages["C0OPS"].values() if m.text == "M-6 succeeded"]
+    assert len(found) == 1
+    assert restarted.location(key) == ("C0OPS", found[0].ts)
+
+
+def _die_quietly(notifier: Notifier) -> None:
+    with contextlib.suppress(Exception):  # its outbox is gone: as good as dead
+        notifier.deliver_due()
