@@ -12,6 +12,11 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``invalid_blocks``…) mark the notification ``dead`` with the reason.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
+- Each post carries its outbox key in Slack's message ``metadata``. A post
+  whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
+  first looked for in the channel's history (or the thread): if Slack took
+  it, it is not posted again. After a restart such posts wait
+  ``uncertain_wait`` first, so a call still in flight at Slack has landed.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ METHODS = {
     Kind.EPHEMERAL: "chat.postEphemeral",
 }
 NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
+METADATA_EVENT = "migrate_bot_notification"
+LOOKBACK = 100  # messages read back to find a post a crash left uncertain
+UNCERTAIN_WAIT_S = 10.0  # after a restart, before looking for a post caught mid-send
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class Notifier:
         backoff: Backoff = Backoff(),
         draw: Callable[[], float] = random.random,
         key_factory: Callable[[], str] = lambda: secrets.token_hex(8),
+        uncertain_wait: float = UNCERTAIN_WAIT_S,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -95,7 +104,7 @@ class Notifier:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._outbox.recover()
+        self._outbox.recover(not_before=clock() + uncertain_wait)
 
     # --- what callers use ----------------------------------------------------
 
@@ -179,8 +188,9 @@ class Notifier:
         except SlackApiError as exc:
             self._failed(delivery, exc)
             return 0
-        except NETWORK_ERRORS as exc:
-            self._retry(delivery, f"{type(exc).__name__}: {exc}")
+        except NETWORK_ERRORS as exc:  # no answer: a post may have been taken all the same
+            uncertain = delivery.kind is Kind.POST
+            self._retry(delivery, f"{type(exc).__name__}: {exc}", uncertain=uncertain)
             return 0
         if delivery.kind is Kind.UPDATE:
             self._last_update[delivery.message or ""] = self._clock()
@@ -201,10 +211,52 @@ class Notifier:
         if channel[0] in "UW":
             channel = self._client.conversations_open(users=channel)["channel"]["id"]
         thread_ts = where[1] if where else None
+        if delivery.uncertain:
+            posted = self._posted_before(delivery.key, channel, thread_ts)
+            if posted is not None:
+                log.info("notification %s was posted before the restart: not again", delivery.key)
+                return channel, posted
         answer = self._client.chat_postMessage(
-            channel=channel, text=payload["text"], blocks=payload["blocks"], thread_ts=thread_ts
+            channel=channel,
+            text=payload["text"],
+            blocks=payload["blocks"],
+            thread_ts=thread_ts,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": delivery.key}},
         )
         return str(answer["channel"]), str(answer["ts"])
+
+    def _posted_before(self, key: str, channel: str, thread_ts: str | None) -> str | None:
+        """The ts of the post ``key`` if Slack has it (found by its metadata), else None.
+
+        Raises what a try may fix later (429, 5xx, network: the delivery is retried,
+        still uncertain); when Slack refuses to show the history (a missing scope),
+        the post is sent again: at least once rather than lost.
+        """
+        try:
+            if thread_ts:
+                answer = self._client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=LOOKBACK
+                )
+            else:
+                answer = self._client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=LOOKBACK
+                )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                raise
+            if error in TRANSIENT_ERRORS:
+                raise
+            log.warning("cannot look for %s in %s (%s): posting it again", key, channel, error)
+            return None
+        for message in answer.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("key") == key
+            ):
+                return str(message["ts"])
+        return None
 
     def _failed(self, delivery: Delivery, exc: SlackApiError) -> None:
         status = exc.response.status_code
@@ -222,9 +274,11 @@ class Notifier:
             self._outbox.dead(delivery.id, error=error)
             log.error("notification %s cannot be delivered: %s", delivery.key, error)
 
-    def _retry(self, delivery: Delivery, error: str) -> None:
+    def _retry(self, delivery: Delivery, error: str, *, uncertain: bool = False) -> None:
         delay = self._backoff.delay(delivery.attempts + 1, self._draw())
-        self._outbox.retry_later(delivery.id, not_before=self._clock() + delay, error=error)
+        self._outbox.retry_later(
+            delivery.id, not_before=self._clock() + delay, error=error, uncertain=uncertain
+        )
         log.warning("notification %s failed (%s): retrying in %.1f s", delivery.key, error, delay)
 
     # --- the delivery thread -------------------------------------------------------

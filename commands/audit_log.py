@@ -22,6 +22,7 @@ class EventKind(StrEnum):
 
     # backups (commands/backups…)
     BACKUP_STARTED = "backup_started"
+    BACKUP_WRITING = "backup_writing"  # where it is being written (for cleanup after a crash)
     BACKUP_SUCCEEDED = "backup_succeeded"
     BACKUP_FAILED = "backup_failed"
     BACKUP_DELETED = "backup_deleted"

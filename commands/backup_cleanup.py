@@ -2,7 +2,9 @@
 
 A process killed during a backup leaves a ``.partial`` file, an open S3
 multipart upload (whose parts are billed until aborted), perhaps a scratch
-database, and a ``backup_started`` event with no outcome. This finds and
+database, and a ``backup_started`` event with no outcome; killed between
+storing the backup and recording it, a complete file or object that no
+``backup_succeeded`` accounts for (its URI is in ``backup_writing``). This finds and
 removes them for one target, and records what it did. It only acts when it
 can take the target's backup lock: while a backup is running (in this
 process or another), its files are not leftovers.
@@ -68,6 +70,13 @@ def cleanup_backups(
                 drop_database(handle.database, name)
                 removed.append(Leftover(kind="scratch database", location=name))
         interrupted = _unfinished(store, target)
+        for uri in _written(store, target, interrupted):
+            try:
+                if destination.exists(uri.rsplit("/", 1)[-1]):
+                    destination.delete(uri)
+                    removed.append(Leftover(kind="unrecorded backup", location=uri))
+            except StorageError as exc:
+                errors.append(str(exc))
         for backup_id in interrupted:
             store.append(
                 kind=EventKind.BACKUP_FAILED,
@@ -99,3 +108,13 @@ def _unfinished(store: EventStore, target: str) -> list[str]:
         else:
             open_ids.pop(backup_id, None)
     return list(open_ids)
+
+
+def _written(store: EventStore, target: str, backup_ids: list[str]) -> list[str]:
+    """URIs the unfinished ``backup_ids`` were being written to."""
+    unfinished = set(backup_ids)
+    return [
+        event.data["uri"]
+        for event in store.iter_events(target=target, kinds=[EventKind.BACKUP_WRITING.value])
+        if event.data["backup_id"] in unfinished
+    ]

@@ -89,7 +89,20 @@ def take_backup(
         data={"backup_id": backup_id, "destination": handle.config.backup},
         **where,
     )
-    run = _BackupRun(handle, backup_id, on_progress=on_progress, clock=clock, tool_dirs=tool_dirs)
+
+    def writing(uri: str) -> None:
+        store.append(
+            kind=EventKind.BACKUP_WRITING, data={"backup_id": backup_id, "uri": uri}, **where
+        )
+
+    run = _BackupRun(
+        handle,
+        backup_id,
+        on_progress=on_progress,
+        on_writing=writing,
+        clock=clock,
+        tool_dirs=tool_dirs,
+    )
     try:
         record = run.run()
     except BaseException as exc:
@@ -115,6 +128,7 @@ class _BackupRun:
         backup_id: str,
         *,
         on_progress: ProgressCallback,
+        on_writing: Callable[[str], None],
         clock: Clock,
         tool_dirs: Sequence[Path] | None,
     ) -> None:
@@ -122,6 +136,7 @@ class _BackupRun:
         self.config = handle.config
         self.backup_id = backup_id
         self.on_progress = on_progress
+        self.on_writing = on_writing  # told the URI before anything is written
         self.clock = clock
         self.tool_dirs = tool_dirs
         self.step = Step.TOOLS
@@ -154,6 +169,7 @@ class _BackupRun:
             self.step = Step.DUMP
             writer = destination.writer(name)
             try:
+                self.on_writing(writer.uri)
                 result, counts, verified_by = self.dump_and_verify(tools, conn, snapshot, writer)
                 self.step = Step.UPLOAD
                 upload_started = time.monotonic()

@@ -238,7 +238,7 @@ def test_a_bot_killed_mid_upload_leaves_an_upload_that_cleanup_aborts(
         bot.wait()
     [key] = s3.open_uploads()
     store = EventStore(tmp_path / "state.sqlite3")
-    assert event_kinds(store) == ["backup_started"]
+    assert event_kinds(store) == ["backup_started", "backup_writing"]
 
     deadline = time.monotonic() + 10  # the server notices the dead session at once, or nearly
     while (report := cleanup_backups(handle, store=store, actor="bot")).skipped:
@@ -251,4 +251,9 @@ def test_a_bot_killed_mid_upload_leaves_an_upload_that_cleanup_aborts(
     assert s3.open_uploads() == [] and s3.keys() == []
     started = store.events(kinds=["backup_started"])[0].data["backup_id"]
     assert report.interrupted == (started,)
-    assert event_kinds(store) == ["backup_started", "backup_failed", "backup_cleaned"]
+    assert event_kinds(store) == [
+        "backup_started",
+        "backup_writing",
+        "backup_failed",
+        "backup_cleaned",
+    ]

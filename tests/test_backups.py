@@ -98,6 +98,7 @@ def test_round_trip_restores_the_data_and_refuses_what_it_cannot_restore(
     assert steps == [Step.TOOLS, Step.CHECKSUM, Step.RESTORE, Step.REVISION, Step.ROW_COUNTS]
     assert event_kinds(store) == [
         "backup_started",
+        "backup_writing",
         "backup_succeeded",
         "restore_started",
         "restore_failed",

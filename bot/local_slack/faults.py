@@ -1,13 +1,17 @@
 """Faults the local Slack server can be told to answer with: 429s, 5xx, slowness.
 
-A fault matches a method (or ``*``) and is used ``times`` times (``None``: until
-cleared). They are checked in the order they were added.
+A fault matches a method (or ``*``), optionally only calls to one channel or
+whose text holds some words, and is used ``times`` times (``None``: until
+cleared). They are checked in the order they were added; ``used`` lists the
+faults taken so far, so a test can act while a delayed call is in flight.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 ANY = "*"
 
@@ -28,10 +32,19 @@ class Fault:
     error: str | None = None
     delay: float = 0.0
     times: int | None = 1
+    channel: str | None = None  # only calls whose ``channel`` argument is this
+    text_contains: str | None = None  # only calls whose ``text`` argument holds this
 
     @property
     def blocks_call(self) -> bool:
         return self.status is not None or self.error is not None
+
+    def matches(self, method: str, args: Mapping[str, Any]) -> bool:
+        return (
+            self.method in (ANY, method)
+            and (self.channel is None or args.get("channel") == self.channel)
+            and (self.text_contains is None or self.text_contains in str(args.get("text", "")))
+        )
 
 
 class FaultPlan:
@@ -40,6 +53,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self.used: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
         with self._lock:
@@ -49,11 +63,11 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str) -> Fault | None:
-        """The first fault for ``method``, counting one use of it."""
+    def take(self, method: str, args: Mapping[str, Any] | None = None) -> Fault | None:
+        """The first fault for a call to ``method`` with ``args``, counting one use of it."""
         with self._lock:
             for index, fault in enumerate(self._faults):
-                if fault.method not in (ANY, method):
+                if not fault.matches(method, args or {}):
                     continue
                 if fault.times is not None:
                     left = fault.times - 1
@@ -61,5 +75,6 @@ class FaultPlan:
                         del self._faults[index]
                     else:
                         self._faults[index] = replace(fault, times=left)
+                self.used.append(fault)
                 return fault
             return None

@@ -51,6 +51,8 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": Workspace.usergroup_users,
     "users.info": Workspace.user_info,
     "conversations.open": Workspace.open_conversation,
+    "conversations.history": Workspace.history,
+    "conversations.replies": Workspace.replies,
     "files.getUploadURLExternal": Workspace.start_upload,
     "files.completeUploadExternal": Workspace.complete_upload,
 }
@@ -199,7 +201,7 @@ class LocalSlackServer:
     async def _faulted(
         self, method: str, args: dict[str, Any], call: Callable[[], dict[str, Any]]
     ) -> Response:
-        fault = self.faults.take(method)
+        fault = self.faults.take(method, args)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.status is not None:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from commands.database_url import DatabaseUrl
+from tests.reliability.crash_targets import REPLICA_ENV, CrashWorld, crash_targets, slow_parts
+from tests.reliability.http_relay import HttpRelay
+from tests.reliability.observe import Bucket
 from tests.reliability.results import FaultRecord, record
+from tests.reliability.socket_relay import PostgresRelay
+from tests.reliability.world import (
+    BIG_MIB,
+    Templates,
+    World,
+    aws_environment,
+    drop_databases,
+    make_template,
+)
 
 
 @pytest.fixture
@@ -17,3 +30,33 @@ def reliability() -> Callable[..., None]:
         record(FaultRecord(**fields))  # type: ignore[arg-type]
 
     return add
+
+
+@pytest.fixture(scope="session")
+def templates(pg_server: DatabaseUrl) -> Iterator[Templates]:
+    made = Templates(
+        small=make_template(pg_server, "rel_small_tpl"),
+        big=make_template(pg_server, "rel_big_tpl", megabytes=BIG_MIB),
+    )
+    yield made
+    drop_databases(pg_server, [made.small, made.big])
+
+
+@pytest.fixture(scope="module")
+def crash_world(
+    pg_server: DatabaseUrl,
+    s3_server: str,
+    templates: Templates,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[CrashWorld]:
+    root = tmp_path_factory.mktemp("crash")
+    bucket = Bucket.create(s3_server, f"crash-{root.name.lower()}")
+    with HttpRelay(s3_server) as relay, PostgresRelay(pg_server, root / "replica") as replica:
+        relay.rule = slow_parts
+        targets = crash_targets(pg_server, templates, bucket=bucket.name, s3_endpoint=relay.url)
+        replica_url = replica.url("postgres").url.render_as_string(hide_password=False)
+        environ = {**aws_environment(), REPLICA_ENV: replica_url}
+        world = World(root, pg_server, targets, environ=environ)
+        with world.running():
+            yield CrashWorld(world, bucket, relay, replica)
+    drop_databases(pg_server, [t.database.database for t in targets])
