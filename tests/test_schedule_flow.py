@@ -25,28 +25,24 @@ from urllib.parse import urlencode
 import pytest
 
 from audit.chain import Event
-from bot.app import build_app
-from bot.http_mode import http_app
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
 from bot.replies import web_client
 from bot.request_flow import Asker
 from bot.runtime import BotRuntime, start_runtime
-from bot.server_thread import ServerThread
-from bot.slack_settings import SlackSettings
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId, ViewId
 from commands.audit_log import EventKind, RequestState
 from commands.audit_reading import verify
-from commands.config import Config, TargetConfig, parse_config
+from commands.config import Config, parse_config
 from commands.database_url import DatabaseUrl
 from commands.planning import status
 from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash_commands import Schedule
-from commands.targets import TargetHandle, open_target
+from commands.targets import TargetOpener
 from tests.alembic_projects import table, write_project
-from tests.conftest import create_database, drop_database
+from tests.flow_bot import TOKEN, flow_bot
 from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
 from tests.scheduler_clock import MovableClock, apscheduler_reads
 from tests.slack_requests import SlackSender
@@ -61,8 +57,6 @@ from tests.test_slack_flow import (
     wait_for,
 )
 
-TOKEN = "xoxb-sched-0000-bot-token"
-SECRET = "sched-signing-secret-0123456789"
 ALICE, BOB, PM = "U0ALICE", "U0BOB", "U0PM"
 DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
 TARGETS = ("weekly", "idle", "again", "hooked", "brief")
@@ -78,7 +72,7 @@ class Bot:
     runtime: BotRuntime
     config: Config
     clock: MovableClock
-    open: Any
+    open: TargetOpener
 
     def request(self, request_id: str) -> Request:
         return self.runtime.requests.get(request_id)
@@ -128,43 +122,14 @@ def toml(argv: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    tmp = tmp_path_factory.mktemp("schedule")
-    databases = {name: create_database(pg_server, name) for name in TARGETS}
-    environ = {
-        f"{name.upper()}_DATABASE_URL": db.url.render_as_string(hide_password=False)
-        for name, db in databases.items()
-    }
-    config = schedule_config(tmp)
+    config = schedule_config(tmp_path_factory.mktemp("schedule"))
     workspace = Workspace(users={ALICE: "alice", BOB: "bob", PM: "pm"})
     clock = MovableClock(WEDNESDAY)
-
-    def opener(target: TargetConfig) -> TargetHandle:
-        return open_target(target, environ)
-
-    with apscheduler_reads(clock), LocalSlackServer(workspace, bot_token=TOKEN) as slack:
-        settings = SlackSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=slack.api_url)
-        client = web_client(TOKEN, slack.api_url)
-        runtime = start_runtime(
-            config, client, open_target=opener, clock=clock, min_update_interval=0.2
-        )
-        app = build_app(
-            settings,
-            config=config,
-            worker=runtime.worker,
-            flow=runtime.flow,
-            client=client,
-            open_target=opener,
-        )
-        try:
-            with ServerThread(
-                http_app(app, signing_secret=SECRET, health=runtime.health)
-            ) as server:
-                sender = SlackSender(server.url, SECRET, slack.interaction_ids)
-                yield Bot(sender, slack, runtime, config, clock, opener)
-        finally:
-            runtime.shutdown()
-    for database in databases.values():
-        drop_database(pg_server, database)
+    with (
+        apscheduler_reads(clock),
+        flow_bot(pg_server, config, TARGETS, workspace, clock=clock) as parts,
+    ):
+        yield Bot(parts.sender, parts.slack, parts.runtime, config, clock, parts.open)
 
 
 # --- helpers ------------------------------------------------------------------

@@ -15,7 +15,7 @@ import json
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,34 +24,28 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import build_app
-from bot.http_mode import http_app
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
 from bot.replies import web_client
 from bot.request_flow import Asker
 from bot.run_picture import run_picture
 from bot.runtime import BotRuntime, start_runtime
-from bot.server_thread import ServerThread
-from bot.slack_settings import SlackSettings
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
 from commands.audit_reading import verify
 from commands.backup_records import list_backups
-from commands.config import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
+from commands.config import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.database_url import DatabaseUrl
 from commands.pipeline import propose
 from commands.planning import status
 from commands.requests import Request
-from commands.targets import TargetHandle, open_target
+from commands.targets import TargetOpener
 from tests.alembic_projects import Rev, table, write_project
-from tests.conftest import create_database, drop_database
+from tests.flow_bot import TOKEN, flow_bot
 from tests.polling import wait_for
 from tests.slack_requests import SlackSender
 
-TOKEN = "xoxb-flow-0000-bot-token"
-SECRET = "flow-signing-secret-0123456789"
 ALICE, BOB, CAROL, EVE, PM = "U0ALICE", "U0BOB", "U0CAROL", "U0EVE", "U0PM"
 DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
 TARGETS = ("shop", "small", "twice", "bad", "halted", "slow")
@@ -64,7 +58,7 @@ class Bot:
     slack: LocalSlackServer
     runtime: BotRuntime
     config: Config
-    open: Callable[[TargetConfig], TargetHandle]
+    open: TargetOpener
 
     def request(self, request_id: str) -> Request:
         return self.runtime.requests.get(request_id)
@@ -109,48 +103,13 @@ def flow_config(tmp: Path) -> Config:
 
 @pytest.fixture(scope="module")
 def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    tmp = tmp_path_factory.mktemp("flow")
-    databases = {name: create_database(pg_server, name) for name in TARGETS}
-    environ = {
-        f"{name.upper()}_DATABASE_URL": db.url.render_as_string(hide_password=False)
-        for name, db in databases.items()
-    }
-    config = flow_config(tmp)
+    config = flow_config(tmp_path_factory.mktemp("flow"))
     workspace = Workspace(
         users={ALICE: "alice", BOB: "bob", CAROL: "carol", EVE: "eve", PM: "pm"},
         usergroups={"S0DBAS": ("dbas", [CAROL])},
     )
-
-    def opener(target: TargetConfig) -> TargetHandle:
-        return open_target(target, environ)
-
-    with LocalSlackServer(workspace, bot_token=TOKEN) as slack:
-        settings = SlackSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=slack.api_url)
-        client = web_client(TOKEN, slack.api_url)
-        runtime = start_runtime(config, client, open_target=opener, min_update_interval=0.2)
-        app = build_app(
-            settings,
-            config=config,
-            worker=runtime.worker,
-            flow=runtime.flow,
-            client=client,
-            open_target=opener,
-        )
-        try:
-            with ServerThread(
-                http_app(app, signing_secret=SECRET, health=runtime.health)
-            ) as server:
-                yield Bot(
-                    SlackSender(server.url, SECRET, slack.interaction_ids),
-                    slack,
-                    runtime,
-                    config,
-                    opener,
-                )
-        finally:
-            runtime.shutdown()
-    for database in databases.values():
-        drop_database(pg_server, database)
+    with flow_bot(pg_server, config, TARGETS, workspace) as parts:
+        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open)
 
 
 # --- helpers ------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""The bot of the in-process flow tests: the runtime and the real Bolt app behind real
+HTTP, talking to the local Slack-compatible server, on real databases.
+
+``flow_bot`` is what ``serve`` starts, wired for a test: one database per
+target (their URLs in an environment of the test's own), the test's clock
+(the scheduler's included), the test's workspace, and everything torn down
+and dropped afterwards. Each flow module builds its own config and wraps the
+parts in the handle its tests need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from audit.store import Clock, utc_now
+from bot.app import build_app
+from bot.http_mode import http_app
+from bot.local_slack.server import LocalSlackServer
+from bot.local_slack.workspace import Workspace
+from bot.replies import web_client
+from bot.runtime import BotRuntime, start_runtime
+from bot.server_thread import ServerThread
+from bot.slack_settings import SlackSettings
+from commands.config import Config, TargetConfig
+from commands.database_url import DatabaseUrl
+from commands.targets import TargetHandle, TargetOpener, open_target
+from tests.conftest import create_database, drop_database
+from tests.slack_requests import SlackSender
+
+TOKEN = "xoxb-flow-0000-bot-token"
+SECRET = "flow-signing-secret-0123456789"
+
+
+def target_environ(databases: dict[str, DatabaseUrl]) -> dict[str, str]:
+    """``NAME_DATABASE_URL`` for each target, as the flow configs name them."""
+    return {
+        f"{name.upper()}_DATABASE_URL": db.url.render_as_string(hide_password=False)
+        for name, db in databases.items()
+    }
+
+
+@dataclass
+class FlowParts:
+    sender: SlackSender
+    slack: LocalSlackServer
+    runtime: BotRuntime
+    open: TargetOpener
+
+
+@contextmanager
+def flow_bot(
+    pg_server: DatabaseUrl,
+    config: Config,
+    targets: Iterable[str],
+    workspace: Workspace,
+    *,
+    clock: Clock = utc_now,
+) -> Iterator[FlowParts]:
+    """A running bot on ``config``, with a fresh database for each of ``targets``."""
+    databases = {name: create_database(pg_server, name) for name in targets}
+    environ = target_environ(databases)
+
+    def opener(target: TargetConfig) -> TargetHandle:
+        return open_target(target, environ)
+
+    try:
+        with LocalSlackServer(workspace, bot_token=TOKEN) as slack:
+            settings = SlackSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=slack.api_url)
+            client = web_client(TOKEN, slack.api_url)
+            runtime = start_runtime(
+                config, client, open_target=opener, clock=clock, min_update_interval=0.2
+            )
+            try:
+                app = build_app(
+                    settings,
+                    config=config,
+                    worker=runtime.worker,
+                    flow=runtime.flow,
+                    client=client,
+                    open_target=opener,
+                )
+                with ServerThread(
+                    http_app(app, signing_secret=SECRET, health=runtime.health)
+                ) as server:
+                    sender = SlackSender(server.url, SECRET, slack.interaction_ids)
+                    yield FlowParts(sender, slack, runtime, opener)
+            finally:
+                runtime.shutdown()
+    finally:
+        for database in databases.values():
+            drop_database(pg_server, database)
