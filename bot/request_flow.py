@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from audit.store import Clock, EventStore, utc_now
@@ -20,7 +21,7 @@ from bot.plan_cache import RecentPlans
 from bot.request_messages import RequestMessages
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
-from commands.audit_log import ChecklistItem, RequestKind, RequestState
+from commands.audit_log import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 from commands.config import Config
 from commands.errors import MigrateBotError
 from commands.pipeline import (
@@ -46,12 +47,15 @@ from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.scheduling.slots import Slot
 from commands.targets import TargetOpener, open_target
-from commands.ways_back import way_back
+from commands.ways_back import recorded_outcome, way_back
 
 if TYPE_CHECKING:
     from bot.schedule_flow import ScheduleFlow
 
 log = logging.getLogger(__name__)
+
+# how far back a restart looks for runs whose outcome was never announced
+UNANNOUNCED_LOOKBACK = timedelta(days=1)
 
 
 class NotTheRequesterError(RequestRefused):
@@ -285,7 +289,19 @@ class RequestFlow:
         )
         for run in found:
             self.messages.announce_interrupted(run)
+        self._announce_unannounced()
         return found
+
+    def _announce_unannounced(self) -> None:
+        """Runs that ended while their outcome was never queued (the bot died in the
+        moment between the two): announced now, from the log, once."""
+        since = self.clock() - UNANNOUNCED_LOOKBACK
+        for request in self.requests.requests(states=RUN_OUTCOMES, limit=50):
+            if request.run is None or request.closure is None or request.closure.at < since:
+                continue
+            if not self.messages.outcome_announced(request.id):
+                log.warning("%s ended without its outcome announced: announcing it", request.id)
+                self.messages.announce_outcome(recorded_outcome(request, self.store))
 
     def shutdown(self) -> None:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""

@@ -174,7 +174,7 @@ class RequestMessages:
             self._news.pop(outcome.request_id, None)
         request = self.requests.get(outcome.request_id)
         self.refresh(request.id)
-        key = f"{request.id}:outcome"
+        key = _outcome_key(request.id)
         self.thread(request, *outcome_thread(outcome), key=f"{key}:thread")
         offers = ways_back(request, self.store)
         self.tell_ops(*outcome_announcement(outcome, request, offers), key=f"{key}:ops")
@@ -183,6 +183,10 @@ class RequestMessages:
         if USER_ID.match(request.requester):
             mine = outcome_note(outcome, request, for_requester=True)
             self.notifier.post(request.requester, *mine, key=f"{key}:requester")
+
+    def outcome_announced(self, request_id: str) -> bool:
+        """Whether the outcome of ``request_id``'s run was ever queued for the ops channel."""
+        return self.notifier.knows(f"{_outcome_key(request_id)}:ops")
 
     def announce_interrupted(self, run: InterruptedRun) -> None:
         """A run that died with the bot, told once to the same people as an outcome."""
@@ -199,3 +203,7 @@ class RequestMessages:
     def _lock(self, request_id: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(request_id, threading.Lock())
+
+
+def _outcome_key(request_id: str) -> str:
+    return f"{request_id}:outcome"

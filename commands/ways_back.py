@@ -26,22 +26,7 @@ def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
     the pipeline's own ``rollback_offers``, fed with what the log recorded of the run."""
     if request.state not in ENDED_BADLY or request.closure is None:
         return ()
-    ended_at = request.closure.details.get("database_revisions")
-    backup = run_backup(request, store)
-    recorded = RunOutcome(
-        request_id=request.id,
-        target=request.target,
-        kind=request.kind.value,
-        state=request.state,
-        failed_step=None,
-        error=request.closure.reason,
-        started_at=request.run.started_at if request.run else request.closure.at,
-        finished_at=request.closure.at,
-        from_revisions=request.from_revisions,
-        planned_revisions=request.fingerprint.revision_ids,
-        database_revisions=tuple(ended_at) if isinstance(ended_at, list) else None,
-        backup={"id": backup} if backup is not None else None,
-    )
+    recorded = recorded_outcome(request, store)
     up = request.kind is not RequestKind.DOWNGRADE
     plan = Plan(
         target=request.target,
@@ -51,6 +36,29 @@ def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
         revisions=(),
     )
     return rollback_offers(recorded, plan).rollback
+
+
+def recorded_outcome(request: Request, store: EventStore) -> RunOutcome:
+    """How ``request``'s run ended, as the log has it (no per-revision timings or
+    verification lines: those live in the run's events and thread)."""
+    closure = request.closure
+    assert closure is not None, "only a closed request has an outcome"
+    ended_at = closure.details.get("database_revisions")
+    backup = run_backup(request, store)
+    return RunOutcome(
+        request_id=request.id,
+        target=request.target,
+        kind=request.kind.value,
+        state=request.state,
+        failed_step=None,
+        error=closure.reason or None,
+        started_at=request.run.started_at if request.run else closure.at,
+        finished_at=closure.at,
+        from_revisions=request.from_revisions,
+        planned_revisions=request.fingerprint.revision_ids,
+        database_revisions=tuple(ended_at) if isinstance(ended_at, list) else None,
+        backup={"id": backup} if backup is not None else None,
+    )
 
 
 def way_back(request: Request, store: EventStore, *, restore: bool) -> RollbackOffer:

@@ -390,6 +390,30 @@ def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
     wait_for(lambda: "Interrupted" in text_of(message))
 
 
+def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot) -> None:
+    """The outcome recorded, the bot killed before it queued the announcement: the
+    next start finds the run in the log and tells the ops channel, once."""
+    flow, requests = bot.runtime.flow, bot.runtime.requests
+    proposal = flow.ask(
+        Asker(ALICE, DEV, "unannounced-1"), kind=RequestKind.UPGRADE, target="halted", goal=None
+    )
+    request_id = proposal.request.id
+    requests.approve(request_id, approver=BOB)
+    requests.start_run(
+        request_id, actor="migrate-bot", fingerprint_now=proposal.request.fingerprint
+    )
+    requests.finish_run(
+        request_id, actor="migrate-bot", outcome=RequestState.FAILED, reason="b_two failed"
+    )  # what the pipeline records; its announcement never happened
+    assert not flow.messages.outcome_announced(request_id)
+    flow.recover()
+    flow.recover()  # a second restart says nothing more
+    assert bot.runtime.notifier.flush(30)
+    announced = [m for m in top_level(bot, OPS) if request_id in m.text]
+    assert len(announced) == 1 and "b_two failed" in json.dumps(announced[0].blocks)
+    assert flow.messages.outcome_announced(request_id)
+
+
 def running_revision(bot: Bot, request_id: str, revision: str) -> bool:
     picture = run_picture(bot.request(request_id))
     return picture is not None and picture.current_revision == revision
