@@ -12,11 +12,6 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``invalid_blocks``…) mark the notification ``dead`` with the reason.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
-- A post whose answer never came (a timeout, a dropped connection, a 5xx)
-  may have been posted all the same. Every post carries its key in Slack's
-  message ``metadata``; such a post is tried again only after the client's
-  timeout has passed once more, and only if the channel (or thread) does not
-  already hold a message with its key, so an announcement appears once.
 """
 
 from __future__ import annotations
@@ -61,8 +56,6 @@ METHODS = {
     Kind.EPHEMERAL: "chat.postEphemeral",
 }
 NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
-EVENT_TYPE = "migrate_bot_notification"  # the metadata that carries a post's outbox key
-LOOK_BACK = 100  # messages looked through for a post that may have gone through
 
 
 @dataclass(frozen=True)
@@ -187,9 +180,7 @@ class Notifier:
             self._failed(delivery, exc)
             return 0
         except NETWORK_ERRORS as exc:
-            # Slack may still be handling the call: look for it only once it surely has
-            wait = float(self._client.timeout) if delivery.kind is Kind.POST else 0.0
-            self._retry(delivery, f"{type(exc).__name__}: {exc}", at_least=wait)
+            self._retry(delivery, f"{type(exc).__name__}: {exc}")
             return 0
         if delivery.kind is Kind.UPDATE:
             self._last_update[delivery.message or ""] = self._clock()
@@ -210,42 +201,10 @@ class Notifier:
         if channel[0] in "UW":
             channel = self._client.conversations_open(users=channel)["channel"]["id"]
         thread_ts = where[1] if where else None
-        if delivery.attempts and delivery.last_error != "ratelimited":
-            posted = self._find_posted(delivery.key, channel, thread_ts)
-            if posted is not None:
-                log.info("notification %s was posted by an earlier try", delivery.key)
-                return channel, posted
         answer = self._client.chat_postMessage(
-            channel=channel,
-            text=payload["text"],
-            blocks=payload["blocks"],
-            thread_ts=thread_ts,
-            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": delivery.key}},
+            channel=channel, text=payload["text"], blocks=payload["blocks"], thread_ts=thread_ts
         )
         return str(answer["channel"]), str(answer["ts"])
-
-    def _find_posted(self, key: str, channel: str, thread_ts: str | None) -> str | None:
-        """The ts of the message posted under ``key`` by a try whose answer was lost.
-
-        ``None`` when there is none, or when the channel cannot be read (the
-        app lacks the history scopes): the post is then sent again, at least once.
-        """
-        listing = {"channel": channel, "include_all_metadata": True, "limit": LOOK_BACK}
-        try:
-            if thread_ts:
-                answer = self._client.conversations_replies(ts=thread_ts, **listing)
-            else:
-                answer = self._client.conversations_history(**listing)
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            log.warning("cannot look for %s in %s (%s): posting it again", key, channel, error)
-            return None
-        for message in answer.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == key:
-                return str(message["ts"])
-        return None
 
     def _failed(self, delivery: Delivery, exc: SlackApiError) -> None:
         status = exc.response.status_code
@@ -263,8 +222,8 @@ class Notifier:
             self._outbox.dead(delivery.id, error=error)
             log.error("notification %s cannot be delivered: %s", delivery.key, error)
 
-    def _retry(self, delivery: Delivery, error: str, *, at_least: float = 0.0) -> None:
-        delay = max(at_least, self._backoff.delay(delivery.attempts + 1, self._draw()))
+    def _retry(self, delivery: Delivery, error: str) -> None:
+        delay = self._backoff.delay(delivery.attempts + 1, self._draw())
         self._outbox.retry_later(delivery.id, not_before=self._clock() + delay, error=error)
         log.warning("notification %s failed (%s): retrying in %.1f s", delivery.key, error, delay)
 

@@ -68,7 +68,6 @@ class Delivery:
     message: str | None
     attempts: int
     not_before: float
-    last_error: str | None = None
 
 
 class Outbox:
@@ -126,14 +125,12 @@ class Outbox:
         """Pending notifications whose time has come, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, key, kind, payload, message, attempts, not_before, last_error"
-                " FROM outbox WHERE state = ? AND not_before <= ? ORDER BY id LIMIT ?",
+                "SELECT id, key, kind, payload, message, attempts, not_before FROM outbox"
+                " WHERE state = ? AND not_before <= ? ORDER BY id LIMIT ?",
                 (State.PENDING, now, limit),
             ).fetchall()
         return [
-            Delivery(
-                row[0], row[1], Kind(row[2]), json.loads(row[3]), row[4], row[5], row[6], row[7]
-            )
+            Delivery(row[0], row[1], Kind(row[2]), json.loads(row[3]), row[4], row[5], row[6])
             for row in rows
         ]
 

@@ -6,7 +6,6 @@ Retry-After and back-off are checked without sleeping through them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,23 +179,3 @@ def test_the_delivery_thread_sends_as_soon_as_slack_answers(
         assert text_of(slack, notifier, key) == "eventually"
     finally:
         notifier.stop()
-
-
-def test_a_post_whose_answer_timed_out_is_found_not_posted_twice(
-    slack: LocalSlackServer, tmp_path: Path, clock: Clock
-) -> None:
-    outbox_path = tmp_path / "state.sqlite3"
-    notifier = make_notifier(slack, outbox_path, clock)
-    slack.inject(Fault("chat.postMessage", delay=1.0, channel="C0LOST"))  # posted after our timeout
-    key = notifier.post("C0LOST", "M-9 succeeded", key="M-9:outcome:ops")
-    assert notifier.deliver_due() == 0
-    due = Outbox(outbox_path).due(clock.now + 10_000)
-    assert due[0].not_before - clock.now >= 0.5  # not before the client's timeout again
-    deadline = time.monotonic() + 30
-    while not slack.workspace.messages.get("C0LOST") and time.monotonic() < deadline:
-        time.sleep(0.05)  # the slow answer lands
-    clock.now = due[0].not_before
-    assert notifier.deliver_due() == 1
-    assert [m.text for m in slack.workspace.messages["C0LOST"].values()] == ["M-9 succeeded"]
-    assert text_of(slack, notifier, key) == "M-9 succeeded"
-    assert len([c for c in slack.calls("chat.postMessage") if c.args["channel"] == "C0LOST"]) == 1

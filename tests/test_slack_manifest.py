@@ -24,18 +24,14 @@ METHOD_SCOPES = {
     "views_open": None,
     "views_update": None,
     "conversations_open": "im:write",
-    "conversations_history": "channels:history",
-    "conversations_replies": "channels:history",
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",
 }
 # Scopes beyond what the Web API calls need: the slash command itself,
 # chat:write.public (a request is posted in the public channel it was asked in,
-# invited or not) and users:read, which the Slack front's issue asks for; the
-# history of private channels and DMs, where a post whose answer was lost is
-# looked for before it is sent again (see bot/notifier.py).
-PLANNED_SCOPES = {"commands", "chat:write.public", "users:read", "groups:history", "im:history"}
+# invited or not) and users:read, which the Slack front's issue asks for.
+PLANNED_SCOPES = {"commands", "chat:write.public", "users:read"}
 
 
 def methods_called() -> set[str]:

@@ -46,7 +46,6 @@ class Message:
     reply_count: int = 0
     edited: bool = False
     files: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata`` (event_type…)
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "message", "bot_id": BOT_ID, **asdict(self)}
@@ -191,13 +190,7 @@ class Workspace:
             thread_ts = args.get("thread_ts") or None
             parent = self._message(channel, thread_ts) if thread_ts else None
             message = Message(
-                channel,
-                self._next_ts(),
-                text,
-                blocks,
-                thread_ts=thread_ts,
-                files=list(files or []),
-                metadata=args.get("metadata") or None,
+                channel, self._next_ts(), text, blocks, thread_ts=thread_ts, files=list(files or [])
             )
             self.messages.setdefault(channel, {})[message.ts] = message
             if parent is not None:
@@ -371,23 +364,6 @@ class Workspace:
                 )
             return {"files": done}
 
-    def history(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``conversations.history``: top-level messages, newest first (``limit``)."""
-        with self._lock:
-            channel = self._channel(args)
-            found = [
-                m for m in self.messages.get(channel, {}).values() if m.thread_ts in (None, m.ts)
-            ]
-            return _listing(found, args)
-
-    def replies(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``conversations.replies``: the parent and its replies, oldest first (``limit``)."""
-        with self._lock:
-            channel = self._channel(args)
-            parent = self._message(channel, str(args.get("ts") or ""))
-            found = [m for m in self.messages[channel].values() if parent.ts in (m.ts, m.thread_ts)]
-            return _listing(found, args, newest_first=False)
-
     # --- reading, for a front that shows the workspace (the sandbox) ----------
 
     def message(self, channel: str, ts: str) -> dict[str, Any] | None:
@@ -447,20 +423,6 @@ class Workspace:
         if issued is not None and self._clock() - issued > TRIGGER_TTL_S:
             raise SlackMethodError("expired_trigger_id")
         self._used_triggers.add(trigger)
-
-
-def _listing(
-    found: list[Message], args: Mapping[str, Any], *, newest_first: bool = True
-) -> dict[str, Any]:
-    oldest = float(args.get("oldest") or 0)
-    ordered = sorted((m for m in found if float(m.ts) >= oldest), key=lambda m: float(m.ts))
-    if newest_first:
-        ordered.reverse()
-    limit = int(args.get("limit") or 100)
-    return {
-        "messages": [copy.deepcopy(m.as_json()) for m in ordered[:limit]],
-        "has_more": len(ordered) > limit,
-    }
 
 
 def _content(args: Mapping[str, Any]) -> tuple[str, list[Any]]:
