@@ -12,6 +12,9 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``invalid_blocks``…) mark the notification ``dead`` with the reason.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
+- Each post carries its outbox key in Slack's message ``metadata``. A post
+  caught mid-send by a crash (``uncertain``) is first looked for in the
+  channel's history (or the thread): if Slack took it, it is not posted again.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ METHODS = {
     Kind.EPHEMERAL: "chat.postEphemeral",
 }
 NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException)
+METADATA_EVENT = "migrate_bot_notification"
+LOOKBACK = 100  # messages read back to find a post a crash left uncertain
 
 
 @dataclass(frozen=True)
@@ -201,10 +206,52 @@ class Notifier:
         if channel[0] in "UW":
             channel = self._client.conversations_open(users=channel)["channel"]["id"]
         thread_ts = where[1] if where else None
+        if delivery.uncertain:
+            posted = self._posted_before(delivery.key, channel, thread_ts)
+            if posted is not None:
+                log.info("notification %s was posted before the restart: not again", delivery.key)
+                return channel, posted
         answer = self._client.chat_postMessage(
-            channel=channel, text=payload["text"], blocks=payload["blocks"], thread_ts=thread_ts
+            channel=channel,
+            text=payload["text"],
+            blocks=payload["blocks"],
+            thread_ts=thread_ts,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": delivery.key}},
         )
         return str(answer["channel"]), str(answer["ts"])
+
+    def _posted_before(self, key: str, channel: str, thread_ts: str | None) -> str | None:
+        """The ts of the post ``key`` if Slack has it (found by its metadata), else None.
+
+        Raises what a try may fix later (429, 5xx, network: the delivery is retried,
+        still uncertain); when Slack refuses to show the history (a missing scope),
+        the post is sent again: at least once rather than lost.
+        """
+        try:
+            if thread_ts:
+                answer = self._client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=LOOKBACK
+                )
+            else:
+                answer = self._client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=LOOKBACK
+                )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                raise
+            if error in TRANSIENT_ERRORS:
+                raise
+            log.warning("cannot look for %s in %s (%s): posting it again", key, channel, error)
+            return None
+        for message in answer.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("key") == key
+            ):
+                return str(message["ts"])
+        return None
 
     def _failed(self, delivery: Delivery, exc: SlackApiError) -> None:
         status = exc.response.status_code

@@ -8,8 +8,10 @@ attempts are bookkeeping, not facts an auditor needs. Each row has a unique
 ``key``: enqueueing the same key twice is a no-op, so "announce the outcome
 of M-12" happens once however often the caller retries.
 
-Delivery is at least once: a crash between Slack accepting a message and
-the row being marked delivered sends that one message again after restart.
+A crash between sending a message and the row being marked delivered
+leaves Slack's answer unknown: ``recover`` marks such rows ``uncertain``, and
+the sender looks in Slack for the message before posting it again, so a
+restart does not announce twice.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     channel TEXT,
     ts TEXT,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    uncertain INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_message ON outbox (message, state);
@@ -68,6 +71,7 @@ class Delivery:
     message: str | None
     attempts: int
     not_before: float
+    uncertain: bool = False  # caught mid-send by a crash: Slack may already have it
 
 
 class Outbox:
@@ -81,6 +85,9 @@ class Outbox:
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "uncertain" not in columns:  # a state file from before the column
+            self._db.execute("ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -125,12 +132,12 @@ class Outbox:
         """Pending notifications whose time has come, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, key, kind, payload, message, attempts, not_before FROM outbox"
-                " WHERE state = ? AND not_before <= ? ORDER BY id LIMIT ?",
+                "SELECT id, key, kind, payload, message, attempts, not_before, uncertain"
+                " FROM outbox WHERE state = ? AND not_before <= ? ORDER BY id LIMIT ?",
                 (State.PENDING, now, limit),
             ).fetchall()
         return [
-            Delivery(row[0], row[1], Kind(row[2]), json.loads(row[3]), row[4], row[5], row[6])
+            Delivery(row[0], row[1], Kind(row[2]), json.loads(row[3]), *row[4:7], bool(row[7]))
             for row in rows
         ]
 
@@ -142,7 +149,7 @@ class Outbox:
         with self._tx() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, channel = ?, ts = ?, attempts = attempts + 1,"
-                " last_error = NULL WHERE id = ?",
+                " last_error = NULL, uncertain = 0 WHERE id = ?",
                 (State.DELIVERED, channel, ts, delivery_id),
             )
 
@@ -188,10 +195,12 @@ class Outbox:
         return int(row[0])
 
     def recover(self) -> int:
-        """After a restart: notifications caught mid-send are pending again."""
+        """After a restart: notifications caught mid-send are pending again, and
+        ``uncertain`` (Slack may have taken them before the crash)."""
         with self._tx() as db:
             return db.execute(
-                "UPDATE outbox SET state = ? WHERE state = ?", (State.PENDING, State.SENDING)
+                "UPDATE outbox SET state = ?, uncertain = 1 WHERE state = ?",
+                (State.PENDING, State.SENDING),
             ).rowcount
 
     def close(self) -> None:

@@ -27,11 +27,14 @@ METHOD_SCOPES = {
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",
+    "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
 }
 # Scopes beyond what the Web API calls need: the slash command itself,
 # chat:write.public (a request is posted in the public channel it was asked in,
-# invited or not) and users:read, which the Slack front's issue asks for.
-PLANNED_SCOPES = {"commands", "chat:write.public", "users:read"}
+# invited or not) and users:read, which the Slack front's issue asks for;
+# the history of private channels and DMs, read like public ones (after a crash).
+PLANNED_SCOPES = {"commands", "chat:write.public", "users:read", "groups:history", "im:history"}
 
 
 def methods_called() -> set[str]:

@@ -51,6 +51,8 @@ METHODS: dict[str, Method] = {
     "usergroups.users.list": Workspace.usergroup_users,
     "users.info": Workspace.user_info,
     "conversations.open": Workspace.open_conversation,
+    "conversations.history": Workspace.history,
+    "conversations.replies": Workspace.replies,
     "files.getUploadURLExternal": Workspace.start_upload,
     "files.completeUploadExternal": Workspace.complete_upload,
 }

@@ -46,6 +46,7 @@ class Message:
     reply_count: int = 0
     edited: bool = False
     files: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata``
 
     def as_json(self) -> dict[str, Any]:
         return {"type": "message", "bot_id": BOT_ID, **asdict(self)}
@@ -190,7 +191,13 @@ class Workspace:
             thread_ts = args.get("thread_ts") or None
             parent = self._message(channel, thread_ts) if thread_ts else None
             message = Message(
-                channel, self._next_ts(), text, blocks, thread_ts=thread_ts, files=list(files or [])
+                channel,
+                self._next_ts(),
+                text,
+                blocks,
+                thread_ts=thread_ts,
+                files=list(files or []),
+                metadata=args.get("metadata") or None,
             )
             self.messages.setdefault(channel, {})[message.ts] = message
             if parent is not None:
@@ -199,6 +206,28 @@ class Workspace:
                 self._emit("message_updated", parent.as_json())
             self._emit("message_posted", message.as_json())
             return {"channel": channel, "ts": message.ts, "message": message.as_json()}
+
+    def history(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``conversations.history``: the channel's top-level messages, newest first
+        (their ``metadata`` only with ``include_all_metadata``, as Slack does)."""
+        with self._lock:
+            channel = self._channel(args)
+            found = [
+                m for m in self.messages.get(channel, {}).values() if m.thread_ts in (None, m.ts)
+            ]
+            return _page(found, args, newest_first=True)
+
+    def replies(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``conversations.replies``: the message ``ts`` and its thread, oldest first."""
+        with self._lock:
+            channel = self._channel(args)
+            parent = self._message(channel, str(args.get("ts") or ""))
+            found = [
+                m
+                for m in self.messages[channel].values()
+                if m is parent or (m.thread_ts == parent.ts and m.ts != parent.ts)
+            ]
+            return _page(found, args, newest_first=False)
 
     def update_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
         text, blocks = _content(args)
@@ -440,3 +469,19 @@ def _view(args: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
         raise SlackMethodError("invalid_arguments")
     return copy.deepcopy(view)
+
+
+def _page(
+    messages: list[Message], args: Mapping[str, Any], *, newest_first: bool
+) -> dict[str, Any]:
+    """One page (``limit``, default 100) of ``messages`` as the conversations methods answer."""
+    limit = int(args.get("limit") or 100)
+    ordered = sorted(messages, key=lambda m: float(m.ts), reverse=newest_first)
+    with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+    page = []
+    for message in ordered[:limit]:
+        shown = message.as_json()
+        if not with_metadata or shown["metadata"] is None:
+            del shown["metadata"]
+        page.append(shown)
+    return {"messages": page, "has_more": len(ordered) > limit}
