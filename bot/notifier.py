@@ -13,8 +13,9 @@ outbox and return a key at once; a delivery thread sends what is due.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
 - Each post carries its outbox key in Slack's message ``metadata``. A post
-  caught mid-send by a crash (``uncertain``) is first looked for in the
-  channel's history (or the thread): if Slack took it, it is not posted again.
+  whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
+  first looked for in the channel's history (or the thread): if Slack took
+  it, it is not posted again.
 """
 
 from __future__ import annotations
@@ -184,8 +185,9 @@ class Notifier:
         except SlackApiError as exc:
             self._failed(delivery, exc)
             return 0
-        except NETWORK_ERRORS as exc:
-            self._retry(delivery, f"{type(exc).__name__}: {exc}")
+        except NETWORK_ERRORS as exc:  # no answer: a post may have been taken all the same
+            uncertain = delivery.kind is Kind.POST
+            self._retry(delivery, f"{type(exc).__name__}: {exc}", uncertain=uncertain)
             return 0
         if delivery.kind is Kind.UPDATE:
             self._last_update[delivery.message or ""] = self._clock()
@@ -269,9 +271,11 @@ class Notifier:
             self._outbox.dead(delivery.id, error=error)
             log.error("notification %s cannot be delivered: %s", delivery.key, error)
 
-    def _retry(self, delivery: Delivery, error: str) -> None:
+    def _retry(self, delivery: Delivery, error: str, *, uncertain: bool = False) -> None:
         delay = self._backoff.delay(delivery.attempts + 1, self._draw())
-        self._outbox.retry_later(delivery.id, not_before=self._clock() + delay, error=error)
+        self._outbox.retry_later(
+            delivery.id, not_before=self._clock() + delay, error=error, uncertain=uncertain
+        )
         log.warning("notification %s failed (%s): retrying in %.1f s", delivery.key, error, delay)
 
     # --- the delivery thread -------------------------------------------------------

@@ -153,13 +153,17 @@ class Outbox:
                 (State.DELIVERED, channel, ts, delivery_id),
             )
 
-    def retry_later(self, delivery_id: int, *, not_before: float, error: str | None) -> None:
-        """Back to pending until ``not_before``; ``error`` counts as an attempt when given."""
+    def retry_later(
+        self, delivery_id: int, *, not_before: float, error: str | None, uncertain: bool = False
+    ) -> None:
+        """Back to pending until ``not_before``; ``error`` counts as an attempt when given;
+        ``uncertain``: Slack may have taken it (no answer came)."""
         with self._tx() as db:
             db.execute(
                 "UPDATE outbox SET state = ?, not_before = ?, last_error = coalesce(?, last_error),"
-                " attempts = attempts + (? IS NOT NULL) WHERE id = ?",
-                (State.PENDING, not_before, error, error, delivery_id),
+                " attempts = attempts + (? IS NOT NULL), uncertain = max(uncertain, ?)"
+                " WHERE id = ?",
+                (State.PENDING, not_before, error, error, int(uncertain), delivery_id),
             )
 
     def dead(self, delivery_id: int, *, error: str) -> None:
