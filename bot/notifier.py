@@ -12,10 +12,13 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``invalid_blocks``…) mark the notification ``dead`` with the reason.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
+- An update that failed is dropped once a newer one for the same message
+  is queued: a retry never puts an older picture back over a newer one.
 - Each post carries its outbox key in Slack's message ``metadata``. A post
   whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
   first looked for in the channel's history (or the thread): if Slack took
-  it, it is not posted again.
+  it, it is not posted again. After a timeout the look waits at least the
+  client's timeout again, so a slow answer has landed before it is looked for.
 """
 
 from __future__ import annotations
@@ -180,6 +183,11 @@ class Notifier:
         return False
 
     def _send(self, delivery: Delivery) -> int:
+        if delivery.kind is Kind.UPDATE and self._outbox.superseded(delivery.id):
+            # a newer picture of the message was queued while this one failed: sending
+            # this one now would put the older picture back
+            self._outbox.delivered(delivery.id, channel=None, ts=None)
+            return 0
         try:
             channel, ts = self._call(delivery)
         except SlackApiError as exc:
@@ -273,6 +281,8 @@ class Notifier:
 
     def _retry(self, delivery: Delivery, error: str, *, uncertain: bool = False) -> None:
         delay = self._backoff.delay(delivery.attempts + 1, self._draw())
+        if uncertain:  # Slack may still be handling it: look only once it surely has answered
+            delay = max(delay, float(self._client.timeout))
         self._outbox.retry_later(
             delivery.id, not_before=self._clock() + delay, error=error, uncertain=uncertain
         )
