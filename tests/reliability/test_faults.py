@@ -2,7 +2,7 @@
 missing or killed; the target's connections cut mid-revision; the backup disk full;
 Slack answering 429, 500 or not at all; the state file locked by another process.
 
-One bot process serves the module (restarted once, for pg_dump missing); each run
+One bot process serves the module (restarted for pg_dump missing and back); each run
 starts from a fresh copy of its target's database (``fault_targets``). Each case
 checks the message people read, that nothing was lost, and the final state, and
 adds a row to docs/reliability.md.
@@ -414,6 +414,7 @@ def test_a_state_file_locked_by_another_process_holds_the_bot_up_and_loses_nothi
     ) as locker:
         assert locker.stdout is not None
         assert locker.stdout.readline().strip() == "locked"
+        assert not world.request(rid).state.is_final  # the run must write while it is held
         asked = len(world.bot.slack.workspace.ephemerals)
         assert world.bot.command("status plain", user=ALICE, channel=DEV) == 200
         assert locker.wait(60) == 0
