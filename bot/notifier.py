@@ -12,11 +12,15 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``invalid_blocks``…) mark the notification ``dead`` with the reason.
 - Updates and thread replies wait for the post they refer to, so a run's
   live status can start while Slack is down and catch up when it returns.
+- An update that failed is dropped once a newer one for the same message
+  is queued: a retry never puts an older picture back over a newer one.
 - Each post carries its outbox key in Slack's message ``metadata``. A post
   whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
   first looked for in the channel's history (or the thread): if Slack took
   it, it is not posted again. After a restart such posts wait
   ``uncertain_wait`` first, so a call still in flight at Slack has landed.
+  After a read timeout the look waits at least the client's timeout
+  again, so a slow answer has landed before it is looked for.
 """
 
 from __future__ import annotations
@@ -190,7 +194,9 @@ class Notifier:
             return 0
         except NETWORK_ERRORS as exc:  # no answer: a post may have been taken all the same
             uncertain = delivery.kind is Kind.POST
-            self._retry(delivery, f"{type(exc).__name__}: {exc}", uncertain=uncertain)
+            # a read timeout: Slack has the call and may still be handling it
+            slow = uncertain and isinstance(exc, TimeoutError)
+            self._retry(delivery, f"{type(exc).__name__}: {exc}", uncertain=uncertain, slow=slow)
             return 0
         if delivery.kind is Kind.UPDATE:
             self._last_update[delivery.message or ""] = self._clock()
@@ -262,6 +268,8 @@ class Notifier:
         status = exc.response.status_code
         error = str(exc.response.get("error") or f"HTTP {status}")
         if status == 429:
+            if self._superseded(delivery):
+                return
             wait = _retry_after(exc.response.headers)
             self._paused_until[METHODS[delivery.kind]] = self._clock() + wait
             self._outbox.retry_later(
@@ -274,8 +282,23 @@ class Notifier:
             self._outbox.dead(delivery.id, error=error)
             log.error("notification %s cannot be delivered: %s", delivery.key, error)
 
-    def _retry(self, delivery: Delivery, error: str, *, uncertain: bool = False) -> None:
+    def _superseded(self, delivery: Delivery) -> bool:
+        """A failed update is dropped when a newer one of its message was queued meanwhile
+        (while it was being sent): retried later, it would put the older picture back."""
+        if delivery.kind is not Kind.UPDATE or not self._outbox.superseded(delivery.id):
+            return False
+        self._outbox.delivered(delivery.id, channel=None, ts=None)
+        log.info("update %s failed and a newer one is queued: dropped", delivery.key)
+        return True
+
+    def _retry(
+        self, delivery: Delivery, error: str, *, uncertain: bool = False, slow: bool = False
+    ) -> None:
+        if self._superseded(delivery):
+            return
         delay = self._backoff.delay(delivery.attempts + 1, self._draw())
+        if slow:  # look for it only once Slack has surely finished with the call
+            delay = max(delay, float(self._client.timeout))
         self._outbox.retry_later(
             delivery.id, not_before=self._clock() + delay, error=error, uncertain=uncertain
         )

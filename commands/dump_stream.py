@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -145,7 +146,7 @@ def stream_dump(
         list_rc, verify_rc = lister.finish(), verifier.finish()
         verify_s = time.monotonic() - started - dump_s
         if dump_rc != 0 and not verifier_quit:
-            raise BackupError(f"pg_dump failed: {stderr_tail(dump_err)}")
+            raise BackupError(f"pg_dump failed: {_exit_reason(dump_rc, dump_err)}")
         if list_rc != 0:
             raise BackupError(f"the dump is not a readable archive: {stderr_tail(list_err)}")
         if verify_rc != 0 or verifier_quit:
@@ -159,6 +160,17 @@ def stream_dump(
         dump_s=dump_s,
         verify_s=verify_s,
     )
+
+
+def _exit_reason(returncode: int, stderr: IO[bytes]) -> str:
+    """Why a child failed: the signal that killed it (it wrote nothing then), or its stderr."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"it was killed by {name} (by an operator, the OOM killer or a timeout)"
+    return stderr_tail(stderr)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

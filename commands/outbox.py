@@ -166,6 +166,17 @@ class Outbox:
                 (State.PENDING, not_before, error, error, int(uncertain), delivery_id),
             )
 
+    def superseded(self, delivery_id: int) -> bool:
+        """Whether a newer update of the same message is queued (or sent) after this one."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM outbox AS newer JOIN outbox AS this ON newer.message = this.message"
+                " WHERE this.id = ? AND newer.kind = ? AND newer.id > this.id"
+                " AND newer.state <> ? LIMIT 1",
+                (delivery_id, Kind.UPDATE, State.DEAD),
+            ).fetchone()
+        return row is not None
+
     def dead(self, delivery_id: int, *, error: str) -> None:
         with self._tx() as db:
             db.execute(

@@ -10,6 +10,7 @@ holds it, so a refused run can say who and since when.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ import psycopg
 from commands.database_url import DatabaseUrl
 from commands.errors import ExitCode, MigrateBotError
 from commands.postgres import connect
+
+log = logging.getLogger(__name__)
 
 # Two int4 keys: a namespace for migrate-bot and the lock's purpose.
 LOCK_NAMESPACE = zlib.crc32(b"migrate-bot") - 2**31
@@ -71,7 +74,12 @@ def run_lock(database: DatabaseUrl, *, label: str) -> Iterator[psycopg.Connectio
             who = holder.describe() if holder else "a session that has just ended"
             raise RunLockHeldError(f"another run holds {database.database}: {who}")
         yield conn
-        conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, RUN_LOCK_KEY))
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, RUN_LOCK_KEY))
+        except psycopg.OperationalError as exc:
+            # the server dropped the session (a restart, pg_terminate_backend), and the
+            # lock with it: the run's end must still be recorded and announced
+            log.warning("the run lock's connection to %s was lost: %s", database.database, exc)
     finally:
         conn.close()
 

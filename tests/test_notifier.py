@@ -6,6 +6,8 @@ Retry-After and back-off are checked without sleeping through them.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,3 +181,25 @@ def test_the_delivery_thread_sends_as_soon_as_slack_answers(
         assert text_of(slack, notifier, key) == "eventually"
     finally:
         notifier.stop()
+
+
+def test_a_failed_update_never_puts_an_older_picture_back(
+    slack: LocalSlackServer, tmp_path: Path, clock: Clock
+) -> None:
+    notifier = make_notifier(slack, tmp_path / "state.sqlite3", clock)
+    message = notifier.post("C0OPS", "running")
+    assert notifier.deliver_due() == 1
+    notifier.update(message, "still running")
+    used = len(slack.faults.used)
+    slack.inject(Fault("chat.update", status=500, delay=0.3))  # fails while the run ends
+    sending = threading.Thread(target=notifier.deliver_due)
+    sending.start()
+    deadline = time.monotonic() + 10
+    while len(slack.faults.used) == used and time.monotonic() < deadline:
+        time.sleep(0.01)
+    notifier.update(message, "succeeded")  # queued while the older update is being sent
+    sending.join()
+    assert notifier.deliver_due() == 1  # the newer one
+    clock.now += 60
+    notifier.deliver_due()  # the older one's retry is dropped, not sent
+    assert text_of(slack, notifier, message) == "succeeded"
