@@ -91,7 +91,7 @@ def test_s3_unreachable_fails_the_backup_and_changes_nothing(
     check_failed(
         world, world.target("s3small"), rid, message.ts, step="backup", says="cannot reach S3"
     )
-    assert not faults.bucket.keys()
+    assert not faults.bucket.objects()
     reliability(
         area="fault",
         fault="S3 unreachable (every connection dropped)",
@@ -110,7 +110,7 @@ def test_a_slow_s3_still_gives_a_verified_backup_and_a_run(
     _message, rid = world.start_run("s3small")
     check_succeeded(world, world.target("s3small"), rid, faults.bucket)
     [backup] = world.events(rid, EventKind.BACKUP_SUCCEEDED)
-    stored = faults.bucket.keys()
+    stored = faults.bucket.objects()
     assert backup.data["uri"].removeprefix(f"s3://{faults.bucket.name}/") in stored
     reliability(
         area="fault",
@@ -158,7 +158,7 @@ def test_s3_failing_mid_multipart_aborts_the_upload(
     )
     assert faults.relay.exchanges(lambda e: e.part_number == 1), "no part went up"
     assert not faults.bucket.open_uploads()
-    stored = faults.bucket.keys()
+    stored = faults.bucket.objects()
     assert not [key for key in stored if key.startswith("s3big/")]
     reliability(
         area="fault",
