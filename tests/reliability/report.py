@@ -37,7 +37,8 @@ def merge(records: list[FaultRecord]) -> list[FaultRecord]:
         groups[(entry.area, entry.fault)].append(entry)
     merged = []
     for (area, fault), entries in groups.items():
-        outcomes = list(dict.fromkeys(e.outcome for e in entries))
+        # an outcome is clauses joined by "; ": each clause is said once per row
+        outcomes = list(dict.fromkeys(c for e in entries for c in e.outcome.split("; ")))
         losses = list(dict.fromkeys(e.lost for e in entries))
         merged.append(
             FaultRecord(
