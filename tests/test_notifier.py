@@ -48,8 +48,11 @@ def clock() -> Clock:
     return Clock()
 
 
-def make_notifier(slack: LocalSlackServer, path: Path, clock: Clock) -> Notifier:
-    client = WebClient(token=TOKEN, base_url=slack.api_url, timeout=0.5, retry_handlers=[])
+def make_notifier(
+    slack: LocalSlackServer, path: Path, clock: Clock, *, timeout: float = 10.0
+) -> Notifier:
+    """A notifier on the test's clock; ``timeout`` short only where a test wants one to pass."""
+    client = WebClient(token=TOKEN, base_url=slack.api_url, timeout=timeout, retry_handlers=[])
     return Notifier(
         client, Outbox(path), clock=clock, backoff=Backoff(base=2, cap=60), draw=lambda: 1.0
     )
@@ -100,7 +103,7 @@ def test_5xx_and_timeouts_back_off_and_nothing_is_lost(
     slack: LocalSlackServer, tmp_path: Path, clock: Clock
 ) -> None:
     outbox_path = tmp_path / "state.sqlite3"
-    notifier = make_notifier(slack, outbox_path, clock)
+    notifier = make_notifier(slack, outbox_path, clock, timeout=0.5)
     slack.inject(Fault("chat.postMessage", status=500, times=2))
     slack.inject(Fault("chat.postMessage", status=503, delay=1.0))  # answered after our timeout
     key = notifier.post("C0OPS", "announcement", key="M-1:outcome:ops")
