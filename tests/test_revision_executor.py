@@ -111,10 +111,11 @@ def test_retry_succeeds_once_the_blocker_goes(tmp_path: Path, hot_db: DatabaseUr
     events: list[RevisionEvent] = []
     holder = LockHolder(hot_db, "hot")
 
-    class ReleaseWhenSeen(list):  # the blocker goes away once the migration has seen it
+    class ReleaseWhenSeen(list):  # the blocker goes once seen, before the next attempt
         def append(self, event: RevisionEvent) -> None:
             super().append(event)
-            if event.kind == "blocked" and event.data["blockers"]:
+            seen = any(e.kind == "blocked" and e.data["blockers"] for e in self)
+            if event.kind == "attempt" and seen:
                 holder.release()
 
     events = ReleaseWhenSeen()
