@@ -1,6 +1,6 @@
 """Benchmark the audit log: appends per second and the time to verify a large log.
 
-    .venv/bin/python bench/audit.py [--events 100000] [--single 2000] [--batch 1000]
+    .venv/bin/python bench/audit_log.py [--events 100000] [--single 2000] [--batch 1000]
 
 Figures printed:
 - single appends: each event in its own BEGIN IMMEDIATE transaction, committed
@@ -23,9 +23,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-
-# This file is bench/audit.py: put the project first so `audit` is the package, not us.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from audit.store import EventStore
 from commands.audit_log import ChecklistItem, RequestKind, RequestState, StepStatus
