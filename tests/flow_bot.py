@@ -4,8 +4,7 @@ HTTP, talking to the local Slack-compatible server, on real databases.
 ``flow_bot`` is what ``serve`` starts, wired for a test: one database per
 target (their URLs in an environment of the test's own), the test's clock
 (the scheduler's included), the test's workspace, and everything torn down
-and dropped afterwards. Each flow module builds its own config and wraps the
-parts in the handle its tests need.
+and dropped afterwards. Each flow module builds its own config.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from bot.server_thread import ServerThread
 from bot.slack_settings import SlackSettings
 from commands.config import Config, TargetConfig
 from commands.database_url import DatabaseUrl
+from commands.requests import Request
 from commands.targets import TargetHandle, TargetOpener, open_target
 from tests.conftest import create_database, drop_database
 from tests.slack_requests import SlackSender
@@ -42,11 +42,17 @@ def target_environ(databases: dict[str, DatabaseUrl]) -> dict[str, str]:
 
 
 @dataclass
-class FlowParts:
+class FlowBot:
+    """What a flow test talks to: Slack's side (``sender``, ``slack``) and the bot's."""
+
     sender: SlackSender
     slack: LocalSlackServer
     runtime: BotRuntime
+    config: Config
     open: TargetOpener
+
+    def request(self, request_id: str) -> Request:
+        return self.runtime.requests.get(request_id)
 
 
 @contextmanager
@@ -57,7 +63,7 @@ def flow_bot(
     workspace: Workspace,
     *,
     clock: Clock = utc_now,
-) -> Iterator[FlowParts]:
+) -> Iterator[FlowBot]:
     """A running bot on ``config``, with a fresh database for each of ``targets``."""
     databases = {name: create_database(pg_server, name) for name in targets}
     environ = target_environ(databases)
@@ -85,7 +91,7 @@ def flow_bot(
                     http_app(app, signing_secret=SECRET, health=runtime.health)
                 ) as server:
                     sender = SlackSender(server.url, SECRET, slack.interaction_ids)
-                    yield FlowParts(sender, slack, runtime, opener)
+                    yield FlowBot(sender, slack, runtime, config, opener)
             finally:
                 runtime.shutdown()
     finally:

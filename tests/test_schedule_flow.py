@@ -25,7 +25,6 @@ from urllib.parse import urlencode
 import pytest
 
 from audit.chain import Event
-from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
 from bot.replies import web_client
 from bot.request_flow import Asker
@@ -40,12 +39,10 @@ from commands.planning import status
 from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash_commands import Schedule
-from commands.targets import TargetOpener
 from tests.alembic_projects import table, write_project
-from tests.flow_bot import TOKEN, flow_bot
+from tests.flow_bot import TOKEN, FlowBot, flow_bot
 from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
 from tests.scheduler_clock import MovableClock, apscheduler_reads
-from tests.slack_requests import SlackSender
 from tests.test_slack_flow import (
     click,
     elements,
@@ -66,16 +63,8 @@ RUN_TIMEOUT = 240
 
 
 @dataclass
-class Bot:
-    sender: SlackSender
-    slack: LocalSlackServer
-    runtime: BotRuntime
-    config: Config
+class Bot(FlowBot):
     clock: MovableClock
-    open: TargetOpener
-
-    def request(self, request_id: str) -> Request:
-        return self.runtime.requests.get(request_id)
 
 
 def schedule_config(tmp: Path) -> Config:
@@ -129,7 +118,7 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         apscheduler_reads(clock),
         flow_bot(pg_server, config, TARGETS, workspace, clock=clock) as parts,
     ):
-        yield Bot(parts.sender, parts.slack, parts.runtime, config, clock, parts.open)
+        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open, clock)
 
 
 # --- helpers ------------------------------------------------------------------

@@ -16,7 +16,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
 from bot.replies import web_client
 from bot.request_flow import Asker
 from bot.run_picture import run_picture
-from bot.runtime import BotRuntime, start_runtime
+from bot.runtime import start_runtime
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
@@ -40,11 +38,9 @@ from commands.database_url import DatabaseUrl
 from commands.pipeline import propose
 from commands.planning import status
 from commands.requests import Request
-from commands.targets import TargetOpener
 from tests.alembic_projects import Rev, table, write_project
-from tests.flow_bot import TOKEN, flow_bot
+from tests.flow_bot import TOKEN, FlowBot, flow_bot
 from tests.polling import wait_for
-from tests.slack_requests import SlackSender
 
 ALICE, BOB, CAROL, EVE, PM = "U0ALICE", "U0BOB", "U0CAROL", "U0EVE", "U0PM"
 DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
@@ -52,16 +48,7 @@ TARGETS = ("shop", "small", "twice", "bad", "halted", "slow")
 RUN_TIMEOUT = 240
 
 
-@dataclass
-class Bot:
-    sender: SlackSender
-    slack: LocalSlackServer
-    runtime: BotRuntime
-    config: Config
-    open: TargetOpener
-
-    def request(self, request_id: str) -> Request:
-        return self.runtime.requests.get(request_id)
+Bot = FlowBot
 
 
 def flow_config(tmp: Path) -> Config:
@@ -108,8 +95,8 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         users={ALICE: "alice", BOB: "bob", CAROL: "carol", EVE: "eve", PM: "pm"},
         usergroups={"S0DBAS": ("dbas", [CAROL])},
     )
-    with flow_bot(pg_server, config, TARGETS, workspace) as parts:
-        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open)
+    with flow_bot(pg_server, config, TARGETS, workspace) as bot:
+        yield bot
 
 
 # --- helpers ------------------------------------------------------------------
