@@ -299,7 +299,7 @@ class RequestFlow:
         for request in self.requests.requests(states=RUN_OUTCOMES, limit=50):
             if request.run is None or request.closure is None or request.closure.at < since:
                 continue
-            if not self.messages.outcome_announced(request.id):
+            if self.messages.outcome_owed(request.id):
                 log.warning("%s ended without its outcome announced: announcing it", request.id)
                 self.messages.announce_outcome(recorded_outcome(request, self.store))
 

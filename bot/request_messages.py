@@ -184,9 +184,12 @@ class RequestMessages:
             mine = outcome_note(outcome, request, for_requester=True)
             self.notifier.post(request.requester, *mine, key=f"{key}:requester")
 
-    def outcome_announced(self, request_id: str) -> bool:
-        """Whether the outcome of ``request_id``'s run was ever queued for the ops channel."""
-        return self.notifier.knows(f"{_outcome_key(request_id)}:ops")
+    def outcome_owed(self, request_id: str) -> bool:
+        """Whether ``request_id`` has a message here but its run's outcome was never queued
+        (its thread reply is queued with every outcome; terminal runs have no message)."""
+        return self.notifier.knows(message_key(request_id)) and not self.notifier.knows(
+            f"{_outcome_key(request_id)}:thread"
+        )
 
     def announce_interrupted(self, run: InterruptedRun) -> None:
         """A run that died with the bot, told once to the same people as an outcome."""

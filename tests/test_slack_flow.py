@@ -392,13 +392,13 @@ def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot)
     requests.finish_run(
         request_id, actor="migrate-bot", outcome=RequestState.FAILED, reason="b_two failed"
     )  # what the pipeline records; its announcement never happened
-    assert not flow.messages.outcome_announced(request_id)
+    assert flow.messages.outcome_owed(request_id)
     flow.recover()
     flow.recover()  # a second restart says nothing more
     assert bot.runtime.notifier.flush(30)
     announced = [m for m in top_level(bot, OPS) if request_id in m.text]
     assert len(announced) == 1 and "b_two failed" in json.dumps(announced[0].blocks)
-    assert flow.messages.outcome_announced(request_id)
+    assert not flow.messages.outcome_owed(request_id)
 
 
 def running_revision(bot: Bot, request_id: str, revision: str) -> bool:
