@@ -268,6 +268,20 @@ def test_a_request_not_approved_when_its_window_opens_expires(bot: Bot) -> None:
     wait_for(lambda: "Expired" in text_of(message) and ActionId.APPROVE not in elements(message))
 
 
+def asked_upgrade(bot: Bot, target: str) -> tuple[Message, str]:
+    """Alice asks ``/migrate upgrade TARGET`` in DEV: the new request message and its id."""
+    before = {m.ts for m in top_level(bot, DEV)}
+    text = f"upgrade {target}"
+    code, _ = bot.sender.post(bot.sender.command_body(text, user=ALICE, channel=DEV))
+    assert code == 200
+    message = wait_for(
+        lambda: next(
+            (m for m in top_level(bot, DEV) if m.ts not in before and text in header(m)), None
+        )
+    )
+    return message, header(message).split(" ")[0]
+
+
 def view_body(bot: Bot, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> bytes:
     trigger_id, _ = bot.sender.mint(DEV, user)
     payload = {
@@ -292,20 +306,7 @@ def opened_modal(bot: Bot, message: Message, *, user: str) -> dict[str, Any]:
 
 
 def test_the_schedule_button_schedules_moves_and_cancel_drops_the_slot(bot: Bot) -> None:
-    message_ts = {m.ts for m in top_level(bot, DEV)}
-    code, body = bot.sender.post(bot.sender.command_body("upgrade idle", user=ALICE, channel=DEV))
-    assert code == 200
-    message = wait_for(
-        lambda: next(
-            (
-                m
-                for m in top_level(bot, DEV)
-                if m.ts not in message_ts and "upgrade idle" in header(m)
-            ),
-            None,
-        )
-    )
-    request_id = header(message).split(" ")[0]
+    message, request_id = asked_upgrade(bot, "idle")
     view = opened_modal(bot, message, user=ALICE)
     assert view["callback_id"] == ViewId.SCHEDULE and view["private_metadata"] == request_id
     windows = next(b for b in view["blocks"] if b["block_id"] == BlockId.SCHEDULE_WINDOW)
@@ -450,20 +451,7 @@ def test_a_run_that_would_overrun_its_window_is_aborted_at_the_window_end(bot: B
 def test_a_failing_before_run_hook_stops_an_on_demand_run_before_anything_changes(
     bot: Bot,
 ) -> None:
-    before = {m.ts for m in top_level(bot, DEV)}
-    code, _ = bot.sender.post(bot.sender.command_body("upgrade hooked", user=ALICE, channel=DEV))
-    assert code == 200
-    message = wait_for(
-        lambda: next(
-            (
-                m
-                for m in top_level(bot, DEV)
-                if m.ts not in before and "upgrade hooked" in header(m)
-            ),
-            None,
-        )
-    )
-    request_id = header(message).split(" ")[0]
+    message, request_id = asked_upgrade(bot, "hooked")
     assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
     failed = finished(bot, request_id)
     assert failed.state is RequestState.FAILED
