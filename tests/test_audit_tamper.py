@@ -57,9 +57,9 @@ def reformat(conn: sqlite3.Connection, _: Path) -> None:
     conn.execute("UPDATE events SET data = replace(data, ',', ', ') WHERE seq = 1")
 
 
-def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
-    """A careful forger: fix event 9's own hash after editing it."""
-    row = conn.execute("SELECT * FROM events WHERE seq = 9").fetchone()
+def forge_actor(conn: sqlite3.Connection, seq: int) -> None:
+    """Make U0EVE the actor of event ``seq`` and recompute its own hash to match."""
+    row = conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()
     seq, ts, request_id, target, _actor, kind, data, prev_hash, _ = row
     digest = event_hash(
         seq=seq,
@@ -71,24 +71,17 @@ def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
         data_json=canonical_json(json.loads(data)),
         prev_hash=prev_hash,
     )
-    conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = 9", (digest,))
+    conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = ?", (digest, seq))
 
 
-def edit_and_rehash_last(conn: sqlite3.Connection, path: Path) -> None:
+def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
+    """A careful forger: fix event 9's own hash after editing it."""
+    forge_actor(conn, 9)
+
+
+def edit_and_rehash_last(conn: sqlite3.Connection, _: Path) -> None:
     """Rewrite the newest event consistently; only the head file still knows."""
-    row = conn.execute("SELECT * FROM events WHERE seq = 16").fetchone()
-    seq, ts, request_id, target, _actor, kind, data, prev_hash, _ = row
-    digest = event_hash(
-        seq=seq,
-        ts=ts,
-        request_id=request_id,
-        target=target,
-        actor="U0EVE",
-        kind=kind,
-        data_json=data,
-        prev_hash=prev_hash,
-    )
-    conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = 16", (digest,))
+    forge_actor(conn, 16)
 
 
 def delete(conn: sqlite3.Connection, _: Path) -> None:
