@@ -149,6 +149,7 @@ def test_plan_then_view_sql_opens_a_modal_with_each_revision(bot: Bot) -> None:
         ("upgrad app", "C0DEV", "did you mean `upgrade`?"),
         ("status app; rm -rf /", "C0DEV", "too many words"),
         ("status nosuch", "C0DEV", "unknown target 'nosuch'"),
+        ("status payload_store", "C0DEV", "unknown target 'payload_store'"),
         ("status locked", "C0DEV", "`locked` can only be asked for in <#C0OPS>"),
         ("upgrade app", "C0DEV", "`/migrate upgrade` is not available yet"),
     ],

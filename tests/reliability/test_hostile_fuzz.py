@@ -90,6 +90,7 @@ NASTY = ["'", '"', ";", "\n", "\r\n", "\t", "`", "$(", ")", "|", "&&", "||", ">"
 NASTY += ["\\", "{", "}", "--", "/*", "\x00", "%s", "${IFS}", "\u202e", "é", "🚀", "<!channel>"]
 WORDS = ["app", "APP", "demo", "to", "head", "base", "-1", "-9999", "M-1", "M-0", "m-2", "t_one"]
 WORDS += ["t_two", "at", "next-window", "2031-02-03", "04:05", "UTC", "Europe/Paris", "verify"]
+WORDS += ["payload", "payload=", "command=", "ssl_check=1"]  # form fields' names, as text
 
 
 def injections(workdir: Path) -> list[str]:
