@@ -7,6 +7,9 @@ revision, a partial file past some size, parts in moto), never from a timer.
 from __future__ import annotations
 
 import os
+import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,17 @@ def alive(pids: dict[int, str]) -> dict[int, str]:
         if stat[stat.rindex(")") + 2] != "Z" and name in stat:
             left[pid] = name
     return left
+
+
+def run_in_slices(pid: int, until: Callable[[], bool], slice_s: float = 0.02) -> None:
+    """Let the stopped process ``pid`` run ``slice_s`` at a time until ``until()``; it is
+    left stopped there. A moment inside a fast process (pg_dump some MiB into its
+    dump) is reached this way however loaded the machine, where polling could miss it.
+    """
+    while not until():
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(slice_s)
+        os.kill(pid, signal.SIGSTOP)
 
 
 def sleeping_for(database: DatabaseUrl, seconds: float) -> bool:

@@ -34,7 +34,13 @@ from tests.reliability.fault_targets import (
     message_text,
 )
 from tests.reliability.http_relay import Action, HttpRelay, Rule, forward
-from tests.reliability.observe import Bucket, descendants, partial_bytes, sleeping_for
+from tests.reliability.observe import (
+    Bucket,
+    descendants,
+    partial_bytes,
+    run_in_slices,
+    sleeping_for,
+)
 from tests.reliability.world import (
     ALICE,
     DEV,
@@ -217,13 +223,13 @@ def test_pg_dump_killed_mid_dump_fails_the_backup_and_leaves_no_partial_file(
     assert world.bot.process is not None
     bot_pid = world.bot.process.pid
 
-    def pg_dump_midway() -> int | None:
-        if partial_bytes(folder) < 4 * MIB:
-            return None
+    def pg_dump() -> int | None:
         found = [pid for pid, name in descendants(bot_pid).items() if name == "pg_dump"]
         return found[0] if found else None
 
-    pid = wait_for(pg_dump_midway, RUN_TIMEOUT, "pg_dump 4 MiB into the dump")
+    pid = wait_for(pg_dump, RUN_TIMEOUT, "pg_dump to start")
+    os.kill(pid, signal.SIGSTOP)  # from here on it writes only when let
+    run_in_slices(pid, until=lambda: partial_bytes(folder) >= 4 * MIB)
     os.kill(pid, signal.SIGKILL)
     killed = "pg_dump failed: it was killed by SIGKILL"
     check_failed(world, target, rid, message.ts, step="backup", says=killed)
