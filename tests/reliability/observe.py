@@ -48,6 +48,15 @@ def descendants(pid: int) -> dict[int, str]:
     return found
 
 
+def command_line(pid: int) -> list[str]:
+    """The arguments ``pid`` was started with (empty once it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
 def alive(pids: dict[int, str]) -> dict[int, str]:
     """Those of ``pids`` still running the same program (zombies count as gone)."""
     left = {}

@@ -36,6 +36,7 @@ from tests.reliability.fault_targets import (
 from tests.reliability.http_relay import Action, HttpRelay, Rule, forward
 from tests.reliability.observe import (
     Bucket,
+    command_line,
     descendants,
     partial_bytes,
     run_in_slices,
@@ -224,7 +225,12 @@ def test_pg_dump_killed_mid_dump_fails_the_backup_and_leaves_no_partial_file(
     bot_pid = world.bot.process.pid
 
     def pg_dump() -> int | None:
-        found = [pid for pid, name in descendants(bot_pid).items() if name == "pg_dump"]
+        """The dump's pg_dump, not the ``pg_dump --version`` that picks the tools."""
+        found = [
+            pid
+            for pid, name in descendants(bot_pid).items()
+            if name == "pg_dump" and "--format=custom" in command_line(pid)
+        ]
         return found[0] if found else None
 
     pid = wait_for(pg_dump, RUN_TIMEOUT, "pg_dump to start")
