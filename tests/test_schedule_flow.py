@@ -41,9 +41,13 @@ from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash_commands import Schedule
 from tests.alembic_projects import table, write_project
 from tests.flow_bot import TOKEN, FlowBot, flow_bot
-from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
-from tests.scheduler_clock import MovableClock, apscheduler_reads
-from tests.test_slack_flow import (
+from tests.flow_messages import (
+    ALICE,
+    BOB,
+    DEV,
+    OPS,
+    PM,
+    STAKE,
     click,
     elements,
     ephemeral_after,
@@ -51,11 +55,11 @@ from tests.test_slack_flow import (
     text_of,
     thread_text,
     top_level,
-    wait_for,
 )
+from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
+from tests.polling import wait_for
+from tests.scheduler_clock import MovableClock, apscheduler_reads
 
-ALICE, BOB, PM = "U0ALICE", "U0BOB", "U0PM"
-DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
 TARGETS = ("weekly", "idle", "again", "hooked", "brief")
 WEDNESDAY = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 SUNDAY_WINDOW = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)  # Sun 6 Dec 02:00 in Berlin

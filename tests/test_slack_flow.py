@@ -5,12 +5,12 @@ the local Slack-compatible server and a real PostgreSQL.
 `/migrate upgrade` → a message with the checks, the checklist and the buttons →
 refusals for the wrong people → an approval → a run → the message, its thread,
 the ops channel, the stakeholders and the requester told; and the ways a
-request ends otherwise (rejected, cancelled, failed with ways back, interrupted).
+request ends otherwise (rejected, cancelled, failed with ways back, stopped); the
+runs a bot left behind when it stopped or died are in ``test_flow_recovery``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import textwrap
 import threading
@@ -24,10 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.local_slack.workspace import Message, Workspace
-from bot.replies import web_client
-from bot.request_flow import Asker
 from bot.run_picture import run_picture
-from bot.runtime import start_runtime
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
@@ -39,11 +36,29 @@ from commands.pipeline import propose
 from commands.planning import status
 from commands.requests import Request
 from tests.alembic_projects import Rev, table, write_project
-from tests.flow_bot import TOKEN, FlowBot, flow_bot
+from tests.flow_bot import FlowBot, flow_bot
+from tests.flow_messages import (
+    ALICE,
+    BOB,
+    CAROL,
+    DEV,
+    EVE,
+    OPS,
+    PM,
+    STAKE,
+    ask,
+    click,
+    command,
+    dm_texts,
+    elements,
+    ephemeral_after,
+    header,
+    text_of,
+    thread_text,
+    top_level,
+)
 from tests.polling import wait_for
 
-ALICE, BOB, CAROL, EVE, PM = "U0ALICE", "U0BOB", "U0CAROL", "U0EVE", "U0PM"
-DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"
 TARGETS = ("shop", "small", "twice", "bad", "halted", "slow")
 RUN_TIMEOUT = 240
 
@@ -102,93 +117,10 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
 # --- helpers ------------------------------------------------------------------
 
 
-def top_level(bot: Bot, channel: str) -> list[Message]:
-    messages = list(bot.slack.workspace.messages.get(channel, {}).values())
-    return [m for m in messages if m.thread_ts in (None, m.ts)]
-
-
-def replies(bot: Bot, parent: Message) -> list[Message]:
-    messages = list(bot.slack.workspace.messages.get(parent.channel, {}).values())
-    return [m for m in messages if m.thread_ts == parent.ts and m.ts != parent.ts]
-
-
-def thread_text(bot: Bot, parent: Message) -> str:
-    return "\n".join(text_of(m) for m in replies(bot, parent))
-
-
-def header(message: Message) -> str:
-    return str(message.blocks[0]["text"]["text"]) if message.blocks else ""
-
-
-def text_of(message: Message) -> str:
-    return json.dumps(message.blocks, ensure_ascii=False) + message.text
-
-
-def elements(message: Message) -> dict[str, dict[str, Any]]:
-    """Interactive elements by action id, each with the block id it sits in."""
-    found = {}
-    for block in message.blocks:
-        for element in block.get("elements", []) if block["type"] == "actions" else []:
-            found[element["action_id"]] = {**element, "block_id": block["block_id"]}
-    return found
-
-
-def ask(bot: Bot, text: str, *, user: str = ALICE, channel: str = DEV) -> tuple[Message, str]:
-    """Send ``/migrate text``; the request message it posts, and the request id."""
-    before = {m.ts for m in top_level(bot, channel)}
-    code, body = bot.sender.post(bot.sender.command_body(text, user=user, channel=channel))
-    assert code == 200 and "pre-flight" in json.loads(body)["text"]
-    kind, target = text.split()[:2]
-
-    def posted() -> Message | None:
-        for message in top_level(bot, channel):
-            if message.ts not in before and header(message).endswith(f" · {kind} {target}"):
-                return message
-        return None
-
-    message = wait_for(posted)
-    return message, header(message).split(" ")[0]
-
-
-def click(
-    bot: Bot,
-    message: Message,
-    action_id: str,
-    *,
-    user: str,
-    selected: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> int:
-    element = elements(message)[action_id]
-    extra = None
-    if selected is not None:
-        extra = {"type": "checkboxes", "selected_options": [{"value": v} for v in selected]}
-    body = bot.sender.action_body(
-        action_id,
-        element.get("value"),
-        user=user,
-        channel=message.channel,
-        message_ts=message.ts,
-        block_id=element["block_id"],
-        element=extra,
-    )
-    return bot.sender.post(body, headers=headers)[0]
-
-
-def ephemeral_after(bot: Bot, user: str, since: int) -> str:
-    """The text of the first ephemeral message ``user`` got after ``since``."""
-    found = wait_for(lambda: [e for e in bot.slack.workspace.ephemerals[since:] if e.user == user])
-    return str(found[0].text)
-
-
 def finished(bot: Bot, request_id: str) -> Request:
     return wait_for(
         lambda: (r := bot.request(request_id)).state.is_final and r, timeout=RUN_TIMEOUT
     )
-
-
-def dm_texts(bot: Bot, user: str) -> list[str]:
-    return [text_of(m) for m in top_level(bot, "D" + user[1:])]
 
 
 def events(bot: Bot, request_id: str, kind: EventKind) -> int:
@@ -353,54 +285,6 @@ def test_a_failed_run_offers_the_ways_back_as_new_requests(bot: Bot) -> None:
     assert elements(fresh[0])[ActionId.APPROVE]["value"] == new_id
 
 
-def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
-    flow, requests = bot.runtime.flow, bot.runtime.requests
-    proposal = flow.ask(
-        Asker(ALICE, DEV, "halted-1"), kind=RequestKind.UPGRADE, target="halted", goal=None
-    )
-    request_id = proposal.request.id
-    requests.approve(request_id, approver=BOB)
-    requests.start_run(
-        request_id, actor="migrate-bot", fingerprint_now=proposal.request.fingerprint
-    )
-    found = flow.recover()  # as at start-up: the run's lock is free, nobody runs it
-    assert [run.request.id for run in found] == [request_id]
-    assert flow.recover() == []
-    flow.messages.announce_interrupted(found[0])  # announcing again changes nothing
-    assert bot.runtime.notifier.flush(30)
-    announced = [m for m in top_level(bot, OPS) if request_id in m.text and "interrupted" in m.text]
-    assert len(announced) == 1
-    assert bot.request(request_id).state is RequestState.INTERRUPTED
-    message = wait_for(
-        lambda: [m for m in top_level(bot, DEV) if header(m).startswith(request_id)]
-    )[0]
-    wait_for(lambda: "Interrupted" in text_of(message))
-
-
-def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot) -> None:
-    """The outcome recorded, the bot killed before it queued the announcement: the
-    next start finds the run in the log and tells the ops channel, once."""
-    flow, requests = bot.runtime.flow, bot.runtime.requests
-    proposal = flow.ask(
-        Asker(ALICE, DEV, "unannounced-1"), kind=RequestKind.UPGRADE, target="halted", goal=None
-    )
-    request_id = proposal.request.id
-    requests.approve(request_id, approver=BOB)
-    requests.start_run(
-        request_id, actor="migrate-bot", fingerprint_now=proposal.request.fingerprint
-    )
-    requests.finish_run(
-        request_id, actor="migrate-bot", outcome=RequestState.FAILED, reason="b_two failed"
-    )  # what the pipeline records; its announcement never happened
-    assert flow.messages.outcome_owed(request_id)
-    flow.recover()
-    flow.recover()  # a second restart says nothing more
-    assert bot.runtime.notifier.flush(30)
-    announced = [m for m in top_level(bot, OPS) if request_id in m.text]
-    assert len(announced) == 1 and "b_two failed" in json.dumps(announced[0].blocks)
-    assert not flow.messages.outcome_owed(request_id)
-
-
 def running_revision(bot: Bot, request_id: str, revision: str) -> bool:
     picture = run_picture(bot.request(request_id))
     return picture is not None and picture.current_revision == revision
@@ -421,30 +305,6 @@ def test_a_running_request_can_be_stopped_by_its_requester_not_by_others(bot: Bo
     assert "Stopping" in ephemeral_after(bot, ALICE, since)
     assert finished(bot, request_id).state is RequestState.ABORTED
     wait_for(lambda: "Aborted" in text_of(message))
-    assert status(bot.open(bot.config.target("slow"))).current == ()
-
-
-def test_shutting_down_aborts_the_runs_in_flight(bot: Bot, tmp_path: Path) -> None:
-    """A second bot process on its own state file, stopped while its run sleeps."""
-    state = dataclasses.replace(bot.config.bot, state_path=tmp_path / "other.sqlite3")
-    config = dataclasses.replace(bot.config, bot=state)
-    client = web_client(TOKEN, bot.slack.api_url)
-    other = start_runtime(config, client, open_target=bot.open, min_update_interval=0.2)
-    try:
-        asker = Asker(ALICE, DEV, "shutdown-1")
-        request = other.flow.ask(asker, kind=RequestKind.UPGRADE, target="slow", goal=None).request
-        assert "starting" in other.flow.approve(request.id, user=BOB, fingerprint_seen=None)
-        wait_for(
-            lambda: (
-                run_picture(other.requests.get(request.id)) is not None
-                and run_picture(other.requests.get(request.id)).current_revision == "s_one"
-            ),
-            timeout=RUN_TIMEOUT,
-        )
-    finally:
-        other.shutdown()
-    stopped = other.requests.get(request.id)
-    assert stopped.state is RequestState.ABORTED and "stopped" in stopped.closure.reason
     assert status(bot.open(bot.config.target("slow"))).current == ()
 
 
@@ -503,21 +363,6 @@ def test_view_sql_opens_the_requests_sql_even_when_it_was_forgotten(bot: Bot) ->
     bot.runtime.requests.cancel(proposal.request.id, actor=ALICE)
 
 
-def command(bot: Bot, text: str, *, user: str = ALICE, channel: str = DEV, count: int = 1) -> Any:
-    """Send ``/migrate text``: its first ephemeral answer (``count`` > 1: that many)."""
-    since = len(bot.slack.workspace.ephemerals)
-    code, _ = bot.sender.post(bot.sender.command_body(text, user=user, channel=channel))
-    assert code == 200
-    found = wait_for(
-        lambda: (
-            len(got := [e for e in bot.slack.workspace.ephemerals[since:] if e.user == user])
-            >= count
-            and got
-        )
-    )
-    return found[0] if count == 1 else found[:count]
-
-
 # --- what must change nothing -------------------------------------------------
 
 
@@ -540,7 +385,8 @@ def test_a_forged_or_stale_approve_click_gets_401_and_changes_nothing(
     body = bot.sender.action_body(
         ActionId.APPROVE, request_id, user=BOB, channel=DEV, block_id=element["block_id"]
     )
-    assert bot.runtime.notifier.flush(30)
+    # the request's own messages (its DMs to the approvers) sent before counting
+    assert bot.runtime.worker.drain(30) and bot.runtime.notifier.flush(30)
     calls = len(bot.slack.calls())
     assert bot.sender.post(body, secret="not-the-signing-secret")[0] == 401
     assert bot.sender.post(body, timestamp=int(time.time()) - 600)[0] == 401
