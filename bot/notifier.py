@@ -29,6 +29,7 @@ import http.client
 import logging
 import random
 import secrets
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -318,6 +319,8 @@ class Notifier:
             self._wake.clear()
             try:
                 self.deliver_due()
+            except sqlite3.OperationalError as exc:  # the state file held by someone else
+                log.warning("the outbox could not be read (%s); trying again", exc)
             except Exception:
                 log.exception("the notifier's delivery pass failed; trying again")
             self._wake.wait(poll)

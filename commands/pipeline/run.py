@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from audit.store import Clock, EventStore, utc_now
+from audit.store import Clock, EventStore, StoreError, utc_now
 from commands.alembic_runner import AlembicStopped
 from commands.audit_log import RequestKind, RequestState
 from commands.config import Config
@@ -164,6 +164,9 @@ class Pipeline:
             state, failed_step, error = RequestState.FAILED, failure.step, str(failure)
         except (RunAborted, AlembicStopped) as stop:
             state, failed_step, error = RequestState.ABORTED, stages.current, limits.why(stop)
+        except StoreError as exc:  # the log cannot take the step's record: go no further
+            log.warning("run %s stopped: %s", request.id, exc)
+            state, failed_step, error = RequestState.FAILED, stages.current, str(exc)
         except Exception as exc:  # a bug: still end the run in the log, then let it surface
             log.exception("run %s failed unexpectedly", request.id)
             run_after_hooks(stages, RequestState.FAILED)

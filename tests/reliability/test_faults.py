@@ -458,5 +458,39 @@ def test_a_state_file_locked_by_another_process_holds_the_bot_up_and_loses_nothi
     )
 
 
+@pytest.mark.slow
+def test_a_state_file_locked_past_the_busy_timeout_stops_the_run_before_any_change(
+    faults: FaultWorld, reliability: Reliability
+) -> None:
+    """Held 40 s, past SQLite's 30 s busy timeout: the step's record cannot be written,
+    so the run goes no further, and its failure is recorded once the file is free."""
+    world = faults.world
+    state, offset = world.root / "state.sqlite3", len(world.bot.log_text())
+    message, rid = world.start_run("plain")
+    with subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(state), "40"], stdout=subprocess.PIPE, text=True
+    ) as locker:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        assert not world.request(rid).state.is_final
+        assert locker.wait(120) == 0
+    wait_for(lambda: world.request(rid).state.is_final, RUN_TIMEOUT, "the run's end")
+    closure = world.request(rid).closure
+    assert closure is not None
+    step = closure.details["failed_step"]
+    assert step in ("preflight", "backup"), closure  # the backup is recorded before apply
+    says = "is busy: database is locked"
+    check_failed(world, world.target("plain"), rid, message.ts, step=step, says=says)
+    log = world.bot.log_text()[offset:]
+    assert "Traceback" not in log, log[log.find("Traceback") - 300 :][:3000]
+    reliability(
+        area="fault",
+        fault="state SQLite file locked 40 s (past the 30 s busy timeout)",
+        tried=1,
+        outcome=f"run stopped at {step} before any revision, recorded failed once the file"
+        f' was free: "the audit log … {says}"; database untouched; ops told once',
+    )
+
+
 def ops_posts(world: World) -> list[object]:
     return [c for c in world.bot.slack.calls("chat.postMessage") if c.args.get("channel") == OPS]
