@@ -42,6 +42,10 @@ class StoreError(Exception):
     """The audit store cannot be used (unreadable file, locked for too long)."""
 
 
+class StoreBusyError(StoreError):
+    """Another process held the file past the busy timeout: the write may work later."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -164,7 +168,7 @@ class EventStore:
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreError(f"the audit log {self.path} is busy: {exc}") from None
+                raise StoreBusyError(f"the audit log {self.path} is busy: {exc}") from None
             tx = Transaction(db, self.clock)
             try:
                 self._check_head(tx)

@@ -29,7 +29,6 @@ import http.client
 import logging
 import random
 import secrets
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -40,7 +39,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from commands.outbox import Delivery, Kind, Outbox, State
+from commands.outbox import Delivery, Kind, Outbox, OutboxBusyError, State
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +318,8 @@ class Notifier:
             self._wake.clear()
             try:
                 self.deliver_due()
-            except sqlite3.OperationalError as exc:  # the state file held by someone else
-                log.warning("the outbox could not be read (%s); trying again", exc)
+            except OutboxBusyError as exc:  # the state file held by another process
+                log.warning("%s; trying again", exc)
             except Exception:
                 log.exception("the notifier's delivery pass failed; trying again")
             self._wake.wait(poll)

@@ -33,7 +33,7 @@ from bot.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.audit_log import open_audit_log
 from commands.config import Config
-from commands.outbox import Outbox
+from commands.outbox import Outbox, OutboxBusyError
 from commands.pipeline import InterruptedRun, Pipeline
 from commands.requests import RequestService
 from commands.targets import TargetOpener, open_target
@@ -62,6 +62,8 @@ class Ticker:
             for request_id in self._messages.running():
                 try:
                     self._messages.refresh(request_id)
+                except OutboxBusyError as exc:  # the next tick redraws it
+                    log.warning("redrawing %s waits: %s", request_id, exc)
                 except Exception:
                     log.exception("redrawing %s failed", request_id)
 

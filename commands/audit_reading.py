@@ -23,6 +23,10 @@ class AuditLogUnavailableError(MigrateBotError):
     exit_code = ExitCode.UNAVAILABLE
 
 
+class AuditLogBusyError(AuditLogUnavailableError):
+    """Locked past the busy timeout by another process: the same write may work later."""
+
+
 class AuditLogMissingError(MigrateBotError):
     exit_code = ExitCode.BAD_INPUT
 

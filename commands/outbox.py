@@ -74,6 +74,10 @@ class Delivery:
     uncertain: bool = False  # caught mid-send by a crash: Slack may already have it
 
 
+class OutboxBusyError(Exception):
+    """Another process held the state file past the busy timeout: try again later."""
+
+
 class Outbox:
     """The ``outbox`` table in the SQLite file at ``path`` (created on first use)."""
 
@@ -91,8 +95,12 @@ class Outbox:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; raises ``OutboxBusyError`` past the busy timeout."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise OutboxBusyError(f"the outbox is busy: {exc}") from None
             try:
                 yield self._db
                 self._db.execute("COMMIT")

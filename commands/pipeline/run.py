@@ -10,7 +10,9 @@ A restore runs: backup of the current state → restore → its checks.
 Past ``max_duration`` (or the window's end) the revision in flight is
 stopped, PostgreSQL rolls it back, and the run is ``aborted`` at the
 revision the database then holds. Every way a run ends is recorded with
-``finish_run`` and offers the runbook's ways back.
+``finish_run`` and offers the runbook's ways back. A step whose record the
+audit log cannot take (another process holds the file) ends the run there;
+its outcome waits up to ``OUTCOME_PATIENCE_S`` for the file to be free.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from audit.store import Clock, EventStore, StoreError, utc_now
 from commands.alembic_runner import AlembicStopped
 from commands.audit_log import RequestKind, RequestState
+from commands.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.config import Config
 from commands.errors import MigrateBotError
+from commands.outbox import OutboxBusyError
 from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
 from commands.pipeline.intake import BOT_ACTOR
 from commands.pipeline.plans import RequestPlan, plan_request
@@ -41,6 +46,7 @@ from commands.targets import TargetHandle, TargetOpener, open_target
 
 log = logging.getLogger(__name__)
 
+OUTCOME_PATIENCE_S = 15 * 60  # a run is over; without its record nobody is told so
 UpdateSink = Callable[[RunUpdate], None]
 
 
@@ -164,7 +170,7 @@ class Pipeline:
             state, failed_step, error = RequestState.FAILED, failure.step, str(failure)
         except (RunAborted, AlembicStopped) as stop:
             state, failed_step, error = RequestState.ABORTED, stages.current, limits.why(stop)
-        except StoreError as exc:  # the log cannot take the step's record: go no further
+        except (StoreError, AuditLogUnavailableError) as exc:  # no record, so no next step
             log.warning("run %s stopped: %s", request.id, exc)
             state, failed_step, error = RequestState.FAILED, stages.current, str(exc)
         except Exception as exc:  # a bug: still end the run in the log, then let it surface
@@ -218,9 +224,8 @@ class Pipeline:
             leftovers=stages.leftovers,
         )
         outcome = rollback_offers(outcome, stages.plan)
-        self.requests.finish_run(
+        self._record_outcome(
             request.id,
-            actor=self.actor,
             outcome=state,
             reason=error or "",
             details={
@@ -238,6 +243,27 @@ class Pipeline:
         )
         return outcome
 
+    def _record_outcome(
+        self, request_id: str, *, outcome: RequestState, reason: str, details: dict[str, Any]
+    ) -> None:
+        """``finish_run``, tried again while another process holds the log (each try
+        waits out the busy timeout), for up to ``OUTCOME_PATIENCE_S``. Past that the
+        run stays ``running`` in the log until the next start marks it interrupted."""
+        deadline = time.monotonic() + OUTCOME_PATIENCE_S
+        while True:
+            try:
+                self.requests.finish_run(
+                    request_id, actor=self.actor, outcome=outcome, reason=reason, details=details
+                )
+                return
+            except AuditLogBusyError as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"run {request_id} {outcome.value}, unrecorded") from exc
+                log.warning(
+                    "run %s %s; its record waits for the audit log", request_id, outcome.value
+                )
+                time.sleep(1)
+
 
 def _safe(sink: UpdateSink) -> UpdateSink:
     """A watcher's failure (Slack down, a bug in a view) must never fail the run."""
@@ -245,6 +271,8 @@ def _safe(sink: UpdateSink) -> UpdateSink:
     def deliver(update: RunUpdate) -> None:
         try:
             sink(update)
+        except OutboxBusyError as exc:  # the step's own record says it; the next update redraws
+            log.warning("a run update was not queued: %s", exc)
         except Exception:
             log.exception("a run update could not be delivered")
 

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from audit.store import EventStore, StoreError, Transaction
+from audit.store import EventStore, StoreBusyError, StoreError, Transaction
 from commands.audit_log import EventKind
-from commands.audit_reading import AuditLogUnavailableError
+from commands.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.config import Config
 from commands.requests.errors import RequestRefused
 from commands.requests.inputs import clean_actor
@@ -49,6 +49,8 @@ class ServiceBase:
         try:
             with self.store.transaction() as tx:
                 yield tx
+        except StoreBusyError as exc:
+            raise AuditLogBusyError(str(exc)) from None
         except StoreError as exc:
             raise AuditLogUnavailableError(str(exc)) from None
 
