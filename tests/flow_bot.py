@@ -9,9 +9,11 @@ and dropped afterwards. Each flow module builds its own config.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from audit.store import Clock, utc_now
 from bot.app import build_app
@@ -53,6 +55,19 @@ class FlowBot:
 
     def request(self, request_id: str) -> Request:
         return self.runtime.requests.get(request_id)
+
+    def runtime_beside(self, state: Path, *, clock: Clock = utc_now) -> BotRuntime:
+        """A second bot process's runtime: this config, Slack and databases, but a state
+        file of its own (stop it with ``shutdown``)."""
+        own = dataclasses.replace(self.config.bot, state_path=state)
+        client = web_client(TOKEN, self.slack.api_url)
+        return start_runtime(
+            dataclasses.replace(self.config, bot=own),
+            client,
+            open_target=self.open,
+            clock=clock,
+            min_update_interval=0.2,
+        )
 
 
 @contextmanager

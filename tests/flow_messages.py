@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 from bot.local_slack.workspace import Message
+from bot.run_picture import run_picture
+from commands.requests import Request
 from tests.flow_bot import FlowBot
 from tests.polling import wait_for
 
@@ -117,3 +119,9 @@ def command(
         )
     )
     return found[0] if count == 1 else found[:count]
+
+
+def running_revision(request: Request, revision: str) -> bool:
+    """The request's live status shows it running ``revision``."""
+    picture = run_picture(request)
+    return picture is not None and picture.current_revision == revision

@@ -92,6 +92,17 @@ class SlackSender:
         self.last = payload
         return urlencode({"payload": json.dumps(payload)}).encode()
 
+    def signed_headers(
+        self, body: bytes, *, timestamp: int | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        """The headers Slack sends with ``body``: form type, timestamp (default now), signature."""
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        return {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature(secret or self.signing_secret, stamp, body),
+        }
+
     def post(
         self,
         body: bytes,
@@ -101,14 +112,11 @@ class SlackSender:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         """POST ``body`` signed (with ``secret``, default the real one); status and text."""
-        stamp = str(timestamp if timestamp is not None else int(time.time()))
         request = urllib.request.Request(
             f"{self.bot_url}/slack/events",
             data=body,
             headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": signature(secret or self.signing_secret, stamp, body),
+                **self.signed_headers(body, timestamp=timestamp, secret=secret),
                 **(headers or {}),
             },
         )

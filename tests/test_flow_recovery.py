@@ -9,7 +9,6 @@ The real runtime, Bolt app and local Slack server, on a real PostgreSQL.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import textwrap
 from collections.abc import Iterator
@@ -18,17 +17,23 @@ from pathlib import Path
 import pytest
 
 from bot.local_slack.workspace import Workspace
-from bot.replies import web_client
 from bot.request_flow import Asker
-from bot.run_picture import run_picture
-from bot.runtime import start_runtime
 from commands.audit_log import RequestKind, RequestState
 from commands.config import Config, parse_config
 from commands.database_url import DatabaseUrl
 from commands.planning import status
 from tests.alembic_projects import Rev, table, write_project
-from tests.flow_bot import TOKEN, FlowBot, flow_bot
-from tests.flow_messages import ALICE, BOB, DEV, OPS, header, text_of, top_level
+from tests.flow_bot import FlowBot, flow_bot
+from tests.flow_messages import (
+    ALICE,
+    BOB,
+    DEV,
+    OPS,
+    header,
+    running_revision,
+    text_of,
+    top_level,
+)
 from tests.polling import wait_for
 
 Bot = FlowBot
@@ -63,16 +68,23 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield bot
 
 
-def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
-    flow, requests = bot.runtime.flow, bot.runtime.requests
-    proposal = flow.ask(
-        Asker(ALICE, DEV, "halted-1"), kind=RequestKind.UPGRADE, target="halted", goal=None
+def started_run(bot: Bot, key: str) -> str:
+    """An upgrade of ``halted`` asked, approved and recorded as started, as a run the
+    bot was in when it died (nothing runs it); its id."""
+    proposal = bot.runtime.flow.ask(
+        Asker(ALICE, DEV, key), kind=RequestKind.UPGRADE, target="halted", goal=None
     )
     request_id = proposal.request.id
-    requests.approve(request_id, approver=BOB)
-    requests.start_run(
+    bot.runtime.requests.approve(request_id, approver=BOB)
+    bot.runtime.requests.start_run(
         request_id, actor="migrate-bot", fingerprint_now=proposal.request.fingerprint
     )
+    return request_id
+
+
+def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
+    flow = bot.runtime.flow
+    request_id = started_run(bot, "halted-1")
     found = flow.recover()  # as at start-up: the run's lock is free, nobody runs it
     assert [run.request.id for run in found] == [request_id]
     assert flow.recover() == []
@@ -90,16 +102,9 @@ def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
 def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot) -> None:
     """The outcome recorded, the bot killed before it queued the announcement: the
     next start finds the run in the log and tells the ops channel, once."""
-    flow, requests = bot.runtime.flow, bot.runtime.requests
-    proposal = flow.ask(
-        Asker(ALICE, DEV, "unannounced-1"), kind=RequestKind.UPGRADE, target="halted", goal=None
-    )
-    request_id = proposal.request.id
-    requests.approve(request_id, approver=BOB)
-    requests.start_run(
-        request_id, actor="migrate-bot", fingerprint_now=proposal.request.fingerprint
-    )
-    requests.finish_run(
+    flow = bot.runtime.flow
+    request_id = started_run(bot, "unannounced-1")
+    bot.runtime.requests.finish_run(
         request_id, actor="migrate-bot", outcome=RequestState.FAILED, reason="b_two failed"
     )  # what the pipeline records; its announcement never happened
     assert flow.messages.outcome_owed(request_id)
@@ -113,20 +118,13 @@ def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot)
 
 def test_shutting_down_aborts_the_runs_in_flight(bot: Bot, tmp_path: Path) -> None:
     """A second bot process on its own state file, stopped while its run sleeps."""
-    state = dataclasses.replace(bot.config.bot, state_path=tmp_path / "other.sqlite3")
-    config = dataclasses.replace(bot.config, bot=state)
-    client = web_client(TOKEN, bot.slack.api_url)
-    other = start_runtime(config, client, open_target=bot.open, min_update_interval=0.2)
+    other = bot.runtime_beside(tmp_path / "other.sqlite3")
     try:
         asker = Asker(ALICE, DEV, "shutdown-1")
         request = other.flow.ask(asker, kind=RequestKind.UPGRADE, target="slow", goal=None).request
         assert "starting" in other.flow.approve(request.id, user=BOB, fingerprint_seen=None)
         wait_for(
-            lambda: (
-                run_picture(other.requests.get(request.id)) is not None
-                and run_picture(other.requests.get(request.id)).current_revision == "s_one"
-            ),
-            timeout=RUN_TIMEOUT,
+            lambda: running_revision(other.requests.get(request.id), "s_one"), timeout=RUN_TIMEOUT
         )
     finally:
         other.shutdown()

@@ -11,7 +11,6 @@ rescheduling and cancelling, a restart on the same store.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import sys
@@ -26,9 +25,8 @@ import pytest
 
 from audit.chain import Event
 from bot.local_slack.workspace import Message, Workspace
-from bot.replies import web_client
 from bot.request_flow import Asker
-from bot.runtime import BotRuntime, start_runtime
+from bot.runtime import BotRuntime
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId, ViewId
 from commands.audit_log import EventKind, RequestState
@@ -40,7 +38,7 @@ from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash_commands import Schedule
 from tests.alembic_projects import table, write_project
-from tests.flow_bot import TOKEN, FlowBot, flow_bot
+from tests.flow_bot import FlowBot, flow_bot
 from tests.flow_messages import (
     ALICE,
     BOB,
@@ -363,14 +361,8 @@ def test_the_schedule_button_schedules_moves_and_cancel_drops_the_slot(bot: Bot)
 
 
 def own_runtime(bot: Bot, state: Path) -> BotRuntime:
-    """A bot process on a state file of its own (stop it with ``shutdown``)."""
-    config = dataclasses.replace(
-        bot.config, bot=dataclasses.replace(bot.config.bot, state_path=state)
-    )
-    client = web_client(TOKEN, bot.slack.api_url)
-    return start_runtime(
-        config, client, open_target=bot.open, clock=bot.clock, min_update_interval=0.2
-    )
+    """A bot process on a state file of its own, on the test's clock."""
+    return bot.runtime_beside(state, clock=bot.clock)
 
 
 def scheduled_and_approved(runtime: BotRuntime, target: str, key: str) -> Request:

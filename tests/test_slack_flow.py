@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.local_slack.workspace import Message, Workspace
-from bot.run_picture import run_picture
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
 from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
@@ -53,6 +52,7 @@ from tests.flow_messages import (
     elements,
     ephemeral_after,
     header,
+    running_revision,
     text_of,
     thread_text,
     top_level,
@@ -285,17 +285,12 @@ def test_a_failed_run_offers_the_ways_back_as_new_requests(bot: Bot) -> None:
     assert elements(fresh[0])[ActionId.APPROVE]["value"] == new_id
 
 
-def running_revision(bot: Bot, request_id: str, revision: str) -> bool:
-    picture = run_picture(bot.request(request_id))
-    return picture is not None and picture.current_revision == revision
-
-
 def test_a_running_request_can_be_stopped_by_its_requester_not_by_others(bot: Bot) -> None:
     code, body = bot.sender.post(bot.sender.command_body("upgrade slow", user=ALICE, channel=OPS))
     assert code == 200 and "can only be asked for in <#C0DEV>" in json.loads(body)["text"]
     message, request_id = ask(bot, "upgrade slow")
     assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
-    wait_for(lambda: running_revision(bot, request_id, "s_one"), timeout=RUN_TIMEOUT)
+    wait_for(lambda: running_revision(bot.request(request_id), "s_one"), timeout=RUN_TIMEOUT)
     wait_for(lambda: ActionId.CANCEL in elements(message) and "Running" in text_of(message))
     since = len(bot.slack.workspace.ephemerals)
     assert click(bot, message, ActionId.CANCEL, user=EVE) == 200

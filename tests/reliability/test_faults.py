@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -423,22 +424,28 @@ db.execute("COMMIT")
 """
 
 
+@contextmanager
+def state_file_locked(world: World, seconds: float) -> Iterator[None]:
+    """Another process holding the state file's write lock (``BEGIN EXCLUSIVE``) for
+    ``seconds``: entered once it holds it, left once it has let go."""
+    command = [sys.executable, "-c", LOCKER, str(world.root / "state.sqlite3"), str(seconds)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as locker:
+        assert locker.stdout is not None
+        assert locker.stdout.readline().strip() == "locked"
+        yield
+        assert locker.wait(seconds + 60) == 0
+
+
 @pytest.mark.slow
 def test_a_state_file_locked_by_another_process_holds_the_bot_up_and_loses_nothing(
     faults: FaultWorld, reliability: Reliability
 ) -> None:
     world = faults.world
-    state = world.root / "state.sqlite3"
     _message, rid = world.start_run("plain")
-    with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(state), "3"], stdout=subprocess.PIPE, text=True
-    ) as locker:
-        assert locker.stdout is not None
-        assert locker.stdout.readline().strip() == "locked"
+    with state_file_locked(world, 3):
         assert not world.request(rid).state.is_final  # the run must write while it is held
         asked = len(world.bot.slack.workspace.ephemerals)
         assert world.bot.command("status plain", user=ALICE, channel=DEV) == 200
-        assert locker.wait(60) == 0
     check_succeeded(world, world.target("plain"), rid)
     answers = wait_for(
         lambda: [e for e in world.bot.slack.workspace.ephemerals[asked:] if e.user == ALICE],
@@ -466,15 +473,10 @@ def test_a_state_file_locked_past_the_busy_timeout_stops_the_run_and_records_it_
     written, so the run goes no further; its outcome cannot be written either at
     first, and is tried again until the file is free."""
     world = faults.world
-    state, offset = world.root / "state.sqlite3", len(world.bot.log_text())
+    offset = len(world.bot.log_text())
     message, rid = world.start_run("plain")
-    with subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(state), "70"], stdout=subprocess.PIPE, text=True
-    ) as locker:
-        assert locker.stdout is not None
-        assert locker.stdout.readline().strip() == "locked"
+    with state_file_locked(world, 70):
         assert not world.request(rid).state.is_final
-        assert locker.wait(120) == 0
     wait_for(lambda: world.request(rid).state.is_final, RUN_TIMEOUT, "the run's end")
     closure = world.request(rid).closure
     assert closure is not None

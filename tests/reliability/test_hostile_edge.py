@@ -115,11 +115,6 @@ def stream_body(
         connection.close()
 
 
-def signed(secret: str, body: bytes) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature(secret, stamp, body)}
-
-
 def test_oversized_bodies_get_413_unread(
     target: HostileBot, reliability: Callable[..., None]
 ) -> None:
@@ -131,7 +126,7 @@ def test_oversized_bodies_get_413_unread(
         "declared 64 MiB": stream_body(url, b"a" * (64 * MAX_BODY), declare=True),
         "chunked 2 MiB, no length": stream_body(url, b"a" * (2 * MAX_BODY), declare=False),
         "signed 1 MiB + 1": stream_body(
-            url, over, declare=True, headers=signed(sender.signing_secret, over)
+            url, over, declare=True, headers=sender.signed_headers(over)
         ),
     }
     refused = {413, CLOSED_UNREAD}
