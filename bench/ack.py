@@ -78,8 +78,8 @@ def serve_bare(port: int) -> None:
     import uvicorn
     from slack_bolt import App
 
-    from bot.http_mode import http_app
-    from bot.replies import web_client
+    from bot.adapters.http_mode import http_app
+    from bot.slack_api.replies import web_client
 
     app = App(
         token=TOKEN,

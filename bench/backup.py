@@ -29,14 +29,14 @@ from pathlib import Path
 import boto3
 
 from audit.store import EventStore
-from commands.applying import run_plan
-from commands.backups import take_backup
-from commands.config import BUNDLED_MIGRATIONS, parse_config
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
-from commands.embedded_server import embedded_bin_dir, ensure_database, start_embedded_server
-from commands.planning import plan
-from commands.postgres import connect
+from commands.backup.take import take_backup
+from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
+from commands.demo.data import fill_demo_data
+from commands.migration.runtime.applying import run_plan
+from commands.migration.script.planning import plan
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import embedded_bin_dir, ensure_database, start_embedded_server
 from commands.targets import TargetHandle
 
 REPOSITORY = Path(__file__).resolve().parent.parent

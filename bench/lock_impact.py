@@ -37,16 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from commands.audit_log import RequestKind, open_audit_log
-from commands.config import parse_config
-from commands.database_url import DatabaseUrl
-from commands.durations import parse_duration
-from commands.embedded_server import ensure_database, start_embedded_server
+from commands.config.targets_file import parse_config
 from commands.pipeline import Pipeline, RunUpdate
 from commands.pipeline.plans import plan_request
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.requests import open_requests
+from commands.state.audit_log import RequestKind, open_audit_log
 from commands.targets import open_target
+from commands.units import parse_duration
 
 ENV_PY = """
 import os

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.sandbox.people import default_people  # noqa: E402
-from commands.config import demo_config  # noqa: E402
+from commands.config.targets_file import demo_config  # noqa: E402
 
 ENV_DROPPED = ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "MIGRATE_BOT_CONFIG")
 

@@ -19,24 +19,24 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
-from bot.duplicates import DuplicateFilter
+from bot.adapters.slack_settings import SlackSettings
 from bot.error_reporting import ErrorReporter
+from bot.flows.plan_cache import RecentPlans
+from bot.flows.request_flow import RequestFlow
 from bot.invocation import Invocation
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
+from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
-from bot.plan_cache import RecentPlans
-from bot.replies import Replier, web_client
-from bot.request_flow import RequestFlow
-from bot.shared_work import SharedWork
-from bot.slack_settings import SlackSettings
+from bot.middleware.duplicates import DuplicateFilter
+from bot.middleware.workspace_guard import WorkspaceGuard
+from bot.slack_api.replies import Replier, web_client
 from bot.worker import Worker
-from bot.workspace_guard import WorkspaceGuard
-from commands.config import Config, TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 from commands.targets import TargetHandle, open_target
 
 log = logging.getLogger(__name__)

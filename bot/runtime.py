@@ -21,21 +21,21 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from audit.store import Clock, EventStore, utc_now
+from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
-from bot.notifier import Notifier
-from bot.plan_cache import RecentPlans
-from bot.replies import web_client
-from bot.request_flow import RequestFlow
-from bot.request_messages import RequestMessages
-from bot.schedule_flow import ScheduleFlow
-from bot.slack_settings import SlackSettings
-from bot.usergroups import SlackUserGroups
+from bot.flows.plan_cache import RecentPlans
+from bot.flows.request_flow import RequestFlow
+from bot.flows.request_messages import RequestMessages
+from bot.flows.schedule_flow import ScheduleFlow
+from bot.slack_api.notifier import Notifier
+from bot.slack_api.replies import web_client
+from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
-from commands.audit_log import open_audit_log
-from commands.config import Config
-from commands.outbox import Outbox, OutboxBusyError
+from commands.config.targets_file import Config
 from commands.pipeline import InterruptedRun, Pipeline
 from commands.requests import RequestService
+from commands.state.audit_log import open_audit_log
+from commands.state.outbox import Outbox, OutboxBusyError
 from commands.targets import TargetOpener, open_target
 
 log = logging.getLogger(__name__)

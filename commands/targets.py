@@ -10,11 +10,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from commands.alembic_runner import AlembicRunner
-from commands.config import TargetConfig
-from commands.database_url import DatabaseUrl, InvalidDatabaseUrl
-from commands.embedded_server import ensure_database, start_embedded_server
+from commands.config.targets_file import TargetConfig
 from commands.errors import ConfigError
+from commands.migration.runtime.runner import AlembicRunner
+from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
+from commands.postgres.embedded import ensure_database, start_embedded_server
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ import pytest
 from psycopg import sql
 
 from audit.store import EventStore
-from commands.applying import run_plan
-from commands.config import BUNDLED_MIGRATIONS, parse_config
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
-from commands.embedded_server import embedded_bin_dir
-from commands.planning import plan
-from commands.postgres import connect
-from commands.revision_graph import Direction
+from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
+from commands.demo.data import fill_demo_data
+from commands.migration.runtime.applying import run_plan
+from commands.migration.script.planning import plan
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import embedded_bin_dir
 from commands.targets import TargetHandle
 from tests.conftest import create_database, drop_database
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 from tests.checks_support import BEFORE_RISKY, handle_for, upgrade
 from tests.conftest import create_database, drop_database
 

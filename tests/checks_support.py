@@ -8,11 +8,11 @@ from pathlib import Path
 
 from psycopg import sql
 
-from commands.applying import run_plan
-from commands.config import BUNDLED_MIGRATIONS, parse_config
-from commands.database_url import DatabaseUrl
-from commands.planning import plan
-from commands.postgres import connect
+from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
+from commands.migration.runtime.applying import run_plan
+from commands.migration.script.planning import plan
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle, open_target
 
 BEFORE_RISKY = "c9d0b2f4e165"  # the bundled revision just before the risky e2f6a8c0d376

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from commands.config import BUNDLED_MIGRATIONS, CONFIG_ENV
-from commands.database_url import DatabaseUrl
-from commands.embedded_server import start_embedded_server
-from commands.postgres import connect
+from commands.config.targets_file import BUNDLED_MIGRATIONS, CONFIG_ENV
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import start_embedded_server
 
 TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
 

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.store import Clock, utc_now
+from bot.adapters.http_mode import http_app
+from bot.adapters.server_thread import ServerThread
+from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
-from bot.http_mode import http_app
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
-from bot.replies import web_client
 from bot.runtime import BotRuntime, start_runtime
-from bot.server_thread import ServerThread
-from bot.slack_settings import SlackSettings
-from commands.config import Config, TargetConfig
-from commands.database_url import DatabaseUrl
+from bot.slack_api.replies import web_client
+from commands.config.targets_file import Config, TargetConfig
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.targets import TargetHandle, TargetOpener, open_target
 from tests.conftest import create_database, drop_database

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bot.local_slack.workspace import Message
-from bot.run_picture import run_picture
+from bot.views.run_picture import run_picture
 from commands.requests import Request
 from tests.flow_bot import FlowBot
 from tests.polling import wait_for

@@ -6,8 +6,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 
 # A writer's latency includes waiting for a CPU: on a 2-core machine running the
 # suite in parallel that can add most of a second. The blocking periods in the

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.store import EventStore
-from commands.audit_log import RequestKind, open_audit_log
-from commands.config import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.database_url import DatabaseUrl
+from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.pipeline import Pipeline, Proposal, propose
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
+from commands.state.audit_log import RequestKind, open_audit_log
 from tests.alembic_projects import Rev, write_project
 
 REQUESTER = "U0ALICE"

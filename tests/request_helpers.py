@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.store import EventStore
-from commands.audit_log import ChecklistItem, RequestKind
-from commands.config import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.fingerprint import PlanFingerprint, RevisionFile
+from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
+from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
 from commands.requests import GroupLookup, Request, RequestService, no_group_members
+from commands.state.audit_log import ChecklistItem, RequestKind
 
 REQUESTER = "U0ALICE"
 APPROVER = "U0BOB"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from commands.alembic_runner import AlembicRunner, AlembicStopped
-from commands.config import BUNDLED_MIGRATIONS, AlembicProject
-from commands.database_url import DatabaseUrl
+from commands.config.targets_file import BUNDLED_MIGRATIONS, AlembicProject
 from commands.errors import AlembicError
-from commands.postgres import connect
-from commands.revision_graph import Direction
+from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.alembic_projects import Rev, table, write_project
 
 FIXTURES = Path(__file__).parent / "fixtures"

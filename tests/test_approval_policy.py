@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from commands.audit_log import ChecklistItem, EventKind, RequestState
 from commands.errors import ConfigError
 from commands.requests import (
     AlreadyDoneError,
@@ -20,6 +19,7 @@ from commands.requests import (
     SelfApprovalError,
     TargetFrozenError,
 )
+from commands.state.audit_log import ChecklistItem, EventKind, RequestState
 from tests.request_helpers import (
     APPROVER,
     REQUESTER,

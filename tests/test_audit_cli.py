@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from commands.audit_log import EventKind
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import ExitCode
 from commands.requests import RequestService
+from commands.state.audit_log import EventKind
 from tests.request_helpers import (
     APPROVER,
     fingerprint,

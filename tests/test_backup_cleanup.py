@@ -7,10 +7,10 @@ from pathlib import Path
 from psycopg import sql
 
 from audit.store import EventStore
-from commands.backup_cleanup import cleanup_backups
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
-from commands.scratch_database import scratch_name
+from commands.backup.cleanup import cleanup_backups
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.scratch import scratch_name
 from tests.backup_targets import event_kinds, files_in, make_target, scratch_databases
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
+from commands.demo.data import fill_demo_data
 from commands.errors import ExitCode
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.config import parse_config
+from commands.config.targets_file import parse_config
 from commands.errors import ConfigError
 from tests.backup_targets import target_toml
 

@@ -12,14 +12,14 @@ import pytest
 from psycopg import sql
 
 from audit.store import EventStore
-from commands.backup_records import BackupError, list_backups
-from commands.backup_storage import StorageError
-from commands.backups import take_backup
-from commands.database_url import DatabaseUrl
-from commands.embedded_server import embedded_bin_dir
+from commands.backup.records import BackupError, list_backups
+from commands.backup.storage.destination import StorageError
+from commands.backup.take import take_backup
 from commands.errors import MigrateBotError
-from commands.pg_tools import PgToolsError
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import embedded_bin_dir
+from commands.postgres.pg_tools import PgToolsError
 from tests.backup_targets import event_kinds, fake_pg_bin, files_in, make_target
 
 

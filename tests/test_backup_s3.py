@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from audit.store import EventStore
-from commands.backup_cleanup import cleanup_backups
-from commands.backup_records import BackupError, Step, list_backups
-from commands.backup_storage import StorageError, StorageUnavailableError
-from commands.backups import take_backup
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
+from commands.backup.cleanup import cleanup_backups
+from commands.backup.records import BackupError, Step, list_backups
+from commands.backup.restore import ChecksumMismatchError, restore_backup
+from commands.backup.storage.destination import StorageError, StorageUnavailableError
+from commands.backup.take import take_backup
+from commands.demo.data import fill_demo_data
 from commands.errors import MigrateBotError
-from commands.postgres import connect
-from commands.restore import ChecksumMismatchError, restore_backup
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.backup_targets import (
     content_digest,
     event_kinds,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from audit.store import EventStore
-from commands.backup_cleanup import cleanup_backups
-from commands.database_url import DatabaseUrl
+from commands.backup.cleanup import cleanup_backups
+from commands.postgres.database_url import DatabaseUrl
 from tests.backup_targets import event_kinds, files_in, make_target
 
 

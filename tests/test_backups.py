@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from audit.store import EventStore
-from commands.backup_cleanup import cleanup_backups
-from commands.backup_lock import try_backup_lock
-from commands.backup_records import BackupError, Step, UnknownBackupError, list_backups
-from commands.backups import take_backup
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
-from commands.postgres import connect
-from commands.restore import RestoreRefusedError, restore_backup
-from commands.revision_graph import Direction
+from commands.backup.cleanup import cleanup_backups
+from commands.backup.lock import try_backup_lock
+from commands.backup.records import BackupError, Step, UnknownBackupError, list_backups
+from commands.backup.restore import RestoreRefusedError, restore_backup
+from commands.backup.take import take_backup
+from commands.demo.data import fill_demo_data
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.alembic_projects import table, write_project
 from tests.backup_targets import (
     BEFORE_TRANSLATIONS,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from commands.check_settings import CheckSettings
 from commands.checks.size_risk import SizeClass, assess, size_class
 from commands.checks.table_sizes import TableSize
-from commands.config import BUNDLED_MIGRATIONS, parse_config
+from commands.config.checks import CheckSettings
+from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.errors import ConfigError
-from commands.sizes import format_bytes, format_rows, parse_size
+from commands.units import format_bytes, format_rows, parse_size
 
 TARGETS = f"""
 [targets.staging]

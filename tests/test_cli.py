@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import cli, main
-from commands.database_url import DatabaseUrl
 from commands.errors import ExitCode
+from commands.postgres.database_url import DatabaseUrl
 
 README = Path(__file__).parent.parent / "README.md"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.config import BUNDLED_MIGRATIONS, demo_config, load_config, parse_config
+from commands.config.targets_file import BUNDLED_MIGRATIONS, demo_config, load_config, parse_config
 from commands.errors import ConfigError, UnknownTargetError
 from commands.targets import resolve_database
 
@@ -136,7 +136,7 @@ def test_example_config_in_the_repo_is_valid(monkeypatch: pytest.MonkeyPatch) ->
 def test_reference_documents_every_key() -> None:
     import dataclasses
 
-    from commands.config import BotSettings, TargetConfig
+    from commands.config.targets_file import BotSettings, TargetConfig
 
     reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     fields = [f.name for f in dataclasses.fields(TargetConfig) if f.name not in ("name", "alembic")]

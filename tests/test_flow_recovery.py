@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.flows.request_flow import Asker
 from bot.local_slack.workspace import Workspace
-from bot.request_flow import Asker
-from commands.audit_log import RequestKind, RequestState
-from commands.config import Config, parse_config
-from commands.database_url import DatabaseUrl
-from commands.planning import status
+from commands.config.targets_file import Config, parse_config
+from commands.migration.script.planning import status
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.audit_log import RequestKind, RequestState
 from tests.alembic_projects import Rev, table, write_project
 from tests.flow_bot import FlowBot, flow_bot
 from tests.flow_messages import (

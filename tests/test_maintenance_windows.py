@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.maintenance_windows import next_opening, open_at, parse_window, upcoming
+from commands.scheduling.windows import next_opening, open_at, parse_window, upcoming
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 from bot.local_slack.faults import Fault
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
-from bot.notifier import Backoff, Notifier
-from commands.outbox import Outbox, State
+from bot.slack_api.notifier import Backoff, Notifier
+from commands.state.outbox import Outbox, State
 
 TOKEN = "xoxb-notifier-test-token"
 

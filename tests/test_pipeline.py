@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from commands.alembic_runner import AlembicRunner
-from commands.applying import run_plan
-from commands.audit_log import EventKind, RequestState
-from commands.database_url import DatabaseUrl
+from commands.migration.runtime.applying import run_plan
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.planning import plan
 from commands.pipeline import RunStep, RunUpdate, recover_interrupted
-from commands.planning import plan
-from commands.postgres import connect
+from commands.pipeline.run_lock import RunLockHeldError, run_lock
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import WrongStateError
-from commands.run_lock import RunLockHeldError, run_lock
+from commands.state.audit_log import EventKind, RequestState
 from commands.targets import open_target
 from tests.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
 from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW, pipeline_target

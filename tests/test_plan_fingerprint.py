@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from commands.applying import run_plan
-from commands.audit_log import EventKind, RequestKind, RequestState
-from commands.config import Config, parse_config
-from commands.database_url import DatabaseUrl
-from commands.fingerprint import describe_changes, fingerprint_plan
-from commands.planning import plan
+from commands.config.targets_file import Config, parse_config
+from commands.migration.runtime.applying import run_plan
+from commands.migration.script.fingerprint import describe_changes, fingerprint_plan
+from commands.migration.script.planning import plan
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import PlanChangedError, RequestService
+from commands.state.audit_log import EventKind, RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
 from tests.alembic_projects import table, write_project, write_revision
 from tests.request_helpers import APPROVER, REQUESTER, make_service

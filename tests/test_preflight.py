@@ -12,16 +12,16 @@ import pytest
 
 from audit.store import EventStore
 from bot.cli import main
-from commands.audit_log import EventKind
-from commands.check_settings import GATE_CHECKS, OPTIONAL_CHECKS
 from commands.checks import Verdict, record_report, run_preflight
 from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.checks.verify import VERIFY_CHECKS
-from commands.config import CONFIG_ENV
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
+from commands.config.checks import GATE_CHECKS, OPTIONAL_CHECKS
+from commands.config.targets_file import CONFIG_ENV
+from commands.demo.data import fill_demo_data
 from commands.errors import ExitCode
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.audit_log import EventKind
 from tests.alembic_projects import Rev, write_project
 from tests.checks_support import (
     BEFORE_RISKY,

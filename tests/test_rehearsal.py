@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commands.checks import ScratchDatabase, Verdict, rehearse
-from commands.database_url import DatabaseUrl
-from commands.demo_data import fill_demo_data
-from commands.planning import plan
-from commands.postgres import connect
+from commands.demo.data import fill_demo_data
+from commands.migration.script.planning import plan
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.alembic_projects import Rev, write_project
 from tests.checks_support import (
     RISKY,

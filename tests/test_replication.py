@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from commands.checks import Verdict, run_preflight
-from commands.database_url import DatabaseUrl
-from commands.embedded_server import embedded_bin_dir
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import embedded_bin_dir
 from tests.checks_support import handle_for, url_text
 
 REPLICA_PORT = "5433"  # on a socket directory of its own, so it cannot clash

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from audit.store import EventStore
-from commands.audit_log import EventKind, RequestState
-from commands.config import parse_config
+from commands.config.targets_file import parse_config
 from commands.requests import AlreadyDoneError, RequestService
+from commands.state.audit_log import EventKind, RequestState
 from tests.request_helpers import (
     APPROVER,
     SECOND_APPROVER,

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.run_picture import RunNews, StepState, run_picture
 from bot.views import limits
 from bot.views.announcements import interrupted_announcement, outcome_announcement
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.request import RequestCard, request_message
 from bot.views.run import progress_bar
-from commands.audit_log import ChecklistItem, RequestState, StepStatus
+from bot.views.run_picture import RunNews, StepState, run_picture
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep
 from commands.pipeline.progress import AppliedRevision
 from commands.requests import Request, RequestService
+from commands.state.audit_log import ChecklistItem, RequestState, StepStatus
 from tests.request_helpers import (
     APPROVER,
     REQUESTER,

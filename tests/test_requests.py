@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from commands.audit_log import EventKind, RequestKind, RequestState, StepStatus
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import UnknownTargetError
-from commands.fingerprint import PlanFingerprint, describe_changes, fingerprint_restore
+from commands.migration.script.fingerprint import (
+    PlanFingerprint,
+    describe_changes,
+    fingerprint_restore,
+)
 from commands.requests import (
     AlreadyDoneError,
     NotAnApproverError,
@@ -22,6 +25,7 @@ from commands.requests import (
     TargetBusyError,
     WrongStateError,
 )
+from commands.state.audit_log import EventKind, RequestKind, RequestState, StepStatus
 from tests.request_helpers import (
     APPROVER,
     REQUESTER,

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from commands.alembic_runner import AlembicRunner, AlembicStopped
-from commands.config import AlembicProject
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
-from commands.revision_executor import (
+from commands.config.targets_file import AlembicProject
+from commands.migration.runtime.executor import (
     ExecutionSettings,
     RevisionEvent,
     RevisionFailedError,
     commits_part_way,
     execute_revision,
 )
-from commands.revision_graph import Direction
+from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.alembic_projects import Rev, write_project
 from tests.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from commands.errors import RevisionError
-from commands.revision_graph import Direction, Revision, RevisionGraph
+from commands.migration.script.revision_graph import Direction, Revision, RevisionGraph
 
 
 def rev(rev_id: str, *down: str, depends: tuple[str, ...] = ()) -> Revision:

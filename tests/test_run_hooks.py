@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from bot.server_thread import ServerThread
-from commands.run_hooks import OUTPUT_CHARS, hook_facts, run_hook, summarise
-from commands.schedule_settings import Hook
+from bot.adapters.server_thread import ServerThread
+from commands.config.schedule import Hook
+from commands.pipeline.hooks import OUTPUT_CHARS, hook_facts, run_hook, summarise
 
 FACTS = hook_facts("before_run", request_id="M-4", target="prod", kind="upgrade", goal="head")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
-from commands.run_lock import run_lock
+from commands.pipeline.run_lock import run_lock
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 
 
 def test_a_lock_whose_session_the_server_dropped_ends_quietly_and_is_free(

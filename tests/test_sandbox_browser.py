@@ -24,9 +24,9 @@ from bot.runtime import start_bot
 from bot.sandbox.bridge import Sent
 from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox, SandboxSettings
-from commands.config import DEMO_TARGET, Config, demo_config
-from commands.database_url import DatabaseUrl
-from commands.planning import status
+from commands.config.targets_file import DEMO_TARGET, Config, demo_config
+from commands.migration.script.planning import status
+from commands.postgres.database_url import DatabaseUrl
 from commands.targets import open_target
 from tests.conftest import create_database, drop_database
 from tests.polling import wait_for

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.slack_settings import APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV
 from bot.sandbox.people import default_people
-from bot.slack_settings import APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV
-from commands.config import CONFIG_ENV, demo_config
+from commands.config.targets_file import CONFIG_ENV, demo_config
 from commands.errors import ExitCode
 
 START_TIMEOUT_S = 120

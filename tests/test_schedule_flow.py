@@ -24,19 +24,19 @@ from urllib.parse import urlencode
 import pytest
 
 from audit.chain import Event
+from bot.flows.request_flow import Asker
 from bot.local_slack.workspace import Message, Workspace
-from bot.request_flow import Asker
 from bot.runtime import BotRuntime
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId, ViewId
-from commands.audit_log import EventKind, RequestState
-from commands.audit_reading import verify
-from commands.config import Config, parse_config
-from commands.database_url import DatabaseUrl
-from commands.planning import status
+from commands.config.targets_file import Config, parse_config
+from commands.migration.script.planning import status
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE
-from commands.slash_commands import Schedule
+from commands.slash.commands import Schedule
+from commands.state.audit_log import EventKind, RequestState
+from commands.state.audit_reading import verify
 from tests.alembic_projects import table, write_project
 from tests.flow_bot import FlowBot, flow_bot
 from tests.flow_messages import (

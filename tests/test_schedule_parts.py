@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.schedule_form import FormError, ScheduleForm, read_form, slot_from_form
+from bot.flows.schedule_form import FormError, ScheduleForm, read_form, slot_from_form
 from bot.views import limits
 from bot.views.ids import BlockId
 from bot.views.schedule import (
@@ -21,13 +21,12 @@ from bot.views.schedule import (
     scheduled_notice,
     starting_notice,
 )
-from commands.audit_log import RequestKind, RequestState
-from commands.config import BUNDLED_MIGRATIONS, TargetConfig, parse_config
+from commands.config.schedule import Hook
+from commands.config.targets_file import BUNDLED_MIGRATIONS, TargetConfig, parse_config
 from commands.errors import ConfigError
-from commands.fingerprint import PlanFingerprint
+from commands.migration.script.fingerprint import PlanFingerprint
 from commands.requests import Request
 from commands.requests.model import Closure, Scheduled
-from commands.schedule_settings import Hook
 from commands.scheduling.slots import (
     OutsideWindowsError,
     ScheduleError,
@@ -36,6 +35,7 @@ from commands.scheduling.slots import (
     slot_at,
     upcoming_slots,
 )
+from commands.state.audit_log import RequestKind, RequestState
 
 WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 TARGET = f"""

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.shared_work import SharedWork
+from bot.listeners.shared_work import SharedWork
 
 
 def test_callers_that_overlap_get_one_computation_and_later_ones_a_fresh_one() -> None:

@@ -17,20 +17,20 @@ from urllib.parse import urlparse
 
 import pytest
 
+from bot.adapters.http_mode import http_app
+from bot.adapters.server_thread import ServerThread
+from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
-from bot.http_mode import http_app
 from bot.listeners.context import CommandContext
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
-from bot.server_thread import ServerThread
-from bot.slack_settings import SlackSettings
 from bot.views import limits
 from bot.views.ids import ActionId
 from bot.worker import ThreadWorker
-from commands import slash_grammar as grammar
-from commands.config import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
-from commands.database_url import DatabaseUrl
-from commands.planning import status
+from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
+from commands.migration.script.planning import status
+from commands.postgres.database_url import DatabaseUrl
+from commands.slash import grammar
 from commands.targets import TargetHandle, open_target
 from tests.conftest import create_database, drop_database
 from tests.polling import wait_for

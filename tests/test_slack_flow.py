@@ -26,14 +26,14 @@ from hypothesis import strategies as st
 from bot.local_slack.workspace import Message, Workspace
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
-from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
-from commands.audit_reading import verify
-from commands.backup_records import list_backups
-from commands.config import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.database_url import DatabaseUrl
+from commands.backup.records import list_backups
+from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
+from commands.migration.script.planning import status
 from commands.pipeline import propose
-from commands.planning import status
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
+from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
+from commands.state.audit_reading import verify
 from tests.alembic_projects import Rev, table, write_project
 from tests.flow_bot import FlowBot, flow_bot
 from tests.flow_messages import (

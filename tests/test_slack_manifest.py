@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from bot.adapters.http_mode import EVENTS_PATH
 from bot.cli import cli
-from bot.http_mode import EVENTS_PATH
 from bot.listeners.slash import SLASH_COMMAND
 
 ROOT = Path(__file__).parent.parent

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.slack_settings import Mode, SlackSettings, SlackSettingsError
 from bot.cli import main
+from bot.flows.plan_cache import RecentPlans
 from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
 from bot.listeners.sql import show_sql
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
-from bot.plan_cache import RecentPlans
-from bot.replies import Replier, web_client
-from bot.slack_settings import Mode, SlackSettings, SlackSettingsError
-from commands.config import demo_config
+from bot.slack_api.replies import Replier, web_client
+from commands.config.targets_file import demo_config
 from commands.errors import ExitCode
-from commands.planning import Plan
-from commands.revision_graph import Direction, Revision
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction, Revision
 from commands.targets import open_target
 
 

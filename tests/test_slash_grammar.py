@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from commands import slash_grammar as g
 from commands.errors import ExitCode
+from commands.slash import grammar as g
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 from bot.local_slack.faults import Fault
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
-from bot.replies import web_client
-from bot.usergroups import SlackUserGroups, UserGroupUnavailableError
+from bot.slack_api.replies import web_client
+from bot.slack_api.usergroups import SlackUserGroups, UserGroupUnavailableError
 
 TOKEN = "xoxb-groups-token"
 

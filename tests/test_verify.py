@@ -16,10 +16,10 @@ from commands.checks import (
     snapshot_catalog,
     verify_after_run,
 )
-from commands.database_url import DatabaseUrl
 from commands.errors import AlembicError
-from commands.planning import plan
-from commands.postgres import connect
+from commands.migration.script.planning import plan
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.alembic_projects import Rev, write_project
 from tests.checks_support import (
     RISKY,

@@ -14,10 +14,10 @@ from bot.views.ids import ActionId
 from bot.views.plan import plan_blocks, sql_expired_modal, sql_file, sql_modal
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
-from commands.config import demo_config
-from commands.planning import HistoryEntry, Plan, Status
-from commands.revision_graph import Direction, Revision
-from commands.slash_grammar import USAGE
+from commands.config.targets_file import demo_config
+from commands.migration.script.planning import HistoryEntry, Plan, Status
+from commands.migration.script.revision_graph import Direction, Revision
+from commands.slash.grammar import USAGE
 
 HOSTILE = "<!channel> & <@U1|x> ```; DROP TABLE x; `$(reboot)`"
 

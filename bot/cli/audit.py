@@ -9,9 +9,9 @@ import click
 from audit.store import EventStore
 from bot.cli import audit_render
 from bot.cli.options import echo_json, json_option
-from commands.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
-from commands.config import load_config
+from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
+from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
 
 file_option = click.option(
     "--file",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from commands.backup_records import BackupRecord, Progress
-from commands.durations import format_duration
-from commands.restore import RestoreResult
+from commands.backup.records import BackupRecord, Progress
+from commands.backup.restore import RestoreResult
+from commands.units import format_duration
 
 
 def format_size(size: int) -> str:

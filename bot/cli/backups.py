@@ -9,10 +9,10 @@ import click
 from bot.cli import backup_render as render
 from bot.cli.options import echo_json, json_option, operator
 from bot.cli.runs import break_glass_run
-from commands.audit_log import RequestKind, open_audit_log
-from commands.backup_records import Progress, list_backups
-from commands.backups import take_backup
-from commands.config import load_config
+from commands.backup.records import Progress, list_backups
+from commands.backup.take import take_backup
+from commands.config.targets_file import load_config
+from commands.state.audit_log import RequestKind, open_audit_log
 from commands.targets import open_target
 
 

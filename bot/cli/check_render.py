@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.checks.framework import Phase, Report, Verdict
-from commands.durations import format_duration
+from commands.units import format_duration
 
 _TITLES = {
     Phase.PREFLIGHT: "Pre-flight",

@@ -7,7 +7,7 @@ import click
 from bot.cli.check_render import report_text
 from bot.cli.options import echo_json, json_option
 from commands.checks import Verdict, run_preflight
-from commands.config import load_config
+from commands.config.targets_file import load_config
 from commands.errors import ExitCode
 from commands.targets import open_target
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.options import echo_json, json_option, open_named_target
-from commands.demo_data import fill_demo_data
+from commands.demo.data import fill_demo_data
 
 
 @click.command("demo-data")

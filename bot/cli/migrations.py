@@ -7,11 +7,11 @@ import click
 from bot.cli import render
 from bot.cli.options import echo_json, json_option, open_named_target
 from bot.cli.runs import break_glass_run
-from commands.audit_log import RequestKind
-from commands.config import load_config
-from commands.planning import history as load_history
-from commands.planning import plan as make_plan
-from commands.planning import status as load_status
+from commands.config.targets_file import load_config
+from commands.migration.script.planning import history as load_history
+from commands.migration.script.planning import plan as make_plan
+from commands.migration.script.planning import status as load_status
+from commands.state.audit_log import RequestKind
 
 
 @click.command()

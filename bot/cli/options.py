@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from commands.config import load_config
+from commands.config.targets_file import load_config
 from commands.targets import TargetHandle, open_target
 
 F = TypeVar("F", bound=Callable[..., Any])

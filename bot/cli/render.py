@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from commands.config import Config, TargetConfig
-from commands.planning import HistoryEntry, Plan, Status
-from commands.revision_graph import Direction, Revision
+from commands.config.targets_file import Config, TargetConfig
+from commands.migration.script.planning import HistoryEntry, Plan, Status
+from commands.migration.script.revision_graph import Direction, Revision
 
 
 def revisions_text(revisions: tuple[str, ...]) -> str:

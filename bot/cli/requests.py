@@ -10,9 +10,9 @@ import click
 
 from bot.cli import audit_render
 from bot.cli.options import echo_json, json_option, operator
-from commands.audit_log import RequestState
-from commands.config import load_config
+from commands.config.targets_file import load_config
 from commands.requests import RequestService, open_requests
+from commands.state.audit_log import RequestState
 
 
 def _service() -> RequestService:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cli.render import plan_json, plan_text, revisions_text
-from commands.audit_log import RequestKind
-from commands.durations import format_duration
 from commands.pipeline import RunOutcome, RunUpdate
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import RunStep, UpdateKind
-from commands.sizes import format_bytes
+from commands.state.audit_log import RequestKind
+from commands.units import format_bytes, format_duration
 
 
 def header_text(request_id: str, kind: RequestKind, planned: RequestPlan) -> str:

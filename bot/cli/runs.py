@@ -16,12 +16,12 @@ import click
 
 from bot.cli import run_render as render
 from bot.cli.options import echo_json, operator
-from commands.audit_log import RequestKind, open_audit_log
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline import Pipeline, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.requests import open_requests
+from commands.state.audit_log import RequestKind, open_audit_log
 from commands.targets import open_target
 
 

@@ -6,11 +6,11 @@ import logging
 
 import click
 
+from bot.adapters.serve import serve as run_bot
+from bot.adapters.slack_settings import Mode
 from bot.logs import configure_logging
 from bot.sandbox.people import DEFAULT_APPROVER, DEFAULT_REQUESTER, People, Person
 from bot.sandbox.runner import DEFAULT_ROWS, SandboxSettings
-from bot.serve import serve as run_bot
-from bot.slack_settings import Mode
 
 MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET, "sandbox": Mode.NO_SLACK}
 

@@ -9,17 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.store import EventStore
+from bot.flows.request_flow import Asker, RequestFlow
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.read_only import allowed_targets
-from bot.request_flow import Asker, RequestFlow
 from bot.views.audit import audit_verified_blocks
 from bot.views.backups import backups_blocks
 from bot.views.history import history_blocks
-from commands import slash_grammar as grammar
-from commands.audit_log import RequestKind
-from commands.audit_reading import verify
-from commands.backup_records import list_backups
-from commands.planning import history
+from commands.backup.records import list_backups
+from commands.migration.script.planning import history
+from commands.slash import grammar
+from commands.state.audit_log import RequestKind
+from commands.state.audit_reading import verify
 
 RECENT_REQUESTS = 10
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.config import Config, TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 from commands.errors import ExitCode, MigrateBotError
 
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.flows.plan_cache import RecentPlans
 from bot.invocation import Invocation
-from bot.plan_cache import RecentPlans
-from bot.replies import Replier
-from bot.shared_work import SharedWork
-from commands.config import Config, TargetConfig
+from bot.listeners.shared_work import SharedWork
+from bot.slack_api.replies import Replier
+from commands.config.targets_file import Config, TargetConfig
 from commands.targets import TargetHandle
 
 

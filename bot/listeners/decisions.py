@@ -14,11 +14,11 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.error_reporting import ErrorReporter
+from bot.flows.request_flow import Asker, RequestFlow
 from bot.invocation import Invocation
 from bot.listeners.channels import check_channel
 from bot.listeners.context import CommandContext
 from bot.listeners.sql import show_plan_sql
-from bot.request_flow import Asker, RequestFlow
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.plan import loading_modal
 from bot.worker import Worker

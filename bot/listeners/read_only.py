@@ -15,9 +15,9 @@ from bot.views.history import history_blocks
 from bot.views.plan import plan_blocks
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
-from commands import slash_grammar as grammar
-from commands.config import TargetConfig
-from commands.planning import history, plan, status
+from commands.config.targets_file import TargetConfig
+from commands.migration.script.planning import history, plan, status
+from commands.slash import grammar
 
 
 def help_command(_command: grammar.Help, ctx: CommandContext) -> None:

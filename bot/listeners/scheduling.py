@@ -15,20 +15,20 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.error_reporting import ErrorReporter
+from bot.flows.schedule_flow import ScheduleFlow
+from bot.flows.schedule_form import FormError, read_form, slot_from_form
 from bot.invocation import Invocation
 from bot.listeners.changes import asker
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import request_id
 from bot.listeners.read_only import allowed_targets
-from bot.schedule_flow import ScheduleFlow
-from bot.schedule_form import FormError, read_form, slot_from_form
 from bot.views.ids import ActionId, BlockId, ViewId
 from bot.views.schedule import schedule_modal
 from bot.views.status import status_blocks
 from bot.worker import Worker
-from commands import slash_grammar as grammar
 from commands.errors import MigrateBotError
-from commands.planning import status
+from commands.migration.script.planning import status
+from commands.slash import grammar
 
 
 def schedule_handlers(scheduling: ScheduleFlow) -> dict[type, CommandHandler]:

@@ -17,9 +17,9 @@ from bot.invocation import Invocation
 from bot.listeners.channels import check_channel
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.worker import Worker
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
-from commands.slash_grammar import parse
+from commands.slash.grammar import parse
 
 SLASH_COMMAND = "/migrate"
 

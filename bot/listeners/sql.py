@@ -15,7 +15,7 @@ from bot.listeners.context import CommandContext
 from bot.views.ids import ActionId
 from bot.views.plan import sql_expired_modal, sql_file, sql_modal, sql_sent_as_file_modal
 from bot.worker import Worker
-from commands.planning import Plan
+from commands.migration.script.planning import Plan
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.adapters.server_thread import ServerThread
 from bot.local_slack.faults import Fault, FaultPlan
 from bot.local_slack.workspace import RecordedCall, SlackMethodError, Workspace
-from bot.server_thread import ServerThread
 
 JSON_ARGS = ("blocks", "view", "files", "attachments", "metadata")
 RESPONSE_URL = "response_url"

@@ -32,17 +32,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.http_mode import EVENTS_PATH, HEALTH_PATH, http_app
+from bot.adapters.http_mode import EVENTS_PATH, HEALTH_PATH, http_app
+from bot.adapters.server_thread import ServerThread
+from bot.adapters.slack_settings import SlackSettings
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
 from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
-from bot.server_thread import ServerThread
-from bot.slack_settings import SlackSettings
-from commands.config import DEMO_TARGET, Config
-from commands.demo_reset import DemoReset, reset_demo_database
+from commands.config.targets_file import DEMO_TARGET, Config
+from commands.demo.reset import DemoReset, reset_demo_database
 from commands.errors import ExitCode, MigrateBotError
 from commands.targets import open_target
 

@@ -18,13 +18,12 @@ from bot.views.ids import BlockId
 from bot.views.outcome import ways_back_buttons
 from bot.views.people import mention, people
 from bot.views.status import revisions_text
-from commands.audit_log import RequestState
-from commands.durations import format_duration
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep, RunUpdate
 from commands.pipeline.hook_steps import HOOK_EVENT
 from commands.pipeline.progress import UpdateKind
 from commands.requests import Freeze, Request
-from commands.sizes import format_bytes
+from commands.state.audit_log import RequestState
+from commands.units import format_bytes, format_duration
 
 Message = tuple[str, list[Block]]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.views.blocks import Block, code, context, escape, header, lines_in_sections, section
 from bot.views.ids import BlockId
 from bot.views.status import revisions_text
-from commands.backup_records import BackupRecord
-from commands.sizes import format_bytes
+from commands.backup.records import BackupRecord
+from commands.units import format_bytes
 
 
 def backups_blocks(target: str, records: list[BackupRecord]) -> list[Block]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.views.blocks import Block, code, context, header, lines_in_sections
 from bot.views.ids import BlockId
-from commands.slash_grammar import USAGE
+from commands.slash.grammar import USAGE
 
 
 def help_blocks() -> list[Block]:

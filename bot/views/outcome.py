@@ -8,11 +8,11 @@ from bot.views.blocks import Block, actions, button, confirm_dialog, escape
 from bot.views.ids import ActionId, BlockId
 from bot.views.people import mention, people
 from bot.views.status import revisions_text
-from commands.audit_log import RequestState
-from commands.durations import format_duration
 from commands.pipeline import RollbackOffer
 from commands.requests import Request
 from commands.requests.wording import format_time
+from commands.state.audit_log import RequestState
+from commands.units import format_duration
 
 if TYPE_CHECKING:
     from bot.views.request import RequestCard

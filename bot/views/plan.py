@@ -20,8 +20,8 @@ from bot.views.blocks import (
 from bot.views.ids import ActionId, BlockId
 from bot.views.limits import MODAL_BLOCKS, SECTION_TEXT
 from bot.views.status import revision_line, revisions_text
-from commands.planning import Plan
-from commands.revision_graph import Direction
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction
 
 SQL_CHUNK = SECTION_TEXT - 100  # room for the code fences and escaping headroom
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.run_picture import RunPicture
 from bot.views.blocks import (
     Block,
     actions,
@@ -33,12 +32,13 @@ from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
 from bot.views.run import run_blocks
+from bot.views.run_picture import RunPicture
 from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
-from commands.audit_log import ChecklistItem, RequestKind, RequestState
-from commands.durations import format_duration
 from commands.pipeline import RollbackOffer
 from commands.requests import Request
+from commands.state.audit_log import ChecklistItem, RequestKind, RequestState
+from commands.units import format_duration
 
 PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
 BEFORE_RUN = (*PENDING, RequestState.APPROVED)

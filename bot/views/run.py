@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.run_picture import RunPicture, StepState
 from bot.views.blocks import Block, code, escape, section
 from bot.views.ids import BlockId
-from commands.durations import format_duration
+from bot.views.run_picture import RunPicture, StepState
 from commands.pipeline import RunStep
+from commands.units import format_duration
 
 STATE_ICONS = {
     StepState.WAITING: "⬜",

@@ -14,11 +14,11 @@ from bot.views.blocks import Block, code, context, escape, plain, section
 from bot.views.ids import BlockId, ViewId
 from bot.views.people import mention, people
 from bot.views.status import revisions_text
-from commands.audit_log import RequestState
-from commands.config import TargetConfig
-from commands.durations import format_duration
+from commands.config.targets_file import TargetConfig
 from commands.requests import Request
 from commands.scheduling.slots import Slot, target_zone, upcoming_slots
+from commands.state.audit_log import RequestState
+from commands.units import format_duration
 
 Message = tuple[str, list[Block]]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.views.blocks import Block, code, context, escape, header, lines_in_sections, section
 from bot.views.ids import BlockId
-from commands.planning import Status
-from commands.revision_graph import Revision
+from commands.migration.script.planning import Status
+from commands.migration.script.revision_graph import Revision
 
 
 def revisions_text(revisions: tuple[str, ...]) -> str:

@@ -6,7 +6,7 @@ from bot.views.blocks import Block, code, context, escape, header, section
 from bot.views.ids import BlockId
 from bot.views.limits import MESSAGE_BLOCKS
 from bot.views.people import people
-from commands.config import Config, TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 
 SHOWN = MESSAGE_BLOCKS - 3
 

@@ -20,8 +20,8 @@ import psycopg
 
 from audit.store import Clock, utc_now
 from commands.checks.table_sizes import quoted_name
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 
 _USER_SCHEMAS = (
     "n.nspname NOT IN ('pg_catalog', 'information_schema')"

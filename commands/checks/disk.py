@@ -21,7 +21,7 @@ from pglast.enums import AlterTableType, ConstrType
 
 from commands.checks.framework import CheckResult, Verdict
 from commands.checks.sql_statements import Statement
-from commands.sizes import format_bytes
+from commands.units import format_bytes
 
 if TYPE_CHECKING:
     from commands.checks.preflight import PreflightContext

@@ -18,9 +18,9 @@ from typing import Any, Generic, TypeVar
 import psycopg
 
 from audit.redact import redact
-from commands.check_settings import CheckSettings
+from commands.config.checks import CheckSettings
 from commands.errors import MigrateBotError
-from commands.planning import Plan
+from commands.migration.script.planning import Plan
 
 
 class Verdict(StrEnum):

@@ -16,7 +16,7 @@ from commands.checks.framework import CheckResult, Level, levels_verdict
 from commands.checks.size_risk import assess
 from commands.checks.sql_statements import Statement, statement_at
 from commands.checks.squawk import TIMEOUT_RULES, SquawkFinding, run_squawk
-from commands.durations import format_duration
+from commands.units import format_duration
 
 if TYPE_CHECKING:
     from commands.checks.preflight import PreflightContext

@@ -23,7 +23,7 @@ from commands.checks.catalog import CatalogObject, CatalogSnapshot, snapshot_cat
 from commands.checks.framework import CheckResult, Verdict
 from commands.checks.review import review_file
 from commands.checks.sql_statements import Statement, parse_statements
-from commands.revision_graph import Direction, Revision
+from commands.migration.script.revision_graph import Direction, Revision
 from commands.targets import TargetHandle
 
 NO_FIX = "none needed: a retry skips it (IF NOT EXISTS)"

@@ -19,8 +19,6 @@ from functools import cached_property
 import psycopg
 
 from audit.store import Clock, utc_now
-from commands.alembic_runner import ProjectState
-from commands.check_settings import CheckSettings
 from commands.checks.disk import check_disk
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
 from commands.checks.lint import LintFinding, check_lint, lint_findings
@@ -30,11 +28,13 @@ from commands.checks.review import check_review
 from commands.checks.sessions_locks import check_locks, check_sessions
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.checks.table_sizes import TableSize, table_sizes
-from commands.config import load_config
+from commands.config.checks import CheckSettings
+from commands.config.targets_file import load_config
 from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
-from commands.planning import Plan, plan_in_session
-from commands.postgres import connect, server_version
-from commands.revision_graph import Direction
+from commands.migration.runtime.runner import ProjectState
+from commands.migration.script.planning import Plan, plan_in_session
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle, open_target
 
 OpenTarget = Callable[[str], TargetHandle]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from commands.checks.framework import CheckResult, Verdict
-from commands.revision_graph import Direction
+from commands.migration.script.revision_graph import Direction
 
 if TYPE_CHECKING:
     from commands.checks.preflight import PreflightContext

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from audit.chain import Event
 from audit.store import EventStore
-from commands.audit_log import EventKind
 from commands.checks.framework import CheckResult, Report
+from commands.state.audit_log import EventKind
 
 
 def record_report(

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from audit.store import Clock, utc_now
-from commands.alembic_runner import AlembicRunner, StepResult
 from commands.checks.framework import CheckResult, Verdict
-from commands.database_url import DatabaseUrl
-from commands.durations import format_duration, postgres_interval
 from commands.errors import AlembicError
-from commands.planning import Plan
+from commands.migration.runtime.runner import AlembicRunner, StepResult
+from commands.migration.script.planning import Plan
+from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
+from commands.units import format_duration, postgres_interval
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from commands.checks.framework import CheckResult, Verdict
-from commands.database_url import DatabaseUrl
-from commands.durations import format_duration
-from commands.postgres import connect
-from commands.sizes import format_bytes
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.targets import url_from_environment
+from commands.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from commands.checks.preflight import PreflightContext

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from commands.checks.framework import CheckResult, Verdict
-from commands.durations import format_duration
+from commands.units import format_duration
 
 if TYPE_CHECKING:
     from commands.checks.preflight import PreflightContext

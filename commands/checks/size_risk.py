@@ -16,10 +16,10 @@ from enum import StrEnum
 from pglast import ast
 from pglast.enums import ConstrType
 
-from commands.check_settings import CheckSettings
 from commands.checks.framework import Level
 from commands.checks.sql_statements import Statement, walk
 from commands.checks.table_sizes import TableSize
+from commands.config.checks import CheckSettings
 
 _BLOCKS_ALL = "reads and writes wait"
 _FOREIGN_KEY = (

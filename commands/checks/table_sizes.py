@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from commands.sizes import format_bytes, format_rows
+from commands.units import format_bytes, format_rows
 
 _SIZES = """
 SELECT c.oid, pg_total_relation_size(c.oid), pg_relation_size(c.oid),

@@ -31,12 +31,12 @@ from commands.checks.framework import (
 )
 from commands.checks.review import Body, ReviewError, review_file
 from commands.checks.sql_statements import parse_statements
-from commands.durations import format_duration
 from commands.errors import AlembicError, DatabaseUnavailableError
-from commands.planning import Plan
-from commands.postgres import connect
-from commands.revision_graph import Direction
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
 from commands.targets import TargetHandle
+from commands.units import format_duration
 
 HEALTH_TIMEOUT_S = 10
 SMOKE_TIMEOUT = "30s"

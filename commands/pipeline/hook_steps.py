@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from commands.audit_log import RequestState, StepStatus
-from commands.pipeline.progress import RunStep, UpdateKind
-from commands.run_hooks import (
+from commands.config.schedule import Hook
+from commands.pipeline.hooks import (
     HookResult,
     database_env_names,
     hook_facts,
     record_hook,
     run_hook,
 )
-from commands.schedule_settings import Hook
+from commands.pipeline.progress import RunStep, UpdateKind
+from commands.state.audit_log import RequestState, StepStatus
 
 if TYPE_CHECKING:
     from commands.pipeline.stages import Stages

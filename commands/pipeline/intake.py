@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from audit.store import Clock, EventStore, utc_now
-from commands.audit_log import RequestKind
-from commands.backup_records import BackupRecord, find_backup
-from commands.backups import take_backup
+from commands.backup.records import BackupRecord, find_backup
+from commands.backup.take import take_backup
 from commands.checks import (
     CheckResult,
     Phase,
@@ -24,16 +23,17 @@ from commands.checks import (
     rehearse,
     run_preflight,
 )
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
-from commands.fingerprint import fingerprint_plan
+from commands.migration.script.fingerprint import fingerprint_plan
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
-from commands.planning import Plan
 from commands.requests import Request, RequestService
-from commands.revision_graph import Direction
-from commands.sizes import format_bytes
+from commands.state.audit_log import RequestKind
 from commands.targets import TargetHandle, TargetOpener, open_target
+from commands.units import format_bytes
 
 BOT_ACTOR = "migrate-bot"
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.store import EventStore
-from commands.alembic_runner import AlembicSession
-from commands.audit_log import RequestKind
-from commands.backup_records import BackupRecord, find_backup
-from commands.fingerprint import PlanFingerprint, fingerprint_plan, fingerprint_restore
-from commands.planning import Plan, plan_in_session
-from commands.revision_graph import Direction
+from commands.backup.records import BackupRecord, find_backup
+from commands.migration.runtime.runner import AlembicSession
+from commands.migration.script.fingerprint import (
+    PlanFingerprint,
+    fingerprint_plan,
+    fingerprint_restore,
+)
+from commands.migration.script.planning import Plan, plan_in_session
+from commands.migration.script.revision_graph import Direction
+from commands.state.audit_log import RequestKind
 from commands.targets import TargetHandle
 
 

@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 
 from audit.store import EventStore
-from commands.audit_log import RequestState
-from commands.backup_cleanup import cleanup_backups
-from commands.config import Config
+from commands.backup.cleanup import cleanup_backups
+from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
 from commands.pipeline.intake import BOT_ACTOR
+from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.requests import Request, RequestService
-from commands.run_lock import RunLockHeldError, run_lock
+from commands.state.audit_log import RequestState
 from commands.targets import TargetHandle, TargetOpener, open_target
 
 log = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from commands.backup_records import BackupRecord, ignore_progress
-from commands.backup_storage import destination_of
+from commands.backup.records import BackupRecord, ignore_progress
+from commands.backup.restore import fetch_checked, run_pg_restore
+from commands.backup.storage.destination import destination_of
 from commands.checks.rehearsal import ScratchDatabase
-from commands.pg_tools import default_tool_dirs, find_pg_tools
-from commands.postgres import connect, server_version
-from commands.restore import fetch_checked, run_pg_restore
-from commands.scratch_database import REHEARSAL, scratch_database
+from commands.postgres.connections import connect, server_version
+from commands.postgres.pg_tools import default_tool_dirs, find_pg_tools
+from commands.postgres.scratch import REHEARSAL, scratch_database
 from commands.targets import TargetHandle
 
 

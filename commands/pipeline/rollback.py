@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction
 from commands.pipeline.progress import RollbackOffer, RunOutcome
-from commands.planning import Plan
-from commands.revision_graph import Direction
 
 
 def rollback_offers(outcome: RunOutcome, plan: Plan) -> RunOutcome:

@@ -28,20 +28,20 @@ from datetime import datetime
 from typing import Any
 
 from audit.store import Clock, EventStore, StoreError, utc_now
-from commands.alembic_runner import AlembicStopped
-from commands.audit_log import RequestKind, RequestState
-from commands.audit_reading import AuditLogBusyError, AuditLogUnavailableError
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
-from commands.outbox import OutboxBusyError
+from commands.migration.runtime.runner import AlembicStopped
 from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
 from commands.pipeline.intake import BOT_ACTOR
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKind
 from commands.pipeline.rollback import rollback_offers
+from commands.pipeline.run_lock import run_lock
 from commands.pipeline.stages import StageFailed, Stages
 from commands.requests import Request, RequestService
-from commands.run_lock import run_lock
+from commands.state.audit_log import RequestKind, RequestState
+from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
+from commands.state.outbox import OutboxBusyError
 from commands.targets import TargetHandle, TargetOpener, open_target
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from commands.config import TargetConfig
-from commands.revision_executor import ExecutionSettings
+from commands.config.targets_file import TargetConfig
+from commands.migration.runtime.executor import ExecutionSettings
 
 
 def execution_settings(target: TargetConfig, *, server_major: int) -> ExecutionSettings:

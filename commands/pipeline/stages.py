@@ -11,10 +11,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from commands.alembic_runner import AlembicError
-from commands.audit_log import StepStatus
-from commands.backup_records import BackupRecord, Progress
-from commands.backups import take_backup
+from commands.backup.records import BackupRecord, Progress
+from commands.backup.restore import restore_backup
+from commands.backup.take import take_backup
 from commands.checks import (
     CatalogSnapshot,
     Report,
@@ -25,19 +24,19 @@ from commands.checks import (
     snapshot_catalog,
     verify_after_run,
 )
-from commands.durations import format_duration
 from commands.errors import MigrateBotError
+from commands.migration.runtime.executor import RevisionEvent, RevisionFailedError, execute_revision
+from commands.migration.runtime.runner import AlembicError
+from commands.migration.script.planning import Plan
+from commands.migration.script.revision_graph import Direction, Revision
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, UpdateKind
 from commands.pipeline.settings import execution_settings
-from commands.planning import Plan
-from commands.postgres import connect, server_version
+from commands.postgres.connections import connect, server_version
 from commands.requests import Request
-from commands.restore import restore_backup
-from commands.revision_executor import RevisionEvent, RevisionFailedError, execute_revision
-from commands.revision_graph import Direction, Revision
-from commands.sizes import format_bytes
+from commands.state.audit_log import StepStatus
 from commands.targets import TargetHandle
+from commands.units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     from commands.pipeline.run import Pipeline, RunLimits

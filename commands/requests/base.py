@@ -9,9 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.store import EventStore, StoreBusyError, StoreError, Transaction
-from commands.audit_log import EventKind
-from commands.audit_reading import AuditLogBusyError, AuditLogUnavailableError
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.requests.errors import RequestRefused
 from commands.requests.inputs import clean_actor
 from commands.requests.model import Request, apply_event
@@ -23,6 +21,8 @@ from commands.requests.policy import (
     no_group_members,
     tally,
 )
+from commands.state.audit_log import EventKind
+from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 
 
 class ServiceBase:

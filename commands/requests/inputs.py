@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from commands.audit_log import RequestKind
 from commands.requests.errors import RequestInputError
+from commands.state.audit_log import RequestKind
 
 E = TypeVar("E", bound=StrEnum)
 

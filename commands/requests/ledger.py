@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from audit.chain import Event
-from commands.audit_log import EventKind, RequestState
 from commands.requests.errors import RequestNotFoundError
 from commands.requests.inputs import request_id_of
 from commands.requests.model import Freeze, Request, fold_freeze, fold_request
+from commands.state.audit_log import EventKind, RequestState
 
 
 class EventSource(Protocol):

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from audit.chain import Event
-from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
-from commands.fingerprint import PlanFingerprint
+from commands.migration.script.fingerprint import PlanFingerprint
 from commands.scheduling.slots import Slot
+from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
 
 
 @dataclass(frozen=True)

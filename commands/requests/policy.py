@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from commands.audit_log import ChecklistItem
-from commands.config import USER_GROUP, TargetConfig
-from commands.durations import format_duration
+from commands.config.targets_file import USER_GROUP, TargetConfig
 from commands.requests.errors import ChecklistIncompleteError, NotAnApproverError, SelfApprovalError
 from commands.requests.model import Approval, Request
 from commands.requests.wording import plural
+from commands.state.audit_log import ChecklistItem
+from commands.units import format_duration
 
 GroupLookup = Callable[[str], frozenset[str]]
 """User ids in a user group (``@handle`` or ``S…`` id, as written in the config)."""

@@ -9,7 +9,6 @@ another time voids the approvals given for the old one, which stay on record.
 from __future__ import annotations
 
 from audit.store import Transaction
-from commands.audit_log import EventKind, RequestState
 from commands.requests import ledger
 from commands.requests.base import ServiceBase
 from commands.requests.errors import AlreadyDoneError, WrongStateError
@@ -17,6 +16,7 @@ from commands.requests.inputs import clean_actor, clean_text, parse_request_id
 from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.scheduling.slots import ScheduleError, Slot
+from commands.state.audit_log import EventKind, RequestState
 
 
 def not_started(request: Request) -> bool:

@@ -17,9 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from audit.store import Clock, Transaction, utc_now
-from commands.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, open_audit_log
-from commands.config import Config
-from commands.fingerprint import PlanFingerprint, describe_changes
+from commands.config.targets_file import Config
+from commands.migration.script.fingerprint import PlanFingerprint, describe_changes
 from commands.requests import ledger
 from commands.requests.errors import (
     AlreadyDoneError,
@@ -49,6 +48,13 @@ from commands.requests.policy import (
 from commands.requests.runs import RunsAndFreezes
 from commands.requests.schedules import Schedules
 from commands.requests.wording import format_time, state_phrase
+from commands.state.audit_log import (
+    ChecklistItem,
+    EventKind,
+    RequestKind,
+    RequestState,
+    open_audit_log,
+)
 
 _PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
 _BEFORE_RUN = (*_PENDING, RequestState.APPROVED)

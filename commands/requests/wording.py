@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from commands.audit_log import RequestState
 from commands.requests.model import Request
+from commands.state.audit_log import RequestState
 
 
 def format_time(moment: datetime) -> str:

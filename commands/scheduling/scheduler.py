@@ -38,12 +38,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine
 
 from audit.store import Clock, utc_now
-from commands.audit_log import RequestState
-from commands.config import Config
+from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline.intake import BOT_ACTOR
 from commands.requests import Request, RequestService
 from commands.requests.schedules import not_started
+from commands.state.audit_log import RequestState
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commands.config import TargetConfig
+from commands.config.targets_file import TargetConfig
 from commands.errors import ExitCode, MigrateBotError
-from commands.maintenance_windows import Occurrence, open_at, upcoming
+from commands.scheduling.windows import Occurrence, open_at, upcoming
 
 SHOWN_WINDOWS = 5
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from audit.chain import Event
 from bot.local_slack.faults import Fault
-from commands.audit_log import EventKind, RequestState
-from commands.run_lock import run_lock
+from commands.pipeline.run_lock import run_lock
+from commands.state.audit_log import EventKind, RequestState
 from tests.reliability.bot_process import wait_for
 from tests.reliability.observe import (
     Bucket,

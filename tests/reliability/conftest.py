@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 from tests.reliability.crash_targets import REPLICA_ENV, CrashWorld, crash_targets, slow_parts
 from tests.reliability.http_relay import HttpRelay
 from tests.reliability.observe import Bucket

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 from tests.reliability.http_relay import Action, Exchange, HttpRelay
 from tests.reliability.observe import Bucket
 from tests.reliability.socket_relay import PostgresRelay

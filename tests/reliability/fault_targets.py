@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from commands.audit_log import EventKind, RequestState
-from commands.database_url import DatabaseUrl
-from commands.run_lock import run_lock
+from commands.pipeline.run_lock import run_lock
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.audit_log import EventKind, RequestState
 from tests.reliability.after_crash import leftovers, told_once
 from tests.reliability.bot_process import wait_for
 from tests.reliability.http_relay import HttpRelay

@@ -28,10 +28,10 @@ import pytest
 
 from audit.store import EventStore
 from bot.local_slack.workspace import Message
-from commands.audit_log import EventKind
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import newest_requests
+from commands.state.audit_log import EventKind
 from tests.alembic_projects import Rev, table, write_project
 from tests.conftest import create_database, drop_database
 from tests.polling import wait_for

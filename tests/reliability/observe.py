@@ -16,9 +16,9 @@ from typing import Any
 
 import boto3
 
-from commands.backup_storage import PARTIAL_SUFFIX
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.backup.storage.destination import PARTIAL_SUFFIX
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from tests.s3_server import FAKE_CREDENTIALS
 
 

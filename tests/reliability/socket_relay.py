@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 
 READ = 64 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 from tests.pipeline_support import pipeline_target
 from tests.reliability.bot_process import BotProcess, wait_for
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from bot.local_slack.faults import Fault
-from commands.audit_log import EventKind
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.audit_log import EventKind
 from tests.reliability.bot_process import wait_for
 from tests.reliability.fault_targets import (
     SMALL_DISK,

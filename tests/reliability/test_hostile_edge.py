@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bot.http_mode import MAX_BODY
+from bot.adapters.http_mode import MAX_BODY
 from bot.views.ids import ActionId
-from commands.database_url import DatabaseUrl
+from commands.postgres.database_url import DatabaseUrl
 from tests.reliability.bot_process import TEAM, find_element
 from tests.reliability.hostile_support import (
     BOB,

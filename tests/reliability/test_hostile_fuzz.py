@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.redact import redact
-from bot.payload_shape import payload_problem
+from bot.adapters.payload_shape import payload_problem
 from bot.views.ids import ActionId, BlockId, ViewId
-from commands.database_url import DatabaseUrl
-from commands.slash_commands import Verb
-from commands.slash_grammar import CommandSyntaxError, parse
+from commands.postgres.database_url import DatabaseUrl
+from commands.slash.commands import Verb
+from commands.slash.grammar import CommandSyntaxError, parse
 from tests.reliability.bot_process import TEAM
 from tests.reliability.hostile_support import (
     ALICE,

@@ -24,13 +24,13 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.local_slack.workspace import Message
+from bot.middleware.workspace_guard import REFUSAL
 from bot.views.ids import ActionId
-from bot.workspace_guard import REFUSAL
-from commands.audit_log import EventKind, RequestState
-from commands.audit_reading import verify
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
+from commands.state.audit_log import EventKind, RequestState
+from commands.state.audit_reading import verify
 from tests.polling import wait_for
 from tests.reliability.bot_process import TEAM, find_element
 from tests.reliability.hostile_support import (

@@ -25,12 +25,12 @@ import pytest
 
 from audit.store import EventStore
 from bot.local_slack.workspace import Ephemeral
-from bot.run_picture import run_picture
-from commands.audit_log import RequestState, StepStatus
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from bot.views.run_picture import run_picture
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.requests.ledger import load
+from commands.state.audit_log import RequestState, StepStatus
 from tests.alembic_projects import Rev, table
 from tests.conftest import create_database, drop_database
 from tests.polling import wait_for

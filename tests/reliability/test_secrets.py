@@ -28,10 +28,10 @@ import psycopg
 from psycopg import sql
 
 from audit.store import EventStore
-from commands.audit_log import RequestState
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
+from commands.state.audit_log import RequestState
 from tests.conftest import TEST_DATABASE_ENV
 from tests.polling import wait_for
 from tests.reliability.bot_process import BotProcess

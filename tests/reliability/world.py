@@ -26,11 +26,11 @@ from audit.chain import Event
 from audit.store import EventStore
 from bot.local_slack.workspace import Message
 from bot.views.ids import ActionId
-from commands.audit_log import EventKind
-from commands.config import Config, parse_config
-from commands.database_url import DatabaseUrl
-from commands.postgres import connect
+from commands.config.targets_file import Config, parse_config
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request, RequestService
+from commands.state.audit_log import EventKind
 from tests.alembic_projects import Rev, write_project
 from tests.reliability.bot_process import BotProcess, find_element, wait_for
 from tests.s3_server import FAKE_CREDENTIALS

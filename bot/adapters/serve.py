@@ -1,0 +1,160 @@
+"""``migrate-bot serve``: the bot in HTTP mode, in Socket Mode, or the local sandbox.
+
+The mode comes from the credentials (see ``slack_settings``) unless forced.
+Every mode starts the same parts (``start_bot``: the runtime of
+``bot.runtime.start_runtime`` — audit log, requests, notifier, pipeline,
+recovery of interrupted runs — and the Bolt app on it); only the transport
+differs. With no credentials at all (``Mode.NO_SLACK``) it is the sandbox:
+the bot, a local Slack and a page in the browser, on the built-in demo
+target (``bot.sandbox``). On SIGTERM or SIGINT, running runs are aborted
+(their revision in flight rolled back) before the process ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.adapters.http_mode import http_app
+from bot.adapters.slack_settings import (
+    APP_TOKEN_ENV,
+    BOT_TOKEN_ENV,
+    SIGNING_SECRET_ENV,
+    Mode,
+    SlackSettings,
+    SlackSettingsError,
+)
+from bot.runtime import BotRuntime, RunningBot, start_bot
+from bot.sandbox.people import default_people
+from bot.sandbox.runner import SandboxSettings, serve_sandbox
+from commands.config.targets_file import DEMO_SOURCE, Config, demo_config, load_config
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 3000
+ANY_ADDRESS = "0.0.0.0"  # HTTP mode: Slack must reach it
+LOOPBACK = "127.0.0.1"  # the sandbox: a page that can approve migrations is for this machine only
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    mode: Mode
+    host: str
+    port: int
+    settings: SlackSettings
+    config: Config
+    sandbox: SandboxSettings
+
+
+def serve(
+    *,
+    mode: Mode | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    sandbox: SandboxSettings | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> None:
+    """Run until stopped; raises ``SlackSettingsError`` or ``ConfigError`` at start.
+
+    With no credentials and no ``mode``, the sandbox runs only when no targets
+    file is in use: a server that lost its Slack variables must not quietly
+    serve a page that approves migrations of real targets.
+    """
+    settings = SlackSettings.from_env(environ)
+    chosen = mode or settings.mode
+    settings.require(chosen)
+    config = load_config(environ)
+    if mode is None and chosen is Mode.NO_SLACK and config.path != DEMO_SOURCE:
+        raise SlackSettingsError(
+            f"{_no_credentials()} ({config.path} is in use; `migrate-bot"
+            " serve --mode sandbox` tries the bot on the demo target instead)"
+        )
+    default_host = LOOPBACK if chosen is Mode.NO_SLACK else ANY_ADDRESS
+    options = ServeOptions(
+        mode=chosen,
+        host=host or default_host,
+        port=port if port is not None else int(environ.get("PORT") or DEFAULT_PORT),
+        settings=settings,
+        config=config,
+        sandbox=sandbox or SandboxSettings(people=default_people()),
+    )
+    RUNNERS[chosen](options)
+
+
+@contextmanager
+def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
+    """``start_bot``; on the way out runs are aborted and the notifier flushed, whatever
+    ended the serving."""
+    bot = start_bot(options.settings, options.config)
+    try:
+        yield bot
+    finally:
+        log.info("stopping: aborting running runs, flushing notifications")
+        bot.runtime.shutdown()
+
+
+def run_http(options: ServeOptions) -> None:
+    with running_bot(options) as bot:
+        asgi = http_app(
+            bot.app,
+            signing_secret=options.settings.signing_secret or "",
+            health=lambda: health(options, bot.runtime),
+        )
+        log.info(
+            "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port
+        )
+        uvicorn.run(asgi, host=options.host, port=options.port, access_log=False, log_config=None)
+
+
+def run_socket_mode(options: ServeOptions) -> None:
+    # SIGTERM (a platform stopping the worker) ends the wait like Ctrl-C, so the
+    # runtime's shutdown runs and a run in flight is aborted, not cut.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with running_bot(options) as bot:
+        log.info("Socket Mode: connecting to Slack")
+        SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client).start()
+
+
+def run_sandbox(options: ServeOptions) -> None:
+    """The sandbox, always on the built-in demo target (never on a targets file's)."""
+    config = options.config if options.config.path == DEMO_SOURCE else demo_config()
+    serve_sandbox(
+        config=config,
+        settings=options.sandbox,
+        build_bot=start_bot,
+        host=options.host,
+        port=options.port,
+        echo=lambda line: print(line, flush=True),
+    )
+
+
+def _no_credentials() -> str:
+    return (
+        f"no Slack credentials: set ${APP_TOKEN_ENV} and ${BOT_TOKEN_ENV} for Socket Mode,"
+        f" or ${SIGNING_SECRET_ENV} and ${BOT_TOKEN_ENV} for HTTP mode"
+    )
+
+
+def health(options: ServeOptions, runtime: BotRuntime) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "mode": options.mode.value,
+        "targets": sorted(options.config.targets),
+        **runtime.health(),
+    }
+
+
+RUNNERS: dict[Mode, Callable[[ServeOptions], None]] = {
+    Mode.HTTP: run_http,
+    Mode.SOCKET: run_socket_mode,
+    Mode.NO_SLACK: run_sandbox,
+}

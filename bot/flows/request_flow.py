@@ -1,0 +1,334 @@
+"""A request's way through Slack: asked, ticked, approved or turned down, run, rolled back.
+
+Each method is what one slash command or click does once it has been
+acknowledged, on the bot's worker: a call into the request service (whose
+transitions are conditional writes, so a double click or a retry loses
+politely with ``AlreadyDoneError``), then the message drawn again. Refusals
+are raised as ``MigrateBotError``s for the one error handler to show; the
+sentences returned are the clicker's private confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from audit.store import Clock, EventStore, utc_now
+from bot.flows.plan_cache import RecentPlans
+from bot.flows.request_messages import RequestMessages
+from bot.views.announcements import freeze_announcement
+from bot.views.people import mention
+from commands.config.targets_file import Config
+from commands.errors import MigrateBotError
+from commands.migration.script.planning import Plan
+from commands.pipeline import (
+    InterruptedRun,
+    Pipeline,
+    Proposal,
+    RunOutcome,
+    RunWorker,
+    propose,
+    recover_interrupted,
+)
+from commands.pipeline.plans import plan_request
+from commands.pipeline.ways_back import recorded_outcome, way_back
+from commands.pipeline.worker import AlreadyRunningError
+from commands.requests import (
+    AlreadyDoneError,
+    GroupLookup,
+    Request,
+    RequestRefused,
+    RequestService,
+)
+from commands.requests.inputs import one_of, parse_request_id
+from commands.requests.policy import check_approver
+from commands.scheduling.slots import Slot
+from commands.state.audit_log import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
+from commands.targets import TargetOpener, open_target
+
+if TYPE_CHECKING:
+    from bot.flows.schedule_flow import ScheduleFlow
+
+log = logging.getLogger(__name__)
+
+# how far back a restart looks for runs whose outcome was never announced
+UNANNOUNCED_LOOKBACK = timedelta(days=1)
+
+
+class NotTheRequesterError(RequestRefused):
+    """Someone other than the requester ticked the checklist: it counts only from them."""
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asked and where: a Slack user in a channel, with the id Slack gave the ask."""
+
+    user: str
+    channel: str
+    dedupe_key: str | None = None
+
+
+class RequestFlow:
+    """The Slack front's calls into requests and runs; one per bot process."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        requests: RequestService,
+        store: EventStore,
+        messages: RequestMessages,
+        pipeline: Pipeline,
+        groups: GroupLookup,
+        plans: RecentPlans,
+        open_target: TargetOpener = open_target,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.requests = requests
+        self.store = store
+        self.messages = messages
+        self.groups = groups
+        self.plans = plans
+        self.open_target = open_target
+        self.clock = clock
+        self.runs = RunWorker(
+            pipeline,
+            on_update=messages.on_update,
+            on_outcome=self._finished,
+            on_refused=self._refused,
+        )
+        self.scheduling: ScheduleFlow | None = None  # set by the runtime that starts one
+
+    # --- asking ---------------------------------------------------------------
+
+    def ask(
+        self,
+        asker: Asker,
+        *,
+        kind: RequestKind,
+        target: str,
+        goal: str | None,
+        reason: str = "",
+        slot: Slot | None = None,
+    ) -> Proposal:
+        """Pre-flight, record and post a new request (bound to ``slot`` if given); its
+        approvers are told when it may be approved. Raises the pipeline's
+        ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
+        proposal = propose(
+            self.config,
+            self.requests,
+            self.store,
+            kind=kind,
+            target=target,
+            goal=goal,
+            requester=asker.user,
+            origin={"channel": asker.channel},
+            reason=reason,
+            dedupe_key=asker.dedupe_key,
+            open_target=self.open_target,
+            clock=self.clock,
+        )
+        request = proposal.request
+        if slot is not None and request.schedule is None:
+            proposal = replace(proposal, request=self._bind(request, slot, asker.user))
+            request = proposal.request
+        if proposal.plan.sql:
+            self.plans.keep(request.id, proposal.plan)
+        self.messages.post(request, request.origin.get("channel") or asker.channel)
+        if request.state is RequestState.AWAITING_APPROVAL:
+            self.messages.ask_approvers(request)
+        return proposal
+
+    def _bind(self, request: Request, slot: Slot, user: str) -> Request:
+        """Schedule a request just asked for; one that cannot be is withdrawn, not left to
+        run on approval."""
+        try:
+            return self.requests.schedule(request.id, slot=slot, actor=user)
+        except MigrateBotError:
+            self.requests.cancel(request.id, actor=user, reason="it could not be scheduled")
+            raise
+
+    def roll_back(self, failed_id: str, asker: Asker, *, restore: bool) -> Proposal:
+        """A "Roll back" or "Restore backup" click: a new request, asked by the clicker.
+
+        Raises ``RequestRefused`` when the request has no such way back.
+        """
+        failed = self.requests.get(failed_id)
+        offer = way_back(failed, self.store, restore=restore)
+        which = "restore" if restore else "revisions"
+        return self.ask(
+            Asker(asker.user, asker.channel, dedupe_key=f"rollback:{failed.id}:{which}"),
+            kind=RequestKind(offer.kind),
+            target=failed.target,
+            goal=offer.goal,
+            reason=f"way back from {failed.id}: {offer.description}",
+        )
+
+    def request_plan(self, request_id: str) -> Plan:
+        """The plan (with SQL) a request was made for: kept since it was asked, or made
+        again and checked against the request's fingerprint. Raises ``RequestRefused``
+        when the project or the database moved since."""
+        request = self.requests.get(request_id)
+        kept = self.plans.get(request.id)
+        if kept is not None:
+            return kept
+        handle = self.open_target(self.config.target(request.target))
+        with handle.runner().session() as session:
+            planned = plan_request(
+                handle, session, kind=request.kind, goal=request.goal, store=self.store
+            )
+        if planned.fingerprint.digest != request.fingerprint.digest:
+            raise RequestRefused(
+                f"{request.id}'s plan is no longer what the project and the database give"
+                " (something moved since it was asked): ask again to see the new one."
+            )
+        self.plans.keep(request.id, planned.plan)
+        return planned.plan
+
+    # --- deciding -------------------------------------------------------------
+
+    def tick(self, request_id: str, *, user: str, selected: Collection[str]) -> str | None:
+        """Record the checklist items newly ticked by the requester.
+
+        The boxes come back as a whole set: items ticked before stay ticked
+        (a confirmation is on the record and cannot be withdrawn). Raises
+        ``NotTheRequesterError`` for anyone else (the message is drawn again,
+        undoing their tick), ``RequestInputError`` for an unknown item.
+        """
+        request = self.requests.get(request_id)
+        items = [one_of(ChecklistItem, value, what="checklist item") for value in selected]
+        if user != request.requester:
+            self.messages.refresh(request.id)
+            raise NotTheRequesterError(
+                f"Only {mention(request.requester)}, who asked for {request.id}, confirms its"
+                " checklist: your tick was not recorded."
+            )
+        for item in items:
+            if request.tick_of(item) is None:
+                try:
+                    request = self.requests.tick_checklist(request.id, item=item, actor=user)
+                except AlreadyDoneError:
+                    continue
+        self.messages.refresh(request.id)
+        if any(request.tick_of(item) and item.value not in selected for item in ChecklistItem):
+            return "A confirmation is on the record and stays: cancel the request to withdraw."
+        return None
+
+    def approve(self, request_id: str, *, user: str, fingerprint_seen: str | None) -> str:
+        """Add ``user``'s approval; once the policy is met, the run starts. Raises the
+        service's refusals (self-approval, not an approver, checklist, plan changed…)."""
+        result = self.requests.approve(
+            parse_request_id(request_id), approver=user, fingerprint_seen=fingerprint_seen
+        )
+        request = result.request
+        self.messages.refresh(request.id)
+        if result.still_needed:
+            return f"You approved {request.id}; it still needs {', '.join(result.still_needed)}."
+        if request.schedule is not None:
+            return f"You approved {request.id}: it runs at {request.schedule.slot.describe()}."
+        note = self._start(request.id, request.target)
+        return f"You approved {request.id}: {note or 'the run is starting'}."
+
+    def reject(self, request_id: str, *, user: str) -> str:
+        request = self.requests.reject(request_id, actor=user)
+        self.messages.refresh(request.id)
+        return f"You rejected {request.id}."
+
+    def cancel(self, request_id: str, *, user: str) -> str:
+        """Cancel a request before it runs, or stop its run (requester or an approver)."""
+        request = self.requests.get(request_id)
+        if request.state is not RequestState.RUNNING:
+            request = self.requests.cancel(request.id, actor=user)
+            if self.scheduling is not None:
+                self.scheduling.forget(request.id)
+            self.messages.refresh(request.id)
+            return f"{request.id} is cancelled."
+        if user != request.requester:
+            policy = self.requests.policy(request.target)
+            check_approver(
+                policy,
+                user=user,
+                requester=None,
+                request_id=None,
+                lookup=self.groups,
+                action="stop a run",
+            )
+        if not self.runs.cancel(request.id):
+            raise RequestRefused(
+                f"{request.id} is not running in this bot process; stop it where it runs."
+            )
+        self.messages.thread(
+            request,
+            f"🛑 {mention(user)} asked to stop the run: the revision in flight is rolled back"
+            " and the run is aborted.",
+        )
+        return f"Stopping {request.id}: the revision in flight is rolled back."
+
+    def freeze(self, target: str, *, user: str, reason: str) -> str:
+        freeze = self.requests.freeze(target, actor=user, reason=reason)
+        text, blocks = freeze_announcement(freeze)
+        self.messages.tell_ops(text, blocks, key=f"freeze:{target}:{freeze.at.isoformat()}")
+        return f"{target} is frozen: nothing runs on it until an approver unfreezes it."
+
+    def unfreeze(self, target: str, *, user: str) -> str:
+        lifted = self.requests.unfreeze(target, actor=user)
+        text, blocks = freeze_announcement(lifted, lifted_by=user)
+        self.messages.tell_ops(text, blocks, key=f"unfreeze:{target}:{lifted.at.isoformat()}")
+        return f"{target} is unfrozen."
+
+    # --- runs -------------------------------------------------------------------
+
+    def recover(self) -> list[InterruptedRun]:
+        """At start-up: runs that died with the last process, marked and announced once."""
+        found = recover_interrupted(
+            self.config, self.requests, self.store, open_target=self.open_target
+        )
+        for run in found:
+            self.messages.announce_interrupted(run)
+        self._announce_unannounced()
+        return found
+
+    def _announce_unannounced(self) -> None:
+        """Runs that ended while their outcome was never queued (the bot died in the
+        moment between the two): announced now, from the log, once."""
+        since = self.clock() - UNANNOUNCED_LOOKBACK
+        for request in self.requests.requests(states=RUN_OUTCOMES, limit=50):
+            if request.run is None or request.closure is None or request.closure.at < since:
+                continue
+            if self.messages.outcome_owed(request.id):
+                log.warning("%s ended without its outcome announced: announcing it", request.id)
+                self.messages.announce_outcome(recorded_outcome(request, self.store))
+
+    def shutdown(self) -> None:
+        """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""
+        self.runs.shutdown(cancel_running=True)
+
+    def _start(self, request_id: str, target: str) -> str | None:
+        """Hand the request to the run worker; why not, if it cannot start now."""
+        try:
+            self.runs.submit(request_id, target)
+        except AlreadyRunningError as busy:
+            note = f"{busy} It starts when that run ends."
+            self.messages.not_started(request_id, note)
+            return note
+        return None
+
+    def _finished(self, outcome: RunOutcome) -> None:
+        self.messages.announce_outcome(outcome)
+        self._start_next(outcome.target)
+
+    def _refused(self, request_id: str, refusal: MigrateBotError) -> None:
+        self.messages.not_started(request_id, str(refusal))
+        if self.scheduling is not None:  # a scheduled run refused at its start expires
+            self.scheduling.run_refused(request_id, refusal)
+
+    def _start_next(self, target: str) -> None:
+        """One run per target: the oldest approved request waiting on it starts now."""
+        approved = self.requests.requests(target=target, states=[RequestState.APPROVED], limit=50)
+        waiting = [r for r in approved if r.schedule is None]  # scheduled ones wait for their slot
+        if waiting:
+            self._start(waiting[-1].id, target)

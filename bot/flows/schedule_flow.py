@@ -1,0 +1,194 @@
+"""Scheduling through Slack: ``/migrate schedule``, the Schedule modal, and what people
+are told as a slot comes (the scheduler's ``WindowNotices``).
+
+A scheduled request is asked like any other (pre-flight, message, approvers
+told), bound to its slot before its message is posted, and announced to the
+ops channel, the stakeholders and its thread. The scheduler reminds them
+before the slot, says when it starts, and says why when it did not run; the
+outcome is announced as for any run. Every notice has its own outbox key, so
+a restart never tells anyone twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from audit.store import Clock, utc_now
+from bot.flows.request_flow import Asker, RequestFlow
+from bot.views.blocks import Block
+from bot.views.people import USER_ID
+from bot.views.schedule import (
+    did_not_run_notice,
+    next_window_blocks,
+    reminder_notice,
+    scheduled_notice,
+    starting_notice,
+)
+from commands.config.targets_file import TargetConfig
+from commands.errors import MigrateBotError
+from commands.requests import Request, RequestRefused, WrongStateError
+from commands.requests.schedules import not_started
+from commands.scheduling.scheduler import (
+    LATE_START_LIMIT,
+    SchedulerBusyError,
+    WindowScheduler,
+)
+from commands.scheduling.slots import Slot, next_window_slot, slot_at
+from commands.slash.commands import Schedule
+from commands.state.audit_log import RequestKind, RequestState
+
+log = logging.getLogger(__name__)
+
+
+class SchedulingUnavailableError(RequestRefused):
+    """This bot process runs no scheduler (another one does, or it is stopping)."""
+
+
+class ScheduleFlow:
+    """The Slack front's scheduling; ``start()`` runs the scheduler for the state file."""
+
+    def __init__(
+        self,
+        *,
+        flow: RequestFlow,
+        clock: Clock = utc_now,
+        late_start_limit: timedelta = LATE_START_LIMIT,
+    ) -> None:
+        self.flow = flow
+        self.config = flow.config
+        self.requests = flow.requests
+        self.messages = flow.messages
+        self.clock = clock
+        self.late_start_limit = late_start_limit
+        self.scheduler: WindowScheduler | None = None
+        self.unavailable = "the scheduler has not started"
+
+    def start(self) -> ScheduleFlow:
+        """Run the scheduler; if another process runs it, scheduling here is refused."""
+        scheduler = WindowScheduler(
+            self.config,
+            self.requests,
+            notices=self,
+            submit=self._submit,
+            clock=self.clock,
+            late_start_limit=self.late_start_limit,
+        )
+        try:
+            self.scheduler = scheduler.start()
+        except SchedulerBusyError as busy:
+            self.unavailable = str(busy)
+            log.warning("no scheduler in this process: %s", busy)
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        self.unavailable = "the bot is stopping"
+
+    # --- asking -----------------------------------------------------------------
+
+    def slot_for(self, command: Schedule) -> Slot:
+        """The slot a ``/migrate schedule`` asks for; raises ``ScheduleError``."""
+        target = self.config.target(command.target)
+        if command.at is None:
+            return next_window_slot(target, now=self.clock())
+        return slot_at(target, command.at, command.tz, now=self.clock())
+
+    def schedule_command(self, asker: Asker, command: Schedule) -> Request:
+        """A new upgrade request bound to the slot asked for. The slot is checked first,
+        so a refused time runs no pre-flight and records nothing."""
+        slot = self.slot_for(command)
+        scheduler = self._scheduler()
+        request = self.flow.ask(
+            asker, kind=RequestKind.UPGRADE, target=command.target, goal=command.to, slot=slot
+        ).request
+        scheduler.plan(request)
+        self._announce(request, previous=None)
+        return request
+
+    def schedule_existing(self, request_id: str, *, user: str, slot: Slot) -> Request:
+        """The Schedule modal: bind a request to ``slot`` or move it there. Raises the
+        service's refusals (not the requester nor an approver, it already ran…)."""
+        scheduler = self._scheduler()
+        before = self.requests.get(request_id)
+        request = self.requests.schedule(before.id, slot=slot, actor=user)
+        scheduler.plan(request)
+        self.messages.refresh(request.id)
+        self._announce(request, previous=before.schedule.slot if before.schedule else None)
+        return request
+
+    def request_to_schedule(self, request_id: str) -> Request:
+        """The request a Schedule click is for; raises ``WrongStateError`` once it ran."""
+        request = self.requests.get(request_id)
+        if not not_started(request):
+            raise WrongStateError(request, "scheduled")
+        return request
+
+    def status_blocks(self, target: TargetConfig) -> list[Block]:
+        """The next window and the requests waiting for a slot, for ``/migrate status``."""
+        scheduled = self.requests.scheduled(target=target.name)
+        return next_window_blocks(target, now=self.clock(), scheduled=scheduled)
+
+    # --- what the request flow tells the scheduler ------------------------------
+
+    def forget(self, request_id: str) -> None:
+        if self.scheduler is not None:
+            self.scheduler.forget(request_id)
+
+    def run_refused(self, request_id: str, refusal: MigrateBotError) -> None:
+        if self.scheduler is not None:
+            self.scheduler.start_refused(request_id, str(refusal))
+
+    # --- WindowNotices ------------------------------------------------------------
+
+    def reminder(self, request: Request, before_s: float) -> None:
+        assert request.schedule is not None
+        remaining = request.schedule.slot.start - self.clock()
+        waiting = request.state is not RequestState.APPROVED
+        missing = self.requests.tally(request).missing if waiting else ()
+        text, blocks = reminder_notice(request, remaining, missing)
+        key = f"{_key(request)}:reminder:{before_s:g}"
+        self.messages.thread(request, text, blocks, key=f"{key}:thread")
+        self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
+
+    def starting(self, request: Request) -> None:
+        text, blocks = starting_notice(request)
+        key = f"{_key(request)}:starting"
+        self.messages.thread(request, text, blocks, key=f"{key}:thread")
+        self.messages.tell_ops(text, blocks, key=f"{key}:ops")
+        self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
+
+    def did_not_run(self, request: Request) -> None:
+        self.messages.refresh(request.id)
+        text, blocks = did_not_run_notice(request)
+        key = f"{request.id}:not-run"
+        self.messages.thread(request, text, blocks, key=f"{key}:thread")
+        self.messages.tell_ops(text, blocks, key=f"{key}:ops")
+        self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
+        if USER_ID.match(request.requester):
+            self.messages.notifier.post(request.requester, text, blocks, key=f"{key}:requester")
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _announce(self, request: Request, *, previous: Slot | None) -> None:
+        text, blocks = scheduled_notice(request, previous=previous)
+        key = f"{_key(request)}:scheduled"
+        self.messages.thread(request, text, blocks, key=f"{key}:thread")
+        self.messages.tell_ops(text, blocks, key=f"{key}:ops")
+        self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
+
+    def _submit(self, request: Request, until: datetime | None) -> object:
+        return self.flow.runs.submit(request.id, request.target, until=until)
+
+    def _scheduler(self) -> WindowScheduler:
+        if self.scheduler is None:
+            raise SchedulingUnavailableError(f"Scheduling is off in this bot: {self.unavailable}.")
+        return self.scheduler
+
+
+def _key(request: Request) -> str:
+    """Notices are per request and slot: moving it tells people again."""
+    assert request.schedule is not None
+    return f"{request.id}:{request.schedule.slot.start:%Y%m%dT%H%MZ}"

@@ -1,0 +1,1 @@
+"""Bolt middleware, one ``process`` method each: what every request passes before a listener."""

@@ -1,0 +1,1 @@
+"""Where backups are kept: a local folder or S3, behind one interface."""

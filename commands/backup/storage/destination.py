@@ -1,0 +1,235 @@
+"""Where backups are kept: a local folder (``file://DIR``) or S3 (``s3://bucket/prefix``).
+
+A backup is written while pg_dump runs and becomes visible under its final
+name only when ``commit`` is called, after it has been verified: a folder
+gets a hidden ``.NAME.partial`` file renamed into place, S3 a multipart
+upload completed. ``abort`` removes whatever was written. Leftovers of a
+process killed mid-backup are found by ``leftovers`` and removed at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from commands.config.targets_file import TargetConfig
+from commands.errors import ExitCode, MigrateBotError
+
+PARTIAL_SUFFIX = ".partial"
+READ_CHUNK = 1 << 20
+
+
+class StorageError(MigrateBotError):
+    """The backup destination refused a read or a write (full, not writable, denied)."""
+
+
+class StorageUnavailableError(StorageError):
+    """The backup destination could not be reached at all."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class StoredBackup:
+    """A committed backup: where it is and how many bytes it holds."""
+
+    uri: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something an interrupted backup left behind (a partial file, an open upload)."""
+
+    kind: str
+    location: str
+    handle: str = ""
+
+
+class BackupWriter(Protocol):
+    """One backup being written; invisible until ``commit``."""
+
+    uri: str
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self) -> StoredBackup: ...
+
+    def abort(self) -> None: ...
+
+
+class BackupDestination(Protocol):
+    """A place that holds a target's backups."""
+
+    uri: str
+
+    def check(self) -> None: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def writer(self, name: str) -> BackupWriter: ...
+
+    def local_path(self, uri: str) -> Path | None: ...
+
+    def read(self, uri: str) -> Iterator[bytes]: ...
+
+    def delete(self, uri: str) -> None: ...
+
+    def leftovers(self, name_pattern: re.Pattern[str], name_prefix: str) -> list[Leftover]: ...
+
+    def remove(self, leftover: Leftover) -> None: ...
+
+
+def open_destination(target: TargetConfig) -> BackupDestination:
+    """The target's configured destination."""
+    return _open(target.backup, target)
+
+
+def destination_of(backup_uri: str, target: TargetConfig) -> BackupDestination:
+    """The folder or prefix holding ``backup_uri``, which may predate the target's
+    current ``backup`` setting (S3 is reached with the target's current S3 settings)."""
+    return _open(backup_uri.rsplit("/", 1)[0], target)
+
+
+def _open(base_uri: str, target: TargetConfig) -> BackupDestination:
+    if base_uri.startswith("file://"):
+        return FileDestination(Path(base_uri.removeprefix("file://")))
+    if base_uri.startswith("s3://"):
+        from commands.backup.storage.s3 import S3Destination  # boto3 is imported only when needed
+
+        return S3Destination.for_target(base_uri, target)
+    raise StorageError(f"{base_uri!r} is neither file:// nor s3://")
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Why a local write failed, in the words an operator looks for."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "it is not writable"
+    if exc.errno in (errno.ENOTDIR, errno.ENOENT):
+        return "it is not a folder that can be created"
+    return exc.strerror or str(exc)
+
+
+class FileWriter:
+    """Writes ``.NAME.partial`` beside the final name; renames it when committed."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.final = folder / name
+        self.temp = folder / f".{name}{PARTIAL_SUFFIX}"
+        self.uri = f"file://{self.final}"
+        self.size = 0
+        try:
+            self._file: IO[bytes] | None = open(self.temp, "xb")  # noqa: SIM115 (closed in commit/abort)
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> StorageError:
+        return StorageError(
+            f"cannot write the backup in {self.final.parent}: {describe_os_error(exc)}"
+        )
+
+    def write(self, chunk: bytes) -> None:
+        assert self._file is not None
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise self._error(exc) from None
+        self.size += len(chunk)
+
+    def commit(self) -> StoredBackup:
+        """fsync, then rename into place (never over an existing backup)."""
+        assert self._file is not None
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            if self.final.exists():
+                raise StorageError(f"{self.final} already exists; not overwriting it")
+            os.rename(self.temp, self.final)
+            _fsync_folder(self.final.parent)
+        except OSError as exc:
+            raise self._error(exc) from None
+        return StoredBackup(uri=self.uri, size=self.size)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):  # a full disk fails the last flush too
+                self._file.close()
+            self._file = None
+        self.temp.unlink(missing_ok=True)
+
+
+class FileDestination:
+    """Backups as files in one local folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.uri = f"file://{folder}"
+
+    def check(self) -> None:
+        """Create the folder and prove a file can be written in it."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write backups in {self.folder}: {describe_os_error(exc)}"
+            ) from None
+
+    def exists(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def writer(self, name: str) -> FileWriter:
+        return FileWriter(self.folder, name)
+
+    def local_path(self, uri: str) -> Path:
+        return Path(uri.removeprefix("file://"))
+
+    def read(self, uri: str) -> Iterator[bytes]:
+        path = self.local_path(uri)
+        try:
+            with open(path, "rb") as file:
+                while chunk := file.read(READ_CHUNK):
+                    yield chunk
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror}") from None
+
+    def delete(self, uri: str) -> None:
+        try:
+            self.local_path(uri).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot delete {uri}: {exc.strerror}") from None
+
+    def leftovers(self, name_pattern: re.Pattern[str], name_prefix: str) -> list[Leftover]:
+        """Partial files of backups whose names match (another target's are left alone)."""
+        if not self.folder.is_dir():
+            return []
+        return [
+            Leftover(kind="partial file", location=str(path))
+            for path in sorted(self.folder.glob(f".{glob.escape(name_prefix)}*{PARTIAL_SUFFIX}"))
+            if name_pattern.match(path.name[1 : -len(PARTIAL_SUFFIX)])
+        ]
+
+    def remove(self, leftover: Leftover) -> None:
+        Path(leftover.location).unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (the folder's entry list is data too)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,314 @@
+"""The targets file: one TOML file read once at start and validated in full.
+
+Every error names the file, the key and what is wrong, so a typo is a
+one-line fix rather than a surprise at 2 a.m. Relative paths are relative to
+the file. Secrets are never in the file: a target names the environment
+variable that holds its database URL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from commands.config.backup import parse_backup_destination, parse_backup_settings
+from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.schedule import Hook, parse_schedule_keys
+from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
+from commands.errors import ConfigError, UnknownTargetError
+from commands.scheduling.windows import Window
+from commands.state.audit_log import ChecklistItem
+
+CONFIG_ENV = "MIGRATE_BOT_CONFIG"
+DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")
+BUNDLED_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+DEMO_TARGET = "demo"
+DEMO_SOURCE = "<built-in demo config>"
+
+TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
+NON_BLANK = re.compile(r"^\s*\S")
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+APPROVER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+USER_GROUP = re.compile(r"^(?:@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+STAKEHOLDER = re.compile(r"^(?:[CGUW][A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,})$")
+CHECKLIST_ITEM = re.compile(rf"^(?:{'|'.join(ChecklistItem)})$")
+# pg_dump --compress=METHOD[:LEVEL]; which methods work depends on how pg_dump was built
+
+# The embedded default: used when no targets file exists. It goes through the
+# same loader as a user's file, so the demo can never drift from what's valid.
+DEMO_CONFIG_TOML = """
+[bot]
+ops_channel = "C0DEMOOPS"
+state_path = "var/migrate-bot.sqlite3"
+
+[targets.demo]
+description = "bundled example migrations on an embedded PostgreSQL"
+embedded_postgres = "var/postgres"
+script_location = "{migrations}"
+approvals = 1
+approvers = ["U0DEMOAPPR"]
+backup = "file://var/backups"
+lock_timeout = "2s"
+statement_timeout = "15min"
+max_duration = "10min"
+"""
+
+
+@dataclass(frozen=True)
+class AlembicProject:
+    """Where a target's Alembic project lives and which Python runs it."""
+
+    config_file: Path | None
+    script_location: Path | None
+    python: str
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """The ``[bot]`` table."""
+
+    ops_channel: str | None
+    state_path: Path
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One ``[targets.NAME]`` table, validated."""
+
+    name: str
+    description: str
+    database_url_env: str | None
+    embedded_postgres: Path | None
+    embedded_database: str
+    alembic: AlembicProject
+    approvals: int
+    approvers: tuple[str, ...]
+    quorum: Mapping[str, int]
+    approval_ttl: float
+    checklist: tuple[ChecklistItem, ...]
+    allowed_channels: tuple[str, ...]
+    backup: str
+    lock_timeout: float
+    statement_timeout: float
+    max_duration: float
+    lock_retry_budget: float
+    max_queue_wait: float
+    # pre-flight and verification (commands/checks)
+    health_url: str | None
+    smoke_sql: tuple[str, ...]
+    watch_tables: tuple[str, ...]
+    replica_url_env: str | None
+    max_replication_lag: float
+    requires_applied_in: str | None
+    rehearse: bool
+    checks: CheckSettings
+    # backups (commands/backup/take.py); see docs/configuration.md
+    backup_keep: int = 10
+    backup_compression: str = "gzip:1"
+    verify_restore: bool = False
+    pg_bin_dir: Path | None = None
+    s3_endpoint_url: str | None = None
+    s3_sse: str = "AES256"
+    s3_kms_key_id: str | None = None
+    s3_part_size_mb: int = 16
+    # who is told of schedules and outcomes besides the ops channel: channels, users, groups
+    stakeholders: tuple[str, ...] = ()
+    # maintenance windows, reminders and run hooks (commands/config/schedule.py)
+    windows: tuple[Window, ...] = ()
+    allow_outside_windows: bool = False
+    reminders: tuple[float, ...] = (86400.0, 3600.0)  # seconds before a window, longest first
+    before_run: tuple[Hook, ...] = ()
+    after_run: tuple[Hook, ...] = ()
+    hook_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file: where it came from, the bot settings and the targets."""
+
+    path: str
+    bot: BotSettings
+    targets: Mapping[str, TargetConfig]
+
+    def target(self, name: str) -> TargetConfig:
+        """The target called ``name``; raises ``UnknownTargetError``."""
+        try:
+            return self.targets[name]
+        except KeyError:
+            raise UnknownTargetError(name, sorted(self.targets)) from None
+
+
+def _bot_settings(table: ConfigTable) -> BotSettings:
+    settings = BotSettings(
+        ops_channel=table.string("ops_channel", None, SLACK_ID),
+        state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
+    )
+    table.reject_unknown()
+    return settings
+
+
+def _alembic_project(table: ConfigTable) -> AlembicProject:
+    config_file = table.path("alembic_config")
+    script_location = table.path("script_location")
+    if (config_file is None) == (script_location is None):
+        raise table.error("alembic_config", "set exactly one of alembic_config or script_location")
+    checked = config_file or script_location
+    assert checked is not None
+    if not checked.exists():
+        key = "alembic_config" if config_file else "script_location"
+        raise table.error(key, f"{checked} does not exist")
+    if script_location is not None and not (script_location / "env.py").exists():
+        raise table.error("script_location", f"{script_location} has no env.py")
+    python = table.string("python", sys.executable)
+    return AlembicProject(config_file=config_file, script_location=script_location, python=python)
+
+
+def _target(name: str, table: ConfigTable) -> TargetConfig:
+    if not TARGET_NAME.match(name):
+        raise ConfigError(
+            table.source,
+            f"targets.{name}",
+            "target names are lowercase letters, digits, '-' and '_'",
+        )
+    database_url_env = table.string("database_url_env", None, ENV_NAME)
+    embedded = table.path("embedded_postgres")
+    if (database_url_env is None) == (embedded is None):
+        raise table.error(
+            "database_url_env", "set exactly one of database_url_env or embedded_postgres"
+        )
+    target = TargetConfig(
+        name=name,
+        description=table.string("description", ""),
+        database_url_env=database_url_env,
+        embedded_postgres=embedded,
+        embedded_database=table.string("embedded_database", "transcripts", TARGET_NAME),
+        alembic=_alembic_project(table),
+        approvals=table.integer("approvals", 1, minimum=1),
+        approvers=table.strings("approvers", (), APPROVER),
+        quorum=_quorum(table),
+        approval_ttl=table.duration("approval_ttl", "4h"),
+        checklist=tuple(
+            ChecklistItem(item)
+            for item in table.strings("checklist", tuple(ChecklistItem), CHECKLIST_ITEM)
+        ),
+        allowed_channels=table.strings("allowed_channels", (), SLACK_ID),
+        backup=parse_backup_destination(table),
+        lock_timeout=table.duration("lock_timeout", "2s"),
+        statement_timeout=table.duration("statement_timeout", "15min"),
+        max_duration=table.duration("max_duration", "10min"),
+        lock_retry_budget=table.duration("lock_retry_budget", "3min"),
+        max_queue_wait=table.duration("max_queue_wait", "5s"),
+        **_check_keys(table),
+        **parse_backup_settings(table),
+        stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
+        **parse_schedule_keys(table),
+    )
+    if not target.approvers:
+        raise table.error("approvers", "list at least one Slack user id or @user-group")
+    _check_approvers_suffice(table, target)
+    table.reject_unknown()
+    return target
+
+
+def _check_keys(table: ConfigTable) -> dict[str, Any]:
+    """The keys the pre-flight checks and the post-run verification read."""
+    health_url = table.string("health_url", None, HTTP_URL)
+    checks = ConfigTable(
+        table.source, f"{table.prefix}.checks", table.get("checks", dict, {}), table.base
+    )
+    return {
+        "health_url": health_url,
+        "smoke_sql": table.strings("smoke_sql", (), NON_BLANK),
+        "watch_tables": table.strings("watch_tables", (), TABLE_NAME),
+        "replica_url_env": table.string("replica_url_env", None, ENV_NAME),
+        "max_replication_lag": table.duration("max_replication_lag", "30s"),
+        "requires_applied_in": table.string("requires_applied_in", None, TARGET_NAME),
+        "rehearse": table.get("rehearse", bool, False),
+        "checks": parse_check_settings(checks),
+    }
+
+
+def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> None:
+    for name, target in targets.items():
+        other = target.requires_applied_in
+        if other is not None and (other == name or other not in targets):
+            problem = "names the target itself" if other == name else f"{other!r} is not a target"
+            raise ConfigError(source, f"targets.{name}.requires_applied_in", problem)
+
+
+def _quorum(table: ConfigTable) -> dict[str, int]:
+    """``quorum = {"@db-admins" = 1, "@app-owners" = 1}``: approvals needed per user group."""
+    quorum = table.get("quorum", dict, {})
+    for group, count in quorum.items():
+        if not USER_GROUP.match(group):
+            raise table.error(f"quorum.{group}", "keys are user groups (@handle or S… id)")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise table.error(f"quorum.{group}", f"must be a whole number of at least 1: {count!r}")
+    return dict(quorum)
+
+
+def _check_approvers_suffice(table: ConfigTable, target: TargetConfig) -> None:
+    """Refuse a policy nobody could ever satisfy."""
+    unlisted = [group for group in target.quorum if group not in target.approvers]
+    if unlisted:
+        raise table.error(f"quorum.{unlisted[0]}", "must also be listed in approvers")
+    only_users = all(not USER_GROUP.match(a) for a in target.approvers)
+    if only_users and target.approvals > len(target.approvers):
+        raise table.error(
+            "approvals",
+            f"needs {target.approvals} approvers but only {len(target.approvers)} are listed",
+        )
+
+
+def parse_config(text: str, *, source: str, base: Path) -> Config:
+    """Validate a targets file's text; raises ``ConfigError`` naming the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"is not valid TOML: {exc}") from None
+    root = ConfigTable(source, "", data, base)
+    bot = _bot_settings(ConfigTable(source, "bot", root.get("bot", dict, {}), base))
+    raw_targets = root.get("targets", dict, REQUIRED)
+    if not raw_targets:
+        raise ConfigError(source, "targets", "define at least one [targets.NAME] table")
+    targets = {}
+    for name, raw in raw_targets.items():
+        if not isinstance(raw, dict):
+            raise ConfigError(source, f"targets.{name}", "must be a table")
+        targets[name] = _target(name, ConfigTable(source, f"targets.{name}", raw, base))
+    _check_promotion_gates(source, targets)
+    for key in data:
+        if key not in ("bot", "targets"):
+            raise ConfigError(
+                source, key, "is not a known table (expected [bot] and [targets.NAME])"
+            )
+    return Config(path=source, bot=bot, targets=targets)
+
+
+def demo_config(base: Path | None = None) -> Config:
+    """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
+    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix())
+    return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
+
+
+def load_config(environ: Mapping[str, str] = os.environ) -> Config:
+    """The config named by ``$MIGRATE_BOT_CONFIG``, else ``./migrate-bot.toml``, else the demo."""
+    explicit = environ.get(CONFIG_ENV)
+    path = Path(explicit) if explicit else DEFAULT_CONFIG_PATH
+    if not path.exists():
+        if explicit:
+            raise ConfigError(str(path), None, f"does not exist (named by ${CONFIG_ENV})")
+        return demo_config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), None, f"cannot be read: {exc}") from None
+    return parse_config(text, source=str(path), base=path.resolve().parent)

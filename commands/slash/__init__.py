@@ -1,0 +1,1 @@
+"""The ``/migrate`` language: Slack text in, typed commands out. Pure, no I/O."""
