@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bot.local_slack.server import LocalSlackServer  # noqa: E402
 from bot.local_slack.workspace import Workspace  # noqa: E402
 from bot.views.ids import ActionId  # noqa: E402
-from tests.slack_requests import SlackSender, remote_ids  # noqa: E402
+from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
 
 TOKEN = "xoxb-bench-0000-token"
 SECRET = "bench-signing-secret"

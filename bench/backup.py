@@ -26,18 +26,21 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
+
 import boto3
 
 from audit.store import EventStore
 from commands.backup.take import take_backup
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
-from commands.migration.runtime.applying import run_plan
 from commands.migration.script.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import embedded_bin_dir, ensure_database, start_embedded_server
 from commands.targets import TargetHandle
+from tests.support.applying import run_plan
+from tests.support.s3_server import FAKE_CREDENTIALS, moto_server
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -100,9 +103,6 @@ def main() -> int:
         "--compression", default=None, help="the bot's backup_compression (default: its default)"
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(REPOSITORY))  # moto's server is started as the tests start it
-    from tests.s3_server import FAKE_CREDENTIALS, moto_server
-
     os.environ.update(FAKE_CREDENTIALS)
     workdir = Path(tempfile.mkdtemp(prefix="migrate-bot-bench-"))
     try:

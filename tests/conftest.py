@@ -8,7 +8,6 @@ PostgreSQL started once for the session in a temporary directory.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 import textwrap
@@ -16,17 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 
 from commands.config.targets_file import BUNDLED_MIGRATIONS, CONFIG_ENV
-from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import start_embedded_server
+from tests.support.databases import TEST_DATABASE_ENV, create_database, drop_database
 
-TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
-
-# moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser)
-pytest_plugins = ["tests.s3_server", "tests.backup_targets", "tests.browser"]
+# moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser);
+# a database before a risky revision (before_risky_db)
+pytest_plugins = [
+    "tests.support.s3_server",
+    "tests.support.backup_targets",
+    "tests.support.browser",
+    "tests.support.checks_fixtures",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,22 +70,6 @@ def _stop_embedded(data_dir: Path) -> None:
         user="embedded_postgres" if os.geteuid() == 0 else None,
     )
     shutil.rmtree(data_dir.parent, ignore_errors=True)
-
-
-def create_database(server: DatabaseUrl, prefix: str = "t") -> DatabaseUrl:
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    with connect(server) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return server.with_database(name)
-
-
-def drop_database(server: DatabaseUrl, database: DatabaseUrl) -> None:
-    with connect(server) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(database.database)
-            )
-        )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.alembic_projects import Rev, table, write_project
+from tests.support.alembic_projects import Rev, table, write_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

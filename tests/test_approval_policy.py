@@ -20,7 +20,7 @@ from commands.requests import (
     TargetFrozenError,
 )
 from commands.state.audit_log import ChecklistItem, EventKind, RequestState
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,
     SECOND_APPROVER,

@@ -18,7 +18,7 @@ from commands.config.targets_file import Config
 from commands.errors import ExitCode
 from commands.requests import RequestService
 from commands.state.audit_log import EventKind
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     fingerprint,
     make_service,

@@ -16,7 +16,7 @@ from audit.chain import canonical_json, event_hash
 from bot.cli import main
 from commands.errors import ExitCode
 from commands.requests import RequestService
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     fingerprint,
     make_service,

@@ -11,7 +11,7 @@ from commands.backup.cleanup import cleanup_backups
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.scratch import scratch_name
-from tests.backup_targets import event_kinds, files_in, make_target, scratch_databases
+from tests.support.backup_targets import event_kinds, files_in, make_target, scratch_databases
 
 
 def test_cleanup_removes_this_targets_leftovers_only_and_marks_the_dead_backup_failed(

@@ -8,7 +8,7 @@ import pytest
 
 from commands.config.targets_file import parse_config
 from commands.errors import ConfigError
-from tests.backup_targets import target_toml
+from tests.support.backup_targets import target_toml
 
 
 def target(**settings: object):

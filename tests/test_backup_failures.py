@@ -20,7 +20,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import embedded_bin_dir
 from commands.postgres.pg_tools import PgToolsError
-from tests.backup_targets import event_kinds, fake_pg_bin, files_in, make_target
+from tests.support.backup_targets import event_kinds, fake_pg_bin, files_in, make_target
 
 
 @pytest.fixture

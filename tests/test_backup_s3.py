@@ -25,7 +25,7 @@ from commands.demo.data import fill_demo_data
 from commands.errors import MigrateBotError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.backup_targets import (
+from tests.support.backup_targets import (
     content_digest,
     event_kinds,
     fake_pg_bin,
@@ -33,8 +33,8 @@ from tests.backup_targets import (
     migrate,
     target_toml,
 )
-from tests.conftest import create_database, drop_database
-from tests.s3_server import S3Bucket, free_port
+from tests.support.databases import create_database, drop_database
+from tests.support.s3_server import S3Bucket, free_port
 
 MIB = 1 << 20
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.postgres.database_url import DatabaseUrl
-from tests.backup_targets import event_kinds, files_in, make_target
+from tests.support.backup_targets import event_kinds, files_in, make_target
 
 
 def test_a_backup_stored_but_never_recorded_is_removed_and_recorded(

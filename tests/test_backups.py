@@ -19,8 +19,8 @@ from commands.demo.data import fill_demo_data
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.alembic_projects import table, write_project
-from tests.backup_targets import (
+from tests.support.alembic_projects import table, write_project
+from tests.support.backup_targets import (
     BEFORE_TRANSLATIONS,
     content_digest,
     event_kinds,

@@ -22,9 +22,9 @@ from commands.config.targets_file import Config, parse_config
 from commands.migration.script.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_log import RequestKind, RequestState
-from tests.alembic_projects import Rev, table, write_project
-from tests.flow_bot import FlowBot, flow_bot
-from tests.flow_messages import (
+from tests.support.alembic_projects import Rev, table, write_project
+from tests.support.flow_bot import FlowBot, flow_bot
+from tests.support.flow_messages import (
     ALICE,
     BOB,
     DEV,
@@ -34,7 +34,7 @@ from tests.flow_messages import (
     text_of,
     top_level,
 )
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 
 Bot = FlowBot
 RUN_TIMEOUT = 240

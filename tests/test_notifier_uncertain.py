@@ -21,7 +21,7 @@ from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
 from bot.slack_api.notifier import Backoff, Notifier
 from commands.state.outbox import Outbox, State
-from tests.reliability.bot_process import wait_for
+from tests.support.reliability.bot_process import wait_for
 
 TOKEN = "xoxb-uncertain-test-token"
 HOLD_S = 1.0  # the server holds the call this long; the client gives up at 0.3 s

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from commands.migration.runtime.applying import run_plan
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.planning import plan
 from commands.pipeline import RunStep, RunUpdate, recover_interrupted
@@ -22,8 +21,9 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import WrongStateError
 from commands.state.audit_log import EventKind, RequestState
 from commands.targets import open_target
-from tests.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
-from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW, pipeline_target
+from tests.support.applying import run_plan
+from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
+from tests.support.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW, pipeline_target
 
 
 def steps_of(target, request_id: str) -> list[tuple[str, str, str | None]]:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from commands.config.targets_file import Config, parse_config
-from commands.migration.runtime.applying import run_plan
 from commands.migration.script.fingerprint import describe_changes, fingerprint_plan
 from commands.migration.script.planning import plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import PlanChangedError, RequestService
 from commands.state.audit_log import EventKind, RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
-from tests.alembic_projects import table, write_project, write_revision
-from tests.request_helpers import APPROVER, REQUESTER, make_service
+from tests.support.alembic_projects import table, write_project, write_revision
+from tests.support.applying import run_plan
+from tests.support.request_helpers import APPROVER, REQUESTER, make_service
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from commands.errors import ExitCode
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_log import EventKind
-from tests.alembic_projects import Rev, write_project
-from tests.checks_support import (
+from tests.support.alembic_projects import Rev, write_project
+from tests.support.checks_support import (
     BEFORE_RISKY,
     RISKY,
     copy_database,
@@ -31,9 +31,7 @@ from tests.checks_support import (
     upgrade,
     url_text,
 )
-from tests.conftest import drop_database
-
-pytest_plugins = ("tests.checks_fixtures",)  # the shared before_risky_db fixture
+from tests.support.databases import drop_database
 
 SEGMENT_ROWS = 3000
 

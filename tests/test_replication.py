@@ -22,7 +22,7 @@ from commands.checks import Verdict, run_preflight
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import embedded_bin_dir
-from tests.checks_support import handle_for, url_text
+from tests.support.checks_support import handle_for, url_text
 
 REPLICA_PORT = "5433"  # on a socket directory of its own, so it cannot clash
 

@@ -13,7 +13,7 @@ from audit.store import EventStore
 from commands.config.targets_file import parse_config
 from commands.requests import AlreadyDoneError, RequestService
 from commands.state.audit_log import EventKind, RequestState
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     SECOND_APPROVER,
     fingerprint,

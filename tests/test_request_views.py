@@ -18,7 +18,7 @@ from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep
 from commands.pipeline.progress import AppliedRevision
 from commands.requests import Request, RequestService
 from commands.state.audit_log import ChecklistItem, RequestState, StepStatus
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,
     Clock,

@@ -26,7 +26,7 @@ from commands.requests import (
     WrongStateError,
 )
 from commands.state.audit_log import EventKind, RequestKind, RequestState, StepStatus
-from tests.request_helpers import (
+from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,
     Clock,

@@ -20,8 +20,8 @@ from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.alembic_projects import Rev, write_project
-from tests.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
+from tests.support.alembic_projects import Rev, write_project
+from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
 
 ALTER = Rev(
     id="alter1",

@@ -28,8 +28,8 @@ from commands.config.targets_file import DEMO_TARGET, Config, demo_config
 from commands.migration.script.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import open_target
-from tests.conftest import create_database, drop_database
-from tests.polling import wait_for
+from tests.support.databases import create_database, drop_database
+from tests.support.polling import wait_for
 
 DATABASE_ENV = "SANDBOX_TEST_DATABASE_URL"
 PEOPLE = default_people()

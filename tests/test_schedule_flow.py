@@ -37,9 +37,9 @@ from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash.commands import Schedule
 from commands.state.audit_log import EventKind, RequestState
 from commands.state.audit_reading import verify
-from tests.alembic_projects import table, write_project
-from tests.flow_bot import FlowBot, flow_bot
-from tests.flow_messages import (
+from tests.support.alembic_projects import table, write_project
+from tests.support.flow_bot import FlowBot, flow_bot
+from tests.support.flow_messages import (
     ALICE,
     BOB,
     DEV,
@@ -54,9 +54,9 @@ from tests.flow_messages import (
     thread_text,
     top_level,
 )
-from tests.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
-from tests.polling import wait_for
-from tests.scheduler_clock import MovableClock, apscheduler_reads
+from tests.support.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
+from tests.support.polling import wait_for
+from tests.support.scheduler_clock import MovableClock, apscheduler_reads
 
 TARGETS = ("weekly", "idle", "again", "hooked", "brief")
 WEDNESDAY = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

@@ -32,9 +32,9 @@ from commands.migration.script.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.slash import grammar
 from commands.targets import TargetHandle, open_target
-from tests.conftest import create_database, drop_database
-from tests.polling import wait_for
-from tests.slack_requests import SlackSender
+from tests.support.databases import create_database, drop_database
+from tests.support.polling import wait_for
+from tests.support.slack_requests import SlackSender
 
 TOKEN = "xoxb-test-0000-bot-token"
 SECRET = "test-signing-secret-0123456789"

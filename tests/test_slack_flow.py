@@ -34,9 +34,9 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
 from commands.state.audit_reading import verify
-from tests.alembic_projects import Rev, table, write_project
-from tests.flow_bot import FlowBot, flow_bot
-from tests.flow_messages import (
+from tests.support.alembic_projects import Rev, table, write_project
+from tests.support.flow_bot import FlowBot, flow_bot
+from tests.support.flow_messages import (
     ALICE,
     BOB,
     CAROL,
@@ -57,7 +57,7 @@ from tests.flow_messages import (
     thread_text,
     top_level,
 )
-from tests.polling import wait_for
+from tests.support.polling import wait_for
 
 TARGETS = ("shop", "small", "twice", "bad", "halted", "slow")
 RUN_TIMEOUT = 240

@@ -20,16 +20,14 @@ from commands.errors import AlembicError
 from commands.migration.script.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.alembic_projects import Rev, write_project
-from tests.checks_support import (
+from tests.support.alembic_projects import Rev, write_project
+from tests.support.checks_support import (
     RISKY,
     copy_database,
     handle_for,
     upgrade,
 )
-from tests.conftest import drop_database
-
-pytest_plugins = ("tests.checks_fixtures",)  # the shared before_risky_db fixture
+from tests.support.databases import drop_database
 
 TSV_TABLE = Rev(
     id="base1",

@@ -18,7 +18,7 @@ Exactly one scheduler may run per state file: ``start`` takes an exclusive
 lock on ``<state_path>.scheduler.lock`` and raises ``SchedulerBusyError`` when
 another process holds it. Times come from the injected ``clock``; APScheduler
 reads its own ``datetime.now`` to decide when a job is due (tests point it at
-the same clock, see ``tests/scheduler_clock.py``).
+the same clock, see ``tests/support/scheduler_clock.py``).
 """
 
 from __future__ import annotations

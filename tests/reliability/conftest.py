@@ -7,12 +7,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from commands.postgres.database_url import DatabaseUrl
-from tests.reliability.crash_targets import REPLICA_ENV, CrashWorld, crash_targets, slow_parts
-from tests.reliability.http_relay import HttpRelay
-from tests.reliability.observe import Bucket
-from tests.reliability.results import FaultRecord, record
-from tests.reliability.socket_relay import PostgresRelay
-from tests.reliability.world import (
+from tests.support.reliability.crash_targets import (
+    REPLICA_ENV,
+    CrashWorld,
+    crash_targets,
+    slow_parts,
+)
+from tests.support.reliability.http_relay import HttpRelay
+from tests.support.reliability.observe import Bucket
+from tests.support.reliability.results import FaultRecord, record
+from tests.support.reliability.socket_relay import PostgresRelay
+from tests.support.reliability.world import (
     BIG_MIB,
     Templates,
     World,

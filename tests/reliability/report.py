@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.reliability.results import FaultRecord, log_path, read
+from tests.support.reliability.results import FaultRecord, log_path, read
 
 HEADER = """# Reliability
 

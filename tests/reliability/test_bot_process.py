@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from commands.postgres.database_url import DatabaseUrl
-from tests.pipeline_support import pipeline_target
-from tests.reliability.bot_process import BotProcess, wait_for
+from tests.support.pipeline_support import pipeline_target
+from tests.support.reliability.bot_process import BotProcess, wait_for
 
 ALICE, OPS = "U0ALICE", "C0OPS"
 

@@ -13,16 +13,16 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.reliability.after_crash import (
+from tests.support.reliability.after_crash import (
     check_announced,
     check_interrupted,
     held_calls,
     kill,
     restart,
 )
-from tests.reliability.bot_process import wait_for
-from tests.reliability.crash_targets import CrashWorld
-from tests.reliability.kill_points import (
+from tests.support.reliability.bot_process import wait_for
+from tests.support.reliability.crash_targets import CrashWorld
+from tests.support.reliability.kill_points import (
     FAST,
     FULL,
     OUTCOME,
@@ -31,7 +31,7 @@ from tests.reliability.kill_points import (
     KillPoint,
     OutcomePoint,
 )
-from tests.reliability.world import RUN_TIMEOUT
+from tests.support.reliability.world import RUN_TIMEOUT
 
 
 def where(revision: str | None, before: str | None) -> str:

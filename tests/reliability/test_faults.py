@@ -25,8 +25,8 @@ from bot.local_slack.faults import Fault
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_log import EventKind
-from tests.reliability.bot_process import wait_for
-from tests.reliability.fault_targets import (
+from tests.support.reliability.bot_process import wait_for
+from tests.support.reliability.fault_targets import (
     SMALL_DISK,
     FaultWorld,
     check_failed,
@@ -34,8 +34,8 @@ from tests.reliability.fault_targets import (
     fault_targets,
     message_text,
 )
-from tests.reliability.http_relay import Action, HttpRelay, Rule, forward
-from tests.reliability.observe import (
+from tests.support.reliability.http_relay import Action, HttpRelay, Rule, forward
+from tests.support.reliability.observe import (
     Bucket,
     command_line,
     descendants,
@@ -43,7 +43,7 @@ from tests.reliability.observe import (
     run_in_slices,
     sleeping_for,
 )
-from tests.reliability.world import (
+from tests.support.reliability.world import (
     ALICE,
     DEV,
     OPS,

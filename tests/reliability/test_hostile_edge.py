@@ -17,8 +17,8 @@ import pytest
 from bot.adapters.http_mode import MAX_BODY
 from bot.views.ids import ActionId
 from commands.postgres.database_url import DatabaseUrl
-from tests.reliability.bot_process import TEAM, find_element
-from tests.reliability.hostile_support import (
+from tests.support.reliability.bot_process import TEAM, find_element
+from tests.support.reliability.hostile_support import (
     BOB,
     DEV,
     HostileBot,
@@ -26,7 +26,7 @@ from tests.reliability.hostile_support import (
     hostile_bot,
     post_payload,
 )
-from tests.slack_requests import signature
+from tests.support.slack_requests import signature
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,8 @@ from bot.views.ids import ActionId, BlockId, ViewId
 from commands.postgres.database_url import DatabaseUrl
 from commands.slash.commands import Verb
 from commands.slash.grammar import CommandSyntaxError, parse
-from tests.reliability.bot_process import TEAM
-from tests.reliability.hostile_support import (
+from tests.support.reliability.bot_process import TEAM
+from tests.support.reliability.hostile_support import (
     ALICE,
     BOB,
     DEV,

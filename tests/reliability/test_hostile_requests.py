@@ -31,9 +31,9 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
 from commands.state.audit_log import EventKind, RequestState
 from commands.state.audit_reading import verify
-from tests.polling import wait_for
-from tests.reliability.bot_process import TEAM, find_element
-from tests.reliability.hostile_support import (
+from tests.support.polling import wait_for
+from tests.support.reliability.bot_process import TEAM, find_element
+from tests.support.reliability.hostile_support import (
     ALICE,
     BOB,
     DEV,

@@ -31,11 +31,11 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.requests.ledger import load
 from commands.state.audit_log import RequestState, StepStatus
-from tests.alembic_projects import Rev, table
-from tests.conftest import create_database, drop_database
-from tests.polling import wait_for
-from tests.reliability.bot_process import BotProcess
-from tests.reliability.hostile_support import (
+from tests.support.alembic_projects import Rev, table
+from tests.support.databases import create_database, drop_database
+from tests.support.polling import wait_for
+from tests.support.reliability.bot_process import BotProcess
+from tests.support.reliability.hostile_support import (
     BOB,
     CHANNELS,
     DEV,

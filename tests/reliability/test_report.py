@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tests.reliability.report import render
-from tests.reliability.results import FaultRecord
+from tests.support.reliability.results import FaultRecord
 
 
 def test_rows_of_one_fault_are_merged_and_every_outcome_kept() -> None:

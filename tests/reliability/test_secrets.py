@@ -32,11 +32,11 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
 from commands.state.audit_log import RequestState
-from tests.conftest import TEST_DATABASE_ENV
-from tests.polling import wait_for
-from tests.reliability.bot_process import BotProcess
-from tests.reliability.child_argv import ChildArgv
-from tests.reliability.hostile_support import (
+from tests.support.databases import TEST_DATABASE_ENV
+from tests.support.polling import wait_for
+from tests.support.reliability.bot_process import BotProcess
+from tests.support.reliability.child_argv import ChildArgv
+from tests.support.reliability.hostile_support import (
     ALICE,
     BOB,
     CHANNELS,
@@ -46,7 +46,7 @@ from tests.reliability.hostile_support import (
     ask,
     targets_file,
 )
-from tests.s3_server import S3Bucket
+from tests.support.s3_server import S3Bucket
 
 CLI = Path(sys.executable).with_name("migrate-bot")
 RUN_TIMEOUT = 180

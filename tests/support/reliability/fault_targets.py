@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from commands.pipeline.run_lock import run_lock
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_log import EventKind, RequestState
-from tests.reliability.after_crash import leftovers, told_once
-from tests.reliability.bot_process import wait_for
-from tests.reliability.http_relay import HttpRelay
-from tests.reliability.observe import Bucket
-from tests.reliability.world import (
+from tests.support.reliability.after_crash import leftovers, told_once
+from tests.support.reliability.bot_process import wait_for
+from tests.support.reliability.http_relay import HttpRelay
+from tests.support.reliability.observe import Bucket
+from tests.support.reliability.world import (
     DEV,
     HEAD,
     ORDER,

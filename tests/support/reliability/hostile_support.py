@@ -32,10 +32,10 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import newest_requests
 from commands.state.audit_log import EventKind
-from tests.alembic_projects import Rev, table, write_project
-from tests.conftest import create_database, drop_database
-from tests.polling import wait_for
-from tests.reliability.bot_process import BotProcess
+from tests.support.alembic_projects import Rev, table, write_project
+from tests.support.databases import create_database, drop_database
+from tests.support.polling import wait_for
+from tests.support.reliability.bot_process import BotProcess
 
 ALICE, BOB, EVE = "U0ALICE", "U0BOB", "U0EVE"
 DEV, OPS, ELSEWHERE = "C0DEV", "C0OPS", "C0ELSEWHERE"

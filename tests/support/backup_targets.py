@@ -15,14 +15,14 @@ from psycopg import sql
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
-from commands.migration.runtime.applying import run_plan
 from commands.migration.script.planning import plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import embedded_bin_dir
 from commands.targets import TargetHandle
-from tests.conftest import create_database, drop_database
+from tests.support.applying import run_plan
+from tests.support.databases import create_database, drop_database
 
 # revisions of the bundled project
 BEFORE_TRANSLATIONS = "5a7c1e3f0b54"  # 0005: the table segment_translations comes in 0006

@@ -28,8 +28,8 @@ from commands.config.targets_file import Config, TargetConfig
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.targets import TargetHandle, TargetOpener, open_target
-from tests.conftest import create_database, drop_database
-from tests.slack_requests import SlackSender
+from tests.support.databases import create_database, drop_database
+from tests.support.slack_requests import SlackSender
 
 TOKEN = "xoxb-flow-0000-bot-token"
 SECRET = "flow-signing-secret-0123456789"

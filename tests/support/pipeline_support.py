@@ -13,7 +13,7 @@ from commands.pipeline import Pipeline, Proposal, propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
 from commands.state.audit_log import RequestKind, open_audit_log
-from tests.alembic_projects import Rev, write_project
+from tests.support.alembic_projects import Rev, write_project
 
 REQUESTER = "U0ALICE"
 APPROVER = "U0BOB"

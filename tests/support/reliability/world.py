@@ -31,10 +31,10 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request, RequestService
 from commands.state.audit_log import EventKind
-from tests.alembic_projects import Rev, write_project
-from tests.reliability.bot_process import BotProcess, find_element, wait_for
-from tests.s3_server import FAKE_CREDENTIALS
-from tests.slack_requests import SlackSender
+from tests.support.alembic_projects import Rev, write_project
+from tests.support.reliability.bot_process import BotProcess, find_element, wait_for
+from tests.support.s3_server import FAKE_CREDENTIALS
+from tests.support.slack_requests import SlackSender
 
 ALICE, BOB = "U0ALICE", "U0BOB"  # the requester and the approver
 DEV, OPS = "C0DEV", "C0OPS"

@@ -25,8 +25,8 @@ from typing import Any
 
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Message, Workspace
-from tests.polling import wait_for
-from tests.slack_requests import SlackSender
+from tests.support.polling import wait_for
+from tests.support.slack_requests import SlackSender
 
 CLI = Path(sys.executable).with_name("migrate-bot")
 TEAM = "T0LOCAL"

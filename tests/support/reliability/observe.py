@@ -19,7 +19,7 @@ import boto3
 from commands.backup.storage.destination import PARTIAL_SUFFIX
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.s3_server import FAKE_CREDENTIALS
+from tests.support.s3_server import FAKE_CREDENTIALS
 
 
 def descendants(pid: int) -> dict[int, str]:

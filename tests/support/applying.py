@@ -1,4 +1,8 @@
-"""Apply a plan one revision at a time, so each step is timed and a failure is exact."""
+"""Apply a plan one revision at a time, so each step is timed and a failure is exact.
+
+What the pipeline does in full, reduced to the revisions: tests and benches use it to
+put a database at a revision quickly.
+"""
 
 from __future__ import annotations
 

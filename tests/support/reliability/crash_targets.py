@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands.postgres.database_url import DatabaseUrl
-from tests.reliability.http_relay import Action, Exchange, HttpRelay
-from tests.reliability.observe import Bucket
-from tests.reliability.socket_relay import PostgresRelay
-from tests.reliability.world import Target, Templates, World
+from tests.support.reliability.http_relay import Action, Exchange, HttpRelay
+from tests.support.reliability.observe import Bucket
+from tests.support.reliability.socket_relay import PostgresRelay
+from tests.support.reliability.world import Target, Templates, World
 
 PART_DELAY_S = 0.4
 REPLICA_ENV = "QUICK_REPLICA_URL"

@@ -1,4 +1,4 @@
-"""Fixtures the checks tests share: load with ``pytest_plugins = ("tests.checks_fixtures",)``."""
+"""Fixtures the checks tests share (registered by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from commands.postgres.database_url import DatabaseUrl
-from tests.checks_support import BEFORE_RISKY, handle_for, upgrade
-from tests.conftest import create_database, drop_database
+from tests.support.checks_support import BEFORE_RISKY, handle_for, upgrade
+from tests.support.databases import create_database, drop_database
 
 
 @pytest.fixture(scope="session")

@@ -22,15 +22,15 @@ from audit.chain import Event
 from bot.local_slack.faults import Fault
 from commands.pipeline.run_lock import run_lock
 from commands.state.audit_log import EventKind, RequestState
-from tests.reliability.bot_process import wait_for
-from tests.reliability.observe import (
+from tests.support.reliability.bot_process import wait_for
+from tests.support.reliability.observe import (
     Bucket,
     alive,
     descendants,
     partial_files,
     scratch_databases,
 )
-from tests.reliability.world import (
+from tests.support.reliability.world import (
     ALICE,
     DEV,
     HEAD,

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.local_slack.faults import Fault
-from tests.reliability.crash_targets import CrashWorld
-from tests.reliability.observe import partial_bytes, sleeping_for
-from tests.reliability.world import ALICE, DEV, OPS, Target
+from tests.support.reliability.crash_targets import CrashWorld
+from tests.support.reliability.observe import partial_bytes, sleeping_for
+from tests.support.reliability.world import ALICE, DEV, OPS, Target
 
 MIB = 1 << 20
 

@@ -14,8 +14,8 @@ from typing import Any
 from bot.local_slack.workspace import Message
 from bot.views.run_picture import run_picture
 from commands.requests import Request
-from tests.flow_bot import FlowBot
-from tests.polling import wait_for
+from tests.support.flow_bot import FlowBot
+from tests.support.polling import wait_for
 
 ALICE, BOB, CAROL, EVE, PM = "U0ALICE", "U0BOB", "U0CAROL", "U0EVE", "U0PM"
 DEV, OPS, STAKE = "C0DEV", "C0OPS", "C0STAKE"

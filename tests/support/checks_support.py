@@ -9,11 +9,11 @@ from pathlib import Path
 from psycopg import sql
 
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
-from commands.migration.runtime.applying import run_plan
 from commands.migration.script.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle, open_target
+from tests.support.applying import run_plan
 
 BEFORE_RISKY = "c9d0b2f4e165"  # the bundled revision just before the risky e2f6a8c0d376
 RISKY = "e2f6a8c0d376"

@@ -1,0 +1,1 @@
+"""Helpers the tests and benches share: real servers, projects, Slack senders, polling."""

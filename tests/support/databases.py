@@ -1,0 +1,28 @@
+"""Databases of their own for tests and benches, on a shared PostgreSQL server."""
+
+from __future__ import annotations
+
+import secrets
+
+from psycopg import sql
+
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+
+TEST_DATABASE_ENV = "MIGRATE_BOT_TEST_DATABASE_URL"
+
+
+def create_database(server: DatabaseUrl, prefix: str = "t") -> DatabaseUrl:
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with connect(server) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.with_database(name)
+
+
+def drop_database(server: DatabaseUrl, database: DatabaseUrl) -> None:
+    with connect(server) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(database.database)
+            )
+        )

@@ -1,0 +1,1 @@
+"""Helpers of the reliability suite: the bot as a child process, its world, faults."""
