@@ -42,8 +42,6 @@ from commands.targets import TargetHandle
 from tests.support.applying import run_plan
 from tests.support.s3_server import FAKE_CREDENTIALS, moto_server
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-
 MB = 1_000_000
 
 
