@@ -44,7 +44,8 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.requests import open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 from commands.units import parse_duration
 
@@ -214,7 +215,7 @@ def pipeline(
         """
     )
     config = parse_config(text, source="bench", base=state)
-    store, requests = open_audit_log(config), open_requests(config)
+    store, requests = open_audit_log(config.bot.state_path), open_requests(config)
     handle = open_target(config.target("bench"))
     with handle.runner().session() as session:
         planned = plan_request(handle, session, kind=RequestKind.UPGRADE, goal="head", store=store)

@@ -21,7 +21,8 @@ from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline import Pipeline, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.requests import open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 
 
@@ -59,7 +60,7 @@ def break_glass_run(
     as_json: bool,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
-    store = open_audit_log(config)
+    store = open_audit_log(config.bot.state_path)
     requests = open_requests(config)
     handle = open_target(config.target(target))
     with handle.runner().session() as session:

@@ -36,7 +36,7 @@ from commands.scheduling.scheduler import (
 )
 from commands.scheduling.slots import Slot, next_window_slot, slot_at
 from commands.slash.commands import Schedule
-from commands.state.audit_log import RequestKind, RequestState
+from commands.state.vocabulary import RequestKind, RequestState
 
 log = logging.getLogger(__name__)
 

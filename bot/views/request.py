@@ -37,7 +37,7 @@ from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
 from commands.pipeline import RollbackOffer
 from commands.requests import Request
-from commands.state.audit_log import ChecklistItem, RequestKind, RequestState
+from commands.state.vocabulary import ChecklistItem, RequestKind, RequestState
 from commands.units import format_duration
 
 PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)

@@ -17,7 +17,7 @@ from bot.views.status import revisions_text
 from commands.config.targets_file import TargetConfig
 from commands.requests import Request
 from commands.scheduling.slots import Slot, target_zone, upcoming_slots
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 from commands.units import format_duration
 
 Message = tuple[str, list[Block]]

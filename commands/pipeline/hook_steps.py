@@ -22,7 +22,7 @@ from commands.pipeline.hooks import (
     run_hook,
 )
 from commands.pipeline.progress import RunStep, UpdateKind
-from commands.state.audit_log import RequestState, StepStatus
+from commands.state.vocabulary import RequestState, StepStatus
 
 if TYPE_CHECKING:
     from commands.pipeline.stages import Stages

@@ -39,9 +39,9 @@ from commands.pipeline.rollback import rollback_offers
 from commands.pipeline.run_lock import run_lock
 from commands.pipeline.stages import StageFailed, Stages
 from commands.requests import Request, RequestService
-from commands.state.audit_log import RequestKind, RequestState
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.state.outbox import OutboxBusyError
+from commands.state.vocabulary import RequestKind, RequestState
 from commands.targets import TargetHandle, TargetOpener, open_target
 
 log = logging.getLogger(__name__)

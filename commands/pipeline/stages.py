@@ -34,7 +34,7 @@ from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, Upda
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests import Request
-from commands.state.audit_log import StepStatus
+from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
 

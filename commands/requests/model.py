@@ -16,7 +16,13 @@ from typing import Any
 from audit.chain import Event
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.scheduling.slots import Slot
-from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import (
+    ChecklistItem,
+    EventKind,
+    RequestKind,
+    RequestState,
+    StepStatus,
+)
 
 
 @dataclass(frozen=True)

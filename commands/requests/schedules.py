@@ -16,7 +16,7 @@ from commands.requests.inputs import clean_actor, clean_text, parse_request_id
 from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.scheduling.slots import ScheduleError, Slot
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 
 
 def not_started(request: Request) -> bool:

@@ -48,13 +48,8 @@ from commands.requests.policy import (
 from commands.requests.runs import RunsAndFreezes
 from commands.requests.schedules import Schedules
 from commands.requests.wording import format_time, state_phrase
-from commands.state.audit_log import (
-    ChecklistItem,
-    EventKind,
-    RequestKind,
-    RequestState,
-    open_audit_log,
-)
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import ChecklistItem, EventKind, RequestKind, RequestState
 
 _PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
 _BEFORE_RUN = (*_PENDING, RequestState.APPROVED)
@@ -359,4 +354,6 @@ def open_requests(
     config: Config, *, clock: Clock = utc_now, group_lookup: GroupLookup = no_group_members
 ) -> RequestService:
     """The request service on the configured audit log (what every front starts from)."""
-    return RequestService(open_audit_log(config, clock=clock), config, group_lookup=group_lookup)
+    return RequestService(
+        open_audit_log(config.bot.state_path, clock=clock), config, group_lookup=group_lookup
+    )

@@ -43,7 +43,7 @@ from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline.intake import BOT_ACTOR
 from commands.requests import Request, RequestService
 from commands.requests.schedules import not_started
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_confi
 from commands.pipeline import Pipeline, Proposal, propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from tests.support.alembic_projects import Rev, write_project
 
 REQUESTER = "U0ALICE"
@@ -101,4 +102,6 @@ def pipeline_target(
     path = root / "migrate-bot.toml"
     path.write_text(text)
     config = parse_config(text, source=str(path), base=root)
-    return PipelineTarget(config, database, open_audit_log(config), open_requests(config))
+    return PipelineTarget(
+        config, database, open_audit_log(config.bot.state_path), open_requests(config)
+    )
