@@ -74,17 +74,15 @@ class RequestState(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in _OPEN_STATES
+        return self not in OPEN_STATES
 
 
-_OPEN_STATES = frozenset(
-    {
-        RequestState.REQUESTED,
-        RequestState.AWAITING_APPROVAL,
-        RequestState.APPROVED,
-        RequestState.RUNNING,
-    }
-)
+PENDING_STATES = frozenset({RequestState.REQUESTED, RequestState.AWAITING_APPROVAL})
+"""Asked, not approved yet: approvals, rejection and a new plan still apply."""
+BEFORE_RUN_STATES = PENDING_STATES | {RequestState.APPROVED}
+"""Not started: it may still be cancelled, scheduled, moved or expired."""
+OPEN_STATES = BEFORE_RUN_STATES | {RequestState.RUNNING}
+"""Not final: every other state ends the request."""
 RUN_OUTCOMES = (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.ABORTED)
 
 
