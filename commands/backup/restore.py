@@ -33,7 +33,7 @@ from commands.backup.records import (
     ignore_progress,
 )
 from commands.backup.row_counts import count_rows, differences, table_names
-from commands.backup.storage.destination import BackupDestination, destination_of
+from commands.backup.storage import BackupDestination, destination_of
 from commands.backup.take import error_text
 from commands.errors import ExitCode, MigrateBotError
 from commands.postgres.connections import connect, server_version

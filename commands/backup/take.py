@@ -43,7 +43,7 @@ from commands.backup.row_counts import (
     exported_snapshot,
     version_table_rows,
 )
-from commands.backup.storage.destination import (
+from commands.backup.storage import (
     BackupDestination,
     BackupWriter,
     StorageError,
