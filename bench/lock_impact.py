@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.config.targets_file import parse_config
-from commands.pipeline import Pipeline, RunUpdate
+from commands.pipeline import Pipeline, RunContext, RunUpdate
 from commands.pipeline.plans import plan_request
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -235,7 +235,8 @@ def pipeline(
             blocker.release_after(block)
 
     started = time.monotonic()
-    outcome = Pipeline(config, requests, store).run(request.id, on_update=on_update)
+    pipeline = Pipeline(RunContext(config=config, requests=requests, store=store))
+    outcome = pipeline.run(request.id, on_update=on_update)
     ended = time.monotonic()
     return Result(
         "migrate-bot", writers.window(blocker.acquired, ended), ended - started, outcome.state.value

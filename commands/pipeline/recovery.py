@@ -17,7 +17,7 @@ from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
-from commands.pipeline.intake import BOT_ACTOR
+from commands.pipeline.context import BOT_ACTOR
 from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import RequestState

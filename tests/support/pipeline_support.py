@@ -9,7 +9,7 @@ from pathlib import Path
 
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.pipeline import Pipeline, Proposal, propose
+from commands.pipeline import Pipeline, Proposal, RunContext, propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
 from commands.state.audit_log import open_audit_log
@@ -51,7 +51,7 @@ class PipelineTarget:
     requests: RequestService
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.config, self.requests, self.store)
+        return Pipeline(RunContext(config=self.config, requests=self.requests, store=self.store))
 
     def approved(
         self, goal: str | None = None, kind: RequestKind = RequestKind.UPGRADE
