@@ -16,7 +16,7 @@ the request as expired: a scheduled request runs in its slot or not at all.
 
 Exactly one scheduler may run per state file: ``start`` takes an exclusive
 lock on ``<state_path>.scheduler.lock`` and raises ``SchedulerBusyError`` when
-another process holds it. Times come from the injected ``clock``; APScheduler
+another process holds it. Times come from the context's ``clock``; APScheduler
 reads its own ``datetime.now`` to decide when a job is due (tests point it at
 the same clock, see ``tests/support/scheduler_clock.py``).
 """
