@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -71,11 +70,6 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.redact_data(v) for v in value]
         return value
-
-    def known_secrets(self) -> Iterable[str]:
-        """The exact values being masked (for tests that search output for them)."""
-        with self._lock:
-            return tuple(self._known)
 
 
 redactor = Redactor()

@@ -28,7 +28,7 @@ from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
 from commands.requests import RequestService
-from commands.state.audit_log import ChecklistItem, RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import ChecklistItem, RequestKind, RequestState, StepStatus
 
 PAYLOAD = {
     "fingerprint": hashlib.sha256(b"plan").hexdigest(),

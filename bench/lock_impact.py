@@ -38,13 +38,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.config.targets_file import parse_config
-from commands.pipeline import Pipeline, RunUpdate
+from commands.pipeline import Pipeline, RunContext, RunUpdate
 from commands.pipeline.plans import plan_request
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.requests import open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 from commands.units import parse_duration
 
@@ -214,7 +215,7 @@ def pipeline(
         """
     )
     config = parse_config(text, source="bench", base=state)
-    store, requests = open_audit_log(config), open_requests(config)
+    store, requests = open_audit_log(config.bot.state_path), open_requests(config)
     handle = open_target(config.target("bench"))
     with handle.runner().session() as session:
         planned = plan_request(handle, session, kind=RequestKind.UPGRADE, goal="head", store=store)
@@ -234,7 +235,8 @@ def pipeline(
             blocker.release_after(block)
 
     started = time.monotonic()
-    outcome = Pipeline(config, requests, store).run(request.id, on_update=on_update)
+    pipeline = Pipeline(RunContext(config=config, requests=requests, store=store))
+    outcome = pipeline.run(request.id, on_update=on_update)
     ended = time.monotonic()
     return Result(
         "migrate-bot", writers.window(blocker.acquired, ended), ended - started, outcome.state.value

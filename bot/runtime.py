@@ -32,7 +32,7 @@ from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
-from commands.pipeline import InterruptedRun, Pipeline
+from commands.pipeline import InterruptedRun, Pipeline, RunContext
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
@@ -124,7 +124,7 @@ def start_runtime(
 ) -> BotRuntime:
     """Start everything but the transport; raises ``AuditLogUnavailableError`` when
     the state file cannot be opened. ``schedule=False`` runs no scheduler."""
-    store = open_audit_log(config, clock=clock)
+    store = open_audit_log(config.bot.state_path, clock=clock)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
     outbox = Outbox(config.bot.state_path)
@@ -142,7 +142,11 @@ def start_runtime(
         requests=requests,
         store=store,
         messages=messages,
-        pipeline=Pipeline(config, requests, store, clock=clock, open_target=open_target),
+        pipeline=Pipeline(
+            RunContext(
+                config=config, requests=requests, store=store, clock=clock, open_target=open_target
+            )
+        ),
         groups=groups,
         plans=RecentPlans(),
         open_target=open_target,

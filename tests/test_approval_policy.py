@@ -19,7 +19,7 @@ from commands.requests import (
     SelfApprovalError,
     TargetFrozenError,
 )
-from commands.state.audit_log import ChecklistItem, EventKind, RequestState
+from commands.state.vocabulary import ChecklistItem, EventKind, RequestState
 from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,

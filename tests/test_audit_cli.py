@@ -17,7 +17,7 @@ from bot.cli import main
 from commands.config.targets_file import Config
 from commands.errors import ExitCode
 from commands.requests import RequestService
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from tests.support.request_helpers import (
     APPROVER,
     fingerprint,

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from audit.store import EventStore
 from commands.backup.records import BackupError, list_backups
-from commands.backup.storage.destination import StorageError
+from commands.backup.storage import StorageError
 from commands.backup.take import take_backup
 from commands.errors import MigrateBotError
 from commands.postgres.connections import connect

@@ -19,7 +19,7 @@ from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.backup.records import BackupError, Step, list_backups
 from commands.backup.restore import ChecksumMismatchError, restore_backup
-from commands.backup.storage.destination import StorageError, StorageUnavailableError
+from commands.backup.storage import StorageError, StorageUnavailableError
 from commands.backup.take import take_backup
 from commands.demo.data import fill_demo_data
 from commands.errors import MigrateBotError

@@ -21,7 +21,7 @@ from bot.local_slack.workspace import Workspace
 from commands.config.targets_file import Config, parse_config
 from commands.migration.script.planning import status
 from commands.postgres.database_url import DatabaseUrl
-from commands.state.audit_log import RequestKind, RequestState
+from commands.state.vocabulary import RequestKind, RequestState
 from tests.support.alembic_projects import Rev, table, write_project
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (

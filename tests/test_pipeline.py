@@ -19,7 +19,7 @@ from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import WrongStateError
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 from commands.targets import open_target
 from tests.support.applying import run_plan
 from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers

@@ -12,7 +12,7 @@ from commands.migration.script.fingerprint import describe_changes, fingerprint_
 from commands.migration.script.planning import plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import PlanChangedError, RequestService
-from commands.state.audit_log import EventKind, RequestKind, RequestState
+from commands.state.vocabulary import EventKind, RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
 from tests.support.alembic_projects import table, write_project, write_revision
 from tests.support.applying import run_plan

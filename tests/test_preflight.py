@@ -21,7 +21,7 @@ from commands.demo.data import fill_demo_data
 from commands.errors import ExitCode
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.checks_support import (
     BEFORE_RISKY,

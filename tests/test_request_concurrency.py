@@ -12,7 +12,7 @@ from pathlib import Path
 from audit.store import EventStore
 from commands.config.targets_file import parse_config
 from commands.requests import AlreadyDoneError, RequestService
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 from tests.support.request_helpers import (
     APPROVER,
     SECOND_APPROVER,

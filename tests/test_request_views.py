@@ -17,7 +17,7 @@ from bot.views.run_picture import RunNews, StepState, run_picture
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep
 from commands.pipeline.progress import AppliedRevision
 from commands.requests import Request, RequestService
-from commands.state.audit_log import ChecklistItem, RequestState, StepStatus
+from commands.state.vocabulary import ChecklistItem, RequestState, StepStatus
 from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,

@@ -25,7 +25,7 @@ from commands.requests import (
     TargetBusyError,
     WrongStateError,
 )
-from commands.state.audit_log import EventKind, RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import EventKind, RequestKind, RequestState, StepStatus
 from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,

@@ -35,8 +35,8 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE
 from commands.slash.commands import Schedule
-from commands.state.audit_log import EventKind, RequestState
 from commands.state.audit_reading import verify
+from commands.state.vocabulary import EventKind, RequestState
 from tests.support.alembic_projects import table, write_project
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (

@@ -35,7 +35,7 @@ from commands.scheduling.slots import (
     slot_at,
     upcoming_slots,
 )
-from commands.state.audit_log import RequestKind, RequestState
+from commands.state.vocabulary import RequestKind, RequestState
 
 WEDNESDAY_NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 TARGET = f"""

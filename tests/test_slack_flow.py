@@ -32,8 +32,8 @@ from commands.migration.script.planning import status
 from commands.pipeline import propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
-from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState
 from commands.state.audit_reading import verify
+from commands.state.vocabulary import ChecklistItem, EventKind, RequestKind, RequestState
 from tests.support.alembic_projects import Rev, table, write_project
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (

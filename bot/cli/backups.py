@@ -12,7 +12,8 @@ from bot.cli.runs import break_glass_run
 from commands.backup.records import Progress, list_backups
 from commands.backup.take import take_backup
 from commands.config.targets_file import load_config
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 
 
@@ -32,7 +33,10 @@ def backup(target: str, as_json: bool) -> None:
     config = load_config()
     handle = open_target(config.target(target))
     record = take_backup(
-        handle, store=open_audit_log(config), actor=operator(), on_progress=_progress(as_json)
+        handle,
+        store=open_audit_log(config.bot.state_path),
+        actor=operator(),
+        on_progress=_progress(as_json),
     )
     if as_json:
         echo_json(render.backup_json(record))
@@ -47,7 +51,7 @@ def backups(target: str, as_json: bool) -> None:
     """List TARGET's backups, newest first: id, time, revision, size, location."""
     config = load_config()
     config.target(target)
-    records = list_backups(open_audit_log(config), target)
+    records = list_backups(open_audit_log(config.bot.state_path), target)
     if as_json:
         echo_json(render.backup_list_json(records))
     else:

@@ -11,7 +11,7 @@ from commands.config.targets_file import load_config
 from commands.migration.script.planning import history as load_history
 from commands.migration.script.planning import plan as make_plan
 from commands.migration.script.planning import status as load_status
-from commands.state.audit_log import RequestKind
+from commands.state.vocabulary import RequestKind
 
 
 @click.command()

@@ -12,7 +12,7 @@ from bot.cli import audit_render
 from bot.cli.options import echo_json, json_option, operator
 from commands.config.targets_file import load_config
 from commands.requests import RequestService, open_requests
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 
 def _service() -> RequestService:

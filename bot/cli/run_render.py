@@ -8,7 +8,7 @@ from bot.cli.render import plan_json, plan_text, revisions_text
 from commands.pipeline import RunOutcome, RunUpdate
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import RunStep, UpdateKind
-from commands.state.audit_log import RequestKind
+from commands.state.vocabulary import RequestKind
 from commands.units import format_bytes, format_duration
 
 

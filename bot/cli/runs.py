@@ -18,10 +18,11 @@ from bot.cli import run_render as render
 from bot.cli.options import echo_json, operator
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
-from commands.pipeline import Pipeline, RunOutcome, RunUpdate, RunWorker
+from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.requests import open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 
 
@@ -59,7 +60,7 @@ def break_glass_run(
     as_json: bool,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
-    store = open_audit_log(config)
+    store = open_audit_log(config.bot.state_path)
     requests = open_requests(config)
     handle = open_target(config.target(target))
     with handle.runner().session() as session:
@@ -82,7 +83,7 @@ def break_glass_run(
         click.echo(render.header_text(request.id, kind, planned))
     watch = _Watch(as_json)
     worker = RunWorker(
-        Pipeline(config, requests, store),
+        Pipeline(RunContext(config=config, requests=requests, store=store)),
         on_update=watch.update,
         on_outcome=watch.finished,
         on_refused=watch.refused,

@@ -46,7 +46,7 @@ from commands.requests import (
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.scheduling.slots import Slot
-from commands.state.audit_log import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
+from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 from commands.targets import TargetOpener, open_target
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from commands.config.targets_file import USER_GROUP, Config
 from commands.pipeline import InterruptedRun, RunOutcome, RunUpdate
 from commands.pipeline.ways_back import ways_back
 from commands.requests import Request, RequestService
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from bot.views.schedule import (
 )
 from commands.config.targets_file import TargetConfig
 from commands.errors import MigrateBotError
+from commands.pipeline import RunContext
 from commands.requests import Request, RequestRefused, WrongStateError
 from commands.requests.schedules import not_started
 from commands.scheduling.scheduler import (
@@ -36,7 +37,7 @@ from commands.scheduling.scheduler import (
 )
 from commands.scheduling.slots import Slot, next_window_slot, slot_at
 from commands.slash.commands import Schedule
-from commands.state.audit_log import RequestKind, RequestState
+from commands.state.vocabulary import RequestKind, RequestState
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,11 @@ class ScheduleFlow:
     def start(self) -> ScheduleFlow:
         """Run the scheduler; if another process runs it, scheduling here is refused."""
         scheduler = WindowScheduler(
-            self.config,
-            self.requests,
+            RunContext(
+                config=self.config, requests=self.requests, store=self.flow.store, clock=self.clock
+            ),
             notices=self,
             submit=self._submit,
-            clock=self.clock,
             late_start_limit=self.late_start_limit,
         )
         try:

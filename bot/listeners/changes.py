@@ -18,8 +18,8 @@ from bot.views.history import history_blocks
 from commands.backup.records import list_backups
 from commands.migration.script.planning import history
 from commands.slash import grammar
-from commands.state.audit_log import RequestKind
 from commands.state.audit_reading import verify
+from commands.state.vocabulary import RequestKind
 
 RECENT_REQUESTS = 10
 

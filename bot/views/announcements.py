@@ -22,7 +22,7 @@ from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep
 from commands.pipeline.hook_steps import HOOK_EVENT
 from commands.pipeline.progress import UpdateKind
 from commands.requests import Freeze, Request
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 from commands.units import format_bytes, format_duration
 
 Message = tuple[str, list[Block]]

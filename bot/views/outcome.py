@@ -11,7 +11,7 @@ from bot.views.status import revisions_text
 from commands.pipeline import RollbackOffer
 from commands.requests import Request
 from commands.requests.wording import format_time
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 from commands.units import format_duration
 
 if TYPE_CHECKING:

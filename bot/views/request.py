@@ -37,11 +37,14 @@ from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
 from commands.pipeline import RollbackOffer
 from commands.requests import Request
-from commands.state.audit_log import ChecklistItem, RequestKind, RequestState
+from commands.state.vocabulary import (
+    BEFORE_RUN_STATES,
+    PENDING_STATES,
+    ChecklistItem,
+    RequestKind,
+    RequestState,
+)
 from commands.units import format_duration
-
-PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
-BEFORE_RUN = (*PENDING, RequestState.APPROVED)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         blocks += run_blocks(card.run, card.now)
     if request.kind is not RequestKind.RESTORE:
         blocks += _revisions(request)
-    if request.state in BEFORE_RUN:
+    if request.state in BEFORE_RUN_STATES:
         blocks += preflight_blocks(request.preflight)
     else:
         blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
@@ -119,7 +122,7 @@ def _checklist(card: RequestCard) -> list[Block]:
         f"*Checklist* · {confirmed}/{len(card.checklist)} confirmed by"
         f" {mention(request.requester)} (only the requester's ticks count)"
     )
-    if request.state in PENDING:
+    if request.state in PENDING_STATES:
         element = checkboxes(
             action_id=ActionId.CHECKLIST,
             options=[(item.label, item.value) for item in card.checklist],
@@ -138,7 +141,7 @@ def _checklist(card: RequestCard) -> list[Block]:
 def _buttons(card: RequestCard) -> list[Block]:
     request = card.request
     value = request.id
-    if request.state in BEFORE_RUN:
+    if request.state in BEFORE_RUN_STATES:
         elements = []
         if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
             elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
@@ -193,7 +196,7 @@ def _buttons(card: RequestCard) -> list[Block]:
 def _footer(card: RequestCard) -> str:
     request = card.request
     parts = [f"plan {code(request.fingerprint.short)}"]
-    if request.state in BEFORE_RUN:
+    if request.state in BEFORE_RUN_STATES:
         parts.append(f"approvals last {format_duration(card.approval_ttl_s)}")
         parts.append(f"`/migrate cancel {request.id}`")
     return " · ".join(parts)

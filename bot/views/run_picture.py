@@ -16,7 +16,7 @@ from enum import StrEnum
 from commands.pipeline import RunStep, RunUpdate
 from commands.pipeline.progress import UpdateKind
 from commands.requests import Request
-from commands.state.audit_log import RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import RequestKind, RequestState, StepStatus
 
 STEPS = {
     RequestKind.UPGRADE: (RunStep.PREFLIGHT, RunStep.BACKUP, RunStep.APPLY, RunStep.VERIFY),

@@ -17,7 +17,7 @@ from bot.views.status import revisions_text
 from commands.config.targets_file import TargetConfig
 from commands.requests import Request
 from commands.scheduling.slots import Slot, target_zone, upcoming_slots
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import PENDING_STATES, RequestState
 from commands.units import format_duration
 
 Message = tuple[str, list[Block]]
@@ -49,7 +49,7 @@ def schedule_line(request: Request) -> str | None:
     line = f"📅 Scheduled for {slot_text(request.schedule.slot)} by {mention(request.schedule.by)}"
     if request.state is RequestState.APPROVED:
         return line + " · approved: it starts then"
-    if request.state in (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL):
+    if request.state in PENDING_STATES:
         return line + " · it needs its approval before then, or it will not run"
     return line
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from audit.store import EventStore
 from commands.backup.lock import backup_lock
 from commands.backup.records import name_pattern
-from commands.backup.storage.destination import Leftover, StorageError, open_destination
+from commands.backup.storage import Leftover, StorageError, open_destination
 from commands.postgres.scratch import PURPOSES, drop_database, stray_scratch_databases
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 
 INTERRUPTED = "the process taking it stopped before it finished"

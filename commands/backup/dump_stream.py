@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from commands.backup.records import BackupError
-from commands.backup.storage.destination import BackupWriter
+from commands.backup.storage import BackupWriter
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.pg_tools import PgTools, stderr_tail
 

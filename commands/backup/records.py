@@ -19,7 +19,7 @@ from typing import Any
 from audit.chain import Event
 from audit.store import EventStore
 from commands.errors import ExitCode, MigrateBotError
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 
 MIB = 1 << 20
 PROGRESS_EVERY_BYTES = 32 * MIB  # how often DUMP and DOWNLOAD progress is reported

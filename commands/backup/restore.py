@@ -33,12 +33,12 @@ from commands.backup.records import (
     ignore_progress,
 )
 from commands.backup.row_counts import count_rows, differences, table_names
-from commands.backup.storage.destination import BackupDestination, destination_of
+from commands.backup.storage import BackupDestination, destination_of
 from commands.backup.take import error_text
 from commands.errors import ExitCode, MigrateBotError
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import PgTools, default_tool_dirs, find_pg_tools, stderr_tail
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 from commands.units import postgres_interval
 

@@ -43,7 +43,7 @@ from commands.backup.row_counts import (
     exported_snapshot,
     version_table_rows,
 )
-from commands.backup.storage.destination import (
+from commands.backup.storage import (
     BackupDestination,
     BackupWriter,
     StorageError,
@@ -54,7 +54,7 @@ from commands.errors import MigrateBotError
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import PgTools, default_tool_dirs, find_pg_tools
 from commands.postgres.scratch import VERIFY_RESTORE, scratch_database
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 
 _ID_ATTEMPTS = 20

@@ -72,7 +72,6 @@ _QUERIES = {
         JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE NOT g.tgisinternal AND {_USER_SCHEMAS}""",
 }
-KINDS = tuple(_QUERIES)
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from pglast import ast
 from pglast.enums import AlterTableType, ConstrType
 
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.checks.sql_statements import Statement
 from commands.units import format_bytes
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 REWRITE_FACTOR = 1.5
 _REWRITING_COMMANDS = frozenset(

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, levels_verdict
 from commands.checks.size_risk import assess
 from commands.checks.sql_statements import Statement, statement_at
 from commands.checks.squawk import TIMEOUT_RULES, SquawkFinding, run_squawk
 from commands.units import format_duration
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 
 @dataclass(frozen=True)
@@ -98,7 +95,7 @@ def _offset(sql: str, finding: SquawkFinding) -> int:
 
 
 def check_lint(context: PreflightContext) -> CheckResult:
-    findings = context.lint_findings
+    findings = lint_findings(context)
     total = len(context.plan.revisions)
     timeouts = (
         f"{' and '.join(TIMEOUT_RULES)} not applied: the runner sets lock_timeout"

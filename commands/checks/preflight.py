@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Mapping
 
 import psycopg
 
 from audit.store import Clock, utc_now
+from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
-from commands.checks.lint import LintFinding, check_lint, lint_findings
+from commands.checks.lint import check_lint
 from commands.checks.promotion import check_promotion
 from commands.checks.replication import check_replication
 from commands.checks.review import check_review
 from commands.checks.sessions_locks import check_locks, check_sessions
-from commands.checks.sql_statements import Statement, parse_statements
-from commands.checks.table_sizes import TableSize, table_sizes
-from commands.config.checks import CheckSettings
 from commands.config.targets_file import load_config
 from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
 from commands.migration.runtime.runner import ProjectState
@@ -36,46 +32,6 @@ from commands.migration.script.planning import Plan, plan_in_session
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle, open_target
-
-OpenTarget = Callable[[str], TargetHandle]
-
-
-@dataclass
-class PreflightContext:
-    """What every pre-flight check reads; the costly parts are computed once, on first use."""
-
-    handle: TargetHandle
-    conn: psycopg.Connection
-    server_version: tuple[int, int]
-    state: ProjectState
-    plan: Plan
-    environ: Mapping[str, str]
-    open_other: OpenTarget
-
-    @property
-    def settings(self) -> CheckSettings:
-        return self.handle.config.checks
-
-    @cached_property
-    def statements(self) -> dict[str, list[Statement]]:
-        return {rev: parse_statements(rev, sql) for rev, sql in self.plan.sql.items()}
-
-    @cached_property
-    def table_sizes(self) -> dict[str, TableSize]:
-        """Every table the plan's own statements name (not Alembic's version table)."""
-        names = [
-            table
-            for statements in self.statements.values()
-            for statement in statements
-            if not statement.bookkeeping
-            for table in statement.tables
-        ]
-        return table_sizes(self.conn, names)
-
-    @cached_property
-    def lint_findings(self) -> list[LintFinding]:
-        return lint_findings(self)
-
 
 PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("lint", check_lint),

@@ -6,13 +6,9 @@ rule: prod may go to a revision only once staging's database holds it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.migration.script.revision_graph import Direction
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 
 def check_promotion(context: PreflightContext) -> CheckResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from audit.chain import Event
 from audit.store import EventStore
 from commands.checks.framework import CheckResult, Report
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 
 
 def record_report(

@@ -11,16 +11,12 @@ to be what it is: not a replica, so no lag can be measured.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import url_from_environment
 from commands.units import format_bytes, format_duration
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 _REPLICA = """
 SELECT pg_is_in_recovery(),

@@ -14,17 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pglast import ast as sql_ast
 from pglast.enums import AlterTableType
 
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, levels_verdict
 from commands.checks.sql_statements import Statement
 from commands.errors import MigrateBotError
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 
 class ReviewError(MigrateBotError):

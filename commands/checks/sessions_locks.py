@@ -12,13 +12,10 @@ user, application, state, age and its query cut short, ready for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.units import format_duration
-
-if TYPE_CHECKING:
-    from commands.checks.preflight import PreflightContext
 
 QUERY_CHARS = 80
 

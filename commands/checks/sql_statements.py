@@ -130,16 +130,3 @@ def walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, tuple):
         for item in value:
             yield from walk(item)
-
-
-def object_names(node: Any) -> list[str]:
-    """The names in a ``DropStmt``'s objects, each as dotted text (``segments.t``, ``f``)."""
-    names = []
-    for obj in node.objects:
-        if isinstance(obj, ast.ObjectWithArgs):
-            names.append(".".join(s.sval for s in obj.objname))
-        elif isinstance(obj, tuple):
-            names.append(".".join(s.sval for s in obj))
-        elif isinstance(obj, ast.String):
-            names.append(obj.sval)
-    return names

@@ -18,7 +18,6 @@ from commands.scheduling.windows import Window, parse_window
 from commands.units import parse_duration
 
 DEFAULT_REMINDERS = ("24h", "1h")
-HOOK_PHASES = ("before_run", "after_run")
 MAX_HOOKS = 10
 
 

@@ -23,7 +23,7 @@ from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.errors import ConfigError, UnknownTargetError
 from commands.scheduling.windows import Window
-from commands.state.audit_log import ChecklistItem
+from commands.state.vocabulary import ChecklistItem
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")

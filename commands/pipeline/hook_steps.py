@@ -11,8 +11,6 @@ recorded (``hook_ran``) and sent to the watchers with its output.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from commands.config.schedule import Hook
 from commands.pipeline.hooks import (
     HookResult,
@@ -22,10 +20,8 @@ from commands.pipeline.hooks import (
     run_hook,
 )
 from commands.pipeline.progress import RunStep, UpdateKind
-from commands.state.audit_log import RequestState, StepStatus
-
-if TYPE_CHECKING:
-    from commands.pipeline.stages import Stages
+from commands.pipeline.stages import Stages
+from commands.state.vocabulary import RequestState, StepStatus
 
 HOOK_EVENT = "hook"  # ``RunUpdate.data["event"]`` of a hook's result
 
@@ -74,9 +70,9 @@ def _run(stages: Stages, step: RunStep, hook: Hook, *, outcome: RequestState | N
         hook,
         facts,
         timeout=config.hook_timeout,
-        hidden_env=database_env_names(stages.pipeline.config),
+        hidden_env=database_env_names(stages.context.config),
     )
-    record_hook(stages.pipeline.store, result, actor=stages.pipeline.actor, facts=facts)
+    record_hook(stages.context.store, result, actor=stages.context.actor, facts=facts)
     stages.emit(
         step,
         UpdateKind.PROGRESS,

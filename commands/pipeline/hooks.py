@@ -25,7 +25,7 @@ from audit.redact import redact
 from audit.store import EventStore
 from commands.config.schedule import Hook
 from commands.config.targets_file import Config
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from commands.units import format_duration
 
 OUTPUT_LINES = 5

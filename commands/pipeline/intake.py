@@ -28,14 +28,13 @@ from commands.errors import MigrateBotError
 from commands.migration.script.fingerprint import fingerprint_plan
 from commands.migration.script.planning import Plan
 from commands.migration.script.revision_graph import Direction
+from commands.pipeline.context import BOT_ACTOR
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
 from commands.requests import Request, RequestService
-from commands.state.audit_log import RequestKind
+from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle, TargetOpener, open_target
 from commands.units import format_bytes
-
-BOT_ACTOR = "migrate-bot"
 
 
 class ProposalError(MigrateBotError):

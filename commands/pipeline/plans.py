@@ -19,7 +19,7 @@ from commands.migration.script.fingerprint import (
 )
 from commands.migration.script.planning import Plan, plan_in_session
 from commands.migration.script.revision_graph import Direction
-from commands.state.audit_log import RequestKind
+from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
 
 

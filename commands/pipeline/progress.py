@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 
 class RunStep(StrEnum):

@@ -17,10 +17,10 @@ from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
-from commands.pipeline.intake import BOT_ACTOR
+from commands.pipeline.context import BOT_ACTOR
 from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.requests import Request, RequestService
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 from commands.targets import TargetHandle, TargetOpener, open_target
 
 log = logging.getLogger(__name__)

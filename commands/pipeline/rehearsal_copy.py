@@ -15,7 +15,7 @@ from pathlib import Path
 
 from commands.backup.records import BackupRecord, ignore_progress
 from commands.backup.restore import fetch_checked, run_pg_restore
-from commands.backup.storage.destination import destination_of
+from commands.backup.storage import destination_of
 from commands.checks.rehearsal import ScratchDatabase
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import default_tool_dirs, find_pg_tools

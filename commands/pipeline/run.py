@@ -23,26 +23,24 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from audit.store import Clock, EventStore, StoreError, utc_now
-from commands.config.targets_file import Config
-from commands.errors import MigrateBotError
+from audit.store import StoreError
 from commands.migration.runtime.runner import AlembicStopped
+from commands.pipeline.context import RunContext
 from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
-from commands.pipeline.intake import BOT_ACTOR
+from commands.pipeline.limits import RunAborted, RunLimits
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKind
 from commands.pipeline.rollback import rollback_offers
 from commands.pipeline.run_lock import run_lock
 from commands.pipeline.stages import StageFailed, Stages
-from commands.requests import Request, RequestService
-from commands.state.audit_log import RequestKind, RequestState
+from commands.requests import Request
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.state.outbox import OutboxBusyError
-from commands.targets import TargetHandle, TargetOpener, open_target
+from commands.state.vocabulary import RequestKind, RequestState
+from commands.targets import TargetHandle
 
 log = logging.getLogger(__name__)
 
@@ -54,51 +52,11 @@ def ignore_updates(_: RunUpdate) -> None:
     """The default sink: nobody is watching."""
 
 
-class RunAborted(MigrateBotError):
-    """The run was stopped on purpose: its deadline passed or an operator cancelled it."""
-
-
-@dataclass(frozen=True)
-class RunLimits:
-    """When a run must stop: ``deadline`` on the monotonic clock, or when ``cancel`` is set."""
-
-    deadline: float
-    cancel: threading.Event
-    reason_at_deadline: str
-
-    def why(self, stop: Exception) -> str:
-        """Why a run stopped, in words: a revision stopped at the deadline says which."""
-        if isinstance(stop, AlembicStopped) and not self.cancel.is_set():
-            return f"{self.reason_at_deadline}: {stop}"
-        return str(stop)
-
-    def check(self, before: str) -> None:
-        """Raise ``RunAborted`` if the run must stop before starting ``before``."""
-        if self.cancel.is_set():
-            raise RunAborted(f"cancelled before {before}")
-        if time.monotonic() >= self.deadline:
-            raise RunAborted(f"{self.reason_at_deadline} before {before}")
-
-
 class Pipeline:
     """Runs approved requests for both fronts; one instance per bot process."""
 
-    def __init__(
-        self,
-        config: Config,
-        requests: RequestService,
-        store: EventStore,
-        *,
-        clock: Clock = utc_now,
-        open_target: TargetOpener = open_target,
-        actor: str = BOT_ACTOR,
-    ) -> None:
-        self.config = config
-        self.requests = requests
-        self.store = store
-        self.clock = clock
-        self.open_target = open_target
-        self.actor = actor
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
 
     def run(
         self,
@@ -116,16 +74,16 @@ class Pipeline:
         approved, plan changed, expired, frozen…), ``RevisionError`` or
         ``UnknownBackupError`` when the plan cannot be made again.
         """
-        request = self.requests.get(request_id)
-        handle = self.open_target(self.config.target(request.target))
+        request = self.context.requests.get(request_id)
+        handle = self.context.target(request.target)
         with run_lock(handle.database, label=f"{request.id} {request.kind} by {request.requester}"):
             with handle.runner().session() as session:
                 planned = plan_request(
-                    handle, session, kind=request.kind, goal=request.goal, store=self.store
+                    handle, session, kind=request.kind, goal=request.goal, store=self.context.store
                 )
-            request = self.requests.start_run(
+            request = self.context.requests.start_run(
                 request.id,
-                actor=self.actor,
+                actor=self.context.actor,
                 fingerprint_now=planned.fingerprint,
                 owner={"host": socket.gethostname(), "pid": str(os.getpid())},
             )
@@ -138,7 +96,7 @@ class Pipeline:
         budget = handle.config.max_duration
         reason = f"max_duration ({budget:g} s) reached"
         if until is not None:
-            window = (until - self.clock()).total_seconds()
+            window = (until - self.context.clock()).total_seconds()
             if window < budget:
                 budget, reason = max(window, 0.0), "the maintenance window ended"
         return RunLimits(time.monotonic() + budget, cancel, reason)
@@ -151,9 +109,14 @@ class Pipeline:
         limits: RunLimits,
         on_update: UpdateSink,
     ) -> RunOutcome:
-        started_at = self.clock()
+        started_at = self.context.clock()
         stages = Stages(
-            self, request, handle, planned=planned, limits=limits, on_update=_safe(on_update)
+            self.context,
+            request,
+            handle,
+            planned=planned,
+            limits=limits,
+            on_update=_safe(on_update),
         )
         state, failed_step, error = RequestState.SUCCEEDED, None, None
         try:
@@ -214,7 +177,7 @@ class Pipeline:
             failed_step=failed_step,
             error=error,
             started_at=started_at,
-            finished_at=self.clock(),
+            finished_at=self.context.clock(),
             from_revisions=stages.plan.current,
             planned_revisions=tuple(r.id for r in stages.plan.revisions),
             database_revisions=database_revisions,
@@ -252,8 +215,12 @@ class Pipeline:
         deadline = time.monotonic() + OUTCOME_PATIENCE_S
         while True:
             try:
-                self.requests.finish_run(
-                    request_id, actor=self.actor, outcome=outcome, reason=reason, details=details
+                self.context.requests.finish_run(
+                    request_id,
+                    actor=self.context.actor,
+                    outcome=outcome,
+                    reason=reason,
+                    details=details,
                 )
                 return
             except AuditLogBusyError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from commands.backup.records import BackupRecord, Progress
 from commands.backup.restore import restore_backup
@@ -29,17 +29,16 @@ from commands.migration.runtime.executor import RevisionEvent, RevisionFailedErr
 from commands.migration.runtime.runner import AlembicError
 from commands.migration.script.planning import Plan
 from commands.migration.script.revision_graph import Direction, Revision
+from commands.pipeline.context import RunContext
+from commands.pipeline.limits import RunLimits
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, UpdateKind
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests import Request
-from commands.state.audit_log import StepStatus
+from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
-
-if TYPE_CHECKING:
-    from commands.pipeline.run import Pipeline, RunLimits
 
 
 class StageFailed(MigrateBotError):
@@ -55,7 +54,7 @@ class Stages:
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        context: RunContext,
         request: Request,
         handle: TargetHandle,
         *,
@@ -63,7 +62,7 @@ class Stages:
         limits: RunLimits,
         on_update: Callable[[RunUpdate], None],
     ) -> None:
-        self.pipeline = pipeline
+        self.context = context
         self.request = request
         self.handle = handle
         self.plan: Plan = planned.plan
@@ -87,15 +86,15 @@ class Stages:
                 step=step,
                 kind=kind,
                 message=message,
-                at=self.pipeline.clock(),
+                at=self.context.clock(),
                 **fields,
             )
         )
 
     def record(self, step: RunStep, status: StepStatus, detail: str = "", **fields: Any) -> None:
-        self.pipeline.requests.record_step(
+        self.context.requests.record_step(
             self.request.id,
-            actor=self.pipeline.actor,
+            actor=self.context.actor,
             step=step.value,
             status=status,
             detail=detail,
@@ -126,8 +125,8 @@ class Stages:
             self.handle,
             to=self.request.goal,
             direction=self.plan.direction,
-            clock=self.pipeline.clock,
-            open_other=lambda name: self.pipeline.open_target(self.pipeline.config.target(name)),
+            clock=self.context.clock,
+            open_other=self.context.target,
         )
         self._record_report(report)
         if report.blocks:
@@ -152,11 +151,11 @@ class Stages:
         try:
             record = take_backup(
                 self.handle,
-                store=self.pipeline.store,
-                actor=self.pipeline.actor,
+                store=self.context.store,
+                actor=self.context.actor,
                 request_id=self.request.id,
                 on_progress=progress,
-                clock=self.pipeline.clock,
+                clock=self.context.clock,
             )
         except MigrateBotError as exc:
             raise self.fail(step, f"backup failed, nothing was changed: {exc}") from None
@@ -254,7 +253,7 @@ class Stages:
         step = RunStep.VERIFY
         self.begin(step, "verifying the result")
         assert self.snapshot is not None
-        report = verify_after_run(self.handle, self.plan, self.snapshot, clock=self.pipeline.clock)
+        report = verify_after_run(self.handle, self.plan, self.snapshot, clock=self.context.clock)
         self._record_report(report)
         self.verification = tuple(
             f"{r.verdict.value.upper()} {r.name}: {r.summary}" for r in report.results
@@ -274,8 +273,8 @@ class Stages:
             result = restore_backup(
                 self.handle,
                 record.id,
-                store=self.pipeline.store,
-                actor=self.pipeline.actor,
+                store=self.context.store,
+                actor=self.context.actor,
                 request_id=self.request.id,
                 on_progress=lambda p: self.emit(step, UpdateKind.PROGRESS, p.message),
             )
@@ -299,7 +298,7 @@ class Stages:
 
     def _record_report(self, report: Report) -> None:
         record_report(
-            self.pipeline.store, report, actor=self.pipeline.actor, request_id=self.request.id
+            self.context.store, report, actor=self.context.actor, request_id=self.request.id
         )
 
 

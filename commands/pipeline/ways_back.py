@@ -16,7 +16,7 @@ from commands.migration.script.revision_graph import Direction
 from commands.pipeline import RollbackOffer, RunOutcome
 from commands.pipeline.rollback import rollback_offers
 from commands.requests import Request, RequestRefused
-from commands.state.audit_log import EventKind, RequestKind, RequestState
+from commands.state.vocabulary import EventKind, RequestKind, RequestState
 
 ENDED_BADLY = (RequestState.FAILED, RequestState.ABORTED, RequestState.INTERRUPTED)
 

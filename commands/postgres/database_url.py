@@ -70,10 +70,6 @@ class DatabaseUrl:
         """Environment that hands the password to a libpq program (empty if none)."""
         return {"PGPASSWORD": self.password} if self.password else {}
 
-    def without_password(self) -> DatabaseUrl:
-        """The same URL with no password (enough for a dialect, never for a login)."""
-        return DatabaseUrl(self.url._replace(password=None))
-
     def with_database(self, name: str) -> DatabaseUrl:
         """The same server and credentials, another database (scratch copies, tests)."""
         return DatabaseUrl(self.url.set(database=name))

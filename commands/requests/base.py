@@ -21,8 +21,8 @@ from commands.requests.policy import (
     no_group_members,
     tally,
 )
-from commands.state.audit_log import EventKind
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
+from commands.state.vocabulary import EventKind
 
 
 class ServiceBase:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from commands.requests.errors import RequestInputError
-from commands.state.audit_log import RequestKind
+from commands.state.vocabulary import RequestKind
 
 E = TypeVar("E", bound=StrEnum)
 

@@ -14,7 +14,7 @@ from audit.chain import Event
 from commands.requests.errors import RequestNotFoundError
 from commands.requests.inputs import request_id_of
 from commands.requests.model import Freeze, Request, fold_freeze, fold_request
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 
 
 class EventSource(Protocol):

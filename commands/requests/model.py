@@ -16,7 +16,14 @@ from typing import Any
 from audit.chain import Event
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.scheduling.slots import Slot
-from commands.state.audit_log import ChecklistItem, EventKind, RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import (
+    PENDING_STATES,
+    ChecklistItem,
+    EventKind,
+    RequestKind,
+    RequestState,
+    StepStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,7 @@ def _preflight(request: Request, event: Event, at: datetime) -> Request:
     request = replace(request, preflight=preflight)
     if "fingerprint" in data:
         request = _new_plan(request, data)
-    if request.state in (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL):
+    if request.state in PENDING_STATES:
         state = RequestState.AWAITING_APPROVAL if passed else RequestState.REQUESTED
         request = replace(request, state=state)
     return request

@@ -20,7 +20,7 @@ from commands.config.targets_file import USER_GROUP, TargetConfig
 from commands.requests.errors import ChecklistIncompleteError, NotAnApproverError, SelfApprovalError
 from commands.requests.model import Approval, Request
 from commands.requests.wording import plural
-from commands.state.audit_log import ChecklistItem
+from commands.state.vocabulary import ChecklistItem
 from commands.units import format_duration
 
 GroupLookup = Callable[[str], frozenset[str]]

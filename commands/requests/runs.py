@@ -31,7 +31,7 @@ from commands.requests.inputs import MAX_SUMMARY, clean_actor, clean_text, one_o
 from commands.requests.model import Freeze, Request
 from commands.requests.policy import first_expiry
 from commands.requests.wording import format_time, quoted, state_phrase
-from commands.state.audit_log import RUN_OUTCOMES, EventKind, RequestState, StepStatus
+from commands.state.vocabulary import RUN_OUTCOMES, EventKind, RequestState, StepStatus
 
 ONE_RUN_HINT = "An approval is good for one run: ask again to run it again."
 

@@ -16,12 +16,12 @@ from commands.requests.inputs import clean_actor, clean_text, parse_request_id
 from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.scheduling.slots import ScheduleError, Slot
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import BEFORE_RUN_STATES, EventKind
 
 
 def not_started(request: Request) -> bool:
     """Still open and not running: it may be scheduled, moved, expired or missed."""
-    return not request.state.is_final and request.state is not RequestState.RUNNING
+    return request.state in BEFORE_RUN_STATES
 
 
 class Schedules(ServiceBase):

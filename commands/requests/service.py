@@ -48,16 +48,15 @@ from commands.requests.policy import (
 from commands.requests.runs import RunsAndFreezes
 from commands.requests.schedules import Schedules
 from commands.requests.wording import format_time, state_phrase
-from commands.state.audit_log import (
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import (
+    BEFORE_RUN_STATES,
+    PENDING_STATES,
     ChecklistItem,
     EventKind,
     RequestKind,
     RequestState,
-    open_audit_log,
 )
-
-_PENDING = (RequestState.REQUESTED, RequestState.AWAITING_APPROVAL)
-_BEFORE_RUN = (*_PENDING, RequestState.APPROVED)
 
 
 @dataclass(frozen=True)
@@ -229,7 +228,7 @@ class RequestService(RunsAndFreezes, Schedules):
         }
         with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
-            if request.state not in _BEFORE_RUN:
+            if request.state not in BEFORE_RUN_STATES:
                 raise WrongStateError(request, "checked again")
             if fingerprint is not None and fingerprint.digest != request.fingerprint.digest:
                 data["fingerprint"] = fingerprint.to_json()
@@ -249,7 +248,7 @@ class RequestService(RunsAndFreezes, Schedules):
                     f" at {format_time(done.at)}.",
                     request,
                 )
-            if request.state not in _PENDING:
+            if request.state not in PENDING_STATES:
                 raise WrongStateError(request, "changed")
             return self._append(tx, request, EventKind.CHECKLIST_TICKED, actor, {"item": item})
 
@@ -350,7 +349,7 @@ class RequestService(RunsAndFreezes, Schedules):
             request = ledger.load(tx, request_id)
             if request.state is state:
                 raise AlreadyDoneError(f"{request.id} {state_phrase(request)}.", request)
-            if request.state not in _BEFORE_RUN:
+            if request.state not in BEFORE_RUN_STATES:
                 raise WrongStateError(request, state.value)
             return self._append(tx, request, kind, actor, {"reason": reason})
 
@@ -359,4 +358,6 @@ def open_requests(
     config: Config, *, clock: Clock = utc_now, group_lookup: GroupLookup = no_group_members
 ) -> RequestService:
     """The request service on the configured audit log (what every front starts from)."""
-    return RequestService(open_audit_log(config, clock=clock), config, group_lookup=group_lookup)
+    return RequestService(
+        open_audit_log(config.bot.state_path, clock=clock), config, group_lookup=group_lookup
+    )

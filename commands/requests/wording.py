@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from commands.requests.model import Request
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 
 def format_time(moment: datetime) -> str:

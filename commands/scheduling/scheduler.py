@@ -16,7 +16,7 @@ the request as expired: a scheduled request runs in its slot or not at all.
 
 Exactly one scheduler may run per state file: ``start`` takes an exclusive
 lock on ``<state_path>.scheduler.lock`` and raises ``SchedulerBusyError`` when
-another process holds it. Times come from the injected ``clock``; APScheduler
+another process holds it. Times come from the context's ``clock``; APScheduler
 reads its own ``datetime.now`` to decide when a job is due (tests point it at
 the same clock, see ``tests/support/scheduler_clock.py``).
 """
@@ -37,13 +37,11 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine
 
-from audit.store import Clock, utc_now
-from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
-from commands.pipeline.intake import BOT_ACTOR
-from commands.requests import Request, RequestService
+from commands.pipeline.context import RunContext
+from commands.requests import Request
 from commands.requests.schedules import not_started
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +89,17 @@ class WindowScheduler:
 
     def __init__(
         self,
-        config: Config,
-        requests: RequestService,
+        context: RunContext,
         *,
         notices: WindowNotices,
         submit: SubmitRun,
-        clock: Clock = utc_now,
         late_start_limit: timedelta = LATE_START_LIMIT,
-        actor: str = BOT_ACTOR,
     ) -> None:
-        self.config = config
-        self.requests = requests
+        self.context = context
         self.notices = notices
         self.submit = submit
-        self.clock = clock
         self.late_start_limit = late_start_limit
-        self.actor = actor
-        self.path = Path(config.bot.state_path).resolve()
+        self.path = Path(context.config.bot.state_path).resolve()
         self.key = str(self.path)
         self._aps: BackgroundScheduler | None = None
         self._lock_file: IO[str] | None = None
@@ -157,10 +149,10 @@ class WindowScheduler:
         """Make (or move) ``request``'s jobs: its start and the reminders still ahead."""
         assert request.schedule is not None
         slot = request.schedule.slot
-        now = self.clock()
+        now = self.context.clock()
         start_job = f"{request.id}:{START}"
         self._add(start_job, slot.start, action=START, request_id=request.id, start=slot.start)
-        for offset in self.config.target(request.target).reminders:
+        for offset in self.context.config.target(request.target).reminders:
             at = slot.start - timedelta(seconds=offset)
             job_id = f"{request.id}:{REMIND}:{offset:g}"
             if at > now:
@@ -188,7 +180,7 @@ class WindowScheduler:
 
     def reconcile(self) -> None:
         """Make the stored jobs agree with the log: drop strays, make what is missing."""
-        wanted = {r.id: r for r in self.requests.scheduled()}
+        wanted = {r.id: r for r in self.context.requests.scheduled()}
         for job in self._scheduler().get_jobs():
             if job.id.split(":")[0] not in wanted:
                 job.remove()
@@ -232,7 +224,7 @@ class WindowScheduler:
     def on_job(self, action: str, request_id: str, start: datetime, before_s: float) -> None:
         """One job's turn; a job made for another start, or a request done with, does nothing."""
         with self._lock_for(request_id):
-            request = self.requests.get(request_id)
+            request = self.context.requests.get(request_id)
             current = request.schedule.slot.start if request.schedule else None
             if current != start or not not_started(request):
                 log.info("%s job of %s is stale (now %s)", action, request_id, request.state)
@@ -245,40 +237,48 @@ class WindowScheduler:
     def start_refused(self, request_id: str, reason: str) -> None:
         """The worker could not start a scheduled run: it will not run late, so it expires."""
         with self._lock_for(request_id):
-            request = self.requests.get(request_id)
+            request = self.context.requests.get(request_id)
             if request.schedule is None or request.run is not None:
                 return
             if not_started(request):
                 why = f"it could not start in its window: {reason}"
-                request = self.requests.expire(request.id, actor=self.actor, reason=why)
+                request = self.context.requests.expire(
+                    request.id, actor=self.context.actor, reason=why
+                )
             self.notices.did_not_run(request)
 
     def _remind(self, request: Request, before_s: float) -> None:
         assert request.schedule is not None
-        start, now = request.schedule.slot.start, self.clock()
-        closer = self.config.target(request.target).reminders
+        start, now = request.schedule.slot.start, self.context.clock()
+        closer = self.context.config.target(request.target).reminders
         stale = now >= start or any(
             now >= start - timedelta(seconds=o) for o in closer if o < before_s
         )
         if stale:  # the bot was down: a later reminder (or the start) is due already
             return
-        request = self.requests.record_reminder(request.id, actor=self.actor, before_s=before_s)
+        request = self.context.requests.record_reminder(
+            request.id, actor=self.context.actor, before_s=before_s
+        )
         self.notices.reminder(request, before_s)
 
     def _open(self, request: Request) -> None:
         assert request.schedule is not None
-        slot, now = request.schedule.slot, self.clock()
+        slot, now = request.schedule.slot, self.context.clock()
         if now - slot.start > self.late_start_limit or (slot.end is not None and now >= slot.end):
             reason = (
                 f"its slot ({slot.describe()}) passed while the bot was not running;"
                 " it is not run late"
             )
-            request = self.requests.miss_window(request.id, actor=self.actor, reason=reason)
+            request = self.context.requests.miss_window(
+                request.id, actor=self.context.actor, reason=reason
+            )
             self.notices.did_not_run(request)
             return
         if request.state is not RequestState.APPROVED:
             reason = f"it was not approved before its slot opened ({slot.describe()})"
-            request = self.requests.expire(request.id, actor=self.actor, reason=reason)
+            request = self.context.requests.expire(
+                request.id, actor=self.context.actor, reason=reason
+            )
             self.notices.did_not_run(request)
             return
         self.notices.starting(request)

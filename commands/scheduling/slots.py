@@ -19,8 +19,6 @@ from commands.config.targets_file import TargetConfig
 from commands.errors import ExitCode, MigrateBotError
 from commands.scheduling.windows import Occurrence, open_at, upcoming
 
-SHOWN_WINDOWS = 5
-
 
 class ScheduleError(MigrateBotError):
     """The time asked for cannot be a slot (it is past, or does not exist that day)."""

@@ -197,10 +197,6 @@ class Schedule:
     tz: str | None = None
     verb: ClassVar[Verb] = Verb.SCHEDULE
 
-    @property
-    def next_window(self) -> bool:
-        return self.at is None
-
     def render(self) -> str:
         when = ["next-window"] if self.at is None else ["at", self.at.strftime("%Y-%m-%d %H:%M")]
         return _join("schedule", self.target, *_to(self.to), *when, self.tz)

@@ -1,144 +1,20 @@
 """The bot's audit log: the event store at the configured state path.
 
-Every spelling the log uses lives here, one place, so the fronts, the fold
-that derives request state and the tests agree: event kinds, request states
-and kinds, checklist items, step statuses.
+Its vocabulary (event kinds, request states…) is in ``commands.state.vocabulary``.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from audit.store import Clock, EventStore, StoreError, utc_now
 from commands.state.audit_reading import AuditLogUnavailableError
 
-if TYPE_CHECKING:  # config.py reads ChecklistItem from here
-    from commands.config.targets_file import Config
 
-
-class EventKind(StrEnum):
-    """Every kind of event migrate-bot appends. Add new kinds here."""
-
-    # backups (commands/backups…)
-    BACKUP_STARTED = "backup_started"
-    BACKUP_WRITING = "backup_writing"  # where it is being written (for cleanup after a crash)
-    BACKUP_SUCCEEDED = "backup_succeeded"
-    BACKUP_FAILED = "backup_failed"
-    BACKUP_DELETED = "backup_deleted"
-    BACKUP_CLEANED = "backup_cleaned"  # leftovers of an interrupted backup removed
-    # restores (commands/backup/restore.py)
-    RESTORE_STARTED = "restore_started"
-    RESTORE_STAMPED = "restore_stamped"  # version table set to the backup's revision
-    RESTORE_SUCCEEDED = "restore_succeeded"
-    RESTORE_FAILED = "restore_failed"
-
-    # pre-flight, verification, rehearsal and partial-application results (commands/checks)
-    CHECK_RESULT = "check_result"
-
-    # requests (commands/requests/)
-    REQUEST_CREATED = "request_created"
-    PREFLIGHT_RECORDED = "preflight_recorded"
-    CHECKLIST_TICKED = "checklist_ticked"
-    APPROVAL_GRANTED = "approval_granted"
-    BREAK_GLASS_APPROVAL = "break_glass_approval"
-    REQUEST_REJECTED = "request_rejected"
-    REQUEST_CANCELLED = "request_cancelled"
-    REQUEST_EXPIRED = "request_expired"
-    PLAN_CHANGED = "plan_changed"
-    ACTION_REFUSED = "action_refused"
-    RUN_STARTED = "run_started"
-    RUN_STEP = "run_step"
-    RUN_FINISHED = "run_finished"
-    RUN_INTERRUPTED = "run_interrupted"
-    TARGET_FROZEN = "target_frozen"
-    TARGET_UNFROZEN = "target_unfrozen"
-
-    # scheduled requests (commands/requests/schedules.py, commands/scheduling/)
-    REQUEST_SCHEDULED = "request_scheduled"
-    REQUEST_RESCHEDULED = "request_rescheduled"  # earlier approvals no longer count
-    SCHEDULE_MISSED = "schedule_missed"  # the window passed while the bot was down: expired
-    REMINDER_SENT = "reminder_sent"
-    # before_run / after_run hooks around a run (commands/pipeline/hooks.py)
-    HOOK_RAN = "hook_ran"
-
-
-class RequestState(StrEnum):
-    """Where a request stands; derived from its events, never stored."""
-
-    REQUESTED = "requested"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVED = "approved"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    ABORTED = "aborted"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def is_final(self) -> bool:
-        return self not in _OPEN_STATES
-
-
-_OPEN_STATES = frozenset(
-    {
-        RequestState.REQUESTED,
-        RequestState.AWAITING_APPROVAL,
-        RequestState.APPROVED,
-        RequestState.RUNNING,
-    }
-)
-RUN_OUTCOMES = (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.ABORTED)
-
-
-class RequestKind(StrEnum):
-    UPGRADE = "upgrade"  # to head or a revision
-    DOWNGRADE = "downgrade"  # to a revision, base or -N
-    RESTORE = "restore"  # a recorded backup
-
-
-class ChecklistItem(StrEnum):
-    """The runbook's pre-migration checks that need a human's word.
-
-    The bot itself does the others (backup, disk space, notifying stakeholders).
-    """
-
-    CODE_REVIEWED = "code_reviewed"
-    STAGING_TESTED = "staging_tested"
-    APP_COMPATIBLE = "app_compatible"
-    DOWNTIME_PLANNED = "downtime_planned"
-    ROLLBACK_PLANNED = "rollback_planned"
-
-    @property
-    def label(self) -> str:
-        return CHECKLIST_LABELS[self]
-
-
-CHECKLIST_LABELS = {
-    ChecklistItem.CODE_REVIEWED: "Migration code reviewed and approved",
-    ChecklistItem.STAGING_TESTED: "Applied and tested in staging",
-    ChecklistItem.APP_COMPATIBLE: "Application works with both the old and the new schema",
-    ChecklistItem.DOWNTIME_PLANNED: "No downtime needed, or a maintenance window is planned",
-    ChecklistItem.ROLLBACK_PLANNED: "Rollback plan prepared",
-}
-
-
-class StepStatus(StrEnum):
-    """How one step of a run went (a step: pre-flight, backup, a revision, verify…)."""
-
-    STARTED = "started"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-def open_audit_log(config: Config, *, clock: Clock = utc_now) -> EventStore:
-    """The store at ``[bot] state_path``, created on first use; raises
+def open_audit_log(state_path: Path, *, clock: Clock = utc_now) -> EventStore:
+    """The store at ``state_path`` (``[bot] state_path``), created on first use; raises
     ``AuditLogUnavailableError`` if the file cannot be opened."""
     try:
-        return EventStore(config.bot.state_path, clock=clock)
+        return EventStore(state_path, clock=clock)
     except StoreError as exc:
         raise AuditLogUnavailableError(str(exc)) from None

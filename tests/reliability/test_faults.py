@@ -24,7 +24,7 @@ import pytest
 from bot.local_slack.faults import Fault
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from tests.support.reliability.bot_process import wait_for
 from tests.support.reliability.fault_targets import (
     SMALL_DISK,

@@ -29,8 +29,8 @@ from bot.views.ids import ActionId
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
-from commands.state.audit_log import EventKind, RequestState
 from commands.state.audit_reading import verify
+from commands.state.vocabulary import EventKind, RequestState
 from tests.support.polling import wait_for
 from tests.support.reliability.bot_process import TEAM, find_element
 from tests.support.reliability.hostile_support import (

@@ -30,7 +30,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.requests.ledger import load
-from commands.state.audit_log import RequestState, StepStatus
+from commands.state.vocabulary import RequestState, StepStatus
 from tests.support.alembic_projects import Rev, table
 from tests.support.databases import create_database, drop_database
 from tests.support.polling import wait_for

@@ -31,7 +31,7 @@ from audit.store import EventStore
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
-from commands.state.audit_log import RequestState
+from commands.state.vocabulary import RequestState
 from tests.support.databases import TEST_DATABASE_ENV
 from tests.support.polling import wait_for
 from tests.support.reliability.bot_process import BotProcess

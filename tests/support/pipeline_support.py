@@ -9,10 +9,11 @@ from pathlib import Path
 
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.pipeline import Pipeline, Proposal, propose
+from commands.pipeline import Pipeline, Proposal, RunContext, propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
-from commands.state.audit_log import RequestKind, open_audit_log
+from commands.state.audit_log import open_audit_log
+from commands.state.vocabulary import RequestKind
 from tests.support.alembic_projects import Rev, write_project
 
 REQUESTER = "U0ALICE"
@@ -50,7 +51,7 @@ class PipelineTarget:
     requests: RequestService
 
     def pipeline(self) -> Pipeline:
-        return Pipeline(self.config, self.requests, self.store)
+        return Pipeline(RunContext(config=self.config, requests=self.requests, store=self.store))
 
     def approved(
         self, goal: str | None = None, kind: RequestKind = RequestKind.UPGRADE
@@ -101,4 +102,6 @@ def pipeline_target(
     path = root / "migrate-bot.toml"
     path.write_text(text)
     config = parse_config(text, source=str(path), base=root)
-    return PipelineTarget(config, database, open_audit_log(config), open_requests(config))
+    return PipelineTarget(
+        config, database, open_audit_log(config.bot.state_path), open_requests(config)
+    )

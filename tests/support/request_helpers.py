@@ -11,7 +11,7 @@ from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
 from commands.requests import GroupLookup, Request, RequestService, no_group_members
-from commands.state.audit_log import ChecklistItem, RequestKind
+from commands.state.vocabulary import ChecklistItem, RequestKind
 
 REQUESTER = "U0ALICE"
 APPROVER = "U0BOB"

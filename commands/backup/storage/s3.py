@@ -27,7 +27,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from commands.backup.storage.destination import (
+from commands.backup.storage.base import (
     READ_CHUNK,
     Leftover,
     StorageError,

@@ -42,10 +42,6 @@ class Revision:
     def parents(self) -> tuple[str, ...]:
         return self.down_revisions + self.dependencies
 
-    @property
-    def is_merge(self) -> bool:
-        return len(self.down_revisions) > 1
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Revision:
         return cls(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from audit.chain import Event
 from bot.local_slack.faults import Fault
 from commands.pipeline.run_lock import run_lock
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 from tests.support.reliability.bot_process import wait_for
 from tests.support.reliability.observe import (
     Bucket,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from commands.pipeline.run_lock import run_lock
 from commands.postgres.database_url import DatabaseUrl
-from commands.state.audit_log import EventKind, RequestState
+from commands.state.vocabulary import EventKind, RequestState
 from tests.support.reliability.after_crash import leftovers, told_once
 from tests.support.reliability.bot_process import wait_for
 from tests.support.reliability.http_relay import HttpRelay

@@ -31,7 +31,7 @@ from bot.local_slack.workspace import Message
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import newest_requests
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from tests.support.alembic_projects import Rev, table, write_project
 from tests.support.databases import create_database, drop_database
 from tests.support.polling import wait_for

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from commands.backup.storage.destination import PARTIAL_SUFFIX
+from commands.backup.storage.local import PARTIAL_SUFFIX
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.s3_server import FAKE_CREDENTIALS

@@ -30,7 +30,7 @@ from commands.config.targets_file import Config, parse_config
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request, RequestService
-from commands.state.audit_log import EventKind
+from commands.state.vocabulary import EventKind
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.reliability.bot_process import BotProcess, find_element, wait_for
 from tests.support.s3_server import FAKE_CREDENTIALS

@@ -1,10 +1,8 @@
-"""Where backups are kept: a local folder (``file://DIR``) or S3 (``s3://bucket/prefix``).
+"""Backups as files in a local folder (``file://DIR``).
 
-A backup is written while pg_dump runs and becomes visible under its final
-name only when ``commit`` is called, after it has been verified: a folder
-gets a hidden ``.NAME.partial`` file renamed into place, S3 a multipart
-upload completed. ``abort`` removes whatever was written. Leftovers of a
-process killed mid-backup are found by ``leftovers`` and removed at start-up.
+A backup is written to a hidden ``.NAME.partial`` file beside its final name
+and renamed into place on ``commit``, after it was verified; ``abort`` and
+start-up cleanup remove partial files.
 """
 
 from __future__ import annotations
@@ -16,97 +14,12 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO
 
-from commands.config.targets_file import TargetConfig
-from commands.errors import ExitCode, MigrateBotError
+from commands.backup.storage.base import READ_CHUNK, Leftover, StorageError, StoredBackup
 
 PARTIAL_SUFFIX = ".partial"
-READ_CHUNK = 1 << 20
-
-
-class StorageError(MigrateBotError):
-    """The backup destination refused a read or a write (full, not writable, denied)."""
-
-
-class StorageUnavailableError(StorageError):
-    """The backup destination could not be reached at all."""
-
-    exit_code = ExitCode.UNAVAILABLE
-
-
-@dataclass(frozen=True)
-class StoredBackup:
-    """A committed backup: where it is and how many bytes it holds."""
-
-    uri: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """Something an interrupted backup left behind (a partial file, an open upload)."""
-
-    kind: str
-    location: str
-    handle: str = ""
-
-
-class BackupWriter(Protocol):
-    """One backup being written; invisible until ``commit``."""
-
-    uri: str
-
-    def write(self, chunk: bytes) -> None: ...
-
-    def commit(self) -> StoredBackup: ...
-
-    def abort(self) -> None: ...
-
-
-class BackupDestination(Protocol):
-    """A place that holds a target's backups."""
-
-    uri: str
-
-    def check(self) -> None: ...
-
-    def exists(self, name: str) -> bool: ...
-
-    def writer(self, name: str) -> BackupWriter: ...
-
-    def local_path(self, uri: str) -> Path | None: ...
-
-    def read(self, uri: str) -> Iterator[bytes]: ...
-
-    def delete(self, uri: str) -> None: ...
-
-    def leftovers(self, name_pattern: re.Pattern[str], name_prefix: str) -> list[Leftover]: ...
-
-    def remove(self, leftover: Leftover) -> None: ...
-
-
-def open_destination(target: TargetConfig) -> BackupDestination:
-    """The target's configured destination."""
-    return _open(target.backup, target)
-
-
-def destination_of(backup_uri: str, target: TargetConfig) -> BackupDestination:
-    """The folder or prefix holding ``backup_uri``, which may predate the target's
-    current ``backup`` setting (S3 is reached with the target's current S3 settings)."""
-    return _open(backup_uri.rsplit("/", 1)[0], target)
-
-
-def _open(base_uri: str, target: TargetConfig) -> BackupDestination:
-    if base_uri.startswith("file://"):
-        return FileDestination(Path(base_uri.removeprefix("file://")))
-    if base_uri.startswith("s3://"):
-        from commands.backup.storage.s3 import S3Destination  # boto3 is imported only when needed
-
-        return S3Destination.for_target(base_uri, target)
-    raise StorageError(f"{base_uri!r} is neither file:// nor s3://")
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -1,0 +1,127 @@
+"""The words of the audit log: event kinds, request states and kinds, checklist items,
+step statuses.
+
+They live apart from opening the log so that anything may name them (the
+targets file reads ``ChecklistItem``; views, flows and the fold read states)
+without pulling in the store or the config that opening it needs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """Every kind of event migrate-bot appends. Add new kinds here."""
+
+    # backups (commands/backups…)
+    BACKUP_STARTED = "backup_started"
+    BACKUP_WRITING = "backup_writing"  # where it is being written (for cleanup after a crash)
+    BACKUP_SUCCEEDED = "backup_succeeded"
+    BACKUP_FAILED = "backup_failed"
+    BACKUP_DELETED = "backup_deleted"
+    BACKUP_CLEANED = "backup_cleaned"  # leftovers of an interrupted backup removed
+    # restores (commands/backup/restore.py)
+    RESTORE_STARTED = "restore_started"
+    RESTORE_STAMPED = "restore_stamped"  # version table set to the backup's revision
+    RESTORE_SUCCEEDED = "restore_succeeded"
+    RESTORE_FAILED = "restore_failed"
+
+    # pre-flight, verification, rehearsal and partial-application results (commands/checks)
+    CHECK_RESULT = "check_result"
+
+    # requests (commands/requests/)
+    REQUEST_CREATED = "request_created"
+    PREFLIGHT_RECORDED = "preflight_recorded"
+    CHECKLIST_TICKED = "checklist_ticked"
+    APPROVAL_GRANTED = "approval_granted"
+    BREAK_GLASS_APPROVAL = "break_glass_approval"
+    REQUEST_REJECTED = "request_rejected"
+    REQUEST_CANCELLED = "request_cancelled"
+    REQUEST_EXPIRED = "request_expired"
+    PLAN_CHANGED = "plan_changed"
+    ACTION_REFUSED = "action_refused"
+    RUN_STARTED = "run_started"
+    RUN_STEP = "run_step"
+    RUN_FINISHED = "run_finished"
+    RUN_INTERRUPTED = "run_interrupted"
+    TARGET_FROZEN = "target_frozen"
+    TARGET_UNFROZEN = "target_unfrozen"
+
+    # scheduled requests (commands/requests/schedules.py, commands/scheduling/)
+    REQUEST_SCHEDULED = "request_scheduled"
+    REQUEST_RESCHEDULED = "request_rescheduled"  # earlier approvals no longer count
+    SCHEDULE_MISSED = "schedule_missed"  # the window passed while the bot was down: expired
+    REMINDER_SENT = "reminder_sent"
+    # before_run / after_run hooks around a run (commands/pipeline/hooks.py)
+    HOOK_RAN = "hook_ran"
+
+
+class RequestState(StrEnum):
+    """Where a request stands; derived from its events, never stored."""
+
+    REQUESTED = "requested"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in OPEN_STATES
+
+
+PENDING_STATES = frozenset({RequestState.REQUESTED, RequestState.AWAITING_APPROVAL})
+"""Asked, not approved yet: approvals, rejection and a new plan still apply."""
+BEFORE_RUN_STATES = PENDING_STATES | {RequestState.APPROVED}
+"""Not started: it may still be cancelled, scheduled, moved or expired."""
+OPEN_STATES = BEFORE_RUN_STATES | {RequestState.RUNNING}
+"""Not final: every other state ends the request."""
+RUN_OUTCOMES = (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.ABORTED)
+
+
+class RequestKind(StrEnum):
+    UPGRADE = "upgrade"  # to head or a revision
+    DOWNGRADE = "downgrade"  # to a revision, base or -N
+    RESTORE = "restore"  # a recorded backup
+
+
+class ChecklistItem(StrEnum):
+    """The runbook's pre-migration checks that need a human's word.
+
+    The bot itself does the others (backup, disk space, notifying stakeholders).
+    """
+
+    CODE_REVIEWED = "code_reviewed"
+    STAGING_TESTED = "staging_tested"
+    APP_COMPATIBLE = "app_compatible"
+    DOWNTIME_PLANNED = "downtime_planned"
+    ROLLBACK_PLANNED = "rollback_planned"
+
+    @property
+    def label(self) -> str:
+        return CHECKLIST_LABELS[self]
+
+
+CHECKLIST_LABELS = {
+    ChecklistItem.CODE_REVIEWED: "Migration code reviewed and approved",
+    ChecklistItem.STAGING_TESTED: "Applied and tested in staging",
+    ChecklistItem.APP_COMPATIBLE: "Application works with both the old and the new schema",
+    ChecklistItem.DOWNTIME_PLANNED: "No downtime needed, or a maintenance window is planned",
+    ChecklistItem.ROLLBACK_PLANNED: "Rollback plan prepared",
+}
+
+
+class StepStatus(StrEnum):
+    """How one step of a run went (a step: pre-flight, backup, a revision, verify…)."""
+
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
