@@ -1,10 +1,11 @@
-"""The Bolt app: listeners, the duplicate filter and the one error handler.
+"""The Bolt app: middleware, listeners and the one error handler.
 
 ``build_app`` is the factory both modes (HTTP, Socket Mode), the tests and the
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
 ``worker``; ``handlers`` maps each grammar command to the function that does it.
-Requests from another workspace are refused first (``WorkspaceGuard``).
+Every request passes ``bot.middleware``'s chain first (another workspace's
+requests refused, Slack's retries dropped).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
 request messages' buttons approve, reject, cancel and roll back; with the
 flow's ``scheduling`` it schedules them too.
@@ -32,8 +33,7 @@ from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
-from bot.middleware.duplicates import DuplicateFilter
-from bot.middleware.workspace_guard import WorkspaceGuard
+from bot.middleware import global_middleware
 from bot.slack_api.replies import Replier, web_client
 from bot.worker import Worker
 from commands.config.targets_file import Config, TargetConfig
@@ -74,8 +74,8 @@ def build_app(
         client=client,
         process_before_response=True,
     )
-    app.use(WorkspaceGuard())
-    app.use(DuplicateFilter())
+    for middleware in global_middleware():
+        app.use(middleware)
 
     def context_for(invocation: Invocation) -> CommandContext:
         return CommandContext(
