@@ -167,7 +167,7 @@ class Sandbox:
                 Route(EVENTS_PATH, self._bot, methods=["POST"]),
                 Route(HEALTH_PATH, self._health, methods=["GET"]),
                 *self.slack.routes(),
-                *page_routes(self),
+                *page_routes(bridge=self.bridge, setup=self.setup, workspace=self.slack.workspace),
             ]
         )
 
