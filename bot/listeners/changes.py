@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.store import EventStore
-from bot.flows.request_flow import Asker, RequestFlow
+from bot.flows.asker import Asker
+from bot.flows.request_flow import RequestFlow
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.read_only import allowed_targets
 from bot.views.audit import audit_verified_blocks

@@ -14,7 +14,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.error_reporting import ErrorReporter
-from bot.flows.request_flow import Asker, RequestFlow
+from bot.flows.asker import Asker
+from bot.flows.request_flow import RequestFlow
 from bot.invocation import Invocation
 from bot.listeners.channels import check_channel
 from bot.listeners.context import CommandContext
