@@ -28,6 +28,7 @@ from bot.invocation import Invocation
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
+from bot.listeners.handoff import Handoff
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
@@ -87,24 +88,19 @@ def build_app(
             shared=shared,
         )
 
+    handoff = Handoff(context_for, worker, reporter)
     register_slash_command(
         app,
         config=config,
         handlers={**READ_ONLY_HANDLERS, **changes, **(handlers or {})},
-        context_for=context_for,
-        worker=worker,
-        reporter=reporter,
+        handoff=handoff,
         acknowledgement=acknowledgement,
     )
-    register_actions(app, context_for=context_for, worker=worker, reporter=reporter)
+    register_actions(app, handoff=handoff)
     if flow is not None:
-        register_decisions(
-            app, flow=flow, context_for=context_for, worker=worker, reporter=reporter
-        )
+        register_decisions(app, flow=flow, handoff=handoff)
     if scheduling is not None:
-        register_scheduling(
-            app, scheduling=scheduling, context_for=context_for, worker=worker, reporter=reporter
-        )
+        register_scheduling(app, scheduling=scheduling, handoff=handoff)
     register_unknown_actions(app)
 
     @app.error
