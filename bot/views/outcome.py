@@ -7,8 +7,8 @@ from bot.views.ids import ActionId, BlockId
 from bot.views.people import mention, people
 from bot.views.request_card import RequestCard
 from bot.views.status import revisions_text
-from commands.pipeline import RollbackOffer
-from commands.requests import Request
+from commands.pipeline.progress import RollbackOffer
+from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.state.audit_log import RequestState
 from commands.units import format_duration

@@ -32,7 +32,7 @@ from bot.views.request_card import RequestCard
 from bot.views.run import run_blocks
 from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
-from commands.requests import Request
+from commands.requests.model import Request
 from commands.state.audit_log import RequestKind, RequestState
 from commands.units import format_duration
 

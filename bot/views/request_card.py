@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.views.run_picture import RunPicture
-from commands.pipeline import RollbackOffer
-from commands.requests import Request
+from commands.pipeline.progress import RollbackOffer
+from commands.requests.model import Request
 from commands.state.audit_log import ChecklistItem
 
 
