@@ -3,7 +3,8 @@
 ``build_app`` is the factory both modes (HTTP, Socket Mode), the tests and the
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
-``worker``; ``handlers`` maps each grammar command to the function that does it.
+``worker`` through one ``Handoff``; ``handlers`` maps each grammar command to
+the function that does it.
 Every request passes ``bot.middleware``'s chain first (another workspace's
 requests refused, Slack's retries dropped).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
@@ -64,10 +65,9 @@ def build_app(
     client = client or web_client(settings.bot_token, settings.api_url)
     reporter = reporter or ErrorReporter()
     plans = plans or (flow.plans if flow is not None else RecentPlans())
-    changes = change_handlers(flow) if flow is not None else {}
-    scheduling = flow.scheduling if flow is not None else None
-    if scheduling is not None:
-        changes |= schedule_handlers(scheduling)
+    changes: dict[type, CommandHandler] = {}
+    if flow is not None:
+        changes = change_handlers(flow) | schedule_handlers(flow.scheduling)
     shared = SharedWork()
     app = App(
         token=settings.bot_token,
@@ -99,8 +99,7 @@ def build_app(
     register_actions(app, handoff=handoff)
     if flow is not None:
         register_decisions(app, flow=flow, handoff=handoff)
-    if scheduling is not None:
-        register_scheduling(app, scheduling=scheduling, handoff=handoff)
+        register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 
     @app.error
