@@ -1,10 +1,12 @@
-"""The Bolt app: listeners, the duplicate filter and the one error handler.
+"""The Bolt app: middleware, listeners and the one error handler.
 
 ``build_app`` is the factory both modes (HTTP, Socket Mode), the tests and the
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
-``worker``; ``handlers`` maps each grammar command to the function that does it.
-Requests from another workspace are refused first (``WorkspaceGuard``).
+``worker`` through one ``Handoff``; ``handlers`` maps each grammar command to
+the function that does it.
+Every request passes ``bot.middleware``'s chain first (another workspace's
+requests refused, Slack's retries dropped).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
 request messages' buttons approve, reject, cancel and roll back; with the
 flow's ``scheduling`` it schedules them too.
@@ -27,13 +29,13 @@ from bot.invocation import Invocation
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
+from bot.listeners.handoff import Handoff
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
-from bot.middleware.duplicates import DuplicateFilter
-from bot.middleware.workspace_guard import WorkspaceGuard
+from bot.middleware import global_middleware
 from bot.slack_api.replies import Replier, web_client
 from bot.worker import Worker
 from commands.config.targets_file import Config, TargetConfig
@@ -63,10 +65,9 @@ def build_app(
     client = client or web_client(settings.bot_token, settings.api_url)
     reporter = reporter or ErrorReporter()
     plans = plans or (flow.plans if flow is not None else RecentPlans())
-    changes = change_handlers(flow) if flow is not None else {}
-    scheduling = flow.scheduling if flow is not None else None
-    if scheduling is not None:
-        changes |= schedule_handlers(scheduling)
+    changes: dict[type, CommandHandler] = {}
+    if flow is not None:
+        changes = change_handlers(flow) | schedule_handlers(flow.scheduling)
     shared = SharedWork()
     app = App(
         token=settings.bot_token,
@@ -74,8 +75,8 @@ def build_app(
         client=client,
         process_before_response=True,
     )
-    app.use(WorkspaceGuard())
-    app.use(DuplicateFilter())
+    for middleware in global_middleware():
+        app.use(middleware)
 
     def context_for(invocation: Invocation) -> CommandContext:
         return CommandContext(
@@ -87,24 +88,18 @@ def build_app(
             shared=shared,
         )
 
+    handoff = Handoff(context_for, worker, reporter)
     register_slash_command(
         app,
         config=config,
         handlers={**READ_ONLY_HANDLERS, **changes, **(handlers or {})},
-        context_for=context_for,
-        worker=worker,
-        reporter=reporter,
+        handoff=handoff,
         acknowledgement=acknowledgement,
     )
-    register_actions(app, context_for=context_for, worker=worker, reporter=reporter)
+    register_actions(app, handoff=handoff)
     if flow is not None:
-        register_decisions(
-            app, flow=flow, context_for=context_for, worker=worker, reporter=reporter
-        )
-    if scheduling is not None:
-        register_scheduling(
-            app, scheduling=scheduling, context_for=context_for, worker=worker, reporter=reporter
-        )
+        register_decisions(app, flow=flow, handoff=handoff)
+        register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 
     @app.error

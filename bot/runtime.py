@@ -155,7 +155,6 @@ def start_runtime(
     interrupted = flow.recover() if recover else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
-    flow.scheduling = ScheduleFlow(flow=flow, clock=clock)
     if schedule:  # after the recovery: a slot due now starts only once the dead runs are marked
         flow.scheduling.start()
     return BotRuntime(

@@ -102,7 +102,6 @@ class ThreadWorker:
         self._quiet_wait = quiet_wait
         self._idle = threading.Condition()
         self._pending = 0
-        self.completed = 0
         self.failed = 0
 
     def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None:
@@ -128,8 +127,6 @@ class ThreadWorker:
                 on_error(exc)
             except Exception:
                 log.exception("reporting the failure of job %s failed too", name)
-        else:
-            self.completed += 1
 
     def _finish(self) -> None:
         with self._idle:

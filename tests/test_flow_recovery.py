@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows.request_flow import Asker
+from bot.flows.asker import Asker
 from bot.local_slack.workspace import Workspace
 from commands.config.targets_file import Config, parse_config
 from commands.migration.script.planning import status

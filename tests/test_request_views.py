@@ -11,7 +11,8 @@ import pytest
 from bot.views import limits
 from bot.views.announcements import interrupted_announcement, outcome_announcement
 from bot.views.ids import ActionId, BlockId, tag_of
-from bot.views.request import RequestCard, request_message
+from bot.views.request import request_message
+from bot.views.request_card import RequestCard
 from bot.views.run import progress_bar
 from bot.views.run_picture import RunNews, StepState, run_picture
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep

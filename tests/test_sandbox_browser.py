@@ -23,7 +23,8 @@ from slack_sdk import WebClient
 from bot.runtime import start_bot
 from bot.sandbox.bridge import Sent
 from bot.sandbox.people import default_people
-from bot.sandbox.runner import Sandbox, SandboxSettings
+from bot.sandbox.runner import Sandbox
+from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_TARGET, Config, demo_config
 from commands.migration.script.planning import status
 from commands.postgres.database_url import DatabaseUrl

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import pytest
 
 from audit.chain import Event
-from bot.flows.request_flow import Asker
+from bot.flows.asker import Asker
 from bot.local_slack.workspace import Message, Workspace
 from bot.runtime import BotRuntime
 from bot.views import limits

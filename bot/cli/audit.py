@@ -8,7 +8,7 @@ import click
 
 from audit.store import EventStore
 from bot.cli import audit_render
-from bot.cli.options import echo_json, json_option
+from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
 from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
@@ -30,7 +30,7 @@ def _store(path: Path | None) -> EventStore:
 @click.option("--request", "request_id", metavar="ID", help="Only events of this request (M-3).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @file_option
-@json_option
+@output_option
 @click.pass_context
 def audit(
     ctx: click.Context,
@@ -39,7 +39,7 @@ def audit(
     request_id: str | None,
     limit: int,
     path: Path | None,
-    as_json: bool,
+    out: Output,
 ) -> None:
     """Show the newest events of the audit log, oldest of them first.
 
@@ -51,10 +51,11 @@ def audit(
     store = _store(path)
     events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
     events.reverse()
-    if as_json:
-        echo_json([audit_render.event_json(e) for e in events])
-    else:
-        click.echo(audit_render.events_text(events))
+    out.emit(
+        events,
+        render_json=lambda es: [audit_render.event_json(e) for e in es],
+        render_text=audit_render.events_text,
+    )
 
 
 @audit.command("verify")
@@ -66,20 +67,16 @@ def audit(
     help="A head recorded elsewhere that the log must still contain (repeatable).",
 )
 @file_option
-@json_option
-def verify_command(heads: tuple[str, ...], path: Path | None, as_json: bool) -> None:
+@output_option
+def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> None:
     """Walk the hash chain; fail naming the first edited, deleted, moved or cut event."""
     store = _store(path)
     try:
         report = verify(store, [parse_head(h) for h in heads])
-    except AuditLogBrokenError as broken:
-        if as_json:
-            echo_json(audit_render.verify_json(broken.report))
+    except AuditLogBrokenError as broken:  # as text, the error line says it
+        out.emit(broken.report, render_json=audit_render.verify_json, render_text=None)
         raise
-    if as_json:
-        echo_json(audit_render.verify_json(report))
-    else:
-        click.echo(audit_render.verify_text(report))
+    out.emit(report, render_json=audit_render.verify_json, render_text=audit_render.verify_text)
 
 
 @audit.command("export")

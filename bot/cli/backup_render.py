@@ -1,11 +1,10 @@
-"""Text and JSON renderings of backups and restores for the terminal. Pure functions."""
+"""Text and JSON renderings of backups for the terminal. Pure functions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from commands.backup.records import BackupRecord, Progress
-from commands.backup.restore import RestoreResult
 from commands.units import format_duration
 
 
@@ -76,33 +75,6 @@ def backup_list_json(records: list[BackupRecord]) -> list[dict[str, Any]]:
         }
         for r in records
     ]
-
-
-def restore_json(result: RestoreResult) -> dict[str, Any]:
-    return {
-        "backup_id": result.backup.id,
-        "target": result.backup.target,
-        "uri": result.backup.uri,
-        "revisions": list(result.backup.revisions),
-        "stamped_from": None if result.stamped_from is None else list(result.stamped_from),
-        "tables_checked": result.tables_checked,
-        "durations_s": result.durations_s,
-    }
-
-
-def restore_text(result: RestoreResult) -> str:
-    record = result.backup
-    stamped = (
-        f"; stamped {revision_text(record)} (the database said"
-        f" {'+'.join(result.stamped_from) or 'base'})"
-        if result.stamped_from is not None
-        else ""
-    )
-    took = format_duration(sum(result.durations_s.values()))
-    return (
-        f"Restored backup {record.id} into {record.target} ({took}): revision"
-        f" {revision_text(record)}{stamped}; row counts of {result.tables_checked} tables match"
-    )
 
 
 def progress_text(progress: Progress) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import click
 
 from bot.cli import backup_render as render
-from bot.cli.options import echo_json, json_option, operator
+from bot.cli.options import operator
+from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
 from commands.backup.records import Progress, list_backups
 from commands.backup.take import take_backup
@@ -17,18 +18,17 @@ from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
 
 
-def _progress(as_json: bool) -> Callable[[Progress], None]:
+def _progress(out: Output) -> Callable[[Progress], None]:
     def show(progress: Progress) -> None:
-        if not as_json:
-            click.echo(render.progress_text(progress), err=True)
+        out.say(render.progress_text(progress), err=True)
 
     return show
 
 
 @click.command()
 @click.argument("target")
-@json_option
-def backup(target: str, as_json: bool) -> None:
+@output_option
+def backup(target: str, out: Output) -> None:
     """Take a verified backup of TARGET now, recorded like the pipeline's."""
     config = load_config()
     handle = open_target(config.target(target))
@@ -36,26 +36,24 @@ def backup(target: str, as_json: bool) -> None:
         handle,
         store=open_audit_log(config.bot.state_path),
         actor=operator(),
-        on_progress=_progress(as_json),
+        on_progress=_progress(out),
     )
-    if as_json:
-        echo_json(render.backup_json(record))
-    else:
-        click.echo(render.backup_text(record))
+    out.emit(record, render_json=render.backup_json, render_text=render.backup_text)
 
 
 @click.command()
 @click.argument("target")
-@json_option
-def backups(target: str, as_json: bool) -> None:
+@output_option
+def backups(target: str, out: Output) -> None:
     """List TARGET's backups, newest first: id, time, revision, size, location."""
     config = load_config()
     config.target(target)
     records = list_backups(open_audit_log(config.bot.state_path), target)
-    if as_json:
-        echo_json(render.backup_list_json(records))
-    else:
-        click.echo(render.backups_text(target, records))
+    out.emit(
+        records,
+        render_json=render.backup_list_json,
+        render_text=lambda rs: render.backups_text(target, rs),
+    )
 
 
 @click.command()
@@ -63,8 +61,8 @@ def backups(target: str, as_json: bool) -> None:
 @click.argument("backup_id")
 @click.option("--yes", is_flag=True, help="Restore without asking.")
 @click.option("--reason", default="", help="Why, for the audit log (e.g. the incident).")
-@json_option
-def restore(target: str, backup_id: str, yes: bool, reason: str, as_json: bool) -> int:
+@output_option
+def restore(target: str, backup_id: str, yes: bool, reason: str, out: Output) -> int:
     """Restore backup BACKUP_ID into TARGET through the pipeline, as a break-glass request.
 
     The current state is backed up first; then pg_restore --clean in one
@@ -77,5 +75,5 @@ def restore(target: str, backup_id: str, yes: bool, reason: str, as_json: bool) 
         goal=backup_id,
         reason=reason,
         yes=yes,
-        as_json=as_json,
+        out=out,
     )

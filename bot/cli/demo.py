@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.options import echo_json, json_option, open_named_target
+from bot.cli.options import open_named_target
+from bot.cli.output import Output, output_option
 from commands.demo.data import fill_demo_data
 
 
@@ -17,17 +18,17 @@ from commands.demo.data import fill_demo_data
     show_default=True,
     help="Segments to add (with one video and job per 40 segments).",
 )
-@json_option
-def demo_data(target: str, rows: int, as_json: bool) -> None:
+@output_option
+def demo_data(target: str, rows: int, out: Output) -> None:
     """Add realistic rows to the transcripts tables of TARGET (default: demo)."""
     handle = open_named_target(target)
 
     def progress(done: int, total: int) -> None:
-        if not as_json:
-            click.echo(f"  {done:,}/{total:,} segments", err=True)
+        out.say(f"  {done:,}/{total:,} segments", err=True)
 
     counts = fill_demo_data(handle.database, rows=rows, on_progress=progress)
-    if as_json:
-        echo_json(counts)
-    else:
-        click.echo(", ".join(f"{n:,} {table}" for table, n in counts.items()) + " added")
+    out.emit(counts, render_json=dict, render_text=_counts_text)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {table}" for table, n in counts.items()) + " added"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.cli import render
-from bot.cli.options import echo_json, json_option, open_named_target
+from bot.cli.options import open_named_target
+from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
 from commands.config.targets_file import load_config
 from commands.migration.script.planning import history as load_history
@@ -15,40 +16,39 @@ from commands.state.vocabulary import RequestKind
 
 
 @click.command()
-@json_option
-def targets(as_json: bool) -> None:
+@output_option
+def targets(out: Output) -> None:
     """List the configured targets."""
     config = load_config()
-    if as_json:
-        echo_json([render.target_json(t) for t in config.targets.values()])
-    else:
-        click.echo(render.targets_text(config))
+    out.emit(
+        config,
+        render_json=lambda c: [render.target_json(t) for t in c.targets.values()],
+        render_text=render.targets_text,
+    )
 
 
 @click.command()
 @click.argument("target")
-@json_option
-def status(target: str, as_json: bool) -> None:
+@output_option
+def status(target: str, out: Output) -> None:
     """Show a target's current and head revisions and what is pending."""
     result = load_status(open_named_target(target))
-    if as_json:
-        echo_json(render.status_json(result))
-    else:
-        click.echo(render.status_text(result))
+    out.emit(result, render_json=render.status_json, render_text=render.status_text)
 
 
 @click.command()
 @click.argument("target")
 @click.option("--to", "to", metavar="REV", help="Stop at this revision instead of head.")
 @click.option("--no-sql", is_flag=True, help="List revisions without their SQL.")
-@json_option
-def plan(target: str, to: str | None, no_sql: bool, as_json: bool) -> None:
+@output_option
+def plan(target: str, to: str | None, no_sql: bool, out: Output) -> None:
     """Show the pending revisions of an upgrade, each with its SQL."""
     result = make_plan(open_named_target(target), to=to, with_sql=not no_sql)
-    if as_json:
-        echo_json(render.plan_json(result))
-    else:
-        click.echo(render.plan_text(result, show_sql=not no_sql))
+    out.emit(
+        result,
+        render_json=render.plan_json,
+        render_text=lambda p: render.plan_text(p, show_sql=not no_sql),
+    )
 
 
 reason_option = click.option(
@@ -61,8 +61,8 @@ reason_option = click.option(
 @click.option("--to", "to", metavar="REV", help="Stop at this revision instead of head.")
 @click.option("--yes", is_flag=True, help="Run without asking.")
 @reason_option
-@json_option
-def upgrade(target: str, to: str | None, yes: bool, reason: str, as_json: bool) -> int:
+@output_option
+def upgrade(target: str, to: str | None, yes: bool, reason: str, out: Output) -> int:
     """Apply pending revisions through the full pipeline, as a break-glass request.
 
     Pre-flight, a verified backup, each revision under lock and statement
@@ -75,7 +75,7 @@ def upgrade(target: str, to: str | None, yes: bool, reason: str, as_json: bool) 
         goal=to,
         reason=reason,
         yes=yes,
-        as_json=as_json,
+        out=out,
     )
 
 
@@ -84,8 +84,8 @@ def upgrade(target: str, to: str | None, yes: bool, reason: str, as_json: bool) 
 @click.argument("revision")
 @click.option("--yes", is_flag=True, help="Run without asking.")
 @reason_option
-@json_option
-def downgrade(target: str, revision: str, yes: bool, reason: str, as_json: bool) -> int:
+@output_option
+def downgrade(target: str, revision: str, yes: bool, reason: str, out: Output) -> int:
     """Undo revisions down to REVISION (an id, `base`, or -N), through the full pipeline."""
     return break_glass_run(
         load_config(),
@@ -94,17 +94,14 @@ def downgrade(target: str, revision: str, yes: bool, reason: str, as_json: bool)
         goal=revision,
         reason=reason,
         yes=yes,
-        as_json=as_json,
+        out=out,
     )
 
 
 @click.command()
 @click.argument("target")
-@json_option
-def history(target: str, as_json: bool) -> None:
+@output_option
+def history(target: str, out: Output) -> None:
     """List every revision of the target's project, newest first, marked applied or pending."""
     entries = load_history(open_named_target(target))
-    if as_json:
-        echo_json(render.history_json(entries))
-    else:
-        click.echo(render.history_text(entries))
+    out.emit(entries, render_json=render.history_json, render_text=render.history_text)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import click
 
 from bot.cli import audit_render
-from bot.cli.options import echo_json, json_option, operator
+from bot.cli.options import operator
+from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests import RequestService, open_requests
 from commands.state.vocabulary import RequestState
@@ -30,30 +31,31 @@ def _service() -> RequestService:
     help="Only requests in this state (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@json_option
+@output_option
 def requests(
     request_id: str | None,
     target: str | None,
     states: tuple[str, ...],
     limit: int,
-    as_json: bool,
+    out: Output,
 ) -> None:
     """List recent migration requests, or show one (ID, e.g. M-3) in full."""
     service = _service()
     if request_id:
-        request = service.get(request_id)
-        if as_json:
-            echo_json(audit_render.request_json(request))
-        else:
-            click.echo(audit_render.request_text(request))
+        out.emit(
+            service.get(request_id),
+            render_json=audit_render.request_json,
+            render_text=audit_render.request_text,
+        )
         return
     found = service.requests(
         target=target, states=[RequestState(s) for s in states] or None, limit=limit
     )
-    if as_json:
-        echo_json([audit_render.request_json(r) for r in found])
-    else:
-        click.echo(audit_render.requests_text(found))
+    out.emit(
+        found,
+        render_json=lambda rs: [audit_render.request_json(r) for r in rs],
+        render_text=audit_render.requests_text,
+    )
 
 
 @click.command()

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import click
 
 from bot.cli import run_render as render
-from bot.cli.options import echo_json, operator
+from bot.cli.options import operator
+from bot.cli.output import Output
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
@@ -30,15 +31,15 @@ from commands.targets import open_target
 class _Watch:
     """What the worker reports back to the waiting terminal."""
 
-    as_json: bool
+    out: Output
     outcome: RunOutcome | None = None
     refusal: MigrateBotError | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
     def update(self, update: RunUpdate) -> None:
         line = render.update_text(update)
-        if line is not None and not self.as_json:
-            click.echo(line, err=update.kind == "progress")
+        if line is not None:
+            self.out.say(line, err=update.kind == "progress")
 
     def finished(self, outcome: RunOutcome) -> None:
         self.outcome = outcome
@@ -57,7 +58,7 @@ def break_glass_run(
     goal: str | None,
     reason: str,
     yes: bool,
-    as_json: bool,
+    out: Output,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
     store = open_audit_log(config.bot.state_path)
@@ -68,9 +69,13 @@ def break_glass_run(
             handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
         )
     if kind is not RequestKind.RESTORE and planned.plan.is_empty:
-        _show_nothing_to_do(planned, as_json)
+        out.emit(
+            planned,
+            render_json=render.nothing_to_do_json,
+            render_text=render.nothing_to_do_text,
+        )
         return int(ExitCode.OK)
-    _confirm(planned, kind, yes=yes, as_json=as_json)
+    _confirm(planned, kind, yes=yes, out=out)
     request = requests.create_break_glass(
         kind=kind,
         target=target,
@@ -79,9 +84,8 @@ def break_glass_run(
         goal=goal,
         reason=reason,
     )
-    if not as_json:
-        click.echo(render.header_text(request.id, kind, planned))
-    watch = _Watch(as_json)
+    out.say(render.header_text(request.id, kind, planned))
+    watch = _Watch(out)
     worker = RunWorker(
         Pipeline(RunContext(config=config, requests=requests, store=store)),
         on_update=watch.update,
@@ -101,24 +105,14 @@ def break_glass_run(
     if watch.refusal is not None:
         raise watch.refusal
     assert watch.outcome is not None
-    if as_json:
-        echo_json(render.outcome_json(watch.outcome))
-    else:
-        click.echo(render.outcome_text(watch.outcome))
+    out.emit(watch.outcome, render_json=render.outcome_json, render_text=render.outcome_text)
     return int(ExitCode.OK if watch.outcome.succeeded else ExitCode.FAILED)
 
 
-def _show_nothing_to_do(planned: RequestPlan, as_json: bool) -> None:
-    if as_json:
-        echo_json(render.nothing_to_do_json(planned))
-    else:
-        click.echo(render.nothing_to_do_text(planned))
-
-
-def _confirm(planned: RequestPlan, kind: RequestKind, *, yes: bool, as_json: bool) -> None:
+def _confirm(planned: RequestPlan, kind: RequestKind, *, yes: bool, out: Output) -> None:
     if yes:
         return
-    if as_json or not sys.stdin.isatty():
+    if out.as_json or not sys.stdin.isatty():
         raise click.UsageError("add --yes to run without a prompt")
     click.echo(render.preview_text(planned, kind))
     click.confirm("Run it now, as a break-glass request under your OS user?", abort=True)

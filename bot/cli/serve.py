@@ -1,4 +1,9 @@
-"""``migrate-bot serve``: run the Slack bot (HTTP mode or Socket Mode), or the sandbox."""
+"""``migrate-bot serve``: run the Slack bot (HTTP mode or Socket Mode), or the sandbox.
+
+The only command that reaches the Slack side: it imports ``bot.adapters.serve``
+when it runs, so the other commands (the break-glass door when Slack is down)
+load nothing of Slack's.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,10 @@ import logging
 
 import click
 
-from bot.adapters.serve import serve as run_bot
 from bot.adapters.slack_settings import Mode
 from bot.logs import configure_logging
 from bot.sandbox.people import DEFAULT_APPROVER, DEFAULT_REQUESTER, People, Person
-from bot.sandbox.runner import DEFAULT_ROWS, SandboxSettings
+from bot.sandbox.settings import DEFAULT_ROWS, SandboxSettings
 
 MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET, "sandbox": Mode.NO_SLACK}
 
@@ -60,6 +64,8 @@ def serve(
     at http://127.0.0.1:3000 that plays Slack. The demo database is reset at
     each start of the sandbox.
     """
+    from bot.adapters.serve import serve as run_bot
+
     configure_logging(logging.INFO)
     people = People(
         requester=Person.parse(requester, role="requester"),

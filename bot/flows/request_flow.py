@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from concurrent.futures import Future
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from audit.store import Clock, EventStore, utc_now
+from bot.flows.asker import Asker
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_messages import RequestMessages
+from bot.flows.schedule_flow import ScheduleFlow
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
 from commands.config.targets_file import Config
@@ -49,9 +51,6 @@ from commands.scheduling.slots import Slot
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 from commands.targets import TargetOpener, open_target
 
-if TYPE_CHECKING:
-    from bot.flows.schedule_flow import ScheduleFlow
-
 log = logging.getLogger(__name__)
 
 # how far back a restart looks for runs whose outcome was never announced
@@ -62,17 +61,12 @@ class NotTheRequesterError(RequestRefused):
     """Someone other than the requester ticked the checklist: it counts only from them."""
 
 
-@dataclass(frozen=True)
-class Asker:
-    """Who asked and where: a Slack user in a channel, with the id Slack gave the ask."""
-
-    user: str
-    channel: str
-    dedupe_key: str | None = None
-
-
 class RequestFlow:
-    """The Slack front's calls into requests and runs; one per bot process."""
+    """The Slack front's calls into requests and runs; one per bot process.
+
+    It holds its ``scheduling`` (started or not by the runtime), which asks
+    requests and starts runs through it (``ScheduleFlow``'s ``RequestDesk``).
+    """
 
     def __init__(
         self,
@@ -101,7 +95,9 @@ class RequestFlow:
             on_outcome=self._finished,
             on_refused=self._refused,
         )
-        self.scheduling: ScheduleFlow | None = None  # set by the runtime that starts one
+        self.scheduling = ScheduleFlow(
+            config=config, requests=requests, messages=messages, desk=self, clock=clock
+        )
 
     # --- asking ---------------------------------------------------------------
 
@@ -243,8 +239,7 @@ class RequestFlow:
         request = self.requests.get(request_id)
         if request.state is not RequestState.RUNNING:
             request = self.requests.cancel(request.id, actor=user)
-            if self.scheduling is not None:
-                self.scheduling.forget(request.id)
+            self.scheduling.forget(request.id)
             self.messages.refresh(request.id)
             return f"{request.id} is cancelled."
         if user != request.requester:
@@ -307,6 +302,13 @@ class RequestFlow:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""
         self.runs.shutdown(cancel_running=True)
 
+    def submit_run(
+        self, request_id: str, target: str, *, until: datetime | None
+    ) -> Future[RunOutcome | None]:
+        """Start an approved request's run now, to end by ``until`` (a scheduled slot's
+        end); raises ``AlreadyRunningError`` while another run holds the target."""
+        return self.runs.submit(request_id, target, until=until)
+
     def _start(self, request_id: str, target: str) -> str | None:
         """Hand the request to the run worker; why not, if it cannot start now."""
         try:
@@ -323,8 +325,7 @@ class RequestFlow:
 
     def _refused(self, request_id: str, refusal: MigrateBotError) -> None:
         self.messages.not_started(request_id, str(refusal))
-        if self.scheduling is not None:  # a scheduled run refused at its start expires
-            self.scheduling.run_refused(request_id, refusal)
+        self.scheduling.run_refused(request_id, refusal)  # a scheduled run refused expires
 
     def _start_next(self, target: str) -> None:
         """One run per target: the oldest approved request waiting on it starts now."""

@@ -26,7 +26,8 @@ from bot.views.announcements import (
 )
 from bot.views.blocks import Block
 from bot.views.people import USER_ID
-from bot.views.request import RequestCard, request_message
+from bot.views.request import request_message
+from bot.views.request_card import RequestCard
 from bot.views.run_picture import RunNews, run_picture
 from commands.config.targets_file import USER_GROUP, Config
 from commands.pipeline import InterruptedRun, RunOutcome, RunUpdate

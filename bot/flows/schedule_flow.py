@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from audit.store import Clock, utc_now
-from bot.flows.request_flow import Asker, RequestFlow
+from bot.flows.asker import Asker
+from bot.flows.request_messages import RequestMessages
 from bot.views.blocks import Block
 from bot.views.people import USER_ID
 from bot.views.schedule import (
@@ -25,10 +27,10 @@ from bot.views.schedule import (
     scheduled_notice,
     starting_notice,
 )
-from commands.config.targets_file import TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
-from commands.pipeline import RunContext
-from commands.requests import Request, RequestRefused, WrongStateError
+from commands.pipeline import Proposal, RunContext
+from commands.requests import Request, RequestRefused, RequestService, WrongStateError
 from commands.requests.schedules import not_started
 from commands.scheduling.scheduler import (
     LATE_START_LIMIT,
@@ -46,20 +48,34 @@ class SchedulingUnavailableError(RequestRefused):
     """This bot process runs no scheduler (another one does, or it is stopping)."""
 
 
+class RequestDesk(Protocol):
+    """The two things scheduling needs of the request flow (``RequestFlow``, which holds
+    this flow): asking for a request, and starting an approved one's run."""
+
+    def ask(
+        self, asker: Asker, *, kind: RequestKind, target: str, goal: str | None, slot: Slot | None
+    ) -> Proposal: ...
+
+    def submit_run(self, request_id: str, target: str, *, until: datetime | None) -> object: ...
+
+
 class ScheduleFlow:
     """The Slack front's scheduling; ``start()`` runs the scheduler for the state file."""
 
     def __init__(
         self,
         *,
-        flow: RequestFlow,
+        config: Config,
+        requests: RequestService,
+        messages: RequestMessages,
+        desk: RequestDesk,
         clock: Clock = utc_now,
         late_start_limit: timedelta = LATE_START_LIMIT,
     ) -> None:
-        self.flow = flow
-        self.config = flow.config
-        self.requests = flow.requests
-        self.messages = flow.messages
+        self.desk = desk
+        self.config = config
+        self.requests = requests
+        self.messages = messages
         self.clock = clock
         self.late_start_limit = late_start_limit
         self.scheduler: WindowScheduler | None = None
@@ -102,7 +118,7 @@ class ScheduleFlow:
         so a refused time runs no pre-flight and records nothing."""
         slot = self.slot_for(command)
         scheduler = self._scheduler()
-        request = self.flow.ask(
+        request = self.desk.ask(
             asker, kind=RequestKind.UPGRADE, target=command.target, goal=command.to, slot=slot
         ).request
         scheduler.plan(request)
@@ -181,7 +197,7 @@ class ScheduleFlow:
         self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
 
     def _submit(self, request: Request, until: datetime | None) -> object:
-        return self.flow.runs.submit(request.id, request.target, until=until)
+        return self.desk.submit_run(request.id, request.target, until=until)
 
     def _scheduler(self) -> WindowScheduler:
         if self.scheduler is None:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.store import EventStore
-from bot.flows.request_flow import Asker, RequestFlow
+from bot.flows.asker import Asker
+from bot.flows.request_flow import RequestFlow
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.read_only import allowed_targets
 from bot.views.audit import audit_verified_blocks
@@ -58,7 +59,8 @@ def change_handlers(flow: RequestFlow) -> dict[type, CommandHandler]:
 
     def audit_verify(_command: grammar.AuditVerify, ctx: CommandContext) -> None:
         report = verify(store)
-        ctx.reply.ephemeral("The audit log verifies", audit_verified_blocks(report))
+        blocks = audit_verified_blocks(events=report.events, head=report.head)
+        ctx.reply.ephemeral("The audit log verifies", blocks)
 
     def history_command(command: grammar.History, ctx: CommandContext) -> None:
         """Revisions and recent requests of the named target, or of each one allowed here."""

@@ -1,57 +1,33 @@
 """The request message's buttons and checkboxes: approve, reject, cancel or stop,
 tick the checklist, view the SQL, and the ways back after a failed run.
 
-Each listener acks at once and hands the click to the worker. A button's
-value is only a request id; anything else in a payload is read defensively
-(a forged or stale click is bad input: a polite answer, nothing changes).
+Each click is acked at once and its work runs on the worker (``Handoff``). A
+button's value is only a request id; anything else in a payload is read
+defensively (a forged or stale click is bad input: a polite answer, nothing
+changes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
-from bot.error_reporting import ErrorReporter
-from bot.flows.request_flow import Asker, RequestFlow
-from bot.invocation import Invocation
+from bot.flows.asker import Asker
+from bot.flows.request_flow import RequestFlow
 from bot.listeners.channels import check_channel
 from bot.listeners.context import CommandContext
+from bot.listeners.handoff import ActionWork, Handoff
 from bot.listeners.sql import show_plan_sql
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.plan import loading_modal
-from bot.worker import Worker
 from commands.requests import RequestInputError
 from commands.requests.inputs import parse_request_id
 
-Work = Callable[[dict[str, Any], CommandContext], str | None]
 
-
-def register_decisions(
-    app: App,
-    *,
-    flow: RequestFlow,
-    context_for: Callable[[Invocation], CommandContext],
-    worker: Worker,
-    reporter: ErrorReporter,
-) -> None:
-    def on(action_id: ActionId, doing: str, work: Work) -> None:
-        @app.action(action_id)
-        def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-            ack()
-            ctx = context_for(Invocation.from_body(body))
-
-            def job() -> None:
-                answer = work(action, ctx)
-                if answer:
-                    ctx.reply.ephemeral(answer)
-
-            worker.submit(
-                job,
-                name=doing,
-                on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
-            )
+def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None:
+    def on(action_id: ActionId, doing: str, work: ActionWork) -> None:
+        handoff.on_action(app, action_id, doing=doing, work=work)
 
     def approve(action: dict[str, Any], ctx: CommandContext) -> str:
         seen = tag_of(action.get("block_id"), BlockId.DECIDE)
@@ -61,7 +37,7 @@ def register_decisions(
         tagged = tag_of(action.get("block_id"), BlockId.CHECKLIST)
         return flow.tick(parse_request_id(tagged or ""), user=user(ctx), selected=selected(action))
 
-    def roll_back(restore: bool) -> Work:
+    def roll_back(restore: bool) -> ActionWork:
         def work(action: dict[str, Any], ctx: CommandContext) -> str:
             failed = flow.requests.get(request_id(action))
             channel = failed.origin.get("channel") or ctx.invocation.channel_id

@@ -9,23 +9,21 @@ input; a good one closes it and the worker records the schedule.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.error_reporting import ErrorReporter
 from bot.flows.schedule_flow import ScheduleFlow
 from bot.flows.schedule_form import FormError, read_form, slot_from_form
 from bot.invocation import Invocation
 from bot.listeners.changes import asker
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import request_id
+from bot.listeners.handoff import Handoff
 from bot.listeners.read_only import allowed_targets
 from bot.views.ids import ActionId, BlockId, ViewId
 from bot.views.schedule import schedule_modal
 from bot.views.status import status_blocks
-from bot.worker import Worker
 from commands.errors import MigrateBotError
 from commands.migration.script.planning import status
 from commands.slash import grammar
@@ -54,30 +52,13 @@ def schedule_handlers(scheduling: ScheduleFlow) -> dict[type, CommandHandler]:
     return {grammar.Schedule: schedule, grammar.Status: status_command}
 
 
-def register_scheduling(
-    app: App,
-    *,
-    scheduling: ScheduleFlow,
-    context_for: Callable[[Invocation], CommandContext],
-    worker: Worker,
-    reporter: ErrorReporter,
-) -> None:
-    @app.action(ActionId.SCHEDULE)
-    def schedule_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        ctx = context_for(Invocation.from_body(body))
-        doing = "opening the Schedule form"
+def register_scheduling(app: App, *, scheduling: ScheduleFlow, handoff: Handoff) -> None:
+    def open_form(action: dict[str, Any], ctx: CommandContext) -> None:
+        request = scheduling.request_to_schedule(request_id(action))
+        target = scheduling.config.target(request.target)
+        ctx.reply.open_modal(schedule_modal(request, target, now=scheduling.clock()))
 
-        def job() -> None:
-            request = scheduling.request_to_schedule(request_id(action))
-            target = scheduling.config.target(request.target)
-            ctx.reply.open_modal(schedule_modal(request, target, now=scheduling.clock()))
-
-        worker.submit(
-            job,
-            name=doing,
-            on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
-        )
+    handoff.on_action(app, ActionId.SCHEDULE, doing="opening the Schedule form", work=open_form)
 
     @app.view(ViewId.SCHEDULE)
     def schedule_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -95,10 +76,10 @@ def register_scheduling(
         ack()
         user = Invocation.from_body(body).user_id
         channel = request.origin.get("channel") or user
-        ctx = context_for(Invocation(user_id=user, channel_id=channel))
-        doing = f"scheduling {request.id}"
-        worker.submit(
-            lambda: scheduling.schedule_existing(request.id, user=user, slot=slot),
-            name=doing,
-            on_error=lambda e: ctx.reply.ephemeral(reporter.user_message(e, doing=doing)),
+
+        def schedule(_ctx: CommandContext) -> None:
+            scheduling.schedule_existing(request.id, user=user, slot=slot)
+
+        handoff.submit(
+            Invocation(user_id=user, channel_id=channel), schedule, doing=f"scheduling {request.id}"
         )

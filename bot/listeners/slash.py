@@ -12,11 +12,10 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.error_reporting import ErrorReporter
 from bot.invocation import Invocation
 from bot.listeners.channels import check_channel
-from bot.listeners.context import CommandContext, CommandHandler
-from bot.worker import Worker
+from bot.listeners.context import CommandHandler
+from bot.listeners.handoff import Handoff
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
 from commands.slash.grammar import parse
@@ -35,9 +34,7 @@ def register_slash_command(
     *,
     config: Config,
     handlers: Mapping[type, CommandHandler],
-    context_for: Callable[[Invocation], CommandContext],
-    worker: Worker,
-    reporter: ErrorReporter,
+    handoff: Handoff,
     acknowledgement: Callable[[Any], str | None] = lambda _command: None,
 ) -> None:
     """``acknowledgement(command)`` is what the ack says (``None``: nothing, the answer follows)."""
@@ -57,10 +54,8 @@ def register_slash_command(
             ack()
         else:
             ack(text=said, response_type="ephemeral")
-        ctx = context_for(invocation)
-        doing = f"running `/migrate {command.verb}`"
-        worker.submit(
-            lambda: handler(command, ctx),
-            name=doing,
-            on_error=lambda error: ctx.reply.ephemeral(reporter.user_message(error, doing=doing)),
+        handoff.submit(
+            invocation,
+            lambda ctx: handler(command, ctx),
+            doing=f"running `/migrate {command.verb}`",
         )

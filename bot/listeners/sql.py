@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.error_reporting import ErrorReporter
-from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
+from bot.listeners.handoff import Handoff
 from bot.views.ids import ActionId
 from bot.views.plan import sql_expired_modal, sql_file, sql_modal, sql_sent_as_file_modal
-from bot.worker import Worker
 from commands.migration.script.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -47,23 +44,13 @@ def show_plan_sql(plan: Plan, ctx: CommandContext, *, view_id: str | None = None
         )
 
 
-def register_actions(
-    app: App,
-    *,
-    context_for: Callable[[Invocation], CommandContext],
-    worker: Worker,
-    reporter: ErrorReporter,
-) -> None:
-    @app.action(ActionId.VIEW_SQL)
-    def view_sql(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        ctx = context_for(Invocation.from_body(body))
-        doing = "showing the SQL"
-        worker.submit(
-            lambda: show_sql(str(action.get("value") or ""), ctx),
-            name=doing,
-            on_error=lambda error: ctx.reply.ephemeral(reporter.user_message(error, doing=doing)),
-        )
+def register_actions(app: App, *, handoff: Handoff) -> None:
+    """The "View SQL" button of ``/migrate plan``: its value is the plan's short id."""
+
+    def view_sql(action: dict[str, Any], ctx: CommandContext) -> None:
+        show_sql(str(action.get("value") or ""), ctx)
+
+    handoff.on_action(app, ActionId.VIEW_SQL, doing="showing the SQL", work=view_sql)
 
 
 def register_unknown_actions(app: App) -> None:

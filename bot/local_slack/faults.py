@@ -35,10 +35,6 @@ class Fault:
     channel: str | None = None  # only calls whose ``channel`` argument is this
     text_contains: str | None = None  # only calls whose ``text`` argument holds this
 
-    @property
-    def blocks_call(self) -> bool:
-        return self.status is not None or self.error is not None
-
     def matches(self, method: str, args: Mapping[str, Any]) -> bool:
         return (
             self.method in (ANY, method)

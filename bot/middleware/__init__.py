@@ -1,1 +1,21 @@
-"""Bolt middleware, one ``process`` method each: what every request passes before a listener."""
+"""Bolt middleware, one ``process`` method each: what every request passes before a listener.
+
+``global_middleware`` is the chain ``bot.app.build_app`` registers, in order:
+the workspace guard first (a request from another workspace is refused
+before anything else sees it), then the duplicate filter (a retry of a
+request already taken is dropped).
+"""
+
+from __future__ import annotations
+
+from slack_bolt.middleware import Middleware
+
+from bot.middleware.duplicates import DuplicateFilter
+from bot.middleware.workspace_guard import WorkspaceGuard
+
+__all__ = ["DuplicateFilter", "WorkspaceGuard", "global_middleware"]
+
+
+def global_middleware() -> list[Middleware]:
+    """A fresh chain for one app (the duplicate filter remembers the ids it saw)."""
+    return [WorkspaceGuard(), DuplicateFilter()]

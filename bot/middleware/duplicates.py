@@ -13,18 +13,18 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from slack_bolt import BoltResponse
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 log = logging.getLogger(__name__)
 
 TTL_S = 600.0
 
 
-class DuplicateFilter:
-    """Callable as a Bolt global middleware (``app.use(DuplicateFilter())``)."""
+class DuplicateFilter(Middleware):
+    """Drops a request whose ``event_id`` or ``trigger_id`` was seen in the last ``ttl`` s."""
 
     def __init__(self, *, ttl: float = TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._seen: OrderedDict[str, float] = OrderedDict()
@@ -32,8 +32,10 @@ class DuplicateFilter:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def __call__(self, body: Mapping[str, Any], next: Callable[[], Any]) -> Any:
-        key = body.get("event_id") or body.get("trigger_id")
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        key = req.body.get("event_id") or req.body.get("trigger_id")
         if isinstance(key, str) and key and self.seen_before(key):
             log.info("dropping a repeat of %s", key)
             return BoltResponse(status=200, body="")

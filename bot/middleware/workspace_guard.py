@@ -24,7 +24,7 @@ REFUSAL = "This bot serves its own Slack workspace only: nothing was done."
 
 
 class WorkspaceGuard(Middleware):
-    """Register first (``app.use(WorkspaceGuard())``), after Bolt's authorization."""
+    """First in ``global_middleware``: it runs after Bolt's own authorization (``auth.test``)."""
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,11 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.listeners.slash import SLASH_COMMAND
-from bot.local_slack.workspace import SlackMethodError
-from bot.sandbox.bridge import BridgeError
-
-if TYPE_CHECKING:
-    from bot.sandbox.runner import Sandbox
+from bot.local_slack.workspace import SlackMethodError, Workspace
+from bot.sandbox.bridge import BridgeError, SlackBridge
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_COMMAND = 4000  # Slack's own limit for a message box
@@ -38,15 +36,17 @@ class PageInputError(ValueError):
     """The page sent something malformed."""
 
 
-def page_routes(sandbox: Sandbox) -> list[BaseRoute]:
-    """The routes of the page, for the sandbox's one web server."""
-    bridge = sandbox.bridge
+def page_routes(
+    *, bridge: SlackBridge, setup: Callable[[], Mapping[str, Any]], workspace: Workspace
+) -> list[BaseRoute]:
+    """The routes of the page, for the sandbox's one web server: what a person does goes
+    through ``bridge``, ``setup()`` draws the page, files are read from ``workspace``."""
 
     async def index(_request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
-    async def setup(_request: Request) -> Response:
-        return JSONResponse(sandbox.setup())
+    async def page_setup(_request: Request) -> Response:
+        return JSONResponse(setup())
 
     async def command(request: Request) -> Response:
         body = await _json(request)
@@ -106,7 +106,7 @@ def page_routes(sandbox: Sandbox) -> list[BaseRoute]:
         return JSONResponse([asdict(s) for s in sent])
 
     def stored_file(request: Request) -> dict[str, Any]:
-        stored = sandbox.slack.workspace.file(request.path_params["file_id"])
+        stored = workspace.file(request.path_params["file_id"])
         if stored is None or stored.get("content") is None:
             raise PageInputError("no such file")
         return stored
@@ -137,7 +137,7 @@ def page_routes(sandbox: Sandbox) -> list[BaseRoute]:
 
     return [
         Route("/", index),
-        Route("/sandbox/setup", _answering(setup)),
+        Route("/sandbox/setup", _answering(page_setup)),
         Route("/sandbox/command", _answering(command), methods=["POST"]),
         Route("/sandbox/action", _answering(act), methods=["POST"]),
         Route("/sandbox/submit", _answering(submit), methods=["POST"]),

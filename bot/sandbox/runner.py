@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,23 +41,15 @@ from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
+from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_TARGET, Config
 from commands.demo.reset import DemoReset, reset_demo_database
 from commands.errors import ExitCode, MigrateBotError
 from commands.targets import open_target
 
-DEFAULT_ROWS = 20_000  # about 2.5 s to reset and fill on 2 cores; enough for real sizes
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
-
-
-@dataclass(frozen=True)
-class SandboxSettings:
-    """Who the two people are, and how many rows the demo database gets at each start."""
-
-    people: People
-    rows: int = DEFAULT_ROWS
 
 
 def sandbox_config(config: Config, people: People) -> Config:
@@ -167,7 +159,7 @@ class Sandbox:
                 Route(EVENTS_PATH, self._bot, methods=["POST"]),
                 Route(HEALTH_PATH, self._health, methods=["GET"]),
                 *self.slack.routes(),
-                *page_routes(self),
+                *page_routes(bridge=self.bridge, setup=self.setup, workspace=self.slack.workspace),
             ]
         )
 

@@ -5,6 +5,8 @@ the run goes. Pure functions: domain objects in, text and blocks out."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.views.blocks import (
     SAFE_BACKTICK,
     Block,
@@ -18,14 +20,29 @@ from bot.views.ids import BlockId
 from bot.views.outcome import ways_back_buttons
 from bot.views.people import mention, people
 from bot.views.status import revisions_text
-from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep, RunUpdate
 from commands.pipeline.hook_steps import HOOK_EVENT
-from commands.pipeline.progress import UpdateKind
-from commands.requests import Freeze, Request
+from commands.pipeline.progress import RollbackOffer, RunOutcome, RunStep, RunUpdate, UpdateKind
+from commands.requests.model import Freeze, Request
 from commands.state.vocabulary import RequestState
 from commands.units import format_bytes, format_duration
 
 Message = tuple[str, list[Block]]
+
+
+class DeadRun(Protocol):
+    """What the announcement shows of a run found dead at start-up (``commands.pipeline.
+    recovery.InterruptedRun``, read here without importing the recovery, which opens
+    targets and takes their run locks)."""
+
+    @property
+    def request(self) -> Request: ...
+    @property
+    def step(self) -> str | None: ...
+    @property
+    def last_revision_applied(self) -> str | None: ...
+    @property
+    def database_revisions(self) -> tuple[str, ...] | None: ...
+
 
 OUTCOME_ICONS = {
     RequestState.SUCCEEDED: "✅",
@@ -137,7 +154,7 @@ def hook_line(update: RunUpdate) -> str:
     return line
 
 
-def interrupted_announcement(run: InterruptedRun, offers: tuple[RollbackOffer, ...]) -> Message:
+def interrupted_announcement(run: DeadRun, offers: tuple[RollbackOffer, ...]) -> Message:
     """A run found dead at start-up: where it stopped, where the database is, the ways back."""
     request = run.request
     held = (

@@ -64,10 +64,6 @@ def context(*texts: str, block_id: str | None = None) -> Block:
     return _with_id({"type": "context", "elements": elements}, block_id)
 
 
-def divider() -> Block:
-    return {"type": "divider"}
-
-
 def button(
     text: str,
     *,

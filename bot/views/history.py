@@ -9,7 +9,7 @@ from bot.views.blocks import Block, code, context, escape, header, lines_in_sect
 from bot.views.ids import BlockId
 from bot.views.people import mention
 from commands.migration.script.planning import HistoryEntry
-from commands.requests import Request
+from commands.requests.model import Request
 from commands.requests.wording import format_time
 
 

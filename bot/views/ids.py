@@ -31,7 +31,6 @@ class BlockId(StrEnum):
     FOOTER = "footer"
     COMMANDS = "commands"
     TARGETS = "targets"
-    SQL = "sql"
     STATE = "state"
     PREFLIGHT = "preflight"
     CHECKLIST = "checklist"  # followed by ":" and the request id

@@ -27,7 +27,6 @@ ACTION_ID = 255
 BLOCK_ID = 255
 MODAL_TITLE = 24
 MODAL_BUTTON = 24
-MESSAGE_TEXT = 40_000
 OPTION_TEXT = 75
 OPTION_VALUE = 150
 CHECKBOX_OPTIONS = 10
@@ -60,9 +59,9 @@ def modal_problems(view: dict[str, Any]) -> list[str]:
     found = problems(view.get("blocks", []), surface="modal")
     if view.get("type") != "modal":
         found.append("a modal's type must be 'modal'")
-    for key in ("title", "close", "submit"):
+    for key, most in (("title", MODAL_TITLE), ("close", MODAL_BUTTON), ("submit", MODAL_BUTTON)):
         if key in view:
-            found += _text_object(f"modal {key}", view[key], MODAL_BUTTON, plain_only=True)
+            found += _text_object(f"modal {key}", view[key], most, plain_only=True)
     if "title" not in view:
         found.append("a modal needs a title")
     return found

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.views.blocks import Block, actions, button, confirm_dialog, escape
 from bot.views.ids import ActionId, BlockId
 from bot.views.people import mention, people
+from bot.views.request_card import RequestCard
 from bot.views.status import revisions_text
-from commands.pipeline import RollbackOffer
-from commands.requests import Request
+from commands.pipeline.progress import RollbackOffer
+from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.state.vocabulary import RequestState
 from commands.units import format_duration
-
-if TYPE_CHECKING:
-    from bot.views.request import RequestCard
 
 REASON_CHARS = 600
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.views.blocks import Block, code, escape, lines_in_sections, section
 from bot.views.ids import BlockId
-from commands.requests import Preflight, Request
+from commands.requests.model import Preflight, Request
 from commands.requests.wording import format_time
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}

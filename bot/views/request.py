@@ -11,9 +11,6 @@ the request id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from bot.views.blocks import (
     Block,
     actions,
@@ -31,35 +28,18 @@ from bot.views.ids import ActionId, BlockId, tagged
 from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
+from bot.views.request_card import RequestCard
 from bot.views.run import run_blocks
-from bot.views.run_picture import RunPicture
 from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
-from commands.pipeline import RollbackOffer
-from commands.requests import Request
+from commands.requests.model import Request
 from commands.state.vocabulary import (
     BEFORE_RUN_STATES,
     PENDING_STATES,
-    ChecklistItem,
     RequestKind,
     RequestState,
 )
 from commands.units import format_duration
-
-
-@dataclass(frozen=True)
-class RequestCard:
-    """Everything the request message shows, gathered by the caller."""
-
-    request: Request
-    approvers: tuple[str, ...]  # as configured: user ids, @handles, S… ids
-    checklist: tuple[ChecklistItem, ...]  # the items the target requires
-    missing: tuple[str, ...]  # what the approval policy still needs, in words
-    approval_ttl_s: float
-    now: datetime
-    run: RunPicture | None = None
-    ways_back: tuple[RollbackOffer, ...] = ()
-    note: str | None = None  # e.g. why an approved request has not started
 
 
 def request_message(card: RequestCard) -> tuple[str, list[Block]]:

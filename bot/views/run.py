@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.views.blocks import Block, code, escape, section
 from bot.views.ids import BlockId
 from bot.views.run_picture import RunPicture, StepState
-from commands.pipeline import RunStep
+from commands.pipeline.progress import RunStep
 from commands.units import format_duration
 
 STATE_ICONS = {

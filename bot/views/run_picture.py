@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from commands.pipeline import RunStep, RunUpdate
-from commands.pipeline.progress import UpdateKind
-from commands.requests import Request
+from commands.pipeline.progress import RunStep, RunUpdate, UpdateKind
+from commands.requests.model import Request
 from commands.state.vocabulary import RequestKind, RequestState, StepStatus
 
 STEPS = {

@@ -1,0 +1,61 @@
+"""Ack, then work: the routine every listener shares, written once.
+
+Slack wants an answer in three seconds and Bolt's listener pool has a few
+threads, so a listener only reads its payload, acknowledges, and hands the
+work to the ``worker`` (in the spirit of Bolt's lazy listener runner). Here
+that hand-off is done once: the context for whoever asked, the job on the
+worker, its sentence (if it returns one) and any error as an answer only
+they see. A listener gives its work: payload → domain call → view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.error_reporting import ErrorReporter
+from bot.invocation import Invocation
+from bot.listeners.context import CommandContext
+from bot.worker import Worker
+
+Work = Callable[[CommandContext], str | None]
+"""What runs on the worker; a sentence it returns is the asker's private answer."""
+ActionWork = Callable[[dict[str, Any], CommandContext], str | None]
+"""A button's work, given the clicked action."""
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation."""
+
+    context_for: Callable[[Invocation], CommandContext]
+    worker: Worker
+    reporter: ErrorReporter
+
+    def submit(self, invocation: Invocation, work: Work, *, doing: str) -> None:
+        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer."""
+        ctx = self.context_for(invocation)
+
+        def job() -> None:
+            answer = work(ctx)
+            if answer:
+                ctx.reply.ephemeral(answer)
+
+        self.worker.submit(
+            job,
+            name=doing,
+            on_error=lambda error: ctx.reply.ephemeral(
+                self.reporter.user_message(error, doing=doing)
+            ),
+        )
+
+    def on_action(self, app: App, action_id: str, *, doing: str, work: ActionWork) -> None:
+        """Register a button's listener: ack at once, then ``work(action, ctx)``."""
+
+        @app.action(action_id)
+        def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+            ack()
+            self.submit(Invocation.from_body(body), lambda ctx: work(action, ctx), doing=doing)
