@@ -32,7 +32,7 @@ from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
-from commands.pipeline import InterruptedRun, Pipeline, RunContext
+from commands.pipeline import InterruptedRun, RunContext
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
@@ -137,21 +137,10 @@ def start_runtime(
         expand=groups.expand,
         clock=clock,
     )
-    flow = RequestFlow(
-        config=config,
-        requests=requests,
-        store=store,
-        messages=messages,
-        pipeline=Pipeline(
-            RunContext(
-                config=config, requests=requests, store=store, clock=clock, open_target=open_target
-            )
-        ),
-        groups=groups,
-        plans=RecentPlans(),
-        open_target=open_target,
-        clock=clock,
+    context = RunContext(
+        config=config, requests=requests, store=store, clock=clock, open_target=open_target
     )
+    flow = RequestFlow(context=context, messages=messages, groups=groups, plans=RecentPlans())
     interrupted = flow.recover() if recover else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)

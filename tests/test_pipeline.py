@@ -207,7 +207,7 @@ def test_sigkill_mid_upgrade_comes_back_interrupted(tmp_path: Path, fresh_db: Da
         time.sleep(0.2)
     assert left[0] == 0, left
 
-    found = recover_interrupted(target.config, target.requests, target.store)
+    found = recover_interrupted(target.context())
     assert [f.request.id for f in found] == [request_id]
     assert found[0].step == "apply" and found[0].last_revision_applied == "alter2"
     assert found[0].database_revisions == ("alter2",)
@@ -216,7 +216,7 @@ def test_sigkill_mid_upgrade_comes_back_interrupted(tmp_path: Path, fresh_db: Da
     assert AlembicRunner(target.config.target("app").alembic, fresh_db).current() == ("alter2",)
     with run_lock(fresh_db, label="after the crash"):
         pass  # free
-    assert recover_interrupted(target.config, target.requests, target.store) == []  # told once
+    assert recover_interrupted(target.context()) == []  # told once
     with pytest.raises(WrongStateError):  # never resumed without a new approval
         target.pipeline().run(request_id)
     assert target.store.verify().ok

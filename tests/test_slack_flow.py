@@ -335,15 +335,12 @@ def test_freezing_is_for_approvers_and_stops_approved_runs_from_starting(bot: Bo
 
 def test_view_sql_opens_the_requests_sql_even_when_it_was_forgotten(bot: Bot) -> None:
     proposal = propose(
-        bot.config,
-        bot.runtime.requests,
-        bot.runtime.store,
+        bot.runtime.flow.context,
         kind=RequestKind.UPGRADE,
         target="halted",
         goal="t_one",
         requester=ALICE,
         origin={"channel": DEV},
-        open_target=bot.open,
     )
     bot.runtime.flow.messages.post(proposal.request, DEV)  # posted, but its plan not kept
     message = wait_for(

@@ -16,20 +16,19 @@ from concurrent.futures import Future
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from audit.store import Clock, EventStore, utc_now
 from bot.flows.asker import Asker
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
-from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
 from commands.migration.script.planning import Plan
 from commands.pipeline import (
     InterruptedRun,
     Pipeline,
     Proposal,
+    RunContext,
     RunOutcome,
     RunWorker,
     propose,
@@ -43,13 +42,11 @@ from commands.requests import (
     GroupLookup,
     Request,
     RequestRefused,
-    RequestService,
 )
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.scheduling.slots import Slot
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
-from commands.targets import TargetOpener, open_target
 
 log = logging.getLogger(__name__)
 
@@ -71,33 +68,22 @@ class RequestFlow:
     def __init__(
         self,
         *,
-        config: Config,
-        requests: RequestService,
-        store: EventStore,
+        context: RunContext,
         messages: RequestMessages,
-        pipeline: Pipeline,
         groups: GroupLookup,
         plans: RecentPlans,
-        open_target: TargetOpener = open_target,
-        clock: Clock = utc_now,
     ) -> None:
-        self.config = config
-        self.requests = requests
-        self.store = store
+        self.context = context
         self.messages = messages
         self.groups = groups
         self.plans = plans
-        self.open_target = open_target
-        self.clock = clock
         self.runs = RunWorker(
-            pipeline,
+            Pipeline(context),
             on_update=messages.on_update,
             on_outcome=self._finished,
             on_refused=self._refused,
         )
-        self.scheduling = ScheduleFlow(
-            config=config, requests=requests, messages=messages, desk=self, clock=clock
-        )
+        self.scheduling = ScheduleFlow(context=context, messages=messages, desk=self)
 
     # --- asking ---------------------------------------------------------------
 
@@ -115,9 +101,7 @@ class RequestFlow:
         approvers are told when it may be approved. Raises the pipeline's
         ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
         proposal = propose(
-            self.config,
-            self.requests,
-            self.store,
+            self.context,
             kind=kind,
             target=target,
             goal=goal,
@@ -125,8 +109,6 @@ class RequestFlow:
             origin={"channel": asker.channel},
             reason=reason,
             dedupe_key=asker.dedupe_key,
-            open_target=self.open_target,
-            clock=self.clock,
         )
         request = proposal.request
         if slot is not None and request.schedule is None:
@@ -143,9 +125,9 @@ class RequestFlow:
         """Schedule a request just asked for; one that cannot be is withdrawn, not left to
         run on approval."""
         try:
-            return self.requests.schedule(request.id, slot=slot, actor=user)
+            return self.context.requests.schedule(request.id, slot=slot, actor=user)
         except MigrateBotError:
-            self.requests.cancel(request.id, actor=user, reason="it could not be scheduled")
+            self.context.requests.cancel(request.id, actor=user, reason="it could not be scheduled")
             raise
 
     def roll_back(self, failed_id: str, asker: Asker, *, restore: bool) -> Proposal:
@@ -153,8 +135,8 @@ class RequestFlow:
 
         Raises ``RequestRefused`` when the request has no such way back.
         """
-        failed = self.requests.get(failed_id)
-        offer = way_back(failed, self.store, restore=restore)
+        failed = self.context.requests.get(failed_id)
+        offer = way_back(failed, self.context.store, restore=restore)
         which = "restore" if restore else "revisions"
         return self.ask(
             Asker(asker.user, asker.channel, dedupe_key=f"rollback:{failed.id}:{which}"),
@@ -168,14 +150,14 @@ class RequestFlow:
         """The plan (with SQL) a request was made for: kept since it was asked, or made
         again and checked against the request's fingerprint. Raises ``RequestRefused``
         when the project or the database moved since."""
-        request = self.requests.get(request_id)
+        request = self.context.requests.get(request_id)
         kept = self.plans.get(request.id)
         if kept is not None:
             return kept
-        handle = self.open_target(self.config.target(request.target))
+        handle = self.context.open_target(self.context.config.target(request.target))
         with handle.runner().session() as session:
             planned = plan_request(
-                handle, session, kind=request.kind, goal=request.goal, store=self.store
+                handle, session, kind=request.kind, goal=request.goal, store=self.context.store
             )
         if planned.fingerprint.digest != request.fingerprint.digest:
             raise RequestRefused(
@@ -195,7 +177,7 @@ class RequestFlow:
         ``NotTheRequesterError`` for anyone else (the message is drawn again,
         undoing their tick), ``RequestInputError`` for an unknown item.
         """
-        request = self.requests.get(request_id)
+        request = self.context.requests.get(request_id)
         items = [one_of(ChecklistItem, value, what="checklist item") for value in selected]
         if user != request.requester:
             self.messages.refresh(request.id)
@@ -206,7 +188,9 @@ class RequestFlow:
         for item in items:
             if request.tick_of(item) is None:
                 try:
-                    request = self.requests.tick_checklist(request.id, item=item, actor=user)
+                    request = self.context.requests.tick_checklist(
+                        request.id, item=item, actor=user
+                    )
                 except AlreadyDoneError:
                     continue
         self.messages.refresh(request.id)
@@ -217,7 +201,7 @@ class RequestFlow:
     def approve(self, request_id: str, *, user: str, fingerprint_seen: str | None) -> str:
         """Add ``user``'s approval; once the policy is met, the run starts. Raises the
         service's refusals (self-approval, not an approver, checklist, plan changed…)."""
-        result = self.requests.approve(
+        result = self.context.requests.approve(
             parse_request_id(request_id), approver=user, fingerprint_seen=fingerprint_seen
         )
         request = result.request
@@ -230,20 +214,20 @@ class RequestFlow:
         return f"You approved {request.id}: {note or 'the run is starting'}."
 
     def reject(self, request_id: str, *, user: str) -> str:
-        request = self.requests.reject(request_id, actor=user)
+        request = self.context.requests.reject(request_id, actor=user)
         self.messages.refresh(request.id)
         return f"You rejected {request.id}."
 
     def cancel(self, request_id: str, *, user: str) -> str:
         """Cancel a request before it runs, or stop its run (requester or an approver)."""
-        request = self.requests.get(request_id)
+        request = self.context.requests.get(request_id)
         if request.state is not RequestState.RUNNING:
-            request = self.requests.cancel(request.id, actor=user)
+            request = self.context.requests.cancel(request.id, actor=user)
             self.scheduling.forget(request.id)
             self.messages.refresh(request.id)
             return f"{request.id} is cancelled."
         if user != request.requester:
-            policy = self.requests.policy(request.target)
+            policy = self.context.requests.policy(request.target)
             check_approver(
                 policy,
                 user=user,
@@ -264,13 +248,13 @@ class RequestFlow:
         return f"Stopping {request.id}: the revision in flight is rolled back."
 
     def freeze(self, target: str, *, user: str, reason: str) -> str:
-        freeze = self.requests.freeze(target, actor=user, reason=reason)
+        freeze = self.context.requests.freeze(target, actor=user, reason=reason)
         text, blocks = freeze_announcement(freeze)
         self.messages.tell_ops(text, blocks, key=f"freeze:{target}:{freeze.at.isoformat()}")
         return f"{target} is frozen: nothing runs on it until an approver unfreezes it."
 
     def unfreeze(self, target: str, *, user: str) -> str:
-        lifted = self.requests.unfreeze(target, actor=user)
+        lifted = self.context.requests.unfreeze(target, actor=user)
         text, blocks = freeze_announcement(lifted, lifted_by=user)
         self.messages.tell_ops(text, blocks, key=f"unfreeze:{target}:{lifted.at.isoformat()}")
         return f"{target} is unfrozen."
@@ -279,9 +263,7 @@ class RequestFlow:
 
     def recover(self) -> list[InterruptedRun]:
         """At start-up: runs that died with the last process, marked and announced once."""
-        found = recover_interrupted(
-            self.config, self.requests, self.store, open_target=self.open_target
-        )
+        found = recover_interrupted(self.context)
         for run in found:
             self.messages.announce_interrupted(run)
         self._announce_unannounced()
@@ -290,13 +272,13 @@ class RequestFlow:
     def _announce_unannounced(self) -> None:
         """Runs that ended while their outcome was never queued (the bot died in the
         moment between the two): announced now, from the log, once."""
-        since = self.clock() - UNANNOUNCED_LOOKBACK
-        for request in self.requests.requests(states=RUN_OUTCOMES, limit=50):
+        since = self.context.clock() - UNANNOUNCED_LOOKBACK
+        for request in self.context.requests.requests(states=RUN_OUTCOMES, limit=50):
             if request.run is None or request.closure is None or request.closure.at < since:
                 continue
             if self.messages.outcome_owed(request.id):
                 log.warning("%s ended without its outcome announced: announcing it", request.id)
-                self.messages.announce_outcome(recorded_outcome(request, self.store))
+                self.messages.announce_outcome(recorded_outcome(request, self.context.store))
 
     def shutdown(self) -> None:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""
@@ -329,7 +311,9 @@ class RequestFlow:
 
     def _start_next(self, target: str) -> None:
         """One run per target: the oldest approved request waiting on it starts now."""
-        approved = self.requests.requests(target=target, states=[RequestState.APPROVED], limit=50)
+        approved = self.context.requests.requests(
+            target=target, states=[RequestState.APPROVED], limit=50
+        )
         waiting = [r for r in approved if r.schedule is None]  # scheduled ones wait for their slot
         if waiting:
             self._start(waiting[-1].id, target)

@@ -15,7 +15,6 @@ import logging
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from audit.store import Clock, utc_now
 from bot.flows.asker import Asker
 from bot.flows.request_messages import RequestMessages
 from bot.views.blocks import Block
@@ -27,10 +26,10 @@ from bot.views.schedule import (
     scheduled_notice,
     starting_notice,
 )
-from commands.config.targets_file import Config, TargetConfig
+from commands.config.targets_file import TargetConfig
 from commands.errors import MigrateBotError
 from commands.pipeline import Proposal, RunContext
-from commands.requests import Request, RequestRefused, RequestService, WrongStateError
+from commands.requests import Request, RequestRefused, WrongStateError
 from commands.requests.schedules import not_started
 from commands.scheduling.scheduler import (
     LATE_START_LIMIT,
@@ -65,18 +64,14 @@ class ScheduleFlow:
     def __init__(
         self,
         *,
-        config: Config,
-        requests: RequestService,
+        context: RunContext,
         messages: RequestMessages,
         desk: RequestDesk,
-        clock: Clock = utc_now,
         late_start_limit: timedelta = LATE_START_LIMIT,
     ) -> None:
         self.desk = desk
-        self.config = config
-        self.requests = requests
+        self.context = context
         self.messages = messages
-        self.clock = clock
         self.late_start_limit = late_start_limit
         self.scheduler: WindowScheduler | None = None
         self.unavailable = "the scheduler has not started"
@@ -84,9 +79,7 @@ class ScheduleFlow:
     def start(self) -> ScheduleFlow:
         """Run the scheduler; if another process runs it, scheduling here is refused."""
         scheduler = WindowScheduler(
-            RunContext(
-                config=self.config, requests=self.requests, store=self.flow.store, clock=self.clock
-            ),
+            self.context,
             notices=self,
             submit=self._submit,
             late_start_limit=self.late_start_limit,
@@ -108,10 +101,10 @@ class ScheduleFlow:
 
     def slot_for(self, command: Schedule) -> Slot:
         """The slot a ``/migrate schedule`` asks for; raises ``ScheduleError``."""
-        target = self.config.target(command.target)
+        target = self.context.config.target(command.target)
         if command.at is None:
-            return next_window_slot(target, now=self.clock())
-        return slot_at(target, command.at, command.tz, now=self.clock())
+            return next_window_slot(target, now=self.context.clock())
+        return slot_at(target, command.at, command.tz, now=self.context.clock())
 
     def schedule_command(self, asker: Asker, command: Schedule) -> Request:
         """A new upgrade request bound to the slot asked for. The slot is checked first,
@@ -129,8 +122,8 @@ class ScheduleFlow:
         """The Schedule modal: bind a request to ``slot`` or move it there. Raises the
         service's refusals (not the requester nor an approver, it already ran…)."""
         scheduler = self._scheduler()
-        before = self.requests.get(request_id)
-        request = self.requests.schedule(before.id, slot=slot, actor=user)
+        before = self.context.requests.get(request_id)
+        request = self.context.requests.schedule(before.id, slot=slot, actor=user)
         scheduler.plan(request)
         self.messages.refresh(request.id)
         self._announce(request, previous=before.schedule.slot if before.schedule else None)
@@ -138,15 +131,15 @@ class ScheduleFlow:
 
     def request_to_schedule(self, request_id: str) -> Request:
         """The request a Schedule click is for; raises ``WrongStateError`` once it ran."""
-        request = self.requests.get(request_id)
+        request = self.context.requests.get(request_id)
         if not not_started(request):
             raise WrongStateError(request, "scheduled")
         return request
 
     def status_blocks(self, target: TargetConfig) -> list[Block]:
         """The next window and the requests waiting for a slot, for ``/migrate status``."""
-        scheduled = self.requests.scheduled(target=target.name)
-        return next_window_blocks(target, now=self.clock(), scheduled=scheduled)
+        scheduled = self.context.requests.scheduled(target=target.name)
+        return next_window_blocks(target, now=self.context.clock(), scheduled=scheduled)
 
     # --- what the request flow tells the scheduler ------------------------------
 
@@ -162,9 +155,9 @@ class ScheduleFlow:
 
     def reminder(self, request: Request, before_s: float) -> None:
         assert request.schedule is not None
-        remaining = request.schedule.slot.start - self.clock()
+        remaining = request.schedule.slot.start - self.context.clock()
         waiting = request.state is not RequestState.APPROVED
-        missing = self.requests.tally(request).missing if waiting else ()
+        missing = self.context.requests.tally(request).missing if waiting else ()
         text, blocks = reminder_notice(request, remaining, missing)
         key = f"{_key(request)}:reminder:{before_s:g}"
         self.messages.thread(request, text, blocks, key=f"{key}:thread")

@@ -35,7 +35,7 @@ def asker(ctx: CommandContext) -> Asker:
 
 def change_handlers(flow: RequestFlow) -> dict[type, CommandHandler]:
     """The handlers bound to ``flow``, to pass to ``build_app(handlers=...)``."""
-    store: EventStore = flow.store
+    store: EventStore = flow.context.store
 
     def ask(kind: RequestKind, goal: Callable[[Any], str | None]) -> CommandHandler:
         def handler(command: Any, ctx: CommandContext) -> None:
@@ -67,7 +67,7 @@ def change_handlers(flow: RequestFlow) -> dict[type, CommandHandler]:
         targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
         for target in targets:
             entries = history(ctx.open_target(target))
-            recent = flow.requests.requests(target=target.name, limit=RECENT_REQUESTS)
+            recent = flow.context.requests.requests(target=target.name, limit=RECENT_REQUESTS)
             blocks = history_blocks(target.name, entries, recent)
             ctx.reply.ephemeral(f"History of {target.name}", blocks)
 

@@ -39,9 +39,9 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
 
     def roll_back(restore: bool) -> ActionWork:
         def work(action: dict[str, Any], ctx: CommandContext) -> str:
-            failed = flow.requests.get(request_id(action))
+            failed = flow.context.requests.get(request_id(action))
             channel = failed.origin.get("channel") or ctx.invocation.channel_id
-            check_channel(flow.config, failed.target, channel)
+            check_channel(flow.context.config, failed.target, channel)
             proposal = flow.roll_back(
                 failed.id, Asker(user(ctx), channel or user(ctx)), restore=restore
             )

@@ -55,21 +55,21 @@ def schedule_handlers(scheduling: ScheduleFlow) -> dict[type, CommandHandler]:
 def register_scheduling(app: App, *, scheduling: ScheduleFlow, handoff: Handoff) -> None:
     def open_form(action: dict[str, Any], ctx: CommandContext) -> None:
         request = scheduling.request_to_schedule(request_id(action))
-        target = scheduling.config.target(request.target)
-        ctx.reply.open_modal(schedule_modal(request, target, now=scheduling.clock()))
+        target = scheduling.context.config.target(request.target)
+        ctx.reply.open_modal(schedule_modal(request, target, now=scheduling.context.clock()))
 
     handoff.on_action(app, ActionId.SCHEDULE, doing="opening the Schedule form", work=open_form)
 
     @app.view(ViewId.SCHEDULE)
     def schedule_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         try:
-            request = scheduling.requests.get(str(view.get("private_metadata") or ""))
-            target = scheduling.config.target(request.target)
+            request = scheduling.context.requests.get(str(view.get("private_metadata") or ""))
+            target = scheduling.context.config.target(request.target)
         except MigrateBotError as bad:  # a forged or stale form: say so, change nothing
             ack(response_action="errors", errors={BlockId.SCHEDULE_DATE: str(bad)})
             return
         try:
-            slot = slot_from_form(read_form(view), target, now=scheduling.clock())
+            slot = slot_from_form(read_form(view), target, now=scheduling.context.clock())
         except FormError as wrong:
             ack(response_action="errors", errors=wrong.errors)
             return

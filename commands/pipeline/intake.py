@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from audit.store import Clock, EventStore, utc_now
+from audit.store import Clock, EventStore
 from commands.backup.records import BackupRecord, find_backup
 from commands.backup.take import take_backup
 from commands.checks import (
@@ -23,17 +23,16 @@ from commands.checks import (
     rehearse,
     run_preflight,
 )
-from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
 from commands.migration.script.fingerprint import fingerprint_plan
 from commands.migration.script.planning import Plan
 from commands.migration.script.revision_graph import Direction
-from commands.pipeline.context import BOT_ACTOR
+from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
-from commands.requests import Request, RequestService
+from commands.requests import Request
 from commands.state.vocabulary import RequestKind
-from commands.targets import TargetHandle, TargetOpener, open_target
+from commands.targets import TargetHandle
 from commands.units import format_bytes
 
 
@@ -51,9 +50,7 @@ class Proposal:
 
 
 def propose(
-    config: Config,
-    requests: RequestService,
-    store: EventStore,
+    context: RunContext,
     *,
     kind: RequestKind,
     target: str,
@@ -62,8 +59,6 @@ def propose(
     origin: Mapping[str, str] | None = None,
     reason: str = "",
     dedupe_key: str | None = None,
-    open_target: TargetOpener = open_target,
-    clock: Clock = utc_now,
 ) -> Proposal:
     """Check, plan and record a new request; its pre-flight decides if it may be approved.
 
@@ -71,7 +66,8 @@ def propose(
     project is unreadable: the pre-flight's failure says why),
     ``NothingToDoError``, ``UnknownBackupError``, ``RequestInputError``.
     """
-    handle = open_target(config.target(target))
+    requests, store, clock = context.requests, context.store, context.clock
+    handle = context.target(target)
     if kind is RequestKind.RESTORE:
         report, plan, fingerprint = _restore_preflight(handle, goal or "", store, clock)
     else:
@@ -81,7 +77,7 @@ def propose(
             to=goal,
             direction=direction,
             clock=clock,
-            open_other=lambda name: open_target(config.target(name)),
+            open_other=context.target,
         )
         if report.plan is None:
             failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
-from commands.config.targets_file import Config
 from commands.errors import MigrateBotError
-from commands.pipeline.context import BOT_ACTOR
+from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.run_lock import RunLockHeldError, run_lock
-from commands.requests import Request, RequestService
+from commands.requests import Request
 from commands.state.vocabulary import RequestState
-from commands.targets import TargetHandle, TargetOpener, open_target
+from commands.targets import TargetHandle
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +35,16 @@ class InterruptedRun:
     database_revisions: tuple[str, ...] | None
 
 
-def recover_interrupted(
-    config: Config,
-    requests: RequestService,
-    store: EventStore,
-    *,
-    open_target: TargetOpener = open_target,
-) -> list[InterruptedRun]:
+def recover_interrupted(context: RunContext) -> list[InterruptedRun]:
     """Mark dead runs interrupted and clean up after them; what was found, for announcing."""
+    requests, store = context.requests, context.store
     running = requests.requests(states=[RequestState.RUNNING], limit=1000)
     dead_targets: dict[str, TargetHandle] = {}
     observed: dict[str, tuple[str, ...] | None] = {}
     for request in running:
         if request.target in dead_targets:
             continue
-        handle = _open(open_target, config, request.target)
+        handle = _open(context, request.target)
         if handle is not None and _lock_free(handle):
             dead_targets[request.target] = handle
             observed[request.target] = _database_revisions(handle)
@@ -73,16 +67,16 @@ def recover_interrupted(
                 database_revisions=observed[request.target],
             )
         )
-    for target in config.targets.values():
-        handle = dead_targets.get(target.name) or _open(open_target, config, target.name)
+    for target in context.config.targets.values():
+        handle = dead_targets.get(target.name) or _open(context, target.name)
         if handle is not None:
             _clean(handle, store)
     return found
 
 
-def _open(opener: TargetOpener, config: Config, name: str) -> TargetHandle | None:
+def _open(context: RunContext, name: str) -> TargetHandle | None:
     try:
-        return opener(config.target(name))
+        return context.target(name)
     except MigrateBotError as exc:
         log.warning("cannot check %s after a restart: %s", name, exc)
         return None

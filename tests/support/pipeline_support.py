@@ -50,16 +50,17 @@ class PipelineTarget:
     store: EventStore
     requests: RequestService
 
+    def context(self) -> RunContext:
+        return RunContext(config=self.config, requests=self.requests, store=self.store)
+
     def pipeline(self) -> Pipeline:
-        return Pipeline(RunContext(config=self.config, requests=self.requests, store=self.store))
+        return Pipeline(self.context())
 
     def approved(
         self, goal: str | None = None, kind: RequestKind = RequestKind.UPGRADE
     ) -> Proposal:
         proposal = propose(
-            self.config,
-            self.requests,
-            self.store,
+            self.context(),
             kind=kind,
             target="app",
             goal=goal,
