@@ -20,9 +20,10 @@ reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault an
 	$(BIN)/pytest tests/reliability --full -n 2 --dist loadfile
 	$(BIN)/python -m tests.reliability.report
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the import contracts of pyproject.toml (the map: bot → commands → audit, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

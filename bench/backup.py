@@ -34,7 +34,7 @@ from audit.store import EventStore
 from commands.backup.take import take_backup
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import embedded_bin_dir, ensure_database, start_embedded_server

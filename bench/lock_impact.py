@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.config.targets_file import parse_config
+from commands.migration.runtime.runner import AlembicRunner
 from commands.pipeline import Pipeline, RunContext, RunUpdate
 from commands.pipeline.plans import plan_request
 from commands.postgres.connections import connect
@@ -217,7 +218,7 @@ def pipeline(
     config = parse_config(text, source="bench", base=state)
     store, requests = open_audit_log(config.bot.state_path), open_requests(config)
     handle = open_target(config.target("bench"))
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         planned = plan_request(handle, session, kind=RequestKind.UPGRADE, goal="head", store=store)
     request = requests.create_break_glass(
         kind=RequestKind.UPGRADE,

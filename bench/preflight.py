@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from commands.checks import run_preflight
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.targets import TargetHandle, open_target

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from commands.config.targets_file import TargetConfig
 from commands.errors import ConfigError
-from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 
@@ -27,9 +26,6 @@ class TargetHandle:
     @property
     def name(self) -> str:
         return self.config.name
-
-    def runner(self, extra_env: Mapping[str, str] | None = None) -> AlembicRunner:
-        return AlembicRunner(self.config.alembic, self.database, extra_env=extra_env)
 
 
 def resolve_database(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> DatabaseUrl:

@@ -12,7 +12,8 @@ import pytest
 from psycopg import sql
 
 from audit.store import EventStore
-from commands.backup.records import BackupError, list_backups
+from commands.backup.listing import list_backups
+from commands.backup.records import BackupError
 from commands.backup.storage import StorageError
 from commands.backup.take import take_backup
 from commands.errors import MigrateBotError

@@ -17,7 +17,8 @@ import pytest
 
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
-from commands.backup.records import BackupError, Step, list_backups
+from commands.backup.listing import list_backups
+from commands.backup.records import BackupError, Step
 from commands.backup.restore import ChecksumMismatchError, restore_backup
 from commands.backup.storage import StorageError, StorageUnavailableError
 from commands.backup.take import take_backup

@@ -11,11 +11,13 @@ import pytest
 
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
+from commands.backup.listing import list_backups
 from commands.backup.lock import try_backup_lock
-from commands.backup.records import BackupError, Step, UnknownBackupError, list_backups
+from commands.backup.records import BackupError, Step, UnknownBackupError
 from commands.backup.restore import RestoreRefusedError, restore_backup
 from commands.backup.take import take_backup
 from commands.demo.data import fill_demo_data
+from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -93,7 +95,7 @@ def test_round_trip_restores_the_data_and_refuses_what_it_cannot_restore(
     )
 
     assert content_digest(fresh_db) == before
-    assert handle.runner().current() == (BEFORE_TRANSLATIONS,)
+    assert AlembicRunner.for_target(handle).current() == (BEFORE_TRANSLATIONS,)
     assert result.stamped_from is None and result.tables_checked == len(record.row_counts)
     assert steps == [Step.TOOLS, Step.CHECKSUM, Step.RESTORE, Step.REVISION, Step.ROW_COUNTS]
     assert event_kinds(store) == [
@@ -121,7 +123,7 @@ def test_restore_stamps_the_recorded_revision_when_the_archive_holds_another(
     result = restore_backup(handle, "older1", store=store, actor="U0BOB")
 
     assert result.stamped_from == (BEFORE_TRANSLATIONS,)
-    assert handle.runner().current() == ("b41e9d3a5c32",)
+    assert AlembicRunner.for_target(handle).current() == ("b41e9d3a5c32",)
     stamped = store.events(kinds=["restore_stamped"])
     assert [(e.data["from"], e.data["to"]) for e in stamped] == [
         ([BEFORE_TRANSLATIONS], ["b41e9d3a5c32"])

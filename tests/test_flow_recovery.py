@@ -19,7 +19,7 @@ import pytest
 from bot.flows.asker import Asker
 from bot.local_slack.workspace import Workspace
 from commands.config.targets_file import Config, parse_config
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import RequestKind, RequestState
 from tests.support.alembic_projects import Rev, table, write_project

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.scheduling.windows import next_opening, open_at, parse_window, upcoming
+from commands.config.windows import next_opening, open_at, parse_window, upcoming
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from commands.migration.planning import plan
 from commands.migration.runtime.runner import AlembicRunner
-from commands.migration.script.planning import plan
 from commands.pipeline import RunStep, RunUpdate, recover_interrupted
 from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.postgres.connections import connect

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from commands.config.targets_file import Config, parse_config
+from commands.migration.planning import plan
 from commands.migration.script.fingerprint import describe_changes, fingerprint_plan
-from commands.migration.script.planning import plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import PlanChangedError, RequestService
 from commands.state.vocabulary import EventKind, RequestKind, RequestState

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from commands.checks import ScratchDatabase, Verdict, rehearse
 from commands.demo.data import fill_demo_data
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
+from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.alembic_projects import Rev, write_project
@@ -76,7 +77,9 @@ def test_rehearsal_times_each_revision_on_a_copy_and_drops_it(
     assert check.data["steps"][0]["revision"] == "b41e9d3a5c32"
 
     assert made and made[0] not in databases(pg_server)  # the copy is gone
-    assert handle.runner().current() == ("7c2d4e6f8a21",)  # the target was not touched
+    assert AlembicRunner.for_target(handle).current() == (
+        "7c2d4e6f8a21",
+    )  # the target was not touched
 
     tight = result.as_check(max_duration=result.total_s * 1.5, now=clock_now)
     assert tight.verdict is Verdict.WARN and "over half of max_duration" in tight.summary

@@ -26,7 +26,7 @@ from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_TARGET, Config, demo_config
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import open_target
 from tests.support.databases import create_database, drop_database

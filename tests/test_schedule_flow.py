@@ -30,7 +30,7 @@ from bot.runtime import BotRuntime
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId, ViewId
 from commands.config.targets_file import Config, parse_config
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.scheduling.scheduler import JOB_TABLE

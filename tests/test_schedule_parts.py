@@ -27,7 +27,7 @@ from commands.errors import ConfigError
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.requests import Request
 from commands.requests.model import Closure, Scheduled
-from commands.scheduling.slots import (
+from commands.requests.slots import (
     OutsideWindowsError,
     ScheduleError,
     Slot,

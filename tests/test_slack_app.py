@@ -28,7 +28,7 @@ from bot.views import limits
 from bot.views.ids import ActionId
 from bot.worker import ThreadWorker
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.slash import grammar
 from commands.targets import TargetHandle, open_target

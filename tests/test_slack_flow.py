@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 from bot.local_slack.workspace import Message, Workspace
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId
-from commands.backup.records import list_backups
+from commands.backup.listing import list_backups
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.pipeline import propose
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request

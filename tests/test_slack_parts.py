@@ -17,7 +17,7 @@ from bot.local_slack.workspace import Workspace
 from bot.slack_api.replies import Replier, web_client
 from commands.config.targets_file import demo_config
 from commands.errors import ExitCode
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.targets import open_target
 

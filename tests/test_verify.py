@@ -17,7 +17,7 @@ from commands.checks import (
     verify_after_run,
 )
 from commands.errors import AlembicError
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.alembic_projects import Rev, write_project

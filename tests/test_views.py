@@ -15,7 +15,7 @@ from bot.views.plan import plan_blocks, sql_expired_modal, sql_file, sql_modal
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
 from commands.config.targets_file import demo_config
-from commands.migration.script.planning import HistoryEntry, Plan, Status
+from commands.migration.script.plan import HistoryEntry, Plan, Status
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.slash.grammar import USAGE
 

@@ -10,7 +10,8 @@ from bot.cli import backup_render as render
 from bot.cli.options import operator
 from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
-from commands.backup.records import Progress, list_backups
+from commands.backup.listing import list_backups
+from commands.backup.records import Progress
 from commands.backup.take import take_backup
 from commands.config.targets_file import load_config
 from commands.state.audit_log import open_audit_log

@@ -9,9 +9,9 @@ from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
 from commands.config.targets_file import load_config
-from commands.migration.script.planning import history as load_history
-from commands.migration.script.planning import plan as make_plan
-from commands.migration.script.planning import status as load_status
+from commands.migration.planning import history as load_history
+from commands.migration.planning import plan as make_plan
+from commands.migration.planning import status as load_status
 from commands.state.vocabulary import RequestKind
 
 

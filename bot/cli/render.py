@@ -6,7 +6,7 @@ import textwrap
 from typing import Any
 
 from commands.config.targets_file import Config, TargetConfig
-from commands.migration.script.planning import HistoryEntry, Plan, Status
+from commands.migration.script.plan import HistoryEntry, Plan, Status
 from commands.migration.script.revision_graph import Direction, Revision
 
 

@@ -19,6 +19,7 @@ from bot.cli.options import operator
 from bot.cli.output import Output
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner
 from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.requests import open_requests
@@ -64,7 +65,7 @@ def break_glass_run(
     store = open_audit_log(config.bot.state_path)
     requests = open_requests(config)
     handle = open_target(config.target(target))
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         planned = plan_request(
             handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
         )

@@ -1,6 +1,6 @@
 """``migrate-bot serve``: run the Slack bot (HTTP mode or Socket Mode), or the sandbox.
 
-The only command that reaches the Slack side: it imports ``bot.adapters.serve``
+The only command that reaches the Slack side: it imports ``bot.serve``
 when it runs, so the other commands (the break-glass door when Slack is down)
 load nothing of Slack's.
 """
@@ -64,7 +64,7 @@ def serve(
     at http://127.0.0.1:3000 that plays Slack. The demo database is reset at
     each start of the sandbox.
     """
-    from bot.adapters.serve import serve as run_bot
+    from bot.serve import serve as run_bot
 
     configure_logging(logging.INFO)
     people = People(

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 
 
 class RecentPlans:

@@ -23,7 +23,8 @@ from bot.flows.schedule_flow import ScheduleFlow
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
 from commands.errors import MigrateBotError
-from commands.migration.script.planning import Plan
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.plan import Plan
 from commands.pipeline import (
     InterruptedRun,
     Pipeline,
@@ -45,7 +46,7 @@ from commands.requests import (
 )
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
-from commands.scheduling.slots import Slot
+from commands.requests.slots import Slot
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class RequestFlow:
         if kept is not None:
             return kept
         handle = self.context.open_target(self.context.config.target(request.target))
-        with handle.runner().session() as session:
+        with AlembicRunner.for_target(handle).session() as session:
             planned = plan_request(
                 handle, session, kind=request.kind, goal=request.goal, store=self.context.store
             )

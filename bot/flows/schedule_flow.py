@@ -31,12 +31,12 @@ from commands.errors import MigrateBotError
 from commands.pipeline import Proposal, RunContext
 from commands.requests import Request, RequestRefused, WrongStateError
 from commands.requests.schedules import not_started
+from commands.requests.slots import Slot, next_window_slot, slot_at
 from commands.scheduling.scheduler import (
     LATE_START_LIMIT,
     SchedulerBusyError,
     WindowScheduler,
 )
-from commands.scheduling.slots import Slot, next_window_slot, slot_at
 from commands.slash.commands import Schedule
 from commands.state.vocabulary import RequestKind, RequestState
 

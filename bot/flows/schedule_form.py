@@ -16,7 +16,7 @@ from bot.views.blocks import clip
 from bot.views.ids import BlockId
 from bot.views.schedule import DATE_INPUT, TIME_INPUT, WINDOW_INPUT
 from commands.config.targets_file import TargetConfig
-from commands.scheduling.slots import ScheduleError, Slot, slot_at, slot_for
+from commands.requests.slots import ScheduleError, Slot, slot_at, slot_for
 
 ERROR_CHARS = 300
 

@@ -16,8 +16,8 @@ from bot.listeners.read_only import allowed_targets
 from bot.views.audit import audit_verified_blocks
 from bot.views.backups import backups_blocks
 from bot.views.history import history_blocks
-from commands.backup.records import list_backups
-from commands.migration.script.planning import history
+from commands.backup.listing import list_backups
+from commands.migration.planning import history
 from commands.slash import grammar
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import RequestKind

@@ -16,7 +16,7 @@ from bot.views.plan import plan_blocks
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
 from commands.config.targets_file import TargetConfig
-from commands.migration.script.planning import history, plan, status
+from commands.migration.planning import history, plan, status
 from commands.slash import grammar
 
 

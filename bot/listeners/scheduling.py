@@ -25,7 +25,7 @@ from bot.views.ids import ActionId, BlockId, ViewId
 from bot.views.schedule import schedule_modal
 from bot.views.status import status_blocks
 from commands.errors import MigrateBotError
-from commands.migration.script.planning import status
+from commands.migration.planning import status
 from commands.slash import grammar
 
 

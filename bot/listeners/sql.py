@@ -12,7 +12,7 @@ from bot.listeners.context import CommandContext
 from bot.listeners.handoff import Handoff
 from bot.views.ids import ActionId
 from bot.views.plan import sql_expired_modal, sql_file, sql_modal, sql_sent_as_file_modal
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 
 log = logging.getLogger(__name__)
 

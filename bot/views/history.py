@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from bot.views.blocks import Block, code, context, escape, header, lines_in_sections
 from bot.views.ids import BlockId
 from bot.views.people import mention
-from commands.migration.script.planning import HistoryEntry
+from commands.migration.script.plan import HistoryEntry
 from commands.requests.model import Request
 from commands.requests.wording import format_time
 

@@ -20,7 +20,7 @@ from bot.views.blocks import (
 from bot.views.ids import ActionId, BlockId
 from bot.views.limits import MODAL_BLOCKS, SECTION_TEXT
 from bot.views.status import revision_line, revisions_text
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 
 SQL_CHUNK = SECTION_TEXT - 100  # room for the code fences and escaping headroom

@@ -16,7 +16,7 @@ from bot.views.people import mention, people
 from bot.views.status import revisions_text
 from commands.config.targets_file import TargetConfig
 from commands.requests.model import Request
-from commands.scheduling.slots import Slot, target_zone, upcoming_slots
+from commands.requests.slots import Slot, target_zone, upcoming_slots
 from commands.state.vocabulary import PENDING_STATES, RequestState
 from commands.units import format_duration
 

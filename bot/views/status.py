@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.views.blocks import Block, code, context, escape, header, lines_in_sections, section
 from bot.views.ids import BlockId
-from commands.migration.script.planning import Status
+from commands.migration.script.plan import Status
 from commands.migration.script.revision_graph import Revision
 
 

@@ -17,9 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from audit.chain import Event
-from audit.store import EventStore
 from commands.errors import ExitCode, MigrateBotError
-from commands.state.vocabulary import EventKind
 
 MIB = 1 << 20
 PROGRESS_EVERY_BYTES = 32 * MIB  # how often DUMP and DOWNLOAD progress is reported
@@ -132,33 +130,6 @@ class BackupRecord:
             durations_s=dict(data.get("durations_s", {})),
             row_counts={k: int(v) for k, v in data.get("row_counts", {}).items()},
         )
-
-
-def list_backups(store: EventStore, target: str) -> list[BackupRecord]:
-    """The target's backups that still exist, newest first."""
-    kinds = (EventKind.BACKUP_SUCCEEDED, EventKind.BACKUP_DELETED)
-    live: dict[str, BackupRecord] = {}
-    for event in store.iter_events(target=target, kinds=[str(k) for k in kinds]):
-        if event.kind == EventKind.BACKUP_SUCCEEDED:
-            record = BackupRecord.from_event(event)
-            live[record.id] = record
-        else:
-            live.pop(event.data["backup_id"], None)
-    return list(reversed(live.values()))  # events are in the order they happened
-
-
-def find_backup(store: EventStore, target: str, backup_id: str) -> BackupRecord:
-    """The live backup ``backup_id`` of ``target``; raises ``UnknownBackupError``."""
-    backups = list_backups(store, target)
-    wanted = backup_id.strip().lower()
-    for record in backups:
-        if record.id == wanted:
-            return record
-    recent = ", ".join(r.id for r in backups[:5]) or "none yet"
-    raise UnknownBackupError(
-        f"{target} has no backup {backup_id!r} (latest: {recent};"
-        f" see `migrate-bot backups {target}`)"
-    )
 
 
 def new_backup_id() -> str:

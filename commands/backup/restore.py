@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.store import EventStore
+from commands.backup.listing import find_backup
 from commands.backup.records import (
     MIB,
     PROGRESS_EVERY_BYTES,
@@ -29,13 +30,13 @@ from commands.backup.records import (
     Progress,
     ProgressCallback,
     Step,
-    find_backup,
     ignore_progress,
 )
 from commands.backup.row_counts import count_rows, differences, table_names
 from commands.backup.storage import BackupDestination, destination_of
 from commands.backup.take import error_text
 from commands.errors import ExitCode, MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import PgTools, default_tool_dirs, find_pg_tools, stderr_tail
 from commands.state.vocabulary import EventKind
@@ -266,7 +267,7 @@ def _check_revision(
     on_progress: ProgressCallback,
 ) -> tuple[str, ...] | None:
     """Stamp the backup's revision if the restored version table says otherwise."""
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         current = session.current()
         if set(current) == set(record.revisions):
             on_progress(Progress(Step.REVISION, f"at {_names(current)}, as backed up"))

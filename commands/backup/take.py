@@ -22,6 +22,7 @@ import psycopg
 
 from audit.store import Clock, EventStore, utc_now
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
+from commands.backup.listing import list_backups
 from commands.backup.lock import try_backup_lock
 from commands.backup.records import (
     MIB,
@@ -33,7 +34,6 @@ from commands.backup.records import (
     Step,
     backup_name,
     ignore_progress,
-    list_backups,
     new_backup_id,
 )
 from commands.backup.row_counts import (
@@ -51,6 +51,7 @@ from commands.backup.storage import (
     open_destination,
 )
 from commands.errors import MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import PgTools, default_tool_dirs, find_pg_tools
 from commands.postgres.scratch import VERIFY_RESTORE, scratch_database
@@ -164,7 +165,7 @@ class _BackupRun:
             # when the project names its version table otherwise
             revisions = version_table_rows(conn)
             if revisions is None:
-                revisions = self.handle.runner().current()
+                revisions = AlembicRunner.for_target(self.handle).current()
             name = self.unused_name(destination, revisions)
             self.step = Step.DUMP
             writer = destination.writer(name)

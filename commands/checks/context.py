@@ -18,7 +18,7 @@ from commands.checks.sql_statements import Statement, parse_statements
 from commands.checks.table_sizes import TableSize, table_sizes
 from commands.config.checks import CheckSettings
 from commands.migration.runtime.runner import ProjectState
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.targets import TargetHandle
 
 OpenTarget = Callable[[str], TargetHandle]

@@ -20,7 +20,7 @@ import psycopg
 from audit.redact import redact
 from commands.config.checks import CheckSettings
 from commands.errors import MigrateBotError
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 
 
 class Verdict(StrEnum):

@@ -21,8 +21,9 @@ from pglast.enums import AlterTableType
 
 from commands.checks.catalog import CatalogObject, CatalogSnapshot, snapshot_catalog
 from commands.checks.framework import CheckResult, Verdict
-from commands.checks.review import review_file
 from commands.checks.sql_statements import Statement, parse_statements
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.revision_file import review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.targets import TargetHandle
 
@@ -89,7 +90,7 @@ def detect_partial_application(
     in ``before`` (the snapshot taken before the run) existed already and are
     not leftovers. Raises ``AlembicError``/``DatabaseUnavailableError``.
     """
-    runner = handle.runner()
+    runner = AlembicRunner.for_target(handle)
     with runner.session() as session:
         stamped = revision.id in session.current()
         if sql is None:

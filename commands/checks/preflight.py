@@ -27,8 +27,9 @@ from commands.checks.review import check_review
 from commands.checks.sessions_locks import check_locks, check_sessions
 from commands.config.targets_file import load_config
 from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
-from commands.migration.runtime.runner import ProjectState
-from commands.migration.script.planning import Plan, plan_in_session
+from commands.migration.planning import plan_in_session
+from commands.migration.runtime.runner import AlembicRunner, ProjectState
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle, open_target
@@ -82,7 +83,7 @@ def run_preflight(
         major, minor = server_version(conn)
         version = f"{major}.{minor}"
         results.append(_connectivity(conn, handle, version, time.monotonic() - started))
-        with handle.runner().session() as session:
+        with AlembicRunner.for_target(handle).session() as session:
             try:
                 state = session.inspect()
                 plan = plan_in_session(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
+from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 
 
@@ -20,7 +21,7 @@ def check_promotion(context: PreflightContext) -> CheckResult:
         return CheckResult("promotion", Verdict.SKIP, "nothing pending")
     if plan.direction is Direction.DOWN:
         return CheckResult("promotion", Verdict.SKIP, f"downgrades are not gated on {gate}")
-    other = context.open_other(gate).runner().current()
+    other = AlembicRunner.for_target(context.open_other(gate)).current()
     graph = context.state.graph
     shown = ", ".join(other) or "base (empty)"
     data = {"gate": gate, "gate_current": list(other), "wanted": list(plan.destination)}

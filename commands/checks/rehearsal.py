@@ -24,7 +24,7 @@ from audit.store import Clock, utc_now
 from commands.checks.framework import CheckResult, Verdict
 from commands.errors import AlembicError
 from commands.migration.runtime.runner import AlembicRunner, StepResult
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
 from commands.units import format_duration, postgres_interval

@@ -9,11 +9,7 @@ idempotency" on creates and drops.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from pglast import ast as sql_ast
@@ -22,70 +18,7 @@ from pglast.enums import AlterTableType
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, levels_verdict
 from commands.checks.sql_statements import Statement
-from commands.errors import MigrateBotError
-
-
-class ReviewError(MigrateBotError):
-    """A revision file cannot be read or is not valid Python."""
-
-
-class Body(StrEnum):
-    REAL = "real"
-    MISSING = "missing"
-    EMPTY = "empty"  # only pass / ... / a docstring
-    RAISES = "raises"  # only raises (an irreversible migration)
-
-
-@dataclass(frozen=True)
-class FileReview:
-    """What the revision file says about itself."""
-
-    path: str
-    docstring: bool
-    upgrade: Body
-    downgrade: Body
-    uses_autocommit_block: bool
-
-
-def review_file(path: str | Path) -> FileReview:
-    """Read one revision file with ``ast``; raises ``ReviewError`` if it does not parse."""
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
-    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
-        raise ReviewError(f"cannot read revision file {path}: {exc}") from None
-    functions = {
-        node.name: node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
-    return FileReview(
-        path=str(path),
-        docstring=bool((ast.get_docstring(tree) or "").strip()),
-        upgrade=_body(functions.get("upgrade")),
-        downgrade=_body(functions.get("downgrade")),
-        uses_autocommit_block=any(
-            isinstance(node, ast.Attribute) and node.attr == "autocommit_block"
-            for node in ast.walk(tree)
-        ),
-    )
-
-
-def _body(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Body:
-    if function is None:
-        return Body.MISSING
-    doing = [s for s in function.body if not _is_filler(s)]
-    if not doing:
-        return Body.EMPTY
-    if all(isinstance(s, ast.Raise) for s in doing):
-        return Body.RAISES
-    return Body.REAL
-
-
-def _is_filler(statement: ast.stmt) -> bool:
-    """``pass``, ``...`` and bare strings (docstrings) do nothing."""
-    if isinstance(statement, ast.Pass):
-        return True
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+from commands.migration.script.revision_file import Body, FileReview, review_file
 
 
 def file_items(review: FileReview) -> Iterator[tuple[Level, str]]:

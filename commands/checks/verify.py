@@ -29,10 +29,11 @@ from commands.checks.framework import (
     Verdict,
     run_checks,
 )
-from commands.checks.review import Body, ReviewError, review_file
 from commands.checks.sql_statements import parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
-from commands.migration.script.planning import Plan
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.plan import Plan
+from commands.migration.script.revision_file import Body, ReviewError, review_file
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.targets import TargetHandle
@@ -214,7 +215,7 @@ def verify_after_run(
 
 def _check_revision(handle: TargetHandle, plan: Plan) -> CheckResult:
     try:
-        current = handle.runner().current()
+        current = AlembicRunner.for_target(handle).current()
     except AlembicError as exc:
         return CheckResult("revision", Verdict.FAIL, f"cannot read the current revision: {exc}")
     wanted = ", ".join(plan.destination) or "base (empty)"

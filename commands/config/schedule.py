@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from commands.config.table import HTTP_URL, ConfigTable
-from commands.scheduling.windows import Window, parse_window
+from commands.config.windows import Window, parse_window
 from commands.units import parse_duration
 
 DEFAULT_REMINDERS = ("24h", "1h")

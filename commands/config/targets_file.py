@@ -21,8 +21,8 @@ from commands.config.backup import parse_backup_destination, parse_backup_settin
 from commands.config.checks import CheckSettings, parse_check_settings
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
+from commands.config.windows import Window
 from commands.errors import ConfigError, UnknownTargetError
-from commands.scheduling.windows import Window
 from commands.state.vocabulary import ChecklistItem
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"

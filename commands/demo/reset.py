@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from commands.demo.data import fill_demo_data
+from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.targets import TargetHandle
@@ -41,7 +42,7 @@ def reset_demo_database(handle: TargetHandle, *, rows: int) -> DemoReset:
     """
     began = time.monotonic()
     _recreate(handle)
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         graph = session.graph()
         first = graph.order[0]
         session.apply(first, Direction.UP)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from audit.store import Clock, EventStore
-from commands.backup.records import BackupRecord, find_backup
+from commands.backup.listing import find_backup
+from commands.backup.records import BackupRecord
 from commands.backup.take import take_backup
 from commands.checks import (
     CheckResult,
@@ -24,8 +25,9 @@ from commands.checks import (
     run_preflight,
 )
 from commands.errors import MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.fingerprint import fingerprint_plan
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
@@ -155,7 +157,7 @@ def _restore_preflight(
     """What a restore would do, as checks: the backup, and where the target is now."""
     started = clock()
     record = find_backup(store, handle.name, backup_id)
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         planned = plan_request(
             handle, session, kind=RequestKind.RESTORE, goal=record.id, store=store
         )

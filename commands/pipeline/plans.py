@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.store import EventStore
-from commands.backup.records import BackupRecord, find_backup
+from commands.backup.listing import find_backup
+from commands.backup.records import BackupRecord
+from commands.migration.planning import plan_in_session
 from commands.migration.runtime.runner import AlembicSession
 from commands.migration.script.fingerprint import (
     PlanFingerprint,
     fingerprint_plan,
     fingerprint_restore,
 )
-from commands.migration.script.planning import Plan, plan_in_session
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.errors import MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.run_lock import RunLockHeldError, run_lock
 from commands.requests import Request
@@ -95,7 +96,7 @@ def _lock_free(handle: TargetHandle) -> bool:
 
 def _database_revisions(handle: TargetHandle) -> tuple[str, ...] | None:
     try:
-        return handle.runner().current()
+        return AlembicRunner.for_target(handle).current()
     except MigrateBotError:
         return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline.progress import RollbackOffer, RunOutcome
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from audit.store import StoreError
-from commands.migration.runtime.runner import AlembicStopped
+from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
 from commands.pipeline.context import RunContext
 from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
 from commands.pipeline.limits import RunAborted, RunLimits
@@ -77,7 +77,7 @@ class Pipeline:
         request = self.context.requests.get(request_id)
         handle = self.context.target(request.target)
         with run_lock(handle.database, label=f"{request.id} {request.kind} by {request.requester}"):
-            with handle.runner().session() as session:
+            with AlembicRunner.for_target(handle).session() as session:
                 planned = plan_request(
                     handle, session, kind=request.kind, goal=request.goal, store=self.context.store
                 )

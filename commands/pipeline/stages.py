@@ -26,8 +26,8 @@ from commands.checks import (
 )
 from commands.errors import MigrateBotError
 from commands.migration.runtime.executor import RevisionEvent, RevisionFailedError, execute_revision
-from commands.migration.runtime.runner import AlembicError
-from commands.migration.script.planning import Plan
+from commands.migration.runtime.runner import AlembicError, AlembicRunner
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.pipeline.context import RunContext
 from commands.pipeline.limits import RunLimits
@@ -178,7 +178,7 @@ class Stages:
         with connect(self.handle.database) as conn:
             major, _ = server_version(conn)
         settings = execution_settings(self.handle.config, server_major=major)
-        with self.handle.runner().session() as session:
+        with AlembicRunner.for_target(self.handle).session() as session:
             for index, revision in enumerate(self.plan.revisions, start=1):
                 self.limits.check(f"revision {revision.id}")
                 self._apply_one(session, revision, index, total, settings)
@@ -292,7 +292,7 @@ class Stages:
     def read_database_revisions(self) -> tuple[str, ...] | None:
         """What the version table holds now (None if it cannot be read)."""
         try:
-            return self.handle.runner().current()
+            return AlembicRunner.for_target(self.handle).current()
         except MigrateBotError:
             return None
 

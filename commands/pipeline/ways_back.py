@@ -10,8 +10,9 @@ Each way back is a new request that needs its own approval.
 from __future__ import annotations
 
 from audit.store import EventStore
-from commands.backup.records import UnknownBackupError, find_backup
-from commands.migration.script.planning import Plan
+from commands.backup.listing import find_backup
+from commands.backup.records import UnknownBackupError
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline import RollbackOffer, RunOutcome
 from commands.pipeline.rollback import rollback_offers

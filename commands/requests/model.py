@@ -15,7 +15,7 @@ from typing import Any
 
 from audit.chain import Event
 from commands.migration.script.fingerprint import PlanFingerprint
-from commands.scheduling.slots import Slot
+from commands.requests.slots import Slot
 from commands.state.vocabulary import (
     PENDING_STATES,
     ChecklistItem,

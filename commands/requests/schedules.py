@@ -14,8 +14,8 @@ from commands.requests.base import ServiceBase
 from commands.requests.errors import AlreadyDoneError, WrongStateError
 from commands.requests.inputs import clean_actor, clean_text, parse_request_id
 from commands.requests.model import Request
+from commands.requests.slots import ScheduleError, Slot
 from commands.requests.wording import format_time
-from commands.scheduling.slots import ScheduleError, Slot
 from commands.state.vocabulary import BEFORE_RUN_STATES, EventKind
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from commands.errors import MigrateBotError
-from commands.migration.runtime.runner import StepResult
-from commands.migration.script.planning import Plan
+from commands.migration.runtime.runner import AlembicRunner, StepResult
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Revision
 from commands.targets import TargetHandle
 
@@ -43,7 +43,7 @@ def run_plan(
     Raises ``PlanOutdatedError`` if the database is not where the plan began,
     and ``AlembicError`` (with the revision in its message) when a step fails.
     """
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         current = session.current()
         if set(current) != set(plan.current):
             raise PlanOutdatedError(

@@ -15,7 +15,7 @@ from psycopg import sql
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl

@@ -9,7 +9,7 @@ from pathlib import Path
 from psycopg import sql
 
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
-from commands.migration.script.planning import plan
+from commands.migration.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle, open_target

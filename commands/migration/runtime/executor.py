@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from commands.checks.review import ReviewError, review_file
 from commands.errors import AlembicError
 from commands.migration.runtime.lock_monitor import Blocker, LockMonitor, QueueReport
 from commands.migration.runtime.lock_retry import Attempt, child_env, is_retryable, retry_schedule
 from commands.migration.runtime.runner import AlembicSession, StepResult
+from commands.migration.script.revision_file import ReviewError, review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.postgres.database_url import DatabaseUrl
 from commands.units import format_duration

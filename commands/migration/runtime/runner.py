@@ -31,6 +31,7 @@ from commands.config.targets_file import AlembicProject
 from commands.errors import AlembicError
 from commands.migration.script.revision_graph import Direction, Revision, RevisionGraph
 from commands.postgres.database_url import DatabaseUrl
+from commands.targets import TargetHandle
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 STOP_GRACE_SECONDS = 5.0
@@ -196,6 +197,11 @@ class AlembicRunner:
         self.project = project
         self.database = database
         self.extra_env = dict(extra_env or {})
+
+    @classmethod
+    def for_target(cls, handle: TargetHandle) -> AlembicRunner:
+        """The runner of a target's project against its database."""
+        return cls(handle.config.alembic, handle.database)
 
     @contextmanager
     def session(self) -> Iterator[AlembicSession]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from audit.chain import canonical_json
 from commands.errors import RevisionError
-from commands.migration.script.planning import Plan
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 
 

@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commands.config.targets_file import TargetConfig
+from commands.config.windows import Occurrence, open_at, upcoming
 from commands.errors import ExitCode, MigrateBotError
-from commands.scheduling.windows import Occurrence, open_at, upcoming
 
 
 class ScheduleError(MigrateBotError):

@@ -1,65 +1,25 @@
 """What a target is at, what is pending and the SQL it would run.
 
-These read and never change the database. ``plan`` is the object the rest
-of the bot passes around: the approval binds to it, the pipeline runs it.
+These read and never change the database: they ask the Alembic child (the
+runtime side) and return the plain data of ``script.plan``. ``plan`` is the
+object the rest of the bot passes around: the approval binds to it, the
+pipeline runs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from commands.migration.runtime.runner import AlembicSession, ProjectState
-from commands.migration.script.revision_graph import BASE, HEAD, Direction, Revision, RevisionGraph
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
+from commands.migration.script.plan import HistoryEntry, Plan, Status, history_entries
+from commands.migration.script.revision_graph import BASE, HEAD, Direction
 from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Revisions to apply (or undo) on a target, in order, with their SQL."""
-
-    target: str
-    direction: Direction
-    current: tuple[str, ...]
-    destination: tuple[str, ...]
-    revisions: tuple[Revision, ...]
-    sql: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.revisions
-
-
-@dataclass(frozen=True)
-class Status:
-    """Where a target's database stands against its project."""
-
-    target: str
-    database: str
-    server_version: str
-    current: tuple[str, ...]
-    heads: tuple[str, ...]
-    pending: tuple[Revision, ...]
-
-    @property
-    def at_head(self) -> bool:
-        return not self.pending and set(self.current) == set(self.heads)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    revision: Revision
-    applied: bool
-    current: bool
-    head: bool
 
 
 def status(handle: TargetHandle) -> Status:
     """Current and head revisions, and what an upgrade to head would apply."""
     with connect(handle.database) as conn:
         major, minor = server_version(conn)
-    state = handle.runner().inspect()
+    state = AlembicRunner.for_target(handle).inspect()
     graph = state.graph
     graph.check_current(state.current)
     heads = graph.heads
@@ -87,7 +47,7 @@ def plan(
     Raises ``RevisionError`` for an unknown or ambiguous revision, or ``head``
     when the project has several heads.
     """
-    with handle.runner().session() as session:
+    with AlembicRunner.for_target(handle).session() as session:
         return plan_in_session(
             session, handle.name, direction=direction, to=to, with_sql=with_sql, state=state
         )
@@ -122,16 +82,5 @@ def plan_in_session(
 
 def history(handle: TargetHandle) -> list[HistoryEntry]:
     """Every revision, newest first, marked applied / current / head."""
-    state = handle.runner().inspect()
+    state = AlembicRunner.for_target(handle).inspect()
     return history_entries(state.graph, state.current)
-
-
-def history_entries(graph: RevisionGraph, current: tuple[str, ...]) -> list[HistoryEntry]:
-    applied = graph.applied(current)
-    heads = set(graph.heads)
-    return [
-        HistoryEntry(
-            revision=graph[rev], applied=rev in applied, current=rev in current, head=rev in heads
-        )
-        for rev in reversed(graph.order)
-    ]

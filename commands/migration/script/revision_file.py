@@ -1,0 +1,78 @@
+"""What a revision file says about itself, read with ``ast`` (never run).
+
+Its docstring, whether ``upgrade()`` / ``downgrade()`` do something, and
+whether it uses ``autocommit_block``: the review check, verification and the
+executor's retries all ask, so it is read here once, beside the revision graph.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from commands.errors import MigrateBotError
+
+
+class ReviewError(MigrateBotError):
+    """A revision file cannot be read or is not valid Python."""
+
+
+class Body(StrEnum):
+    REAL = "real"
+    MISSING = "missing"
+    EMPTY = "empty"  # only pass / ... / a docstring
+    RAISES = "raises"  # only raises (an irreversible migration)
+
+
+@dataclass(frozen=True)
+class FileReview:
+    """What the revision file says about itself."""
+
+    path: str
+    docstring: bool
+    upgrade: Body
+    downgrade: Body
+    uses_autocommit_block: bool
+
+
+def review_file(path: str | Path) -> FileReview:
+    """Read one revision file with ``ast``; raises ``ReviewError`` if it does not parse."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        raise ReviewError(f"cannot read revision file {path}: {exc}") from None
+    functions = {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return FileReview(
+        path=str(path),
+        docstring=bool((ast.get_docstring(tree) or "").strip()),
+        upgrade=_body(functions.get("upgrade")),
+        downgrade=_body(functions.get("downgrade")),
+        uses_autocommit_block=any(
+            isinstance(node, ast.Attribute) and node.attr == "autocommit_block"
+            for node in ast.walk(tree)
+        ),
+    )
+
+
+def _body(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Body:
+    if function is None:
+        return Body.MISSING
+    doing = [s for s in function.body if not _is_filler(s)]
+    if not doing:
+        return Body.EMPTY
+    if all(isinstance(s, ast.Raise) for s in doing):
+        return Body.RAISES
+    return Body.REAL
+
+
+def _is_filler(statement: ast.stmt) -> bool:
+    """``pass``, ``...`` and bare strings (docstrings) do nothing."""
+    if isinstance(statement, ast.Pass):
+        return True
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
