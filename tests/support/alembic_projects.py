@@ -90,3 +90,42 @@ def table(name: str, down: tuple[str, ...] = ()) -> Rev:
         down_sql=(f"DROP TABLE {name}",),
         message=f"create {name}",
     )
+
+
+def generated_history(count: int) -> list[Rev]:
+    """A long linear history, as a busy service grows one: a table every tenth revision,
+    then columns, indexes, a constraint and a data fix on it (benches and long tests)."""
+    return [_generated(index) for index in range(count)]
+
+
+def _generated(index: int) -> Rev:
+    table_name = f"t{index // 10:02d}"
+    kind = index % 10
+    up, undo = _GENERATED_SQL.get(kind, _GENERATED_SQL[-1])
+    return Rev(
+        id=f"r{index:04d}",
+        down=(f"r{index - 1:04d}",) if index else (),
+        up_sql=tuple(s.format(t=table_name, k=kind) for s in up),
+        down_sql=tuple(s.format(t=table_name, k=kind) for s in undo),
+        message=f"Generated revision {index} on {table_name}.",
+    )
+
+
+_GENERATED_SQL: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    0: (
+        ("CREATE TABLE IF NOT EXISTS {t} (id bigint PRIMARY KEY, code text, n int)",),
+        ("DROP TABLE IF EXISTS {t}",),
+    ),
+    1: (
+        ("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS c{k} text",),
+        ("ALTER TABLE {t} DROP COLUMN IF EXISTS c{k}",),
+    ),
+    2: (("CREATE INDEX idx_{t}_{k} ON {t} (n)",), ("DROP INDEX IF EXISTS idx_{t}_{k}",)),
+    3: (
+        ("ALTER TABLE {t} ADD CONSTRAINT {t}_n_check CHECK (n >= 0)",),
+        ("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {t}_n_check",),
+    ),
+    -1: (("UPDATE {t} SET code = upper(code) WHERE code IS NOT NULL",), ()),
+}
+_GENERATED_SQL[4] = _GENERATED_SQL[7] = _GENERATED_SQL[1]
+_GENERATED_SQL[5] = _GENERATED_SQL[2]
