@@ -126,3 +126,23 @@ def test_readme_documents_every_command() -> None:
     readme = README.read_text()
     missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == ExitCode.OK and out.strip() == f"migrate-bot, version {version('migrate-bot')}"
+
+
+def test_targets_says_when_the_url_variable_is_unset(
+    capsys: pytest.CaptureFixture[str], config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out, _ = run(capsys, "targets")
+    assert "$APP_DATABASE_URL\n" in out and "not set" not in out
+    monkeypatch.delenv("APP_DATABASE_URL")
+    code, out, _ = run(capsys, "targets")
+    assert code == ExitCode.OK
+    assert "$APP_DATABASE_URL  (not set in this environment" in out
+    _, out, _ = run(capsys, "targets", "--json")
+    assert json.loads(out)[0]["database_url_set"] is False

@@ -28,6 +28,7 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="migrate-bot", prog_name="migrate-bot")
 @click.option("-v", "--verbose", is_flag=True, help="Log what is being done to stderr.")
 def cli(verbose: bool) -> None:
     """Apply Alembic migrations to PostgreSQL the way a careful release engineer would.
