@@ -29,6 +29,9 @@ def test_upgrade_status_downgrade_round_trip(capsys: pytest.CaptureFixture[str])
     assert code == ExitCode.OK
     steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+) .* done in [\d.]+ m?s$", out, re.M)
     assert len(steps) >= 6 and steps[-1][0] == steps[-1][1]
+    # the pre-flight's lint findings, as the request in Slack shows them
+    assert re.search(r"^  (PASS|WARN)  lint +\d+ note", out, re.M)
+    assert re.search(r"note  \w+ #1: CREATE INDEX without CONCURRENTLY on segments", out)
 
     code, out, _ = run(capsys, "status", "app", "--json")
     status = json.loads(out)
@@ -56,6 +59,14 @@ def test_plan_lists_each_pending_revision_with_its_sql(capsys: pytest.CaptureFix
     assert "CREATE TABLE IF NOT EXISTS jobs" in first["sql"]
     assert "CREATE INDEX idx_segments_video_start" in risky["sql"]
     assert "CREATE TABLE IF NOT EXISTS jobs" not in risky["sql"]
+    findings = plan["lint"]["data"]["findings"]
+    risky_findings = [f["sentence"] for f in findings if f["revision"] == risky["revision"]]
+    assert any("CONCURRENTLY" in sentence for sentence in risky_findings)
+
+    code, out, _ = run(capsys, "plan", "app")
+    assert code == ExitCode.OK
+    assert re.search(r"^Lint:\n  (PASS|WARN)  lint ", out, re.M)
+    assert "CREATE INDEX without CONCURRENTLY on segments" in out
 
     code, out, _ = run(capsys, "plan", "app", "--to", first["revision"][:6])
     assert code == ExitCode.OK

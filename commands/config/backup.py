@@ -36,7 +36,7 @@ def parse_backup_destination(table: ConfigTable) -> str:
         return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     if "://" not in text:  # a bare folder
         raise table.error(
-            "backup", f"{text!r} must start with file:// or s3:// (a folder: \"file://{text}\")"
+            "backup", f'{text!r} must start with file:// or s3:// (a folder: "file://{text}")'
         )
     raise table.error("backup", f"{text!r} must start with file:// or s3://")
 

@@ -91,7 +91,9 @@ class ConfigTable:
         values = self.get(key, list, list(default))
         for index, value in enumerate(values):
             if not isinstance(value, str):
-                raise self.error(f"{key}[{index}]", f"must be a string, not {type_name(type(value))}")
+                raise self.error(
+                    f"{key}[{index}]", f"must be a string, not {type_name(type(value))}"
+                )
             if pattern is not None and not pattern.match(value):
                 raise self.error(f"{key}[{index}]", f"{value!r} is not valid")
         return tuple(values)
