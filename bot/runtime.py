@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -27,6 +28,8 @@ from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.metrics.registry import bot_registry
+from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
@@ -88,6 +91,7 @@ class BotRuntime:
     scheduling: ScheduleFlow
     ticker: Ticker
     interrupted: list[InterruptedRun]
+    metrics: CollectorRegistry
 
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
@@ -136,6 +140,7 @@ def start_runtime(
         notifier=notifier,
         expand=groups.expand,
         clock=clock,
+        channel_name=ChannelNames(client).name,
     )
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
@@ -159,6 +164,7 @@ def start_runtime(
         scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start(),
         interrupted=interrupted,
+        metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
     )
 
 

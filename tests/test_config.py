@@ -47,7 +47,11 @@ def test_a_valid_file_loads_with_typed_values() -> None:
     ("change", "key", "problem"),
     [
         (("approvals = 2", "aprovals = 2"), "targets.prod.aprovals", "did you mean 'approvals'"),
-        (("approvals = 2", 'approvals = "two"'), "targets.prod.approvals", "must be an integer, not a string"),
+        (
+            ("approvals = 2", 'approvals = "two"'),
+            "targets.prod.approvals",
+            "must be an integer, not a string",
+        ),
         (("approvals = 2", "approvals = 0"), "targets.prod.approvals", "at least 1"),
         (
             ('lock_timeout = "2s"', 'lock_timeout = "soon"'),

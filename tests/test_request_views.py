@@ -10,6 +10,7 @@ import pytest
 
 from bot.views import limits
 from bot.views.announcements import interrupted_announcement, outcome_announcement
+from bot.views.blocks import escape
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.request import request_message
 from bot.views.request_card import RequestCard
@@ -157,7 +158,10 @@ def test_a_request_waiting_for_approval_offers_its_decisions_under_the_contract(
     assert found[ActionId.REJECT][0]["action_id"].startswith("reject")
     assert all(e.get("value") in (None, request.id) for e, _ in found.values())
     assert tag_of(block_id, BlockId.DECIDE) == request.fingerprint.digest
-    assert "confirm" in found[ActionId.REJECT][0]
+    # Reject asks for a reason in a modal (bot.views.reject); cancelling confirms in red
+    assert "confirm" not in found[ActionId.REJECT][0]
+    assert found[ActionId.REJECT][0]["style"] == "danger"
+    assert found[ActionId.CANCEL][0]["confirm"]["style"] == "danger"
     checklist, checklist_block = found[ActionId.CHECKLIST]
     assert tag_of(checklist_block, BlockId.CHECKLIST) == request.id
     assert [o["value"] for o in checklist["options"]] == [i.value for i in ChecklistItem]
@@ -255,6 +259,8 @@ def test_a_closed_request_has_no_buttons_left(service: RequestService, close: st
     blocks = drawn(service, done)
     assert controls(blocks) == {}
     assert ("Rejected" if close == "reject" else "Cancelled") in json.dumps(blocks)
+    if close == "reject":  # the reason is on the message, escaped
+        assert escape(HOSTILE)[:40] in json.dumps(blocks, ensure_ascii=False)
 
 
 def test_announcements_fit_and_say_who_asked_and_approved(service: RequestService) -> None:

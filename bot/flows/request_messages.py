@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 
 from audit.store import Clock, EventStore, utc_now
-from bot.slack_api.notifier import Notifier
+from bot.slack_api.notifier import Link, Notifier
 from bot.views.announcements import (
+    REQUEST_LINK,
     approval_wanted,
     interrupted_announcement,
     outcome_announcement,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Expand = Callable[[Iterable[str]], list[str]]
 """User ids of a list of people and user groups (``SlackUserGroups.expand``)."""
+ChannelName = Callable[[str], str | None]
+"""A channel's name, without the ``#`` (``ChannelNames.name``); ``None`` when unknown."""
 
 
 def message_key(request_id: str) -> str:
@@ -57,8 +60,10 @@ class RequestMessages:
         notifier: Notifier,
         expand: Expand,
         clock: Clock = utc_now,
+        channel_name: ChannelName = lambda _channel: None,
     ) -> None:
         self.config = config
+        self.channel_name = channel_name
         self.requests = requests
         self.store = store
         self.notifier = notifier
@@ -131,12 +136,19 @@ class RequestMessages:
     # --- people ------------------------------------------------------------------
 
     def ask_approvers(self, request: Request) -> None:
-        """A direct message to each approver (groups expanded) but the requester, once."""
+        """A direct message to each approver (groups expanded) but the requester, once,
+        linking to the request message and naming its channel."""
         policy = self.requests.policy(request.target)
-        text, blocks = approval_wanted(request, request.origin.get("channel"))
+        channel = request.origin.get("channel")
+        name = self.channel_name(channel) if channel else None
+        text, blocks = approval_wanted(request, channel, name)
+        link = Link(
+            token=REQUEST_LINK, message=message_key(request.id), label="the request", fallback=""
+        )
         for user in self.expand(policy.approvers):
             if user != request.requester:
-                self.notifier.post(user, text, blocks, key=f"{request.id}:approver:{user}")
+                key = f"{request.id}:approver:{user}"
+                self.notifier.post(user, text, blocks, key=key, link=link)
 
     def tell_ops(self, text: str, blocks: list[Block], *, key: str) -> None:
         if self.config.bot.ops_channel:
