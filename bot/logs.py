@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -59,10 +60,24 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the
+    handler was made: a thread still logging after its caller replaced stderr (a test's
+    capture, closed since) must not fail with "I/O operation on closed file"."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure_logging(level: int, log_format: str = "text") -> None:
     """Log to stderr at ``level`` in ``log_format`` (``text`` or ``json``), redacted;
     quiet the libraries' chatter."""
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     handler.addFilter(RequestFilter())
     formatter = JsonFormatter() if log_format == "json" else RedactingFormatter(LOG_FORMAT)
     handler.setFormatter(formatter)
