@@ -78,7 +78,7 @@ def build_app(
         client=client,
         process_before_response=True,
     )
-    for middleware in global_middleware():
+    for middleware in global_middleware(flow.people if flow is not None else None):
         app.use(middleware)
     home = HomeTab(flow=flow, client=client) if flow is not None else None
 

@@ -39,6 +39,7 @@ from commands.pipeline import InterruptedRun, RunContext
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
+from commands.state.people import PeopleDirectory
 from commands.targets import TargetOpener, open_target
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class BotRuntime:
             log.warning("some notifications are still queued; they are sent after a restart")
         self.notifier.stop()
         self.outbox.close()
+        if self.flow.people is not None:
+            self.flow.people.close()
 
 
 def start_runtime(
@@ -145,7 +148,13 @@ def start_runtime(
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
     )
-    flow = RequestFlow(context=context, messages=messages, groups=groups, plans=RecentPlans())
+    flow = RequestFlow(
+        context=context,
+        messages=messages,
+        groups=groups,
+        plans=RecentPlans(),
+        people=PeopleDirectory(config.bot.state_path),
+    )
     interrupted = flow.recover() if recover else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)

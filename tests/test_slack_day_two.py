@@ -22,6 +22,7 @@ from bot.views import limits
 from bot.views.ids import ActionId
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.postgres.database_url import DatabaseUrl
+from commands.state.people import known_names
 from commands.state.vocabulary import RequestState
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import ALICE, BOB, DEV, EVE, OPS, ask, dm_texts, top_level
@@ -137,6 +138,8 @@ def test_the_approver_is_told_with_a_link_to_the_request_named_by_its_channel(
     assert f"<{permalink}|the request> in #dev." in dm
     assert DEV not in dm.replace(permalink, "")  # the channel by name, never its id
     assert bot.slack.calls("chat.getPermalink")[-1].args["message_ts"] == message.ts
+    # the name Slack gave the requester is kept for the terminal (`migrate-bot audit`)
+    assert known_names(bot.config.bot.state_path)[ALICE] == "alice"
     bot.runtime.flow.cancel(request_id, user=ALICE)
 
 

@@ -47,6 +47,7 @@ from commands.requests import (
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.requests.slots import Slot
+from commands.state.people import PeopleDirectory
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,13 @@ class RequestFlow:
         messages: RequestMessages,
         groups: GroupLookup,
         plans: RecentPlans,
+        people: PeopleDirectory | None = None,
     ) -> None:
         self.context = context
         self.messages = messages
         self.groups = groups
         self.plans = plans
+        self.people = people  # who is who, for the terminal (bot.middleware.names)
         self.runs = RunWorker(
             LoggedPipeline(context),
             on_update=messages.on_update,

@@ -54,6 +54,7 @@ class SlackSender:
             "team_id": self.team_id,
             "channel_id": channel,
             "user_id": user,
+            "user_name": user.removeprefix("U0").lower(),  # U0ALICE -> alice
             "command": "/migrate",
             "text": text,
             "response_url": response_url,
