@@ -157,3 +157,29 @@ def test_targets_says_when_the_url_variable_is_unset(
     assert "$APP_DATABASE_URL  (not set in this environment" in out
     _, out, _ = run(capsys, "targets", "--json")
     assert json.loads(out)[0]["database_url_set"] is False
+
+
+SLACK_TABLE = re.compile(r"^\| `/migrate [^\n]*$", re.M)
+
+
+def test_readme_documents_every_slash_verb() -> None:
+    """Every verb of the /migrate grammar is in the README's Slack command table."""
+    from commands.slash.grammar import Verb
+
+    table = "\n".join(SLACK_TABLE.findall(README.read_text()))
+    missing = [v.value for v in Verb if not re.search(rf"`(/migrate )?{v.value}\b", table)]
+    assert not missing, f"the README's Slack table lacks: {missing}"
+
+
+def test_make_run_passes_port_and_args_to_serve() -> None:
+    root = README.parent
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", "PORT=8080", "ARGS=--demo-rows 100000"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dry.stdout.split()[-5:] == ["serve", "--port", "8080", "--demo-rows", "100000"]
+    readme = README.read_text()
+    assert "make run PORT=" in readme and 'make run ARGS="--demo-rows 100000"' in readme

@@ -133,8 +133,9 @@ class AuditMetrics(Collector):
             self.run_seconds.labels(kind, outcome).observe(max(0.0, took))
 
     def _waiting(self) -> dict[str, int]:
-        """Open requests awaiting approval now, per target (the open ones are few)."""
-        waiting = dict.fromkeys(self._open.values(), 0)
+        """Open requests awaiting approval now, per target (the open ones are few); every
+        configured target has a value, so an alert can tell zero from "no data"."""
+        waiting = dict.fromkeys([*self._requests.config.targets, *self._open.values()], 0)
         for request_id in self._open:
             request = self._requests.get(request_id)
             if request.state is RequestState.AWAITING_APPROVAL:
