@@ -4,6 +4,7 @@ the real request service folded from real events, in every state and at every si
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -247,6 +248,14 @@ def test_a_finished_run_shows_its_outcome_and_ways_back(
         assert found[ActionId.ROLL_BACK][0]["value"] == done.id
         assert found[ActionId.RESTORE_BACKUP][0]["text"]["text"] == "Restore backup k7m2xq"
         assert next(s for s in picture.steps if s.step is RunStep.APPLY).state is StepState.FAILED
+
+
+def test_schedule_is_offered_only_where_a_time_can_be_picked(service: RequestService) -> None:
+    request = asked(service)
+    for can_schedule in (True, False):
+        shown = replace(card(service, request), can_schedule=can_schedule)
+        _, blocks = request_message(shown)
+        assert (ActionId.SCHEDULE in controls(blocks)) is can_schedule
 
 
 @pytest.mark.parametrize("close", ["reject", "cancel"])

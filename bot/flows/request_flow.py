@@ -88,6 +88,7 @@ class RequestFlow:
             on_refused=self._refused,
         )
         self.scheduling = ScheduleFlow(context=context, messages=messages, desk=self)
+        messages.scheduler_running = lambda: self.scheduling.scheduler is not None
 
     # --- asking ---------------------------------------------------------------
 

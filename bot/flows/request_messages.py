@@ -73,6 +73,8 @@ class RequestMessages:
         self._notes: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # whether this process schedules (set by the flow that holds the scheduler)
+        self.scheduler_running: Callable[[], bool] = lambda: True
 
     # --- the request message ---------------------------------------------------
 
@@ -112,7 +114,14 @@ class RequestMessages:
             run=run_picture(request, self._news.get(request.id)),
             ways_back=ways_back(request, self.store),
             note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
+            can_schedule=self._schedulable(request.target),
         )
+
+    def _schedulable(self, target_name: str) -> bool:
+        """A time can be picked for the target: it has windows or allows any time, and
+        this process runs the scheduler."""
+        target = self.config.target(target_name)
+        return bool(target.windows or target.allow_outside_windows) and self.scheduler_running()
 
     def not_started(self, request_id: str, reason: str) -> None:
         """An approved request that could not start: say why on the message and in the thread."""

@@ -130,8 +130,9 @@ def _buttons(card: RequestCard) -> list[Block]:
                 button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
                 button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
             ]
-        label = "Reschedule" if request.schedule else "Schedule"
-        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
+        if card.can_schedule:  # never offered where it cannot succeed
+            label = "Reschedule" if request.schedule else "Schedule"
+            elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
         elements.append(
             button(
                 "Cancel request",

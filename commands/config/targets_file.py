@@ -61,7 +61,14 @@ backup = "file://var/backups"
 lock_timeout = "2s"
 statement_timeout = "15min"
 max_duration = "10min"
+windows = [{windows}]
+allow_outside_windows = true
+reminders = ["10min"]
 """
+# The demo's maintenance windows: the first 50 minutes of every hour, so that
+# `/migrate schedule demo next-window` and the Schedule button can be tried in
+# one sitting (any other time is allowed too).
+DEMO_WINDOWS = ", ".join(f'"daily {hour:02d}:00-{hour:02d}:50 UTC"' for hour in range(24))
 
 
 @dataclass(frozen=True)
@@ -325,7 +332,9 @@ def _check_tables(source: str, data: Mapping[str, Any]) -> None:
 
 def demo_config(base: Path | None = None) -> Config:
     """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix())
+    text = DEMO_CONFIG_TOML.format(
+        migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS
+    )
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 
