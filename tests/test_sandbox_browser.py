@@ -12,7 +12,6 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,30 +20,27 @@ from playwright.sync_api import Browser, Page, expect
 from slack_sdk import WebClient
 
 from bot.runtime import start_bot
-from bot.sandbox.bridge import Sent
-from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_TARGET, Config, demo_config
+from commands.config.targets_file import DEMO_TARGET
 from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import open_target
 from tests.support.databases import create_database, drop_database
 from tests.support.polling import wait_for
-
-DATABASE_ENV = "SANDBOX_TEST_DATABASE_URL"
-PEOPLE = default_people()
-REQUESTER, APPROVER = PEOPLE.requester.id, PEOPLE.approver.id
-WAIT_MS = 30_000
-
-
-def sandbox_config(tmp: Path) -> Config:
-    """The shipped demo config, its database on the session's server instead of its own."""
-    config = demo_config(tmp)
-    demo = replace(
-        config.target(DEMO_TARGET), embedded_postgres=None, database_url_env=DATABASE_ENV
-    )
-    return replace(config, targets={DEMO_TARGET: demo})
+from tests.support.sandbox_page import (
+    APPROVER,
+    DATABASE_ENV,
+    PEOPLE,
+    REQUESTER,
+    WAIT_MS,
+    last_seq,
+    messages,
+    next_sent,
+    sandbox_config,
+    send,
+    switch_to,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,31 +77,6 @@ def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
 def bot_client(sandbox: Sandbox) -> WebClient:
     """The Web API as the bot sees it: what it posts here, the page must show."""
     return WebClient(token=sandbox.token, base_url=sandbox.slack.api_url)
-
-
-def send(page: Page, text: str) -> None:
-    page.fill("#message-box", text)
-    page.press("#message-box", "Enter")
-
-
-def messages(page: Page, kind: str | None = None) -> Any:
-    suffix = f"[data-kind={kind}]" if kind else ""
-    return page.locator(f"#messages article.message{suffix}")
-
-
-def switch_to(page: Page, user: str) -> None:
-    page.click(f"#people button[data-user={user}]")
-    expect(page.locator(f"#people button[data-user={user}]")).to_have_class(re.compile("active"))
-
-
-def next_sent(sandbox: Sandbox, kind: str, after: int) -> Sent:
-    """The first request of ``kind`` the page sent to the bot after ``after``."""
-    return wait_for(lambda: [s for s in sandbox.bridge.sent(after) if s.kind == kind])[0]
-
-
-def last_seq(sandbox: Sandbox) -> int:
-    sent = sandbox.bridge.sent()
-    return sent[-1].seq if sent else 0
 
 
 def test_help_status_and_plan_with_its_sql_in_a_modal(
@@ -211,8 +182,14 @@ def test_the_bots_posts_updates_threads_files_and_unknown_blocks_show_live(
     bot_client.chat_postMessage(channel=channel, thread_ts=posted["ts"], text="backup: 1.2 MB")
     toggle = message.locator(".thread-toggle")
     expect(toggle).to_have_text("1 reply")
-    toggle.click()
-    expect(message.locator(".replies article")).to_contain_text("backup: 1.2 MB")
+    toggle.click()  # the thread opens in a pane beside the channel, as in Slack
+    pane = page.locator("#thread-pane")
+    expect(pane).to_be_visible()
+    expect(pane.locator("article").first).to_contain_text("succeeded")  # the parent first
+    expect(pane.locator("article").last).to_contain_text("backup: 1.2 MB")
+    expect(page.locator("#thread-channel")).to_have_text("# migrate-ops")
+    page.click("#thread-close")
+    expect(pane).to_be_hidden()
 
     bot_client.files_upload_v2(
         channel=channel,
@@ -383,13 +360,26 @@ def test_a_modal_with_inputs_is_submitted_as_a_view_submission(
         ("```\nSELECT 1;\n```", '<pre class="code-block">SELECT 1;</pre>'),
         ("<javascript:alert(1)|x>", "&lt;javascript:alert(1)|x&gt;"),
         ("> quote\nline", '<span class="quote">quote</span><br>line'),
+        # styles around code spans, as Slack draws them: no stray _ or *
+        ("_run `alembic upgrade` first_", "<i>run <code>alembic upgrade</code> first</i>"),
+        ("*Backup* `k7m2` _(2 MB)_", "<b>Backup</b> <code>k7m2</code> <i>(2 MB)</i>"),
+        ("`a_b` and `c_d`", "<code>a_b</code> and <code>c_d</code>"),
+        ("*M-3 `demo`*", "<b>M-3 <code>demo</code></b>"),
+        # channels by name, never their id
+        (
+            "in <#C0DEMOOPS> and <#C0OTHER|other>",
+            'in <span class="channel-link" data-channel="C0DEMOOPS">#migrate-ops</span> and'
+            ' <span class="channel-link" data-channel="C0OTHER">#other</span>',
+        ),
     ],
 )
 def test_mrkdwn_is_drawn_as_slack_does_and_never_as_raw_html(
     page: Page, text: str, html: str
 ) -> None:
     drawn = page.evaluate(
-        "async (text) => (await import('/static/mrkdwn.js')).mrkdwn(text, {}, null)", text
+        "async (text) => (await import('/static/mrkdwn.js'))"
+        ".mrkdwn(text, {C0DEMOOPS: 'migrate-ops'}, null)",
+        text,
     )
     assert drawn == html
 

@@ -229,6 +229,7 @@ class Sandbox:
                 for p in self.people.both
             ],
             "users": dict(workspace.users),
+            "channels": dict(workspace.channels),
             "reset": None
             if self.reset is None
             else {
