@@ -108,8 +108,8 @@ def build_app(
     register_actions(app, handoff=handoff)
     if flow is not None:
         register_decisions(app, flow=flow, handoff=handoff)
-        register_rejection(app, flow=flow, handoff=handoff)
         assert home is not None
+        register_rejection(app, flow=flow, handoff=handoff, home=home)
         register_home(app, home=home, worker=worker)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.flows.home import HomeTab
 from bot.flows.request_flow import RequestFlow
 from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
@@ -26,7 +27,12 @@ from commands.requests.policy import check_approver
 from commands.state.vocabulary import BEFORE_RUN_STATES
 
 
-def register_rejection(app: App, *, flow: RequestFlow, handoff: Handoff) -> None:
+def register_rejection(
+    app: App, *, flow: RequestFlow, handoff: Handoff, home: HomeTab | None = None
+) -> None:
+    """``home``: the rejecter's App Home tab is drawn again once it is done (the Reject
+    button is on it too, and the request no longer waits for them)."""
+
     def open_form(action: dict[str, Any], ctx: CommandContext) -> None:
         request = flow.context.requests.get(request_id(action))
         if request.state not in BEFORE_RUN_STATES:
@@ -56,9 +62,15 @@ def register_rejection(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
             channel = flow.context.requests.get(rejected).origin.get("channel") or who
         except MigrateBotError:
             channel = who  # a forged or stale form: the worker's answer says why
+        def reject(_ctx: CommandContext) -> str:
+            answer = flow.reject(rejected, user=who, reason=reason)
+            if home is not None:
+                home.publish(who)
+            return answer
+
         handoff.submit(
             Invocation(user_id=who, channel_id=channel),
-            lambda _ctx: flow.reject(rejected, user=who, reason=reason),
+            reject,
             doing=f"rejecting {rejected}",
             request_id=rejected,
         )
