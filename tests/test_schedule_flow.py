@@ -120,7 +120,7 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         apscheduler_reads(clock),
         flow_bot(pg_server, config, TARGETS, workspace, clock=clock) as parts,
     ):
-        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open, clock)
+        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open, parts.url, clock)
 
 
 # --- helpers ------------------------------------------------------------------

@@ -62,6 +62,7 @@ def register_rejection(
             channel = flow.context.requests.get(rejected).origin.get("channel") or who
         except MigrateBotError:
             channel = who  # a forged or stale form: the worker's answer says why
+
         def reject(_ctx: CommandContext) -> str:
             answer = flow.reject(rejected, user=who, reason=reason)
             if home is not None:

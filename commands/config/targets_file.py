@@ -332,9 +332,7 @@ def _check_tables(source: str, data: Mapping[str, Any]) -> None:
 
 def demo_config(base: Path | None = None) -> Config:
     """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(
-        migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS
-    )
+    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS)
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 

@@ -52,7 +52,7 @@ class FlowBot:
     runtime: BotRuntime
     config: Config
     open: TargetOpener
-    url: str = ""  # the bot's HTTP server: /slack/events, /health, /metrics
+    url: str  # the bot's HTTP server: /slack/events, /health, /metrics
 
     def request(self, request_id: str) -> Request:
         return self.runtime.requests.get(request_id)
