@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -27,6 +28,8 @@ from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.metrics.registry import bot_registry
+from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
@@ -36,6 +39,7 @@ from commands.pipeline import InterruptedRun, RunContext
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
+from commands.state.people import PeopleDirectory
 from commands.targets import TargetOpener, open_target
 
 log = logging.getLogger(__name__)
@@ -88,6 +92,7 @@ class BotRuntime:
     scheduling: ScheduleFlow
     ticker: Ticker
     interrupted: list[InterruptedRun]
+    metrics: CollectorRegistry
 
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
@@ -108,6 +113,8 @@ class BotRuntime:
             log.warning("some notifications are still queued; they are sent after a restart")
         self.notifier.stop()
         self.outbox.close()
+        if self.flow.people is not None:
+            self.flow.people.close()
 
 
 def start_runtime(
@@ -136,11 +143,18 @@ def start_runtime(
         notifier=notifier,
         expand=groups.expand,
         clock=clock,
+        channel_name=ChannelNames(client).name,
     )
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
     )
-    flow = RequestFlow(context=context, messages=messages, groups=groups, plans=RecentPlans())
+    flow = RequestFlow(
+        context=context,
+        messages=messages,
+        groups=groups,
+        plans=RecentPlans(),
+        people=PeopleDirectory(config.bot.state_path),
+    )
     interrupted = flow.recover() if recover else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
@@ -159,6 +173,7 @@ def start_runtime(
         scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start(),
         interrupted=interrupted,
+        metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
     )
 
 

@@ -42,7 +42,7 @@ def test_defaults_and_normalised_destinations() -> None:
         ({"backup_compression": "gzip:0"}, "backup_compression", "is not one of none, gzip"),
         ({"backup_compression": "none:3"}, "backup_compression", "is not one of"),
         ({"backup_compression": "brotli"}, "backup_compression", "is not one of"),
-        ({"verify_restore": "yes"}, "verify_restore", "must be a bool"),
+        ({"verify_restore": "yes"}, "verify_restore", "must be true or false"),
         ({"s3_sse": "aes256"}, "s3_sse", "is not one of AES256, aws:kms, none"),
         ({"s3_kms_key_id": "k"}, "s3_kms_key_id", 'only used with s3_sse = "aws:kms"'),
         ({"s3_part_size_mb": 4}, "s3_part_size_mb", "at least 5"),

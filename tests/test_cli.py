@@ -29,6 +29,9 @@ def test_upgrade_status_downgrade_round_trip(capsys: pytest.CaptureFixture[str])
     assert code == ExitCode.OK
     steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+) .* done in [\d.]+ m?s$", out, re.M)
     assert len(steps) >= 6 and steps[-1][0] == steps[-1][1]
+    # the pre-flight's lint findings, as the request in Slack shows them
+    assert re.search(r"^  (PASS|WARN)  lint +\d+ note", out, re.M)
+    assert re.search(r"note  \w+ #1: CREATE INDEX without CONCURRENTLY on segments", out)
 
     code, out, _ = run(capsys, "status", "app", "--json")
     status = json.loads(out)
@@ -56,6 +59,14 @@ def test_plan_lists_each_pending_revision_with_its_sql(capsys: pytest.CaptureFix
     assert "CREATE TABLE IF NOT EXISTS jobs" in first["sql"]
     assert "CREATE INDEX idx_segments_video_start" in risky["sql"]
     assert "CREATE TABLE IF NOT EXISTS jobs" not in risky["sql"]
+    findings = plan["lint"]["data"]["findings"]
+    risky_findings = [f["sentence"] for f in findings if f["revision"] == risky["revision"]]
+    assert any("CONCURRENTLY" in sentence for sentence in risky_findings)
+
+    code, out, _ = run(capsys, "plan", "app")
+    assert code == ExitCode.OK
+    assert re.search(r"^Lint:\n  (PASS|WARN)  lint ", out, re.M)
+    assert "CREATE INDEX without CONCURRENTLY on segments" in out
 
     code, out, _ = run(capsys, "plan", "app", "--to", first["revision"][:6])
     assert code == ExitCode.OK
@@ -126,3 +137,49 @@ def test_readme_documents_every_command() -> None:
     readme = README.read_text()
     missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == ExitCode.OK and out.strip() == f"migrate-bot, version {version('migrate-bot')}"
+
+
+def test_targets_says_when_the_url_variable_is_unset(
+    capsys: pytest.CaptureFixture[str], config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out, _ = run(capsys, "targets")
+    assert "$APP_DATABASE_URL\n" in out and "not set" not in out
+    monkeypatch.delenv("APP_DATABASE_URL")
+    code, out, _ = run(capsys, "targets")
+    assert code == ExitCode.OK
+    assert "$APP_DATABASE_URL  (not set in this environment" in out
+    _, out, _ = run(capsys, "targets", "--json")
+    assert json.loads(out)[0]["database_url_set"] is False
+
+
+SLACK_TABLE = re.compile(r"^\| `/migrate [^\n]*$", re.M)
+
+
+def test_readme_documents_every_slash_verb() -> None:
+    """Every verb of the /migrate grammar is in the README's Slack command table."""
+    from commands.slash.grammar import Verb
+
+    table = "\n".join(SLACK_TABLE.findall(README.read_text()))
+    missing = [v.value for v in Verb if not re.search(rf"`(/migrate )?{v.value}\b", table)]
+    assert not missing, f"the README's Slack table lacks: {missing}"
+
+
+def test_make_run_passes_port_and_args_to_serve() -> None:
+    root = README.parent
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", "PORT=8080", "ARGS=--demo-rows 100000"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dry.stdout.split()[-5:] == ["serve", "--port", "8080", "--demo-rows", "100000"]
+    readme = README.read_text()
+    assert "make run PORT=" in readme and 'make run ARGS="--demo-rows 100000"' in readme

@@ -8,10 +8,12 @@ import click
 
 from audit.store import EventStore
 from bot.cli import audit_render
+from bot.cli.audit_summary import summary_text
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
 from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
+from commands.state.people import known_names
 
 file_option = click.option(
     "--file",
@@ -21,14 +23,21 @@ file_option = click.option(
 )
 
 
+def _state_path(path: Path | None) -> Path:
+    return path or load_config().bot.state_path
+
+
 def _store(path: Path | None) -> EventStore:
-    return open_existing(path or load_config().bot.state_path)
+    return open_existing(_state_path(path))
 
 
 @click.group(invoke_without_command=True)
 @click.option("--target", metavar="T", help="Only events of this target.")
 @click.option("--request", "request_id", metavar="ID", help="Only events of this request (M-3).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--full", is_flag=True, help="Every field: seq, actor id, kind and data, not the summary."
+)
 @file_option
 @output_option
 @click.pass_context
@@ -38,10 +47,12 @@ def audit(
     target: str | None,
     request_id: str | None,
     limit: int,
+    full: bool,
     path: Path | None,
     out: Output,
 ) -> None:
-    """Show the newest events of the audit log, oldest of them first.
+    """Show the newest events of the audit log, oldest of them first: one line each,
+    time, request, target, who (by name where Slack told it) and what happened.
 
     `audit verify` proves the log intact; `audit export` writes all of it.
     """
@@ -51,10 +62,11 @@ def audit(
     store = _store(path)
     events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
     events.reverse()
+    names = known_names(_state_path(path))
     out.emit(
         events,
         render_json=lambda es: [audit_render.event_json(e) for e in es],
-        render_text=audit_render.events_text,
+        render_text=audit_render.events_text if full else lambda es: summary_text(es, names),
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Mapping
 from typing import Any
 
 from commands.config.targets_file import Config, TargetConfig
@@ -23,7 +25,13 @@ def revision_json(revision: Revision) -> dict[str, Any]:
     }
 
 
-def target_json(target: TargetConfig) -> dict[str, Any]:
+def unset_variable(target: TargetConfig, environ: Mapping[str, str]) -> str | None:
+    """The target's URL variable when the environment does not set it, else ``None``."""
+    variable = target.database_url_env
+    return variable if variable and not environ.get(variable) else None
+
+
+def target_json(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return {
         "name": target.name,
         "description": target.description,
@@ -32,6 +40,7 @@ def target_json(target: TargetConfig) -> dict[str, Any]:
             if target.embedded_postgres
             else f"${target.database_url_env}"
         ),
+        "database_url_set": unset_variable(target, environ) is None,
         "alembic": str(target.alembic.config_file or target.alembic.script_location),
         "approvals": target.approvals,
         "approvers": list(target.approvers),
@@ -39,11 +48,13 @@ def target_json(target: TargetConfig) -> dict[str, Any]:
     }
 
 
-def targets_text(config: Config) -> str:
+def targets_text(config: Config, environ: Mapping[str, str] = os.environ) -> str:
     lines = [f"Targets from {config.path}:"]
     for target in config.targets.values():
-        data = target_json(target)
-        lines.append(f"  {target.name:<12} {data['database']}")
+        data = target_json(target, environ)
+        unset = unset_variable(target, environ)
+        note = "  (not set in this environment: commands on it fail until it is)" if unset else ""
+        lines.append(f"  {target.name:<12} {data['database']}{note}")
         lines.append(f"  {'':<12} alembic: {data['alembic']}")
         approvers = ", ".join(target.approvers)
         lines.append(

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import click
 
+from audit.store import EventStore
 from bot.cli import run_render as render
+from bot.cli.check_render import findings_text
 from bot.cli.options import operator
 from bot.cli.output import Output
 from commands.config.targets_file import Config
@@ -22,9 +24,10 @@ from commands.errors import ExitCode, MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
+from commands.pipeline.progress import RunStep, UpdateKind
 from commands.requests import open_requests
 from commands.state.audit_log import open_audit_log
-from commands.state.vocabulary import RequestKind
+from commands.state.vocabulary import EventKind, RequestKind
 from commands.targets import open_target
 
 
@@ -33,6 +36,7 @@ class _Watch:
     """What the worker reports back to the waiting terminal."""
 
     out: Output
+    store: EventStore
     outcome: RunOutcome | None = None
     refusal: MigrateBotError | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -41,6 +45,11 @@ class _Watch:
         line = render.update_text(update)
         if line is not None:
             self.out.say(line, err=update.kind == "progress")
+        ended = update.kind in (UpdateKind.SUCCEEDED, UpdateKind.FAILED)
+        if update.step is RunStep.PREFLIGHT and ended:
+            findings = findings_text(preflight_results(self.store, update.request_id))
+            if findings:
+                self.out.say(findings)
 
     def finished(self, outcome: RunOutcome) -> None:
         self.outcome = outcome
@@ -86,7 +95,7 @@ def break_glass_run(
         reason=reason,
     )
     out.say(render.header_text(request.id, kind, planned))
-    watch = _Watch(out)
+    watch = _Watch(out, store)
     worker = RunWorker(
         Pipeline(RunContext(config=config, requests=requests, store=store)),
         on_update=watch.update,
@@ -108,6 +117,14 @@ def break_glass_run(
     assert watch.outcome is not None
     out.emit(watch.outcome, render_json=render.outcome_json, render_text=render.outcome_text)
     return int(ExitCode.OK if watch.outcome.succeeded else ExitCode.FAILED)
+
+
+def preflight_results(store: EventStore, request_id: str) -> list[dict]:
+    """The checks of the request's latest pre-flight, as the audit log recorded them."""
+    events = store.events(request_id=request_id, kinds=[EventKind.CHECK_RESULT])
+    checks = [e.data for e in events if e.data.get("phase") == "preflight"]
+    latest = checks[-1].get("started_at") if checks else None
+    return [c for c in checks if c.get("started_at") == latest]
 
 
 def _confirm(planned: RequestPlan, kind: RequestKind, *, yes: bool, out: Output) -> None:

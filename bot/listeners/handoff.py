@@ -19,6 +19,7 @@ from slack_bolt import Ack, App
 from bot.error_reporting import ErrorReporter
 from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
+from bot.logs.setup import REQUEST_ID, log_context
 from bot.worker import Worker
 
 Work = Callable[[CommandContext], str | None]
@@ -35,14 +36,18 @@ class Handoff:
     worker: Worker
     reporter: ErrorReporter
 
-    def submit(self, invocation: Invocation, work: Work, *, doing: str) -> None:
-        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer."""
+    def submit(
+        self, invocation: Invocation, work: Work, *, doing: str, request_id: str | None = None
+    ) -> None:
+        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer,
+        whose lines carry ``request_id`` when the work is about one request."""
         ctx = self.context_for(invocation)
 
         def job() -> None:
-            answer = work(ctx)
-            if answer:
-                ctx.reply.ephemeral(answer)
+            with log_context(request_id=request_id):
+                answer = work(ctx)
+                if answer:
+                    ctx.reply.ephemeral(answer)
 
         self.worker.submit(
             job,
@@ -58,4 +63,11 @@ class Handoff:
         @app.action(action_id)
         def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
             ack()
-            self.submit(Invocation.from_body(body), lambda ctx: work(action, ctx), doing=doing)
+            value = action.get("value")
+            request_id = value if isinstance(value, str) and REQUEST_ID.fullmatch(value) else None
+            self.submit(
+                Invocation.from_body(body),
+                lambda ctx: work(action, ctx),
+                doing=doing,
+                request_id=request_id,
+            )

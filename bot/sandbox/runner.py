@@ -37,6 +37,7 @@ from bot.adapters.server_thread import ServerThread
 from bot.adapters.slack_settings import SlackSettings
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
+from bot.metrics.exposition import MetricsServer
 from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
@@ -228,6 +229,7 @@ class Sandbox:
                 for p in self.people.both
             ],
             "users": dict(workspace.users),
+            "channels": dict(workspace.channels),
             "reset": None
             if self.reset is None
             else {
@@ -246,22 +248,30 @@ def serve_sandbox(
     host: str,
     port: int,
     echo: Callable[[str], None],
+    metrics_port: int | None = None,
 ) -> None:
-    """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do."""
+    """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do (and
+    serves the bot's metrics on ``metrics_port``)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     began = time.monotonic()
     sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
+    metrics = None
     try:
         sandbox.start()
         echo(f"migrate-bot sandbox: {sandbox.url} (preparing the demo database…)")
+        if metrics_port is not None and sandbox.bot is not None:
+            metrics = MetricsServer(sandbox.bot.runtime.metrics, host=host, port=metrics_port)
+            echo(f"Prometheus metrics: {metrics.url}")
         reset = sandbox.prepare()
         echo(_ready_text(sandbox, reset, time.monotonic() - began))
         while not stop.wait(0.5):
             pass
         echo("stopping the sandbox")
     finally:
+        if metrics is not None:
+            metrics.stop()
         sandbox.stop()
 
 

@@ -43,12 +43,15 @@ class BlockId(StrEnum):
     SCHEDULE_WINDOW = "schedule_window"  # the Schedule modal's inputs
     SCHEDULE_DATE = "schedule_date"
     SCHEDULE_TIME = "schedule_time"
+    REJECT_REASON = "reject_reason"  # the Reject modal's input
+    HOME = "home"  # App Home sections, followed by "-" and what they hold
 
 
 class ViewId(StrEnum):
     """Modals' ``callback_id``s; a modal's ``private_metadata`` is only an id."""
 
     SCHEDULE = "schedule_request"  # private_metadata: the request id
+    REJECT = "reject_request"  # private_metadata: the request id
 
 
 def tagged(block: BlockId, tag: str) -> str:
@@ -61,3 +64,16 @@ def tag_of(block_id: object, block: BlockId) -> str | None:
     if isinstance(block_id, str) and block_id.startswith(f"{block}:"):
         return block_id.removeprefix(f"{block}:")
     return None
+
+
+def decide_block_id(fingerprint: str, request_id: str | None = None) -> str:
+    """The block id of Approve and Reject: the plan fingerprint they were shown with, and
+    (where several requests share a surface, the App Home) the request, to keep ids unique."""
+    tag = f"{fingerprint}:{request_id}" if request_id else fingerprint
+    return tagged(BlockId.DECIDE, tag)
+
+
+def fingerprint_shown(block_id: object) -> str | None:
+    """The plan fingerprint ``decide_block_id`` put in ``block_id``, if any."""
+    tag = tag_of(block_id, BlockId.DECIDE)
+    return tag.partition(":")[0] if tag is not None else None

@@ -24,7 +24,7 @@ from bot.views.blocks import (
     lines_in_sections,
     section,
 )
-from bot.views.ids import ActionId, BlockId, tagged
+from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
 from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
@@ -128,34 +128,24 @@ def _buttons(card: RequestCard) -> list[Block]:
         if request.state is not RequestState.APPROVED:
             elements += [
                 button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
-                button(
-                    "Reject",
-                    action_id=ActionId.REJECT,
-                    value=value,
-                    style="danger",
-                    confirm=confirm_dialog(
-                        f"Reject {request.id}?",
-                        f"{request.kind.value} of {request.target} will not run;"
-                        " the requester has to ask again.",
-                        confirm="Reject",
-                    ),
-                ),
+                button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
             ]
-        label = "Reschedule" if request.schedule else "Schedule"
-        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
+        if card.can_schedule:  # never offered where it cannot succeed
+            label = "Reschedule" if request.schedule else "Schedule"
+            elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
         elements.append(
             button(
                 "Cancel request",
                 action_id=ActionId.CANCEL,
                 value=value,
                 confirm=confirm_dialog(
-                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it"
+                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it", danger=True
                 ),
             )
         )
         # The fingerprint shown rides in the block id: a click on a message
         # drawn for an older plan is refused instead of approving the new one.
-        return [actions(*elements, block_id=tagged(BlockId.DECIDE, request.fingerprint.digest))]
+        return [actions(*elements, block_id=decide_block_id(request.fingerprint.digest))]
     if request.state is RequestState.RUNNING:
         stop = button(
             "Stop the run",
@@ -167,6 +157,7 @@ def _buttons(card: RequestCard) -> list[Block]:
                 "The revision in flight is rolled back by PostgreSQL and the run is aborted"
                 " at the revision the database then holds.",
                 confirm="Stop it",
+                danger=True,
             ),
         )
         return [actions(stop, block_id=BlockId.ACTIONS)]

@@ -34,6 +34,10 @@ def parse_backup_destination(table: ConfigTable) -> str:
             raise table.error("backup", f"{bucket!r} is not a valid S3 bucket name")
         prefix = prefix.strip("/")
         return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    if "://" not in text:  # a bare folder
+        raise table.error(
+            "backup", f'{text!r} must start with file:// or s3:// (a folder: "file://{text}")'
+        )
     raise table.error("backup", f"{text!r} must start with file:// or s3://")
 
 

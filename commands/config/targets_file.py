@@ -8,6 +8,7 @@ variable that holds its database URL.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -28,6 +29,7 @@ from commands.state.vocabulary import ChecklistItem
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")
 BUNDLED_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+TABLES = ("bot", "targets")
 DEMO_TARGET = "demo"
 DEMO_SOURCE = "<built-in demo config>"
 
@@ -59,7 +61,14 @@ backup = "file://var/backups"
 lock_timeout = "2s"
 statement_timeout = "15min"
 max_duration = "10min"
+windows = [{windows}]
+allow_outside_windows = true
+reminders = ["10min"]
 """
+# The demo's maintenance windows: the first 50 minutes of every hour, so that
+# `/migrate schedule demo next-window` and the Schedule button can be tried in
+# one sitting (any other time is allowed too).
+DEMO_WINDOWS = ", ".join(f'"daily {hour:02d}:00-{hour:02d}:50 UTC"' for hour in range(24))
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,8 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             f"targets.{name}",
             "target names are lowercase letters, digits, '-' and '_'",
         )
-    database_url_env = table.string("database_url_env", None, ENV_NAME)
+    table.refuse_secret_keys()
+    database_url_env = _env_name(table, "database_url_env")
     embedded = table.path("embedded_postgres")
     if (database_url_env is None) == (embedded is None):
         raise table.error(
@@ -228,12 +238,29 @@ def _check_keys(table: ConfigTable) -> dict[str, Any]:
         "health_url": health_url,
         "smoke_sql": table.strings("smoke_sql", (), NON_BLANK),
         "watch_tables": table.strings("watch_tables", (), TABLE_NAME),
-        "replica_url_env": table.string("replica_url_env", None, ENV_NAME),
+        "replica_url_env": _env_name(table, "replica_url_env"),
         "max_replication_lag": table.duration("max_replication_lag", "30s"),
         "requires_applied_in": table.string("requires_applied_in", None, TARGET_NAME),
         "rehearse": table.get("rehearse", bool, False),
         "checks": parse_check_settings(checks),
     }
+
+
+def _env_name(table: ConfigTable, key: str) -> str | None:
+    """The name of the environment variable holding a URL; a URL written here instead is
+    refused without being quoted back (it may hold a password)."""
+    value = table.get(key, str, None)
+    if value is not None and "://" in value:
+        raise table.error(
+            key,
+            "names an environment variable (e.g. PROD_DATABASE_URL) that holds the URL,"
+            " not the URL itself: URLs never go in the file",
+        )
+    if value is not None and not ENV_NAME.match(value):
+        raise table.error(
+            key, f"{value!r} is not an environment variable name (letters, digits and _)"
+        )
+    return value
 
 
 def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> None:
@@ -274,6 +301,7 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"is not valid TOML: {exc}") from None
+    _check_tables(source, data)
     root = ConfigTable(source, "", data, base)
     bot = _bot_settings(ConfigTable(source, "bot", root.get("bot", dict, {}), base))
     raw_targets = root.get("targets", dict, REQUIRED)
@@ -285,17 +313,26 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
             raise ConfigError(source, f"targets.{name}", "must be a table")
         targets[name] = _target(name, ConfigTable(source, f"targets.{name}", raw, base))
     _check_promotion_gates(source, targets)
-    for key in data:
-        if key not in ("bot", "targets"):
-            raise ConfigError(
-                source, key, "is not a known table (expected [bot] and [targets.NAME])"
-            )
     return Config(path=source, bot=bot, targets=targets)
+
+
+def _check_tables(source: str, data: Mapping[str, Any]) -> None:
+    """Refuse a table other than ``[bot]`` and ``[targets.NAME]``, with the one meant."""
+    for key, value in data.items():
+        if key in TABLES:
+            continue
+        hint = difflib.get_close_matches(key, TABLES, n=1, cutoff=0.5)
+        if hint and hint[0] == "targets" and isinstance(value, dict) and value:
+            meant = f"[targets.{next(iter(value))}]"
+        else:
+            meant = f"[{hint[0]}]" if hint and hint[0] == "bot" else "[targets.NAME]"
+        suffix = f" (did you mean {meant}?)" if hint else " (expected [bot] and [targets.NAME])"
+        raise ConfigError(source, key, f"is not a known table{suffix}")
 
 
 def demo_config(base: Path | None = None) -> Config:
     """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix())
+    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS)
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 
