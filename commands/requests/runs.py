@@ -2,9 +2,10 @@
 
 ``start_run`` is the gate: approved → running at most once, and only if the
 target is not frozen or busy, the latest pre-flight passed, the plan is still
-the one approved and the approvals still count. A refusal that changes what
-should happen next (a changed plan, a lapsed approval) is recorded as such;
-the other refusals are recorded as ``action_refused``.
+the one approved and the approvals still count. A refusal ends the request
+``refused`` with its reason (a lapsed approval: ``expired``), and so does
+anything that stops the pipeline before the run starts (``refuse_run``): no
+request stays approved with nothing left to run it.
 """
 
 from __future__ import annotations
@@ -83,14 +84,18 @@ class RunsAndFreezes(ServiceBase):
         """Why ``request`` may not run now (its event already appended), or ``None``."""
         refusal = self._run_blocker(tx, request)
         if refusal is not None:
-            data = {"action": "run", "reason": str(refusal)}
-            self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
+            self._append(tx, request, EventKind.RUN_REFUSED, actor, {"reason": str(refusal)})
             return refusal
         changes = describe_changes(request.fingerprint, fingerprint_now)
         if changes:
-            data = {"fingerprint": fingerprint_now.to_json(), "changes": changes}
-            self._append(tx, request, EventKind.PLAN_CHANGED, actor, data)
-            return PlanChangedError(request.id, changes, when="since it was approved")
+            refusal = PlanChangedError(request.id, changes, when="since it was approved")
+            data = {
+                "reason": str(refusal),
+                "fingerprint": fingerprint_now.to_json(),
+                "changes": changes,
+            }
+            self._append(tx, request, EventKind.RUN_REFUSED, actor, data)
+            return refusal
         result = self.tally(request)
         if result.complete:
             return None
@@ -107,9 +112,19 @@ class RunsAndFreezes(ServiceBase):
             f"{request.id}'s approvals no longer meet {request.target}'s policy (it needs"
             f" {', '.join(result.missing)}): ask again."
         )
-        data = {"action": "run", "reason": str(refusal)}
-        self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
+        self._append(tx, request, EventKind.RUN_REFUSED, actor, {"reason": str(refusal)})
         return refusal
+
+    def refuse_run(self, request_id: str, *, actor: str, reason: str) -> Request | None:
+        """approved → refused: the pipeline could not start the run (its lock is held, the
+        plan cannot be made again…). Does nothing to a request no longer approved (it ran,
+        or ``start_run`` already ended it); returns the refused request, else None."""
+        with self._transaction() as tx:
+            request = ledger.load(tx, parse_request_id(request_id))
+            if request.state is not RequestState.APPROVED:
+                return None
+            data = {"reason": clean_text(reason, what="reason", limit=MAX_SUMMARY)}
+            return self._append(tx, request, EventKind.RUN_REFUSED, actor, data)
 
     def _run_blocker(self, tx: Transaction, request: Request) -> RequestRefused | None:
         freeze = ledger.freeze_of(tx, request.target)
