@@ -2,8 +2,10 @@
 
 Before a revision runs: the run's limits are checked (stopping there leaves
 the database at a revision boundary) and its ``run_step`` is recorded, so a
-crash leaves it on record. After it: its duration. Lock waits, blockers and
-retries are recorded when they matter and reported as progress.
+crash leaves it on record. After it: its duration, recorded in the same
+write as the next revision's start (one write to disk per revision, both
+before the next one runs; ``flush`` writes the last). Lock waits, blockers
+and retries are recorded when they matter and reported as progress.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.revision_graph import Revision
 from commands.pipeline.limits import RunLimits
 from commands.pipeline.progress import AppliedRevision, RunStep, UpdateKind
+from commands.requests.runs import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.units import format_duration
 
@@ -27,7 +30,7 @@ class StepReporter(Protocol):
 
     limits: RunLimits
     applied: list[AppliedRevision]
-    record: Callable[..., None]
+    record_many: Callable[[list[StepRecord]], None]
     emit: Callable[..., None]
 
 
@@ -39,6 +42,16 @@ class RevisionProgress:
         self.total = total
         self.index = 0
         self.where: dict[str, Any] = {}
+        self.unwritten: list[StepRecord] = []
+
+    def record(self, step: StepRecord) -> None:
+        self.stages.record_many([*self.unwritten, step])
+        self.unwritten = []
+
+    def flush(self) -> None:
+        """Write what is still unwritten (the last revision's end)."""
+        if self.unwritten:
+            self.record(self.unwritten.pop())
 
     def start(self, revision: Revision, round_: int) -> None:
         self.stages.limits.check(f"revision {revision.id}")
@@ -46,7 +59,9 @@ class RevisionProgress:
             self.index += 1
         again = "" if round_ == 1 else f" (version table {round_})"
         self.where = {"revision": revision.id, "index": self.index, "total": self.total}
-        self.stages.record(STEP, StepStatus.STARTED, revision.message + again, revision=revision.id)
+        self.record(
+            StepRecord(STEP, StepStatus.STARTED, revision.id, None, revision.message + again)
+        )
         self.stages.emit(
             STEP, UpdateKind.STARTED, f"{revision.id} {revision.message}{again}", **self.where
         )
@@ -60,8 +75,8 @@ class RevisionProgress:
             f"{revision.id} {revision.message}{again} ... done in"
             f" {format_duration(result.duration_s)}"
         )
-        self.stages.record(
-            STEP, StepStatus.SUCCEEDED, done, revision=revision.id, duration_s=result.duration_s
+        self.unwritten.append(
+            StepRecord(STEP, StepStatus.SUCCEEDED, revision.id, result.duration_s, done)
         )
         self.stages.emit(
             STEP,
@@ -76,7 +91,7 @@ class RevisionProgress:
             event.kind == "blocked" and event.data.get("blockers")
         ):
             status = StepStatus.FAILED if event.kind == "retrying" else StepStatus.STARTED
-            self.stages.record(STEP, status, event.message, revision=event.revision)
+            self.record(StepRecord(STEP, status, event.revision, None, event.message))
         self.stages.emit(
             STEP,
             UpdateKind.PROGRESS,

@@ -25,7 +25,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -69,8 +70,13 @@ class Pipeline:
         on_update: UpdateSink = ignore_updates,
         until: datetime | None = None,
         cancel: threading.Event | None = None,
+        session: AlembicSession | None = None,
     ) -> RunOutcome:
         """Run an approved request to its outcome.
+
+        ``session`` is an Alembic child the caller opened for this target and
+        hands over (the terminal planned in it): the run uses it, and closes
+        it, instead of starting its own.
 
         ``until`` (a maintenance window's end) caps ``max_duration``. Raises,
         before anything runs: ``RunLockHeldError`` (another run holds the
@@ -85,11 +91,11 @@ class Pipeline:
             label = f"{request.id} {request.kind} by {request.requester}"
             with (
                 run_lock(handle.database, label=label),
-                AlembicRunner.for_target(handle).session() as session,
+                _handed_or_new(session, handle) as alembic,
             ):
                 planned = plan_request(
                     handle,
-                    session,
+                    alembic,
                     kind=request.kind,
                     goal=request.goal,
                     store=self.context.store,
@@ -104,7 +110,7 @@ class Pipeline:
                 started = True
                 limits = self._limits(handle, until, cancel or threading.Event())
                 return self._execute(
-                    request, handle, planned, limits, on_update=on_update, session=session
+                    request, handle, planned, limits, on_update=on_update, session=alembic
                 )
         except MigrateBotError as refusal:
             if not started:
@@ -256,6 +262,20 @@ class Pipeline:
                     "run %s %s; its record waits for the audit log", request_id, outcome.value
                 )
                 time.sleep(1)
+
+
+@contextmanager
+def _handed_or_new(
+    session: AlembicSession | None, handle: TargetHandle
+) -> Iterator[AlembicSession]:
+    if session is None:
+        with AlembicRunner.for_target(handle).session() as new:
+            yield new
+    else:
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def _safe(sink: UpdateSink) -> UpdateSink:

@@ -10,6 +10,7 @@ explaining a removal, a failed revision's leftovers).
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ from commands.pipeline.revision_progress import RevisionProgress
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests import Request
+from commands.requests.runs import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
@@ -109,6 +111,9 @@ class Stages:
             detail=detail,
             **fields,
         )
+
+    def record_many(self, steps: list[StepRecord]) -> None:
+        self.context.requests.record_steps(self.request.id, actor=self.context.actor, steps=steps)
 
     def begin(self, step: RunStep, message: str) -> None:
         self.limits.check(step.value)
@@ -211,7 +216,11 @@ class Stages:
         except AlembicStopped:
             raise
         except AlembicError as exc:
+            progress.flush()
             raise self.fail(step, self._failure_text(exc)) from None
+        finally:
+            with contextlib.suppress(MigrateBotError):  # a stopped run: its outcome says so
+                progress.flush()
         self.succeed(step, f"{total} revision(s) {'applied' if verb == 'applying' else 'undone'}")
 
     def _failure_text(self, error: AlembicError) -> str:

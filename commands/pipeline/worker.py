@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.errors import ExitCode, MigrateBotError
+from commands.migration.runtime.runner import AlembicSession
 from commands.pipeline.progress import RunOutcome, RunUpdate
 from commands.pipeline.run import Pipeline
 
@@ -59,9 +60,15 @@ class RunWorker:
         self._lock = threading.Lock()
 
     def submit(
-        self, request_id: str, target: str, *, until: datetime | None = None
+        self,
+        request_id: str,
+        target: str,
+        *,
+        until: datetime | None = None,
+        session: AlembicSession | None = None,
     ) -> Future[RunOutcome | None]:
-        """Start running ``request_id`` in the background.
+        """Start running ``request_id`` in the background (in ``session``, an Alembic
+        child handed over by the caller, if given).
 
         Raises ``AlreadyRunningError`` if this worker runs something on ``target``.
         """
@@ -72,7 +79,7 @@ class RunWorker:
                     f"{busy.request_id} is running on {target}; wait for it to finish"
                 )
             cancel = threading.Event()
-            future = self._pool.submit(self._run, request_id, target, until, cancel)
+            future = self._pool.submit(self._run, request_id, target, until, cancel, session)
             self._active[target] = _Active(request_id, target, cancel, future)
         return future
 
@@ -98,11 +105,16 @@ class RunWorker:
         self._pool.shutdown(wait=True)
 
     def _run(
-        self, request_id: str, target: str, until: datetime | None, cancel: threading.Event
+        self,
+        request_id: str,
+        target: str,
+        until: datetime | None,
+        cancel: threading.Event,
+        session: AlembicSession | None,
     ) -> RunOutcome | None:
         try:
             outcome = self.pipeline.run(
-                request_id, on_update=self.on_update, until=until, cancel=cancel
+                request_id, on_update=self.on_update, until=until, cancel=cancel, session=session
             )
         except MigrateBotError as refusal:
             self._deliver(self.on_refused, request_id, refusal)

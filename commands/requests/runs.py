@@ -10,7 +10,8 @@ request stays approved with nothing left to run it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from audit.store import Transaction
@@ -35,6 +36,29 @@ from commands.requests.wording import format_time, quoted, state_phrase
 from commands.state.vocabulary import RUN_OUTCOMES, EventKind, RequestState, StepStatus
 
 ONE_RUN_HINT = "An approval is good for one run: ask again to run it again."
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One ``run_step`` event to record: a step's name, status and what it says."""
+
+    step: str
+    status: StepStatus
+    revision: str | None = None
+    duration_s: float | None = None
+    detail: str = ""
+
+    def event_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "step": clean_text(self.step, what="step name", limit=100, required=True),
+            "status": one_of(StepStatus, self.status, what="step status"),
+            "detail": clean_text(self.detail, what="detail", limit=MAX_SUMMARY),
+        }
+        if self.revision is not None:
+            data["revision"] = self.revision
+        if self.duration_s is not None:
+            data["duration_s"] = round(float(self.duration_s), 4)
+        return data
 
 
 class RunsAndFreezes(ServiceBase):
@@ -152,20 +176,23 @@ class RunsAndFreezes(ServiceBase):
 
         Raises ``WrongStateError`` unless the request is running.
         """
-        data: dict[str, Any] = {
-            "step": clean_text(step, what="step name", limit=100, required=True),
-            "status": one_of(StepStatus, status, what="step status"),
-            "detail": clean_text(detail, what="detail", limit=MAX_SUMMARY),
-        }
-        if revision is not None:
-            data["revision"] = revision
-        if duration_s is not None:
-            data["duration_s"] = round(float(duration_s), 4)
+        return self.record_steps(
+            request_id,
+            actor=actor,
+            steps=[StepRecord(step, status, revision, duration_s, detail)],
+        )
+
+    def record_steps(self, request_id: str, *, actor: str, steps: Sequence[StepRecord]) -> Request:
+        """Record several steps in one transaction (one write to disk): a revision's end
+        and the next one's start. Raises ``WrongStateError`` unless the request runs."""
+        events = [step.event_data() for step in steps]
         with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             if request.state is not RequestState.RUNNING:
                 raise WrongStateError(request, "updated")
-            return self._append(tx, request, EventKind.RUN_STEP, actor, data)
+            for data in events:
+                request = self._append(tx, request, EventKind.RUN_STEP, actor, data)
+            return request
 
     def finish_run(
         self,

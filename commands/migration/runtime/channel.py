@@ -24,6 +24,7 @@ from commands.errors import AlembicError
 
 STOP_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.05
+_QUICK_EXIT_S = 0.05
 _LOG_TAIL = 4000
 
 
@@ -127,11 +128,22 @@ class ChildProcess:
         return redact(lines[-1]) if lines else f"exit status {self.process.poll()}"
 
     def close(self) -> None:
-        """End the child: politely (stdin closed) if idle, by signal if still working."""
+        """End the child: politely (stdin closed) if idle, by signal if still working.
+
+        An idle child exits by itself once its stdin closes; its interpreter's
+        shutdown is not waited for here (a reaper thread stops it if it lingers).
+        """
         if self.process.stdin and not self.process.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.process.stdin.close()
         try:
-            self.process.wait(0.5 if self.process.poll() is None else None)
+            self.process.wait(_QUICK_EXIT_S)
         except subprocess.TimeoutExpired:
-            stop_process_group(self.process)
+            threading.Thread(target=_reap, args=(self.process,), daemon=True).start()
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        stop_process_group(process)

@@ -28,6 +28,7 @@ where ``ps`` would show it) and is also set as ``sqlalchemy.url``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import io
 import json
@@ -373,7 +374,8 @@ def migrate(
         with forced_environment(config, scripts, fn=stepper):
             scripts.run_env()
     except Exception as error:
-        error.revision = stepper.in_flight  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):  # the parent names the revision in flight
+            error.revision = stepper.in_flight  # type: ignore[attr-defined]
         raise
     return {"applied": stepper.done, "rounds": stepper.rounds, "stopped": stepper.stopped}
 
@@ -416,7 +418,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def answer(config: Config, request: dict[str, Any], channel: Channel) -> dict[str, Any]:
+def answer(
+    config: Config, scripts: ScriptDirectory, request: dict[str, Any], channel: Channel
+) -> dict[str, Any]:
     """Carry out one request with its extra environment (PGOPTIONS, PGAPPNAME) set around it."""
     extra: dict[str, str] = request.get("env", {})
     saved = {key: os.environ.get(key) for key in extra}
@@ -425,23 +429,28 @@ def answer(config: Config, request: dict[str, Any], channel: Channel) -> dict[st
         handler = HANDLERS.get(request.get("op", ""))
         if handler is None:
             raise ValueError(f"unknown operation {request.get('op')!r}")
-        return {"ok": handler(config, ScriptDirectory.from_config(config), request, channel)}
+        return {"ok": handler(config, scripts, request, channel)}
     except Exception as error:
-        traceback.print_exc(file=sys.stderr)
-        return {
-            "error": {
-                "type": type(error).__name__,
-                "message": str(error),
-                "sqlstate": sqlstate_of(error),
-                "revision": getattr(error, "revision", None),
-            }
-        }
+        return failure(error)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def failure(error: BaseException) -> dict[str, Any]:
+    """An error answer (its traceback goes to stderr, the parent's log)."""
+    traceback.print_exc(file=sys.stderr)
+    return {
+        "error": {
+            "type": type(error).__name__,
+            "message": str(error),
+            "sqlstate": sqlstate_of(error),
+            "revision": getattr(error, "revision", None),
+        }
+    }
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -480,8 +489,14 @@ def main(argv: list[str]) -> int:
     config = load_config(args)
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
+        scripts: ScriptDirectory | None = None
         while (request := channel.read()) is not None:
-            channel.say(answer(config, request, channel))
+            try:  # read once per session: the revision files are pinned for a run
+                scripts = scripts or ScriptDirectory.from_config(config)
+            except Exception as error:
+                channel.say(failure(error))
+                continue
+            channel.say(answer(config, scripts, request, channel))
     return 0
 
 

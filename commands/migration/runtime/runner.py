@@ -62,6 +62,10 @@ class AlembicSession:
     def pid(self) -> int:
         return self.child.process.pid
 
+    def close(self) -> None:
+        """End the child now (the ``session()`` that made it also closes it, harmlessly)."""
+        self.child.close()
+
     @property
     def alive(self) -> bool:
         """False once the child was stopped (deadline, cancel) or died."""
