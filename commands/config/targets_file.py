@@ -35,6 +35,8 @@ DEMO_SOURCE = "<built-in demo config>"
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
+INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
 X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
 BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
@@ -77,7 +79,10 @@ class AlembicProject:
     section: str = "alembic"
     x_args: tuple[str, ...] = ()
     url_env_names: tuple[str, ...] = ()
+    url_ini_options: tuple[str, ...] = ()
     child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
+    working_dir: Path | None = None
+    flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
 
 
 @dataclass(frozen=True)
@@ -167,15 +172,17 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
 def _alembic_project(table: ConfigTable) -> AlembicProject:
     config_file = table.path("alembic_config")
     script_location = table.path("script_location")
-    if (config_file is None) == (script_location is None):
-        raise table.error("alembic_config", "set exactly one of alembic_config or script_location")
-    checked = config_file or script_location
-    assert checked is not None
-    if not checked.exists():
-        key = "alembic_config" if config_file else "script_location"
-        raise table.error(key, f"{checked} does not exist")
+    if config_file is None and script_location is None:
+        raise table.error("alembic_config", "set alembic_config, script_location or both")
+    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
+        if path is not None and not path.exists():
+            raise table.error(key, f"{path} does not exist")
     if script_location is not None and not (script_location / "env.py").exists():
         raise table.error("script_location", f"{script_location} has no env.py")
+    working_dir = table.path("working_dir")
+    if working_dir is not None and not working_dir.is_dir():
+        raise table.error("working_dir", f"{working_dir} is not a folder")
+    flask_app = table.string("flask_app", None, FLASK_APP)
     python = table.string("python", sys.executable)
     section = table.string("alembic_section", "alembic", INI_SECTION)
     if config_file is not None and section not in _ini_sections(config_file):
@@ -187,7 +194,10 @@ def _alembic_project(table: ConfigTable) -> AlembicProject:
         section=section,
         x_args=table.strings("x_args", (), X_ARG),
         url_env_names=table.strings("url_env_names", (), ENV_NAME),
+        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
         child_env=_child_env(table),
+        working_dir=working_dir,
+        flask_app=flask_app,
     )
 
 

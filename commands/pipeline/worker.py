@@ -25,6 +25,16 @@ OutcomeSink = Callable[[RunOutcome], None]
 RefusalSink = Callable[[str, MigrateBotError], None]
 
 
+class InternalRunError(MigrateBotError):
+    """A run ended on a bug; its request is recorded failed, the log has the traceback."""
+
+    def __init__(self, request_id: str, error: Exception) -> None:
+        super().__init__(
+            f"{request_id} stopped on an internal error ({type(error).__name__}: {error});"
+            " it is recorded failed, and the log has the details"
+        )
+
+
 class AlreadyRunningError(MigrateBotError):
     """This worker is already running a request on that target."""
 
@@ -119,8 +129,9 @@ class RunWorker:
         except MigrateBotError as refusal:
             self._deliver(self.on_refused, request_id, refusal)
             return None
-        except Exception:
+        except Exception as exc:  # a bug: the run is recorded failed; whoever waits is told
             log.exception("run of %s failed unexpectedly", request_id)
+            self._deliver(self.on_refused, request_id, InternalRunError(request_id, exc))
             raise
         finally:
             with self._lock:

@@ -105,6 +105,7 @@ def load_config(args: argparse.Namespace) -> Config:
         config = Config(args.config, ini_section=args.ini_section)
     else:
         config = Config(ini_section=args.ini_section)
+    if args.script_location:  # Flask-Migrate's alembic.ini has none: the target names it
         config.set_main_option("script_location", args.script_location)
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -112,7 +113,8 @@ def load_config(args: argparse.Namespace) -> Config:
         for name in ["DATABASE_URL", *filter(None, os.environ.get(URL_NAMES_ENV, "").split(","))]:
             os.environ[name] = url
         # configparser interpolates %, which URL-encoded passwords contain
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        for option in ("sqlalchemy.url", *args.url_option):
+            config.set_main_option(option, url.replace("%", "%%"))
     os.environ.pop(URL_NAMES_ENV, None)
     config.cmd_opts = argparse.Namespace(
         config=args.config,
@@ -325,13 +327,19 @@ class Stepper:
 
 
 def _commit_outer_transaction(context: Any) -> None:
-    """An env.py that opened its own transaction (``engine.begin()``) gets it committed
-    after each revision too; Alembic's own per-revision transaction is already."""
+    """An env.py that opened its own transaction (``with engine.begin()``) gets each
+    revision committed too (Alembic's own per-revision transaction is, already).
+
+    The commit is the driver's: SQLAlchemy's transaction stays open around it, so
+    env.py's ``with`` block ends as it expects, and the driver starts the next
+    transaction with the next statement.
+    """
     connection = getattr(context, "connection", None)
-    if connection is not None and not getattr(context, "as_sql", False):
-        in_transaction = getattr(connection, "in_transaction", None)
-        if in_transaction is not None and in_transaction():
-            connection.commit()
+    if connection is None or getattr(context, "as_sql", False):
+        return
+    in_transaction = getattr(connection, "in_transaction", None)
+    if in_transaction is not None and in_transaction():
+        connection.connection.dbapi_connection.commit()
 
 
 def backend_pid(connection: Any) -> int | None:
@@ -461,6 +469,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ini-section", default="alembic")
     parser.add_argument("--script-location")
     parser.add_argument("-x", action="append", default=[])
+    parser.add_argument("--url-option", action="append", default=[])
+    parser.add_argument("--flask-app")
     return parser.parse_args(argv)
 
 
@@ -481,12 +491,23 @@ def die_with_parent(parent_pid: int) -> None:
         sys.exit(1)
 
 
+def enter_app_context(spec: str) -> None:
+    """Push the Flask app's context for the whole session, as ``flask db`` does for
+    Flask-Migrate's env.py (``current_app``). ``module:name`` is an app or a factory."""
+    module, _, name = spec.partition(":")
+    found = getattr(importlib.import_module(module), name or "app")
+    app = found if hasattr(found, "app_context") else found()
+    app.app_context().push()
+
+
 def main(argv: list[str]) -> int:
     """Answer requests read from stdin until stdin closes."""
     args = parse_args(argv)
     if args.parent_pid:
         die_with_parent(args.parent_pid)
     config = load_config(args)
+    if args.flask_app:
+        enter_app_context(args.flask_app)
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
         scripts: ScriptDirectory | None = None

@@ -47,7 +47,8 @@ def child_environment(
         for name in ("DATABASE_URL", *project.url_env_names):
             child[name] = url
         child[URL_NAMES_ENV] = ",".join(project.url_env_names)
-    child["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(workdir), child.get("PYTHONPATH", "")) if p
-    )
+    if project.config_file is None:  # no alembic.ini to say prepend_sys_path: the folder
+        child["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(workdir), child.get("PYTHONPATH", "")) if p
+        )
     return child

@@ -209,12 +209,20 @@ class AlembicRunner:
     def _command(self) -> list[str]:
         command = [self.project.python, str(CHILD_SCRIPT), "--ini-section", self.project.section]
         command += [arg for value in self.project.x_args for arg in ("-x", value)]
+        command += [arg for name in self.project.url_ini_options for arg in ("--url-option", name)]
+        if self.project.flask_app:
+            command += ["--flask-app", self.project.flask_app]
         if self.project.config_file is not None:
-            return [*command, "--config", str(self.project.config_file)]
-        return [*command, "--script-location", str(self.project.script_location)]
+            command += ["--config", str(self.project.config_file)]
+        if self.project.script_location is not None:
+            command += ["--script-location", str(self.project.script_location)]
+        return command
 
     def workdir(self) -> Path:
-        """Where the child runs: beside alembic.ini, as ``alembic`` itself would be run."""
+        """Where the child runs: ``working_dir``, else beside alembic.ini, as ``alembic``
+        itself is usually run."""
+        if self.project.working_dir is not None:
+            return self.project.working_dir
         if self.project.config_file is not None:
             return self.project.config_file.parent
         assert self.project.script_location is not None
