@@ -493,7 +493,10 @@ def die_with_parent(parent_pid: int) -> None:
 
 def enter_app_context(spec: str) -> None:
     """Push the Flask app's context for the whole session, as ``flask db`` does for
-    Flask-Migrate's env.py (``current_app``). ``module:name`` is an app or a factory."""
+    Flask-Migrate's env.py (``current_app``). ``module:name`` is an app or a factory,
+    imported from the working directory as ``flask`` imports it."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     module, _, name = spec.partition(":")
     found = getattr(importlib.import_module(module), name or "app")
     app = found if hasattr(found, "app_context") else found()

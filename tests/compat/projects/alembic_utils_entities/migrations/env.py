@@ -1,4 +1,5 @@
 """env.py of a project that registers alembic_utils entities (functions, views)."""
+
 import os
 
 from alembic import context

@@ -1,4 +1,5 @@
 """env.py importing the application's metadata (the app is installed in its venv)."""
+
 import os
 
 from alembic import context

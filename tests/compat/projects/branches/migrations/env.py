@@ -1,4 +1,5 @@
 """env.py as `alembic init` writes it: the URL from sqlalchemy.url, one transaction."""
+
 import os
 
 from alembic import context

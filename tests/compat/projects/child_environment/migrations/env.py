@@ -1,4 +1,5 @@
 """env.py that writes down the environment it was given (names, and the URL's)."""
+
 import json
 import os
 from pathlib import Path

@@ -1,4 +1,5 @@
 """A Flask application whose database URL comes from its settings."""
+
 import os
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """env.py in the manner of Flask-Migrate's: everything comes from the current app."""
+
 from logging.config import fileConfig
 
 from alembic import context

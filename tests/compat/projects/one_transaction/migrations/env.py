@@ -1,4 +1,5 @@
 """env.py that runs the whole upgrade in one transaction it opens itself."""
+
 import os
 
 from alembic import context

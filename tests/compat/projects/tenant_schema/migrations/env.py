@@ -1,4 +1,5 @@
 """env.py migrating one tenant's schema, named with `-x tenant=NAME`."""
+
 import os
 
 from alembic import context

@@ -1,4 +1,5 @@
 """env.py reading the URL from the application's settings variables."""
+
 import os
 
 from alembic import context

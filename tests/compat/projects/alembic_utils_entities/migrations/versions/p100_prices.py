@@ -10,14 +10,16 @@ ROUND_CENTS = PGFunction(
     definition="RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT (cents / 100) * 100 $$",
 )
 
-revision = 'p100'
+revision = "p100"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("prices", sa.Column("id", sa.Integer, primary_key=True), sa.Column("cents", sa.Integer))
+    op.create_table(
+        "prices", sa.Column("id", sa.Integer, primary_key=True), sa.Column("cents", sa.Integer)
+    )
     op.create_entity(ROUND_CENTS)
 
 

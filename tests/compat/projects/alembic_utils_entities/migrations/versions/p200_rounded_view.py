@@ -9,8 +9,8 @@ ROUNDED = PGView(
     definition="SELECT id, round_cents(cents) AS cents FROM prices",
 )
 
-revision = 'p200'
-down_revision = 'p100'
+revision = "p200"
+down_revision = "p100"
 branch_labels = None
 depends_on = None
 

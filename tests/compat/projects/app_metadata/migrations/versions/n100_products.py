@@ -2,7 +2,7 @@
 
 from alembic import op
 
-revision = 'n100'
+revision = "n100"
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,4 +1,5 @@
 """The application's tables: env.py hands them to Alembic as target_metadata."""
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(naming_convention={"pk": "pk_%(table_name)s"})

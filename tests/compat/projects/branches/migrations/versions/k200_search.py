@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'k200'
-down_revision = 'k100'
+revision = "k200"
+down_revision = "k100"
 branch_labels = None
 depends_on = None
 

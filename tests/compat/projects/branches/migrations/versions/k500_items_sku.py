@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'k500'
-down_revision = 'k400'
+revision = "k500"
+down_revision = "k400"
 branch_labels = None
 depends_on = None
 

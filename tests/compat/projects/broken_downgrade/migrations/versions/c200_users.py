@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'c200'
-down_revision = 'c100'
+revision = "c200"
+down_revision = "c100"
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'c300'
-down_revision = 'c200'
+revision = "c300"
+down_revision = "c200"
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'c400'
-down_revision = 'c300'
+revision = "c400"
+down_revision = "c300"
 branch_labels = None
 depends_on = None
 

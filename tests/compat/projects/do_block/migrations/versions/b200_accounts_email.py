@@ -2,8 +2,8 @@
 
 from alembic import op
 
-revision = 'b200'
-down_revision = 'b100'
+revision = "b200"
+down_revision = "b100"
 branch_labels = None
 depends_on = None
 

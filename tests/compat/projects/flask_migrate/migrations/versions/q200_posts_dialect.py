@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'q200'
-down_revision = 'q100'
+revision = "q200"
+down_revision = "q100"
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'g200'
-down_revision = 'g100'
+revision = "g200"
+down_revision = "g100"
 branch_labels = None
 depends_on = None
 

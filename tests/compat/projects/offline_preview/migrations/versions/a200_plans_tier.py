@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'a200'
-down_revision = 'a100'
+revision = "a200"
+down_revision = "a100"
 branch_labels = None
 depends_on = None
 

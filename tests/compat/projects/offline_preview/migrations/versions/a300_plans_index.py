@@ -2,8 +2,8 @@
 
 from alembic import op
 
-revision = 'a300'
-down_revision = 'a200'
+revision = "a300"
+down_revision = "a200"
 branch_labels = None
 depends_on = None
 

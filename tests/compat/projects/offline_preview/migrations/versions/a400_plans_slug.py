@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import orm
 
-revision = 'a400'
-down_revision = 'a300'
+revision = "a400"
+down_revision = "a300"
 branch_labels = None
 depends_on = None
 

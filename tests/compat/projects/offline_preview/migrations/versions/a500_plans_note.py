@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'a500'
-down_revision = 'a400'
+revision = "a500"
+down_revision = "a400"
 branch_labels = None
 depends_on = None
 

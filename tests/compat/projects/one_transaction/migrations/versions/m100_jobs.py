@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'm100'
+revision = "m100"
 down_revision = None
 branch_labels = None
 depends_on = None

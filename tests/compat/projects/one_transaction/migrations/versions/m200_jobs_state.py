@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'm200'
-down_revision = 'm100'
+revision = "m200"
+down_revision = "m100"
 branch_labels = None
 depends_on = None
 

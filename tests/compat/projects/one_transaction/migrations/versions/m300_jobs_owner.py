@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'm300'
-down_revision = 'm200'
+revision = "m300"
+down_revision = "m200"
 branch_labels = None
 depends_on = None
 

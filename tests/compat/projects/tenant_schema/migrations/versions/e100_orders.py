@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e100'
+revision = "e100"
 down_revision = None
 branch_labels = None
 depends_on = None

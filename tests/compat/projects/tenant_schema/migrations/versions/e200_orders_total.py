@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e200'
-down_revision = 'e100'
+revision = "e200"
+down_revision = "e100"
 branch_labels = None
 depends_on = None
 

@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'd200'
-down_revision = 'd100'
+revision = "d200"
+down_revision = "d100"
 branch_labels = None
 depends_on = None
 

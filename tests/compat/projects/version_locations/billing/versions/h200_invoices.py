@@ -3,14 +3,18 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'h200'
-down_revision = 'h100'
+revision = "h200"
+down_revision = "h100"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("invoices", sa.Column("id", sa.Integer, primary_key=True), sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id")))
+    op.create_table(
+        "invoices",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    )
 
 
 def downgrade() -> None:

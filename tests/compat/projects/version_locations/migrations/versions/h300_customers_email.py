@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'h300'
-down_revision = 'h200'
+revision = "h300"
+down_revision = "h200"
 branch_labels = None
 depends_on = None
 
