@@ -89,13 +89,16 @@ def forced_environment(
 
 
 def choose_driver(url: str) -> str:
-    """The URL with the PostgreSQL driver this interpreter has (psycopg 3, else psycopg2)."""
+    """The URL in the form this interpreter can use: ``postgresql://`` when psycopg2 (what
+    SQLAlchemy takes for a plain ``postgresql://``, and what applications most often
+    expect) is installed, else ``postgresql+psycopg://`` for psycopg 3."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in ("postgresql+psycopg", "postgresql+psycopg2", "postgresql"):
         return url
-    for module, driver in (("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")):
-        if importlib.util.find_spec(module) is not None:
-            return f"{driver}://{rest}"
+    if importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql://{rest}"
+    if importlib.util.find_spec("psycopg") is not None:
+        return f"postgresql+psycopg://{rest}"
     return url
 
 
