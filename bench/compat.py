@@ -238,14 +238,16 @@ def bot_steps(config: Path, values: dict[str, str]) -> list[Step]:
 
 
 def verdict(plain: Step | None, bot: Step) -> str:
+    """How the bot's step compares with plain Alembic's."""
     if plain is None:
         return "ok" if bot.code == 0 else "BOT FAILS"
-    if plain.code == 0 and bot.code == 0:
-        return "same" if plain.revisions == bot.revisions else "DIFFERENT REVISION"
-    if plain.code == 0:
-        return "BOT FAILS WHERE PLAIN DOES NOT"
-    if bot.code == 0:
-        return "bot succeeds where plain fails"
+    if plain.code == 0 or bot.code == 0:
+        outcomes = {
+            (True, True): "same" if plain.revisions == bot.revisions else "DIFFERENT REVISION",
+            (True, False): "BOT FAILS WHERE PLAIN DOES NOT",
+            (False, True): "bot succeeds where plain fails",
+        }
+        return outcomes[(plain.code == 0, bot.code == 0)]
     if plain.failed_in and plain.failed_in == bot.failed_in:
         same_end = plain.revisions == bot.revisions
         return "both fail in the same revision" + (

@@ -10,6 +10,11 @@ Goals (issue 15): the bot's revision phase ≤ 1.3 x plain Alembic's whole
 upgrade; the bot's whole upgrade ≤ plain Alembic + 2.5 s on a small database.
 Prints both with their ratio, measured side by side in one run; asserts nothing.
 
+A database in use is never at base: both databases are first brought to
+``--start`` (default the first revision, untimed, with plain Alembic), as a
+team's database stands when the rest of a history is pending; ``--start base``
+times the whole history from an empty database.
+
     .venv/bin/python bench/long_history.py [--revisions 120] [--runs 3]
     .venv/bin/python bench/long_history.py --config PATH/alembic.ini \\
         [--python PATH/bin/python] [--env NAME={url}] [--env NAME=value] [--section S]
@@ -72,10 +77,10 @@ class BotRun:
     state: str
 
 
-def run_plain(project: Project, url: str) -> float:
+def run_plain(project: Project, url: str, goal: str = "head") -> float:
     env = {**os.environ, "DATABASE_URL": url, **project.environ(url)}
     command = [project.python, "-m", "alembic", "-c", str(project.config)]
-    command += ["--name", project.section, "upgrade", "head"]
+    command += ["--name", project.section, "upgrade", goal]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - started
@@ -151,6 +156,14 @@ def fresh(server: DatabaseUrl, label: str) -> str:
     return database.url.render_as_string(hide_password=False)
 
 
+def started_at(project: Project, server: DatabaseUrl, label: str, start: str) -> str:
+    """A fresh database, brought to ``start`` with plain Alembic (not timed)."""
+    url = fresh(server, label)
+    if start != "base":
+        run_plain(project, url, start)
+    return url
+
+
 def parse_env(pairs: list[str]) -> dict[str, str]:
     found = {}
     for pair in pairs:
@@ -169,6 +182,7 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the project's interpreter")
     parser.add_argument("--section", default="alembic")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--start", default=None, help="revision both start at (default: first)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="migrate-bot-long-") as scratch:
         root = Path(scratch)
@@ -176,15 +190,19 @@ def main() -> int:
         server = DatabaseUrl.parse(configured) if configured else start_embedded_server(root / "pg")
         if args.config is None:
             generated_project(root / "generated", args.revisions)
-            config, what = root / "generated" / "alembic.ini", f"{args.revisions} generated"
+            config, what = (
+                root / "generated" / "alembic.ini",
+                f"{args.revisions} generated revisions",
+            )
         else:
             config, what = args.config.resolve(), str(args.config)
         project = Project(config, args.python, args.section, parse_env(args.env))
+        start = args.start or ("r0000" if args.config is None else "base")
         plain, bots = [], []
         for _ in range(args.runs):
-            plain.append(run_plain(project, fresh(server, "plain")))
-            bots.append(run_bot(root, project, fresh(server, "bot")))
-        report(what, plain, bots)
+            plain.append(run_plain(project, started_at(project, server, "plain", start)))
+            bots.append(run_bot(root, project, started_at(project, server, "bot", start)))
+        report(f"{what} (from {start})", plain, bots)
     return 0
 
 
@@ -193,7 +211,7 @@ def report(what: str, plain: list[float], bots: list[BotRun]) -> None:
     plain_s = median(plain)
     apply_s = median(b.phases.get("apply", float("nan")) for b in bots)
     total_s = median(b.total_s for b in bots)
-    print(f"{what} revisions, {len(plain)} run(s) each, medians; {bots[-1].applied} applied")
+    print(f"{what}, {len(plain)} run(s) each, medians; {bots[-1].applied} revisions applied")
     print(f"  plain alembic upgrade head (whole process)   {plain_s:7.2f} s")
     print(
         f"  migrate-bot revision phase                   {apply_s:7.2f} s"

@@ -76,7 +76,7 @@ class MigrationRun:
         assert self.ready is not None and not self.ended
         revision, started = self.ready.revision, time.monotonic()
         self.child.send("next", settings=dict(settings or {}))
-        message = self.child.receive(f"revision {revision}", deadline=deadline, cancel=cancel)
+        message = self.child.receive(f"apply {revision}", deadline=deadline, cancel=cancel)
         if "done" not in message:
             self._end(message)
             raise AlembicError("env.py ended the run mid-revision", revision=revision)
