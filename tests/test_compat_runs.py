@@ -61,7 +61,7 @@ def test_revisions_without_offline_sql_are_shown_as_such_and_run(
 
     down = target.downgrade("base")
     assert down.state is RequestState.SUCCEEDED, down.error
-    assert target.current() == ()
+    assert down.database_revisions == ()
 
 
 def test_a_change_the_parser_cannot_predict_is_a_warning_not_a_failed_run(

@@ -74,26 +74,26 @@ class CompatTarget:
         """A break-glass request, created and run through the whole pipeline."""
         handle = self.handle
         store = open_audit_log(self.config.bot.state_path)
-        with AlembicRunner.for_target(handle).session() as session:
+        with AlembicRunner.for_target(handle).session() as session:  # handed to the run
             planned = plan_request(
                 handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
             )
-        requests = self.requests
-        request = requests.create_break_glass(
-            kind=kind,
-            target="app",
-            operator="os:compat",
-            fingerprint=planned.fingerprint,
-            goal=goal,
-            reason="compatibility suite",
-        )
-        context = RunContext(
-            config=self.config,
-            requests=requests,
-            store=store,
-            open_target=lambda target: open_target(target, {URL_ENV: self.url}),
-        )
-        return Pipeline(context).run(request.id)
+            requests = self.requests
+            request = requests.create_break_glass(
+                kind=kind,
+                target="app",
+                operator="os:compat",
+                fingerprint=planned.fingerprint,
+                goal=goal,
+                reason="compatibility suite",
+            )
+            context = RunContext(
+                config=self.config,
+                requests=requests,
+                store=store,
+                open_target=lambda target: open_target(target, {URL_ENV: self.url}),
+            )
+            return Pipeline(context).run(request.id, session=session)
 
     def upgrade(self, goal: str | None = None) -> RunOutcome:
         return self.run(RequestKind.UPGRADE, goal)
