@@ -86,6 +86,7 @@ class Stages:
         self.backup_summary: dict[str, Any] | None = None
         self.verification: tuple[str, ...] = ()
         self.leftovers: tuple[str, ...] = ()
+        self.server_version: str | None = None
 
     # reporting ---------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class Stages:
         )
         if report.plan is not None:
             self.plan = report.plan  # with its SQL when lint rendered it
+        self.server_version = report.server_version
         self._record_report(report)
         if report.blocks:
             raise self.fail(step, f"pre-flight failed: {_failures(report)}")
@@ -197,8 +199,7 @@ class Stages:
         total = len(self.plan.revisions)
         verb = "applying" if self.plan.direction is Direction.UP else "undoing"
         self.begin(step, f"{verb} {total} revision(s)")
-        with connect(self.handle.database) as conn:
-            major, _ = server_version(conn)
+        major = self._server_major()
         progress = RevisionProgress(self, total)
         try:
             execute_revisions(
@@ -222,6 +223,14 @@ class Stages:
             with contextlib.suppress(MigrateBotError):  # a stopped run: its outcome says so
                 progress.flush()
         self.succeed(step, f"{total} revision(s) {'applied' if verb == 'applying' else 'undone'}")
+
+    def _server_major(self) -> int:
+        """The server's major version: as pre-flight found it, else asked now."""
+        if self.server_version:
+            return int(self.server_version.split(".")[0])
+        with connect(self.handle.database) as conn:
+            major, _ = server_version(conn)
+        return major
 
     def _failure_text(self, error: AlembicError) -> str:
         """'<rev> (versions/….py) failed: <Alembic's message>[; left behind: …]'."""
