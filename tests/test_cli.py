@@ -126,3 +126,19 @@ def test_readme_documents_every_command() -> None:
     readme = README.read_text()
     missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_a_break_glass_run_the_pipeline_refuses_ends_refused(
+    capsys: pytest.CaptureFixture[str], config_file: Path, fresh_db: DatabaseUrl
+) -> None:
+    from commands.pipeline.run_lock import run_lock
+
+    with run_lock(fresh_db, label="M-77 upgrade by a laptop"):
+        code, _, err = run(capsys, "upgrade", "app", "--yes", "--reason", "INC-9")
+    assert code == ExitCode.REFUSED and "M-77 upgrade by a laptop" in err
+    code, out, _ = run(capsys, "requests", "--json")
+    [request] = json.loads(out)
+    assert request["state"] == "refused"  # not left approved with nothing to run it
+    code, out, _ = run(capsys, "audit", "--json")
+    kinds = [event["kind"] for event in json.loads(out)]
+    assert "run_refused" in kinds
