@@ -57,3 +57,25 @@ def test_the_terminal_and_json_say_so() -> None:
     revisions = plan_json(plan)["revisions"]
     assert revisions[1]["sql"] is None and revisions[1]["sql_unavailable"] == NOTE
     assert revisions[0]["sql_unavailable"] is None
+
+
+def test_the_request_message_lists_what_was_not_linted() -> None:
+    from datetime import UTC, datetime
+
+    from bot.views.preflight import preflight_blocks
+    from commands.requests.model import Preflight
+
+    plan = preview_plan()
+    lint = {
+        "name": "lint",
+        "verdict": "warn",
+        "summary": "no findings in 2 revision(s); 1 revision(s) not linted",
+        "data": {
+            "findings": [],
+            "not_linted": [{"revision": "b2", "note": plan.sql_note(plan.revisions[1])}],
+        },
+    }
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    text = json.dumps(preflight_blocks(Preflight(True, "warn", (lint,), "bot", at)))
+    assert "`b2`: not linted: SQL not available offline" in text
+    assert "versions/b2_x.py" in text

@@ -109,7 +109,13 @@ def check_lint(context: PreflightContext) -> CheckResult:
         f"{result.summary}; {len(unlinted)} revision(s) not linted: their SQL is not"
         " available offline (read them)",
         (*unlinted, *result.details),
-        {**result.data, "not_linted": [rev.id for rev in context.plan.unrendered]},
+        {
+            **result.data,
+            "not_linted": [
+                {"revision": rev.id, "note": context.plan.sql_note(rev)}
+                for rev in context.plan.unrendered
+            ],
+        },
     )
 
 
