@@ -28,7 +28,7 @@ from commands.pipeline.plans import plan_request
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
 from commands.state.audit_log import open_audit_log
-from commands.state.vocabulary import RequestKind
+from commands.state.vocabulary import RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
 
 PROJECTS = Path(__file__).resolve().parent.parent / "compat" / "projects"
@@ -100,6 +100,19 @@ class CompatTarget:
 
     def downgrade(self, goal: str) -> RunOutcome:
         return self.run(RequestKind.DOWNGRADE, goal)
+
+    def round_trip(self, revisions: list[str]) -> Plan:
+        """Plan and check (one pre-flight), upgrade to head, downgrade to base."""
+        report = self.check()
+        assert report.plan is not None and not report.blocks
+        assert [r.id for r in report.plan.revisions] == revisions
+        up = self.upgrade()
+        assert up.state is RequestState.SUCCEEDED, up.error
+        assert [a.revision for a in up.applied] == revisions
+        down = self.downgrade("base")
+        assert down.state is RequestState.SUCCEEDED, down.error
+        assert down.database_revisions == ()
+        return report.plan
 
     def plain(
         self, *args: str, env: dict[str, str] | None = None
