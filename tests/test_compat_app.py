@@ -19,6 +19,13 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import RequestState
 from tests.support.compat import compat_target
+from tests.support.databases import create_database, drop_database
+
+
+def tables(database: DatabaseUrl) -> set[str]:
+    with connect(database) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row[0] for row in rows.fetchall()}
 
 
 def test_target_metadata_from_the_application_in_its_own_virtualenv(
@@ -112,3 +119,24 @@ def test_child_env_refuses_the_bots_secrets_and_other_targets_urls(tmp_path: Pat
         text = base.format(loc=location.as_posix(), child=child)
         with pytest.raises(ConfigError, match=problem):
             parse_config(text, source="t.toml", base=tmp_path)
+
+
+def test_env_py_connected_elsewhere_stops_the_run_before_any_revision(
+    tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl
+) -> None:
+    other = create_database(pg_server)
+    try:
+        url = other.url.render_as_string(hide_password=False)
+        keys = (
+            'alembic_config = "{root}/alembic.ini"\n'
+            f'child_env = ["APP_SETTINGS_DATABASE_URL={url}"]\n'
+        )
+        target = compat_target("elsewhere", tmp_path, fresh_db, keys)
+        outcome = target.upgrade()
+        assert outcome.state is RequestState.FAILED and outcome.applied == ()
+        assert outcome.error is not None
+        assert f"env.py connected to database '{other.database}'" in outcome.error
+        assert "nothing was run" in outcome.error
+        assert "logs" not in tables(other) and "logs" not in tables(fresh_db)
+    finally:
+        drop_database(pg_server, other)

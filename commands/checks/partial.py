@@ -105,7 +105,7 @@ def detect_partial_application(
     return PartialApplication(
         revision=revision.id,
         stamped=stamped,
-        uses_autocommit_block=review_file(revision.path).uses_autocommit_block,
+        uses_autocommit_block=review_file(revision.path).commits_part_way,
         leftovers=tuple(found) + tuple(_foreign_invalid(snapshot, before, found)),
     )
 

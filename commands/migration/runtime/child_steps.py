@@ -203,6 +203,7 @@ class Stepper:
                     "revision": revision,
                     "round": self.rounds,
                     "backend_pid": backend_pid(connection),
+                    "database": database_name(connection) if not self._settings else None,
                 }
             }
         )
@@ -250,6 +251,15 @@ def backend_pid(connection: Any) -> int | None:
             except Exception:
                 return None
     return None
+
+
+def database_name(connection: Any) -> str | None:
+    """The database env.py's connection is on, for the parent to check it is the target's."""
+    if connection is None:
+        return None
+    from sqlalchemy import text
+
+    return str(connection.execute(text("SELECT current_database()")).scalar())
 
 
 def apply_settings(connection: Any, settings: dict[str, str]) -> None:

@@ -32,7 +32,8 @@ from commands.migration.runtime.lock_retry import (
     session_settings,
 )
 from commands.migration.runtime.runner import AlembicSession
-from commands.migration.runtime.stepping import StepResult
+from commands.migration.runtime.stepping import MigrationRun, Ready, StepResult
+from commands.migration.runtime.target_check import target_connection
 from commands.migration.script.revision_file import ReviewError, review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.postgres.database_url import DatabaseUrl
@@ -92,9 +93,10 @@ class RevisionFailedError(AlembicError):
 
 
 def commits_part_way(revision: Revision) -> bool:
-    """Whether the revision uses ``autocommit_block`` (so a failure may leave work behind)."""
+    """Whether the revision commits part-way (``autocommit_block``, or its own ``commit()``),
+    so a failure may leave work behind."""
     try:
-        return review_file(revision.path).uses_autocommit_block
+        return review_file(revision.path).commits_part_way
     except ReviewError:
         return True  # unreadable: assume the worst
 
@@ -205,6 +207,8 @@ class _Execution:
                     "Alembic wanted to run a revision the plan does not hold",
                     revision=ready.revision,
                 )
+            if ready.database is not None:
+                self._check_target(run, ready)
             retry = self.retried is not None and self.retried[0] == revision.id
             attempt = self.schedule[(self.retried[1] if retry and self.retried else 1) - 1]
             watch.revision, watch.attempt = revision.id, attempt.number
@@ -227,6 +231,17 @@ class _Execution:
             if ready.round == 1:
                 self.finished.add(revision.id)
             self.hooks.done(revision, result, ready.round)
+
+    def _check_target(self, run: MigrationRun, ready: Ready) -> None:
+        """Stop before anything runs if env.py connected elsewhere than the target (its
+        own settings, a ``.env`` file or a default URL won over the target's)."""
+        where = target_connection(self.database, ready)
+        if where is not None:
+            run.stop()
+            raise AlembicError(
+                f"env.py connected to {where}, not to {self.database.display()}: nothing was run."
+                " Hand env.py the target's URL where it reads it (url_env_names, url_ini_options)"
+            )
 
     def _retry_or_raise(
         self, failure: AlembicError, revision: Revision, attempt: int, monitor: LockMonitor

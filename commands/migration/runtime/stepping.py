@@ -38,6 +38,7 @@ class Ready:
     revision: str
     round: int
     backend_pid: int | None
+    database: str | None = None  # told with the run's first revision
 
 
 class MigrationRun:
@@ -60,7 +61,12 @@ class MigrationRun:
         message = self.child.receive("the migration", deadline=deadline, cancel=cancel)
         if "ready" in message:
             data = message["ready"]
-            self.ready = Ready(data["revision"], int(data.get("round", 1)), data.get("backend_pid"))
+            self.ready = Ready(
+                data["revision"],
+                int(data.get("round", 1)),
+                data.get("backend_pid"),
+                data.get("database"),
+            )
             return self.ready
         self._end(message)
         return None

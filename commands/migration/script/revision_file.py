@@ -36,6 +36,12 @@ class FileReview:
     downgrade: Body
     uses_autocommit_block: bool
     dynamic_sql: bool = False  # executes SQL built at run time, or reads the database
+    commits_itself: bool = False  # calls .commit() (op.get_bind().commit()): commits part-way
+
+    @property
+    def commits_part_way(self) -> bool:
+        """A failure may leave committed work behind: ``autocommit_block`` or its own commits."""
+        return self.uses_autocommit_block or self.commits_itself
 
 
 def _runs_dynamic_sql(tree: ast.AST) -> bool:
@@ -74,6 +80,12 @@ def review_file(path: str | Path) -> FileReview:
             for node in ast.walk(tree)
         ),
         dynamic_sql=_runs_dynamic_sql(tree),
+        commits_itself=any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "commit"
+            for node in ast.walk(tree)
+        ),
     )
 
 
