@@ -82,10 +82,12 @@ def run_plain(project: Project, url: str, goal: str = "head") -> float:
     command = [project.python, "-m", "alembic", "-c", str(project.config)]
     command += ["--name", project.section, "upgrade", goal]
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False, cwd=project.config.parent
+    )
     took = time.perf_counter() - started
     if done.returncode:
-        raise SystemExit(f"plain alembic failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"plain alembic failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return took
 
 
