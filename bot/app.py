@@ -30,6 +30,7 @@ from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
 from bot.listeners.handoff import Handoff
+from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
@@ -99,6 +100,7 @@ def build_app(
     register_actions(app, handoff=handoff)
     if flow is not None:
         register_decisions(app, flow=flow, handoff=handoff)
+        register_live_use(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 
