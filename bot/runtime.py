@@ -6,7 +6,8 @@ every way of serving uses (HTTP mode, Socket Mode, the local sandbox, tests).
 and its run worker; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
 file (reminders, scheduled starts; one per file) and the ticker that keeps
-a running request's elapsed time fresh. ``shutdown()`` stops the runs (each
+a running request's elapsed time fresh, and the keeper of the watches after
+successful runs (resumed from the log). ``shutdown()`` stops the runs (each
 aborted, its revision in flight rolled back), flushes what it can and stops.
 """
 
@@ -27,12 +28,14 @@ from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.flows.watch_messages import WatchMessages
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
 from commands.pipeline import InterruptedRun, RunContext
+from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
@@ -88,6 +91,7 @@ class BotRuntime:
     scheduling: ScheduleFlow
     ticker: Ticker
     interrupted: list[InterruptedRun]
+    watches: WatchKeeper
 
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
@@ -100,6 +104,7 @@ class BotRuntime:
         """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
         self.scheduling.stop()
         self.ticker.stop()
+        self.watches.stop()
         self.flow.shutdown()
         if not self.worker.drain(FLUSH_S):
             log.warning("some commands were still being handled at shutdown")
@@ -146,6 +151,10 @@ def start_runtime(
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
     if schedule:  # after the recovery: a slot due now starts only once the dead runs are marked
         flow.scheduling.start()
+    told = WatchMessages(messages)
+    watches = WatchKeeper(
+        context, on_started=told.started, on_regressed=told.regressed, on_finished=told.finished
+    )
     return BotRuntime(
         config=config,
         client=client,
@@ -159,6 +168,7 @@ def start_runtime(
         scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start(),
         interrupted=interrupted,
+        watches=watches.start(),
     )
 
 
