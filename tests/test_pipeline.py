@@ -22,6 +22,7 @@ from commands.requests import WrongStateError
 from commands.state.vocabulary import EventKind, RequestState
 from commands.targets import open_target
 from tests.support.applying import run_plan
+from tests.support.checks_support import HEAD
 from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
 from tests.support.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW, pipeline_target
 
@@ -43,7 +44,7 @@ def test_bundled_project_runs_end_to_end(tmp_path: Path, fresh_db: DatabaseUrl) 
     updates: list[RunUpdate] = []
     outcome = target.pipeline().run(proposal.request.id, on_update=updates.append)
     assert outcome.state is RequestState.SUCCEEDED, outcome.error
-    assert outcome.database_revisions == ("e2f6a8c0d376",)
+    assert outcome.database_revisions == (HEAD,)
     assert [a.revision for a in outcome.applied] == [r.id for r in proposal.plan.revisions]
     assert (
         outcome.backup is not None and Path(outcome.backup["uri"].removeprefix("file://")).exists()
@@ -59,7 +60,7 @@ def test_bundled_project_runs_end_to_end(tmp_path: Path, fresh_db: DatabaseUrl) 
     assert recorded[-1] == ("verify", "succeeded", None)
     assert target.requests.get(proposal.request.id).state is RequestState.SUCCEEDED
     done = [u for u in updates if u.kind == "revision_done"]
-    assert [(u.index, u.total) for u in done][-1] == (7, 7)
+    assert [(u.index, u.total) for u in done][-1] == (8, 8)
     assert target.store.verify().ok
     with pytest.raises(WrongStateError):  # an approval is good for one run
         target.pipeline().run(proposal.request.id)
