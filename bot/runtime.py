@@ -98,6 +98,7 @@ class BotRuntime:
         return {
             "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
             "runs": self.flow.runs.running(),
+            "watches": self.watches.open_watches(),
         }
 
     def shutdown(self) -> None:

@@ -21,6 +21,7 @@ from commands.requests import NotAnApproverError, SelfApprovalError
 from commands.requests.live_use import LiveUseNotAcknowledgedError, NothingToAcknowledgeError
 from commands.state.vocabulary import EventKind, RequestKind, RequestState
 from commands.targets import open_target
+from commands.units import format_count
 from tests.support.alembic_projects import Rev
 from tests.support.checks_support import upgrade
 from tests.support.pipeline_support import APPROVER, REQUESTER, PipelineTarget, pipeline_target
@@ -133,10 +134,8 @@ def test_a_statement_still_running_is_seen_between_the_two_samples(
         thread.join()
     [finding] = result.data["findings"]
     assert finding["window_calls"] > 0
-    assert (
-        f"(last seen: now, {finding['window_calls']:,} call(s) in the 1.0 s"
-        in (finding["sentence"])
-    )
+    calls = format_count(finding["window_calls"], "call")
+    assert f"(last seen: now, {calls} in the 1.0 s" in finding["sentence"]
 
 
 def test_fail_mode_blocks_the_request(pgss_db: DatabaseUrl, tmp_path: Path) -> None:

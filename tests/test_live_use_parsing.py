@@ -205,7 +205,7 @@ def test_the_sentence_gives_the_counts_the_start_and_what_last_seen_means() -> N
     assert text == (
         "`videos.youtube_id` is dropped by `4f1c7a9e2b87`, but the application ran 3"
         " statements reading it 1,204 times since 2026-05-12 14:02 UTC"
-        " (last seen: now, 12 call(s) in the 2.0 s the bot watched)"
+        " (last seen: now, 12 calls in the 2.0 s the bot watched)"
     )
     quiet = LiveUse(change, (UsingStatement(rows[1][0], True, False, 0),))
     assert "(last seen: not in the 2.0 s the bot watched; pg_stat_statements keeps no time" in (

@@ -25,6 +25,7 @@ from bot.views.people import mention
 from commands.requests.live_use import acknowledged_by, live_use_check, warned_findings
 from commands.requests.model import Request
 from commands.state.vocabulary import PENDING_STATES
+from commands.units import format_count
 
 ACK_VALUE = "read"
 ACK_LABEL = "I have read the live-use evidence and approve knowing it"
@@ -54,7 +55,7 @@ def live_use_lines(check: Mapping[str, Any]) -> list[str]:
         lines.append(f"{icon} {_mrkdwn_sentence(str(finding.get('sentence', '')))}")
         shown = _statements(finding)[:STATEMENTS_SHOWN]
         lines += [
-            f"      {int(s.get('calls', 0)):,} calls  {code(str(s.get('short', '')))}"
+            f"      {format_count(int(s.get('calls', 0)), 'call')}  {code(str(s.get('short', '')))}"
             for s in shown
         ]
         more = int(finding.get("statement_count") or 0) - len(shown)
@@ -73,7 +74,7 @@ def evidence_line(request: Request) -> str | None:
     if verdict in ("warn", "fail"):
         subjects = ", ".join(code(str(f.get("subject"))) for f in _findings(check))
         calls = sum(int(f.get("calls") or 0) for f in _findings(check))
-        return f"⚠️ still used: {subjects}, {calls:,} calls"
+        return f"⚠️ still used: {subjects}, {format_count(calls, 'call')}"
     if verdict == "pass":
         return "✅ no statement of the application uses what changes"
     if _data(check).get("available") is False:
@@ -129,7 +130,7 @@ def live_use_modal(request: Request) -> dict[str, Any]:
 def _statement_blocks(statement: Mapping[str, Any]) -> Sequence[Block]:
     text = escape(str(statement.get("text", ""))).replace("```", SAFE_BACKTICK * 3)
     figures = (
-        f"{statement.get('uses', 'uses')} · {int(statement.get('calls', 0)):,} calls"
+        f"{statement.get('uses', 'uses')} · {format_count(int(statement.get('calls', 0)), 'call')}"
         f" · mean {float(statement.get('mean_ms', 0.0)):.2f} ms"
     )
     window = statement.get("window_calls")

@@ -47,6 +47,7 @@ from commands.postgres.statement_stats import (
     statement_counters,
     statements_naming,
 )
+from commands.units import format_count
 
 NAME = "live_use"
 
@@ -60,11 +61,15 @@ def check_live_use(context: PreflightContext) -> CheckResult:
         return CheckResult(
             NAME, Verdict.SKIP, source.reason, source.fix, {"available": False, "fix": source.fix}
         )
-    statements = [s for rev in context.plan.revisions for s in context.statements.get(rev.id, [])]
+    plan = context.plan
+    statements = [s for rev in plan.revisions for s in context.statements.get(rev.id, [])]
     changes = breaking_changes(statements)
-    data = {"available": True, "mode": settings.mode.value, "findings": []}
+    unread = [rev.id for rev in plan.revisions if not plan.sql.get(rev.id, "").strip()]
+    data = {"available": True, "mode": settings.mode.value, "findings": [], "unread": unread}
     if not changes:
         summary = "nothing the pending revisions drop, rename or retype could break a query"
+        if unread:  # what a revision does that its offline SQL does not show is not known
+            summary += f" (not read: {', '.join(unread)}, without offline SQL)"
         return CheckResult(NAME, Verdict.PASS, summary, data=data)
     search = _search(context, source, changes, settings)
     return _result(search, changes, settings, data)
@@ -234,12 +239,15 @@ def _result(
         return CheckResult(NAME, Verdict.PASS, summary, tuple(notes), data)
     subjects = ", ".join(f"`{f['subject']}`" for f in findings)
     summary = (
-        f"the application still uses {subjects} ({sum(f['calls'] for f in findings):,} calls):"
+        f"the application still uses {subjects}"
+        f" ({format_count(sum(f['calls'] for f in findings), 'call')}):"
         + (" the approver must acknowledge it" if level is Level.WARN else ' live_use = "fail"')
     )
     details = [f"{f['level']:<4}  {f['sentence']}" for f in findings]
     details += [
-        f"        {s['calls']:>9,} calls  {s['short']}" for f in findings for s in f["statements"]
+        f"        {format_count(s['calls'], 'call'):>15}  {s['short']}"
+        for f in findings
+        for s in f["statements"]
     ]
     return CheckResult(NAME, level.verdict, summary, (*details, *notes), data)
 

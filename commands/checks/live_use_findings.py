@@ -18,7 +18,7 @@ from commands.checks.breaking_changes import BreakingChange, ChangeKind
 from commands.checks.sql_names import SqlName
 from commands.checks.statement_uses import ColumnUse, StatementUses
 from commands.postgres.statement_stats import StatementRow
-from commands.units import format_duration
+from commands.units import format_count, format_duration
 
 ColumnsOf = Callable[[SqlName], frozenset[str] | None]
 """The columns a table has now (None: the catalog does not know it)."""
@@ -141,7 +141,7 @@ def last_seen(found: LiveUse, window_s: float) -> str:
     if window is None:
         return "last seen: not measured (the statistics were reset while the bot watched)"
     if window:
-        return f"last seen: now, {window:,} call(s) in {watched}"
+        return f"last seen: now, {format_count(window, 'call')} in {watched}"
     return f"last seen: not in {watched}; pg_stat_statements keeps no time of last use"
 
 
