@@ -468,6 +468,13 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert any("running" in text for text in shown())  # …after showing the run live
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)
+
+    def replies() -> str:
+        ts = request.get_attribute("data-ts")
+        found = sandbox.slack.workspace.messages.get(sandbox.ops_channel, {}).values()
+        return " ".join(m.text for m in found if m.thread_ts == ts and m.ts != ts)
+
+    wait_for(lambda: "Watching demo for 30.0 s after the run" in replies())  # the watch began
     expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
     page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
 
