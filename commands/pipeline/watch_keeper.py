@@ -30,6 +30,7 @@ from commands.pipeline.watch import sample_target, texts_of
 from commands.pipeline.watch_report import SINCE_RESET, Before, Health, WatchReport, compare
 from commands.postgres.statement_stats import UsageSample
 from commands.state.vocabulary import EventKind
+from commands.units import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,12 @@ class WatchKeeper:
             notes.append(
                 "the bot restarted during the watch: the health URL was asked from"
                 f" {watch.resumed_at:%H:%M:%S %Z} on"
+            )
+        late = (end - start).total_seconds() - watch.period_s
+        if late > max(60.0, watch.period_s / 2):
+            notes.append(
+                f"it ended {format_duration(late)} late (no bot was running at its end): 'after'"
+                " is that much longer"
             )
         if watch.start is None:
             notes.append("the database could not be read when the run ended: nothing to compare")
