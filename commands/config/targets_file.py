@@ -21,6 +21,7 @@ from typing import Any
 
 from commands.config.backup import parse_backup_destination, parse_backup_settings
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
@@ -151,6 +152,9 @@ class TargetConfig:
     before_run: tuple[Hook, ...] = ()
     after_run: tuple[Hook, ...] = ()
     hook_timeout: float = 30.0
+    # the application's live use of what a migration changes, and the watch after a run
+    live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
 
 @dataclass(frozen=True)
@@ -281,6 +285,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
+        **parse_live_use_keys(table),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

@@ -32,6 +32,7 @@ from commands.migration.script.revision_graph import Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
+from commands.pipeline.watch import record_intake_sample
 from commands.requests import Request
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
@@ -103,6 +104,7 @@ def propose(
             handle, report=report, plan=plan, store=store, request_id=request.id, clock=clock
         )
     record_report(store, report, actor=BOT_ACTOR, request_id=request.id)
+    record_intake_sample(store, handle, request)  # where "before the run" begins, if watched
     request = requests.record_preflight(
         request.id,
         actor=BOT_ACTOR,
