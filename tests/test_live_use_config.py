@@ -57,7 +57,7 @@ def test_the_keys_are_read() -> None:
         ('watch = "ten minutes"', "watch", "not a duration"),
         ('watch = "0s"', "watch", "longer than zero"),
         ("watch_slowdown = 1", "watch_slowdown", "a factor above 1"),
-        ('watch_slowdown = "2x"', "watch_slowdown", "must be a int or float"),
+        ('watch_slowdown = "2x"', "watch_slowdown", "must be an integer or a number, not a string"),
         ("watch_min_calls = 0", "watch_min_calls", "at least 1"),
         ('wach = "10min"', "wach", "did you mean 'watch'"),
     ],

@@ -590,6 +590,9 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
             boxes.nth(index).click()
             expect(boxes.nth(index)).to_be_checked()
         switch_to(page, APPROVER)
+        acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+        acknowledge.click()  # the demo's simulated app still reads what the last revision drops
+        expect(request).to_contain_text("acknowledged by", timeout=60_000)
         request.locator("[data-action-id^=approve]").click()
         expect(request).to_contain_text("Succeeded", timeout=180_000)
         request.locator(".b-header").evaluate("node => node.scrollIntoView({block: 'start'})")

@@ -85,7 +85,7 @@ def _ensure_preloaded(server: Any, data_dir: Path, libraries: tuple[str, ...]) -
                     sql.Literal(", ".join([*loaded, *missing]))
                 )
             )
-        log.info("restarting the embedded PostgreSQL in %s to load %s", data_dir, missing)
+        log.debug("restarting the embedded PostgreSQL in %s to load %s", data_dir, missing)
         _restart(data_dir)
         server.ensure_postgres_running()  # the wheel reads the new postmaster's pid and socket
 
