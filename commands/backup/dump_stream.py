@@ -103,7 +103,7 @@ class _Verifier:
         stack.callback(stop, self.reader.process)
         self.decoder = decoder
         self.quit = False
-        self.decode_error: str | None = None
+        self.error: str | None = None  # why the stream could not be verified, if it could not
         self.chunks: queue.Queue[bytes | None] = queue.Queue(VERIFY_QUEUE_CHUNKS)
         self.thread = threading.Thread(target=self._run, name="backup-verify", daemon=True)
         self.thread.start()
@@ -120,7 +120,7 @@ class _Verifier:
             try:
                 self.decoder.finish()
             except StreamDecodeError as exc:
-                self.decode_error, self.quit = str(exc), True
+                self.error, self.quit = f"it does not decompress: {exc}", True
 
     def _feed(self, chunk: bytes) -> None:
         try:
@@ -130,7 +130,9 @@ class _Verifier:
                     self.quit = True  # whatever it says, the dump is not proven
                     return
         except StreamDecodeError as exc:
-            self.decode_error, self.quit = str(exc), True
+            self.error, self.quit = f"it does not decompress: {exc}", True
+        except Exception as exc:  # the thread must go on draining, or the dump blocks
+            self.error, self.quit = f"{type(exc).__name__}: {exc}", True
 
     def finish(self) -> tuple[int, int]:
         """Wait for the thread and both readers: their exit codes (list, full read)."""
@@ -206,8 +208,8 @@ def stream_dump(
         verify_s = time.monotonic() - started - dump_s
         if dump_rc != 0 and not verifier_quit:
             raise BackupError(f"pg_dump failed: {_exit_reason(dump_rc, dump_err)}")
-        if verifier.decode_error is not None:
-            raise BackupError(f"the compressed dump does not decompress: {verifier.decode_error}")
+        if verifier.error is not None:
+            raise BackupError(f"the stored dump could not be verified: {verifier.error}")
         if list_rc != 0:
             raise BackupError(
                 f"the dump is not a readable archive: {stderr_tail(verifier.list_err)}"
