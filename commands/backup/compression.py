@@ -1,14 +1,14 @@
 """Who compresses a backup, and how: the bot's zstd stream, or pg_dump itself.
 
-``backup_compression = "zstd:N"`` (the default, ``zstd:1``): a pg_dump built
-with zstd (PostgreSQL 16 or later, as most distributions build it)
-compresses its archive itself, which measured faster than the stream and a
-little smaller (``bench/backup.py --native-pg-bin``); a pg_dump built without
-it, like the embedded wheel's, writes an uncompressed archive that the bot
-compresses with zstd on every core (``custom+zstd``). ``gzip[:N]`` and
-``lz4[:N]`` are pg_dump's own compression, as before (``custom``: any
-pg_restore reads the file directly, gzip at several times the cost);
-``none`` stores the archive as pg_dump writes it.
+``backup_compression = "zstd:N"`` (the default, ``zstd:1``) asks pg_dump for
+an uncompressed archive and compresses the stream with zstd on every core
+(``custom+zstd``), whatever pg_dump was built with: a pg_dump built with
+zstd (PostgreSQL 16+) compressing its own archive measured no faster on 2
+cores (``bench/backup.py --native-pg-bin``), and one format whatever the
+tools keeps restores simple. ``gzip[:N]`` and ``lz4[:N]`` are pg_dump's own
+compression, as before (``custom``: any pg_restore reads the file directly,
+gzip at several times the cost); ``none`` stores the archive as pg_dump
+writes it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class DumpCompression:
 
 
 def pg_dump_compressed(record_compression: str, archive_format: ArchiveFormat) -> str | None:
-    """The method pg_dump compressed a recorded backup with, if one pg_restore must know."""
+    """The method pg_dump compressed a recorded backup with, if not every pg_restore knows
+    it: lz4, or zstd (before the stream, ``zstd:N`` went to pg_dump)."""
     compression = parse_compression(record_compression)
     if archive_format is not ArchiveFormat.CUSTOM or compression is None:
         return None
@@ -54,12 +55,11 @@ def plan_compression(setting: str, tools: PgTools) -> DumpCompression:
     compression = parse_compression(setting)
     if compression is None:  # the targets file was checked when read: a bug if reached
         raise BackupError(f"backup_compression {setting!r} is not understood")
+    if compression.method == "zstd":
+        return DumpCompression("0", ArchiveFormat.CUSTOM_ZSTD, compression.level)
     if compression.method == "none":
         return DumpCompression("0", ArchiveFormat.CUSTOM)
-    native = pg_dump_compresses_with(tools, compression.method)
-    if compression.method == "zstd" and not native:
-        return DumpCompression("0", ArchiveFormat.CUSTOM_ZSTD, compression.level)
-    if not native:
+    if not pg_dump_compresses_with(tools, compression.method):
         raise BackupError(
             f'backup_compression = "{setting}" asks pg_dump {tools.version} ({tools.bin_dir})'
             f" for {compression.method}, which it was built without: use zstd[:N] (the bot"

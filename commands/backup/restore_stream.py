@@ -71,26 +71,19 @@ def restore_archive(
     changed), ``RestoreError`` (also when these tools cannot read what pg_dump
     compressed the backup with) or ``StorageError``.
     """
-    method = pg_dump_compressed(record.compression, record.format)
-    if method is not None and not pg_dump_compresses_with(tools, method):
-        raise RestoreError(
-            f"backup {record.id} was compressed by pg_dump with {method}, and the PostgreSQL"
-            f" {tools.version} tools in {tools.bin_dir} were built without it: set pg_bin_dir"
-            f" to tools built with {method} (it was taken by pg_dump {record.pg_dump_version})."
-            " Nothing was changed"
-        )
+    _check_tools_read(tools, record)
     jobs = handle.config.restore_jobs
     source = _Received(record, on_progress)
     stored = destination_of(record.uri, handle.config)
     on_progress(Progress(Step.RESTORE, _restoring(handle.database, record, jobs)))
     started = time.monotonic()
+    chunks = source.chunks(stored.read(record.uri))
     if jobs == 1:
-        _stream(tools, handle, record, source.chunks(stored.read(record.uri)), source)
+        _stream(tools, handle, record, chunks, source)
         return {"restore": round(time.monotonic() - started, 3)}
     local = stored.local_path(record.uri) if record.format is ArchiveFormat.CUSTOM else None
     with tempfile.TemporaryDirectory(prefix="migrate-bot-restore-", dir=workdir) as folder:
         archive = local or Path(folder) / record.name
-        chunks = source.chunks(stored.read(record.uri))
         if local is None:
             _decode_into(archive, chunks, decoder_for(record.format), record)
         else:
@@ -99,13 +92,23 @@ def restore_archive(
         source.check()
         fetched = time.monotonic()
         _run_parallel(tools, handle, archive, jobs)
-    return {
-        "fetch": round(fetched - started, 3),
-        "restore": round(time.monotonic() - fetched, 3),
-    }
+    return {"fetch": round(fetched - started, 3), "restore": round(time.monotonic() - fetched, 3)}
 
 
-def pg_restore_command(
+def _check_tools_read(tools: PgTools, record: BackupRecord) -> None:
+    """Refuse, before anything changes, a backup pg_dump compressed with a method these
+    tools were built without (zstd or lz4 by a distribution's pg_dump, the wheel's here)."""
+    method = pg_dump_compressed(record.compression, record.format)
+    if method is not None and not pg_dump_compresses_with(tools, method):
+        raise RestoreError(
+            f"backup {record.id} was compressed by pg_dump with {method}, and the PostgreSQL"
+            f" {tools.version} tools in {tools.bin_dir} were built without it: set pg_bin_dir"
+            f" to tools built with {method} (it was taken by pg_dump {record.pg_dump_version})."
+            " Nothing was changed"
+        )
+
+
+def _pg_restore_command(
     tools: PgTools, database: DatabaseUrl, *, jobs: int, archive: Path | None
 ) -> list[str]:
     """pg_restore --clean of the archive (stdin when None): one transaction, or ``jobs``."""
@@ -123,7 +126,7 @@ def pg_restore_command(
     ]
 
 
-def restore_env(handle: TargetHandle) -> dict[str, str]:
+def _restore_env(handle: TargetHandle) -> dict[str, str]:
     """pg_restore's environment: waits at most the target's lock_timeout per lock."""
     options = f"-c lock_timeout={postgres_interval(handle.config.lock_timeout)}"
     return {
@@ -198,11 +201,11 @@ def _stream(
     source: _Received,
 ) -> None:
     """Feed pg_restore, holding back the archive's end until the whole stream is checked."""
-    command = pg_restore_command(tools, handle.database, jobs=1, archive=None)
+    command = _pg_restore_command(tools, handle.database, jobs=1, archive=None)
     pieces = _decoded(chunks, decoder_for(record.format), record)
     with ExitStack() as stack:
         errors = stack.enter_context(tempfile.TemporaryFile())
-        restorer = Feeder(command, restore_env(handle), subprocess.DEVNULL, errors)
+        restorer = Feeder(command, _restore_env(handle), subprocess.DEVNULL, errors)
         stack.callback(stop, restorer.process)  # killed on any failure: it rolls back
         held: bytes | None = None
         stopped = False  # reading: it failed, or needed no more of the archive
@@ -243,10 +246,10 @@ def _decode_into(
 
 
 def _run_parallel(tools: PgTools, handle: TargetHandle, archive: Path, jobs: int) -> None:
-    command = pg_restore_command(tools, handle.database, jobs=jobs, archive=archive)
+    command = _pg_restore_command(tools, handle.database, jobs=jobs, archive=archive)
     with tempfile.TemporaryFile() as errors:
         result = subprocess.run(
-            command, stderr=errors, stdout=subprocess.DEVNULL, env=restore_env(handle), check=False
+            command, stderr=errors, stdout=subprocess.DEVNULL, env=_restore_env(handle), check=False
         )
         if result.returncode != 0:
             raise RestoreError(
