@@ -1,12 +1,13 @@
 """Taking a verified backup of a target, and keeping only the newest N.
 
 The runbook's step 1, done the way it should be done by hand and rarely is:
-pg_dump in the custom format, read back in full (or restored into a scratch
-database) before it counts as a backup, hashed, stored where the target says,
-and recorded with the revision it captured and its tables' row counts. The
-dump is read once: verification, hashing and upload happen while pg_dump
-writes (see ``dump_stream``). A backup that fails leaves nothing behind but
-its ``backup_failed`` event, and raises, so no migration can follow it.
+pg_dump in the custom format, compressed (``compression``), read back in full
+(or restored into a scratch database) before it counts as a backup, hashed,
+stored where the target says, and recorded with the revision it captured and
+its tables' row counts. The dump is read once: compression, verification,
+hashing and upload happen while pg_dump writes (see ``dump_stream``). A backup
+that fails leaves nothing behind but its ``backup_failed`` event, and raises,
+so no migration can follow it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import psycopg
 
 from audit.store import Clock, EventStore, utc_now
+from commands.backup.compression import DumpCompression, plan_compression
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.backup.listing import list_backups
 from commands.backup.lock import try_backup_lock
@@ -50,6 +52,7 @@ from commands.backup.storage import (
     destination_of,
     open_destination,
 )
+from commands.backup.stream_codec import decoder_for, encoder_for
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
@@ -150,7 +153,12 @@ class _BackupRun:
         tools = find_pg_tools(
             major, server, default_tool_dirs(self.config.pg_bin_dir) if dirs is None else dirs
         )
-        self.report(Step.TOOLS, f"pg_dump {tools.version} ({tools.bin_dir}), server {server}")
+        compression = plan_compression(self.config.backup_compression, tools)
+        self.report(
+            Step.TOOLS,
+            f"pg_dump {tools.version} ({tools.bin_dir}), server {server};"
+            f" {compression.format} archive, {compression.describe()}",
+        )
         self.step = Step.DESTINATION
         destination = open_destination(self.config)
         destination.check()
@@ -171,7 +179,9 @@ class _BackupRun:
             writer = destination.writer(name)
             try:
                 self.on_writing(writer.uri)
-                result, counts, verified_by = self.dump_and_verify(tools, conn, snapshot, writer)
+                result, counts, verified_by = self.dump_and_verify(
+                    tools, compression, conn, snapshot, writer
+                )
                 self.step = Step.UPLOAD
                 upload_started = time.monotonic()
                 stored = writer.commit()
@@ -193,6 +203,8 @@ class _BackupRun:
             server_version=server,
             pg_dump_version=tools.version,
             compression=self.config.backup_compression,
+            format=compression.format,
+            archive_size=result.archive_size,
             encryption=self.config.s3_sse if encrypted else None,
             verified_by=verified_by,
             toc_entries=result.toc_entries,
@@ -206,7 +218,12 @@ class _BackupRun:
         )
 
     def dump_and_verify(
-        self, tools: PgTools, conn: psycopg.Connection, snapshot: str, writer: BackupWriter
+        self,
+        tools: PgTools,
+        compression: DumpCompression,
+        conn: psycopg.Connection,
+        snapshot: str,
+        writer: BackupWriter,
     ) -> tuple[DumpResult, dict[str, int], str]:
         """Stream the dump, count rows in its snapshot meanwhile, and (with
         ``verify_restore``) compare the scratch restore's counts with them."""
@@ -234,12 +251,14 @@ class _BackupRun:
                         tools,
                         database,
                         snapshot=snapshot,
-                        compression=self.config.backup_compression,
+                        compress=compression.pg_dump_compress,
                         lock_timeout_ms=round(self.config.lock_timeout * 1000),
                     ),
                     verify_command(tools, scratch),
                     env={**os.environ, **database.libpq_env()},
                     writer=writer,
+                    encoder=encoder_for(compression.format, compression.zstd_level),
+                    decoder=decoder_for(compression.format),
                     on_bytes=on_bytes,
                 )
             except BaseException:
@@ -252,8 +271,11 @@ class _BackupRun:
                 raise BackupError(f"counting rows in the dump's snapshot failed: {exc}") from None
             self.step = Step.VERIFY
             if scratch is None:
-                self.report(Step.VERIFY, f"read back in full: {result.toc_entries} archive entries")
-                return result, counts, "pg_restore --list and a full read"
+                self.report(
+                    Step.VERIFY,
+                    f"read back in full as stored: {result.toc_entries} archive entries",
+                )
+                return result, counts, "pg_restore --list and a full read of the stored stream"
             mismatched = differences(counts, count_rows_of(scratch))
             if mismatched:
                 raise BackupError(

@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.config.backup import parse_backup_destination, parse_backup_settings
+from commands.config.backup import (
+    DEFAULT_COMPRESSION,
+    parse_backup_destination,
+    parse_backup_settings,
+)
 from commands.config.checks import CheckSettings, parse_check_settings
 from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
@@ -136,8 +140,9 @@ class TargetConfig:
     checks: CheckSettings
     # backups (commands/backup/take.py); see docs/configuration.md
     backup_keep: int = 10
-    backup_compression: str = "gzip:1"
+    backup_compression: str = DEFAULT_COMPRESSION
     verify_restore: bool = False
+    restore_jobs: int = 1
     pg_bin_dir: Path | None = None
     s3_endpoint_url: str | None = None
     s3_sse: str = "AES256"
