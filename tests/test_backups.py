@@ -205,3 +205,19 @@ def test_a_project_with_its_own_version_table_has_its_revision_from_alembic(
 
     assert record.revisions == ("items",) and record.name.endswith("_items.dump")
     assert record.row_counts == {"public.items": 0, "public.orders": 0, "public.schema_versions": 1}
+
+
+def test_the_dump_s_revision_is_read_where_the_run_says_the_version_table_is(
+    fresh_db: DatabaseUrl, tmp_path: Path, store: EventStore
+) -> None:
+    """A run knows its project's version table from its plan: the backup reads the revision
+    there, in the dump's own snapshot (no Alembic child of its own), and no table is base."""
+    handle = make_target(fresh_db, tmp_path, backup="file://backups")
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE SCHEMA ops")
+        conn.execute('CREATE TABLE ops."Versions" (version_num varchar(32) PRIMARY KEY)')
+        conn.execute("""INSERT INTO ops."Versions" VALUES ('b41e9d3a5c32')""")
+    kept = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.Versions")
+    assert kept.revisions == ("b41e9d3a5c32",)
+    at_base = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.missing")
+    assert at_base.revisions == ()

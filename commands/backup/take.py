@@ -75,8 +75,13 @@ def take_backup(
     clock: Clock = utc_now,
     id_factory: Callable[[], str] = new_backup_id,
     tool_dirs: Sequence[Path] | None = None,
+    version_table: str | None = None,
 ) -> BackupRecord:
     """Back ``handle``'s database up, verified, to its destination; record and return it.
+
+    ``version_table`` is where the project keeps its revisions when the caller knows it
+    (a run's plan does); the dump's revision is then read there, in the dump's snapshot,
+    instead of asking Alembic in a child of its own.
 
     Progress: TOOLS, DUMP (every 32 MiB), VERIFY, UPLOAD, then RETENTION for
     each older backup deleted. ``tool_dirs`` overrides where pg_dump is
@@ -106,6 +111,7 @@ def take_backup(
         on_writing=writing,
         clock=clock,
         tool_dirs=tool_dirs,
+        version_table=version_table,
     )
     try:
         record = run.run()
@@ -135,6 +141,7 @@ class _BackupRun:
         on_writing: Callable[[str], None],
         clock: Clock,
         tool_dirs: Sequence[Path] | None,
+        version_table: str | None,
     ) -> None:
         self.handle = handle
         self.config = handle.config
@@ -143,6 +150,7 @@ class _BackupRun:
         self.on_writing = on_writing  # told the URI before anything is written
         self.clock = clock
         self.tool_dirs = tool_dirs
+        self.version_table = version_table
         self.step = Step.TOOLS
 
     def run(self) -> BackupRecord:
@@ -170,9 +178,11 @@ class _BackupRun:
                 raise BackupError(f"another backup of {self.handle.name} is running")
             self.step = Step.REVISION
             # the revision the dump holds, read in its snapshot; Alembic is asked only
-            # when the project names its version table otherwise
-            revisions = version_table_rows(conn)
-            if revisions is None:
+            # when nobody knows where the project keeps its version table
+            revisions = version_table_rows(conn, self.version_table or "alembic_version")
+            if revisions is None and self.version_table is not None:
+                revisions = ()  # no version table yet: the database is at base
+            elif revisions is None:
                 revisions = AlembicRunner.for_target(self.handle).current()
             name = self.unused_name(destination, revisions)
             self.step = Step.DUMP

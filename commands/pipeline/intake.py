@@ -142,7 +142,12 @@ def _with_rehearsal(
     """The report with a ``rehearsal`` check: backed up now, rehearsed on a restored copy."""
     try:
         record = take_backup(
-            handle, store=store, actor=BOT_ACTOR, request_id=request_id, clock=clock
+            handle,
+            store=store,
+            actor=BOT_ACTOR,
+            request_id=request_id,
+            clock=clock,
+            version_table=plan.version_table,
         )
         rehearsal = rehearse(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
