@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -174,8 +175,18 @@ def test_readme_documents_every_slash_verb() -> None:
 def test_make_run_passes_port_and_args_to_serve() -> None:
     root = README.parent
     dry = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", "run", "PORT=8080", "ARGS=--demo-rows 100000"],
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "-o",
+            ".venv/.installed",
+            "run",
+            "PORT=8080",
+            "ARGS=--demo-rows 100000",
+        ],
         cwd=root,
+        env={k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}},
         capture_output=True,
         text=True,
         check=True,
