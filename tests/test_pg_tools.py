@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,24 @@ def test_search_order_is_configured_then_wheel_then_path(tmp_path: Path) -> None
     dirs = default_tool_dirs(tmp_path / "configured", environ={"PATH": str(on_path)})
     assert dirs == [tmp_path / "configured", embedded_bin_dir(), on_path]
     assert default_tool_dirs(None, environ={"PATH": ""}) == [embedded_bin_dir()]
+
+
+def test_finding_the_wheel_s_tools_is_quiet_where_xdg_runtime_dir_is_unset() -> None:
+    """Containers and CI have no XDG_RUNTIME_DIR: the wheel's platformdirs warning is noise
+    before the backup's first line, about nothing the user can act on."""
+    environ = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    found = subprocess.run(
+        [sys.executable, "-W", "error", "-c", _PRINT_TOOL_DIRS],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stderr == ""
+    assert "pginstall" in found.stdout
+
+
+_PRINT_TOOL_DIRS = (
+    "from commands.postgres.pg_tools import default_tool_dirs; print(default_tool_dirs(None))"
+)

