@@ -420,19 +420,24 @@ db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
 db.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
+sys.stdin.read()  # and on until the test closes our stdin
 db.execute("COMMIT")
 """
 
 
 @contextmanager
-def state_file_locked(world: World, seconds: float) -> Iterator[None]:
-    """Another process holding the state file's write lock (``BEGIN EXCLUSIVE``) for
-    ``seconds``: entered once it holds it, left once it has let go."""
+def state_file_locked(world: World, seconds: float = 0) -> Iterator[None]:
+    """Another process holding the state file's write lock (``BEGIN EXCLUSIVE``) for at
+    least ``seconds`` and as long as the ``with`` body runs: entered once it holds it,
+    left once it has let go."""
     command = [sys.executable, "-c", LOCKER, str(world.root / "state.sqlite3"), str(seconds)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as locker:
-        assert locker.stdout is not None
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as locker:
+        assert locker.stdin is not None and locker.stdout is not None
         assert locker.stdout.readline().strip() == "locked"
         yield
+        locker.stdin.close()
         assert locker.wait(seconds + 60) == 0
 
 
@@ -469,14 +474,22 @@ def test_a_state_file_locked_by_another_process_holds_the_bot_up_and_loses_nothi
 def test_a_state_file_locked_past_the_busy_timeout_stops_the_run_and_records_it_later(
     faults: FaultWorld, reliability: Reliability
 ) -> None:
-    """Held 70 s, past SQLite's 30 s busy timeout twice: the step's record cannot be
-    written, so the run goes no further; its outcome cannot be written either at
-    first, and is tried again until the file is free."""
+    """Held past SQLite's 30 s busy timeout twice: the step's record cannot be written,
+    so the run goes no further; its outcome cannot be written either at first, and is
+    tried again until the file is free (the lock goes once the bot says it waits)."""
     world = faults.world
     offset = len(world.bot.log_text())
     message, rid = world.start_run("plain")
-    with state_file_locked(world, 70):
+    with state_file_locked(world):
         assert not world.request(rid).state.is_final
+        wait_for(
+            lambda: (
+                f"run {rid} failed; its record waits for the audit log"
+                in world.bot.log_text()[offset:]
+            ),
+            RUN_TIMEOUT,
+            "the run's outcome waiting for the audit log",
+        )
     wait_for(lambda: world.request(rid).state.is_final, RUN_TIMEOUT, "the run's end")
     closure = world.request(rid).closure
     assert closure is not None
@@ -486,10 +499,9 @@ def test_a_state_file_locked_past_the_busy_timeout_stops_the_run_and_records_it_
     check_failed(world, world.target("plain"), rid, message.ts, step=step, says=says)
     log = world.bot.log_text()[offset:]
     assert "Traceback" not in log, log[log.find("Traceback") - 300 :][:3000]
-    assert f"run {rid} failed; its record waits for the audit log" in log
     reliability(
         area="fault",
-        fault="state SQLite file locked 70 s (past the 30 s busy timeout, twice)",
+        fault="state SQLite file locked past the 30 s busy timeout, twice (step and outcome)",
         tried=1,
         outcome=f"run stopped at {step} before any revision; its outcome tried again and"
         f' recorded once the file was free: "the audit log … {says}"; database untouched;'

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from audit.store import EventStore
 from bot.local_slack.workspace import Message
@@ -128,9 +129,23 @@ class HostileBot:
             assert answer.status == 200
             return dict(json.load(answer))
 
+    def undelivered(self) -> float:
+        """Slack notifications still in the bot's outbox (pending or being sent), as scraped."""
+        with urllib.request.urlopen(f"{self.bot.url}/metrics", timeout=10) as answer:
+            families = text_string_to_metric_families(answer.read().decode())
+            return sum(
+                sample.value
+                for family in families
+                if family.name == "migrate_bot_outbox_depth"
+                for sample in family.samples
+                if sample.labels["state"] in ("pending", "sending")
+            )
+
     def idle(self, timeout: float = 120) -> None:
-        """Wait until the bot has no command or click in hand."""
+        """Wait until the bot has no command or click in hand and nothing left to tell Slack
+        (the approvers' DMs go out after the request message)."""
         wait_for(lambda: self.health()["worker"]["pending"] == 0, timeout, "the bot's worker")
+        wait_for(lambda: self.undelivered() == 0, timeout, "the bot's outbox")
 
     def quiet_since(self, offset: int, ephemerals_from: int = 0) -> None:
         """No traceback or ERROR line in the log after ``offset``; nobody told of a bug."""
