@@ -12,8 +12,6 @@ import pytest
 from bot.views import limits
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.live_use import ACK_VALUE, live_use_modal
-from bot.views.request import request_message
-from bot.views.request_card import RequestCard
 from bot.views.watch import watch_alert, watch_summary
 from commands.pipeline.watch_report import (
     WINDOW,
@@ -25,6 +23,7 @@ from commands.pipeline.watch_report import (
 )
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import ChecklistItem
+from tests.support.request_cards import controls, drawn
 from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,
@@ -91,38 +90,13 @@ def asked(service: RequestService, findings: int = 1, statements: int = 2) -> Re
     )
 
 
-def drawn(service: RequestService, request: Request) -> list[dict]:
-    policy = service.policy(request.target)
-    card = RequestCard(
-        request=request,
-        approvers=policy.approvers,
-        checklist=policy.checklist,
-        missing=service.tally(request).missing,
-        approval_ttl_s=policy.ttl_seconds,
-        now=service.now(),
-    )
-    _, blocks = request_message(card)
-    assert limits.problems(blocks) == []
-    assert "<!channel>" not in json.dumps(blocks)
-    return blocks
-
-
-def elements(blocks: list[dict]) -> dict[str, tuple[dict, str]]:
-    return {
-        e["action_id"]: (e, b["block_id"])
-        for b in blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-    }
-
-
 @pytest.mark.parametrize(("findings", "statements"), [(1, 2), (8, 5)])
 def test_the_evidence_the_checkbox_and_the_modal_fit_slack(
     service: RequestService, findings: int, statements: int
 ) -> None:
     request = asked(service, findings, statements)
     blocks = drawn(service, request)
-    found = elements(blocks)
+    found = controls(blocks)
     ack, block_id = found[ActionId.LIVE_USE_ACK]
     assert tag_of(block_id, BlockId.LIVE_USE) == request.id
     assert [o["value"] for o in ack["options"]] == [ACK_VALUE] and "initial_options" not in ack
@@ -144,12 +118,12 @@ def test_the_checkbox_shows_who_acknowledged_and_goes_once_the_request_is_approv
         request = service.tick_checklist(request.id, item=item, actor=REQUESTER)
     request = service.acknowledge_live_use(request.id, actor=APPROVER)
     blocks = drawn(service, request)
-    ack, _ = elements(blocks)[ActionId.LIVE_USE_ACK]
+    ack, _ = controls(blocks)[ActionId.LIVE_USE_ACK]
     assert [o["value"] for o in ack["initial_options"]] == [ACK_VALUE]
     assert f"acknowledged by <@{APPROVER}>" in json.dumps(blocks)
     approved = service.approve(request.id, approver=APPROVER).request
     blocks = drawn(service, approved)
-    assert ActionId.LIVE_USE_ACK not in elements(blocks)
+    assert ActionId.LIVE_USE_ACK not in controls(blocks)
     assert any(b.get("block_id") == BlockId.LIVE_USE for b in blocks)
 
 
@@ -166,7 +140,7 @@ def test_without_pg_stat_statements_the_checklist_says_there_is_no_evidence(
     request = service.record_preflight(
         request.id, actor="migrate-bot", passed=True, summary="ok", checks=[missing]
     )
-    found = elements(drawn(service, request))
+    found = controls(drawn(service, request))
     assert ActionId.LIVE_USE_ACK not in found and ActionId.VIEW_LIVE_USE not in found
     checklist, _ = found[ActionId.CHECKLIST]
     [description] = [o["description"]["text"] for o in checklist["options"] if "description" in o]

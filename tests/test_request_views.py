@@ -14,13 +14,13 @@ from bot.views.announcements import interrupted_announcement, outcome_announceme
 from bot.views.blocks import escape
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.request import request_message
-from bot.views.request_card import RequestCard
 from bot.views.run import progress_bar
 from bot.views.run_picture import RunNews, StepState, run_picture
 from commands.pipeline import InterruptedRun, RollbackOffer, RunOutcome, RunStep
 from commands.pipeline.progress import AppliedRevision
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import ChecklistItem, RequestState, StepStatus
+from tests.support.request_cards import card, controls, drawn
 from tests.support.request_helpers import (
     APPROVER,
     REQUESTER,
@@ -112,39 +112,6 @@ def running(service: RequestService, request: Request) -> Request:
         status=StepStatus.STARTED,
         revision=second,
     )
-
-
-def card(
-    service: RequestService, request: Request, news: RunNews | None = None, offers: tuple = ()
-) -> RequestCard:
-    policy = service.policy(request.target)
-    return RequestCard(
-        request=request,
-        approvers=policy.approvers,
-        checklist=policy.checklist,
-        missing=service.tally(request).missing,
-        approval_ttl_s=policy.ttl_seconds,
-        now=service.now(),
-        run=run_picture(request, news),
-        ways_back=offers,
-    )
-
-
-def drawn(service: RequestService, request: Request, **extra: object) -> list[dict]:
-    text, blocks = request_message(card(service, request, **extra))  # type: ignore[arg-type]
-    assert text.startswith(request.id)
-    assert limits.problems(blocks) == []
-    assert "<!channel>" not in json.dumps(blocks)
-    return blocks
-
-
-def controls(blocks: list[dict]) -> dict[str, tuple[dict, str]]:
-    return {
-        e["action_id"]: (e, b["block_id"])
-        for b in blocks
-        if b["type"] == "actions"
-        for e in b["elements"]
-    }
 
 
 def test_a_request_waiting_for_approval_offers_its_decisions_under_the_contract(
