@@ -6,23 +6,34 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_PY = '''
-"""Test project env.py: URL from sqlalchemy.url, else $DATABASE_URL."""
-import os
-from alembic import context
-from sqlalchemy import create_engine, pool
 
-url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
-if context.is_offline_mode():
-    context.configure(url=url, literal_binds=True)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    with create_engine(url, poolclass=pool.NullPool).connect() as connection:
-        context.configure(connection=connection, transaction_per_migration=True)
-        with context.begin_transaction():
-            context.run_migrations()
-'''
+def env_py(*, transaction_per_migration: bool) -> str:
+    """A test project's env.py: the URL from ``sqlalchemy.url``, else $DATABASE_URL; one
+    transaction per revision, or one for the whole upgrade as ``alembic init`` writes it."""
+    return textwrap.dedent(
+        f"""
+        import os
+        from alembic import context
+        from sqlalchemy import create_engine, pool
+
+        url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
+        if context.is_offline_mode():
+            context.configure(url=url, literal_binds=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        else:
+            with create_engine(url, poolclass=pool.NullPool).connect() as connection:
+                context.configure(
+                    connection=connection,
+                    transaction_per_migration={transaction_per_migration},
+                )
+                with context.begin_transaction():
+                    context.run_migrations()
+        """
+    )
+
+
+ENV_PY = env_py(transaction_per_migration=True)
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,9 @@ from pathlib import Path
 from commands.config.targets_file import parse_config
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle, open_target
-from tests.support.alembic_projects import generated_history, write_revision
+from tests.support.alembic_projects import env_py, generated_history, write_revision
 
-ENV_PY = """
-import os
-from alembic import context
-from sqlalchemy import create_engine, pool
-
-url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
-if context.is_offline_mode():
-    context.configure(url=url, literal_binds=True)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    with create_engine(url, poolclass=pool.NullPool).connect() as connection:
-        context.configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
-"""
+ENV_PY = env_py(transaction_per_migration=False)
 ALEMBIC_INI = """
 [alembic]
 script_location = %(here)s/migrations
