@@ -15,6 +15,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import RequestState
 from tests.support.compat import compat_target
+from tests.support.databases import create_database, drop_database
 
 
 def columns(database: DatabaseUrl, table: str) -> list[str]:
@@ -119,3 +120,35 @@ def test_env_py_in_one_transaction_still_fails_at_the_right_revision(
 
     plain = target.plain("upgrade", "head")
     assert plain.returncode != 0 and 'm300_jobs_owner.py", line' in plain.stderr
+
+
+def test_parallel_branches_run_in_plain_alembic_s_order(
+    tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl
+) -> None:
+    """Two fork points and two merges, modelled on warehouse's 1f002cab0a7 / 49b93c346db:
+    each revision signs a table as it runs, so the order is read from the database. Plain
+    Alembic on one database, the bot's pipeline on another, step for step."""
+    other = create_database(pg_server)
+    try:
+        bot = compat_target("branch_order", tmp_path / "bot", fresh_db)
+        plain = compat_target("branch_order", tmp_path / "plain", other)
+        for target in (bot, plain):  # both start on the side branch, w200 alone
+            assert target.plain("upgrade", "w200").returncode == 0
+        steps = [
+            (bot.upgrade, ("upgrade", "head")),
+            (lambda: bot.downgrade("w110"), ("downgrade", "w110")),
+            (bot.upgrade, ("upgrade", "head")),
+        ]
+        for run_bot, plain_args in steps:
+            outcome = run_bot()
+            assert outcome.state is RequestState.SUCCEEDED, outcome.error
+            assert plain.plain(*plain_args).returncode == 0
+            assert walked(fresh_db) == walked(other), plain_args
+        assert len(walked(other)) == 1 + 8 + 7 + 7
+    finally:
+        drop_database(pg_server, other)
+
+
+def walked(database: DatabaseUrl) -> list[str]:
+    with connect(database) as conn:
+        return [row[0] for row in conn.execute("SELECT step FROM walked ORDER BY n").fetchall()]

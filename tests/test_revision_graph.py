@@ -27,12 +27,15 @@ BRANCHED = RevisionGraph(
 LINEAR = RevisionGraph([rev("r1aaaa"), rev("r2bbbb", "r1aaaa"), rev("r3cccc", "r2bbbb")])
 
 
-def test_order_puts_parents_first_and_is_stable() -> None:
-    order = BRANCHED.order
-    for revision in BRANCHED.revisions.values():
+def test_order_puts_parents_first_and_otherwise_keeps_the_order_given() -> None:
+    """The child gives Alembic's order; between branches the graph keeps it."""
+    given = list(BRANCHED.revisions.values())
+    assert BRANCHED.order == tuple(r.id for r in given)
+    backwards = RevisionGraph(reversed(given)).order
+    for revision in given:
         for parent in revision.parents:
-            assert order.index(parent) < order.index(revision.id)
-    assert order == RevisionGraph(reversed(list(BRANCHED.revisions.values()))).order
+            assert backwards.index(parent) < backwards.index(revision.id)
+    assert backwards == ("aaaa01", "bbbb01", "dddd01", "cccc01", "cccc02", "mmmm01", "eeee01")
 
 
 def test_upgrade_from_base_applies_everything_in_order() -> None:

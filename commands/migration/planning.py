@@ -8,9 +8,11 @@ pipeline runs it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
+from commands.errors import AlembicError
 from commands.migration.runtime.runner import (
     AlembicRunner,
     AlembicSession,
@@ -21,6 +23,8 @@ from commands.migration.script.plan import HistoryEntry, Plan, Status, history_e
 from commands.migration.script.revision_graph import BASE, HEAD, Direction
 from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle
+
+log = logging.getLogger(__name__)
 
 
 def status(handle: TargetHandle) -> Status:
@@ -73,10 +77,12 @@ def plan_in_session(
     """``plan`` in a session the caller holds (pre-flight asks it more afterwards)."""
     state = state or session.inspect()
     graph = state.graph
+    goal = to or (HEAD if direction is Direction.UP else BASE)
     if direction is Direction.UP:
-        steps = graph.upgrade_path(state.current, to or HEAD)
+        steps = graph.upgrade_path(state.current, goal)
     else:
-        steps = graph.downgrade_path(state.current, to or BASE)
+        steps = graph.downgrade_path(state.current, goal)
+    steps = in_alembic_order(session, state, steps, direction, goal)
     preview = offline_preview(session, state, steps, direction) if with_sql else OfflineSql()
     return Plan(
         target=target,
@@ -88,6 +94,32 @@ def plan_in_session(
         unavailable=preview.unavailable,
         version_table=state.version_table,
     )
+
+
+def in_alembic_order(
+    session: AlembicSession,
+    state: ProjectState,
+    steps: tuple[str, ...],
+    direction: Direction,
+    goal: str,
+) -> tuple[str, ...]:
+    """``steps`` in the order plain Alembic runs them: between parallel branches its walk
+    decides, so the bot applies them as ``alembic upgrade``/``downgrade GOAL`` would.
+    Where Alembic cannot walk there, or walks other revisions, the graph's order stays
+    (said in the log)."""
+    if len(steps) < 2:
+        return steps
+    if goal not in (HEAD, BASE) and not goal.startswith("-"):
+        goal = state.graph.resolve(goal)
+    try:
+        walked = session.walk(state.current, goal, direction)
+    except AlembicError as exc:
+        log.info("Alembic cannot walk to %s here (%s): the graph's order stays", goal, exc)
+        return steps
+    if sorted(walked) != sorted(steps):
+        log.info("Alembic walks other revisions to %s: the graph's order stays", goal)
+        return steps
+    return walked
 
 
 def offline_preview(

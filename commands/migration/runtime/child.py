@@ -136,8 +136,22 @@ def describe(script: Script) -> dict[str, Any]:
 
 
 def graph(scripts: ScriptDirectory) -> dict[str, Any]:
-    revisions = [describe(s) for s in scripts.walk_revisions()]
+    """Every revision, in the order Alembic applies them from base (its walk from the
+    heads, reversed): the parent keeps that order between parallel branches."""
+    revisions = [describe(s) for s in reversed(list(scripts.walk_revisions()))]
     return {"revisions": revisions, "heads": list(scripts.get_heads())}
+
+
+def walk(scripts: ScriptDirectory, request: dict[str, Any]) -> list[str]:
+    """The order plain Alembic runs the steps from the version rows ``current`` to
+    ``goal`` in: its own walk (``alembic upgrade``/``downgrade GOAL`` make the same
+    call), which finishes one branch before it starts the other."""
+    current, goal = tuple(request["current"]), request["goal"]
+    if request["direction"] == "up":
+        found = scripts.iterate_revisions(goal, current, implicit_base=True)
+        return [script.revision for script in reversed(list(found))]
+    found = scripts.iterate_revisions(current, goal, select_for_downgrade=True)
+    return [script.revision for script in found]
 
 
 def current(config: Config, scripts: ScriptDirectory) -> dict[str, Any]:
@@ -201,6 +215,7 @@ HANDLERS: dict[str, Handler] = {
         **current(config, scripts),
     },
     "current": lambda config, scripts, request, channel: current(config, scripts),
+    "walk": lambda config, scripts, request, channel: walk(scripts, request),
     "sql": lambda config, scripts, request, channel: steps.offline_sql(
         config, scripts, request["steps"], request["direction"]
     ),

@@ -86,6 +86,12 @@ class AlembicSession:
     def current(self) -> tuple[str, ...]:
         return tuple(self.request("current")["current"])
 
+    def walk(self, current: Sequence[str], goal: str, direction: Direction) -> tuple[str, ...]:
+        """The revisions from ``current`` to ``goal`` (a revision, ``base`` or ``-N``), in
+        the order plain Alembic would run them."""
+        found = self.request("walk", current=list(current), goal=goal, direction=direction.value)
+        return tuple(found)
+
     def offline_sql(
         self, steps: Sequence[tuple[str, Sequence[str]]], direction: Direction
     ) -> OfflineSql:

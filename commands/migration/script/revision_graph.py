@@ -4,10 +4,16 @@ Pending work is computed from ancestry, not by walking a list, so it is right
 across branches and merge points: to reach a target, apply every ancestor of
 the target that is not yet an ancestor of what the database holds, parents
 first. ``depends_on`` links count as ancestry, as they do for Alembic.
+
+Where parents-first leaves a choice (parallel branches), the order is the one
+the revisions are given in: the child lists them in the order Alembic itself
+applies them from base, so the bot runs branches in plain Alembic's order (one
+branch through to the merge point, then the other), not in an order of its own.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +61,8 @@ class Revision:
 
 
 class RevisionGraph:
-    """All revisions of a project, with ancestry queries and a stable order."""
+    """All revisions of a project, with ancestry queries and one order for every plan:
+    parents first, otherwise the order ``revisions`` come in."""
 
     def __init__(self, revisions: Iterable[Revision]) -> None:
         self.revisions: dict[str, Revision] = {r.id: r for r in revisions}
@@ -71,18 +78,20 @@ class RevisionGraph:
         self._position = {rev: i for i, rev in enumerate(self.order)}
 
     def _topological_order(self) -> tuple[str, ...]:
-        """Parents before children; ties broken by id so the order is stable."""
+        """Parents before children; otherwise the order the revisions were given in
+        (the same input, the same order)."""
+        given = {rev: i for i, rev in enumerate(self.revisions)}
         waiting = {rev: len(set(r.parents)) for rev, r in self.revisions.items()}
-        ready = sorted(rev for rev, count in waiting.items() if count == 0)
+        ready = [(given[rev], rev) for rev, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         order: list[str] = []
         while ready:
-            rev = ready.pop(0)
+            _, rev = heapq.heappop(ready)
             order.append(rev)
-            for child in sorted(set(self._children[rev])):
+            for child in set(self._children[rev]):
                 waiting[child] -= 1
                 if waiting[child] == 0:
-                    ready.append(child)
-            ready.sort()
+                    heapq.heappush(ready, (given[child], child))
         if len(order) != len(self.revisions):
             raise RevisionError("the revision graph has a cycle")
         return tuple(order)
