@@ -19,9 +19,10 @@ where it began, the bot ends at the failing revision: said so).
 Names whose value is ``{url}`` become the target's ``url_env_names``; the
 others its ``child_env``. ``--prepare`` runs before anything on each fresh
 database (e.g. the application's own "create the schema and stamp"); ``--plain``
-replaces ``P -m alembic -c INI`` (e.g. ``"flask db"`` for Flask-Migrate: the
-step's arguments follow ``--``). Without ``--server``: $MIGRATE_BOT_TEST_DATABASE_URL's
-server, else an embedded PostgreSQL in a temporary directory.
+replaces ``alembic -c INI``, the console script beside P (e.g. ``"flask db"`` for
+Flask-Migrate: the step's arguments follow ``--``). Without ``--server``:
+$MIGRATE_BOT_TEST_DATABASE_URL's server, else an embedded PostgreSQL in a temporary
+directory.
 """
 
 from __future__ import annotations
@@ -183,6 +184,14 @@ def first_error(output: str) -> str:
     return (errors[-1] if errors else (lines[-1] if lines else ""))[:140]
 
 
+def plain_alembic(python: str) -> list[str]:
+    """The project's ``alembic`` command as its users type it: the console script beside
+    the interpreter. ``python -m alembic`` would put the working folder first on
+    ``sys.path``, where a module named like the stdlib's (``types.py``) shadows it."""
+    script = Path(python).with_name("alembic")
+    return [str(script)] if script.exists() else [python, "-m", "alembic"]
+
+
 def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:
     args, env = setup.args, setup.env(values)
     env.update(DATABASE_URL=values["url"])
@@ -192,9 +201,7 @@ def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step
             command = [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
         else:
             command = [
-                args.python,
-                "-m",
-                "alembic",
+                *plain_alembic(args.python),
                 "-c",
                 str(args.config),
                 "--name",
