@@ -8,6 +8,7 @@ variable that holds its database URL.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -20,6 +21,13 @@ from typing import Any
 
 from commands.config.backup import parse_backup_destination, parse_backup_settings
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.fleet import (
+    FleetSettings,
+    MemberOf,
+    member_fields,
+    parse_fleet_keys,
+    split_member_name,
+)
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
@@ -137,6 +145,13 @@ class TargetConfig:
     before_run: tuple[Hook, ...] = ()
     after_run: tuple[Hook, ...] = ()
     hook_timeout: float = 30.0
+    # a fleet: many databases named by members_env (commands/config/fleet.py)
+    fleet: FleetSettings | None = None
+    member_of: MemberOf | None = None  # set on one member's config (``tenants.acme``)
+
+    @property
+    def is_fleet(self) -> bool:
+        return self.fleet is not None
 
 
 @dataclass(frozen=True)
@@ -148,11 +163,17 @@ class Config:
     targets: Mapping[str, TargetConfig]
 
     def target(self, name: str) -> TargetConfig:
-        """The target called ``name``; raises ``UnknownTargetError``."""
-        try:
+        """The target called ``name``, or one member of a fleet (``tenants.acme``: the
+        fleet's config under the member's name; whether the member exists is known when
+        its URL is read). Raises ``UnknownTargetError``."""
+        if name in self.targets:
             return self.targets[name]
-        except KeyError:
-            raise UnknownTargetError(name, sorted(self.targets)) from None
+        split = split_member_name(name)
+        fleet = self.targets.get(split[0]) if split else None
+        if split is None or fleet is None or fleet.fleet is None:
+            raise UnknownTargetError(name, sorted(self.targets))
+        fields = member_fields(fleet.name, fleet.fleet, fleet.backup, split[1])
+        return dataclasses.replace(fleet, **fields)
 
 
 def _bot_settings(table: ConfigTable) -> BotSettings:
@@ -190,9 +211,16 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
     table.refuse_secret_keys()
     database_url_env = _env_name(table, "database_url_env")
     embedded = table.path("embedded_postgres")
-    if (database_url_env is None) == (embedded is None):
+    members_env = _env_name(table, "members_env")
+    if sum(key is not None for key in (database_url_env, embedded, members_env)) != 1:
         raise table.error(
-            "database_url_env", "set exactly one of database_url_env or embedded_postgres"
+            "database_url_env",
+            "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
+        )
+    if members_env is not None and "replica_url_env" in table.data:
+        table.used.add("replica_url_env")
+        raise table.error(
+            "replica_url_env", "does not apply to a fleet: its members do not share one replica"
         )
     target = TargetConfig(
         name=name,
@@ -220,6 +248,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
+        fleet=parse_fleet_keys(table, members_env),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
