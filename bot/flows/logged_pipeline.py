@@ -1,15 +1,17 @@
-"""The pipeline with its runs' log lines tagged: each line says which request and target."""
+"""The runner with its runs' log lines tagged: each line says which request and target
+(a fleet's members each their own, ``tenants.acme``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.logs.setup import log_context
-from commands.pipeline import Pipeline, RunOutcome
+from commands.fleet.runner import Runner
+from commands.pipeline import RunOutcome
 
 
-class LoggedPipeline(Pipeline):
-    """``Pipeline`` whose ``run`` binds the request id and its target for the log."""
+class LoggedPipeline(Runner):
+    """``Runner`` whose ``run`` binds the request id and its target for the log."""
 
     def run(self, request_id: str, **kwargs: Any) -> RunOutcome:
         target = self.context.requests.get(request_id).target

@@ -13,12 +13,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from audit.store import Clock, utc_now
 from commands.checks import CheckResult, Report, Verdict, record_report
-from commands.config.targets_file import TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 from commands.errors import ConfigError
 from commands.fleet.set_checks import largest, set_report, size_text
 from commands.fleet.set_lint import lint_set
-from commands.fleet.set_plan import distinct_revisions, groups, set_fingerprint
+from commands.fleet.set_plan import distinct_revisions, groups, member_goal, set_fingerprint
 from commands.fleet.survey import MemberSurvey, survey_members
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.migration.script.plan import Plan
@@ -26,9 +27,9 @@ from commands.migration.script.revision_graph import Direction
 from commands.pipeline import Proposal, RunContext
 from commands.pipeline.context import BOT_ACTOR
 from commands.pipeline.intake import ProposalError, preflight_summary
-from commands.requests import NothingToDoError
+from commands.requests import NothingToDoError, Request
 from commands.state.vocabulary import RequestKind
-from commands.targets import fleet_members
+from commands.targets import TargetOpener, fleet_members, open_target
 
 
 @dataclass(frozen=True)
@@ -54,27 +55,38 @@ class FleetPlan:
 
 
 def plan_fleet(
-    context: RunContext, *, target: str, ask: FleetAsk, checks: bool = True
+    config: Config,
+    *,
+    target: str,
+    ask: FleetAsk,
+    open_target: TargetOpener = open_target,
+    clock: Clock = utc_now,
+    checks: bool = True,
+    sql: bool = False,
 ) -> FleetPlan:
     """Survey and plan a fleet ask, recording nothing. ``checks=False``: plans only (no
-    pre-flight checks, no lint), as the terminal's break-glass run does before its
-    members' own pre-flights. Raises ``ProposalError`` (no member could be planned),
-    ``NothingToDoError`` (every member is there already), ``ConfigError``."""
+    pre-flight checks, no lint; the SQL only with ``sql``), as the terminal's
+    break-glass run does before its members' own pre-flights. Raises ``ProposalError``
+    (no member could be planned), ``NothingToDoError`` (every member is there already),
+    ``ConfigError``."""
     if ask.kind is RequestKind.RESTORE:
         raise ProposalError(
             f"{target} is a fleet: restore one member's backup with `restore {target}.MEMBER ID`"
         )
-    fleet = context.config.target(target)
+    fleet = config.target(target)
     names = _members(fleet, ask)
     direction = Direction.UP if ask.kind is RequestKind.UPGRADE else Direction.DOWN
-    started_at, started = context.clock(), time.monotonic()
+    started_at, started = clock(), time.monotonic()
     surveys = survey_members(
-        context,
+        config,
         fleet,
         names,
+        open_target=open_target,
+        clock=clock,
         direction=direction,
         goal_of=lambda member: (ask.goals or {}).get(member, ask.goal),
         checks=checks,
+        sql=sql,
     )
     planned = [(s.name, s.report.plan) for s in surveys if s.report and s.report.plan]
     if not planned:
@@ -102,6 +114,27 @@ def plan_fleet(
     return FleetPlan(tuple(surveys), fingerprint, plan, report)
 
 
+def replan_fleet(context: RunContext, request: Request) -> FleetPlan:
+    """A fleet request's set plan made again from the project and the members as they are
+    now, with the SQL (its fingerprint equals the request's while nothing moved)."""
+    members = request.fingerprint.members
+    ask = FleetAsk(
+        request.kind,
+        request.goal,
+        members=[m.name for m in members],
+        goals={m.name: member_goal(m, request.goal) for m in members},
+    )
+    return plan_fleet(
+        context.config,
+        target=request.target,
+        ask=ask,
+        open_target=context.open_target,
+        clock=context.clock,
+        checks=False,
+        sql=True,
+    )
+
+
 def propose_fleet(
     context: RunContext,
     *,
@@ -114,7 +147,13 @@ def propose_fleet(
 ) -> Proposal:
     """Survey, plan, lint and record a fleet request; its set pre-flight decides whether it
     may be approved. Raises as ``plan_fleet`` does, and ``RequestInputError``."""
-    planned = plan_fleet(context, target=target, ask=ask)
+    planned = plan_fleet(
+        context.config,
+        target=target,
+        ask=ask,
+        open_target=context.open_target,
+        clock=context.clock,
+    )
     report = planned.report
     request = context.requests.create(
         kind=ask.kind,

@@ -8,6 +8,7 @@ listed, and offered a retry, but are not failures.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -92,3 +93,17 @@ def outcome_details(outcome: FleetOutcome) -> dict[str, Any]:
         "members": by_state,
         "duration_s": round(outcome.duration_s, 3),
     }
+
+
+def recorded_fleet_outcome(request: Request) -> FleetOutcome:
+    """How a fleet request's run ended, as the log has it (for an outcome never announced)."""
+    closure = request.closure
+    assert closure is not None and request.run is not None, "only a run that ended"
+    outcome = fleet_outcome(
+        request,
+        stop_reason=None,
+        aborted=request.state is RequestState.ABORTED,
+        started_at=request.run.started_at,
+        finished_at=closure.at,
+    )
+    return replace(outcome, state=request.state, error=closure.reason or None)

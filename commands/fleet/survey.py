@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from audit.store import Clock
 from commands.checks import CheckResult, Phase, Report, Verdict, run_preflight
 from commands.config.fleet import member_target_name
-from commands.config.targets_file import TargetConfig
+from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
 from commands.migration.planning import plan
 from commands.migration.script.revision_graph import Direction
-from commands.pipeline import RunContext
-from commands.targets import TargetHandle
+from commands.targets import TargetHandle, TargetOpener
 
 SURVEY_PARALLEL = 8  # members checked at once (read-only: a connection and a child each)
 
@@ -46,30 +46,34 @@ class MemberSurvey:
 
 
 def survey_members(
-    context: RunContext,
+    config: Config,
     fleet: TargetConfig,
     members: Sequence[str],
     *,
+    open_target: TargetOpener,
+    clock: Clock,
     direction: Direction,
     goal_of: Callable[[str], str | None],
     checks: bool = True,
+    sql: bool = False,
 ) -> list[MemberSurvey]:
     """Each member's pre-flight toward its goal, in ``members``' order (``checks=False``:
-    its plan only, without SQL, as a report of the ``alembic`` gate)."""
+    its plan only, with its SQL when ``sql``, as a report of the ``alembic`` gate)."""
 
     def survey(member: str) -> MemberSurvey:
         try:
-            handle = context.target(member_target_name(fleet.name, member))
+            handle = open_target(config.target(member_target_name(fleet.name, member)))
         except MigrateBotError as exc:
             return MemberSurvey(member, None, str(exc))
         if not checks:
-            return MemberSurvey(member, _plan_only(handle, goal_of(member), direction, context))
+            made = _plan_only(handle, goal_of(member), direction, clock, sql=sql)
+            return MemberSurvey(member, made, handle=handle)
         report = run_preflight(
             _without_lint(handle),
             to=goal_of(member),
             direction=direction,
-            clock=context.clock,
-            open_other=context.target,
+            clock=clock,
+            open_other=lambda name: open_target(config.target(name)),
         )
         return MemberSurvey(member, report, handle=handle)
 
@@ -78,12 +82,12 @@ def survey_members(
 
 
 def _plan_only(
-    handle: TargetHandle, goal: str | None, direction: Direction, context: RunContext
+    handle: TargetHandle, goal: str | None, direction: Direction, clock: Clock, *, sql: bool
 ) -> Report:
-    """A report of one ``alembic`` result and the plan (no SQL), or why it cannot plan."""
-    started_at, started = context.clock(), time.monotonic()
+    """A report of one ``alembic`` result and the plan, or why it cannot plan."""
+    started_at, started = clock(), time.monotonic()
     try:
-        made = plan(handle, direction=direction, to=goal, with_sql=False)
+        made = plan(handle, direction=direction, to=goal, with_sql=sql)
     except MigrateBotError as exc:
         made, result = None, CheckResult("alembic", Verdict.FAIL, str(exc))
     else:
