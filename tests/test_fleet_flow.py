@@ -11,7 +11,6 @@ each a new request with its own approval.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
