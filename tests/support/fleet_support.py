@@ -98,8 +98,11 @@ class Fleet:
             conn.execute(statement)
 
     def drop(self) -> None:
+        """Drop the members' databases and forget their variable."""
         for database in self.members.values():
             drop_database(self.server, database)
+        for name in self.environ:
+            os.environ.pop(name, None)
 
 
 def fleet_target(
