@@ -130,25 +130,33 @@ def _counts(request: Request) -> dict[MemberState, int]:
 
 
 def _groups(request: Request) -> list[Block]:
-    """Each group once: how many members start there, their names, the revisions they run."""
-    messages = _revision_messages(request)
+    """Each group once (how many members start there, their names, which of the set's
+    revisions they run), then every distinct revision once, numbered, with its message."""
+    order = list(request.fingerprint.revision_ids)
     lines = ["*Members by starting revision*"]
     for group in groups(request.fingerprint):
         names = ", ".join(code(m) for m in group.members[:NAMES_SHOWN])
         more = len(group.members) - NAMES_SHOWN
         names += f" and {more} more" if more > 0 else ""
         start = revisions_text(group.from_revisions)
-        if not group.revisions:
-            lines.append(f"• *{len(group.members)}* at {start}: already there — {names}")
-            continue
-        lines.append(
-            f"• *{len(group.members)}* at {start} → {len(group.revisions)} revision(s) — {names}"
-        )
-        lines += [
-            f"      {n}. {code(rev)}  {escape(messages.get(rev, ''))}"
-            for n, rev in enumerate(group.revisions, start=1)
-        ]
+        what = _which(group.revisions, order) if group.revisions else "already there"
+        lines.append(f"• *{len(group.members)}* at {start}: {what} — {names}")
+    messages = _revision_messages(request)
+    lines.append(f"*Revisions* ({len(order)})")
+    lines += [
+        f"{n}. {code(rev)}  {escape(messages.get(rev, ''))}" for n, rev in enumerate(order, 1)
+    ]
     return lines_in_sections(lines, max_blocks=6, block_id=BlockId.REVISIONS)
+
+
+def _which(revisions: tuple[str, ...], order: list[str]) -> str:
+    """``3 revision(s) (#4 to #6)``, their numbers in the list below; or their ids."""
+    numbers = [order.index(r) + 1 for r in revisions if r in order]
+    count = f"{len(revisions)} revision(s)"
+    if len(numbers) == len(revisions) and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        last = f" to #{numbers[-1]}" if len(numbers) > 1 else ""
+        return f"{count} (#{numbers[0]}{last})"
+    return f"{count}: {', '.join(code(r) for r in revisions)}"
 
 
 def _revision_messages(request: Request) -> Mapping[str, str]:

@@ -45,6 +45,13 @@ _MEMBER_ENDS = [
 ]
 
 
+def clipped(text: str) -> str:
+    """An error text the run produced, cut to what an event keeps (it is never refused:
+    a member's end must be recorded whatever its error says)."""
+    text = text.strip()
+    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+
+
 class MemberDriftedError(RequestRefused):
     """A member's database (or the project) moved since the set was approved: not run."""
 
@@ -141,7 +148,7 @@ class FleetRuns(ServiceBase):
             fleet = self._running_fleet(tx, request_id)
             if self._member_ended(tx, request_id, fleet, member) is not None:
                 return
-            data = {"wave": wave, "reason": clean_text(reason, what="reason", limit=MAX_SUMMARY)}
+            data = {"wave": wave, "reason": clipped(reason)}
             self._append_member(
                 tx, EventKind.MEMBER_SKIPPED, (request_id, fleet, member), actor, data
             )
@@ -191,7 +198,7 @@ class FleetRuns(ServiceBase):
         data = {
             **dict(details or {}),
             "outcome": outcome.value,
-            "reason": clean_text(reason, what="reason", limit=MAX_SUMMARY),
+            "reason": clipped(reason),
         }
         with self._transaction() as tx:
             fleet = self._running_fleet(tx, request_id)
