@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from commands.config.fleet import MEMBER_NAME
+from commands.config.fleet import MEMBER_NAME, embedded_member_database
 from commands.config.targets_file import TargetConfig
 from commands.errors import ConfigError
 from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
@@ -38,19 +38,20 @@ class TargetHandle:
 
 
 def resolve_database(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> DatabaseUrl:
-    """The target's database URL; starts the embedded server for an embedded target."""
-    if target.embedded_postgres is not None:
-        server = start_embedded_server(target.embedded_postgres)
-        return ensure_database(server, target.embedded_database)
+    """The target's database URL (a fleet member's: read from its fleet's members); starts
+    the embedded server for an embedded target. Raises ``ConfigError`` for a fleet itself."""
     if target.member_of is not None:
         return _member_url(target, environ)
     if target.fleet is not None:
         raise ConfigError(
             target.name,
             None,
-            f"is a fleet (its members are in ${target.fleet.members_env}): name one member"
-            f" as {target.name}.MEMBER, or use status, plan, upgrade or downgrade on the fleet",
+            f"is a fleet of {_where_members(target)}: name one member as {target.name}.MEMBER,"
+            " or use status, plan, upgrade or downgrade on the fleet",
         )
+    if target.embedded_postgres is not None:
+        server = start_embedded_server(target.embedded_postgres)
+        return ensure_database(server, target.embedded_database)
     assert target.database_url_env is not None
     key = f"targets.{target.name}.database_url_env"
     return url_from_environment(target.database_url_env, key, environ)
@@ -85,8 +86,24 @@ def fleet_members(
     a value that is not a PostgreSQL URL.
     """
     assert target.fleet is not None, f"{target.name} is not a fleet"
+    if target.fleet.members_env is None:
+        return {name: _embedded_member(target, name) for name in target.fleet.embedded_members}
     key = f"targets.{target.name}.members_env"
     return members_from_environment(target.fleet.members_env, key, environ)
+
+
+def _where_members(target: TargetConfig) -> str:
+    assert target.fleet is not None
+    if target.fleet.members_env is None:
+        return f"{len(target.fleet.embedded_members)} embedded databases"
+    return f"members listed in ${target.fleet.members_env}"
+
+
+def _embedded_member(target: TargetConfig, member: str) -> DatabaseUrl:
+    """A member database on the embedded server (created when missing)."""
+    assert target.embedded_postgres is not None
+    server = start_embedded_server(target.embedded_postgres)
+    return ensure_database(server, embedded_member_database(target.embedded_database, member))
 
 
 def members_from_environment(
@@ -133,6 +150,15 @@ def _member_url(target: TargetConfig, environ: Mapping[str, str]) -> DatabaseUrl
     fleet no longer lists it."""
     member_of = target.member_of
     assert member_of is not None
+    if member_of.members_env is None:
+        listed = member_of.settings.embedded_members
+        if member_of.member in listed:
+            return _embedded_member(target, member_of.member)
+        raise MemberNotListedError(
+            target.name,
+            f"targets.{member_of.fleet}.embedded_members",
+            f"does not list {member_of.member!r} (members: {', '.join(listed)})",
+        )
     members = members_from_environment(
         member_of.members_env, f"targets.{member_of.fleet}.members_env", environ
     )

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -43,24 +44,30 @@ from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
 from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_TARGET, Config
-from commands.demo.reset import DemoReset, reset_demo_database
+from commands.config.fleet import member_target_name
+from commands.config.targets_file import DEMO_FLEET, DEMO_TARGET, Config
+from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
 from commands.errors import ExitCode, MigrateBotError
-from commands.targets import open_target
+from commands.targets import fleet_members, open_target
 
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
+FLEET_ROWS_DIVISOR = 20  # each tenant of the demo fleet gets a twentieth of the demo's rows
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
 def sandbox_config(config: Config, people: People) -> Config:
-    """``config`` with the approver among the demo target's approvers (so the two-person
+    """``config`` with the approver among the demo targets' approvers (so the two-person
     rule can be passed) and the requester not (so it can be seen refusing)."""
-    target = config.target(DEMO_TARGET)
-    approvers = tuple(a for a in target.approvers if a != people.requester.id)
-    if people.approver.id not in approvers:
-        approvers = (people.approver.id, *approvers)
-    targets = {**config.targets, DEMO_TARGET: replace(target, approvers=approvers)}
+    targets = dict(config.targets)
+    for name in (DEMO_TARGET, DEMO_FLEET):
+        if name not in targets:
+            continue
+        target = targets[name]
+        approvers = tuple(a for a in target.approvers if a != people.requester.id)
+        if people.approver.id not in approvers:
+            approvers = (people.approver.id, *approvers)
+        targets[name] = replace(target, approvers=approvers)
     return replace(config, targets=targets)
 
 
@@ -129,6 +136,7 @@ class Sandbox:
         )
         self.bot: RunningBot | None = None
         self.reset: DemoReset | None = None
+        self.fleet_reset: dict[str, DemoReset] = {}
         self.ready = False
         self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
         self._bot = _Deferred()
@@ -179,11 +187,26 @@ class Sandbox:
         return self
 
     def prepare(self) -> DemoReset:
-        """Reset the demo database (first revision, ``rows`` rows); then commands can come."""
-        handle = open_target(self.config.target(DEMO_TARGET))
-        self.reset = reset_demo_database(handle, rows=self.settings.rows)
+        """Reset the demo database (first revision, ``rows`` rows) and, meanwhile, the demo
+        fleet's members (fewer rows each); then commands can come."""
+        with ThreadPoolExecutor(1) as pool:
+            fleet = pool.submit(self._reset_fleet)
+            handle = open_target(self.config.target(DEMO_TARGET))
+            self.reset = reset_demo_database(handle, rows=self.settings.rows)
+            self.fleet_reset = fleet.result()
         self.ready = True
         return self.reset
+
+    def _reset_fleet(self) -> dict[str, DemoReset]:
+        fleet = self.config.targets.get(DEMO_FLEET)
+        if fleet is None or fleet.fleet is None:
+            return {}
+        members = list(fleet_members(fleet))
+        return reset_demo_fleet(
+            members,
+            lambda m: open_target(self.config.target(member_target_name(DEMO_FLEET, m))),
+            rows=max(1, self.settings.rows // FLEET_ROWS_DIVISOR),
+        )
 
     def stop(self) -> None:
         """Stop the bot first (its runs aborted, its last messages delivered to the local
@@ -285,6 +308,19 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
             f" {reset.pending} revisions are pending. It is reset at each start.",
             f"As {people.requester.name} (requester) type: /migrate upgrade demo",
             f"then switch to {people.approver.name} (approver) and click Approve.",
+            *_fleet_lines(sandbox),
             "Ctrl-C stops it.",
         ]
     )
+
+
+def _fleet_lines(sandbox: Sandbox) -> list[str]:
+    """What the ready text says of the demo fleet, when there is one."""
+    if not sandbox.fleet_reset:
+        return []
+    members = list(sandbox.fleet_reset)
+    return [
+        f"A fleet too: {DEMO_FLEET} has {len(members)} tenant databases ({', '.join(members)});"
+        f" try /migrate status {DEMO_FLEET}, then /migrate upgrade {DEMO_FLEET}: one request,"
+        " one approval, a canary first, then the rest in waves."
+    ]

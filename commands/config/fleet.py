@@ -57,9 +57,12 @@ DEFAULT_WAVES = (WaveSize(count=1), WaveSize(percent=100.0))  # a canary, then t
 
 @dataclass(frozen=True)
 class FleetSettings:
-    """How a fleet's members run: wave sizes, members at once in a wave, failures tolerated."""
+    """Where a fleet's members are (``members_env``, or databases on the embedded server
+    named by ``embedded_members``) and how they run: wave sizes, members at once in a
+    wave, failures tolerated."""
 
-    members_env: str
+    members_env: str | None
+    embedded_members: tuple[str, ...] = ()
     waves: tuple[WaveSize, ...] = DEFAULT_WAVES
     concurrency: int = 4
     max_failures: int = 1
@@ -71,22 +74,33 @@ class MemberOf:
 
     fleet: str
     member: str
-    members_env: str  # where the member's URL is read
+    settings: FleetSettings  # the fleet's: where its members are listed
+
+    @property
+    def members_env(self) -> str | None:
+        return self.settings.members_env
 
 
-def parse_fleet_keys(table: ConfigTable, members_env: str | None) -> FleetSettings | None:
-    """The fleet keys of a target with ``members_env`` (``None`` for a single database);
-    raises ``ConfigError`` naming the key. ``waves``, ``concurrency`` and ``max_failures``
-    are refused on a target without members."""
-    keys = ("waves", "concurrency", "max_failures")
-    if members_env is None:
-        for key in keys:
+def parse_fleet_keys(
+    table: ConfigTable, members_env: str | None, *, embedded: bool
+) -> FleetSettings | None:
+    """The fleet keys of a target with ``members_env`` or ``embedded_members`` (``None``
+    for a single database); raises ``ConfigError`` naming the key. ``waves``,
+    ``concurrency`` and ``max_failures`` are refused on a target without members."""
+    embedded_members = table.strings("embedded_members", (), MEMBER_NAME)
+    if embedded_members and not embedded:
+        raise table.error("embedded_members", "needs embedded_postgres: the members' server")
+    if len(set(embedded_members)) != len(embedded_members):
+        raise table.error("embedded_members", "lists a member twice")
+    if members_env is None and not embedded_members:
+        for key in ("waves", "concurrency", "max_failures"):
             if key in table.data:
                 table.used.add(key)
                 raise table.error(key, "only applies to a fleet: a target with members_env")
         return None
     return FleetSettings(
         members_env=members_env,
+        embedded_members=embedded_members,
         waves=_waves(table),
         concurrency=table.integer("concurrency", 4, minimum=1),
         max_failures=table.integer("max_failures", 1, minimum=1),
@@ -124,6 +138,11 @@ def split_member_name(name: str) -> tuple[str, str] | None:
     return fleet, member
 
 
+def embedded_member_database(database: str, member: str) -> str:
+    """The database of an embedded fleet's member: ``tenant_acme`` for ``tenant``."""
+    return f"{database}_{member}"
+
+
 def member_backup(destination: str, member: str) -> str:
     """The fleet's backup destination with the member's own prefix under it."""
     return f"{destination.rstrip('/')}/{member}"
@@ -137,5 +156,5 @@ def member_fields(
         "name": member_target_name(fleet_name, member),
         "backup": member_backup(destination, member),
         "fleet": None,
-        "member_of": MemberOf(fleet_name, member, settings.members_env),
+        "member_of": MemberOf(fleet_name, member, settings),
     }

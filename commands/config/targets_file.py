@@ -72,7 +72,24 @@ max_duration = "10min"
 windows = [{windows}]
 allow_outside_windows = true
 reminders = ["10min"]
+
+[targets.tenants]
+description = "a small fleet: four tenant databases on the same embedded PostgreSQL"
+embedded_postgres = "var/postgres"
+embedded_database = "tenant"
+embedded_members = {tenants}
+script_location = "{migrations}"
+approvals = 1
+approvers = ["U0DEMOAPPR"]
+backup = "file://var/backups/tenants"
+waves = ["1", "50%", "100%"]
+concurrency = 2
+max_failures = 1
+lock_timeout = "2s"
+allow_outside_windows = true
 """
+DEMO_FLEET = "tenants"
+DEMO_TENANTS = ("acme", "globex", "initech", "umbrella")
 # The demo's maintenance windows: the first 50 minutes of every hour, so that
 # `/migrate schedule demo next-window` and the Schedule button can be tried in
 # one sitting (any other time is allowed too).
@@ -217,7 +234,8 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             "database_url_env",
             "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
         )
-    if members_env is not None and "replica_url_env" in table.data:
+    fleet = parse_fleet_keys(table, members_env, embedded=embedded is not None)
+    if fleet is not None and "replica_url_env" in table.data:
         table.used.add("replica_url_env")
         raise table.error(
             "replica_url_env", "does not apply to a fleet: its members do not share one replica"
@@ -248,7 +266,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
-        fleet=parse_fleet_keys(table, members_env),
+        fleet=fleet,
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
@@ -360,8 +378,13 @@ def _check_tables(source: str, data: Mapping[str, Any]) -> None:
 
 
 def demo_config(base: Path | None = None) -> Config:
-    """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS)
+    """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``, and
+    the fleet ``tenants``: four databases on the same server."""
+    text = DEMO_CONFIG_TOML.format(
+        migrations=BUNDLED_MIGRATIONS.as_posix(),
+        windows=DEMO_WINDOWS,
+        tenants="[" + ", ".join(f'"{name}"' for name in DEMO_TENANTS) + "]",
+    )
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 
