@@ -183,3 +183,19 @@ def test_make_run_passes_port_and_args_to_serve() -> None:
     assert dry.stdout.split()[-5:] == ["serve", "--port", "8080", "--demo-rows", "100000"]
     readme = README.read_text()
     assert "make run PORT=" in readme and 'make run ARGS="--demo-rows 100000"' in readme
+
+
+def test_a_break_glass_run_the_pipeline_refuses_ends_refused(
+    capsys: pytest.CaptureFixture[str], config_file: Path, fresh_db: DatabaseUrl
+) -> None:
+    from commands.pipeline.run_lock import run_lock
+
+    with run_lock(fresh_db, label="M-77 upgrade by a laptop"):
+        code, _, err = run(capsys, "upgrade", "app", "--yes", "--reason", "INC-9")
+    assert code == ExitCode.REFUSED and "M-77 upgrade by a laptop" in err
+    code, out, _ = run(capsys, "requests", "--json")
+    [request] = json.loads(out)
+    assert request["state"] == "refused"  # not left approved with nothing to run it
+    code, out, _ = run(capsys, "audit", "--json")
+    kinds = [event["kind"] for event in json.loads(out)]
+    assert "run_refused" in kinds

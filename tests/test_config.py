@@ -138,10 +138,13 @@ def test_database_url_comes_from_the_named_variable() -> None:
 
 def test_no_file_means_the_embedded_demo(tmp_path: Path) -> None:
     config = load_config(environ={})  # ./migrate-bot.toml is absent in the repo root
-    assert list(config.targets) == ["demo"]
+    assert list(config.targets) == ["demo", "tenants"]  # the demo, and a fleet to try
     demo = demo_config(tmp_path).target("demo")
     assert demo.embedded_postgres == tmp_path / "var" / "postgres"
     assert demo.alembic.script_location == BUNDLED_MIGRATIONS
+    tenants = demo_config(tmp_path).target("tenants")
+    assert tenants.fleet is not None and tenants.fleet.embedded_members
+    assert tenants.embedded_postgres == demo.embedded_postgres
 
 
 def test_an_explicit_missing_file_is_an_error(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from commands.migration.script.plan import Status
 from commands.requests import Request, RequestService, TargetFrozenError
 from commands.requests.fleet_runs import FleetNotRunningError, MemberDriftedError
 from commands.requests.inputs import RequestInputError
+from commands.requests.runs import StepRecord
 from commands.state.vocabulary import MemberState, RequestKind, RequestState, StepStatus
 from tests.support.request_helpers import APPROVER, REQUESTER, Clock, make_service
 
@@ -226,15 +227,11 @@ def test_members_start_once_for_their_own_plan_and_fold_into_the_request(
     with pytest.raises(RequestInputError, match="already had its turn"):
         start(service, request, "acme")
     for rev in ("a", "b"):
-        for status in (StepStatus.STARTED, StepStatus.SUCCEEDED):
-            service.record_member_step(
-                request.id,
-                member="acme",
-                actor="migrate-bot",
-                step="apply",
-                status=status,
-                revision=rev,
-            )
+        steps = [
+            StepRecord("apply", status, rev)
+            for status in (StepStatus.STARTED, StepStatus.SUCCEEDED)
+        ]
+        service.record_member_steps(request.id, member="acme", actor="migrate-bot", steps=steps)
     service.finish_member(
         request.id,
         member="acme",

@@ -91,8 +91,9 @@ def test_a_second_run_on_the_same_database_is_refused(
         ),
     ):
         target.pipeline().run(proposal.request.id)
-    assert target.requests.get(proposal.request.id).state is RequestState.APPROVED  # not used up
-    assert target.pipeline().run(proposal.request.id).state is RequestState.SUCCEEDED
+    refused = target.requests.get(proposal.request.id)  # ended, saying why: ask again
+    assert refused.state is RequestState.REFUSED and refused.closure is not None
+    assert "M-99 upgrade by a laptop" in refused.closure.reason
 
 
 def test_a_blocked_revision_retries_then_fails_without_stalling_writers(

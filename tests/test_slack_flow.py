@@ -342,11 +342,10 @@ def test_freezing_is_for_approvers_and_stops_approved_runs_from_starting(bot: Bo
         message, request_id = ask(bot, "upgrade small")
         assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
         wait_for(lambda: "Not started" in thread_text(bot, message))
-        assert bot.request(request_id).state is RequestState.APPROVED
-        wait_for(lambda: "not started" in text_of(message) and "frozen" in text_of(message))
+        assert bot.request(request_id).state is RequestState.REFUSED  # ended, not left approved
+        wait_for(lambda: "Not run" in text_of(message) and "frozen" in text_of(message))
     finally:
         assert "is unfrozen" in command(bot, "unfreeze small", user=BOB).text
-    bot.runtime.requests.cancel(request_id, actor=ALICE)
 
 
 def test_view_sql_opens_the_requests_sql_even_when_it_was_forgotten(bot: Bot) -> None:

@@ -98,7 +98,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "direction": plan.direction.value,
         "from": list(plan.current),
         "to": list(plan.destination),
-        "revisions": [{**revision_json(r), "sql": plan.sql.get(r.id)} for r in plan.revisions],
+        "revisions": [
+            {**revision_json(r), "sql": plan.sql.get(r.id), "sql_unavailable": plan.sql_note(r)}
+            for r in plan.revisions
+        ],
     }
 
 
@@ -115,8 +118,10 @@ def plan_text(plan: Plan, *, show_sql: bool = True) -> str:
     for index, revision in enumerate(plan.revisions, start=1):
         lines.append(f"[{index}/{total}] {revision.id}  {revision.message}")
         lines.append(f"      {revision.path}")
-        sql = plan.sql.get(revision.id)
-        if show_sql and sql:
+        sql, note = plan.sql.get(revision.id), plan.sql_note(revision)
+        if show_sql and note:
+            lines.append(f"      | -- {note}")
+        elif show_sql and sql:
             lines.append(textwrap.indent(sql.strip(), "      | ", lambda _line: True))
         lines.append("")
     return "\n".join(lines).rstrip()

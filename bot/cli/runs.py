@@ -22,14 +22,14 @@ from bot.cli.options import operator
 from bot.cli.output import Output
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
-from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession
 from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunStep, UpdateKind
 from commands.requests import open_requests
 from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import EventKind, RequestKind
-from commands.targets import open_target
+from commands.targets import TargetHandle, open_target
 
 
 @dataclass
@@ -77,13 +77,29 @@ def break_glass_run(
         return fleet_break_glass_run(
             config, kind=kind, target=target, goal=goal, reason=reason, yes=yes, out=out
         )
+    handle = open_target(config.target(target))
+    with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
+        return _plan_and_run(
+            config, handle, session, kind=kind, goal=goal, reason=reason, yes=yes, out=out
+        )
+
+
+def _plan_and_run(
+    config: Config,
+    handle: TargetHandle,
+    session: AlembicSession,
+    *,
+    kind: RequestKind,
+    goal: str | None,
+    reason: str,
+    yes: bool,
+    out: Output,
+) -> int:
     store = open_audit_log(config.bot.state_path)
     requests = open_requests(config)
-    handle = open_target(config.target(target))
-    with AlembicRunner.for_target(handle).session() as session:
-        planned = plan_request(
-            handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
-        )
+    planned = plan_request(
+        handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
+    )
     if kind is not RequestKind.RESTORE and planned.plan.is_empty:
         out.emit(
             planned,
@@ -92,6 +108,7 @@ def break_glass_run(
         )
         return int(ExitCode.OK)
     _confirm(planned, kind, yes=yes, out=out)
+    target = handle.name
     request = requests.create_break_glass(
         kind=kind,
         target=target,
@@ -109,7 +126,7 @@ def break_glass_run(
         on_refused=watch.refused,
     )
     try:
-        worker.submit(request.id, target)
+        worker.submit(request.id, target, session=session)
         while not watch.done.wait(0.2):
             pass
     except KeyboardInterrupt:

@@ -77,11 +77,21 @@ def _verdict(preflight: Preflight, checks: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _findings(check: Mapping[str, Any]) -> list[str]:
-    """Lint findings, worst first, in the approver's words; notes past a few are counted."""
+    """Lint findings, worst first, in the approver's words; notes past a few are counted;
+    then the revisions that could not be linted (their SQL is not available offline)."""
     data = check.get("data")
     findings = data.get("findings") if isinstance(data, Mapping) else None
     if not isinstance(findings, list):
         return []
+    unlinted = data.get("not_linted") if isinstance(data, Mapping) else None
+    return _ranked(findings) + [
+        f"⚠️ {code(str(item.get('revision', '?')))}: not linted: {escape(str(item.get('note')))}"
+        for item in (unlinted if isinstance(unlinted, list) else [])
+        if isinstance(item, Mapping)
+    ]
+
+
+def _ranked(findings: list[Any]) -> list[str]:
     ranked = sorted(
         (f for f in findings if isinstance(f, Mapping)),
         key=lambda f: (

@@ -11,7 +11,7 @@ goes through exactly the pipeline a single target does, run lock to verify.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +19,7 @@ from commands.config.fleet import member_target_name
 from commands.fleet.set_plan import member_fingerprint, member_goal, member_plan
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.requests import Request, RequestService
+from commands.requests.runs import StepRecord
 from commands.state.vocabulary import RequestState, StepStatus
 
 
@@ -84,18 +85,22 @@ class MemberLedger(RequestService):
         duration_s: float | None = None,
         detail: str = "",
     ) -> Request:
-        self._check(request_id)
-        self.record_member_step(
+        return self.record_steps(
             request_id,
-            member=self.member,
             actor=actor,
-            step=step,
-            status=status,
-            revision=revision,
-            duration_s=duration_s,
-            detail=detail,
+            steps=[StepRecord(step, status, revision, duration_s, detail)],
         )
+
+    def record_steps(self, request_id: str, *, actor: str, steps: Sequence[StepRecord]) -> Request:
+        self._check(request_id)
+        self.record_member_steps(request_id, member=self.member, actor=actor, steps=steps)
         return self._request
+
+    def refuse_run(self, request_id: str, *, actor: str, reason: str) -> Request | None:
+        """A member that could not start ends its turn, not the fleet's request: the fleet
+        run records it (skipped or failed, by why); nothing here."""
+        self._check(request_id)
+        return None
 
     def finish_run(
         self,

@@ -97,15 +97,19 @@ class FleetRun:
         the target is not a fleet any more."""
         requests = self.context.requests
         request = requests.get(request_id)
-        settings = self.context.config.target(request.target).fleet
-        if settings is None:
-            raise ConfigError(request.target, None, "is no longer a fleet: ask again")
-        request = requests.start_run(
-            request.id,
-            actor=self.context.actor,
-            fingerprint_now=request.fingerprint,
-            owner={"host": socket.gethostname(), "pid": str(os.getpid())},
-        )
+        try:
+            settings = self.context.config.target(request.target).fleet
+            if settings is None:
+                raise ConfigError(request.target, None, "is no longer a fleet: ask again")
+            request = requests.start_run(
+                request.id,
+                actor=self.context.actor,
+                fingerprint_now=request.fingerprint,
+                owner={"host": socket.gethostname(), "pid": str(os.getpid())},
+            )
+        except MigrateBotError as refusal:  # the request ends refused, with the reason
+            requests.refuse_run(request.id, actor=self.context.actor, reason=str(refusal))
+            raise
         started_at = self.context.clock()
         progress = _Progress(settings, cancel or threading.Event(), until)
         waves = split_waves(members_to_run(request.fingerprint), settings.waves)

@@ -27,9 +27,10 @@ from commands.requests.errors import (
     RequestRefused,
     TargetFrozenError,
 )
-from commands.requests.inputs import MAX_SUMMARY, clean_actor, clean_text, one_of, parse_request_id
+from commands.requests.inputs import MAX_SUMMARY, clean_actor, one_of, parse_request_id
 from commands.requests.model import Request
-from commands.state.vocabulary import RUN_OUTCOMES, EventKind, RequestState, StepStatus
+from commands.requests.runs import StepRecord
+from commands.state.vocabulary import RUN_OUTCOMES, EventKind, RequestState
 
 _RUN_KINDS = [
     EventKind.REQUEST_CREATED,
@@ -153,31 +154,18 @@ class FleetRuns(ServiceBase):
                 tx, EventKind.MEMBER_SKIPPED, (request_id, fleet, member), actor, data
             )
 
-    def record_member_step(
-        self,
-        request_id: str,
-        *,
-        member: str,
-        actor: str,
-        step: str,
-        status: StepStatus,
-        revision: str | None = None,
-        duration_s: float | None = None,
-        detail: str = "",
+    def record_member_steps(
+        self, request_id: str, *, member: str, actor: str, steps: Sequence[StepRecord]
     ) -> None:
-        """One step of a running member (a check, its backup, one revision…)."""
-        data: dict[str, Any] = {
-            "step": clean_text(step, what="step name", limit=100, required=True),
-            "status": one_of(StepStatus, status, what="step status"),
-            "detail": clean_text(detail, what="detail", limit=MAX_SUMMARY),
-        }
-        if revision is not None:
-            data["revision"] = revision
-        if duration_s is not None:
-            data["duration_s"] = round(float(duration_s), 4)
+        """Steps of a running member (a check, its backup, a revision's end and the next
+        one's start…), in one transaction."""
+        events = [step.event_data() for step in steps]
         with self._transaction() as tx:
             fleet = self._running_fleet(tx, request_id)
-            self._append_member(tx, EventKind.MEMBER_STEP, (request_id, fleet, member), actor, data)
+            for data in events:
+                self._append_member(
+                    tx, EventKind.MEMBER_STEP, (request_id, fleet, member), actor, data
+                )
 
     def finish_member(
         self,

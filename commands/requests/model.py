@@ -300,6 +300,13 @@ def _scheduled(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, schedule=scheduled, state=state)
 
 
+def _run_refused(request: Request, event: Event, at: datetime) -> Request:
+    """Final: what the approval was for cannot run; a new request is needed."""
+    changes = tuple(event.data.get("changes", ()))
+    request = _closing(RequestState.REFUSED)(request, event, at)
+    return replace(request, plan_changes=changes or request.plan_changes)
+
+
 def _run_started(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, state=RequestState.RUNNING, run=RunProgress(at, event.actor))
 
@@ -345,6 +352,7 @@ _APPLY: dict[str, Apply] = {
     EventKind.REQUEST_REJECTED: _closing(RequestState.REJECTED),
     EventKind.REQUEST_CANCELLED: _closing(RequestState.CANCELLED),
     EventKind.REQUEST_EXPIRED: _closing(RequestState.EXPIRED),
+    EventKind.RUN_REFUSED: _run_refused,
     EventKind.RUN_STARTED: _run_started,
     EventKind.RUN_STEP: _run_step,
     EventKind.RUN_FINISHED: _run_finished,

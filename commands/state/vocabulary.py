@@ -39,8 +39,9 @@ class EventKind(StrEnum):
     REQUEST_REJECTED = "request_rejected"
     REQUEST_CANCELLED = "request_cancelled"
     REQUEST_EXPIRED = "request_expired"
-    PLAN_CHANGED = "plan_changed"
+    PLAN_CHANGED = "plan_changed"  # written by earlier versions at run start; folded still
     ACTION_REFUSED = "action_refused"
+    RUN_REFUSED = "run_refused"  # the pipeline would not start it: the request ends refused
     RUN_STARTED = "run_started"
     RUN_STEP = "run_step"
     RUN_FINISHED = "run_finished"
@@ -80,6 +81,7 @@ class RequestState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    REFUSED = "refused"  # approved, but the pipeline refused to start it (reason recorded)
     INTERRUPTED = "interrupted"
 
     @property
