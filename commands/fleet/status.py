@@ -1,13 +1,15 @@
 """Where a fleet's members stand: how many at each revision, which are behind, which
 cannot be reached.
 
-Each member's status is the single target's (its database, then the project's
-heads through the Alembic child), a few members at a time; a member that
-cannot be read is listed as unreachable with the reason, never an exception.
+The project is read once (one Alembic child: the graph, the version table);
+each member's revisions then from its version table, a few members at a time
+(``revisions``). A member that cannot be read is listed as unreachable with the
+reason, never an exception.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,8 +17,9 @@ from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
 from commands.fleet.member_status import FleetStatus, MemberStatus
+from commands.fleet.revisions import member_status, project_state
 from commands.fleet.survey import SURVEY_PARALLEL
-from commands.migration.planning import status
+from commands.migration.runtime.runner import ProjectState
 from commands.targets import TargetHandle, fleet_members
 
 Opener = Callable[[TargetConfig], TargetHandle]
@@ -25,11 +28,16 @@ Opener = Callable[[TargetConfig], TargetHandle]
 def fleet_status(config: Config, fleet: TargetConfig, open_target: Opener) -> FleetStatus:
     """Every member's status (raises ``ConfigError`` when the members cannot be read)."""
     names = list(fleet_members(fleet))
+    project: list[ProjectState] = []
+    lock = threading.Lock()
 
     def read(member: str) -> MemberStatus:
         try:
             handle = open_target(config.target(member_target_name(fleet.name, member)))
-            return MemberStatus(member, status(handle))
+            with lock:  # the first member that answers reads the project for all
+                if not project:
+                    project.append(project_state(handle))
+            return MemberStatus(member, member_status(handle, project[0]))
         except MigrateBotError as exc:
             return MemberStatus(member, None, str(exc))
 

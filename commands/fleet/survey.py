@@ -1,28 +1,37 @@
 """Pre-flight on every member of a fleet, a few at a time: where each stands, what it runs.
 
-Each member gets the single target's pre-flight (connectivity, Alembic, the
-plan with its SQL, review, disk, sessions, locks…) but for the lint, which
-runs once for the whole set (``set_lint``). An unreadable member is a failed
-survey with the reason, never an exception: the approver sees it by name.
+One Alembic child reads the project (graph, version table) and renders each
+group's SQL preview once: members at the same revision going to the same goal
+share one plan. Each member then gets the single target's pre-flight on that
+plan (connectivity, Alembic, review, disk, sessions, locks…) over a plain
+connection, but for the lint, which runs once for the whole set
+(``set_lint``). An unreadable member is a failed survey with the reason, never
+an exception: the approver sees it by name.
 """
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from audit.store import Clock
 from commands.checks import CheckResult, Phase, Report, Verdict, run_preflight
+from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
-from commands.migration.planning import plan
+from commands.fleet.revisions import member_state, project_state
+from commands.migration.planning import plan_in_session
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
+from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.targets import TargetHandle, TargetOpener
 
-SURVEY_PARALLEL = 8  # members checked at once (read-only: a connection and a child each)
+SURVEY_PARALLEL = 8  # members checked at once (read-only: a connection each)
+MEMBER_CHECKS = tuple(check for check in PREFLIGHT_CHECKS if check.name != "lint")
+GoalOf = Callable[[str], str | None]
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,33 @@ class MemberSurvey:
         return 0
 
 
+@dataclass
+class _Plans:
+    """One plan per (starting revisions, goal), made in one child and shared."""
+
+    session: AlembicSession
+    project: ProjectState
+    direction: Direction
+    sql: bool
+    made: dict[tuple[tuple[str, ...], str | None], Plan] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one child, one ask at a time
+
+    def plan(self, state: ProjectState, goal: str | None, target: str) -> Plan:
+        key = (state.current, goal)
+        with self.lock:
+            if key not in self.made:
+                self.made[key] = plan_in_session(
+                    self.session,
+                    target,
+                    direction=self.direction,
+                    to=goal,
+                    state=state,
+                    with_sql=self.sql,
+                )
+            made = self.made[key]
+        return replace(made, target=target)
+
+
 def survey_members(
     config: Config,
     fleet: TargetConfig,
@@ -53,57 +89,89 @@ def survey_members(
     open_target: TargetOpener,
     clock: Clock,
     direction: Direction,
-    goal_of: Callable[[str], str | None],
+    goal_of: GoalOf,
     checks: bool = True,
     sql: bool = False,
 ) -> list[MemberSurvey]:
     """Each member's pre-flight toward its goal, in ``members``' order (``checks=False``:
     its plan only, with its SQL when ``sql``, as a report of the ``alembic`` gate)."""
-
-    def survey(member: str) -> MemberSurvey:
+    handles: dict[str, TargetHandle | MigrateBotError] = {}
+    for member in members:
         try:
-            handle = open_target(config.target(member_target_name(fleet.name, member)))
+            handles[member] = open_target(config.target(member_target_name(fleet.name, member)))
         except MigrateBotError as exc:
-            return MemberSurvey(member, None, str(exc))
-        if not checks:
-            made = _plan_only(handle, goal_of(member), direction, clock, sql=sql)
-            return MemberSurvey(member, made, handle=handle)
-        report = run_preflight(
-            _without_lint(handle),
-            to=goal_of(member),
-            direction=direction,
-            clock=clock,
-            open_other=lambda name: open_target(config.target(name)),
-        )
-        return MemberSurvey(member, report, handle=handle)
-
-    with ThreadPoolExecutor(min(SURVEY_PARALLEL, max(len(members), 1))) as pool:
-        return list(pool.map(survey, members))
-
-
-def _plan_only(
-    handle: TargetHandle, goal: str | None, direction: Direction, clock: Clock, *, sql: bool
-) -> Report:
-    """A report of one ``alembic`` result and the plan, or why it cannot plan."""
-    started_at, started = clock(), time.monotonic()
+            handles[member] = exc
+    opened = [h for h in handles.values() if isinstance(h, TargetHandle)]
+    if not opened:
+        return [MemberSurvey(m, None, str(handles[m])) for m in members]
     try:
-        made = plan(handle, direction=direction, to=goal, with_sql=sql)
-    except MigrateBotError as exc:
-        made, result = None, CheckResult("alembic", Verdict.FAIL, str(exc))
+        project = project_state(opened[0])
+    except MigrateBotError as exc:  # the project itself cannot be read: every member says so
+        return [_unplanned(m, h, str(exc), clock) for m, h in handles.items()]
+    with AlembicRunner.for_target(opened[0]).session() as session:
+        plans = _Plans(session, project, direction, sql or checks)
+        survey = _Survey(plans, goal_of, clock, checks)
+        with ThreadPoolExecutor(min(SURVEY_PARALLEL, len(members))) as pool:
+            return list(pool.map(lambda m: survey.member(m, handles[m]), members))
+
+
+@dataclass
+class _Survey:
+    plans: _Plans
+    goal_of: GoalOf
+    clock: Clock
+    checks: bool
+
+    def member(self, name: str, handle: TargetHandle | MigrateBotError) -> MemberSurvey:
+        if not isinstance(handle, TargetHandle):
+            return MemberSurvey(name, None, str(handle))
+        goal = self.goal_of(name)
+        try:
+            state, _ = member_state(handle, self.plans.project)
+            plan = self.plans.plan(state, goal, handle.name)
+        except MigrateBotError as exc:
+            if not self.checks:
+                return _unplanned(name, handle, str(exc), self.clock)
+            report = run_preflight(  # it says why, as for a single target
+                handle,
+                to=goal,
+                direction=self.plans.direction,
+                clock=self.clock,
+                checks=MEMBER_CHECKS,
+            )
+            return MemberSurvey(name, report, handle=handle)
+        if not self.checks:
+            return MemberSurvey(name, _alembic_only(handle.name, plan, self.clock), handle=handle)
+        report = run_preflight(
+            handle,
+            to=goal,
+            direction=self.plans.direction,
+            clock=self.clock,
+            checks=MEMBER_CHECKS,
+            known=(state, plan),
+        )
+        return MemberSurvey(name, report, handle=handle)
+
+
+def _alembic_only(target: str, plan: Plan | None, clock: Clock, error: str = "") -> Report:
+    """A report of the ``alembic`` gate alone: the plan, or why there is none."""
+    if plan is None:
+        result = CheckResult("alembic", Verdict.FAIL, error)
     else:
-        result = CheckResult("alembic", Verdict.PASS, f"{len(made.revisions)} revision(s) to run")
+        result = CheckResult("alembic", Verdict.PASS, f"{len(plan.revisions)} revision(s) to run")
     return Report(
         phase=Phase.PREFLIGHT,
-        target=handle.name,
+        target=target,
         results=(result,),
-        started_at=started_at,
-        duration_s=time.monotonic() - started,
-        plan=made,
+        started_at=clock(),
+        duration_s=0.0,
+        plan=plan,
     )
 
 
-def _without_lint(handle: TargetHandle) -> TargetHandle:
-    """The member's pre-flight skips the lint: the set's lint runs once, on the largest."""
-    checks = handle.config.checks
-    config = replace(handle.config, checks=replace(checks, skip=checks.skip | {"lint"}))
-    return replace(handle, config=config)
+def _unplanned(
+    name: str, handle: TargetHandle | MigrateBotError, error: str, clock: Clock
+) -> MemberSurvey:
+    if not isinstance(handle, TargetHandle):
+        return MemberSurvey(name, None, str(handle))
+    return MemberSurvey(name, _alembic_only(handle.name, None, clock, error), handle=handle)

@@ -14,6 +14,7 @@ on each write.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from audit.store import Transaction
@@ -44,6 +45,15 @@ _MEMBER_ENDS = [
     EventKind.MEMBER_SKIPPED,
     EventKind.MEMBER_INTERRUPTED,
 ]
+
+
+def _unordered(fingerprint: PlanFingerprint) -> PlanFingerprint:
+    """Several heads in any order are the same place (a version table has no order)."""
+    return replace(
+        fingerprint,
+        from_revisions=tuple(sorted(fingerprint.from_revisions)),
+        to_revisions=tuple(sorted(fingerprint.to_revisions)),
+    )
 
 
 def clipped(text: str) -> str:
@@ -120,7 +130,7 @@ class FleetRuns(ServiceBase):
             freeze = ledger.freeze_of(tx, fleet)
             if freeze is not None:
                 raise TargetFrozenError(freeze)
-            changes = describe_changes(approved, now)
+            changes = describe_changes(_unordered(approved), _unordered(now))
             data: dict[str, Any] = {"wave": wave}
             if changes:
                 refusal = MemberDriftedError(member_target_name(fleet, member), request_id, changes)
