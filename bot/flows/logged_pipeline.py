@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot.logs.setup import log_context
+from bot.worker import background_priority
 from commands.fleet.runner import Runner
 from commands.pipeline import RunOutcome
 
 
 class LoggedPipeline(Runner):
-    """``Runner`` whose ``run`` binds the request id and its target for the log."""
+    """``Runner`` whose ``run`` binds the request id and its target for the log; a fleet's
+    members run at a lower CPU priority than the answers to Slack."""
+
+    member_thread_setup = staticmethod(background_priority)
 
     def run(self, request_id: str, **kwargs: Any) -> RunOutcome:
         target = self.context.requests.get(request_id).target

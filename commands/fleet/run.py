@@ -80,10 +80,12 @@ class FleetRun:
         *,
         pipeline: PipelineFactory = Pipeline,
         on_update: FleetSink = ignore_fleet_updates,
+        thread_setup: Callable[[], None] | None = None,
     ) -> None:
         self.context = context
         self.pipeline = pipeline
         self.on_update = on_update
+        self.thread_setup = thread_setup  # run first in each member's thread (e.g. its priority)
 
     def run(
         self,
@@ -113,7 +115,9 @@ class FleetRun:
         started_at = self.context.clock()
         progress = _Progress(settings, cancel or threading.Event(), until)
         waves = split_waves(members_to_run(request.fingerprint), settings.waves)
-        with ThreadPoolExecutor(settings.concurrency, thread_name_prefix="member") as pool:
+        with ThreadPoolExecutor(
+            settings.concurrency, thread_name_prefix="member", initializer=self.thread_setup
+        ) as pool:
             for number, wave in enumerate(waves, start=1):
                 if self._should_stop(progress, request):
                     break

@@ -9,6 +9,7 @@ request to the pipeline itself.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,9 @@ from commands.pipeline.run import UpdateSink, ignore_updates
 
 class Runner(Pipeline):
     """Runs approved requests, fleets included; one instance per bot process."""
+
+    # run first in each thread that runs a fleet's member (a front lowers its priority)
+    member_thread_setup: Callable[[], None] | None = None
 
     def run(
         self,
@@ -35,5 +39,10 @@ class Runner(Pipeline):
             return super().run(
                 request_id, on_update=on_update, until=until, cancel=cancel, **handed
             )
-        fleet = FleetRun(self.context, pipeline=type(self), on_update=on_update)  # type: ignore[arg-type]
+        fleet = FleetRun(
+            self.context,
+            pipeline=type(self),
+            on_update=on_update,  # type: ignore[arg-type]  # a fleet's watchers take FleetUpdates
+            thread_setup=self.member_thread_setup,
+        )
         return fleet.run(request.id, until=until, cancel=cancel)
