@@ -45,10 +45,15 @@ def fleet_outcome(
     aborted: bool,
     started_at: datetime,
     finished_at: datetime,
+    broken: bool = False,
 ) -> FleetOutcome:
+    """The outcome of ``request``'s run as folded; ``broken``: it stopped on an error of
+    its own (failed, whatever its members did)."""
     members = tuple(member_outcome(m, finished_at) for m in request.members.values())
     failed = [m for m in members if m.state in FAILED_STATES]
-    if aborted:
+    if broken:
+        state = RequestState.FAILED
+    elif aborted:
         state = RequestState.ABORTED
     elif failed:
         state = RequestState.FAILED

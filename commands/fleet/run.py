@@ -59,6 +59,7 @@ class _Progress:
     running: int = 0
     stop_reason: str | None = None
     aborted: bool = False  # stopped on purpose (Stop, a freeze, the window), not by failures
+    broken: bool = False  # stopped by an error of its own: it failed, whatever the members did
     lock: threading.Condition = field(default_factory=threading.Condition)
 
 
@@ -115,13 +116,19 @@ class FleetRun:
         started_at = self.context.clock()
         progress = _Progress(settings, cancel or threading.Event(), until)
         waves = split_waves(members_to_run(request.fingerprint), settings.waves)
-        with ThreadPoolExecutor(
-            settings.concurrency, thread_name_prefix="member", initializer=self.thread_setup
-        ) as pool:
-            for number, wave in enumerate(waves, start=1):
-                if self._should_stop(progress, request):
-                    break
-                self._run_wave(pool, request, number, wave, progress)
+        try:
+            with ThreadPoolExecutor(
+                settings.concurrency, thread_name_prefix="member", initializer=self.thread_setup
+            ) as pool:
+                for number, wave in enumerate(waves, start=1):
+                    if self._should_stop(progress, request):
+                        break
+                    self._run_wave(pool, request, number, wave, progress)
+        except Exception as exc:  # a bug, or a log that took no record: end it, then surface
+            log.exception("fleet run %s stopped unexpectedly", request.id)
+            progress.stop_reason, progress.broken = f"internal error: {exc}", True
+            self._finish(request.id, progress, started_at)
+            raise
         return self._finish(request.id, progress, started_at)
 
     # waves ---------------------------------------------------------------------
@@ -300,6 +307,7 @@ class FleetRun:
             request,
             stop_reason=progress.stop_reason,
             aborted=progress.aborted,
+            broken=progress.broken,
             started_at=started_at,
             finished_at=self.context.clock(),
         )
