@@ -16,6 +16,10 @@ It measures, in one run:
   target's, and the fleet's time per member against a single run's;
 - the bot's memory: peak resident set of the bot process (``VmHWM``), and of the
   bot with its children (Alembic, pg_dump) sampled every half second;
+- the CPU each run costs, the bot's own and its children's (Alembic, pg_dump…),
+  per single-target run and per fleet member (the fleet's run less what the
+  same number of status asks cost while idle): figures the machine's other
+  load does not move, unlike wall times;
 - the Slack side meanwhile: acks of ``/migrate status`` from 20 senders while the
   bot is idle, then while the fleet runs (goal: p99 under 100 ms).
 
@@ -235,18 +239,53 @@ def finished(config: Path, request_id: str, timeout: float = 4 * 3600) -> Reques
     raise SystemExit(f"{request_id} did not end")
 
 
+def running(config: Path, request_id: str, timeout: float = 600) -> None:
+    """Wait for the approved request's run to start (or end)."""
+    requests = service(config)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = requests.get(request_id).state
+        if state is RequestState.RUNNING or state.is_final:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{request_id} did not start")
+
+
 def run_seconds(request: Request) -> float:
     assert request.run is not None and request.closure is not None
     return (request.closure.at - request.run.started_at).total_seconds()
 
 
 def acks(sender: SlackSender, total: int) -> list[float]:
+    """``/migrate status tenants`` from 20 senders: what people watching the fleet ask."""
     return run_phase(
         sender,
         lambda: sender.command_body("status tenants", user=USER, channel=CHANNEL),
         senders=20,
         total=total,
     )
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """The bot's own CPU time, and its finished children's (Alembic, pg_dump…), so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime) / ticks, (cutime + cstime) / ticks
+
+
+def settled(pid: int, timeout: float = 300) -> tuple[float, float]:
+    """``cpu_seconds`` once the bot is idle again (the status answers go on after their
+    acks): less than 0.05 s of CPU in a second."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = cpu_seconds(pid)
+        if sum(now) - sum(last) < 0.05:
+            return now
+        last = now
+    raise SystemExit("the bot never went idle after the status asks")
 
 
 def main() -> None:
@@ -300,6 +339,8 @@ class Figures:
     members: int
     concurrency: int
     single: float  # a single-target run's seconds, median of three
+    single_cpu: tuple[float, float]  # the bot's and its children's CPU seconds per single run
+    fleet_cpu: tuple[float, float]  # the same per member, over the fleet run less the acks
     asked: float  # from /migrate upgrade tenants to its message with Approve
     fleet: Request
     idle_acks: list[float]
@@ -313,22 +354,31 @@ def measure(args: argparse.Namespace, config: Path, bot: Bot) -> Figures:
     sender = SlackSender(bot.url, SECRET, remote_ids(bot.slack_url))
     buttons = Buttons(bot.slack_url)
     single_runs = []
+    before = cpu_seconds(bot.pid)
     for name in SINGLES:
         request_id, _ = ask_and_approve(sender, buttons, name)
         done = finished(config, request_id)
         assert done.state is RequestState.SUCCEEDED, (name, done.state)
         single_runs.append(run_seconds(done))
+    after = cpu_seconds(bot.pid)
     idle = acks(sender, args.acks)
+    asks = [b - a for a, b in zip(after, settled(bot.pid), strict=True)]
     with Memory(bot.pid) as memory:
         request_id, asked = ask_and_approve(sender, buttons, "tenants")
-        time.sleep(2)  # the run starts once the approval is recorded
+        began = cpu_seconds(bot.pid)
+        running(config, request_id)
         busy = acks(sender, args.acks)
         fleet = finished(config, request_id)
+        ended = cpu_seconds(bot.pid)
         peak = memory.peak_kib()
     return Figures(
         members=args.members,
         concurrency=args.concurrency,
         single=statistics.median(single_runs),
+        single_cpu=tuple((a - b) / len(SINGLES) for a, b in zip(after, before, strict=True)),
+        fleet_cpu=tuple(
+            (a - b - c) / args.members for a, b, c in zip(ended, began, asks, strict=True)
+        ),
         asked=asked,
         fleet=fleet,
         idle_acks=idle,
@@ -364,6 +414,12 @@ def print_figures(f: Figures) -> None:
     print(row("fleet: one member's run, p95", percentile(durations, 0.95)))
     print(row("per-member overhead over a single-target run", median - f.single, overhead))
     print(row("fleet run time per member (run / members)", per_member, faster))
+    (bot, children), (member_bot, member_children) = f.single_cpu, f.fleet_cpu
+    print(f"\n{'CPU seconds per run':<40}{'the bot':>12}{'its children':>14}")
+    print(f"{'single-target run':<40}{bot:>12.2f}{children:>14.2f}")
+    print(f"{'fleet member (fleet run / members)':<40}{member_bot:>12.2f}{member_children:>14.2f}")
+    over_bot, over_children = member_bot - bot, member_children - children
+    print(f"{'overhead per member':<40}{over_bot:>+12.2f}{over_children:>+14.2f}")
     states = ", ".join(f"{n} {state}" for state, n in counts.items())
     print(f"members: {states}; the fleet request {fleet.state.value}, {f.events} audit events")
     print(
