@@ -5,7 +5,7 @@ starts, the local Slack-compatible server, six member databases on a real Postgr
 by revision, one approval → a canary wave, then a wave in which one member drifted
 before its turn (skipped) and one fails (the run stops at ``max_failures``; the last
 wave never starts) → the live status, the thread, the ops channel → both ways back,
-each a new request with its own approval.
+each a new request with its own approval, run to its end.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import EventKind, MemberState, RequestKind, RequestState
-from tests.support.fleet_support import MEMBERS_ENV, Fleet, fleet_target
+from tests.support.fleet_support import Fleet, fleet_target
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (
     ALICE,
@@ -155,22 +155,19 @@ def test_a_fleet_upgrade_runs_in_waves_stops_at_max_failures_and_offers_both_way
     assert buttons[ActionId.FLEET_BACK_TO_START]["text"]["text"] == "Back to start: 2 member(s)"
     assert buttons[ActionId.FLEET_RETRY]["text"]["text"] == "Retry 4 member(s)"
 
-    # way back 1: the members that succeeded, back to where each started
-    before = {m.ts for m in top_level(bot, DEV)}
-    assert click(bot, final, ActionId.FLEET_BACK_TO_START, user=ALICE) == 200
-    back_message, back_id = posted_request(bot, before)
+    # both ways back are new requests with their own pre-flight and approval
+    back_message, back_id = way_back(bot, final, ActionId.FLEET_BACK_TO_START)
     back = bot.request(back_id)
-    assert back.kind is RequestKind.DOWNGRADE and set(back.members) == {"m1", "m3"}
-    assert approve(bot, back_message, back_id).state is RequestState.SUCCEEDED
-    assert fleet.revision_of("m1") == () and fleet.revision_of("m3") == ()
-
-    # way back 2: the others, once m4's conflict is fixed
-    fleet.execute("m4", "DROP TABLE payments")
-    before = {m.ts for m in top_level(bot, DEV)}
-    assert click(bot, final, ActionId.FLEET_RETRY, user=ALICE) == 200
-    retry_message, retry_id = posted_request(bot, before)
+    assert back.kind is RequestKind.DOWNGRADE and list(back.members) == ["m1", "m3"]
+    assert {m.to_revisions for m in back.fingerprint.members} == {()}  # each to where it began
+    fleet.execute("m4", "DROP TABLE payments")  # the cause of m4's failure, fixed
+    retry_message, retry_id = way_back(bot, final, ActionId.FLEET_RETRY)
     retry = bot.request(retry_id)
     assert retry.kind is RequestKind.UPGRADE and list(retry.members) == ["m2", "m4", "m5", "m6"]
+    assert back.state is retry.state is RequestState.AWAITING_APPROVAL
+
+    assert approve(bot, back_message, back_id).state is RequestState.SUCCEEDED
+    assert fleet.revision_of("m1") == () and fleet.revision_of("m3") == ()
     done = approve(bot, retry_message, retry_id)
     assert done.state is RequestState.SUCCEEDED
     assert set(states(done).values()) == {MemberState.SUCCEEDED}
@@ -185,8 +182,8 @@ def test_a_fleet_upgrade_runs_in_waves_stops_at_max_failures_and_offers_both_way
     assert verify(store).ok
 
 
-def test_the_fleet_is_named_in_the_members_variable_and_nowhere_else(fleet: Fleet) -> None:
-    assert MEMBERS_ENV in fleet.environ
-    assert fleet.config.target("tenants").fleet is not None
-    member = fleet.config.target("tenants.m1")
-    assert member.member_of is not None and member.backup.endswith("/backups/m1")
+def way_back(bot: FlowBot, message: Message, action_id: str) -> tuple[Message, str]:
+    """Click a way back on a fleet's message: the new request's message and id."""
+    before = {m.ts for m in top_level(bot, DEV)}
+    assert click(bot, message, action_id, user=ALICE) == 200
+    return posted_request(bot, before)
