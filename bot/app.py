@@ -33,6 +33,7 @@ from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
 from bot.listeners.handoff import Handoff
 from bot.listeners.home import register_home
+from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.rejection import register_rejection
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
@@ -111,6 +112,7 @@ def build_app(
         assert home is not None
         register_rejection(app, flow=flow, handoff=handoff, home=home)
         register_home(app, home=home, worker=worker)
+        register_live_use(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 

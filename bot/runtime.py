@@ -6,7 +6,8 @@ every way of serving uses (HTTP mode, Socket Mode, the local sandbox, tests).
 and its run worker; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
 file (reminders, scheduled starts; one per file) and the ticker that keeps
-a running request's elapsed time fresh. ``shutdown()`` stops the runs (each
+a running request's elapsed time fresh, and the keeper of the watches after
+successful runs (resumed from the log). ``shutdown()`` stops the runs (each
 aborted, its revision in flight rolled back), flushes what it can and stops.
 """
 
@@ -28,6 +29,7 @@ from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.flows.watch_messages import WatchMessages
 from bot.metrics.registry import bot_registry
 from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
@@ -36,6 +38,7 @@ from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
 from commands.pipeline import InterruptedRun, RunContext
+from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError
@@ -93,18 +96,21 @@ class BotRuntime:
     ticker: Ticker
     interrupted: list[InterruptedRun]
     metrics: CollectorRegistry
+    watches: WatchKeeper
 
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
         return {
             "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
             "runs": self.flow.runs.running(),
+            "watches": self.watches.open_watches(),
         }
 
     def shutdown(self) -> None:
         """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
         self.scheduling.stop()
         self.ticker.stop()
+        self.watches.stop()
         self.flow.shutdown()
         if not self.worker.drain(FLUSH_S):
             log.warning("some commands were still being handled at shutdown")
@@ -161,6 +167,10 @@ def start_runtime(
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
     if schedule:  # after the recovery: a slot due now starts only once the dead runs are marked
         flow.scheduling.start()
+    told = WatchMessages(messages)
+    watches = WatchKeeper(
+        context, on_started=told.started, on_regressed=told.regressed, on_finished=told.finished
+    )
     return BotRuntime(
         config=config,
         client=client,
@@ -175,6 +185,7 @@ def start_runtime(
         ticker=Ticker(messages, tick_s).start(),
         interrupted=interrupted,
         metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
+        watches=watches.start(),
     )
 
 

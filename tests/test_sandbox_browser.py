@@ -47,8 +47,11 @@ from tests.support.sandbox_page import (
 
 
 @pytest.fixture(scope="module")
-def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    database = create_database(pg_server, "sandbox")
+def sandbox(
+    pgss_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sandbox]:
+    """The sandbox on a server that loads pg_stat_statements, as the demo's embedded one does."""
+    database = create_database(pgss_server, "sandbox")
     with pytest.MonkeyPatch.context() as env:
         env.setenv(DATABASE_ENV, database.url.render_as_string(hide_password=False))
         running = Sandbox(
@@ -59,7 +62,7 @@ def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) ->
         with running:
             running.prepare()
             yield running
-    drop_database(pg_server, database)
+    drop_database(pgss_server, database)
 
 
 @pytest.fixture
@@ -93,7 +96,7 @@ def test_help_status_and_plan_with_its_sql_in_a_modal(
 
     send(page, "/migrate status demo")
     answer = messages(page, "ephemeral").last
-    expect(answer.locator(".b-header")).to_have_text("demo: ⏳ 6 revision(s) pending")
+    expect(answer.locator(".b-header")).to_have_text("demo: ⏳ 7 revision(s) pending")
     expect(answer.locator(".b-field").first).to_contain_text("Current")
     expect(answer.locator(".b-field code").first).to_have_text(sandbox.reset.revision)
 
@@ -437,8 +440,13 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     # the same message all along, whatever it shows: found by its ts, not by its buttons
     request = page.locator(f'#messages article.message[data-ts="{asked.get_attribute("data-ts")}"]')
 
+    # the database's evidence: the simulated app still reads what the last revision drops
+    expect(request).to_contain_text("videos.youtube_id", timeout=WAIT_MS)
+    expect(request).to_contain_text("but the application ran")
+    expect(request.locator(".option-description")).to_contain_text("still used")
+
     # the requester ticks the runbook's checklist
-    boxes = request.locator(".checkboxes input[type=checkbox]")
+    boxes = request.locator('[data-block-id^="checklist:"] input[type=checkbox]')
     for index in range(boxes.count()):
         if not boxes.nth(index).is_checked():
             before = last_seq(sandbox)
@@ -456,6 +464,27 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert not status(handle).at_head
 
     switch_to(page, APPROVER)
+    # the approver reads the evidence in full, and cannot approve before acknowledging it
+    before = last_seq(sandbox)
+    request.locator("button[data-action-id=view_live_use]").click()
+    modal = page.locator("#modal-layer .modal")
+    expect(modal.locator("h2")).to_contain_text("Live use: M-", timeout=WAIT_MS)
+    expect(modal).to_contain_text("SELECT v.id, v.youtube_id, v.title")
+    page.screenshot(path=artifacts / "sandbox-live-use.png")
+    modal.locator(".modal-close").click()
+    next_sent(sandbox, "block_actions", before)
+    refusals = len(sandbox.slack.workspace.ephemerals)
+    click_action(page, request.locator("[data-action-id^=approve]"))
+    refused = wait_for(
+        lambda: [e for e in sandbox.slack.workspace.ephemerals[refusals:] if e.user == APPROVER]
+    )
+    assert "the application still uses `videos.youtube_id`" in str(refused[0].text)
+    acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+    before = last_seq(sandbox)
+    acknowledge.click()
+    next_sent(sandbox, "block_actions", before)
+    expect(request).to_contain_text("acknowledged by", timeout=WAIT_MS)
+    expect(acknowledge).to_be_checked()
     updates = len(sandbox.slack.calls("chat.update"))
     click_action(page, request.locator("[data-action-id^=approve]"))
     expect(page.locator("#messages")).to_contain_text(
@@ -469,6 +498,13 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert any("running" in text for text in shown())  # …after showing the run live
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)
+
+    def replies() -> str:
+        ts = request.get_attribute("data-ts")
+        found = sandbox.slack.workspace.messages.get(sandbox.ops_channel, {}).values()
+        return " ".join(m.text for m in found if m.thread_ts == ts and m.ts != ts)
+
+    wait_for(lambda: "Watching demo for 30.0 s after the run" in replies())  # the watch began
     expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
     page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
 
@@ -554,6 +590,9 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
             boxes.nth(index).click()
             expect(boxes.nth(index)).to_be_checked()
         switch_to(page, APPROVER)
+        acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+        acknowledge.click()  # the demo's simulated app still reads what the last revision drops
+        expect(request).to_contain_text("acknowledged by", timeout=60_000)
         request.locator("[data-action-id^=approve]").click()
         expect(request).to_contain_text("Succeeded", timeout=180_000)
         request.locator(".b-header").evaluate("node => node.scrollIntoView({block: 'start'})")

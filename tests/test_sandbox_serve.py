@@ -106,7 +106,7 @@ def post(url: str, body: dict[str, Any], kind: str = "application/json") -> tupl
 def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served) -> None:
     url = served.wait_for_line(r"migrate-bot sandbox: (http://127\.0\.0\.1:\d+/)").group(1)
     served.wait_for_line(r"^Ready in [\d.]+ s\. Open http")
-    served.wait_for_line(r"6 revisions are pending")
+    served.wait_for_line(r"7 revisions are pending")
 
     code, health = get(f"{url}health")
     assert code == 200 and json.loads(health)["mode"] == "sandbox"
@@ -121,7 +121,7 @@ def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served
     code, answer = post(f"{url}sandbox/command", command)
     assert (code, json.loads(answer)["status"]) == (200, 200)
     header = _first_ephemeral_header(url)
-    assert header == "demo: ⏳ 6 revision(s) pending"
+    assert header == "demo: ⏳ 7 revision(s) pending"
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(30) == 0

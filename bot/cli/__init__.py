@@ -21,6 +21,7 @@ from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
+from bot.cli.watch import watch
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -68,6 +69,7 @@ for command in (
     audit,
     demo_data,
     serve,
+    watch,
 ):
     cli.add_command(command)
 

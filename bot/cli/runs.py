@@ -139,6 +139,12 @@ def _plan_and_run(
         raise watch.refusal
     assert watch.outcome is not None
     out.emit(watch.outcome, render_json=render.outcome_json, render_text=render.outcome_text)
+    period = handle.config.watch.period
+    if watch.outcome.succeeded and period is not None and kind is not RequestKind.RESTORE:
+        out.say(
+            f"watching {target} for {period:g} s: a running `migrate-bot serve` posts the"
+            f" summary, or `migrate-bot watch {request.id}` keeps it here"
+        )
     return int(ExitCode.OK if watch.outcome.succeeded else ExitCode.FAILED)
 
 

@@ -237,6 +237,15 @@ class RequestFlow:
             return "A confirmation is on the record and stays: cancel the request to withdraw."
         return None
 
+    def acknowledge_live_use(self, request_id: str, *, user: str) -> str:
+        """An approver's tick of "I have read the live-use evidence"; raises the service's
+        refusals (the requester, not an approver, nothing to acknowledge, already done)."""
+        try:
+            request = self.context.requests.acknowledge_live_use(request_id, actor=user)
+        finally:
+            self.messages.refresh(request_id)  # a refused tick is drawn back unticked
+        return f"You acknowledged the live use on {request.id}: you may approve it now."
+
     def approve(self, request_id: str, *, user: str, fingerprint_seen: str | None) -> str:
         """Add ``user``'s approval; once the policy is met, the run starts. Raises the
         service's refusals (self-approval, not an approver, checklist, plan changed…)."""

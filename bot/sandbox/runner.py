@@ -11,8 +11,9 @@ One web server answers everything, on one port:
 
 The bot token and signing secret are made up for the run. Start-up order
 matters: the server listens first (Bolt calls ``auth.test`` when it is
-built), then the bot is built, then the demo database is reset; until then
-``/slack/events`` and ``/health`` answer 503.
+built), then the bot is built, then the demo database is reset and the
+simulated application (``commands.demo.workload``) starts sending it traffic;
+until then ``/slack/events`` and ``/health`` answer 503.
 """
 
 from __future__ import annotations
@@ -47,18 +48,21 @@ from bot.sandbox.settings import SandboxSettings
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import DEMO_FLEET, DEMO_TARGET, Config
 from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
+from commands.demo.workload import DemoWorkload
 from commands.errors import ExitCode, MigrateBotError
 from commands.targets import fleet_members, open_target
 
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
 FLEET_ROWS_DIVISOR = 20  # each tenant of the demo fleet gets a twentieth of the demo's rows
+SANDBOX_WATCH_S = 30.0  # the watch after a run, short enough to see it end
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
 def sandbox_config(config: Config, people: People) -> Config:
     """``config`` with the approver among the demo targets' approvers (so the two-person
-    rule can be passed) and the requester not (so it can be seen refusing)."""
+    rule can be passed) and the requester not (so it can be seen refusing), and a short
+    watch after each run of the demo target (unless the config sets one)."""
     targets = dict(config.targets)
     for name in (DEMO_TARGET, DEMO_FLEET):
         if name not in targets:
@@ -67,7 +71,10 @@ def sandbox_config(config: Config, people: People) -> Config:
         approvers = tuple(a for a in target.approvers if a != people.requester.id)
         if people.approver.id not in approvers:
             approvers = (people.approver.id, *approvers)
-        targets[name] = replace(target, approvers=approvers)
+        watch = target.watch
+        if name == DEMO_TARGET and not watch.enabled:
+            watch = replace(watch, period=SANDBOX_WATCH_S)
+        targets[name] = replace(target, approvers=approvers, watch=watch)
     return replace(config, targets=targets)
 
 
@@ -137,6 +144,7 @@ class Sandbox:
         self.bot: RunningBot | None = None
         self.reset: DemoReset | None = None
         self.fleet_reset: dict[str, DemoReset] = {}
+        self.app: DemoWorkload | None = None
         self.ready = False
         self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
         self._bot = _Deferred()
@@ -188,12 +196,14 @@ class Sandbox:
 
     def prepare(self) -> DemoReset:
         """Reset the demo database (first revision, ``rows`` rows) and, meanwhile, the demo
-        fleet's members (fewer rows each); then commands can come."""
+        fleet's members (fewer rows each); then start the simulated application's traffic
+        on the demo database, and commands can come."""
         with ThreadPoolExecutor(1) as pool:
             fleet = pool.submit(self._reset_fleet)
             handle = open_target(self.config.target(DEMO_TARGET))
             self.reset = reset_demo_database(handle, rows=self.settings.rows)
             self.fleet_reset = fleet.result()
+        self.app = DemoWorkload(handle.database).start()
         self.ready = True
         return self.reset
 
@@ -209,8 +219,10 @@ class Sandbox:
         )
 
     def stop(self) -> None:
-        """Stop the bot first (its runs aborted, its last messages delivered to the local
-        Slack, which is still up), then the server."""
+        """Stop the simulated application, then the bot (its runs aborted, its last messages
+        delivered to the local Slack, which is still up), then the server."""
+        if self.app is not None:
+            self.app.stop()
         if self.bot is not None:
             self.bot.runtime.shutdown()
         self.slack.workspace.close()
@@ -306,8 +318,11 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
             f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
             f"The demo database is at its first revision ({reset.revision}) with {rows};"
             f" {reset.pending} revisions are pending. It is reset at each start.",
+            "A simulated application sends it queries; some still read videos.youtube_id,"
+            " which the last revision drops: the request shows the evidence.",
             f"As {people.requester.name} (requester) type: /migrate upgrade demo",
-            f"then switch to {people.approver.name} (approver) and click Approve.",
+            f"then switch to {people.approver.name} (approver), tick the live-use"
+            " acknowledgement and click Approve.",
             *_fleet_lines(sandbox),
             "Ctrl-C stops it.",
         ]

@@ -22,6 +22,8 @@ class ActionId(StrEnum):
     SCHEDULE = "schedule_request"  # value: a request id; opens the Schedule modal
     FLEET_BACK_TO_START = "fleet_back_to_start"  # value: the fleet request's id
     FLEET_RETRY = "fleet_retry"  # value: the fleet request's id
+    LIVE_USE_ACK = "live_use_ack"  # checkbox; the block id carries the request id
+    VIEW_LIVE_USE = "view_live_use"  # value: a request id; the live-use evidence in a modal
 
 
 class BlockId(StrEnum):
@@ -36,8 +38,10 @@ class BlockId(StrEnum):
     STATE = "state"
     PREFLIGHT = "preflight"
     CHECKLIST = "checklist"  # followed by ":" and the request id
+    LIVE_USE = "live_use"  # the approvers' acknowledgement, followed by ":" and the request id
     DECIDE = "decide"  # followed by ":" and the plan fingerprint the buttons were shown with
     RUN = "run"
+    WATCH = "watch"  # the watch's summary and alert
     OUTCOME = "outcome"
     WAYS_BACK = "ways_back"
     BACKUPS = "backups"

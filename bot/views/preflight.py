@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.views.blocks import Block, code, escape, lines_in_sections, section
 from bot.views.ids import BlockId
+from bot.views.live_use import live_use_lines
 from commands.requests.model import Preflight, Request
 from commands.requests.wording import format_time
 
@@ -21,6 +22,7 @@ FINDING_ICONS = {"fail": "❌", "warn": "⚠️", "note": "•"}
 NOTES_SHOWN = 6
 MAX_BLOCKS = 5
 REHEARSAL = "rehearsal"
+LIVE_USE = "live_use"
 
 
 def preflight_blocks(preflight: Preflight | None) -> list[Block]:
@@ -40,7 +42,8 @@ def preflight_blocks(preflight: Preflight | None) -> list[Block]:
         icon = ICONS.get(str(check.get("verdict")), "•")
         label = "Rehearsal estimate" if name == REHEARSAL else name
         lines.append(f"{icon} *{escape(label)}* {escape(str(check.get('summary', '')))}")
-        lines += [f"    {line}" for line in _findings(check)]
+        found = live_use_lines(check) if name == LIVE_USE else _findings(check)
+        lines += [f"    {line}" for line in found]
     if skipped:
         lines.append(f"⏭️ _skipped: {escape(', '.join(skipped))}_")
     return lines_in_sections(lines, max_blocks=MAX_BLOCKS, block_id=BlockId.PREFLIGHT)

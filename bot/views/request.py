@@ -11,6 +11,7 @@ the request id.
 
 from __future__ import annotations
 
+from bot.views import limits
 from bot.views.blocks import (
     Block,
     actions,
@@ -22,9 +23,11 @@ from bot.views.blocks import (
     escape,
     header,
     lines_in_sections,
+    mrkdwn,
     section,
 )
 from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
+from bot.views.live_use import acknowledgement_blocks, evidence_line, has_live_use
 from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
@@ -36,6 +39,7 @@ from commands.requests.model import Request
 from commands.state.vocabulary import (
     BEFORE_RUN_STATES,
     PENDING_STATES,
+    ChecklistItem,
     RequestKind,
     RequestState,
 )
@@ -62,6 +66,7 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
     else:
         blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
     blocks += checklist_blocks(card)
+    blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)
     blocks.append(context(footer(card), block_id=BlockId.FOOTER))
     text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
@@ -103,12 +108,16 @@ def checklist_blocks(card: RequestCard) -> list[Block]:
         f"*Checklist* · {confirmed}/{len(card.checklist)} confirmed by"
         f" {mention(request.requester)} (only the requester's ticks count)"
     )
+    evidence = evidence_line(request) if ChecklistItem.APP_COMPATIBLE in ticks else None
     if request.state in PENDING_STATES:
         element = checkboxes(
             action_id=ActionId.CHECKLIST,
             options=[(item.label, item.value) for item in card.checklist],
             checked=[item.value for item, tick in ticks.items() if tick is not None],
         )
+        for option in element["options"]:  # what the database says, beside the item
+            if option["value"] == ChecklistItem.APP_COMPATIBLE and evidence is not None:
+                option["description"] = mrkdwn(evidence, limits.OPTION_TEXT)
         return [
             section(title),
             actions(element, block_id=tagged(BlockId.CHECKLIST, request.id)),
@@ -116,6 +125,8 @@ def checklist_blocks(card: RequestCard) -> list[Block]:
     unticked = [item.label for item, tick in ticks.items() if tick is None]
     if unticked:
         title += f"; not confirmed: {escape('; '.join(unticked))}"
+    if evidence is not None:
+        title += f"\n{ChecklistItem.APP_COMPATIBLE.label}: {evidence}"
     return [context(title, block_id=BlockId.CHECKLIST)]
 
 
@@ -146,12 +157,14 @@ def stop_button(request_id: str, consequence: str) -> dict:
 
 
 def decision_buttons(card: RequestCard) -> list[Block]:
-    """Before the run: View SQL, Approve, Reject, Schedule and Cancel request."""
+    """Before the run: View SQL, View live use, Approve, Reject, Schedule and Cancel request."""
     request = card.request
     value = request.id
     elements = []
     if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
         elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
+    if has_live_use(request):
+        elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
     if request.state is not RequestState.APPROVED:
         elements += [
             button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),

@@ -22,6 +22,7 @@ from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
 from commands.checks.lint import check_lint
+from commands.checks.live_use import check_live_use
 from commands.checks.promotion import check_promotion
 from commands.checks.replication import check_replication
 from commands.checks.review import check_review
@@ -41,6 +42,7 @@ LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("locks", check_locks),
     Check("replication", check_replication),
     Check("promotion", check_promotion),
+    Check("live_use", check_live_use),
 )
 """The checks that read the live database: a run repeats them before it changes anything."""
 PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (

@@ -10,8 +10,6 @@ requests (each needs its approval).
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +33,7 @@ from commands.checks.framework import (
     Verdict,
     run_checks,
 )
+from commands.checks.health_probe import probe_health
 from commands.checks.prediction import unpredictable
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
@@ -46,7 +45,6 @@ from commands.postgres.connections import connect
 from commands.targets import TargetHandle
 from commands.units import format_duration
 
-HEALTH_TIMEOUT_S = 10
 SMOKE_TIMEOUT = "30s"
 
 
@@ -166,20 +164,12 @@ def check_health(context: VerifyContext) -> CheckResult:
     url = context.handle.config.health_url
     if url is None:
         return CheckResult("health", Verdict.SKIP, "no health URL (health_url)")
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return CheckResult("health", Verdict.FAIL, f"{url} did not answer: {reason}")
-    took = format_duration(time.monotonic() - started)
-    verdict = Verdict.PASS if 200 <= status < 300 else Verdict.FAIL
-    return CheckResult(
-        "health", verdict, f"{url} answered {status} in {took}", data={"status": status}
-    )
+    answer = probe_health(url)
+    if answer.status is None:
+        return CheckResult("health", Verdict.FAIL, answer.describe())
+    verdict = Verdict.PASS if answer.ok else Verdict.FAIL
+    summary = f"{answer.describe()} in {format_duration(answer.seconds)}"
+    return CheckResult("health", verdict, summary, data={"status": answer.status})
 
 
 def check_smoke_sql(context: VerifyContext) -> CheckResult:

@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.config.backup import parse_backup_destination, parse_backup_settings
+from commands.config.backup import (
+    DEFAULT_COMPRESSION,
+    parse_backup_destination,
+    parse_backup_settings,
+)
 from commands.config.checks import CheckSettings, parse_check_settings
 from commands.config.fleet import (
     FleetSettings,
@@ -29,6 +33,7 @@ from commands.config.fleet import (
     parse_fleet_keys,
     split_member_name,
 )
+from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
@@ -160,8 +165,9 @@ class TargetConfig:
     checks: CheckSettings
     # backups (commands/backup/take.py); see docs/configuration.md
     backup_keep: int = 10
-    backup_compression: str = "gzip:1"
+    backup_compression: str = DEFAULT_COMPRESSION
     verify_restore: bool = False
+    restore_jobs: int = 1
     pg_bin_dir: Path | None = None
     s3_endpoint_url: str | None = None
     s3_sse: str = "AES256"
@@ -179,6 +185,9 @@ class TargetConfig:
     # a fleet: many databases named by members_env (commands/config/fleet.py)
     fleet: FleetSettings | None = None
     member_of: MemberOf | None = None  # set on one member's config (``tenants.acme``)
+    # the application's live use of what a migration changes, and the watch after a run
+    live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     @property
     def is_fleet(self) -> bool:
@@ -328,6 +337,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
         fleet=fleet,
+        **parse_live_use_keys(table),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

@@ -20,6 +20,7 @@ from commands.demo.data import fill_demo_data
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
+from commands.postgres.statement_stats import start_statement_stats
 from commands.targets import TargetHandle
 
 MAINTENANCE_DATABASE = "postgres"
@@ -36,7 +37,8 @@ class DemoReset:
 
 
 def reset_demo_database(handle: TargetHandle, *, rows: int, revisions: int = 1) -> DemoReset:
-    """Recreate the target's database, apply its first ``revisions``, add ``rows`` segments.
+    """Recreate the target's database, apply its first ``revisions``, add ``rows`` segments,
+    and start ``pg_stat_statements``' counts from there (when the server loads it).
 
     Raises ``DatabaseUnavailableError`` when the server cannot be reached,
     ``AlembicError`` when a revision fails, ``DemoDataError`` when the first
@@ -49,6 +51,8 @@ def reset_demo_database(handle: TargetHandle, *, rows: int, revisions: int = 1) 
         for revision in graph.order[:revisions]:
             session.apply(revision, Direction.UP)
     counts = fill_demo_data(handle.database, rows=rows)
+    with connect(handle.database) as conn:  # the filling is not the application's traffic
+        start_statement_stats(conn)
     return DemoReset(
         revision=graph.order[revisions - 1],
         pending=len(graph.order) - revisions,

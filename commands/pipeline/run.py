@@ -41,6 +41,7 @@ from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKin
 from commands.pipeline.rollback import rollback_offers
 from commands.pipeline.run_lock import run_lock
 from commands.pipeline.stages import StageFailed, Stages
+from commands.pipeline.watch import RunWatch
 from commands.requests import Request
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.state.outbox import OutboxBusyError
@@ -151,6 +152,7 @@ class Pipeline:
             session=session,
         )
         state, failed_step, error = RequestState.SUCCEEDED, None, None
+        watch = RunWatch.at_run_start(self.context, request, handle)  # "before" ends here
         try:
             run_before_hooks(stages)
             if request.kind is RequestKind.RESTORE:
@@ -181,7 +183,7 @@ class Pipeline:
             )
             raise
         run_after_hooks(stages, state)
-        return self._finish(
+        outcome = self._finish(
             stages,
             request,
             state=state,
@@ -189,6 +191,9 @@ class Pipeline:
             error=error,
             started_at=started_at,
         )
+        if watch is not None:
+            watch.after(outcome)  # a success starts the watch; the lock is released after
+        return outcome
 
     def _finish(
         self,

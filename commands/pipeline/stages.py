@@ -180,6 +180,7 @@ class Stages:
                 request_id=self.request.id,
                 on_progress=progress,
                 clock=self.context.clock,
+                version_table=self.plan.version_table,
             )
         except MigrateBotError as exc:
             raise self.fail(step, f"backup failed, nothing was changed: {exc}") from None

@@ -69,6 +69,17 @@ class ChecklistTick:
 
 
 @dataclass(frozen=True)
+class LiveUseAck:
+    """An approver's word that they read the evidence of live use, for one plan and
+    the findings it names (their keys)."""
+
+    by: str
+    at: datetime
+    fingerprint: str
+    findings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Preflight:
     """The latest pre-flight result: a failure blocks approval and the run."""
 
@@ -135,6 +146,7 @@ class Request:
     state: RequestState = RequestState.REQUESTED
     approvals: tuple[Approval, ...] = ()
     checklist: tuple[ChecklistTick, ...] = ()
+    live_use_acks: tuple[LiveUseAck, ...] = ()
     preflight: Preflight | None = None
     run: RunProgress | None = None
     closure: Closure | None = None
@@ -266,6 +278,12 @@ def _tick(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, checklist=(*request.checklist, tick))
 
 
+def _live_use_ack(request: Request, event: Event, at: datetime) -> Request:
+    data = event.data
+    ack = LiveUseAck(event.actor, at, data["fingerprint"], tuple(data.get("findings", ())))
+    return replace(request, live_use_acks=(*request.live_use_acks, ack))
+
+
 def _approval(request: Request, event: Event, at: datetime) -> Request:
     data = event.data
     approval = Approval(
@@ -347,6 +365,7 @@ _APPLY: dict[str, Apply] = {
     EventKind.PREFLIGHT_RECORDED: _preflight,
     EventKind.PLAN_CHANGED: _plan_changed,
     EventKind.CHECKLIST_TICKED: _tick,
+    EventKind.LIVE_USE_ACKNOWLEDGED: _live_use_ack,
     EventKind.APPROVAL_GRANTED: _approval,
     EventKind.BREAK_GLASS_APPROVAL: _approval,
     EventKind.REQUEST_REJECTED: _closing(RequestState.REJECTED),

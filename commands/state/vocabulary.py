@@ -67,6 +67,14 @@ class EventKind(StrEnum):
     MEMBER_SKIPPED = "member_skipped"  # not run: its database moved, or it could not start
     MEMBER_INTERRUPTED = "member_interrupted"  # it ran when the bot stopped
 
+    # the application's live use (commands/checks/live_use.py, commands/requests/live_use.py)
+    LIVE_USE_ACKNOWLEDGED = "live_use_acknowledged"  # an approver read the evidence
+    # the watch after a successful run (commands/pipeline/watch*.py)
+    WATCH_SAMPLED = "watch_sampled"  # counters before approval: the start of "before the run"
+    WATCH_STARTED = "watch_started"  # the run succeeded; what "before" was, counters at the start
+    WATCH_REGRESSED = "watch_regressed"  # a regression seen during the watch (ops told at once)
+    WATCH_FINISHED = "watch_finished"  # the summary, before/after figures
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""

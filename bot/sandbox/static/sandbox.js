@@ -67,7 +67,7 @@ async function followReadiness() {
     $("hint").innerHTML =
       `The demo database is at its first revision with ${escapeHtml(rows)}; ` +
       `${reset.pending} revisions are pending.<br><br>Try <code>/migrate upgrade demo</code> as ` +
-      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to approve.`;
+      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to read the evidence and approve.`;
   }
   hideNotice();
 }
