@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.store import utc_now
 from bot.views import limits
 from bot.views.fleet_announcements import fleet_outcome_thread, member_thread_line
 from bot.views.fleet_picture import fleet_picture
@@ -18,13 +19,16 @@ from bot.views.fleet_request import fleet_request_message
 from bot.views.fleet_status import fleet_status_blocks
 from bot.views.ids import ActionId
 from bot.views.request_card import RequestCard
+from commands.checks import CheckResult, Phase, Report, Verdict
 from commands.config.fleet import WaveSize
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.errors import ConfigError, UnknownTargetError
 from commands.fleet.member_status import FleetStatus, MemberStatus
 from commands.fleet.outcome import fleet_outcome
 from commands.fleet.progress import FleetUpdate, FleetUpdateKind
+from commands.fleet.set_checks import set_report
 from commands.fleet.set_plan import groups, member_fingerprint
+from commands.fleet.survey import MemberSurvey
 from commands.fleet.waves import describe_waves, split_waves
 from commands.fleet.ways_back import FleetWayBack, fleet_ways_back
 from commands.migration.script.fingerprint import (
@@ -37,6 +41,7 @@ from commands.migration.script.plan import Status
 from commands.requests import Request, RequestService, TargetFrozenError
 from commands.requests.fleet_runs import FleetNotRunningError, MemberDriftedError
 from commands.requests.inputs import RequestInputError
+from commands.requests.live_use import LiveUseNotAcknowledgedError, warned_findings
 from commands.requests.runs import StepRecord
 from commands.state.vocabulary import MemberState, RequestKind, RequestState, StepStatus
 from tests.support.request_helpers import APPROVER, REQUESTER, Clock, make_service
@@ -89,6 +94,7 @@ def test_a_fleet_has_defaults_and_its_members_are_targets(tmp_path: Path) -> Non
         ("concurrency = 0", "concurrency: must be at least 1"),
         ('database_url_env = "X"', "set exactly one of database_url_env, embedded_postgres or"),
         ('replica_url_env = "R"', "replica_url_env: does not apply to a fleet"),
+        ('watch = "10min"', "watch: does not apply to a fleet"),
         ('members = "postgres://u:pw@h/d"', "URLs never go in the file"),
     ],
 )
@@ -285,6 +291,60 @@ def test_the_ways_back_take_the_members_that_succeeded_back_to_each_start(
     back = offers[FleetWayBack.BACK_TO_START]
     assert back.kind is RequestKind.DOWNGRADE and back.goals == {"acme": "base", "globex": "a"}
     assert offers[FleetWayBack.RETRY].members == ("initech",)
+
+
+def member_live_use(member: str, subject: str, level: str = "warn") -> MemberSurvey:
+    finding = {
+        "level": level,
+        "key": f"column_dropped:c:{subject}",
+        "subject": subject,
+        "sentence": f"`{subject}` is dropped by `c`, but the application still reads it",
+        "calls": 7,
+        "statements": [],
+    }
+    verdict = Verdict.FAIL if level == "fail" else Verdict.WARN
+    check = CheckResult("live_use", verdict, "still used", data={"findings": [finding]})
+    report = Report(Phase.PREFLIGHT, f"tenants.{member}", (check,), utc_now(), 0.1)
+    return MemberSurvey(member, report)
+
+
+def test_members_live_use_is_on_the_fleets_request_and_each_approver_acknowledges_it(
+    service: RequestService,
+) -> None:
+    surveys = [
+        member_live_use("acme", "videos.youtube_id"),
+        member_live_use("globex", "videos.youtube_id"),
+        member_live_use("initech", "users.fax"),
+    ]
+    report = set_report(
+        "tenants", surveys, groups=[], plan=None, lint=None, started_at=utc_now(), duration_s=1
+    )
+    live_use = next(r for r in report.results if r.name == "live_use")
+    assert live_use.verdict is Verdict.WARN and "warn on 3" in live_use.summary
+    findings = {f["subject"]: f for f in live_use.data["findings"]}  # one per finding
+    assert findings["videos.youtube_id"]["members"] == ["acme", "globex"]
+    assert findings["videos.youtube_id"]["sentence"].startswith("On acme, globex: `videos")
+
+    request = service.create(
+        kind=RequestKind.UPGRADE,
+        target="tenants",
+        requester=REQUESTER,
+        fingerprint=set_plan(ACME, GLOBEX, INITECH),
+        origin={"channel": "C0DEV"},
+    )
+    checks = [r.to_json() for r in report.results]
+    service.record_preflight(
+        request.id, actor="migrate-bot", passed=True, summary="warned", checks=checks
+    )
+    asked = service.get(request.id)
+    assert len(warned_findings(asked)) == 2
+    _, blocks = fleet_request_message(RequestCard(asked, (APPROVER,), (), (), 3600, utc_now()))
+    assert ActionId.VIEW_LIVE_USE in str(blocks) and ActionId.LIVE_USE_ACK in str(blocks)
+    assert "On acme, globex: `videos.youtube_id`" in str(blocks)
+    with pytest.raises(LiveUseNotAcknowledgedError, match=r"`videos\.youtube_id`, `users\.fax`"):
+        service.approve(request.id, approver=APPROVER)
+    service.acknowledge_live_use(request.id, actor=APPROVER)
+    assert service.approve(request.id, approver=APPROVER).request.state is RequestState.APPROVED
 
 
 # --- views --------------------------------------------------------------------------------

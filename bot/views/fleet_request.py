@@ -24,6 +24,7 @@ from bot.views.blocks import (
 )
 from bot.views.fleet_run import counts_line, fleet_run_blocks
 from bot.views.ids import ActionId, BlockId
+from bot.views.live_use import acknowledgement_blocks
 from bot.views.outcome import state_line
 from bot.views.people import mention, people
 from bot.views.preflight import preflight_blocks, preflight_line
@@ -68,6 +69,7 @@ def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
     else:
         blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
     blocks += checklist_blocks(card)
+    blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)
     blocks.append(context(footer(card), block_id=BlockId.FOOTER))
     text = f"{request.id}: {request.kind.value} {request.target} (fleet) — {request.state.value}"

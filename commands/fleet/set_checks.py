@@ -2,15 +2,17 @@
 
 Each check the members ran becomes one line: its worst verdict, how many
 members passed, and the members that warned or failed, by name, with what
-they found. The set's lint and a ``members`` line (the groups: who starts
-where, runs what) join them. Recorded on the request like any pre-flight, so
-the same views show it.
+they found (findings, such as ``live_use``'s, carried once per finding so
+an approver reads and acknowledges them as on a single target). The set's
+lint and a ``members`` line (the groups: who starts where, runs what) join
+them. Recorded on the request like any pre-flight, so the same views show it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from commands.checks import CheckResult, Phase, Report, Verdict
 from commands.checks.framework import worst
@@ -142,5 +144,32 @@ def _summarised(name: str, surveys: Sequence[MemberSurvey]) -> CheckResult:
     details = [f"{m}: {r.verdict.value} — {r.summary}" for m, r in notable[:MEMBERS_LISTED]]
     if len(notable) > MEMBERS_LISTED:
         details.append(f"… and {len(notable) - MEMBERS_LISTED} more member(s)")
-    data = {"members": {v.value: by_verdict[v] for v in (Verdict.FAIL, Verdict.WARN)}}
+    data: dict[str, object] = {
+        "members": {v.value: by_verdict[v] for v in (Verdict.FAIL, Verdict.WARN)}
+    }
+    findings = carried_findings(notable)
+    if findings:
+        data["findings"] = findings
     return CheckResult(name, verdict, summary, tuple(details), data)
+
+
+def carried_findings(notable: Sequence[tuple[str, CheckResult]]) -> list[dict[str, Any]]:
+    """The members' findings (``live_use``'s), one per finding key: the first member's,
+    naming every member that has it, so the evidence shows on the fleet's request and
+    each approver acknowledges each distinct finding once, as on a single target."""
+    by_key: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for member, result in notable:
+        for finding in result.data.get("findings") or ():
+            if isinstance(finding, Mapping):
+                first, members = by_key.setdefault(str(finding.get("key")), (dict(finding), []))
+                members.append(member)
+                if finding.get("level") == "fail":
+                    first["level"] = "fail"
+    return [
+        {
+            **finding,
+            "members": members,
+            "sentence": f"On {names(members)}: {finding.get('sentence', '')}",
+        }
+        for finding, members in by_key.values()
+    ]
