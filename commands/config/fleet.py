@@ -81,12 +81,20 @@ class MemberOf:
         return self.settings.members_env
 
 
+# keys about one database's surroundings, which a fleet's members do not share
+SINGLE_DATABASE_KEYS = {
+    "replica_url_env": "its members do not share one replica",
+    "watch": "the watch follows one database's traffic after its run; watch a member on its own",
+}
+
+
 def parse_fleet_keys(
     table: ConfigTable, members_env: str | None, *, embedded: bool
 ) -> FleetSettings | None:
     """The fleet keys of a target with ``members_env`` or ``embedded_members`` (``None``
     for a single database); raises ``ConfigError`` naming the key. ``waves``,
-    ``concurrency`` and ``max_failures`` are refused on a target without members."""
+    ``concurrency`` and ``max_failures`` are refused on a target without members, the
+    ``SINGLE_DATABASE_KEYS`` on a fleet."""
     embedded_members = table.strings("embedded_members", (), MEMBER_NAME)
     if embedded_members and not embedded:
         raise table.error("embedded_members", "needs embedded_postgres: the members' server")
@@ -98,6 +106,10 @@ def parse_fleet_keys(
                 table.used.add(key)
                 raise table.error(key, "only applies to a fleet: a target with members_env")
         return None
+    for key, why in SINGLE_DATABASE_KEYS.items():
+        if key in table.data:
+            table.used.add(key)
+            raise table.error(key, f"does not apply to a fleet: {why}")
     return FleetSettings(
         members_env=members_env,
         embedded_members=embedded_members,

@@ -305,11 +305,6 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
         )
     fleet = parse_fleet_keys(table, members_env, embedded=embedded is not None)
-    if fleet is not None and "replica_url_env" in table.data:
-        table.used.add("replica_url_env")
-        raise table.error(
-            "replica_url_env", "does not apply to a fleet: its members do not share one replica"
-        )
     target = TargetConfig(
         name=name,
         description=table.string("description", ""),
