@@ -19,29 +19,12 @@ from commands.requests import Request, open_requests
 from commands.state.audit_log import open_audit_log
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import EventKind, MemberState, RequestState
-from tests.support.alembic_projects import Rev, table
-from tests.support.fleet_support import fleet_target
+from tests.support.fleet_support import SLOW_HISTORY, SLOW_REVISION, fleet_target
 from tests.support.reliability.bot_process import BotProcess, wait_for
 from tests.support.reliability.world import ALICE, BOB, CHANNELS, DEV, OPS, USERS
 
 MEMBERS = ("f1", "f2", "f3", "f4", "f5")
-SLOW = "f3"  # its second revision sleeps (a marker table in its database says so)
-# the second revision sleeps where the marker is: the kill lands inside it, on one member
-HISTORY = [
-    table("orders"),
-    Rev(
-        "orders_total",
-        ("orders",),
-        (
-            "ALTER TABLE orders ADD COLUMN total numeric",
-            "DO $$ BEGIN IF to_regclass('public.slow_marker') IS NOT NULL"
-            " THEN PERFORM pg_sleep(120); END IF; END $$",
-        ),
-        ("ALTER TABLE orders DROP COLUMN total",),
-        "orders get a total",
-    ),
-    table("refunds", ("orders_total",)),
-]
+SLOW = "f3"  # its second revision sleeps: the kill lands inside it, on one member
 KEYS = 'waves = ["1", "100%"]\nconcurrency = 2\nmax_failures = 2\n'
 TIMEOUT = 240
 
@@ -54,8 +37,8 @@ def request_message(bot: BotProcess) -> Message:
 def test_a_fleet_killed_mid_run_is_explained_member_by_member_and_never_resumes(
     pg_server: DatabaseUrl, tmp_path: Path
 ) -> None:
-    fleet = fleet_target(tmp_path, pg_server, MEMBERS, revisions=HISTORY, keys=KEYS)
-    fleet.execute(SLOW, "CREATE TABLE slow_marker (id int)")
+    fleet = fleet_target(tmp_path, pg_server, MEMBERS, revisions=SLOW_HISTORY, keys=KEYS)
+    fleet.slow_down(SLOW)
     requests = open_requests(fleet.config)
     try:
         with BotProcess(
@@ -74,7 +57,7 @@ def test_a_fleet_killed_mid_run_is_explained_member_by_member_and_never_resumes(
                 found = requests.get(request_id)
                 slow = found.members[SLOW]
                 done = found.members["f1"].state is MemberState.SUCCEEDED
-                return found if done and slow.revision_running == "orders_total" else None
+                return found if done and slow.revision_running == SLOW_REVISION else None
 
             wait_for(in_flight, TIMEOUT, f"{SLOW} inside its sleeping revision")
             bot.kill()

@@ -36,6 +36,24 @@ REQUESTER = "U0ALICE"
 APPROVER = "U0BOB"
 # a short history: three tables, one after the other
 HISTORY = [table("accounts"), table("invoices", ("accounts",)), table("payments", ("invoices",))]
+# three revisions, the second of which sleeps in a member whose database has the marker
+# table (``slow_down``): a stop or a kill lands inside it, on that member only
+SLOW_REVISION = "orders_total"
+SLOW_HISTORY = [
+    table("orders"),
+    Rev(
+        SLOW_REVISION,
+        ("orders",),
+        (
+            "ALTER TABLE orders ADD COLUMN total numeric",
+            "DO $$ BEGIN IF to_regclass('public.slow_marker') IS NOT NULL"
+            " THEN PERFORM pg_sleep(120); END IF; END $$",
+        ),
+        ("ALTER TABLE orders DROP COLUMN total",),
+        "orders get a total",
+    ),
+    table("refunds", (SLOW_REVISION,)),
+]
 
 
 @dataclass
@@ -96,6 +114,10 @@ class Fleet:
     def execute(self, name: str, statement: str) -> None:
         with connect(self.members[name]) as conn:
             conn.execute(statement)
+
+    def slow_down(self, name: str) -> None:
+        """Make ``SLOW_HISTORY``'s second revision sleep two minutes on member ``name``."""
+        self.execute(name, "CREATE TABLE slow_marker (id int)")
 
     def drop(self) -> None:
         """Drop the members' databases and forget their variable."""
