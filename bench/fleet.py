@@ -405,14 +405,19 @@ def print_figures(f: Figures) -> None:
     for member in fleet.members.values():
         counts[member.state.value] = counts.get(member.state.value, 0) + 1
     overhead = f"  ({(median / f.single - 1) * 100:+.0f} %)"
-    faster = f"  ({f.single / per_member:.1f}x faster than single runs one after another)"
+    ratio = f.single / per_member
+    faster = (
+        f"  ({ratio:.1f}x faster than single runs one after another)"
+        if ratio >= 1
+        else f"  ({1 / ratio:.1f}x slower than single runs one after another)"
+    )
     print(f"\n{'':<58}{'seconds':>10}")
     print(row(f"single-target run, {REVISIONS} revisions (median of 3)", f.single))
     print(row(f"fleet: its request, {f.members} members (pre-flight each, lint once)", f.asked))
     print(row(f"fleet: its run, {f.members} members, concurrency {f.concurrency}", total))
     print(row("fleet: one member's run, median", median))
     print(row("fleet: one member's run, p95", percentile(durations, 0.95)))
-    print(row("per-member overhead over a single-target run", median - f.single, overhead))
+    print(row("per-member overhead over a single-target run (wall)", median - f.single, overhead))
     print(row("fleet run time per member (run / members)", per_member, faster))
     (bot, children), (member_bot, member_children) = f.single_cpu, f.fleet_cpu
     print(f"\n{'CPU seconds per run':<40}{'the bot':>12}{'its children':>14}")
