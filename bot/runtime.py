@@ -150,6 +150,7 @@ def start_runtime(
         expand=groups.expand,
         clock=clock,
         channel_name=ChannelNames(client).name,
+        redraw_interval=min_update_interval,
     )
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target

@@ -147,6 +147,15 @@ class ThreadWorker:
         self._pool.shutdown(wait=wait)
 
 
+BACKGROUND_NICE = 19
+
+
+def background_priority() -> None:
+    """This thread (and what it starts) yields the CPU to answering Slack: a fleet's
+    members run in such threads."""
+    _lower_priority(BACKGROUND_NICE)
+
+
 def _lower_priority(nice: int) -> None:
     """Raise this thread's nice value (Linux keeps one per thread; children inherit it)."""
     if nice and sys.platform == "linux":

@@ -138,10 +138,13 @@ def test_database_url_comes_from_the_named_variable() -> None:
 
 def test_no_file_means_the_embedded_demo(tmp_path: Path) -> None:
     config = load_config(environ={})  # ./migrate-bot.toml is absent in the repo root
-    assert list(config.targets) == ["demo"]
+    assert list(config.targets) == ["demo", "tenants"]  # the demo, and a fleet to try
     demo = demo_config(tmp_path).target("demo")
     assert demo.embedded_postgres == tmp_path / "var" / "postgres"
     assert demo.alembic.script_location == BUNDLED_MIGRATIONS
+    tenants = demo_config(tmp_path).target("tenants")
+    assert tenants.fleet is not None and tenants.fleet.embedded_members
+    assert tenants.embedded_postgres == demo.embedded_postgres
 
 
 def test_an_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -158,11 +161,14 @@ def test_example_config_in_the_repo_is_valid(monkeypatch: pytest.MonkeyPatch) ->
 def test_reference_documents_every_key() -> None:
     import dataclasses
 
+    from commands.config.fleet import FleetSettings
     from commands.config.targets_file import BotSettings, TargetConfig
 
     reference = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
-    fields = [f.name for f in dataclasses.fields(TargetConfig) if f.name not in ("name", "alembic")]
+    not_keys = ("name", "alembic", "fleet", "member_of")  # set from other keys, or derived
+    fields = [f.name for f in dataclasses.fields(TargetConfig) if f.name not in not_keys]
     fields += [f.name for f in dataclasses.fields(BotSettings)]
+    fields += [f.name for f in dataclasses.fields(FleetSettings)]
     fields += ["alembic_config", "script_location", "python"]
     missing = [name for name in fields if f"| `{name}` |" not in reference]
     assert not missing, f"docs/configuration.md lacks: {missing}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from audit.chain import Event, canonical_json
 from audit.store import VerifyReport
+from bot.cli.fleet_render import members_json, members_text
 from commands.requests import Request
 from commands.requests.wording import format_time, state_phrase
 
@@ -138,6 +139,7 @@ def request_text(request: Request, names: Mapping[str, str] = EMPTY) -> str:
         f" (plan {a.fingerprint[:12]})" + (" [break-glass]" if a.break_glass else "")
         for a in request.approvals
     ]
+    lines += members_text(request)
     if request.run:
         for step in request.run.steps:
             revision = f" {step.revision}" if step.revision else ""
@@ -172,6 +174,7 @@ def request_json(request: Request) -> dict[str, Any]:
             if request.preflight
             else None
         ),
+        "members": members_json(request) if request.is_fleet else None,
         "current_step": request.run.current_step if request.run else None,
         "last_revision_applied": request.run.last_revision_applied if request.run else None,
         "closed": (

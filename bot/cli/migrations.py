@@ -7,21 +7,23 @@ from typing import Any
 
 import click
 
-from bot.cli import render
-from bot.cli.check_render import findings_text
+from bot.cli import fleet_render, render
+from bot.cli.check_render import findings_text, report_text
 from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
 from commands.checks import run_preflight
 from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
-from commands.config.targets_file import load_config
+from commands.config.targets_file import Config, load_config
+from commands.fleet.intake import FleetAsk, plan_fleet
+from commands.fleet.status import fleet_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
 from commands.migration.planning import status as load_status
 from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
-from commands.targets import TargetHandle
+from commands.targets import TargetHandle, open_target
 
 
 @click.command()
@@ -40,8 +42,15 @@ def targets(out: Output) -> None:
 @click.argument("target")
 @output_option
 def status(target: str, out: Output) -> None:
-    """Show a target's current and head revisions and what is pending."""
-    result = load_status(open_named_target(target))
+    """Show a target's current and head revisions and what is pending; for a fleet, how
+    many members are at each revision, which are behind and which unreachable."""
+    config = load_config()
+    named = config.target(target)
+    if named.is_fleet:
+        fleet = fleet_status(config, named, open_target)
+        out.emit(fleet, render_json=fleet_render.status_json, render_text=fleet_render.status_text)
+        return
+    result = load_status(open_target(named))
     out.emit(result, render_json=render.status_json, render_text=render.status_text)
 
 
@@ -52,7 +61,13 @@ def status(target: str, out: Output) -> None:
 @output_option
 def plan(target: str, to: str | None, no_sql: bool, out: Output) -> None:
     """Show the pending revisions of an upgrade, each with its SQL, and what the lint
-    finds in it (sized against the live tables, as the request in Slack shows it)."""
+    finds in it (sized against the live tables, as the request in Slack shows it).
+    For a fleet: its members grouped by revision, each group's revisions, the SQL of
+    each distinct revision once and the set's pre-flight."""
+    config = load_config()
+    if config.target(target).is_fleet:
+        _fleet_plan(config, target, to, show_sql=not no_sql, out=out)
+        return
     handle = open_named_target(target)
     if no_sql:
         result, lint = make_plan(handle, to=to, with_sql=False), None
@@ -62,6 +77,23 @@ def plan(target: str, to: str | None, no_sql: bool, out: Output) -> None:
         (result, lint),
         render_json=lambda pl: {**render.plan_json(pl[0]), "lint": _lint_json(pl[1])},
         render_text=lambda pl: _plan_text(pl[0], pl[1], show_sql=not no_sql),
+    )
+
+
+def _fleet_plan(
+    config: Config, target: str, to: str | None, *, show_sql: bool, out: Output
+) -> None:
+    planned = plan_fleet(config, target=target, ask=FleetAsk(RequestKind.UPGRADE, to))
+    out.emit(
+        planned,
+        render_json=lambda p: {
+            **render.plan_json(p.plan),
+            "fingerprint": p.fingerprint.to_json(),
+            "preflight": p.report.to_json(),
+        },
+        render_text=lambda p: (
+            f"{fleet_render.plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
+        ),
     )
 
 

@@ -17,6 +17,7 @@ import click
 from audit.store import EventStore
 from bot.cli import run_render as render
 from bot.cli.check_render import findings_text
+from bot.cli.fleet_runs import fleet_break_glass_run
 from bot.cli.options import operator
 from bot.cli.output import Output
 from commands.config.targets_file import Config
@@ -70,7 +71,12 @@ def break_glass_run(
     yes: bool,
     out: Output,
 ) -> int:
-    """Plan, confirm, record and run; the exit code (refusals raise)."""
+    """Plan, confirm, record and run; the exit code (refusals raise). A fleet's members
+    each run (``fleet_break_glass_run``)."""
+    if config.target(target).is_fleet:
+        return fleet_break_glass_run(
+            config, kind=kind, target=target, goal=goal, reason=reason, yes=yes, out=out
+        )
     handle = open_target(config.target(target))
     with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
         return _plan_and_run(

@@ -28,6 +28,7 @@ from commands.requests import Request, RequestRefused
 from commands.requests.policy import check_approver
 from commands.requests.slots import upcoming_slots
 from commands.state.vocabulary import RequestState
+from commands.targets import fleet_members
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,6 @@ class HomeTab:
 
     def _target_line(self, target: TargetConfig) -> TargetLine:
         context = self._flow.context
-        known = self._status(target)
         slots = upcoming_slots(target, now=context.clock(), count=1)
         line = TargetLine(
             name=target.name,
@@ -107,6 +107,12 @@ class HomeTab:
             frozen=context.requests.frozen(target.name),
             next_window=slots[0] if slots else None,
         )
+        if target.is_fleet:  # its members are many: `/migrate status` reads them all
+            try:
+                return replace(line, members=len(fleet_members(target)))
+            except MigrateBotError as exc:
+                return replace(line, problem=str(exc))
+        known = self._status(target)
         if isinstance(known, MigrateBotError):
             return replace(line, problem=str(known))
         return replace(line, revisions=known.current, pending=len(known.pending))

@@ -24,6 +24,10 @@ from bot.flows.schedule_flow import ScheduleFlow
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
 from commands.errors import MigrateBotError
+from commands.fleet.intake import FleetAsk, propose_fleet, replan_fleet
+from commands.fleet.outcome import recorded_fleet_outcome
+from commands.fleet.recovery import recover_fleets
+from commands.fleet.ways_back import FleetWayBack, fleet_way_back
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
 from commands.pipeline import (
@@ -101,20 +105,33 @@ class RequestFlow:
         goal: str | None,
         reason: str = "",
         slot: Slot | None = None,
+        ask: FleetAsk | None = None,
     ) -> Proposal:
         """Pre-flight, record and post a new request (bound to ``slot`` if given); its
-        approvers are told when it may be approved. Raises the pipeline's
+        approvers are told when it may be approved. On a fleet, one request over its
+        members (``ask``: some of them, each to its own goal). Raises the pipeline's
         ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
-        proposal = propose(
-            self.context,
-            kind=kind,
-            target=target,
-            goal=goal,
-            requester=asker.user,
-            origin={"channel": asker.channel},
-            reason=reason,
-            dedupe_key=asker.dedupe_key,
-        )
+        if self.context.config.target(target).is_fleet:
+            proposal = propose_fleet(
+                self.context,
+                target=target,
+                ask=ask or FleetAsk(kind, goal),
+                requester=asker.user,
+                origin={"channel": asker.channel},
+                reason=reason,
+                dedupe_key=asker.dedupe_key,
+            )
+        else:
+            proposal = propose(
+                self.context,
+                kind=kind,
+                target=target,
+                goal=goal,
+                requester=asker.user,
+                origin={"channel": asker.channel},
+                reason=reason,
+                dedupe_key=asker.dedupe_key,
+            )
         request = proposal.request
         if slot is not None and request.schedule is None:
             proposal = replace(proposal, request=self._bind(request, slot, asker.user))
@@ -151,6 +168,20 @@ class RequestFlow:
             reason=f"way back from {failed.id}: {offer.description}",
         )
 
+    def fleet_way_back(self, request_id: str, asker: Asker, *, way: FleetWayBack) -> Proposal:
+        """A fleet's "Back to start" or "Retry" click: a new fleet request over those
+        members, asked by the clicker. Raises ``RequestRefused`` when there is no such way."""
+        ended = self.context.requests.get(request_id)
+        offer = fleet_way_back(ended, way)
+        return self.ask(
+            Asker(asker.user, asker.channel, dedupe_key=f"fleetback:{ended.id}:{way.value}"),
+            kind=offer.kind,
+            target=ended.target,
+            goal=offer.goal,
+            reason=f"way back from {ended.id}: {offer.description}",
+            ask=FleetAsk(offer.kind, offer.goal, offer.members, offer.goals),
+        )
+
     def request_plan(self, request_id: str) -> Plan:
         """The plan (with SQL) a request was made for: kept since it was asked, or made
         again and checked against the request's fingerprint. Raises ``RequestRefused``
@@ -159,11 +190,14 @@ class RequestFlow:
         kept = self.plans.get(request.id)
         if kept is not None:
             return kept
-        handle = self.context.open_target(self.context.config.target(request.target))
-        with AlembicRunner.for_target(handle).session() as session:
-            planned = plan_request(
-                handle, session, kind=request.kind, goal=request.goal, store=self.context.store
-            )
+        if request.is_fleet:
+            planned = replan_fleet(self.context, request)
+        else:
+            handle = self.context.open_target(self.context.config.target(request.target))
+            with AlembicRunner.for_target(handle).session() as session:
+                planned = plan_request(
+                    handle, session, kind=request.kind, goal=request.goal, store=self.context.store
+                )
         if planned.fingerprint.digest != request.fingerprint.digest:
             raise RequestRefused(
                 f"{request.id}'s plan is no longer what the project and the database give"
@@ -255,11 +289,12 @@ class RequestFlow:
             raise RequestRefused(
                 f"{request.id} is not running in this bot process; stop it where it runs."
             )
-        self.messages.thread(
-            request,
-            f"🛑 {mention(user)} asked to stop the run: the revision in flight is rolled back"
-            " and the run is aborted.",
+        what = (
+            "no new member starts; members running stop at a revision boundary"
+            if request.is_fleet
+            else "the revision in flight is rolled back and the run is aborted"
         )
+        self.messages.thread(request, f"🛑 {mention(user)} asked to stop the run: {what}.")
         return f"Stopping {request.id}: the revision in flight is rolled back."
 
     def freeze(self, target: str, *, user: str, reason: str) -> str:
@@ -281,6 +316,8 @@ class RequestFlow:
         found = recover_interrupted(self.context)
         for run in found:
             self.messages.announce_interrupted(run)
+        for fleet in recover_fleets(self.context):
+            self.messages.announce_fleet_interrupted(fleet)
         self._announce_unannounced()
         return found
 
@@ -293,7 +330,12 @@ class RequestFlow:
                 continue
             if self.messages.outcome_owed(request.id):
                 log.warning("%s ended without its outcome announced: announcing it", request.id)
-                self.messages.announce_outcome(recorded_outcome(request, self.context.store))
+                outcome = (
+                    recorded_fleet_outcome(request)
+                    if request.is_fleet
+                    else recorded_outcome(request, self.context.store)
+                )
+                self.messages.announce_outcome(outcome)
 
     def shutdown(self) -> None:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""

@@ -26,11 +26,26 @@ from bot.views.announcements import (
     update_thread_line,
 )
 from bot.views.blocks import Block
+from bot.views.fleet_announcements import (
+    fleet_approval_wanted,
+    fleet_interrupted_announcement,
+    fleet_outcome_announcement,
+    fleet_outcome_note,
+    fleet_outcome_thread,
+    member_thread_line,
+    wave_summary,
+)
+from bot.views.fleet_picture import fleet_picture
+from bot.views.fleet_request import fleet_request_message
 from bot.views.people import USER_ID
 from bot.views.request import request_message
 from bot.views.request_card import RequestCard
 from bot.views.run_picture import RunNews, run_picture
 from commands.config.targets_file import USER_GROUP, Config
+from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
+from commands.fleet.set_plan import members_to_run
+from commands.fleet.waves import split_waves
+from commands.fleet.ways_back import fleet_ways_back
 from commands.pipeline import InterruptedRun, RunOutcome, RunUpdate
 from commands.pipeline.ways_back import ways_back
 from commands.requests import Request, RequestService
@@ -61,6 +76,7 @@ class RequestMessages:
         expand: Expand,
         clock: Clock = utc_now,
         channel_name: ChannelName = lambda _channel: None,
+        redraw_interval: float = 1.0,
     ) -> None:
         self.config = config
         self.channel_name = channel_name
@@ -73,6 +89,8 @@ class RequestMessages:
         self._notes: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._redraws = Redraws(self.refresh, redraw_interval)
+        self._fleets: set[str] = set()  # fleet runs this process watches
         # whether this process schedules (set by the flow that holds the scheduler)
         self.scheduler_running: Callable[[], bool] = lambda: True
 
@@ -85,7 +103,7 @@ class RequestMessages:
             self.refresh(request.id)
             return
         with self._lock(request.id):
-            text, blocks = request_message(self.card(request))
+            text, blocks = self.draw(self.card(request))
             self.notifier.post(channel, text, blocks, key=key)
 
     def refresh(self, request_id: str) -> None:
@@ -98,10 +116,19 @@ class RequestMessages:
         if not self.notifier.knows(key):
             return
         with self._lock(request_id):
-            text, blocks = request_message(self.card(self.requests.get(request_id)))
+            text, blocks = self.draw(self.card(self.requests.get(request_id)))
             self.notifier.update(key, text, blocks)
 
+    @staticmethod
+    def draw(card: RequestCard) -> tuple[str, list[Block]]:
+        """The request message's text and blocks: a fleet's, or a single target's."""
+        if card.request.is_fleet:
+            return fleet_request_message(card)
+        return request_message(card)
+
     def card(self, request: Request) -> RequestCard:
+        if request.is_fleet:
+            return self._fleet_card(request)
         policy = self.requests.policy(request.target)
         waiting = request.state is RequestState.AWAITING_APPROVAL
         return RequestCard(
@@ -116,6 +143,32 @@ class RequestMessages:
             note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
             can_schedule=self._schedulable(request.target),
         )
+
+    def _fleet_card(self, request: Request) -> RequestCard:
+        """A fleet request's card: its run as a fleet picture, its ways back by member."""
+        policy = self.requests.policy(request.target)
+        waiting = request.state is RequestState.AWAITING_APPROVAL
+        settings = self.config.target(request.target).fleet
+        now = self.clock()
+        return RequestCard(
+            request=request,
+            approvers=policy.approvers,
+            checklist=policy.checklist,
+            missing=self.requests.tally(request).missing if waiting else (),
+            approval_ttl_s=policy.ttl_seconds,
+            now=now,
+            note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
+            can_schedule=self._schedulable(request.target),
+            fleet=fleet_picture(request, waves_total=self._waves_total(request), now=now),
+            fleet_settings=settings,
+            fleet_ways_back=fleet_ways_back(request),
+        )
+
+    def _waves_total(self, request: Request) -> int:
+        settings = self.config.target(request.target).fleet
+        if settings is None:
+            return len(request.waves)
+        return len(split_waves(members_to_run(request.fingerprint), settings.waves))
 
     def _schedulable(self, target_name: str) -> bool:
         """A time can be picked for the target: it has windows or allows any time, and
@@ -150,7 +203,8 @@ class RequestMessages:
         policy = self.requests.policy(request.target)
         channel = request.origin.get("channel")
         name = self.channel_name(channel) if channel else None
-        text, blocks = approval_wanted(request, channel, name)
+        wanted = fleet_approval_wanted if request.is_fleet else approval_wanted
+        text, blocks = wanted(request, channel, name)
         link = Link(
             token=REQUEST_LINK, message=message_key(request.id), label="the request", fallback=""
         )
@@ -174,8 +228,11 @@ class RequestMessages:
 
     # --- runs ----------------------------------------------------------------------
 
-    def on_update(self, update: RunUpdate) -> None:
+    def on_update(self, update: RunUpdate | FleetUpdate) -> None:
         """A run's news: the live status redrawn, the notable steps in the thread."""
+        if isinstance(update, FleetUpdate):
+            self._on_fleet_update(update)
+            return
         with self._guard:
             self._news[update.request_id] = self._news.get(update.request_id, RunNews()).after(
                 update
@@ -185,13 +242,30 @@ class RequestMessages:
         if line is not None:
             self.thread(self.requests.get(update.request_id), line)
 
+    def _on_fleet_update(self, update: FleetUpdate) -> None:
+        """A fleet's news: its live status redrawn at most once per interval however many
+        members change; a member that ends badly in the thread at once, the rest wave by
+        wave."""
+        with self._guard:
+            self._fleets.add(update.request_id)
+        self._redraws.mark(update.request_id)
+        line = member_thread_line(update)
+        if update.kind is FleetUpdateKind.WAVE_FINISHED and update.wave is not None:
+            request = self.requests.get(update.request_id)
+            line = wave_summary(request, update.wave, self._waves_total(request))
+        if line is not None:
+            self.thread(self.requests.get(update.request_id), line)
+
     def running(self) -> list[str]:
         """Requests whose run this process is watching (the ticker redraws them)."""
         with self._guard:
-            return list(self._news)
+            return [*self._news, *self._fleets]
 
     def announce_outcome(self, outcome: RunOutcome) -> None:
         """The final message, the thread's details, ops, stakeholders and the requester."""
+        if isinstance(outcome, FleetOutcome):
+            self._announce_fleet_outcome(outcome)
+            return
         with self._guard:
             self._news.pop(outcome.request_id, None)
         request = self.requests.get(outcome.request_id)
@@ -205,6 +279,34 @@ class RequestMessages:
         if USER_ID.match(request.requester):
             mine = outcome_note(outcome, request, for_requester=True)
             self.notifier.post(request.requester, *mine, key=f"{key}:requester")
+
+    def _announce_fleet_outcome(self, outcome: FleetOutcome) -> None:
+        with self._guard:
+            self._fleets.discard(outcome.request_id)
+        self._redraws.cancel(outcome.request_id)
+        request = self.requests.get(outcome.request_id)
+        self.refresh(request.id)
+        key = _outcome_key(request.id)
+        self.thread(request, *fleet_outcome_thread(outcome), key=f"{key}:thread")
+        offers = fleet_ways_back(request)
+        self.tell_ops(*fleet_outcome_announcement(outcome, request, offers), key=f"{key}:ops")
+        note = fleet_outcome_note(outcome, request, for_requester=False)
+        self.tell_stakeholders(request.target, *note, key=f"{key}:stakeholders")
+        if USER_ID.match(request.requester):
+            mine = fleet_outcome_note(outcome, request, for_requester=True)
+            self.notifier.post(request.requester, *mine, key=f"{key}:requester")
+
+    def announce_fleet_interrupted(self, request: Request) -> None:
+        """A fleet run that died with the bot, each member explained, told once."""
+        request = self.requests.get(request.id)
+        self.refresh(request.id)
+        text, blocks = fleet_interrupted_announcement(request, fleet_ways_back(request))
+        key = f"{request.id}:interrupted"
+        self.thread(request, text, blocks, key=f"{key}:thread")
+        self.tell_ops(text, blocks, key=f"{key}:ops")
+        self.tell_stakeholders(request.target, text, blocks[:1], key=f"{key}:stakeholders")
+        if USER_ID.match(request.requester):
+            self.notifier.post(request.requester, text, blocks[:1], key=f"{key}:requester")
 
     def outcome_owed(self, request_id: str) -> bool:
         """Whether ``request_id`` has a message here but its run's outcome was never queued
@@ -232,3 +334,37 @@ class RequestMessages:
 
 def _outcome_key(request_id: str) -> str:
     return f"{request_id}:outcome"
+
+
+class Redraws:
+    """Redraws a message at most once per ``interval``, however often it is marked: the
+    last mark is always drawn (a timer fires ``interval`` after the first mark)."""
+
+    def __init__(self, draw: Callable[[str], None], interval: float) -> None:
+        self._draw = draw
+        self._interval = interval
+        self._timers: dict[str, threading.Timer] = {}
+        self._lock = threading.Lock()
+
+    def mark(self, key: str) -> None:
+        with self._lock:
+            if key in self._timers:
+                return
+            timer = threading.Timer(self._interval, self._fire, args=(key,))
+            timer.daemon = True
+            self._timers[key] = timer
+        timer.start()
+
+    def cancel(self, key: str) -> None:
+        with self._lock:
+            timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _fire(self, key: str) -> None:
+        with self._lock:
+            self._timers.pop(key, None)
+        try:
+            self._draw(key)
+        except Exception:  # a redraw that fails is retried by the next mark or the ticker
+            log.exception("redrawing %s failed", key)

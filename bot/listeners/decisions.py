@@ -1,6 +1,6 @@
 """The request message's buttons and checkboxes: approve, cancel or stop, tick the
-checklist, view the SQL, and the ways back after a failed run (reject, which asks
-for a reason, is in ``rejection``).
+checklist, view the SQL, and the ways back after a failed run, a fleet's member by
+member (reject, which asks for a reason, is in ``rejection``).
 
 Each click is acked at once and its work runs on the worker (``Handoff``). A
 button's value is only a request id; anything else in a payload is read
@@ -22,6 +22,7 @@ from bot.listeners.handoff import ActionWork, Handoff
 from bot.listeners.sql import show_plan_sql
 from bot.views.ids import ActionId, BlockId, fingerprint_shown, tag_of
 from bot.views.plan import loading_modal
+from commands.fleet.ways_back import FleetWayBack
 from commands.requests import RequestInputError
 from commands.requests.inputs import parse_request_id
 
@@ -52,6 +53,20 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
 
         return work
 
+    def fleet_way_back(way: FleetWayBack) -> ActionWork:
+        def work(action: dict[str, Any], ctx: CommandContext) -> str:
+            ended = flow.context.requests.get(request_id(action))
+            channel = ended.origin.get("channel") or ctx.invocation.channel_id
+            check_channel(flow.context.config, ended.target, channel)
+            asker = Asker(user(ctx), channel or user(ctx))
+            new = flow.fleet_way_back(ended.id, asker, way=way).request
+            state = new.state.value.replace("_", " ")
+            count = len(new.members)
+            what = f"{new.kind.value} {count} member(s) of {new.target}"
+            return f"You asked for {new.id} ({what}): {state}."
+
+        return work
+
     def view_sql(action: dict[str, Any], ctx: CommandContext) -> None:
         """The modal opens at once (the trigger lasts three seconds); the plan follows."""
         wanted = request_id(action)
@@ -65,6 +80,9 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
     on(ActionId.VIEW_REQUEST_SQL, "showing the SQL", view_sql)
     on(ActionId.ROLL_BACK, "asking to roll back", roll_back(restore=False))
     on(ActionId.RESTORE_BACKUP, "asking to restore the backup", roll_back(restore=True))
+    back, retry = FleetWayBack.BACK_TO_START, FleetWayBack.RETRY
+    on(ActionId.FLEET_BACK_TO_START, "asking to take members back", fleet_way_back(back))
+    on(ActionId.FLEET_RETRY, "asking to retry members", fleet_way_back(retry))
 
 
 def request_id(action: dict[str, Any]) -> str:

@@ -20,12 +20,10 @@ from bot.listeners.changes import asker
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import request_id
 from bot.listeners.handoff import Handoff
-from bot.listeners.read_only import allowed_targets
+from bot.listeners.read_only import allowed_targets, target_status_blocks
 from bot.views.ids import ActionId, BlockId, ViewId
 from bot.views.schedule import schedule_modal
-from bot.views.status import status_blocks
 from commands.errors import MigrateBotError
-from commands.migration.planning import status
 from commands.slash import grammar
 
 
@@ -43,10 +41,7 @@ def schedule_handlers(scheduling: ScheduleFlow) -> dict[type, CommandHandler]:
     def status_command(command: grammar.Status, ctx: CommandContext) -> None:
         targets = [ctx.config.target(command.target)] if command.target else allowed_targets(ctx)
         for target in targets:
-            result = ctx.shared.run(
-                ("status", target.name), lambda t=target: status(ctx.open_target(t))
-            )
-            blocks = status_blocks(result) + scheduling.status_blocks(target)
+            blocks = target_status_blocks(target, ctx) + scheduling.status_blocks(target)
             ctx.reply.ephemeral(f"Status of {target.name}", blocks)
 
     return {grammar.Schedule: schedule, grammar.Status: status_command}

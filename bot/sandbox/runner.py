@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -44,29 +45,36 @@ from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
 from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_TARGET, Config
-from commands.demo.reset import DemoReset, reset_demo_database
+from commands.config.fleet import member_target_name
+from commands.config.targets_file import DEMO_FLEET, DEMO_TARGET, Config
+from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
 from commands.demo.workload import DemoWorkload
 from commands.errors import ExitCode, MigrateBotError
-from commands.targets import open_target
+from commands.targets import fleet_members, open_target
 
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
+FLEET_ROWS_DIVISOR = 20  # each tenant of the demo fleet gets a twentieth of the demo's rows
 SANDBOX_WATCH_S = 30.0  # the watch after a run, short enough to see it end
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
 def sandbox_config(config: Config, people: People) -> Config:
-    """``config`` with the approver among the demo target's approvers (so the two-person
+    """``config`` with the approver among the demo targets' approvers (so the two-person
     rule can be passed) and the requester not (so it can be seen refusing), and a short
-    watch after each run (unless the config sets one)."""
-    target = config.target(DEMO_TARGET)
-    approvers = tuple(a for a in target.approvers if a != people.requester.id)
-    if people.approver.id not in approvers:
-        approvers = (people.approver.id, *approvers)
-    watch = target.watch if target.watch.enabled else replace(target.watch, period=SANDBOX_WATCH_S)
-    demo = replace(target, approvers=approvers, watch=watch)
-    targets = {**config.targets, DEMO_TARGET: demo}
+    watch after each run of the demo target (unless the config sets one)."""
+    targets = dict(config.targets)
+    for name in (DEMO_TARGET, DEMO_FLEET):
+        if name not in targets:
+            continue
+        target = targets[name]
+        approvers = tuple(a for a in target.approvers if a != people.requester.id)
+        if people.approver.id not in approvers:
+            approvers = (people.approver.id, *approvers)
+        watch = target.watch
+        if name == DEMO_TARGET and not watch.enabled:
+            watch = replace(watch, period=SANDBOX_WATCH_S)
+        targets[name] = replace(target, approvers=approvers, watch=watch)
     return replace(config, targets=targets)
 
 
@@ -135,6 +143,7 @@ class Sandbox:
         )
         self.bot: RunningBot | None = None
         self.reset: DemoReset | None = None
+        self.fleet_reset: dict[str, DemoReset] = {}
         self.app: DemoWorkload | None = None
         self.ready = False
         self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
@@ -186,13 +195,28 @@ class Sandbox:
         return self
 
     def prepare(self) -> DemoReset:
-        """Reset the demo database (first revision, ``rows`` rows) and start the simulated
-        application's traffic; then commands can come."""
-        handle = open_target(self.config.target(DEMO_TARGET))
-        self.reset = reset_demo_database(handle, rows=self.settings.rows)
+        """Reset the demo database (first revision, ``rows`` rows) and, meanwhile, the demo
+        fleet's members (fewer rows each); then start the simulated application's traffic
+        on the demo database, and commands can come."""
+        with ThreadPoolExecutor(1) as pool:
+            fleet = pool.submit(self._reset_fleet)
+            handle = open_target(self.config.target(DEMO_TARGET))
+            self.reset = reset_demo_database(handle, rows=self.settings.rows)
+            self.fleet_reset = fleet.result()
         self.app = DemoWorkload(handle.database).start()
         self.ready = True
         return self.reset
+
+    def _reset_fleet(self) -> dict[str, DemoReset]:
+        fleet = self.config.targets.get(DEMO_FLEET)
+        if fleet is None or fleet.fleet is None:
+            return {}
+        members = list(fleet_members(fleet))
+        return reset_demo_fleet(
+            members,
+            lambda m: open_target(self.config.target(member_target_name(DEMO_FLEET, m))),
+            rows=max(1, self.settings.rows // FLEET_ROWS_DIVISOR),
+        )
 
     def stop(self) -> None:
         """Stop the simulated application, then the bot (its runs aborted, its last messages
@@ -299,6 +323,19 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
             f"As {people.requester.name} (requester) type: /migrate upgrade demo",
             f"then switch to {people.approver.name} (approver), tick the live-use"
             " acknowledgement and click Approve.",
+            *_fleet_lines(sandbox),
             "Ctrl-C stops it.",
         ]
     )
+
+
+def _fleet_lines(sandbox: Sandbox) -> list[str]:
+    """What the ready text says of the demo fleet, when there is one."""
+    if not sandbox.fleet_reset:
+        return []
+    members = list(sandbox.fleet_reset)
+    return [
+        f"A fleet too: {DEMO_FLEET} has {len(members)} tenant databases ({', '.join(members)});"
+        f" try /migrate status {DEMO_FLEET}, then /migrate upgrade {DEMO_FLEET}: one request,"
+        " one approval, a canary first, then the rest in waves."
+    ]

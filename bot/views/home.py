@@ -57,6 +57,7 @@ class TargetLine:
     frozen: Freeze | None
     next_window: Slot | None
     problem: str | None = None
+    members: int | None = None  # a fleet's number of members
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,11 @@ def _targets(page: HomePage) -> list[Block]:
 
 def _target_line(line: TargetLine, now: datetime) -> str:
     parts = [f"{code(line.name)}"]
-    if line.revisions is None:
+    if line.members is not None:
+        parts.append(
+            f"fleet of {line.members} members: `/migrate status {line.name}` shows where they stand"
+        )
+    elif line.revisions is None:
         parts.append(f"❓ cannot be read: {escape(line.problem or 'unknown')}")
     else:
         parts.append(f"at {revisions_text(line.revisions)}")

@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     ROLL_BACK = "rollback_revisions"  # value: the failed request's id
     RESTORE_BACKUP = "rollback_restore"  # value: the failed request's id
     SCHEDULE = "schedule_request"  # value: a request id; opens the Schedule modal
+    FLEET_BACK_TO_START = "fleet_back_to_start"  # value: the fleet request's id
+    FLEET_RETRY = "fleet_retry"  # value: the fleet request's id
     LIVE_USE_ACK = "live_use_ack"  # checkbox; the block id carries the request id
     VIEW_LIVE_USE = "view_live_use"  # value: a request id; the live-use evidence in a modal
 

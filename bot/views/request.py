@@ -65,10 +65,10 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         blocks += preflight_blocks(request.preflight)
     else:
         blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
-    blocks += _checklist(card)
+    blocks += checklist_blocks(card)
     blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)
-    blocks.append(context(_footer(card), block_id=BlockId.FOOTER))
+    blocks.append(context(footer(card), block_id=BlockId.FOOTER))
     text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
     return text, blocks
 
@@ -97,7 +97,8 @@ def _revisions(request: Request) -> list[Block]:
     return lines_in_sections(lines, max_blocks=4, block_id=BlockId.REVISIONS)
 
 
-def _checklist(card: RequestCard) -> list[Block]:
+def checklist_blocks(card: RequestCard) -> list[Block]:
+    """The runbook's checklist: boxes the requester ticks, or who confirmed what."""
     request = card.request
     if not card.checklist:
         return []
@@ -131,53 +132,64 @@ def _checklist(card: RequestCard) -> list[Block]:
 
 def _buttons(card: RequestCard) -> list[Block]:
     request = card.request
-    value = request.id
     if request.state in BEFORE_RUN_STATES:
-        elements = []
-        if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
-            elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
-        if has_live_use(request):
-            elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
-        if request.state is not RequestState.APPROVED:
-            elements += [
-                button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
-                button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
-            ]
-        if card.can_schedule:  # never offered where it cannot succeed
-            label = "Reschedule" if request.schedule else "Schedule"
-            elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
-        elements.append(
-            button(
-                "Cancel request",
-                action_id=ActionId.CANCEL,
-                value=value,
-                confirm=confirm_dialog(
-                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it", danger=True
-                ),
-            )
-        )
-        # The fingerprint shown rides in the block id: a click on a message
-        # drawn for an older plan is refused instead of approving the new one.
-        return [actions(*elements, block_id=decide_block_id(request.fingerprint.digest))]
+        return decision_buttons(card)
     if request.state is RequestState.RUNNING:
-        stop = button(
-            "Stop the run",
-            action_id=ActionId.CANCEL,
-            value=value,
-            style="danger",
-            confirm=confirm_dialog(
-                f"Stop {request.id}?",
-                "The revision in flight is rolled back by PostgreSQL and the run is aborted"
-                " at the revision the database then holds.",
-                confirm="Stop it",
-                danger=True,
-            ),
-        )
-        return [actions(stop, block_id=BlockId.ACTIONS)]
+        return [actions(stop_button(request.id, STOP_TEXT), block_id=BlockId.ACTIONS)]
     return ways_back_buttons(request, card.ways_back)
 
 
-def _footer(card: RequestCard) -> str:
+STOP_TEXT = (
+    "The revision in flight is rolled back by PostgreSQL and the run is aborted"
+    " at the revision the database then holds."
+)
+
+
+def stop_button(request_id: str, consequence: str) -> dict:
+    """The running request's **Stop the run** (requester or an approver), confirmed."""
+    return button(
+        "Stop the run",
+        action_id=ActionId.CANCEL,
+        value=request_id,
+        style="danger",
+        confirm=confirm_dialog(f"Stop {request_id}?", consequence, confirm="Stop it", danger=True),
+    )
+
+
+def decision_buttons(card: RequestCard) -> list[Block]:
+    """Before the run: View SQL, View live use, Approve, Reject, Schedule and Cancel request."""
+    request = card.request
+    value = request.id
+    elements = []
+    if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
+        elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
+    if has_live_use(request):
+        elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
+    if request.state is not RequestState.APPROVED:
+        elements += [
+            button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
+            button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
+        ]
+    if card.can_schedule:  # never offered where it cannot succeed
+        label = "Reschedule" if request.schedule else "Schedule"
+        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
+    elements.append(
+        button(
+            "Cancel request",
+            action_id=ActionId.CANCEL,
+            value=value,
+            confirm=confirm_dialog(
+                f"Cancel {request.id}?", "It will not run.", confirm="Cancel it", danger=True
+            ),
+        )
+    )
+    # The fingerprint shown rides in the block id: a click on a message
+    # drawn for an older plan is refused instead of approving the new one.
+    return [actions(*elements, block_id=decide_block_id(request.fingerprint.digest))]
+
+
+def footer(card: RequestCard) -> str:
+    """The plan's short fingerprint; before the run, how long approvals last."""
     request = card.request
     parts = [f"plan {code(request.fingerprint.short)}"]
     if request.state in BEFORE_RUN_STATES:

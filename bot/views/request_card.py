@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.views.fleet_picture import FleetPicture
 from bot.views.run_picture import RunPicture
+from commands.config.fleet import FleetSettings
+from commands.fleet.ways_back import FleetOffer
 from commands.pipeline.progress import RollbackOffer
 from commands.requests.model import Request
 from commands.state.vocabulary import ChecklistItem
@@ -30,3 +33,6 @@ class RequestCard:
     ways_back: tuple[RollbackOffer, ...] = ()
     note: str | None = None  # e.g. why an approved request has not started
     can_schedule: bool = True  # the target has windows or allows any time, and a scheduler runs
+    fleet: FleetPicture | None = None  # a fleet request's run, once it started
+    fleet_settings: FleetSettings | None = None  # its waves, concurrency and max_failures
+    fleet_ways_back: tuple[FleetOffer, ...] = ()

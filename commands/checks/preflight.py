@@ -72,9 +72,13 @@ def run_preflight(
     a promotion gate names (default: from the loaded config). ``session`` is
     the caller's Alembic child (a run keeps one); without it one is opened.
     ``known`` is the state and plan the caller has just made (no second
-    inspect). The plan's SQL is rendered only when ``lint`` is among the checks.
+    inspect; with its SQL, no child at all: a fleet plans once per group of
+    members). The plan's SQL is rendered only when ``lint`` is among the checks.
     """
-    if session is None:
+    needs_child = known is None or (
+        any(check.name == "lint" for check in checks) and not has_preview(known[1])
+    )
+    if session is None and needs_child:  # a known plan with its preview needs no child
         with AlembicRunner.for_target(handle).session() as own:
             return run_preflight(
                 handle,
@@ -124,7 +128,8 @@ def run_preflight(
                 )
             else:
                 state, plan = known
-                plan = with_sql(session, plan, state) if wants_sql else plan
+                if wants_sql and session is not None:
+                    plan = with_sql(session, plan, state)
         except (AlembicError, RevisionError) as exc:
             results.append(CheckResult("alembic", Verdict.FAIL, str(exc)))
             return report(version=version)
@@ -140,6 +145,11 @@ def run_preflight(
         )
         results += run_checks(checks, context, context.settings)
     return report(plan, version)
+
+
+def has_preview(plan: Plan) -> bool:
+    """Whether ``plan``'s SQL preview is made (or there is nothing to preview)."""
+    return bool(plan.sql or plan.unavailable or plan.is_empty)
 
 
 def _from_loaded_config(environ: Mapping[str, str]) -> OpenTarget:

@@ -34,6 +34,11 @@ SECRET_KEYS = {
     "database_url": "database_url_env",
     "url": "database_url_env",
     "replica_url": "replica_url_env",
+    "members": "members_env",
+}
+SECRET_EXAMPLES = {
+    "replica_url_env": "PROD_REPLICA_URL",
+    "members_env": "TENANT_DATABASE_URLS",
 }
 
 
@@ -109,7 +114,7 @@ class ConfigTable:
         refused before anything else, without being quoted back (it may hold a password)."""
         for key in self.data:
             if key in SECRET_KEYS:
-                example = "PROD_REPLICA_URL" if "replica" in key else "PROD_DATABASE_URL"
+                example = SECRET_EXAMPLES.get(SECRET_KEYS[key], "PROD_DATABASE_URL")
                 raise self.error(
                     key,
                     "URLs never go in the file: put the URL in an environment variable and"

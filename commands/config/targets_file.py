@@ -9,6 +9,7 @@ variable that holds its database URL.
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import difflib
 import os
 import re
@@ -25,6 +26,13 @@ from commands.config.backup import (
     parse_backup_settings,
 )
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.fleet import (
+    FleetSettings,
+    MemberOf,
+    member_fields,
+    parse_fleet_keys,
+    split_member_name,
+)
 from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
@@ -75,7 +83,24 @@ max_duration = "10min"
 windows = [{windows}]
 allow_outside_windows = true
 reminders = ["10min"]
+
+[targets.tenants]
+description = "a small fleet: four tenant databases on the same embedded PostgreSQL"
+embedded_postgres = "var/postgres"
+embedded_database = "tenant"
+embedded_members = {tenants}
+script_location = "{migrations}"
+approvals = 1
+approvers = ["U0DEMOAPPR"]
+backup = "file://var/backups/tenants"
+waves = ["1", "50%", "100%"]
+concurrency = 2
+max_failures = 1
+lock_timeout = "2s"
+allow_outside_windows = true
 """
+DEMO_FLEET = "tenants"
+DEMO_TENANTS = ("acme", "globex", "initech", "umbrella")
 # The demo's maintenance windows: the first 50 minutes of every hour, so that
 # `/migrate schedule demo next-window` and the Schedule button can be tried in
 # one sitting (any other time is allowed too).
@@ -157,9 +182,16 @@ class TargetConfig:
     before_run: tuple[Hook, ...] = ()
     after_run: tuple[Hook, ...] = ()
     hook_timeout: float = 30.0
+    # a fleet: many databases named by members_env (commands/config/fleet.py)
+    fleet: FleetSettings | None = None
+    member_of: MemberOf | None = None  # set on one member's config (``tenants.acme``)
     # the application's live use of what a migration changes, and the watch after a run
     live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+
+    @property
+    def is_fleet(self) -> bool:
+        return self.fleet is not None
 
 
 @dataclass(frozen=True)
@@ -171,11 +203,17 @@ class Config:
     targets: Mapping[str, TargetConfig]
 
     def target(self, name: str) -> TargetConfig:
-        """The target called ``name``; raises ``UnknownTargetError``."""
-        try:
+        """The target called ``name``, or one member of a fleet (``tenants.acme``: the
+        fleet's config under the member's name; whether the member exists is known when
+        its URL is read). Raises ``UnknownTargetError``."""
+        if name in self.targets:
             return self.targets[name]
-        except KeyError:
-            raise UnknownTargetError(name, sorted(self.targets)) from None
+        split = split_member_name(name)
+        fleet = self.targets.get(split[0]) if split else None
+        if split is None or fleet is None or fleet.fleet is None:
+            raise UnknownTargetError(name, sorted(self.targets))
+        fields = member_fields(fleet.name, fleet.fleet, fleet.backup, split[1])
+        return dataclasses.replace(fleet, **fields)
 
 
 def _bot_settings(table: ConfigTable) -> BotSettings:
@@ -260,10 +298,13 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
     table.refuse_secret_keys()
     database_url_env = _env_name(table, "database_url_env")
     embedded = table.path("embedded_postgres")
-    if (database_url_env is None) == (embedded is None):
+    members_env = _env_name(table, "members_env")
+    if sum(key is not None for key in (database_url_env, embedded, members_env)) != 1:
         raise table.error(
-            "database_url_env", "set exactly one of database_url_env or embedded_postgres"
+            "database_url_env",
+            "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
         )
+    fleet = parse_fleet_keys(table, members_env, embedded=embedded is not None)
     target = TargetConfig(
         name=name,
         description=table.string("description", ""),
@@ -290,6 +331,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
+        fleet=fleet,
         **parse_live_use_keys(table),
     )
     if not target.approvers:
@@ -343,12 +385,21 @@ def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> 
 
 
 def _check_child_env(source: str, targets: Mapping[str, TargetConfig]) -> None:
-    """A target's env.py never gets another target's database URL."""
+    """A target's env.py never gets another target's database URL, nor a fleet's members'
+    URLs (not even its own fleet's: each member's env.py gets its member's only)."""
     urls = {t.database_url_env: n for n, t in targets.items() if t.database_url_env}
     urls.update({t.replica_url_env: n for n, t in targets.items() if t.replica_url_env})
+    fleets = {t.fleet.members_env: n for n, t in targets.items() if t.fleet and t.fleet.members_env}
     for name, target in targets.items():
         for variable, value in target.alembic.child_env.items():
             owner = urls.get(variable)
+            if value is None and variable in fleets:
+                raise ConfigError(
+                    source,
+                    f"targets.{name}.child_env",
+                    f"{variable} holds the URLs of fleet {fleets[variable]}'s members: it never"
+                    " reaches an env.py",
+                )
             if value is None and owner is not None and owner != name:
                 raise ConfigError(
                     source,
@@ -419,8 +470,13 @@ def _check_tables(source: str, data: Mapping[str, Any]) -> None:
 
 
 def demo_config(base: Path | None = None) -> Config:
-    """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS)
+    """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``, and
+    the fleet ``tenants``: four databases on the same server."""
+    text = DEMO_CONFIG_TOML.format(
+        migrations=BUNDLED_MIGRATIONS.as_posix(),
+        windows=DEMO_WINDOWS,
+        tenants="[" + ", ".join(f'"{name}"' for name in DEMO_TENANTS) + "]",
+    )
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 

@@ -10,6 +10,8 @@ downgrade script expects.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from psycopg import sql
@@ -34,29 +36,43 @@ class DemoReset:
     seconds: float
 
 
-def reset_demo_database(handle: TargetHandle, *, rows: int) -> DemoReset:
-    """Recreate the target's database, apply its first revision, add ``rows`` segments,
+def reset_demo_database(handle: TargetHandle, *, rows: int, revisions: int = 1) -> DemoReset:
+    """Recreate the target's database, apply its first ``revisions``, add ``rows`` segments,
     and start ``pg_stat_statements``' counts from there (when the server loads it).
 
     Raises ``DatabaseUnavailableError`` when the server cannot be reached,
-    ``AlembicError`` when the first revision fails, ``DemoDataError`` when
-    that revision does not create the demo tables.
+    ``AlembicError`` when a revision fails, ``DemoDataError`` when the first
+    revision does not create the demo tables.
     """
     began = time.monotonic()
     _recreate(handle)
     with AlembicRunner.for_target(handle).session() as session:
         graph = session.graph()
-        first = graph.order[0]
-        session.apply(first, Direction.UP)
+        for revision in graph.order[:revisions]:
+            session.apply(revision, Direction.UP)
     counts = fill_demo_data(handle.database, rows=rows)
     with connect(handle.database) as conn:  # the filling is not the application's traffic
         start_statement_stats(conn)
     return DemoReset(
-        revision=first,
-        pending=len(graph.order) - 1,
+        revision=graph.order[revisions - 1],
+        pending=len(graph.order) - revisions,
         rows=counts,
         seconds=time.monotonic() - began,
     )
+
+
+def reset_demo_fleet(
+    members: Sequence[str], open_member: Callable[[str], TargetHandle], *, rows: int
+) -> dict[str, DemoReset]:
+    """Reset each member of the demo fleet as the demo target is, a few at once; the last
+    member one revision further, so the fleet starts in two groups."""
+
+    def reset(member: str) -> DemoReset:
+        ahead = 2 if member == members[-1] else 1
+        return reset_demo_database(open_member(member), rows=rows, revisions=ahead)
+
+    with ThreadPoolExecutor(max(1, min(4, len(members)))) as pool:
+        return dict(zip(members, pool.map(reset, members), strict=True))
 
 
 def _recreate(handle: TargetHandle) -> None:

@@ -106,9 +106,11 @@ def record_hook(
 
 
 def database_env_names(config: Config) -> frozenset[str]:
-    """The environment variables that hold a database URL: hooks never see them."""
+    """The environment variables that hold a database URL (a fleet's members' too): hooks
+    never see them."""
     names = {t.database_url_env for t in config.targets.values()}
     names |= {t.replica_url_env for t in config.targets.values()}
+    names |= {t.fleet.members_env for t in config.targets.values() if t.fleet}
     return frozenset(n for n in names if n)
 
 

@@ -39,7 +39,9 @@ class InterruptedRun:
 def recover_interrupted(context: RunContext) -> list[InterruptedRun]:
     """Mark dead runs interrupted and clean up after them; what was found, for announcing."""
     requests, store = context.requests, context.store
-    running = requests.requests(states=[RequestState.RUNNING], limit=1000)
+    running = [  # a fleet's run is explained member by member (commands/fleet/recovery.py)
+        r for r in requests.requests(states=[RequestState.RUNNING], limit=1000) if not r.is_fleet
+    ]
     dead_targets: dict[str, TargetHandle] = {}
     observed: dict[str, tuple[str, ...] | None] = {}
     for request in running:
@@ -69,6 +71,8 @@ def recover_interrupted(context: RunContext) -> list[InterruptedRun]:
             )
         )
     for target in context.config.targets.values():
+        if target.is_fleet:
+            continue  # its members' leftovers: commands/fleet/recovery.py
         handle = dead_targets.get(target.name) or _open(context, target.name)
         if handle is not None:
             _clean(handle, store)

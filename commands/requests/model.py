@@ -15,6 +15,15 @@ from typing import Any
 
 from audit.chain import Event
 from commands.migration.script.fingerprint import PlanFingerprint
+from commands.requests.members import (
+    Members,
+    WaveRun,
+    apply_member_event,
+    close_members,
+    finish_wave,
+    members_of,
+    start_wave,
+)
 from commands.requests.slots import Slot
 from commands.state.vocabulary import (
     PENDING_STATES,
@@ -143,7 +152,14 @@ class Request:
     closure: Closure | None = None
     plan_changes: tuple[str, ...] = ()
     schedule: Scheduled | None = None
+    members: Members = field(default_factory=dict)  # a fleet's members that run, in order
+    waves: tuple[WaveRun, ...] = ()  # a fleet run's waves so far
     last_seq: int = 0
+
+    @property
+    def is_fleet(self) -> bool:
+        """Over a fleet's members (its plan lists them), not one database."""
+        return bool(self.fingerprint.members)
 
     @property
     def from_revisions(self) -> tuple[str, ...]:
@@ -193,6 +209,10 @@ def apply_event(request: Request, event: Event) -> Request:
     apply = _APPLY.get(event.kind)  # other kinds (a backup's, say) leave the state as is
     if apply is not None:
         request = apply(request, event, parse_time(event.ts))
+    elif request.members:
+        members = apply_member_event(request.members, event, parse_time(event.ts))
+        if members is not request.members:
+            request = replace(request, members=members)
     return replace(request, last_seq=event.seq)
 
 
@@ -200,6 +220,7 @@ def _created(event: Event) -> Request:
     if event.kind != EventKind.REQUEST_CREATED or event.request_id is None:
         raise ValueError(f"event {event.seq} does not create a request")
     data = event.data
+    fingerprint = PlanFingerprint.from_json(data["fingerprint"])
     return Request(
         id=event.request_id,
         kind=RequestKind(data["kind"]),
@@ -209,8 +230,9 @@ def _created(event: Event) -> Request:
         created_at=parse_time(event.ts),
         origin=dict(data.get("origin", {})),
         reason=data.get("reason", ""),
-        fingerprint=PlanFingerprint.from_json(data["fingerprint"]),
+        fingerprint=fingerprint,
         break_glass=bool(data.get("break_glass", False)),
+        members=members_of(fingerprint),
         last_seq=event.seq,
     )
 
@@ -238,7 +260,13 @@ def _new_plan(request: Request, data: Mapping[str, Any]) -> Request:
     state = request.state
     if state is RequestState.APPROVED:
         state = RequestState.REQUESTED
-    return replace(request, fingerprint=fingerprint, plan_changes=changes, state=state)
+    return replace(
+        request,
+        fingerprint=fingerprint,
+        plan_changes=changes,
+        state=state,
+        members=members_of(fingerprint),
+    )
 
 
 def _plan_changed(request: Request, event: Event, at: datetime) -> Request:
@@ -316,7 +344,21 @@ def _run_step(request: Request, event: Event, at: datetime) -> Request:
 
 
 def _run_finished(request: Request, event: Event, at: datetime) -> Request:
-    return _closing(RequestState(event.data["outcome"]))(request, event, at)
+    request = _closing(RequestState(event.data["outcome"]))(request, event, at)
+    return replace(request, members=close_members(request.members, at))
+
+
+def _run_interrupted(request: Request, event: Event, at: datetime) -> Request:
+    request = _closing(RequestState.INTERRUPTED)(request, event, at)
+    return replace(request, members=close_members(request.members, at))
+
+
+def _wave_started(request: Request, event: Event, at: datetime) -> Request:
+    return replace(request, waves=start_wave(request.waves, event.data, at))
+
+
+def _wave_finished(request: Request, event: Event, at: datetime) -> Request:
+    return replace(request, waves=finish_wave(request.waves, event.data, at))
 
 
 _APPLY: dict[str, Apply] = {
@@ -333,7 +375,9 @@ _APPLY: dict[str, Apply] = {
     EventKind.RUN_STARTED: _run_started,
     EventKind.RUN_STEP: _run_step,
     EventKind.RUN_FINISHED: _run_finished,
-    EventKind.RUN_INTERRUPTED: _closing(RequestState.INTERRUPTED),
+    EventKind.RUN_INTERRUPTED: _run_interrupted,
+    EventKind.WAVE_STARTED: _wave_started,
+    EventKind.WAVE_FINISHED: _wave_finished,
     EventKind.REQUEST_SCHEDULED: _scheduled,
     EventKind.REQUEST_RESCHEDULED: _scheduled,
     EventKind.SCHEDULE_MISSED: _closing(RequestState.EXPIRED),

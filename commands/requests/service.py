@@ -28,6 +28,7 @@ from commands.requests.errors import (
     RequestInputError,
     WrongStateError,
 )
+from commands.requests.fleet_runs import FleetRuns
 from commands.requests.inputs import (
     MAX_SUMMARY,
     clean_actor,
@@ -69,8 +70,9 @@ class ApprovalResult:
     still_needed: tuple[str, ...]
 
 
-class RequestService(RunsAndFreezes, Schedules, LiveUseAcknowledgements):
-    """Create, check, approve, schedule and close requests; run them; freeze targets."""
+class RequestService(RunsAndFreezes, Schedules, FleetRuns, LiveUseAcknowledgements):
+    """Create, check, approve, schedule and close requests; run them (a fleet's members
+    too); freeze targets."""
 
     # reads -----------------------------------------------------------------
 

@@ -39,7 +39,8 @@ from commands.slash.commands import (  # re-exported: callers need only this mod
 MAX_TEXT = 1000
 MAX_REASON = 200
 
-TARGET = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# a target, or one member of a fleet: ``tenants.acme``
+TARGET = re.compile(r"[a-z][a-z0-9_-]{0,31}(?:\.[A-Za-z0-9][A-Za-z0-9_-]{0,62})?")
 # Alembic writes 12 hex digits; projects may choose their own ids, so letters,
 # digits and '_' are accepted (a prefix needs at least four characters).
 REVISION = re.compile(r"[0-9A-Za-z][0-9A-Za-z_]{3,63}")
@@ -235,11 +236,12 @@ def _known_time_zones() -> frozenset[str]:
 
 
 def _target(verb: Verb, word: str) -> str:
-    name = word.lower()
+    fleet, dot, member = word.partition(".")
+    name = fleet.lower() + dot + member  # a member's name keeps its case
     if not TARGET.fullmatch(name):
         raise CommandSyntaxError(
             f"{_shown(word)} is not a target name (lowercase letters, digits, `-` and `_`,"
-            " up to 32, starting with a letter)",
+            " up to 32, starting with a letter; a fleet's member as `fleet.member`)",
             verb,
         )
     return name

@@ -57,6 +57,16 @@ class EventKind(StrEnum):
     # before_run / after_run hooks around a run (commands/pipeline/hooks.py)
     HOOK_RAN = "hook_ran"
 
+    # a fleet's run (commands/fleet/): its waves, and each member's way through the
+    # pipeline; every member event names the member (target FLEET.MEMBER, data.member)
+    WAVE_STARTED = "wave_started"
+    WAVE_FINISHED = "wave_finished"
+    MEMBER_STARTED = "member_started"
+    MEMBER_STEP = "member_step"
+    MEMBER_FINISHED = "member_finished"
+    MEMBER_SKIPPED = "member_skipped"  # not run: its database moved, or it could not start
+    MEMBER_INTERRUPTED = "member_interrupted"  # it ran when the bot stopped
+
     # the application's live use (commands/checks/live_use.py, commands/requests/live_use.py)
     LIVE_USE_ACKNOWLEDGED = "live_use_acknowledged"  # an approver read the evidence
     # the watch after a successful run (commands/pipeline/watch*.py)
@@ -94,6 +104,23 @@ BEFORE_RUN_STATES = PENDING_STATES | {RequestState.APPROVED}
 OPEN_STATES = BEFORE_RUN_STATES | {RequestState.RUNNING}
 """Not final: every other state ends the request."""
 RUN_OUTCOMES = (RequestState.SUCCEEDED, RequestState.FAILED, RequestState.ABORTED)
+
+
+class MemberState(StrEnum):
+    """Where one member of a fleet run stands; derived from its events, never stored."""
+
+    PENDING = "pending"  # its turn has not come (yet)
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"  # stopped at a revision boundary (Stop, a deadline)
+    SKIPPED = "skipped"  # never run: it drifted from the approved plan, or could not start
+    INTERRUPTED = "interrupted"
+    NOT_STARTED = "not_started"  # the run ended before its turn (max_failures, Stop)
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (MemberState.PENDING, MemberState.RUNNING)
 
 
 class RequestKind(StrEnum):

@@ -10,6 +10,8 @@ and dropped afterwards. Each flow module builds its own config.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections import ChainMap
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,7 +84,9 @@ def flow_bot(
 ) -> Iterator[FlowBot]:
     """A running bot on ``config``, with a fresh database for each of ``targets``."""
     databases = {name: create_database(pg_server, name) for name in targets}
-    environ = target_environ(databases)
+    # the process's own environment behind the targets' URLs: a fleet's members are read
+    # from a variable the test sets there
+    environ = ChainMap(target_environ(databases), os.environ)
 
     def opener(target: TargetConfig) -> TargetHandle:
         return open_target(target, environ)

@@ -29,9 +29,33 @@ class RevisionFile:
 
 
 @dataclass(frozen=True)
+class MemberPlan:
+    """One fleet member's part of a set plan: where it starts, where it goes and the
+    revisions (ids, in order) it runs; their files' hashes are the set's ``revisions``."""
+
+    name: str
+    from_revisions: tuple[str, ...]
+    to_revisions: tuple[str, ...]
+    revisions: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "from": list(self.from_revisions),
+            "to": list(self.to_revisions),
+            "revisions": list(self.revisions),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MemberPlan:
+        return cls(data["name"], tuple(data["from"]), tuple(data["to"]), tuple(data["revisions"]))
+
+
+@dataclass(frozen=True)
 class PlanFingerprint:
     """Target, action, from/to revisions, ordered revisions with file hashes (and the
-    backup, for a restore)."""
+    backup, for a restore). A fleet's set plan adds its ``members``, each with its
+    starting revision; its ``revisions`` are every distinct revision any member runs."""
 
     target: str
     action: str
@@ -40,6 +64,7 @@ class PlanFingerprint:
     revisions: tuple[RevisionFile, ...]
     backup: str | None = None
     backup_sha256: str | None = None
+    members: tuple[MemberPlan, ...] = ()
 
     @cached_property
     def digest(self) -> str:
@@ -63,6 +88,8 @@ class PlanFingerprint:
             "revisions": [{"id": r.id, "sha256": r.sha256} for r in self.revisions],
             "backup": self.backup,
             "backup_sha256": self.backup_sha256,
+            # only a fleet's: a single target's digest stays what it always was
+            **({"members": [m.to_json() for m in self.members]} if self.members else {}),
         }
 
     @classmethod
@@ -75,6 +102,7 @@ class PlanFingerprint:
             revisions=tuple(RevisionFile(r["id"], r["sha256"]) for r in data["revisions"]),
             backup=data.get("backup"),
             backup_sha256=data.get("backup_sha256"),
+            members=tuple(MemberPlan.from_json(m) for m in data.get("members", ())),
         )
 
 
@@ -136,6 +164,7 @@ def describe_changes(approved: PlanFingerprint, now: PlanFingerprint) -> list[st
             f" to {_names(now.to_revisions)}"
         )
     changes += _revision_changes(approved.revisions, now.revisions)
+    changes += _member_changes(approved.members, now.members)
     if (approved.backup, approved.backup_sha256) != (now.backup, now.backup_sha256):
         if approved.backup != now.backup:
             changes.append(f"the backup changed from {approved.backup} to {now.backup}")
@@ -160,6 +189,20 @@ def _revision_changes(
     common_after = [r.id for r in now if r.id in before]
     if common_before != common_after:
         changes.append("the revisions would run in a different order")
+    return changes
+
+
+def _member_changes(approved: tuple[MemberPlan, ...], now: tuple[MemberPlan, ...]) -> list[str]:
+    before = {m.name: m for m in approved}
+    after = {m.name: m for m in now}
+    changes = [f"member {name} joined the fleet" for name in after if name not in before]
+    changes += [f"member {name} left the fleet" for name in before if name not in after]
+    changes += [
+        f"member {name} moved from {_names(before[name].from_revisions)}"
+        f" to {_names(plan.from_revisions)}"
+        for name, plan in after.items()
+        if name in before and before[name].from_revisions != plan.from_revisions
+    ]
     return changes
 
 

@@ -1,0 +1,205 @@
+"""A fleet request's message: the members grouped by where they start, each group's
+revisions once, the set's pre-flight by member, the checklist and the decision; once it
+runs, its live status; at the end, how it went and the ways back member by member.
+
+One pure function of a ``RequestCard`` (with its ``fleet`` picture), drawn again
+from scratch on every change, as the single target's message is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.views.blocks import (
+    Block,
+    actions,
+    button,
+    code,
+    confirm_dialog,
+    context,
+    escape,
+    header,
+    lines_in_sections,
+    section,
+)
+from bot.views.fleet_run import counts_line, fleet_run_blocks
+from bot.views.ids import ActionId, BlockId
+from bot.views.live_use import acknowledgement_blocks
+from bot.views.outcome import state_line
+from bot.views.people import mention, people
+from bot.views.preflight import preflight_blocks, preflight_line
+from bot.views.request import checklist_blocks, decision_buttons, footer, stop_button
+from bot.views.request_card import RequestCard
+from bot.views.schedule import schedule_line
+from bot.views.status import revisions_text
+from commands.fleet.set_plan import groups, members_to_run
+from commands.fleet.waves import describe_waves
+from commands.fleet.ways_back import FleetOffer, FleetWayBack
+from commands.requests.model import Request
+from commands.state.vocabulary import BEFORE_RUN_STATES, MemberState, RequestState
+from commands.units import format_duration
+
+STOP_FLEET = (
+    "No new member starts. Members running now stop at a revision boundary (the revision"
+    " in flight is rolled back by PostgreSQL); members that succeeded stay succeeded."
+)
+NAMES_SHOWN = 4
+WAY_BACK_ACTIONS = {
+    FleetWayBack.BACK_TO_START: ActionId.FLEET_BACK_TO_START,
+    FleetWayBack.RETRY: ActionId.FLEET_RETRY,
+}
+
+
+def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
+    """The notification text and the blocks of a fleet request's message."""
+    request = card.request
+    blocks = [
+        header(f"{request.id} · {request.kind.value} {request.target} (fleet)", BlockId.HEADER),
+        section(_summary(card), block_id=BlockId.SUMMARY),
+        context(_state_line(card), block_id=BlockId.STATE),
+    ]
+    scheduled = schedule_line(request)
+    if scheduled is not None:
+        blocks.append(context(scheduled, block_id=BlockId.SCHEDULE))
+    if card.fleet is not None:
+        blocks += fleet_run_blocks(card.fleet, card.now)
+    blocks += _groups(request)
+    if request.state in BEFORE_RUN_STATES:
+        blocks += preflight_blocks(request.preflight)
+    else:
+        blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
+    blocks += checklist_blocks(card)
+    blocks += acknowledgement_blocks(request)
+    blocks += _buttons(card)
+    blocks.append(context(footer(card), block_id=BlockId.FOOTER))
+    text = f"{request.id}: {request.kind.value} {request.target} (fleet) — {request.state.value}"
+    return text, blocks
+
+
+def _summary(card: RequestCard) -> str:
+    request = card.request
+    fingerprint = request.fingerprint
+    running = members_to_run(fingerprint)
+    found = groups(fingerprint)
+    moving = [g for g in found if g.revisions]
+    destination = (
+        revisions_text(fingerprint.to_revisions)
+        if fingerprint.to_revisions
+        else ("each member's starting revision")
+    )
+    lines = [
+        f"*{len(running)} of {len(fingerprint.members)} members* → {destination},"
+        f" in {len(moving)} group(s) by starting revision;"
+        f" {len(fingerprint.revisions)} distinct revision(s)"
+    ]
+    settings = card.fleet_settings
+    if settings is not None and running:
+        lines.append(
+            f"Waves: {describe_waves(settings.waves, len(running))};"
+            f" {settings.concurrency} at a time; no new member after"
+            f" {settings.max_failures} failure(s)"
+        )
+    lines.append(f"Requested by {mention(request.requester)}")
+    if request.reason:
+        lines.append(f"_{escape(request.reason)}_")
+    return "\n".join(lines)
+
+
+def _state_line(card: RequestCard) -> str:
+    request = card.request
+    closure = request.closure
+    if request.run is None or closure is None or not request.state.is_final:
+        return state_line(card)
+    counts = counts_line(_counts(request))
+    took = format_duration((closure.at - request.run.started_at).total_seconds())
+    if request.state is RequestState.SUCCEEDED:
+        approved = people(a.approver for a in request.current_approvals)
+        return f"✅ *Succeeded* in {took}: {counts} · approved by {approved}"
+    if request.state is RequestState.INTERRUPTED:
+        return (
+            f"⚠️ *Interrupted*: the bot stopped while the fleet ran; {counts}."
+            " Nothing resumes by itself."
+        )
+    word = "❌ *Failed*" if request.state is RequestState.FAILED else "🛑 *Aborted*"
+    return f"{word} after {took}: {escape(closure.reason)} · {counts}"
+
+
+def _counts(request: Request) -> dict[MemberState, int]:
+    counted: dict[MemberState, int] = {}
+    for member in request.members.values():
+        counted[member.state] = counted.get(member.state, 0) + 1
+    return counted
+
+
+def _groups(request: Request) -> list[Block]:
+    """Each group once (how many members start there, their names, which of the set's
+    revisions they run), then every distinct revision once, numbered, with its message."""
+    order = list(request.fingerprint.revision_ids)
+    lines = ["*Members by starting revision*"]
+    for group in groups(request.fingerprint):
+        names = ", ".join(code(m) for m in group.members[:NAMES_SHOWN])
+        more = len(group.members) - NAMES_SHOWN
+        names += f" and {more} more" if more > 0 else ""
+        start = revisions_text(group.from_revisions)
+        what = _which(group.revisions, order) if group.revisions else "already there"
+        lines.append(f"• *{len(group.members)}* at {start}: {what} — {names}")
+    messages = _revision_messages(request)
+    lines.append(f"*Revisions* ({len(order)})")
+    lines += [
+        f"{n}. {code(rev)}  {escape(messages.get(rev, ''))}" for n, rev in enumerate(order, 1)
+    ]
+    return lines_in_sections(lines, max_blocks=6, block_id=BlockId.REVISIONS)
+
+
+def _which(revisions: tuple[str, ...], order: list[str]) -> str:
+    """``3 revision(s) (#4 to #6)``, their numbers in the list below; or their ids."""
+    numbers = [order.index(r) + 1 for r in revisions if r in order]
+    count = f"{len(revisions)} revision(s)"
+    if len(numbers) == len(revisions) and numbers == list(range(numbers[0], numbers[-1] + 1)):
+        last = f" to #{numbers[-1]}" if len(numbers) > 1 else ""
+        return f"{count} (#{numbers[0]}{last})"
+    return f"{count}: {', '.join(code(r) for r in revisions)}"
+
+
+def _revision_messages(request: Request) -> Mapping[str, str]:
+    """Each revision's message, as the set's pre-flight recorded them."""
+    for check in request.preflight.checks if request.preflight else ():
+        if isinstance(check, Mapping) and check.get("name") == "members":
+            data = check.get("data")
+            found = data.get("revisions") if isinstance(data, Mapping) else None
+            if isinstance(found, Mapping):
+                return {str(k): str(v) for k, v in found.items()}
+    return {}
+
+
+def _buttons(card: RequestCard) -> list[Block]:
+    request = card.request
+    if request.state in BEFORE_RUN_STATES:
+        return decision_buttons(card)
+    if request.state is RequestState.RUNNING:
+        return [actions(stop_button(request.id, STOP_FLEET), block_id=BlockId.ACTIONS)]
+    return fleet_ways_back_buttons(request, card.fleet_ways_back)
+
+
+def fleet_ways_back_buttons(request: Request, offers: tuple[FleetOffer, ...]) -> list[Block]:
+    """One button per way back; each asks for a new fleet request with its own approval."""
+    elements = []
+    for offer in offers:
+        if offer.way is FleetWayBack.BACK_TO_START:
+            label = f"Back to start: {len(offer.members)} member(s)"
+        else:
+            label = f"Retry {len(offer.members)} member(s)"
+        elements.append(
+            button(
+                label,
+                action_id=WAY_BACK_ACTIONS[offer.way],
+                value=request.id,
+                confirm=confirm_dialog(
+                    f"{label}?",
+                    f"This asks to {offer.description}. It is a new request: its members get"
+                    " their pre-flight and it needs an approval like any other.",
+                    confirm="Ask for it",
+                ),
+            )
+        )
+    return [actions(*elements, block_id=BlockId.WAYS_BACK)] if elements else []

@@ -1,0 +1,45 @@
+"""Where a fleet's members stand: how many at each revision, which are behind, which
+cannot be reached.
+
+The project is read once (one Alembic child: the graph, the version table);
+each member's revisions then from its version table, a few members at a time
+(``revisions``). A member that cannot be read is listed as unreachable with the
+reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from commands.config.fleet import member_target_name
+from commands.config.targets_file import Config, TargetConfig
+from commands.errors import MigrateBotError
+from commands.fleet.member_status import FleetStatus, MemberStatus
+from commands.fleet.revisions import member_status, project_state
+from commands.fleet.survey import SURVEY_PARALLEL
+from commands.migration.runtime.runner import ProjectState
+from commands.targets import TargetHandle, fleet_members
+
+Opener = Callable[[TargetConfig], TargetHandle]
+
+
+def fleet_status(config: Config, fleet: TargetConfig, open_target: Opener) -> FleetStatus:
+    """Every member's status (raises ``ConfigError`` when the members cannot be read)."""
+    names = list(fleet_members(fleet))
+    project: list[ProjectState] = []
+    lock = threading.Lock()
+
+    def read(member: str) -> MemberStatus:
+        try:
+            handle = open_target(config.target(member_target_name(fleet.name, member)))
+            with lock:  # the first member that answers reads the project for all
+                if not project:
+                    project.append(project_state(handle))
+            return MemberStatus(member, member_status(handle, project[0]))
+        except MigrateBotError as exc:
+            return MemberStatus(member, None, str(exc))
+
+    with ThreadPoolExecutor(min(SURVEY_PARALLEL, max(len(names), 1))) as pool:
+        return FleetStatus(fleet.name, tuple(pool.map(read, names)))

@@ -1,0 +1,90 @@
+"""The ways back from a fleet run, member by member, read from its request. Pure.
+
+Two, each a new fleet request over some of the members, with its own
+pre-flight and approval: take the members that succeeded back to the
+revisions they started from (after a run that did not succeed), and retry
+the members that did not succeed (failed, aborted, interrupted, skipped
+because they moved, or never started) toward the same goal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from commands.requests import Request, RequestRefused
+from commands.state.vocabulary import MemberState, RequestKind, RequestState
+
+ENDED = (
+    RequestState.SUCCEEDED,
+    RequestState.FAILED,
+    RequestState.ABORTED,
+    RequestState.INTERRUPTED,
+)
+
+
+class FleetWayBack(StrEnum):
+    BACK_TO_START = "back_to_start"  # the members that succeeded, to where they started
+    RETRY = "retry"  # the members that did not succeed, to the same goal
+
+
+@dataclass(frozen=True)
+class FleetOffer:
+    """A way back: a new request of ``kind`` over ``members``, each to its goal."""
+
+    way: FleetWayBack
+    kind: RequestKind
+    members: tuple[str, ...]
+    goal: str
+    goals: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+def fleet_ways_back(request: Request) -> tuple[FleetOffer, ...]:
+    """The ways back ``request``'s run offers (none before it ended, none when every
+    member succeeded)."""
+    if not request.is_fleet or request.state not in ENDED:
+        return ()
+    members = request.members.values()
+    succeeded = tuple(m.name for m in members if m.state is MemberState.SUCCEEDED)
+    others = tuple(m.name for m in members if m.state is not MemberState.SUCCEEDED)
+    offers = []
+    if succeeded and others and request.state is not RequestState.SUCCEEDED:
+        back = RequestKind.DOWNGRADE if request.kind is RequestKind.UPGRADE else RequestKind.UPGRADE
+        goals = {
+            m.name: m.from_revisions[0] if m.from_revisions else "base"
+            for m in members
+            if m.state is MemberState.SUCCEEDED and len(m.from_revisions) <= 1
+        }
+        offers.append(
+            FleetOffer(
+                FleetWayBack.BACK_TO_START,
+                back,
+                tuple(goals),
+                f"{request.id}:start",
+                goals,
+                f"{back.value} the {len(goals)} member(s) that succeeded back to the revision"
+                f" each started from in {request.id}",
+            )
+        )
+    if others:
+        offers.append(
+            FleetOffer(
+                FleetWayBack.RETRY,
+                request.kind,
+                others,
+                request.goal,
+                description=f"retry the {len(others)} member(s) that did not succeed"
+                f" ({request.kind.value} to {request.goal})",
+            )
+        )
+    return tuple(offers)
+
+
+def fleet_way_back(request: Request, way: FleetWayBack) -> FleetOffer:
+    """The offer a way-back button stands for; raises ``RequestRefused`` when there is none."""
+    for offer in fleet_ways_back(request):
+        if offer.way is way:
+            return offer
+    raise RequestRefused(f"{request.id} has no such way back: its run {request.state.value}.")
