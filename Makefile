@@ -23,7 +23,7 @@ reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault an
 	$(BIN)/python -m tests.reliability.report
 
 screenshot: $(STAMP)  ## docs/sandbox.png, taken from `make run` itself by the browser test
-	MIGRATE_BOT_SCREENSHOT=docs $(BIN)/pytest -q tests/test_sandbox_browser.py -k make_run
+	MIGRATE_BOT_SCREENSHOT=docs $(BIN)/pytest -q tests/test_sandbox_make_run.py
 
 lint: $(STAMP)  ## ruff, and the import contracts of pyproject.toml (the map: bot → commands → audit, no cycles)
 	$(BIN)/ruff check .

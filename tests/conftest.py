@@ -26,11 +26,13 @@ from tests.support.databases import (
 )
 
 # moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser);
+# the sandbox of the browser tests (sandbox, page, bot_client);
 # a database before a risky revision (before_risky_db)
 pytest_plugins = [
     "tests.support.s3_server",
     "tests.support.backup_targets",
     "tests.support.browser",
+    "tests.support.sandbox_fixtures",
     "tests.support.checks_fixtures",
     "tests.support.statement_stats_server",
 ]

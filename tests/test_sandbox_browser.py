@@ -1,88 +1,33 @@
-"""The sandbox in a real browser: the page drives the real bot through signed requests.
+"""The sandbox in a real browser draws Slack as Slack does: the page drives the real bot
+through signed requests.
 
-One sandbox for the module (the real Bolt app of ``migrate-bot serve``, the
-local Slack server, the demo target on the session's PostgreSQL) and one
-Chromium for the session; each test opens its own page. The bot's own posts
-(through its Web API client) stand in for what the request flow will send.
+One sandbox for the module (``tests/support/sandbox_fixtures.py``) and one Chromium for
+the session; each test opens its own page. The bot's own posts (through its Web API
+client) stand in for what the request flow will send.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from slack_sdk import WebClient
 
-from bot.runtime import start_bot
 from bot.sandbox.runner import Sandbox
-from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_TARGET
-from commands.migration.planning import status
-from commands.postgres.database_url import DatabaseUrl
-from commands.targets import open_target
-from tests.support.databases import create_database, drop_database
-from tests.support.polling import wait_for
 from tests.support.sandbox_page import (
     APPROVER,
-    DATABASE_ENV,
     PEOPLE,
     REQUESTER,
     WAIT_MS,
     last_seq,
     messages,
     next_sent,
-    sandbox_config,
     send,
     switch_to,
 )
-
-
-@pytest.fixture(scope="module")
-def sandbox(
-    pgss_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Sandbox]:
-    """The sandbox on a server that loads pg_stat_statements, as the demo's embedded one does."""
-    database = create_database(pgss_server, "sandbox")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv(DATABASE_ENV, database.url.render_as_string(hide_password=False))
-        running = Sandbox(
-            config=sandbox_config(tmp_path_factory.mktemp("sandbox")),
-            settings=SandboxSettings(people=PEOPLE, rows=2_000),
-            build_bot=start_bot,
-        )
-        with running:
-            running.prepare()
-            yield running
-    drop_database(pgss_server, database)
-
-
-@pytest.fixture
-def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(sandbox.url)
-    expect(opened.locator("body")).to_have_attribute("data-loaded", "true")  # history drawn
-    expect(opened.locator("#people .person")).to_have_count(2)
-    yield opened
-    context.close()
-    assert errors == [], f"the page raised: {errors}"
-
-
-@pytest.fixture
-def bot_client(sandbox: Sandbox) -> WebClient:
-    """The Web API as the bot sees it: what it posts here, the page must show."""
-    return WebClient(token=sandbox.token, base_url=sandbox.slack.api_url)
 
 
 def test_help_status_and_plan_with_its_sql_in_a_modal(
@@ -388,226 +333,3 @@ def test_mrkdwn_is_drawn_as_slack_does_and_never_as_raw_html(
         text,
     )
     assert drawn == html
-
-
-def test_the_approvers_dm_is_unread_links_to_the_request_and_home_rejects_with_a_reason(
-    page: Page, sandbox: Sandbox
-) -> None:
-    send(page, "/migrate upgrade demo")
-    asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]")).last
-    expect(asked).to_be_visible(timeout=60_000)
-    request_id = asked.locator(".b-header").inner_text().split(" ")[0]
-
-    switch_to(page, APPROVER)
-    dm = page.locator(f"#dms button[data-channel=D{APPROVER[1:]}]")
-    expect(dm).to_have_class(re.compile("unread"))  # Bob was told while Alice looked
-    dm.click()
-    expect(dm).not_to_have_class(re.compile("unread"))
-    told = messages(page).filter(has_text=request_id).last
-    expect(told).to_contain_text("in #migrate-ops")  # the channel by name, never its id
-    told.locator("a.permalink").click()  # opens the channel, at the request
-    expect(page.locator("#channel-header")).to_have_text("# migrate-ops")
-    expect(page.locator(f'#messages article[data-ts="{asked.get_attribute("data-ts")}"]'))
-    expect(page.locator("#messages article.highlight")).to_have_count(1)
-
-    page.click("#home-nav")
-    home = page.locator("#messages .home")
-    expect(home).to_contain_text("Waiting for your approval")
-    expect(home).to_contain_text(request_id)
-    expect(page.locator("#composer")).to_be_hidden()
-    home.locator(f"button[data-action-id=reject][title='value: {request_id}']").click()
-    modal = page.locator("#modal-layer .modal")
-    expect(modal.locator("h2")).to_have_text(f"Reject {request_id}", timeout=WAIT_MS)
-    modal.locator("textarea.text-input").fill("not during the sale")
-    modal.locator(".modal-submit").click()
-    expect(page.locator("#modal-layer")).to_be_hidden()
-    expect(home).to_contain_text("Waiting for your approval (0)", timeout=WAIT_MS)
-    rejected = sandbox.bot.runtime.requests.get(request_id) if sandbox.bot else None
-    assert rejected is not None and rejected.closure is not None
-    assert rejected.closure.reason == "not during the sale"
-
-
-def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs(
-    page: Page, sandbox: Sandbox, artifacts: Path
-) -> None:
-    """The issue's end-to-end walk, as a new user would do it on the page."""
-    handle = open_target(sandbox.config.target(DEMO_TARGET), os.environ)
-    assert not status(handle).at_head
-
-    send(page, "/migrate upgrade demo")
-    asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]")).last
-    expect(asked).to_be_visible(timeout=60_000)
-    # the same message all along, whatever it shows: found by its ts, not by its buttons
-    request = page.locator(f'#messages article.message[data-ts="{asked.get_attribute("data-ts")}"]')
-
-    # the database's evidence: the simulated app still reads what the last revision drops
-    expect(request).to_contain_text("videos.youtube_id", timeout=WAIT_MS)
-    expect(request).to_contain_text("but the application ran")
-    expect(request.locator(".option-description")).to_contain_text("still used")
-
-    # the requester ticks the runbook's checklist
-    boxes = request.locator('[data-block-id^="checklist:"] input[type=checkbox]')
-    for index in range(boxes.count()):
-        if not boxes.nth(index).is_checked():
-            before = last_seq(sandbox)
-            boxes.nth(index).click()
-            next_sent(sandbox, "block_actions", before)
-            expect(boxes.nth(index)).to_be_checked()
-
-    # approving their own request is refused, in an ephemeral, and nothing runs
-    refusals = len(sandbox.slack.workspace.ephemerals)
-    click_action(page, request.locator("[data-action-id^=approve]"))
-    wait_for(
-        lambda: any(e.user == REQUESTER for e in sandbox.slack.workspace.ephemerals[refusals:])
-    )
-    expect(messages(page, "ephemeral").last).to_be_visible()
-    assert not status(handle).at_head
-
-    switch_to(page, APPROVER)
-    # the approver reads the evidence in full, and cannot approve before acknowledging it
-    before = last_seq(sandbox)
-    request.locator("button[data-action-id=view_live_use]").click()
-    modal = page.locator("#modal-layer .modal")
-    expect(modal.locator("h2")).to_contain_text("Live use: M-", timeout=WAIT_MS)
-    expect(modal).to_contain_text("SELECT v.id, v.youtube_id, v.title")
-    page.screenshot(path=artifacts / "sandbox-live-use.png")
-    modal.locator(".modal-close").click()
-    next_sent(sandbox, "block_actions", before)
-    refusals = len(sandbox.slack.workspace.ephemerals)
-    click_action(page, request.locator("[data-action-id^=approve]"))
-    refused = wait_for(
-        lambda: [e for e in sandbox.slack.workspace.ephemerals[refusals:] if e.user == APPROVER]
-    )
-    assert "the application still uses `videos.youtube_id`" in str(refused[0].text)
-    acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
-    before = last_seq(sandbox)
-    acknowledge.click()
-    next_sent(sandbox, "block_actions", before)
-    expect(request).to_contain_text("acknowledged by", timeout=WAIT_MS)
-    expect(acknowledge).to_be_checked()
-    updates = len(sandbox.slack.calls("chat.update"))
-    click_action(page, request.locator("[data-action-id^=approve]"))
-    expect(page.locator("#messages")).to_contain_text(
-        re.compile("succeeded", re.I), timeout=180_000
-    )
-
-    def shown() -> list[str]:
-        return [json.dumps(c.args) for c in sandbox.slack.calls("chat.update")[updates:]]
-
-    wait_for(lambda: (texts := shown()) and "Succeeded" in texts[-1])  # ends with the outcome…
-    assert any("running" in text for text in shown())  # …after showing the run live
-    expect(request.locator(".edited")).to_be_visible()
-    wait_for(lambda: status(handle).at_head, timeout=60)
-
-    def replies() -> str:
-        ts = request.get_attribute("data-ts")
-        found = sandbox.slack.workspace.messages.get(sandbox.ops_channel, {}).values()
-        return " ".join(m.text for m in found if m.thread_ts == ts and m.ts != ts)
-
-    wait_for(lambda: "Watching demo for 30.0 s after the run" in replies())  # the watch began
-    expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
-    page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
-
-
-def click_action(page: Page, button: Any) -> None:
-    """Click, and confirm the button's dialog when it has one."""
-    confirm = button.get_attribute("data-confirm") == "yes"
-    button.click()
-    if confirm:
-        page.locator("#confirm-layer .confirm").click()
-
-
-def test_the_request_log_numbers_each_request_once_and_a_narrow_window_works(
-    browser: Browser, sandbox: Sandbox
-) -> None:
-    context = browser.new_context(viewport={"width": 700, "height": 800})
-    narrow = context.new_page()
-    narrow.goto(sandbox.url)
-    expect(narrow.locator("body")).to_have_attribute("data-loaded", "true")
-    narrow.click("#log-toggle")
-    for text in ("/migrate help", "/migrate targets"):
-        send(narrow, text)
-        narrow.click("#log-toggle")  # closing and opening again reads the log again
-        narrow.click("#log-toggle")
-    entries = narrow.locator("#log-entries li")
-    expect(entries).to_have_count(len(sandbox.bridge.sent()))  # each one, once
-    expect(entries.first).to_contain_text("slash_command")
-    numbers = [entries.nth(i).get_attribute("data-seq") for i in range(entries.count())]
-    assert len(numbers) == len(set(numbers))
-    assert entries.first.locator("summary").inner_text().startswith(f"#{numbers[0]} ")
-    narrow.click("#log-toggle")
-    width = narrow.evaluate("document.documentElement.scrollWidth")
-    assert width <= 700, f"the page scrolls sideways at 700 px ({width} px)"
-    expect(narrow.locator("#message-box")).to_be_visible()
-    expect(messages(narrow, "ephemeral").last).to_be_in_viewport()
-    context.close()
-
-
-def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
-    browser: Browser, tmp_path: Path, artifacts: Path
-) -> None:
-    """`make run PORT=…` as a new user types it (the default 20,000 segments), walked to a
-    successful run. Its screenshot lands in test-artifacts/; `make screenshot` runs this test
-    with MIGRATE_BOT_SCREENSHOT=docs to refresh the README's picture, docs/sandbox.png."""
-    root = Path(__file__).resolve().parents[1]
-    venv = root / ".venv"
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MIGRATE_BOT_"))}
-    env.pop("PORT", None)
-    command = ["make", "-s", "-f", str(root / "Makefile"), f"VENV={venv}"]
-    command += ["-o", f"{venv}/.installed", "run", f"PORT={port}"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    printed: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            printed.append(line)
-            if line.startswith("Ctrl-C stops it"):
-                break
-        assert any("20,000 segments" in line for line in printed), printed
-        assert f"http://127.0.0.1:{port}/" in printed[0], printed
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
-        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
-        send(page, "/migrate upgrade demo")
-        asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]"))
-        expect(asked.last).to_be_visible(timeout=60_000)
-        request = page.locator(
-            f'#messages article[data-ts="{asked.last.get_attribute("data-ts")}"]'
-        )
-        boxes = request.locator(".checkboxes input[type=checkbox]")
-        for index in range(boxes.count()):
-            boxes.nth(index).click()
-            expect(boxes.nth(index)).to_be_checked()
-        switch_to(page, APPROVER)
-        acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
-        acknowledge.click()  # the demo's simulated app still reads what the last revision drops
-        expect(request).to_contain_text("acknowledged by", timeout=60_000)
-        request.locator("[data-action-id^=approve]").click()
-        expect(request).to_contain_text("Succeeded", timeout=180_000)
-        request.locator(".b-header").evaluate("node => node.scrollIntoView({block: 'start'})")
-        expect(request.locator(".b-header")).to_be_in_viewport()
-        page.screenshot(path=screenshot_path(root, artifacts))
-        context.close()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # make and the sandbox, as Ctrl-C would
-        process.wait(60)
-    assert process.stdout is not None
-    assert "stopping the sandbox" in process.stdout.read()  # the sandbox ended cleanly
-
-
-def screenshot_path(root: Path, artifacts: Path) -> Path:
-    """test-artifacts/ by default: a test run must not rewrite a tracked file."""
-    if os.environ.get("MIGRATE_BOT_SCREENSHOT") == "docs":
-        return root / "docs" / "sandbox.png"
-    return artifacts / "sandbox.png"

@@ -13,7 +13,8 @@ from tests.support.reliability.crash_targets import (
     crash_targets,
     slow_parts,
 )
-from tests.support.reliability.http_relay import HttpRelay
+from tests.support.reliability.fault_targets import FaultWorld, fault_targets
+from tests.support.reliability.http_relay import HttpRelay, Rule, forward
 from tests.support.reliability.observe import Bucket
 from tests.support.reliability.results import FaultRecord, record
 from tests.support.reliability.socket_relay import PostgresRelay
@@ -65,3 +66,31 @@ def crash_world(
         with world.running():
             yield CrashWorld(world, bucket, relay, replica)
     drop_databases(pg_server, [t.database.database for t in targets])
+
+
+@pytest.fixture(scope="module")
+def faults(
+    pg_server: DatabaseUrl,
+    s3_server: str,
+    templates: Templates,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[FaultWorld]:
+    root = tmp_path_factory.mktemp("faults")
+    bucket = Bucket.create(s3_server, f"faults-{root.name.lower()}")
+    with HttpRelay(s3_server) as relay:
+        targets = fault_targets(pg_server, templates, bucket=bucket.name, s3_endpoint=relay.url)
+        world = World(root, pg_server, targets, environ=aws_environment())
+        with world.running():
+            yield FaultWorld(world, bucket, relay)
+    drop_databases(pg_server, [t.database.database for t in targets])
+
+
+@pytest.fixture
+def relay_rule(faults: FaultWorld) -> Iterator[Callable[[Rule], None]]:
+    """Set the S3 relay's rule for one test; every request goes through again after it."""
+
+    def use(rule: Rule) -> None:
+        faults.relay.rule = rule
+
+    yield use
+    faults.relay.rule = forward

@@ -1,0 +1,89 @@
+"""``make run`` as the README gives it, in a real browser, walked to a successful run;
+the screenshot of the README comes from it (``make screenshot``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from playwright.sync_api import Browser, expect
+
+from tests.support.sandbox_page import (
+    APPROVER,
+    messages,
+    send,
+    switch_to,
+)
+
+
+def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    """`make run PORT=…` as a new user types it (the default 20,000 segments), walked to a
+    successful run. Its screenshot lands in test-artifacts/; `make screenshot` runs this test
+    with MIGRATE_BOT_SCREENSHOT=docs to refresh the README's picture, docs/sandbox.png."""
+    root = Path(__file__).resolve().parents[1]
+    venv = root / ".venv"
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MIGRATE_BOT_"))}
+    env.pop("PORT", None)
+    command = ["make", "-s", "-f", str(root / "Makefile"), f"VENV={venv}"]
+    command += ["-o", f"{venv}/.installed", "run", f"PORT={port}"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    printed: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            printed.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                break
+        assert any("20,000 segments" in line for line in printed), printed
+        assert f"http://127.0.0.1:{port}/" in printed[0], printed
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        send(page, "/migrate upgrade demo")
+        asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]"))
+        expect(asked.last).to_be_visible(timeout=60_000)
+        request = page.locator(
+            f'#messages article[data-ts="{asked.last.get_attribute("data-ts")}"]'
+        )
+        boxes = request.locator(".checkboxes input[type=checkbox]")
+        for index in range(boxes.count()):
+            boxes.nth(index).click()
+            expect(boxes.nth(index)).to_be_checked()
+        switch_to(page, APPROVER)
+        acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+        acknowledge.click()  # the demo's simulated app still reads what the last revision drops
+        expect(request).to_contain_text("acknowledged by", timeout=60_000)
+        request.locator("[data-action-id^=approve]").click()
+        expect(request).to_contain_text("Succeeded", timeout=180_000)
+        request.locator(".b-header").evaluate("node => node.scrollIntoView({block: 'start'})")
+        expect(request.locator(".b-header")).to_be_in_viewport()
+        page.screenshot(path=screenshot_path(root, artifacts))
+        context.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # make and the sandbox, as Ctrl-C would
+        process.wait(60)
+    assert process.stdout is not None
+    assert "stopping the sandbox" in process.stdout.read()  # the sandbox ended cleanly
+
+
+def screenshot_path(root: Path, artifacts: Path) -> Path:
+    """test-artifacts/ by default: a test run must not rewrite a tracked file."""
+    if os.environ.get("MIGRATE_BOT_SCREENSHOT") == "docs":
+        return root / "docs" / "sandbox.png"
+    return artifacts / "sandbox.png"
