@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
 
 import boto3
 
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from commands.backup.take import take_backup
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
@@ -113,7 +113,7 @@ def main() -> int:
             size = build_database(handle, args.rows)
 
             plain_s, plain_bytes = plain_dump(database, workdir / "plain.dump")
-            store = EventStore(workdir / "state.sqlite3")
+            store = SqliteEventStore(workdir / "state.sqlite3")
             started = time.monotonic()
             record = take_backup(handle, store=store, actor="bench")
             bot_s = time.monotonic() - started

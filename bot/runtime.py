@@ -124,7 +124,7 @@ def start_runtime(
 ) -> BotRuntime:
     """Start everything but the transport; raises ``AuditLogUnavailableError`` when
     the state file cannot be opened. ``schedule=False`` runs no scheduler."""
-    store = open_audit_log(config.bot.state_path, clock=clock)
+    store = open_audit_log(config.bot.state, clock=clock)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
     outbox = Outbox(config.bot.state_path)

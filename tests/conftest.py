@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.support.backup_targets",
     "tests.support.browser",
     "tests.support.checks_fixtures",
+    "tests.support.shared_state",
 ]
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from commands.config.targets_file import parse_config
 from commands.requests import AlreadyDoneError, RequestService
 from commands.state.vocabulary import EventKind, RequestState
@@ -64,7 +64,7 @@ def race(
 
 def open_service(config_path: Path) -> RequestService:
     config = parse_config(config_path.read_text(), source=str(config_path), base=config_path.parent)
-    return RequestService(EventStore(config.bot.state_path), config)
+    return RequestService(SqliteEventStore(config.bot.state_path), config)
 
 
 def child(config_path: Path, request_id: str, barrier: object, results: object) -> None:

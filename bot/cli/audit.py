@@ -11,6 +11,7 @@ from bot.cli import audit_render
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
+from commands.state.audit_log import open_audit_log
 from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
 
 file_option = click.option(
@@ -22,7 +23,11 @@ file_option = click.option(
 
 
 def _store(path: Path | None) -> EventStore:
-    return open_existing(path or load_config().bot.state_path)
+    """The log to read: ``--file``, else the shared state, else the configured state file."""
+    if path is not None:
+        return open_existing(path)
+    bot = load_config().bot
+    return open_audit_log(bot.state) if bot.shared else open_existing(bot.state_path)
 
 
 @click.group(invoke_without_command=True)

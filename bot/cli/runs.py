@@ -62,7 +62,7 @@ def break_glass_run(
     out: Output,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
-    store = open_audit_log(config.bot.state_path)
+    store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     handle = open_target(config.target(target))
     with AlembicRunner.for_target(handle).session() as session:

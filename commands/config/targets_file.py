@@ -23,6 +23,7 @@ from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
 from commands.errors import ConfigError, UnknownTargetError
+from commands.state.location import StateLocation
 from commands.state.vocabulary import ChecklistItem
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
@@ -31,6 +32,8 @@ BUNDLED_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 DEMO_TARGET = "demo"
 DEMO_SOURCE = "<built-in demo config>"
 
+DEFAULT_QUEUE = "default"
+QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
@@ -77,6 +80,16 @@ class BotSettings:
 
     ops_channel: str | None
     state_path: Path
+    state_url_env: str | None = None  # set: the state is shared, in that PostgreSQL database
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state lives in PostgreSQL (fronts and workers as separate processes)."""
+        return self.state.shared
+
+    @property
+    def state(self) -> StateLocation:
+        return StateLocation(self.state_path, self.state_url_env)
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,8 @@ class TargetConfig:
     before_run: tuple[Hook, ...] = ()
     after_run: tuple[Hook, ...] = ()
     hook_timeout: float = 30.0
+    # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,7 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
     settings = BotSettings(
         ops_channel=table.string("ops_channel", None, SLACK_ID),
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
+        state_url_env=table.string("state_url_env", None, ENV_NAME),
     )
     table.reject_unknown()
     return settings
@@ -210,6 +226,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
+        queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
