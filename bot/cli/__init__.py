@@ -21,6 +21,7 @@ from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
+from bot.cli.state import state
 from bot.logs import configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -56,6 +57,7 @@ for command in (
     audit,
     demo_data,
     serve,
+    state,
 ):
     cli.add_command(command)
 

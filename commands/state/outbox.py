@@ -36,6 +36,9 @@ from typing import Any, Protocol
 import psycopg
 import psycopg_pool
 
+from commands.state.location import StateLocation
+from commands.state.shared import shared_state
+
 BUSY_TIMEOUT_S = 30.0
 
 SQLITE_SCHEMA = """
@@ -343,3 +346,11 @@ class Outbox:
 
     def close(self) -> None:
         self._tables.close()
+
+
+def open_outbox(location: StateLocation) -> Outbox:
+    """The outbox where the state lives: the shared PostgreSQL, else the SQLite file."""
+    shared = shared_state(location)
+    if shared is not None:
+        return Outbox(tables=PostgresTables(shared.pool))
+    return Outbox(location.path)
