@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.adapters.slack_settings import SlackSettings
@@ -29,7 +30,7 @@ from bot.invocation import Invocation
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
-from bot.listeners.handoff import Handoff
+from bot.listeners.handoff import Forward, Handoff
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
@@ -55,11 +56,16 @@ def build_app(
     reporter: ErrorReporter | None = None,
     client: WebClient | None = None,
     flow: RequestFlow | None = None,
+    forward: Forward | None = None,
+    middleware: list[Middleware] | None = None,
 ) -> App:
     """A Bolt app answering ``/migrate`` and its buttons.
 
     ``handlers`` are added to (and override) the read-only ones and, with a
-    ``flow``, the change handlers. Building it calls ``auth.test`` once, so a
+    ``flow``, the change handlers. ``forward``: a front of a shared deployment,
+    which enqueues each request's work for a worker instead of doing it.
+    ``middleware`` replaces ``global_middleware()`` (a worker replaying requests
+    a front already filtered). Building it calls ``auth.test`` once, so a
     wrong token fails here, at start.
     """
     client = client or web_client(settings.bot_token, settings.api_url)
@@ -75,8 +81,8 @@ def build_app(
         client=client,
         process_before_response=True,
     )
-    for middleware in global_middleware():
-        app.use(middleware)
+    for each in global_middleware() if middleware is None else middleware:
+        app.use(each)
 
     def context_for(invocation: Invocation) -> CommandContext:
         return CommandContext(
@@ -88,7 +94,7 @@ def build_app(
             shared=shared,
         )
 
-    handoff = Handoff(context_for, worker, reporter)
+    handoff = Handoff(context_for, worker, reporter, forward)
     register_slash_command(
         app,
         config=config,

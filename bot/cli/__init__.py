@@ -22,6 +22,7 @@ from bot.cli.migrations import downgrade, history, plan, status, targets, upgrad
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
 from bot.cli.state import state
+from bot.cli.worker import worker
 from bot.logs import configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -57,6 +58,7 @@ for command in (
     audit,
     demo_data,
     serve,
+    worker,
     state,
 ):
     cli.add_command(command)

@@ -10,7 +10,7 @@ they see. A listener gives its work: payload → domain call → view.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,18 +25,34 @@ Work = Callable[[CommandContext], str | None]
 """What runs on the worker; a sentence it returns is the asker's private answer."""
 ActionWork = Callable[[dict[str, Any], CommandContext], str | None]
 """A button's work, given the clicked action."""
+Forward = Callable[[Mapping[str, Any]], None]
+"""A shared deployment's front: enqueue the Slack request's body for a worker, which
+replays it through its own app (``bot.distributed.worker_process``) and does the work there."""
 
 
 @dataclass(frozen=True)
 class Handoff:
-    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation."""
+    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation;
+    with ``forward`` (a front of a shared deployment), hands it to a worker process."""
 
     context_for: Callable[[Invocation], CommandContext]
     worker: Worker
     reporter: ErrorReporter
+    forward: Forward | None = None
 
-    def submit(self, invocation: Invocation, work: Work, *, doing: str) -> None:
-        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer."""
+    def submit(
+        self,
+        invocation: Invocation,
+        work: Work,
+        *,
+        doing: str,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer.
+        ``body`` is the Slack request's: a front that forwards enqueues it instead."""
+        if self.forward is not None and body is not None:
+            self.forward(body)
+            return
         ctx = self.context_for(invocation)
 
         def job() -> None:
@@ -58,4 +74,6 @@ class Handoff:
         @app.action(action_id)
         def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
             ack()
-            self.submit(Invocation.from_body(body), lambda ctx: work(action, ctx), doing=doing)
+            self.submit(
+                Invocation.from_body(body), lambda ctx: work(action, ctx), doing=doing, body=body
+            )

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from slack_bolt.middleware import Middleware
 
-from bot.middleware.duplicates import DuplicateFilter
+from bot.middleware.duplicates import DuplicateFilter, SeenBefore
 from bot.middleware.workspace_guard import WorkspaceGuard
 
 __all__ = ["DuplicateFilter", "WorkspaceGuard", "global_middleware"]
 
 
-def global_middleware() -> list[Middleware]:
-    """A fresh chain for one app (the duplicate filter remembers the ids it saw)."""
-    return [WorkspaceGuard(), DuplicateFilter()]
+def global_middleware(seen_before: SeenBefore | None = None) -> list[Middleware]:
+    """A fresh chain for one app. The duplicate filter remembers the ids it saw in
+    this process, or, given ``seen_before``, in the shared state every front writes."""
+    return [WorkspaceGuard(), DuplicateFilter(seen_before=seen_before)]

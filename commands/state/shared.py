@@ -37,7 +37,7 @@ class SharedState:
         self.schema = SCHEMA
         self.pool = psycopg_pool.ConnectionPool(
             url.for_libpq(),
-            kwargs=self._connection_kwargs(),
+            kwargs=self.connection_kwargs(),
             min_size=1,
             max_size=pool_size,
             name="migrate-bot-state",
@@ -45,7 +45,7 @@ class SharedState:
             open=True,
         )
 
-    def _connection_kwargs(self) -> dict[str, object]:
+    def connection_kwargs(self) -> dict[str, object]:
         password = {"password": self.url.password} if self.url.password else {}
         return {
             "autocommit": True,
@@ -59,7 +59,7 @@ class SharedState:
         """A connection of its own (an advisory lock's, a ``LISTEN``'s), outside the pool;
         raises ``DatabaseUnavailableError``."""
         try:
-            return psycopg.connect(self.url.for_libpq(), **self._connection_kwargs())  # type: ignore[arg-type]
+            return psycopg.connect(self.url.for_libpq(), **self.connection_kwargs())  # type: ignore[arg-type]
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(
                 f"cannot reach the shared state at {self.url.display()}: {exc}"
