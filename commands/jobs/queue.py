@@ -16,6 +16,7 @@ Two tasks, both handed to whatever the worker process plugs in
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -25,24 +26,34 @@ from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Status
 
 from commands.config.targets_file import DEFAULT_QUEUE, Config
+from commands.jobs.tasks import tasks
 from commands.state.shared import SharedState
 
 log = logging.getLogger(__name__)
 
-INTERACTION_TASK = "migrate_bot.interaction"
-RUN_TASK = "migrate_bot.run"
+INTERACTION_TASK = "migrate_bot:interaction"
+RUN_TASK = "migrate_bot:run"
 
 
 def job_app(shared: SharedState) -> procrastinate.App:
-    """The procrastinate app on the shared state's schema (its connections' search_path)."""
-    from commands.jobs.tasks import tasks
-
+    """A procrastinate app on the shared state's schema (its connections' search_path),
+    not yet opened: ``JobQueue`` opens it on the shared pool (to enqueue from any
+    thread); a worker opens it asynchronously (to run jobs)."""
+    kwargs = shared.connection_kwargs()
+    kwargs.pop("autocommit")  # procrastinate sets it on the connections that need it
     connector = procrastinate.PsycopgConnector(
-        conninfo=shared.url.for_libpq(), kwargs=shared.connection_kwargs(), min_size=1
+        conninfo=shared.url.for_libpq(), kwargs=kwargs, min_size=1
     )
-    app = procrastinate.App(connector=connector)
-    app.add_tasks_from(tasks, namespace="migrate_bot")
-    return app
+    with _REGISTERING:
+        if not _APPS:  # tasks are registered once per process: they are renamed in place
+            _APPS.append(procrastinate.App(connector=connector))
+            _APPS[0].add_tasks_from(tasks, namespace="migrate_bot")
+            return _APPS[0]
+    return _APPS[0].with_connector(connector)
+
+
+_APPS: list[procrastinate.App] = []
+_REGISTERING = threading.Lock()
 
 
 def target_lock(target: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -90,7 +91,7 @@ class SchedulerSeat:
 
     def _try_take(self) -> bool:
         if self._conn is None:
-            self._conn = self.shared.connect()
+            self._conn = self.shared.connect(f"migrate-bot scheduler {os.getpid()}")
         row = self._conn.execute(
             "SELECT pg_try_advisory_lock(hashtext(%s))", (SEAT_LOCK,)
         ).fetchone()

@@ -55,11 +55,12 @@ class SharedState:
             **password,
         }
 
-    def connect(self) -> psycopg.Connection:
-        """A connection of its own (an advisory lock's, a ``LISTEN``'s), outside the pool;
-        raises ``DatabaseUnavailableError``."""
+    def connect(self, application_name: str = APPLICATION_NAME) -> psycopg.Connection:
+        """A connection of its own (an advisory lock's, a ``LISTEN``'s), outside the pool,
+        named ``application_name`` in ``pg_stat_activity``; raises ``DatabaseUnavailableError``."""
+        kwargs = {**self.connection_kwargs(), "application_name": application_name}
         try:
-            return psycopg.connect(self.url.for_libpq(), **self.connection_kwargs())  # type: ignore[arg-type]
+            return psycopg.connect(self.url.for_libpq(), **kwargs)  # type: ignore[arg-type]
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(
                 f"cannot reach the shared state at {self.url.display()}: {exc}"
