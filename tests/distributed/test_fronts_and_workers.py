@@ -22,16 +22,18 @@ from tests.support.shared_deployment import ALICE, BOB, CLI, DEV, OPS, Deploymen
 RUN_TIMEOUT = 240
 
 
-def ask(deployment: Deployment, front: Process, text: str) -> tuple[Message, str]:
-    """Alice's ``/migrate TEXT`` through ``front``: the request message, once it can be
-    decided on, and its id."""
+def ask(
+    deployment: Deployment, front: Process, text: str, shown: str | None = None
+) -> tuple[Message, str]:
+    """Alice's ``/migrate TEXT`` through ``front``: the request message (whose header ends
+    with ``shown``, default TEXT), once it can be decided on, and its id."""
     before = {m.ts for m in deployment.messages(DEV)}
     sender = deployment.sender(front)
     assert sender.post(sender.command_body(text, user=ALICE, channel=DEV))[0] == 200
 
     def posted() -> Message | None:
         for message in deployment.messages(DEV):
-            if message.ts not in before and header(message).endswith(text.split(" ", 1)[1]):
+            if message.ts not in before and header(message).endswith(shown or text):
                 return message if "Approve" in str(message.blocks) else None
         return None
 

@@ -229,9 +229,9 @@ class Deployment:
 
     # --- the shared state, read as an auditor ---------------------------------------
 
-    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def query(self, sql: str, params: tuple[object, ...] | None = None) -> list[tuple[object, ...]]:
         with psycopg.connect(self.state_url, options=SEARCH_PATH, autocommit=True) as conn:
-            return list(conn.execute(sql, params).fetchall())
+            return list(conn.execute(sql, params).fetchall())  # type: ignore[arg-type]
 
     def requests(self) -> RequestService:
         return RequestService(open_audit_log(self.config.bot.state), self.config)
