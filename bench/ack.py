@@ -1,20 +1,25 @@
 """Time to HTTP 200 for `/migrate plan demo`, a "View SQL" click and an Approve click,
-beside a bare Bolt app.
+beside a bare Bolt app, for both deployments: embedded (one process) and shared
+(a front and a worker on a PostgreSQL state), while a run is in progress.
 
-Both bots run as child processes behind the same server stack (uvicorn,
-Starlette, Bolt's adapter): the real one is `migrate-bot serve --mode http`
+All bots run as child processes behind the same server stack (uvicorn,
+Starlette, Bolt's adapter). The real one is `migrate-bot serve --mode http`
 on a copy of the demo target (the demo's embedded PostgreSQL, a database of
-its own, a state file in a temporary folder), whose worker really plans
-(Alembic child processes) after each ack; the bare one only acks. The Approve
-clicks are the approver's, on a request whose checklist is not ticked: each is
-checked against the policy and the audit log, refused, and answered. Requests
-are signed as Slack signs them and sent over fresh connections by 1 and 20
-concurrent senders; the Web API is the local Slack-compatible server. Bare and
-real alternate in rounds (so both meet the same load from whatever else the
-machine runs); after each round the real bot's worker is drained (the
-"drain s" column: the work done after the acks).
+its own): embedded, with a state file in a temporary folder, it plans itself
+(Alembic child processes) after each ack; shared (`[bot] state_url_env`), it
+enqueues each request and a `migrate-bot worker` plans. The bare one only
+acks. In both, a run is in progress the whole time: a second target whose
+revision sleeps for ten minutes, approved before the first request is timed
+(in the embedded bot's own process; on the shared deployment's worker). The
+Approve clicks are the approver's, on a request whose checklist is not
+ticked: each is checked against the policy and the audit log, refused, and
+answered. Requests are signed as Slack signs them and sent over fresh
+connections by 1 and 20 concurrent senders; the Web API is the local
+Slack-compatible server. Bare and real alternate in rounds (so both meet the
+same load from whatever else the machine runs); after each round the real
+bot's work is drained (the "drain s" column: the work done after the acks).
 
-    .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100]
+    .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100] [--only shared]
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,22 +50,35 @@ sys.path.insert(0, str(ROOT))
 from bot.local_slack.server import LocalSlackServer  # noqa: E402
 from bot.local_slack.workspace import Workspace  # noqa: E402
 from bot.views.ids import ActionId  # noqa: E402
+from commands.postgres.embedded import start_embedded_server  # noqa: E402
+from commands.state.schema import SEARCH_PATH  # noqa: E402
+from tests.support.alembic_projects import Rev, write_project  # noqa: E402
+from tests.support.databases import create_database, drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
 
 TOKEN = "xoxb-bench-0000-token"
+STATE_URL_ENV = "BENCH_STATE_URL"
+SLOW_RUN_S = 600  # the run in progress while acks are timed
 SECRET = "bench-signing-secret"
 USER, CHANNEL = "U0BENCH", "C0BENCH"
 APPROVER = "U0DEMOAPPR"  # the demo target's approver
 
 
-def bench_config(folder: Path) -> Path:
-    """The demo target on a database of its own (left at base: nothing is approved)."""
-    path = folder / "bench.toml"
+def bench_config(folder: Path, *, shared: bool) -> Path:
+    """The demo target on a database of its own (left at base: nothing is approved), and
+    ``slow``, whose one revision sleeps while the acks are timed."""
+    project = folder / "slow-project"
+    if not project.exists():
+        sleep = f"SELECT pg_sleep({SLOW_RUN_S})"
+        write_project(project, [Rev("slow0001", (), (sleep,), (), "a long revision")])
+    state = f'state_url_env = "{STATE_URL_ENV}"' if shared else ""
+    path = folder / ("bench-shared.toml" if shared else "bench.toml")
     path.write_text(
         textwrap.dedent(
             f"""
             [bot]
             state_path = "{(folder / "state.sqlite3").as_posix()}"
+            {state}
 
             [targets.demo]
             embedded_postgres = "{(ROOT / "var" / "postgres").as_posix()}"
@@ -67,6 +86,16 @@ def bench_config(folder: Path) -> Path:
             script_location = "{(ROOT / "migrations").as_posix()}"
             approvers = ["{APPROVER}"]
             backup = "file://{(folder / "backups").as_posix()}"
+
+            [targets.slow]
+            embedded_postgres = "{(ROOT / "var" / "postgres").as_posix()}"
+            embedded_database = "bench_slow"
+            script_location = "{project.as_posix()}"
+            approvers = ["{APPROVER}"]
+            checklist = []
+            backup = "file://{(folder / "backups").as_posix()}"
+            backup_compression = "none"
+            max_duration = "15min"
             """
         )
     )
@@ -138,12 +167,31 @@ def start(
 
 
 def drain(url: str, timeout: float = 900) -> float:
+    """Wait until the bot's worker threads are idle (embedded); seconds waited."""
     started = time.monotonic()
     while (health(url) or {}).get("worker", {}).get("pending", 1):
         if time.monotonic() - started > timeout:
             raise SystemExit("the bot's worker did not drain")
         time.sleep(0.2)
     return time.monotonic() - started
+
+
+def drain_queue(state_url: str, timeout: float = 900) -> float:
+    """Wait until no Slack request waits in the shared job queue or is being replayed."""
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(state_url, options=SEARCH_PATH, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                " AND task_name = 'migrate_bot:interaction'"
+            ).fetchone()
+            if not (row and row[0]):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise SystemExit("the workers did not drain the queue")
+            time.sleep(0.2)
 
 
 def run_phase(
@@ -175,10 +223,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
 
 
-def wait_for_button(slack_url: str, action_id: str) -> tuple[str, str]:
-    """The value and block id of the first ``action_id`` button the bot shows (read
-    through the local server's long poll)."""
-    seen, deadline = 0, time.monotonic() + 180
+def wait_for_button(slack_url: str, action_id: str, after: int = 0) -> tuple[str, str, int]:
+    """The value and block id of the first ``action_id`` button the bot shows after change
+    ``after`` (read through the local server's long poll), and the change it came in."""
+    seen, deadline = after, time.monotonic() + 180
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{slack_url}/_local/changes?after={seen}&timeout=5") as got:
             changes = json.load(got)
@@ -187,7 +235,7 @@ def wait_for_button(slack_url: str, action_id: str) -> tuple[str, str]:
             for block in change["data"].get("blocks", []):
                 for element in block.get("elements", []) if block["type"] == "actions" else []:
                     if element.get("action_id") == action_id:
-                        return str(element["value"]), str(block["block_id"])
+                        return str(element["value"]), str(block["block_id"]), seen
     raise SystemExit(f"no {action_id} button came back")
 
 
@@ -196,6 +244,9 @@ def main() -> None:
     parser.add_argument("--requests-1", type=int, default=40, help="requests at 1 sender")
     parser.add_argument("--requests-20", type=int, default=100, help="requests at 20 senders")
     parser.add_argument("--rounds", type=int, default=5, help="bare/bot alternations per case")
+    parser.add_argument(
+        "--only", choices=["embedded", "shared"], help="measure one deployment (default both)"
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -206,9 +257,8 @@ def main() -> None:
         serve_slack(args.serve_slack)
         return
 
-    slack_port, real_port, bare_port = free_port(), free_port(), free_port()
-    slack_url = f"http://127.0.0.1:{slack_port}"
-    real_url, bare_url = f"http://127.0.0.1:{real_port}", f"http://127.0.0.1:{bare_port}"
+    slack_port, bare_port = free_port(), free_port()
+    slack_url, bare_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{bare_port}"
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": TOKEN,
@@ -216,8 +266,7 @@ def main() -> None:
         "SLACK_API_URL": f"{slack_url}/api/",
     }
     env.pop("SLACK_APP_TOKEN", None)
-    env["MIGRATE_BOT_CONFIG"] = str(bench_config(Path(tempfile.mkdtemp(prefix="bench-ack-"))))
-    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-ack-"))
     processes = [
         start(
             [sys.executable, __file__, "--serve-slack", str(slack_port)],
@@ -228,39 +277,105 @@ def main() -> None:
     ]
     try:
         processes.append(
-            start(
-                [
-                    migrate_bot,
-                    "serve",
-                    "--mode",
-                    "http",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(real_port),
-                ],
-                env,
-                real_url,
-            )
-        )
-        processes.append(
             start([sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url)
         )
-        report(slack_url, real_url, bare_url, args)
+        print(
+            f"{'deployment':<11}{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}"
+            f"{'p99 ms':>9}{'p99/bare':>10}{'drain s':>9}",
+            flush=True,
+        )
+        for shared in (False, True):
+            name = "shared" if shared else "embedded"
+            if args.only in (None, name):
+                with deployment(folder, env, shared=shared) as (real_url, drained):
+                    report(
+                        name,
+                        slack_url=slack_url,
+                        real_url=real_url,
+                        bare_url=bare_url,
+                        drained=drained,
+                        args=args,
+                    )
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
             process.wait(30)
 
 
-def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespace) -> None:
+@contextmanager
+def deployment(
+    folder: Path, env: dict[str, str], *, shared: bool
+) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The real bot: `serve` alone (embedded), or `serve` and a `worker` on a PostgreSQL
+    state; its URL and how to wait for its work to drain."""
+    server = start_embedded_server(ROOT / "var" / "postgres")
+    reset = server.with_database("bench_slow")
+    drop_database(server, reset)
+    env = {**env, "MIGRATE_BOT_CONFIG": str(bench_config(folder, shared=shared))}
+    state = create_database(server, prefix="bench_state") if shared else None
+    if state is not None:
+        env[STATE_URL_ENV] = state.url.render_as_string(hide_password=False)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    serve = [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
+    processes = [start(serve, env, url)]
+    try:
+        if state is not None:  # at the embedded bot's worker threads' priority (nice 19)
+            worker = subprocess.Popen(
+                ["nice", "-n", "19", migrate_bot, "worker", "--concurrency", "4"],
+                env=env,
+                cwd=ROOT,
+                stderr=subprocess.DEVNULL,
+            )
+            processes.append(worker)
+            state_url = env[STATE_URL_ENV]
+            yield url, lambda: drain_queue(state_url)
+        else:
+            yield url, lambda: drain(url)
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        if state is not None:
+            drop_database(server, state)
+
+
+def start_slow_run(slack_url: str, real: SlackSender, real_url: str, after: int) -> int:
+    """A run of ``slow`` approved and in progress (it sleeps while acks are timed)."""
+    real.post(real.command_body("upgrade slow", user=USER, channel=CHANNEL))
+    request_id, block, seen = wait_for_button(slack_url, ActionId.APPROVE, after)
+    real.post(
+        real.action_body(
+            ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=block
+        )
+    )
+    deadline = time.monotonic() + 180
+    while request_id not in ((health(real_url) or {}).get("runs") or []):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the run of {request_id} did not start")
+        time.sleep(0.5)
+    return seen
+
+
+def report(
+    deployment_name: str,
+    *,
+    slack_url: str,
+    real_url: str,
+    bare_url: str,
+    drained: Callable[[], float],
+    args: argparse.Namespace,
+) -> None:
     real = SlackSender(real_url, SECRET, remote_ids(slack_url))
     bare = SlackSender(bare_url, SECRET, remote_ids(slack_url))
+    seen = latest_change(slack_url)
+    seen = start_slow_run(slack_url, real, real_url, seen)
     real.post(real.command_body("plan demo", user=USER, channel=CHANNEL))  # warm-up
-    plan_ref, _ = wait_for_button(slack_url, ActionId.VIEW_SQL)
+    plan_ref, _, seen = wait_for_button(slack_url, ActionId.VIEW_SQL, seen)
     real.post(real.command_body("upgrade demo", user=USER, channel=CHANNEL))
-    request_id, decide_block = wait_for_button(slack_url, ActionId.APPROVE)
-    drain(real_url)
+    request_id, decide_block, seen = wait_for_button(slack_url, ActionId.APPROVE, seen)
+    drained()
 
     def plan(sender: SlackSender) -> Callable[[], bytes]:
         return lambda: sender.command_body("plan demo", user=USER, channel=CHANNEL)
@@ -273,32 +388,35 @@ def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespac
             ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
         )
 
-    print(
-        f"{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'p99/bare':>10}{'drain s':>9}"
-    )
     cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
     for kind, make in cases:
         for senders, total in ((1, args.requests_1), (20, args.requests_20)):
             for sender in (bare, real):
                 run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up
-                drain(real_url)
+                drained()
             bare_ms: list[float] = []
             real_ms: list[float] = []
-            drained = 0.0
+            waited = 0.0
             for _ in range(args.rounds):  # alternate, so both meet the same machine load
                 per_round = max(senders, total // args.rounds)
                 bare_ms += run_phase(bare, make(bare), senders=senders, total=per_round)
                 real_ms += run_phase(real, make(real), senders=senders, total=per_round)
-                drained += drain(real_url)
+                waited += drained()
             for name, times in (("bare", bare_ms), ("bot", real_ms)):
                 ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
                 print(
-                    f"{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
+                    f"{deployment_name:<11}{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
                     f"{statistics.median(times):>9.1f}{percentile(times, 0.99):>9.1f}"
-                    f"{ratio:>10.2f}{drained if name == 'bot' else 0:>9.1f}",
+                    f"{ratio:>10.2f}{waited if name == 'bot' else 0:>9.1f}",
                     flush=True,
                 )
+
+
+def latest_change(slack_url: str) -> int:
+    """The local server's newest change so far (buttons before it are another bot's)."""
+    with urllib.request.urlopen(f"{slack_url}/_local/changes?after=0&timeout=0") as got:
+        changes = json.load(got)
+    return int(changes[-1]["seq"]) if changes else 0
 
 
 if __name__ == "__main__":
