@@ -42,7 +42,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,8 +57,10 @@ from commands.state.schema import SEARCH_PATH  # noqa: E402
 from tests.support.alembic_projects import Rev, write_project  # noqa: E402
 from tests.support.databases import create_database, drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
+from tests.support.socket_mode import SocketModeEndpoint  # noqa: E402
 
 TOKEN = "xoxb-bench-0000-token"
+APP_TOKEN = "xapp-bench-0000-token"
 STATE_URL_ENV = "BENCH_STATE_URL"
 SLOW_RUN_S = 600  # the run in progress while acks are timed
 SECRET = "bench-signing-secret"
@@ -124,10 +128,31 @@ def serve_bare(port: int) -> None:
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve_slack(port: int) -> None:
-    """The local Slack server in a process of its own, so senders' timings stay clean."""
+def serve_bare_socket() -> None:
+    """The Socket Mode baseline: Bolt and its Socket Mode handler, listeners that only ack."""
+    from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.slack_api.replies import web_client
+
+    client = web_client(TOKEN, os.environ["SLACK_API_URL"])
+    app = App(token=TOKEN, client=client, process_before_response=True)
+    app.command("/migrate")(lambda ack: ack())
+    app.action(re.compile(".*"))(lambda ack: ack())
+    SocketModeHandler(app, APP_TOKEN, web_client=client).start()
+
+
+def serve_slack(port: int, socket_url: str) -> None:
+    """The local Slack server in a process of its own, so senders' timings stay clean;
+    ``apps.connections.open`` gives Socket Mode apps ``socket_url``."""
     users = {USER: "bench", APPROVER: "approver"}
-    server = LocalSlackServer(Workspace(users=users), bot_token=TOKEN, port=port)
+    server = LocalSlackServer(
+        Workspace(users=users),
+        bot_token=TOKEN,
+        port=port,
+        app_token=APP_TOKEN,
+        socket_url=socket_url,
+    )
     with server:
         signal.sigwait([signal.SIGTERM, signal.SIGINT])
 
@@ -194,8 +219,34 @@ def drain_queue(state_url: str, timeout: float = 900) -> float:
             time.sleep(0.2)
 
 
+@dataclass(frozen=True)
+class Door:
+    """How requests reach one app and are timed: over HTTP to its ``/slack/events``, or as
+    Socket Mode envelopes to its connection (``endpoint``), the time to the ack."""
+
+    sender: SlackSender  # builds the requests (ids minted by the local Slack server)
+    endpoint: SocketModeEndpoint | None = None
+
+    def timed(self, body: bytes) -> float:
+        if self.endpoint is not None:
+            return self.endpoint.send(*envelope_of(body))
+        began = time.perf_counter()
+        status, _ = self.sender.post(body)
+        if status != 200:
+            raise SystemExit(f"HTTP {status}")
+        return (time.perf_counter() - began) * 1000
+
+
+def envelope_of(body: bytes) -> tuple[str, dict[str, object]]:
+    """A signed request's form body as Socket Mode sends the same thing: kind and payload."""
+    fields = dict(parse_qsl(body.decode()))
+    if "payload" in fields:
+        return "interactive", json.loads(fields["payload"])
+    return "slash_commands", dict(fields)
+
+
 def run_phase(
-    sender: SlackSender, build: Callable[[], bytes], *, senders: int, total: int
+    door: Door, build: Callable[[SlackSender], bytes], *, senders: int, total: int
 ) -> list[float]:
     """``total`` requests from ``senders`` threads; the latency of each, in ms (the
     request is built, ids minted, before the clock starts)."""
@@ -204,15 +255,7 @@ def run_phase(
 
     def one_sender() -> list[float]:
         barrier.wait()
-        times = []
-        for _ in range(per_sender):
-            body = build()
-            began = time.perf_counter()
-            status, _ = sender.post(body)
-            times.append((time.perf_counter() - began) * 1000)
-            if status != 200:
-                raise SystemExit(f"HTTP {status}")
-        return times
+        return [door.timed(build(door.sender)) for _ in range(per_sender)]
 
     with ThreadPoolExecutor(senders) as pool:
         return [t for times in pool.map(lambda _: one_sender(), range(senders)) for t in times]
@@ -248,17 +291,28 @@ def main() -> None:
         "--only", choices=["embedded", "shared"], help="measure one deployment (default both)"
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare-socket", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--socket-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
-    if args.serve_slack:
-        serve_slack(args.serve_slack)
+    if args.serve_bare_socket:
+        serve_bare_socket()
         return
+    if args.serve_slack:
+        serve_slack(args.serve_slack, args.socket_url)
+        return
+    with SocketModeEndpoint() as bots, SocketModeEndpoint() as bares:
+        measure(args, bots, bares)
 
-    slack_port, bare_port = free_port(), free_port()
+
+def measure(args: argparse.Namespace, bots: SocketModeEndpoint, bares: SocketModeEndpoint) -> None:
+    """Slack, the two baselines, then each deployment in turn, printed as they go."""
+    slack_port, bare_slack_port, bare_port = free_port(), free_port(), free_port()
     slack_url, bare_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{bare_port}"
+    bare_slack_url = f"http://127.0.0.1:{bare_slack_port}"
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": TOKEN,
@@ -267,50 +321,64 @@ def main() -> None:
     }
     env.pop("SLACK_APP_TOKEN", None)
     folder = Path(tempfile.mkdtemp(prefix="bench-ack-"))
-    processes = [
-        start(
-            [sys.executable, __file__, "--serve-slack", str(slack_port)],
-            env,
-            slack_url,
-            ready="/_local/changes",
-        ),
-    ]
+    me = [sys.executable, __file__]
+    processes = []
     try:
-        processes.append(
-            start([sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url)
-        )
+        for port, socket_url, url in (
+            (slack_port, bots.url, slack_url),
+            (bare_slack_port, bares.url, bare_slack_url),
+        ):
+            argv = [*me, "--serve-slack", str(port), "--socket-url", socket_url]
+            processes.append(start(argv, env, url, ready="/_local/changes"))
+        processes.append(start([*me, "--serve-bare", str(bare_port)], env, bare_url))
+        bare_socket_env = {**env, "SLACK_API_URL": f"{bare_slack_url}/api/"}
+        processes.append(connect([*me, "--serve-bare-socket"], bare_socket_env, bares))
         print(
-            f"{'deployment':<11}{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}"
-            f"{'p99 ms':>9}{'p99/bare':>10}{'drain s':>9}",
+            f"{'deployment':<11}{'mode':<7}{'request':<22}{'senders':>8}{'app':>7}{'n':>6}"
+            f"{'p50 ms':>9}{'p99 ms':>9}{'p99/bare':>10}{'drain s':>9}",
             flush=True,
         )
+        mint = remote_ids(slack_url)
+        bare_http = Door(SlackSender(bare_url, SECRET, mint))
+        bare_socket = Door(SlackSender(bare_url, SECRET, mint), bares)
         for shared in (False, True):
             name = "shared" if shared else "embedded"
-            if args.only in (None, name):
-                with deployment(folder, env, shared=shared) as (real_url, drained):
-                    report(
-                        name,
-                        slack_url=slack_url,
-                        real_url=real_url,
-                        bare_url=bare_url,
-                        drained=drained,
-                        args=args,
-                    )
+            if args.only not in (None, name):
+                continue
+            with deployment(folder, env, shared=shared, endpoint=bots) as (real_url, drained):
+                real = SlackSender(real_url, SECRET, mint)
+                doors = {"http": (bare_http, Door(real))}
+                if shared:
+                    doors["socket"] = (bare_socket, Door(real, bots))
+                report(name, slack_url=slack_url, doors=doors, drained=drained, args=args)
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
             process.wait(30)
 
 
+def connect(
+    argv: list[str], env: dict[str, str], endpoint: SocketModeEndpoint
+) -> subprocess.Popen[bytes]:
+    """Start a Socket Mode app and wait until it holds a connection to ``endpoint``."""
+    before = endpoint.connections
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while endpoint.connections <= before:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{argv} did not connect")
+        time.sleep(0.1)
+    return process
+
+
 @contextmanager
 def deployment(
-    folder: Path, env: dict[str, str], *, shared: bool
+    folder: Path, env: dict[str, str], *, shared: bool, endpoint: SocketModeEndpoint
 ) -> Iterator[tuple[str, Callable[[], float]]]:
-    """The real bot: `serve` alone (embedded), or `serve` and a `worker` on a PostgreSQL
-    state; its URL and how to wait for its work to drain."""
+    """The real bot: `serve` alone (embedded), or an HTTP front, a Socket Mode front and a
+    `worker` on a PostgreSQL state; the HTTP front's URL and how to wait for the work."""
     server = start_embedded_server(ROOT / "var" / "postgres")
-    reset = server.with_database("bench_slow")
-    drop_database(server, reset)
+    drop_database(server, server.with_database("bench_slow"))
     env = {**env, "MIGRATE_BOT_CONFIG": str(bench_config(folder, shared=shared))}
     state = create_database(server, prefix="bench_state") if shared else None
     if state is not None:
@@ -321,18 +389,21 @@ def deployment(
     serve = [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
     processes = [start(serve, env, url)]
     try:
-        if state is not None:  # at the embedded bot's worker threads' priority (nice 19)
-            worker = subprocess.Popen(
+        if state is None:
+            yield url, lambda: drain(url)
+            return
+        socket_env = {**env, "SLACK_APP_TOKEN": APP_TOKEN}
+        processes.append(connect([migrate_bot, "serve", "--mode", "socket"], socket_env, endpoint))
+        processes.append(  # at the embedded bot's worker threads' priority (nice 19)
+            subprocess.Popen(
                 ["nice", "-n", "19", migrate_bot, "worker", "--concurrency", "4"],
                 env=env,
                 cwd=ROOT,
                 stderr=subprocess.DEVNULL,
             )
-            processes.append(worker)
-            state_url = env[STATE_URL_ENV]
-            yield url, lambda: drain_queue(state_url)
-        else:
-            yield url, lambda: drain(url)
+        )
+        state_url = env[STATE_URL_ENV]
+        yield url, lambda: drain_queue(state_url)
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
@@ -362,54 +433,54 @@ def report(
     deployment_name: str,
     *,
     slack_url: str,
-    real_url: str,
-    bare_url: str,
+    doors: dict[str, tuple[Door, Door]],
     drained: Callable[[], float],
     args: argparse.Namespace,
 ) -> None:
-    real = SlackSender(real_url, SECRET, remote_ids(slack_url))
-    bare = SlackSender(bare_url, SECRET, remote_ids(slack_url))
-    seen = latest_change(slack_url)
-    seen = start_slow_run(slack_url, real, real_url, seen)
+    """With a run in progress, each case at 1 and 20 senders, through each door."""
+    real = doors["http"][1].sender
+    seen = start_slow_run(slack_url, real, real.bot_url, latest_change(slack_url))
     real.post(real.command_body("plan demo", user=USER, channel=CHANNEL))  # warm-up
     plan_ref, _, seen = wait_for_button(slack_url, ActionId.VIEW_SQL, seen)
     real.post(real.command_body("upgrade demo", user=USER, channel=CHANNEL))
     request_id, decide_block, seen = wait_for_button(slack_url, ActionId.APPROVE, seen)
     drained()
 
-    def plan(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.command_body("plan demo", user=USER, channel=CHANNEL)
+    def plan(sender: SlackSender) -> bytes:
+        return sender.command_body("plan demo", user=USER, channel=CHANNEL)
 
-    def click(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
+    def click(sender: SlackSender) -> bytes:
+        return sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
 
-    def approve(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.action_body(
+    def approve(sender: SlackSender) -> bytes:
+        return sender.action_body(
             ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
         )
 
     cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
-    for kind, make in cases:
-        for senders, total in ((1, args.requests_1), (20, args.requests_20)):
-            for sender in (bare, real):
-                run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up
-                drained()
-            bare_ms: list[float] = []
-            real_ms: list[float] = []
-            waited = 0.0
-            for _ in range(args.rounds):  # alternate, so both meet the same machine load
-                per_round = max(senders, total // args.rounds)
-                bare_ms += run_phase(bare, make(bare), senders=senders, total=per_round)
-                real_ms += run_phase(real, make(real), senders=senders, total=per_round)
-                waited += drained()
-            for name, times in (("bare", bare_ms), ("bot", real_ms)):
-                ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
-                print(
-                    f"{deployment_name:<11}{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
-                    f"{statistics.median(times):>9.1f}{percentile(times, 0.99):>9.1f}"
-                    f"{ratio:>10.2f}{waited if name == 'bot' else 0:>9.1f}",
-                    flush=True,
-                )
+    for mode, (bare, bot) in doors.items():
+        for kind, build in cases:
+            for senders, total in ((1, args.requests_1), (20, args.requests_20)):
+                for door in (bare, bot):  # warm-up
+                    run_phase(door, build, senders=senders, total=min(total, 20))
+                    drained()
+                bare_ms: list[float] = []
+                bot_ms: list[float] = []
+                waited = 0.0
+                for _ in range(args.rounds):  # alternate, so both meet the same machine load
+                    per_round = max(senders, total // args.rounds)
+                    bare_ms += run_phase(bare, build, senders=senders, total=per_round)
+                    bot_ms += run_phase(bot, build, senders=senders, total=per_round)
+                    waited += drained()
+                for name, times in (("bare", bare_ms), ("bot", bot_ms)):
+                    ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
+                    print(
+                        f"{deployment_name:<11}{mode:<7}{kind:<22}{senders:>8}{name:>7}"
+                        f"{len(times):>6}{statistics.median(times):>9.1f}"
+                        f"{percentile(times, 0.99):>9.1f}{ratio:>10.2f}"
+                        f"{waited if name == 'bot' else 0:>9.1f}",
+                        flush=True,
+                    )
 
 
 def latest_change(slack_url: str) -> int:

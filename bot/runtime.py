@@ -38,7 +38,6 @@ from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
-from bot.middleware import global_middleware
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
@@ -49,7 +48,6 @@ from commands.pipeline import InterruptedRun, RunContext
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
-from commands.state.seen_requests import SharedSeenRequests
 from commands.state.shared import shared_state
 from commands.targets import TargetOpener, open_target
 
@@ -220,7 +218,6 @@ def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
     """The runtime and the Bolt app every mode serves, the sandbox's included."""
     client = web_client(settings.bot_token, settings.api_url)
     runtime = start_runtime(config, client)
-    shared = shared_state(config.bot.state)
     try:
         app = build_app(
             settings,
@@ -229,9 +226,6 @@ def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
             flow=runtime.flow,
             client=client,
             forward=Forwarder(runtime.queue, runtime.requests) if runtime.queue else None,
-            middleware=global_middleware(SharedSeenRequests(shared.pool).seen_before)
-            if shared
-            else None,
         )
     except BaseException:
         runtime.shutdown()

@@ -6,10 +6,13 @@ runs, stands by for the scheduler) and a Bolt app of its own, with no HTTP
 server: a Slack request a front enqueued is replayed through it
 (``app.dispatch`` in Socket Mode's shape, which checks no signature: the
 front already did), so the listeners and flows are the very ones the
-embedded bot runs. Then procrastinate runs the jobs of its ``queues``,
-``concurrency`` at a time, and the stalled-job watch settles the runs of
-workers that died. SIGTERM or SIGINT aborts the runs in progress (their
-revision in flight rolled back), lets the jobs end and stops.
+embedded bot runs. Its duplicate filter records each request's id in the
+shared state first (a conditional insert), so a Slack retry that reached
+another front, or one click given to two fronts, is acted on once. Then
+procrastinate runs the jobs of its ``queues``, ``concurrency`` at a time,
+and the stalled-job watch settles the runs of workers that died. SIGTERM
+or SIGINT aborts the runs in progress (their revision in flight rolled
+back), lets the jobs end and stops.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from slack_bolt import App, BoltRequest
 
 from bot.adapters.slack_settings import BOT_TOKEN_ENV, SlackSettings, SlackSettingsError
 from bot.app import build_app
-from bot.middleware import WorkspaceGuard
+from bot.middleware import global_middleware
 from bot.runtime import BotRuntime, Role, start_runtime
 from bot.slack_api.replies import web_client
 from bot.worker import InlineWorker
@@ -36,6 +39,7 @@ from commands.config.targets_file import DEFAULT_QUEUE, Config, load_config
 from commands.errors import ConfigError
 from commands.jobs.queue import job_app
 from commands.jobs.stalled import HEARTBEAT_S, STALLED_AFTER_S, watch_stalled
+from commands.state.seen_requests import SharedSeenRequests
 from commands.state.shared import SharedState, shared_state
 from commands.state.vocabulary import RequestState
 
@@ -97,7 +101,7 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
             worker=InlineWorker(),
             flow=runtime.flow,
             client=client,
-            middleware=[WorkspaceGuard()],
+            middleware=global_middleware(SharedSeenRequests(shared.pool).seen_before),
         )
         handlers = WorkerHandlers(app, runtime)
         log.info("worker on %s (%d at a time)", ", ".join(options.queues), options.concurrency)

@@ -49,11 +49,19 @@ class Handoff:
         body: Mapping[str, Any] | None = None,
     ) -> None:
         """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer.
-        ``body`` is the Slack request's: a front that forwards enqueues it instead."""
-        if self.forward is not None and body is not None:
-            self.forward(body)
-            return
+        ``body`` is the Slack request's: a front that forwards enqueues it instead (after
+        the ack too, so the acknowledgement waits for no database)."""
         ctx = self.context_for(invocation)
+        if self.forward is not None and body is not None:
+            forward = self.forward
+            self.worker.submit(
+                lambda: forward(body),
+                name=f"enqueueing ({doing})",
+                on_error=lambda error: ctx.reply.ephemeral(
+                    self.reporter.user_message(error, doing=doing)
+                ),
+            )
+            return
 
         def job() -> None:
             answer = work(ctx)

@@ -18,5 +18,5 @@ __all__ = ["DuplicateFilter", "WorkspaceGuard", "global_middleware"]
 
 def global_middleware(seen_before: SeenBefore | None = None) -> list[Middleware]:
     """A fresh chain for one app. The duplicate filter remembers the ids it saw in
-    this process, or, given ``seen_before``, in the shared state every front writes."""
+    this process, or, given ``seen_before``, in the shared state every worker writes."""
     return [WorkspaceGuard(), DuplicateFilter(seen_before=seen_before)]

@@ -3,9 +3,9 @@
 Slack retries when it did not see our answer in three seconds; the retry
 carries the same ``event_id`` or ``trigger_id``. Seen ids are kept for ten
 minutes (Slack's retries come within five); a repeat is answered 200 and
-dropped. With several fronts (a shared state), the ids are kept in the
+dropped. In a shared deployment the workers' filter keeps the ids in the
 shared PostgreSQL instead (``commands.state.seen_requests``): a retry that
-reaches another front, or two fronts given the same click, act once. This
+reached another front, or two fronts given the same click, act once. This
 guards read-only work; state changes are also guarded where they are
 written (conditional transitions in the audit log).
 """

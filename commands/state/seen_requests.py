@@ -1,10 +1,10 @@
-"""Slack request ids already taken, shared by every front: a retry reaching another
+"""Slack request ids already taken, shared by every worker: a retry that reached another
 front, or two fronts given the same click, is acted on once.
 
 Slack retries a request it saw no answer to within three seconds, with the
-same ``event_id`` or ``trigger_id``. Each front records the id with a
-conditional insert in the shared state before it enqueues anything; the
-front whose insert lost drops the request. Ids older than ``ttl`` (Slack's
+same ``event_id`` or ``trigger_id``. Fronts acknowledge and enqueue; the
+worker replaying a request records its id with a conditional insert in the
+shared state first, and a replay whose insert lost is dropped. Ids older than ``ttl`` (Slack's
 retries come within five minutes) are deleted as new ones come in.
 """
 
