@@ -44,7 +44,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,7 +56,7 @@ from commands.state.schema import SEARCH_PATH  # noqa: E402
 from tests.support.alembic_projects import Rev, write_project  # noqa: E402
 from tests.support.databases import create_database, drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
-from tests.support.socket_mode import SocketModeEndpoint  # noqa: E402
+from tests.support.socket_mode import SocketModeEndpoint, envelope_of  # noqa: E402
 
 TOKEN = "xoxb-bench-0000-token"
 APP_TOKEN = "xapp-bench-0000-token"
@@ -235,14 +234,6 @@ class Door:
         if status != 200:
             raise SystemExit(f"HTTP {status}")
         return (time.perf_counter() - began) * 1000
-
-
-def envelope_of(body: bytes) -> tuple[str, dict[str, object]]:
-    """A signed request's form body as Socket Mode sends the same thing: kind and payload."""
-    fields = dict(parse_qsl(body.decode()))
-    if "payload" in fields:
-        return "interactive", json.loads(fields["payload"])
-    return "slash_commands", dict(fields)
 
 
 def run_phase(

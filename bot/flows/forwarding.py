@@ -31,8 +31,9 @@ class Forwarder:
         self.requests = requests
 
     def __call__(self, body: Mapping[str, Any]) -> None:
-        job = self.queue.interaction(body, target=self.target_of(body))
-        log.debug("enqueued Slack request as job %s", job)
+        target = self.target_of(body)
+        job = self.queue.interaction(body, target=target)
+        log.info("enqueued a Slack request as job %s (%s)", job, self.queue.queue_of(target))
 
     def target_of(self, body: Mapping[str, Any]) -> str | None:
         """The target ``body`` is about, if it names one (read only, never raises)."""

@@ -33,6 +33,7 @@ from tests.support.polling import wait_for
 from tests.support.reliability.bot_process import TEAM, find_element, free_port
 from tests.support.shared_state import STATE_URL_ENV
 from tests.support.slack_requests import SlackSender
+from tests.support.socket_mode import SocketModeEndpoint
 
 CLI = Path(sys.executable).with_name("migrate-bot")
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -100,12 +101,17 @@ class Deployment:
     users: Mapping[str, str] = field(default_factory=lambda: {ALICE: "alice", BOB: "bob"})
     channels: Mapping[str, str] = field(default_factory=lambda: {DEV: "dev", OPS: "ops"})
     environ: Mapping[str, str] = field(default_factory=dict)
+    socket: SocketModeEndpoint | None = None  # where Socket Mode fronts connect
 
     def __post_init__(self) -> None:
         self.token = f"xoxb-{secrets.token_hex(12)}"
+        self.app_token = f"xapp-{secrets.token_hex(12)}"
         self.secret = secrets.token_hex(32)
         self.slack = LocalSlackServer(
-            Workspace(users=dict(self.users), channels=dict(self.channels)), bot_token=self.token
+            Workspace(users=dict(self.users), channels=dict(self.channels)),
+            bot_token=self.token,
+            app_token=self.app_token,
+            socket_url=self.socket.url if self.socket else None,
         )
         text = textwrap.dedent(
             f"""
@@ -150,6 +156,24 @@ class Deployment:
         front.port = port
         self.fronts.append(front.start(self.root))
         wait_for(lambda: self._healthy(front), 90, f"{name}'s /health")
+        return front
+
+    def start_socket_front(self) -> Process:
+        """A front in Socket Mode: it holds a connection to ``socket`` (Slack gives each
+        envelope to one of an app's connections)."""
+        assert self.socket is not None, "give the deployment a SocketModeEndpoint"
+        self._slack()
+        name = f"front{len(self.fronts) + 1}"
+        argv = [str(CLI), "-v", "serve", "--mode", "socket"]
+        environ = self.env({"SLACK_APP_TOKEN": self.app_token})
+        front = Process(name, argv, self.root / f"{name}.log", environ)
+        before = self.socket.connections
+        self.fronts.append(front.start(self.root))
+        wait_for(
+            lambda: self._running(front) and self.socket.connections > before,  # type: ignore[union-attr]
+            90,
+            f"{name} to connect",
+        )
         return front
 
     def start_worker(
@@ -213,11 +237,23 @@ class Deployment:
         found = list(self.slack.workspace.messages.get(channel, {}).values())
         return [m for m in found if m.thread_ts in (None, m.ts)]
 
+    def socket_sender(self) -> SlackSender:
+        """Builds requests for Socket Mode envelopes (it posts nowhere)."""
+        return SlackSender("http://unused", self.secret, self.slack.interaction_ids, TEAM)
+
     def click_body(
-        self, front: Process, message: Message, action_id: str, *, user: str, **element: object
+        self,
+        via: Process | SlackSender,
+        message: Message,
+        action_id: str,
+        *,
+        user: str,
+        **element: object,
     ) -> bytes:
+        """A click on ``message``'s ``action_id`` as ``user``, built for a front (or a sender)."""
         button = find_element(message, action_id)
-        return self.sender(front).action_body(
+        sender = self.sender(via) if isinstance(via, Process) else via
+        return sender.action_body(
             button["action_id"],
             button.get("value"),
             user=user,

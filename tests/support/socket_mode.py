@@ -15,7 +15,9 @@ import threading
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
 ACK_TIMEOUT_S = 30.0
@@ -58,6 +60,8 @@ class SocketModeEndpoint:
                     acked = self._waiting.get(str(envelope_id))
                 if acked is not None:
                     acked.set()
+        except ConnectionClosed:  # the app went away (stopped, or killed): its turn ends
+            pass
         finally:
             with self._lock:
                 self._connections.remove(connection)
@@ -88,3 +92,11 @@ class SocketModeEndpoint:
         finally:
             with self._lock:
                 del self._waiting[envelope_id]
+
+
+def envelope_of(body: bytes) -> tuple[str, dict[str, Any]]:
+    """A signed request's form body as Socket Mode sends the same thing: kind and payload."""
+    fields = dict(parse_qsl(body.decode()))
+    if "payload" in fields:
+        return "interactive", json.loads(fields["payload"])
+    return "slash_commands", dict(fields)
