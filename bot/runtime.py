@@ -34,7 +34,7 @@ from audit.store import Clock, EventStore, utc_now
 from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
 from bot.flows.forwarding import Forwarder
-from bot.flows.plan_cache import RecentPlans
+from bot.flows.plan_cache import RecentPlans, SharedPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
@@ -180,7 +180,7 @@ def start_runtime(
         context=context,
         messages=messages,
         groups=groups,
-        plans=RecentPlans(),
+        plans=SharedPlans(shared.pool) if shared else RecentPlans(),
         runs=QueuedRuns(queue) if queue else None,
     )
     working = role is not Role.FRONT
