@@ -80,8 +80,7 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
     """Work until SIGTERM or SIGINT; raises ``ConfigError`` without a shared state and
     ``SlackSettingsError`` without a bot token (workers post to Slack)."""
     config = load_config(environ)
-    shared = shared_state(config.bot.state, environ)
-    if shared is None:
+    if not config.bot.shared:
         raise ConfigError(
             config.path,
             "bot.state_url_env",
@@ -91,6 +90,8 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
     settings = SlackSettings.from_env(environ)
     if not settings.bot_token:
         raise SlackSettingsError(f"workers post to Slack: set ${BOT_TOKEN_ENV}")
+    shared = shared_state(config.bot.state, environ)
+    assert shared is not None
     client = web_client(settings.bot_token, settings.api_url)
     mine = [t.name for t in config.targets.values() if t.queue in options.queues]
     runtime = start_runtime(config, client, role=Role.WORKER, targets=mine)
