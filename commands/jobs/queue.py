@@ -104,7 +104,8 @@ class JobQueue:
             found = self.app.job_manager.list_jobs(
                 task=RUN_TASK, status=status.value, queueing_lock=run_lock(request_id)
             )
-            for job in found:
+            job = next(iter(found), None)
+            if job is not None:
                 return job.id
         return None
 
