@@ -8,6 +8,7 @@
   its run (the others cannot even reach its database).
 - The scheduler's holder killed before a slot: another worker takes the seat
   and the scheduled run starts on time.
+- Stop clicked on a front: the worker running the request aborts it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.views.ids import ActionId
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import EventKind, RequestState
 from tests.distributed.conftest import target_toml
@@ -30,7 +32,7 @@ from tests.distributed.test_fronts_and_workers import (
 )
 from tests.support.polling import wait_for
 from tests.support.reliability.world import database_revision
-from tests.support.shared_deployment import OPS, Deployment
+from tests.support.shared_deployment import ALICE, OPS, Deployment
 
 pytestmark = pytest.mark.slow
 
@@ -186,3 +188,30 @@ def test_the_scheduler_holder_killed_another_starts_the_scheduled_run_on_time(
 
 def _url(databases: dict[str, str]) -> DatabaseUrl:
     return DatabaseUrl.parse(databases["QUICK_DATABASE_URL"])
+
+
+def test_stop_clicked_on_a_front_aborts_the_run_on_the_worker_running_it(
+    tmp_path: Path,
+    project: Path,
+    databases: dict[str, str],
+    shared_state_url: str,
+    deployment_factory: list[Deployment],
+) -> None:
+    """The Stop button reaches whichever worker runs the request (procrastinate's abort)."""
+    deployment = Deployment(
+        tmp_path, shared_state_url, target_toml("quick", project), environ=databases
+    )
+    deployment_factory.append(deployment)
+    front = deployment.start_front()
+    deployment.start_worker()
+    deployment.start_worker()
+
+    message, rid = ask(deployment, front, "upgrade quick")
+    tick_and_approve(deployment, front, message, rid)
+    wait_for(lambda: in_revision(deployment, rid, "r1_pair"), RUN_TIMEOUT, "the first revision")
+    stop = deployment.click_body(front, message, ActionId.CANCEL, user=ALICE)
+    assert deployment.sender(front).post(stop)[0] == 200
+
+    assert outcome(deployment, rid) is RequestState.ABORTED
+    assert database_revision(_url(databases)) is None  # r1_pair rolled back
+    assert advisory_locks(databases["QUICK_DATABASE_URL"]) == 0

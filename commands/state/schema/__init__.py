@@ -59,7 +59,7 @@ def upgrade_schema(url: DatabaseUrl) -> None:
 
 
 def current_revision(url: DatabaseUrl) -> str | None:
-    """The schema's revision (``None`` before the first upgrade), for ``/health`` and tests."""
+    """The schema's revision (``None`` before the first upgrade), for support and tests."""
     engine = create_engine(
         url.for_sqlalchemy(), poolclass=NullPool, connect_args={"options": SEARCH_PATH}
     )
