@@ -197,13 +197,20 @@ def start_runtime(
         outbox=outbox,
         notifier=notifier,
         groups=groups,
-        worker=worker or ThreadWorker(),
+        worker=worker or _worker_for(role),
         flow=flow,
         scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
         interrupted=interrupted,
         queue=queue,
     )
+
+
+def _worker_for(role: Role) -> ThreadWorker:
+    """Where listeners' work goes after the ack. A front's only enqueues (one insert):
+    it runs at normal priority, since a lowered thread that holds the interpreter lock
+    on a busy machine keeps the acknowledgements waiting for it."""
+    return ThreadWorker(nice=0) if role is Role.FRONT else ThreadWorker()
 
 
 @dataclass(frozen=True)
