@@ -98,6 +98,9 @@ def switch_to(page: Page, user: str) -> None:
     expect(page.locator(f"#people button[data-user={user}]")).to_have_class(re.compile("active"))
 
 
+PLAN_MS = 30_000
+
+
 def next_sent(sandbox: Sandbox, kind: str, after: int) -> Sent:
     """The first request of ``kind`` the page sent to the bot after ``after``."""
     return wait_for(lambda: [s for s in sandbox.bridge.sent(after) if s.kind == kind])[0]
@@ -125,7 +128,8 @@ def test_help_status_and_plan_with_its_sql_in_a_modal(
 
     send(page, "/migrate plan demo")
     plan = messages(page, "ephemeral").last
-    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade")
+    # planning runs an Alembic child: seconds on a machine busy with the rest of the suite
+    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade", timeout=PLAN_MS)
     before = last_seq(sandbox)
     plan.locator("button[data-action-id=view_sql]").click()
     modal = page.locator("#modal-layer .modal")
