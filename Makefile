@@ -4,13 +4,15 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+PORT ?=   # make run PORT=8080: the sandbox's port (default $$PORT, else 3000)
+ARGS ?=   # make run ARGS="--demo-rows 100000": more options for `migrate-bot serve`
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test reliability lint format clean
+.PHONY: run test reliability screenshot lint format clean
 
 run: $(STAMP)  ## the sandbox: the real bot on the demo target, in a browser at http://127.0.0.1:3000
-	$(BIN)/migrate-bot serve
+	$(BIN)/migrate-bot serve $(if $(strip $(PORT)),--port $(strip $(PORT))) $(ARGS)
 
 test: $(STAMP)  ## the whole test suite on a real PostgreSQL, 4 workers (tests wait on I/O more than CPU)
 	$(BIN)/pytest -n 4 --dist loadfile
@@ -19,6 +21,9 @@ reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault an
 	rm -f test-artifacts/reliability.jsonl
 	$(BIN)/pytest tests/reliability --full -n 2 --dist loadfile
 	$(BIN)/python -m tests.reliability.report
+
+screenshot: $(STAMP)  ## docs/sandbox.png, taken from `make run` itself by the browser test
+	MIGRATE_BOT_SCREENSHOT=docs $(BIN)/pytest -q tests/test_sandbox_browser.py -k make_run
 
 lint: $(STAMP)  ## ruff, and the import contracts of pyproject.toml (the map: bot → commands → audit, no cycles)
 	$(BIN)/ruff check .

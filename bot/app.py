@@ -9,7 +9,8 @@ Every request passes ``bot.middleware``'s chain first (another workspace's
 requests refused, Slack's retries dropped).
 With a ``flow`` (see ``bot.runtime``) the app also asks for changes, and its
 request messages' buttons approve, reject, cancel and roll back; with the
-flow's ``scheduling`` it schedules them too.
+flow's ``scheduling`` it schedules them too; and it draws each person's App
+Home tab.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from slack_sdk import WebClient
 
 from bot.adapters.slack_settings import SlackSettings
 from bot.error_reporting import ErrorReporter
+from bot.flows.home import HomeTab
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.invocation import Invocation
@@ -31,13 +33,16 @@ from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
 from bot.listeners.handoff import Forward, Handoff
+from bot.listeners.home import register_home
+from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
+from bot.listeners.rejection import register_rejection
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
 from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
 from bot.middleware import global_middleware
-from bot.slack_api.replies import Replier, web_client
+from bot.slack_api.replies import HomeReplier, Replier, web_client
 from bot.worker import Worker
 from commands.config.targets_file import Config, TargetConfig
 from commands.targets import TargetHandle, open_target
@@ -75,19 +80,26 @@ def build_app(
     if flow is not None:
         changes = change_handlers(flow) | schedule_handlers(flow.scheduling)
     shared = SharedWork()
-    app = App(
-        token=settings.bot_token,
+    app = App(  # the client carries the token (given both, Bolt warns that one is unused)
         signing_secret=settings.signing_secret or "",
         client=client,
         process_before_response=True,
     )
-    for each in global_middleware() if middleware is None else middleware:
+    if middleware is None:
+        middleware = global_middleware(people=flow.people if flow is not None else None)
+    for each in middleware:
         app.use(each)
+    home = HomeTab(flow=flow, client=client) if flow is not None else None
 
     def context_for(invocation: Invocation) -> CommandContext:
+        reply = (
+            HomeReplier(client, invocation, home.publish)
+            if home is not None and invocation.surface == "home"
+            else Replier(client, invocation)
+        )
         return CommandContext(
             invocation=invocation,
-            reply=Replier(client, invocation),
+            reply=reply,
             config=config,
             plans=plans,
             open_target=open_target,
@@ -105,6 +117,10 @@ def build_app(
     register_actions(app, handoff=handoff)
     if flow is not None:
         register_decisions(app, flow=flow, handoff=handoff)
+        assert home is not None
+        register_rejection(app, flow=flow, handoff=handoff, home=home)
+        register_home(app, home=home, handoff=handoff)
+        register_live_use(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 

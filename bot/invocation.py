@@ -17,6 +17,7 @@ class Invocation:
     response_url: str | None = None
     trigger_id: str | None = None
     message_ts: str | None = None
+    surface: str | None = None  # "home" for a click on the App Home tab, "modal" in a modal
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Invocation:
@@ -25,6 +26,7 @@ class Invocation:
         channel = body.get("channel") or {}
         team = body.get("team") or {}
         container = body.get("container") or {}
+        view = body.get("view")
         return cls(
             user_id=str(body.get("user_id") or _get(user, "id") or ""),
             channel_id=body.get("channel_id")
@@ -34,6 +36,7 @@ class Invocation:
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
             message_ts=_get(container, "message_ts"),
+            surface=_get(view, "type") if body.get("type") == "block_actions" else None,
         )
 
 

@@ -7,7 +7,8 @@ worker, tests).
 and its run worker; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
 file (reminders, scheduled starts; one per file) and the ticker that keeps
-a running request's elapsed time fresh. ``shutdown()`` stops the runs (each
+a running request's elapsed time fresh, and the keeper of the watches after
+successful runs (resumed from the log). ``shutdown()`` stops the runs (each
 aborted, its revision in flight rolled back), flushes what it can and stops.
 
 Its ``Role`` says which of these a process does. ``EMBEDDED`` (no
@@ -15,7 +16,8 @@ Its ``Role`` says which of these a process does. ``EMBEDDED`` (no
 ``FRONT`` (``migrate-bot serve``) only answers Slack and enqueues: runs go to
 the job queue, nothing is delivered, recovered or scheduled there; a
 ``WORKER`` (``migrate-bot worker``) delivers the outbox with the other
-workers, recovers and runs its targets' jobs, and stands by for the scheduler.
+workers, recovers and runs its targets' jobs, keeps their watches, and stands
+by for the scheduler.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from slack_bolt import App
 from slack_sdk import WebClient
 
@@ -38,6 +41,9 @@ from bot.flows.plan_cache import RecentPlans, SharedPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.flows.watch_messages import WatchMessages
+from bot.metrics.registry import bot_registry
+from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
@@ -45,9 +51,11 @@ from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
 from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
+from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
+from commands.state.people import open_people
 from commands.state.shared import shared_state
 from commands.targets import TargetOpener, open_target
 
@@ -108,6 +116,8 @@ class BotRuntime:
     scheduling: ScheduleFlow
     ticker: Ticker | None
     interrupted: list[InterruptedRun]
+    metrics: CollectorRegistry
+    watches: WatchKeeper
     queue: JobQueue | None = None
 
     def health(self) -> dict[str, Any]:
@@ -115,6 +125,7 @@ class BotRuntime:
         return {
             "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
             "runs": self.flow.runs.running(),
+            "watches": self.watches.open_watches(),
         }
 
     def shutdown(self) -> None:
@@ -122,6 +133,7 @@ class BotRuntime:
         self.scheduling.stop()
         if self.ticker is not None:
             self.ticker.stop()
+        self.watches.stop()
         self.flow.shutdown()
         if not self.worker.drain(FLUSH_S):
             log.warning("some commands were still being handled at shutdown")
@@ -130,6 +142,8 @@ class BotRuntime:
             log.warning("some notifications are still queued; they are sent after a restart")
         self.notifier.stop()
         self.outbox.close()
+        if self.flow.people is not None:
+            self.flow.people.close()
 
 
 def start_runtime(
@@ -171,6 +185,7 @@ def start_runtime(
         notifier=notifier,
         expand=groups.expand,
         clock=clock,
+        channel_name=ChannelNames(client).name,
     )
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
@@ -182,6 +197,7 @@ def start_runtime(
         groups=groups,
         plans=SharedPlans(shared.pool) if shared else RecentPlans(),
         runs=QueuedRuns(queue) if queue else None,
+        people=None if role is Role.FRONT else open_people(config.bot.state),
     )
     working = role is not Role.FRONT
     interrupted = flow.recover(targets) if recover and working else []
@@ -189,6 +205,14 @@ def start_runtime(
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
     if schedule and working:  # after the recovery: a slot due now starts once dead runs are marked
         flow.scheduling.start()
+    told = WatchMessages(messages)
+    watches = WatchKeeper(
+        context,
+        on_started=told.started,
+        on_regressed=told.regressed,
+        on_finished=told.finished,
+        targets=targets,
+    )
     return BotRuntime(
         config=config,
         client=client,
@@ -202,6 +226,8 @@ def start_runtime(
         scheduling=flow.scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
         interrupted=interrupted,
+        metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
+        watches=watches.start() if working else watches,
         queue=queue,
     )
 

@@ -33,6 +33,7 @@ from bot.adapters.slack_settings import (
     SlackSettings,
     SlackSettingsError,
 )
+from bot.metrics.exposition import MetricsServer
 from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
 from bot.sandbox.runner import serve_sandbox
@@ -54,6 +55,7 @@ class ServeOptions:
     settings: SlackSettings
     config: Config
     sandbox: SandboxSettings
+    metrics_port: int | None = None
 
 
 def serve(
@@ -62,6 +64,7 @@ def serve(
     host: str | None = None,
     port: int | None = None,
     sandbox: SandboxSettings | None = None,
+    metrics_port: int | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> None:
     """Run until stopped; raises ``SlackSettingsError`` or ``ConfigError`` at start.
@@ -87,6 +90,7 @@ def serve(
         settings=settings,
         config=config,
         sandbox=sandbox or SandboxSettings(people=default_people()),
+        metrics_port=metrics_port,
     )
     RUNNERS[chosen](options)
 
@@ -96,10 +100,18 @@ def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
     """``start_bot``; on the way out runs are aborted and the notifier flushed, whatever
     ended the serving."""
     bot = start_bot(options.settings, options.config)
+    metrics = None
     try:
+        if options.metrics_port is not None:
+            metrics = MetricsServer(
+                bot.runtime.metrics, host=options.host, port=options.metrics_port
+            )
+            log.info("Prometheus metrics at %s", metrics.url)
         yield bot
     finally:
         log.info("stopping: aborting running runs, flushing notifications")
+        if metrics is not None:
+            metrics.stop()
         bot.runtime.shutdown()
 
 
@@ -109,6 +121,7 @@ def run_http(options: ServeOptions) -> None:
             bot.app,
             signing_secret=options.settings.signing_secret or "",
             health=lambda: health(options, bot.runtime),
+            metrics=bot.runtime.metrics,
         )
         log.info(
             "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port
@@ -135,6 +148,7 @@ def run_sandbox(options: ServeOptions) -> None:
         host=options.host,
         port=options.port,
         echo=lambda line: print(line, flush=True),
+        metrics_port=options.metrics_port,
     )
 
 

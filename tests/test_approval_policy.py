@@ -18,6 +18,7 @@ from commands.requests import (
     RequestService,
     SelfApprovalError,
     TargetFrozenError,
+    WrongStateError,
 )
 from commands.state.vocabulary import ChecklistItem, EventKind, RequestState
 from tests.support.request_helpers import (
@@ -48,7 +49,7 @@ def service_with(tmp_path: Path, keys: str, clock: Clock | None = None) -> Reque
 
 
 def refused(service: RequestService, request_id: str) -> list[str]:
-    kinds = [EventKind.ACTION_REFUSED]
+    kinds = [EventKind.ACTION_REFUSED, EventKind.RUN_REFUSED]
     return [e.data["reason"] for e in service.store.events(request_id=request_id, kinds=kinds)]
 
 
@@ -173,16 +174,12 @@ def test_a_changed_plan_refuses_the_run_and_says_what_changed(tmp_path: Path) ->
         "revision aaa1's file changed",
         "revision bbb2's file changed",
     )
-    after = service.get(request.id)
-    assert after.state is RequestState.REQUESTED and after.fingerprint == edited
-    assert after.current_approvals == ()  # the old approval was for the old plan
-
-    service.record_preflight(request.id, actor="migrate-bot", passed=True, summary="ok")
-    with pytest.raises(PlanChangedError, match="since you saw it"):
-        service.approve(request.id, approver=SECOND_APPROVER, fingerprint_seen=fingerprint().digest)
-    service.approve(request.id, approver=SECOND_APPROVER, fingerprint_seen=edited.digest)
-    started = service.start_run(request.id, actor="migrate-bot", fingerprint_now=edited)
-    assert started.state is RequestState.RUNNING
+    after = service.get(request.id)  # over: the approval was for the old plan
+    assert after.state is RequestState.REFUSED and after.closure is not None
+    assert "revision aaa1's file changed" in after.closure.reason
+    assert after.plan_changes == refusal.value.changes
+    with pytest.raises(WrongStateError, match="cannot be approved"):
+        service.approve(request.id, approver=SECOND_APPROVER, fingerprint_seen=edited.digest)
 
 
 def test_a_new_plan_from_preflight_voids_earlier_approvals(tmp_path: Path) -> None:
@@ -211,7 +208,7 @@ def test_a_frozen_target_runs_nothing_and_only_approvers_freeze(tmp_path: Path) 
         service.freeze("prod", actor=APPROVER, reason="again")
     with pytest.raises(TargetFrozenError, match=r'frozen by U0BOB .*\("incident INC-42"\)'):
         service.start_run(request.id, actor="scheduler", fingerprint_now=fingerprint())
-    assert service.get(request.id).state is RequestState.APPROVED
+    assert service.get(request.id).state is RequestState.REFUSED  # ended, saying why
     assert "frozen" in refused(service, request.id)[0]
 
     with pytest.raises(NotAnApproverError):
@@ -219,7 +216,9 @@ def test_a_frozen_target_runs_nothing_and_only_approvers_freeze(tmp_path: Path) 
     service.unfreeze("prod", actor=APPROVER, reason="resolved")
     with pytest.raises(AlreadyDoneError, match="prod is not frozen"):
         service.unfreeze("prod", actor=APPROVER)
-    started = service.start_run(request.id, actor="scheduler", fingerprint_now=fingerprint())
+    again = ready_for_approval(service)  # asked again once unfrozen, it runs
+    service.approve(again.id, approver=APPROVER)
+    started = service.start_run(again.id, actor="scheduler", fingerprint_now=fingerprint())
     assert started.state is RequestState.RUNNING
 
 
@@ -230,7 +229,7 @@ def test_an_approver_removed_from_the_config_no_longer_counts(tmp_path: Path) ->
     after = service_with(tmp_path, f'approvers = ["{SECOND_APPROVER}"]')
     with pytest.raises(RequestRefused, match=r"no longer meet prod's policy \(it needs 1 more"):
         after.start_run(request.id, actor="migrate-bot", fingerprint_now=fingerprint())
-    assert after.get(request.id).state is RequestState.APPROVED
+    assert after.get(request.id).state is RequestState.REFUSED
 
 
 @pytest.mark.parametrize(

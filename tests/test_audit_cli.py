@@ -7,6 +7,7 @@ import csv
 import getpass
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.cli import main
 from commands.config.targets_file import Config
 from commands.errors import ExitCode
 from commands.requests import RequestService
+from commands.state.people import PeopleDirectory
 from commands.state.vocabulary import EventKind
 from tests.support.request_helpers import (
     APPROVER,
@@ -58,11 +60,36 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def test_audit_reads_as_sentences_with_names_by_default(
+    capsys: pytest.CaptureFixture[str], service: RequestService, config: Config
+) -> None:
+    people = PeopleDirectory(config.bot.state_path)
+    people.remember(APPROVER, "bob")  # as the Slack front records the names it is given
+    people.close()
+    code, out, _ = run(capsys, "audit", "--request", "M-1")
+    lines = out.splitlines()
+    assert code == ExitCode.OK and lines[0].split() == [
+        "time",
+        "(UTC)",
+        "req",
+        "target",
+        "who",
+        "what",
+    ]
+    assert re.search(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  M-1 +prod +\S+ +asked to upgrade prod", out, re.M
+    )
+    assert re.search(r"  M-1 +prod +bob +approved$", out, re.M)
+    assert re.search(r"  M-1 +prod +migrate-bot +run started$", out, re.M)
+    code, out, _ = run(capsys, "requests", "M-1")
+    assert f"approved by bob ({APPROVER})" in out
+
+
 def test_audit_lists_the_newest_events_and_filters(
     capsys: pytest.CaptureFixture[str], service: RequestService
 ) -> None:
     total = len(service.store.events())
-    code, out, _ = run(capsys, "audit", "--limit", "3")
+    code, out, _ = run(capsys, "audit", "--limit", "3", "--full")
     lines = out.splitlines()
     assert code == ExitCode.OK and len(lines) == 4 and lines[0].split()[:2] == ["seq", "time"]
     assert [int(line.split()[0]) for line in lines[1:]] == [total - 2, total - 1, total]

@@ -35,6 +35,7 @@ def test_backup_list_and_restore_from_the_command_line(
     assert backup["row_counts"]["public.segments"] == 500
     code, out, err = run(capsys, "backup", "app")
     assert code == ExitCode.OK and "tools: pg_dump 18." in err and "verify: read back" in err
+    assert "custom+zstd archive, zstd level 1 on" in err and "(custom+zstd, zstd:1)" in out
     second_id = out.split()[1]
     assert f"restore it with: migrate-bot restore app {second_id} --yes" in out
 
@@ -46,13 +47,14 @@ def test_backup_list_and_restore_from_the_command_line(
         "created_at": backup["created_at"],
         "revisions": backup["revisions"],
         "size_bytes": backup["size_bytes"],
+        "format": "custom+zstd",
         "uri": backup["uri"],
         "sha256": backup["sha256"],
     }
     code, out, _ = run(capsys, "backups", "app")
     header, *rows = out.splitlines()
-    assert header.split() == ["id", "time", "(UTC)", "revision", "size", "location"]
-    assert rows[1].split()[0] == backup["id"] and rows[1].endswith(backup["uri"])
+    assert header.split() == ["id", "time", "(UTC)", "revision", "size", "format", "location"]
+    assert rows[1].split()[0] == backup["id"] and rows[1].endswith(f"custom+zstd  {backup['uri']}")
 
     with connect(fresh_db) as conn:
         conn.execute("DELETE FROM segments")

@@ -14,13 +14,15 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.backup.listing import list_backups
-from commands.backup.records import BackupError, Step
-from commands.backup.restore import ChecksumMismatchError, restore_backup
+from commands.backup.records import ArchiveFormat, BackupError, Step
+from commands.backup.restore import restore_backup
+from commands.backup.restore_stream import ChecksumMismatchError
 from commands.backup.storage import StorageError, StorageUnavailableError
 from commands.backup.take import take_backup
 from commands.demo.data import fill_demo_data
@@ -39,16 +41,23 @@ from tests.support.databases import create_database, drop_database
 from tests.support.s3_server import S3Bucket, free_port
 
 MIB = 1 << 20
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @pytest.fixture(scope="module")
 def larger_db(
     pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DatabaseUrl]:
-    """A database whose uncompressed dump (about 13 MB) spans several 5 MB parts."""
+    """A database whose dump spans several 5 MB parts, compressed or not: 36,000 demo
+    rows (13 MB uncompressed, 3 MB with zstd) and 16 MB of hex digits (8 MB with zstd)."""
     database = create_database(pg_server, "s3")
     migrate(make_target(database, tmp_path_factory.mktemp("larger")))
     fill_demo_data(database, rows=36_000)
+    with connect(database) as conn:
+        conn.execute(
+            "CREATE TABLE digests AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS hex"
+            " FROM generate_series(1, 240000) AS g"
+        )
     yield database
     drop_database(pg_server, database)
 
@@ -88,6 +97,36 @@ def test_multipart_encrypted_backup_restores_with_equal_data(
     assert Step.CHECKSUM in steps and Step.ROW_COUNTS in steps
 
 
+@pytest.mark.parametrize("restore_jobs", [1, 2])
+def test_a_zstd_stream_goes_up_in_parts_while_it_is_dumped_and_restores(
+    larger_db: DatabaseUrl, tmp_path: Path, s3: S3Bucket, store: EventStore, restore_jobs: int
+) -> None:
+    """The default format end to end: pg_dump's stream compressed by the bot, sent in
+    parts while pg_dump runs, verified as sent; restored streamed (one transaction) or
+    through a file (in parallel); the revision and every table's row count checked."""
+    handle = s3_target(larger_db, tmp_path, s3, s3_part_size_mb=5, restore_jobs=restore_jobs)
+    before = content_digest(larger_db)
+
+    record = take_backup(handle, store=store, actor="U0ALICE")
+
+    assert record.format == ArchiveFormat.CUSTOM_ZSTD and record.archive_size is not None
+    assert record.size < record.archive_size / 2
+    key = f"db/prod/{record.name}"
+    first_part = s3.client.head_object(Bucket=s3.name, Key=key, PartNumber=1)
+    assert first_part["PartsCount"] == math.ceil(record.size / (5 * MIB)) >= 2
+    body = s3.client.get_object(Bucket=s3.name, Key=key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == record.sha256 and body[:4] == ZSTD_MAGIC
+    assert s3.open_uploads() == []
+
+    with connect(larger_db) as conn:
+        conn.execute("DELETE FROM segments WHERE start_seconds > 300")
+        conn.execute("DELETE FROM digests WHERE id % 3 = 0")
+    result = restore_backup(handle, record.id, store=store, actor="U0BOB")
+    assert content_digest(larger_db) == before
+    assert result.stamped_from is None and result.tables_checked == len(record.row_counts)
+    assert ("fetch" in result.durations_s) is (restore_jobs > 1)
+
+
 def test_kms_encryption_with_a_key_id_on_a_single_put(
     populated_db: DatabaseUrl, tmp_path: Path, s3: S3Bucket, store: EventStore
 ) -> None:
@@ -112,23 +151,49 @@ def test_boto3s_own_endpoint_variable_is_honoured(
     assert s3.keys() == [record.name] and record.encryption is None
 
 
-def test_a_checksum_mismatch_stops_the_restore_before_it_changes_anything(
-    populated_db: DatabaseUrl, tmp_path: Path, s3: S3Bucket, store: EventStore
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        # zstd's checks, or the sha256 once nonsense it decoded stopped pg_restore
+        (
+            "flip a byte",
+            r"(does not decompress \(zstd.*\)|is not the file backed up: .*)[:;] it was",
+        ),
+        ("another backup", r"is not the file backed up: sha256 .* it was changed or damaged"),
+    ],
+)
+def test_an_object_that_is_not_the_backup_stops_the_restore_before_it_changes_anything(
+    *,
+    populated_db: DatabaseUrl,
+    tmp_path: Path,
+    s3: S3Bucket,
+    store: EventStore,
+    change: str,
+    match: str,
 ) -> None:
     handle = s3_target(populated_db, tmp_path, s3)
     record = take_backup(handle, store=store, actor="U0ALICE")
     key = f"db/prod/{record.name}"
-    damaged = bytearray(s3.client.get_object(Bucket=s3.name, Key=key)["Body"].read())
-    damaged[len(damaged) // 2] ^= 0xFF
-    s3.client.put_object(Bucket=s3.name, Key=key, Body=bytes(damaged))
+    body = s3.client.get_object(Bucket=s3.name, Key=key)["Body"].read()
+    if change == "flip a byte":
+        body = (
+            body[: len(body) // 2]
+            + bytes([body[len(body) // 2] ^ 0xFF])
+            + body[len(body) // 2 + 1 :]
+        )
+    else:  # the same archive compressed again: whole and readable, but not what was recorded
+        archive = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        body = zstandard.ZstdCompressor(level=9).compress(archive)
+    s3.client.put_object(Bucket=s3.name, Key=key, Body=body)
     before = content_digest(populated_db)
 
-    with pytest.raises(ChecksumMismatchError, match=r"not the file backed up.*Nothing was changed"):
+    with pytest.raises(ChecksumMismatchError, match=match) as refused:
         restore_backup(handle, record.id, store=store, actor="U0BOB")
 
+    assert str(refused.value).endswith("Nothing was changed")
     assert content_digest(populated_db) == before
     failed = store.events(kinds=["restore_failed"])[0].data
-    assert (failed["backup_id"], failed["step"]) == (record.id, "download")
+    assert (failed["backup_id"], failed["step"]) == (record.id, "restore")
 
 
 def denied_user(s3: S3Bucket, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,12 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.backup.listing import list_backups
 from commands.backup.lock import try_backup_lock
-from commands.backup.records import BackupError, Step, UnknownBackupError
+from commands.backup.records import ArchiveFormat, BackupError, Step, UnknownBackupError
 from commands.backup.restore import RestoreRefusedError, restore_backup
 from commands.backup.take import take_backup
 from commands.demo.data import fill_demo_data
@@ -60,7 +61,11 @@ def test_round_trip_restores_the_data_and_refuses_what_it_cannot_restore(
     assert record.row_counts["public.segments"] == 3000
     assert record.row_counts["public.videos"] == record.row_counts["public.jobs"] == 75
     assert record.server_version.startswith("18.") and record.pg_dump_version.startswith("18.")
-    assert record.compression == "gzip:1" and record.toc_entries > 10
+    assert (record.compression, record.format) == ("zstd:1", ArchiveFormat.CUSTOM_ZSTD)
+    assert record.toc_entries > 10 and record.archive_size is not None
+    archive = zstandard.ZstdDecompressor().decompressobj().decompress(stored)
+    assert archive.startswith(b"PGDMP") and len(archive) == record.archive_size  # pg_dump's magic
+    assert record.archive_size > 2 * record.size
     assert set(record.durations_s) == {"dump", "verify", "upload", "total"}
     assert progress == [Step.TOOLS, Step.VERIFY, Step.UPLOAD]
     assert list_backups(store, "app") == [record]
@@ -97,7 +102,7 @@ def test_round_trip_restores_the_data_and_refuses_what_it_cannot_restore(
     assert content_digest(fresh_db) == before
     assert AlembicRunner.for_target(handle).current() == (BEFORE_TRANSLATIONS,)
     assert result.stamped_from is None and result.tables_checked == len(record.row_counts)
-    assert steps == [Step.TOOLS, Step.CHECKSUM, Step.RESTORE, Step.REVISION, Step.ROW_COUNTS]
+    assert steps == [Step.TOOLS, Step.RESTORE, Step.CHECKSUM, Step.REVISION, Step.ROW_COUNTS]
     assert event_kinds(store) == [
         "backup_started",
         "backup_writing",
@@ -200,3 +205,19 @@ def test_a_project_with_its_own_version_table_has_its_revision_from_alembic(
 
     assert record.revisions == ("items",) and record.name.endswith("_items.dump")
     assert record.row_counts == {"public.items": 0, "public.orders": 0, "public.schema_versions": 1}
+
+
+def test_the_dump_s_revision_is_read_where_the_run_says_the_version_table_is(
+    fresh_db: DatabaseUrl, tmp_path: Path, store: EventStore
+) -> None:
+    """A run knows its project's version table from its plan: the backup reads the revision
+    there, in the dump's own snapshot (no Alembic child of its own), and no table is base."""
+    handle = make_target(fresh_db, tmp_path, backup="file://backups")
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE SCHEMA ops")
+        conn.execute('CREATE TABLE ops."Versions" (version_num varchar(32) PRIMARY KEY)')
+        conn.execute("""INSERT INTO ops."Versions" VALUES ('b41e9d3a5c32')""")
+    kept = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.Versions")
+    assert kept.revisions == ("b41e9d3a5c32",)
+    at_base = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.missing")
+    assert at_base.revisions == ()

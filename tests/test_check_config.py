@@ -116,7 +116,7 @@ def test_check_keys_load_with_typed_values_and_defaults() -> None:
             "targets.prod.watch_tables[0]",
             "not valid",
         ),
-        (("rehearse = true", 'rehearse = "yes"'), "targets.prod.rehearse", "must be a bool"),
+        (("rehearse = true", 'rehearse = "yes"'), "targets.prod.rehearse", "must be true or false"),
         (
             ('max_replication_lag = "10s"', 'max_replication_lag = "soon"'),
             "targets.prod.max_replication_lag",

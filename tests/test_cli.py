@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,9 @@ def test_upgrade_status_downgrade_round_trip(capsys: pytest.CaptureFixture[str])
     assert code == ExitCode.OK
     steps = re.findall(r"^\[(\d+)/(\d+)\] (\w+) .* done in [\d.]+ m?s$", out, re.M)
     assert len(steps) >= 6 and steps[-1][0] == steps[-1][1]
+    # the pre-flight's lint findings, as the request in Slack shows them
+    assert re.search(r"^  (PASS|WARN)  lint +(\d+ warn, )?\d+ note", out, re.M)
+    assert re.search(r"note  \w+ #1: CREATE INDEX without CONCURRENTLY on segments", out)
 
     code, out, _ = run(capsys, "status", "app", "--json")
     status = json.loads(out)
@@ -52,10 +56,18 @@ def test_plan_lists_each_pending_revision_with_its_sql(capsys: pytest.CaptureFix
     code, out, _ = run(capsys, "plan", "app", "--json")
     plan = json.loads(out)
     assert code == ExitCode.OK and plan["from"] == [] and len(plan["revisions"]) >= 6
-    first, risky = plan["revisions"][0], plan["revisions"][-1]
+    first, risky = plan["revisions"][0], plan["revisions"][-2]  # the last drops a column
     assert "CREATE TABLE IF NOT EXISTS jobs" in first["sql"]
     assert "CREATE INDEX idx_segments_video_start" in risky["sql"]
     assert "CREATE TABLE IF NOT EXISTS jobs" not in risky["sql"]
+    findings = plan["lint"]["data"]["findings"]
+    risky_findings = [f["sentence"] for f in findings if f["revision"] == risky["revision"]]
+    assert any("CONCURRENTLY" in sentence for sentence in risky_findings)
+
+    code, out, _ = run(capsys, "plan", "app")
+    assert code == ExitCode.OK
+    assert re.search(r"^Lint:\n  (PASS|WARN)  lint ", out, re.M)
+    assert "CREATE INDEX without CONCURRENTLY on segments" in out
 
     code, out, _ = run(capsys, "plan", "app", "--to", first["revision"][:6])
     assert code == ExitCode.OK
@@ -126,3 +138,75 @@ def test_readme_documents_every_command() -> None:
     readme = README.read_text()
     missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == ExitCode.OK and out.strip() == f"migrate-bot, version {version('migrate-bot')}"
+
+
+def test_targets_says_when_the_url_variable_is_unset(
+    capsys: pytest.CaptureFixture[str], config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out, _ = run(capsys, "targets")
+    assert "$APP_DATABASE_URL\n" in out and "not set" not in out
+    monkeypatch.delenv("APP_DATABASE_URL")
+    code, out, _ = run(capsys, "targets")
+    assert code == ExitCode.OK
+    assert "$APP_DATABASE_URL  (not set in this environment" in out
+    _, out, _ = run(capsys, "targets", "--json")
+    assert json.loads(out)[0]["database_url_set"] is False
+
+
+SLACK_TABLE = re.compile(r"^\| `/migrate [^\n]*$", re.M)
+
+
+def test_readme_documents_every_slash_verb() -> None:
+    """Every verb of the /migrate grammar is in the README's Slack command table."""
+    from commands.slash.grammar import Verb
+
+    table = "\n".join(SLACK_TABLE.findall(README.read_text()))
+    missing = [v.value for v in Verb if not re.search(rf"`(/migrate )?{v.value}\b", table)]
+    assert not missing, f"the README's Slack table lacks: {missing}"
+
+
+def test_make_run_passes_port_and_args_to_serve() -> None:
+    root = README.parent
+    dry = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "-o",
+            ".venv/.installed",
+            "run",
+            "PORT=8080",
+            "ARGS=--demo-rows 100000",
+        ],
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dry.stdout.split()[-5:] == ["serve", "--port", "8080", "--demo-rows", "100000"]
+    readme = README.read_text()
+    assert "make run PORT=" in readme and 'make run ARGS="--demo-rows 100000"' in readme
+
+
+def test_a_break_glass_run_the_pipeline_refuses_ends_refused(
+    capsys: pytest.CaptureFixture[str], config_file: Path, fresh_db: DatabaseUrl
+) -> None:
+    from commands.pipeline.run_lock import run_lock
+
+    with run_lock(fresh_db, label="M-77 upgrade by a laptop"):
+        code, _, err = run(capsys, "upgrade", "app", "--yes", "--reason", "INC-9")
+    assert code == ExitCode.REFUSED and "M-77 upgrade by a laptop" in err
+    code, out, _ = run(capsys, "requests", "--json")
+    [request] = json.loads(out)
+    assert request["state"] == "refused"  # not left approved with nothing to run it
+    code, out, _ = run(capsys, "audit", "--json")
+    kinds = [event["kind"] for event in json.loads(out)]
+    assert "run_refused" in kinds

@@ -47,7 +47,11 @@ def test_a_valid_file_loads_with_typed_values() -> None:
     ("change", "key", "problem"),
     [
         (("approvals = 2", "aprovals = 2"), "targets.prod.aprovals", "did you mean 'approvals'"),
-        (("approvals = 2", 'approvals = "two"'), "targets.prod.approvals", "must be a int"),
+        (
+            ("approvals = 2", 'approvals = "two"'),
+            "targets.prod.approvals",
+            "must be an integer, not a string",
+        ),
         (("approvals = 2", "approvals = 0"), "targets.prod.approvals", "at least 1"),
         (
             ('lock_timeout = "2s"', 'lock_timeout = "soon"'),
@@ -75,6 +79,23 @@ def test_a_valid_file_loads_with_typed_values() -> None:
             "exactly one",
         ),
         (("[targets.prod]", "[targets.Prod]"), "targets.Prod", "lowercase"),
+        (("[targets.prod]", "[target.prod]"), "target", "did you mean [targets.prod]?"),
+        (("[bot]", "[bots]"), "bots", "did you mean [bot]?"),
+        (
+            ('database_url_env = "PROD_DATABASE_URL"', 'database_url = "postgres://u:pw1@db/app"'),
+            "targets.prod.database_url",
+            "URLs never go in the file",
+        ),
+        (
+            ('"PROD_DATABASE_URL"', '"postgres://u:pw1@db/app"'),
+            "targets.prod.database_url_env",
+            "not the URL itself",
+        ),
+        (
+            ('backup = "s3://backups/prod"', 'backup = "var/backups"'),
+            "targets.prod.backup",
+            'a folder: "file://var/backups"',
+        ),
         (('ops_channel = "C0123OPS"', 'ops_channel = "#ops"'), "bot.ops_channel", "not valid"),
     ],
 )
@@ -84,6 +105,7 @@ def test_errors_name_file_key_and_problem(change: tuple[str, str], key: str, pro
     assert caught.value.key == key
     assert str(caught.value).startswith(f"bot.toml: {key}: ")
     assert problem in str(caught.value)
+    assert "pw1" not in str(caught.value)
 
 
 def test_missing_alembic_project_and_bad_toml() -> None:
@@ -91,7 +113,7 @@ def test_missing_alembic_project_and_bad_toml() -> None:
         parse(GOOD.replace(BUNDLED_MIGRATIONS.as_posix(), "/nowhere/migrations"))
     with pytest.raises(ConfigError, match="not valid TOML"):
         parse("[targets.prod\n")
-    with pytest.raises(ConfigError, match=r"targets: is required"):
+    with pytest.raises(ConfigError, match=r"^bot.toml: targets: is required$"):
         parse("[bot]\n")
 
 

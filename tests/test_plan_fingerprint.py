@@ -12,6 +12,7 @@ from commands.migration.planning import plan
 from commands.migration.script.fingerprint import describe_changes, fingerprint_plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import PlanChangedError, RequestService
+from commands.requests.errors import WrongStateError
 from commands.state.vocabulary import EventKind, RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
 from tests.support.alembic_projects import table, write_project, write_revision
@@ -95,13 +96,11 @@ def test_an_edited_revision_file_refuses_the_approved_run(
         f"{request_id}'s plan changed since it was approved: revision t2's file changed."
         " It must be checked and approved again."
     )
-    request = service.get(request_id)
-    assert request.state is RequestState.REQUESTED and request.fingerprint == now
-    [changed] = service.store.events(request_id=request_id, kinds=[EventKind.PLAN_CHANGED])
-    assert changed.data["changes"] == ["revision t2's file changed"]
-
-    service.record_preflight(request_id, actor="migrate-bot", passed=True, summary="ok")
-    service.approve(request_id, approver=APPROVER)
-    again = fingerprint_plan(plan(handle, with_sql=False))
-    started = service.start_run(request_id, actor="migrate-bot", fingerprint_now=again)
-    assert started.state is RequestState.RUNNING
+    request = service.get(request_id)  # ended: the approval was for another plan
+    assert request.state is RequestState.REFUSED
+    assert request.plan_changes == ("revision t2's file changed",)
+    [refused] = service.store.events(request_id=request_id, kinds=[EventKind.RUN_REFUSED])
+    assert refused.data["changes"] == ["revision t2's file changed"]
+    assert refused.data["fingerprint"] == now.to_json()
+    with pytest.raises(WrongStateError, match="cannot be run"):
+        service.start_run(request_id, actor="migrate-bot", fingerprint_now=now)

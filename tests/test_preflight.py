@@ -25,6 +25,7 @@ from commands.state.vocabulary import EventKind
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.checks_support import (
     BEFORE_RISKY,
+    HEAD,
     RISKY,
     copy_database,
     handle_for,
@@ -66,7 +67,7 @@ def test_lint_finds_the_risky_revision_and_says_the_table_size(
     filled_db: DatabaseUrl, tmp_path: Path
 ) -> None:
     report = run_preflight(handle_for(filled_db, tmp_path))
-    assert report.result("alembic").data["pending"] == [RISKY]
+    assert report.result("alembic").data["pending"] == [RISKY, HEAD]
     finding = risky_index_finding(report)
     assert finding["revision"] == RISKY and finding["table"] == "segments"
     assert finding["statement_number"] == 1
@@ -90,7 +91,7 @@ def test_lint_finds_the_risky_revision_and_says_the_table_size(
 def test_the_same_finding_is_a_note_on_an_empty_table_and_fails_on_a_large_one(
     empty_db: DatabaseUrl, filled_db: DatabaseUrl, tmp_path: Path
 ) -> None:
-    on_empty = run_preflight(handle_for(empty_db, tmp_path))
+    on_empty = run_preflight(handle_for(empty_db, tmp_path), to=RISKY)
     empty = risky_index_finding(on_empty)
     assert empty["level"] == "note" and "segments (0 rows," in empty["sentence"]
     assert on_empty.result("lint").verdict is Verdict.PASS
@@ -239,7 +240,7 @@ def test_promotion_gate_needs_the_revision_applied_in_staging(
         gated = run_preflight(prod, open_other=lambda name: staging)
         promotion = gated.result("promotion")
         assert promotion.verdict is Verdict.FAIL
-        assert f"{RISKY} is not applied in staging yet (staging is at {BEFORE_RISKY})" in (
+        assert f"{HEAD} is not applied in staging yet (staging is at {BEFORE_RISKY})" in (
             promotion.summary
         )
         upgrade(staging)
@@ -301,9 +302,9 @@ small_table_rows = 100
     code = main(["check", "app"])
     out = capsys.readouterr().out
     assert code == ExitCode.FAILED
-    assert out.startswith(f"Pre-flight for app: upgrade {BEFORE_RISKY} -> {RISKY}, 1 revision(s)")
+    assert out.startswith(f"Pre-flight for app: upgrade {BEFORE_RISKY} -> {HEAD}, 2 revision(s)")
     assert "verdict: FAIL: blocks approval and running" in out
-    assert re.search(r"^FAIL  lint +1 fail, 1 note in 1 of 1 revision", out, re.M)
+    assert re.search(r"^FAIL  lint +1 fail, 1 warn, 1 note in 2 of 2 revision", out, re.M)
     assert "fail  e2f6a8c0d376 #1: CREATE INDEX without CONCURRENTLY on segments (3," in out
 
     code = main(["check", "app", "--json", "--to", BEFORE_RISKY])

@@ -16,7 +16,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.checks_support import (
-    RISKY,
+    HEAD,
     copy_database,
     handle_for,
     upgrade,
@@ -65,15 +65,15 @@ def test_rehearsal_times_each_revision_on_a_copy_and_drops_it(
     )
     assert result.failure is None
     assert [s.revision for s in result.steps] == [r.id for r in planned.revisions]
-    assert result.steps[-1].revision == RISKY and len(result.steps) == 5
+    assert result.steps[-1].revision == HEAD and len(result.steps) == 6
     assert all(s.duration_s > 0 for s in result.steps)
     assert result.total_s == sum(s.duration_s for s in result.steps)
     assert re.fullmatch(
-        r"5 revisions, rehearsed in [\d.]+ m?s on a copy taken 2 min ago",
+        r"6 revisions, rehearsed in [\d.]+ m?s on a copy taken 2 min ago",
         result.summary(clock_now),
     ), result.summary(clock_now)
     check = result.as_check(max_duration=handle.config.max_duration, now=clock_now)
-    assert check.verdict is Verdict.PASS and len(check.details) == 5
+    assert check.verdict is Verdict.PASS and len(check.details) == 6
     assert check.data["steps"][0]["revision"] == "b41e9d3a5c32"
 
     assert made and made[0] not in databases(pg_server)  # the copy is gone
@@ -130,4 +130,4 @@ def test_a_copy_at_another_revision_is_refused(
     finally:
         drop_database(pg_server, moved)
     assert result.steps == ()
-    assert result.failure == f"the copy is at {RISKY}, not where the plan starts"
+    assert result.failure == f"the copy is at {HEAD}, not where the plan starts"

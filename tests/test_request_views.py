@@ -4,12 +4,14 @@ the real request service folded from real events, in every state and at every si
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.views import limits
 from bot.views.announcements import interrupted_announcement, outcome_announcement
+from bot.views.blocks import escape
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.request import request_message
 from bot.views.request_card import RequestCard
@@ -157,7 +159,10 @@ def test_a_request_waiting_for_approval_offers_its_decisions_under_the_contract(
     assert found[ActionId.REJECT][0]["action_id"].startswith("reject")
     assert all(e.get("value") in (None, request.id) for e, _ in found.values())
     assert tag_of(block_id, BlockId.DECIDE) == request.fingerprint.digest
-    assert "confirm" in found[ActionId.REJECT][0]
+    # Reject asks for a reason in a modal (bot.views.reject); cancelling confirms in red
+    assert "confirm" not in found[ActionId.REJECT][0]
+    assert found[ActionId.REJECT][0]["style"] == "danger"
+    assert found[ActionId.CANCEL][0]["confirm"]["style"] == "danger"
     checklist, checklist_block = found[ActionId.CHECKLIST]
     assert tag_of(checklist_block, BlockId.CHECKLIST) == request.id
     assert [o["value"] for o in checklist["options"]] == [i.value for i in ChecklistItem]
@@ -245,6 +250,14 @@ def test_a_finished_run_shows_its_outcome_and_ways_back(
         assert next(s for s in picture.steps if s.step is RunStep.APPLY).state is StepState.FAILED
 
 
+def test_schedule_is_offered_only_where_a_time_can_be_picked(service: RequestService) -> None:
+    request = asked(service)
+    for can_schedule in (True, False):
+        shown = replace(card(service, request), can_schedule=can_schedule)
+        _, blocks = request_message(shown)
+        assert (ActionId.SCHEDULE in controls(blocks)) is can_schedule
+
+
 @pytest.mark.parametrize("close", ["reject", "cancel"])
 def test_a_closed_request_has_no_buttons_left(service: RequestService, close: str) -> None:
     request = asked(service)
@@ -255,6 +268,8 @@ def test_a_closed_request_has_no_buttons_left(service: RequestService, close: st
     blocks = drawn(service, done)
     assert controls(blocks) == {}
     assert ("Rejected" if close == "reject" else "Cancelled") in json.dumps(blocks)
+    if close == "reject":  # the reason is on the message, escaped
+        assert escape(HOSTILE)[:40] in json.dumps(blocks, ensure_ascii=False)
 
 
 def test_announcements_fit_and_say_who_asked_and_approved(service: RequestService) -> None:

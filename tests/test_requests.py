@@ -129,7 +129,9 @@ def test_a_failing_preflight_blocks_approval_until_a_passing_one(service: Reques
     service.record_preflight(request.id, actor="scheduler", passed=False, summary="disk 97% full")
     with pytest.raises(PreflightFailedError, match="disk 97% full"):
         service.start_run(request.id, actor="scheduler", fingerprint_now=fingerprint())
-    assert service.get(request.id).state is RequestState.APPROVED
+    refused = service.get(request.id)  # the refusal ends it, with its reason
+    assert refused.state is RequestState.REFUSED and refused.closure is not None
+    assert "disk 97% full" in refused.closure.reason
 
 
 def test_an_approval_is_good_for_one_run(service: RequestService) -> None:
@@ -186,9 +188,20 @@ def test_one_run_at_a_time_per_target(service: RequestService) -> None:
     service.start_run(first.id, actor="migrate-bot", fingerprint_now=fingerprint())
     with pytest.raises(TargetBusyError, match="prod is busy: M-1 is running"):
         service.start_run(second.id, actor="migrate-bot", fingerprint_now=fingerprint())
+    assert service.get(second.id).state is RequestState.REFUSED  # not left approved
+    assert kinds(service, second.id)[-1] == EventKind.RUN_REFUSED
     service.finish_run(first.id, actor="migrate-bot", outcome=RequestState.SUCCEEDED)
-    started = service.start_run(second.id, actor="migrate-bot", fingerprint_now=fingerprint())
-    assert started.state is RequestState.RUNNING
+
+
+def test_the_pipeline_refusing_to_start_ends_an_approved_request(
+    service: RequestService,
+) -> None:
+    request = ready_for_approval(service)
+    service.approve(request.id, approver=APPROVER)
+    refused = service.refuse_run(request.id, actor="migrate-bot", reason="run lock held by M-9")
+    assert refused is not None and refused.state is RequestState.REFUSED
+    assert refused.closure is not None and refused.closure.reason == "run lock held by M-9"
+    assert service.refuse_run(request.id, actor="migrate-bot", reason="again") is None
 
 
 def test_break_glass_requests_are_approved_by_the_operator_and_marked(

@@ -13,10 +13,12 @@ from commands.migration.runtime.executor import (
     ExecutionSettings,
     RevisionEvent,
     RevisionFailedError,
+    RevisionHooks,
     commits_part_way,
-    execute_revision,
+    execute_revisions,
 )
 from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
+from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -64,18 +66,24 @@ def run(
     rev: Rev,
     events: list[RevisionEvent],
     **kw: object,
-):
+) -> StepResult:
+    results: list[StepResult] = []
     with runner.session() as session:
         graph = session.graph()
-        return execute_revision(
+        execute_revisions(
             session,
             database,
-            graph[rev.id],
+            [graph[rev.id]],
             Direction.UP,
             label="M-1",
-            on_event=events.append,
-            **kw,
+            hooks=RevisionHooks(
+                start=lambda revision, round_: None,
+                done=lambda revision, result, round_: results.append(result),
+                event=events.append,
+            ),
+            **kw,  # type: ignore[arg-type]
         )
+    return results[-1]
 
 
 def test_blocked_revision_retries_then_fails_without_stalling_writers(

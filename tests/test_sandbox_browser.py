@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import socket
+import subprocess
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +23,35 @@ from playwright.sync_api import Browser, Page, expect
 from slack_sdk import WebClient
 
 from bot.runtime import start_bot
-from bot.sandbox.bridge import Sent
-from bot.sandbox.people import default_people
 from bot.sandbox.runner import Sandbox
 from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_TARGET, Config, demo_config
+from commands.config.targets_file import DEMO_TARGET
 from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import open_target
 from tests.support.databases import create_database, drop_database
 from tests.support.polling import wait_for
-
-DATABASE_ENV = "SANDBOX_TEST_DATABASE_URL"
-PEOPLE = default_people()
-REQUESTER, APPROVER = PEOPLE.requester.id, PEOPLE.approver.id
-WAIT_MS = 30_000
-
-
-def sandbox_config(tmp: Path) -> Config:
-    """The shipped demo config, its database on the session's server instead of its own."""
-    config = demo_config(tmp)
-    demo = replace(
-        config.target(DEMO_TARGET), embedded_postgres=None, database_url_env=DATABASE_ENV
-    )
-    return replace(config, targets={DEMO_TARGET: demo})
+from tests.support.sandbox_page import (
+    APPROVER,
+    DATABASE_ENV,
+    PEOPLE,
+    REQUESTER,
+    WAIT_MS,
+    last_seq,
+    messages,
+    next_sent,
+    sandbox_config,
+    send,
+    switch_to,
+)
 
 
 @pytest.fixture(scope="module")
-def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    database = create_database(pg_server, "sandbox")
+def sandbox(
+    pgss_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Sandbox]:
+    """The sandbox on a server that loads pg_stat_statements, as the demo's embedded one does."""
+    database = create_database(pgss_server, "sandbox")
     with pytest.MonkeyPatch.context() as env:
         env.setenv(DATABASE_ENV, database.url.render_as_string(hide_password=False))
         running = Sandbox(
@@ -60,7 +62,7 @@ def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) ->
         with running:
             running.prepare()
             yield running
-    drop_database(pg_server, database)
+    drop_database(pgss_server, database)
 
 
 @pytest.fixture
@@ -83,34 +85,6 @@ def bot_client(sandbox: Sandbox) -> WebClient:
     return WebClient(token=sandbox.token, base_url=sandbox.slack.api_url)
 
 
-def send(page: Page, text: str) -> None:
-    page.fill("#message-box", text)
-    page.press("#message-box", "Enter")
-
-
-def messages(page: Page, kind: str | None = None) -> Any:
-    suffix = f"[data-kind={kind}]" if kind else ""
-    return page.locator(f"#messages article.message{suffix}")
-
-
-def switch_to(page: Page, user: str) -> None:
-    page.click(f"#people button[data-user={user}]")
-    expect(page.locator(f"#people button[data-user={user}]")).to_have_class(re.compile("active"))
-
-
-PLAN_MS = 30_000
-
-
-def next_sent(sandbox: Sandbox, kind: str, after: int) -> Sent:
-    """The first request of ``kind`` the page sent to the bot after ``after``."""
-    return wait_for(lambda: [s for s in sandbox.bridge.sent(after) if s.kind == kind])[0]
-
-
-def last_seq(sandbox: Sandbox) -> int:
-    sent = sandbox.bridge.sent()
-    return sent[-1].seq if sent else 0
-
-
 def test_help_status_and_plan_with_its_sql_in_a_modal(
     page: Page, sandbox: Sandbox, artifacts: Path
 ) -> None:
@@ -122,14 +96,14 @@ def test_help_status_and_plan_with_its_sql_in_a_modal(
 
     send(page, "/migrate status demo")
     answer = messages(page, "ephemeral").last
-    expect(answer.locator(".b-header")).to_have_text("demo: ⏳ 6 revision(s) pending")
+    expect(answer.locator(".b-header")).to_have_text("demo: ⏳ 7 revision(s) pending")
     expect(answer.locator(".b-field").first).to_contain_text("Current")
     expect(answer.locator(".b-field code").first).to_have_text(sandbox.reset.revision)
 
     send(page, "/migrate plan demo")
     plan = messages(page, "ephemeral").last
     # planning runs an Alembic child: seconds on a machine busy with the rest of the suite
-    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade", timeout=PLAN_MS)
+    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade", timeout=WAIT_MS)
     before = last_seq(sandbox)
     plan.locator("button[data-action-id=view_sql]").click()
     modal = page.locator("#modal-layer .modal")
@@ -215,8 +189,14 @@ def test_the_bots_posts_updates_threads_files_and_unknown_blocks_show_live(
     bot_client.chat_postMessage(channel=channel, thread_ts=posted["ts"], text="backup: 1.2 MB")
     toggle = message.locator(".thread-toggle")
     expect(toggle).to_have_text("1 reply")
-    toggle.click()
-    expect(message.locator(".replies article")).to_contain_text("backup: 1.2 MB")
+    toggle.click()  # the thread opens in a pane beside the channel, as in Slack
+    pane = page.locator("#thread-pane")
+    expect(pane).to_be_visible()
+    expect(pane.locator("article").first).to_contain_text("succeeded")  # the parent first
+    expect(pane.locator("article").last).to_contain_text("backup: 1.2 MB")
+    expect(page.locator("#thread-channel")).to_have_text("# migrate-ops")
+    page.click("#thread-close")
+    expect(pane).to_be_hidden()
 
     bot_client.files_upload_v2(
         channel=channel,
@@ -387,15 +367,65 @@ def test_a_modal_with_inputs_is_submitted_as_a_view_submission(
         ("```\nSELECT 1;\n```", '<pre class="code-block">SELECT 1;</pre>'),
         ("<javascript:alert(1)|x>", "&lt;javascript:alert(1)|x&gt;"),
         ("> quote\nline", '<span class="quote">quote</span><br>line'),
+        # styles around code spans, as Slack draws them: no stray _ or *
+        ("_run `alembic upgrade` first_", "<i>run <code>alembic upgrade</code> first</i>"),
+        ("*Backup* `k7m2` _(2 MB)_", "<b>Backup</b> <code>k7m2</code> <i>(2 MB)</i>"),
+        ("`a_b` and `c_d`", "<code>a_b</code> and <code>c_d</code>"),
+        ("*M-3 `demo`*", "<b>M-3 <code>demo</code></b>"),
+        # channels by name, never their id
+        (
+            "in <#C0DEMOOPS> and <#C0OTHER|other>",
+            'in <span class="channel-link" data-channel="C0DEMOOPS">#migrate-ops</span> and'
+            ' <span class="channel-link" data-channel="C0OTHER">#other</span>',
+        ),
     ],
 )
 def test_mrkdwn_is_drawn_as_slack_does_and_never_as_raw_html(
     page: Page, text: str, html: str
 ) -> None:
     drawn = page.evaluate(
-        "async (text) => (await import('/static/mrkdwn.js')).mrkdwn(text, {}, null)", text
+        "async (text) => (await import('/static/mrkdwn.js'))"
+        ".mrkdwn(text, {C0DEMOOPS: 'migrate-ops'}, null)",
+        text,
     )
     assert drawn == html
+
+
+def test_the_approvers_dm_is_unread_links_to_the_request_and_home_rejects_with_a_reason(
+    page: Page, sandbox: Sandbox
+) -> None:
+    send(page, "/migrate upgrade demo")
+    asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]")).last
+    expect(asked).to_be_visible(timeout=60_000)
+    request_id = asked.locator(".b-header").inner_text().split(" ")[0]
+
+    switch_to(page, APPROVER)
+    dm = page.locator(f"#dms button[data-channel=D{APPROVER[1:]}]")
+    expect(dm).to_have_class(re.compile("unread"))  # Bob was told while Alice looked
+    dm.click()
+    expect(dm).not_to_have_class(re.compile("unread"))
+    told = messages(page).filter(has_text=request_id).last
+    expect(told).to_contain_text("in #migrate-ops")  # the channel by name, never its id
+    told.locator("a.permalink").click()  # opens the channel, at the request
+    expect(page.locator("#channel-header")).to_have_text("# migrate-ops")
+    expect(page.locator(f'#messages article[data-ts="{asked.get_attribute("data-ts")}"]'))
+    expect(page.locator("#messages article.highlight")).to_have_count(1)
+
+    page.click("#home-nav")
+    home = page.locator("#messages .home")
+    expect(home).to_contain_text("Waiting for your approval")
+    expect(home).to_contain_text(request_id)
+    expect(page.locator("#composer")).to_be_hidden()
+    home.locator(f"button[data-action-id=reject][title='value: {request_id}']").click()
+    modal = page.locator("#modal-layer .modal")
+    expect(modal.locator("h2")).to_have_text(f"Reject {request_id}", timeout=WAIT_MS)
+    modal.locator("textarea.text-input").fill("not during the sale")
+    modal.locator(".modal-submit").click()
+    expect(page.locator("#modal-layer")).to_be_hidden()
+    expect(home).to_contain_text("Waiting for your approval (0)", timeout=WAIT_MS)
+    rejected = sandbox.bot.runtime.requests.get(request_id) if sandbox.bot else None
+    assert rejected is not None and rejected.closure is not None
+    assert rejected.closure.reason == "not during the sale"
 
 
 def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs(
@@ -411,8 +441,13 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     # the same message all along, whatever it shows: found by its ts, not by its buttons
     request = page.locator(f'#messages article.message[data-ts="{asked.get_attribute("data-ts")}"]')
 
+    # the database's evidence: the simulated app still reads what the last revision drops
+    expect(request).to_contain_text("videos.youtube_id", timeout=WAIT_MS)
+    expect(request).to_contain_text("but the application ran")
+    expect(request.locator(".option-description")).to_contain_text("still used")
+
     # the requester ticks the runbook's checklist
-    boxes = request.locator(".checkboxes input[type=checkbox]")
+    boxes = request.locator('[data-block-id^="checklist:"] input[type=checkbox]')
     for index in range(boxes.count()):
         if not boxes.nth(index).is_checked():
             before = last_seq(sandbox)
@@ -430,6 +465,27 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert not status(handle).at_head
 
     switch_to(page, APPROVER)
+    # the approver reads the evidence in full, and cannot approve before acknowledging it
+    before = last_seq(sandbox)
+    request.locator("button[data-action-id=view_live_use]").click()
+    modal = page.locator("#modal-layer .modal")
+    expect(modal.locator("h2")).to_contain_text("Live use: M-", timeout=WAIT_MS)
+    expect(modal).to_contain_text("SELECT v.id, v.youtube_id, v.title")
+    page.screenshot(path=artifacts / "sandbox-live-use.png")
+    modal.locator(".modal-close").click()
+    next_sent(sandbox, "block_actions", before)
+    refusals = len(sandbox.slack.workspace.ephemerals)
+    click_action(page, request.locator("[data-action-id^=approve]"))
+    refused = wait_for(
+        lambda: [e for e in sandbox.slack.workspace.ephemerals[refusals:] if e.user == APPROVER]
+    )
+    assert "the application still uses `videos.youtube_id`" in str(refused[0].text)
+    acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+    before = last_seq(sandbox)
+    acknowledge.click()
+    next_sent(sandbox, "block_actions", before)
+    expect(request).to_contain_text("acknowledged by", timeout=WAIT_MS)
+    expect(acknowledge).to_be_checked()
     updates = len(sandbox.slack.calls("chat.update"))
     click_action(page, request.locator("[data-action-id^=approve]"))
     expect(page.locator("#messages")).to_contain_text(
@@ -443,6 +499,13 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     assert any("running" in text for text in shown())  # …after showing the run live
     expect(request.locator(".edited")).to_be_visible()
     wait_for(lambda: status(handle).at_head, timeout=60)
+
+    def replies() -> str:
+        ts = request.get_attribute("data-ts")
+        found = sandbox.slack.workspace.messages.get(sandbox.ops_channel, {}).values()
+        return " ".join(m.text for m in found if m.thread_ts == ts and m.ts != ts)
+
+    wait_for(lambda: "Watching demo for 30.0 s after the run" in replies())  # the watch began
     expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
     page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
 
@@ -453,3 +516,99 @@ def click_action(page: Page, button: Any) -> None:
     button.click()
     if confirm:
         page.locator("#confirm-layer .confirm").click()
+
+
+def test_the_request_log_numbers_each_request_once_and_a_narrow_window_works(
+    browser: Browser, sandbox: Sandbox
+) -> None:
+    context = browser.new_context(viewport={"width": 700, "height": 800})
+    narrow = context.new_page()
+    narrow.goto(sandbox.url)
+    expect(narrow.locator("body")).to_have_attribute("data-loaded", "true")
+    narrow.click("#log-toggle")
+    for text in ("/migrate help", "/migrate targets"):
+        send(narrow, text)
+        narrow.click("#log-toggle")  # closing and opening again reads the log again
+        narrow.click("#log-toggle")
+    entries = narrow.locator("#log-entries li")
+    expect(entries).to_have_count(len(sandbox.bridge.sent()))  # each one, once
+    expect(entries.first).to_contain_text("slash_command")
+    numbers = [entries.nth(i).get_attribute("data-seq") for i in range(entries.count())]
+    assert len(numbers) == len(set(numbers))
+    assert entries.first.locator("summary").inner_text().startswith(f"#{numbers[0]} ")
+    narrow.click("#log-toggle")
+    width = narrow.evaluate("document.documentElement.scrollWidth")
+    assert width <= 700, f"the page scrolls sideways at 700 px ({width} px)"
+    expect(narrow.locator("#message-box")).to_be_visible()
+    expect(messages(narrow, "ephemeral").last).to_be_in_viewport()
+    context.close()
+
+
+def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
+    browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    """`make run PORT=…` as a new user types it (the default 20,000 segments), walked to a
+    successful run. Its screenshot lands in test-artifacts/; `make screenshot` runs this test
+    with MIGRATE_BOT_SCREENSHOT=docs to refresh the README's picture, docs/sandbox.png."""
+    root = Path(__file__).resolve().parents[1]
+    venv = root / ".venv"
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MIGRATE_BOT_"))}
+    env.pop("PORT", None)
+    command = ["make", "-s", "-f", str(root / "Makefile"), f"VENV={venv}"]
+    command += ["-o", f"{venv}/.installed", "run", f"PORT={port}"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    printed: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            printed.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                break
+        assert any("20,000 segments" in line for line in printed), printed
+        assert f"http://127.0.0.1:{port}/" in printed[0], printed
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+        send(page, "/migrate upgrade demo")
+        asked = messages(page, "message").filter(has=page.locator("[data-action-id^=approve]"))
+        expect(asked.last).to_be_visible(timeout=60_000)
+        request = page.locator(
+            f'#messages article[data-ts="{asked.last.get_attribute("data-ts")}"]'
+        )
+        boxes = request.locator(".checkboxes input[type=checkbox]")
+        for index in range(boxes.count()):
+            boxes.nth(index).click()
+            expect(boxes.nth(index)).to_be_checked()
+        switch_to(page, APPROVER)
+        acknowledge = request.locator('[data-block-id^="live_use:"] input[type=checkbox]')
+        acknowledge.click()  # the demo's simulated app still reads what the last revision drops
+        expect(request).to_contain_text("acknowledged by", timeout=60_000)
+        request.locator("[data-action-id^=approve]").click()
+        expect(request).to_contain_text("Succeeded", timeout=180_000)
+        request.locator(".b-header").evaluate("node => node.scrollIntoView({block: 'start'})")
+        expect(request.locator(".b-header")).to_be_in_viewport()
+        page.screenshot(path=screenshot_path(root, artifacts))
+        context.close()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # make and the sandbox, as Ctrl-C would
+        process.wait(60)
+    assert process.stdout is not None
+    assert "stopping the sandbox" in process.stdout.read()  # the sandbox ended cleanly
+
+
+def screenshot_path(root: Path, artifacts: Path) -> Path:
+    """test-artifacts/ by default: a test run must not rewrite a tracked file."""
+    if os.environ.get("MIGRATE_BOT_SCREENSHOT") == "docs":
+        return root / "docs" / "sandbox.png"
+    return artifacts / "sandbox.png"

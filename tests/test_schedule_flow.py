@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -50,9 +48,11 @@ from tests.support.flow_messages import (
     elements,
     ephemeral_after,
     header,
+    opened_modal,
     text_of,
     thread_text,
     top_level,
+    view_body,
 )
 from tests.support.pipeline_support import ALTER_HOT, HOT_TABLE, SLOW
 from tests.support.polling import wait_for
@@ -120,7 +120,7 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
         apscheduler_reads(clock),
         flow_bot(pg_server, config, TARGETS, workspace, clock=clock) as parts,
     ):
-        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open, clock)
+        yield Bot(parts.sender, parts.slack, parts.runtime, config, parts.open, parts.url, clock)
 
 
 # --- helpers ------------------------------------------------------------------
@@ -284,32 +284,9 @@ def asked_upgrade(bot: Bot, target: str) -> tuple[Message, str]:
     return message, header(message).split(" ")[0]
 
 
-def view_body(bot: Bot, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> bytes:
-    trigger_id, _ = bot.sender.mint(DEV, user)
-    payload = {
-        "type": "view_submission",
-        "team": {"id": "T0LOCAL"},
-        "user": {"id": user},
-        "trigger_id": trigger_id,
-        "view": {**view, "state": {"values": values}},
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
-def opened_modal(bot: Bot, message: Message, *, user: str) -> dict[str, Any]:
-    before = len(bot.slack.calls("views.open"))
-    assert click(bot, message, ActionId.SCHEDULE, user=user) == 200
-    call = wait_for(lambda: bot.slack.calls("views.open")[before:])[0]
-    view = (
-        json.loads(call.args["view"]) if isinstance(call.args["view"], str) else call.args["view"]
-    )
-    assert limits.modal_problems(view) == []
-    return view
-
-
 def test_the_schedule_button_schedules_moves_and_cancel_drops_the_slot(bot: Bot) -> None:
     message, request_id = asked_upgrade(bot, "idle")
-    view = opened_modal(bot, message, user=ALICE)
+    view = opened_modal(bot, message, ActionId.SCHEDULE, user=ALICE)
     assert view["callback_id"] == ViewId.SCHEDULE and view["private_metadata"] == request_id
     windows = next(b for b in view["blocks"] if b["block_id"] == BlockId.SCHEDULE_WINDOW)
     first, second = (o["value"] for o in windows["element"]["options"][:2])
@@ -336,7 +313,9 @@ def test_the_schedule_button_schedules_moves_and_cancel_drops_the_slot(bot: Bot)
 
     pick = {BlockId.SCHEDULE_WINDOW: {"window": {"selected_option": {"value": second}}}}
     code, _ = bot.sender.post(
-        view_body(bot, opened_modal(bot, message, user=ALICE), user=ALICE, values=pick)
+        view_body(
+            bot, opened_modal(bot, message, ActionId.SCHEDULE, user=ALICE), user=ALICE, values=pick
+        )
     )
     assert code == 200
     wait_for(lambda: events_of(bot.runtime, request_id, EventKind.REQUEST_RESCHEDULED))

@@ -85,7 +85,7 @@ def test_schedule_keys_have_safe_defaults_and_typed_values() -> None:
         ('windows = ["Sun 02:00-04:00 Mars/Olympus"]', "windows[0]", "unknown time zone"),
         ('windows = ["Funday 02:00-04:00 UTC"]', "windows[0]", "not a day"),
         ('windows = "Sun 02:00-04:00 UTC"', "windows", "must be a list"),
-        ('allow_outside_windows = "yes"', "allow_outside_windows", "must be a bool"),
+        ('allow_outside_windows = "yes"', "allow_outside_windows", "must be true or false"),
         ('reminders = ["soon"]', "reminders[0]", "not a duration"),
         ('before_run = ["deployctl freeze && echo ok"]', "before_run[0]", "argument list"),
         ("before_run = [[]]", "before_run[0]", "must not be empty"),

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from bot.local_slack.workspace import Message, Workspace
 from bot.views import limits
-from bot.views.ids import ActionId, BlockId
+from bot.views.ids import ActionId, BlockId, ViewId
 from commands.backup.listing import list_backups
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.migration.planning import status
@@ -52,10 +52,12 @@ from tests.support.flow_messages import (
     elements,
     ephemeral_after,
     header,
+    opened_modal,
     running_revision,
     text_of,
     thread_text,
     top_level,
+    view_body,
 )
 from tests.support.polling import wait_for
 
@@ -139,7 +141,8 @@ def test_a_request_goes_from_the_slash_command_to_a_verified_run(bot: Bot) -> No
     assert "Pre-flight" in text and "CREATE INDEX without CONCURRENTLY on segments" in text
     buttons = elements(message)
     assert buttons[ActionId.APPROVE]["value"] == request_id
-    assert buttons[ActionId.REJECT]["value"] == request_id and "confirm" in buttons["reject"]
+    assert buttons[ActionId.REJECT]["value"] == request_id
+    assert buttons[ActionId.REJECT]["style"] == "danger"  # it asks for a reason in a modal
     assert buttons[ActionId.VIEW_REQUEST_SQL]["value"] == request_id
     assert len(buttons[ActionId.CHECKLIST]["options"]) == len(ChecklistItem)
     # the approvers are told (the group's member too), the requester is not
@@ -235,9 +238,22 @@ def test_double_clicks_and_slack_retries_approve_once_and_run_once(bot: Bot) -> 
 
 def test_reject_and_cancel_close_the_request_and_take_its_buttons_away(bot: Bot) -> None:
     message, rejected = ask(bot, "upgrade small")
-    assert click(bot, message, ActionId.REJECT, user=BOB) == 200
+    since = len(bot.slack.workspace.ephemerals)
+    assert click(bot, message, ActionId.REJECT, user=ALICE) == 200  # the requester cancels
+    assert "so you cannot reject it" in ephemeral_after(bot, ALICE, since)
+    modal = opened_modal(bot, message, ActionId.REJECT, user=BOB)
+    assert modal["callback_id"] == ViewId.REJECT and modal["private_metadata"] == rejected
+    blank = {BlockId.REJECT_REASON: {"reason": {"type": "plain_text_input", "value": "  "}}}
+    code, body = bot.sender.post(view_body(bot, modal, user=BOB, values=blank))
+    assert code == 200 and json.loads(body)["errors"] == {BlockId.REJECT_REASON: "Say why."}
+    assert bot.request(rejected).state is RequestState.AWAITING_APPROVAL
+    reason = {BlockId.REJECT_REASON: {"reason": {"type": "plain_text_input", "value": "sale"}}}
+    code, body = bot.sender.post(view_body(bot, modal, user=BOB, values=reason))
+    assert (code, body) == (200, "")
     assert wait_for(lambda: bot.request(rejected).state is RequestState.REJECTED)
-    wait_for(lambda: "Rejected" in text_of(message))
+    closing = bot.runtime.store.events(request_id=rejected, kinds=[EventKind.REQUEST_REJECTED])
+    assert [(e.actor, e.data["reason"]) for e in closing] == [(BOB, "sale")]
+    wait_for(lambda: "Rejected" in text_of(message) and ": sale" in text_of(message))
     assert not {ActionId.APPROVE, ActionId.REJECT} & set(elements(message))
 
     message, cancelled = ask(bot, "upgrade small")
@@ -326,11 +342,10 @@ def test_freezing_is_for_approvers_and_stops_approved_runs_from_starting(bot: Bo
         message, request_id = ask(bot, "upgrade small")
         assert click(bot, message, ActionId.APPROVE, user=BOB) == 200
         wait_for(lambda: "Not started" in thread_text(bot, message))
-        assert bot.request(request_id).state is RequestState.APPROVED
-        wait_for(lambda: "not started" in text_of(message) and "frozen" in text_of(message))
+        assert bot.request(request_id).state is RequestState.REFUSED  # ended, not left approved
+        wait_for(lambda: "Not run" in text_of(message) and "frozen" in text_of(message))
     finally:
         assert "is unfrozen" in command(bot, "unfreeze small", user=BOB).text
-    bot.runtime.requests.cancel(request_id, actor=ALICE)
 
 
 def test_view_sql_opens_the_requests_sql_even_when_it_was_forgotten(bot: Bot) -> None:

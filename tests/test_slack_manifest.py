@@ -23,6 +23,9 @@ METHOD_SCOPES = {
     "chat_postEphemeral": "chat:write",
     "views_open": None,
     "views_update": None,
+    "views_publish": None,
+    "chat_getPermalink": None,
+    "conversations_info": "channels:read",
     "conversations_open": "im:write",
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",
@@ -34,7 +37,14 @@ METHOD_SCOPES = {
 # chat:write.public (a request is posted in the public channel it was asked in,
 # invited or not) and users:read, which the Slack front's issue asks for;
 # the history of private channels and DMs, read like public ones (after a crash).
-PLANNED_SCOPES = {"commands", "chat:write.public", "users:read", "groups:history", "im:history"}
+PLANNED_SCOPES = {
+    "commands",
+    "chat:write.public",
+    "users:read",
+    "groups:history",
+    "im:history",
+    "groups:read",  # conversations.info on a private channel
+}
 
 
 def methods_called() -> set[str]:
@@ -57,6 +67,19 @@ def test_the_scopes_are_those_the_code_uses() -> None:
     assert not unknown, f"add these Web API methods to METHOD_SCOPES: {unknown}"
     needed = {METHOD_SCOPES[m] for m in called} - {None} | PLANNED_SCOPES
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_the_events_the_bot_listens_to_are_subscribed() -> None:
+    listened = {
+        event
+        for path in (ROOT / "bot").rglob("*.py")
+        for event in re.findall(r"@app\.event\(\"(\w+)\"\)", path.read_text())
+    }
+    assert listened == {"app_home_opened"}
+    events = MANIFEST["settings"]["event_subscriptions"]
+    assert set(events["bot_events"]) == listened
+    assert urlparse(events["request_url"]).path == EVENTS_PATH
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_the_procfile_runs_a_front_and_a_worker() -> None:

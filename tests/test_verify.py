@@ -111,18 +111,15 @@ def test_a_dropped_trigger_shows_in_the_diff_and_an_unexpected_one_fails(
         )
     planned, before = run_to(handle, "cascade1")
     report = verify_after_run(handle, planned, before)
-    catalog = report.result("catalog")
-    assert catalog.verdict is Verdict.FAIL and report.blocks
+    catalog = report.result("catalog")  # the database is fine: a warning, not a failed run
+    assert catalog.verdict is Verdict.WARN and not report.blocks
     assert catalog.summary.startswith(
-        "trigger segments_tsv_trigger on public.segments disappeared unexpectedly"
+        "trigger segments_tsv_trigger on public.segments removed (not predicted: cascade1 runs"
     )
     assert (
         "- trigger segments_tsv_trigger on public.segments:"
         " UNEXPECTED, no statement of the migration drops it"
     ) in catalog.details
-    kinds = [path.kind for path in report.rollback]
-    assert kinds == ["downgrade", "restore"]
-    assert "downgrade app to base1" in report.rollback[0].description
 
 
 def test_watched_rows_health_url_and_smoke_sql(fresh_db: DatabaseUrl, tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """HTTP mode: the Bolt app behind Starlette, served by uvicorn.
 
 All Slack traffic arrives at ``POST /slack/events``; ``GET /health`` answers a
-small JSON status. Bolt's Starlette adapter calls the (blocking) ``dispatch``
-on the event loop; here it runs on a thread of the server's pool instead, so
-twenty senders at once are served side by side rather than one by one, and
-the work a listener hands to the worker starts once the answer has been sent.
+small JSON status, ``GET /metrics`` Prometheus (``bot.metrics``). Bolt's
+Starlette adapter calls the (blocking) ``dispatch`` on the event loop; here it
+runs on a thread of the server's pool instead, so twenty senders at once are
+served side by side rather than one by one, and the work a listener hands to
+the worker starts once the answer has been sent.
 
 Before Bolt sees a request, the edge refuses, with one log line each: a body
 over ``MAX_BODY`` (413); a missing, wrong or stale (over five minutes)
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from prometheus_client import CollectorRegistry
 from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.starlette.handler import (
     SlackRequestHandler,
@@ -38,6 +40,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.adapters.payload_shape import payload_problem
+from bot.metrics.exposition import metrics_route
 from bot.worker import answering, holding_jobs, release
 
 log = logging.getLogger(__name__)
@@ -85,8 +88,13 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
 
 
 def http_app(
-    bolt_app: App, *, signing_secret: str, health: Callable[[], dict[str, Any]]
+    bolt_app: App,
+    *,
+    signing_secret: str,
+    health: Callable[[], dict[str, Any]],
+    metrics: CollectorRegistry | None = None,
 ) -> Starlette:
+    """``POST /slack/events``, ``GET /health`` and, given a registry, ``GET /metrics``."""
     handler = ThreadedSlackRequestHandler(bolt_app, signing_secret=signing_secret)
 
     async def events(request: Request) -> Response:
@@ -95,12 +103,13 @@ def http_app(
     async def health_check(_request: Request) -> Response:
         return JSONResponse(health())
 
-    return Starlette(
-        routes=[
-            Route(EVENTS_PATH, events, methods=["POST"]),
-            Route(HEALTH_PATH, health_check, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route(EVENTS_PATH, events, methods=["POST"]),
+        Route(HEALTH_PATH, health_check, methods=["GET"]),
+    ]
+    if metrics is not None:
+        routes.append(metrics_route(metrics))
+    return Starlette(routes=routes)
 
 
 def _parsed(

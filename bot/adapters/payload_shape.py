@@ -1,8 +1,9 @@
 """What a Slack request must look like before the Bolt app is given it.
 
-The bot serves three kinds of request: the ``/migrate`` slash command,
-``block_actions`` (the buttons and checkboxes of its messages) and
-``view_submission`` (the Submit of its Schedule modal). Bolt reads a
+The bot serves these kinds of request: the ``/migrate`` slash command,
+``block_actions`` (the buttons and checkboxes of its messages and home tab),
+``view_submission`` (the Submit of its modals), the ``app_home_opened`` event
+and, when its Events URL is set up, Slack's ``url_verification``. Bolt reads a
 payload's fields the way Slack sends them (``body["actions"][0]["action_id"]``,
 ``body["view"]["type"]``…), so a payload of another kind, or with a list where
 Slack puts an object, raises inside Bolt before any listener or error handler
@@ -13,7 +14,7 @@ Slack sends none of these; only someone holding the signing secret can.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.views.ids import ViewId
@@ -59,6 +60,8 @@ TEXT_FIELDS: dict[str, tuple[str, ...]] = {
 ACTION_TEXT = ("action_id", "block_id", "value", "type", "action_ts")
 MAX_ACTIONS = 10
 SERVED_VIEWS = frozenset(ViewId)
+SERVED_EVENTS = frozenset({"app_home_opened"})
+EVENT_TEXT = ("type", "user", "channel", "tab", "event_ts")
 
 
 def payload_problem(body: object) -> str | None:
@@ -69,11 +72,35 @@ def payload_problem(body: object) -> str | None:
         return None  # Slack checking the certificate: Bolt answers it and does nothing else
     if "command" in body:
         return _slash_command_problem(body)
-    if body.get("type") == "block_actions":
-        return _interaction_problem(body) or _actions_problem(body.get("actions"))
-    if body.get("type") == "view_submission":
-        return _interaction_problem(body) or _view_problem(body.get("view"))
-    return f"a payload of type {_shown(body.get('type'))} is not served here"
+    check = _CHECKS.get(str(body.get("type")))
+    if check is None:
+        return f"a payload of type {_shown(body.get('type'))} is not served here"
+    return check(body)
+
+
+def _block_actions_problem(body: Mapping[str, Any]) -> str | None:
+    return _interaction_problem(body) or _actions_problem(body.get("actions"))
+
+
+def _view_submission_problem(body: Mapping[str, Any]) -> str | None:
+    return _interaction_problem(body) or _view_problem(body.get("view"))
+
+
+def _url_verification_problem(body: Mapping[str, Any]) -> str | None:
+    """Slack checking the Events URL: Bolt answers the challenge and does nothing else."""
+    return None if isinstance(body.get("challenge"), str) else "a challenge that is no text"
+
+
+def _event_problem(body: Mapping[str, Any]) -> str | None:
+    """An Events API callback of a kind the bot listens to, its fields text."""
+    event = body.get("event")
+    if not isinstance(event, dict) or event.get("type") not in SERVED_EVENTS:
+        kind = event.get("type") if isinstance(event, dict) else None
+        return f"an event of type {_shown(kind)} is not served here"
+    for key in ("team_id", "api_app_id", "event_id"):
+        if not isinstance(body.get(key), str | NONE):
+            return f"{key} is not text"
+    return _text_fields_problem(event, EVENT_TEXT, "event")
 
 
 def _slash_command_problem(body: Mapping[str, Any]) -> str | None:
@@ -154,3 +181,11 @@ def _text_fields_problem(value: object, fields: tuple[str, ...], where: str) -> 
 def _shown(value: object) -> str:
     """Someone else's value, safe for a log line: short, quoted, escaped."""
     return repr(value)[:40]
+
+
+_CHECKS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    "block_actions": _block_actions_problem,
+    "view_submission": _view_submission_problem,
+    "event_callback": _event_problem,
+    "url_verification": _url_verification_problem,
+}

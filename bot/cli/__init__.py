@@ -22,23 +22,36 @@ from bot.cli.migrations import downgrade, history, plan, status, targets, upgrad
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
 from bot.cli.state import state
+from bot.cli.watch import watch
 from bot.cli.worker import worker
-from bot.logs import configure_logging
+from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="migrate-bot", prog_name="migrate-bot")
 @click.option("-v", "--verbose", is_flag=True, help="Log what is being done to stderr.")
-def cli(verbose: bool) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="MIGRATE_BOT_LOG_FORMAT",
+    help="text for a person; json: one object per line (time, level, request id, target,"
+    " event) for a log pipeline. Also $MIGRATE_BOT_LOG_FORMAT.",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
     """Apply Alembic migrations to PostgreSQL the way a careful release engineer would.
 
     Targets come from $MIGRATE_BOT_CONFIG (default ./migrate-bot.toml); with no
     such file there is one target, `demo`: the bundled example migrations on an
     embedded PostgreSQL.
     """
-    configure_logging(logging.INFO if verbose else logging.WARNING)
+    ctx.obj = {"log_format": log_format}
+    configure_logging(logging.INFO if verbose else logging.WARNING, log_format)
 
 
 for command in (
@@ -58,6 +71,7 @@ for command in (
     audit,
     demo_data,
     serve,
+    watch,
     worker,
     state,
 ):

@@ -8,11 +8,14 @@ import click
 
 from audit.store import EventStore
 from bot.cli import audit_render
+from bot.cli.audit_summary import summary_text
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
 from commands.state.audit_log import open_audit_log
 from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
+from commands.state.location import StateLocation
+from commands.state.people import known_names
 
 file_option = click.option(
     "--file",
@@ -22,18 +25,22 @@ file_option = click.option(
 )
 
 
-def _store(path: Path | None) -> EventStore:
-    """The log to read: ``--file``, else the shared state, else the configured state file."""
-    if path is not None:
-        return open_existing(path)
-    bot = load_config().bot
-    return open_audit_log(bot.state) if bot.shared else open_existing(bot.state_path)
+def _location(path: Path | None) -> StateLocation:
+    """The state to read: ``--file``, else the configured one (shared or the file)."""
+    return StateLocation(path) if path is not None else load_config().bot.state
+
+
+def _store(location: StateLocation) -> EventStore:
+    return open_audit_log(location) if location.shared else open_existing(location.path)
 
 
 @click.group(invoke_without_command=True)
 @click.option("--target", metavar="T", help="Only events of this target.")
 @click.option("--request", "request_id", metavar="ID", help="Only events of this request (M-3).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--full", is_flag=True, help="Every field: seq, actor id, kind and data, not the summary."
+)
 @file_option
 @output_option
 @click.pass_context
@@ -43,23 +50,27 @@ def audit(
     target: str | None,
     request_id: str | None,
     limit: int,
+    full: bool,
     path: Path | None,
     out: Output,
 ) -> None:
-    """Show the newest events of the audit log, oldest of them first.
+    """Show the newest events of the audit log, oldest of them first: one line each,
+    time, request, target, who (by name where Slack told it) and what happened.
 
     `audit verify` proves the log intact; `audit export` writes all of it.
     """
     if ctx.invoked_subcommand is not None:
         return
     request_id = parse_request_id(request_id) if request_id else None
-    store = _store(path)
+    location = _location(path)
+    store = _store(location)
     events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
     events.reverse()
+    names = known_names(location)
     out.emit(
         events,
         render_json=lambda es: [audit_render.event_json(e) for e in es],
-        render_text=audit_render.events_text,
+        render_text=audit_render.events_text if full else lambda es: summary_text(es, names),
     )
 
 
@@ -75,7 +86,7 @@ def audit(
 @output_option
 def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> None:
     """Walk the hash chain; fail naming the first edited, deleted, moved or cut event."""
-    store = _store(path)
+    store = _store(_location(path))
     try:
         report = verify(store, [parse_head(h) for h in heads])
     except AuditLogBrokenError as broken:  # as text, the error line says it
@@ -102,7 +113,7 @@ def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> No
 @file_option
 def export(fmt: str, output: Path | None, path: Path | None) -> None:
     """Write every event, in order, with its hashes (for auditors and spreadsheets)."""
-    store = _store(path)
+    store = _store(_location(path))
     events = store.iter_events()
     if fmt == "json":
         chunks = audit_render.json_array(audit_render.event_json(e) for e in events)

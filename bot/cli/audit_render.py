@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from audit.chain import Event, canonical_json
@@ -14,6 +15,7 @@ from commands.requests.wording import format_time, state_phrase
 
 CSV_COLUMNS = ("seq", "ts", "request_id", "target", "actor", "kind", "data", "prev_hash", "hash")
 _SUMMARY_WIDTH = 90
+EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -93,24 +95,30 @@ def verify_text(report: VerifyReport) -> str:
     return f"ok: {report.events:,} events, every hash and link verifies{head}"
 
 
-def request_line(request: Request) -> str:
+def named(actor: str, names: Mapping[str, str]) -> str:
+    """``alice (U0ALICE)`` where the name is known, else the actor as recorded."""
+    name = names.get(actor)
+    return f"{name} ({actor})" if name else actor
+
+
+def request_line(request: Request, names: Mapping[str, str] = EMPTY) -> str:
     goal = f"{request.kind.value} {request.target} → {request.goal}"
     glass = "  [break-glass]" if request.break_glass else ""
     return (
-        f"{request.id:<6} {goal:<34} {request.state.value:<18} by {request.requester}"
-        f" {format_time(request.created_at)}{glass}"
+        f"{request.id:<6} {goal:<34} {request.state.value:<18} by"
+        f" {named(request.requester, names)} {format_time(request.created_at)}{glass}"
     )
 
 
-def requests_text(requests: list[Request]) -> str:
-    return "\n".join(request_line(r) for r in requests) if requests else "no requests"
+def requests_text(requests: list[Request], names: Mapping[str, str] = EMPTY) -> str:
+    return "\n".join(request_line(r, names) for r in requests) if requests else "no requests"
 
 
-def request_text(request: Request) -> str:
+def request_text(request: Request, names: Mapping[str, str] = EMPTY) -> str:
     """Everything about one request, as an operator reads it in a terminal."""
     fp = request.fingerprint
     lines = [
-        request_line(request),
+        request_line(request, names),
         f"  {request.id} {state_phrase(request)}",
         f"  plan {fp.short}: {_names(fp.from_revisions)} → {_names(fp.to_revisions)}",
     ]
@@ -122,10 +130,12 @@ def request_text(request: Request) -> str:
     if request.preflight:
         result = "passed" if request.preflight.passed else "FAILED"
         lines.append(f"  pre-flight {result}: {request.preflight.summary}")
-    lines += [f"  ✓ {t.item.label} — {t.by}, {format_time(t.at)}" for t in request.checklist]
     lines += [
-        f"  approved by {a.approver} at {format_time(a.at)} (plan {a.fingerprint[:12]})"
-        + (" [break-glass]" if a.break_glass else "")
+        f"  ✓ {t.item.label} — {named(t.by, names)}, {format_time(t.at)}" for t in request.checklist
+    ]
+    lines += [
+        f"  approved by {named(a.approver, names)} at {format_time(a.at)}"
+        f" (plan {a.fingerprint[:12]})" + (" [break-glass]" if a.break_glass else "")
         for a in request.approvals
     ]
     if request.run:

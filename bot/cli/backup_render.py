@@ -35,7 +35,8 @@ def backup_text(record: BackupRecord) -> str:
         [
             f"Backup {record.id} of {record.target} at revision {revision_text(record)} ({took})",
             f"  {record.uri}",
-            f"  {format_size(record.size)}, sha256 {record.sha256}{encryption}",
+            f"  {format_size(record.size)} ({record.format}, {record.compression}),"
+            f" sha256 {record.sha256}{encryption}",
             f"  verified by {record.verified_by}; {len(record.row_counts)} tables counted",
             f"  restore it with: migrate-bot restore {record.target} {record.id} --yes",
         ]
@@ -45,13 +46,14 @@ def backup_text(record: BackupRecord) -> str:
 def backups_text(target: str, records: list[BackupRecord]) -> str:
     if not records:
         return f"{target} has no backups yet (take one with: migrate-bot backup {target})"
-    rows = [("id", "time (UTC)", "revision", "size", "location")]
+    rows = [("id", "time (UTC)", "revision", "size", "format", "location")]
     rows += [
         (
             r.id,
             r.created_at[:19].replace("T", " "),
             revision_text(r),
             format_size(r.size),
+            r.format,
             r.uri,
         )
         for r in records
@@ -70,6 +72,7 @@ def backup_list_json(records: list[BackupRecord]) -> list[dict[str, Any]]:
             "created_at": r.created_at,
             "revisions": list(r.revisions),
             "size_bytes": r.size,
+            "format": r.format.value,
             "uri": r.uri,
             "sha256": r.sha256,
         }

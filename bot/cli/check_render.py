@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from commands.checks.framework import Phase, Report, Verdict
 from commands.units import format_duration
 
@@ -50,3 +53,20 @@ def _plan_line(report: Report) -> str:
     if plan.is_empty:
         return f"at {start}, nothing to {verb}"
     return f"{verb} {start} -> {end}, {len(plan.revisions)} revision(s)"
+
+
+def findings_text(results: Iterable[Mapping[str, Any]]) -> str:
+    """What an approver reads in Slack's pre-flight, for the terminal: the lint findings
+    (always, when there are any) and every check that warned or failed, with its details.
+    ``results`` are checks as recorded (``CheckResult.to_json``). Empty when all is clean."""
+    lines = []
+    indent = " " * (8 + NAME_WIDTH)
+    for result in results:
+        verdict = str(result.get("verdict", ""))
+        findings = (result.get("data") or {}).get("findings")
+        if verdict not in (Verdict.WARN, Verdict.FAIL) and not findings:
+            continue
+        name, summary = str(result.get("name", "?")), str(result.get("summary", ""))
+        lines.append(f"  {verdict.upper():<5} {name:<{NAME_WIDTH}}{summary}")
+        lines += [f"{indent}{detail}" for detail in result.get("details") or ()]
+    return "\n".join(lines)

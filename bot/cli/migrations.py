@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import click
 
 from bot.cli import render
+from bot.cli.check_render import findings_text
 from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
 from bot.cli.runs import break_glass_run
+from commands.checks import run_preflight
+from commands.checks.framework import CheckResult
+from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import load_config
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
 from commands.migration.planning import status as load_status
+from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
+from commands.targets import TargetHandle
 
 
 @click.command()
@@ -39,16 +48,44 @@ def status(target: str, out: Output) -> None:
 @click.command()
 @click.argument("target")
 @click.option("--to", "to", metavar="REV", help="Stop at this revision instead of head.")
-@click.option("--no-sql", is_flag=True, help="List revisions without their SQL.")
+@click.option("--no-sql", is_flag=True, help="List revisions without their SQL (and no lint).")
 @output_option
 def plan(target: str, to: str | None, no_sql: bool, out: Output) -> None:
-    """Show the pending revisions of an upgrade, each with its SQL."""
-    result = make_plan(open_named_target(target), to=to, with_sql=not no_sql)
+    """Show the pending revisions of an upgrade, each with its SQL, and what the lint
+    finds in it (sized against the live tables, as the request in Slack shows it)."""
+    handle = open_named_target(target)
+    if no_sql:
+        result, lint = make_plan(handle, to=to, with_sql=False), None
+    else:
+        result, lint = _linted_plan(handle, to)
     out.emit(
-        result,
-        render_json=render.plan_json,
-        render_text=lambda p: render.plan_text(p, show_sql=not no_sql),
+        (result, lint),
+        render_json=lambda pl: {**render.plan_json(pl[0]), "lint": _lint_json(pl[1])},
+        render_text=lambda pl: _plan_text(pl[0], pl[1], show_sql=not no_sql),
     )
+
+
+def _linted_plan(handle: TargetHandle, to: str | None) -> tuple[Plan, CheckResult | None]:
+    """The plan and its lint, from one pre-flight that runs the lint alone. Where that
+    pre-flight cannot plan, planning again raises the error that says why."""
+    checks = handle.config.checks
+    if not checks.enabled("lint"):
+        return make_plan(handle, to=to), None
+    lint_only = replace(checks, skip=frozenset(OPTIONAL_CHECKS) - {"lint"})
+    report = run_preflight(replace(handle, config=replace(handle.config, checks=lint_only)), to=to)
+    if report.plan is None:
+        return make_plan(handle, to=to), None
+    return report.plan, report.result("lint")
+
+
+def _plan_text(plan: Plan, lint: CheckResult | None, *, show_sql: bool) -> str:
+    text = render.plan_text(plan, show_sql=show_sql)
+    findings = findings_text([lint.to_json()]) if lint is not None else ""
+    return f"{text}\n\nLint:\n{findings}" if findings else text
+
+
+def _lint_json(lint: CheckResult | None) -> dict[str, Any] | None:
+    return lint.to_json() if lint is not None else None
 
 
 reason_option = click.option(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Mapping
 from typing import Any
 
 from commands.config.targets_file import Config, TargetConfig
@@ -23,7 +25,13 @@ def revision_json(revision: Revision) -> dict[str, Any]:
     }
 
 
-def target_json(target: TargetConfig) -> dict[str, Any]:
+def unset_variable(target: TargetConfig, environ: Mapping[str, str]) -> str | None:
+    """The target's URL variable when the environment does not set it, else ``None``."""
+    variable = target.database_url_env
+    return variable if variable and not environ.get(variable) else None
+
+
+def target_json(target: TargetConfig, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return {
         "name": target.name,
         "description": target.description,
@@ -32,6 +40,7 @@ def target_json(target: TargetConfig) -> dict[str, Any]:
             if target.embedded_postgres
             else f"${target.database_url_env}"
         ),
+        "database_url_set": unset_variable(target, environ) is None,
         "alembic": str(target.alembic.config_file or target.alembic.script_location),
         "approvals": target.approvals,
         "approvers": list(target.approvers),
@@ -39,11 +48,13 @@ def target_json(target: TargetConfig) -> dict[str, Any]:
     }
 
 
-def targets_text(config: Config) -> str:
+def targets_text(config: Config, environ: Mapping[str, str] = os.environ) -> str:
     lines = [f"Targets from {config.path}:"]
     for target in config.targets.values():
-        data = target_json(target)
-        lines.append(f"  {target.name:<12} {data['database']}")
+        data = target_json(target, environ)
+        unset = unset_variable(target, environ)
+        note = "  (not set in this environment: commands on it fail until it is)" if unset else ""
+        lines.append(f"  {target.name:<12} {data['database']}{note}")
         lines.append(f"  {'':<12} alembic: {data['alembic']}")
         approvers = ", ".join(target.approvers)
         lines.append(
@@ -87,7 +98,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "direction": plan.direction.value,
         "from": list(plan.current),
         "to": list(plan.destination),
-        "revisions": [{**revision_json(r), "sql": plan.sql.get(r.id)} for r in plan.revisions],
+        "revisions": [
+            {**revision_json(r), "sql": plan.sql.get(r.id), "sql_unavailable": plan.sql_note(r)}
+            for r in plan.revisions
+        ],
     }
 
 
@@ -104,8 +118,10 @@ def plan_text(plan: Plan, *, show_sql: bool = True) -> str:
     for index, revision in enumerate(plan.revisions, start=1):
         lines.append(f"[{index}/{total}] {revision.id}  {revision.message}")
         lines.append(f"      {revision.path}")
-        sql = plan.sql.get(revision.id)
-        if show_sql and sql:
+        sql, note = plan.sql.get(revision.id), plan.sql_note(revision)
+        if show_sql and note:
+            lines.append(f"      | -- {note}")
+        elif show_sql and sql:
             lines.append(textwrap.indent(sql.strip(), "      | ", lambda _line: True))
         lines.append("")
     return "\n".join(lines).rstrip()

@@ -13,6 +13,7 @@ from bot.cli.options import operator
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests import RequestService, open_requests
+from commands.state.people import known_names
 from commands.state.vocabulary import RequestState
 
 
@@ -40,12 +41,14 @@ def requests(
     out: Output,
 ) -> None:
     """List recent migration requests, or show one (ID, e.g. M-3) in full."""
-    service = _service()
+    config = load_config()
+    service = open_requests(config)
+    names = known_names(config.bot.state)
     if request_id:
         out.emit(
             service.get(request_id),
             render_json=audit_render.request_json,
-            render_text=audit_render.request_text,
+            render_text=lambda r: audit_render.request_text(r, names),
         )
         return
     found = service.requests(
@@ -54,7 +57,7 @@ def requests(
     out.emit(
         found,
         render_json=lambda rs: [audit_render.request_json(r) for r in rs],
-        render_text=audit_render.requests_text,
+        render_text=lambda rs: audit_render.requests_text(rs, names),
     )
 
 

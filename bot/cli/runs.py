@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 
 import click
 
+from audit.store import EventStore
 from bot.cli import run_render as render
+from bot.cli.check_render import findings_text
 from bot.cli.options import operator
 from bot.cli.output import Output
 from commands.config.targets_file import Config
 from commands.errors import ExitCode, MigrateBotError
-from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession
 from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
+from commands.pipeline.progress import RunStep, UpdateKind
 from commands.requests import open_requests
 from commands.state.audit_log import open_audit_log
-from commands.state.vocabulary import RequestKind
-from commands.targets import open_target
+from commands.state.vocabulary import EventKind, RequestKind
+from commands.targets import TargetHandle, open_target
 
 
 @dataclass
@@ -33,6 +36,7 @@ class _Watch:
     """What the worker reports back to the waiting terminal."""
 
     out: Output
+    store: EventStore
     outcome: RunOutcome | None = None
     refusal: MigrateBotError | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -41,6 +45,11 @@ class _Watch:
         line = render.update_text(update)
         if line is not None:
             self.out.say(line, err=update.kind == "progress")
+        ended = update.kind in (UpdateKind.SUCCEEDED, UpdateKind.FAILED)
+        if update.step is RunStep.PREFLIGHT and ended:
+            findings = findings_text(preflight_results(self.store, update.request_id))
+            if findings:
+                self.out.say(findings)
 
     def finished(self, outcome: RunOutcome) -> None:
         self.outcome = outcome
@@ -62,13 +71,29 @@ def break_glass_run(
     out: Output,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
+    handle = open_target(config.target(target))
+    with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
+        return _plan_and_run(
+            config, handle, session, kind=kind, goal=goal, reason=reason, yes=yes, out=out
+        )
+
+
+def _plan_and_run(
+    config: Config,
+    handle: TargetHandle,
+    session: AlembicSession,
+    *,
+    kind: RequestKind,
+    goal: str | None,
+    reason: str,
+    yes: bool,
+    out: Output,
+) -> int:
     store = open_audit_log(config.bot.state)
     requests = open_requests(config)
-    handle = open_target(config.target(target))
-    with AlembicRunner.for_target(handle).session() as session:
-        planned = plan_request(
-            handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
-        )
+    planned = plan_request(
+        handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
+    )
     if kind is not RequestKind.RESTORE and planned.plan.is_empty:
         out.emit(
             planned,
@@ -77,6 +102,7 @@ def break_glass_run(
         )
         return int(ExitCode.OK)
     _confirm(planned, kind, yes=yes, out=out)
+    target = handle.name
     request = requests.create_break_glass(
         kind=kind,
         target=target,
@@ -86,7 +112,7 @@ def break_glass_run(
         reason=reason,
     )
     out.say(render.header_text(request.id, kind, planned))
-    watch = _Watch(out)
+    watch = _Watch(out, store)
     worker = RunWorker(
         Pipeline(RunContext(config=config, requests=requests, store=store)),
         on_update=watch.update,
@@ -94,7 +120,7 @@ def break_glass_run(
         on_refused=watch.refused,
     )
     try:
-        worker.submit(request.id, target)
+        worker.submit(request.id, target, session=session)
         while not watch.done.wait(0.2):
             pass
     except KeyboardInterrupt:
@@ -107,7 +133,21 @@ def break_glass_run(
         raise watch.refusal
     assert watch.outcome is not None
     out.emit(watch.outcome, render_json=render.outcome_json, render_text=render.outcome_text)
+    period = handle.config.watch.period
+    if watch.outcome.succeeded and period is not None and kind is not RequestKind.RESTORE:
+        out.say(
+            f"watching {target} for {period:g} s: a running `migrate-bot serve` posts the"
+            f" summary, or `migrate-bot watch {request.id}` keeps it here"
+        )
     return int(ExitCode.OK if watch.outcome.succeeded else ExitCode.FAILED)
+
+
+def preflight_results(store: EventStore, request_id: str) -> list[dict]:
+    """The checks of the request's latest pre-flight, as the audit log recorded them."""
+    events = store.events(request_id=request_id, kinds=[EventKind.CHECK_RESULT])
+    checks = [e.data for e in events if e.data.get("phase") == "preflight"]
+    latest = checks[-1].get("started_at") if checks else None
+    return [c for c in checks if c.get("started_at") == latest]
 
 
 def _confirm(planned: RequestPlan, kind: RequestKind, *, yes: bool, out: Output) -> None:

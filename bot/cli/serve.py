@@ -12,7 +12,7 @@ import logging
 import click
 
 from bot.adapters.slack_settings import Mode
-from bot.logs import configure_logging
+from bot.logs.setup import LOG_FORMATS, configure_logging
 from bot.sandbox.people import DEFAULT_APPROVER, DEFAULT_REQUESTER, People, Person
 from bot.sandbox.settings import DEFAULT_ROWS, SandboxSettings
 
@@ -54,8 +54,28 @@ MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET, "sandbox": Mode
     show_default=True,
     help="Sandbox: segments to put in the demo database at start.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus metrics on this port too (HTTP mode has GET /metrics on --port).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    help="text, or json: one object per line (default: migrate-bot's --log-format).",
+)
+@click.pass_context
 def serve(
-    *, mode: str, host: str | None, port: int | None, requester: str, approver: str, demo_rows: int
+    ctx: click.Context,
+    *,
+    mode: str,
+    host: str | None,
+    port: int | None,
+    requester: str,
+    approver: str,
+    demo_rows: int,
+    metrics_port: int | None,
+    log_format: str | None,
 ) -> None:
     """Run the Slack bot: /migrate, its buttons and, in HTTP mode, GET /health.
 
@@ -66,10 +86,10 @@ def serve(
     """
     from bot.serve import serve as run_bot
 
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, log_format or (ctx.obj or {}).get("log_format", "text"))
     people = People(
         requester=Person.parse(requester, role="requester"),
         approver=Person.parse(approver, role="approver"),
     )
     sandbox = SandboxSettings(people=people, rows=demo_rows)
-    run_bot(mode=MODES[mode], host=host, port=port, sandbox=sandbox)
+    run_bot(mode=MODES[mode], host=host, port=port, sandbox=sandbox, metrics_port=metrics_port)

@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from bot.logs import configure_logging
+from bot.logs.setup import configure_logging
 from commands.config.targets_file import DEFAULT_QUEUE, QUEUE_NAME
 
 
@@ -41,7 +41,8 @@ def _queue(
     show_default=True,
     help="Jobs at once: runs (one per target at most), pre-flights, plans, answers.",
 )
-def worker(*, queues: tuple[str, ...], concurrency: int) -> None:
+@click.pass_context
+def worker(ctx: click.Context, *, queues: tuple[str, ...], concurrency: int) -> None:
     """Run the jobs the `serve` fronts enqueue: pre-flights, runs, backups, restores, and
     the Slack messages (needs [bot] state_url_env and $SLACK_BOT_TOKEN).
 
@@ -50,5 +51,5 @@ def worker(*, queues: tuple[str, ...], concurrency: int) -> None:
     """
     from bot.distributed.worker_process import WorkerOptions, run_worker
 
-    configure_logging(logging.INFO)
+    configure_logging(logging.INFO, (ctx.obj or {}).get("log_format", "text"))
     run_worker(WorkerOptions(queues=queues, concurrency=concurrency))

@@ -102,7 +102,9 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
             worker=InlineWorker(),
             flow=runtime.flow,
             client=client,
-            middleware=global_middleware(SharedSeenRequests(shared.pool).seen_before),
+            middleware=global_middleware(
+                seen_before=SharedSeenRequests(shared.pool).seen_before, people=runtime.flow.people
+            ),
         )
         handlers = WorkerHandlers(app, runtime)
         log.info("worker on %s (%d at a time)", ", ".join(options.queues), options.concurrency)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.flows.asker import Asker
+from bot.flows.logged_pipeline import LoggedPipeline
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
@@ -27,7 +28,6 @@ from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
 from commands.pipeline import (
     InterruptedRun,
-    Pipeline,
     Proposal,
     RunContext,
     RunOutcome,
@@ -47,6 +47,7 @@ from commands.requests import (
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.requests.slots import Slot
+from commands.state.people import Directory
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 
 log = logging.getLogger(__name__)
@@ -77,19 +78,22 @@ class RequestFlow:
         groups: GroupLookup,
         plans: RecentPlans,
         runs: Runs | None = None,
+        people: Directory | None = None,
     ) -> None:
         self.context = context
         self.messages = messages
         self.groups = groups
         self.plans = plans
+        self.people = people  # who is who, for the terminal (bot.middleware.names)
         self.executor = RunWorker(
-            Pipeline(context),
+            LoggedPipeline(context),
             on_update=messages.on_update,
             on_outcome=self._finished,
             on_refused=self._refused,
         )
         self.runs: Runs = runs or self.executor
         self.scheduling = ScheduleFlow(context=context, messages=messages, desk=self)
+        messages.scheduler_running = lambda: self.scheduling.scheduler is not None
 
     # --- asking ---------------------------------------------------------------
 
@@ -204,6 +208,15 @@ class RequestFlow:
             return "A confirmation is on the record and stays: cancel the request to withdraw."
         return None
 
+    def acknowledge_live_use(self, request_id: str, *, user: str) -> str:
+        """An approver's tick of "I have read the live-use evidence"; raises the service's
+        refusals (the requester, not an approver, nothing to acknowledge, already done)."""
+        try:
+            request = self.context.requests.acknowledge_live_use(request_id, actor=user)
+        finally:
+            self.messages.refresh(request_id)  # a refused tick is drawn back unticked
+        return f"You acknowledged the live use on {request.id}: you may approve it now."
+
     def approve(self, request_id: str, *, user: str, fingerprint_seen: str | None) -> str:
         """Add ``user``'s approval; once the policy is met, the run starts. Raises the
         service's refusals (self-approval, not an approver, checklist, plan changed…)."""
@@ -219,8 +232,9 @@ class RequestFlow:
         note = self._start(request.id, request.target)
         return f"You approved {request.id}: {note or 'the run is starting'}."
 
-    def reject(self, request_id: str, *, user: str) -> str:
-        request = self.context.requests.reject(request_id, actor=user)
+    def reject(self, request_id: str, *, user: str, reason: str = "") -> str:
+        """Turn the request down, saying why (on the message and in the audit log)."""
+        request = self.context.requests.reject(request_id, actor=user, reason=reason)
         self.messages.refresh(request.id)
         return f"You rejected {request.id}."
 

@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 
 from audit.store import Clock, EventStore, utc_now
-from bot.slack_api.notifier import Notifier
+from bot.slack_api.notifier import Link, Notifier
 from bot.views.announcements import (
+    REQUEST_LINK,
     approval_wanted,
     interrupted_announcement,
     outcome_announcement,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Expand = Callable[[Iterable[str]], list[str]]
 """User ids of a list of people and user groups (``SlackUserGroups.expand``)."""
+ChannelName = Callable[[str], str | None]
+"""A channel's name, without the ``#`` (``ChannelNames.name``); ``None`` when unknown."""
 
 
 def message_key(request_id: str) -> str:
@@ -57,8 +60,10 @@ class RequestMessages:
         notifier: Notifier,
         expand: Expand,
         clock: Clock = utc_now,
+        channel_name: ChannelName = lambda _channel: None,
     ) -> None:
         self.config = config
+        self.channel_name = channel_name
         self.requests = requests
         self.store = store
         self.notifier = notifier
@@ -68,6 +73,8 @@ class RequestMessages:
         self._notes: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # whether this process schedules (set by the flow that holds the scheduler)
+        self.scheduler_running: Callable[[], bool] = lambda: True
 
     # --- the request message ---------------------------------------------------
 
@@ -107,7 +114,14 @@ class RequestMessages:
             run=run_picture(request, self._news.get(request.id)),
             ways_back=ways_back(request, self.store),
             note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
+            can_schedule=self._schedulable(request.target),
         )
+
+    def _schedulable(self, target_name: str) -> bool:
+        """A time can be picked for the target: it has windows or allows any time, and
+        this process runs the scheduler."""
+        target = self.config.target(target_name)
+        return bool(target.windows or target.allow_outside_windows) and self.scheduler_running()
 
     def not_started(self, request_id: str, reason: str) -> None:
         """An approved request that could not start: say why on the message and in the thread."""
@@ -131,12 +145,19 @@ class RequestMessages:
     # --- people ------------------------------------------------------------------
 
     def ask_approvers(self, request: Request) -> None:
-        """A direct message to each approver (groups expanded) but the requester, once."""
+        """A direct message to each approver (groups expanded) but the requester, once,
+        linking to the request message and naming its channel."""
         policy = self.requests.policy(request.target)
-        text, blocks = approval_wanted(request, request.origin.get("channel"))
+        channel = request.origin.get("channel")
+        name = self.channel_name(channel) if channel else None
+        text, blocks = approval_wanted(request, channel, name)
+        link = Link(
+            token=REQUEST_LINK, message=message_key(request.id), label="the request", fallback=""
+        )
         for user in self.expand(policy.approvers):
             if user != request.requester:
-                self.notifier.post(user, text, blocks, key=f"{request.id}:approver:{user}")
+                key = f"{request.id}:approver:{user}"
+                self.notifier.post(user, text, blocks, key=key, link=link)
 
     def tell_ops(self, text: str, blocks: list[Block], *, key: str) -> None:
         if self.config.bot.ops_channel:

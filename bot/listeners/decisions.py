@@ -1,5 +1,6 @@
-"""The request message's buttons and checkboxes: approve, reject, cancel or stop,
-tick the checklist, view the SQL, and the ways back after a failed run.
+"""The request message's buttons and checkboxes: approve, cancel or stop, tick the
+checklist, view the SQL, and the ways back after a failed run (reject, which asks
+for a reason, is in ``rejection``).
 
 Each click is acked at once and its work runs on the worker (``Handoff``). A
 button's value is only a request id; anything else in a payload is read
@@ -19,7 +20,7 @@ from bot.listeners.channels import check_channel
 from bot.listeners.context import CommandContext
 from bot.listeners.handoff import ActionWork, Handoff
 from bot.listeners.sql import show_plan_sql
-from bot.views.ids import ActionId, BlockId, tag_of
+from bot.views.ids import ActionId, BlockId, fingerprint_shown, tag_of
 from bot.views.plan import loading_modal
 from commands.requests import RequestInputError
 from commands.requests.inputs import parse_request_id
@@ -30,7 +31,7 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
         handoff.on_action(app, action_id, doing=doing, work=work)
 
     def approve(action: dict[str, Any], ctx: CommandContext) -> str:
-        seen = tag_of(action.get("block_id"), BlockId.DECIDE)
+        seen = fingerprint_shown(action.get("block_id"))
         return flow.approve(request_id(action), user=user(ctx), fingerprint_seen=seen)
 
     def tick(action: dict[str, Any], ctx: CommandContext) -> str | None:
@@ -59,7 +60,6 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
         show_plan_sql(kept or flow.request_plan(wanted), ctx, view_id=view_id)
 
     on(ActionId.APPROVE, "approving", approve)
-    on(ActionId.REJECT, "rejecting", lambda a, c: flow.reject(request_id(a), user=user(c)))
     on(ActionId.CANCEL, "cancelling", lambda a, c: flow.cancel(request_id(a), user=user(c)))
     on(ActionId.CHECKLIST, "recording the checklist", tick)
     on(ActionId.VIEW_REQUEST_SQL, "showing the SQL", view_sql)

@@ -19,6 +19,7 @@ from slack_bolt import Ack, App
 from bot.error_reporting import ErrorReporter
 from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
+from bot.logs.setup import REQUEST_ID, log_context
 from bot.worker import Worker
 
 Work = Callable[[CommandContext], str | None]
@@ -46,31 +47,28 @@ class Handoff:
         work: Work,
         *,
         doing: str,
+        request_id: str | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> None:
-        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer.
-        ``body`` is the Slack request's: a front that forwards enqueues it instead (after
-        the ack too, so the acknowledgement waits for no database)."""
+        """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer,
+        whose lines carry ``request_id`` when the work is about one request. ``body`` is
+        the Slack request's: a front that forwards enqueues it instead (after the ack
+        too, so the acknowledgement waits for no database)."""
         ctx = self.context_for(invocation)
-        if self.forward is not None and body is not None:
-            forward = self.forward
-            self.worker.submit(
-                lambda: forward(body),
-                name=f"enqueueing ({doing})",
-                on_error=lambda error: ctx.reply.ephemeral(
-                    self.reporter.user_message(error, doing=doing)
-                ),
-            )
-            return
+        forward = self.forward if body is not None else None
 
         def job() -> None:
-            answer = work(ctx)
-            if answer:
-                ctx.reply.ephemeral(answer)
+            with log_context(request_id=request_id):
+                if forward is not None and body is not None:
+                    forward(body)
+                    return
+                answer = work(ctx)
+                if answer:
+                    ctx.reply.ephemeral(answer)
 
         self.worker.submit(
             job,
-            name=doing,
+            name=f"enqueueing ({doing})" if forward else doing,
             on_error=lambda error: ctx.reply.ephemeral(
                 self.reporter.user_message(error, doing=doing)
             ),
@@ -82,6 +80,12 @@ class Handoff:
         @app.action(action_id)
         def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
             ack()
+            value = action.get("value")
+            request_id = value if isinstance(value, str) and REQUEST_ID.fullmatch(value) else None
             self.submit(
-                Invocation.from_body(body), lambda ctx: work(action, ctx), doing=doing, body=body
+                Invocation.from_body(body),
+                lambda ctx: work(action, ctx),
+                doing=doing,
+                request_id=request_id,
+                body=body,
             )

@@ -16,78 +16,39 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-TRIGGER_TTL_S = 3.0  # Slack's trigger ids expire after three seconds
-BOT_USER = "U0MIGRATEBOT"
-BOT_ID = "B0MIGRATEBOT"
+from bot.local_slack.records import (
+    BOT_ID,
+    BOT_USER,
+    Change,
+    Ephemeral,
+    Message,
+    RecordedCall,
+    SlackMethodError,
+    content,
+    page,
+)
+from bot.local_slack.views import Views
+
+__all__ = [
+    "BOT_ID",
+    "BOT_USER",
+    "PERMALINK_BASE",
+    "TEAM_ID",
+    "Change",
+    "Ephemeral",
+    "Message",
+    "RecordedCall",
+    "SlackMethodError",
+    "Workspace",
+]
+
 TEAM_ID = "T0LOCAL"
+PERMALINK_BASE = "https://local.slack.test/archives"  # the sandbox page opens these itself
 
 
-class SlackMethodError(Exception):
-    """A Web API method answered ``ok: false`` with this Slack error code."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-@dataclass
-class Message:
-    """A message in a channel; a reply when ``thread_ts`` differs from ``ts``."""
-
-    channel: str
-    ts: str
-    text: str
-    blocks: list[Any]
-    user: str = BOT_USER
-    thread_ts: str | None = None
-    reply_count: int = 0
-    edited: bool = False
-    files: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata``
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": "message", "bot_id": BOT_ID, **asdict(self)}
-
-
-@dataclass
-class Ephemeral:
-    """A message only ``user`` sees, in ``channel``."""
-
-    channel: str
-    user: str
-    ts: str
-    text: str
-    blocks: list[Any]
-    thread_ts: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"type": "ephemeral", **asdict(self)}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One thing that changed, numbered: ``kind`` is e.g. ``message_posted``."""
-
-    seq: int
-    kind: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    """One request the server received (token never recorded), and its answer."""
-
-    method: str
-    args: dict[str, Any]
-    at: float
-    status: int
-    response: dict[str, Any]
-
-
-class Workspace:
+class Workspace(Views):
     """Thread-safe workspace state; ``clock`` is injectable for ts and trigger expiry."""
 
     def __init__(
@@ -116,6 +77,7 @@ class Workspace:
         self._trigger_users: dict[str, str] = {}
         self._used_triggers: set[str] = set()
         self.view_users: dict[str, str | None] = {}
+        self.homes: dict[str, str] = {}
 
     # --- recording and subscription ---------------------------------------
 
@@ -165,6 +127,9 @@ class Workspace:
                 self._trigger_users[trigger] = user
             return trigger
 
+    def _new_view_id(self) -> str:
+        return f"V{next(self._ids):08d}"
+
     def dm_channel(self, user: str) -> str:
         """The id of the bot's direct-message conversation with ``user``."""
         return "D" + user[1:]
@@ -185,7 +150,7 @@ class Workspace:
         self, args: Mapping[str, Any], files: list[str] | None = None
     ) -> dict[str, Any]:
         """``chat.postMessage``; ``files`` are ids of uploads shared with the message."""
-        text, blocks = _content(args)
+        text, blocks = content(args)
         with self._lock:
             channel = self._channel(args)
             thread_ts = args.get("thread_ts") or None
@@ -207,6 +172,21 @@ class Workspace:
             self._emit("message_posted", message.as_json())
             return {"channel": channel, "ts": message.ts, "message": message.as_json()}
 
+    def get_permalink(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``chat.getPermalink``: a link to the message, as the sandbox page reads it."""
+        with self._lock:
+            channel = self._channel(args)
+            message = self._message(channel, str(args.get("message_ts") or ""))
+            permalink = f"{PERMALINK_BASE}/{channel}/p{message.ts.replace('.', '')}"
+            return {"channel": channel, "permalink": permalink}
+
+    def conversation_info(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """``conversations.info``: the channel's id and name."""
+        with self._lock:
+            channel = self._channel(args)
+            direct = channel.startswith("D")
+            return {"channel": {"id": channel, "name": self.channels[channel], "is_im": direct}}
+
     def history(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``conversations.history``: the channel's top-level messages, newest first
         (their ``metadata`` only with ``include_all_metadata``, as Slack does)."""
@@ -215,7 +195,7 @@ class Workspace:
             found = [
                 m for m in self.messages.get(channel, {}).values() if m.thread_ts in (None, m.ts)
             ]
-            return _page(found, args, newest_first=True)
+            return page(found, args, newest_first=True)
 
     def replies(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``conversations.replies``: the message ``ts`` and its thread, oldest first."""
@@ -227,10 +207,10 @@ class Workspace:
                 for m in self.messages[channel].values()
                 if m is parent or (m.thread_ts == parent.ts and m.ts != parent.ts)
             ]
-            return _page(found, args, newest_first=False)
+            return page(found, args, newest_first=False)
 
     def update_message(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        text, blocks = _content(args)
+        text, blocks = content(args)
         with self._lock:
             channel = self._channel(args)
             message = self._message(channel, str(args.get("ts") or ""))
@@ -248,7 +228,7 @@ class Workspace:
             return {"channel": channel, "ts": message.ts}
 
     def post_ephemeral(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        text, blocks = _content(args)
+        text, blocks = content(args)
         with self._lock:
             channel = self._channel(args)
             user = self._user(args.get("user"))
@@ -290,37 +270,9 @@ class Workspace:
                 self.ephemerals.remove(ephemeral)
                 self._emit("ephemeral_deleted", {"user": user, "ts": ts})
             else:
-                ephemeral.text, ephemeral.blocks = _content(body)
+                ephemeral.text, ephemeral.blocks = content(body)
                 self._emit("ephemeral_updated", ephemeral.as_json())
             return {}
-
-    def open_view(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        view = _view(args)
-        with self._lock:
-            self._use_trigger(str(args.get("trigger_id") or ""))
-            view_id = f"V{next(self._ids):08d}"
-            stored = {**view, "id": view_id, "hash": secrets.token_hex(8)}
-            self.views[view_id] = stored
-            self.view_users[view_id] = self._trigger_users.get(str(args.get("trigger_id")))
-            self._emit("view_opened", self._view_change(view_id))
-            return {"view": stored}
-
-    def update_view(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        view = _view(args)
-        with self._lock:
-            stored = self.views.get(str(args.get("view_id") or ""))
-            if stored is None:
-                raise SlackMethodError("not_found")
-            if args.get("hash") and args["hash"] != stored["hash"]:
-                raise SlackMethodError("hash_conflict")
-            stored.clear()
-            stored.update({**view, "id": args["view_id"], "hash": secrets.token_hex(8)})
-            self._emit("view_updated", self._view_change(stored["id"]))
-            return {"view": stored}
-
-    def _view_change(self, view_id: str) -> dict[str, Any]:
-        """A view event: the view, and the user it was opened for (``None``: unknown)."""
-        return {"view": self.views[view_id], "user": self.view_users.get(view_id)}
 
     def usergroups_list(self, _args: Mapping[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -407,14 +359,6 @@ class Workspace:
             found = [e for e in self.ephemerals if e.user == user and e.ts == ts]
             return copy.deepcopy(found[0].as_json()) if found else None
 
-    def view(self, view_id: str) -> tuple[dict[str, Any], str | None] | None:
-        """A copy of the view ``view_id`` and the user it was opened for, or ``None``."""
-        with self._lock:
-            stored = self.views.get(view_id)
-            if stored is None:
-                return None
-            return copy.deepcopy(stored), self.view_users.get(view_id)
-
     def file(self, file_id: str) -> dict[str, Any] | None:
         """A copy of an uploaded file's record (``name``, ``title``, ``content``), or ``None``."""
         with self._lock:
@@ -442,46 +386,3 @@ class Workspace:
         if not isinstance(user, str) or user not in self.users:
             raise SlackMethodError("user_not_found")
         return user
-
-    def _use_trigger(self, trigger: str) -> None:
-        if not trigger:
-            raise SlackMethodError("invalid_trigger_id")
-        if trigger in self._used_triggers:
-            raise SlackMethodError("exchanged_trigger_id")
-        issued = self._triggers.get(trigger)
-        if issued is not None and self._clock() - issued > TRIGGER_TTL_S:
-            raise SlackMethodError("expired_trigger_id")
-        self._used_triggers.add(trigger)
-
-
-def _content(args: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    text = args.get("text")
-    blocks = args.get("blocks")
-    if blocks is not None and not isinstance(blocks, list):
-        raise SlackMethodError("invalid_blocks_format")
-    if not text and not blocks:
-        raise SlackMethodError("no_text")
-    return str(text or ""), copy.deepcopy(blocks or [])
-
-
-def _view(args: Mapping[str, Any]) -> dict[str, Any]:
-    view = args.get("view")
-    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
-        raise SlackMethodError("invalid_arguments")
-    return copy.deepcopy(view)
-
-
-def _page(
-    messages: list[Message], args: Mapping[str, Any], *, newest_first: bool
-) -> dict[str, Any]:
-    """One page (``limit``, default 100) of ``messages`` as the conversations methods answer."""
-    limit = int(args.get("limit") or 100)
-    ordered = sorted(messages, key=lambda m: float(m.ts), reverse=newest_first)
-    with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
-    page = []
-    for message in ordered[:limit]:
-        shown = message.as_json()
-        if not with_metadata or shown["metadata"] is None:
-            del shown["metadata"]
-        page.append(shown)
-    return {"messages": page, "has_more": len(ordered) > limit}

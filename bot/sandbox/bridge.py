@@ -1,7 +1,8 @@
 """The page's actions as Slack would send them: signed requests to the bot over HTTP.
 
 A command typed on the page becomes the slash-command form, a click or a
-tick a ``block_actions`` payload, a modal's Submit a ``view_submission``;
+tick a ``block_actions`` payload, a modal's Submit a ``view_submission``,
+opening the Home tab an ``app_home_opened`` event (JSON, as Slack posts events);
 each gets a fresh ``trigger_id`` and ``response_url`` from the local Slack
 server, is signed with the run's signing secret (v0, as Slack signs) and is
 posted to the bot's ``/slack/events``. What the bot answers is handled as
@@ -100,7 +101,7 @@ class SlackBridge:
             trigger_id=trigger_id,
             response_url=response_url,
         )
-        sent = self._post("slash_command", form, form)
+        sent = self._post("slash_command", form, urlencode(form).encode())
         self._show_command_answer(sent, channel, person)
         return sent
 
@@ -156,7 +157,7 @@ class SlackBridge:
             message=None if ephemeral else _as_slack_sends(message),
             response_url=response_url,
         )
-        return self._post("block_actions", payload, {"payload": json.dumps(payload)})
+        return self._post("block_actions", payload, _form(payload))
 
     def submit(self, *, user: str, view_id: str, state: payloads.RawState) -> Submitted:
         """The Submit button of the modal ``view_id``; raises ``BridgeError``."""
@@ -169,8 +170,19 @@ class SlackBridge:
             values=payloads.state_values(view.get("blocks") or [], state),
             trigger_id=self.slack.workspace.new_trigger_id(person.id),
         )
-        sent = self._post("view_submission", payload, {"payload": json.dumps(payload)})
+        sent = self._post("view_submission", payload, _form(payload))
         return self._after_submit(sent, person, view_id)
+
+    def open_home(self, *, user: str) -> Sent:
+        """``user`` opened the app's Home tab: the event Slack sends the bot."""
+        person = self.person(user)
+        event = payloads.home_opened_event(
+            person=person,
+            team_id=self.team_id,
+            channel=self.slack.workspace.dm_channel(person.id),
+            event_ts=self._action_ts(),
+        )
+        return self._post("event", event, json.dumps(event).encode(), "application/json")
 
     # --- reading ---------------------------------------------------------------
 
@@ -208,7 +220,7 @@ class SlackBridge:
             trigger_id=self.slack.workspace.new_trigger_id(person.id),
             view=view,
         )
-        return self._post("block_actions", payload, {"payload": json.dumps(payload)})
+        return self._post("block_actions", payload, _form(payload))
 
     def _view(self, person: Person, view_id: str) -> dict[str, Any]:
         found = self.slack.workspace.view(view_id)
@@ -230,15 +242,20 @@ class SlackBridge:
     def _action_ts(self) -> str:
         return f"{self._clock():.6f}"
 
-    def _post(self, kind: str, shown: dict[str, Any], form: Mapping[str, str]) -> Sent:
-        """Sign and POST ``form`` to the bot; ``shown`` is what the log keeps of it."""
-        body = urlencode(form).encode()
+    def _post(
+        self,
+        kind: str,
+        shown: dict[str, Any],
+        body: bytes,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> Sent:
+        """Sign and POST ``body`` to the bot; ``shown`` is what the log keeps of it."""
         stamp = str(int(self._clock()))
         request = urllib.request.Request(
             f"{self.bot_url}/slack/events",
             data=body,
             headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": stamp,
                 "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body),
             },
@@ -300,6 +317,11 @@ class SlackBridge:
             workspace.open_view({"trigger_id": trigger, "view": body.get("view")})
             return Submitted(sent, close=False)
         return Submitted(sent, close=True)
+
+
+def _form(payload: dict[str, Any]) -> bytes:
+    """An interaction as Slack posts it: a form with the payload as JSON in one field."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def _as_slack_sends(message: Mapping[str, Any]) -> dict[str, Any]:

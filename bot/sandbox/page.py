@@ -100,6 +100,12 @@ def page_routes(
             }
         )
 
+    async def home(request: Request) -> Response:
+        """The person opened the app's Home tab: Slack tells the bot (``app_home_opened``)."""
+        body = await _json(request)
+        sent = await run_in_threadpool(bridge.open_home, user=_string(body, "user"))
+        return JSONResponse({"status": sent.status, "seq": sent.seq})
+
     async def requests(request: Request) -> Response:
         after = request.query_params.get("after", "0")
         sent = bridge.sent(int(after) if after.isdigit() else 0)
@@ -141,6 +147,7 @@ def page_routes(
         Route("/sandbox/command", _answering(command), methods=["POST"]),
         Route("/sandbox/action", _answering(act), methods=["POST"]),
         Route("/sandbox/submit", _answering(submit), methods=["POST"]),
+        Route("/sandbox/home", _answering(home), methods=["POST"]),
         Route("/sandbox/requests", _answering(requests)),
         Route("/sandbox/files/{file_id}", _answering(file)),
         Route("/sandbox/files/{file_id}/download", _answering(download)),

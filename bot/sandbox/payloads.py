@@ -251,3 +251,24 @@ def view_submission_payload(
         "is_enterprise_install": False,
         "enterprise": None,
     }
+
+
+def home_opened_event(
+    *, person: Person, team_id: str, channel: str, event_ts: str
+) -> dict[str, Any]:
+    """The Events API callback Slack sends when ``person`` opens the app's Home tab."""
+    return {
+        "type": "event_callback",
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": APP_ID,
+        "event_id": f"Ev{event_ts.replace('.', '')}",
+        "event_time": int(float(event_ts)),
+        "event": {
+            "type": "app_home_opened",
+            "user": person.id,
+            "channel": channel,
+            "tab": "home",
+            "event_ts": event_ts,
+        },
+    }

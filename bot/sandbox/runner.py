@@ -11,8 +11,9 @@ One web server answers everything, on one port:
 
 The bot token and signing secret are made up for the run. Start-up order
 matters: the server listens first (Bolt calls ``auth.test`` when it is
-built), then the bot is built, then the demo database is reset; until then
-``/slack/events`` and ``/health`` answer 503.
+built), then the bot is built, then the demo database is reset and the
+simulated application (``commands.demo.workload``) starts sending it traffic;
+until then ``/slack/events`` and ``/health`` answer 503.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.adapters.server_thread import ServerThread
 from bot.adapters.slack_settings import SlackSettings
 from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
+from bot.metrics.exposition import MetricsServer
 from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
@@ -44,22 +46,27 @@ from bot.sandbox.people import People
 from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_TARGET, Config
 from commands.demo.reset import DemoReset, reset_demo_database
+from commands.demo.workload import DemoWorkload
 from commands.errors import ExitCode, MigrateBotError
 from commands.targets import open_target
 
 OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
+SANDBOX_WATCH_S = 30.0  # the watch after a run, short enough to see it end
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
 def sandbox_config(config: Config, people: People) -> Config:
     """``config`` with the approver among the demo target's approvers (so the two-person
-    rule can be passed) and the requester not (so it can be seen refusing)."""
+    rule can be passed) and the requester not (so it can be seen refusing), and a short
+    watch after each run (unless the config sets one)."""
     target = config.target(DEMO_TARGET)
     approvers = tuple(a for a in target.approvers if a != people.requester.id)
     if people.approver.id not in approvers:
         approvers = (people.approver.id, *approvers)
-    targets = {**config.targets, DEMO_TARGET: replace(target, approvers=approvers)}
+    watch = target.watch if target.watch.enabled else replace(target.watch, period=SANDBOX_WATCH_S)
+    demo = replace(target, approvers=approvers, watch=watch)
+    targets = {**config.targets, DEMO_TARGET: demo}
     return replace(config, targets=targets)
 
 
@@ -128,6 +135,7 @@ class Sandbox:
         )
         self.bot: RunningBot | None = None
         self.reset: DemoReset | None = None
+        self.app: DemoWorkload | None = None
         self.ready = False
         self.run_id = secrets.token_hex(6)  # a page that sees it change knows to reload
         self._bot = _Deferred()
@@ -178,15 +186,19 @@ class Sandbox:
         return self
 
     def prepare(self) -> DemoReset:
-        """Reset the demo database (first revision, ``rows`` rows); then commands can come."""
+        """Reset the demo database (first revision, ``rows`` rows) and start the simulated
+        application's traffic; then commands can come."""
         handle = open_target(self.config.target(DEMO_TARGET))
         self.reset = reset_demo_database(handle, rows=self.settings.rows)
+        self.app = DemoWorkload(handle.database).start()
         self.ready = True
         return self.reset
 
     def stop(self) -> None:
-        """Stop the bot first (its runs aborted, its last messages delivered to the local
-        Slack, which is still up), then the server."""
+        """Stop the simulated application, then the bot (its runs aborted, its last messages
+        delivered to the local Slack, which is still up), then the server."""
+        if self.app is not None:
+            self.app.stop()
         if self.bot is not None:
             self.bot.runtime.shutdown()
         self.slack.workspace.close()
@@ -228,6 +240,7 @@ class Sandbox:
                 for p in self.people.both
             ],
             "users": dict(workspace.users),
+            "channels": dict(workspace.channels),
             "reset": None
             if self.reset is None
             else {
@@ -246,22 +259,30 @@ def serve_sandbox(
     host: str,
     port: int,
     echo: Callable[[str], None],
+    metrics_port: int | None = None,
 ) -> None:
-    """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do."""
+    """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do (and
+    serves the bot's metrics on ``metrics_port``)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     began = time.monotonic()
     sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
+    metrics = None
     try:
         sandbox.start()
         echo(f"migrate-bot sandbox: {sandbox.url} (preparing the demo database…)")
+        if metrics_port is not None and sandbox.bot is not None:
+            metrics = MetricsServer(sandbox.bot.runtime.metrics, host=host, port=metrics_port)
+            echo(f"Prometheus metrics: {metrics.url}")
         reset = sandbox.prepare()
         echo(_ready_text(sandbox, reset, time.monotonic() - began))
         while not stop.wait(0.5):
             pass
         echo("stopping the sandbox")
     finally:
+        if metrics is not None:
+            metrics.stop()
         sandbox.stop()
 
 
@@ -273,8 +294,11 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
             f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
             f"The demo database is at its first revision ({reset.revision}) with {rows};"
             f" {reset.pending} revisions are pending. It is reset at each start.",
+            "A simulated application sends it queries; some still read videos.youtube_id,"
+            " which the last revision drops: the request shows the evidence.",
             f"As {people.requester.name} (requester) type: /migrate upgrade demo",
-            f"then switch to {people.approver.name} (approver) and click Approve.",
+            f"then switch to {people.approver.name} (approver), tick the live-use"
+            " acknowledgement and click Approve.",
             "Ctrl-C stops it.",
         ]
     )

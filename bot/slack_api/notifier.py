@@ -14,6 +14,8 @@ outbox and return a key at once; a delivery thread sends what is due.
   live status can start while Slack is down and catch up when it returns.
 - An update that failed is dropped once a newer one for the same message
   is queued: a retry never puts an older picture back over a newer one.
+- A post may link to another message (``Link``): it waits for that message to
+  be posted, then the link is made with ``chat.getPermalink``.
 - Each post carries its outbox key in Slack's message ``metadata``. A post
   whose answer never came (a timeout, or a crash mid-send: ``uncertain``) is
   first looked for in the channel's history (or the thread): if Slack took
@@ -42,7 +44,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack_api.links import Link, filled
 from commands.state.outbox import Delivery, Kind, Outbox, OutboxBusyError, State
+
+__all__ = ["Backoff", "Link", "Notifier"]
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +136,15 @@ class Notifier:
         *,
         thread: str | None = None,
         key: str | None = None,
+        link: Link | None = None,
     ) -> str:
         """Queue a message to ``channel`` (a user id posts to their DM), or a reply in
-        the thread of the message ``thread``. Returns its key; a known ``key`` is not
-        queued again."""
+        the thread of the message ``thread``; ``link`` is filled in once the message it
+        points to is posted. Returns its key; a known ``key`` is not queued again."""
         key = key or f"post:{self._new_key()}"
-        payload = {"channel": channel, "text": text, "blocks": blocks}
+        payload: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
+        if link is not None:
+            payload["link"] = link.to_json()
         self._enqueue(key, Kind.POST, payload, message=thread)
         return key
 
@@ -199,7 +207,32 @@ class Notifier:
             ready_at = self._last_update.get(delivery.message or "", 0.0) + self._interval
             if ready_at > now:
                 return True
-        return False
+        return self._link_pending(delivery)
+
+    def _link_pending(self, delivery: Delivery) -> bool:
+        """True while the message a post links to may still be posted."""
+        link = delivery.payload.get("link")
+        if not link or self._outbox.location(str(link["message"])) is not None:
+            return False
+        parent = self._outbox.state_of(str(link["message"]))
+        return parent is not None and parent[0] is not State.DEAD
+
+    def _with_link(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` with its link made (the fallback when the message never got posted);
+        raises what a later try may fix (429, 5xx)."""
+        link = Link.from_json(payload.pop("link"))
+        where = self._outbox.location(link.message)
+        permalink = None
+        if where is not None:
+            try:
+                answer = self._client.chat_getPermalink(channel=where[0], message_ts=where[1])
+                permalink = str(answer["permalink"])
+            except SlackApiError as exc:
+                status = exc.response.status_code
+                if status == 429 or status >= 500 or exc.response.get("error") in TRANSIENT_ERRORS:
+                    raise
+                log.warning("no permalink for %s: %s", link.message, exc.response.get("error"))
+        return filled(payload, link, permalink)
 
     def _send(self, delivery: Delivery) -> int:
         try:
@@ -228,6 +261,8 @@ class Notifier:
             assert where is not None
             self._client.chat_update(channel=where[0], ts=where[1], **payload)
             return None, None
+        if payload.get("link"):
+            payload = self._with_link(dict(payload))
         channel = payload["channel"]
         if channel[0] in "UW":
             channel = self._client.conversations_open(users=channel)["channel"]["id"]

@@ -9,9 +9,11 @@ client retries 429s (honouring ``Retry-After``), 5xx and dropped connections.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -20,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.invocation import Invocation
+from bot.metrics.slack_errors import SLACK_API_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +37,25 @@ def retry_handlers() -> list[Any]:
     ]
 
 
+class CountingWebClient(WebClient):
+    """A ``WebClient`` that counts the calls that fail (after its retries), by method and
+    error, for ``migrate_bot_slack_api_errors_total``."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+            SLACK_API_ERRORS.labels(api_method, error[:64]).inc()
+            raise
+        except OSError:  # no answer: refused, reset, timed out (urllib's errors are OSErrors)
+            SLACK_API_ERRORS.labels(api_method, "network").inc()
+            raise
+
+
 def web_client(token: str | None, base_url: str) -> WebClient:
     """A Web API client for ``base_url`` that retries what is worth retrying."""
-    return WebClient(
+    return CountingWebClient(
         token=token, base_url=base_url, timeout=TIMEOUT_S, retry_handlers=retry_handlers()
     )
 
@@ -82,3 +101,17 @@ class Replier:
             title=title,
             initial_comment=comment,
         )
+
+
+class HomeReplier(Replier):
+    """Replies to a click on the App Home tab: the tab is drawn again with the answer on top
+    (a home tab has no channel to post an ephemeral message in)."""
+
+    def __init__(
+        self, client: WebClient, invocation: Invocation, publish: Callable[[str, str], None]
+    ) -> None:
+        super().__init__(client, invocation)
+        self._publish = publish
+
+    def ephemeral(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        self._publish(self.invocation.user_id, text)

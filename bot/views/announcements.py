@@ -53,17 +53,28 @@ OUTCOME_ICONS = {
 THREAD_LINES = 40
 
 
-def approval_wanted(request: Request, channel: str | None) -> Message:
-    """The direct message an approver gets when a request needs them."""
-    where = f" in <#{channel}>" if channel else ""
+REQUEST_LINK = "{request_link}"
+"""Where the approver's direct message links to the request message; the notifier puts
+the link there once the message is posted (``chat.getPermalink``)."""
+
+
+def approval_wanted(request: Request, channel: str | None, channel_name: str | None) -> Message:
+    """The direct message an approver gets when a request needs them: what is asked, and
+    a link to the request message (``REQUEST_LINK``) in its channel, by name (a mention,
+    which Slack draws as the name, when the name is unknown)."""
+    if channel_name:
+        where = f" in #{escape(channel_name)}"
+    else:
+        where = f" in <#{channel}>" if channel and channel[0] in "CG" else ""
     text = (
         f"{mention(request.requester)} asks for your approval of *{request.id}*:"
         f" {request.kind.value} {code(request.target)}"
         f" {revisions_text(request.from_revisions)} → {revisions_text(request.to_revisions)}"
         f" ({len(request.fingerprint.revisions)} revisions). The checks, the SQL and the"
-        f" Approve button are on the request{where}."
+        f" Approve button are on {REQUEST_LINK}{where}."
     )
-    return f"{request.id} needs your approval", [section(text, block_id=BlockId.SUMMARY)]
+    plain = f"{request.id} needs your approval" + (f" (in #{channel_name})" if channel_name else "")
+    return plain, [section(text, block_id=BlockId.SUMMARY)]
 
 
 def outcome_announcement(

@@ -16,7 +16,7 @@ def backups_blocks(target: str, records: list[BackupRecord]) -> list[Block]:
         return blocks
     lines = [
         f"{code(r.id)}  {r.created_at[:19].replace('T', ' ')} UTC · at"
-        f" {revisions_text(r.revisions)} · {format_bytes(r.size)} · {escape(r.uri)}"
+        f" {revisions_text(r.revisions)} · {format_bytes(r.size)} {r.format} · {escape(r.uri)}"
         for r in records
     ]
     blocks += lines_in_sections(lines, max_blocks=40, block_id=BlockId.BACKUPS)

@@ -85,13 +85,17 @@ def button(
     return element
 
 
-def confirm_dialog(title: str, text: str, *, confirm: str, deny: str = "Back") -> dict[str, Any]:
-    """The "are you sure?" Slack shows before sending a button's click."""
+def confirm_dialog(
+    title: str, text: str, *, confirm: str, deny: str = "Back", danger: bool = False
+) -> dict[str, Any]:
+    """The "are you sure?" Slack shows before sending a button's click; ``danger`` draws
+    its confirm button red, for what cannot be undone."""
     return {
         "title": plain(title, limits.CONFIRM_TITLE),
         "text": plain(text, limits.CONFIRM_TEXT),
         "confirm": plain(confirm, limits.CONFIRM_BUTTON),
         "deny": plain(deny, limits.CONFIRM_BUTTON),
+        "style": "danger" if danger else "primary",
     }
 
 

@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     ROLL_BACK = "rollback_revisions"  # value: the failed request's id
     RESTORE_BACKUP = "rollback_restore"  # value: the failed request's id
     SCHEDULE = "schedule_request"  # value: a request id; opens the Schedule modal
+    LIVE_USE_ACK = "live_use_ack"  # checkbox; the block id carries the request id
+    VIEW_LIVE_USE = "view_live_use"  # value: a request id; the live-use evidence in a modal
 
 
 class BlockId(StrEnum):
@@ -34,8 +36,10 @@ class BlockId(StrEnum):
     STATE = "state"
     PREFLIGHT = "preflight"
     CHECKLIST = "checklist"  # followed by ":" and the request id
+    LIVE_USE = "live_use"  # the approvers' acknowledgement, followed by ":" and the request id
     DECIDE = "decide"  # followed by ":" and the plan fingerprint the buttons were shown with
     RUN = "run"
+    WATCH = "watch"  # the watch's summary and alert
     OUTCOME = "outcome"
     WAYS_BACK = "ways_back"
     BACKUPS = "backups"
@@ -43,12 +47,15 @@ class BlockId(StrEnum):
     SCHEDULE_WINDOW = "schedule_window"  # the Schedule modal's inputs
     SCHEDULE_DATE = "schedule_date"
     SCHEDULE_TIME = "schedule_time"
+    REJECT_REASON = "reject_reason"  # the Reject modal's input
+    HOME = "home"  # App Home sections, followed by "-" and what they hold
 
 
 class ViewId(StrEnum):
     """Modals' ``callback_id``s; a modal's ``private_metadata`` is only an id."""
 
     SCHEDULE = "schedule_request"  # private_metadata: the request id
+    REJECT = "reject_request"  # private_metadata: the request id
 
 
 def tagged(block: BlockId, tag: str) -> str:
@@ -61,3 +68,16 @@ def tag_of(block_id: object, block: BlockId) -> str | None:
     if isinstance(block_id, str) and block_id.startswith(f"{block}:"):
         return block_id.removeprefix(f"{block}:")
     return None
+
+
+def decide_block_id(fingerprint: str, request_id: str | None = None) -> str:
+    """The block id of Approve and Reject: the plan fingerprint they were shown with, and
+    (where several requests share a surface, the App Home) the request, to keep ids unique."""
+    tag = f"{fingerprint}:{request_id}" if request_id else fingerprint
+    return tagged(BlockId.DECIDE, tag)
+
+
+def fingerprint_shown(block_id: object) -> str | None:
+    """The plan fingerprint ``decide_block_id`` put in ``block_id``, if any."""
+    tag = tag_of(block_id, BlockId.DECIDE)
+    return tag.partition(":")[0] if tag is not None else None

@@ -86,6 +86,7 @@ def _closed(request: Request) -> str:
         RequestState.REJECTED: "🚫 *Rejected*",
         RequestState.CANCELLED: "✖️ *Cancelled*",
         RequestState.EXPIRED: "⌛ *Expired*",
+        RequestState.REFUSED: "⛔ *Not run*",
     }[request.state]
     tail = f": {reason}" if reason else ""
     return f"{word} by {by} at {format_time(closure.at)}{tail}"

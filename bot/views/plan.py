@@ -20,8 +20,8 @@ from bot.views.blocks import (
 from bot.views.ids import ActionId, BlockId
 from bot.views.limits import MODAL_BLOCKS, SECTION_TEXT
 from bot.views.status import revision_line, revisions_text
-from commands.migration.script.plan import Plan
-from commands.migration.script.revision_graph import Direction
+from commands.migration.script.plan import Plan, revision_file_name
+from commands.migration.script.revision_graph import Direction, Revision
 
 SQL_CHUNK = SECTION_TEXT - 100  # room for the code fences and escaping headroom
 
@@ -39,7 +39,9 @@ def plan_blocks(plan: Plan, *, sql_ref: str | None = None) -> list[Block]:
     )
     lines = [revision_line(r, n) for n, r in enumerate(plan.revisions, start=1)]
     blocks += lines_in_sections(lines, max_blocks=40, block_id=BlockId.REVISIONS)
-    if sql_ref is not None and plan.sql:
+    if plan.unrendered:
+        blocks.append(context(_unavailable_text(plan)))
+    if sql_ref is not None and (plan.sql or plan.unavailable):
         blocks.append(
             actions(
                 button("View SQL", action_id=ActionId.VIEW_SQL, value=sql_ref),
@@ -61,8 +63,7 @@ def sql_modal(plan: Plan) -> dict[str, Any] | None:
     total = len(plan.revisions)
     for index, revision in enumerate(plan.revisions, start=1):
         blocks.append(section(f"*{index}/{total}* {code(revision.id)}  {escape(revision.message)}"))
-        sql = plan.sql.get(revision.id, "").strip() or "-- no SQL"
-        blocks += [section(f"```{_fenced(chunk)}```") for chunk in _chunks(sql)]
+        blocks += [section(f"```{_fenced(chunk)}```") for chunk in _chunks(_sql_of(plan, revision))]
     if len(blocks) > MODAL_BLOCKS:
         return None
     return _modal(f"SQL: {plan.target}", blocks)
@@ -73,8 +74,29 @@ def sql_file(plan: Plan) -> str:
     parts = [f"-- {plan.target}: {plan.direction.value}grade, {len(plan.revisions)} revision(s)"]
     for index, revision in enumerate(plan.revisions, start=1):
         parts.append(f"\n-- [{index}/{len(plan.revisions)}] {revision.id}  {revision.message}")
-        parts.append(plan.sql.get(revision.id, "").strip() or "-- no SQL")
+        parts.append(_sql_of(plan, revision))
     return "\n".join(parts) + "\n"
+
+
+def _sql_of(plan: Plan, revision: Revision) -> str:
+    """The revision's SQL, or why there is none to show."""
+    note = plan.sql_note(revision)
+    if note:
+        return f"-- {note}"
+    return plan.sql.get(revision.id, "").strip() or "-- no SQL"
+
+
+def _unavailable_text(plan: Plan) -> str:
+    """The approver's warning: these revisions run online like any other, read their files."""
+    shown = [
+        f"{code(r.id)}: {escape(plan.unavailable[r.id])}; read {code(revision_file_name(r))}"
+        for r in plan.unrendered[:5]
+    ]
+    more = f" (and {len(plan.unrendered) - 5} more)" if len(plan.unrendered) > 5 else ""
+    return (
+        f"⚠️ SQL not available offline for {len(plan.unrendered)} revision(s){more}:"
+        f" {' · '.join(shown)}"
+    )[:2900]
 
 
 def sql_sent_as_file_modal(target: str, filename: str) -> dict[str, Any]:

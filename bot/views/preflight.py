@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.views.blocks import Block, code, escape, lines_in_sections, section
 from bot.views.ids import BlockId
+from bot.views.live_use import live_use_lines
 from commands.requests.model import Preflight, Request
 from commands.requests.wording import format_time
 
@@ -21,6 +22,7 @@ FINDING_ICONS = {"fail": "❌", "warn": "⚠️", "note": "•"}
 NOTES_SHOWN = 6
 MAX_BLOCKS = 5
 REHEARSAL = "rehearsal"
+LIVE_USE = "live_use"
 
 
 def preflight_blocks(preflight: Preflight | None) -> list[Block]:
@@ -40,7 +42,8 @@ def preflight_blocks(preflight: Preflight | None) -> list[Block]:
         icon = ICONS.get(str(check.get("verdict")), "•")
         label = "Rehearsal estimate" if name == REHEARSAL else name
         lines.append(f"{icon} *{escape(label)}* {escape(str(check.get('summary', '')))}")
-        lines += [f"    {line}" for line in _findings(check)]
+        found = live_use_lines(check) if name == LIVE_USE else _findings(check)
+        lines += [f"    {line}" for line in found]
     if skipped:
         lines.append(f"⏭️ _skipped: {escape(', '.join(skipped))}_")
     return lines_in_sections(lines, max_blocks=MAX_BLOCKS, block_id=BlockId.PREFLIGHT)
@@ -77,11 +80,21 @@ def _verdict(preflight: Preflight, checks: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _findings(check: Mapping[str, Any]) -> list[str]:
-    """Lint findings, worst first, in the approver's words; notes past a few are counted."""
+    """Lint findings, worst first, in the approver's words; notes past a few are counted;
+    then the revisions that could not be linted (their SQL is not available offline)."""
     data = check.get("data")
     findings = data.get("findings") if isinstance(data, Mapping) else None
     if not isinstance(findings, list):
         return []
+    unlinted = data.get("not_linted") if isinstance(data, Mapping) else None
+    return _ranked(findings) + [
+        f"⚠️ {code(str(item.get('revision', '?')))}: not linted: {escape(str(item.get('note')))}"
+        for item in (unlinted if isinstance(unlinted, list) else [])
+        if isinstance(item, Mapping)
+    ]
+
+
+def _ranked(findings: list[Any]) -> list[str]:
     ranked = sorted(
         (f for f in findings if isinstance(f, Mapping)),
         key=lambda f: (

@@ -11,6 +11,7 @@ the request id.
 
 from __future__ import annotations
 
+from bot.views import limits
 from bot.views.blocks import (
     Block,
     actions,
@@ -22,9 +23,11 @@ from bot.views.blocks import (
     escape,
     header,
     lines_in_sections,
+    mrkdwn,
     section,
 )
-from bot.views.ids import ActionId, BlockId, tagged
+from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
+from bot.views.live_use import acknowledgement_blocks, evidence_line, has_live_use
 from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
@@ -36,6 +39,7 @@ from commands.requests.model import Request
 from commands.state.vocabulary import (
     BEFORE_RUN_STATES,
     PENDING_STATES,
+    ChecklistItem,
     RequestKind,
     RequestState,
 )
@@ -62,6 +66,7 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
     else:
         blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
     blocks += _checklist(card)
+    blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)
     blocks.append(context(_footer(card), block_id=BlockId.FOOTER))
     text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
@@ -102,12 +107,16 @@ def _checklist(card: RequestCard) -> list[Block]:
         f"*Checklist* · {confirmed}/{len(card.checklist)} confirmed by"
         f" {mention(request.requester)} (only the requester's ticks count)"
     )
+    evidence = evidence_line(request) if ChecklistItem.APP_COMPATIBLE in ticks else None
     if request.state in PENDING_STATES:
         element = checkboxes(
             action_id=ActionId.CHECKLIST,
             options=[(item.label, item.value) for item in card.checklist],
             checked=[item.value for item, tick in ticks.items() if tick is not None],
         )
+        for option in element["options"]:  # what the database says, beside the item
+            if option["value"] == ChecklistItem.APP_COMPATIBLE and evidence is not None:
+                option["description"] = mrkdwn(evidence, limits.OPTION_TEXT)
         return [
             section(title),
             actions(element, block_id=tagged(BlockId.CHECKLIST, request.id)),
@@ -115,6 +124,8 @@ def _checklist(card: RequestCard) -> list[Block]:
     unticked = [item.label for item, tick in ticks.items() if tick is None]
     if unticked:
         title += f"; not confirmed: {escape('; '.join(unticked))}"
+    if evidence is not None:
+        title += f"\n{ChecklistItem.APP_COMPATIBLE.label}: {evidence}"
     return [context(title, block_id=BlockId.CHECKLIST)]
 
 
@@ -125,37 +136,29 @@ def _buttons(card: RequestCard) -> list[Block]:
         elements = []
         if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
             elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
+        if has_live_use(request):
+            elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
         if request.state is not RequestState.APPROVED:
             elements += [
                 button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
-                button(
-                    "Reject",
-                    action_id=ActionId.REJECT,
-                    value=value,
-                    style="danger",
-                    confirm=confirm_dialog(
-                        f"Reject {request.id}?",
-                        f"{request.kind.value} of {request.target} will not run;"
-                        " the requester has to ask again.",
-                        confirm="Reject",
-                    ),
-                ),
+                button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
             ]
-        label = "Reschedule" if request.schedule else "Schedule"
-        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
+        if card.can_schedule:  # never offered where it cannot succeed
+            label = "Reschedule" if request.schedule else "Schedule"
+            elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
         elements.append(
             button(
                 "Cancel request",
                 action_id=ActionId.CANCEL,
                 value=value,
                 confirm=confirm_dialog(
-                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it"
+                    f"Cancel {request.id}?", "It will not run.", confirm="Cancel it", danger=True
                 ),
             )
         )
         # The fingerprint shown rides in the block id: a click on a message
         # drawn for an older plan is refused instead of approving the new one.
-        return [actions(*elements, block_id=tagged(BlockId.DECIDE, request.fingerprint.digest))]
+        return [actions(*elements, block_id=decide_block_id(request.fingerprint.digest))]
     if request.state is RequestState.RUNNING:
         stop = button(
             "Stop the run",
@@ -167,6 +170,7 @@ def _buttons(card: RequestCard) -> list[Block]:
                 "The revision in flight is rolled back by PostgreSQL and the run is aborted"
                 " at the revision the database then holds.",
                 confirm="Stop it",
+                danger=True,
             ),
         )
         return [actions(stop, block_id=BlockId.ACTIONS)]

@@ -29,3 +29,4 @@ class RequestCard:
     run: RunPicture | None = None
     ways_back: tuple[RollbackOffer, ...] = ()
     note: str | None = None  # e.g. why an approved request has not started
+    can_schedule: bool = True  # the target has windows or allows any time, and a scheduler runs

@@ -96,9 +96,15 @@ def _input(block_id: str, action_id: str, label: str, element: dict[str, Any]) -
     }
 
 
+WINDOWS_NAMED = 3  # past this many, the windows are counted rather than all listed
+
+
 def _windows_text(target: TargetConfig) -> str:
     if not target.windows:
         windows = "no maintenance windows"
+    elif len(target.windows) > WINDOWS_NAMED + 1:
+        named = ", ".join(code(w.text) for w in target.windows[:WINDOWS_NAMED])
+        windows = f"{len(target.windows)} windows ({named}, …)"
     else:
         windows = "windows " + ", ".join(code(w.text) for w in target.windows)
     outside = "other times allowed" if target.allow_outside_windows else "other times refused"

@@ -36,6 +36,13 @@ class UnknownBackupError(MigrateBotError):
     exit_code = ExitCode.BAD_INPUT
 
 
+class ArchiveFormat(StrEnum):
+    """How a backup's bytes are laid out, so a restore knows how to read them."""
+
+    CUSTOM = "custom"  # pg_dump's custom format as pg_dump wrote it (compressed inside, or not)
+    CUSTOM_ZSTD = "custom+zstd"  # the custom format, uncompressed inside, as one zstd stream
+
+
 class Step(StrEnum):
     """The stages a backup or restore reports progress from."""
 
@@ -71,7 +78,8 @@ def ignore_progress(_: Progress) -> None:
 
 @dataclass(frozen=True)
 class BackupRecord:
-    """A verified backup as its ``backup_succeeded`` event describes it."""
+    """A verified backup as its ``backup_succeeded`` event describes it (events older
+    than the zstd stream carry no ``format``: they are plain custom archives)."""
 
     id: str
     target: str
@@ -87,6 +95,8 @@ class BackupRecord:
     encryption: str | None
     verified_by: str
     toc_entries: int
+    format: ArchiveFormat = ArchiveFormat.CUSTOM
+    archive_size: int | None = None  # the archive's bytes before the bot compressed it
     durations_s: Mapping[str, float] = field(default_factory=dict)
     row_counts: Mapping[str, int] = field(default_factory=dict)
 
@@ -101,7 +111,9 @@ class BackupRecord:
             "revisions": list(self.revisions),
             "server_version": self.server_version,
             "pg_dump_version": self.pg_dump_version,
+            "format": self.format.value,
             "compression": self.compression,
+            "archive_size_bytes": self.archive_size,
             "encryption": self.encryption,
             "verified_by": self.verified_by,
             "toc_entries": self.toc_entries,
@@ -124,6 +136,8 @@ class BackupRecord:
             server_version=data["server_version"],
             pg_dump_version=data["pg_dump_version"],
             compression=data["compression"],
+            format=ArchiveFormat(data.get("format", ArchiveFormat.CUSTOM)),
+            archive_size=data.get("archive_size_bytes"),
             encryption=data.get("encryption"),
             verified_by=data["verified_by"],
             toc_entries=int(data.get("toc_entries", 0)),

@@ -54,12 +54,21 @@ def count_rows_of(database: DatabaseUrl) -> dict[str, int]:
         return count_rows(conn)
 
 
-def version_table_rows(conn: psycopg.Connection) -> tuple[str, ...] | None:
-    """The revisions in ``alembic_version`` (on the search path), None if there is no such
-    table (a project may name its version table otherwise; Alembic then knows best)."""
-    if conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
+def version_table_rows(
+    conn: psycopg.Connection, table: str = "alembic_version"
+) -> tuple[str, ...] | None:
+    """The revisions in the version table (``name`` on the search path, or ``schema.name``),
+    None if there is no such table (a project may name its version table otherwise)."""
+    schema, _, name = table.rpartition(".")
+    qualified = sql.SQL(".").join(
+        [sql.Identifier(schema), sql.Identifier(name)] if schema else [sql.Identifier(name)]
+    )
+    regclass = qualified.as_string(conn)
+    if conn.execute("SELECT to_regclass(%s)", (regclass,)).fetchone() == (None,):
         return None
-    rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
+    rows = conn.execute(
+        sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(qualified)
+    ).fetchall()
     return tuple(row[0] for row in rows)
 
 

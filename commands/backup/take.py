@@ -1,12 +1,13 @@
 """Taking a verified backup of a target, and keeping only the newest N.
 
 The runbook's step 1, done the way it should be done by hand and rarely is:
-pg_dump in the custom format, read back in full (or restored into a scratch
-database) before it counts as a backup, hashed, stored where the target says,
-and recorded with the revision it captured and its tables' row counts. The
-dump is read once: verification, hashing and upload happen while pg_dump
-writes (see ``dump_stream``). A backup that fails leaves nothing behind but
-its ``backup_failed`` event, and raises, so no migration can follow it.
+pg_dump in the custom format, compressed (``compression``), read back in full
+(or restored into a scratch database) before it counts as a backup, hashed,
+stored where the target says, and recorded with the revision it captured and
+its tables' row counts. The dump is read once: compression, verification,
+hashing and upload happen while pg_dump writes (see ``dump_stream``). A backup
+that fails leaves nothing behind but its ``backup_failed`` event, and raises,
+so no migration can follow it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import psycopg
 
 from audit.store import Clock, EventStore, utc_now
+from commands.backup.compression import DumpCompression, plan_compression
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.backup.listing import list_backups
 from commands.backup.lock import try_backup_lock
@@ -50,6 +52,7 @@ from commands.backup.storage import (
     destination_of,
     open_destination,
 )
+from commands.backup.stream_codec import decoder_for, encoder_for
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
@@ -72,8 +75,13 @@ def take_backup(
     clock: Clock = utc_now,
     id_factory: Callable[[], str] = new_backup_id,
     tool_dirs: Sequence[Path] | None = None,
+    version_table: str | None = None,
 ) -> BackupRecord:
     """Back ``handle``'s database up, verified, to its destination; record and return it.
+
+    ``version_table`` is where the project keeps its revisions when the caller knows it
+    (a run's plan does); the dump's revision is then read there, in the dump's snapshot,
+    instead of asking Alembic in a child of its own.
 
     Progress: TOOLS, DUMP (every 32 MiB), VERIFY, UPLOAD, then RETENTION for
     each older backup deleted. ``tool_dirs`` overrides where pg_dump is
@@ -103,6 +111,7 @@ def take_backup(
         on_writing=writing,
         clock=clock,
         tool_dirs=tool_dirs,
+        version_table=version_table,
     )
     try:
         record = run.run()
@@ -132,6 +141,7 @@ class _BackupRun:
         on_writing: Callable[[str], None],
         clock: Clock,
         tool_dirs: Sequence[Path] | None,
+        version_table: str | None,
     ) -> None:
         self.handle = handle
         self.config = handle.config
@@ -140,6 +150,7 @@ class _BackupRun:
         self.on_writing = on_writing  # told the URI before anything is written
         self.clock = clock
         self.tool_dirs = tool_dirs
+        self.version_table = version_table
         self.step = Step.TOOLS
 
     def run(self) -> BackupRecord:
@@ -150,7 +161,12 @@ class _BackupRun:
         tools = find_pg_tools(
             major, server, default_tool_dirs(self.config.pg_bin_dir) if dirs is None else dirs
         )
-        self.report(Step.TOOLS, f"pg_dump {tools.version} ({tools.bin_dir}), server {server}")
+        compression = plan_compression(self.config.backup_compression, tools)
+        self.report(
+            Step.TOOLS,
+            f"pg_dump {tools.version} ({tools.bin_dir}), server {server};"
+            f" {compression.format} archive, {compression.describe()}",
+        )
         self.step = Step.DESTINATION
         destination = open_destination(self.config)
         destination.check()
@@ -162,16 +178,20 @@ class _BackupRun:
                 raise BackupError(f"another backup of {self.handle.name} is running")
             self.step = Step.REVISION
             # the revision the dump holds, read in its snapshot; Alembic is asked only
-            # when the project names its version table otherwise
-            revisions = version_table_rows(conn)
-            if revisions is None:
+            # when nobody knows where the project keeps its version table
+            revisions = version_table_rows(conn, self.version_table or "alembic_version")
+            if revisions is None and self.version_table is not None:
+                revisions = ()  # no version table yet: the database is at base
+            elif revisions is None:
                 revisions = AlembicRunner.for_target(self.handle).current()
             name = self.unused_name(destination, revisions)
             self.step = Step.DUMP
             writer = destination.writer(name)
             try:
                 self.on_writing(writer.uri)
-                result, counts, verified_by = self.dump_and_verify(tools, conn, snapshot, writer)
+                result, counts, verified_by = self.dump_and_verify(
+                    tools, compression, conn, snapshot, writer
+                )
                 self.step = Step.UPLOAD
                 upload_started = time.monotonic()
                 stored = writer.commit()
@@ -193,6 +213,8 @@ class _BackupRun:
             server_version=server,
             pg_dump_version=tools.version,
             compression=self.config.backup_compression,
+            format=compression.format,
+            archive_size=result.archive_size,
             encryption=self.config.s3_sse if encrypted else None,
             verified_by=verified_by,
             toc_entries=result.toc_entries,
@@ -206,7 +228,12 @@ class _BackupRun:
         )
 
     def dump_and_verify(
-        self, tools: PgTools, conn: psycopg.Connection, snapshot: str, writer: BackupWriter
+        self,
+        tools: PgTools,
+        compression: DumpCompression,
+        conn: psycopg.Connection,
+        snapshot: str,
+        writer: BackupWriter,
     ) -> tuple[DumpResult, dict[str, int], str]:
         """Stream the dump, count rows in its snapshot meanwhile, and (with
         ``verify_restore``) compare the scratch restore's counts with them."""
@@ -234,12 +261,14 @@ class _BackupRun:
                         tools,
                         database,
                         snapshot=snapshot,
-                        compression=self.config.backup_compression,
+                        compress=compression.pg_dump_compress,
                         lock_timeout_ms=round(self.config.lock_timeout * 1000),
                     ),
                     verify_command(tools, scratch),
                     env={**os.environ, **database.libpq_env()},
                     writer=writer,
+                    encoder=encoder_for(compression.format, compression.zstd_level),
+                    decoder=decoder_for(compression.format),
                     on_bytes=on_bytes,
                 )
             except BaseException:
@@ -252,8 +281,11 @@ class _BackupRun:
                 raise BackupError(f"counting rows in the dump's snapshot failed: {exc}") from None
             self.step = Step.VERIFY
             if scratch is None:
-                self.report(Step.VERIFY, f"read back in full: {result.toc_entries} archive entries")
-                return result, counts, "pg_restore --list and a full read"
+                self.report(
+                    Step.VERIFY,
+                    f"read back in full as stored: {result.toc_entries} archive entries",
+                )
+                return result, counts, "pg_restore --list and a full read of the stored stream"
             mismatched = differences(counts, count_rows_of(scratch))
             if mismatched:
                 raise BackupError(

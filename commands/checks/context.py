@@ -42,7 +42,11 @@ class PreflightContext:
 
     @cached_property
     def statements(self) -> dict[str, list[Statement]]:
-        return {rev: parse_statements(rev, sql) for rev, sql in self.plan.sql.items()}
+        table = self.plan.version_table
+        return {
+            rev: parse_statements(rev, sql, version_table=table)
+            for rev, sql in self.plan.sql.items()
+        }
 
     @cached_property
     def table_sizes(self) -> dict[str, TableSize]:

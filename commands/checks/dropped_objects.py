@@ -34,7 +34,8 @@ def expected_removals(statements: Iterable[Statement]) -> ExpectedRemovals:
     for statement in statements:
         node: Any = statement.node
         if isinstance(node, ast.DropStmt):
-            names = [[s.sval for s in _parts(obj)] for obj in node.objects or ()]
+            names = [_names(obj) for obj in node.objects or ()]
+            names = [parts for parts in names if parts]
             if node.removeType == ObjectType.OBJECT_TABLE:
                 tables |= {parts[-1] for parts in names}
             elif node.removeType in _DROPPED_KINDS:
@@ -51,10 +52,15 @@ def expected_removals(statements: Iterable[Statement]) -> ExpectedRemovals:
     return ExpectedRemovals(frozenset(tables), frozenset(objects), frozenset(columns))
 
 
-def _parts(obj: Any) -> tuple[Any, ...]:
+def _names(obj: Any) -> list[str]:
+    """The dotted name parts a DROP names: ``DROP TABLE s.t``, ``DROP FUNCTION f(int)``,
+    ``DROP TYPE status`` (a ``TypeName``); empty for what has no plain name."""
     if isinstance(obj, ast.ObjectWithArgs):
-        return obj.objname
-    return obj if isinstance(obj, tuple) else (obj,)
+        obj = obj.objname
+    elif isinstance(obj, ast.TypeName):
+        obj = obj.names
+    parts = obj if isinstance(obj, tuple) else (obj,)
+    return [part.sval for part in parts if isinstance(part, ast.String)]
 
 
 def _renamed(

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from commands.checks.context import PreflightContext
-from commands.checks.framework import CheckResult, Level, levels_verdict
+from commands.checks.framework import CheckResult, Level, Verdict, levels_verdict, worst
 from commands.checks.size_risk import assess
 from commands.checks.sql_statements import Statement, statement_at
 from commands.checks.squawk import TIMEOUT_RULES, SquawkFinding, run_squawk
@@ -97,6 +97,29 @@ def _offset(sql: str, finding: SquawkFinding) -> int:
 def check_lint(context: PreflightContext) -> CheckResult:
     findings = lint_findings(context)
     total = len(context.plan.revisions)
+    unlinted = [
+        f"not linted: {rev.id}: {context.plan.sql_note(rev)}" for rev in context.plan.unrendered
+    ]
+    result = _lint_result(context, findings, total)
+    if not unlinted:
+        return result
+    return CheckResult(
+        "lint",
+        worst((result.verdict, Verdict.WARN)),
+        f"{result.summary}; {len(unlinted)} revision(s) not linted: their SQL is not"
+        " available offline (read them)",
+        (*unlinted, *result.details),
+        {
+            **result.data,
+            "not_linted": [
+                {"revision": rev.id, "note": context.plan.sql_note(rev)}
+                for rev in context.plan.unrendered
+            ],
+        },
+    )
+
+
+def _lint_result(context: PreflightContext, findings: list[LintFinding], total: int) -> CheckResult:
     timeouts = (
         f"{' and '.join(TIMEOUT_RULES)} not applied: the runner sets lock_timeout"
         f" {format_duration(context.handle.config.lock_timeout)} and statement_timeout"

@@ -22,7 +22,7 @@ from pglast.enums import AlterTableType
 from commands.checks.catalog import CatalogObject, CatalogSnapshot, snapshot_catalog
 from commands.checks.framework import CheckResult, Verdict
 from commands.checks.sql_statements import Statement, parse_statements
-from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession
 from commands.migration.script.revision_file import review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.targets import TargetHandle
@@ -83,24 +83,29 @@ def detect_partial_application(
     *,
     sql: str | None = None,
     before: CatalogSnapshot | None = None,
+    session: AlembicSession | None = None,
 ) -> PartialApplication:
     """Inspect ``handle`` after ``revision`` failed on the way up.
 
-    ``sql`` is the revision's offline SQL (read again when not given); objects
-    in ``before`` (the snapshot taken before the run) existed already and are
-    not leftovers. Raises ``AlembicError``/``DatabaseUnavailableError``.
+    ``sql`` is the revision's offline SQL (rendered again when not given; a
+    revision that cannot be rendered offline is judged by the catalog alone);
+    objects in ``before`` (the snapshot taken before the run) existed already
+    and are not leftovers. ``session`` is the caller's Alembic child, if it
+    has one. Raises ``AlembicError``/``DatabaseUnavailableError``.
     """
-    runner = AlembicRunner.for_target(handle)
-    with runner.session() as session:
-        stamped = revision.id in session.current()
-        if sql is None:
-            sql = session.offline_sql([revision.id], Direction.UP)[revision.id]
+    if session is None:
+        with AlembicRunner.for_target(handle).session() as own:
+            return detect_partial_application(handle, revision, sql=sql, before=before, session=own)
+    current = session.current()
+    stamped = revision.id in current
+    if sql is None:
+        sql = session.offline_sql([(revision.id, current)], Direction.UP).sql.get(revision.id, "")
     snapshot = snapshot_catalog(handle.database)
     found = list(_leftovers(parse_statements(revision.id, sql), snapshot, before))
     return PartialApplication(
         revision=revision.id,
         stamped=stamped,
-        uses_autocommit_block=review_file(revision.path).uses_autocommit_block,
+        uses_autocommit_block=review_file(revision.path).commits_part_way,
         leftovers=tuple(found) + tuple(_foreign_invalid(snapshot, before, found)),
     )
 

@@ -15,34 +15,42 @@ import time
 from collections.abc import Mapping
 
 import psycopg
+from psycopg import sql
 
 from audit.store import Clock, utc_now
 from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
 from commands.checks.lint import check_lint
+from commands.checks.live_use import check_live_use
 from commands.checks.promotion import check_promotion
 from commands.checks.replication import check_replication
 from commands.checks.review import check_review
 from commands.checks.sessions_locks import check_locks, check_sessions
 from commands.config.targets_file import load_config
 from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
-from commands.migration.planning import plan_in_session
-from commands.migration.runtime.runner import AlembicRunner, ProjectState
+from commands.migration.planning import plan_in_session, with_sql
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
 from commands.targets import TargetHandle, open_target
 
-PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
-    Check("lint", check_lint),
-    Check("review", check_review),
+LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("disk", check_disk),
     Check("sessions", check_sessions),
     Check("locks", check_locks),
     Check("replication", check_replication),
     Check("promotion", check_promotion),
+    Check("live_use", check_live_use),
 )
+"""The checks that read the live database: a run repeats them before it changes anything."""
+PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
+    Check("lint", check_lint),
+    Check("review", check_review),
+    *LIVE_CHECKS,
+)
+"""Everything: lint and review read the revision files, which an approval's fingerprint pins."""
 
 
 def run_preflight(
@@ -53,13 +61,32 @@ def run_preflight(
     environ: Mapping[str, str] = os.environ,
     open_other: OpenTarget | None = None,
     clock: Clock = utc_now,
+    session: AlembicSession | None = None,
+    checks: tuple[Check[PreflightContext], ...] = PREFLIGHT_CHECKS,
+    known: tuple[ProjectState, Plan] | None = None,
 ) -> Report:
-    """Every pre-flight check on ``handle`` for the move to ``to`` (default head / base).
+    """The pre-flight ``checks`` on ``handle`` for the move to ``to`` (default head / base).
 
     Never raises for what it finds: an unreachable database or an unplannable
     project is a failing check in the report. ``open_other`` opens the target
-    a promotion gate names (default: from the loaded config).
+    a promotion gate names (default: from the loaded config). ``session`` is
+    the caller's Alembic child (a run keeps one); without it one is opened.
+    ``known`` is the state and plan the caller has just made (no second
+    inspect). The plan's SQL is rendered only when ``lint`` is among the checks.
     """
+    if session is None:
+        with AlembicRunner.for_target(handle).session() as own:
+            return run_preflight(
+                handle,
+                to=to,
+                direction=direction,
+                environ=environ,
+                open_other=open_other,
+                clock=clock,
+                session=own,
+                checks=checks,
+                known=known,
+            )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
 
@@ -83,15 +110,24 @@ def run_preflight(
         major, minor = server_version(conn)
         version = f"{major}.{minor}"
         results.append(_connectivity(conn, handle, version, time.monotonic() - started))
-        with AlembicRunner.for_target(handle).session() as session:
-            try:
+        wants_sql = any(check.name == "lint" for check in checks)
+        try:
+            if known is None:
                 state = session.inspect()
                 plan = plan_in_session(
-                    session, handle.name, direction=direction, to=to, state=state
+                    session,
+                    handle.name,
+                    direction=direction,
+                    to=to,
+                    state=state,
+                    with_sql=wants_sql,
                 )
-            except (AlembicError, RevisionError) as exc:
-                results.append(CheckResult("alembic", Verdict.FAIL, str(exc)))
-                return report(version=version)
+            else:
+                state, plan = known
+                plan = with_sql(session, plan, state) if wants_sql else plan
+        except (AlembicError, RevisionError) as exc:
+            results.append(CheckResult("alembic", Verdict.FAIL, str(exc)))
+            return report(version=version)
         results.append(_alembic(conn, state, plan))
         context = PreflightContext(
             handle=handle,
@@ -102,7 +138,7 @@ def run_preflight(
             environ=environ,
             open_other=open_other or _from_loaded_config(environ),
         )
-        results += run_checks(PREFLIGHT_CHECKS, context, context.settings)
+        results += run_checks(checks, context, context.settings)
     return report(plan, version)
 
 
@@ -136,9 +172,9 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
     """Where the database stands, the heads, and the pending revisions listed one by one."""
     graph = state.graph
     try:
-        recorded = _version_table(conn)
+        recorded = _version_table(conn, state.version_table)
     except psycopg.Error as exc:
-        return CheckResult("alembic", Verdict.FAIL, f"alembic_version is not readable: {exc}")
+        return CheckResult("alembic", Verdict.FAIL, f"{state.version_table} is not readable: {exc}")
     current = ", ".join(state.current) or "base (empty)"
     heads = graph.heads
     head_text = f"head {heads[0]}" if len(heads) == 1 else f"{len(heads)} heads"
@@ -159,10 +195,13 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
     return CheckResult("alembic", Verdict.PASS, summary, details, data)
 
 
-def _version_table(conn: psycopg.Connection) -> str:
-    """Whether ``alembic_version`` exists and this account can read it (as Alembic will)."""
-    row = conn.execute("SELECT to_regclass('alembic_version') IS NOT NULL").fetchone()
-    if not row or not row[0]:
-        return "absent (the database is at base)"
-    conn.execute("SELECT version_num FROM alembic_version")
+def _version_table(conn: psycopg.Connection, table: str) -> str:
+    """Whether env.py's version table exists and this account can read it (as Alembic will)."""
+    quoted = sql.SQL(".").join(sql.Identifier(part) for part in table.split("."))
+    with conn.transaction():
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (quoted.as_string(conn),))
+        found = row.fetchone()
+        if not found or not found[0]:
+            return "absent (the database is at base)"
+        conn.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(quoted))
     return "readable"

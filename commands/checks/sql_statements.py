@@ -51,8 +51,14 @@ class Statement:
         return flat if len(flat) <= SHORT_SQL else flat[: SHORT_SQL - 1] + "…"
 
 
-def parse_statements(revision: str, sql: str) -> list[Statement]:
-    """The statements of ``sql`` (transaction control left out), numbered in order."""
+def parse_statements(
+    revision: str, sql: str, *, version_table: str = VERSION_TABLE
+) -> list[Statement]:
+    """The statements of ``sql`` (transaction control left out), numbered in order.
+
+    Statements on ``version_table`` alone (env.py's, ``schema.name`` or a name)
+    are Alembic's bookkeeping, numbered 0."""
+    bookkeeping_names = {version_table, version_table.rsplit(".", 1)[-1]}
     try:
         parsed = [
             (raw.stmt_location, raw.stmt_location + raw.stmt_len, raw.stmt)
@@ -69,7 +75,7 @@ def parse_statements(revision: str, sql: str) -> list[Statement]:
         text = sql[start:end]
         offset = start + len(text) - len(text.lstrip())
         tables = tables_of(node) if node is not None else ()
-        bookkeeping = bool(tables) and set(tables) == {VERSION_TABLE}
+        bookkeeping = bool(tables) and set(tables) <= bookkeeping_names
         counted += 0 if bookkeeping else 1
         statements.append(
             Statement(

@@ -10,15 +10,19 @@ requests (each needs its approval).
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import psycopg
 
 from audit.store import Clock, utc_now
-from commands.checks.catalog import CatalogSnapshot, diff_catalog, snapshot_with
+from commands.checks.catalog import (
+    CatalogSnapshot,
+    ExpectedRemovals,
+    diff_catalog,
+    snapshot_with,
+)
 from commands.checks.dropped_objects import expected_removals
 from commands.checks.framework import (
     Check,
@@ -29,7 +33,9 @@ from commands.checks.framework import (
     Verdict,
     run_checks,
 )
-from commands.checks.sql_statements import parse_statements
+from commands.checks.health_probe import probe_health
+from commands.checks.prediction import unpredictable
+from commands.checks.sql_statements import Statement, parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
@@ -39,8 +45,12 @@ from commands.postgres.connections import connect
 from commands.targets import TargetHandle
 from commands.units import format_duration
 
-HEALTH_TIMEOUT_S = 10
 SMOKE_TIMEOUT = "30s"
+
+
+SqlPreview = Callable[[Plan], Plan]
+"""Renders a plan's offline SQL when the plan was made without it (a run renders it
+only if the catalog changed in a way it must explain)."""
 
 
 @dataclass
@@ -50,6 +60,18 @@ class VerifyContext:
     before: CatalogSnapshot
     after: CatalogSnapshot
     conn: psycopg.Connection
+    sql_preview: SqlPreview | None = None
+
+    @cached_property
+    def statements(self) -> dict[str, list[Statement]]:
+        """The plan's statements, from its SQL (rendered now if it was not)."""
+        plan = self.plan
+        if self.sql_preview is not None and not (plan.sql or plan.unavailable):
+            plan = self.plan = self.sql_preview(plan)
+        return {
+            rev: parse_statements(rev, sql, version_table=plan.version_table)
+            for rev, sql in plan.sql.items()
+        }
 
     @cached_property
     def invalid_indexes(self) -> list[str]:
@@ -72,21 +94,35 @@ def check_invalid_indexes(context: VerifyContext) -> CheckResult:
 
 
 def check_catalog(context: VerifyContext) -> CheckResult:
-    statements = [s for rev, sql in context.plan.sql.items() for s in parse_statements(rev, sql)]
-    diff = diff_catalog(context.before, context.after, expected=expected_removals(statements))
+    """What changed in the schema; a removal no statement names is a warning, never a
+    failure: the SQL the bot reads is a preview, and env.py's code may do more."""
+    diff = diff_catalog(context.before, context.after, expected=ExpectedRemovals())
+    if diff.removed:  # only then is the SQL needed to tell expected from not
+        statements = [s for found in context.statements.values() for s in found]
+        diff = diff_catalog(context.before, context.after, expected=expected_removals(statements))
     counts = f"{len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed"
-    data = {"lines": diff.lines(), "unexpected": [obj.key for obj in diff.unexpected]}
-    if diff.unexpected:
-        gone = ", ".join(obj.describe() for obj in diff.unexpected)
-        return CheckResult(
-            "catalog",
-            Verdict.FAIL,
-            f"{gone} disappeared unexpectedly ({counts})",
-            tuple(diff.lines()),
-            data,
-        )
-    summary = "schema unchanged" if diff.empty else counts
-    return CheckResult("catalog", Verdict.PASS, summary, tuple(diff.lines()), data)
+    data: dict[str, object] = {
+        "lines": diff.lines(),
+        "unexpected": [obj.key for obj in diff.unexpected],
+    }
+    if not diff.unexpected:
+        summary = "schema unchanged" if diff.empty else counts
+        return CheckResult("catalog", Verdict.PASS, summary, tuple(diff.lines()), data)
+    opaque = unpredictable(context.plan, context.statements)
+    data["not_predicted_by"] = opaque
+    gone = ", ".join(obj.describe() for obj in diff.unexpected)
+    why = (
+        "not predicted: " + "; ".join(f"{rev} runs {reason}" for rev, reason in opaque.items())
+        if opaque
+        else "no statement of the plan's SQL names it"
+    )
+    return CheckResult(
+        "catalog",
+        Verdict.WARN,
+        f"{gone} removed ({why}); {counts}",
+        tuple(diff.lines()),
+        data,
+    )
 
 
 def check_row_counts(context: VerifyContext) -> CheckResult:
@@ -128,20 +164,12 @@ def check_health(context: VerifyContext) -> CheckResult:
     url = context.handle.config.health_url
     if url is None:
         return CheckResult("health", Verdict.SKIP, "no health URL (health_url)")
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_S) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return CheckResult("health", Verdict.FAIL, f"{url} did not answer: {reason}")
-    took = format_duration(time.monotonic() - started)
-    verdict = Verdict.PASS if 200 <= status < 300 else Verdict.FAIL
-    return CheckResult(
-        "health", verdict, f"{url} answered {status} in {took}", data={"status": status}
-    )
+    answer = probe_health(url)
+    if answer.status is None:
+        return CheckResult("health", Verdict.FAIL, answer.describe())
+    verdict = Verdict.PASS if answer.ok else Verdict.FAIL
+    summary = f"{answer.describe()} in {format_duration(answer.seconds)}"
+    return CheckResult("health", verdict, summary, data={"status": answer.status})
 
 
 def check_smoke_sql(context: VerifyContext) -> CheckResult:
@@ -182,11 +210,20 @@ VERIFY_CHECKS: tuple[Check[VerifyContext], ...] = (
 
 
 def verify_after_run(
-    handle: TargetHandle, plan: Plan, before: CatalogSnapshot, *, clock: Clock = utc_now
+    handle: TargetHandle,
+    plan: Plan,
+    before: CatalogSnapshot,
+    *,
+    clock: Clock = utc_now,
+    read_current: Callable[[], tuple[str, ...]] | None = None,
+    sql_preview: SqlPreview | None = None,
 ) -> Report:
     """Verify ``handle`` after ``plan`` ran, against the snapshot taken ``before`` it.
 
-    Never raises for what it finds; a failing report carries the rollback paths.
+    ``read_current`` reads the version table (a run asks its own Alembic child;
+    by default a child is started), ``sql_preview`` renders the plan's SQL if
+    it has none. Never raises for what it finds; a failing report carries the
+    rollback paths.
     """
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
@@ -196,9 +233,10 @@ def verify_after_run(
         results.append(CheckResult("revision", Verdict.FAIL, str(exc)))
     else:
         with conn:
-            results.append(_check_revision(handle, plan))
+            reader = read_current or AlembicRunner.for_target(handle).current
+            results.append(_check_revision(reader, plan))
             after = snapshot_with(conn, watch_tables=handle.config.watch_tables, clock=clock)
-            context = VerifyContext(handle, plan, before, after, conn)
+            context = VerifyContext(handle, plan, before, after, conn, sql_preview)
             results += run_checks(VERIFY_CHECKS, context, handle.config.checks)
     report = Report(
         phase=Phase.VERIFICATION,
@@ -213,9 +251,9 @@ def verify_after_run(
     return report
 
 
-def _check_revision(handle: TargetHandle, plan: Plan) -> CheckResult:
+def _check_revision(read_current: Callable[[], tuple[str, ...]], plan: Plan) -> CheckResult:
     try:
-        current = AlembicRunner.for_target(handle).current()
+        current = read_current()
     except AlembicError as exc:
         return CheckResult("revision", Verdict.FAIL, f"cannot read the current revision: {exc}")
     wanted = ", ".join(plan.destination) or "base (empty)"

@@ -23,6 +23,7 @@ OPTIONAL_CHECKS = (
     "sessions",
     "locks",
     "promotion",
+    "live_use",
     "rehearsal",
     "invalid_indexes",
     "catalog",

@@ -20,6 +20,21 @@ from commands.units import parse_duration
 
 REQUIRED = object()  # the default of a key that must be given
 HTTP_URL = re.compile(r"^https?://[^\s/]+(?:/\S*)?$")
+# How an error names what a key should hold: "must be an integer, not a string".
+TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
+# Keys people write for a secret the file never holds, and what to write instead.
+SECRET_KEYS = {
+    "database_url": "database_url_env",
+    "url": "database_url_env",
+    "replica_url": "replica_url_env",
+}
 
 
 class ConfigTable:
@@ -33,7 +48,7 @@ class ConfigTable:
         self.used: set[str] = set()
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.source, f"{self.prefix}.{key}", problem)
+        return ConfigError(self.source, f"{self.prefix}.{key}" if self.prefix else key, problem)
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         self.used.add(key)
@@ -43,10 +58,9 @@ class ConfigTable:
             return default
         value = self.data[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-            expected = (
-                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            )
-            raise self.error(key, f"must be a {expected}, not {type(value).__name__}")
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            expected = " or ".join(type_name(k) for k in kinds)
+            raise self.error(key, f"must be {expected}, not {type_name(type(value))}")
         return value
 
     def string(self, key: str, default: Any = None, pattern: re.Pattern[str] | None = None) -> Any:
@@ -77,7 +91,9 @@ class ConfigTable:
         values = self.get(key, list, list(default))
         for index, value in enumerate(values):
             if not isinstance(value, str):
-                raise self.error(f"{key}[{index}]", f"must be a string, not {type(value).__name__}")
+                raise self.error(
+                    f"{key}[{index}]", f"must be a string, not {type_name(type(value))}"
+                )
             if pattern is not None and not pattern.match(value):
                 raise self.error(f"{key}[{index}]", f"{value!r} is not valid")
         return tuple(values)
@@ -88,9 +104,27 @@ class ConfigTable:
             return None
         return (self.base / Path(text).expanduser()).resolve()
 
+    def refuse_secret_keys(self) -> None:
+        """A URL written where only the name of its environment variable may go is
+        refused before anything else, without being quoted back (it may hold a password)."""
+        for key in self.data:
+            if key in SECRET_KEYS:
+                example = "PROD_REPLICA_URL" if "replica" in key else "PROD_DATABASE_URL"
+                raise self.error(
+                    key,
+                    "URLs never go in the file: put the URL in an environment variable and"
+                    f" name that variable here with {SECRET_KEYS[key]}"
+                    f' (e.g. {SECRET_KEYS[key]} = "{example}")',
+                )
+
     def reject_unknown(self) -> None:
         for key in self.data:
             if key not in self.used:
                 hint = difflib.get_close_matches(key, sorted(self.used), n=1)
                 suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
                 raise self.error(key, f"is not a known key{suffix}")
+
+
+def type_name(kind: type) -> str:
+    """How an error names a TOML type: ``an integer``, ``a table``."""
+    return TYPE_NAMES.get(kind, f"a {kind.__name__}")

@@ -8,17 +8,24 @@ variable that holds its database URL.
 
 from __future__ import annotations
 
+import configparser
+import difflib
 import os
 import re
 import sys
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.config.backup import parse_backup_destination, parse_backup_settings
+from commands.config.backup import (
+    DEFAULT_COMPRESSION,
+    parse_backup_destination,
+    parse_backup_settings,
+)
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
@@ -29,6 +36,7 @@ from commands.state.vocabulary import ChecklistItem
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
 DEFAULT_CONFIG_PATH = Path("migrate-bot.toml")
 BUNDLED_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+TABLES = ("bot", "targets")
 DEMO_TARGET = "demo"
 DEMO_SOURCE = "<built-in demo config>"
 
@@ -36,6 +44,11 @@ DEFAULT_QUEUE = "default"
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
+INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
+X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
+BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 NON_BLANK = re.compile(r"^\s*\S")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -62,16 +75,31 @@ backup = "file://var/backups"
 lock_timeout = "2s"
 statement_timeout = "15min"
 max_duration = "10min"
+windows = [{windows}]
+allow_outside_windows = true
+reminders = ["10min"]
 """
+# The demo's maintenance windows: the first 50 minutes of every hour, so that
+# `/migrate schedule demo next-window` and the Schedule button can be tried in
+# one sitting (any other time is allowed too).
+DEMO_WINDOWS = ", ".join(f'"daily {hour:02d}:00-{hour:02d}:50 UTC"' for hour in range(24))
 
 
 @dataclass(frozen=True)
 class AlembicProject:
-    """Where a target's Alembic project lives and which Python runs it."""
+    """Where a target's Alembic project lives, which Python runs it and what its env.py
+    is handed: the ini section, ``-x`` arguments, the URL's names, extra variables."""
 
     config_file: Path | None
     script_location: Path | None
     python: str
+    section: str = "alembic"
+    x_args: tuple[str, ...] = ()
+    url_env_names: tuple[str, ...] = ()
+    url_ini_options: tuple[str, ...] = ()
+    child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
+    working_dir: Path | None = None
+    flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
 
 
 @dataclass(frozen=True)
@@ -125,8 +153,9 @@ class TargetConfig:
     checks: CheckSettings
     # backups (commands/backup/take.py); see docs/configuration.md
     backup_keep: int = 10
-    backup_compression: str = "gzip:1"
+    backup_compression: str = DEFAULT_COMPRESSION
     verify_restore: bool = False
+    restore_jobs: int = 1
     pg_bin_dir: Path | None = None
     s3_endpoint_url: str | None = None
     s3_sse: str = "AES256"
@@ -141,6 +170,9 @@ class TargetConfig:
     before_run: tuple[Hook, ...] = ()
     after_run: tuple[Hook, ...] = ()
     hook_timeout: float = 30.0
+    # the application's live use of what a migration changes, and the watch after a run
+    live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
     # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
     queue: str = DEFAULT_QUEUE
 
@@ -174,17 +206,64 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
 def _alembic_project(table: ConfigTable) -> AlembicProject:
     config_file = table.path("alembic_config")
     script_location = table.path("script_location")
-    if (config_file is None) == (script_location is None):
-        raise table.error("alembic_config", "set exactly one of alembic_config or script_location")
-    checked = config_file or script_location
-    assert checked is not None
-    if not checked.exists():
-        key = "alembic_config" if config_file else "script_location"
-        raise table.error(key, f"{checked} does not exist")
+    if config_file is None and script_location is None:
+        raise table.error("alembic_config", "set alembic_config, script_location or both")
+    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
+        if path is not None and not path.exists():
+            raise table.error(key, f"{path} does not exist")
     if script_location is not None and not (script_location / "env.py").exists():
         raise table.error("script_location", f"{script_location} has no env.py")
+    working_dir = table.path("working_dir")
+    if working_dir is not None and not working_dir.is_dir():
+        raise table.error("working_dir", f"{working_dir} is not a folder")
+    flask_app = table.string("flask_app", None, FLASK_APP)
     python = table.string("python", sys.executable)
-    return AlembicProject(config_file=config_file, script_location=script_location, python=python)
+    section = table.string("alembic_section", "alembic", INI_SECTION)
+    if config_file is not None and section not in _ini_sections(config_file):
+        raise table.error("alembic_section", f"{config_file} has no [{section}] section")
+    return AlembicProject(
+        config_file=config_file,
+        script_location=script_location,
+        python=python,
+        section=section,
+        x_args=table.strings("x_args", (), X_ARG),
+        url_env_names=table.strings("url_env_names", (), ENV_NAME),
+        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
+        child_env=_child_env(table),
+        working_dir=working_dir,
+        flask_app=flask_app,
+    )
+
+
+def _ini_sections(path: Path) -> set[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return set()  # Alembic itself will say what is wrong with the file
+    return set(parser.sections())
+
+
+def _child_env(table: ConfigTable) -> dict[str, str | None]:
+    """``child_env``: names passed through from the bot's environment (``["SENTRY_DSN"]``,
+    ``"NAME=value"`` to set one), or a table of ``NAME = "value"``."""
+    raw = table.get("child_env", (list, dict), [])
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+        for name, value in pairs:
+            if not isinstance(value, str):
+                raise table.error(f"child_env.{name}", "must be a string")
+    else:
+        entries = table.strings("child_env", ())
+        pairs = [(e.partition("=")[0], e.partition("=")[2] if "=" in e else None) for e in entries]
+    for name, _ in pairs:
+        if not ENV_NAME.match(name):
+            raise table.error("child_env", f"{name!r} is not an environment variable name")
+        if name.startswith(BOT_SECRET_PREFIXES):
+            raise table.error(
+                "child_env", f"{name} is one of migrate-bot's own secrets: it never reaches env.py"
+            )
+    return dict(pairs)
 
 
 def _target(name: str, table: ConfigTable) -> TargetConfig:
@@ -194,7 +273,8 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             f"targets.{name}",
             "target names are lowercase letters, digits, '-' and '_'",
         )
-    database_url_env = table.string("database_url_env", None, ENV_NAME)
+    table.refuse_secret_keys()
+    database_url_env = _env_name(table, "database_url_env")
     embedded = table.path("embedded_postgres")
     if (database_url_env is None) == (embedded is None):
         raise table.error(
@@ -226,6 +306,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_backup_settings(table),
         stakeholders=table.strings("stakeholders", (), STAKEHOLDER),
         **parse_schedule_keys(table),
+        **parse_live_use_keys(table),
         queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
     )
     if not target.approvers:
@@ -245,12 +326,29 @@ def _check_keys(table: ConfigTable) -> dict[str, Any]:
         "health_url": health_url,
         "smoke_sql": table.strings("smoke_sql", (), NON_BLANK),
         "watch_tables": table.strings("watch_tables", (), TABLE_NAME),
-        "replica_url_env": table.string("replica_url_env", None, ENV_NAME),
+        "replica_url_env": _env_name(table, "replica_url_env"),
         "max_replication_lag": table.duration("max_replication_lag", "30s"),
         "requires_applied_in": table.string("requires_applied_in", None, TARGET_NAME),
         "rehearse": table.get("rehearse", bool, False),
         "checks": parse_check_settings(checks),
     }
+
+
+def _env_name(table: ConfigTable, key: str) -> str | None:
+    """The name of the environment variable holding a URL; a URL written here instead is
+    refused without being quoted back (it may hold a password)."""
+    value = table.get(key, str, None)
+    if value is not None and "://" in value:
+        raise table.error(
+            key,
+            "names an environment variable (e.g. PROD_DATABASE_URL) that holds the URL,"
+            " not the URL itself: URLs never go in the file",
+        )
+    if value is not None and not ENV_NAME.match(value):
+        raise table.error(
+            key, f"{value!r} is not an environment variable name (letters, digits and _)"
+        )
+    return value
 
 
 def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> None:
@@ -259,6 +357,22 @@ def _check_promotion_gates(source: str, targets: Mapping[str, TargetConfig]) -> 
         if other is not None and (other == name or other not in targets):
             problem = "names the target itself" if other == name else f"{other!r} is not a target"
             raise ConfigError(source, f"targets.{name}.requires_applied_in", problem)
+
+
+def _check_child_env(source: str, targets: Mapping[str, TargetConfig]) -> None:
+    """A target's env.py never gets another target's database URL."""
+    urls = {t.database_url_env: n for n, t in targets.items() if t.database_url_env}
+    urls.update({t.replica_url_env: n for n, t in targets.items() if t.replica_url_env})
+    for name, target in targets.items():
+        for variable, value in target.alembic.child_env.items():
+            owner = urls.get(variable)
+            if value is None and owner is not None and owner != name:
+                raise ConfigError(
+                    source,
+                    f"targets.{name}.child_env",
+                    f"{variable} holds target {owner}'s database URL: it never reaches"
+                    f" {name}'s env.py",
+                )
 
 
 def _quorum(table: ConfigTable) -> dict[str, int]:
@@ -291,6 +405,7 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"is not valid TOML: {exc}") from None
+    _check_tables(source, data)
     root = ConfigTable(source, "", data, base)
     bot = _bot_settings(ConfigTable(source, "bot", root.get("bot", dict, {}), base))
     raw_targets = root.get("targets", dict, REQUIRED)
@@ -302,17 +417,27 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
             raise ConfigError(source, f"targets.{name}", "must be a table")
         targets[name] = _target(name, ConfigTable(source, f"targets.{name}", raw, base))
     _check_promotion_gates(source, targets)
-    for key in data:
-        if key not in ("bot", "targets"):
-            raise ConfigError(
-                source, key, "is not a known table (expected [bot] and [targets.NAME])"
-            )
+    _check_child_env(source, targets)
     return Config(path=source, bot=bot, targets=targets)
+
+
+def _check_tables(source: str, data: Mapping[str, Any]) -> None:
+    """Refuse a table other than ``[bot]`` and ``[targets.NAME]``, with the one meant."""
+    for key, value in data.items():
+        if key in TABLES:
+            continue
+        hint = difflib.get_close_matches(key, TABLES, n=1, cutoff=0.5)
+        if hint and hint[0] == "targets" and isinstance(value, dict) and value:
+            meant = f"[targets.{next(iter(value))}]"
+        else:
+            meant = f"[{hint[0]}]" if hint and hint[0] == "bot" else "[targets.NAME]"
+        suffix = f" (did you mean {meant}?)" if hint else " (expected [bot] and [targets.NAME])"
+        raise ConfigError(source, key, f"is not a known table{suffix}")
 
 
 def demo_config(base: Path | None = None) -> Config:
     """The built-in default: target ``demo`` on an embedded PostgreSQL under ``var/``."""
-    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix())
+    text = DEMO_CONFIG_TOML.format(migrations=BUNDLED_MIGRATIONS.as_posix(), windows=DEMO_WINDOWS)
     return parse_config(text, source=DEMO_SOURCE, base=base or Path.cwd())
 
 

@@ -4,14 +4,18 @@ For benchmarks and the sandbox: jobs, one video per job and about 40
 segments of English-looking text per video, so the tsv trigger, the GIN index
 and the foreign keys all do real work. Rows are built with generate_series in
 batches (one transaction each), so millions of rows take seconds, not a
-round trip each. Only columns of the initial schema are written, so it works
-at any revision of the bundled project.
+round trip each. Only columns of the initial schema are written (but for
+``youtube_id``, which the last revision replaces with ``youtube_video_id``),
+so it works at any revision of the bundled project.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
 
 from commands.errors import MigrateBotError
 from commands.postgres.connections import connect
@@ -39,7 +43,7 @@ WITH new_jobs AS (
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
     RETURNING id
 )
-INSERT INTO videos (id, job_id, youtube_id, title, duration_seconds, metadata, created_at)
+INSERT INTO videos (id, job_id, {youtube}, title, duration_seconds, metadata, created_at)
 SELECT md5(%(salt)s || 'video' || g)::uuid,
        md5(%(salt)s || 'job' || g)::uuid,
        substr(md5(%(salt)s || g), 1, 11),
@@ -88,7 +92,8 @@ def fill_demo_data(
         ).fetchall()
         if missing:
             raise DemoDataError(f"table {missing[0][0]} does not exist: upgrade the target first")
-        conn.execute(_INSERT_JOBS_AND_VIDEOS, {**common, "first": 0, "last": videos - 1})
+        insert = sql.SQL(_INSERT_JOBS_AND_VIDEOS).format(youtube=_youtube_column(conn))
+        conn.execute(insert, {**common, "first": 0, "last": videos - 1})
         conn.commit()
         done = 0
         while done < rows:
@@ -103,3 +108,12 @@ def fill_demo_data(
         conn.execute("ANALYZE segments")
         conn.commit()
     return {"jobs": videos, "videos": videos, "segments": rows}
+
+
+def _youtube_column(conn: psycopg.Connection) -> sql.Identifier:
+    """``youtube_id`` while it exists, else its successor ``youtube_video_id``."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'videos'::regclass"
+        " AND attname = 'youtube_id' AND NOT attisdropped"
+    ).fetchone()
+    return sql.Identifier("youtube_id" if row and row[0] else "youtube_video_id")

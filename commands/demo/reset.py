@@ -18,6 +18,7 @@ from commands.demo.data import fill_demo_data
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
+from commands.postgres.statement_stats import start_statement_stats
 from commands.targets import TargetHandle
 
 MAINTENANCE_DATABASE = "postgres"
@@ -34,7 +35,8 @@ class DemoReset:
 
 
 def reset_demo_database(handle: TargetHandle, *, rows: int) -> DemoReset:
-    """Recreate the target's database, apply its first revision, add ``rows`` segments.
+    """Recreate the target's database, apply its first revision, add ``rows`` segments,
+    and start ``pg_stat_statements``' counts from there (when the server loads it).
 
     Raises ``DatabaseUnavailableError`` when the server cannot be reached,
     ``AlembicError`` when the first revision fails, ``DemoDataError`` when
@@ -47,6 +49,8 @@ def reset_demo_database(handle: TargetHandle, *, rows: int) -> DemoReset:
         first = graph.order[0]
         session.apply(first, Direction.UP)
     counts = fill_demo_data(handle.database, rows=rows)
+    with connect(handle.database) as conn:  # the filling is not the application's traffic
+        start_statement_stats(conn)
     return DemoReset(
         revision=first,
         pending=len(graph.order) - 1,

@@ -8,7 +8,15 @@ pipeline runs it.
 
 from __future__ import annotations
 
-from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
+from collections.abc import Sequence
+from dataclasses import replace
+
+from commands.migration.runtime.runner import (
+    AlembicRunner,
+    AlembicSession,
+    OfflineSql,
+    ProjectState,
+)
 from commands.migration.script.plan import HistoryEntry, Plan, Status, history_entries
 from commands.migration.script.revision_graph import BASE, HEAD, Direction
 from commands.postgres.connections import connect, server_version
@@ -69,15 +77,35 @@ def plan_in_session(
         steps = graph.upgrade_path(state.current, to or HEAD)
     else:
         steps = graph.downgrade_path(state.current, to or BASE)
-    sql = session.offline_sql(steps, direction) if with_sql else {}
+    preview = offline_preview(session, state, steps, direction) if with_sql else OfflineSql()
     return Plan(
         target=target,
         direction=direction,
         current=state.current,
         destination=graph.after(state.current, direction, steps),
         revisions=tuple(graph[rev] for rev in steps),
-        sql=sql,
+        sql=preview.sql,
+        unavailable=preview.unavailable,
+        version_table=state.version_table,
     )
+
+
+def offline_preview(
+    session: AlembicSession, state: ProjectState, steps: Sequence[str], direction: Direction
+) -> OfflineSql:
+    """The offline SQL of ``steps`` from where the database stands (a preview, never a
+    gate: what cannot be rendered is said, per revision)."""
+    befores = [state.graph.after(state.current, direction, steps[:i]) for i in range(len(steps))]
+    return session.offline_sql(list(zip(steps, befores, strict=True)), direction)
+
+
+def with_sql(session: AlembicSession, plan: Plan, state: ProjectState) -> Plan:
+    """``plan`` with its SQL preview, rendered now (a run renders it only when needed)."""
+    if plan.sql or plan.unavailable or plan.is_empty:
+        return plan
+    steps = [r.id for r in plan.revisions]
+    preview = offline_preview(session, state, steps, plan.direction)
+    return replace(plan, sql=preview.sql, unavailable=preview.unavailable)
 
 
 def history(handle: TargetHandle) -> list[HistoryEntry]:

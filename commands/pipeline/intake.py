@@ -32,6 +32,7 @@ from commands.migration.script.revision_graph import Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
+from commands.pipeline.watch import record_intake_sample
 from commands.requests import Request
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
@@ -103,6 +104,7 @@ def propose(
             handle, report=report, plan=plan, store=store, request_id=request.id, clock=clock
         )
     record_report(store, report, actor=BOT_ACTOR, request_id=request.id)
+    record_intake_sample(store, handle, request)  # where "before the run" begins, if watched
     request = requests.record_preflight(
         request.id,
         actor=BOT_ACTOR,
@@ -140,7 +142,12 @@ def _with_rehearsal(
     """The report with a ``rehearsal`` check: backed up now, rehearsed on a restored copy."""
     try:
         record = take_backup(
-            handle, store=store, actor=BOT_ACTOR, request_id=request_id, clock=clock
+            handle,
+            store=store,
+            actor=BOT_ACTOR,
+            request_id=request_id,
+            clock=clock,
+            version_table=plan.version_table,
         )
         rehearsal = rehearse(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock

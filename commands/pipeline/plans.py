@@ -1,8 +1,9 @@
 """What a request would do to its target, as a plan and its fingerprint.
 
 Computed twice in a request's life: when it is proposed (the approver sees
-that plan, the approval binds to its fingerprint) and again when the run
-starts (any difference refuses the run). Both go through this one function.
+that plan with its SQL, the approval binds to its fingerprint) and again when
+the run starts, from an inspect alone (any difference refuses the run). Both
+go through this one function.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from audit.store import EventStore
 from commands.backup.listing import find_backup
 from commands.backup.records import BackupRecord
 from commands.migration.planning import plan_in_session
-from commands.migration.runtime.runner import AlembicSession
+from commands.migration.runtime.runner import AlembicSession, ProjectState
 from commands.migration.script.fingerprint import (
     PlanFingerprint,
     fingerprint_plan,
@@ -32,6 +33,7 @@ class RequestPlan:
     plan: Plan
     fingerprint: PlanFingerprint
     backup: BackupRecord | None = None
+    state: ProjectState | None = None  # the graph and version table it was planned from
 
 
 def plan_request(
@@ -67,5 +69,8 @@ def plan_request(
         )
         return RequestPlan(plan, fingerprint, record)
     direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
-    plan = plan_in_session(session, handle.name, direction=direction, to=goal, with_sql=with_sql)
-    return RequestPlan(plan, fingerprint_plan(plan))
+    state = session.inspect()
+    plan = plan_in_session(
+        session, handle.name, direction=direction, to=goal, with_sql=with_sql, state=state
+    )
+    return RequestPlan(plan, fingerprint_plan(plan), state=state)

@@ -1,21 +1,18 @@
 """The copy a rehearsal runs on: a recorded backup restored into a scratch database.
 
-The same archive, checksum check and pg_restore a real restore uses, aimed
-at a throw-away database beside the target's, dropped when the rehearsal ends.
+The same checked stream and pg_restore a real restore uses, aimed at a
+throw-away database beside the target's, dropped when the rehearsal ends.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 from commands.backup.records import BackupRecord, ignore_progress
-from commands.backup.restore import fetch_checked, run_pg_restore
-from commands.backup.storage import destination_of
+from commands.backup.restore_stream import restore_archive
 from commands.checks.rehearsal import ScratchDatabase
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import default_tool_dirs, find_pg_tools
@@ -34,10 +31,7 @@ def scratch_from_backup(handle: TargetHandle, record: BackupRecord) -> Iterator[
         major, minor = server_version(conn)
     tools = find_pg_tools(major, f"{major}.{minor}", default_tool_dirs(handle.config.pg_bin_dir))
     with scratch_database(handle.database, REHEARSAL, record.id) as url:
-        with tempfile.TemporaryDirectory(prefix="migrate-bot-rehearsal-") as folder:
-            destination = destination_of(record.uri, handle.config)
-            archive = fetch_checked(destination, record, Path(folder), ignore_progress)
-            run_pg_restore(tools, replace(handle, database=url), archive)
+        restore_archive(tools, replace(handle, database=url), record, on_progress=ignore_progress)
         yield ScratchDatabase(
             url=url, copy_taken_at=datetime.fromisoformat(record.created_at), source=record.uri
         )

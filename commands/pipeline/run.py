@@ -1,11 +1,14 @@
 """Running an approved request: the runbook's steps, each recorded as it happens.
 
-Order: the run lock on the database → the plan computed again and checked
-against the approval (``start_run``) → the ``before_run`` hooks → pre-flight
-→ a catalog snapshot → the backup (nothing else runs unless it succeeds) →
-the revisions, one at a time, under lock retries and the lock monitor →
-verification → the ``after_run`` hooks (whatever happened) → the outcome.
-A restore runs: backup of the current state → restore → its checks.
+Order: the run lock on the database → the plan computed again (an inspect,
+no SQL) and checked against the approval (``start_run``) → the ``before_run``
+hooks → pre-flight → a catalog snapshot → the backup (nothing else runs
+unless it succeeds) → the revisions, stepped one at a time through one env.py
+run, under lock retries and the lock monitor → verification → the
+``after_run`` hooks (whatever happened) → the outcome. One Alembic child
+serves the whole run. A restore runs: backup of the current state → restore
+→ its checks. Anything that stops the pipeline before the run starts ends
+the request ``refused``, with the reason.
 
 Past ``max_duration`` (or the window's end) the revision in flight is
 stopped, PostgreSQL rolls it back, and the run is ``aborted`` at the
@@ -22,12 +25,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from audit.store import StoreError
-from commands.migration.runtime.runner import AlembicRunner, AlembicStopped
+from commands.errors import MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
 from commands.pipeline.context import RunContext
 from commands.pipeline.hook_steps import run_after_hooks, run_before_hooks
 from commands.pipeline.limits import RunAborted, RunLimits
@@ -36,6 +41,7 @@ from commands.pipeline.progress import RunOutcome, RunStep, RunUpdate, UpdateKin
 from commands.pipeline.rollback import rollback_offers
 from commands.pipeline.run_lock import run_lock
 from commands.pipeline.stages import StageFailed, Stages
+from commands.pipeline.watch import RunWatch
 from commands.requests import Request
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
 from commands.state.outbox import OutboxBusyError
@@ -65,8 +71,13 @@ class Pipeline:
         on_update: UpdateSink = ignore_updates,
         until: datetime | None = None,
         cancel: threading.Event | None = None,
+        session: AlembicSession | None = None,
     ) -> RunOutcome:
         """Run an approved request to its outcome.
+
+        ``session`` is an Alembic child the caller opened for this target and
+        hands over (the terminal planned in it): the run uses it, and closes
+        it, instead of starting its own.
 
         ``until`` (a maintenance window's end) caps ``max_duration``. Raises,
         before anything runs: ``RunLockHeldError`` (another run holds the
@@ -75,20 +86,39 @@ class Pipeline:
         ``UnknownBackupError`` when the plan cannot be made again.
         """
         request = self.context.requests.get(request_id)
-        handle = self.context.target(request.target)
-        with run_lock(handle.database, label=f"{request.id} {request.kind} by {request.requester}"):
-            with AlembicRunner.for_target(handle).session() as session:
+        started = False
+        try:
+            handle = self.context.target(request.target)
+            label = f"{request.id} {request.kind} by {request.requester}"
+            with (
+                run_lock(handle.database, label=label),
+                _handed_or_new(session, handle) as alembic,
+            ):
                 planned = plan_request(
-                    handle, session, kind=request.kind, goal=request.goal, store=self.context.store
+                    handle,
+                    alembic,
+                    kind=request.kind,
+                    goal=request.goal,
+                    store=self.context.store,
+                    with_sql=False,
                 )
-            request = self.context.requests.start_run(
-                request.id,
-                actor=self.context.actor,
-                fingerprint_now=planned.fingerprint,
-                owner={"host": socket.gethostname(), "pid": str(os.getpid())},
-            )
-            limits = self._limits(handle, until, cancel or threading.Event())
-            return self._execute(request, handle, planned, limits, on_update)
+                request = self.context.requests.start_run(
+                    request.id,
+                    actor=self.context.actor,
+                    fingerprint_now=planned.fingerprint,
+                    owner={"host": socket.gethostname(), "pid": str(os.getpid())},
+                )
+                started = True
+                limits = self._limits(handle, until, cancel or threading.Event())
+                return self._execute(
+                    request, handle, planned, limits, on_update=on_update, session=alembic
+                )
+        except MigrateBotError as refusal:
+            if not started:
+                self.context.requests.refuse_run(
+                    request.id, actor=self.context.actor, reason=str(refusal)
+                )
+            raise
 
     def _limits(
         self, handle: TargetHandle, until: datetime | None, cancel: threading.Event
@@ -107,7 +137,9 @@ class Pipeline:
         handle: TargetHandle,
         planned: RequestPlan,
         limits: RunLimits,
+        *,
         on_update: UpdateSink,
+        session: AlembicSession,
     ) -> RunOutcome:
         started_at = self.context.clock()
         stages = Stages(
@@ -117,8 +149,10 @@ class Pipeline:
             planned=planned,
             limits=limits,
             on_update=_safe(on_update),
+            session=session,
         )
         state, failed_step, error = RequestState.SUCCEEDED, None, None
+        watch = RunWatch.at_run_start(self.context, request, handle)  # "before" ends here
         try:
             run_before_hooks(stages)
             if request.kind is RequestKind.RESTORE:
@@ -149,7 +183,7 @@ class Pipeline:
             )
             raise
         run_after_hooks(stages, state)
-        return self._finish(
+        outcome = self._finish(
             stages,
             request,
             state=state,
@@ -157,6 +191,9 @@ class Pipeline:
             error=error,
             started_at=started_at,
         )
+        if watch is not None:
+            watch.after(outcome)  # a success starts the watch; the lock is released after
+        return outcome
 
     def _finish(
         self,
@@ -230,6 +267,20 @@ class Pipeline:
                     "run %s %s; its record waits for the audit log", request_id, outcome.value
                 )
                 time.sleep(1)
+
+
+@contextmanager
+def _handed_or_new(
+    session: AlembicSession | None, handle: TargetHandle
+) -> Iterator[AlembicSession]:
+    if session is None:
+        with AlembicRunner.for_target(handle).session() as new:
+            yield new
+    else:
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def _safe(sink: UpdateSink) -> UpdateSink:

@@ -2,11 +2,15 @@
 
 A step starts with a ``run_step`` event (so a crash leaves the step it died
 in on record), reports progress, and ends succeeded or failed. A failed step
-raises ``StageFailed``; the pipeline turns that into the run's outcome.
+raises ``StageFailed``; the pipeline turns that into the run's outcome. Every
+step asks the run's one Alembic child (``session``); the plan's SQL is
+rendered in it only when a step needs it (break-glass lint, the verification
+explaining a removal, a failed revision's leftovers).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -24,18 +28,22 @@ from commands.checks import (
     snapshot_catalog,
     verify_after_run,
 )
-from commands.errors import MigrateBotError
-from commands.migration.runtime.executor import RevisionEvent, RevisionFailedError, execute_revision
-from commands.migration.runtime.runner import AlembicError, AlembicRunner
-from commands.migration.script.plan import Plan
+from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
+from commands.errors import AlembicError, MigrateBotError
+from commands.migration.planning import with_sql
+from commands.migration.runtime.executor import RevisionHooks, execute_revisions
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
+from commands.migration.script.plan import Plan, revision_file_name
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.pipeline.context import RunContext
 from commands.pipeline.limits import RunLimits
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, UpdateKind
+from commands.pipeline.revision_progress import RevisionProgress
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests import Request
+from commands.requests.runs import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
@@ -61,10 +69,13 @@ class Stages:
         planned: RequestPlan,
         limits: RunLimits,
         on_update: Callable[[RunUpdate], None],
+        session: AlembicSession,
     ) -> None:
         self.context = context
         self.request = request
         self.handle = handle
+        self.session = session
+        self.state = planned.state
         self.plan: Plan = planned.plan
         self.restore_from: BackupRecord | None = planned.backup
         self.limits = limits
@@ -75,6 +86,7 @@ class Stages:
         self.backup_summary: dict[str, Any] | None = None
         self.verification: tuple[str, ...] = ()
         self.leftovers: tuple[str, ...] = ()
+        self.server_version: str | None = None
 
     # reporting ---------------------------------------------------------------
 
@@ -101,6 +113,9 @@ class Stages:
             **fields,
         )
 
+    def record_many(self, steps: list[StepRecord]) -> None:
+        self.context.requests.record_steps(self.request.id, actor=self.context.actor, steps=steps)
+
     def begin(self, step: RunStep, message: str) -> None:
         self.limits.check(step.value)
         self.current = step
@@ -121,13 +136,22 @@ class Stages:
     def preflight(self) -> None:
         step = RunStep.PREFLIGHT
         self.begin(step, "pre-flight checks")
+        # lint and review read the revision files the approval's fingerprint pins: done
+        # when the request was made; a break-glass request made none, so it gets them now
+        checks = LIVE_CHECKS if self.request.preflight is not None else PREFLIGHT_CHECKS
         report = run_preflight(
             self.handle,
             to=self.request.goal,
             direction=self.plan.direction,
             clock=self.context.clock,
             open_other=self.context.target,
+            session=self.session,
+            checks=checks,
+            known=(self.state, self.plan) if self.state is not None else None,
         )
+        if report.plan is not None:
+            self.plan = report.plan  # with its SQL when lint rendered it
+        self.server_version = report.server_version
         self._record_report(report)
         if report.blocks:
             raise self.fail(step, f"pre-flight failed: {_failures(report)}")
@@ -156,6 +180,7 @@ class Stages:
                 request_id=self.request.id,
                 on_progress=progress,
                 clock=self.context.clock,
+                version_table=self.plan.version_table,
             )
         except MigrateBotError as exc:
             raise self.fail(step, f"backup failed, nothing was changed: {exc}") from None
@@ -175,65 +200,49 @@ class Stages:
         total = len(self.plan.revisions)
         verb = "applying" if self.plan.direction is Direction.UP else "undoing"
         self.begin(step, f"{verb} {total} revision(s)")
-        with connect(self.handle.database) as conn:
-            major, _ = server_version(conn)
-        settings = execution_settings(self.handle.config, server_major=major)
-        with AlembicRunner.for_target(self.handle).session() as session:
-            for index, revision in enumerate(self.plan.revisions, start=1):
-                self.limits.check(f"revision {revision.id}")
-                self._apply_one(session, revision, index, total, settings)
-        self.succeed(step, f"{total} revision(s) {'applied' if verb == 'applying' else 'undone'}")
-
-    def _apply_one(
-        self, session: Any, revision: Revision, index: int, total: int, settings: Any
-    ) -> None:
-        step = RunStep.APPLY
-        where = {"revision": revision.id, "index": index, "total": total}
-        self.record(step, StepStatus.STARTED, revision.message, revision=revision.id)
-        self.emit(step, UpdateKind.STARTED, f"{revision.id} {revision.message}", **where)
-
-        def on_event(event: RevisionEvent) -> None:
-            if event.kind in ("retrying", "queue_cancelled") or (
-                event.kind == "blocked" and event.data.get("blockers")
-            ):
-                status = StepStatus.FAILED if event.kind == "retrying" else StepStatus.STARTED
-                self.record(step, status, event.message, revision=revision.id)
-            self.emit(
-                step,
-                UpdateKind.PROGRESS,
-                event.message,
-                data={"event": event.kind, **event.data},
-                **where,
-            )
-
+        major = self._server_major()
+        progress = RevisionProgress(self, total)
         try:
-            result = execute_revision(
-                session,
+            execute_revisions(
+                self.session,
                 self.handle.database,
-                revision,
+                self.plan.revisions,
                 self.plan.direction,
-                settings=settings,
+                settings=execution_settings(self.handle.config, server_major=major),
                 label=self.request.id,
-                on_event=on_event,
+                hooks=RevisionHooks(progress.start, progress.done, progress.event),
                 deadline=self.limits.deadline,
                 cancel=self.limits.cancel,
                 retry_guard=self._leftovers_of,
             )
-        except RevisionFailedError as exc:
-            if self.plan.direction is Direction.UP:
-                self.leftovers = self._describe_leftovers(revision)
-            tail = f"; left behind: {'; '.join(self.leftovers)}" if self.leftovers else ""
-            raise self.fail(
-                step, f"{revision.id} failed: {str(exc).removeprefix(revision.id + ': ')}{tail}"
-            ) from None
-        self.applied.append(AppliedRevision(revision.id, revision.message, result.duration_s))
-        done = f"{revision.id} {revision.message} ... done in {format_duration(result.duration_s)}"
-        self.record(
-            step, StepStatus.SUCCEEDED, done, revision=revision.id, duration_s=result.duration_s
-        )
-        self.emit(
-            step, UpdateKind.REVISION_DONE, done, data={"duration_s": result.duration_s}, **where
-        )
+        except AlembicStopped:
+            raise
+        except AlembicError as exc:
+            progress.flush()
+            raise self.fail(step, self._failure_text(exc)) from None
+        finally:
+            with contextlib.suppress(MigrateBotError):  # a stopped run: its outcome says so
+                progress.flush()
+        self.succeed(step, f"{total} revision(s) {'applied' if verb == 'applying' else 'undone'}")
+
+    def _server_major(self) -> int:
+        """The server's major version: as pre-flight found it, else asked now."""
+        if self.server_version:
+            return int(self.server_version.split(".")[0])
+        with connect(self.handle.database) as conn:
+            major, _ = server_version(conn)
+        return major
+
+    def _failure_text(self, error: AlembicError) -> str:
+        """'<rev> (versions/….py) failed: <Alembic's message>[; left behind: …]'."""
+        revision = next((r for r in self.plan.revisions if r.id == error.revision), None)
+        if revision is None:
+            return f"the migration failed before any revision ran: {error}"
+        if self.plan.direction is Direction.UP:
+            self.leftovers = self._describe_leftovers(revision)
+        tail = f"; left behind: {'; '.join(self.leftovers)}" if self.leftovers else ""
+        reason = str(error).removeprefix(revision.id + ": ")
+        return f"{revision.id} ({revision_file_name(revision)}) failed: {reason}{tail}"
 
     def _leftovers_of(self, revision: Revision) -> str | None:
         """For the retry guard: what a failed attempt left that a retry would trip on."""
@@ -243,7 +252,11 @@ class Stages:
     def _describe_leftovers(self, revision: Revision) -> tuple[str, ...]:
         try:
             partial = detect_partial_application(
-                self.handle, revision, sql=self.plan.sql.get(revision.id), before=self.snapshot
+                self.handle,
+                revision,
+                sql=self.plan.sql.get(revision.id),
+                before=self.snapshot,
+                session=self._live_session(),
             )
         except (AlembicError, MigrateBotError) as exc:
             return (f"could not inspect what {revision.id} left behind: {exc}",)
@@ -253,7 +266,14 @@ class Stages:
         step = RunStep.VERIFY
         self.begin(step, "verifying the result")
         assert self.snapshot is not None
-        report = verify_after_run(self.handle, self.plan, self.snapshot, clock=self.context.clock)
+        report = verify_after_run(
+            self.handle,
+            self.plan,
+            self.snapshot,
+            clock=self.context.clock,
+            read_current=self.session.current,
+            sql_preview=self._with_sql,
+        )
         self._record_report(report)
         self.verification = tuple(
             f"{r.verdict.value.upper()} {r.name}: {r.summary}" for r in report.results
@@ -292,9 +312,22 @@ class Stages:
     def read_database_revisions(self) -> tuple[str, ...] | None:
         """What the version table holds now (None if it cannot be read)."""
         try:
+            session = self._live_session()
+            if session is not None:
+                return session.current()
             return AlembicRunner.for_target(self.handle).current()
         except MigrateBotError:
             return None
+
+    def _live_session(self) -> AlembicSession | None:
+        """The run's child, unless it was stopped (a deadline kills its process group)."""
+        return self.session if self.session.alive else None
+
+    def _with_sql(self, plan: Plan) -> Plan:
+        if self.state is None:
+            return plan
+        self.plan = with_sql(self.session, plan, self.state)
+        return self.plan
 
     def _record_report(self, report: Report) -> None:
         record_report(

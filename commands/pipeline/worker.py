@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from commands.errors import ExitCode, MigrateBotError
+from commands.migration.runtime.runner import AlembicSession
 from commands.pipeline.progress import RunOutcome, RunUpdate
 from commands.pipeline.run import Pipeline
 
@@ -37,6 +38,16 @@ class Runs(Protocol):
     def running(self) -> list[str]: ...
 
     def shutdown(self, *, cancel_running: bool = True) -> None: ...
+
+
+class InternalRunError(MigrateBotError):
+    """A run ended on a bug; its request is recorded failed, the log has the traceback."""
+
+    def __init__(self, request_id: str, error: Exception) -> None:
+        super().__init__(
+            f"{request_id} stopped on an internal error ({type(error).__name__}: {error});"
+            " it is recorded failed, and the log has the details"
+        )
 
 
 class AlreadyRunningError(MigrateBotError):
@@ -74,9 +85,15 @@ class RunWorker:
         self._lock = threading.Lock()
 
     def submit(
-        self, request_id: str, target: str, *, until: datetime | None = None
+        self,
+        request_id: str,
+        target: str,
+        *,
+        until: datetime | None = None,
+        session: AlembicSession | None = None,
     ) -> Future[RunOutcome | None]:
-        """Start running ``request_id`` in the background.
+        """Start running ``request_id`` in the background (in ``session``, an Alembic
+        child handed over by the caller, if given).
 
         Raises ``AlreadyRunningError`` if this worker runs something on ``target``.
         """
@@ -87,7 +104,7 @@ class RunWorker:
                     f"{busy.request_id} is running on {target}; wait for it to finish"
                 )
             cancel = threading.Event()
-            future = self._pool.submit(self._run, request_id, target, until, cancel)
+            future = self._pool.submit(self._run, request_id, target, until, cancel, session)
             self._active[target] = _Active(request_id, target, cancel, future)
         return future
 
@@ -113,17 +130,23 @@ class RunWorker:
         self._pool.shutdown(wait=True)
 
     def _run(
-        self, request_id: str, target: str, until: datetime | None, cancel: threading.Event
+        self,
+        request_id: str,
+        target: str,
+        until: datetime | None,
+        cancel: threading.Event,
+        session: AlembicSession | None,
     ) -> RunOutcome | None:
         try:
             outcome = self.pipeline.run(
-                request_id, on_update=self.on_update, until=until, cancel=cancel
+                request_id, on_update=self.on_update, until=until, cancel=cancel, session=session
             )
         except MigrateBotError as refusal:
             self._deliver(self.on_refused, request_id, refusal)
             return None
-        except Exception:
+        except Exception as exc:  # a bug: the run is recorded failed; whoever waits is told
             log.exception("run of %s failed unexpectedly", request_id)
+            self._deliver(self.on_refused, request_id, InternalRunError(request_id, exc))
             raise
         finally:
             with self._lock:

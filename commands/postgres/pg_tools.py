@@ -93,6 +93,28 @@ def find_pg_tools(server_major: int, server_version: str, tool_dirs: Sequence[Pa
     )
 
 
+def pg_dump_compresses_with(tools: PgTools, method: str) -> bool:
+    """Whether this pg_dump was built with ``method`` (lz4 and zstd are build options).
+
+    pg_dump lists no features, but it checks ``--compress`` before it connects:
+    asked for a parallel custom-format dump (which it refuses, also before
+    connecting), a build without the method complains of the compression
+    instead. Nothing is dumped and no server is contacted.
+    """
+    try:
+        result = subprocess.run(
+            [tools.pg_dump, f"--compress={method}", "--format=custom", "--jobs=2"],
+            capture_output=True,
+            text=True,
+            timeout=_VERSION_TIMEOUT_S,
+            env={**os.environ, "LC_ALL": "C"},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "compression" not in result.stderr
+
+
 def tool_version(program: Path) -> tuple[int, str] | None:
     """(major, "18.6") from ``program --version``, or None if it does not say."""
     try:

@@ -7,13 +7,14 @@ appends: the check and the write are one ``BEGIN IMMEDIATE``. Plain reads
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from audit.chain import Event
 from commands.requests.errors import RequestNotFoundError
 from commands.requests.inputs import request_id_of
-from commands.requests.model import Freeze, Request, fold_freeze, fold_request
+from commands.requests.model import Freeze, Request, apply_event, fold_freeze, fold_request
 from commands.state.vocabulary import EventKind, RequestState
 
 
@@ -26,12 +27,38 @@ class EventSource(Protocol):
 _RUN_KINDS = (EventKind.RUN_STARTED, EventKind.RUN_FINISHED, EventKind.RUN_INTERRUPTED)
 
 
+_FOLDS_KEPT = 512
+_folds: dict[str, tuple[Request, str]] = {}
+_folds_lock = threading.Lock()
+"""Requests folded already, with the hash of the last event folded in: a run appends
+two events per revision, and folding all of a long run's events again for each
+would cost quadratic time. The hash chain makes the check exact: the same hash at
+the same seq is the same history, whichever store it was read from."""
+
+
 def load(log: EventSource, request_id: str) -> Request:
     """The request folded from its events; raises ``RequestNotFoundError``."""
+    with _folds_lock:
+        known = _folds.get(request_id)
+    if known is not None:
+        request, last_hash = known
+        events = log.events(request_id=request_id, after_seq=request.last_seq - 1)
+        if events and events[0].seq == request.last_seq and events[0].hash == last_hash:
+            for event in events[1:]:
+                request = apply_event(request, event)
+            return _remember(request, events[-1].hash)
     events = log.events(request_id=request_id)
     if not events or events[0].kind != EventKind.REQUEST_CREATED:
         raise RequestNotFoundError(request_id)
-    return fold_request(events)
+    return _remember(fold_request(events), events[-1].hash)
+
+
+def _remember(request: Request, last_hash: str) -> Request:
+    with _folds_lock:
+        if len(_folds) >= _FOLDS_KEPT:
+            _folds.pop(next(iter(_folds)))
+        _folds[request.id] = (request, last_hash)
+    return request
 
 
 def next_request_id(log: EventSource) -> str:

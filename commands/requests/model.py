@@ -60,6 +60,17 @@ class ChecklistTick:
 
 
 @dataclass(frozen=True)
+class LiveUseAck:
+    """An approver's word that they read the evidence of live use, for one plan and
+    the findings it names (their keys)."""
+
+    by: str
+    at: datetime
+    fingerprint: str
+    findings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Preflight:
     """The latest pre-flight result: a failure blocks approval and the run."""
 
@@ -126,6 +137,7 @@ class Request:
     state: RequestState = RequestState.REQUESTED
     approvals: tuple[Approval, ...] = ()
     checklist: tuple[ChecklistTick, ...] = ()
+    live_use_acks: tuple[LiveUseAck, ...] = ()
     preflight: Preflight | None = None
     run: RunProgress | None = None
     closure: Closure | None = None
@@ -238,6 +250,12 @@ def _tick(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, checklist=(*request.checklist, tick))
 
 
+def _live_use_ack(request: Request, event: Event, at: datetime) -> Request:
+    data = event.data
+    ack = LiveUseAck(event.actor, at, data["fingerprint"], tuple(data.get("findings", ())))
+    return replace(request, live_use_acks=(*request.live_use_acks, ack))
+
+
 def _approval(request: Request, event: Event, at: datetime) -> Request:
     data = event.data
     approval = Approval(
@@ -272,6 +290,13 @@ def _scheduled(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, schedule=scheduled, state=state)
 
 
+def _run_refused(request: Request, event: Event, at: datetime) -> Request:
+    """Final: what the approval was for cannot run; a new request is needed."""
+    changes = tuple(event.data.get("changes", ()))
+    request = _closing(RequestState.REFUSED)(request, event, at)
+    return replace(request, plan_changes=changes or request.plan_changes)
+
+
 def _run_started(request: Request, event: Event, at: datetime) -> Request:
     return replace(request, state=RequestState.RUNNING, run=RunProgress(at, event.actor))
 
@@ -298,11 +323,13 @@ _APPLY: dict[str, Apply] = {
     EventKind.PREFLIGHT_RECORDED: _preflight,
     EventKind.PLAN_CHANGED: _plan_changed,
     EventKind.CHECKLIST_TICKED: _tick,
+    EventKind.LIVE_USE_ACKNOWLEDGED: _live_use_ack,
     EventKind.APPROVAL_GRANTED: _approval,
     EventKind.BREAK_GLASS_APPROVAL: _approval,
     EventKind.REQUEST_REJECTED: _closing(RequestState.REJECTED),
     EventKind.REQUEST_CANCELLED: _closing(RequestState.CANCELLED),
     EventKind.REQUEST_EXPIRED: _closing(RequestState.EXPIRED),
+    EventKind.RUN_REFUSED: _run_refused,
     EventKind.RUN_STARTED: _run_started,
     EventKind.RUN_STEP: _run_step,
     EventKind.RUN_FINISHED: _run_finished,

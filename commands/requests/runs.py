@@ -2,14 +2,16 @@
 
 ``start_run`` is the gate: approved → running at most once, and only if the
 target is not frozen or busy, the latest pre-flight passed, the plan is still
-the one approved and the approvals still count. A refusal that changes what
-should happen next (a changed plan, a lapsed approval) is recorded as such;
-the other refusals are recorded as ``action_refused``.
+the one approved and the approvals still count. A refusal ends the request
+``refused`` with its reason (a lapsed approval: ``expired``), and so does
+anything that stops the pipeline before the run starts (``refuse_run``): no
+request stays approved with nothing left to run it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from audit.store import Transaction
@@ -34,6 +36,29 @@ from commands.requests.wording import format_time, quoted, state_phrase
 from commands.state.vocabulary import RUN_OUTCOMES, EventKind, RequestState, StepStatus
 
 ONE_RUN_HINT = "An approval is good for one run: ask again to run it again."
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One ``run_step`` event to record: a step's name, status and what it says."""
+
+    step: str
+    status: StepStatus
+    revision: str | None = None
+    duration_s: float | None = None
+    detail: str = ""
+
+    def event_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "step": clean_text(self.step, what="step name", limit=100, required=True),
+            "status": one_of(StepStatus, self.status, what="step status"),
+            "detail": clean_text(self.detail, what="detail", limit=MAX_SUMMARY),
+        }
+        if self.revision is not None:
+            data["revision"] = self.revision
+        if self.duration_s is not None:
+            data["duration_s"] = round(float(self.duration_s), 4)
+        return data
 
 
 class RunsAndFreezes(ServiceBase):
@@ -83,14 +108,18 @@ class RunsAndFreezes(ServiceBase):
         """Why ``request`` may not run now (its event already appended), or ``None``."""
         refusal = self._run_blocker(tx, request)
         if refusal is not None:
-            data = {"action": "run", "reason": str(refusal)}
-            self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
+            self._append(tx, request, EventKind.RUN_REFUSED, actor, {"reason": str(refusal)})
             return refusal
         changes = describe_changes(request.fingerprint, fingerprint_now)
         if changes:
-            data = {"fingerprint": fingerprint_now.to_json(), "changes": changes}
-            self._append(tx, request, EventKind.PLAN_CHANGED, actor, data)
-            return PlanChangedError(request.id, changes, when="since it was approved")
+            refusal = PlanChangedError(request.id, changes, when="since it was approved")
+            data = {
+                "reason": str(refusal),
+                "fingerprint": fingerprint_now.to_json(),
+                "changes": changes,
+            }
+            self._append(tx, request, EventKind.RUN_REFUSED, actor, data)
+            return refusal
         result = self.tally(request)
         if result.complete:
             return None
@@ -107,9 +136,19 @@ class RunsAndFreezes(ServiceBase):
             f"{request.id}'s approvals no longer meet {request.target}'s policy (it needs"
             f" {', '.join(result.missing)}): ask again."
         )
-        data = {"action": "run", "reason": str(refusal)}
-        self._append(tx, request, EventKind.ACTION_REFUSED, actor, data)
+        self._append(tx, request, EventKind.RUN_REFUSED, actor, {"reason": str(refusal)})
         return refusal
+
+    def refuse_run(self, request_id: str, *, actor: str, reason: str) -> Request | None:
+        """approved → refused: the pipeline could not start the run (its lock is held, the
+        plan cannot be made again…). Does nothing to a request no longer approved (it ran,
+        or ``start_run`` already ended it); returns the refused request, else None."""
+        with self._transaction() as tx:
+            request = ledger.load(tx, parse_request_id(request_id))
+            if request.state is not RequestState.APPROVED:
+                return None
+            data = {"reason": clean_text(reason, what="reason", limit=MAX_SUMMARY)}
+            return self._append(tx, request, EventKind.RUN_REFUSED, actor, data)
 
     def _run_blocker(self, tx: Transaction, request: Request) -> RequestRefused | None:
         freeze = ledger.freeze_of(tx, request.target)
@@ -137,20 +176,23 @@ class RunsAndFreezes(ServiceBase):
 
         Raises ``WrongStateError`` unless the request is running.
         """
-        data: dict[str, Any] = {
-            "step": clean_text(step, what="step name", limit=100, required=True),
-            "status": one_of(StepStatus, status, what="step status"),
-            "detail": clean_text(detail, what="detail", limit=MAX_SUMMARY),
-        }
-        if revision is not None:
-            data["revision"] = revision
-        if duration_s is not None:
-            data["duration_s"] = round(float(duration_s), 4)
+        return self.record_steps(
+            request_id,
+            actor=actor,
+            steps=[StepRecord(step, status, revision, duration_s, detail)],
+        )
+
+    def record_steps(self, request_id: str, *, actor: str, steps: Sequence[StepRecord]) -> Request:
+        """Record several steps in one transaction (one write to disk): a revision's end
+        and the next one's start. Raises ``WrongStateError`` unless the request runs."""
+        events = [step.event_data() for step in steps]
         with self._transaction() as tx:
             request = ledger.load(tx, parse_request_id(request_id))
             if request.state is not RequestState.RUNNING:
                 raise WrongStateError(request, "updated")
-            return self._append(tx, request, EventKind.RUN_STEP, actor, data)
+            for data in events:
+                request = self._append(tx, request, EventKind.RUN_STEP, actor, data)
+            return request
 
     def finish_run(
         self,

@@ -20,6 +20,7 @@ from audit.store import Clock, Transaction, utc_now
 from commands.config.targets_file import Config
 from commands.migration.script.fingerprint import PlanFingerprint, describe_changes
 from commands.requests import ledger
+from commands.requests.acknowledgements import LiveUseAcknowledgements
 from commands.requests.errors import (
     AlreadyDoneError,
     NothingToDoError,
@@ -36,6 +37,7 @@ from commands.requests.inputs import (
     one_of,
     parse_request_id,
 )
+from commands.requests.live_use import check_live_use_acknowledged
 from commands.requests.model import Approval, Request, apply_event
 from commands.requests.policy import (
     ApprovalPolicy,
@@ -67,7 +69,7 @@ class ApprovalResult:
     still_needed: tuple[str, ...]
 
 
-class RequestService(RunsAndFreezes, Schedules):
+class RequestService(RunsAndFreezes, Schedules, LiveUseAcknowledgements):
     """Create, check, approve, schedule and close requests; run them; freeze targets."""
 
     # reads -----------------------------------------------------------------
@@ -263,7 +265,8 @@ class RequestService(RunsAndFreezes, Schedules):
         plan changed since, the approval is refused. The request becomes
         approved when the policy is met. Raises ``SelfApprovalError``,
         ``NotAnApproverError`` (recorded), ``ChecklistIncompleteError``,
-        ``PlanChangedError``, ``WrongStateError`` or ``AlreadyDoneError``.
+        ``LiveUseNotAcknowledgedError``, ``PlanChangedError``, ``WrongStateError``
+        or ``AlreadyDoneError``.
         """
         request_id = parse_request_id(request_id)
         approver = clean_actor(approver)
@@ -282,6 +285,7 @@ class RequestService(RunsAndFreezes, Schedules):
                 changes = request.plan_changes or ("it was planned again",)
                 raise PlanChangedError(request.id, changes, when="since you saw it")
             check_checklist(policy, request)
+            check_live_use_acknowledged(request, approver)
             digest = request.fingerprint.digest
             mine = Approval(approver, now, digest, groups, slot_start=request.slot_start)
             result = tally(policy, (*request.current_approvals, mine), fingerprint=digest, now=now)

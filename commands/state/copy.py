@@ -3,9 +3,10 @@
 The copy is of what was recorded, byte for byte: every event with its
 sequence number, timestamp, data text and hashes (nothing is re-hashed, so
 the chain an auditor verified is the chain that arrives), the recorded head,
-and the outbox (so messages already posted keep being updated, and what was
-not delivered yet still is). The scheduler's jobs are not copied: the
-scheduler rebuilds them from the log when it starts.
+the outbox (so messages already posted keep being updated, and what was
+not delivered yet still is) and the names recorded for the terminal. The
+scheduler's jobs are not copied: the scheduler rebuilds them from the log
+when it starts.
 
 The source must verify first, and the destination must hold no event: a
 state is copied once, into an empty schema. Everything is written in one
@@ -26,6 +27,8 @@ from audit.postgres_store import PostgresEventStore
 from audit.store import COLUMNS, EVENTS, row_of
 from commands.errors import ExitCode, MigrateBotError
 from commands.state.audit_reading import open_existing, verify
+from commands.state.location import StateLocation
+from commands.state.people import known_names
 from commands.state.shared import SharedState
 
 BATCH = 1_000
@@ -81,6 +84,7 @@ def copy_state(source: Path, destination: SharedState) -> CopyReport:
                 (report.head.seq, report.head.hash),
             )
         notifications = _copy_outbox(conn, source)
+        _copy_people(conn, source)
     verify(target, [report.head] if report.head is not None else [])
     return CopyReport(events=report.events, head=report.head, notifications=notifications)
 
@@ -117,3 +121,13 @@ def _copy_outbox(conn: psycopg.Connection, source: Path) -> int:
         )
     conn.execute("SELECT setval(pg_get_serial_sequence('outbox', 'id'), max(id)) FROM outbox")
     return len(rows)
+
+
+def _copy_people(conn: psycopg.Connection, source: Path) -> None:
+    names = known_names(StateLocation(source))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO people (user_id, name, seen) VALUES (%s, %s, extract(epoch FROM now()))"
+            " ON CONFLICT (user_id) DO NOTHING",
+            list(names.items()),
+        )

@@ -39,8 +39,9 @@ class EventKind(StrEnum):
     REQUEST_REJECTED = "request_rejected"
     REQUEST_CANCELLED = "request_cancelled"
     REQUEST_EXPIRED = "request_expired"
-    PLAN_CHANGED = "plan_changed"
+    PLAN_CHANGED = "plan_changed"  # written by earlier versions at run start; folded still
     ACTION_REFUSED = "action_refused"
+    RUN_REFUSED = "run_refused"  # the pipeline would not start it: the request ends refused
     RUN_STARTED = "run_started"
     RUN_STEP = "run_step"
     RUN_FINISHED = "run_finished"
@@ -56,6 +57,14 @@ class EventKind(StrEnum):
     # before_run / after_run hooks around a run (commands/pipeline/hooks.py)
     HOOK_RAN = "hook_ran"
 
+    # the application's live use (commands/checks/live_use.py, commands/requests/live_use.py)
+    LIVE_USE_ACKNOWLEDGED = "live_use_acknowledged"  # an approver read the evidence
+    # the watch after a successful run (commands/pipeline/watch*.py)
+    WATCH_SAMPLED = "watch_sampled"  # counters before approval: the start of "before the run"
+    WATCH_STARTED = "watch_started"  # the run succeeded; what "before" was, counters at the start
+    WATCH_REGRESSED = "watch_regressed"  # a regression seen during the watch (ops told at once)
+    WATCH_FINISHED = "watch_finished"  # the summary, before/after figures
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""
@@ -70,6 +79,7 @@ class RequestState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    REFUSED = "refused"  # approved, but the pipeline refused to start it (reason recorded)
     INTERRUPTED = "interrupted"
 
     @property

@@ -338,7 +338,7 @@ def test_a_full_backup_disk_fails_the_backup_and_frees_the_space(
     assert list(small_disk.iterdir()) == []
     reliability(
         area="fault",
-        fault="backup disk full (an 8 MiB tmpfs for a ~30 MiB dump)",
+        fault="backup disk full (an 8 MiB tmpfs for a ~16 MiB zstd stream of a ~30 MiB dump)",
         tried=1,
         outcome="run failed at backup before any revision:"
         ' "cannot write the backup in DIR: the disk is full";'

@@ -106,6 +106,22 @@ def fake_pg_bin(folder: Path, pg_dump_script: str) -> Path:
     return folder
 
 
+def blocked_on_stdin(pid: int) -> bool:
+    """The process sleeps in read(2) on its standard input (x86-64 Linux: syscall 0, fd 0)."""
+    try:
+        return Path(f"/proc/{pid}/syscall").read_text().split()[:2] == ["0", "0x0"]
+    except OSError:
+        return False
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes the process has read so far, from anything (``rchar``)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"/proc/{pid}/io has no rchar")
+
+
 def files_in(folder: Path) -> list[str]:
     """Every entry of ``folder``, hidden ones included ([] if it does not exist)."""
     return sorted(os.listdir(folder)) if folder.is_dir() else []

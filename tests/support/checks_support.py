@@ -17,6 +17,7 @@ from tests.support.applying import run_plan
 
 BEFORE_RISKY = "c9d0b2f4e165"  # the bundled revision just before the risky e2f6a8c0d376
 RISKY = "e2f6a8c0d376"
+HEAD = "4f1c7a9e2b87"  # the bundled project's last revision, after RISKY: drops videos.youtube_id
 
 
 def url_text(url: DatabaseUrl) -> str:

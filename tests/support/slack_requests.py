@@ -54,6 +54,7 @@ class SlackSender:
             "team_id": self.team_id,
             "channel_id": channel,
             "user_id": user,
+            "user_name": user.removeprefix("U0").lower(),  # U0ALICE -> alice
             "command": "/migrate",
             "text": text,
             "response_url": response_url,
@@ -92,6 +93,18 @@ class SlackSender:
         self.last = payload
         return urlencode({"payload": json.dumps(payload)}).encode()
 
+    def event_body(self, event: dict[str, Any]) -> bytes:
+        """An Events API callback carrying ``event`` (JSON, as Slack posts events)."""
+        self.last = {
+            "type": "event_callback",
+            "team_id": self.team_id,
+            "api_app_id": "A0LOCAL",
+            "event_id": f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "event": event,
+        }
+        return json.dumps(self.last).encode()
+
     def signed_headers(
         self, body: bytes, *, timestamp: int | None = None, secret: str | None = None
     ) -> dict[str, str]:
@@ -112,13 +125,11 @@ class SlackSender:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         """POST ``body`` signed (with ``secret``, default the real one); status and text."""
+        signed = self.signed_headers(body, timestamp=timestamp, secret=secret)
+        if body.startswith(b"{"):  # an event: Slack posts those as JSON
+            signed["Content-Type"] = "application/json"
         request = urllib.request.Request(
-            f"{self.bot_url}/slack/events",
-            data=body,
-            headers={
-                **self.signed_headers(body, timestamp=timestamp, secret=secret),
-                **(headers or {}),
-            },
+            f"{self.bot_url}/slack/events", data=body, headers={**signed, **(headers or {})}
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:

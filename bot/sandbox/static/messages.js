@@ -1,15 +1,15 @@
 // A channel's messages as one person sees them: posts in order, their ephemerals among
-// them, replies folded under their parent, files as snippets. Nodes are kept and reused
-// while a message is unchanged, so a box being ticked or a menu being opened is not
-// redrawn under the pointer.
+// them, files as snippets; a message with replies says how many, and its thread opens in
+// a pane beside the channel, as in Slack (drawThread). Nodes are kept and reused while a
+// message is unchanged, so a box being ticked or a menu being opened is not redrawn under
+// the pointer.
 
 import { el, renderBlocks } from "./blocks.js";
 import { getJson } from "./http.js";
 import { mrkdwn } from "./mrkdwn.js";
 
-// view: { me, names, expanded: Set, nodes: Map, contextFor(key, source), rerender() }
-export function drawMessages(box, items, view) {
-  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+// Split a channel's items into top-level messages and replies by their parent's ts.
+export function threads(items) {
   const replies = new Map();
   const top = [];
   for (const item of items) {
@@ -19,9 +19,26 @@ export function drawMessages(box, items, view) {
       replies.get(parent).push(item);
     } else top.push(item);
   }
+  return { top, replies };
+}
+
+// view: { me, names, openThread: ts | null, nodes: Map, contextFor(key, source),
+//         showThread(ts) }
+export function drawMessages(box, items, view) {
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const { top, replies } = threads(items);
   const nodes = top.map((item) => messageNode(item, replies.get(item.ts) || [], view));
   reconcile(box, nodes.length ? nodes : [el("div", { class: "empty" }, "No messages yet.")]);
   if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// The thread pane: the parent message, then its replies, oldest first.
+export function drawThread(box, parent, replies, view) {
+  reconcile(box, [
+    drawMessage(parent, view),
+    el("div", { class: "thread-count" }, `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`),
+    ...replies.map((reply) => drawMessage(reply, view)),
+  ]);
 }
 
 export function itemKey(item) {
@@ -37,23 +54,17 @@ function reconcile(container, nodes) {
 
 function messageNode(item, replies, view) {
   const key = itemKey(item);
-  const open = view.expanded.has(key);
+  const open = view.openThread === item.ts;
   const signature = [item.__v, view.me, open, ...replies.map((r) => `${itemKey(r)}@${r.__v}`)].join("|");
   const cached = view.nodes.get(key);
   if (cached && cached.signature === signature) return cached.node;
   const node = drawMessage(item, view);
+  node.classList.toggle("thread-open", open);
   if (replies.length) {
     const count = replies.length;
-    const toggle = () => {
-      if (open) view.expanded.delete(key);
-      else view.expanded.add(key);
-      view.rerender();
-    };
-    const body = node.querySelector(".message-body");
-    body.append(
-      el("button", { type: "button", class: "thread-toggle", onclick: toggle },
-        open ? "Hide replies" : `${count} ${count === 1 ? "reply" : "replies"}`));
-    if (open) body.append(el("div", { class: "replies" }, replies.map((r) => drawMessage(r, view))));
+    node.querySelector(".message-body").append(
+      el("button", { type: "button", class: "thread-toggle", onclick: () => view.showThread(item.ts) },
+        `${count} ${count === 1 ? "reply" : "replies"}`));
   }
   view.nodes.set(key, { signature, node });
   return node;

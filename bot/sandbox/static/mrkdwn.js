@@ -1,7 +1,9 @@
-// Slack's mrkdwn to safe HTML: *bold*, _italic_, ~strike~, `code`, ```code blocks```,
-// > quotes, <links|labels>, <@U…> mentions, <#C…|channel>, line breaks, a few :emoji:.
-// Everything is escaped first; only the tags made here reach the page.
+// Slack's mrkdwn to safe HTML: *bold*, _italic_, ~strike~ (around code spans too, as
+// Slack draws them), `code`, ```code blocks```, > quotes, <links|labels>, <@U…> mentions,
+// <#C…> channels by name, line breaks, a few :emoji:. Everything is escaped first; only
+// the tags made here reach the page.
 
+const PERMALINK = /^https:\/\/local\.slack\.test\/archives\/([CDG][A-Z0-9]+)\/p(\d{7,})$/;
 const SLACK_ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
 const HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const EMOJI = {
@@ -30,7 +32,8 @@ export function plainText(text, withEmoji = true) {
   return withEmoji ? emoji(html) : html;
 }
 
-// names: {U…: "alice"}, me: the viewer's user id (their mentions are highlighted).
+// names: {U…: "alice", C…: "migrate-ops"}, me: the viewer's user id (their mentions are
+// highlighted).
 export function mrkdwn(text, names = {}, me = null) {
   const parts = String(text ?? "").split("```");
   if (parts.length % 2 === 0) {
@@ -46,21 +49,21 @@ export function mrkdwn(text, names = {}, me = null) {
     .join("");
 }
 
+// Code spans and <…> entities are held aside as placeholders while the styles are
+// matched over the whole line, so `_run `x` first_` is italic around its code span.
 function inline(text, names, me) {
-  return text
-    .split(/(`[^`\n]+`)/)
-    .map((part, i) =>
-      i % 2 ? `<code>${escapeHtml(decodeSlack(part.slice(1, -1)))}</code>` : styled(part, names, me),
-    )
-    .join("");
+  const tokens = [];
+  const hold = (html) => {
+    tokens.push(html);
+    return `\u0000${tokens.length - 1}\u0000`;
+  };
+  const held = text
+    .replace(/`([^`\n]+)`/g, (m, code) => hold(`<code>${escapeHtml(decodeSlack(code))}</code>`))
+    .replace(/<([^<>\s][^<>]*)>/g, (m, inner) => hold(token(inner, names, me)));
+  return styled(held, tokens);
 }
 
-function styled(text, names, me) {
-  const tokens = [];
-  const held = text.replace(/<([^<>\s][^<>]*)>/g, (m, inner) => {
-    tokens.push(token(inner, names, me));
-    return `\u0000${tokens.length - 1}\u0000`;
-  });
+function styled(held, tokens) {
   let html = emoji(escapeHtml(decodeSlack(held)));
   html = html
     .replace(/(^|[^\w*])\*([^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])/g, "$1<b>$2</b>")
@@ -81,12 +84,20 @@ function token(inner, names, me) {
     return `<span class="mention${id === me ? " mention-me" : ""}" data-user="${escapeHtml(id)}">@${plainText(who, false)}</span>`;
   }
   if (target.startsWith("#")) {
-    return `<span class="channel-link">#${plainText(label || target.slice(1), false)}</span>`;
+    const id = target.slice(1);
+    return `<span class="channel-link" data-channel="${escapeHtml(id)}">#${plainText(label || names[id] || id, false)}</span>`;
   }
   if (target.startsWith("!")) {
     const special = target.slice(1);
     if (["here", "channel", "everyone"].includes(special)) return `<span class="mention">@${special}</span>`;
     return `<span class="mention">${plainText(label || special, false)}</span>`;
+  }
+  const permalink = PERMALINK.exec(decodeSlack(target));
+  if (permalink) {
+    // a link to a message of this workspace (chat.getPermalink): the page opens it itself
+    const [, channel, digits] = permalink;
+    const ts = `${digits.slice(0, -6)}.${digits.slice(-6)}`;
+    return `<a href="#" class="permalink" data-channel="${escapeHtml(channel)}" data-ts="${ts}">${plainText(label || target, false)}</a>`;
   }
   if (/^(https?:|mailto:)/i.test(target)) {
     const href = escapeHtml(decodeSlack(target));

@@ -1,4 +1,5 @@
-// The "Requests to the bot" panel: each signed request the page sent, its answer and time.
+// The "Requests to the bot" panel: each signed request the page sent, its answer and time,
+// numbered by the sandbox (#12), once each however often the panel is refreshed.
 
 import { el } from "./blocks.js";
 import { getJson } from "./http.js";
@@ -10,6 +11,7 @@ export class RequestLog {
     this.button = toggle;
     this.open = false;
     this.seq = 0;
+    this.loading = null; // the refresh in flight: another waits for it, then reads on
     toggle.addEventListener("click", () => this.toggle());
   }
 
@@ -22,11 +24,22 @@ export class RequestLog {
 
   async refresh() {
     if (!this.open) return;
+    while (this.loading) await this.loading;
+    this.loading = this.load();
+    try {
+      await this.loading;
+    } finally {
+      this.loading = null;
+    }
+  }
+
+  async load() {
     for (const sent of await getJson(`/sandbox/requests?after=${this.seq}`)) {
-      this.seq = Math.max(this.seq, sent.seq);
-      this.list.prepend(el("li", { class: sent.status === 200 ? "" : "bad" },
+      if (sent.seq <= this.seq) continue;
+      this.seq = sent.seq;
+      this.list.prepend(el("li", { class: sent.status === 200 ? "" : "bad", "data-seq": String(sent.seq) },
         el("details", {},
-          el("summary", {}, `${sent.kind} → HTTP ${sent.status} in ${sent.ms} ms`),
+          el("summary", {}, `#${sent.seq} ${sent.kind} → HTTP ${sent.status} in ${sent.ms} ms`),
           el("pre", {}, JSON.stringify(sent.body, null, 2)),
           sent.answer ? el("pre", { class: "answer" }, `answer: ${sent.answer}`) : null)));
     }

@@ -2,10 +2,10 @@
 // what each person would see; sends what they do to the sandbox, which signs it as
 // Slack would and posts it to the bot. No build step: plain modules.
 
-import { el } from "./blocks.js";
+import { el, renderBlocks } from "./blocks.js";
 import { askToConfirm, drawModal } from "./dialogs.js";
 import { getJson, postJson, sleep } from "./http.js";
-import { drawMessages } from "./messages.js";
+import { drawMessages, drawThread, threads } from "./messages.js";
 import { escapeHtml } from "./mrkdwn.js";
 import { RequestLog } from "./request_log.js";
 
@@ -22,8 +22,10 @@ const app = {
   modals: new Map(), // user -> the stack of view ids open for them
   modalErrors: new Map(), // view id -> {block_id: text}
   elementState: new Map(), // container key -> Map("pos|action_id" -> value)
-  expanded: new Set(), // thread parents shown open
-  unread: new Map(), // channel -> count
+  thread: null, // {channel, ts} of the thread open in the side pane
+  home: false, // the App Home tab is shown instead of a channel
+  homes: new Map(), // user -> {view, __v}: each person's published home tab
+  unread: new Map(), // "viewer|channel" -> count of messages they have not seen
   nodes: new Map(), // message key -> {signature, node}
   version: 0,
   log: null,
@@ -41,6 +43,9 @@ async function start() {
   app.log = new RequestLog($("request-log"), $("log-entries"), $("log-toggle"));
   drawPeople();
   $("composer").addEventListener("submit", onSubmitCommand);
+  $("home-nav").addEventListener("click", openHome);
+  $("thread-close").addEventListener("click", () => showThread(null));
+  document.addEventListener("click", onPermalink);
   document.addEventListener("keydown", (e) => e.key === "Escape" && closeTopModal());
   applyChanges(await getJson("/_local/changes?after=0&timeout=0"), { replay: true });
   render();
@@ -62,7 +67,7 @@ async function followReadiness() {
     $("hint").innerHTML =
       `The demo database is at its first revision with ${escapeHtml(rows)}; ` +
       `${reset.pending} revisions are pending.<br><br>Try <code>/migrate upgrade demo</code> as ` +
-      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to approve.`;
+      `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to read the evidence and approve.`;
   }
   hideNotice();
 }
@@ -108,13 +113,18 @@ function applyChanges(changes, { replay }) {
         break;
       case "ephemeral_posted":
         app.ephemerals.push({ ...data, __v: ++app.version });
-        if (!replay && data.user === app.me && data.channel !== app.channel) bumpUnread(data.channel);
+        if (!replay && !(data.user === app.me && seen(data.channel))) bumpUnread(data.user, data.channel);
         break;
       case "ephemeral_updated":
         replaceEphemeral(data);
         break;
       case "ephemeral_deleted":
         app.ephemerals = app.ephemerals.filter((e) => !(e.user === data.user && e.ts === data.ts));
+        break;
+      case "home_published":
+        app.homes.set(data.user, { ...data, __v: ++app.version });
+        app.views.set(data.view.id, { ...data, __v: app.version });
+        forgetState(`view:${data.view.id}`);
         break;
       case "view_opened":
       case "view_updated":
@@ -128,10 +138,21 @@ function applyChanges(changes, { replay }) {
   }
 }
 
+// A new top-level message is unread for each person who can see the channel and is not
+// looking at it now (a direct message only for the person it is with).
 function storeMessage(message, fresh) {
   if (!app.messages.has(message.channel)) app.messages.set(message.channel, new Map());
   app.messages.get(message.channel).set(message.ts, { ...message, __v: ++app.version });
-  if (fresh && message.channel !== app.channel && visibleChannel(message.channel)) bumpUnread(message.channel);
+  const reply = message.thread_ts && message.thread_ts !== message.ts;
+  if (!fresh || reply) return;
+  for (const p of app.setup.people) {
+    const theirs = !message.channel.startsWith("D") || message.channel === p.dm;
+    if (theirs && !(p.id === app.me && seen(message.channel))) bumpUnread(p.id, message.channel);
+  }
+}
+
+function seen(channel) {
+  return !app.home && channel === app.channel && document.visibilityState !== "hidden";
 }
 
 function replaceEphemeral(data) {
@@ -140,8 +161,9 @@ function replaceEphemeral(data) {
   forgetState(`ephemeral:${data.ts}`);
 }
 
-function bumpUnread(channel) {
-  app.unread.set(channel, (app.unread.get(channel) || 0) + 1);
+function bumpUnread(user, channel) {
+  const key = `${user}|${channel}`;
+  app.unread.set(key, (app.unread.get(key) || 0) + 1);
 }
 
 // --- who is looking ------------------------------------------------------------------
@@ -152,10 +174,6 @@ function person(id) {
 
 function myDm() {
   return person(app.me).dm;
-}
-
-function visibleChannel(channel) {
-  return !channel.startsWith("D") || channel === myDm();
 }
 
 function drawPeople() {
@@ -176,26 +194,40 @@ function drawPeople() {
 function switchTo(id) {
   if (id === app.me) return;
   if (app.channel === myDm()) app.channel = person(id).dm;
+  if (app.thread?.channel.startsWith("D")) app.thread = null;
   app.me = id;
   sessionStorage.setItem("sandbox-person", id);
   app.nodes.clear();
   drawPeople();
+  if (app.home) requestHome();
+  else app.unread.delete(`${app.me}|${app.channel}`);
   render();
   status(`You are now ${person(id).name} (${person(id).role}).`);
 }
 
 // --- drawing ---------------------------------------------------------------------------
 
+function names() {
+  return { ...app.setup.users, ...app.setup.channels };
+}
+
 function render() {
   drawChannels();
-  drawMessages($("messages"), itemsIn(app.channel), {
+  const view = {
     me: app.me,
-    names: app.setup.users,
-    expanded: app.expanded,
+    names: names(),
+    openThread: app.thread && app.thread.channel === app.channel ? app.thread.ts : null,
     nodes: app.nodes,
     contextFor: blockContext,
-    rerender: render,
-  });
+    showThread,
+  };
+  $("composer").hidden = app.home;
+  if (app.home) drawHome();
+  else {
+    $("messages").dataset.signature = "";
+    drawMessages($("messages"), itemsIn(app.channel), view);
+  }
+  drawThreadPane(view);
   const stack = app.modals.get(app.me) || [];
   const top = stack.length ? stack[stack.length - 1] : null;
   drawModal($("modal-layer"), top ? app.views.get(top) : null, {
@@ -214,7 +246,74 @@ function itemsIn(channel) {
 }
 
 function channelName(id) {
-  return id === app.setup.ops_channel.id ? app.setup.ops_channel.name : id.toLowerCase();
+  return app.setup.channels[id] || id.toLowerCase();
+}
+
+// --- the App Home tab ------------------------------------------------------------------
+
+async function openHome() {
+  app.home = true;
+  app.thread = null;
+  render();
+  await requestHome();
+}
+
+// What Slack does when someone opens the app's Home: an app_home_opened event to the bot,
+// which publishes the tab (views.publish); the page draws it when it comes.
+async function requestHome() {
+  const answer = await postJson("/sandbox/home", { user: app.me });
+  report(answer, `${person(app.me).name} opened the Home tab`);
+}
+
+function drawHome() {
+  const entry = app.homes.get(app.me);
+  const box = $("messages");
+  if (!entry) {
+    box.replaceChildren(el("div", { class: "empty" }, "Opening the Home tab…"));
+    return;
+  }
+  const signature = `home:${entry.view.id}@${entry.__v}@${app.me}`;
+  if (box.dataset.signature === signature) return;
+  const ctx = blockContext(`view:${entry.view.id}`, { view_id: entry.view.id });
+  box.replaceChildren(el("div", { class: "home", "data-view-id": entry.view.id }, renderBlocks(entry.view.blocks, ctx)));
+  box.dataset.signature = signature;
+}
+
+// --- threads ------------------------------------------------------------------------------
+
+function showThread(ts) {
+  app.thread = ts ? { channel: app.channel, ts } : null;
+  render();
+}
+
+function drawThreadPane(view) {
+  const pane = $("thread-pane");
+  const open = app.thread;
+  const parent = open && app.messages.get(open.channel)?.get(open.ts);
+  pane.hidden = !parent;
+  if (!parent) return;
+  const { replies } = threads(itemsIn(open.channel));
+  $("thread-channel").textContent = open.channel.startsWith("D") ? "with migrate-bot" : `# ${channelName(open.channel)}`;
+  drawThread($("thread-messages"), parent, replies.get(open.ts) || [], { ...view, openThread: null });
+}
+
+// A link to a message (chat.getPermalink) opens its channel and shows the message there.
+function onPermalink(event) {
+  const link = event.target.closest("a.permalink");
+  if (!link) return;
+  event.preventDefault();
+  const channel = link.dataset.channel;
+  if (channel.startsWith("D") && channel !== myDm()) return;
+  app.home = false;
+  app.channel = channel;
+  app.unread.delete(`${app.me}|${channel}`);
+  render();
+  const node = $("messages").querySelector(`article[data-ts="${link.dataset.ts}"]`);
+  if (node) {
+    node.scrollIntoView({ block: "center" });
+    node.classList.add("highlight");
+    setTimeout(() => node.classList.remove("highlight"), 1500);
+  }
 }
 
 function drawChannels() {
@@ -223,24 +322,27 @@ function drawChannels() {
   for (const e of app.ephemerals) if (e.user === app.me && e.channel[0] !== "D") channels.add(e.channel);
   $("channels").replaceChildren(...[...channels].map((id) => navItem(id, `# ${channelName(id)}`)));
   $("dms").replaceChildren(navItem(myDm(), "● migrate-bot"));
+  $("home-nav").classList.toggle("active", app.home);
   const direct = app.channel.startsWith("D");
-  $("channel-header").textContent = direct ? "migrate-bot (direct messages)" : `# ${channelName(app.channel)}`;
+  const title = direct ? "migrate-bot (direct messages)" : `# ${channelName(app.channel)}`;
+  $("channel-header").textContent = app.home ? "migrate-bot · Home" : title;
   $("message-box").placeholder = direct
     ? "Message migrate-bot: type /migrate help"
     : `Message #${channelName(app.channel)}: type /migrate help`;
 }
 
 function navItem(id, label) {
-  const unread = app.unread.get(id) || 0;
+  const unread = app.unread.get(`${app.me}|${id}`) || 0;
   const open = () => {
+    app.home = false;
     app.channel = id;
-    app.unread.delete(id);
+    app.unread.delete(`${app.me}|${id}`);
     render();
   };
   return el("li", {},
     el("button", {
       type: "button",
-      class: "nav-item" + (id === app.channel ? " active" : "") + (unread ? " unread" : ""),
+      class: "nav-item" + (id === app.channel && !app.home ? " active" : "") + (unread ? " unread" : ""),
       "data-channel": id,
       onclick: open,
     }, label, unread ? el("span", { class: "badge" }, String(unread)) : null));
@@ -252,7 +354,7 @@ function navItem(id, label) {
 // how to send an action on it (source: {channel, ts, ephemeral} or {view_id}).
 function blockContext(containerKey, source, errors) {
   return {
-    names: app.setup.users,
+    names: names(),
     me: app.me,
     errors,
     state: {
@@ -260,7 +362,7 @@ function blockContext(containerKey, source, errors) {
       set: (pos, actionId, value) => stateOf(containerKey).set(`${pos}|${actionId}`, value),
     },
     act: (pos, element, value) => sendAction(containerKey, source, pos, element, value),
-    confirm: (confirm) => askToConfirm($("confirm-layer"), confirm, { names: app.setup.users, me: app.me }),
+    confirm: (confirm) => askToConfirm($("confirm-layer"), confirm, { names: names(), me: app.me }),
   };
 }
 

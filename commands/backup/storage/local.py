@@ -113,7 +113,7 @@ class FileDestination:
     def read(self, uri: str) -> Iterator[bytes]:
         path = self.local_path(uri)
         try:
-            with open(path, "rb") as file:
+            with open(path, "rb", buffering=0) as file:  # what is there: a pipe may hold less
                 while chunk := file.read(READ_CHUNK):
                     yield chunk
         except OSError as exc:

@@ -1,10 +1,13 @@
-"""Runs one revision the careful way: timeouts, lock retries, a watch on locks.
+"""Runs a plan's revisions the careful way: timeouts, lock retries, a watch on locks.
 
-Each attempt reaches the child's connections with ``PGOPTIONS``
-(``lock_timeout`` for this attempt, ``statement_timeout``) and a
-per-attempt ``application_name``, so the lock monitor can find the
-migration's backends. A lock wait given up (55P03), or a statement the
-monitor cancelled because live traffic queued behind it too long, is retried
+One env.py run steps through the revisions (``stepping.py``). Each run's
+connections get ``PGOPTIONS`` (the timeouts of the attempt) and an
+``application_name``; the child also reports the backend of env.py's
+connection and sets each revision's timeouts on it, so the lock monitor finds
+the migration and every revision starts with the short first lock wait. A
+lock wait given up (55P03), or a statement the monitor cancelled because live
+traffic queued behind it too long, rolls that revision back and ends the
+env.py run; the retry starts a new one from that revision with a longer wait,
 on the lock-retry schedule. A revision that commits part-way
 (``autocommit_block``) is only retried once a guard has checked what the
 failed attempt left behind.
@@ -14,14 +17,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from commands.errors import AlembicError
+from commands.migration.runtime.channel import AlembicStopped
 from commands.migration.runtime.lock_monitor import Blocker, LockMonitor, QueueReport
-from commands.migration.runtime.lock_retry import Attempt, child_env, is_retryable, retry_schedule
-from commands.migration.runtime.runner import AlembicSession, StepResult
+from commands.migration.runtime.lock_retry import (
+    Attempt,
+    child_env,
+    is_retryable,
+    retry_schedule,
+    session_settings,
+)
+from commands.migration.runtime.runner import AlembicSession
+from commands.migration.runtime.stepping import MigrationRun, Ready, StepResult
+from commands.migration.runtime.target_check import target_connection
 from commands.migration.script.revision_file import ReviewError, review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.postgres.database_url import DatabaseUrl
@@ -56,6 +68,18 @@ class RevisionEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RevisionHooks:
+    """What the caller does around each revision: ``start`` before it runs (record it,
+    check the run's limits: raising there stops cleanly before the revision), ``done``
+    once committed, ``event`` for everything worth telling while it runs. ``round`` is
+    1 unless env.py migrates several version tables in one run (one per tenant)."""
+
+    start: Callable[[Revision, int], None]
+    done: Callable[[Revision, StepResult, int], None]
+    event: Callable[[RevisionEvent], None]
+
+
 RetryGuard = Callable[[Revision], str | None]
 """Returns why a failed revision must not be retried (what it left behind), or None."""
 
@@ -69,88 +93,209 @@ class RevisionFailedError(AlembicError):
 
 
 def commits_part_way(revision: Revision) -> bool:
-    """Whether the revision uses ``autocommit_block`` (so a failure may leave work behind)."""
+    """Whether the revision commits part-way (``autocommit_block``, or its own ``commit()``),
+    so a failure may leave work behind."""
     try:
-        return review_file(revision.path).uses_autocommit_block
+        return review_file(revision.path).commits_part_way
     except ReviewError:
         return True  # unreadable: assume the worst
 
 
-def execute_revision(
+@dataclass
+class _Watch:
+    """The revision in flight, for the lock monitor's reports."""
+
+    revision: str = ""
+    attempt: int = 1
+
+
+def execute_revisions(
     session: AlembicSession,
     database: DatabaseUrl,
-    revision: Revision,
+    revisions: Sequence[Revision],
     direction: Direction,
     *,
     settings: ExecutionSettings,
     label: str,
-    on_event: Callable[[RevisionEvent], None],
+    hooks: RevisionHooks,
     deadline: float | None = None,
     cancel: threading.Event | None = None,
     retry_guard: RetryGuard | None = None,
-) -> StepResult:
-    """Apply or undo ``revision``, retrying lock failures on the schedule.
+) -> None:
+    """Apply or undo ``revisions`` in order, retrying lock failures on the schedule.
 
-    Raises ``RevisionFailedError`` when it fails for good and ``AlembicStopped``
-    at the deadline or on cancel (the session is then closed).
+    Raises ``RevisionFailedError`` when one fails for good (the database is
+    left at the revision before it) and ``AlembicStopped`` at the deadline or
+    on cancel (the session is then closed; the revision in flight rolls back).
     """
-    schedule = retry_schedule(settings.lock_timeout, settings.lock_retry_budget)
-    for attempt in schedule:
-        if attempt.pause_before and _pause(attempt.pause_before, deadline, cancel):
-            break
-        app_name = f"migrate-bot {label} {revision.id} #{attempt.number}"[:63]
-        on_event(_attempt_event(revision, attempt, len(schedule)))
-        monitor = LockMonitor(
-            database,
-            app_name,
-            on_blocker=lambda blockers, n=attempt.number: on_event(
-                _blocked_event(revision, n, blockers)
-            ),
-            on_queue_cancel=lambda report, n=attempt.number: on_event(
-                _queue_event(revision, n, report)
-            ),
-            queue_budget=settings.queue_budget,
-        )
+    _Execution(
+        session,
+        database,
+        revisions,
+        direction,
+        settings,
+        label,
+        hooks,
+        retry_guard,
+        deadline,
+        cancel,
+    ).run()
+
+
+@dataclass
+class _Execution:
+    """One plan's revisions over as many env.py runs as lock retries need."""
+
+    session: AlembicSession
+    database: DatabaseUrl
+    revisions: Sequence[Revision]
+    direction: Direction
+    settings: ExecutionSettings
+    label: str
+    hooks: RevisionHooks
+    retry_guard: RetryGuard | None
+    deadline: float | None
+    cancel: threading.Event | None
+    finished: set[str] = field(default_factory=set)
+    retried: tuple[str, int] | None = None  # (revision, attempt number) of a retry
+
+    def run(self) -> None:
+        self.schedule = retry_schedule(self.settings.lock_timeout, self.settings.lock_retry_budget)
+        self.by_id = {revision.id: revision for revision in self.revisions}
+        runs = 0
+        while True:
+            runs += 1
+            watch = _Watch()
+            app_name = f"migrate-bot {self.label} run {runs}"[:63]
+            monitor = _monitor(self.database, app_name, watch, self.hooks, self.settings)
+            try:
+                with monitor:
+                    self._one_run(app_name, watch, monitor)
+                break
+            except AlembicStopped:
+                raise
+            except AlembicError as failure:
+                revision = self.by_id.get(failure.revision or "")
+                if revision is None:
+                    raise
+                self.retried = self._retry_or_raise(failure, revision, watch.attempt, monitor)
+        missing = [r.id for r in self.revisions if r.id not in self.finished]
+        if missing:
+            raise RevisionFailedError(
+                f"env.py ended its run without running {', '.join(missing)}"
+                " (does it call context.run_migrations() online?)",
+                sqlstate=None,
+                revision=missing[0],
+                attempts=1,
+            )
+
+    def _one_run(self, app_name: str, watch: _Watch, monitor: LockMonitor) -> None:
+        """One env.py run, let go revision by revision until it ends."""
+        first = self.schedule[self.retried[1] - 1] if self.retried else self.schedule[0]
         env = child_env(
-            lock_timeout=attempt.lock_timeout,
-            statement_timeout=settings.statement_timeout,
-            server_major=settings.server_major,
+            lock_timeout=first.lock_timeout,
+            statement_timeout=self.settings.statement_timeout,
+            server_major=self.settings.server_major,
             application_name=app_name,
         )
-        try:
-            with monitor:
-                return session.apply(
-                    revision.id, direction, deadline=deadline, cancel=cancel, env=env
+        run = self.session.migrate([r.id for r in self.revisions], self.direction, env=env)
+        while (ready := run.next_revision(deadline=self.deadline, cancel=self.cancel)) is not None:
+            revision = self.by_id.get(ready.revision)
+            if revision is None:
+                run.stop()
+                raise AlembicError(
+                    "Alembic wanted to run a revision the plan does not hold",
+                    revision=ready.revision,
                 )
-        except AlembicError as exc:
-            if type(exc) is not AlembicError:  # stopped: not ours to retry
+            if ready.database is not None:
+                self._check_target(run, ready)
+            retry = self.retried is not None and self.retried[0] == revision.id
+            attempt = self.schedule[(self.retried[1] if retry and self.retried else 1) - 1]
+            watch.revision, watch.attempt = revision.id, attempt.number
+            monitor.watch_pid(ready.backend_pid)
+            try:
+                self.hooks.start(revision, ready.round)
+            except BaseException:
+                run.stop()
                 raise
-            failure = exc
+            self.hooks.event(_attempt_event(revision, attempt, len(self.schedule)))
+            result = run.go(
+                settings=session_settings(
+                    lock_timeout=attempt.lock_timeout,
+                    statement_timeout=self.settings.statement_timeout,
+                    server_major=self.settings.server_major,
+                ),
+                deadline=self.deadline,
+                cancel=self.cancel,
+            )
+            if ready.round == 1:
+                self.finished.add(revision.id)
+            self.hooks.done(revision, result, ready.round)
+
+    def _check_target(self, run: MigrationRun, ready: Ready) -> None:
+        """Stop before anything runs if env.py connected elsewhere than the target (its
+        own settings, a ``.env`` file or a default URL won over the target's)."""
+        where = target_connection(self.database, ready)
+        if where is not None:
+            run.stop()
+            raise AlembicError(
+                f"env.py connected to {where}, not to {self.database.display()}: nothing was run."
+                " Hand env.py the target's URL where it reads it (url_env_names, url_ini_options)"
+            )
+
+    def _retry_or_raise(
+        self, failure: AlembicError, revision: Revision, attempt: int, monitor: LockMonitor
+    ) -> tuple[str, int]:
+        """The retry to make after ``failure`` (after its pause), or the error to give up."""
         retryable = is_retryable(failure.sqlstate, cancelled_by_us=monitor.cancelled_for_queue)
-        last = attempt.number == len(schedule)
-        if not retryable or last:
-            raise _final(failure, revision, attempt.number, retryable)
-        leftover = retry_guard(revision) if retry_guard and commits_part_way(revision) else None
+        if not retryable or attempt == len(self.schedule):
+            raise _final(failure, revision, attempt, retryable)
+        guard = self.retry_guard
+        leftover = guard(revision) if guard and commits_part_way(revision) else None
         if leftover:
             raise RevisionFailedError(
-                f"{failure} — not retried: {leftover}",
+                f"{_reason(failure, revision)} — not retried: {leftover}",
                 sqlstate=failure.sqlstate,
                 revision=revision.id,
-                attempts=attempt.number,
+                attempts=attempt,
             )
-        next_pause = schedule[attempt.number].pause_before
-        on_event(
+        pause = self.schedule[attempt].pause_before
+        self.hooks.event(
             RevisionEvent(
                 "retrying",
                 revision.id,
-                attempt.number,
-                f"attempt {attempt.number} could not get its lock; next try in "
-                f"{format_duration(next_pause)}",
-                {"sqlstate": failure.sqlstate, "pause_s": next_pause},
+                attempt,
+                f"attempt {attempt} could not get its lock; next try in {format_duration(pause)}",
+                {"sqlstate": failure.sqlstate, "pause_s": pause},
             )
         )
-    raise RevisionFailedError(
-        "stopped while waiting to retry", sqlstate=None, revision=revision.id, attempts=0
+        if _pause(pause, self.deadline, self.cancel):
+            raise RevisionFailedError(
+                "stopped while waiting to retry",
+                sqlstate=None,
+                revision=revision.id,
+                attempts=attempt,
+            )
+        return revision.id, attempt + 1
+
+
+def _monitor(
+    database: DatabaseUrl,
+    app_name: str,
+    watch: _Watch,
+    hooks: RevisionHooks,
+    settings: ExecutionSettings,
+) -> LockMonitor:
+    return LockMonitor(
+        database,
+        app_name,
+        on_blocker=lambda blockers: hooks.event(
+            _blocked_event(watch.revision, watch.attempt, blockers)
+        ),
+        on_queue_cancel=lambda report: hooks.event(
+            _queue_event(watch.revision, watch.attempt, report)
+        ),
+        queue_budget=settings.queue_budget,
     )
 
 
@@ -162,10 +307,14 @@ def _pause(seconds: float, deadline: float | None, cancel: threading.Event | Non
     return bool(stopped) or (deadline is not None and time.monotonic() >= deadline)
 
 
+def _reason(failure: AlembicError, revision: Revision) -> str:
+    return str(failure).removeprefix(f"{revision.id}: ")
+
+
 def _final(
     failure: AlembicError, revision: Revision, attempts: int, retryable: bool
 ) -> RevisionFailedError:
-    reason = str(failure).removeprefix(f"{revision.id}: ")
+    reason = _reason(failure, revision)
     if retryable:
         reason = f"still blocked after {attempts} attempts (lock retry budget spent): {reason}"
     return RevisionFailedError(
@@ -184,23 +333,23 @@ def _attempt_event(revision: Revision, attempt: Attempt, total: int) -> Revision
     )
 
 
-def _blocked_event(revision: Revision, attempt: int, blockers: list[Blocker]) -> RevisionEvent:
+def _blocked_event(revision: str, attempt: int, blockers: list[Blocker]) -> RevisionEvent:
     if not blockers:
-        return RevisionEvent("blocked", revision.id, attempt, "no longer blocked", {"blockers": []})
+        return RevisionEvent("blocked", revision, attempt, "no longer blocked", {"blockers": []})
     text = "; ".join(b.describe() for b in blockers)
     return RevisionEvent(
         "blocked",
-        revision.id,
+        revision,
         attempt,
         f"waiting on {text}",
         {"blockers": [b.__dict__ for b in blockers]},
     )
 
 
-def _queue_event(revision: Revision, attempt: int, report: QueueReport) -> RevisionEvent:
+def _queue_event(revision: str, attempt: int, report: QueueReport) -> RevisionEvent:
     return RevisionEvent(
         "queue_cancelled",
-        revision.id,
+        revision,
         attempt,
         f"{report.waiting} session(s) waited {format_duration(report.longest_wait_s)} behind "
         "the migration: cancelled it so they can go on",

@@ -25,7 +25,10 @@ from commands.units import format_duration
 log = logging.getLogger(__name__)
 QUERY_PREVIEW = 120
 
-_OUR_BACKENDS = "SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = %s"
+_OUR_BACKENDS = """
+SELECT pid, wait_event_type FROM pg_stat_activity
+WHERE (application_name = %s OR pid = ANY(%s)) AND pid <> pg_backend_pid()
+"""
 _BLOCKERS = """
 SELECT b.pid, b.state, b.usename, b.application_name,
        extract(epoch FROM now() - b.xact_start), extract(epoch FROM now() - b.state_change),
@@ -72,7 +75,8 @@ class QueueReport:
 
 
 class LockMonitor:
-    """Samples locks around the backends named ``application_name`` until stopped.
+    """Samples locks around the backends named ``application_name`` (and those given to
+    ``watch_pid``: env.py may name its connections itself) until stopped.
 
     ``on_blocker`` is called when the set of blockers changes (with an empty
     list once nothing blocks); ``on_queue_cancel`` when the monitor cancelled
@@ -101,6 +105,12 @@ class LockMonitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lock-monitor", daemon=True)
         self._last_blockers: tuple[int, ...] = ()
+        self._pids: list[int] = []
+
+    def watch_pid(self, pid: int | None) -> None:
+        """Also watch backend ``pid`` (the one env.py migrates on)."""
+        if pid is not None and pid not in self._pids:
+            self._pids = [*self._pids, pid]
 
     def __enter__(self) -> LockMonitor:
         self._thread.start()
@@ -119,7 +129,7 @@ class LockMonitor:
             log.exception("lock monitor stopped")
 
     def _sample(self, conn: psycopg.Connection) -> None:
-        ours = conn.execute(_OUR_BACKENDS, (self.application_name,)).fetchall()
+        ours = conn.execute(_OUR_BACKENDS, (self.application_name, self._pids)).fetchall()
         pids = [pid for pid, _ in ours]
         if not pids:
             return

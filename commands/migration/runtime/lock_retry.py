@@ -64,22 +64,36 @@ CLIENT_CHECK_SINCE = 14  # client_connection_check_interval exists from PostgreS
 CLIENT_CHECK_MS = 1000
 
 
+def session_settings(
+    *, lock_timeout: float, statement_timeout: float, server_major: int
+) -> dict[str, str]:
+    """The PostgreSQL settings of a migration's connections, as ``name: value``.
+
+    Besides the two timeouts they ask the server (14+) to check the client
+    every second during a long statement: if migrate-bot dies mid-revision,
+    the statement is cancelled and rolled back at once instead of running on
+    with nobody watching.
+    """
+    settings = {
+        "lock_timeout": postgres_interval(lock_timeout),
+        "statement_timeout": postgres_interval(statement_timeout),
+    }
+    if server_major >= CLIENT_CHECK_SINCE:
+        settings["client_connection_check_interval"] = str(CLIENT_CHECK_MS)
+    return settings
+
+
 def pg_options(*, lock_timeout: float, statement_timeout: float, server_major: int) -> str:
     """A ``PGOPTIONS`` value for every connection the child opens.
 
     libpq reads ``PGOPTIONS`` at connect time, so this reaches the project's
-    env.py connections without touching env.py. Besides the two timeouts it
-    asks the server (14+) to check the client every second during a long
-    statement: if migrate-bot dies mid-revision, the statement is cancelled
-    and rolled back at once instead of running on with nobody watching.
+    env.py connections without touching env.py (the child also sets them on
+    env.py's migration connection, for drivers that do not read it).
     """
-    options = (
-        f"-c lock_timeout={postgres_interval(lock_timeout)}"
-        f" -c statement_timeout={postgres_interval(statement_timeout)}"
+    settings = session_settings(
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout, server_major=server_major
     )
-    if server_major >= CLIENT_CHECK_SINCE:
-        options += f" -c client_connection_check_interval={CLIENT_CHECK_MS}"
-    return options
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 def child_env(

@@ -35,6 +35,28 @@ class FileReview:
     upgrade: Body
     downgrade: Body
     uses_autocommit_block: bool
+    dynamic_sql: bool = False  # executes SQL built at run time, or reads the database
+    commits_itself: bool = False  # calls .commit() (op.get_bind().commit()): commits part-way
+
+    @property
+    def commits_part_way(self) -> bool:
+        """A failure may leave committed work behind: ``autocommit_block`` or its own commits."""
+        return self.uses_autocommit_block or self.commits_itself
+
+
+def _runs_dynamic_sql(tree: ast.AST) -> bool:
+    """``op.execute(f"…")``, ``bind.execute(...)`` of a variable, ``op.get_bind()``: SQL
+    the offline rendering cannot show as it will run."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr == "get_bind":
+            return True
+        if node.func.attr in ("execute", "exec_driver_sql") and node.args:
+            argument = node.args[0]
+            if not (isinstance(argument, ast.Constant) and isinstance(argument.value, str)):
+                return True
+    return False
 
 
 def review_file(path: str | Path) -> FileReview:
@@ -55,6 +77,13 @@ def review_file(path: str | Path) -> FileReview:
         downgrade=_body(functions.get("downgrade")),
         uses_autocommit_block=any(
             isinstance(node, ast.Attribute) and node.attr == "autocommit_block"
+            for node in ast.walk(tree)
+        ),
+        dynamic_sql=_runs_dynamic_sql(tree),
+        commits_itself=any(
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "commit"
             for node in ast.walk(tree)
         ),
     )

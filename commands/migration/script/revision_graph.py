@@ -179,12 +179,7 @@ class RevisionGraph:
         applied = self.applied(current)
         relative = _RELATIVE.match(target)
         if relative:
-            steps = int(relative.group(1))
-            if len(current) != 1:
-                raise RevisionError("a relative downgrade needs a single current revision")
-            if steps == 0 or steps > len(applied):
-                raise RevisionError(f"cannot go back {steps} from {len(applied)} applied revisions")
-            return tuple(reversed(self.sorted(applied)))[:steps]
+            return self._walk_down(current, int(relative.group(1)), len(applied))
         if target == BASE:
             doomed = applied
         else:
@@ -195,6 +190,26 @@ class RevisionGraph:
                 )
             doomed = applied & self.descendants(goal)
         return tuple(reversed(self.sorted(doomed)))
+
+    def _walk_down(self, current: Sequence[str], steps: int, applied: int) -> tuple[str, ...]:
+        """``-N`` as Alembic walks it: down the single line below the current revision;
+        past a merge point the walk is ambiguous and refused, as Alembic refuses it."""
+        if len(current) != 1:
+            raise RevisionError("a relative downgrade needs a single current revision")
+        if steps == 0 or steps > applied:
+            raise RevisionError(f"cannot go back {steps} from {applied} applied revisions")
+        walked = [current[0]]
+        while len(walked) < steps:
+            parents = self.revisions[walked[-1]].down_revisions
+            if len(parents) != 1:
+                raise RevisionError(
+                    f"-{steps} is ambiguous: {walked[-1]} merges {', '.join(parents)}"
+                    " (Alembic refuses this walk too): name the revision to go down to"
+                    if parents
+                    else f"cannot go back {steps}: {walked[-1]} is the first revision"
+                )
+            walked.append(parents[0])
+        return tuple(walked)
 
     def after(
         self, current: Sequence[str], direction: Direction, steps: Sequence[str]

@@ -1,0 +1,312 @@
+"""Compatibility check: your Alembic project, plain Alembic beside migrate-bot, step by step.
+
+Two fresh databases on one server. On the first, plain Alembic: upgrade head,
+downgrade -5, upgrade head, downgrade base. On the second, the bot as a user
+runs it (``migrate-bot`` processes, a break-glass request each): plan, check,
+upgrade, downgrade -5, upgrade, downgrade base. Prints one table: each step's
+exit code, where the database ended and, for a failure, the revision file it
+failed in, plain and bot side by side, with a verdict. The bot should
+succeed wherever plain Alembic does and fail in the same revision where it
+fails (where plain Alembic runs a failing series in one transaction and ends
+where it began, the bot ends at the failing revision: said so).
+
+    .venv/bin/python bench/compat.py PATH/TO/alembic.ini [--python P] [--env NAME=VALUE]...
+        [--section S] [--x K=V] [--working-dir D] [--script-location D] [--flask-app M:F]
+        [--url-option NAME] [--prepare "CMD"] [--plain "CMD"] [--server URL]
+
+``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}`` and ``{dbname}`` in
+``--env`` values, ``--prepare`` and ``--plain`` are each fresh database's.
+Names whose value is ``{url}`` become the target's ``url_env_names``; the
+others its ``child_env``. ``--prepare`` runs before anything on each fresh
+database (e.g. the application's own "create the schema and stamp"); ``--plain``
+replaces ``P -m alembic -c INI`` (e.g. ``"flask db"`` for Flask-Migrate: the
+step's arguments follow ``--``). Without ``--server``: $MIGRATE_BOT_TEST_DATABASE_URL's
+server, else an embedded PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.embedded import ensure_database, start_embedded_server
+
+BOT = Path(sys.executable).with_name("migrate-bot")
+PLAIN_STEPS = (("upgrade", "head"), ("downgrade", "-5"), ("upgrade", "head"), ("downgrade", "base"))
+BOT_STEPS = (
+    ("plan", ()),
+    ("check", ()),
+    ("upgrade", ("--yes",)),
+    ("downgrade", ("-5", "--yes")),
+    ("upgrade", ("--yes",)),
+    ("downgrade", ("base", "--yes")),
+)
+REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
+BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)\) failed")
+STEP_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step's result: exit code, seconds, the revisions after it, where it failed."""
+
+    name: str
+    code: int
+    seconds: float
+    revisions: str
+    failed_in: str
+    first_error: str
+
+
+def placeholders(url: DatabaseUrl) -> dict[str, str]:
+    u = url.url
+    return {
+        "url": url.url.render_as_string(hide_password=False),
+        "host": u.host or str(u.query.get("host", "")),
+        "port": str(u.port or 5432),
+        "user": u.username or "",
+        "password": u.password or "",
+        "dbname": u.database or "",
+    }
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
+@dataclass
+class Setup:
+    args: argparse.Namespace
+    root: Path
+
+    @property
+    def workdir(self) -> Path:
+        return self.args.working_dir or self.args.config.parent
+
+    def env(self, values: dict[str, str]) -> dict[str, str]:
+        extra = dict(pair.split("=", 1) for pair in self.args.env)
+        return {**os.environ, **{k: fill(v, values) for k, v in extra.items()}}
+
+    def prepare(self, values: dict[str, str]) -> None:
+        if self.args.prepare:
+            command = [fill(part, values) for part in shlex.split(self.args.prepare)]
+            subprocess.run(
+                command,
+                cwd=self.workdir,
+                env=self.env(values),
+                check=True,
+                capture_output=True,
+                timeout=STEP_TIMEOUT_S,
+            )
+
+    def targets_file(self, bot: dict[str, str], plain: dict[str, str]) -> Path:
+        extra = dict(pair.split("=", 1) for pair in self.args.env)
+        url_names = [k for k, v in extra.items() if v == "{url}"]
+        path = self.root / "compat.toml"
+        lines = [f'[bot]\nstate_path = "{(self.root / "state.sqlite3").as_posix()}"\n']
+        for name, values in (("app", bot), ("plain", plain)):
+            others = [f"{k}={fill(v, values)}" for k, v in extra.items() if v != "{url}"]
+            lines += [
+                f"[targets.{name}]",
+                f'database_url_env = "COMPAT_{name.upper()}_URL"',
+                f'alembic_config = "{self.args.config.as_posix()}"',
+                f'alembic_section = "{self.args.section}"',
+                f'python = "{self.args.python}"',
+                f"url_env_names = {json.dumps(url_names)}",
+                f"child_env = {json.dumps(others)}",
+                f"x_args = {json.dumps(self.args.x)}",
+                f"url_ini_options = {json.dumps(self.args.url_option)}",
+                'approvers = ["U0BOB"]',
+                "checklist = []",
+                f'backup = "file://{(self.root / "backups").as_posix()}"',
+                'max_duration = "30min"',
+            ]
+            for key, value in (
+                ("working_dir", self.args.working_dir),
+                ("script_location", self.args.script_location),
+                ("flask_app", self.args.flask_app),
+            ):
+                if value:
+                    lines.append(f'{key} = "{value}"')
+            lines.append("")
+        path.write_text("\n".join(lines))
+        return path
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, float, str]:
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT_S,
+            check=False,
+        )
+        code, output = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        code, output = 124, f"timed out after {STEP_TIMEOUT_S} s"
+    return code, time.perf_counter() - started, output
+
+
+def status(config: Path, target: str, env: dict[str, str]) -> str:
+    code, _, output = run(
+        [str(BOT), "status", target, "--json"],
+        config.parent,
+        {**env, "MIGRATE_BOT_CONFIG": str(config)},
+    )
+    if code:
+        return "?"
+    return ",".join(json.loads(output)["current"]) or "base"
+
+
+def first_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if re.search(r"Error|error:|failed|FAIL", line)]
+    return (errors[-1] if errors else (lines[-1] if lines else ""))[:140]
+
+
+def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:
+    args, env = setup.args, setup.env(values)
+    env.update(DATABASE_URL=values["url"])
+    steps = []
+    for verb, where in PLAIN_STEPS:
+        if args.plain:
+            command = [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
+        else:
+            command = [
+                args.python,
+                "-m",
+                "alembic",
+                "-c",
+                str(args.config),
+                "--name",
+                args.section,
+                *[a for x in args.x for a in ("-x", x)],
+                verb,
+                where,
+            ]
+        code, seconds, output = run(command, setup.workdir, env)
+        found = REVISION_FILE.findall(output) if code else []
+        steps.append(
+            Step(
+                f"{verb} {where}",
+                code,
+                seconds,
+                status(config, "plain", {**os.environ, "COMPAT_PLAIN_URL": values["url"]}),
+                found[-1] if found else "",
+                first_error(output) if code else "",
+            )
+        )
+    return steps
+
+
+def bot_steps(config: Path, values: dict[str, str]) -> list[Step]:
+    env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "COMPAT_APP_URL": values["url"]}
+    steps = []
+    for verb, extra in BOT_STEPS:
+        code, seconds, output = run([str(BOT), verb, "app", *extra], config.parent, env)
+        found = BOT_FAILED_IN.findall(output) if code else []
+        steps.append(
+            Step(
+                " ".join([verb, *[e for e in extra if e != "--yes"]]),
+                code,
+                seconds,
+                status(config, "app", env),
+                found[-1] if found else "",
+                first_error(output) if code else "",
+            )
+        )
+    return steps
+
+
+def verdict(plain: Step | None, bot: Step) -> str:
+    """How the bot's step compares with plain Alembic's."""
+    if plain is None:
+        return "ok" if bot.code == 0 else "BOT FAILS"
+    if plain.code == 0 or bot.code == 0:
+        outcomes = {
+            (True, True): "same" if plain.revisions == bot.revisions else "DIFFERENT REVISION",
+            (True, False): "BOT FAILS WHERE PLAIN DOES NOT",
+            (False, True): "bot succeeds where plain fails",
+        }
+        return outcomes[(plain.code == 0, bot.code == 0)]
+    if plain.failed_in and plain.failed_in == bot.failed_in:
+        same_end = plain.revisions == bot.revisions
+        return "both fail in the same revision" + (
+            "" if same_end else " (plain rolled back whole; the bot stops there)"
+        )
+    if not plain.failed_in and not bot.failed_in and plain.revisions == bot.revisions:
+        return "both refuse, nothing changed"
+    return "both fail (see errors)"
+
+
+def report(plain: list[Step], bot: list[Step]) -> None:
+    paired = [(None, bot[0]), (None, bot[1]), *zip(plain, bot[2:], strict=True)]
+    print(f"{'step':<14} {'plain':<34} {'bot':<34} verdict")
+    for p, b in paired:
+        left = (
+            "-"
+            if p is None
+            else f"{p.code} {p.seconds:6.1f}s {p.revisions[:14]} {p.failed_in[-10:]}"
+        )
+        right = f"{b.code} {b.seconds:6.1f}s {b.revisions[:14]} {b.failed_in[-10:]}"
+        print(f"{b.name:<14} {left:<34} {right:<34} {verdict(p, b)}")
+    for label, steps in (("plain", plain), ("bot", bot)):
+        for step in steps:
+            if step.code:
+                print(f"  {label} {step.name}: {step.first_error}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=lambda p: Path(p).resolve())
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--section", default="alembic")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--x", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--url-option", action="append", default=[])
+    parser.add_argument("--working-dir", type=lambda p: Path(p).resolve())
+    parser.add_argument("--script-location")
+    parser.add_argument("--flask-app")
+    parser.add_argument("--prepare")
+    parser.add_argument("--plain")
+    parser.add_argument("--server")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="migrate-bot-compat-") as scratch:
+        root = Path(scratch)
+        configured = args.server or os.environ.get("MIGRATE_BOT_TEST_DATABASE_URL")
+        server = DatabaseUrl.parse(configured) if configured else start_embedded_server(root / "pg")
+        tag = secrets.token_hex(3)
+        plain_db = placeholders(ensure_database(server, f"compat_plain_{tag}"))
+        bot_db = placeholders(ensure_database(server, f"compat_bot_{tag}"))
+        setup = Setup(args, root)
+        config = setup.targets_file(bot_db, plain_db)
+        for values in (plain_db, bot_db):
+            setup.prepare(values)
+        plain = plain_steps(setup, plain_db, config)
+        bot = bot_steps(config, bot_db)
+        print(f"{args.config} [{args.section}]")
+        report(plain, bot)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Child processes fed through their stdin (pg_restore, reading a backup as it streams by),
+and stopping them, whatever happened, so none outlives the backup or restore that started it."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Mapping
+from typing import IO
+
+
+class Feeder:
+    """A child process fed through its stdin; notices when it stops reading."""
+
+    def __init__(
+        self, command: list[str], env: Mapping[str, str], stdout: IO[bytes] | int, stderr: IO[bytes]
+    ) -> None:
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=stdout, stderr=stderr, env=dict(env)
+        )
+        self.open = True
+
+    def feed(self, chunk: bytes) -> bool:
+        """Write ``chunk``; False once the process has closed its end."""
+        if self.open:
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.write(chunk)
+            except BrokenPipeError:
+                self.open = False
+        return self.open
+
+    def finish(self) -> int:
+        """Close its stdin (end of input) and wait for it; its exit code."""
+        if self.open:
+            self.open = False
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()  # type: ignore[union-attr]
+        return self.process.wait()
+
+    def kill(self) -> None:
+        """Kill it without touching its pipes (another thread may be writing to them)."""
+        if self.process.poll() is None:
+            self.process.kill()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` if it is still running, reap it and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()

@@ -1,0 +1,1 @@
+"""The application: installed in its own virtualenv, not beside alembic.ini."""

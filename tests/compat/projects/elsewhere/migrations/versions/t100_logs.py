@@ -1,0 +1,17 @@
+"""Create logs."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "t100"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("logs", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("logs")

@@ -1,0 +1,17 @@
+"""Create orders in the tenant's schema."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "e100"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("orders", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("orders")

@@ -1,0 +1,17 @@
+"""Create customers."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "h100"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("customers", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade() -> None:
+    op.drop_table("customers")

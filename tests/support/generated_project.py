@@ -1,0 +1,68 @@
+"""A generated Alembic project of N real revision files, laid out as ``alembic init`` lays one out.
+
+The revisions are ``alembic_projects.generated_history``: a table every tenth
+revision, then columns, indexes, a constraint or an UPDATE on it, each with a
+real downgrade. env.py is the one ``alembic init`` writes (one transaction for
+the whole upgrade, as plain Alembic runs it), and ``alembic.ini`` sits beside
+it, so plain ``alembic upgrade head`` and migrate-bot run the very same project.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from commands.config.targets_file import parse_config
+from commands.postgres.database_url import DatabaseUrl
+from commands.targets import TargetHandle, open_target
+from tests.support.alembic_projects import generated_history, write_revision
+
+ENV_PY = """
+import os
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
+if context.is_offline_mode():
+    context.configure(url=url, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    with create_engine(url, poolclass=pool.NullPool).connect() as connection:
+        context.configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+"""
+ALEMBIC_INI = """
+[alembic]
+script_location = %(here)s/migrations
+"""
+
+
+def handle_for(database: DatabaseUrl, script_location: Path, base: Path) -> TargetHandle:
+    """A target ``bench`` on ``database`` for the project at ``script_location``."""
+    text = textwrap.dedent(
+        f"""
+        [targets.bench]
+        database_url_env = "BENCH_URL"
+        script_location = "{script_location.as_posix()}"
+        approvers = ["U0BOB"]
+        """
+    )
+    config = parse_config(text, source="bench.toml", base=base)
+    url = database.url.render_as_string(hide_password=False)
+    return open_target(config.target("bench"), {"BENCH_URL": url})
+
+
+def generated_project(root: Path, count: int) -> Path:
+    """``root/migrations`` (env.py, versions/) with ``count`` revisions, and
+    ``root/alembic.ini``; returns the script location."""
+    location = root / "migrations"
+    versions = location / "versions"
+    versions.mkdir(parents=True)
+    (location / "env.py").write_text(ENV_PY)
+    (location / "script.py.mako").write_text("")
+    (root / "alembic.ini").write_text(ALEMBIC_INI)
+    for revision in generated_history(count):
+        write_revision(versions, revision)
+    return location

@@ -1,0 +1,94 @@
+"""Compatibility suite, part 2: env.py variety, each with its target key (tests/compat/README.md).
+
+Each project is planned, checked, upgraded and downgraded through the bot's
+pipeline, the way its own env.py expects to be run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commands.errors import ConfigError, RevisionError
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.vocabulary import RequestState
+from tests.support.compat import compat_target
+
+
+def tables(database: DatabaseUrl, schema: str = "public") -> set[str]:
+    with connect(database) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+        return {row[0] for row in rows.fetchall()}
+
+
+def test_the_url_under_the_names_env_py_reads(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
+    target = compat_target(
+        "url_env_names",
+        tmp_path,
+        fresh_db,
+        """
+        alembic_config = "{root}/alembic.ini"
+        url_env_names = ["SQLALCHEMY_DATABASE_URI", "POSTGRES_DSN"]
+        child_env = {APP_ENV = "migrations"}
+        """,
+    )
+    target.round_trip(["d100", "d200"])  # env.py asserts both names and APP_ENV
+
+
+def test_a_tenant_chosen_with_x_arguments_and_its_own_version_table(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    keys = 'alembic_config = "{root}/alembic.ini"\nx_args = ["tenant=acme"]\n'
+    target = compat_target("tenant_schema", tmp_path, fresh_db, keys)
+    report = target.check()
+    assert report.plan is not None
+    assert report.plan.version_table == "tenant_acme.revision_log"
+    assert "CREATE TABLE orders" in report.plan.sql["e100"]
+    assert report.result("alembic").data["version_table"] == "absent (the database is at base)"
+    up = target.upgrade()
+    assert up.state is RequestState.SUCCEEDED, up.error
+    assert tables(fresh_db, "tenant_acme") == {"orders", "revision_log"}
+    assert target.check().result("alembic").data["version_table"] == "readable"
+    down = target.downgrade("e100")
+    assert down.state is RequestState.SUCCEEDED, down.error
+    assert down.database_revisions == ("e100",)
+
+
+def test_a_named_section_of_a_multi_history_ini(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
+    keys = 'alembic_config = "{root}/alembic.ini"\nalembic_section = "analytics"\n'
+    target = compat_target("named_section", tmp_path, fresh_db, keys)
+    assert target.plan().version_table == "analytics_version"
+    target.round_trip(["g100", "g200"])
+    with pytest.raises(ConfigError, match=r"alembic_section: .* has no \[billing\] section"):
+        compat_target(
+            "named_section",
+            tmp_path / "other",
+            fresh_db,
+            'alembic_config = "{root}/alembic.ini"\nalembic_section = "billing"\n',
+        )
+
+
+def test_revisions_in_several_version_locations(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
+    target = compat_target("version_locations", tmp_path, fresh_db)
+    plan = target.round_trip(["h100", "h200", "h300"])
+    assert plan.revisions[1].path.endswith("billing/versions/h200_invoices.py")
+
+
+def test_several_heads_are_named_and_a_merge_is_walked_as_alembic_walks_it(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    target = compat_target("branches", tmp_path, fresh_db)
+    up = target.upgrade("k200")  # one branch, named
+    assert up.state is RequestState.SUCCEEDED, up.error
+    up = target.upgrade("k300")  # the other: two heads in the version table
+    assert up.state is RequestState.SUCCEEDED, up.error
+    assert set(up.database_revisions or ()) == {"k200", "k300"}
+    up = target.upgrade()  # the merge and after it
+    assert [a.revision for a in up.applied] == ["k400", "k500"]
+    with pytest.raises(RevisionError, match="-3 is ambiguous: k400 merges k200, k300"):
+        target.plan("-3", down=True)
+    down = target.downgrade("-2")  # down to the merge's parents: both heads again
+    assert down.state is RequestState.SUCCEEDED, down.error
+    assert set(down.database_revisions or ()) == {"k200", "k300"}
