@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from audit.sqlite_store import SqliteEventStore
 from bot.cli import main
 from commands.errors import ExitCode
 from commands.state.outbox import Kind, Outbox, State, open_outbox
+from commands.state.people import PeopleDirectory, known_names, open_people
 from tests.support.request_helpers import (
     APPROVER,
     make_service,
@@ -22,7 +24,8 @@ from tests.support.shared_state import SHARED_BOT_KEYS, STATE_URL_ENV
 
 @pytest.fixture
 def sqlite_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A SQLite state: two requests (one approved), a delivered post and a pending update."""
+    """A SQLite state: two requests (one approved), a delivered post and a pending update,
+    the approver's name."""
     config = write_config(tmp_path)
     monkeypatch.setenv("MIGRATE_BOT_CONFIG", str(tmp_path / "migrate-bot.toml"))
     monkeypatch.chdir(tmp_path)
@@ -37,6 +40,9 @@ def sqlite_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         key="u1", kind=Kind.UPDATE, payload={"text": "M-1 v2"}, now=2.0, message="M-1:message"
     )
     outbox.close()
+    people = PeopleDirectory(config.bot.state_path)
+    people.remember(APPROVER, "bob")
+    people.close()
     return config.bot.state_path
 
 
@@ -68,6 +74,22 @@ def test_a_copy_carries_every_event_and_hash_and_verifies_where_it_lands(
     assert [d.key for d in outbox.due(now=10.0)] == ["u1"]
     assert outbox.enqueue(key="new", kind=Kind.POST, payload={}, now=3.0)  # ids go on
     assert outbox.state_of("new") == (State.PENDING, 0, None)
+
+
+def test_the_names_are_copied_and_the_terminal_reads_them_from_the_shared_state(
+    capsys: pytest.CaptureFixture[str], sqlite_state: Path, shared_state_url: str
+) -> None:
+    assert main(["state", "copy", "--to-url-env", STATE_URL_ENV]) == ExitCode.OK
+    shared = write_config(sqlite_state.parent, bot_keys=SHARED_BOT_KEYS)
+    sqlite_state.unlink()  # nothing is read from the file any more
+    capsys.readouterr()
+    assert main(["audit", "--request", "M-1"]) == ExitCode.OK
+    assert re.search(r"  M-1 +prod +bob +approved$", capsys.readouterr().out, re.M)
+
+    open_people(shared.bot.state).remember(APPROVER, "robert\x07")  # as a worker records it
+    assert known_names(shared.bot.state) == {APPROVER: "robert"}
+    assert main(["requests", "M-1"]) == ExitCode.OK
+    assert f"approved by robert ({APPROVER})" in capsys.readouterr().out
 
 
 def test_a_second_copy_is_refused_and_changes_nothing(

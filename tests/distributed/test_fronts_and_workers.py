@@ -2,12 +2,15 @@
 
 A request asked through one front is ticked and approved through the other,
 and run once, on a worker; the same click delivered to both fronts, and a
-second click, have one effect. The rest (a worker killed mid-revision, a
+second click, have one effect; the App Home tab opened on a front is drawn by
+a worker, and the names the workers recorded reach the terminal. The rest (a worker killed mid-revision, a
 queue of its own, the scheduler's holder killed) is long, behind ``--full``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -50,9 +53,10 @@ def tick_and_approve(deployment: Deployment, front: Process, message: Message, r
     assert deployment.sender(front).post(click)[0] == 200
 
 
-def audit_verifies(deployment: Deployment) -> str:
+def cli(deployment: Deployment, *args: str) -> str:
+    """``migrate-bot ARGS`` on the deployment's config; its output (it must succeed)."""
     done = subprocess.run(
-        [str(CLI), "audit", "verify"],
+        [str(CLI), *args],
         env=deployment.env(),
         capture_output=True,
         text=True,
@@ -61,6 +65,10 @@ def audit_verifies(deployment: Deployment) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def audit_verifies(deployment: Deployment) -> str:
+    return cli(deployment, "audit", "verify")
 
 
 def test_asked_on_one_front_approved_on_another_run_once_on_a_worker(
@@ -106,3 +114,9 @@ def test_asked_on_one_front_approved_on_another_run_once_on_a_worker(
     answers = [e.text for e in deployment.slack.workspace.ephemerals if e.user == BOB]
     assert any("already" in str(text).lower() for text in answers), answers
     assert "ok: " in audit_verifies(deployment)
+
+    opened = {"type": "app_home_opened", "user": BOB, "channel": "D0BOB", "tab": "home"}
+    assert deployment.sender(front_a).post(deployment.sender(front_a).event_body(opened))[0] == 200
+    home = wait_for(lambda: deployment.slack.workspace.home(BOB), 60, "Bob's App Home tab")
+    assert rid in json.dumps(home["blocks"])  # drawn by a worker, from the shared log
+    assert re.search(rf"{rid} +quick +alice +asked", cli(deployment, "audit", "--request", rid))
