@@ -3,8 +3,9 @@
 A request asked through one front is ticked and approved through the other,
 and run once, on a worker; the same click delivered to both fronts, and a
 second click, have one effect; the App Home tab opened on a front is drawn by
-a worker, and the names the workers recorded reach the terminal. The rest (a worker killed mid-revision, a
-queue of its own, the scheduler's holder killed) is long, behind ``--full``.
+a worker, and the names the workers recorded reach the terminal. The rest (a
+worker killed mid-revision, a queue of its own, the scheduler's holder killed)
+is long, behind ``--full``.
 """
 
 from __future__ import annotations
