@@ -41,8 +41,16 @@ def _queue(
     show_default=True,
     help="Jobs at once: runs (one per target at most), pre-flights, plans, answers.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus metrics on this port (0.0.0.0): the Slack API errors and outbox"
+    " of this worker, and the audit log's counters, which are the whole deployment's.",
+)
 @click.pass_context
-def worker(ctx: click.Context, *, queues: tuple[str, ...], concurrency: int) -> None:
+def worker(
+    ctx: click.Context, *, queues: tuple[str, ...], concurrency: int, metrics_port: int | None
+) -> None:
     """Run the jobs the `serve` fronts enqueue: pre-flights, runs, backups, restores, and
     the Slack messages (needs [bot] state_url_env and $SLACK_BOT_TOKEN).
 
@@ -52,4 +60,4 @@ def worker(ctx: click.Context, *, queues: tuple[str, ...], concurrency: int) -> 
     from bot.distributed.worker_process import WorkerOptions, run_worker
 
     configure_logging(logging.INFO, (ctx.obj or {}).get("log_format", "text"))
-    run_worker(WorkerOptions(queues=queues, concurrency=concurrency))
+    run_worker(WorkerOptions(queues=queues, concurrency=concurrency, metrics_port=metrics_port))

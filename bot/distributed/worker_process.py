@@ -31,6 +31,7 @@ from slack_bolt import App, BoltRequest
 
 from bot.adapters.slack_settings import BOT_TOKEN_ENV, SlackSettings, SlackSettingsError
 from bot.app import build_app
+from bot.metrics.exposition import MetricsServer
 from bot.middleware import global_middleware
 from bot.runtime import BotRuntime, Role, start_runtime
 from bot.slack_api.replies import web_client
@@ -52,6 +53,7 @@ SHUTDOWN_GRACE_S = 60.0  # aborted runs roll back within seconds; then the worke
 class WorkerOptions:
     queues: tuple[str, ...] = (DEFAULT_QUEUE,)
     concurrency: int = 4
+    metrics_port: int | None = None
 
 
 class WorkerHandlers:
@@ -95,7 +97,11 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
     client = web_client(settings.bot_token, settings.api_url)
     mine = [t.name for t in config.targets.values() if t.queue in options.queues]
     runtime = start_runtime(config, client, role=Role.WORKER, targets=mine)
+    metrics = None
     try:
+        if options.metrics_port is not None:
+            metrics = MetricsServer(runtime.metrics, host="0.0.0.0", port=options.metrics_port)
+            log.info("Prometheus metrics at %s", metrics.url)
         app = build_app(
             settings,
             config=config,
@@ -110,6 +116,8 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
         log.info("worker on %s (%d at a time)", ", ".join(options.queues), options.concurrency)
         asyncio.run(_work(shared, config, options, handlers))
     finally:
+        if metrics is not None:
+            metrics.stop()
         runtime.shutdown()
 
 

@@ -3,7 +3,8 @@
 A request asked through one front is ticked and approved through the other,
 and run once, on a worker; the same click delivered to both fronts, and a
 second click, have one effect; the App Home tab opened on a front is drawn by
-a worker, and the names the workers recorded reach the terminal. The rest (a
+a worker, and the names the workers recorded reach the terminal; a worker's
+metrics count the deployment's requests. The rest (a
 worker killed mid-revision, a queue of its own, the scheduler's holder killed)
 is long, behind ``--full``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from bot.local_slack.workspace import Message
@@ -20,6 +22,7 @@ from bot.views.ids import ActionId
 from commands.state.vocabulary import ChecklistItem, EventKind, RequestState
 from tests.distributed.conftest import target_toml
 from tests.support.polling import wait_for
+from tests.support.reliability.bot_process import free_port
 from tests.support.reliability.world import header
 from tests.support.shared_deployment import ALICE, BOB, CLI, DEV, OPS, Deployment, Process
 
@@ -84,7 +87,7 @@ def test_asked_on_one_front_approved_on_another_run_once_on_a_worker(
     )
     deployment_factory.append(deployment)
     front_a, front_b = deployment.start_front(), deployment.start_front()
-    deployment.start_worker()
+    deployment.start_worker(metrics_port=(metrics_port := free_port()))
     deployment.start_worker()
 
     message, rid = ask(deployment, front_a, "upgrade quick")
@@ -121,3 +124,6 @@ def test_asked_on_one_front_approved_on_another_run_once_on_a_worker(
     home = wait_for(lambda: deployment.slack.workspace.home(BOB), 60, "Bob's App Home tab")
     assert rid in json.dumps(home["blocks"])  # drawn by a worker, from the shared log
     assert re.search(rf"{rid} +quick +alice +asked", cli(deployment, "audit", "--request", rid))
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as got:
+        scraped = got.read().decode()  # whichever worker ran it: the counters are the log's
+    assert 'migrate_bot_requests_total{kind="upgrade",outcome="succeeded"} 1.0' in scraped

@@ -177,12 +177,17 @@ class Deployment:
         return front
 
     def start_worker(
-        self, *queues: str, environ: Mapping[str, str] | None = None, concurrency: int = 2
+        self,
+        *queues: str,
+        environ: Mapping[str, str] | None = None,
+        concurrency: int = 2,
+        metrics_port: int | None = None,
     ) -> Process:
         self._slack()
         name = f"worker{len(self.workers) + 1}"
         argv = [str(CLI), "-v", "worker", "--concurrency", str(concurrency)]
         argv += [arg for queue in queues for arg in ("--queue", queue)]
+        argv += ["--metrics-port", str(metrics_port)] if metrics_port is not None else []
         worker = Process(name, argv, self.root / f"{name}.log", self.env(environ))
         before = self.registered_workers()
         self.workers.append(worker.start(self.root))
