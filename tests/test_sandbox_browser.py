@@ -102,7 +102,6 @@ def test_help_status_and_plan_with_its_sql_in_a_modal(
 
     send(page, "/migrate plan demo")
     plan = messages(page, "ephemeral").last
-    # planning runs an Alembic child: seconds on a machine busy with the rest of the suite
     expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade", timeout=WAIT_MS)
     before = last_seq(sandbox)
     plan.locator("button[data-action-id=view_sql]").click()
