@@ -1,39 +1,35 @@
-"""The event store: append-only, hash-chained events in one SQLite file.
+"""The event store: append-only, hash-chained events, on SQLite or PostgreSQL.
 
-Every write happens inside ``transaction()``, a ``BEGIN IMMEDIATE`` SQLite
-transaction: a caller reads the events it needs, checks its precondition and
-appends, and no other writer (thread or process) can slip in between. That is
-what makes a double-clicked approval count once.
+Every write happens inside ``transaction()``, which no other writer (thread or
+process) can interleave with: SQLite's ``BEGIN IMMEDIATE``
+(``audit.sqlite_store``), or a PostgreSQL transaction that locks the events
+table before it reads anything (``audit.postgres_store``). A caller reads the
+events it needs, checks its precondition and appends, and nobody can slip in
+between. That is what makes a double-clicked approval count once, whichever
+process each click reached.
 
-The head of the chain (last sequence number and hash) is also written to a
-small file beside the database after each commit. ``verify`` checks the
-database against it, so deleting the newest events does not go unnoticed; a
-head can also be kept elsewhere (a change ticket, a Slack message) and passed
-to ``verify`` as a checkpoint. The file stays plain SQLite: ``sqlite-utils``
-and Datasette open it.
+The head of the chain (last sequence number and hash) is also recorded apart
+from the events (a file beside the SQLite database; a row of its own in
+PostgreSQL). ``verify`` checks the events against it, so deleting the newest
+events does not go unnoticed; a head can also be kept elsewhere (a change
+ticket, a Slack message) and passed to ``verify`` as a checkpoint.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import sqlite3
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import Any, Protocol
 
 from audit.chain import GENESIS_HASH, Breach, Event, Head, canonical_json, event_hash, find_breach
 from audit.redact import redactor
 
 EVENTS = "events"
-BUSY_TIMEOUT_MS = 30_000
+COLUMNS = ("seq", "ts", "request_id", "target", "actor", "kind", "data", "prev_hash", "hash")
 
 Clock = Callable[[], datetime]
 
@@ -43,7 +39,7 @@ class StoreError(Exception):
 
 
 class StoreBusyError(StoreError):
-    """Another process held the file past the busy timeout: the write may work later."""
+    """Another process held the log past the busy timeout: the write may work later."""
 
 
 def utc_now() -> datetime:
@@ -63,11 +59,28 @@ class VerifyReport:
         return self.breach is None
 
 
-class Transaction:
-    """Reads and appends inside one ``BEGIN IMMEDIATE`` transaction."""
+class Rows(Protocol):
+    """One back-end's reads and writes of the events table, on one open connection."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Clock) -> None:
-        self._db = db
+    def select(
+        self,
+        *,
+        request_id: str | None = None,
+        target: str | None = None,
+        kinds: Sequence[str] | None = None,
+        after_seq: int | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Event]: ...
+
+    def insert(self, event: Event) -> None: ...
+
+
+class Transaction:
+    """Reads and appends inside one serialised write transaction."""
+
+    def __init__(self, rows: Rows, clock: Clock) -> None:
+        self._rows = rows
         self._clock = clock
         self.appended: list[Event] = []
         self._last: Event | None = None
@@ -75,12 +88,12 @@ class Transaction:
 
     def events(self, **filters: Any) -> list[Event]:
         """Events matching ``filters`` (see ``EventStore.events``), in order."""
-        return list(_select(self._db, **filters))
+        return list(self._rows.select(**filters))
 
     def last(self) -> Event | None:
         """The newest event; read once, then kept (no other writer can append meanwhile)."""
         if not self._last_read:
-            rows = list(_select(self._db, newest_first=True, limit=1))
+            rows = list(self._rows.select(newest_first=True, limit=1))
             self._last, self._last_read = (rows[0] if rows else None), True
         return self._last
 
@@ -114,95 +127,94 @@ class Transaction:
             data_json=data_json,
             prev_hash=prev_hash,
         )
-        self._db.execute(
-            f"INSERT INTO {EVENTS} (seq, ts, request_id, target, actor, kind, data, prev_hash,"
-            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, ts, request_id, target, actor, kind, data_json, prev_hash, digest),
-        )
         event = Event(seq, ts, request_id, target, actor, kind, clean, prev_hash, digest, data_json)
+        self._rows.insert(event)
         self.appended.append(event)
         self._last = event
         return event
 
 
-class EventStore:
-    """The audit log in the SQLite file at ``path`` (created on first use)."""
+class EventStore(ABC):
+    """The audit log; ``SqliteEventStore`` (one file) or ``PostgresEventStore`` (shared)."""
 
-    def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
-        self.path = path
-        self.head_path = path.with_name(path.name + ".head")
-        self.clock = clock
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as db:
-            _create_schema(db)
+    clock: Clock
+    where: str
+    """The log in a user's words, for messages: ``the audit log /srv/state.sqlite3``."""
+    head_where: str
+    """Where the recorded head is kept, for messages: ``the head file /srv/….head``."""
+    head_name: str
+    """What the recorded head is, in a sentence about the log: ``head file``."""
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite_utils.Database]:
-        """This thread's connection (SQLite connections are not shared across threads)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-                )
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open the audit log {self.path}: {exc}") from None
-            db = sqlite_utils.Database(conn)
-            self._local.db = db
-        yield db
+    # --- what a back-end provides ------------------------------------------------
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Rows]:
+        """A serialised write transaction, committed when the block ends without error;
+        raises ``StoreBusyError`` when it cannot start in time."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Rows]:
+        """Rows to read from (no write lock)."""
+
+    @abstractmethod
+    def _recorded_head(self, rows: Rows) -> Head | None:
+        """The head kept apart from the events; ``ValueError`` if garbled."""
+
+    @abstractmethod
+    def _head_written(self, rows: Rows, head: Head) -> None:
+        """Inside the transaction that appended up to ``head`` (PostgreSQL keeps it there)."""
+
+    @abstractmethod
+    def _head_committed(self, head: Head) -> None:
+        """After that transaction committed (SQLite writes its head file then)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of connections (a store is usable until then)."""
+
+    # --- the log -------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A write transaction: read, check, append; all or nothing.
 
-        Raises ``StoreError`` when another process holds the file locked for
-        longer than the busy timeout, and when the log no longer reaches its
-        recorded head (cut, rewritten, or the head file gone): appending then
+        Raises ``StoreBusyError`` when another process holds the log for longer
+        than the busy timeout, and ``StoreError`` when the log no longer reaches
+        its recorded head (cut, rewritten, or the head gone): appending then
         would bury the evidence, so nothing is written until someone looks.
         """
-        with self._connection() as db:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreBusyError(f"the audit log {self.path} is busy: {exc}") from None
-            tx = Transaction(db, self.clock)
-            try:
-                self._check_head(tx)
-                yield tx
-                db.execute("COMMIT")
-            except BaseException:
-                db.rollback()
-                raise
+        with self._writing() as rows:
+            tx = Transaction(rows, self.clock)
+            self._check_head(tx, rows)
+            yield tx
+            if tx.appended:
+                self._head_written(rows, Head(tx.appended[-1].seq, tx.appended[-1].hash))
         if tx.appended:
-            self._advance_head(Head(tx.appended[-1].seq, tx.appended[-1].hash))
+            self._head_committed(Head(tx.appended[-1].seq, tx.appended[-1].hash))
 
-    def _check_head(self, tx: Transaction) -> None:
-        """Raise ``StoreError`` unless the head file names an event still in the log.
+    def _check_head(self, tx: Transaction, rows: Rows) -> None:
+        """Raise ``StoreError`` unless the recorded head names an event still in the log.
 
-        The head file may lag the log (a crash between commit and writing it),
-        never lead it nor disagree with it.
+        The recorded head may lag the log (a crash between commit and writing a
+        head file), never lead it nor disagree with it.
         """
         last = tx.last()
         try:
-            recorded = self.recorded_head()
+            recorded = self._recorded_head(rows)
         except ValueError:
-            problem = "its head file is unreadable"
+            problem = f"its {self.head_name} is unreadable"
         else:
             if recorded is None:
                 if last is None:
                     return
-                problem = "its head file is missing"
+                problem = f"its {self.head_name} is missing"
             else:
                 found = tx.events(after_seq=recorded.seq - 1, limit=1)
                 if found and found[0].seq == recorded.seq and found[0].hash == recorded.hash:
                     return
                 problem = f"it no longer holds its recorded head {recorded}"
         raise StoreError(
-            f"the audit log {self.path} was tampered with ({problem}): nothing more is written"
+            f"{self.where} was tampered with ({problem}): nothing more is written"
             " to it until `audit verify` has been looked into"
         )
 
@@ -214,40 +226,38 @@ class EventStore:
     def events(self, **filters: Any) -> list[Event]:
         """Events in order. Filters: ``request_id``, ``target``, ``kinds`` (a
         sequence), ``after_seq``, ``newest_first``, ``limit``."""
-        with self._connection() as db:
-            return list(_select(db, **filters))
+        with self._reading() as rows:
+            return list(rows.select(**filters))
 
     def iter_events(self, **filters: Any) -> Iterator[Event]:
         """Like ``events`` without holding every event in memory."""
-        with self._connection() as db:
-            yield from _select(db, **filters)
+        with self._reading() as rows:
+            yield from rows.select(**filters)
 
     def head(self) -> Head | None:
-        """The last event's sequence number and hash, from the database."""
-        with self._connection() as db:
-            rows = list(_select(db, newest_first=True, limit=1))
-        return Head(rows[0].seq, rows[0].hash) if rows else None
+        """The last event's sequence number and hash, from the events themselves."""
+        with self._reading() as rows:
+            found = list(rows.select(newest_first=True, limit=1))
+        return Head(found[0].seq, found[0].hash) if found else None
 
     def recorded_head(self) -> Head | None:
-        """The head last written beside the database, if any; ``ValueError`` if garbled."""
-        try:
-            return Head.parse(self.head_path.read_text())
-        except FileNotFoundError:
-            return None
+        """The head recorded apart from the events, if any; ``ValueError`` if garbled."""
+        with self._reading() as rows:
+            return self._recorded_head(rows)
 
     def verify(self, checkpoints: Sequence[Head] = ()) -> VerifyReport:
         """Walk the whole chain; report the first breach, checking the recorded head too.
 
-        With events in the log but no readable head file and no checkpoint
+        With events in the log but no readable recorded head and no checkpoint
         given, the log does not verify: nothing would show a cut tail.
         """
         marks = list(checkpoints)
         try:
             recorded = self.recorded_head()
         except ValueError:
-            recorded, head_problem = None, f"the head file {self.head_path} is unreadable"
+            recorded, head_problem = None, f"{self.head_where} is unreadable"
         else:
-            head_problem = f"the head file {self.head_path} is missing"
+            head_problem = f"{self.head_where} is missing"
         if recorded is not None:
             marks.append(recorded)
         count = 0
@@ -266,45 +276,9 @@ class EventStore:
             breach = Breach(head.seq, reason)
         return VerifyReport(events=count, head=head, breach=breach)
 
-    def _advance_head(self, head: Head) -> None:
-        """Write ``head`` beside the database unless a later one is already there."""
-        with open(self.head_path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                current = self.recorded_head()
-            except ValueError:  # an unreadable head file is replaced by the true one
-                current = None
-            if current is not None and current.seq >= head.seq:
-                return
-            scratch = self.head_path.with_name(self.head_path.name + f".{os.getpid()}.tmp")
-            scratch.write_text(f"{head}\n")
-            os.replace(scratch, self.head_path)
 
-
-def _create_schema(db: sqlite_utils.Database) -> None:
-    db[EVENTS].create(
-        {
-            "seq": int,
-            "ts": str,
-            "request_id": str,
-            "target": str,
-            "actor": str,
-            "kind": str,
-            "data": str,
-            "prev_hash": str,
-            "hash": str,
-        },
-        pk="seq",
-        not_null={"ts", "actor", "kind", "data", "prev_hash", "hash"},
-        if_not_exists=True,
-    )
-    db[EVENTS].create_index(["request_id"], if_not_exists=True)
-    db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
-    db[EVENTS].create_index(["kind"], if_not_exists=True)
-
-
-def _select(
-    db: sqlite_utils.Database,
+def where_clause(
+    mark: str,
     *,
     request_id: str | None = None,
     target: str | None = None,
@@ -312,32 +286,55 @@ def _select(
     after_seq: int | None = None,
     newest_first: bool = False,
     limit: int | None = None,
-) -> Iterator[Event]:
-    clauses, params = [], []
+) -> tuple[str, list[Any]]:
+    """``SELECT`` of the events for ``Rows.select``'s filters, with ``mark`` as the
+    driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
+    clauses: list[str] = []
+    params: list[Any] = []
     for column, value in (("request_id", request_id), ("target", target)):
         if value is not None:
-            clauses.append(f"{column} = ?")
+            clauses.append(f"{column} = {mark}")
             params.append(value)
     if kinds:
-        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
         params.extend(kinds)
     if after_seq is not None:
-        clauses.append("seq > ?")
+        clauses.append(f"seq > {mark}")
         params.append(after_seq)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     order = "DESC" if newest_first else "ASC"
     tail = f"LIMIT {int(limit)}" if limit is not None else ""
-    sql = f"SELECT * FROM {EVENTS} {where} ORDER BY seq {order} {tail}"
-    for row in db.query(sql, params):
-        yield Event(
-            seq=row["seq"],
-            ts=row["ts"],
-            request_id=row["request_id"],
-            target=row["target"],
-            actor=row["actor"],
-            kind=row["kind"],
-            data=json.loads(row["data"]),
-            prev_hash=row["prev_hash"],
-            hash=row["hash"],
-            data_json=row["data"],
-        )
+    return f"SELECT {', '.join(COLUMNS)} FROM {EVENTS} {where} ORDER BY seq {order} {tail}", params
+
+
+def event_of(row: Sequence[Any]) -> Event:
+    """An ``Event`` from a row of ``COLUMNS``, in order."""
+    seq, ts, request_id, target, actor, kind, data, prev_hash, digest = row
+    return Event(
+        seq=int(seq),
+        ts=ts,
+        request_id=request_id,
+        target=target,
+        actor=actor,
+        kind=kind,
+        data=json.loads(data),
+        prev_hash=prev_hash,
+        hash=digest,
+        data_json=data,
+    )
+
+
+def row_of(event: Event) -> tuple[Any, ...]:
+    """The values of ``COLUMNS`` for ``event`` (its data as the exact text hashed)."""
+    data = event.data_json if event.data_json is not None else canonical_json(event.data)
+    return (
+        event.seq,
+        event.ts,
+        event.request_id,
+        event.target,
+        event.actor,
+        event.kind,
+        data,
+        event.prev_hash,
+        event.hash,
+    )

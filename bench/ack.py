@@ -1,20 +1,25 @@
 """Time to HTTP 200 for `/migrate plan demo`, a "View SQL" click and an Approve click,
-beside a bare Bolt app.
+beside a bare Bolt app, for both deployments: embedded (one process) and shared
+(a front and a worker on a PostgreSQL state), while a run is in progress.
 
-Both bots run as child processes behind the same server stack (uvicorn,
-Starlette, Bolt's adapter): the real one is `migrate-bot serve --mode http`
+All bots run as child processes behind the same server stack (uvicorn,
+Starlette, Bolt's adapter). The real one is `migrate-bot serve --mode http`
 on a copy of the demo target (the demo's embedded PostgreSQL, a database of
-its own, a state file in a temporary folder), whose worker really plans
-(Alembic child processes) after each ack; the bare one only acks. The Approve
-clicks are the approver's, on a request whose checklist is not ticked: each is
-checked against the policy and the audit log, refused, and answered. Requests
-are signed as Slack signs them and sent over fresh connections by 1 and 20
-concurrent senders; the Web API is the local Slack-compatible server. Bare and
-real alternate in rounds (so both meet the same load from whatever else the
-machine runs); after each round the real bot's worker is drained (the
-"drain s" column: the work done after the acks).
+its own): embedded, with a state file in a temporary folder, it plans itself
+(Alembic child processes) after each ack; shared (`[bot] state_url_env`), it
+enqueues each request and a `migrate-bot worker` plans. The bare one only
+acks. In both, a run is in progress the whole time: a second target whose
+revision sleeps for ten minutes, approved before the first request is timed
+(in the embedded bot's own process; on the shared deployment's worker). The
+Approve clicks are the approver's, on a request whose checklist is not
+ticked: each is checked against the policy and the audit log, refused, and
+answered. Requests are signed as Slack signs them and sent over fresh
+connections by 1 and 20 concurrent senders; the Web API is the local
+Slack-compatible server. Bare and real alternate in rounds (so both meet the
+same load from whatever else the machine runs); after each round the real
+bot's work is drained (the "drain s" column: the work done after the acks).
 
-    .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100]
+    .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100] [--only shared]
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,22 +51,37 @@ sys.path.insert(0, str(ROOT))
 from bot.local_slack.server import LocalSlackServer  # noqa: E402
 from bot.local_slack.workspace import Workspace  # noqa: E402
 from bot.views.ids import ActionId  # noqa: E402
+from commands.postgres.embedded import start_embedded_server  # noqa: E402
+from commands.state.schema import SEARCH_PATH  # noqa: E402
+from tests.support.alembic_projects import Rev, write_project  # noqa: E402
+from tests.support.databases import create_database, drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
+from tests.support.socket_mode import SocketModeEndpoint, envelope_of  # noqa: E402
 
 TOKEN = "xoxb-bench-0000-token"
+APP_TOKEN = "xapp-bench-0000-token"
+STATE_URL_ENV = "BENCH_STATE_URL"
+SLOW_RUN_S = 600  # the run in progress while acks are timed
 SECRET = "bench-signing-secret"
 USER, CHANNEL = "U0BENCH", "C0BENCH"
 APPROVER = "U0DEMOAPPR"  # the demo target's approver
 
 
-def bench_config(folder: Path) -> Path:
-    """The demo target on a database of its own (left at base: nothing is approved)."""
-    path = folder / "bench.toml"
+def bench_config(folder: Path, *, shared: bool) -> Path:
+    """The demo target on a database of its own (left at base: nothing is approved), and
+    ``slow``, whose one revision sleeps while the acks are timed."""
+    project = folder / "slow-project"
+    if not project.exists():
+        sleep = f"SELECT pg_sleep({SLOW_RUN_S})"
+        write_project(project, [Rev("slow0001", (), (sleep,), (), "a long revision")])
+    state = f'state_url_env = "{STATE_URL_ENV}"' if shared else ""
+    path = folder / ("bench-shared.toml" if shared else "bench.toml")
     path.write_text(
         textwrap.dedent(
             f"""
             [bot]
             state_path = "{(folder / "state.sqlite3").as_posix()}"
+            {state}
 
             [targets.demo]
             embedded_postgres = "{(ROOT / "var" / "postgres").as_posix()}"
@@ -67,6 +89,16 @@ def bench_config(folder: Path) -> Path:
             script_location = "{(ROOT / "migrations").as_posix()}"
             approvers = ["{APPROVER}"]
             backup = "file://{(folder / "backups").as_posix()}"
+
+            [targets.slow]
+            embedded_postgres = "{(ROOT / "var" / "postgres").as_posix()}"
+            embedded_database = "bench_slow"
+            script_location = "{project.as_posix()}"
+            approvers = ["{APPROVER}"]
+            checklist = []
+            backup = "file://{(folder / "backups").as_posix()}"
+            backup_compression = "none"
+            max_duration = "15min"
             """
         )
     )
@@ -95,10 +127,31 @@ def serve_bare(port: int) -> None:
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def serve_slack(port: int) -> None:
-    """The local Slack server in a process of its own, so senders' timings stay clean."""
+def serve_bare_socket() -> None:
+    """The Socket Mode baseline: Bolt and its Socket Mode handler, listeners that only ack."""
+    from slack_bolt import App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.slack_api.replies import web_client
+
+    client = web_client(TOKEN, os.environ["SLACK_API_URL"])
+    app = App(token=TOKEN, client=client, process_before_response=True)
+    app.command("/migrate")(lambda ack: ack())
+    app.action(re.compile(".*"))(lambda ack: ack())
+    SocketModeHandler(app, APP_TOKEN, web_client=client).start()
+
+
+def serve_slack(port: int, socket_url: str) -> None:
+    """The local Slack server in a process of its own, so senders' timings stay clean;
+    ``apps.connections.open`` gives Socket Mode apps ``socket_url``."""
     users = {USER: "bench", APPROVER: "approver"}
-    server = LocalSlackServer(Workspace(users=users), bot_token=TOKEN, port=port)
+    server = LocalSlackServer(
+        Workspace(users=users),
+        bot_token=TOKEN,
+        port=port,
+        app_token=APP_TOKEN,
+        socket_url=socket_url,
+    )
     with server:
         signal.sigwait([signal.SIGTERM, signal.SIGINT])
 
@@ -138,6 +191,7 @@ def start(
 
 
 def drain(url: str, timeout: float = 900) -> float:
+    """Wait until the bot's worker threads are idle (embedded); seconds waited."""
     started = time.monotonic()
     while (health(url) or {}).get("worker", {}).get("pending", 1):
         if time.monotonic() - started > timeout:
@@ -146,8 +200,44 @@ def drain(url: str, timeout: float = 900) -> float:
     return time.monotonic() - started
 
 
+def drain_queue(state_url: str, timeout: float = 900) -> float:
+    """Wait until no Slack request waits in the shared job queue or is being replayed."""
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(state_url, options=SEARCH_PATH, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+                " AND task_name = 'migrate_bot:interaction'"
+            ).fetchone()
+            if not (row and row[0]):
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise SystemExit("the workers did not drain the queue")
+            time.sleep(0.2)
+
+
+@dataclass(frozen=True)
+class Door:
+    """How requests reach one app and are timed: over HTTP to its ``/slack/events``, or as
+    Socket Mode envelopes to its connection (``endpoint``), the time to the ack."""
+
+    sender: SlackSender  # builds the requests (ids minted by the local Slack server)
+    endpoint: SocketModeEndpoint | None = None
+
+    def timed(self, body: bytes) -> float:
+        if self.endpoint is not None:
+            return self.endpoint.send(*envelope_of(body))
+        began = time.perf_counter()
+        status, _ = self.sender.post(body)
+        if status != 200:
+            raise SystemExit(f"HTTP {status}")
+        return (time.perf_counter() - began) * 1000
+
+
 def run_phase(
-    sender: SlackSender, build: Callable[[], bytes], *, senders: int, total: int
+    door: Door, build: Callable[[SlackSender], bytes], *, senders: int, total: int
 ) -> list[float]:
     """``total`` requests from ``senders`` threads; the latency of each, in ms (the
     request is built, ids minted, before the clock starts)."""
@@ -156,15 +246,7 @@ def run_phase(
 
     def one_sender() -> list[float]:
         barrier.wait()
-        times = []
-        for _ in range(per_sender):
-            body = build()
-            began = time.perf_counter()
-            status, _ = sender.post(body)
-            times.append((time.perf_counter() - began) * 1000)
-            if status != 200:
-                raise SystemExit(f"HTTP {status}")
-        return times
+        return [door.timed(build(door.sender)) for _ in range(per_sender)]
 
     with ThreadPoolExecutor(senders) as pool:
         return [t for times in pool.map(lambda _: one_sender(), range(senders)) for t in times]
@@ -175,10 +257,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]  # nearest rank
 
 
-def wait_for_button(slack_url: str, action_id: str) -> tuple[str, str]:
-    """The value and block id of the first ``action_id`` button the bot shows (read
-    through the local server's long poll)."""
-    seen, deadline = 0, time.monotonic() + 180
+def wait_for_button(slack_url: str, action_id: str, after: int = 0) -> tuple[str, str, int]:
+    """The value and block id of the first ``action_id`` button the bot shows after change
+    ``after`` (read through the local server's long poll), and the change it came in."""
+    seen, deadline = after, time.monotonic() + 180
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{slack_url}/_local/changes?after={seen}&timeout=5") as got:
             changes = json.load(got)
@@ -187,7 +269,7 @@ def wait_for_button(slack_url: str, action_id: str) -> tuple[str, str]:
             for block in change["data"].get("blocks", []):
                 for element in block.get("elements", []) if block["type"] == "actions" else []:
                     if element.get("action_id") == action_id:
-                        return str(element["value"]), str(block["block_id"])
+                        return str(element["value"]), str(block["block_id"]), seen
     raise SystemExit(f"no {action_id} button came back")
 
 
@@ -196,19 +278,32 @@ def main() -> None:
     parser.add_argument("--requests-1", type=int, default=40, help="requests at 1 sender")
     parser.add_argument("--requests-20", type=int, default=100, help="requests at 20 senders")
     parser.add_argument("--rounds", type=int, default=5, help="bare/bot alternations per case")
+    parser.add_argument(
+        "--only", choices=["embedded", "shared"], help="measure one deployment (default both)"
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare-socket", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--socket-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return
-    if args.serve_slack:
-        serve_slack(args.serve_slack)
+    if args.serve_bare_socket:
+        serve_bare_socket()
         return
+    if args.serve_slack:
+        serve_slack(args.serve_slack, args.socket_url)
+        return
+    with SocketModeEndpoint() as bots, SocketModeEndpoint() as bares:
+        measure(args, bots, bares)
 
-    slack_port, real_port, bare_port = free_port(), free_port(), free_port()
-    slack_url = f"http://127.0.0.1:{slack_port}"
-    real_url, bare_url = f"http://127.0.0.1:{real_port}", f"http://127.0.0.1:{bare_port}"
+
+def measure(args: argparse.Namespace, bots: SocketModeEndpoint, bares: SocketModeEndpoint) -> None:
+    """Slack, the two baselines, then each deployment in turn, printed as they go."""
+    slack_port, bare_slack_port, bare_port = free_port(), free_port(), free_port()
+    slack_url, bare_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{bare_port}"
+    bare_slack_url = f"http://127.0.0.1:{bare_slack_port}"
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": TOKEN,
@@ -216,89 +311,174 @@ def main() -> None:
         "SLACK_API_URL": f"{slack_url}/api/",
     }
     env.pop("SLACK_APP_TOKEN", None)
-    env["MIGRATE_BOT_CONFIG"] = str(bench_config(Path(tempfile.mkdtemp(prefix="bench-ack-"))))
-    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
-    processes = [
-        start(
-            [sys.executable, __file__, "--serve-slack", str(slack_port)],
-            env,
-            slack_url,
-            ready="/_local/changes",
-        ),
-    ]
+    folder = Path(tempfile.mkdtemp(prefix="bench-ack-"))
+    me = [sys.executable, __file__]
+    processes = []
     try:
-        processes.append(
-            start(
-                [
-                    migrate_bot,
-                    "serve",
-                    "--mode",
-                    "http",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(real_port),
-                ],
-                env,
-                real_url,
-            )
+        for port, socket_url, url in (
+            (slack_port, bots.url, slack_url),
+            (bare_slack_port, bares.url, bare_slack_url),
+        ):
+            argv = [*me, "--serve-slack", str(port), "--socket-url", socket_url]
+            processes.append(start(argv, env, url, ready="/_local/changes"))
+        processes.append(start([*me, "--serve-bare", str(bare_port)], env, bare_url))
+        bare_socket_env = {**env, "SLACK_API_URL": f"{bare_slack_url}/api/"}
+        processes.append(connect([*me, "--serve-bare-socket"], bare_socket_env, bares))
+        print(
+            f"{'deployment':<11}{'mode':<7}{'request':<22}{'senders':>8}{'app':>7}{'n':>6}"
+            f"{'p50 ms':>9}{'p99 ms':>9}{'p99/bare':>10}{'drain s':>9}",
+            flush=True,
         )
-        processes.append(
-            start([sys.executable, __file__, "--serve-bare", str(bare_port)], env, bare_url)
-        )
-        report(slack_url, real_url, bare_url, args)
+        mint = remote_ids(slack_url)
+        bare_http = Door(SlackSender(bare_url, SECRET, mint))
+        bare_socket = Door(SlackSender(bare_url, SECRET, mint), bares)
+        for shared in (False, True):
+            name = "shared" if shared else "embedded"
+            if args.only not in (None, name):
+                continue
+            with deployment(folder, env, shared=shared, endpoint=bots) as (real_url, drained):
+                real = SlackSender(real_url, SECRET, mint)
+                doors = {"http": (bare_http, Door(real))}
+                if shared:
+                    doors["socket"] = (bare_socket, Door(real, bots))
+                report(name, slack_url=slack_url, doors=doors, drained=drained, args=args)
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)
             process.wait(30)
 
 
-def report(slack_url: str, real_url: str, bare_url: str, args: argparse.Namespace) -> None:
-    real = SlackSender(real_url, SECRET, remote_ids(slack_url))
-    bare = SlackSender(bare_url, SECRET, remote_ids(slack_url))
+def connect(
+    argv: list[str], env: dict[str, str], endpoint: SocketModeEndpoint
+) -> subprocess.Popen[bytes]:
+    """Start a Socket Mode app and wait until it holds a connection to ``endpoint``."""
+    before = endpoint.connections
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while endpoint.connections <= before:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{argv} did not connect")
+        time.sleep(0.1)
+    return process
+
+
+@contextmanager
+def deployment(
+    folder: Path, env: dict[str, str], *, shared: bool, endpoint: SocketModeEndpoint
+) -> Iterator[tuple[str, Callable[[], float]]]:
+    """The real bot: `serve` alone (embedded), or an HTTP front, a Socket Mode front and a
+    `worker` on a PostgreSQL state; the HTTP front's URL and how to wait for the work."""
+    server = start_embedded_server(ROOT / "var" / "postgres")
+    drop_database(server, server.with_database("bench_slow"))
+    env = {**env, "MIGRATE_BOT_CONFIG": str(bench_config(folder, shared=shared))}
+    state = create_database(server, prefix="bench_state") if shared else None
+    if state is not None:
+        env[STATE_URL_ENV] = state.url.render_as_string(hide_password=False)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    serve = [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
+    processes = [start(serve, env, url)]
+    try:
+        if state is None:
+            yield url, lambda: drain(url)
+            return
+        socket_env = {**env, "SLACK_APP_TOKEN": APP_TOKEN}
+        processes.append(connect([migrate_bot, "serve", "--mode", "socket"], socket_env, endpoint))
+        processes.append(  # at the embedded bot's worker threads' priority (nice 19)
+            subprocess.Popen(
+                ["nice", "-n", "19", migrate_bot, "worker", "--concurrency", "4"],
+                env=env,
+                cwd=ROOT,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        state_url = env[STATE_URL_ENV]
+        yield url, lambda: drain_queue(state_url)
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        if state is not None:
+            drop_database(server, state)
+
+
+def start_slow_run(slack_url: str, real: SlackSender, real_url: str, after: int) -> int:
+    """A run of ``slow`` approved and in progress (it sleeps while acks are timed)."""
+    real.post(real.command_body("upgrade slow", user=USER, channel=CHANNEL))
+    request_id, block, seen = wait_for_button(slack_url, ActionId.APPROVE, after)
+    real.post(
+        real.action_body(
+            ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=block
+        )
+    )
+    deadline = time.monotonic() + 180
+    while request_id not in ((health(real_url) or {}).get("runs") or []):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the run of {request_id} did not start")
+        time.sleep(0.5)
+    return seen
+
+
+def report(
+    deployment_name: str,
+    *,
+    slack_url: str,
+    doors: dict[str, tuple[Door, Door]],
+    drained: Callable[[], float],
+    args: argparse.Namespace,
+) -> None:
+    """With a run in progress, each case at 1 and 20 senders, through each door."""
+    real = doors["http"][1].sender
+    seen = start_slow_run(slack_url, real, real.bot_url, latest_change(slack_url))
     real.post(real.command_body("plan demo", user=USER, channel=CHANNEL))  # warm-up
-    plan_ref, _ = wait_for_button(slack_url, ActionId.VIEW_SQL)
+    plan_ref, _, seen = wait_for_button(slack_url, ActionId.VIEW_SQL, seen)
     real.post(real.command_body("upgrade demo", user=USER, channel=CHANNEL))
-    request_id, decide_block = wait_for_button(slack_url, ActionId.APPROVE)
-    drain(real_url)
+    request_id, decide_block, seen = wait_for_button(slack_url, ActionId.APPROVE, seen)
+    drained()
 
-    def plan(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.command_body("plan demo", user=USER, channel=CHANNEL)
+    def plan(sender: SlackSender) -> bytes:
+        return sender.command_body("plan demo", user=USER, channel=CHANNEL)
 
-    def click(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
+    def click(sender: SlackSender) -> bytes:
+        return sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
 
-    def approve(sender: SlackSender) -> Callable[[], bytes]:
-        return lambda: sender.action_body(
+    def approve(sender: SlackSender) -> bytes:
+        return sender.action_body(
             ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
         )
 
-    print(
-        f"{'request':<22}{'senders':>8}{'app':>7}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'p99/bare':>10}{'drain s':>9}"
-    )
     cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
-    for kind, make in cases:
-        for senders, total in ((1, args.requests_1), (20, args.requests_20)):
-            for sender in (bare, real):
-                run_phase(sender, make(sender), senders=senders, total=min(total, 20))  # warm-up
-                drain(real_url)
-            bare_ms: list[float] = []
-            real_ms: list[float] = []
-            drained = 0.0
-            for _ in range(args.rounds):  # alternate, so both meet the same machine load
-                per_round = max(senders, total // args.rounds)
-                bare_ms += run_phase(bare, make(bare), senders=senders, total=per_round)
-                real_ms += run_phase(real, make(real), senders=senders, total=per_round)
-                drained += drain(real_url)
-            for name, times in (("bare", bare_ms), ("bot", real_ms)):
-                ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
-                print(
-                    f"{kind:<22}{senders:>8}{name:>7}{len(times):>6}"
-                    f"{statistics.median(times):>9.1f}{percentile(times, 0.99):>9.1f}"
-                    f"{ratio:>10.2f}{drained if name == 'bot' else 0:>9.1f}",
-                    flush=True,
-                )
+    for mode, (bare, bot) in doors.items():
+        for kind, build in cases:
+            for senders, total in ((1, args.requests_1), (20, args.requests_20)):
+                for door in (bare, bot):  # warm-up
+                    run_phase(door, build, senders=senders, total=min(total, 20))
+                    drained()
+                bare_ms: list[float] = []
+                bot_ms: list[float] = []
+                waited = 0.0
+                for _ in range(args.rounds):  # alternate, so both meet the same machine load
+                    per_round = max(senders, total // args.rounds)
+                    bare_ms += run_phase(bare, build, senders=senders, total=per_round)
+                    bot_ms += run_phase(bot, build, senders=senders, total=per_round)
+                    waited += drained()
+                for name, times in (("bare", bare_ms), ("bot", bot_ms)):
+                    ratio = percentile(times, 0.99) / percentile(bare_ms, 0.99)
+                    print(
+                        f"{deployment_name:<11}{mode:<7}{kind:<22}{senders:>8}{name:>7}"
+                        f"{len(times):>6}{statistics.median(times):>9.1f}"
+                        f"{percentile(times, 0.99):>9.1f}{ratio:>10.2f}"
+                        f"{waited if name == 'bot' else 0:>9.1f}",
+                        flush=True,
+                    )
+
+
+def latest_change(slack_url: str) -> int:
+    """The local server's newest change so far (buttons before it are another bot's)."""
+    with urllib.request.urlopen(f"{slack_url}/_local/changes?after=0&timeout=0") as got:
+        changes = json.load(got)
+    return int(changes[-1]["seq"]) if changes else 0
 
 
 if __name__ == "__main__":

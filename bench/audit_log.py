@@ -24,6 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
@@ -80,7 +81,7 @@ def request_lives(path: Path, count: int) -> float:
         source="bench",
         base=path.parent,
     )
-    service = RequestService(EventStore(path), config)
+    service = RequestService(SqliteEventStore(path), config)
     plan = PlanFingerprint(
         "prod", "upgrade", (), ("r3",), tuple(RevisionFile(f"r{i}", "0" * 64) for i in range(1, 4))
     )
@@ -112,7 +113,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         path = Path(tmp) / "audit.sqlite3"
-        store = EventStore(path)
+        store = SqliteEventStore(path)
         single = append_single(store, args.single)
         print(
             f"single appends (1 event per transaction, synchronous=FULL, WAL):"

@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
 import boto3
 import psutil
 
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.backup.records import BackupRecord
 from commands.backup.restore import restore_backup
@@ -330,7 +331,7 @@ def measure(args: argparse.Namespace, workdir: Path, endpoint: str, f: Figures) 
     to_s3 = handle_for(database, "s3://bench/bench", s3_endpoint_url=f'"{endpoint}"')
     print(f"building the database ({args.rows:,} segments)...", file=sys.stderr)
     f.size = build_database(to_file, args.rows)
-    store = EventStore(workdir / "state.sqlite3")
+    store = SqliteEventStore(workdir / "state.sqlite3")
     plain, native = workdir / "plain.dump", workdir / "native.dump"
 
     def bot(name: str, handle: TargetHandle) -> Callable[[], float]:

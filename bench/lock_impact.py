@@ -216,7 +216,7 @@ def pipeline(
         """
     )
     config = parse_config(text, source="bench", base=state)
-    store, requests = open_audit_log(config.bot.state_path), open_requests(config)
+    store, requests = open_audit_log(config.bot.state), open_requests(config)
     handle = open_target(config.target("bench"))
     with AlembicRunner.for_target(handle).session() as session:
         planned = plan_request(handle, session, kind=RequestKind.UPGRADE, goal="head", store=store)

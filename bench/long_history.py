@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.state.audit_log import open_audit_log
+from commands.state.location import StateLocation
 from commands.state.vocabulary import EventKind
 from tests.support.generated_project import generated_project
 
@@ -135,7 +136,7 @@ def run_bot(root: Path, project: Project, url: str) -> BotRun:
 
 def phase_times(state: Path) -> tuple[dict[str, float], float]:
     """Each step's seconds from its start to its end, and from request to run start."""
-    events = open_audit_log(state).events()
+    events = open_audit_log(StateLocation(state)).events()
     created = next(e for e in events if e.kind == EventKind.REQUEST_CREATED)
     run_started = next(e for e in events if e.kind == EventKind.RUN_STARTED)
     begun: dict[str, datetime] = {}

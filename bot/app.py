@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from bot.adapters.slack_settings import SlackSettings
@@ -31,7 +32,7 @@ from bot.invocation import Invocation
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
-from bot.listeners.handoff import Handoff
+from bot.listeners.handoff import Forward, Handoff
 from bot.listeners.home import register_home
 from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
@@ -60,11 +61,16 @@ def build_app(
     reporter: ErrorReporter | None = None,
     client: WebClient | None = None,
     flow: RequestFlow | None = None,
+    forward: Forward | None = None,
+    middleware: list[Middleware] | None = None,
 ) -> App:
     """A Bolt app answering ``/migrate`` and its buttons.
 
     ``handlers`` are added to (and override) the read-only ones and, with a
-    ``flow``, the change handlers. Building it calls ``auth.test`` once, so a
+    ``flow``, the change handlers. ``forward``: a front of a shared deployment,
+    which enqueues each request's work for a worker instead of doing it.
+    ``middleware`` replaces ``global_middleware()`` (a worker replaying requests
+    a front already filtered). Building it calls ``auth.test`` once, so a
     wrong token fails here, at start.
     """
     client = client or web_client(settings.bot_token, settings.api_url)
@@ -79,8 +85,10 @@ def build_app(
         client=client,
         process_before_response=True,
     )
-    for middleware in global_middleware(flow.people if flow is not None else None):
-        app.use(middleware)
+    if middleware is None:
+        middleware = global_middleware(people=flow.people if flow is not None else None)
+    for each in middleware:
+        app.use(each)
     home = HomeTab(flow=flow, client=client) if flow is not None else None
 
     def context_for(invocation: Invocation) -> CommandContext:
@@ -98,7 +106,7 @@ def build_app(
             shared=shared,
         )
 
-    handoff = Handoff(context_for, worker, reporter)
+    handoff = Handoff(context_for, worker, reporter, forward)
     register_slash_command(
         app,
         config=config,
@@ -111,7 +119,7 @@ def build_app(
         register_decisions(app, flow=flow, handoff=handoff)
         assert home is not None
         register_rejection(app, flow=flow, handoff=handoff, home=home)
-        register_home(app, home=home, worker=worker)
+        register_home(app, home=home, handoff=handoff)
         register_live_use(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)

@@ -1,5 +1,6 @@
 """The bot's moving parts, started in order and stopped in reverse: one function
-every way of serving uses (HTTP mode, Socket Mode, the local sandbox, tests).
+every way of serving uses (HTTP mode, Socket Mode, the local sandbox, a
+worker, tests).
 
 ``start_runtime(config, client)`` opens the audit log, the request service
 (user groups looked up in Slack), the outbox and its notifier, the pipeline
@@ -9,13 +10,23 @@ file (reminders, scheduled starts; one per file) and the ticker that keeps
 a running request's elapsed time fresh, and the keeper of the watches after
 successful runs (resumed from the log). ``shutdown()`` stops the runs (each
 aborted, its revision in flight rolled back), flushes what it can and stops.
+
+Its ``Role`` says which of these a process does. ``EMBEDDED`` (no
+``state_url_env``): all of them, as one process. With a shared state, a
+``FRONT`` (``migrate-bot serve``) only answers Slack and enqueues: runs go to
+the job queue, nothing is delivered, recovered or scheduled there; a
+``WORKER`` (``migrate-bot worker``) delivers the outbox with the other
+workers, recovers and runs its targets' jobs, keeps their watches, and stands
+by for the scheduler.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -25,7 +36,8 @@ from slack_sdk import WebClient
 from audit.store import Clock, EventStore, utc_now
 from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
-from bot.flows.plan_cache import RecentPlans
+from bot.flows.forwarding import Forwarder
+from bot.flows.plan_cache import RecentPlans, SharedPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
@@ -37,18 +49,27 @@ from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.worker import ThreadWorker
 from commands.config.targets_file import Config
+from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
 from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
 from commands.state.audit_log import open_audit_log
-from commands.state.outbox import Outbox, OutboxBusyError
-from commands.state.people import PeopleDirectory
+from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
+from commands.state.people import open_people
+from commands.state.shared import shared_state
 from commands.targets import TargetOpener, open_target
 
 log = logging.getLogger(__name__)
 
 TICK_S = 10.0  # how often a running request's message is redrawn without news
 FLUSH_S = 5.0  # at shutdown, how long queued notifications may take to leave
+CLAIM_TIMEOUT_S = 120.0  # a shared outbox's claim older than this was a dead worker's
+
+
+class Role(Enum):
+    EMBEDDED = "embedded"  # one process does everything (no state_url_env)
+    FRONT = "front"  # shared state: answers Slack and enqueues
+    WORKER = "worker"  # shared state: runs the jobs, delivers, schedules
 
 
 class Ticker:
@@ -93,10 +114,11 @@ class BotRuntime:
     worker: ThreadWorker
     flow: RequestFlow
     scheduling: ScheduleFlow
-    ticker: Ticker
+    ticker: Ticker | None
     interrupted: list[InterruptedRun]
     metrics: CollectorRegistry
     watches: WatchKeeper
+    queue: JobQueue | None = None
 
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
@@ -109,7 +131,8 @@ class BotRuntime:
     def shutdown(self) -> None:
         """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
         self.scheduling.stop()
-        self.ticker.stop()
+        if self.ticker is not None:
+            self.ticker.stop()
         self.watches.stop()
         self.flow.shutdown()
         if not self.worker.drain(FLUSH_S):
@@ -134,14 +157,27 @@ def start_runtime(
     tick_s: float = TICK_S,
     worker: ThreadWorker | None = None,
     schedule: bool = True,
+    role: Role | None = None,
+    targets: Collection[str] | None = None,
 ) -> BotRuntime:
-    """Start everything but the transport; raises ``AuditLogUnavailableError`` when
-    the state file cannot be opened. ``schedule=False`` runs no scheduler."""
-    store = open_audit_log(config.bot.state_path, clock=clock)
+    """Start everything ``role`` does (default: a front with a shared state, else the
+    embedded bot) but the transport; raises ``AuditLogUnavailableError`` when the
+    state cannot be opened. ``schedule=False`` runs no scheduler; ``targets``: the
+    targets a worker recovers (those of its queues)."""
+    shared = shared_state(config.bot.state)
+    role = role or (Role.FRONT if shared else Role.EMBEDDED)
+    store = open_audit_log(config.bot.state, clock=clock)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
-    outbox = Outbox(config.bot.state_path)
-    notifier = Notifier(client, outbox, min_update_interval=min_update_interval).start()
+    outbox = open_outbox(config.bot.state)
+    notifier = Notifier(
+        client,
+        outbox,
+        min_update_interval=min_update_interval,
+        claim_timeout=CLAIM_TIMEOUT_S if shared else None,
+    )
+    if role is not Role.FRONT:
+        notifier.start()
     messages = RequestMessages(
         config=config,
         requests=requests,
@@ -155,21 +191,28 @@ def start_runtime(
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
     )
+    queue = JobQueue(shared, config) if shared else None
     flow = RequestFlow(
         context=context,
         messages=messages,
         groups=groups,
-        plans=RecentPlans(),
-        people=PeopleDirectory(config.bot.state_path),
+        plans=SharedPlans(shared.pool) if shared else RecentPlans(),
+        runs=QueuedRuns(queue) if queue else None,
+        people=None if role is Role.FRONT else open_people(config.bot.state),
     )
-    interrupted = flow.recover() if recover else []
+    working = role is not Role.FRONT
+    interrupted = flow.recover(targets) if recover and working else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
-    if schedule:  # after the recovery: a slot due now starts only once the dead runs are marked
+    if schedule and working:  # after the recovery: a slot due now starts once dead runs are marked
         flow.scheduling.start()
     told = WatchMessages(messages)
     watches = WatchKeeper(
-        context, on_started=told.started, on_regressed=told.regressed, on_finished=told.finished
+        context,
+        on_started=told.started,
+        on_regressed=told.regressed,
+        on_finished=told.finished,
+        targets=targets,
     )
     return BotRuntime(
         config=config,
@@ -179,14 +222,22 @@ def start_runtime(
         outbox=outbox,
         notifier=notifier,
         groups=groups,
-        worker=worker or ThreadWorker(),
+        worker=worker or _worker_for(role),
         flow=flow,
         scheduling=flow.scheduling,
-        ticker=Ticker(messages, tick_s).start(),
+        ticker=Ticker(messages, tick_s).start() if working else None,
         interrupted=interrupted,
         metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
-        watches=watches.start(),
+        watches=watches.start() if working else watches,
+        queue=queue,
     )
+
+
+def _worker_for(role: Role) -> ThreadWorker:
+    """Where listeners' work goes after the ack. A front's only enqueues (one insert):
+    it runs at normal priority, since a lowered thread that holds the interpreter lock
+    on a busy machine keeps the acknowledgements waiting for it."""
+    return ThreadWorker(nice=0) if role is Role.FRONT else ThreadWorker()
 
 
 @dataclass(frozen=True)
@@ -203,7 +254,12 @@ def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
     runtime = start_runtime(config, client)
     try:
         app = build_app(
-            settings, config=config, worker=runtime.worker, flow=runtime.flow, client=client
+            settings,
+            config=config,
+            worker=runtime.worker,
+            flow=runtime.flow,
+            client=client,
+            forward=Forwarder(runtime.queue, runtime.requests) if runtime.queue else None,
         )
     except BaseException:
         runtime.shutdown()

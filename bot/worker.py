@@ -164,3 +164,19 @@ def _lower_priority(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, nice))
         except OSError as exc:
             log.info("could not lower the worker's priority: %s", exc)
+
+
+class InlineWorker:
+    """Runs each job at once, in the caller's thread: a worker process replaying a
+    Slack request inside a queued job, where the job's thread is the work's thread."""
+
+    pending = 0
+    failed = 0
+
+    def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None:
+        try:
+            job()
+        except Exception as exc:
+            self.failed += 1
+            log.warning("%s failed: %s", name, type(exc).__name__)
+            on_error(exc)

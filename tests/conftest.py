@@ -34,6 +34,7 @@ pytest_plugins = [
     "tests.support.browser",
     "tests.support.sandbox_fixtures",
     "tests.support.checks_fixtures",
+    "tests.support.shared_state",
     "tests.support.statement_stats_server",
 ]
 

@@ -1,5 +1,6 @@
-"""Tampering with the SQLite file behind the bot's back makes `audit verify` fail and
-name the event; an untouched log verifies."""
+"""Tampering with the stored log behind the bot's back makes `audit verify` fail and
+name the event; an untouched log verifies. Every case runs on both back-ends: the
+SQLite file (head file beside it) and the shared PostgreSQL (head row beside the events)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from audit.chain import canonical_json, event_hash
 from bot.cli import main
 from commands.errors import ExitCode
 from commands.requests import RequestService
+from commands.state.schema import SEARCH_PATH
 from tests.support.request_helpers import (
     APPROVER,
     fingerprint,
@@ -23,14 +29,75 @@ from tests.support.request_helpers import (
     ready_for_approval,
     write_config,
 )
+from tests.support.shared_state import SHARED_BOT_KEYS
 
-Tamper = Callable[[sqlite3.Connection, Path], None]
+
+@dataclass
+class StoredLog:
+    """Where the log of a test lives, and a forger's raw access to it."""
+
+    path: Path  # the SQLite file (unused by PostgreSQL)
+    url: str | None  # the shared state's database
+
+    @property
+    def shared(self) -> bool:
+        return self.url is not None
+
+    @contextmanager
+    def forger(self) -> Iterator[Forger]:
+        if self.url is None:
+            with sqlite3.connect(self.path) as conn:
+                yield Forger(lambda sql, params=(): conn.execute(sql, params), self)
+            return
+        with psycopg.connect(self.url, options=SEARCH_PATH, autocommit=True) as conn:
+            yield Forger(lambda sql, params=(): conn.execute(sql.replace("?", "%s"), params), self)
+
+    def head(self) -> str:
+        if self.url is None:
+            return self.path.with_name(self.path.name + ".head").read_text().strip()
+        with self.forger() as forger:
+            seq, digest = forger.execute("SELECT seq, hash FROM chain_head").fetchone()
+        return f"{seq}:{digest}"
+
+    def where(self) -> str:
+        return (
+            "the audit log in PostgreSQL (schema migrate_bot)"
+            if self.shared
+            else (f"the audit log {self.path}")
+        )
 
 
-@pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@dataclass
+class Forger:
+    execute: Callable[..., Any]
+    log: StoredLog
+
+    def drop_head(self) -> None:
+        if self.log.shared:
+            self.execute("DELETE FROM chain_head")
+        else:
+            self.log.path.with_name(self.log.path.name + ".head").unlink()
+
+    def set_head(self, seq: int, digest: str) -> None:
+        if self.log.shared:
+            self.execute("UPDATE chain_head SET seq = ?, hash = ?", (seq, digest))
+        else:
+            self.log.path.with_name(self.log.path.name + ".head").write_text(f"{seq}:{digest}\n")
+
+    def count(self) -> Sequence[Any]:
+        return tuple(self.execute("SELECT count(*), max(seq) FROM events").fetchone())
+
+
+Tamper = Callable[[Forger], None]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> StoredLog:
     """A log of 16 events: two requests, the first approved and running."""
-    config = write_config(tmp_path)
+    url = request.getfixturevalue("shared_state_url") if request.param == "postgres" else None
+    config = write_config(tmp_path, bot_keys=SHARED_BOT_KEYS if url else "")
     monkeypatch.setenv("MIGRATE_BOT_CONFIG", str(tmp_path / "migrate-bot.toml"))
     service: RequestService = make_service(config)
     first = ready_for_approval(service)
@@ -39,7 +106,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ready_for_approval(service)
     head = service.store.head()
     assert head is not None and head.seq == 16
-    return config.bot.state_path
+    return StoredLog(config.bot.state_path, url)
 
 
 def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -48,18 +115,22 @@ def verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def edit(conn: sqlite3.Connection, _: Path) -> None:
-    conn.execute("UPDATE events SET actor = 'U0EVE' WHERE seq = 9")
+def edit(forger: Forger) -> None:
+    forger.execute("UPDATE events SET actor = 'U0EVE' WHERE seq = 9")
 
 
-def reformat(conn: sqlite3.Connection, _: Path) -> None:
+def reformat(forger: Forger) -> None:
     """Same JSON meaning, different bytes: still an edit of what was recorded."""
-    conn.execute("UPDATE events SET data = replace(data, ',', ', ') WHERE seq = 1")
+    forger.execute("UPDATE events SET data = replace(data, ',', ', ') WHERE seq = 1")
 
 
-def forge_actor(conn: sqlite3.Connection, seq: int) -> None:
+def forge_actor(forger: Forger, seq: int) -> None:
     """Make U0EVE the actor of event ``seq`` and recompute its own hash to match."""
-    row = conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()
+    row = forger.execute(
+        "SELECT seq, ts, request_id, target, actor, kind, data, prev_hash, hash FROM events"
+        " WHERE seq = ?",
+        (seq,),
+    ).fetchone()
     seq, ts, request_id, target, _actor, kind, data, prev_hash, _ = row
     digest = event_hash(
         seq=seq,
@@ -71,35 +142,35 @@ def forge_actor(conn: sqlite3.Connection, seq: int) -> None:
         data_json=canonical_json(json.loads(data)),
         prev_hash=prev_hash,
     )
-    conn.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = ?", (digest, seq))
+    forger.execute("UPDATE events SET actor = 'U0EVE', hash = ? WHERE seq = ?", (digest, seq))
 
 
-def edit_and_rehash(conn: sqlite3.Connection, _: Path) -> None:
+def edit_and_rehash(forger: Forger) -> None:
     """A careful forger: fix event 9's own hash after editing it."""
-    forge_actor(conn, 9)
+    forge_actor(forger, 9)
 
 
-def edit_and_rehash_last(conn: sqlite3.Connection, _: Path) -> None:
-    """Rewrite the newest event consistently; only the head file still knows."""
-    forge_actor(conn, 16)
+def edit_and_rehash_last(forger: Forger) -> None:
+    """Rewrite the newest event consistently; only the recorded head still knows."""
+    forge_actor(forger, 16)
 
 
-def delete(conn: sqlite3.Connection, _: Path) -> None:
-    conn.execute("DELETE FROM events WHERE seq = 7")
+def delete(forger: Forger) -> None:
+    forger.execute("DELETE FROM events WHERE seq = 7")
 
 
-def reorder(conn: sqlite3.Connection, _: Path) -> None:
-    conn.execute("UPDATE events SET seq = -1 WHERE seq = 5")
-    conn.execute("UPDATE events SET seq = 5 WHERE seq = 6")
-    conn.execute("UPDATE events SET seq = 6 WHERE seq = -1")
+def reorder(forger: Forger) -> None:
+    forger.execute("UPDATE events SET seq = -1 WHERE seq = 5")
+    forger.execute("UPDATE events SET seq = 5 WHERE seq = 6")
+    forger.execute("UPDATE events SET seq = 6 WHERE seq = -1")
 
 
-def truncate(conn: sqlite3.Connection, _: Path) -> None:
-    conn.execute("DELETE FROM events WHERE seq > 12")
+def truncate(forger: Forger) -> None:
+    forger.execute("DELETE FROM events WHERE seq > 12")
 
 
-def drop_head_file(_: sqlite3.Connection, path: Path) -> None:
-    path.with_name(path.name + ".head").unlink()
+def drop_head(forger: Forger) -> None:
+    forger.drop_head()
 
 
 @pytest.mark.parametrize(
@@ -111,7 +182,7 @@ def drop_head_file(_: sqlite3.Connection, path: Path) -> None:
         (delete, "event 7: event 7 is missing (found 8)"),
         (reorder, "event 5: does not follow event 4"),
         (truncate, "event 16: event 16 was recorded as the head but is gone (truncated)"),
-        (drop_head_file, "event 16: the head file"),
+        (drop_head, "event 16: the {head}"),
     ],
     ids=[
         "edit",
@@ -120,31 +191,34 @@ def drop_head_file(_: sqlite3.Connection, path: Path) -> None:
         "delete",
         "reorder",
         "truncate",
-        "head-file-deleted",
+        "head-deleted",
     ],
 )
 def test_tampering_fails_verify_naming_the_event(
-    capsys: pytest.CaptureFixture[str], log: Path, tamper: Tamper, message: str
+    capsys: pytest.CaptureFixture[str], stored: StoredLog, tamper: Tamper, message: str
 ) -> None:
     assert verify(capsys) == (
         ExitCode.OK,
-        f"ok: 16 events, every hash and link verifies, head {_head(log)}\n",
+        f"ok: 16 events, every hash and link verifies, head {stored.head()}\n",
     )
-    with sqlite3.connect(log) as conn:
-        tamper(conn, log)
+    with stored.forger() as forger:
+        tamper(forger)
     code, output = verify(capsys)
     assert code == ExitCode.FAILED
-    assert f"error: the audit log does not verify: {message}" in output
+    head = "recorded head" if stored.shared else "head file"
+    assert f"error: the audit log does not verify: {message.format(head=head)}" in output
 
 
-def test_a_rewritten_head_file_is_caught_by_a_head_kept_elsewhere(
-    capsys: pytest.CaptureFixture[str], log: Path
+def test_a_rewritten_head_is_caught_by_a_head_kept_elsewhere(
+    capsys: pytest.CaptureFixture[str], stored: StoredLog
 ) -> None:
-    kept = _head(log)  # e.g. posted to the ops channel after the run
-    with sqlite3.connect(log) as conn:
-        truncate(conn, log)
-        seq, digest = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC").fetchone()
-    log.with_name(log.name + ".head").write_text(f"{seq}:{digest}\n")
+    kept = stored.head()  # e.g. posted to the ops channel after the run
+    with stored.forger() as forger:
+        truncate(forger)
+        seq, digest = forger.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        forger.set_head(seq, digest)
     assert verify(capsys)[0] == ExitCode.OK  # the forger covered the tracks beside the file…
     code, output = verify(capsys, "--expect-head", kept, "--json")
     assert code == ExitCode.FAILED  # …but not the head kept elsewhere
@@ -152,12 +226,12 @@ def test_a_rewritten_head_file_is_caught_by_a_head_kept_elsewhere(
     assert verify(capsys, "--expect-head", "15:nothex")[0] == ExitCode.BAD_INPUT
 
 
-def test_the_console_script_fails_a_tampered_log(log: Path) -> None:
+def test_the_console_script_fails_a_tampered_log(stored: StoredLog) -> None:
     script = Path(sys.executable).with_name("migrate-bot")
     ok = subprocess.run([script, "audit", "verify"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
-    with sqlite3.connect(log) as conn:
-        delete(conn, log)
+    with stored.forger() as forger:
+        delete(forger)
     broken = subprocess.run(
         [script, "audit", "verify"], capture_output=True, text=True, check=False
     )
@@ -165,25 +239,30 @@ def test_the_console_script_fails_a_tampered_log(log: Path) -> None:
     assert "event 7 is missing" in broken.stderr
 
 
-def _head(log: Path) -> str:
-    return log.with_name(log.name + ".head").read_text().strip()
-
-
-@pytest.mark.parametrize("tamper", [truncate, drop_head_file, edit_and_rehash_last])
+@pytest.mark.parametrize("tamper", [truncate, drop_head, edit_and_rehash_last])
 def test_a_log_cut_or_rewritten_at_its_end_takes_no_more_writes(
-    capsys: pytest.CaptureFixture[str], log: Path, tamper: Tamper
+    capsys: pytest.CaptureFixture[str], stored: StoredLog, tamper: Tamper
 ) -> None:
     """Appending would move the head past the damage and hide it: the bot stops instead."""
-    with sqlite3.connect(log) as conn:
-        tamper(conn, log)
-        before = conn.execute("SELECT count(*), max(seq) FROM events").fetchone()
+    with stored.forger() as forger:
+        tamper(forger)
+        before = forger.count()
     code = main(["freeze", "prod", "--reason", "incident"])
     err = capsys.readouterr().err
     assert code == ExitCode.UNAVAILABLE
-    assert f"error: the audit log {log} was tampered with (" in err
-    with sqlite3.connect(log) as conn:
-        assert conn.execute("SELECT count(*), max(seq) FROM events").fetchone() == before
+    assert f"error: {stored.where()} was tampered with (" in err
+    with stored.forger() as forger:
+        assert forger.count() == before
     assert verify(capsys)[0] == ExitCode.FAILED
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A SQLite log (the file itself is what the next test breaks)."""
+    config = write_config(tmp_path)
+    monkeypatch.setenv("MIGRATE_BOT_CONFIG", str(tmp_path / "migrate-bot.toml"))
+    ready_for_approval(make_service(config))
+    return config.bot.state_path
 
 
 def test_a_file_that_is_not_a_log_is_refused_plainly(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.backup.cleanup import cleanup_backups
 from commands.backup.listing import list_backups
@@ -303,7 +304,7 @@ def test_a_bot_killed_mid_upload_leaves_an_upload_that_cleanup_aborts(
         os.killpg(bot.pid, signal.SIGKILL)
         bot.wait()
     [key] = s3.open_uploads()
-    store = EventStore(tmp_path / "state.sqlite3")
+    store = SqliteEventStore(tmp_path / "state.sqlite3")
     assert event_kinds(store) == ["backup_started", "backup_writing"]
 
     deadline = time.monotonic() + 10  # the server notices the dead session at once, or nearly

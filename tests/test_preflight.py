@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from bot.cli import main
 from commands.checks import Verdict, record_report, run_preflight
 from commands.checks.preflight import PREFLIGHT_CHECKS
@@ -271,7 +271,7 @@ def test_switched_off_checks_are_listed_as_skipped(empty_db: DatabaseUrl, tmp_pa
 
 def test_results_are_recorded_in_the_audit_log(empty_db: DatabaseUrl, tmp_path: Path) -> None:
     report = run_preflight(handle_for(empty_db, tmp_path))
-    store = EventStore(tmp_path / "audit.sqlite3")
+    store = SqliteEventStore(tmp_path / "audit.sqlite3")
     events = record_report(store, report, actor="U0ALICE", request_id="r-1")
     assert [e.data["name"] for e in events] == [r.name for r in report.results]
     assert {e.kind for e in events} == {EventKind.CHECK_RESULT}

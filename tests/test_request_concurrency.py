@@ -1,5 +1,6 @@
 """Many approvals and run starts at once, from threads and from separate processes on
-the same SQLite file: exactly one approval, exactly one run, the chain intact."""
+the same state (the SQLite file, or the shared PostgreSQL): exactly one approval,
+exactly one run, the chain intact."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from audit.store import EventStore
+import pytest
+
 from commands.config.targets_file import parse_config
 from commands.requests import AlreadyDoneError, RequestService
+from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import EventKind, RequestState
 from tests.support.request_helpers import (
     APPROVER,
@@ -21,6 +24,7 @@ from tests.support.request_helpers import (
     ready_for_approval,
     write_config,
 )
+from tests.support.shared_state import SHARED_BOT_KEYS
 
 PROCESSES = 4
 THREADS_PER_PROCESS = 10
@@ -64,7 +68,7 @@ def race(
 
 def open_service(config_path: Path) -> RequestService:
     config = parse_config(config_path.read_text(), source=str(config_path), base=config_path.parent)
-    return RequestService(EventStore(config.bot.state_path), config)
+    return RequestService(open_audit_log(config.bot.state), config)
 
 
 def child(config_path: Path, request_id: str, barrier: object, results: object) -> None:
@@ -77,8 +81,12 @@ def child(config_path: Path, request_id: str, barrier: object, results: object) 
     results.put((approvals, starts))  # type: ignore[attr-defined]
 
 
-def test_one_approval_and_one_run_from_many_threads_and_processes(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_one_approval_and_one_run_from_many_threads_and_processes(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    shared = backend == "postgres" and request.getfixturevalue("shared_state_url")
+    config = write_config(tmp_path, bot_keys=SHARED_BOT_KEYS if shared else "")
     service = make_service(config)
     request = ready_for_approval(service)
     before = len(service.store.events())

@@ -47,7 +47,7 @@ def test_help_status_and_plan_with_its_sql_in_a_modal(
 
     send(page, "/migrate plan demo")
     plan = messages(page, "ephemeral").last
-    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade")
+    expect(plan.locator(".b-header")).to_have_text("Plan for demo: upgrade", timeout=WAIT_MS)
     before = last_seq(sandbox)
     plan.locator("button[data-action-id=view_sql]").click()
     modal = page.locator("#modal-layer .modal")

@@ -139,7 +139,7 @@ def test_the_approver_is_told_with_a_link_to_the_request_named_by_its_channel(
     assert DEV not in dm.replace(permalink, "")  # the channel by name, never its id
     assert bot.slack.calls("chat.getPermalink")[-1].args["message_ts"] == message.ts
     # the name Slack gave the requester is kept for the terminal (`migrate-bot audit`)
-    assert known_names(bot.config.bot.state_path)[ALICE] == "alice"
+    assert known_names(bot.config.bot.state)[ALICE] == "alice"
     bot.runtime.flow.cancel(request_id, user=ALICE)
 
 

@@ -82,16 +82,15 @@ def test_the_events_the_bot_listens_to_are_subscribed() -> None:
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 
-def test_the_procfile_runs_serve_in_each_mode() -> None:
+def test_the_procfile_runs_a_front_and_a_worker() -> None:
     processes = dict(
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
     )
     assert set(processes) == {"web", "worker"}
-    serve = cli.commands["serve"]
-    options = {opt for param in serve.params for opt in param.opts}
-    for process, mode in (("web", "http"), ("worker", "socket")):
+    for process, command in (("web", "serve"), ("worker", "worker")):
         words = shlex.split(processes[process])
-        assert words[:2] == ["migrate-bot", "serve"]
-        assert words[words.index("--mode") + 1] == mode
+        assert words[:2] == ["migrate-bot", command]
+        options = {opt for param in cli.commands[command].params for opt in param.opts}
         assert {w for w in words if w.startswith("--")} <= options
-    assert "$PORT" in processes["web"]
+    web = shlex.split(processes["web"])
+    assert web[web.index("--mode") + 1] == "http" and "$PORT" in processes["web"]

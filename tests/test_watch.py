@@ -193,7 +193,9 @@ def test_a_watch_resumes_after_a_restart_and_is_finished_once(
         lookups(pgss_db)
         clock.jump_to(clock() + timedelta(minutes=2))
         restarted = WatchKeeper(context)  # a new process, with the same audit log
+        elsewhere = WatchKeeper(context, targets=["eu"])  # a worker of another network's queue
         clock.jump_to(clock() + timedelta(minutes=10))
+        assert elsewhere.tick() == [] and elsewhere.open_watches() == []  # due, but not its own
         [report] = wait_for(restarted.tick)
         assert before_restart.tick() == []  # the other process finds it finished
     assert any("the bot restarted during the watch" in note for note in report.notes)

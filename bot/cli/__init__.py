@@ -21,7 +21,9 @@ from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
+from bot.cli.state import state
 from bot.cli.watch import watch
+from bot.cli.worker import worker
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -70,6 +72,8 @@ for command in (
     demo_data,
     serve,
     watch,
+    worker,
+    state,
 ):
     cli.add_command(command)
 

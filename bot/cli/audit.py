@@ -12,7 +12,9 @@ from bot.cli.audit_summary import summary_text
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.requests.inputs import parse_request_id
+from commands.state.audit_log import open_audit_log
 from commands.state.audit_reading import AuditLogBrokenError, open_existing, parse_head, verify
+from commands.state.location import StateLocation
 from commands.state.people import known_names
 
 file_option = click.option(
@@ -23,12 +25,13 @@ file_option = click.option(
 )
 
 
-def _state_path(path: Path | None) -> Path:
-    return path or load_config().bot.state_path
+def _location(path: Path | None) -> StateLocation:
+    """The state to read: ``--file``, else the configured one (shared or the file)."""
+    return StateLocation(path) if path is not None else load_config().bot.state
 
 
-def _store(path: Path | None) -> EventStore:
-    return open_existing(_state_path(path))
+def _store(location: StateLocation) -> EventStore:
+    return open_audit_log(location) if location.shared else open_existing(location.path)
 
 
 @click.group(invoke_without_command=True)
@@ -59,10 +62,11 @@ def audit(
     if ctx.invoked_subcommand is not None:
         return
     request_id = parse_request_id(request_id) if request_id else None
-    store = _store(path)
+    location = _location(path)
+    store = _store(location)
     events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
     events.reverse()
-    names = known_names(_state_path(path))
+    names = known_names(location)
     out.emit(
         events,
         render_json=lambda es: [audit_render.event_json(e) for e in es],
@@ -82,7 +86,7 @@ def audit(
 @output_option
 def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> None:
     """Walk the hash chain; fail naming the first edited, deleted, moved or cut event."""
-    store = _store(path)
+    store = _store(_location(path))
     try:
         report = verify(store, [parse_head(h) for h in heads])
     except AuditLogBrokenError as broken:  # as text, the error line says it
@@ -109,7 +113,7 @@ def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> No
 @file_option
 def export(fmt: str, output: Path | None, path: Path | None) -> None:
     """Write every event, in order, with its hashes (for auditors and spreadsheets)."""
-    store = _store(path)
+    store = _store(_location(path))
     events = store.iter_events()
     if fmt == "json":
         chunks = audit_render.json_array(audit_render.event_json(e) for e in events)

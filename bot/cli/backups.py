@@ -35,7 +35,7 @@ def backup(target: str, out: Output) -> None:
     handle = open_target(config.target(target))
     record = take_backup(
         handle,
-        store=open_audit_log(config.bot.state_path),
+        store=open_audit_log(config.bot.state),
         actor=operator(),
         on_progress=_progress(out),
     )
@@ -49,7 +49,7 @@ def backups(target: str, out: Output) -> None:
     """List TARGET's backups, newest first: id, time, revision, size, location."""
     config = load_config()
     config.target(target)
-    records = list_backups(open_audit_log(config.bot.state_path), target)
+    records = list_backups(open_audit_log(config.bot.state), target)
     out.emit(
         records,
         render_json=render.backup_list_json,

@@ -43,7 +43,7 @@ def requests(
     """List recent migration requests, or show one (ID, e.g. M-3) in full."""
     config = load_config()
     service = open_requests(config)
-    names = known_names(config.bot.state_path)
+    names = known_names(config.bot.state)
     if request_id:
         out.emit(
             service.get(request_id),

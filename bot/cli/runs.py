@@ -95,7 +95,7 @@ def _plan_and_run(
     yes: bool,
     out: Output,
 ) -> int:
-    store = open_audit_log(config.bot.state_path)
+    store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     planned = plan_request(
         handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False

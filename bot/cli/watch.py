@@ -45,7 +45,7 @@ def watch(request_id: str | None, out: Output) -> int:
     watch found a regression.
     """
     config = load_config()
-    store = open_audit_log(config.bot.state_path)
+    store = open_audit_log(config.bot.state)
     context = RunContext(config=config, requests=open_requests(config), store=store)
     wanted = parse_request_id(request_id) if request_id else None
     if wanted is not None:

@@ -11,8 +11,8 @@ sentences returned are the clicker's private confirmation.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection
-from concurrent.futures import Future
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -41,7 +41,7 @@ from commands.pipeline import (
 )
 from commands.pipeline.plans import plan_request
 from commands.pipeline.ways_back import recorded_outcome, way_back
-from commands.pipeline.worker import AlreadyRunningError
+from commands.pipeline.worker import AlreadyRunningError, Runs
 from commands.requests import (
     AlreadyDoneError,
     GroupLookup,
@@ -51,7 +51,7 @@ from commands.requests import (
 from commands.requests.inputs import one_of, parse_request_id
 from commands.requests.policy import check_approver
 from commands.requests.slots import Slot
-from commands.state.people import PeopleDirectory
+from commands.state.people import Directory
 from commands.state.vocabulary import RUN_OUTCOMES, ChecklistItem, RequestKind, RequestState
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,9 @@ class NotTheRequesterError(RequestRefused):
 class RequestFlow:
     """The Slack front's calls into requests and runs; one per bot process.
 
+    ``runs`` is where approved requests go: this process's ``executor`` (a pool
+    of run threads, the embedded default) or, with a shared state, the job
+    queue (``QueuedRuns``), whose workers hand each run to their ``executor``.
     It holds its ``scheduling`` (started or not by the runtime), which asks
     requests and starts runs through it (``ScheduleFlow``'s ``RequestDesk``).
     """
@@ -78,19 +81,21 @@ class RequestFlow:
         messages: RequestMessages,
         groups: GroupLookup,
         plans: RecentPlans,
-        people: PeopleDirectory | None = None,
+        runs: Runs | None = None,
+        people: Directory | None = None,
     ) -> None:
         self.context = context
         self.messages = messages
         self.groups = groups
         self.plans = plans
         self.people = people  # who is who, for the terminal (bot.middleware.names)
-        self.runs = RunWorker(
+        self.executor = RunWorker(
             LoggedPipeline(context),
             on_update=messages.on_update,
             on_outcome=self._finished,
             on_refused=self._refused,
         )
+        self.runs: Runs = runs or self.executor
         self.scheduling = ScheduleFlow(context=context, messages=messages, desk=self)
         messages.scheduler_running = lambda: self.scheduling.scheduler is not None
 
@@ -311,12 +316,13 @@ class RequestFlow:
 
     # --- runs -------------------------------------------------------------------
 
-    def recover(self) -> list[InterruptedRun]:
-        """At start-up: runs that died with the last process, marked and announced once."""
-        found = recover_interrupted(self.context)
+    def recover(self, targets: Collection[str] | None = None) -> list[InterruptedRun]:
+        """At start-up: runs that died with the last process, marked and announced once
+        (``targets``: only those, e.g. a worker's)."""
+        found = recover_interrupted(self.context, targets)
         for run in found:
             self.messages.announce_interrupted(run)
-        for fleet in recover_fleets(self.context):
+        for fleet in recover_fleets(self.context, targets):
             self.messages.announce_fleet_interrupted(fleet)
         self._announce_unannounced()
         return found
@@ -340,16 +346,39 @@ class RequestFlow:
     def shutdown(self) -> None:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""
         self.runs.shutdown(cancel_running=True)
+        if self.executor is not self.runs:
+            self.executor.shutdown(cancel_running=True)
 
-    def submit_run(
-        self, request_id: str, target: str, *, until: datetime | None
-    ) -> Future[RunOutcome | None]:
+    def submit_run(self, request_id: str, target: str, *, until: datetime | None) -> object:
         """Start an approved request's run now, to end by ``until`` (a scheduled slot's
         end); raises ``AlreadyRunningError`` while another run holds the target."""
         return self.runs.submit(request_id, target, until=until)
 
+    def run_here(
+        self, request_id: str, target: str, *, until: datetime | None, cancel: threading.Event
+    ) -> None:
+        """A worker's turn at a queued run: run it in this process to its outcome, which
+        is announced (or its refusal said) as for a run started here. ``cancel`` set
+        (the Stop button, from any process) aborts it."""
+        future = self.executor.submit(request_id, target, until=until)
+        while not future.done():
+            if cancel.wait(0.5):
+                self.executor.cancel(request_id)
+                break
+        future.result()
+
     def _start(self, request_id: str, target: str) -> str | None:
         """Hand the request to the run worker; why not, if it cannot start now."""
+        if self.runs is not self.executor:  # queued: one run per target waits its turn there
+            busy = self.context.requests.requests(
+                target=target, states=[RequestState.RUNNING], limit=1
+            )
+            self.runs.submit(request_id, target)
+            if busy and busy[0].id != request_id:
+                note = f"{busy[0].id} is running on {target}; this run starts when it ends."
+                self.messages.not_started(request_id, note)
+                return note
+            return None
         try:
             self.runs.submit(request_id, target)
         except AlreadyRunningError as busy:

@@ -84,6 +84,9 @@ class ScheduleFlow:
             submit=self._submit,
             late_start_limit=self.late_start_limit,
         )
+        if self.context.config.bot.shared:  # one holder across the workers; the others stand by
+            self.scheduler = scheduler.stand_by()
+            return self
         try:
             self.scheduler = scheduler.start()
         except SchedulerBusyError as busy:

@@ -10,7 +10,7 @@ they see. A listener gives its work: payload → domain call → view.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,32 +26,49 @@ Work = Callable[[CommandContext], str | None]
 """What runs on the worker; a sentence it returns is the asker's private answer."""
 ActionWork = Callable[[dict[str, Any], CommandContext], str | None]
 """A button's work, given the clicked action."""
+Forward = Callable[[Mapping[str, Any]], None]
+"""A shared deployment's front: enqueue the Slack request's body for a worker, which
+replays it through its own app (``bot.distributed.worker_process``) and does the work there."""
 
 
 @dataclass(frozen=True)
 class Handoff:
-    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation."""
+    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation;
+    with ``forward`` (a front of a shared deployment), hands it to a worker process."""
 
     context_for: Callable[[Invocation], CommandContext]
     worker: Worker
     reporter: ErrorReporter
+    forward: Forward | None = None
 
     def submit(
-        self, invocation: Invocation, work: Work, *, doing: str, request_id: str | None = None
+        self,
+        invocation: Invocation,
+        work: Work,
+        *,
+        doing: str,
+        request_id: str | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> None:
         """Run ``work`` after the ack; ``doing`` names it in the log and in an error answer,
-        whose lines carry ``request_id`` when the work is about one request."""
+        whose lines carry ``request_id`` when the work is about one request. ``body`` is
+        the Slack request's: a front that forwards enqueues it instead (after the ack
+        too, so the acknowledgement waits for no database)."""
         ctx = self.context_for(invocation)
+        forward = self.forward if body is not None else None
 
         def job() -> None:
             with log_context(request_id=request_id):
+                if forward is not None and body is not None:
+                    forward(body)
+                    return
                 answer = work(ctx)
                 if answer:
                     ctx.reply.ephemeral(answer)
 
         self.worker.submit(
             job,
-            name=doing,
+            name=f"enqueueing ({doing})" if forward else doing,
             on_error=lambda error: ctx.reply.ephemeral(
                 self.reporter.user_message(error, doing=doing)
             ),
@@ -70,4 +87,5 @@ class Handoff:
                 lambda ctx: work(action, ctx),
                 doing=doing,
                 request_id=request_id,
+                body=body,
             )

@@ -74,4 +74,5 @@ def register_rejection(
             reject,
             doing=f"rejecting {rejected}",
             request_id=rejected,
+            body=body,
         )

@@ -76,5 +76,8 @@ def register_scheduling(app: App, *, scheduling: ScheduleFlow, handoff: Handoff)
             scheduling.schedule_existing(request.id, user=user, slot=slot)
 
         handoff.submit(
-            Invocation(user_id=user, channel_id=channel), schedule, doing=f"scheduling {request.id}"
+            Invocation(user_id=user, channel_id=channel),
+            schedule,
+            doing=f"scheduling {request.id}",
+            body=body,
         )

@@ -58,4 +58,5 @@ def register_slash_command(
             invocation,
             lambda ctx: handler(command, ctx),
             doing=f"running `/migrate {command.verb}`",
+            body=body,
         )

@@ -37,6 +37,7 @@ from bot.local_slack.workspace import RecordedCall, SlackMethodError, Workspace
 
 JSON_ARGS = ("blocks", "view", "files", "attachments", "metadata")
 RESPONSE_URL = "response_url"
+SOCKET_OPEN = "apps.connections.open"
 
 Method = Callable[[Workspace, Mapping[str, Any]], dict[str, Any]]
 METHODS: dict[str, Method] = {
@@ -71,10 +72,14 @@ class LocalSlackServer:
         bot_token: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        app_token: str | None = None,
+        socket_url: str | None = None,
     ) -> None:
         self.workspace = workspace or Workspace()
         self.faults = FaultPlan()
         self.bot_token = bot_token
+        self.app_token = app_token  # with socket_url: Socket Mode's apps.connections.open
+        self.socket_url = socket_url
         self._responders: dict[str, tuple[str, str, str | None]] = {}
         self._lock = threading.Lock()
         self.app = Starlette(routes=self.routes())
@@ -166,6 +171,8 @@ class LocalSlackServer:
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
         args, token = await _arguments(request)
+        if method == SOCKET_OPEN:
+            return self._answer(method, args, lambda: self._open_socket(request, token))
         if not self._authorized(request, token):
             return self._answer(method, args, lambda: _fail("invalid_auth"))
         handler = METHODS.get(method)
@@ -174,6 +181,13 @@ class LocalSlackServer:
         if method == "files.getUploadURLExternal":
             return await self._faulted(method, args, lambda: self._start_upload(args))
         return await self._faulted(method, args, lambda: handler(self.workspace, args))
+
+    def _open_socket(self, request: Request, token: str) -> dict[str, Any]:
+        """Socket Mode's one method: the WebSocket URL, for the app-level token only."""
+        header = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not self.socket_url or (header or token) != self.app_token:
+            return _fail("invalid_auth")
+        return {"ok": True, "url": self.socket_url}
 
     def _start_upload(self, args: Mapping[str, Any]) -> dict[str, Any]:
         started = self.workspace.start_upload(args)

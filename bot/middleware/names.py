@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
-from commands.state.people import PeopleDirectory
+from commands.state.people import Directory
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class NameRecorder(Middleware):
     """Records ``user id → name`` from slash commands and interactions, then goes on."""
 
-    def __init__(self, directory: PeopleDirectory) -> None:
+    def __init__(self, directory: Directory) -> None:
         self._directory = directory
         self._seen: dict[str, str] = {}
         self._lock = threading.Lock()

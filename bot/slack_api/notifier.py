@@ -23,6 +23,9 @@ outbox and return a key at once; a delivery thread sends what is due.
   ``uncertain_wait`` first, so a call still in flight at Slack has landed.
   After a read timeout the look waits at least the client's timeout
   again, so a slow answer has landed before it is looked for.
+- With a shared state, every worker runs a notifier on the one outbox
+  (``claim_timeout``): a row is claimed by one sender, and a claim older
+  than any send can take is a dead worker's, sent again as uncertain.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Notifier:
         draw: Callable[[], float] = random.random,
         key_factory: Callable[[], str] = lambda: secrets.token_hex(8),
         uncertain_wait: float = UNCERTAIN_WAIT_S,
+        claim_timeout: float | None = None,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -113,7 +117,14 @@ class Notifier:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._outbox.recover(not_before=clock() + uncertain_wait)
+        self._uncertain_wait = uncertain_wait
+        self._claim_timeout = claim_timeout
+        self._outbox.recover(not_before=clock() + uncertain_wait, claimed_before=self._stale())
+
+    def _stale(self) -> float | None:
+        """Claims older than this were a dead sender's (``None``: every claim at start-up,
+        when this process is the only sender)."""
+        return None if self._claim_timeout is None else self._clock() - self._claim_timeout
 
     # --- what callers use ----------------------------------------------------
 
@@ -170,10 +181,14 @@ class Notifier:
     def deliver_due(self) -> int:
         """Send everything due now, oldest first; returns how many were delivered."""
         delivered = 0
+        if self._claim_timeout is not None:  # a shared outbox: a dead worker's claims
+            self._outbox.recover(
+                not_before=self._clock() + self._uncertain_wait, claimed_before=self._stale()
+            )
         for delivery in self._outbox.due(self._clock()):
             if self._stopping.is_set():
                 break
-            if self._waiting(delivery) or not self._outbox.claim(delivery.id):
+            if self._waiting(delivery) or not self._outbox.claim(delivery.id, now=self._clock()):
                 continue
             delivered += self._send(delivery)
         return delivered

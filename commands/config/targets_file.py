@@ -38,6 +38,7 @@ from commands.config.schedule import Hook, parse_schedule_keys
 from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
 from commands.config.windows import Window
 from commands.errors import ConfigError, UnknownTargetError
+from commands.state.location import StateLocation
 from commands.state.vocabulary import ChecklistItem
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
@@ -47,6 +48,8 @@ TABLES = ("bot", "targets")
 DEMO_TARGET = "demo"
 DEMO_SOURCE = "<built-in demo config>"
 
+DEFAULT_QUEUE = "default"
+QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
@@ -130,6 +133,16 @@ class BotSettings:
 
     ops_channel: str | None
     state_path: Path
+    state_url_env: str | None = None  # set: the state is shared, in that PostgreSQL database
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state lives in PostgreSQL (fronts and workers as separate processes)."""
+        return self.state.shared
+
+    @property
+    def state(self) -> StateLocation:
+        return StateLocation(self.state_path, self.state_url_env)
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,8 @@ class TargetConfig:
     # the application's live use of what a migration changes, and the watch after a run
     live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
+    queue: str = DEFAULT_QUEUE
 
     @property
     def is_fleet(self) -> bool:
@@ -220,6 +235,7 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
     settings = BotSettings(
         ops_channel=table.string("ops_channel", None, SLACK_ID),
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
+        state_url_env=table.string("state_url_env", None, ENV_NAME),
     )
     table.reject_unknown()
     return settings
@@ -333,6 +349,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_schedule_keys(table),
         fleet=fleet,
         **parse_live_use_keys(table),
+        queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Collection
 from typing import Any
 
 from commands.backup.cleanup import cleanup_backups
@@ -29,12 +30,13 @@ from commands.targets import TargetHandle
 log = logging.getLogger(__name__)
 
 
-def recover_fleets(context: RunContext) -> list[Request]:
-    """Mark dead fleet runs interrupted, member by member; the requests, for announcing."""
+def recover_fleets(context: RunContext, targets: Collection[str] | None = None) -> list[Request]:
+    """Mark dead fleet runs interrupted, member by member; the requests, for announcing.
+    ``targets``: only these fleets (a worker looks only at the targets it reaches)."""
     found = []
     running = context.requests.requests(states=[RequestState.RUNNING], limit=1000)
     for request in running:
-        if not request.is_fleet:
+        if not request.is_fleet or (targets is not None and request.target not in targets):
             continue
         handles = _running_members(context, request)
         if not _dead(context, request, handles):

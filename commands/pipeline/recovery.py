@@ -11,6 +11,7 @@ databases) are cleaned up and recorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from audit.store import EventStore
@@ -36,11 +37,19 @@ class InterruptedRun:
     database_revisions: tuple[str, ...] | None
 
 
-def recover_interrupted(context: RunContext) -> list[InterruptedRun]:
-    """Mark dead runs interrupted and clean up after them; what was found, for announcing."""
+def recover_interrupted(
+    context: RunContext, targets: Collection[str] | None = None
+) -> list[InterruptedRun]:
+    """Mark dead runs interrupted and clean up after them; what was found, for announcing.
+
+    ``targets``: only these (a worker of one network looks only at the targets it
+    reaches); default every configured target.
+    """
     requests, store = context.requests, context.store
     running = [  # a fleet's run is explained member by member (commands/fleet/recovery.py)
-        r for r in requests.requests(states=[RequestState.RUNNING], limit=1000) if not r.is_fleet
+        request
+        for request in requests.requests(states=[RequestState.RUNNING], limit=1000)
+        if not request.is_fleet and (targets is None or request.target in targets)
     ]
     dead_targets: dict[str, TargetHandle] = {}
     observed: dict[str, tuple[str, ...] | None] = {}
@@ -73,6 +82,8 @@ def recover_interrupted(context: RunContext) -> list[InterruptedRun]:
     for target in context.config.targets.values():
         if target.is_fleet:
             continue  # its members' leftovers: commands/fleet/recovery.py
+        if targets is not None and target.name not in targets:
+            continue
         handle = dead_targets.get(target.name) or _open(context, target.name)
         if handle is not None:
             _clean(handle, store)

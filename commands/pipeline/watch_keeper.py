@@ -7,7 +7,8 @@ and compares the counters so far: the first regression is recorded
 (``watch_regressed``) and told at once. At the watch's end it samples once
 more, records the report (``watch_finished``, once, even with two bots on one
 log) and hands it over. It takes no lock: other runs go on meanwhile, and the
-report names any that ran on the same target.
+report names any that ran on the same target. A worker of a shared deployment
+keeps only the watches of its own targets (the databases it can reach).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -91,8 +92,10 @@ class WatchKeeper:
         on_regressed: ReportSink | None = None,
         on_finished: ReportSink | None = None,
         poll_s: float = POLL_S,
+        targets: Collection[str] | None = None,
     ) -> None:
         self.context = context
+        self.targets = None if targets is None else frozenset(targets)  # None: every target
         self.on_started = on_started
         self.on_regressed = on_regressed
         self.on_finished = on_finished
@@ -138,6 +141,8 @@ class WatchKeeper:
         kinds = [EventKind.WATCH_STARTED, EventKind.WATCH_REGRESSED, EventKind.WATCH_FINISHED]
         for event in self.context.store.events(kinds=kinds, after_seq=self._seen):
             self._seen = event.seq
+            if self.targets is not None and event.target not in self.targets:
+                continue
             request_id = event.request_id or ""
             if event.kind == EventKind.WATCH_STARTED:
                 taken_over = datetime.fromisoformat(event.ts) < self._born

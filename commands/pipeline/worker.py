@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from commands.errors import ExitCode, MigrateBotError
 from commands.migration.runtime.runner import AlembicSession
@@ -23,6 +24,20 @@ log = logging.getLogger(__name__)
 
 OutcomeSink = Callable[[RunOutcome], None]
 RefusalSink = Callable[[str, MigrateBotError], None]
+
+
+class Runs(Protocol):
+    """Where approved requests are run: this process's ``RunWorker``, or a job queue."""
+
+    def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> object:
+        """Start (or queue) the run; raises ``MigrateBotError`` when it cannot."""
+
+    def cancel(self, request_id: str) -> bool:
+        """Abort a run wherever it runs; ``False`` if it does not run."""
+
+    def running(self) -> list[str]: ...
+
+    def shutdown(self, *, cancel_running: bool = True) -> None: ...
 
 
 class InternalRunError(MigrateBotError):

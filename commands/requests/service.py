@@ -365,5 +365,5 @@ def open_requests(
 ) -> RequestService:
     """The request service on the configured audit log (what every front starts from)."""
     return RequestService(
-        open_audit_log(config.bot.state_path, clock=clock), config, group_lookup=group_lookup
+        open_audit_log(config.bot.state, clock=clock), config, group_lookup=group_lookup
     )

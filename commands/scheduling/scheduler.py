@@ -16,9 +16,13 @@ the request as expired: a scheduled request runs in its slot or not at all.
 
 Exactly one scheduler may run per state file: ``start`` takes an exclusive
 lock on ``<state_path>.scheduler.lock`` and raises ``SchedulerBusyError`` when
-another process holds it. Times come from the context's ``clock``; APScheduler
-reads its own ``datetime.now`` to decide when a job is due (tests point it at
-the same clock, see ``tests/support/scheduler_clock.py``).
+another process holds it. With a shared state (PostgreSQL), the jobs live in
+its schema, and every worker ``stand_by``s: the one holding the seat (an
+advisory lock, ``seat.py``) runs the scheduler; the others forward the
+requests they schedule to it and take over when it dies. Times come from
+the context's ``clock``; APScheduler reads its own ``datetime.now`` to
+decide when a job is due (tests point it at the same clock, see
+``tests/support/scheduler_clock.py``).
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from typing import IO, Protocol
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline.context import RunContext
 from commands.requests import Request
 from commands.requests.schedules import not_started
+from commands.scheduling.seat import SchedulerSeat
+from commands.state.schema import SEARCH_PATH
+from commands.state.shared import shared_state
 from commands.state.vocabulary import RequestState
 
 log = logging.getLogger(__name__)
@@ -100,7 +107,9 @@ class WindowScheduler:
         self.submit = submit
         self.late_start_limit = late_start_limit
         self.path = Path(context.config.bot.state_path).resolve()
-        self.key = str(self.path)
+        self.shared = shared_state(context.config.bot.state)
+        self.key = f"shared:{self.shared.schema}" if self.shared else str(self.path)
+        self.seat: SchedulerSeat | None = None
         self._aps: BackgroundScheduler | None = None
         self._lock_file: IO[str] | None = None
         self._guards: dict[str, threading.RLock] = {}
@@ -111,12 +120,13 @@ class WindowScheduler:
     def start(self) -> WindowScheduler:
         """Lock the state file's scheduler, load the jobs, reconcile them with the log, run.
 
-        Raises ``SchedulerBusyError`` when another process runs the scheduler.
+        Raises ``SchedulerBusyError`` when another process runs the scheduler. With
+        a shared state the seat is the lock (``stand_by``).
         """
-        self._lock_file = _take_lock(self.path.with_name(self.path.name + ".scheduler.lock"))
-        engine = create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
+        if self.shared is None:
+            self._lock_file = _take_lock(self.path.with_name(self.path.name + ".scheduler.lock"))
         self._aps = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOB_TABLE)},
+            jobstores={"default": SQLAlchemyJobStore(engine=self._engine(), tablename=JOB_TABLE)},
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=UTC,
@@ -127,8 +137,45 @@ class WindowScheduler:
         self._aps.resume()
         return self
 
+    def stand_by(self) -> WindowScheduler:
+        """Shared state: run the scheduler whenever this process holds the seat (now, or
+        once the holder dies); meanwhile ``plan`` and ``forget`` reach the holder."""
+        assert self.shared is not None, "standing by needs a shared state"
+        self.seat = SchedulerSeat(
+            self.shared,
+            on_taken=self.start,
+            on_lost=self._stop_firing,
+            on_notice=self._on_notice,
+            on_idle=self.reconcile,
+        ).start()
+        return self
+
+    def _engine(self) -> Engine:
+        if self.shared is None:
+            return create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
+        return create_engine(
+            self.shared.url.for_sqlalchemy(),
+            connect_args={"options": SEARCH_PATH},
+            pool_pre_ping=True,
+        )
+
+    def _on_notice(self, action: str, request_id: str) -> None:
+        """Another process scheduled (or dropped) a request: its jobs, here."""
+        if action == "forget":
+            self.forget(request_id)
+            return
+        request = self.context.requests.get(request_id)
+        if request.schedule is not None and not_started(request):
+            self.plan(request)
+
     def stop(self) -> None:
         """Stop firing (waiting for jobs in hand); the jobs stay in the store."""
+        if self.seat is not None:
+            self.seat.stop()
+            self.seat = None
+        self._stop_firing()
+
+    def _stop_firing(self) -> None:
         if self._aps is not None:
             self._aps.shutdown(wait=True)
             self._aps = None
@@ -148,6 +195,8 @@ class WindowScheduler:
     def plan(self, request: Request) -> None:
         """Make (or move) ``request``'s jobs: its start and the reminders still ahead."""
         assert request.schedule is not None
+        if self._forwarded("plan", request.id):
+            return
         slot = request.schedule.slot
         now = self.context.clock()
         start_job = f"{request.id}:{START}"
@@ -169,6 +218,8 @@ class WindowScheduler:
 
     def forget(self, request_id: str) -> None:
         """Drop the jobs of a request that will not run (cancelled, closed)."""
+        if self._forwarded("forget", request_id):
+            return
         for job in self._scheduler().get_jobs():
             if job.id.split(":")[0] == request_id:
                 job.remove()
@@ -177,6 +228,13 @@ class WindowScheduler:
         """The stored jobs and when each fires, soonest first."""
         found = [(job.id, job.next_run_time) for job in self._scheduler().get_jobs()]
         return sorted(found, key=lambda item: item[1])
+
+    def _forwarded(self, action: str, request_id: str) -> bool:
+        """Standing by while another process holds the seat: the holder is told instead."""
+        if self._aps is not None or self.seat is None:
+            return False
+        self.seat.notify(action, request_id)
+        return True
 
     def reconcile(self) -> None:
         """Make the stored jobs agree with the log: drop strays, make what is missing."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.chain import Head
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore, StoreError, VerifyReport
 from commands.errors import ExitCode, MigrateBotError
 
@@ -52,7 +53,7 @@ def open_existing(path: Path) -> EventStore:
     if not path.exists():
         raise AuditLogMissingError(path)
     try:
-        return EventStore(path)
+        return SqliteEventStore(path)
     except StoreError as exc:
         raise AuditLogUnavailableError(str(exc)) from None
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from bot.local_slack.workspace import Ephemeral
 from bot.views.run_picture import run_picture
 from commands.postgres.connections import connect
@@ -145,7 +145,7 @@ def test_status_and_plan_from_many_senders_are_acked_in_time_while_a_run_goes_on
     url = database.url.render_as_string(hide_password=False)
     senders = [f"U0LOAD{i:02d}" for i in range(sender_count)]
     users = {**USERS, **{user: user.lower() for user in senders}}
-    store = EventStore(tmp_path / "state.sqlite3")
+    store = SqliteEventStore(tmp_path / "state.sqlite3")
     with BotProcess(
         config, workdir=tmp_path, users=users, channels=CHANNELS, environ={"APP_DATABASE_URL": url}
     ) as bot:

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests.ledger import load
@@ -209,7 +209,9 @@ def test_no_secret_reaches_slack_the_audit_log_the_logs_or_the_backup(
             assert bot.click(message, "approve", user=BOB) == 200
             done = wait_for(
                 lambda: (
-                    (r := load(EventStore(tmp_path / "state.sqlite3"), request_id)).state.is_final
+                    (
+                        r := load(SqliteEventStore(tmp_path / "state.sqlite3"), request_id)
+                    ).state.is_final
                     and r
                 ),
                 RUN_TIMEOUT,

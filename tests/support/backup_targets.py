@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
@@ -150,4 +151,4 @@ def populated_db(
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
     """An audit log of this test's own."""
-    return EventStore(tmp_path / "state.sqlite3")
+    return SqliteEventStore(tmp_path / "state.sqlite3")

@@ -73,7 +73,7 @@ class CompatTarget:
     def run(self, kind: RequestKind, goal: str | None = None) -> RunOutcome:
         """A break-glass request, created and run through the whole pipeline."""
         handle = self.handle
-        store = open_audit_log(self.config.bot.state_path)
+        store = open_audit_log(self.config.bot.state)
         with AlembicRunner.for_target(handle).session() as session:  # handed to the run
             planned = plan_request(
                 handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False

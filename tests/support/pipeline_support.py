@@ -103,6 +103,4 @@ def pipeline_target(
     path = root / "migrate-bot.toml"
     path.write_text(text)
     config = parse_config(text, source=str(path), base=root)
-    return PipelineTarget(
-        config, database, open_audit_log(config.bot.state_path), open_requests(config)
-    )
+    return PipelineTarget(config, database, open_audit_log(config.bot.state), open_requests(config))

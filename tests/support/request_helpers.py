@@ -7,10 +7,10 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
 from commands.requests import GroupLookup, Request, RequestService, no_group_members
+from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import ChecklistItem, RequestKind
 
 REQUESTER = "U0ALICE"
@@ -31,13 +31,15 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def write_config(directory: Path, target_keys: str = "") -> Config:
-    """A targets file with target ``prod`` (two user approvers unless ``target_keys`` says)."""
+def write_config(directory: Path, target_keys: str = "", bot_keys: str = "") -> Config:
+    """A targets file with target ``prod`` (two user approvers unless ``target_keys`` says);
+    ``bot_keys`` are added to ``[bot]`` (``state_url_env = "…"`` for a shared state)."""
     keys = target_keys or 'approvers = ["U0BOB", "U0CAROL"]'
     text = textwrap.dedent(
         f"""
         [bot]
         state_path = "state.sqlite3"
+        {bot_keys}
 
         [targets.prod]
         database_url_env = "PROD_DATABASE_URL"
@@ -53,7 +55,7 @@ def write_config(directory: Path, target_keys: str = "") -> Config:
 def make_service(
     config: Config, clock: Clock | None = None, lookup: GroupLookup = no_group_members
 ) -> RequestService:
-    store = EventStore(config.bot.state_path, clock=clock or Clock())
+    store = open_audit_log(config.bot.state, clock=clock or Clock())
     return RequestService(store, config, group_lookup=lookup)
 
 

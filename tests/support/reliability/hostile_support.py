@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from bot.local_slack.workspace import Message
 from commands.postgres.connections import connect
@@ -100,7 +101,7 @@ class HostileBot:
 
     @property
     def store(self) -> EventStore:
-        return EventStore(self.workdir / "state.sqlite3")
+        return SqliteEventStore(self.workdir / "state.sqlite3")
 
     def snapshot(self) -> Snapshot:
         store = self.store

@@ -23,7 +23,7 @@ from typing import Any
 from psycopg import sql
 
 from audit.chain import Event
-from audit.store import EventStore
+from audit.sqlite_store import SqliteEventStore
 from bot.local_slack.workspace import Message
 from bot.views.ids import ActionId
 from commands.config.targets_file import Config, parse_config
@@ -205,7 +205,7 @@ class World:
             channels=CHANNELS,
             environ={**env, **(environ or {})},
         )
-        self.store = EventStore(root / "state.sqlite3")
+        self.store = SqliteEventStore(root / "state.sqlite3")
         self.requests = RequestService(self.store, self.config)
         self.approve_clicks: dict[str, dict[str, Any]] = {}
 

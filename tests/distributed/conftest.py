@@ -1,0 +1,48 @@
+"""Fixtures of the shared-deployment tests: a project whose revisions sleep, and the
+deployment's processes, stopped at the end whatever happened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from commands.postgres.database_url import DatabaseUrl
+from tests.support.alembic_projects import write_project
+from tests.support.reliability.world import revisions
+from tests.support.shared_deployment import BOB, Deployment
+
+SLEEP_S = 4.0  # inside each of the two table-pair revisions: time to kill a worker in one
+
+
+def target_toml(name: str, project: Path, **keys: str) -> str:
+    lines = {
+        "database_url_env": f'"{name.upper()}_DATABASE_URL"',
+        "script_location": f'"{project.as_posix()}"',
+        "approvers": f'["{BOB}"]',
+        "checklist": '["code_reviewed"]',
+        "backup": f'"file://backups/{name}"',
+        "backup_compression": '"none"',
+        **keys,
+    }
+    return f"\n[targets.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in lines.items())
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "project", revisions(SLEEP_S))
+
+
+@pytest.fixture
+def databases(pg_server: DatabaseUrl, fresh_db: DatabaseUrl) -> dict[str, str]:
+    """The ``quick`` target's database URL, as its workers see it."""
+    return {"QUICK_DATABASE_URL": fresh_db.url.render_as_string(hide_password=False)}
+
+
+@pytest.fixture
+def deployment_factory(tmp_path: Path, shared_state_url: str) -> Iterator[list[Deployment]]:
+    made: list[Deployment] = []
+    yield made
+    for deployment in made:
+        deployment.close()
