@@ -51,6 +51,7 @@ def replica(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
         "-R",
         "-X",
         "stream",
+        "--checkpoint=fast",  # a spread checkpoint on a busy server can take minutes
         "-h",
         primary_dir,
         "-p",

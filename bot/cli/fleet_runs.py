@@ -72,7 +72,7 @@ def fleet_break_glass_run(
     out: Output,
 ) -> int:
     """Plan every member, confirm, record and run; the exit code (refusals raise)."""
-    store = open_audit_log(config.bot.state_path)
+    store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     context = RunContext(config=config, requests=requests, store=store)
     try:

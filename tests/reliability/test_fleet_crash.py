@@ -89,7 +89,7 @@ def test_a_fleet_killed_mid_run_is_explained_member_by_member_and_never_resumes(
             )
             assert len(told) == 1 and "interrupted" in told[0].text
             assert f"`{SLOW}` was interrupted" in json.dumps(told[0].blocks)
-            store = open_audit_log(fleet.config.bot.state_path)
+            store = open_audit_log(fleet.config.bot.state)
             interrupted = store.events(request_id=request_id, kinds=[EventKind.RUN_INTERRUPTED])
             last_seq = store.events(request_id=request_id)[-1].seq
             assert len(interrupted) == 1 and verify(store).ok

@@ -161,5 +161,5 @@ def fleet_target(
     path = root / "migrate-bot.toml"
     path.write_text(text)
     config = parse_config(text, source=str(path), base=root)
-    store = open_audit_log(config.bot.state_path)
+    store = open_audit_log(config.bot.state)
     return Fleet(config, server, members, store, open_requests(config), environ)
