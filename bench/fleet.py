@@ -50,6 +50,7 @@ from bench.ack import (  # noqa: E402
     SECRET,
     TOKEN,
     USER,
+    Door,
     free_port,
     percentile,
     run_phase,
@@ -259,8 +260,8 @@ def run_seconds(request: Request) -> float:
 def acks(sender: SlackSender, total: int) -> list[float]:
     """``/migrate status tenants`` from 20 senders: what people watching the fleet ask."""
     return run_phase(
-        sender,
-        lambda: sender.command_body("status tenants", user=USER, channel=CHANNEL),
+        Door(sender),
+        lambda built_by: built_by.command_body("status tenants", user=USER, channel=CHANNEL),
         senders=20,
         total=total,
     )
