@@ -8,6 +8,7 @@ executor's retries all ask, so it is read here once, beside the revision graph.
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,10 +60,18 @@ def _runs_dynamic_sql(tree: ast.AST) -> bool:
     return False
 
 
+_PARSING = threading.Lock()
+"""One ``ast.parse`` at a time: CPython 3.11's AST construction is not safe across threads
+(python/cpython#106905: "SystemError: AST constructor recursion depth mismatch"), and a
+fleet's pre-flight reviews the same files from several threads."""
+
+
 def review_file(path: str | Path) -> FileReview:
     """Read one revision file with ``ast``; raises ``ReviewError`` if it does not parse."""
     try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+        source = Path(path).read_text(encoding="utf-8")
+        with _PARSING:
+            tree = ast.parse(source, filename=str(path))
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
         raise ReviewError(f"cannot read revision file {path}: {exc}") from None
     functions = {
