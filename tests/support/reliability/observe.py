@@ -118,6 +118,15 @@ def partial_files(folder: Path) -> list[Path]:
     return sorted(folder.glob(f".*{PARTIAL_SUFFIX}")) if folder.is_dir() else []
 
 
+def written_bytes(pid: int) -> int:
+    """Bytes process ``pid`` has written so far (``wchar`` of /proc/PID/io): how far a
+    pg_dump is into its archive, whatever the bot downstream has compressed or stored."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"/proc/{pid}/io has no wchar line")
+
+
 def partial_bytes(folder: Path) -> int:
     """Bytes written so far into the partial backup files of ``folder``."""
     total = 0
