@@ -33,6 +33,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -188,8 +189,8 @@ def plain_alembic(python: str) -> list[str]:
     """The project's ``alembic`` command as its users type it: the console script beside
     the interpreter. ``python -m alembic`` would put the working folder first on
     ``sys.path``, where a module named like the stdlib's (``types.py``) shadows it."""
-    script = Path(python).with_name("alembic")
-    return [str(script)] if script.exists() else [python, "-m", "alembic"]
+    script = Path(shutil.which(python) or python).with_name("alembic")
+    return [str(script)] if script.is_file() else [python, "-m", "alembic"]
 
 
 def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:

@@ -211,7 +211,8 @@ def test_the_dump_s_revision_is_read_where_the_run_says_the_version_table_is(
     fresh_db: DatabaseUrl, tmp_path: Path, store: EventStore
 ) -> None:
     """A run knows its project's version table from its plan: the backup reads the revision
-    there, in the dump's own snapshot (no Alembic child of its own), and no table is base."""
+    there, in the dump's own snapshot (no Alembic child of its own); no table is base only
+    when the plan found none, else Alembic is asked."""
     handle = make_target(fresh_db, tmp_path, backup="file://backups")
     with connect(fresh_db) as conn:
         conn.execute("CREATE SCHEMA ops")
@@ -219,5 +220,18 @@ def test_the_dump_s_revision_is_read_where_the_run_says_the_version_table_is(
         conn.execute("""INSERT INTO ops."Versions" VALUES ('b41e9d3a5c32')""")
     kept = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.Versions")
     assert kept.revisions == ("b41e9d3a5c32",)
-    at_base = take_backup(handle, store=store, actor="U0ALICE", version_table="ops.missing")
+    at_base = take_backup(
+        handle, store=store, actor="U0ALICE", version_table="ops.missing", planned_current=()
+    )
     assert at_base.revisions == ()
+    with connect(fresh_db) as conn:  # where Alembic finds it, not where the run looked
+        conn.execute("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("INSERT INTO alembic_version VALUES ('c9d0b2f4e165')")
+    asked = take_backup(
+        handle,
+        store=store,
+        actor="U0ALICE",
+        version_table="ops.missing",
+        planned_current=("c9d0b2f4e165",),
+    )
+    assert asked.revisions == ("c9d0b2f4e165",)  # not base: the plan found a revision

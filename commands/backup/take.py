@@ -12,6 +12,7 @@ so no migration can follow it.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from audit.store import Clock, EventStore, utc_now
+from audit.store import Clock, EventStore, StoreBusyError, utc_now
 from commands.backup.compression import DumpCompression, plan_compression
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.backup.listing import list_backups
@@ -62,6 +63,9 @@ from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 
 _ID_ATTEMPTS = 20
+END_PATIENCE_S = 15 * 60  # as long as a run waits to record its outcome
+
+log = logging.getLogger(__name__)
 _NAME_ATTEMPTS = 3
 
 
@@ -76,12 +80,16 @@ def take_backup(
     id_factory: Callable[[], str] = new_backup_id,
     tool_dirs: Sequence[Path] | None = None,
     version_table: str | None = None,
+    planned_current: Sequence[str] | None = None,
 ) -> BackupRecord:
     """Back ``handle``'s database up, verified, to its destination; record and return it.
 
     ``version_table`` is where the project keeps its revisions when the caller knows it
     (a run's plan does); the dump's revision is then read there, in the dump's snapshot,
-    instead of asking Alembic in a child of its own.
+    instead of asking Alembic in a child of its own. ``planned_current``: the revisions
+    that plan found; only when it found none does a missing table mean base (an env.py
+    that sets its own ``search_path`` keeps the table where this connection cannot see
+    it, and Alembic is asked).
 
     Progress: TOOLS, DUMP (every 32 MiB), VERIFY, UPLOAD, then RETENTION for
     each older backup deleted. ``tool_dirs`` overrides where pg_dump is
@@ -112,15 +120,13 @@ def take_backup(
         clock=clock,
         tool_dirs=tool_dirs,
         version_table=version_table,
+        planned_current=planned_current,
     )
     try:
         record = run.run()
     except BaseException as exc:
-        store.append(
-            kind=EventKind.BACKUP_FAILED,
-            data={"backup_id": backup_id, "step": run.step.value, "error": error_text(exc)},
-            **where,
-        )
+        failed = {"backup_id": backup_id, "step": run.step.value, "error": error_text(exc)}
+        _append_when_free(store, EventKind.BACKUP_FAILED, failed, where)
         raise
     event = store.append(kind=EventKind.BACKUP_SUCCEEDED, data=record.event_data(), **where)
     apply_retention(
@@ -142,6 +148,7 @@ class _BackupRun:
         clock: Clock,
         tool_dirs: Sequence[Path] | None,
         version_table: str | None,
+        planned_current: Sequence[str] | None,
     ) -> None:
         self.handle = handle
         self.config = handle.config
@@ -151,6 +158,7 @@ class _BackupRun:
         self.clock = clock
         self.tool_dirs = tool_dirs
         self.version_table = version_table
+        self.planned_base = planned_current is not None and not planned_current
         self.step = Step.TOOLS
 
     def run(self) -> BackupRecord:
@@ -180,7 +188,7 @@ class _BackupRun:
             # the revision the dump holds, read in its snapshot; Alembic is asked only
             # when nobody knows where the project keeps its version table
             revisions = version_table_rows(conn, self.version_table or "alembic_version")
-            if revisions is None and self.version_table is not None:
+            if revisions is None and self.version_table is not None and self.planned_base:
                 revisions = ()  # no version table yet: the database is at base
             elif revisions is None:
                 revisions = AlembicRunner.for_target(self.handle).current()
@@ -355,6 +363,27 @@ def apply_retention(
         deleted.append(record)
         on_progress(Progress(Step.RETENTION, f"deleted backup {record.id} ({record.uri})"))
     return deleted
+
+
+def _append_when_free(
+    store: EventStore, kind: EventKind, data: dict[str, str], where: dict[str, str | None]
+) -> None:
+    """A backup's end, recorded even while another process holds the state file past its
+    busy timeout (each try waits that timeout out): a started backup without its end would
+    look unfinished for ever. Gives up after ``END_PATIENCE_S``."""
+    deadline = time.monotonic() + END_PATIENCE_S
+    while True:
+        try:
+            store.append(kind=kind, data=data, **where)
+            return
+        except StoreBusyError:
+            if time.monotonic() > deadline:
+                raise
+            log.warning(
+                "backup %s of %s: its end waits for the audit log",
+                data["backup_id"],
+                where.get("request_id") or "no request",
+            )
 
 
 def error_text(exc: BaseException) -> str:

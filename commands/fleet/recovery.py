@@ -75,11 +75,15 @@ def _running_members(context: RunContext, request: Request) -> dict[str, TargetH
 
 def _dead(context: RunContext, request: Request, handles: dict[str, TargetHandle | None]) -> bool:
     """Nobody runs it any more: it ran in this host's dead process (or this one, before a
-    restart), or elsewhere and none of its running members' run locks is held."""
+    restart), or elsewhere and none of its running members' run locks is held. A fleet of
+    another host with no member running (between waves, or before a member takes its
+    lock) shows nothing to judge by: it is left alone, never called dead."""
     owner = _owner(context, request)
     if owner.get("host") == socket.gethostname():
         pid = int(owner.get("pid") or 0)
         return pid == os.getpid() or not _alive(pid)
+    if not handles:
+        return False
     return all(handle is not None and _lock_free(handle) for handle in handles.values())
 
 

@@ -114,10 +114,15 @@ def in_alembic_order(
     try:
         walked = session.walk(state.current, goal, direction)
     except AlembicError as exc:
-        log.info("Alembic cannot walk to %s here (%s): the graph's order stays", goal, exc)
+        log.warning("Alembic cannot walk to %s here (%s): the graph's order stays", goal, exc)
         return steps
     if sorted(walked) != sorted(steps):
-        log.info("Alembic walks other revisions to %s: the graph's order stays", goal)
+        log.warning(
+            "Alembic walks other revisions to %s (%s) than the plan (%s): the plan stays",
+            goal,
+            ", ".join(walked),
+            ", ".join(steps),
+        )
         return steps
     return walked
 

@@ -148,6 +148,7 @@ def _with_rehearsal(
             request_id=request_id,
             clock=clock,
             version_table=plan.version_table,
+            planned_current=plan.current,
         )
         rehearsal = rehearse(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock

@@ -181,6 +181,7 @@ class Stages:
                 on_progress=progress,
                 clock=self.context.clock,
                 version_table=self.plan.version_table,
+                planned_current=self.plan.current,
             )
         except MigrateBotError as exc:
             raise self.fail(step, f"backup failed, nothing was changed: {exc}") from None

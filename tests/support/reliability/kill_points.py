@@ -156,7 +156,8 @@ FULL = [
     # 5 of ~7 parts: the upload may complete (and even be recorded) before the kill lands
     KillPoint("upload-5-parts", UPLOAD, "upload", ("backup", "apply"), parts_uploaded(5)),
     KillPoint("after-backup", BETWEEN, "upload", ("backup", "apply"), backup_done),
-    KillPoint("after-r2", BETWEEN, "quick", ("apply",), revision_done("r2_duo")),
+    # r3 runs in milliseconds: the kill may land in it or just after it, in verify
+    KillPoint("after-r2", BETWEEN, "quick", ("apply", "verify"), revision_done("r2_duo")),
     KillPoint("after-r3", BETWEEN, "quick", ("apply", "verify"), revision_done("r3_col")),
     KillPoint("inside-r1-early", INSIDE, "quick", ("apply",), sleeping_in("apply", "r1_pair", 0)),
     KillPoint("inside-r1-late", INSIDE, "quick", ("apply",), sleeping_in("apply", "r1_pair", 1.2)),
