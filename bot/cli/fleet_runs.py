@@ -18,29 +18,27 @@ import click
 from bot.cli import fleet_render as render
 from bot.cli.options import operator
 from bot.cli.output import Output
+from bot.cli.run_ending import RunEnding
 from commands.config.targets_file import Config
-from commands.errors import ExitCode, MigrateBotError
+from commands.errors import ExitCode
 from commands.fleet.intake import FleetAsk, FleetPlan, plan_fleet
 from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
 from commands.fleet.runner import Runner
 from commands.fleet.set_plan import members_to_run
 from commands.fleet.waves import describe_waves
-from commands.pipeline import RunContext, RunOutcome, RunWorker
+from commands.pipeline import RunContext, RunWorker
 from commands.requests import NothingToDoError, open_requests
 from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import MemberState, RequestKind, RequestState
 
 
 @dataclass
-class _Watch:
+class _Watch(RunEnding):
     """What the run reports back to the waiting terminal."""
 
     out: Output
     total: int
     ended: int = 0
-    outcome: RunOutcome | None = None
-    refusal: MigrateBotError | None = None
-    done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def update(self, update: FleetUpdate) -> None:
@@ -51,14 +49,6 @@ class _Watch:
                 line = f"{line}  {render.progress_bar(self.ended, self.total)}"
             if line is not None:
                 self.out.say(line, err=update.kind is FleetUpdateKind.MEMBER_PROGRESS)
-
-    def finished(self, outcome: RunOutcome) -> None:
-        self.outcome = outcome
-        self.done.set()
-
-    def refused(self, _request_id: str, refusal: MigrateBotError) -> None:
-        self.refusal = refusal
-        self.done.set()
 
 
 def fleet_break_glass_run(

@@ -9,8 +9,7 @@ retries, the run lock, verification and all.
 from __future__ import annotations
 
 import sys
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import click
 
@@ -20,10 +19,11 @@ from bot.cli.check_render import findings_text
 from bot.cli.fleet_runs import fleet_break_glass_run
 from bot.cli.options import operator
 from bot.cli.output import Output
+from bot.cli.run_ending import RunEnding
 from commands.config.targets_file import Config
-from commands.errors import ExitCode, MigrateBotError
+from commands.errors import ExitCode
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession
-from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate, RunWorker
+from commands.pipeline import Pipeline, RunContext, RunUpdate, RunWorker
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunStep, UpdateKind
 from commands.requests import open_requests
@@ -33,14 +33,11 @@ from commands.targets import TargetHandle, open_target
 
 
 @dataclass
-class _Watch:
+class _Watch(RunEnding):
     """What the worker reports back to the waiting terminal."""
 
     out: Output
     store: EventStore
-    outcome: RunOutcome | None = None
-    refusal: MigrateBotError | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
     def update(self, update: RunUpdate) -> None:
         line = render.update_text(update)
@@ -51,14 +48,6 @@ class _Watch:
             findings = findings_text(preflight_results(self.store, update.request_id))
             if findings:
                 self.out.say(findings)
-
-    def finished(self, outcome: RunOutcome) -> None:
-        self.outcome = outcome
-        self.done.set()
-
-    def refused(self, _request_id: str, refusal: MigrateBotError) -> None:
-        self.refusal = refusal
-        self.done.set()
 
 
 def break_glass_run(
