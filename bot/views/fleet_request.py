@@ -27,7 +27,7 @@ from bot.views.ids import ActionId, BlockId
 from bot.views.live_use import acknowledgement_blocks
 from bot.views.outcome import state_line
 from bot.views.people import mention, people
-from bot.views.preflight import preflight_blocks, preflight_line
+from bot.views.preflight import request_preflight_blocks
 from bot.views.request import checklist_blocks, decision_buttons, footer, stop_button
 from bot.views.request_card import RequestCard
 from bot.views.schedule import schedule_line
@@ -64,10 +64,7 @@ def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
     if card.fleet is not None:
         blocks += fleet_run_blocks(card.fleet, card.now)
     blocks += _groups(request)
-    if request.state in BEFORE_RUN_STATES:
-        blocks += preflight_blocks(request.preflight)
-    else:
-        blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
+    blocks += request_preflight_blocks(request)
     blocks += checklist_blocks(card)
     blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)

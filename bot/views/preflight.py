@@ -16,6 +16,7 @@ from bot.views.ids import BlockId
 from bot.views.live_use import live_use_lines
 from commands.requests.model import Preflight, Request
 from commands.requests.wording import format_time
+from commands.state.vocabulary import BEFORE_RUN_STATES
 
 ICONS = {"pass": "✅", "warn": "⚠️", "fail": "❌", "skip": "⏭️"}
 FINDING_ICONS = {"fail": "❌", "warn": "⚠️", "note": "•"}
@@ -23,6 +24,13 @@ NOTES_SHOWN = 6
 MAX_BLOCKS = 5
 REHEARSAL = "rehearsal"
 LIVE_USE = "live_use"
+
+
+def request_preflight_blocks(request: Request) -> list[Block]:
+    """A request's pre-flight: in full while it waits to run, one line once it ran."""
+    if request.state in BEFORE_RUN_STATES:
+        return preflight_blocks(request.preflight)
+    return [section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT)]
 
 
 def preflight_blocks(preflight: Preflight | None) -> list[Block]:

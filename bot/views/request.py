@@ -30,7 +30,7 @@ from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
 from bot.views.live_use import acknowledgement_blocks, evidence_line, has_live_use
 from bot.views.outcome import state_line, ways_back_buttons
 from bot.views.people import mention
-from bot.views.preflight import pending_revisions, preflight_blocks, preflight_line
+from bot.views.preflight import pending_revisions, request_preflight_blocks
 from bot.views.request_card import RequestCard
 from bot.views.run import run_blocks
 from bot.views.schedule import schedule_line
@@ -61,10 +61,7 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         blocks += run_blocks(card.run, card.now)
     if request.kind is not RequestKind.RESTORE:
         blocks += _revisions(request)
-    if request.state in BEFORE_RUN_STATES:
-        blocks += preflight_blocks(request.preflight)
-    else:
-        blocks.append(section(preflight_line(request.preflight), block_id=BlockId.PREFLIGHT))
+    blocks += request_preflight_blocks(request)
     blocks += checklist_blocks(card)
     blocks += acknowledgement_blocks(request)
     blocks += _buttons(card)
