@@ -11,22 +11,9 @@ import pytest
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.alembic_projects import write_project
 from tests.support.reliability.world import revisions
-from tests.support.shared_deployment import BOB, Deployment
+from tests.support.shared_deployment import Deployment
 
 SLEEP_S = 4.0  # inside each of the two table-pair revisions: time to kill a worker in one
-
-
-def target_toml(name: str, project: Path, **keys: str) -> str:
-    lines = {
-        "database_url_env": f'"{name.upper()}_DATABASE_URL"',
-        "script_location": f'"{project.as_posix()}"',
-        "approvers": f'["{BOB}"]',
-        "checklist": '["code_reviewed"]',
-        "backup": f'"file://backups/{name}"',
-        "backup_compression": '"none"',
-        **keys,
-    }
-    return f"\n[targets.{name}]\n" + "".join(f"{k} = {v}\n" for k, v in lines.items())
 
 
 @pytest.fixture

@@ -20,19 +20,20 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.local_slack.workspace import Message
 from bot.views.ids import ActionId
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import EventKind, RequestState
-from tests.distributed.conftest import target_toml
-from tests.distributed.test_fronts_and_workers import (
+from tests.support.deployment_steps import (
     RUN_TIMEOUT,
     ask,
     audit_verifies,
+    target_toml,
     tick_and_approve,
 )
 from tests.support.polling import wait_for
 from tests.support.reliability.world import database_revision
-from tests.support.shared_deployment import ALICE, OPS, Deployment
+from tests.support.shared_deployment import ALICE, OPS, Deployment, Process
 
 pytestmark = pytest.mark.slow
 
@@ -72,17 +73,9 @@ def test_a_worker_killed_mid_revision_leaves_the_run_interrupted_and_told_once(
     shared_state_url: str,
     deployment_factory: list[Deployment],
 ) -> None:
-    deployment = Deployment(
-        tmp_path, shared_state_url, target_toml("quick", project), environ=databases
+    deployment, front, message, rid = _inside_first_revision(
+        tmp_path, project, databases, shared_state_url, deployment_factory
     )
-    deployment_factory.append(deployment)
-    front = deployment.start_front()
-    deployment.start_worker()
-    deployment.start_worker()
-
-    message, rid = ask(deployment, front, "upgrade quick")
-    tick_and_approve(deployment, front, message, rid)
-    wait_for(lambda: in_revision(deployment, rid, "r1_pair"), RUN_TIMEOUT, "the first revision")
     running = deployment.worker_running(rid)
     running.kill()
     killed_at = time.monotonic()
@@ -198,6 +191,26 @@ def test_stop_clicked_on_a_front_aborts_the_run_on_the_worker_running_it(
     deployment_factory: list[Deployment],
 ) -> None:
     """The Stop button reaches whichever worker runs the request (procrastinate's abort)."""
+    deployment, front, message, rid = _inside_first_revision(
+        tmp_path, project, databases, shared_state_url, deployment_factory
+    )
+    stop = deployment.click_body(front, message, ActionId.CANCEL, user=ALICE)
+    assert deployment.sender(front).post(stop)[0] == 200
+
+    assert outcome(deployment, rid) is RequestState.ABORTED
+    assert database_revision(_url(databases)) is None  # r1_pair rolled back
+    assert advisory_locks(databases["QUICK_DATABASE_URL"]) == 0
+
+
+def _inside_first_revision(
+    tmp_path: Path,
+    project: Path,
+    databases: dict[str, str],
+    shared_state_url: str,
+    deployment_factory: list[Deployment],
+) -> tuple[Deployment, Process, Message, str]:
+    """One front and two workers; ``upgrade quick`` asked, ticked and approved on the front,
+    and its run inside the first revision on one of the workers."""
     deployment = Deployment(
         tmp_path, shared_state_url, target_toml("quick", project), environ=databases
     )
@@ -205,13 +218,7 @@ def test_stop_clicked_on_a_front_aborts_the_run_on_the_worker_running_it(
     front = deployment.start_front()
     deployment.start_worker()
     deployment.start_worker()
-
     message, rid = ask(deployment, front, "upgrade quick")
     tick_and_approve(deployment, front, message, rid)
     wait_for(lambda: in_revision(deployment, rid, "r1_pair"), RUN_TIMEOUT, "the first revision")
-    stop = deployment.click_body(front, message, ActionId.CANCEL, user=ALICE)
-    assert deployment.sender(front).post(stop)[0] == 200
-
-    assert outcome(deployment, rid) is RequestState.ABORTED
-    assert database_revision(_url(databases)) is None  # r1_pair rolled back
-    assert advisory_locks(databases["QUICK_DATABASE_URL"]) == 0
+    return deployment, front, message, rid

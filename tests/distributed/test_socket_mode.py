@@ -10,8 +10,7 @@ import pytest
 
 from bot.views.ids import ActionId
 from commands.state.vocabulary import ChecklistItem, EventKind, RequestState
-from tests.distributed.conftest import target_toml
-from tests.distributed.test_fronts_and_workers import RUN_TIMEOUT
+from tests.support.deployment_steps import RUN_TIMEOUT, target_toml
 from tests.support.polling import wait_for
 from tests.support.reliability.world import header
 from tests.support.shared_deployment import ALICE, BOB, DEV, Deployment
