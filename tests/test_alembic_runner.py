@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.config.targets_file import BUNDLED_MIGRATIONS, AlembicProject
+from commands.config.alembic_project import AlembicProject
+from commands.config.targets_file import BUNDLED_MIGRATIONS
 from commands.errors import AlembicError
 from commands.migration.planning import offline_preview
 from commands.migration.runtime.runner import AlembicRunner, AlembicStopped

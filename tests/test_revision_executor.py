@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.config.targets_file import AlembicProject
+from commands.config.alembic_project import AlembicProject
 from commands.migration.runtime.executor import (
     ExecutionSettings,
     RevisionEvent,

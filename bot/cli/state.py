@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from bot.cli.output import Output, output_option
-from commands.config.targets_file import ENV_NAME, load_config
+from commands.config.alembic_project import ENV_NAME
+from commands.config.targets_file import load_config
 from commands.errors import ConfigError
 from commands.state.copy import CopyReport, copy_state
 from commands.state.location import StateLocation

@@ -8,18 +8,17 @@ variable that holds its database URL.
 
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import difflib
 import os
 import re
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from commands.config.alembic_project import ENV_NAME, AlembicProject, parse_alembic_project
 from commands.config.backup import (
     DEFAULT_COMPRESSION,
     parse_backup_destination,
@@ -51,12 +50,6 @@ DEMO_SOURCE = "<built-in demo config>"
 DEFAULT_QUEUE = "default"
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TARGET_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
-INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
-X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
-BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
 SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 NON_BLANK = re.compile(r"^\s*\S")
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -108,23 +101,6 @@ DEMO_TENANTS = ("acme", "globex", "initech", "umbrella")
 # `/migrate schedule demo next-window` and the Schedule button can be tried in
 # one sitting (any other time is allowed too).
 DEMO_WINDOWS = ", ".join(f'"daily {hour:02d}:00-{hour:02d}:50 UTC"' for hour in range(24))
-
-
-@dataclass(frozen=True)
-class AlembicProject:
-    """Where a target's Alembic project lives, which Python runs it and what its env.py
-    is handed: the ini section, ``-x`` arguments, the URL's names, extra variables."""
-
-    config_file: Path | None
-    script_location: Path | None
-    python: str
-    section: str = "alembic"
-    x_args: tuple[str, ...] = ()
-    url_env_names: tuple[str, ...] = ()
-    url_ini_options: tuple[str, ...] = ()
-    child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
-    working_dir: Path | None = None
-    flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
 
 
 @dataclass(frozen=True)
@@ -241,69 +217,6 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
     return settings
 
 
-def _alembic_project(table: ConfigTable) -> AlembicProject:
-    config_file = table.path("alembic_config")
-    script_location = table.path("script_location")
-    if config_file is None and script_location is None:
-        raise table.error("alembic_config", "set alembic_config, script_location or both")
-    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
-        if path is not None and not path.exists():
-            raise table.error(key, f"{path} does not exist")
-    if script_location is not None and not (script_location / "env.py").exists():
-        raise table.error("script_location", f"{script_location} has no env.py")
-    working_dir = table.path("working_dir")
-    if working_dir is not None and not working_dir.is_dir():
-        raise table.error("working_dir", f"{working_dir} is not a folder")
-    flask_app = table.string("flask_app", None, FLASK_APP)
-    python = table.string("python", sys.executable)
-    section = table.string("alembic_section", "alembic", INI_SECTION)
-    if config_file is not None and section not in _ini_sections(config_file):
-        raise table.error("alembic_section", f"{config_file} has no [{section}] section")
-    return AlembicProject(
-        config_file=config_file,
-        script_location=script_location,
-        python=python,
-        section=section,
-        x_args=table.strings("x_args", (), X_ARG),
-        url_env_names=table.strings("url_env_names", (), ENV_NAME),
-        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
-        child_env=_child_env(table),
-        working_dir=working_dir,
-        flask_app=flask_app,
-    )
-
-
-def _ini_sections(path: Path) -> set[str]:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except configparser.Error:
-        return set()  # Alembic itself will say what is wrong with the file
-    return set(parser.sections())
-
-
-def _child_env(table: ConfigTable) -> dict[str, str | None]:
-    """``child_env``: names passed through from the bot's environment (``["SENTRY_DSN"]``,
-    ``"NAME=value"`` to set one), or a table of ``NAME = "value"``."""
-    raw = table.get("child_env", (list, dict), [])
-    if isinstance(raw, dict):
-        pairs = list(raw.items())
-        for name, value in pairs:
-            if not isinstance(value, str):
-                raise table.error(f"child_env.{name}", "must be a string")
-    else:
-        entries = table.strings("child_env", ())
-        pairs = [(e.partition("=")[0], e.partition("=")[2] if "=" in e else None) for e in entries]
-    for name, _ in pairs:
-        if not ENV_NAME.match(name):
-            raise table.error("child_env", f"{name!r} is not an environment variable name")
-        if name.startswith(BOT_SECRET_PREFIXES):
-            raise table.error(
-                "child_env", f"{name} is one of migrate-bot's own secrets: it never reaches env.py"
-            )
-    return dict(pairs)
-
-
 def _target(name: str, table: ConfigTable) -> TargetConfig:
     if not TARGET_NAME.match(name):
         raise ConfigError(
@@ -327,7 +240,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         database_url_env=database_url_env,
         embedded_postgres=embedded,
         embedded_database=table.string("embedded_database", "transcripts", TARGET_NAME),
-        alembic=_alembic_project(table),
+        alembic=parse_alembic_project(table),
         approvals=table.integer("approvals", 1, minimum=1),
         approvers=table.strings("approvers", (), APPROVER),
         quorum=_quorum(table),

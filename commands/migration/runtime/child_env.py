@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from commands.config.targets_file import AlembicProject
+from commands.config.alembic_project import AlembicProject
 from commands.postgres.database_url import DatabaseUrl
 
 BASICS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL")

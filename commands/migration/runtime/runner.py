@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from commands.config.targets_file import AlembicProject
+from commands.config.alembic_project import AlembicProject
 from commands.errors import AlembicError
 from commands.migration.runtime.channel import AlembicStopped, ChildLines, ChildProcess, unwrap
 from commands.migration.runtime.child_env import child_environment

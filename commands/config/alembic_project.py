@@ -1,0 +1,102 @@
+"""A target's Alembic project: where it lives, which Python runs it, and what its env.py
+is handed (the ini section, ``-x`` arguments, the URL's names, extra variables)."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commands.config.table import ConfigTable
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
+INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
+X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
+BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
+
+
+@dataclass(frozen=True)
+class AlembicProject:
+    """Where a target's Alembic project lives, which Python runs it and what its env.py
+    is handed: the ini section, ``-x`` arguments, the URL's names, extra variables."""
+
+    config_file: Path | None
+    script_location: Path | None
+    python: str
+    section: str = "alembic"
+    x_args: tuple[str, ...] = ()
+    url_env_names: tuple[str, ...] = ()
+    url_ini_options: tuple[str, ...] = ()
+    child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
+    working_dir: Path | None = None
+    flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
+
+
+def parse_alembic_project(table: ConfigTable) -> AlembicProject:
+    """A target's Alembic keys, checked: the files exist, the ini has the section, the
+    child's variables are names and never the bot's own secrets."""
+    config_file = table.path("alembic_config")
+    script_location = table.path("script_location")
+    if config_file is None and script_location is None:
+        raise table.error("alembic_config", "set alembic_config, script_location or both")
+    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
+        if path is not None and not path.exists():
+            raise table.error(key, f"{path} does not exist")
+    if script_location is not None and not (script_location / "env.py").exists():
+        raise table.error("script_location", f"{script_location} has no env.py")
+    working_dir = table.path("working_dir")
+    if working_dir is not None and not working_dir.is_dir():
+        raise table.error("working_dir", f"{working_dir} is not a folder")
+    flask_app = table.string("flask_app", None, FLASK_APP)
+    python = table.string("python", sys.executable)
+    section = table.string("alembic_section", "alembic", INI_SECTION)
+    if config_file is not None and section not in _ini_sections(config_file):
+        raise table.error("alembic_section", f"{config_file} has no [{section}] section")
+    return AlembicProject(
+        config_file=config_file,
+        script_location=script_location,
+        python=python,
+        section=section,
+        x_args=table.strings("x_args", (), X_ARG),
+        url_env_names=table.strings("url_env_names", (), ENV_NAME),
+        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
+        child_env=_child_env(table),
+        working_dir=working_dir,
+        flask_app=flask_app,
+    )
+
+
+def _ini_sections(path: Path) -> set[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return set()  # Alembic itself will say what is wrong with the file
+    return set(parser.sections())
+
+
+def _child_env(table: ConfigTable) -> dict[str, str | None]:
+    """``child_env``: names passed through from the bot's environment (``["SENTRY_DSN"]``,
+    ``"NAME=value"`` to set one), or a table of ``NAME = "value"``."""
+    raw = table.get("child_env", (list, dict), [])
+    if isinstance(raw, dict):
+        pairs = list(raw.items())
+        for name, value in pairs:
+            if not isinstance(value, str):
+                raise table.error(f"child_env.{name}", "must be a string")
+    else:
+        entries = table.strings("child_env", ())
+        pairs = [(e.partition("=")[0], e.partition("=")[2] if "=" in e else None) for e in entries]
+    for name, _ in pairs:
+        if not ENV_NAME.match(name):
+            raise table.error("child_env", f"{name!r} is not an environment variable name")
+        if name.startswith(BOT_SECRET_PREFIXES):
+            raise table.error(
+                "child_env", f"{name} is one of migrate-bot's own secrets: it never reaches env.py"
+            )
+    return dict(pairs)
