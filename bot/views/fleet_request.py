@@ -16,21 +16,15 @@ from bot.views.blocks import (
     button,
     code,
     confirm_dialog,
-    context,
     escape,
-    header,
     lines_in_sections,
-    section,
 )
 from bot.views.fleet_run import counts_line, fleet_run_blocks
 from bot.views.ids import ActionId, BlockId
-from bot.views.live_use import acknowledgement_blocks
 from bot.views.outcome import state_line
 from bot.views.people import mention, people
-from bot.views.preflight import request_preflight_blocks
-from bot.views.request import checklist_blocks, decision_buttons, footer, stop_button
+from bot.views.request import card_blocks, decision_buttons, stop_button
 from bot.views.request_card import RequestCard
-from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
 from commands.fleet.set_plan import groups, members_to_run
 from commands.fleet.waves import describe_waves
@@ -53,22 +47,15 @@ WAY_BACK_ACTIONS = {
 def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
     """The notification text and the blocks of a fleet request's message."""
     request = card.request
-    blocks = [
-        header(f"{request.id} · {request.kind.value} {request.target} (fleet)", BlockId.HEADER),
-        section(_summary(card), block_id=BlockId.SUMMARY),
-        context(_state_line(card), block_id=BlockId.STATE),
-    ]
-    scheduled = schedule_line(request)
-    if scheduled is not None:
-        blocks.append(context(scheduled, block_id=BlockId.SCHEDULE))
-    if card.fleet is not None:
-        blocks += fleet_run_blocks(card.fleet, card.now)
-    blocks += _groups(request)
-    blocks += request_preflight_blocks(request)
-    blocks += checklist_blocks(card)
-    blocks += acknowledgement_blocks(request)
-    blocks += _buttons(card)
-    blocks.append(context(footer(card), block_id=BlockId.FOOTER))
+    body = fleet_run_blocks(card.fleet, card.now) if card.fleet is not None else []
+    blocks = card_blocks(
+        card,
+        title=f"{request.kind.value} {request.target} (fleet)",
+        summary=_summary(card),
+        state=_state_line(card),
+        body=body + _groups(request),
+        buttons=_buttons(card),
+    )
     text = f"{request.id}: {request.kind.value} {request.target} (fleet) — {request.state.value}"
     return text, blocks
 

@@ -49,25 +49,51 @@ from commands.units import format_duration
 def request_message(card: RequestCard) -> tuple[str, list[Block]]:
     """The notification text and the blocks of the request message."""
     request = card.request
+    body: list[Block] = []
+    if card.run is not None:  # once it runs, the run comes first; the rest is settled
+        body += run_blocks(card.run, card.now)
+    if request.kind is not RequestKind.RESTORE:
+        body += _revisions(request)
+    blocks = card_blocks(
+        card,
+        title=f"{request.kind.value} {request.target}",
+        summary=_summary(request),
+        state=state_line(card),
+        body=body,
+        buttons=_buttons(card),
+    )
+    text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
+    return text, blocks
+
+
+def card_blocks(
+    card: RequestCard,
+    *,
+    title: str,
+    summary: str,
+    state: str,
+    body: list[Block],
+    buttons: list[Block],
+) -> list[Block]:
+    """A request message's frame, a single target's and a fleet's alike: header, summary,
+    state and schedule; then ``body``; then pre-flight, checklist, acknowledgements,
+    ``buttons`` and the footer."""
+    request = card.request
     blocks = [
-        header(f"{request.id} · {request.kind.value} {request.target}", BlockId.HEADER),
-        section(_summary(request), block_id=BlockId.SUMMARY),
-        context(state_line(card), block_id=BlockId.STATE),
+        header(f"{request.id} · {title}", BlockId.HEADER),
+        section(summary, block_id=BlockId.SUMMARY),
+        context(state, block_id=BlockId.STATE),
     ]
     scheduled = schedule_line(request)
     if scheduled is not None:
         blocks.append(context(scheduled, block_id=BlockId.SCHEDULE))
-    if card.run is not None:  # once it runs, the run comes first; the rest is settled
-        blocks += run_blocks(card.run, card.now)
-    if request.kind is not RequestKind.RESTORE:
-        blocks += _revisions(request)
+    blocks += body
     blocks += request_preflight_blocks(request)
     blocks += checklist_blocks(card)
     blocks += acknowledgement_blocks(request)
-    blocks += _buttons(card)
+    blocks += buttons
     blocks.append(context(footer(card), block_id=BlockId.FOOTER))
-    text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
-    return text, blocks
+    return blocks
 
 
 def _summary(request: Request) -> str:
