@@ -59,11 +59,11 @@ from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import PgTools, default_tool_dirs, find_pg_tools
 from commands.postgres.scratch import VERIFY_RESTORE, scratch_database
+from commands.state.busy import write_when_free
 from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 
 _ID_ATTEMPTS = 20
-END_PATIENCE_S = 15 * 60  # as long as a run waits to record its outcome
 
 log = logging.getLogger(__name__)
 _NAME_ATTEMPTS = 3
@@ -126,7 +126,15 @@ def take_backup(
         record = run.run()
     except BaseException as exc:
         failed = {"backup_id": backup_id, "step": run.step.value, "error": error_text(exc)}
-        _append_when_free(store, EventKind.BACKUP_FAILED, failed, where)
+        write_when_free(  # a started backup without its end would look unfinished for ever
+            lambda: store.append(kind=EventKind.BACKUP_FAILED, data=failed, **where),
+            busy=StoreBusyError,
+            waiting=lambda: log.warning(
+                "backup %s of %s: its end waits for the audit log",
+                backup_id,
+                request_id or "no request",
+            ),
+        )
         raise
     event = store.append(kind=EventKind.BACKUP_SUCCEEDED, data=record.event_data(), **where)
     apply_retention(
@@ -363,27 +371,6 @@ def apply_retention(
         deleted.append(record)
         on_progress(Progress(Step.RETENTION, f"deleted backup {record.id} ({record.uri})"))
     return deleted
-
-
-def _append_when_free(
-    store: EventStore, kind: EventKind, data: dict[str, str], where: dict[str, str | None]
-) -> None:
-    """A backup's end, recorded even while another process holds the state file past its
-    busy timeout (each try waits that timeout out): a started backup without its end would
-    look unfinished for ever. Gives up after ``END_PATIENCE_S``."""
-    deadline = time.monotonic() + END_PATIENCE_S
-    while True:
-        try:
-            store.append(kind=kind, data=data, **where)
-            return
-        except StoreBusyError:
-            if time.monotonic() > deadline:
-                raise
-            log.warning(
-                "backup %s of %s: its end waits for the audit log",
-                data["backup_id"],
-                where.get("request_id") or "no request",
-            )
 
 
 def error_text(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ stopped, PostgreSQL rolls it back, and the run is ``aborted`` at the
 revision the database then holds. Every way a run ends is recorded with
 ``finish_run`` and offers the runbook's ways back. A step whose record the
 audit log cannot take (another process holds the file) ends the run there;
-its outcome waits up to ``OUTCOME_PATIENCE_S`` for the file to be free.
+its outcome waits up to ``WRITE_PATIENCE_S`` for the file to be free.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ from commands.pipeline.stages import StageFailed, Stages
 from commands.pipeline.watch import RunWatch
 from commands.requests import Request
 from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
+from commands.state.busy import write_when_free
 from commands.state.outbox import OutboxBusyError
 from commands.state.vocabulary import RequestKind, RequestState
 from commands.targets import TargetHandle
 
 log = logging.getLogger(__name__)
 
-OUTCOME_PATIENCE_S = 15 * 60  # a run is over; without its record nobody is told so
 UpdateSink = Callable[[RunUpdate], None]
 
 
@@ -246,27 +246,28 @@ class Pipeline:
     def _record_outcome(
         self, request_id: str, *, outcome: RequestState, reason: str, details: dict[str, Any]
     ) -> None:
-        """``finish_run``, tried again while another process holds the log (each try
-        waits out the busy timeout), for up to ``OUTCOME_PATIENCE_S``. Past that the
-        run stays ``running`` in the log until the next start marks it interrupted."""
-        deadline = time.monotonic() + OUTCOME_PATIENCE_S
-        while True:
-            try:
-                self.context.requests.finish_run(
+        """``finish_run``, tried again while another process holds the log, for up to
+        ``WRITE_PATIENCE_S``. Past that the run stays ``running`` in the log until the next
+        start marks it interrupted."""
+
+        def waiting() -> None:
+            log.warning("run %s %s; its record waits for the audit log", request_id, outcome.value)
+            time.sleep(1)
+
+        try:
+            write_when_free(
+                lambda: self.context.requests.finish_run(
                     request_id,
                     actor=self.context.actor,
                     outcome=outcome,
                     reason=reason,
                     details=details,
-                )
-                return
-            except AuditLogBusyError as exc:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"run {request_id} {outcome.value}, unrecorded") from exc
-                log.warning(
-                    "run %s %s; its record waits for the audit log", request_id, outcome.value
-                )
-                time.sleep(1)
+                ),
+                busy=AuditLogBusyError,
+                waiting=waiting,
+            )
+        except AuditLogBusyError as exc:
+            raise RuntimeError(f"run {request_id} {outcome.value}, unrecorded") from exc
 
 
 @contextmanager
