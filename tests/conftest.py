@@ -27,7 +27,7 @@ from tests.support.databases import (
 
 # moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser);
 # the sandbox of the browser tests (sandbox, page, bot_client);
-# a database before a risky revision (before_risky_db)
+# a database before a risky revision (before_risky_db); a streaming replica (replica)
 pytest_plugins = [
     "tests.support.s3_server",
     "tests.support.backup_targets",
@@ -36,6 +36,7 @@ pytest_plugins = [
     "tests.support.checks_fixtures",
     "tests.support.shared_state",
     "tests.support.statement_stats_server",
+    "tests.support.replica",
 ]
 
 

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from commands.config.alembic_project import ENV_NAME, AlembicProject, parse_alembic_project
+from commands.config.backfill import BackfillSpec
 from commands.config.backup import (
     DEFAULT_COMPRESSION,
     parse_backup_destination,
     parse_backup_settings,
 )
+from commands.config.changes import CHANGES_FOLDER, parse_change_keys
 from commands.config.checks import CheckSettings, parse_check_settings
 from commands.config.fleet import (
     FleetSettings,
@@ -179,6 +181,9 @@ class TargetConfig:
     watch: WatchSettings = field(default_factory=WatchSettings)
     # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
     queue: str = DEFAULT_QUEUE
+    # changes across deploys and backfills (commands/config/changes.py)
+    changes_dir: Path = Path(CHANGES_FOLDER)
+    backfills: Mapping[str, BackfillSpec] = field(default_factory=dict)
 
     @property
     def is_fleet(self) -> bool:
@@ -234,13 +239,14 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
         )
     fleet = parse_fleet_keys(table, members_env, embedded=embedded is not None)
+    alembic = parse_alembic_project(table)
     target = TargetConfig(
         name=name,
         description=table.string("description", ""),
         database_url_env=database_url_env,
         embedded_postgres=embedded,
         embedded_database=table.string("embedded_database", "transcripts", TARGET_NAME),
-        alembic=parse_alembic_project(table),
+        alembic=alembic,
         approvals=table.integer("approvals", 1, minimum=1),
         approvers=table.strings("approvers", (), APPROVER),
         quorum=_quorum(table),
@@ -263,6 +269,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         fleet=fleet,
         **parse_live_use_keys(table),
         queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
+        **parse_change_keys(table, alembic),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")
