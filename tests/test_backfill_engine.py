@@ -3,6 +3,7 @@ sessions waiting on a batch's rows, and failures that are redone smaller."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def test_a_backfill_walks_every_row_once_in_batches_sized_to_the_target_time(
     batches = [e for e in store.events(request_id=run.id) if e.kind == EventKind.BACKFILL_BATCH]
     assert len(batches) == done.progress.batches > 2
     sizes = [e.data["size"] for e in batches]
-    assert sizes[0] == 100 and all(a / 2 <= b <= a * 2 for a, b in zip(sizes, sizes[1:]))
+    assert sizes[0] == 100 and all(a / 2 <= b <= a * 2 for a, b in itertools.pairwise(sizes))
     assert sum(e.data["walked"] for e in batches) == ROWS
     finished = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_FINISHED])[0]
     assert finished.data["remaining"] == 0 and finished.data["outcome"] == "done"
@@ -113,7 +114,7 @@ def test_pause_resume_and_stop_are_a_persons_events_the_engine_obeys(
 def test_sessions_waiting_on_a_batch_shrink_the_next_and_a_long_wait_cancels_it(
     fresh_db: DatabaseUrl, tmp_path: Path
 ) -> None:
-    """Row 150's update sleeps (once) inside the first batch, holding rows 1–149; the
+    """Row 150's update sleeps (once) inside the first batch, holding rows 1 to 149; the
     application's update of row 100 waits on them, past max_lock_wait: the batch is
     cancelled, the application goes on, and the batch is redone smaller."""
     make_items(fresh_db, 2000)
