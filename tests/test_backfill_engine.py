@@ -120,18 +120,8 @@ def test_sessions_waiting_on_a_batch_shrink_the_next_and_a_long_wait_cancels_it(
     make_items(fresh_db, 2000)
     store = state_store(tmp_path)
     ledger = BackfillLedger(store)
-    run = approved_run(store, fresh_db, spec(batch_size=400, max_lock_wait=0.5))
-    with connect(fresh_db) as conn:  # after the pre-flight, whose probe batch passes row 150
-        conn.execute("CREATE SEQUENCE sleeps")  # nextval survives the batch's rollback
-        conn.execute(
-            "CREATE FUNCTION slow_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-            " IF NEW.id = 150 AND nextval('sleeps') = 1 THEN"
-            " PERFORM pg_sleep(30); END IF; RETURN NEW; END $$"
-        )
-        conn.execute(
-            "CREATE TRIGGER items_slow BEFORE UPDATE ON items FOR EACH ROW"
-            " EXECUTE FUNCTION slow_once()"
-        )
+    run = approved_run(store, fresh_db, spec(batch_size=400, max_lock_wait=0.5, max_batch_time=60))
+    slow_row_150_once(fresh_db, 30)  # after the pre-flight, whose probe batch passes row 150
     walking = EngineThread(Engine(ledger, fresh_db), run.id)
 
     def engine_sleeping() -> bool:
@@ -151,6 +141,35 @@ def test_sessions_waiting_on_a_batch_shrink_the_next_and_a_long_wait_cancels_it(
     assert retried[0].data["size"] == 400 and retried[0].data["next_size"] == 200
     assert "canceling statement due to user request" in retried[0].data["error"]
     assert items_state(fresh_db) == (2000, 2000, 1, 0)  # row 100: the application's update too
+
+
+def test_a_batch_past_max_batch_time_is_cancelled_and_redone_smaller(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    make_items(fresh_db, 1000)
+    store = state_store(tmp_path)
+    run = approved_run(store, fresh_db, spec(batch_size=400, max_batch_time=0.3))
+    slow_row_150_once(fresh_db, 5)
+    done = Engine(BackfillLedger(store), fresh_db).run(run.id)
+    assert done.state is BackfillState.DONE and done.progress.longest_batch_s < 5
+    retried = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_RETRIED])
+    assert "canceling statement due to statement timeout" in retried[0].data["error"]
+    assert items_state(fresh_db) == (1000, 1000, 0, 0)
+
+
+def slow_row_150_once(database: DatabaseUrl, seconds: float) -> None:
+    """The first update of row 150 from now on sleeps ``seconds`` inside its batch."""
+    with connect(database) as conn:
+        conn.execute("CREATE SEQUENCE sleeps")  # nextval survives the batch's rollback
+        conn.execute(
+            "CREATE FUNCTION slow_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.id = 150 AND nextval('sleeps') = 1 THEN"
+            f" PERFORM pg_sleep({seconds}); END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER items_slow BEFORE UPDATE ON items FOR EACH ROW"
+            " EXECUTE FUNCTION slow_once()"
+        )
 
 
 def _update_row_100(database: DatabaseUrl) -> None:

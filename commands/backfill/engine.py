@@ -1,8 +1,9 @@
 """The backfill engine: walks the key in batches until nothing is left, a person pauses
 or stops it, or batches keep failing.
 
-Each batch is its own short transaction under ``lock_timeout`` and
-``statement_timeout``, and its checkpoint (the last key of its range) is in
+Each batch is its own short transaction under ``lock_timeout``, its
+statements cancelled past ``max_batch_time`` (so no row lock is held much
+longer: the batch is redone smaller), and its checkpoint (the last key of its range) is in
 the audit log before the next one starts: after a crash, at most the batch
 in flight when the bot died is done again, and the predicate makes that a
 no-op for the rows it already did. Between batches the engine reads its
@@ -149,6 +150,7 @@ class _Walk:
             except psycopg.Error as exc:
                 return self._finish(run, _text(exc))
             failures = 0
+            self.replica.committed()
             run = self._record(run, EventKind.BACKFILL_BATCH, _batch_data(batch))
             if batch.last:
                 return self._finish(run, None)
@@ -170,7 +172,7 @@ class _Walk:
                 " set_config('statement_timeout', %s, true)",
                 (
                     postgres_interval(self.spec.lock_timeout),
-                    postgres_interval(self.spec.statement_timeout),
+                    postgres_interval(self.spec.max_batch_time),
                 ),
             )
             row = self.conn.execute(self.statements.range_end(after), params).fetchone()

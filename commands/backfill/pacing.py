@@ -5,8 +5,9 @@ are held until it commits, so its duration is the longest any application
 write waits on it. The size moves by at most a factor of two per batch, so one
 slow batch (a checkpoint, a cold cache) does not swing it wildly. Sessions
 seen waiting on a batch's rows halve the next one and give their queue the
-batch's own duration to drain; a rows-per-second cap waits out the rest of
-each batch's share of a second.
+batch's own duration to drain; ``nice_ratio`` rests a share of each batch's
+time (gh-ost's knob of the same name); a rows-per-second cap waits out the
+rest of each batch's share of a second.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ def after_batch(spec: BackfillSpec, *, size: int, rows: int, seconds: float, wai
     ``waiters`` sessions waited on its locks."""
     ideal = size * spec.batch_time / max(seconds, 0.001)
     following = min(max(ideal, size / 2), size * 2)
-    wait = 0.0
+    wait = seconds * spec.nice_ratio
     if waiters:
         following = min(following, size / 2)
-        wait = seconds
+        wait = max(wait, seconds)
     if spec.max_rows_per_second:
         wait = max(wait, rows / spec.max_rows_per_second - seconds)
     return Pace(_clamp(spec, following), wait)

@@ -93,7 +93,7 @@ def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> tuple[in
             conn.execute(
                 "SELECT set_config('lock_timeout', %s, true),"
                 " set_config('statement_timeout', %s, true)",
-                (postgres_interval(spec.lock_timeout), postgres_interval(spec.statement_timeout)),
+                (postgres_interval(spec.lock_timeout), postgres_interval(spec.max_batch_time)),
             )
             started = time.monotonic()
             row = conn.execute(statements.range_end(None), params).fetchone()

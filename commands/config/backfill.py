@@ -36,8 +36,9 @@ KEYS = (
     "max_rows_per_second",
     "max_replica_lag",
     "max_lock_wait",
+    "max_batch_time",
+    "nice_ratio",
     "lock_timeout",
-    "statement_timeout",
 )
 
 
@@ -58,8 +59,9 @@ class BackfillSpec:
     max_rows_per_second: int | None = None
     max_replica_lag: float = 5.0  # seconds of replay delay on the target's replica
     max_lock_wait: float = 1.0  # a session waiting this long on a batch's rows cancels it
+    max_batch_time: float = 0.4  # a batch's statements are cancelled past it: no lock held longer
+    nice_ratio: float = 0.0  # rest after each batch for this share of its time (as gh-ost's)
     lock_timeout: float = 1.0
-    statement_timeout: float = 30.0
 
     @property
     def schema_and_table(self) -> tuple[str | None, str]:
@@ -80,21 +82,25 @@ def parse_backfill(name: str, table: ConfigTable) -> BackfillSpec:
         raise ConfigError(
             table.source, table.prefix, "backfill names are lowercase letters, digits, '-' and '_'"
         )
+    batch_time = table.duration("batch_time", "200ms")
     spec = BackfillSpec(
         name=name,
         table=table.string("table", REQUIRED, TABLE_NAME),
         key=table.string("key", REQUIRED, COLUMN_NAME),
         set=_fragment(table, "set"),
         where=_fragment(table, "where"),
-        batch_time=table.duration("batch_time", "200ms"),
+        batch_time=batch_time,
         batch_size=table.integer("batch_size", 1000, minimum=1),
         max_batch_size=table.integer("max_batch_size", 100_000, minimum=1),
         max_rows_per_second=_optional_rate(table),
         max_replica_lag=table.duration("max_replica_lag", "5s"),
         max_lock_wait=table.duration("max_lock_wait", "1s"),
+        max_batch_time=table.duration("max_batch_time", f"{2 * batch_time}s"),
+        nice_ratio=_ratio(table),
         lock_timeout=table.duration("lock_timeout", "1s"),
-        statement_timeout=table.duration("statement_timeout", "30s"),
     )
+    if spec.max_batch_time < spec.batch_time:
+        raise table.error("max_batch_time", f"is shorter than batch_time ({batch_time:g}s)")
     if spec.batch_size > spec.max_batch_size:
         raise table.error("batch_size", f"is more than max_batch_size ({spec.max_batch_size})")
     problem = update_problem(spec)
@@ -121,6 +127,13 @@ def _optional_rate(table: ConfigTable) -> int | None:
         table.used.add("max_rows_per_second")
         return None
     return table.integer("max_rows_per_second", None, minimum=1)
+
+
+def _ratio(table: ConfigTable) -> float:
+    value = float(table.get("nice_ratio", (int, float), 0.0))
+    if not 0 <= value <= 100:
+        raise table.error("nice_ratio", f"must be between 0 and 100, not {value:g}")
+    return value
 
 
 def _fragment(table: ConfigTable, key: str) -> str:

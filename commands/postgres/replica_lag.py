@@ -46,3 +46,9 @@ def replica_lag(primary: psycopg.Connection, replica: psycopg.Connection) -> Rep
     behind = primary.execute(_BEHIND, (replay_lsn,)).fetchone()
     lag_bytes = max(int(behind[0]), 0) if behind and behind[0] is not None else None
     return ReplicaLag(True, replay_lsn, lag_bytes, float(delay) if delay is not None else None)
+
+
+def lsn_value(lsn: str) -> int:
+    """A WAL position (``16/B374D848``) as a number, to compare positions in Python."""
+    high, _, low = lsn.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)

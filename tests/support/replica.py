@@ -39,6 +39,7 @@ def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
     if not isinstance(primary_dir, str) or not Path(primary_dir, "PG_VERSION").exists():
         pytest.skip("needs the embedded test server (a local data directory) to clone")
     data = Path(tempfile.mkdtemp(prefix="migrate-bot-replica-"))
+    slot = f"replica_{data.name.rsplit('-', 1)[-1].lower()}"  # WAL kept until replayed
     if os.geteuid() == 0:
         shutil.chown(data, user="embedded_postgres")
     data.chmod(0o700)
@@ -51,6 +52,8 @@ def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
         "-R",
         "-X",
         "stream",
+        "--create-slot",
+        f"--slot={slot}",
         "--checkpoint=fast",  # a spread checkpoint on a busy server can take minutes
         "-h",
         primary_dir,
@@ -76,6 +79,8 @@ def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
     finally:
         _run(str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-m", "immediate", "stop")
         shutil.rmtree(data, ignore_errors=True)
+        with connect(server) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
 
 
 def on_replica(replica: DatabaseUrl, database: DatabaseUrl) -> DatabaseUrl:
