@@ -48,6 +48,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.postgres.replica_lag import replica_lag
+from commands.state.vocabulary import EventKind
 from commands.units import format_bytes, format_duration, parse_duration
 from tests.support.checks_support import url_text
 from tests.support.replica import on_replica, streaming_replica, wait_until_caught_up
@@ -155,9 +156,11 @@ def run_backfill(
     ledger.approve(run.id, approver="U0BOB")
     done = Engine(ledger, database, replica=replica).run(run.id)
     phase.lock_hold_s = done.progress.longest_batch_s
+    holds = ledger.store.events(request_id=run.id, kinds=[EventKind.BACKFILL_HELD])
     print(
         f"  backfill {done.state.value}: {done.progress.batches} batches,"
-        f" {done.progress.rows:,} rows, held {format_duration(done.progress.held_s)},"
+        f" {done.progress.rows:,} rows, held {len(holds)} time(s) for"
+        f" {format_duration(done.progress.held_s)},"
         f" {done.progress.waiters} application write(s) seen waiting on a batch,"
         f" pre-flight estimate {format_duration(estimate.seconds or 0)}",
         flush=True,
