@@ -97,7 +97,7 @@ class ChangeLedger:
         """Link the current migrate/backfill phase to the request or run asked for it."""
         kinds = (PhaseKind.MIGRATE, PhaseKind.BACKFILL)
         return self._phase_event(
-            change_id, phase, EventKind.CHANGE_PHASE_ASKED, by, {"id": asked_id}, kinds
+            change_id, phase, EventKind.CHANGE_PHASE_ASKED, by, {"id": asked_id}, kinds=kinds
         )
 
     def confirm_deploy(self, change_id: str, phase: int, *, by: str, via: str) -> Change:
@@ -108,7 +108,9 @@ class ChangeLedger:
             events += self._done(tx, change, phase, by, {"how": f"confirmed through {via}"})
         return _applied(change, events)
 
-    def record_gate(self, change_id: str, phase: int, *, held: bool, checks: list, by: str) -> Change:
+    def record_gate(
+        self, change_id: str, phase: int, *, held: bool, checks: list, by: str
+    ) -> Change:
         """A gate's check: its conditions as found; the phase is done when all held."""
         with self.store.transaction() as tx:
             change = self._current(tx, change_id, phase, (PhaseKind.GATE,), "checked")
@@ -128,14 +130,14 @@ class ChangeLedger:
 
     def remind(self, change_id: str, phase: int, *, by: str) -> Change:
         return self._phase_event(
-            change_id, phase, EventKind.CHANGE_REMINDED, by, {}, tuple(PhaseKind)
+            change_id, phase, EventKind.CHANGE_REMINDED, by, {}, kinds=tuple(PhaseKind)
         )
 
     def abandon(self, change_id: str, *, by: str, reason: str) -> Change:
         with self.store.transaction() as tx:
             change = fold(tx.events(request_id=change_id), change_id)
             if change.state is not ChangeState.IN_FLIGHT:
-                raise ChangeRefusedError(f"{change.id} is {change.state.value}: nothing to abandon.")
+                raise ChangeRefusedError(f"{change.id} is {change.state.value} already.")
             event = tx.append(
                 kind=EventKind.CHANGE_ABANDONED,
                 actor=by,
@@ -167,6 +169,7 @@ class ChangeLedger:
         kind: EventKind,
         by: str,
         data: Mapping[str, Any],
+        *,
         kinds: tuple[PhaseKind, ...],
     ) -> Change:
         with self.store.transaction() as tx:
