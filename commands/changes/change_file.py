@@ -26,6 +26,7 @@ from pglast import ast
 from commands.config.backfill import BackfillSpec, parse_backfill
 from commands.config.table import REQUIRED, ConfigTable
 from commands.errors import ConfigError
+from commands.units import format_duration
 
 CHANGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 PHASE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
@@ -57,6 +58,17 @@ class GateSpec:
             "backfill_done": list(self.backfill_done),
             "sql": list(self.sql),
         }
+
+    @property
+    def summary(self) -> str:
+        """Its conditions in a line: 'nothing reads or writes videos.youtube_id for 10 min; …'."""
+        parts = [
+            f"nothing reads or writes {column} for {format_duration(self.quiet_for)}"
+            for column in self.unused
+        ]
+        parts += [f"backfill {name} has nothing left to do" for name in self.backfill_done]
+        parts += [f"{len(self.sql)} SQL assertion(s) hold"] if self.sql else []
+        return "; ".join(parts)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GateSpec:
@@ -110,7 +122,8 @@ class PhaseSpec:
         if self.kind is PhaseKind.BACKFILL:
             assert self.backfill is not None
             return f"the backfill of {self.backfill.table}, asked and approved here"
-        return "its evidence to hold"
+        assert self.gate is not None
+        return self.gate.summary
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from commands.changes.gates import Condition, read_gate
 from commands.changes.guard import Block, first_blocked
 from commands.changes.ledger import ChangeLedger, ChangeNotFoundError, ChangeRefusedError
 from commands.changes.model import CHANGE_PREFIX, Change
+from commands.changes.revisions import AppliedRevisions
 from commands.config.targets_file import Config
 from commands.errors import ConfigError, RevisionError
-from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import RevisionGraph
 from commands.postgres.connections import connect
 from commands.requests.policy import GroupLookup, no_group_members
@@ -49,6 +49,7 @@ class Changes:
     clock: Clock = utc_now
     lookup: GroupLookup = no_group_members
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    revisions: AppliedRevisions = field(default_factory=AppliedRevisions)
 
     @property
     def ledger(self) -> ChangeLedger:
@@ -77,7 +78,7 @@ class Changes:
             )
         spec = read_change(change_path(config.changes_dir, name))
         handle = self.open_target(config)
-        spec = _resolved(spec, AlembicRunner.for_target(handle).inspect().graph)
+        spec = _resolved(spec, self.revisions.inspect(handle).graph)
         change = self.ledger.start(target=handle.name, spec=spec, by=by, origin=origin)
         return self.refresh(change.id)
 
@@ -116,11 +117,27 @@ class Changes:
             )
             asked_id = run.id
         else:
-            raise ChangeRefusedError(
-                f"phase {index + 1} ({spec.name}) is a {spec.kind.value}: it waits for"
-                f" {spec.waits_for}"
-            )
+            raise ChangeRefusedError(self._not_askable(change, index))
         return self.ledger.ask(change.id, index, asked_id=asked_id, by=by), asked_id
+
+    def _not_askable(self, change: Change, index: int) -> str:
+        """Why nothing can be asked while phase ``index`` (a deploy or a gate) is current."""
+        spec = change.phases[index].spec
+        following = next(
+            (i for i in range(index + 1, len(change.phases))
+             if change.phases[i].spec.kind in (PhaseKind.MIGRATE, PhaseKind.BACKFILL)),
+            None,
+        )  # fmt: skip
+        head = (
+            f"phase {following + 1} ({change.phases[following].spec.name}) cannot be asked yet"
+            if following is not None
+            else "nothing can be asked"
+        )
+        open_conditions = [c for c in self.gate_conditions(change.id) if not c.held]
+        if spec.kind is PhaseKind.GATE and open_conditions:
+            evidence = "; ".join(f"{c.what}: {c.detail}" for c in open_conditions)
+            return f"{head}: phase {index + 1} ({spec.name}), a gate, does not hold: {evidence}"
+        return f"{head}: phase {index + 1} ({spec.name}) waits for {spec.waits_for}"
 
     def confirm(
         self, change_ref: str, phase_ref: str, *, by: str, via: str, target: str | None = None
@@ -183,9 +200,7 @@ class Changes:
         spec = change.phases[index].spec
         if spec.kind is PhaseKind.MIGRATE:
             assert spec.revision is not None
-            handle = self._handle(change)
-            state = AlembicRunner.for_target(handle).inspect()
-            if spec.revision not in state.graph.applied(state.current):
+            if not self.revisions.applied(self._handle(change), spec.revision):
                 return None
             asked = change.phases[index].last_asked
             how = f"{spec.revision} is applied" + (f" ({asked} asked for it)" if asked else "")

@@ -175,7 +175,7 @@ def update_problem(spec: BackfillSpec) -> tuple[str, str] | None:
     update = statements[0].stmt
     if update.fromClause:
         return ("set", "has a FROM: a backfill updates its table from its own rows only")
-    if update.returningList or update.withClause:
+    if update.returningClause or update.withClause:
         return ("set", "has RETURNING or WITH: write only the assignments")
     assigned = {target.name for target in update.targetList or ()}
     if spec.key in assigned:

@@ -121,3 +121,10 @@ def replica(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
     """A standby of the test server, streaming; its ``postgres`` database's URL."""
     with streaming_replica(pg_server) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def pgss_replica(pgss_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
+    """A standby of the server that loads pg_stat_statements (the changes' gates read it)."""
+    with streaming_replica(pgss_server) as url:
+        yield url
