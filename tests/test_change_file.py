@@ -164,8 +164,17 @@ def test_an_ordinary_upgrade_stops_before_the_revisions_of_a_phase_still_waiting
     )
     spec = read_change(DEMO_CHANGE).to_json()
     spec["phases"][0]["revision"], spec["phases"][5]["revision"] = "r002", "r004"
-    started = Event(1, T0.isoformat(), "C-1", "app", "U0ALICE", EventKind.CHANGE_STARTED,
-                    {"spec": spec}, "0", "h1")  # fmt: skip
+    started = Event(
+        1,
+        T0.isoformat(),
+        "C-1",
+        "app",
+        "U0ALICE",
+        EventKind.CHANGE_STARTED,
+        {"spec": spec},
+        "0",
+        "h1",
+    )
     change = fold_change([started])
     assert first_blocked(["r002"], [change], graph) is None  # phase 1: nothing before it
     block = first_blocked(["r002", "r003", "r004", "r005"], [change], graph)

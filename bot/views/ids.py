@@ -24,6 +24,17 @@ class ActionId(StrEnum):
     FLEET_RETRY = "fleet_retry"  # value: the fleet request's id
     LIVE_USE_ACK = "live_use_ack"  # checkbox; the block id carries the request id
     VIEW_LIVE_USE = "view_live_use"  # value: a request id; the live-use evidence in a modal
+    # changes (value: a change's phase, "C-3:2", so a click on an old card acts on that phase
+    # or is refused) and backfill runs (value: a run id, "B-4")
+    CHANGE_ASK = "change_ask"
+    CHANGE_CONFIRM = "change_confirm"
+    CHANGE_CHECK = "change_check"
+    CHANGE_ABANDON = "change_abandon"
+    BACKFILL_APPROVE = "approve_backfill"  # starts with "approve", as the approve contract says
+    BACKFILL_REJECT = "reject_backfill"
+    BACKFILL_PAUSE = "backfill_pause"
+    BACKFILL_RESUME = "backfill_resume"
+    BACKFILL_STOP = "backfill_stop"
 
 
 class BlockId(StrEnum):
@@ -51,6 +62,9 @@ class BlockId(StrEnum):
     SCHEDULE_TIME = "schedule_time"
     REJECT_REASON = "reject_reason"  # the Reject modal's input
     HOME = "home"  # App Home sections, followed by "-" and what they hold
+    PHASES = "phases"  # a change's phase list
+    GATE = "gate"  # the current gate's conditions
+    PROGRESS = "progress"  # a backfill's counts, rate and ETA
 
 
 class ViewId(StrEnum):

@@ -124,10 +124,13 @@ class Changes:
         """Why nothing can be asked while phase ``index`` (a deploy or a gate) is current."""
         spec = change.phases[index].spec
         following = next(
-            (i for i in range(index + 1, len(change.phases))
-             if change.phases[i].spec.kind in (PhaseKind.MIGRATE, PhaseKind.BACKFILL)),
+            (
+                i
+                for i in range(index + 1, len(change.phases))
+                if change.phases[i].spec.kind in (PhaseKind.MIGRATE, PhaseKind.BACKFILL)
+            ),
             None,
-        )  # fmt: skip
+        )
         head = (
             f"phase {following + 1} ({change.phases[following].spec.name}) cannot be asked yet"
             if following is not None

@@ -208,8 +208,12 @@ def _schedule(verb: Verb, args: list[str]) -> SlashCommand:
     return Schedule(target, to, at, tz)
 
 
-_CHANGE_VERBS = {"start": Verb.CHANGE_START, "show": Verb.CHANGE_SHOW,
-                 "confirm": Verb.CHANGE_CONFIRM, "abandon": Verb.CHANGE_ABANDON}  # fmt: skip
+_CHANGE_VERBS = {
+    "start": Verb.CHANGE_START,
+    "show": Verb.CHANGE_SHOW,
+    "confirm": Verb.CHANGE_CONFIRM,
+    "abandon": Verb.CHANGE_ABANDON,
+}
 
 
 def _change(args: list[str]) -> SlashCommand:
@@ -336,8 +340,12 @@ def _shown(word: str) -> str:
     return "that value"
 
 
-_LISTINGS = {Verb.STATUS: Status, Verb.HISTORY: History, Verb.CHANGES: Changes,
-             Verb.BACKFILLS: Backfills}  # fmt: skip
+_LISTINGS = {
+    Verb.STATUS: Status,
+    Verb.HISTORY: History,
+    Verb.CHANGES: Changes,
+    Verb.BACKFILLS: Backfills,
+}
 
 _PARSERS = {
     Verb.HELP: _no_args,
