@@ -87,7 +87,7 @@ def test_a_change_naming_a_revision_not_in_the_project_is_refused_with_the_key(
     with pytest.raises(ConfigError) as caught:
         changes.start("app", "small", by="U0ALICE")
     assert caught.value.key == problem and caught.value.path.endswith("small.toml")
-    with pytest.raises(ConfigError, match="missing.toml: does not exist"):
+    with pytest.raises(ConfigError, match=r"missing\.toml: does not exist"):
         changes.start("app", "missing", by="U0ALICE")
     assert changes.store.events() == []
 
