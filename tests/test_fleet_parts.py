@@ -24,13 +24,10 @@ from commands.config.fleet import WaveSize
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.errors import ConfigError, UnknownTargetError
 from commands.fleet.member_status import FleetStatus, MemberStatus
-from commands.fleet.outcome import fleet_outcome
-from commands.fleet.progress import FleetUpdate, FleetUpdateKind
 from commands.fleet.set_checks import set_report
 from commands.fleet.set_plan import groups, member_fingerprint
 from commands.fleet.survey import MemberSurvey
 from commands.fleet.waves import describe_waves, split_waves
-from commands.fleet.ways_back import FleetWayBack, fleet_ways_back
 from commands.migration.script.fingerprint import (
     MemberPlan,
     PlanFingerprint,
@@ -38,6 +35,9 @@ from commands.migration.script.fingerprint import (
     describe_changes,
 )
 from commands.migration.script.plan import Status
+from commands.pipeline.outcomes import fleet_outcome
+from commands.pipeline.progress import FleetUpdate, FleetUpdateKind
+from commands.pipeline.ways_back import FleetWayBack, fleet_ways_back
 from commands.requests import Request, RequestService, TargetFrozenError
 from commands.requests.fleet_runs import FleetNotRunningError, MemberDriftedError
 from commands.requests.inputs import RequestInputError

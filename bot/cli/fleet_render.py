@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cli.render import revisions_text
-from commands.fleet.intake import FleetPlan
 from commands.fleet.member_status import FleetStatus
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind, MemberOutcome
+from commands.fleet.planning import FleetPlan
 from commands.fleet.set_checks import names
 from commands.fleet.set_plan import groups
+from commands.pipeline.progress import FleetOutcome, FleetUpdate, FleetUpdateKind, MemberOutcome
 from commands.requests import Request
 from commands.requests.members import MemberRun
 from commands.state.vocabulary import MemberState

@@ -21,12 +21,11 @@ from bot.cli.output import Output
 from bot.cli.run_ending import RunEnding
 from commands.config.targets_file import Config
 from commands.errors import ExitCode
-from commands.fleet.intake import FleetAsk, FleetPlan, plan_fleet
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
-from commands.fleet.runner import Runner
+from commands.fleet.planning import FleetAsk, FleetPlan, plan_fleet
 from commands.fleet.set_plan import members_to_run
 from commands.fleet.waves import describe_waves
-from commands.pipeline import RunContext, RunWorker
+from commands.pipeline import RunContext, RunThreads
+from commands.pipeline.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
 from commands.requests import NothingToDoError, open_requests
 from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import MemberState, RequestKind, RequestState
@@ -81,8 +80,8 @@ def fleet_break_glass_run(
     )
     out.say(_header(request.id, config, planned))
     watch = _Watch(out, total=len(members_to_run(planned.fingerprint)))
-    worker = RunWorker(
-        Runner(context),
+    worker = RunThreads(
+        context,
         on_update=watch.update,  # type: ignore[arg-type]  # a fleet's updates
         on_outcome=watch.finished,
         on_refused=watch.refused,

@@ -16,7 +16,7 @@ from commands.checks import run_preflight
 from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import Config, load_config
-from commands.fleet.intake import FleetAsk, plan_fleet
+from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.fleet.status import fleet_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan

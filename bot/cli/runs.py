@@ -23,7 +23,7 @@ from bot.cli.run_ending import RunEnding
 from commands.config.targets_file import Config
 from commands.errors import ExitCode
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession
-from commands.pipeline import Pipeline, RunContext, RunUpdate, RunWorker
+from commands.pipeline import RunContext, RunThreads, RunUpdate
 from commands.pipeline.plans import RequestPlan, plan_request
 from commands.pipeline.progress import RunStep, UpdateKind
 from commands.requests import open_requests
@@ -108,8 +108,8 @@ def _plan_and_run(
     )
     out.say(render.header_text(request.id, kind, planned))
     watch = _Watch(out, store)
-    worker = RunWorker(
-        Pipeline(RunContext(config=config, requests=requests, store=store)),
+    worker = RunThreads(
+        RunContext(config=config, requests=requests, store=store),
         on_update=watch.update,
         on_outcome=watch.finished,
         on_refused=watch.refused,

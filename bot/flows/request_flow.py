@@ -12,36 +12,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.flows.asker import Asker
-from bot.flows.logged_pipeline import LoggedPipeline
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_messages import RequestMessages
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.logs.setup import log_context
 from bot.views.announcements import freeze_announcement
 from bot.views.people import mention
+from bot.worker import background_priority
 from commands.errors import MigrateBotError
-from commands.fleet.intake import FleetAsk, propose_fleet, replan_fleet
-from commands.fleet.outcome import recorded_fleet_outcome
-from commands.fleet.recovery import recover_fleets
-from commands.fleet.ways_back import FleetWayBack, fleet_way_back
-from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
 from commands.pipeline import (
     InterruptedRun,
     Proposal,
     RunContext,
     RunOutcome,
-    RunWorker,
+    RunThreads,
+    RunWrappers,
     propose,
     recover_interrupted,
 )
-from commands.pipeline.plans import plan_request
-from commands.pipeline.ways_back import recorded_outcome, way_back
-from commands.pipeline.worker import AlreadyRunningError, Runs
+from commands.pipeline.outcomes import recorded_outcome
+from commands.pipeline.plans import plan_again
+from commands.pipeline.run_threads import AlreadyRunningError, Runs
+from commands.pipeline.ways_back import FleetWayBack, fleet_way_back, way_back
 from commands.requests import (
     AlreadyDoneError,
     GroupLookup,
@@ -58,6 +57,11 @@ log = logging.getLogger(__name__)
 
 # how far back a restart looks for runs whose outcome was never announced
 UNANNOUNCED_LOOKBACK = timedelta(days=1)
+
+
+def _logged(request_id: str, target: str) -> AbstractContextManager[None]:
+    """A run's log lines name its request and the database it runs on (a member's own)."""
+    return log_context(request_id=request_id, target=target)
 
 
 class NotTheRequesterError(RequestRefused):
@@ -89,8 +93,9 @@ class RequestFlow:
         self.groups = groups
         self.plans = plans
         self.people = people  # who is who, for the terminal (bot.middleware.names)
-        self.executor = RunWorker(
-            LoggedPipeline(context),
+        self.executor = RunThreads(
+            context,
+            wrappers=RunWrappers(around=_logged, member_thread=background_priority),
             on_update=messages.on_update,
             on_outcome=self._finished,
             on_refused=self._refused,
@@ -110,33 +115,25 @@ class RequestFlow:
         goal: str | None,
         reason: str = "",
         slot: Slot | None = None,
-        ask: FleetAsk | None = None,
+        members: Sequence[str] | None = None,
+        goals: Mapping[str, str] | None = None,
     ) -> Proposal:
         """Pre-flight, record and post a new request (bound to ``slot`` if given); its
         approvers are told when it may be approved. On a fleet, one request over its
-        members (``ask``: some of them, each to its own goal). Raises the pipeline's
-        ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
-        if self.context.config.target(target).is_fleet:
-            proposal = propose_fleet(
-                self.context,
-                target=target,
-                ask=ask or FleetAsk(kind, goal),
-                requester=asker.user,
-                origin={"channel": asker.channel},
-                reason=reason,
-                dedupe_key=asker.dedupe_key,
-            )
-        else:
-            proposal = propose(
-                self.context,
-                kind=kind,
-                target=target,
-                goal=goal,
-                requester=asker.user,
-                origin={"channel": asker.channel},
-                reason=reason,
-                dedupe_key=asker.dedupe_key,
-            )
+        members (``members``: some of them, ``goals``: each one's own goal). Raises the
+        pipeline's ``ProposalError``, ``NothingToDoError``, a ``ScheduleError``…"""
+        proposal = propose(
+            self.context,
+            kind=kind,
+            target=target,
+            goal=goal,
+            requester=asker.user,
+            origin={"channel": asker.channel},
+            reason=reason,
+            dedupe_key=asker.dedupe_key,
+            members=members,
+            goals=goals,
+        )
         request = proposal.request
         if slot is not None and request.schedule is None:
             proposal = replace(proposal, request=self._bind(request, slot, asker.user))
@@ -184,7 +181,8 @@ class RequestFlow:
             target=ended.target,
             goal=offer.goal,
             reason=f"way back from {ended.id}: {offer.description}",
-            ask=FleetAsk(offer.kind, offer.goal, offer.members, offer.goals),
+            members=offer.members,
+            goals=offer.goals,
         )
 
     def request_plan(self, request_id: str) -> Plan:
@@ -195,21 +193,14 @@ class RequestFlow:
         kept = self.plans.get(request.id)
         if kept is not None:
             return kept
-        if request.is_fleet:
-            planned = replan_fleet(self.context, request)
-        else:
-            handle = self.context.open_target(self.context.config.target(request.target))
-            with AlembicRunner.for_target(handle).session() as session:
-                planned = plan_request(
-                    handle, session, kind=request.kind, goal=request.goal, store=self.context.store
-                )
-        if planned.fingerprint.digest != request.fingerprint.digest:
+        plan, fingerprint = plan_again(self.context, request)
+        if fingerprint.digest != request.fingerprint.digest:
             raise RequestRefused(
                 f"{request.id}'s plan is no longer what the project and the database give"
                 " (something moved since it was asked): ask again to see the new one."
             )
-        self.plans.keep(request.id, planned.plan)
-        return planned.plan
+        self.plans.keep(request.id, plan)
+        return plan
 
     # --- deciding -------------------------------------------------------------
 
@@ -322,8 +313,6 @@ class RequestFlow:
         found = recover_interrupted(self.context, targets)
         for run in found:
             self.messages.announce_interrupted(run)
-        for fleet in recover_fleets(self.context, targets):
-            self.messages.announce_fleet_interrupted(fleet)
         self._announce_unannounced()
         return found
 
@@ -336,12 +325,7 @@ class RequestFlow:
                 continue
             if self.messages.outcome_owed(request.id):
                 log.warning("%s ended without its outcome announced: announcing it", request.id)
-                outcome = (
-                    recorded_fleet_outcome(request)
-                    if request.is_fleet
-                    else recorded_outcome(request, self.context.store)
-                )
-                self.messages.announce_outcome(outcome)
+                self.messages.announce_outcome(recorded_outcome(request, self.context.store))
 
     def shutdown(self) -> None:
         """Stop running runs (each is aborted, its revision in flight rolled back) and wait."""
@@ -360,12 +344,7 @@ class RequestFlow:
         """A worker's turn at a queued run: run it in this process to its outcome, which
         is announced (or its refusal said) as for a run started here. ``cancel`` set
         (the Stop button, from any process) aborts it."""
-        future = self.executor.submit(request_id, target, until=until)
-        while not future.done():
-            if cancel.wait(0.5):
-                self.executor.cancel(request_id)
-                break
-        future.result()
+        self.executor.submit(request_id, target, until=until, cancel=cancel).result()
 
     def _start(self, request_id: str, target: str) -> str | None:
         """Hand the request to the run worker; why not, if it cannot start now."""

@@ -42,12 +42,11 @@ from bot.views.request import request_message
 from bot.views.request_card import RequestCard
 from bot.views.run_picture import RunNews, run_picture
 from commands.config.targets_file import USER_GROUP, Config
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
 from commands.fleet.set_plan import members_to_run
 from commands.fleet.waves import split_waves
-from commands.fleet.ways_back import fleet_ways_back
 from commands.pipeline import InterruptedRun, RunOutcome, RunUpdate
-from commands.pipeline.ways_back import ways_back
+from commands.pipeline.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
+from commands.pipeline.ways_back import fleet_ways_back, ways_back
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import RequestState
 
@@ -296,18 +295,6 @@ class RequestMessages:
             mine = fleet_outcome_note(outcome, request, for_requester=True)
             self.notifier.post(request.requester, *mine, key=f"{key}:requester")
 
-    def announce_fleet_interrupted(self, request: Request) -> None:
-        """A fleet run that died with the bot, each member explained, told once."""
-        request = self.requests.get(request.id)
-        self.refresh(request.id)
-        text, blocks = fleet_interrupted_announcement(request, fleet_ways_back(request))
-        key = f"{request.id}:interrupted"
-        self.thread(request, text, blocks, key=f"{key}:thread")
-        self.tell_ops(text, blocks, key=f"{key}:ops")
-        self.tell_stakeholders(request.target, text, blocks[:1], key=f"{key}:stakeholders")
-        if USER_ID.match(request.requester):
-            self.notifier.post(request.requester, text, blocks[:1], key=f"{key}:requester")
-
     def outcome_owed(self, request_id: str) -> bool:
         """Whether ``request_id`` has a message here but its run's outcome was never queued
         (its thread reply is queued with every outcome; terminal runs have no message)."""
@@ -316,10 +303,14 @@ class RequestMessages:
         )
 
     def announce_interrupted(self, run: InterruptedRun) -> None:
-        """A run that died with the bot, told once to the same people as an outcome."""
+        """A run that died with the bot, told once to the same people as an outcome (a
+        fleet's, each member explained)."""
         request = self.requests.get(run.request.id)
         self.refresh(request.id)
-        text, blocks = interrupted_announcement(run, ways_back(request, self.store))
+        if request.is_fleet:
+            text, blocks = fleet_interrupted_announcement(request, fleet_ways_back(request))
+        else:
+            text, blocks = interrupted_announcement(run, ways_back(request, self.store))
         key = f"{request.id}:interrupted"
         self.thread(request, text, blocks, key=f"{key}:thread")
         self.tell_ops(text, blocks, key=f"{key}:ops")

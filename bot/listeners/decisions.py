@@ -22,7 +22,7 @@ from bot.listeners.handoff import ActionWork, Handoff
 from bot.listeners.sql import show_plan_sql
 from bot.views.ids import ActionId, BlockId, fingerprint_shown, tag_of
 from bot.views.plan import loading_modal
-from commands.fleet.ways_back import FleetWayBack
+from commands.pipeline.ways_back import FleetWayBack
 from commands.requests import RequestInputError
 from commands.requests.inputs import parse_request_id
 

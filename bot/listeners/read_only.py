@@ -19,7 +19,7 @@ from bot.views.plan import plan_blocks
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
 from commands.config.targets_file import TargetConfig
-from commands.fleet.intake import FleetAsk, plan_fleet
+from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.fleet.status import fleet_status
 from commands.migration.planning import history, plan, status
 from commands.slash import grammar

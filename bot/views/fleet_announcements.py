@@ -13,9 +13,9 @@ from bot.views.fleet_run import counts_line
 from bot.views.ids import BlockId
 from bot.views.people import mention, people
 from bot.views.status import revisions_text
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind, MemberOutcome
 from commands.fleet.set_plan import groups, members_to_run
-from commands.fleet.ways_back import FleetOffer
+from commands.pipeline.progress import FleetOutcome, FleetUpdate, FleetUpdateKind, MemberOutcome
+from commands.pipeline.ways_back import FleetOffer
 from commands.requests.model import Request
 from commands.state.vocabulary import MemberState, RequestState
 from commands.units import format_duration

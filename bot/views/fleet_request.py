@@ -28,7 +28,7 @@ from bot.views.request_card import RequestCard
 from bot.views.status import revisions_text
 from commands.fleet.set_plan import groups, members_to_run
 from commands.fleet.waves import describe_waves
-from commands.fleet.ways_back import FleetOffer, FleetWayBack
+from commands.pipeline.ways_back import FleetOffer, FleetWayBack
 from commands.requests.model import Request
 from commands.state.vocabulary import BEFORE_RUN_STATES, MemberState, RequestState
 from commands.units import format_duration

@@ -12,8 +12,8 @@ from datetime import datetime
 from bot.views.fleet_picture import FleetPicture
 from bot.views.run_picture import RunPicture
 from commands.config.fleet import FleetSettings
-from commands.fleet.ways_back import FleetOffer
 from commands.pipeline.progress import RollbackOffer
+from commands.pipeline.ways_back import FleetOffer
 from commands.requests.model import Request
 from commands.state.vocabulary import ChecklistItem
 

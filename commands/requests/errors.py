@@ -35,6 +35,10 @@ class RequestRefused(MigrateBotError):
     exit_code = ExitCode.REFUSED
 
 
+class ProposalError(MigrateBotError):
+    """The ask cannot become a request: the project or database cannot be planned."""
+
+
 class NothingToDoError(RequestRefused):
     def __init__(self, target: str, where: str) -> None:
         super().__init__(f"{target} is already at {where}: there is nothing to do.")
