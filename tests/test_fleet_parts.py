@@ -39,10 +39,10 @@ from commands.pipeline.outcomes import fleet_outcome
 from commands.pipeline.progress import FleetUpdate, FleetUpdateKind
 from commands.pipeline.ways_back import FleetWayBack, fleet_ways_back
 from commands.requests import Request, RequestService, TargetFrozenError
-from commands.requests.fleet_runs import FleetNotRunningError, MemberDriftedError
+from commands.requests.errors import FleetNotRunningError, MemberDriftedError
 from commands.requests.inputs import RequestInputError
 from commands.requests.live_use import LiveUseNotAcknowledgedError, warned_findings
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import MemberState, RequestKind, RequestState, StepStatus
 from tests.support.request_helpers import APPROVER, REQUESTER, Clock, make_service
 

@@ -41,7 +41,7 @@ from commands.pipeline.progress import (
 from commands.pipeline.records import MemberRecord
 from commands.pipeline.run_lock import RunLockHeldError
 from commands.requests import Request, TargetFrozenError
-from commands.requests.fleet_runs import MemberDriftedError
+from commands.requests.errors import MemberDriftedError
 from commands.state.vocabulary import MemberState, RequestState
 from commands.targets import MemberNotListedError
 

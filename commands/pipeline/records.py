@@ -19,7 +19,7 @@ from commands.config.fleet import member_target_name
 from commands.fleet.set_plan import member_fingerprint, member_goal, member_plan
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.requests import Request, RequestService
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import RequestState
 
 

@@ -18,7 +18,7 @@ from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.revision_graph import Revision
 from commands.pipeline.limits import RunLimits
 from commands.pipeline.progress import AppliedRevision, RunStep, UpdateKind
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.units import format_duration
 

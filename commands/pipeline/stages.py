@@ -43,7 +43,7 @@ from commands.pipeline.records import RunRecord
 from commands.pipeline.revision_progress import RevisionProgress
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
