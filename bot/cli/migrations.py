@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import fleet_render, render
+from bot.cli import render
 from bot.cli.check_render import findings_text, report_text
 from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
@@ -48,7 +48,7 @@ def status(target: str, out: Output) -> None:
     named = config.target(target)
     if named.is_fleet:
         fleet = fleet_status(config, named, open_target)
-        out.emit(fleet, render_json=fleet_render.status_json, render_text=fleet_render.status_text)
+        out.emit(fleet, render_json=render.fleet_status_json, render_text=render.fleet_status_text)
         return
     result = load_status(open_target(named))
     out.emit(result, render_json=render.status_json, render_text=render.status_text)
@@ -92,7 +92,7 @@ def _fleet_plan(
             "preflight": p.report.to_json(),
         },
         render_text=lambda p: (
-            f"{fleet_render.plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
+            f"{render.set_plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
         ),
     )
 

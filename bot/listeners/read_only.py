@@ -11,12 +11,10 @@ from __future__ import annotations
 from bot.listeners.channels import ChannelNotAllowedError, targets_allowed_here
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.views.blocks import Block
-from bot.views.fleet_plan import fleet_plan_blocks
-from bot.views.fleet_status import fleet_status_blocks
 from bot.views.help import help_blocks
 from bot.views.history import history_blocks
-from bot.views.plan import plan_blocks
-from bot.views.status import status_blocks
+from bot.views.plan import plan_blocks, set_plan_blocks
+from bot.views.status import fleet_status_blocks, status_blocks
 from bot.views.targets import targets_blocks
 from commands.config.targets_file import TargetConfig
 from commands.fleet.planning import FleetAsk, plan_fleet
@@ -80,7 +78,7 @@ def _fleet_plan(target: TargetConfig, command: grammar.Plan, ctx: CommandContext
         ),
     )
     sql_ref = ctx.plans.put(planned.plan) if planned.plan.sql else None
-    blocks = fleet_plan_blocks(planned.plan, planned.fingerprint, sql_ref=sql_ref)
+    blocks = set_plan_blocks(planned.plan, planned.fingerprint, sql_ref=sql_ref)
     ctx.reply.ephemeral(f"Plan for {target.name}", blocks)
 
 

@@ -17,8 +17,8 @@ from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
 from commands.fleet.member_status import FleetStatus, MemberStatus
-from commands.fleet.revisions import member_status, project_state
 from commands.fleet.survey import SURVEY_PARALLEL
+from commands.migration.planning import project_state, status
 from commands.migration.runtime.runner import ProjectState
 from commands.targets import TargetHandle, fleet_members
 
@@ -37,7 +37,7 @@ def fleet_status(config: Config, fleet: TargetConfig, open_target: Opener) -> Fl
             with lock:  # the first member that answers reads the project for all
                 if not project:
                     project.append(project_state(handle))
-            return MemberStatus(member, member_status(handle, project[0]))
+            return MemberStatus(member, status(handle, project[0]))
         except MigrateBotError as exc:
             return MemberStatus(member, None, str(exc))
 

@@ -35,7 +35,7 @@ class StepReporter(Protocol):
 
 
 class RevisionProgress:
-    """The executor's hooks for one run: ``start``, ``done``, ``event``."""
+    """The executor's callbacks for one run: ``start``, ``done``, ``event``."""
 
     def __init__(self, stages: StepReporter, total: int) -> None:
         self.stages = stages

@@ -31,7 +31,7 @@ from commands.checks import (
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.planning import with_sql
-from commands.migration.runtime.executor import RevisionHooks, execute_revisions
+from commands.migration.runtime.executor import RevisionCallbacks, execute_revisions
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
 from commands.migration.script.plan import Plan, revision_file_name
 from commands.migration.script.revision_graph import Direction, Revision
@@ -205,7 +205,7 @@ class Stages:
                 self.plan.direction,
                 settings=execution_settings(self.handle.config, server_major=major),
                 label=self.request.id,
-                hooks=RevisionHooks(progress.start, progress.done, progress.event),
+                callbacks=RevisionCallbacks(progress.start, progress.done, progress.event),
                 deadline=self.limits.deadline,
                 cancel=self.limits.cancel,
                 retry_guard=self._leftovers_of,

@@ -31,9 +31,12 @@ from commands.state.vocabulary import MemberState, RequestKind, RequestState
 ENDED_BADLY = (RequestState.FAILED, RequestState.ABORTED, RequestState.INTERRUPTED)
 
 
-def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
+def ways_back(request: Request, store: EventStore) -> tuple[WayBack, ...]:
     """Back to the starting revision (if the database moved), and the run's backup (if any):
-    the pipeline's own ``rollback_offers``, fed with what the log recorded of the run."""
+    the pipeline's own ``rollback_offers``, fed with what the log recorded of the run. A
+    fleet's, member by member (``fleet_ways_back``)."""
+    if request.is_fleet:
+        return fleet_ways_back(request)
     if request.state not in ENDED_BADLY or request.closure is None:
         return ()
     recorded = recorded_outcome(request, store)
@@ -55,7 +58,10 @@ def way_back(request: Request, store: EventStore, *, restore: bool) -> RollbackO
     fail, the database did not move, no backup was taken or it was deleted).
     """
     for offer in ways_back(request, store):
-        if (offer.kind == RequestKind.RESTORE.value) == restore:
+        if (
+            isinstance(offer, RollbackOffer)
+            and (offer.kind == RequestKind.RESTORE.value) == restore
+        ):
             return offer
     what = "backup to restore" if restore else "revision to go back to"
     raise RequestRefused(f"{request.id} has no {what}: its run {request.state.value}.")
@@ -89,7 +95,7 @@ class FleetOffer:
 def fleet_ways_back(request: Request) -> tuple[FleetOffer, ...]:
     """The ways back ``request``'s run offers (none before it ended, none when every
     member succeeded)."""
-    if not request.is_fleet or request.state not in ENDED:
+    if request.state not in ENDED:  # a request without members has none of these
         return ()
     members = request.members.values()
     succeeded = tuple(m.name for m in members if m.state is MemberState.SUCCEEDED)
@@ -133,3 +139,7 @@ def fleet_way_back(request: Request, way: FleetWayBack) -> FleetOffer:
         if offer.way is way:
             return offer
     raise RequestRefused(f"{request.id} has no such way back: its run {request.state.value}.")
+
+
+WayBack = RollbackOffer | FleetOffer
+"""A way back a request's message offers: a single target's, or a fleet's."""
