@@ -77,6 +77,17 @@ class _Terminal(RunEnding):
                 self.out.say(findings)
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """What the operator asks of a target, and how."""
+
+    kind: RequestKind
+    goal: str | None
+    reason: str
+    yes: bool
+    out: Output
+
+
 def break_glass_run(
     config: Config,
     *,
@@ -88,28 +99,16 @@ def break_glass_run(
     out: Output,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
+    ask = _Ask(kind, goal, reason, yes, out)
     if config.target(target).is_fleet:
-        return _members_run(
-            config, kind=kind, target=target, goal=goal, reason=reason, yes=yes, out=out
-        )
+        return _members_run(config, target, ask)
     handle = open_target(config.target(target))
     with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
-        return _database_run(
-            config, handle, session, kind=kind, goal=goal, reason=reason, yes=yes, out=out
-        )
+        return _database_run(config, handle, session, ask)
 
 
-def _database_run(
-    config: Config,
-    handle: TargetHandle,
-    session: AlembicSession,
-    *,
-    kind: RequestKind,
-    goal: str | None,
-    reason: str,
-    yes: bool,
-    out: Output,
-) -> int:
+def _database_run(config: Config, handle: TargetHandle, session: AlembicSession, ask: _Ask) -> int:
+    kind, goal, out = ask.kind, ask.goal, ask.out
     store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     planned = plan_request(
@@ -122,15 +121,8 @@ def _database_run(
             render_text=render.nothing_to_do_text,
         )
         return int(ExitCode.OK)
-    _confirm(render.preview_text(planned, kind), yes=yes, out=out)
-    request = _create(
-        requests,
-        kind=kind,
-        target=handle.name,
-        fingerprint=planned.fingerprint,
-        goal=goal,
-        reason=reason,
-    )
+    _confirm(render.preview_text(planned, kind), yes=ask.yes, out=out)
+    request = _create(requests, ask, target=handle.name, fingerprint=planned.fingerprint)
     out.say(render.header_text(request.id, kind, planned))
     terminal = _Terminal(out=out, store=store)
     context = RunContext(config=config, requests=requests, store=store)
@@ -144,16 +136,8 @@ def _database_run(
     return int(ExitCode.OK if outcome.succeeded else ExitCode.FAILED)
 
 
-def _members_run(
-    config: Config,
-    *,
-    kind: RequestKind,
-    target: str,
-    goal: str | None,
-    reason: str,
-    yes: bool,
-    out: Output,
-) -> int:
+def _members_run(config: Config, target: str, ask: _Ask) -> int:
+    kind, goal, out = ask.kind, ask.goal, ask.out
     store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     try:
@@ -161,15 +145,8 @@ def _members_run(
     except NothingToDoError as nothing:
         out.emit(nothing, render_json=lambda e: {"nothing_to_do": str(e)}, render_text=str)
         return int(ExitCode.OK)
-    _confirm(set_plan_text(planned, show_sql=False), yes=yes, out=out)
-    request = _create(
-        requests,
-        kind=kind,
-        target=target,
-        fingerprint=planned.fingerprint,
-        goal=goal,
-        reason=reason,
-    )
+    _confirm(set_plan_text(planned, show_sql=False), yes=ask.yes, out=out)
+    request = _create(requests, ask, target=target, fingerprint=planned.fingerprint)
     out.say(_members_header(request.id, config, planned))
     members = len(members_to_run(planned.fingerprint))
     terminal = _Terminal(out=out, store=store, members=members)
@@ -181,21 +158,15 @@ def _members_run(
 
 
 def _create(
-    requests: RequestService,
-    *,
-    kind: RequestKind,
-    target: str,
-    fingerprint: PlanFingerprint,
-    goal: str | None,
-    reason: str,
+    requests: RequestService, ask: _Ask, *, target: str, fingerprint: PlanFingerprint
 ) -> Request:
     return requests.create_break_glass(
-        kind=kind,
+        kind=ask.kind,
         target=target,
         operator=operator(),
         fingerprint=fingerprint,
-        goal=goal,
-        reason=reason,
+        goal=ask.goal,
+        reason=ask.reason,
     )
 
 

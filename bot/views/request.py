@@ -12,25 +12,22 @@ from __future__ import annotations
 
 from bot.views.blocks import (
     Block,
-    actions,
     code,
     escape,
     lines_in_sections,
 )
 from bot.views.ids import BlockId
-from bot.views.outcome import state_line, ways_back_buttons
+from bot.views.outcome import state_line
 from bot.views.people import mention
 from bot.views.preflight import pending_revisions
 from bot.views.request_card import RequestCard
-from bot.views.request_frame import card_blocks, decision_buttons, stop_button
+from bot.views.request_frame import buttons, card_blocks
 from bot.views.request_members import fleet_request_message
 from bot.views.run import run_blocks
 from bot.views.status import revisions_text
 from commands.requests.model import Request
 from commands.state.vocabulary import (
-    BEFORE_RUN_STATES,
     RequestKind,
-    RequestState,
 )
 
 
@@ -51,7 +48,7 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         summary=_summary(request),
         state=state_line(card),
         body=body,
-        buttons=_buttons(card),
+        buttons=buttons(card, STOP_TEXT),
     )
     text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
     return text, blocks
@@ -79,15 +76,6 @@ def _revisions(request: Request) -> list[Block]:
         f"{n}. {code(rev)}  {escape(message)}" for n, (rev, message) in enumerate(revisions, 1)
     ]
     return lines_in_sections(lines, max_blocks=4, block_id=BlockId.REVISIONS)
-
-
-def _buttons(card: RequestCard) -> list[Block]:
-    request = card.request
-    if request.state in BEFORE_RUN_STATES:
-        return decision_buttons(card)
-    if request.state is RequestState.RUNNING:
-        return [actions(stop_button(request.id, STOP_TEXT), block_id=BlockId.ACTIONS)]
-    return ways_back_buttons(request, card.ways_back)
 
 
 STOP_TEXT = (

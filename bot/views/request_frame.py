@@ -8,6 +8,8 @@ Contract: the approve button's ``action_id`` starts with ``approve``, reject's w
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.views import limits
 from bot.views.blocks import (
     Block,
@@ -24,6 +26,7 @@ from bot.views.blocks import (
 )
 from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
 from bot.views.live_use import acknowledgement_blocks, evidence_line, has_live_use
+from bot.views.outcome import ways_back_buttons
 from bot.views.people import mention
 from bot.views.preflight import request_preflight_blocks
 from bot.views.request_card import RequestCard
@@ -101,7 +104,18 @@ def checklist_blocks(card: RequestCard) -> list[Block]:
     return [context(title, block_id=BlockId.CHECKLIST)]
 
 
-def stop_button(request_id: str, consequence: str) -> dict:
+def buttons(card: RequestCard, stop_consequence: str) -> list[Block]:
+    """Before the run, the decision's; while it runs, Stop (saying what stopping does);
+    after it, the ways back."""
+    request = card.request
+    if request.state in BEFORE_RUN_STATES:
+        return decision_buttons(card)
+    if request.state is RequestState.RUNNING:
+        return [actions(stop_button(request.id, stop_consequence), block_id=BlockId.ACTIONS)]
+    return ways_back_buttons(request, card.ways_back)
+
+
+def stop_button(request_id: str, consequence: str) -> dict[str, Any]:
     """The running request's **Stop the run** (requester or an approver), confirmed."""
     return button(
         "Stop the run",

@@ -12,22 +12,21 @@ from collections.abc import Mapping
 
 from bot.views.blocks import (
     Block,
-    actions,
     code,
     escape,
     lines_in_sections,
 )
 from bot.views.ids import BlockId
-from bot.views.outcome import state_line, ways_back_buttons
+from bot.views.outcome import state_line
 from bot.views.people import mention, people
 from bot.views.request_card import RequestCard
-from bot.views.request_frame import card_blocks, decision_buttons, stop_button
+from bot.views.request_frame import buttons, card_blocks
 from bot.views.run import counts_line, fleet_run_blocks
 from bot.views.status import revisions_text
 from commands.fleet.set_plan import groups, members_to_run
 from commands.fleet.waves import describe_waves
 from commands.requests.model import Request
-from commands.state.vocabulary import BEFORE_RUN_STATES, MemberState, RequestState
+from commands.state.vocabulary import MemberState, RequestState
 from commands.units import format_duration
 
 STOP_FLEET = (
@@ -47,7 +46,7 @@ def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
         summary=_summary(card),
         state=_state_line(card),
         body=body + _groups(request),
-        buttons=_buttons(card),
+        buttons=buttons(card, STOP_FLEET),
     )
     text = f"{request.id}: {request.kind.value} {request.target} (fleet) — {request.state.value}"
     return text, blocks
@@ -147,12 +146,3 @@ def _revision_messages(request: Request) -> Mapping[str, str]:
             if isinstance(found, Mapping):
                 return {str(k): str(v) for k, v in found.items()}
     return {}
-
-
-def _buttons(card: RequestCard) -> list[Block]:
-    request = card.request
-    if request.state in BEFORE_RUN_STATES:
-        return decision_buttons(card)
-    if request.state is RequestState.RUNNING:
-        return [actions(stop_button(request.id, STOP_FLEET), block_id=BlockId.ACTIONS)]
-    return ways_back_buttons(request, card.ways_back)
