@@ -71,7 +71,9 @@ def targets_text(config: Config, environ: Mapping[str, str] = os.environ) -> str
     return "\n".join(lines)
 
 
-def status_json(status: Status) -> dict[str, Any]:
+def status_json(status: Status | FleetStatus) -> dict[str, Any]:
+    if isinstance(status, FleetStatus):
+        return fleet_status_json(status)
     return {
         "target": status.target,
         "database": status.database,
@@ -83,7 +85,9 @@ def status_json(status: Status) -> dict[str, Any]:
     }
 
 
-def status_text(status: Status) -> str:
+def status_text(status: Status | FleetStatus) -> str:
+    if isinstance(status, FleetStatus):
+        return fleet_status_text(status)
     head_note = "  (at head)" if status.at_head else ""
     lines = [
         f"{status.target}: {status.database} (PostgreSQL {status.server_version})",

@@ -54,7 +54,7 @@ class _Terminal(RunEnding):
 
     out: Output
     store: EventStore
-    members: int = 0  # a fleet's members to run
+    members: int = 0  # the members it follows (none: one database)
     ended: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -192,7 +192,7 @@ def _follow(
     except KeyboardInterrupt:
         stopping = (
             "no member starts; those running stop at a revision boundary"
-            if request.is_fleet
+            if terminal.members
             else "the revision in flight is rolled back"
         )
         click.echo(f"stopping: {stopping}…", err=True)

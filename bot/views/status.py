@@ -19,7 +19,10 @@ def revision_line(revision: Revision, index: int | None = None) -> str:
     return f"{number}{code(revision.id)}  {escape(revision.message)}"
 
 
-def status_blocks(status: Status) -> list[Block]:
+def status_blocks(status: Status | FleetStatus) -> list[Block]:
+    """A target's status; a fleet's: its members by revision (``fleet_status_blocks``)."""
+    if isinstance(status, FleetStatus):
+        return fleet_status_blocks(status)
     verdict = "✅ at head" if status.at_head else f"⏳ {len(status.pending)} revision(s) pending"
     blocks = [
         header(f"{status.target}: {verdict}", BlockId.HEADER),

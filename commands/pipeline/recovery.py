@@ -59,11 +59,11 @@ def recover_interrupted(
         for request in context.requests.requests(states=[RequestState.RUNNING], limit=1000)
         if targets is None or request.target in targets
     ]
-    found = _recover_databases(context, [r for r in running if not r.is_fleet], targets)
-    for request in running:
-        if request.is_fleet:
-            fleet = _recover_fleet(context, request)
-            found += [InterruptedRun(fleet, None, None, None)] if fleet is not None else []
+    fleets = [r for r in running if r.is_fleet]  # judged by their owner and members' locks
+    found = _recover_databases(context, [r for r in running if r not in fleets], targets)
+    for request in fleets:
+        fleet = _recover_fleet(context, request)
+        found += [InterruptedRun(fleet, None, None, None)] if fleet is not None else []
     return found
 
 
