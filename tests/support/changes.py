@@ -16,7 +16,7 @@ import pytest
 from audit.sqlite_store import SqliteEventStore
 from commands.changes.service import Changes, ProposeUpgrade
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
-from commands.pipeline import Pipeline, RunContext, propose
+from commands.pipeline import RunContext, propose, run_request
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService
 from commands.requests.live_use import warned_findings
@@ -127,4 +127,4 @@ def approve_and_run(changes: Changes, request_id: str) -> RequestState:
         store=changes.store,
         open_target=changes.open_target,
     )
-    return Pipeline(context).run(request_id).state
+    return run_request(context, request_id).state
