@@ -73,7 +73,7 @@ def test_a_backfill_walks_every_row_once_in_batches_sized_to_the_target_time(
     batches = [e for e in store.events(request_id=run.id) if e.kind == EventKind.BACKFILL_BATCH]
     assert len(batches) == done.progress.batches > 2
     sizes = [e.data["size"] for e in batches]
-    assert sizes[0] == 100 and all(a / 2 <= b <= a * 2 for a, b in itertools.pairwise(sizes))
+    assert sizes[0] == 100 and all(a // 2 <= b <= a * 2 for a, b in itertools.pairwise(sizes))
     assert sum(e.data["walked"] for e in batches) == ROWS
     finished = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_FINISHED])[0]
     assert finished.data["remaining"] == 0 and finished.data["outcome"] == "done"
