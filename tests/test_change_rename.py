@@ -16,17 +16,22 @@ from pathlib import Path
 import pytest
 
 from commands.backfill.model import BackfillState
-from commands.changes.guard import Block
 from commands.changes.ledger import ChangeRefusedError
 from commands.changes.model import ChangeState
 from commands.changes.service import Changes
 from commands.demo.data import fill_demo_data
-from commands.migration.planning import plan_in_session
-from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
+from commands.requests import Request
 from commands.state.vocabulary import EventKind, RequestState
-from tests.support.changes import application, approve_and_run, changes_for, proposer
+from tests.support.changes import (
+    application,
+    approve_and_run,
+    changes_for,
+    ordinary_request,
+    proposer,
+    proposer_context,
+)
 from tests.support.checks_support import upgrade
 from tests.support.polling import wait_for
 from tests.support.replica import on_replica
@@ -36,13 +41,16 @@ EXPAND, CONTRACT = "0e8f2a6b9d43", "4f1c7a9e2b87"
 FIRST_HELD = "5a7c1e3f0b54"  # the first revision of the contract phase's range
 
 
-def _guard(changes: Changes) -> Block | None:
-    """What an ordinary upgrade to head meets: the first revision a change holds back."""
-    handle = changes.open_target(changes.config.target("app"))
-    with AlembicRunner.for_target(handle).session() as session:
-        state = session.inspect()
-        planned = plan_in_session(session, "app", state=state, with_sql=False)
-    return changes.guard("app", [r.id for r in planned.revisions], state.graph)
+def _ordinary_upgrade(changes: Changes, to: str | None = None) -> Request:
+    """``/migrate upgrade app [to REV]`` as anyone asks it: the request it makes."""
+    return proposer_context(changes).requests.get(
+        ordinary_request(changes, to=to, requester="U0CAROL")
+    )
+
+
+def _changes_check(request: Request) -> dict:
+    assert request.preflight is not None
+    return next(c for c in request.preflight.checks if c["name"] == "changes")
 
 
 def test_the_rename_pattern_runs_end_to_end_through_its_deploys(
@@ -64,6 +72,15 @@ def test_the_rename_pattern_runs_end_to_end_through_its_deploys(
     with application(pgss_db, "videos-old"):  # the application as it is: the old column only
         change = changes.start("app", "rename-youtube-id", by="U0ALICE")
         assert (change.id, change.current, change.started_by) == ("C-1", 0, "U0ALICE")
+        # an ordinary upgrade to head stops before the revisions of the later phases
+        ordinary = _ordinary_upgrade(changes)
+        assert ordinary.goal == EXPAND and ordinary.to_revisions == (EXPAND,)
+        check = _changes_check(ordinary)
+        assert check["verdict"] == "pass" and check["summary"].startswith(
+            f"the upgrade stops before {FIRST_HELD} belongs to phase 6 (drop-old) of change"
+            " rename-youtube-id (C-1), which waits for phase 1 (add-column, migrate)"
+        )
+        proposer_context(changes).requests.cancel(ordinary.id, actor="U0CAROL")
         change, request_id = changes.ask(change.id, by="U0ALICE", propose=ask)
         assert approve_and_run(changes, request_id) is RequestState.SUCCEEDED
         change = changes.refresh(change.id)
@@ -92,9 +109,11 @@ def test_the_rename_pattern_runs_end_to_end_through_its_deploys(
             "phase 6 (drop-old) cannot be asked yet: phase 5 (old-column-unused), a gate, does"
             " not hold: nothing reads or writes videos.youtube_id for 3.0 s: last used between"
         )
-        held = _guard(changes)
-        assert held is not None and held.revision == FIRST_HELD
-        assert "waits for phase 5 (old-column-unused, gate)" in held.reason
+        refused_upgrade = _ordinary_upgrade(changes, to=CONTRACT)
+        assert refused_upgrade.preflight is not None and not refused_upgrade.preflight.passed
+        check = _changes_check(refused_upgrade)
+        assert check["verdict"] == "fail" and check["summary"].startswith(FIRST_HELD)
+        assert "waits for phase 5 (old-column-unused, gate)" in check["summary"]
 
     with application(pgss_db, "videos-new"):  # deploy: the new column only
         change = wait_for(
@@ -104,7 +123,7 @@ def test_the_rename_pattern_runs_end_to_end_through_its_deploys(
         )
         gate = change.phases[4]
         assert gate.done is not None and gate.checks[-1].data["held"]
-        assert _guard(changes) is None
+        assert _changes_check(_ordinary_upgrade(changes, to=CONTRACT))["verdict"] == "pass"
         change, request_id = changes.ask(change.id, by="U0ALICE", propose=ask)
         assert approve_and_run(changes, request_id) is RequestState.SUCCEEDED
         change = changes.refresh(change.id)

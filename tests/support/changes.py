@@ -89,16 +89,32 @@ def application(database: DatabaseUrl, profile: str) -> Iterator[subprocess.Pope
         app.wait(30)
 
 
-def proposer(changes: Changes) -> ProposeUpgrade:
-    """How the fronts ask a migrate phase's upgrade: the ordinary request, with its
-    pre-flight, on the same audit log."""
-    requests = RequestService(changes.store, changes.config)
-    context = RunContext(
+def proposer_context(changes: Changes) -> RunContext:
+    """The run context the fronts build, on the same audit log and targets."""
+    return RunContext(
         config=changes.config,
-        requests=requests,
+        requests=RequestService(changes.store, changes.config),
         store=changes.store,
         open_target=changes.open_target,
     )
+
+
+def ordinary_request(changes: Changes, *, to: str | None, requester: str) -> str:
+    """``/migrate upgrade app [to REV]``: the request's id."""
+    proposal = propose(
+        proposer_context(changes),
+        kind=RequestKind.UPGRADE,
+        target="app",
+        goal=to,
+        requester=requester,
+    )
+    return proposal.request.id
+
+
+def proposer(changes: Changes) -> ProposeUpgrade:
+    """How the fronts ask a migrate phase's upgrade: the ordinary request, with its
+    pre-flight, on the same audit log."""
+    context = proposer_context(changes)
 
     def propose_upgrade(target: str, revision: str, requester: str, origin: Mapping) -> str:
         proposal = propose(
@@ -117,14 +133,9 @@ def proposer(changes: Changes) -> ProposeUpgrade:
 def approve_and_run(changes: Changes, request_id: str) -> RequestState:
     """Bob approves the request (acknowledging the live-use evidence it shows, if any); the
     pipeline runs it; its final state."""
-    requests = RequestService(changes.store, changes.config)
+    context = proposer_context(changes)
+    requests = context.requests
     if warned_findings(requests.get(request_id)):
         requests.acknowledge_live_use(request_id, actor="U0BOB")
     requests.approve(request_id, approver="U0BOB")
-    context = RunContext(
-        config=changes.config,
-        requests=requests,
-        store=changes.store,
-        open_target=changes.open_target,
-    )
     return run_request(context, request_id).state
