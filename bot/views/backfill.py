@@ -36,6 +36,21 @@ STATE_WORDS = {
 }
 
 
+RUN_LINK = "{run_link}"
+"""Where an approver's direct message links to the run's message (filled in once posted)."""
+
+
+def approval_wanted(run: BackfillRun) -> tuple[str, list[Block]]:
+    """The direct message an approver gets: what the backfill is, and a link to it."""
+    text = (
+        f"{mention(run.requester)} asks for your approval of *{run.id}*, the backfill"
+        f" {code(run.name)} of {code(run.spec.table)} on {code(run.target)}"
+        f" ({run.estimate.rows_to_do:,} rows to do). The estimate and the Approve button"
+        f" are on {RUN_LINK}."
+    )
+    return f"{run.id} needs your approval", [section(text, block_id=BlockId.SUMMARY)]
+
+
 def backfill_message(run: BackfillRun, now: datetime) -> tuple[str, list[Block]]:
     return headline(run), backfill_blocks(run, now)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class Engine:
     replica: DatabaseUrl | None = None
     notify: Notify = field(default=lambda run: None)
     hold_poll_s: float = HOLD_POLL_S
+    stopping: threading.Event = field(default_factory=threading.Event)  # the bot shuts down
 
     def run(self, run_id: str) -> BackfillRun:
         """Take ``run_id`` (approved, or resumed) and walk until it ends or is paused.
@@ -128,6 +130,10 @@ class _Walk:
             run = self.ledger.newer(run)
             if run.state is not BackfillState.RUNNING:
                 return run  # paused or stopped by a person: the batch before was recorded
+            if self.engine.stopping.is_set():  # as after a crash: a person resumes it
+                run = self.ledger.interrupt(run.id, why="the bot was shut down while it ran")
+                self.engine.notify(run)
+                return run
             reason = self.replica.hold_reason()
             if reason is not None:
                 run = self._hold(run, *reason)

@@ -9,6 +9,7 @@ buttons are theirs), as for migrations.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -104,8 +105,14 @@ class Backfills:
             self._check(run, by, None, "reject")
         return self.ledger.cancel(run_id, by=by, reason=reason)
 
-    def engine(self, run_id: str, notify: Notify | None = None) -> Engine:
-        """The engine for ``run_id`` on its target's database (and replica, if any)."""
+    def engine(
+        self,
+        run_id: str,
+        notify: Notify | None = None,
+        stopping: threading.Event | None = None,
+    ) -> Engine:
+        """The engine for ``run_id`` on its target's database (and replica, if any);
+        ``stopping`` set (the bot shutting down) interrupts it at a batch boundary."""
         run = self.ledger.load(run_id)
         handle = self.open_target(self.config.target(run.target))
         return Engine(
@@ -113,7 +120,11 @@ class Backfills:
             database=handle.database,
             replica=self.replica_of(handle),
             notify=notify or (lambda run: None),
+            stopping=stopping or threading.Event(),
         )
+
+    def database_of(self, target: str) -> DatabaseUrl:
+        return self.open_target(self.config.target(target)).database
 
     def replica_of(self, handle: TargetHandle) -> DatabaseUrl | None:
         variable = handle.config.replica_url_env

@@ -129,9 +129,13 @@ class ChangeLedger:
         return _applied(change, events)
 
     def remind(self, change_id: str, phase: int, *, by: str) -> Change:
-        return self._phase_event(
-            change_id, phase, EventKind.CHANGE_REMINDED, by, {}, kinds=tuple(PhaseKind)
-        )
+        """Once per phase (several bot processes may go their rounds)."""
+        with self.store.transaction() as tx:
+            change = self._current(tx, change_id, phase, tuple(PhaseKind), "reminded of")
+            if change.phases[phase].reminded is not None:
+                raise ChangeRefusedError(f"phase {phase + 1} of {change.id} was reminded of")
+            event = self._append(tx, change, EventKind.CHANGE_REMINDED, by, phase)
+        return apply_change_event(change, event)
 
     def abandon(self, change_id: str, *, by: str, reason: str) -> Change:
         with self.store.transaction() as tx:

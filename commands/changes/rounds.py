@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from commands.changes.ledger import ChangeRefusedError
 from commands.changes.model import Change
 from commands.changes.service import Changes
 from commands.errors import MigrateBotError
@@ -40,5 +41,8 @@ def change_round(changes: Changes) -> Round:
         if after.current != change.current or after.state is not change.state:
             done.moved.append(after)
     for change in changes.stale():
-        done.stale.append(changes.remind(change))
+        try:
+            done.stale.append(changes.remind(change))
+        except ChangeRefusedError:  # another process reminded of it first
+            continue
     return done

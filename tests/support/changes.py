@@ -7,20 +7,16 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from audit.sqlite_store import SqliteEventStore
-from commands.changes.service import Changes, ProposeUpgrade
+from commands.changes.service import Changes
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
-from commands.pipeline import RunContext, propose, run_request
 from commands.postgres.database_url import DatabaseUrl
-from commands.requests import RequestService
-from commands.requests.live_use import warned_findings
-from commands.state.vocabulary import RequestKind, RequestState
 from tests.support.checks_support import url_text
 
 DEMO_CHANGE = BUNDLED_MIGRATIONS / "changes" / "rename-youtube-id.toml"
@@ -87,55 +83,3 @@ def application(database: DatabaseUrl, profile: str) -> Iterator[subprocess.Pope
     finally:
         app.terminate()
         app.wait(30)
-
-
-def proposer_context(changes: Changes) -> RunContext:
-    """The run context the fronts build, on the same audit log and targets."""
-    return RunContext(
-        config=changes.config,
-        requests=RequestService(changes.store, changes.config),
-        store=changes.store,
-        open_target=changes.open_target,
-    )
-
-
-def ordinary_request(changes: Changes, *, to: str | None, requester: str) -> str:
-    """``/migrate upgrade app [to REV]``: the request's id."""
-    proposal = propose(
-        proposer_context(changes),
-        kind=RequestKind.UPGRADE,
-        target="app",
-        goal=to,
-        requester=requester,
-    )
-    return proposal.request.id
-
-
-def proposer(changes: Changes) -> ProposeUpgrade:
-    """How the fronts ask a migrate phase's upgrade: the ordinary request, with its
-    pre-flight, on the same audit log."""
-    context = proposer_context(changes)
-
-    def propose_upgrade(target: str, revision: str, requester: str, origin: Mapping) -> str:
-        proposal = propose(
-            context,
-            kind=RequestKind.UPGRADE,
-            target=target,
-            goal=revision,
-            requester=requester,
-            origin=origin,
-        )
-        return proposal.request.id
-
-    return propose_upgrade
-
-
-def approve_and_run(changes: Changes, request_id: str) -> RequestState:
-    """Bob approves the request (acknowledging the live-use evidence it shows, if any); the
-    pipeline runs it; its final state."""
-    context = proposer_context(changes)
-    requests = context.requests
-    if warned_findings(requests.get(request_id)):
-        requests.acknowledge_live_use(request_id, actor="U0BOB")
-    requests.approve(request_id, approver="U0BOB")
-    return run_request(context, request_id).state
