@@ -20,6 +20,7 @@ from commands.backfill.engine import Engine
 from commands.backfill.ledger import BackfillLedger
 from commands.backfill.model import BackfillState
 from commands.backfill.recovery import recover_backfills
+from commands.config.targets_file import BUNDLED_MIGRATIONS, CONFIG_ENV
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import EventKind
 from tests.support.backfills import (
@@ -75,10 +76,17 @@ def test_a_sigkilled_backfill_is_interrupted_at_its_checkpoint_and_resume_comple
     ledger = BackfillLedger(store)
     cap = {"max_rows_per_second": 5000} if rows < 100_000 else {}
     run = approved_run(store, fresh_db, spec(batch_size=500, **cap))
-    environ = {**os.environ, "BACKFILL_DATABASE_URL": url_text(fresh_db)}
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.backfill_process", str(store.path), run.id],
+    config = tmp_path / "migrate-bot.toml"
+    config.write_text(
+        f'[bot]\nstate_path = "{store.path}"\n[targets.app]\ndatabase_url_env = "APP_URL"\n'
+        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"\napprovers = ["U0BOB"]\n'
+    )
+    environ = {**os.environ, "APP_URL": url_text(fresh_db), CONFIG_ENV: str(config)}
+    migrate_bot = Path(sys.executable).with_name("migrate-bot")
+    bot = subprocess.Popen(  # the terminal's door: the same engine, in a process of its own
+        [str(migrate_bot), "backfill", "run", run.id, "--yes"],
         env=environ,
+        stdout=subprocess.DEVNULL,
     )
     try:
         wait_for_run(ledger, run.id, lambda r: r.progress.batches >= 5, "five batches")

@@ -35,7 +35,7 @@ def test_the_bundled_rename_change_is_the_runbooks_pattern() -> None:
         PhaseKind.MIGRATE,
     ]
     assert spec.phases[4].waits_for == (
-        "nothing reads or writes videos.youtube_id for 10 min; backfill copy has nothing left to do"
+        "nothing reads or writes videos.youtube_id for 2 min; backfill copy has nothing left to do"
     )
     assert len(spec.sha256) == 64 and spec.stale_after == 86400
 

@@ -13,23 +13,33 @@ resumes.
 
 from __future__ import annotations
 
+import json
+import os
 import textwrap
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+from starlette.applications import Starlette
 
+from bot.adapters.deploy_confirm import CONFIRM_PATH, deploy_routes
+from bot.adapters.server_thread import ServerThread
+from bot.flows.asker import Asker
 from bot.local_slack.workspace import Message, Workspace
 from bot.views import limits
 from bot.views.ids import ActionId
 from bot.views.live_use import ACK_VALUE
 from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
 from commands.demo.data import fill_demo_data
+from commands.errors import ConfigError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import RequestState
-from tests.support.changes import DEMO_CHANGE, application
+from tests.support.changes import DEMO_CHANGE, application, with_quiet_period
 from tests.support.checks_support import upgrade, url_text
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (
@@ -43,6 +53,7 @@ from tests.support.flow_messages import (
     elements,
     ephemeral_after,
     header,
+    home_of,
     text_of,
     thread_text,
     top_level,
@@ -63,7 +74,7 @@ def bot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[FlowBot]:
     (tmp_path / "changes").mkdir()
-    text = DEMO_CHANGE.read_text().replace('quiet_for = "10min"', 'quiet_for = "3s"')
+    text = with_quiet_period(DEMO_CHANGE.read_text(), "3s")
     (tmp_path / "changes" / DEMO_CHANGE.name).write_text(text)
     config = parse_config(
         textwrap.dedent(
@@ -138,6 +149,8 @@ def test_the_rename_pattern_from_its_phase_card(bot: FlowBot) -> None:
         assert "You started C-1" in answer.text
         card = _card_says(bot, "phase 1 of 6, add-column")
         assert limits.problems(card.blocks) == [] and ActionId.CHANGE_ASK in elements(card)
+        home = json.dumps(home_of(bot, BOB), ensure_ascii=False)
+        assert "rename-youtube-id on app (C-1): phase 1 of 6" in home
         # an ordinary upgrade stops before the change's later revisions, and says why
         ordinary, ordinary_id = ask(bot, "upgrade app", user=CAROL)
         assert f"the upgrade stops before {FIRST_HELD} belongs to phase 6" in text_of(ordinary)
@@ -217,3 +230,41 @@ def test_a_backfill_holds_while_the_replicas_replay_is_paused_and_says_so(
 
 def _refreshed(bot: FlowBot, message: Message) -> Message:
     return next(m for m in top_level(bot, DEV) if m.ts == message.ts)
+
+
+def _post(url: str, fields: dict[str, str], token: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url + CONFIRM_PATH,
+        data=urlencode(fields).encode(),
+        headers={"Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_the_deploy_pipeline_confirms_a_deploy_over_http_with_its_token(
+    bot: FlowBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upgrade(bot.open(bot.config.target("app")), "0e8f2a6b9d43")  # phase 1 is done at start
+    flow = bot.runtime.flow.changes
+    assert flow is not None
+    flow.start(Asker(ALICE, DEV), target="app", name="rename-youtube-id")
+    _card_says(bot, "phase 2 of 6, write-both")
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cret-" * 5)
+    routes = deploy_routes("DEPLOY_TOKEN", flow.confirm_from_pipeline, os.environ)
+    with ServerThread(Starlette(routes=routes)) as server:
+        fields = {"change": "rename-youtube-id", "phase": "write-both", "by": "ci-1234"}
+        assert _post(server.url, fields, "wrong")[0] == 401
+        early = {**fields, "phase": "read-new"}
+        status, said = _post(server.url, early, "s3cret-" * 5)
+        assert status == 409 and "phase 2 (write-both) is not done" in said["error"]
+        status, said = _post(server.url, fields, "s3cret-" * 5)
+        assert status == 200 and "at phase 3 of 6 (copy)" in said["said"]
+    card = _card_says(bot, "phase 3 of 6, copy")
+    assert "confirmed by `deploy:ci-1234` through http" in text_of(card)
+    with pytest.raises(ConfigError, match="at least 24 characters"):
+        deploy_routes("NOT_SET_ANYWHERE", flow.confirm_from_pipeline, {})

@@ -65,7 +65,7 @@ def test_a_gate_card_shows_its_evidence(tmp_path: Path) -> None:
         )
     conditions = [
         {
-            "what": "nothing reads or writes videos.youtube_id for 10 min",
+            "what": "nothing reads or writes videos.youtube_id for 2 min",
             "held": False,
             "detail": "last used between 09:00:00 and 09:01:00 UTC; quiet for 2 min",
         },
@@ -75,7 +75,7 @@ def test_a_gate_card_shows_its_evidence(tmp_path: Path) -> None:
     text, blocks = change_message(change_card(store, change, NOW))
     shown = json.dumps(blocks, ensure_ascii=False)
     assert "phase 5 of 6, old-column-unused" in text
-    assert "❌ nothing reads or writes videos.youtube_id for 10 min: last used between" in shown
+    assert "❌ nothing reads or writes videos.youtube_id for 2 min: last used between" in shown
     assert "✅ backfill copy has nothing left to do: no row left" in shown
     assert _buttons(blocks)[0] == ActionId.CHANGE_CHECK and problems(blocks) == []
 

@@ -15,7 +15,9 @@ import click
 
 from audit.redact import redact
 from bot.cli.audit import audit
+from bot.cli.backfills import backfill, backfills
 from bot.cli.backups import backup, backups, restore
+from bot.cli.changes import change, changes
 from bot.cli.checks import check
 from bot.cli.demo import demo_data
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
@@ -68,6 +70,10 @@ for command in (
     backup,
     backups,
     restore,
+    change,
+    changes,
+    backfill,
+    backfills,
     audit,
     demo_data,
     serve,

@@ -101,6 +101,19 @@ class ChangeFlow:
         self._may_decide(change, user, "confirm a deploy of")
         return self._confirmed(change.id, phase, user=user, target=change.target)
 
+    def confirm_from_pipeline(
+        self, change_ref: str, phase: str, by: str, target: str | None
+    ) -> str:
+        """The deploy pipeline's call (``POST /changes/confirm``): recorded as ``deploy:BY``
+        and drawn; what it unblocks is settled by the next round (a front reaches no
+        target database)."""
+        before = self.changes.load(change_ref, target)
+        after = self.changes.confirm(
+            before.id, phase, by=f"deploy:{by}", via="http", target=target, settle=False
+        )
+        self._moved(before, after)
+        return f"{after.name} is now {_where(after)}."
+
     def _confirmed(self, change_id: str, phase: str, *, user: str, target: str | None) -> str:
         before = self.changes.load(change_id)
         after = self.changes.confirm(change_id, phase, by=user, via="slack", target=target)

@@ -77,7 +77,18 @@ class HomeTab:
             runs=[r for r in recent if r.state in RAN and r.run is not None][:RUNS_SHOWN],
             now=context.clock(),
             note=note,
+            **self._changes(),
         )
+
+    def _changes(self) -> dict:
+        """The changes in flight and the open backfills, where this bot runs them."""
+        changes = self._flow.changes
+        if changes is None:
+            return {}
+        return {
+            "changes": changes.changes.ledger.changes(in_flight=True),
+            "backfills": changes.backfills.backfills.ledger.runs(open_only=True),
+        }
 
     def _may_approve(self, user: str, request: Request) -> bool:
         """Awaiting an approval ``user`` may give and has not given yet."""

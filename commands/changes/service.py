@@ -143,14 +143,22 @@ class Changes:
         return f"{head}: phase {index + 1} ({spec.name}) waits for {spec.waits_for}"
 
     def confirm(
-        self, change_ref: str, phase_ref: str, *, by: str, via: str, target: str | None = None
+        self,
+        change_ref: str,
+        phase_ref: str,
+        *,
+        by: str,
+        via: str,
+        target: str | None = None,
+        settle: bool = True,
     ) -> Change:
         """A deploy phase confirmed by a person or the deploy pipeline (``via``: slack, cli,
-        http). Only the current phase: a later one is refused, naming what it waits for."""
+        http). Only the current phase: a later one is refused, naming what it waits for.
+        ``settle``: end what the confirmation unblocks now (it reads the target)."""
         change = self.load(change_ref, target)
         index = _phase_index(change, phase_ref)
         change = self.ledger.confirm_deploy(change.id, index, by=by, via=via)
-        return self.refresh(change.id)
+        return self.refresh(change.id) if settle else change
 
     def abandon(self, change_ref: str, *, by: str, reason: str) -> Change:
         return self.ledger.abandon(self.load(change_ref).id, by=by, reason=reason)

@@ -72,6 +72,7 @@ state_path = "var/migrate-bot.sqlite3"
 description = "bundled example migrations on an embedded PostgreSQL"
 embedded_postgres = "var/postgres"
 script_location = "{migrations}"
+changes_dir = "{migrations}/changes"
 approvals = 1
 approvers = ["U0DEMOAPPR"]
 backup = "file://var/backups"
@@ -112,6 +113,7 @@ class BotSettings:
     ops_channel: str | None
     state_path: Path
     state_url_env: str | None = None  # set: the state is shared, in that PostgreSQL database
+    deploy_token_env: str | None = None  # set: POST /changes/confirm with that bearer token
 
     @property
     def shared(self) -> bool:
@@ -217,6 +219,7 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
         ops_channel=table.string("ops_channel", None, SLACK_ID),
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
         state_url_env=table.string("state_url_env", None, ENV_NAME),
+        deploy_token_env=table.string("deploy_token_env", None, ENV_NAME),
     )
     table.reject_unknown()
     return settings

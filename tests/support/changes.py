@@ -4,6 +4,7 @@ service over it, and the simulated application as a process to deploy and replac
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,12 +24,17 @@ DEMO_CHANGE = BUNDLED_MIGRATIONS / "changes" / "rename-youtube-id.toml"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def with_quiet_period(change_file: str, quiet_for: str) -> str:
+    """The change file's text with its gate's ``quiet_for`` replaced (tests use seconds)."""
+    return re.sub(r'quiet_for = "[^"]*"', f'quiet_for = "{quiet_for}"', change_file)
+
+
 def changes_for(
     database: DatabaseUrl,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     *,
-    quiet_for: str = "10min",
+    quiet_for: str = "2min",
     replica: DatabaseUrl | None = None,
 ) -> Changes:
     """Target ``app`` on ``database`` (its URLs in the environment, as the pre-flight reads
@@ -36,7 +42,7 @@ def changes_for(
     ``quiet_for`` as its gate's quiet period."""
     folder = tmp_path / "changes"
     folder.mkdir(exist_ok=True)
-    text = DEMO_CHANGE.read_text().replace('quiet_for = "10min"', f'quiet_for = "{quiet_for}"')
+    text = with_quiet_period(DEMO_CHANGE.read_text(), quiet_for)
     (folder / DEMO_CHANGE.name).write_text(text)
     environ = {"APP_URL": url_text(database)}
     replica_key = ""
