@@ -125,8 +125,18 @@ class BackfillLedger:
             )
         return apply_backfill_event(run, event)
 
-    def approve(self, run_id: str, *, approver: str, groups: tuple[str, ...] = ()) -> BackfillRun:
-        return self._change(run_id, EventKind.BACKFILL_APPROVED, approver, {"groups": list(groups)})
+    def approve(
+        self,
+        run_id: str,
+        *,
+        approver: str,
+        groups: tuple[str, ...] = (),
+        break_glass: bool = False,
+    ) -> BackfillRun:
+        """An approval (``break_glass``: an operator's at the terminal, bypassing the policy,
+        said so in the log)."""
+        data = {"groups": list(groups), "break_glass": break_glass}
+        return self._change(run_id, EventKind.BACKFILL_APPROVED, approver, data)
 
     def cancel(self, run_id: str, *, by: str, reason: str = "") -> BackfillRun:
         return self._change(run_id, EventKind.BACKFILL_CANCELLED, by, {"reason": reason})
