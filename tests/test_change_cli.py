@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from commands.config.targets_file import BUNDLED_MIGRATIONS, CONFIG_ENV
+from commands.config.targets_file import CONFIG_ENV
 from commands.errors import ExitCode
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.backfills import items_state, make_items
+from tests.support.changes import app_toml
 from tests.support.checks_support import url_text
 
 CHANGE = """
@@ -33,24 +34,14 @@ def terminal(tmp_path: Path, fresh_db: DatabaseUrl, monkeypatch: pytest.MonkeyPa
     (tmp_path / "changes").mkdir()
     (tmp_path / "changes" / "small.toml").write_text(textwrap.dedent(CHANGE))
     config = tmp_path / "migrate-bot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""
-            [bot]
-            state_path = "state.sqlite3"
-            [targets.app]
-            database_url_env = "APP_URL"
-            script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
-            changes_dir = "changes"
-            approvers = ["U0BOB"]
-            [targets.app.backfills.fill]
-            table = "items"
-            key = "id"
-            set = "new = old"
-            where = "new IS NULL"
-            """
-        )
-    )
+    backfill = """
+        [targets.app.backfills.fill]
+        table = "items"
+        key = "id"
+        set = "new = old"
+        where = "new IS NULL"
+        """
+    config.write_text(app_toml("APP_URL", backfill))
     monkeypatch.setenv("APP_URL", url_text(fresh_db))
     monkeypatch.setenv(CONFIG_ENV, str(config))
     monkeypatch.setenv("USER", "ops-anna")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,14 +31,14 @@ from bot.local_slack.workspace import Message, Workspace
 from bot.views import limits
 from bot.views.ids import ActionId
 from bot.views.live_use import ACK_VALUE
-from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
+from commands.config.targets_file import parse_config
 from commands.demo.data import fill_demo_data
 from commands.errors import ConfigError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import RequestState
-from tests.support.changes import DEMO_CHANGE, application, with_quiet_period
+from tests.support.changes import app_toml, application, write_demo_change
 from tests.support.checks_support import upgrade, url_text
 from tests.support.flow_bot import FlowBot, flow_bot
 from tests.support.flow_messages import (
@@ -73,34 +72,19 @@ def bot(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[FlowBot]:
-    (tmp_path / "changes").mkdir()
-    text = with_quiet_period(DEMO_CHANGE.read_text(), "3s")
-    (tmp_path / "changes" / DEMO_CHANGE.name).write_text(text)
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            [bot]
-            state_path = "state.sqlite3"
-            [targets.app]
-            database_url_env = "APP_DATABASE_URL"
-            script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
-            changes_dir = "changes"
-            replica_url_env = "APP_REPLICA_URL"
-            approvers = ["{BOB}"]
-            checklist = []
-            backup = "file://backups"
-            [targets.app.backfills.copy-ids]
-            table = "videos"
-            key = "id"
-            set = "youtube_video_id = youtube_id"
-            where = "youtube_video_id IS NULL AND youtube_id IS NOT NULL"
-            batch_size = 50
-            max_replica_lag = "300ms"
-            """
-        ),
-        source="changes.toml",
-        base=tmp_path,
-    )
+    write_demo_change(tmp_path, "3s")
+    extra = """
+        replica_url_env = "APP_REPLICA_URL"
+        [targets.app.backfills.copy-ids]
+        table = "videos"
+        key = "id"
+        set = "youtube_video_id = youtube_id"
+        where = "youtube_video_id IS NULL AND youtube_id IS NOT NULL"
+        batch_size = 50
+        max_rows_per_second = 1000  # four seconds for 4,000 rows: it cannot end before a hold
+        max_replica_lag = "300ms"
+        """
+    config = parse_config(app_toml("APP_DATABASE_URL", extra), source="changes.toml", base=tmp_path)
     workspace = Workspace(users={ALICE: "alice", BOB: "bob", CAROL: "carol"})
     with flow_bot(pgss_server, config, ["app"], workspace) as running:
         database = running.open(config.target("app")).database
@@ -221,9 +205,11 @@ def test_a_backfill_holds_while_the_replicas_replay_is_paused_and_says_so(
     message = wait_for(lambda: next((m for m in top_level(bot, DEV) if "(B-1)" in header(m)), None))
     with replay_paused(standby):
         _answer(bot, message, ActionId.BACKFILL_APPROVE, BOB)
-        thread = wait_for(lambda: "B-1 holds" in (t := thread_text(bot, message)) and t)
+        thread = wait_for(
+            lambda: "B-1 holds" in (t := thread_text(bot, message)) and t, what="the hold said"
+        )
         assert "the replica's replay is" in thread and "max_replica_lag 300 ms" in thread
-        assert "holding" in header(_refreshed(bot, message))
+        wait_for(lambda: "holding" in header(_refreshed(bot, message)), what="the header")
     wait_for(lambda: "B-1 is done" in thread_text(bot, message), timeout=RUN_TIMEOUT)
     assert "B-1 goes on" in thread_text(bot, message)
 

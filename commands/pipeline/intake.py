@@ -143,24 +143,21 @@ def _check_database(
         return _Checked(report, plan, fingerprint, handle, goal)
     direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
     checks = (*PREFLIGHT_CHECKS, changes_check(context.store))
-    report = run_preflight(
-        handle,
-        to=goal,
-        direction=direction,
-        clock=context.clock,
-        open_other=context.target,
-        checks=checks,
-    )
-    stop = stop_before(report) if goal in (None, HEAD) else None
-    if stop is not None:  # a change holds later revisions back: the upgrade stops before them
-        report = run_preflight(
+
+    def preflight(to: str | None) -> Report:
+        return run_preflight(
             handle,
-            to=stop,
+            to=to,
             direction=direction,
             clock=context.clock,
             open_other=context.target,
             checks=checks,
         )
+
+    report = preflight(goal)
+    stop = stop_before(report) if goal in (None, HEAD) else None
+    if stop is not None:  # a change holds later revisions back: the upgrade stops before them
+        report = preflight(stop)
     if report.plan is None:
         failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
         raise ProposalError(f"cannot plan {kind.value} on {target}: {'; '.join(failed)}")

@@ -29,46 +29,44 @@ def with_quiet_period(change_file: str, quiet_for: str) -> str:
     return re.sub(r'quiet_for = "[^"]*"', f'quiet_for = "{quiet_for}"', change_file)
 
 
+def app_toml(url_env: str, extra: str = "") -> str:
+    """A targets file: its state beside it, target ``app`` on the bundled project with its
+    change files in ``./changes``, approved by Bob, no checklist; ``extra`` keys after."""
+    return textwrap.dedent(
+        f"""
+        [bot]
+        state_path = "state.sqlite3"
+        [targets.app]
+        database_url_env = "{url_env}"
+        script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+        changes_dir = "changes"
+        approvers = ["U0BOB"]
+        checklist = []
+        backup = "file://backups"
+        """
+    ) + textwrap.dedent(extra)
+
+
+def write_demo_change(tmp_path: Path, quiet_for: str) -> None:
+    """The bundled rename change in ``tmp_path/changes``, its gate quiet for ``quiet_for``."""
+    folder = tmp_path / "changes"
+    folder.mkdir(exist_ok=True)
+    text = with_quiet_period(DEMO_CHANGE.read_text(), quiet_for)
+    (folder / DEMO_CHANGE.name).write_text(text)
+
+
 def changes_for(
     database: DatabaseUrl,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     *,
     quiet_for: str = "2min",
-    replica: DatabaseUrl | None = None,
 ) -> Changes:
-    """Target ``app`` on ``database`` (its URLs in the environment, as the pre-flight reads
-    them): its changes in ``tmp_path/changes``, holding the bundled rename change with
-    ``quiet_for`` as its gate's quiet period."""
-    folder = tmp_path / "changes"
-    folder.mkdir(exist_ok=True)
-    text = with_quiet_period(DEMO_CHANGE.read_text(), quiet_for)
-    (folder / DEMO_CHANGE.name).write_text(text)
-    environ = {"APP_URL": url_text(database)}
-    replica_key = ""
-    if replica is not None:
-        environ["APP_REPLICA_URL"] = url_text(replica)
-        replica_key = 'replica_url_env = "APP_REPLICA_URL"'
-    config = parse_config(
-        textwrap.dedent(
-            f"""
-            [bot]
-            state_path = "state.sqlite3"
-            [targets.app]
-            database_url_env = "APP_URL"
-            script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
-            changes_dir = "changes"
-            approvers = ["U0BOB"]
-            checklist = []
-            backup = "file://backups"
-            {replica_key}
-            """
-        ),
-        source="test.toml",
-        base=tmp_path,
-    )
-    for variable, value in environ.items():
-        monkeypatch.setenv(variable, value)
+    """Target ``app`` on ``database`` (its URL in the environment, as the pre-flight reads
+    it), holding the bundled rename change with ``quiet_for`` as its gate's quiet period."""
+    write_demo_change(tmp_path, quiet_for)
+    monkeypatch.setenv("APP_URL", url_text(database))
+    config = parse_config(app_toml("APP_URL"), source="test.toml", base=tmp_path)
     return Changes(config, SqliteEventStore(tmp_path / "state.sqlite3"))
 
 
