@@ -141,7 +141,73 @@ def _first_header(url: str, kind: str, containing: str = "") -> str:
         for change in json.loads(body):
             seen = change["seq"]
             blocks = change["data"].get("blocks") if change["kind"] == kind else None
-            header = str(blocks[0]["text"]["text"]) if blocks else ""
+            header = str(blocks[0].get("text", {}).get("text", "")) if blocks else ""
             if header and containing in header:
                 return header
     raise AssertionError(f"the bot never posted a {kind} with {containing!r}")
+
+
+def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("migrate-bot")), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == ExitCode.REFUSED
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert not (tmp_path / "var").exists()  # refused before touching anything
+
+
+def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path: Path) -> None:
+    """`--log-format json`: stderr is one JSON object per line, none of the libraries'
+    start-up chatter; `--metrics-port` serves Prometheus beside the sandbox."""
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("migrate-bot")),
+            "--log-format",
+            "json",
+            "serve",
+            "--port",
+            "0",
+            "--metrics-port",
+            "0",
+            "--demo-rows",
+            "100",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    served = Served(process)
+    try:
+        url = served.wait_for_line(r"migrate-bot sandbox: (http://\S+/)").group(1)
+        metrics_url = served.wait_for_line(r"Prometheus metrics: (http://\S+/metrics)").group(1)
+        served.wait_for_line(r"^Ready in")
+        assert post(f"{url}slack/events", {"forged": True})[0] == 401  # logged, at info
+        code, metrics = get(metrics_url)
+        assert code == 200 and "# TYPE migrate_bot_outbox_depth gauge" in metrics
+        assert "migrate_bot_approvals_waiting" in metrics
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    assert process.stderr is not None
+    logged = [json.loads(line) for line in process.stderr.read().splitlines()]
+    assert any("refused a request" in line["event"] for line in logged), logged
+    for line in logged:
+        assert set(line) >= {"time", "level", "logger", "request_id", "target", "event"}
+        assert line["level"] not in ("warning", "error"), line
+    noise = ("apscheduler", "slack_bolt")
+    assert not [line for line in logged if line["logger"].startswith(noise)]
