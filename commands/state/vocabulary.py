@@ -75,6 +75,9 @@ class EventKind(StrEnum):
     WATCH_REGRESSED = "watch_regressed"  # a regression seen during the watch (ops told at once)
     WATCH_FINISHED = "watch_finished"  # the summary, before/after figures
 
+    # the state itself (commands/state/restore.py): brought back from its replica
+    STATE_RESTORED = "state_restored"
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""
