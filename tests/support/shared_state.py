@@ -69,6 +69,8 @@ def state_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StateServ
     folder = tmp_path_factory.mktemp("state-server")
     server = StateServer(folder / "data")
     yield server
+    if not (folder / "data" / "postmaster.pid").exists():  # a test left it stopped
+        server.start()
     stop_embedded_server(folder / "data")
 
 
