@@ -54,7 +54,7 @@ from commands.state.vocabulary import ChecklistItem, RequestState  # noqa: E402
 from tests.support.alembic_projects import Rev, write_project  # noqa: E402
 from tests.support.databases import create_database, stop_embedded_server  # noqa: E402
 from tests.support.polling import wait_for  # noqa: E402
-from tests.support.reliability.bot_process import BotProcess, find_element, free_port  # noqa: E402
+from tests.support.reliability.bot_process import BotProcess, free_port  # noqa: E402
 from tests.support.reliability.world import header  # noqa: E402
 from tests.support.shared_deployment import ALICE, BOB, DEV, OPS, Deployment  # noqa: E402
 from tests.support.slack_requests import SlackSender  # noqa: E402
@@ -77,6 +77,7 @@ class Bot:
     requests: Callable[[], RequestService]
     pids: Callable[[], dict[str, int]]
     metrics_url: str
+    click: Callable[..., int]  # (message, action_id, *, user, **element) -> HTTP status
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def embedded_bot(root: Path, toml: str, environ: dict[str, str]) -> Iterator[Bot
             lambda: RequestService(open_audit_log(config.bot.state), config),
             lambda: {"bot": pid},
             f"{bot.url}/metrics",
+            bot.click,
         )
 
 
@@ -144,6 +146,9 @@ def shared_bot(root: Path, toml: str, environ: dict[str, str], state_url: str) -
             deployment.requests,
             lambda: {"front": front.pid, "worker": worker.pid},
             f"http://127.0.0.1:{port}/metrics",
+            lambda message, action_id, **kw: deployment.sender(front).post(
+                deployment.click_body(front, message, action_id, **kw)
+            )[0],
         )
     finally:
         deployment.close()
@@ -172,20 +177,6 @@ def ask(bot: Bot, text: str) -> tuple[Message, str]:
     return message, header(message).split(" ")[0]
 
 
-def click(bot: Bot, message: Message, action_id: str, *, user: str, **element: object) -> None:
-    button = find_element(message, action_id)
-    body = bot.sender.action_body(
-        button["action_id"],
-        button.get("value"),
-        user=user,
-        channel=message.channel,
-        message_ts=message.ts,
-        block_id=button.get("_block_id", "b"),
-        element=element or None,
-    )
-    assert bot.sender.post(body)[0] == 200
-
-
 def ended(bot: Bot, rid: str) -> RequestState:
     service = bot.requests()
     return wait_for(
@@ -202,13 +193,13 @@ def one_request(bot: Bot, n: int, quick_at_head: bool) -> tuple[str, RequestStat
         text = "downgrade quick base" if quick_at_head else "upgrade quick"
     message, rid = ask(bot, text)
     if kind == "cancelled":
-        click(bot, message, ActionId.CANCEL, user=ALICE)
+        assert bot.click(message, ActionId.CANCEL, user=ALICE) == 200
     else:
         ticks = {"type": "checkboxes", "selected_options": [{"value": "code_reviewed"}]}
-        click(bot, message, ActionId.CHECKLIST, user=ALICE, **ticks)
+        assert bot.click(message, ActionId.CHECKLIST, user=ALICE, **ticks) == 200
         service = bot.requests()
         wait_for(lambda: service.get(rid).tick_of(ChecklistItem.CODE_REVIEWED), 60, "the tick")
-        click(bot, message, ActionId.APPROVE, user=BOB)
+        assert bot.click(message, ActionId.APPROVE, user=BOB) == 200
     return text, ended(bot, rid)
 
 

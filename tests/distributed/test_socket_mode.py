@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,22 +40,7 @@ def test_two_socket_mode_fronts_share_the_envelopes_and_a_run_happens_once(
         deployment_factory.append(deployment)
         first, second = deployment.start_socket_front(), deployment.start_socket_front()
         deployment.start_worker()
-        sender = deployment.socket_sender()
-
-        endpoint.send(*envelope_of(sender.command_body("upgrade quick", user=ALICE, channel=DEV)))
-        message = wait_for(
-            lambda: next((m for m in deployment.messages(DEV) if "Approve" in str(m.blocks)), None),
-            RUN_TIMEOUT,
-            "the request message",
-        )
-        rid = header(message).split(" ")[0]
-        ticks = {"type": "checkboxes", "selected_options": [{"value": "code_reviewed"}]}
-        tick = deployment.click_body(sender, message, ActionId.CHECKLIST, user=ALICE, **ticks)
-        endpoint.send(*envelope_of(tick))
-        wait_for(lambda: deployment.request(rid).tick_of(ChecklistItem.CODE_REVIEWED), 60)
-        endpoint.send(
-            *envelope_of(deployment.click_body(sender, message, ActionId.APPROVE, user=BOB))
-        )
+        rid, _given = ask_tick_and_approve(deployment, endpoint)
 
         done = wait_for(
             lambda: (r := deployment.request(rid)).state.is_final and r, RUN_TIMEOUT, "the end"
@@ -100,21 +86,7 @@ def dropped_mid_run(deployment: Deployment, endpoint: SocketModeEndpoint) -> Non
     front = deployment.start_socket_front()
     deployment.start_worker()
     sender = deployment.socket_sender()
-    endpoint.send(*envelope_of(sender.command_body("upgrade quick", user=ALICE, channel=DEV)))
-    message = wait_for(
-        lambda: next((m for m in deployment.messages(DEV) if "Approve" in str(m.blocks)), None),
-        RUN_TIMEOUT,
-        "the request message",
-    )
-    rid = header(message).split(" ")[0]
-    ticks = {"type": "checkboxes", "selected_options": [{"value": "code_reviewed"}]}
-    tick = envelope_of(
-        deployment.click_body(sender, message, ActionId.CHECKLIST, user=ALICE, **ticks)
-    )
-    endpoint.send(*tick)
-    wait_for(lambda: deployment.request(rid).tick_of(ChecklistItem.CODE_REVIEWED), 60)
-    approve = envelope_of(deployment.click_body(sender, message, ActionId.APPROVE, user=BOB))
-    endpoint.send(*approve)
+    rid, (tick, approve) = ask_tick_and_approve(deployment, endpoint)
     wait_for(lambda: in_revision(deployment, rid), RUN_TIMEOUT, "the first revision")
 
     opened = endpoint.opened
@@ -134,6 +106,33 @@ def dropped_mid_run(deployment: Deployment, endpoint: SocketModeEndpoint) -> Non
         assert len(deployment.events(rid, kind)) == 1, kind
     assert len(deployment.events(rid, EventKind.CHECKLIST_TICKED)) == 1
     assert front.alive(), front.log()[-2000:]
+
+
+Envelope = tuple[str, dict[str, Any]]
+
+
+def ask_tick_and_approve(
+    deployment: Deployment, endpoint: SocketModeEndpoint
+) -> tuple[str, tuple[Envelope, Envelope]]:
+    """``upgrade quick`` asked, ticked and approved through the endpoint's connections; the
+    request id, and the tick's and the approval's envelopes (to give them again)."""
+    sender = deployment.socket_sender()
+    endpoint.send(*envelope_of(sender.command_body("upgrade quick", user=ALICE, channel=DEV)))
+    message = wait_for(
+        lambda: next((m for m in deployment.messages(DEV) if "Approve" in str(m.blocks)), None),
+        RUN_TIMEOUT,
+        "the request message",
+    )
+    rid = header(message).split(" ")[0]
+    ticks = {"type": "checkboxes", "selected_options": [{"value": "code_reviewed"}]}
+    tick = envelope_of(
+        deployment.click_body(sender, message, ActionId.CHECKLIST, user=ALICE, **ticks)
+    )
+    endpoint.send(*tick)
+    wait_for(lambda: deployment.request(rid).tick_of(ChecklistItem.CODE_REVIEWED), 60)
+    approve = envelope_of(deployment.click_body(sender, message, ActionId.APPROVE, user=BOB))
+    endpoint.send(*approve)
+    return rid, (tick, approve)
 
 
 def in_revision(deployment: Deployment, rid: str) -> bool:
