@@ -25,6 +25,7 @@ grows more than 10 %.
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import sys
 import tempfile
@@ -165,11 +166,7 @@ def ask(bot: Bot, text: str) -> tuple[Message, str]:
 
     def posted() -> Message | None:
         for ts, message in list(workspace.messages.get(DEV, {}).items()):
-            if (
-                ts not in before
-                and message.thread_ts in (None, ts)
-                and header(message).endswith(text)
-            ):
+            if ts not in before and message.thread_ts in (None, ts):  # one request at a time
                 return message if "Approve" in str(message.blocks) else None
         return None
 
@@ -302,6 +299,7 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=None, help="default: a tenth of --requests")
     parser.add_argument("--only", choices=("embedded", "shared"))
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the bots and the server too
     warm_up = args.warm_up if args.warm_up is not None else args.requests // 10
     with tempfile.TemporaryDirectory(prefix="migrate-bot-soak-") as scratch:
         root = Path(scratch)

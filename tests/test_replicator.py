@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 import pytest
 
 from audit.sqlite_store import SqliteEventStore
+from bot.views.replication import replication_resumed, replication_stopped
 from commands.errors import ConfigError
 from commands.state.litestream import replicator_environment, write_config
 from commands.state.location import StateReplica
@@ -141,3 +144,24 @@ def test_a_file_replica_is_a_folder_relative_to_the_targets_file(tmp_path: Path)
     config = write_targets(tmp_path, bot_keys='state_replica = "file://replica"')
     replica = config.bot.state_replica
     assert replica == StateReplica(f"file://{(tmp_path / 'replica').as_posix()}")
+
+
+def test_the_ops_channel_is_told_what_stopped_why_and_where_to_read_on() -> None:
+    status = ReplicaStatus(
+        replica="s3://acme/state at https://minio.internal:9000",
+        running=True,
+        restarts=2,
+        txid=42,
+        replicated_txid=40,
+        seconds_behind=75.0,
+        last_replicated_at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+        stopped=True,
+        error="litestream's control socket did not answer: timed out",
+    )
+    text, blocks = replication_stopped(status)
+    assert "s3://acme/state" in text and "timed out" in text and "40 of 42" in text
+    assert "2026-12-07 09:30:00 UTC" in text and "docs/operations.md" in text
+    assert blocks[0]["text"]["text"] == text
+    back, _ = replication_resumed(replace(status, stopped=False, replicated_txid=42))
+    assert "replicated to s3://acme/state" in back and "42 of 42" in back
+    assert status.to_json()["ok"] is False and status.to_json()["seconds_behind"] == 75.0
