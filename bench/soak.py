@@ -25,6 +25,7 @@ grows more than 10 %.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import sys
@@ -58,6 +59,7 @@ from tests.support.polling import wait_for  # noqa: E402
 from tests.support.reliability.bot_process import BotProcess, free_port  # noqa: E402
 from tests.support.reliability.world import header  # noqa: E402
 from tests.support.shared_deployment import ALICE, BOB, DEV, OPS, Deployment  # noqa: E402
+from tests.support.shared_state import STATE_URL_ENV  # noqa: E402
 from tests.support.slack_requests import SlackSender  # noqa: E402
 
 GOAL = 0.10
@@ -298,11 +300,17 @@ def main() -> None:
     parser.add_argument("--sample-every", type=int, default=50)
     parser.add_argument("--warm-up", type=int, default=None, help="default: a tenth of --requests")
     parser.add_argument("--only", choices=("embedded", "shared"))
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the processes' logs and state here (default: a"
+        " temporary folder, removed at the end)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the bots and the server too
     warm_up = args.warm_up if args.warm_up is not None else args.requests // 10
     with tempfile.TemporaryDirectory(prefix="migrate-bot-soak-") as scratch:
-        root = Path(scratch)
+        root = args.workdir or Path(scratch)
         data_dir = root / "pg" / "data"
         server = start_embedded_server(data_dir, keep_running=True, preload=())
         try:
@@ -334,7 +342,8 @@ def run_both(root: Path, server: DatabaseUrl, args: argparse.Namespace, warm_up:
         else:
             state = create_database(server, prefix="soak_state")
             url = state.url.render_as_string(hide_password=False)
-            with shared_bot(folder, toml, {**environ, "MIGRATE_BOT_STATE_URL": url}, url) as bot:
+            os.environ[STATE_URL_ENV] = url  # the soak reads the shared log as an auditor
+            with shared_bot(folder, toml, {**environ, STATE_URL_ENV: url}, url) as bot:
                 samples = soak(bot, requests, every)
         ok &= report(name, samples, warm_up)
     return ok
