@@ -19,7 +19,7 @@ test: $(STAMP)  ## the whole test suite on a real PostgreSQL, 4 workers (tests w
 
 reliability: $(STAMP)  ## tests/reliability/ and the shared state's faults in full (every kill point, fault and load size), then docs/reliability.md from what they tried
 	rm -f test-artifacts/reliability.jsonl
-	$(BIN)/pytest tests/reliability tests/distributed/test_state_faults.py --full -n 2 --dist loadfile
+	$(BIN)/pytest tests/reliability tests/distributed/test_state_faults.py tests/distributed/test_socket_mode.py --full -n 2 --dist loadfile
 	$(BIN)/python -m tests.reliability.report
 
 screenshot: $(STAMP)  ## docs/sandbox.png, taken from `make run` itself by the browser test
