@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import ConfigError
+from commands.errors import ConfigError, ProjectError
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.drivers import __file__ as DRIVERS_SCRIPT
 from tests.support.compat import compat_target
@@ -120,3 +120,23 @@ def test_the_driver_key_overrides_and_is_checked(tmp_path: Path, fresh_db: Datab
             fresh_db,
             'alembic_config = "{root}/alembic.ini"\ndriver = "mysqldb"\n',
         )
+
+
+def test_a_missing_driver_says_where_and_what_to_do(
+    tmp_path: Path, fresh_db: DatabaseUrl, only: Only
+) -> None:
+    """Target, step, the line of the project's env.py, the exception and the fix."""
+    python = only("asyncpg")
+    extra = 'driver = "psycopg2"\n'
+    target = compat_target("async_template", tmp_path, fresh_db, keys(python, extra))
+    with pytest.raises(ProjectError) as caught:
+        target.plan()
+    text = str(caught.value)
+    assert text.startswith(
+        "target app, reading the version table through env.py (migrations/env.py:36):"
+        " ModuleNotFoundError: No module named 'psycopg2'"
+    ), text
+    assert text.endswith(
+        f"the URL asks for psycopg2, which is not installed in {python};"
+        ' install it or set driver = "asyncpg" (asyncpg is installed there)'
+    ), text

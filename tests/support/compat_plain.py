@@ -55,19 +55,47 @@ def plain_ini(root: Path, url: str | None) -> str:
     return "plain.ini"
 
 
-def plain_alembic(
-    python: str, root: Path, url: str, env: dict[str, str], *args: str, ini: str = "alembic.ini"
-) -> subprocess.CompletedProcess[str]:
-    """``alembic -c INI ARGS`` with ``python``, as the project's own command runs."""
-    environ = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **env}
-    return subprocess.run(
-        [python, "-m", "alembic", "-c", ini, *args],
-        cwd=root,
-        env={**environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+# plain Alembic's own command line, one command per line read, in one process
+_PLAIN = """
+import sys
+from alembic.config import main
+for line in sys.stdin:
+    try:
+        main(argv=line.split(), prog="alembic")
+        print("ok", flush=True)
+    except SystemExit as exit:
+        print(f"exit {exit.code}", flush=True)
+"""
+
+
+class PlainAlembic:
+    """``alembic -c INI …`` with the project's interpreter, one command at a time, in one
+    process (each command reads alembic.ini and runs env.py anew, as the console does)."""
+
+    def __init__(self, python: str, root: Path, url: str, env: dict[str, str], ini: str) -> None:
+        environ = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), **env}
+        self.ini = ini
+        self.process = subprocess.Popen(
+            [python, "-c", _PLAIN],
+            cwd=root,
+            env={**environ, "DATABASE_URL": url},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, *args: str) -> str:
+        """The command's outcome: ``ok`` or ``exit CODE``."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(" ".join(("-c", self.ini, *args)) + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().strip()
+
+    def close(self) -> str:
+        """Ends the process; what it wrote on stderr."""
+        _, errors = self.process.communicate(timeout=60)
+        return errors
 
 
 def beside_plain(
@@ -93,6 +121,8 @@ def beside_plain(
     try:
         url = other.for_driver(driver).url.render_as_string(hide_password=False)
         ini = plain_ini(target.root, url if url_in_ini else None)
+        env = {name: value.replace("{url}", url) for name, value in (plain_env or {}).items()}
+        plain = PlainAlembic(python, target.root, url, env, ini)
         for bot_step, plain_step in (
             (target.upgrade, ("upgrade", "head")),
             (lambda: target.downgrade("-1"), ("downgrade", "-1")),
@@ -100,10 +130,10 @@ def beside_plain(
         ):
             outcome = bot_step()
             assert outcome.state is RequestState.SUCCEEDED, outcome.error
-            env = {name: value.replace("{url}", url) for name, value in (plain_env or {}).items()}
-            plain = plain_alembic(python, target.root, url, env, *plain_step, ini=ini)
-            assert plain.returncode == 0, plain.stderr[-2000:]
+            if (said := plain.run(*plain_step)) != "ok":
+                raise AssertionError(f"plain alembic {plain_step}: {said}: {plain.close()[-2000:]}")
             bot_side = snapshot(target.database, version_table)
             assert bot_side == snapshot(other, version_table), plain_step
+        plain.close()
     finally:
         drop_database(server, other)

@@ -274,7 +274,7 @@ def sqlstate_of(error: BaseException) -> str | None:
 
 
 READING_HISTORY = "reading the history"
-READING_VERSIONS = "reading the version table (env.py)"
+READING_VERSIONS = "reading the version table through env.py"
 Handler = Callable[[Config, ScriptDirectory, dict[str, Any], Channel], Any]
 HANDLERS: dict[str, tuple[str, Handler]] = {
     "graph": (READING_HISTORY, lambda config, scripts, request, channel: graph(scripts)),

@@ -37,17 +37,17 @@ def project_frame(error: BaseException, roots: tuple[str, ...]) -> str | None:
     """``file:line`` of the last frame of the project's own code in ``error``'s traceback:
     under one of ``roots`` (the script directory, the working directory), else outside
     the standard library, installed packages and migrate-bot's own files."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename]
-    ours = (_HERE + os.sep,)
-    own = [f for f in frames if _under(os.path.abspath(f.filename), roots)]
-    outside = [
+    frames = [  # "<frozen …>", "<string>" and generated code are nobody's file
+        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<")
+    ]
+    not_ours = (_HERE + os.sep, *_library_roots())
+    outside = [  # a virtualenv inside the project's folder is still not its code
         f
         for f in frames
-        if not f.filename.startswith("<")
-        and not _under(os.path.abspath(f.filename), _library_roots() + ours)
+        if not _under(os.path.abspath(f.filename), not_ours)
         and not any(marker in f.filename for marker in _LIBRARY_MARKERS)
     ]
-    own = [f for f in own if not _under(os.path.abspath(f.filename), ours)]
+    own = [f for f in outside if _under(os.path.abspath(f.filename), roots)]
     found = (own or outside or [None])[-1]
     if found is None:
         return None

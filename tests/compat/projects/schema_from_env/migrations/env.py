@@ -27,8 +27,6 @@ else:
         connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
         connection.execute(text(f"SET search_path TO {SCHEMA}"))
         connection.commit()
-        context.configure(
-            connection=connection, version_table_schema=SCHEMA, include_schemas=True
-        )
+        context.configure(connection=connection, version_table_schema=SCHEMA, include_schemas=True)
         with context.begin_transaction():
             context.run_migrations()
