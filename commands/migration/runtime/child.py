@@ -322,12 +322,10 @@ def failure(error: BaseException, scripts: ScriptDirectory | None) -> dict[str, 
     """An error answer: what failed, in which step, at which line of the project's own code,
     what to do where that is known, and the traceback (for the parent's log)."""
     traceback.print_exc(file=sys.stderr)
-    folders = (scripts.dir if scripts else None, os.getcwd())
-    roots = tuple(os.path.abspath(folder) + os.sep for folder in folders if folder)
     described = errors.describe(
         error,
         step=getattr(error, "step", None) or READING_HISTORY,
-        roots=roots,
+        script_dir=os.path.abspath(scripts.dir) + os.sep if scripts else None,
         hint_of=lambda e: errors.hint(e, HANDED.driver, HANDED.installed),
     )
     described.update(sqlstate=sqlstate_of(error), revision=getattr(error, "revision", None))

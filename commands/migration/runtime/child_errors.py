@@ -18,7 +18,7 @@ from typing import Any
 
 MAX_MESSAGE = 2000
 DRIVER_MODULES = {"psycopg", "psycopg2", "psycopg2cffi", "asyncpg", "pg8000"}
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
 
@@ -33,27 +33,29 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path.startswith(root) for root in roots)
 
 
-def project_frame(error: BaseException, roots: tuple[str, ...]) -> str | None:
+def project_frame(error: BaseException, script_dir: str | None, workdir: str) -> str | None:
     """``file:line`` of the last frame of the project's own code in ``error``'s traceback:
-    under one of ``roots`` (the script directory, the working directory), else outside
-    the standard library, installed packages and migrate-bot's own files."""
+    its script directory (even one shipped inside an installed package), else its working
+    folder, else anywhere outside the standard library, installed packages and our files."""
     frames = [  # "<frozen …>", "<string>" and generated code are nobody's file
-        f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith("<")
+        (os.path.abspath(f.filename), f.lineno)
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith("<") and not _under(os.path.abspath(f.filename), (_HERE,))
     ]
-    not_ours = (_HERE + os.sep, *_library_roots())
+    libraries = _library_roots()
     outside = [  # a virtualenv inside the project's folder is still not its code
-        f
-        for f in frames
-        if not _under(os.path.abspath(f.filename), not_ours)
-        and not any(marker in f.filename for marker in _LIBRARY_MARKERS)
+        (path, line)
+        for path, line in frames
+        if not _under(path, libraries) and not any(m in path for m in _LIBRARY_MARKERS)
     ]
-    own = [f for f in outside if _under(os.path.abspath(f.filename), roots)]
-    found = (own or outside or [None])[-1]
+    scripts = [(p, n) for p, n in frames if script_dir and _under(p, (script_dir,))]
+    workdir_frames = [(p, n) for p, n in outside if _under(p, (workdir,))]
+    found = (scripts or workdir_frames or outside or [None])[-1]
     if found is None:
         return None
-    path = os.path.abspath(found.filename)
+    path, line = found
     shown = os.path.relpath(path) if _under(path, (os.getcwd() + os.sep,)) else path
-    return f"{shown}:{found.lineno}"
+    return f"{shown}:{line}"
 
 
 def _missing_module(error: BaseException) -> str | None:
@@ -105,7 +107,7 @@ def describe(
     error: BaseException,
     *,
     step: str,
-    roots: tuple[str, ...],
+    script_dir: str | None,
     hint_of: Callable[[BaseException], str | None],
 ) -> dict[str, Any]:
     """The error answer: the exception, the step, the project's line, the hint, the traceback."""
@@ -113,7 +115,7 @@ def describe(
         "type": type(error).__name__,
         "message": str(error)[:MAX_MESSAGE],
         "step": step,
-        "where": project_frame(error, roots),
+        "where": project_frame(error, script_dir, os.getcwd() + os.sep),
         "hint": hint_of(error),
         "traceback": "".join(traceback.format_exception(error)),
     }
