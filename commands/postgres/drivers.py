@@ -187,6 +187,17 @@ def makes_async_engine(env_py: str | None) -> bool:
     return bool(env_py) and ASYNC_ENGINE.search(_read(str(env_py))) is not None
 
 
+def env_py_of(location: str) -> str | None:
+    """env.py's path: ``location`` itself, or ``package:folder``'s env.py as Alembic finds
+    a script directory shipped inside a package."""
+    package, _, folder = location.partition(":")
+    if not folder or os.sep in package:
+        return location
+    spec = importlib.util.find_spec(package)
+    places = list(spec.submodule_search_locations or []) if spec else []
+    return os.path.join(places[0], folder, "env.py") if places else None
+
+
 def choose(installed: list[str], default: str, is_async: bool) -> tuple[str | None, str]:
     """The driver for a URL that names none, and why (a phrase)."""
     if is_async:
@@ -221,4 +232,4 @@ def detect(env_py: str | None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(detect(sys.argv[1] if len(sys.argv) > 1 else None)))
+    print(json.dumps(detect(env_py_of(sys.argv[1]) if len(sys.argv) > 1 else None)))
