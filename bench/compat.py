@@ -13,7 +13,7 @@ where it began, the bot ends at the failing revision: said so).
     .venv/bin/python bench/compat.py PATH/TO/alembic.ini [--python P] [--env NAME=VALUE]...
         [--section S] [--x K=V] [--working-dir D] [--script-location D] [--flask-app M:F]
         [--url-option NAME] [--no-sqlalchemy-url] [--url-driver D] [--driver D]
-        [--prepare "CMD"] [--plain "CMD"] [--server URL]
+        [--plain-sets-url] [--prepare "CMD"] [--plain "CMD"] [--server URL]
 
 ``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}`` and ``{dbname}`` in
 ``--env`` values, ``--prepare`` and ``--plain`` are each fresh database's.
@@ -24,7 +24,10 @@ replaces ``alembic -c INI``, the console script beside P (e.g. ``"flask db"`` fo
 Flask-Migrate: the step's arguments follow ``--``). ``--url-driver asyncpg`` writes
 both URLs (and ``{url}``) as ``postgresql+asyncpg://`` (as an async project's users
 do); ``--driver`` sets the target's ``driver`` key; ``--url-option`` adds ini options
-beside ``sqlalchemy.url``, which ``--no-sqlalchemy-url`` leaves unset. Without ``--server``:
+beside ``sqlalchemy.url``, which ``--no-sqlalchemy-url`` leaves unset.
+``--plain-sets-url``: plain Alembic gets the URL in ``sqlalchemy.url`` (its
+``command`` API on the ini, the option set as a program that ships its
+migrations does), for an ini that names another database. Without ``--server``:
 $MIGRATE_BOT_TEST_DATABASE_URL's server, else an embedded PostgreSQL in a temporary
 directory.
 """
@@ -203,6 +206,17 @@ def plain_alembic(python: str) -> list[str]:
     return [str(script)] if script.is_file() else [python, "-m", "alembic"]
 
 
+# plain Alembic's own commands on the ini, with sqlalchemy.url set to $DATABASE_URL
+SETS_URL = (
+    "import os, sys\n"
+    "from alembic import command\n"
+    "from alembic.config import Config\n"
+    "config = Config(sys.argv[1], ini_section=sys.argv[2])\n"
+    "config.set_main_option('sqlalchemy.url', os.environ['DATABASE_URL'].replace('%', '%%'))\n"
+    "getattr(command, sys.argv[3])(config, sys.argv[4])\n"
+)
+
+
 def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:
     args, env = setup.args, setup.env(values)
     env.update(DATABASE_URL=values["url"])
@@ -210,6 +224,8 @@ def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step
     for verb, where in PLAIN_STEPS:
         if args.plain:
             command = [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
+        elif args.plain_sets_url:
+            command = [args.python, "-c", SETS_URL, str(args.config), args.section, verb, where]
         else:
             command = [
                 *plain_alembic(args.python),
@@ -304,6 +320,7 @@ def main() -> int:
     parser.add_argument("--no-sqlalchemy-url", action="store_true")
     parser.add_argument("--url-driver")
     parser.add_argument("--driver")
+    parser.add_argument("--plain-sets-url", action="store_true")
     parser.add_argument("--working-dir", type=lambda p: Path(p).resolve())
     parser.add_argument("--script-location")
     parser.add_argument("--flask-app")
