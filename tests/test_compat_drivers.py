@@ -45,25 +45,16 @@ def test_each_interpreter_has_sqlalchemy_2_1_and_one_driver(only: Only) -> None:
         assert described["sqlalchemy"].startswith("2.1."), described
 
 
-def test_alembics_async_template_with_only_asyncpg(
-    tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl, only: Only
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
+def test_alembics_async_template_with_one_async_driver(
+    tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl, only: Only, driver: str
 ) -> None:
-    python = only("asyncpg")
+    python = only(driver)
     target = compat_target("async_template", tmp_path, fresh_db, keys(python))
     handed = target.check().result("alembic").data["env_py_url"]
-    assert handed.startswith("postgresql+asyncpg://") and "asyncpg: installed" in handed
+    assert handed.startswith(f"postgresql+{driver}://") and f"{driver}: installed" in handed
     beside_plain(
-        target, pg_server, python=python, revisions=["a100", "a200", "a300"], driver="asyncpg"
-    )
-
-
-def test_the_async_template_on_psycopg_3_alone(
-    tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl, only: Only
-) -> None:
-    python = only("psycopg")
-    target = compat_target("async_template", tmp_path, fresh_db, keys(python))
-    beside_plain(
-        target, pg_server, python=python, revisions=["a100", "a200", "a300"], driver="psycopg"
+        target, pg_server, python=python, revisions=["a100", "a200", "a300"], driver=driver
     )
 
 
