@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 from urllib.parse import urlparse
 
+import click
 import yaml
 
 from bot.adapters.http_mode import EVENTS_PATH
@@ -90,7 +91,9 @@ def test_the_procfile_runs_a_front_and_a_worker() -> None:
     for process, command in (("web", "serve"), ("worker", "worker")):
         words = shlex.split(processes[process])
         assert words[:2] == ["migrate-bot", command]
-        options = {opt for param in cli.commands[command].params for opt in param.opts}
+        found = cli.get_command(click.Context(cli), command)
+        assert found is not None
+        options = {opt for param in found.params for opt in param.opts}
         assert {w for w in words if w.startswith("--")} <= options
     web = shlex.split(processes["web"])
     assert web[web.index("--mode") + 1] == "http" and "$PORT" in processes["web"]

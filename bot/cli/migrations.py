@@ -20,25 +20,9 @@ from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.fleet.status import target_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
-from commands.migration.runtime.driver_probe import target_env_py_driver
 from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle, open_target
-
-
-@click.command()
-@output_option
-def targets(out: Output) -> None:
-    """List the configured targets."""
-    config = load_config()
-    env_py = {name: target_env_py_driver(t).describe() for name, t in config.targets.items()}
-    out.emit(
-        config,
-        render_json=lambda c: [
-            render.target_json(t, env_py=env_py[t.name]) for t in c.targets.values()
-        ],
-        render_text=lambda c: render.targets_text(c, env_py=env_py),
-    )
 
 
 @click.command()

@@ -9,7 +9,6 @@ SQLAlchemy, a few tens of milliseconds), once per interpreter and env.py.
 from __future__ import annotations
 
 import configparser
-import contextlib
 import functools
 import json
 import os
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from commands.config.alembic_project import AlembicProject
 from commands.config.targets_file import TargetConfig
 from commands.postgres import drivers
-from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
 
 PROBE_TIMEOUT_S = 10.0
 
@@ -41,21 +39,18 @@ class EnvPyDriver:
 def target_env_py_driver(
     target: TargetConfig, environ: Mapping[str, str] = os.environ
 ) -> EnvPyDriver:
-    """What a configured target's env.py gets, its URL read from the environment when set
-    (never a server started, never a URL shown)."""
-    database = None
-    if target.database_url_env and environ.get(target.database_url_env):
-        with contextlib.suppress(InvalidDatabaseUrl):
-            database = DatabaseUrl.parse(environ[target.database_url_env])
-    return env_py_driver(target.alembic, database)
+    """What a configured target's env.py gets, the URL's driver read from the environment
+    when it is set (the URL itself is not parsed: no server started, nothing shown)."""
+    url = environ.get(target.database_url_env or "", "")
+    return env_py_driver(target.alembic, drivers.scheme_driver(url) if url else None)
 
 
-def env_py_driver(project: AlembicProject, database: DatabaseUrl | None) -> EnvPyDriver:
+def env_py_driver(project: AlembicProject, url_driver: str | None) -> EnvPyDriver:
     """The driver env.py will get: the key's, the URL's, else the interpreter's choice."""
     if project.driver:
         return EnvPyDriver(project.driver, "the target's driver key")
-    if database is not None and database.driver:
-        return EnvPyDriver(database.driver, "named by the URL")
+    if url_driver:
+        return EnvPyDriver(url_driver, "named by the URL")
     return _probe(project.python, _env_py(project))
 
 
