@@ -86,7 +86,9 @@ class DatabaseUrl:
         try:
             query = convert_query(self.url.query, self.driver, driver)
         except UnsupportedOption as exc:
-            raise InvalidDatabaseUrl(f"{exc}; write the URL for {driver} or set driver") from None
+            raise InvalidDatabaseUrl(
+                f"{exc}: write the URL in {driver}'s words, or set another driver"
+            ) from None
         name = f"postgresql+{driver}" if driver else "postgresql"
         return DatabaseUrl(self.url.set(drivername=name, query=query))
 

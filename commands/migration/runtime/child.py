@@ -386,15 +386,18 @@ def main(argv: list[str]) -> int:
         scripts = ScriptDirectory.from_config(config)
     except Exception as error:
         broken = error
-    hand_url(config, args, scripts.env_py_location if scripts else None)
-    if args.flask_app:
+    try:
+        hand_url(config, args, scripts.env_py_location if scripts else None)
+    except drivers.UnsupportedOption as error:  # a bare URL's option the driver lacks
+        error.step = f"handing env.py the URL for {HANDED.driver}"  # type: ignore[attr-defined]
+        broken = broken or error
+    if args.flask_app and broken is None:
         enter_app_context(args.flask_app)
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
         while (request := channel.read()) is not None:
-            if scripts is None:
-                assert broken is not None
-                channel.say(failure(broken, None))
+            if scripts is None or broken is not None:
+                channel.say(failure(broken or RuntimeError("no script directory"), scripts))
                 continue
             channel.say(answer(config, scripts, request, channel))
     return 0

@@ -71,36 +71,42 @@ def _missing_module(error: BaseException) -> str | None:
 
 def hint(error: BaseException, url_driver: str | None, installed: list[str]) -> str | None:
     """What to do, where the cause is known (a missing driver or module, sync against async)."""
-    python = sys.executable
-    others = [d for d in installed if d != url_driver]
-    instead = (
-        f'set driver = "{others[0]}" ({others[0]} is installed there)'
-        if others
-        else "no other PostgreSQL driver is installed there"
-    )
     missing = _missing_module(error)
+    if missing:
+        return _install_hint(missing, url_driver, installed)
+    text = str(error)
+    if type(error).__name__ == "UnsupportedOption":
+        return f'write the URL for {url_driver} yourself, or set driver = "…" to another'
+    if "asyncio extension requires an async driver" in text:
+        asyncs = [d for d in installed if d in ("asyncpg", "psycopg")]
+        fix = f'set driver = "{asyncs[0]}"' if asyncs else "install asyncpg there"
+        return f"env.py makes an async engine but the URL's driver {url_driver} is not async: {fix}"
+    if "greenlet_spawn has not been called" in text:
+        syncs = [d for d in installed if d != "asyncpg"]
+        fix = f'set driver = "{syncs[0]}"' if syncs else "install psycopg there"
+        return f"env.py makes a sync engine but the URL's driver {url_driver} is async: {fix}"
+    return None
+
+
+def _install_hint(missing: str, url_driver: str | None, installed: list[str]) -> str:
+    python = sys.executable
     if missing in DRIVER_MODULES:
+        others = [d for d in installed if d != url_driver]
+        instead = (
+            f'set driver = "{others[0]}" ({others[0]} is installed there)'
+            if others
+            else "no other PostgreSQL driver is installed there"
+        )
         return (
             f"the URL asks for {missing}, which is not installed in {python};"
             f" install it or {instead}"
         )
     if missing == "greenlet":
         return f"SQLAlchemy's asyncio needs greenlet: install sqlalchemy[asyncio] in {python}"
-    if missing:
-        return (
-            f"{missing} is not installed in {python}: install the project's requirements there,"
-            " or name the interpreter that has them with the target's python key"
-        )
-    text = str(error)
-    if "asyncio extension requires an async driver" in text:
-        asyncs = [d for d in installed if d in ("asyncpg", "psycopg")]
-        fix = f'set driver = "{asyncs[0]}"' if asyncs else "install asyncpg there"
-        return f"env.py makes an async engine but the URL's driver {url_driver} is not async: {fix}"
-    if "greenlet_spawn has not been called" in text:
-        syncs = [d for d in installed if d not in ("asyncpg",)]
-        fix = f'set driver = "{syncs[0]}"' if syncs else "install psycopg there"
-        return f"env.py makes a sync engine but the URL's driver {url_driver} is async: {fix}"
-    return None
+    return (
+        f"{missing} is not installed in {python}: install the project's requirements there,"
+        " or name the interpreter that has them with the target's python key"
+    )
 
 
 def describe(
