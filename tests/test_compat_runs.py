@@ -36,6 +36,8 @@ def test_revisions_without_offline_sql_are_shown_as_such_and_run(
     assert [r.id for r in plan.revisions] == ["a100", "a200", "a300", "a400", "a500"]
     assert set(plan.unavailable) == {"a200", "a300", "a400"}  # and rendering went on after each
     assert "fetchone" in plan.unavailable["a200"]
+    line = "(at migrations/versions/a200_plans_tier.py:"  # the project's line that raised it
+    assert line in plan.unavailable["a200"], plan.unavailable["a200"]
     assert plan.sql_note(plan.revisions[2]) == (
         f"SQL not available offline: {plan.unavailable['a300']}; read versions/a300_plans_index.py"
     )

@@ -284,7 +284,11 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     "sql": (
         "rendering SQL",
         lambda config, scripts, request, channel: steps.offline_sql(
-            config, scripts, request["steps"], request["direction"]
+            config,
+            scripts,
+            request["steps"],
+            request["direction"],
+            lambda error: errors.project_frame(error, script_dir(scripts), os.getcwd() + os.sep),
         ),
     ),
     "migrate": ("running env.py", migrate),
@@ -318,6 +322,10 @@ def answer(
                 os.environ[key] = value
 
 
+def script_dir(scripts: ScriptDirectory) -> str:
+    return os.path.abspath(scripts.dir) + os.sep
+
+
 def failure(error: BaseException, scripts: ScriptDirectory | None) -> dict[str, Any]:
     """An error answer: what failed, in which step, at which line of the project's own code,
     what to do where that is known, and the traceback (for the parent's log)."""
@@ -325,7 +333,7 @@ def failure(error: BaseException, scripts: ScriptDirectory | None) -> dict[str, 
     described = errors.describe(
         error,
         step=getattr(error, "step", None) or READING_HISTORY,
-        script_dir=os.path.abspath(scripts.dir) + os.sep if scripts else None,
+        script_dir=script_dir(scripts) if scripts else None,
         hint_of=lambda e: errors.hint(e, HANDED.driver, HANDED.installed),
     )
     described.update(sqlstate=sqlstate_of(error), revision=getattr(error, "revision", None))
