@@ -266,7 +266,7 @@ class Stages:
             self.plan,
             self.snapshot,
             clock=self.context.clock,
-            read_current=self.session.current,
+            read_current=lambda: self.session.current(step="verifying the result"),
             sql_preview=self._with_sql,
         )
         self._record_report(report)
