@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import render
+from bot.cli import targets_render as render
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.migration.runtime.driver_probe import target_env_py_driver
