@@ -64,7 +64,7 @@ BOT_STEPS = (
     ("downgrade", ("base", "--yes")),
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
-BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)\) failed")
+BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
 STEP_TIMEOUT_S = 600
 
 

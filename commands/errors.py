@@ -100,7 +100,9 @@ class ProjectError(AlembicError):
     ) -> None:
         place = f"{step} ({where})" if where else step
         text = f"{place}: {detail}" + (f" — {hint}" if hint else "")
-        MigrateBotError.__init__(self, f"target {target}, {text}" if target else text)
+        text = f"target {target}, {text}" if target else text
+        MigrateBotError.__init__(self, f"{revision}: {text}" if revision else text)
+        self.detail = detail
         self.sqlstate = sqlstate
         self.revision = revision
         self.step = step

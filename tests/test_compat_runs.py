@@ -98,9 +98,7 @@ def test_a_broken_downgrade_goes_as_far_as_it_can_and_names_the_revision(
     assert outcome.error.startswith("c300 (versions/c300_users_team.py) failed:")
     assert "CompileError" in outcome.error and "it has no name" in outcome.error
     # the step and the line of the project's own code, not Alembic's or SQLAlchemy's
-    assert "target app, undoing revision c300 (migrations/versions/c300_users_team.py:18)" in (
-        outcome.error
-    )
+    assert outcome.error.startswith("c300 (versions/c300_users_team.py:18) failed: CompileError")
     assert outcome.database_revisions == ("c300",)  # left at the broken revision
     assert [offer.kind for offer in outcome.rollback] == ["upgrade", "restore"]
 
