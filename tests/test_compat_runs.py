@@ -95,7 +95,6 @@ def test_a_broken_downgrade_goes_as_far_as_it_can_and_names_the_revision(
     assert outcome.state is RequestState.FAILED and outcome.failed_step is RunStep.APPLY
     assert [a.revision for a in outcome.applied] == ["c400"]
     assert outcome.error is not None
-    assert outcome.error.startswith("c300 (versions/c300_users_team.py) failed:")
     assert "CompileError" in outcome.error and "it has no name" in outcome.error
     # the step and the line of the project's own code, not Alembic's or SQLAlchemy's
     assert outcome.error.startswith("c300 (versions/c300_users_team.py:18) failed: CompileError")
