@@ -188,7 +188,7 @@ def _follow(
         on_refused=terminal.refused,
     )
     try:
-        threads.submit(request.id, request.target, session=session)
+        threads.start(request.id, request.target, session=session)
         while not terminal.done.wait(0.2):  # a wait with a timeout lets Ctrl-C through
             pass
     except KeyboardInterrupt:

@@ -89,17 +89,9 @@ class RunThreads:
         self._active: dict[str, _Active] = {}
         self._lock = threading.Lock()
 
-    def submit(
-        self,
-        request_id: str,
-        target: str,
-        *,
-        until: datetime | None = None,
-        session: AlembicSession | None = None,
-        cancel: threading.Event | None = None,
-    ) -> None:
-        """Start running ``request_id`` in the background; as ``start``."""
-        self.start(request_id, target, until=until, session=session, cancel=cancel)
+    def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> None:
+        """Start running ``request_id`` in the background (``Runs``); as ``start``."""
+        self.start(request_id, target, until=until)
 
     def start(
         self,
