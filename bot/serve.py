@@ -135,7 +135,8 @@ def run_socket_mode(options: ServeOptions) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running_bot(options) as bot:
         log.info("Socket Mode: connecting to Slack")
-        SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client).start()
+        handler = SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client)
+        handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
 
 
 def run_sandbox(options: ServeOptions) -> None:

@@ -60,7 +60,7 @@ class RunStarter(Protocol):
     """How the scheduler starts an approved request's run at its slot, to end by the slot's
     end (``RunFlow``); raises ``MigrateBotError`` when it cannot."""
 
-    def submit(self, request_id: str, target: str, *, until: datetime | None) -> object: ...
+    def submit(self, request_id: str, target: str, *, until: datetime | None) -> None: ...
 
 
 class ScheduleFlow:

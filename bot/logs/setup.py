@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TextIO
 
 from audit.redact import redact
 from bot.logs.json_format import JsonFormatter
@@ -60,17 +61,17 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the
     handler was made: a thread still logging after its caller replaced stderr (a test's
     capture, closed since) must not fail with "I/O operation on closed file"."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

@@ -117,6 +117,7 @@ def run_preflight(
         wants_sql = any(check.name == "lint" for check in checks)
         try:
             if known is None:
+                assert session is not None, "opened above: a plan not known needs the child"
                 state = session.inspect()
                 plan = plan_in_session(
                     session,

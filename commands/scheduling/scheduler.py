@@ -74,7 +74,7 @@ class WindowNotices(Protocol):
     def did_not_run(self, request: Request) -> None: ...
 
 
-SubmitRun = Callable[[Request, datetime | None], object]
+SubmitRun = Callable[[Request, datetime | None], None]
 """Start the run of an approved request in the background with a deadline
 (``RunThreads.submit``); raises ``MigrateBotError`` when it cannot. A refusal the
 worker meets later must reach ``WindowScheduler.start_refused``."""

@@ -180,6 +180,7 @@ def migrate(
             scripts.run_env()
     except Exception as error:
         with contextlib.suppress(Exception):  # the parent names the revision in flight
+            # any exception env.py raised takes the revision in flight to the parent
             error.revision = stepper.in_flight  # type: ignore[attr-defined]
         raise
     return {"applied": stepper.done, "rounds": stepper.rounds, "stopped": stepper.stopped}
