@@ -141,7 +141,9 @@ def test_the_cli_reference_documents_every_command_and_the_readme_leads_there() 
     """Every command has a row of its own in docs/cli.md's table (and nothing else does);
     the README sends a newcomer there."""
     rows = CLI_TABLE.findall(CLI_REFERENCE.read_text())
-    assert set(rows) == set(cli.commands), f"docs/cli.md's table: {sorted(set(rows) ^ set(cli.commands))}"
+    assert set(rows) == set(cli.commands), (
+        f"docs/cli.md's table: {sorted(set(rows) ^ set(cli.commands))}"
+    )
     assert "[docs/cli.md](docs/cli.md)" in README.read_text()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from commands.config.targets_file import BUNDLED_MIGRATIONS, demo_config, load_config, parse_config
-from commands.errors import ConfigError, UnknownTargetError
+from commands.errors import ConfigError, ConfigErrors, UnknownTargetError
 from commands.targets import resolve_database
 
 GOOD = f"""
@@ -115,6 +115,31 @@ def test_missing_alembic_project_and_bad_toml() -> None:
         parse("[targets.prod\n")
     with pytest.raises(ConfigError, match=r"^bot.toml: targets: is required$"):
         parse("[bot]\n")
+
+
+def test_every_problem_of_the_file_is_reported_at_once() -> None:
+    """A missing project and a typo in one target, a wrong value in another: one reading
+    names all three, in the file's order, not one per fix."""
+    text = GOOD.replace(BUNDLED_MIGRATIONS.as_posix(), "/nowhere/migrations")
+    text = text.replace("approvals = 2", "aprovals = 2") + textwrap.dedent(
+        f"""
+        [targets.staging]
+        database_url_env = "STAGING_DATABASE_URL"
+        script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+        approvers = ["U0BOB"]
+        lock_timeout = "soon"
+        """
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        parse(text)
+    assert [p.key for p in caught.value.problems] == [
+        "targets.prod.script_location",
+        "targets.prod.aprovals",
+        "targets.staging.lock_timeout",
+    ]
+    message = str(caught.value)
+    assert message.startswith("bot.toml: 3 problems:\n  targets.prod.script_location: ")
+    assert "/nowhere/migrations does not exist" in message and "did you mean 'approvals'" in message
 
 
 def test_unknown_target_lists_the_known_ones() -> None:

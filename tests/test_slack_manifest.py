@@ -9,7 +9,6 @@ from urllib.parse import urlparse
 import yaml
 
 from bot.adapters.http_mode import EVENTS_PATH
-from bot.cli import cli
 from bot.listeners.slash import SLASH_COMMAND
 from tests.support.cli_lines import assert_valid_command
 

@@ -64,7 +64,11 @@ def test_systemd_analyze_finds_nothing_wrong(tmp_path: Path) -> None:
     for unit in UNITS.glob("*.service"):
         (tmp_path / unit.name).write_text(unit.read_text().replace(INSTALLED, script))
     (tmp_path / "migrate-bot-worker@default.service").symlink_to("migrate-bot-worker@.service")
-    names = ["migrate-bot.service", "migrate-bot-front.service", "migrate-bot-worker@default.service"]
+    names = [
+        "migrate-bot.service",
+        "migrate-bot-front.service",
+        "migrate-bot-worker@default.service",
+    ]
     found = subprocess.run(
         [analyze, "verify", "--man=no", *names],
         cwd=tmp_path,
