@@ -147,6 +147,15 @@ def test_unknown_target_lists_the_known_ones() -> None:
         parse(GOOD).target("staging")
 
 
+def test_a_url_is_shown_as_written_with_its_password_masked() -> None:
+    """libpq's socket folder reads as the user wrote it, not percent-encoded."""
+    from commands.postgres.database_url import DatabaseUrl
+
+    url = DatabaseUrl.parse("postgresql://app:s3cret@/transcripts?host=/srv/app/var/postgres")
+    assert url.display() == "postgresql://app:***@/transcripts?host=/srv/app/var/postgres"
+    assert "s3cret" not in url.display() and "%2F" not in url.display()
+
+
 def test_database_url_comes_from_the_named_variable() -> None:
     prod = parse(GOOD).target("prod")
     with pytest.raises(

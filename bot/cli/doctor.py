@@ -72,5 +72,7 @@ def doctor_text(findings: list[Finding]) -> str:
 
 
 def finding_line(finding: Finding) -> str:
+    """One line, whatever the message held (libpq's errors span several)."""
     fix = f" → {finding.fix}" if finding.fix else ""
-    return f"{MARKS[finding.health]:<5} {finding.check:<{CHECK_WIDTH}} {finding.summary}{fix}"
+    text = " ".join(f"{finding.summary}{fix}".split())
+    return f"{MARKS[finding.health]:<5} {finding.check:<{CHECK_WIDTH}} {text}"

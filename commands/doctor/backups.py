@@ -20,6 +20,7 @@ def check_backup(target: TargetConfig) -> Finding:
     check = f"backups {target.name}"
     try:
         destination = open_destination(target)
+        destination.check()  # as a backup starts: the folder made, the bucket there
         writer = destination.writer(f"migrate-bot-doctor-{secrets.token_hex(4)}.probe")
         try:
             writer.write(PROBE)
