@@ -15,7 +15,7 @@ from commands.backup.records import UnknownBackupError
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline import RollbackOffer, RunOutcome
-from commands.pipeline.rollback import rollback_offers
+from commands.pipeline.rollback import offers_from
 from commands.requests import Request, RequestRefused
 from commands.state.vocabulary import EventKind, RequestKind, RequestState
 
@@ -23,9 +23,12 @@ ENDED_BADLY = (RequestState.FAILED, RequestState.ABORTED, RequestState.INTERRUPT
 
 
 def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
-    """Back to the starting revision (if the database moved), and the run's backup (if any):
-    the pipeline's own ``rollback_offers``, fed with what the log recorded of the run."""
-    if request.state not in ENDED_BADLY or request.closure is None:
+    """Back to the starting revision (if the database moved), and the run's backup (if any),
+    after a run that ended badly or whose watch saw a regression: the pipeline's own
+    offers, fed with what the log recorded of the run."""
+    if request.closure is None:
+        return ()
+    if request.state not in ENDED_BADLY and not watch_regressed(request, store):
         return ()
     recorded = recorded_outcome(request, store)
     up = request.kind is not RequestKind.DOWNGRADE
@@ -36,7 +39,16 @@ def ways_back(request: Request, store: EventStore) -> tuple[RollbackOffer, ...]:
         destination=request.to_revisions,
         revisions=(),
     )
-    return rollback_offers(recorded, plan).rollback
+    return offers_from(recorded, plan)
+
+
+def watch_regressed(request: Request, store: EventStore) -> bool:
+    """Whether the watch after ``request``'s successful run saw a regression."""
+    if request.state is not RequestState.SUCCEEDED:
+        return False
+    kinds = [EventKind.WATCH_REGRESSED.value, EventKind.WATCH_FINISHED.value]
+    events = store.events(request_id=request.id, kinds=kinds)
+    return any(e.kind == EventKind.WATCH_REGRESSED or e.data.get("regressed") for e in events)
 
 
 def recorded_outcome(request: Request, store: EventStore) -> RunOutcome:
@@ -45,6 +57,8 @@ def recorded_outcome(request: Request, store: EventStore) -> RunOutcome:
     closure = request.closure
     assert closure is not None, "only a closed request has an outcome"
     ended_at = closure.details.get("database_revisions")
+    if ended_at is None and request.state is RequestState.SUCCEEDED:
+        ended_at = list(request.to_revisions)
     backup = run_backup(request, store)
     return RunOutcome(
         request_id=request.id,
