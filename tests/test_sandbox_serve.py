@@ -204,3 +204,62 @@ def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path
         assert line["level"] not in ("warning", "error"), line
     noise = ("apscheduler", "slack_bolt")
     assert not [line for line in logged if line["logger"].startswith(noise)]
+
+
+def test_serve_mode_sandbox_tries_your_own_targets_apart_from_your_state(
+    tmp_path: Path, fresh_db: Any
+) -> None:
+    """A team's own targets file, no Slack: `--mode sandbox` serves the page on its targets,
+    touches none of their databases at start, and records in a state file of its own."""
+    from commands.config.targets_file import BUNDLED_MIGRATIONS
+
+    (tmp_path / "migrate-bot.toml").write_text(
+        f"""
+[bot]
+ops_channel = "C0123OPS"
+state_path = "var/state.sqlite3"
+
+[targets.staging]
+description = "our staging database"
+database_url_env = "STAGING_DATABASE_URL"
+script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+approvers = ["U0REALBOB", "@db-admins"]
+approvals = 2
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    env["STAGING_DATABASE_URL"] = fresh_db.url.render_as_string(hide_password=False)
+    command = [str(Path(sys.executable).with_name("migrate-bot")), "serve", "--port", "0"]
+    refused = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == ExitCode.BAD_INPUT  # no fall-back without asking for it
+    assert "`migrate-bot serve --mode sandbox` tries your targets" in refused.stderr
+    process = subprocess.Popen(
+        [*command, "--mode", "sandbox"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(process)
+    try:
+        url = served.wait_for_line(r"migrate-bot sandbox: (http://\S+/) \(on migrate-bot.toml\)")
+        served.wait_for_line(r"^Ready in [\d.]+ s")
+        served.wait_for_line(r"^Your targets, from migrate-bot.toml: staging\. Runs are real")
+        served.wait_for_line(r"Bob approves every target, alone; the audit log is .*state-sandbox")
+        code, health = get(f"{url.group(1)}health")
+        assert code == 200 and json.loads(health)["targets"] == ["staging"]
+        ask = {"user": PEOPLE.requester.id, "channel": "C0123OPS", "text": "/migrate status"}
+        code, answer = post(f"{url.group(1)}sandbox/command", ask)
+        assert (code, json.loads(answer)["status"]) == (200, 200)
+        assert _first_ephemeral_header(url.group(1)).startswith("staging: ⏳ 8 revision(s)")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    assert (tmp_path / "var" / "state-sandbox.sqlite3").is_file()
+    assert not (tmp_path / "var" / "state.sqlite3").exists()  # the real record untouched
