@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import cli, main
+from commands.config.targets_file import BUNDLED_MIGRATIONS
 from commands.errors import ExitCode
 from commands.postgres.database_url import DatabaseUrl
 
@@ -217,3 +218,27 @@ def test_a_break_glass_run_the_pipeline_refuses_ends_refused(
     code, out, _ = run(capsys, "audit", "--json")
     kinds = [event["kind"] for event in json.loads(out)]
     assert "run_refused" in kinds
+
+
+def test_status_without_a_target_lists_every_target_and_says_which_cannot_be_read(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    """As Slack's `/migrate status` does: every target, one unreadable not stopping the rest."""
+    other = (
+        "\n[targets.other]\n"
+        'database_url_env = "OTHER_DATABASE_URL"\n'
+        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"\n'
+        'approvers = ["U0BOB"]\n'
+    )
+    config_file.write_text(config_file.read_text() + other)
+    code, out, _ = run(capsys, "status")
+    assert code == ExitCode.UNAVAILABLE
+    first, second = out.strip().split("\n\n")
+    assert first.startswith("app: postgresql://") and "pending: 8 revision(s)" in first
+    assert second == (
+        "other: cannot be read: $OTHER_DATABASE_URL: targets.other.database_url_env: is not set"
+        " in the environment"
+    )
+    code, out, _ = run(capsys, "status", "--json")
+    shown = json.loads(out)
+    assert [s["target"] for s in shown] == ["app", "other"] and "error" in shown[1]

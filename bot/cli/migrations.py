@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
@@ -15,7 +16,9 @@ from bot.cli.runs import break_glass_run
 from commands.checks import run_preflight
 from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
+from audit.redact import redact
 from commands.config.targets_file import Config, load_config
+from commands.errors import ExitCode, MigrateBotError
 from commands.fleet.intake import FleetAsk, plan_fleet
 from commands.fleet.status import fleet_status
 from commands.migration.planning import history as load_history
@@ -39,19 +42,56 @@ def targets(out: Output) -> None:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", required=False)
 @output_option
-def status(target: str, out: Output) -> None:
+def status(target: str | None, out: Output) -> int:
     """Show a target's current and head revisions and what is pending; for a fleet, how
-    many members are at each revision, which are behind and which unreachable."""
+    many members are at each revision, which are behind and which unreachable. Without
+    TARGET, every target in turn (exit 4 when one cannot be read)."""
     config = load_config()
-    named = config.target(target)
-    if named.is_fleet:
-        fleet = fleet_status(config, named, open_target)
-        out.emit(fleet, render_json=fleet_render.status_json, render_text=fleet_render.status_text)
-        return
-    result = load_status(open_target(named))
-    out.emit(result, render_json=render.status_json, render_text=render.status_text)
+    names = [target] if target is not None else list(config.targets)
+    found = [_status_of(config, name, named=target is not None) for name in names]
+    if target is not None:
+        (one,) = found
+        out.emit(one[1], render_json=one[0].render_json, render_text=one[0].render_text)
+        return int(ExitCode.OK)
+    out.emit(
+        found,
+        render_json=lambda all_: [kind.render_json(value) for kind, value in all_],
+        render_text=lambda all_: "\n\n".join(kind.render_text(value) for kind, value in all_),
+    )
+    unread = any(kind is _UNREADABLE for kind, _ in found)
+    return int(ExitCode.UNAVAILABLE if unread else ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """How one target's status is rendered."""
+
+    render_json: Callable[[Any], Any]
+    render_text: Callable[[Any], str]
+
+
+_SINGLE = _Shown(render.status_json, render.status_text)
+_FLEET = _Shown(fleet_render.status_json, fleet_render.status_text)
+_UNREADABLE = _Shown(
+    lambda failed: {"target": failed[0], "error": failed[1]},
+    lambda failed: f"{failed[0]}: cannot be read: {failed[1]}",
+)
+
+
+def _status_of(config: Config, name: str, *, named: bool) -> tuple[_Shown, Any]:
+    """One target's status; with every target listed, one that cannot be read says why
+    instead of stopping the others (a named one raises, as every command does)."""
+    try:
+        target = config.target(name)
+        if target.is_fleet:
+            return _FLEET, fleet_status(config, target, open_target)
+        return _SINGLE, load_status(open_target(target))
+    except MigrateBotError as exc:
+        if named:
+            raise
+        return _UNREADABLE, (name, redact(str(exc)))
 
 
 @click.command()
