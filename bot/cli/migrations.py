@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from audit.redact import redact
 from bot.cli import fleet_render, render
 from bot.cli.check_render import findings_text, report_text
 from bot.cli.options import open_named_target
@@ -16,7 +17,6 @@ from bot.cli.runs import break_glass_run
 from commands.checks import run_preflight
 from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
-from audit.redact import redact
 from commands.config.targets_file import Config, load_config
 from commands.errors import ExitCode, MigrateBotError
 from commands.fleet.intake import FleetAsk, plan_fleet
