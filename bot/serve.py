@@ -28,6 +28,8 @@ from bot.adapters.http_mode import http_app
 from bot.adapters.slack_settings import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
+    DEFAULT_PORT,
+    LOOPBACK,
     SIGNING_SECRET_ENV,
     Mode,
     SlackSettings,
@@ -42,9 +44,7 @@ from commands.config.targets_file import DEMO_SOURCE, Config, load_config
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 3000
 ANY_ADDRESS = "0.0.0.0"  # HTTP mode: Slack must reach it
-LOOPBACK = "127.0.0.1"  # the sandbox: a page that can approve migrations is for this machine only
 
 
 @dataclass(frozen=True)

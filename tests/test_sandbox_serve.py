@@ -105,7 +105,7 @@ def post(url: str, body: dict[str, Any], kind: str = "application/json") -> tupl
 
 def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served) -> None:
     url = served.wait_for_line(r"migrate-bot sandbox: (http://127\.0\.0\.1:\d+/)").group(1)
-    served.wait_for_line(r"^Ready in [\d.]+ s\. Open http")
+    served.wait_for_line(r"^Ready in [\d.]+ s \(since the command started\)\. Open http")
     served.wait_for_line(r"7 revisions are pending")
 
     code, health = get(f"{url}health")

@@ -44,7 +44,8 @@ from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
-from bot.sandbox.settings import SandboxSettings
+from bot.sandbox.process_clock import seconds_since_start
+from bot.sandbox.settings import WILDCARDS, SandboxSettings, first_line
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import DEMO_FLEET, DEMO_SOURCE, DEMO_TARGET, Config
 from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
@@ -182,7 +183,7 @@ class Sandbox:
     @property
     def local_host(self) -> str:
         """Where this process reaches itself (a wildcard bind is not an address to call)."""
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return "127.0.0.1" if self.host in WILDCARDS else self.host
 
     @property
     def local_url(self) -> str:
@@ -329,13 +330,13 @@ def serve_sandbox(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    began = time.monotonic()
+    began = time.monotonic() - (seconds_since_start() or 0.0)  # from the command's start
     sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
     metrics = None
     try:
         sandbox.start()
-        preparing = "preparing the demo database…" if sandbox.on_demo else f"on {config.path}"
-        echo(f"migrate-bot sandbox: {sandbox.url} ({preparing})")
+        if not settings.announced:  # the command printed it already, before loading the bot
+            echo(first_line(sandbox.url, on_demo=sandbox.on_demo, source=config.path))
         if metrics_port is not None and sandbox.bot is not None:
             metrics = MetricsServer(sandbox.bot.runtime.metrics, host=host, port=metrics_port)
             echo(f"Prometheus metrics: {metrics.url}")
@@ -357,7 +358,8 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset | None, seconds: float) -> st
     rows = ", ".join(f"{n:,} {table}" for table, n in reset.rows.items())
     return "\n".join(
         [
-            f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
+            f"Ready in {seconds:.1f} s (since the command started). Open {sandbox.url} in a"
+            " browser.",
             f"The demo database is at its first revision ({reset.revision}) with {rows};"
             f" {reset.pending} revisions are pending. It is reset at each start.",
             "A simulated application sends it queries; some still read videos.youtube_id,"
@@ -375,7 +377,8 @@ def _own_targets_text(sandbox: Sandbox, seconds: float) -> str:
     people = sandbox.people
     return "\n".join(
         [
-            f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
+            f"Ready in {seconds:.1f} s (since the command started). Open {sandbox.url} in a"
+            " browser.",
             f"Your targets, from {sandbox.config.path}: {', '.join(sandbox.config.targets)}."
             " Runs are real: an approved upgrade migrates that database and takes its backup.",
             f"Here {people.approver.name} approves every target, alone; the audit log is"
