@@ -11,6 +11,7 @@ import os
 
 import click
 
+from bot.adapters.slack_settings import SlackSettings
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import DEMO_SOURCE, Config, load_config
 from commands.doctor.finding import Finding, Health, failures, ok, warn
@@ -31,8 +32,7 @@ def doctor(out: Output) -> int:
     privileges a migration needs, pg_dump against the server, the backup destination
     (a file written and deleted) and the state. Exits 1 while anything fails.
     """
-    from bot.adapters.slack_settings import SlackSettings
-    from bot.doctor.slack_checks import check_slack
+    from bot.doctor.slack_checks import check_slack  # the Web API client, for doctor only
 
     config = load_config()
     settings = SlackSettings.from_env(os.environ)

@@ -42,11 +42,12 @@ class SlackProblem(Exception):
     """A Web API call that did not answer ``ok``: Slack's error code, or why it could not."""
 
 
-def check_slack(
-    settings: SlackSettings, config: Config, *, client: Callable[[str], WebClient] | None = None
-) -> list[Finding]:
-    """Every Slack line of the doctor; ``client(token)`` makes a Web API client."""
-    make = client or (lambda token: WebClient(token, base_url=settings.api_url, timeout=TIMEOUT_S))
+def check_slack(settings: SlackSettings, config: Config) -> list[Finding]:
+    """Every Slack line of the doctor, asked of ``settings.api_url``."""
+
+    def make(token: str) -> WebClient:
+        return WebClient(token, base_url=settings.api_url, timeout=TIMEOUT_S)
+
     if not settings.bot_token:
         return [
             fail("slack token", f"{BOT_TOKEN_ENV} is not set", BOT_TOKEN_HELP),
