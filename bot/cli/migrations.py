@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import click
 
 from audit.redact import redact
-from bot.cli import fleet_render, render
+from bot.cli import render
 from bot.cli.check_render import findings_text, report_text
 from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
@@ -19,11 +18,11 @@ from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import Config, load_config
 from commands.errors import ExitCode, MigrateBotError
-from commands.fleet.intake import FleetAsk, plan_fleet
-from commands.fleet.status import fleet_status
+from commands.fleet.planning import FleetAsk, plan_fleet
+from commands.fleet.status import FleetStatus, target_status
+from commands.migration.planning import Status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
-from commands.migration.planning import status as load_status
 from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle, open_target
@@ -49,49 +48,44 @@ def status(target: str | None, out: Output) -> int:
     many members are at each revision, which are behind and which unreachable. Without
     TARGET, every target in turn (exit 4 when one cannot be read)."""
     config = load_config()
-    names = [target] if target is not None else list(config.targets)
-    found = [_status_of(config, name, named=target is not None) for name in names]
     if target is not None:
-        (one,) = found
-        out.emit(one[1], render_json=one[0].render_json, render_text=one[0].render_text)
+        result = target_status(config, config.target(target), open_target)
+        out.emit(result, render_json=render.status_json, render_text=render.status_text)
         return int(ExitCode.OK)
-    out.emit(
-        found,
-        render_json=lambda all_: [kind.render_json(value) for kind, value in all_],
-        render_text=lambda all_: "\n\n".join(kind.render_text(value) for kind, value in all_),
-    )
-    unread = any(kind is _UNREADABLE for kind, _ in found)
+    found = [_status_or_why(config, name) for name in config.targets]
+    out.emit(found, render_json=lambda f: [_json(s) for s in f], render_text=_every_text)
+    unread = any(isinstance(shown, _Unreadable) for shown in found)
     return int(ExitCode.UNAVAILABLE if unread else ExitCode.OK)
 
 
 @dataclass(frozen=True)
-class _Shown:
-    """How one target's status is rendered."""
+class _Unreadable:
+    """A target whose status could not be read, and why (the others are still shown)."""
 
-    render_json: Callable[[Any], Any]
-    render_text: Callable[[Any], str]
-
-
-_SINGLE = _Shown(render.status_json, render.status_text)
-_FLEET = _Shown(fleet_render.status_json, fleet_render.status_text)
-_UNREADABLE = _Shown(
-    lambda failed: {"target": failed[0], "error": failed[1]},
-    lambda failed: f"{failed[0]}: cannot be read: {failed[1]}",
-)
+    target: str
+    error: str
 
 
-def _status_of(config: Config, name: str, *, named: bool) -> tuple[_Shown, Any]:
-    """One target's status; with every target listed, one that cannot be read says why
-    instead of stopping the others (a named one raises, as every command does)."""
+def _status_or_why(config: Config, name: str) -> Status | FleetStatus | _Unreadable:
     try:
-        target = config.target(name)
-        if target.is_fleet:
-            return _FLEET, fleet_status(config, target, open_target)
-        return _SINGLE, load_status(open_target(target))
+        return target_status(config, config.target(name), open_target)
     except MigrateBotError as exc:
-        if named:
-            raise
-        return _UNREADABLE, (name, redact(str(exc)))
+        return _Unreadable(name, redact(str(exc)))
+
+
+def _json(shown: Status | FleetStatus | _Unreadable) -> dict[str, Any]:
+    if isinstance(shown, _Unreadable):
+        return {"target": shown.target, "error": shown.error}
+    return render.status_json(shown)
+
+
+def _every_text(found: list[Status | FleetStatus | _Unreadable]) -> str:
+    return "\n\n".join(
+        f"{s.target}: cannot be read: {s.error}"
+        if isinstance(s, _Unreadable)
+        else render.status_text(s)
+        for s in found
+    )
 
 
 @click.command()
@@ -132,7 +126,7 @@ def _fleet_plan(
             "preflight": p.report.to_json(),
         },
         render_text=lambda p: (
-            f"{fleet_render.plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
+            f"{render.set_plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
         ),
     )
 
