@@ -256,7 +256,7 @@ def test_an_application_whose_queries_fail_after_the_run_is_a_regression(
     keeper = WatchKeeper(context, on_regressed=alerts.append)
     request_id = target.approved(goal="p2").request.id
     lookups(pgss_db)  # the application works before the run
-    assert target.pipeline().run(request_id).state is RequestState.SUCCEEDED
+    assert target.run(request_id).state is RequestState.SUCCEEDED
     failed = 0
     with connect(pgss_db) as conn:  # and its queries fail after it, in autocommit
         for n in range(CALLS):

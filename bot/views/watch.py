@@ -9,8 +9,8 @@ from __future__ import annotations
 from bot.views.blocks import Block, context, escape, lines_in_sections, section
 from bot.views.ids import BlockId
 from bot.views.outcome import ways_back_buttons
-from commands.pipeline import RollbackOffer
 from commands.pipeline.watch_report import WatchReport, describe, verdict
+from commands.pipeline.ways_back import WayBack
 from commands.requests import Request
 from commands.units import format_duration
 
@@ -39,7 +39,7 @@ def _details(report: WatchReport) -> list[Block]:
 
 
 def watch_summary(
-    report: WatchReport, request: Request | None = None, offers: tuple[RollbackOffer, ...] = ()
+    report: WatchReport, request: Request | None = None, offers: tuple[WayBack, ...] = ()
 ) -> tuple[str, list[Block]]:
     """The thread's summary at the watch's end; after a regression, ``request``'s ways back."""
     found = f"{_icon(report)} {verdict(report)}"
