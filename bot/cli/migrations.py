@@ -18,12 +18,12 @@ from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import Config, load_config
 from commands.errors import ExitCode, MigrateBotError
+from commands.fleet.member_status import FleetStatus
 from commands.fleet.planning import FleetAsk, plan_fleet
-from commands.fleet.status import FleetStatus, target_status
-from commands.migration.planning import Status
+from commands.fleet.status import target_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, Status
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle, open_target
 

@@ -153,7 +153,7 @@ def approver_findings(web: WebClient, config: Config) -> list[Finding]:
     for target in config.targets.values():
         for approver in target.approvers:
             approvers.setdefault(approver, []).append(target.name)
-    groups: dict[str, dict[str, Any]] | None = None
+    groups: dict[str, dict[str, Any]] | SlackProblem | None = None
     found = []
     for approver, targets in approvers.items():
         of = f"approver of {', '.join(targets)}"

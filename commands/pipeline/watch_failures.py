@@ -35,7 +35,7 @@ class Failures:
     slowdown: float = 2.0
 
     def _rose(self, attribute: str, minimum: int) -> bool:
-        after = getattr(self.after, attribute)
+        after: int = getattr(self.after, attribute)
         if after < minimum:
             return False
         if self.before is None or not self.before_s:
@@ -43,7 +43,7 @@ class Failures:
                 return True
             total = self.after.commits + self.after.rollbacks
             return bool(total) and after / total >= UNKNOWN_BEFORE_SHARE
-        rate_before = getattr(self.before, attribute) / self.before_s
+        rate_before: float = getattr(self.before, attribute) / self.before_s
         return after / max(self.after_s, 1e-3) > self.slowdown * rate_before
 
     @property

@@ -204,7 +204,7 @@ class WatchKeeper:
             scans=comparison.scans,
             failures=comparison.failures,
         )
-        return replace(report, **signals_of(report))
+        return with_signals(report)
 
     def _report(
         self, watch: OpenWatch, end: datetime, *, final: bool, notes: tuple[str, ...] = ()
@@ -224,7 +224,7 @@ class WatchKeeper:
             final=final,
             statements_available=watch.statements_available and watch.before is not None,
         )
-        return replace(report, **signals_of(report, counters=watch.start is not None))
+        return with_signals(report, counters=watch.start is not None)
 
     def _notes(self, watch: OpenWatch, start: datetime, end: datetime) -> list[str]:
         notes = []
@@ -298,9 +298,9 @@ class WatchKeeper:
             log.exception("the watch's report for %s could not be delivered", report.request_id)
 
 
-def signals_of(report: WatchReport, *, counters: bool = True) -> dict[str, tuple[str, ...]]:
-    """The signals ``report`` read, and those it could not with why: "no regression" is
-    said only when none is missing."""
+def with_signals(report: WatchReport, *, counters: bool = True) -> WatchReport:
+    """``report`` with the signals it read, and those it could not with why: "no
+    regression" is said only when none is missing."""
     read, unread = [], []
     if report.statements_available:
         read.append("statements (pg_stat_statements)")
@@ -319,4 +319,4 @@ def signals_of(report: WatchReport, *, counters: bool = True) -> dict[str, tuple
             read.append("the health URL")
         elif report.final:
             unread.append("the health URL: never answered a check")
-    return {"signals": tuple(read), "unread": tuple(unread)}
+    return replace(report, signals=tuple(read), unread=tuple(unread))
