@@ -109,7 +109,8 @@ def _alter_trigger(
 def _alter_view(
     before: SchemaObject, after: SchemaObject, differing: set[str], new: Schema
 ) -> list[str]:
-    return [create_view(after, replace=True)] if differing else []
+    """Dropped and made again: ``CREATE OR REPLACE VIEW`` cannot drop or rename a column."""
+    return [*drop(before), create_view(after)] if differing else []
 
 
 def _alter_matview(

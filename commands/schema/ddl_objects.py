@@ -48,7 +48,7 @@ def make(obj: SchemaObject, new: Schema) -> list[str]:
         Kind.COLUMN: lambda: [f"ALTER TABLE {table_name(obj)} ADD COLUMN {column(obj)};"],
         Kind.CONSTRAINT: lambda: [add_constraint(obj)],
         Kind.INDEX: lambda: [f"{obj.attrs['definition']};"],
-        Kind.VIEW: lambda: [create_view(obj, replace=False)],
+        Kind.VIEW: lambda: [create_view(obj)],
         Kind.MATERIALIZED_VIEW: lambda: [create_matview(obj)],
         Kind.TRIGGER: lambda: [f"{obj.attrs['definition']};", *trigger_state(obj)],
     }[obj.kind]()
@@ -140,8 +140,8 @@ def add_constraint(obj: SchemaObject) -> str:
     )
 
 
-def create_view(obj: SchemaObject, *, replace: bool) -> str:
-    verb = "CREATE OR REPLACE VIEW" if replace else "CREATE VIEW"
+def create_view(obj: SchemaObject) -> str:
+    verb = "CREATE VIEW"
     options = f" WITH ({obj.attrs['options']})" if obj.attrs.get("options") else ""
     query = str(obj.attrs["definition"]).strip().rstrip(";")
     return f"{verb} {object_name(obj)}{options} AS\n{query};"

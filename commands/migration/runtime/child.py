@@ -139,7 +139,11 @@ def graph(scripts: ScriptDirectory) -> dict[str, Any]:
     """Every revision, in the order Alembic applies them from base (its walk from the
     heads, reversed): the parent keeps that order between parallel branches."""
     revisions = [describe(s) for s in reversed(list(scripts.walk_revisions()))]
-    return {"revisions": revisions, "heads": list(scripts.get_heads())}
+    return {
+        "revisions": revisions,
+        "heads": list(scripts.get_heads()),
+        "script_dir": os.path.abspath(scripts.dir),
+    }
 
 
 def walk(scripts: ScriptDirectory, request: dict[str, Any]) -> list[str]:

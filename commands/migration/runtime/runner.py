@@ -42,6 +42,7 @@ class ProjectState:
     graph: RevisionGraph
     current: tuple[str, ...]
     version_table: str = "alembic_version"
+    script_dir: str | None = None  # where env.py is
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class AlembicSession:
             graph=_graph(result),
             current=tuple(result["current"]),
             version_table=_table_name(result.get("version_table")),
+            script_dir=result.get("script_dir"),
         )
 
     def current(self) -> tuple[str, ...]:

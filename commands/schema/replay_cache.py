@@ -1,0 +1,107 @@
+"""Schemas replayed from a project's history, kept on disk so the next check costs only the
+live side.
+
+A replayed schema depends only on the project's files and the revision it
+was replayed to (and, in how PostgreSQL prints definitions, the server's
+major version), so it is kept under a key made of those. The cache lives in
+a folder beside the state file (``<state_path>.schema-cache/``): it is
+derived data, rebuilt by one replay, never evidence, so it stays out of the
+audit log and out of a shared state database; each bot process that checks
+drift (a worker of a shared deployment included) keeps its own. The newest
+``KEEP`` entries stay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from commands.config.alembic_project import AlembicProject
+from commands.migration.runtime.runner import ProjectState
+from commands.schema.model import Schema
+
+KEEP = 64
+
+
+def cache_folder(state_path: Path) -> Path:
+    """Where the replay cache of the bot whose state file is ``state_path`` lives."""
+    return state_path.with_name(state_path.name + ".schema-cache")
+
+
+@dataclass(frozen=True)
+class ReplayCache:
+    """Replayed schemas by key; ``folder`` None keeps nothing (every check replays)."""
+
+    folder: Path | None
+
+    def get(self, key: str) -> Schema | None:
+        """The schema kept under ``key``, or None (an unreadable entry counts as none)."""
+        if self.folder is None:
+            return None
+        path = self.folder / f"{key}.json"
+        try:
+            schema = Schema.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        with contextlib.suppress(OSError):
+            path.touch()  # the newest stay
+        return schema
+
+    def put(self, key: str, schema: Schema) -> None:
+        """Keep ``schema`` under ``key`` (written whole, then renamed into place)."""
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".replay-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(schema.to_json(), out)
+        os.replace(temporary, self.folder / f"{key}.json")
+        self._trim()
+
+    def _trim(self) -> None:
+        assert self.folder is not None
+        entries = sorted(self.folder.glob("*.json"), key=_mtime, reverse=True)
+        for stale in entries[KEEP:]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def replay_key(
+    project: AlembicProject, state: ProjectState, revisions: Iterable[str], server_major: int
+) -> str:
+    """sha256 over what the replayed schema depends on: the revision files replayed, env.py
+    and alembic.ini (their bytes), how env.py is run (ini section, ``-x`` arguments), the
+    revisions and the server's major version."""
+    digest = hashlib.sha256()
+    for part in (project.section, *project.x_args, str(server_major)):
+        digest.update(part.encode() + b"\0")
+    files = [state.graph[rev].path for rev in revisions]
+    if state.script_dir:
+        files.append(os.path.join(state.script_dir, "env.py"))
+    if project.config_file is not None:
+        files.append(str(project.config_file))
+    for revision in revisions:
+        digest.update(revision.encode() + b"\0")
+    for path in files:
+        digest.update(_file_digest(path).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
