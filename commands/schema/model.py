@@ -50,6 +50,7 @@ class Kind(StrEnum):
 BUILD_ORDER = tuple(Kind)
 ON_TABLE = frozenset({Kind.COLUMN, Kind.CONSTRAINT, Kind.INDEX, Kind.TRIGGER})
 """Kinds that belong to a table (or a materialized view, for indexes)."""
+_NAMED_BY_TABLE = frozenset({Kind.COLUMN, Kind.CONSTRAINT, Kind.TRIGGER})
 
 Value = str | tuple[str, ...] | None
 UNCOMPARED = frozenset({"arguments", "position"})
@@ -70,11 +71,14 @@ class SchemaObject:
 
     @property
     def key(self) -> str:
-        """Unique within its kind: ``schema.table.name`` for objects on a table."""
-        parts = (self.schema, self.table, self.name) if self.table else (self.schema, self.name)
+        """Unique within its kind: ``schema.table.name`` for columns, constraints and
+        triggers (their names are the table's), ``schema.name`` for the rest (an index's name
+        is the schema's), an extension's name alone."""
         if self.kind is Kind.EXTENSION:
-            parts = (self.name,)
-        return ".".join(parts)
+            return self.name
+        if self.kind in _NAMED_BY_TABLE and self.table:
+            return f"{self.schema}.{self.table}.{self.name}"
+        return f"{self.schema}.{self.name}"
 
     @property
     def display(self) -> str:

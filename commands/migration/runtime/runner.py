@@ -32,7 +32,14 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
-__all__ = ["AlembicRunner", "AlembicSession", "AlembicStopped", "OfflineSql", "ProjectState"]
+__all__ = [
+    "AlembicRunner",
+    "AlembicSession",
+    "AlembicStopped",
+    "ModelsComparison",
+    "OfflineSql",
+    "ProjectState",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,14 @@ class OfflineSql:
 
     sql: Mapping[str, str] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelsComparison:
+    """Whether env.py exposes ``target_metadata``, and what differs from the database."""
+
+    has_metadata: bool
+    differences: tuple[str, ...] = ()
 
 
 class AlembicSession:
@@ -134,6 +149,12 @@ class AlembicSession:
         result = run.go(deadline=deadline, cancel=cancel)
         run.finish(deadline=deadline, cancel=cancel)
         return result
+
+    def compare_models(self) -> ModelsComparison:
+        """Alembic's autogenerate comparison of env.py's ``target_metadata`` with the
+        database (``alembic check``), in the project's own process."""
+        result = self.request("models")
+        return ModelsComparison(bool(result["metadata"]), tuple(result["differences"]))
 
     def stamp(self, revisions: Sequence[str]) -> None:
         """Set the version table to ``revisions`` without running anything."""
