@@ -8,7 +8,8 @@ a folder beside the state file (``<state_path>.schema-cache/``): it is
 derived data, rebuilt by one replay, never evidence, so it stays out of the
 audit log and out of a shared state database; each bot process that checks
 drift (a worker of a shared deployment included) keeps its own. The newest
-``KEEP`` entries stay.
+``KEEP`` entries stay on disk, and the last ``IN_MEMORY`` are also held in
+the process, so the members of a fleet at one revision are read once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,9 @@ from commands.migration.runtime.runner import ProjectState
 from commands.schema.model import Schema
 
 KEEP = 64
+IN_MEMORY = 16
+_recent: OrderedDict[str, Schema] = OrderedDict()
+_recent_lock = threading.Lock()
 
 
 def cache_folder(state_path: Path) -> Path:
@@ -36,12 +42,16 @@ def cache_folder(state_path: Path) -> Path:
 
 @dataclass(frozen=True)
 class ReplayCache:
-    """Replayed schemas by key; ``folder`` None keeps nothing (every check replays)."""
+    """Replayed schemas by key: in this process, and in ``folder`` when there is one."""
 
     folder: Path | None
 
     def get(self, key: str) -> Schema | None:
         """The schema kept under ``key``, or None (an unreadable entry counts as none)."""
+        with _recent_lock:
+            if key in _recent:
+                _recent.move_to_end(key)
+                return _recent[key]
         if self.folder is None:
             return None
         path = self.folder / f"{key}.json"
@@ -51,10 +61,12 @@ class ReplayCache:
             return None
         with contextlib.suppress(OSError):
             path.touch()  # the newest stay
+        _remember(key, schema)
         return schema
 
     def put(self, key: str, schema: Schema) -> None:
-        """Keep ``schema`` under ``key`` (written whole, then renamed into place)."""
+        """Keep ``schema`` under ``key`` (on disk written whole, then renamed into place)."""
+        _remember(key, schema)
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -70,6 +82,14 @@ class ReplayCache:
         for stale in entries[KEEP:]:
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def _remember(key: str, schema: Schema) -> None:
+    with _recent_lock:
+        _recent[key] = schema
+        _recent.move_to_end(key)
+        while len(_recent) > IN_MEMORY:
+            _recent.popitem(last=False)
 
 
 def _mtime(path: Path) -> float:
