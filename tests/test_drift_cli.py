@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from bot.cli import main
-from commands.config.targets_file import CONFIG_ENV, load_config
+from bot.metrics.audit_metrics import AuditMetrics
+from commands.config.targets_file import CONFIG_ENV, Config, load_config
 from commands.errors import ExitCode
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
+from commands.requests import open_requests
 from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import EventKind
 from commands.targets import open_target
@@ -58,6 +61,20 @@ def test_drift_says_ok_then_the_hand_made_change_once_with_its_ddl(
         ("drifted", False),
     ]
     assert events[2].data["since"] == events[1].data["since"]
+    scraped = scrape_metrics(load_config())
+    assert 'migrate_bot_schema_drift{target="app"} 1.0' in scraped
+    assert 'migrate_bot_schema_drift_checked_timestamp_seconds{target="app"}' in scraped
+
+
+def scrape_metrics(config: Config) -> str:
+    """What ``/metrics`` would say of the drift recorded in ``config``'s state."""
+    store = open_audit_log(config.bot.state)
+    registry = CollectorRegistry()
+    registry.register(AuditMetrics(store, open_requests(config)))
+    try:
+        return generate_latest(registry).decode()
+    finally:
+        store.close()
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ max_duration = "10min"
 windows = [{windows}]
 allow_outside_windows = true
 reminders = ["10min"]
+drift_ignore = ["pg_stat_statements"]  # installed for the live-use evidence, not by a revision
 
 [targets.tenants]
 description = "a small fleet: four tenant databases on the same embedded PostgreSQL"

@@ -21,13 +21,8 @@ from commands.fleet.revisions import member_state
 from commands.migration.runtime.runner import AlembicRunner, ProjectState
 from commands.schema.drift import DriftReport, DriftState, measure_drift
 from commands.schema.drift_log import DriftCheck
-from commands.schema.replay_cache import ReplayCache, cache_folder
+from commands.schema.replay_cache import ReplayCache, replay_cache
 from commands.targets import TargetHandle, fleet_members, open_target
-
-
-def replay_cache(config: Config) -> ReplayCache:
-    """The replay cache of the bot ``config`` describes (beside its state file)."""
-    return ReplayCache(cache_folder(config.bot.state_path))
 
 
 def sweep_target(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from commands.config.alembic_project import AlembicProject
+from commands.config.targets_file import Config
 from commands.migration.runtime.runner import ProjectState
 from commands.schema.model import Schema
 
@@ -38,6 +39,11 @@ _recent_lock = threading.Lock()
 def cache_folder(state_path: Path) -> Path:
     """Where the replay cache of the bot whose state file is ``state_path`` lives."""
     return state_path.with_name(state_path.name + ".schema-cache")
+
+
+def replay_cache(config: Config) -> ReplayCache:
+    """The replay cache of the bot ``config`` describes (beside its state file)."""
+    return ReplayCache(cache_folder(config.bot.state_path))
 
 
 @dataclass(frozen=True)
