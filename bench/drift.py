@@ -42,7 +42,8 @@ from commands.migration.runtime.runner import AlembicRunner, ProjectState
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.schema.catalog import read_schema
-from commands.schema.drift import DriftReport, DriftState, measure_drift
+from commands.schema.drift import measure_drift
+from commands.schema.drift_report import DriftReport, DriftState
 from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle
 from tests.support.alembic_projects import wide_history

@@ -12,7 +12,8 @@ import pytest
 from commands.migration.runtime.runner import AlembicRunner, ProjectState
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.schema.drift import DriftReport, DriftState, measure_drift
+from commands.schema.drift import measure_drift
+from commands.schema.drift_report import DriftReport, DriftState
 from commands.schema.replay_cache import ReplayCache
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.checks_support import handle_for, upgrade

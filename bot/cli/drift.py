@@ -10,8 +10,8 @@ from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.errors import ExitCode
 from commands.scheduling.drift_sweep import fleet_summary, sweep_target
-from commands.schema.drift import DriftState
 from commands.schema.drift_log import record_checks
+from commands.schema.drift_report import DriftState
 from commands.state.audit_log import open_audit_log
 
 

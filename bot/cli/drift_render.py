@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from commands.schema.drift import DDL_HEADER, DriftState
 from commands.schema.drift_log import DriftCheck
+from commands.schema.drift_report import DDL_HEADER, DriftState
 from commands.units import format_duration
 
 

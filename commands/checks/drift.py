@@ -14,7 +14,8 @@ from __future__ import annotations
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.config.drift import DriftMode
-from commands.schema.drift import DriftReport, DriftState, measure_drift
+from commands.schema.drift import measure_drift
+from commands.schema.drift_report import DriftReport, DriftState
 
 MAX_LINES_KEPT = 500
 """Differences kept in the check's record; past that the count says how many more."""

@@ -19,8 +19,9 @@ from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
 from commands.fleet.revisions import member_state
 from commands.migration.runtime.runner import AlembicRunner, ProjectState
-from commands.schema.drift import DriftReport, DriftState, measure_drift
+from commands.schema.drift import measure_drift
 from commands.schema.drift_log import DriftCheck
+from commands.schema.drift_report import DriftReport, DriftState
 from commands.schema.replay_cache import ReplayCache, replay_cache
 from commands.targets import TargetHandle, fleet_members, open_target
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from audit.chain import Event
 from audit.store import EventStore
-from commands.schema.drift import DriftReport, DriftState
+from commands.schema.drift_report import DriftReport, DriftState
 from commands.state.vocabulary import EventKind
 
 LINES_RECORDED = 50

@@ -98,12 +98,14 @@ def _order(obj: SchemaObject) -> tuple[int, str]:
 
 
 def _text(objects: tuple[SchemaObject, ...]) -> Iterator[str]:
-    """Each object as a header line and one line per attribute, multi-line values indented."""
+    """One line per attribute, each naming its object (so the diff never pairs one object's
+    line with another's); a multi-line value's lines follow, named the same way."""
     for obj in objects:
         on = f" on {obj.table}" if obj.table and obj.kind.value in ("index", "trigger") else ""
-        yield f"{obj.kind.value} {obj.display}{on}"
-        for name, value in sorted(obj.compared().items()):
+        subject = f"{obj.kind.value} {obj.display}{on}"
+        attributes = sorted(obj.compared().items()) or [("exists", "yes")]
+        for name, value in attributes:
             shown = ", ".join(value) if isinstance(value, tuple) else str(value)
             first, *rest = shown.splitlines() or [""]
-            yield f"    {name}: {first}"
-            yield from (f"        {line}" for line in rest)
+            yield f"{subject} · {name}: {first}"
+            yield from (f"{subject} ·     {line}" for line in rest)
