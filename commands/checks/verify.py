@@ -226,8 +226,10 @@ def verify_after_run(
     read_current: Callable[[], tuple[str, ...]] | None = None,
     compare_models: CompareModels | None = None,
     sql_preview: SqlPreview | None = None,
+    after: CatalogSnapshot | None = None,
 ) -> Report:
-    """Verify ``handle`` after ``plan`` ran, against the snapshot taken ``before`` it.
+    """Verify ``handle`` after ``plan`` ran, against the snapshot taken ``before`` it
+    (and ``after`` it, when the caller took that one too; else now).
 
     ``read_current`` reads the version table and ``compare_models`` compares
     env.py's ``target_metadata`` with the database (a run asks its own Alembic
@@ -245,6 +247,7 @@ def verify_after_run(
                 read_current=read_current or own.current,
                 compare_models=compare_models or own.compare_models,
                 sql_preview=sql_preview,
+                after=after,
             )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
@@ -255,7 +258,8 @@ def verify_after_run(
     else:
         with conn:
             results.append(_check_revision(read_current, plan))
-            after = snapshot_with(conn, watch_tables=handle.config.watch_tables, clock=clock)
+            if after is None:
+                after = snapshot_with(conn, watch_tables=handle.config.watch_tables, clock=clock)
             context = VerifyContext(handle, plan, before, after, conn, sql_preview, compare_models)
             results += run_checks(VERIFY_CHECKS, context, handle.config.checks)
     report = Report(

@@ -44,6 +44,11 @@ from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests import Request
 from commands.requests.runs import StepRecord
+from commands.schema.evidence import record_schema_diff
+from commands.schema.model import IgnoreRules
+from commands.schema.replay_cache import replay_cache
+from commands.schema.run_diff import schema_changes
+from commands.state.schema_diffs import SchemaDiffs
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
@@ -148,6 +153,7 @@ class Stages:
             session=self.session,
             checks=checks,
             known=(self.state, self.plan) if self.state is not None else None,
+            schema_cache=replay_cache(self.context.config),
         )
         if report.plan is not None:
             self.plan = report.plan  # with its SQL when lint rendered it
@@ -267,13 +273,17 @@ class Stages:
         step = RunStep.VERIFY
         self.begin(step, "verifying the result")
         assert self.snapshot is not None
+        after = snapshot_catalog(self.handle.database, watch_tables=self.handle.config.watch_tables)
+        self._record_schema_diff(after)
         report = verify_after_run(
             self.handle,
             self.plan,
             self.snapshot,
             clock=self.context.clock,
             read_current=self.session.current,
+            compare_models=self.session.compare_models,
             sql_preview=self._with_sql,
+            after=after,
         )
         self._record_report(report)
         self.verification = tuple(
@@ -329,6 +339,19 @@ class Stages:
             return plan
         self.plan = with_sql(self.session, plan, self.state)
         return self.plan
+
+    def _record_schema_diff(self, after: CatalogSnapshot) -> None:
+        """What the run did to the schema, kept as evidence (an event and the diff)."""
+        assert self.snapshot is not None
+        ignore = IgnoreRules(version_table=self.plan.version_table)
+        record_schema_diff(
+            self.context.store,
+            SchemaDiffs(self.context.config.bot.state),
+            schema_changes(self.snapshot.schema.without(ignore), after.schema.without(ignore)),
+            request_id=self.request.id,
+            target=self.handle.name,
+            actor=self.context.actor,
+        )
 
     def _record_report(self, report: Report) -> None:
         record_report(
