@@ -34,6 +34,7 @@ from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
 from commands.pipeline.watch import record_intake_sample
 from commands.requests import Request
+from commands.schema.replay_cache import replay_cache
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
 from commands.units import format_bytes
@@ -81,6 +82,7 @@ def propose(
             direction=direction,
             clock=clock,
             open_other=context.target,
+            schema_cache=replay_cache(context.config),
         )
         if report.plan is None:
             failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]

@@ -21,7 +21,7 @@ from commands.postgres.connections import connect
 from commands.postgres.scratch import DRIFT, ScratchDatabaseError, scratch_database
 from commands.schema.catalog import read_schema
 from commands.schema.model import Schema
-from commands.schema.replay_cache import ReplayCache, replay_key
+from commands.schema.replay_cache import ReplayCache, replay_key, replaying
 from commands.targets import TargetHandle
 from commands.units import postgres_interval
 
@@ -62,12 +62,13 @@ def history_schema(
     with connect(handle.database) as conn:
         major = conn.info.server_version // 10000
     key = replay_key(handle.config.alembic, state, revisions, major)
-    kept = None if fresh else cache.get(key)
-    if kept is not None:
-        return History(kept, state.current, key, cached=True)
-    started = time.monotonic()
-    schema, alembic_s = _replay(handle, state, revisions)
-    cache.put(key, schema)
+    with replaying(key):  # another thread replaying the same history: wait, then read it
+        kept = None if fresh else cache.get(key)
+        if kept is not None:
+            return History(kept, state.current, key, cached=True)
+        started = time.monotonic()
+        schema, alembic_s = _replay(handle, state, revisions)
+        cache.put(key, schema)
     return History(schema, state.current, key, False, alembic_s, time.monotonic() - started)
 
 

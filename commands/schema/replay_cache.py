@@ -34,6 +34,7 @@ KEEP = 64
 IN_MEMORY = 16
 _recent: OrderedDict[str, Schema] = OrderedDict()
 _recent_lock = threading.Lock()
+_replaying: dict[str, threading.Lock] = {}
 
 
 def cache_folder(state_path: Path) -> Path:
@@ -88,6 +89,12 @@ class ReplayCache:
         for stale in entries[KEEP:]:
             with contextlib.suppress(OSError):
                 stale.unlink()
+
+
+def replaying(key: str) -> threading.Lock:
+    """Held while ``key`` is replayed, so a fleet's members checked at once replay it once."""
+    with _recent_lock:
+        return _replaying.setdefault(key, threading.Lock())
 
 
 def _remember(key: str, schema: Schema) -> None:
