@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import time
 
+import psycopg
+
+from audit.redact import redact
 from audit.store import Clock, utc_now
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import ProjectState
@@ -45,8 +48,11 @@ def measure_drift(
         history = history_schema(handle, state, cache=cache, fresh=fresh)
         replayed = time.monotonic()
         live = read_schema(handle.database, clock=clock)
-    except MigrateBotError as exc:
-        return DriftReport(handle.name, DriftState.UNKNOWN, state.current, clock(), error=str(exc))
+    except (MigrateBotError, psycopg.Error) as exc:  # a check that did not run proves nothing
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DriftReport(
+            handle.name, DriftState.UNKNOWN, state.current, clock(), error=redact(reason)
+        )
     read = time.monotonic()
     comparison = compare(live.without(ignore), history.schema.without(ignore))
     statements = tuple(ddl(comparison))
