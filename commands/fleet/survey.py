@@ -11,7 +11,6 @@ an exception: the approver sees it by name.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -151,7 +150,7 @@ class _Survey:
             direction=self.plans.direction,
             clock=self.clock,
             checks=MEMBER_CHECKS,
-            known=(dataclasses.replace(self.plans.project, current=state.current), plan),
+            known=(state, plan),
             schema_cache=self.schema_cache,
         )
         return MemberSurvey(name, report, handle=handle)

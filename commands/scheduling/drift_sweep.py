@@ -9,7 +9,6 @@ finds goes to the log (``commands/schema/drift_log.py``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ from apscheduler.triggers.cron import CronTrigger
 from audit.store import Clock, utc_now
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
-from commands.fleet.revisions import member_state
+from commands.migration.planning import member_state
 from commands.migration.runtime.runner import AlembicRunner, ProjectState
 from commands.pipeline.context import RunContext
 from commands.schema.drift import measure_drift
@@ -88,8 +87,7 @@ def _state(handle: TargetHandle, project: ProjectState | None) -> ProjectState:
     """Where ``handle`` stands: through a child, or from the project a member before it read."""
     if project is None:
         return AlembicRunner.for_target(handle).inspect()
-    current = member_state(handle, project)[0].current
-    return dataclasses.replace(project, current=current)
+    return member_state(handle, project)[0]
 
 
 def fleet_summary(fleet: str, checks: list[DriftCheck]) -> str:
