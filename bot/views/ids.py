@@ -54,6 +54,8 @@ class BlockId(StrEnum):
     SCHEDULE_TIME = "schedule_time"
     REJECT_REASON = "reject_reason"  # the Reject modal's input
     HOME = "home"  # App Home sections, followed by "-" and what they hold
+    EVIDENCE = "evidence"  # after a run: the Schema changes button
+    SCHEMA_PAGES = "schema_pages"  # the Schema changes modal's Previous / Next
 
 
 class ViewId(StrEnum):

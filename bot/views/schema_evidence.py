@@ -19,8 +19,9 @@ from bot.views.blocks import (
     plain,
     section,
 )
-from bot.views.ids import ActionId
+from bot.views.ids import ActionId, BlockId
 from bot.views.limits import MODAL_BLOCKS, MODAL_TITLE, SECTION_TEXT
+from commands.requests.model import Request
 from commands.schema.drift_log import DriftCheck, DriftStatus
 from commands.schema.drift_report import DDL_HEADER, DriftReport, DriftState
 from commands.schema.run_diff import SchemaChanges
@@ -31,6 +32,30 @@ PAGE_BLOCKS = 20
 """Sections on one page of the "Schema changes" modal: well under the 100 blocks a modal
 holds, and about 60 KB of text, so a page opens quickly."""
 CODE_CHUNK = SECTION_TEXT - 20
+
+
+def drift_check(request: Request) -> Mapping[str, Any] | None:
+    """The ``drift`` result of the request's latest pre-flight, if it ran."""
+    for check in request.preflight.checks if request.preflight else ():
+        if isinstance(check, Mapping) and check.get("name") == "drift":
+            return check
+    return None
+
+
+def drifted(request: Request) -> bool:
+    """Whether the request's pre-flight found drift or could not check it (the message
+    offers **View drift**)."""
+    check = drift_check(request)
+    return check is not None and check.get("verdict") in ("warn", "fail")
+
+
+def request_drift_modal(request: Request) -> dict[str, Any]:
+    """**View drift** on a request: its pre-flight's drift report, in full."""
+    check = drift_check(request)
+    data = check.get("data") if check else None
+    if not isinstance(data, Mapping) or "state" not in data:
+        return _modal(f"Drift: {request.id}", [section("No drift report was recorded.")])
+    return drift_modal(DriftReport.from_json(data), title_id=request.id)
 
 
 def drift_modal(report: DriftReport, *, title_id: str) -> dict[str, Any]:
@@ -107,6 +132,11 @@ def schema_changes_line(changes: SchemaChanges) -> str:
     return f"Schema: {changes.summary()}"
 
 
+def no_schema_changes_modal(request_id: str, why: str) -> dict[str, Any]:
+    """The "Schema changes" modal of a request with no diff to show, saying why."""
+    return _modal(f"Schema: {request_id}", [section(escape(why))])
+
+
 def schema_changes_modal(
     changes: SchemaChanges, *, request_id: str, page: int = 1
 ) -> dict[str, Any]:
@@ -123,7 +153,7 @@ def schema_changes_modal(
             buttons.append(_page_button("Previous", page - 1))
         if page < len(pages):
             buttons.append(_page_button("Next", page + 1))
-        blocks.append(actions(*buttons, block_id="schema_changes_pages"))
+        blocks.append(actions(*buttons, block_id=BlockId.SCHEMA_PAGES))
     view = _modal(f"Schema: {request_id}", blocks)
     view["private_metadata"] = request_id
     return view
