@@ -4,6 +4,7 @@ the ops channel (the local Slack server) hears of each change once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from commands.state.vocabulary import EventKind
 from tests.support.alembic_projects import table, write_project
 from tests.support.checks_support import upgrade
 from tests.support.flow_bot import FlowBot, flow_bot
-from tests.support.flow_messages import ALICE, BOB, OPS, text_of, top_level
+from tests.support.flow_messages import ALICE, BOB, OPS, home_of, text_of, top_level
 from tests.support.polling import wait_for
 from tests.support.scheduler_clock import MovableClock, apscheduler_reads
 
@@ -79,6 +80,8 @@ def test_the_sweep_tells_ops_of_each_change_once(bot: tuple[FlowBot, MovableCloc
     told = wait_for(lambda: ops_drift(flow), what="the ops channel")
     assert len(told) == 1 and "Schema drift on app: DRIFTED: 1 difference" in told[0]
     assert LINE in told[0] and "(was ok since" in told[0]
+    home = json.dumps(home_of(flow, ALICE), ensure_ascii=False)
+    assert "⚠️ `app` DRIFTED (1 difference) since 03 Dec 06:00 UTC" in home
     sweep_on(flow, clock, 2)  # the same drift: recorded, not told again
     last = flow.runtime.store.events(kinds=[EventKind.DRIFT_CHECKED])[-1]
     assert (last.data["state"], last.data["changed"]) == ("drifted", False)

@@ -93,3 +93,7 @@ def test_view_drift_before_approval_and_schema_changes_after_the_run(bot: FlowBo
     shown = str(changes["blocks"])
     assert f"{request_id}: 1 table added" in shown and "+ table `invoices`" in shown
     assert "+table invoices · exists: yes" in shown
+    announced = wait_for(
+        lambda: [m for m in top_level(bot, OPS) if request_id in m.text and "succeeded" in m.text]
+    )
+    assert "*Schema*\\n1 table added" in str(announced[0].blocks)

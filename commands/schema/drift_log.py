@@ -105,9 +105,12 @@ def _event_data(report: DriftReport, since: datetime, changed: bool) -> dict[str
     }
 
 
-def drift_statuses(store: EventStore) -> dict[str, DriftStatus]:
-    """Each database's last recorded drift check, by target name."""
+def drift_statuses(store: EventStore, *, recent: int = 2000) -> dict[str, DriftStatus]:
+    """Each database's last recorded drift check, by target name, from the ``recent``
+    newest checks (a year of daily sweeps of a few targets)."""
     statuses: dict[str, DriftStatus] = {}
-    for event in store.iter_events(kinds=[EventKind.DRIFT_CHECKED]):
-        statuses[event.target or ""] = DriftStatus.from_event(event)
+    for event in store.iter_events(
+        kinds=[EventKind.DRIFT_CHECKED], newest_first=True, limit=recent
+    ):
+        statuses.setdefault(event.target or "", DriftStatus.from_event(event))
     return statuses
