@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from bot.cli import main
 from bot.metrics.audit_metrics import AuditMetrics
-from commands.config.targets_file import CONFIG_ENV, Config, load_config
+from commands.config.targets_file import Config, load_config
 from commands.errors import ExitCode
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -21,7 +21,7 @@ from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import EventKind
 from commands.targets import open_target
 from tests.support.checks_support import HEAD, upgrade
-from tests.support.fleet_support import Fleet, fleet_target
+from tests.support.fleet_support import Fleet, fleet_here
 
 DROPPED = "index `idx_videos_created_at` exists in the history but not in the database"
 
@@ -81,13 +81,8 @@ def scrape_metrics(config: Config) -> str:
 def fleet(
     pg_server: DatabaseUrl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Fleet]:
-    made = fleet_target(tmp_path, pg_server, ("acme", "globex", "initech"))
-    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "migrate-bot.toml"))
-    monkeypatch.chdir(tmp_path)
-    try:
+    with fleet_here(tmp_path, pg_server, ("acme", "globex", "initech"), monkeypatch) as made:
         yield made
-    finally:
-        made.drop()
 
 
 def test_drift_on_a_fleet_checks_every_member_and_sums_them_up(
