@@ -116,6 +116,7 @@ def one_run(
         "plain": plain,
         "first": first_s,
         "alembic": first.timings["alembic_s"],
+        "replay": first.timings["history_s"],
         "cached": cached_s,
         "read": read_s,
         "report": again,
@@ -147,6 +148,10 @@ def print_report(
         f"   (goal <= {CACHED_GOAL_S} s)"
     )
     print(f"  live catalog read alone                      {median('read'):7.2f} s")
+    print(
+        f"  (first check's replay: scratch database, child, revisions, catalog read, drop"
+        f" {median('replay'):.2f} s)"
+    )
     if report.state is not DriftState.OK:
         print("  differences:", *report.lines[:5], sep="\n    ")
 
