@@ -26,6 +26,7 @@ COMMANDS = {
     "status": "bot.cli.migrations:status",
     "plan": "bot.cli.migrations:plan",
     "check": "bot.cli.checks:check",
+    "drift": "bot.cli.drift:drift",
     "upgrade": "bot.cli.migrations:upgrade",
     "downgrade": "bot.cli.migrations:downgrade",
     "history": "bot.cli.migrations:history",

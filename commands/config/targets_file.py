@@ -25,6 +25,7 @@ from commands.config.backup import (
     parse_backup_settings,
 )
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.drift import DriftSettings, parse_drift_keys
 from commands.config.fleet import (
     FleetSettings,
     MemberOf,
@@ -79,6 +80,7 @@ max_duration = "10min"
 windows = [{windows}]
 allow_outside_windows = true
 reminders = ["10min"]
+drift_ignore = ["pg_stat_statements"]  # installed for the live-use evidence, not by a revision
 
 [targets.tenants]
 description = "a small fleet: four tenant databases on the same embedded PostgreSQL"
@@ -177,6 +179,8 @@ class TargetConfig:
     # the application's live use of what a migration changes, and the watch after a run
     live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    # the live schema against its history: before a run, and swept on a schedule
+    drift: DriftSettings = field(default_factory=DriftSettings)
     # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
     queue: str = DEFAULT_QUEUE
 
@@ -262,6 +266,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_schedule_keys(table),
         fleet=fleet,
         **parse_live_use_keys(table),
+        **parse_drift_keys(table),
         queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
     )
     if not target.approvers:

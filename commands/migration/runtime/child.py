@@ -45,10 +45,10 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 
 
-def _load_steps() -> Any:
-    """``child_steps.py``, loaded from its path under a name no project uses."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child_steps.py")
-    spec = importlib.util.spec_from_file_location("_migrate_bot_child_steps", path)
+def _load_sibling(name: str) -> Any:
+    """``child_<name>.py``, loaded from its path under a name no project uses."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"child_{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_migrate_bot_child_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -56,7 +56,8 @@ def _load_steps() -> Any:
     return module
 
 
-steps = _load_steps()
+steps = _load_sibling("steps")
+models = _load_sibling("models")
 
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
@@ -139,7 +140,11 @@ def graph(scripts: ScriptDirectory) -> dict[str, Any]:
     """Every revision, in the order Alembic applies them from base (its walk from the
     heads, reversed): the parent keeps that order between parallel branches."""
     revisions = [describe(s) for s in reversed(list(scripts.walk_revisions()))]
-    return {"revisions": revisions, "heads": list(scripts.get_heads())}
+    return {
+        "revisions": revisions,
+        "heads": list(scripts.get_heads()),
+        "script_dir": os.path.abspath(scripts.dir),
+    }
 
 
 def walk(scripts: ScriptDirectory, request: dict[str, Any]) -> list[str]:
@@ -221,6 +226,7 @@ HANDLERS: dict[str, Handler] = {
         config, scripts, request["steps"], request["direction"]
     ),
     "migrate": migrate,
+    "models": lambda config, scripts, request, channel: models.compare_models(config, scripts),
     "stamp": lambda config, scripts, request, channel: stamp(config, request["revisions"]),
 }
 
