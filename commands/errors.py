@@ -39,6 +39,20 @@ class ConfigError(MigrateBotError):
         self.problem = problem
 
 
+class ConfigErrors(ConfigError):
+    """Every problem of one targets file, found in one reading: one fix-and-retry, not one
+    per problem. With a single problem it reads as that problem alone."""
+
+    def __init__(self, path: str, problems: list[ConfigError]) -> None:
+        if len(problems) == 1:
+            only = problems[0]
+            super().__init__(only.path, only.key, only.problem)
+        else:
+            lines = "".join(f"\n  {p.key + ': ' if p.key else ''}{p.problem}" for p in problems)
+            super().__init__(path, None, f"{len(problems)} problems:{lines}")
+        self.problems = list(problems)
+
+
 class UnknownTargetError(MigrateBotError):
     """A command named a target that is not configured."""
 

@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.checks:check",
         "Run the pre-flight checks of an upgrade of TARGET and print the report.",
     ),
+    "drift": (
+        "bot.cli.drift:drift",
+        "Compare TARGET's live schema with what its migration history says it should be.",
+    ),
     "upgrade": (
         "bot.cli.migrations:upgrade",
         "Apply pending revisions through the full pipeline, as a break-glass request.",
@@ -83,6 +87,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": (
         "bot.cli.serve:serve",
         "Run the Slack bot: /migrate, its buttons and, in HTTP mode, GET /health.",
+    ),
+    "doctor": (
+        "bot.cli.doctor:doctor",
+        "Check the Slack app, the targets' databases, pg_dump, backups and the state.",
     ),
     "watch": (
         "bot.cli.watch:watch",

@@ -34,13 +34,25 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command), f"{module}:{attribute} is not a command"
         return command
 
+    def every_command(self) -> dict[str, click.Command]:
+        """Every command, imported (for the docs-as-tests)."""
+        with click.Context(self) as ctx:
+            return {
+                name: found for name in self.commands_at if (found := self.get_command(ctx, name))
+            }
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The commands and their one-line help, none of them imported."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [
-            (name, click.utils.make_default_short_help(self.commands_at[name][1], limit))
-            for name in names
-        ]
+        rows = [(name, short_help(self.commands_at[name][1], limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def short_help(text: str, limit: int) -> str:
+    """The first sentence of ``text``, cut at a word to fit ``limit`` (as click shortens)."""
+    sentence = text.split(". ", maxsplit=1)[0].rstrip(".")
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[: max(limit - 3, 1)].rsplit(" ", 1)[0] + "..."

@@ -154,10 +154,11 @@ def set_plan_text(planned: FleetPlan, *, show_sql: bool = True) -> str:
                 f"  [{index}/{len(group.revisions)}] {revision}  {messages.get(revision, '')}"
             )
     if show_sql:
-        for revision in planned.plan.revisions:
-            sql = planned.plan.sql.get(revision.id)
+        for planned_revision in planned.plan.revisions:
+            sql = planned.plan.sql.get(planned_revision.id)
             if sql:
-                lines.append(f"\n-- {revision.id}  {revision.message}\n{sql.strip()}")
+                what = f"{planned_revision.id}  {planned_revision.message}"
+                lines.append(f"\n-- {what}\n{sql.strip()}")
     return "\n".join(lines)
 
 

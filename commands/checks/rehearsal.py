@@ -23,7 +23,8 @@ from datetime import datetime
 from audit.store import Clock, utc_now
 from commands.checks.framework import CheckResult, Verdict
 from commands.errors import AlembicError
-from commands.migration.runtime.runner import AlembicRunner, StepResult
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.plan import Plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle

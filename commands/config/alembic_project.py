@@ -47,11 +47,14 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
     script_location = table.path("script_location")
     if config_file is None and script_location is None:
         raise table.error("alembic_config", "set alembic_config, script_location or both")
-    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
-        if path is not None and not path.exists():
-            raise table.error(key, f"{path} does not exist")
-    if script_location is not None and not (script_location / "env.py").exists():
-        raise table.error("script_location", f"{script_location} has no env.py")
+    if config_file is not None and not config_file.exists():
+        table.report("alembic_config", f"{config_file} does not exist")
+        config_file = None
+    if script_location is not None and not script_location.exists():
+        table.report("script_location", f"{script_location} does not exist")
+        script_location = None
+    elif script_location is not None and not (script_location / "env.py").exists():
+        table.report("script_location", f"{script_location} has no env.py")
     working_dir = table.path("working_dir")
     if working_dir is not None and not working_dir.is_dir():
         raise table.error("working_dir", f"{working_dir} is not a folder")
@@ -77,13 +80,14 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
 
 def _driver(table: ConfigTable) -> str | None:
     """``driver``: one of SQLAlchemy's PostgreSQL drivers, for env.py's URL."""
-    driver = table.string("driver", None)
+    driver: str | None = table.string("driver", None)
     if driver is not None and driver not in DRIVER_MODULES:
-        raise table.error(
+        table.report(
             "driver",
             f"{driver!r} is not one of SQLAlchemy's PostgreSQL drivers"
             f" ({', '.join(DRIVER_MODULES)})",
         )
+        return None
     return driver
 
 

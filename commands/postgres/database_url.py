@@ -12,6 +12,7 @@ goes on a command line: libpq tools get it as ``PGPASSWORD``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -117,5 +118,8 @@ class DatabaseUrl:
         return DatabaseUrl(self.url.set(database=name))
 
     def display(self) -> str:
-        """Safe to show: the password masked."""
-        return self.url.render_as_string(hide_password=True)
+        """Safe to show: the password masked, the query as written (``?host=/run/pg``,
+        not SQLAlchemy's ``%2Frun%2Fpg``)."""
+        text = self.url.render_as_string(hide_password=True)
+        base, mark, query = text.partition("?")
+        return base + mark + unquote(query)

@@ -60,6 +60,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 steps = _load("child_steps", os.path.join(_HERE, "child_steps.py"))
 errors = _load("child_errors", os.path.join(_HERE, "child_errors.py"))
 drivers = _load("drivers", os.path.join(_HERE, os.pardir, os.pardir, "postgres", "drivers.py"))
+models = _load("child_models", os.path.join(_HERE, "child_models.py"))
 
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
@@ -173,7 +174,11 @@ def graph(scripts: ScriptDirectory) -> dict[str, Any]:
     """Every revision, in the order Alembic applies them from base (its walk from the
     heads, reversed): the parent keeps that order between parallel branches."""
     revisions = [describe(s) for s in reversed(list(scripts.walk_revisions()))]
-    return {"revisions": revisions, "heads": list(scripts.get_heads())}
+    return {
+        "revisions": revisions,
+        "heads": list(scripts.get_heads()),
+        "script_dir": os.path.abspath(scripts.dir),
+    }
 
 
 def walk(scripts: ScriptDirectory, request: dict[str, Any]) -> list[str]:
@@ -214,6 +219,7 @@ def migrate(
             scripts.run_env()
     except Exception as error:
         with contextlib.suppress(Exception):  # the parent names the revision in flight
+            # any exception env.py raised takes the revision in flight to the parent
             error.revision = stepper.in_flight  # type: ignore[attr-defined]
             error.step = migration_step(stepper, request)  # type: ignore[attr-defined]
         raise
@@ -295,6 +301,10 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     "stamp": (
         "stamping the version table",
         lambda config, scripts, request, channel: stamp(config, request["revisions"]),
+    ),
+    "models": (
+        "comparing the models with the database",
+        lambda config, scripts, request, channel: models.compare_models(config, scripts),
     ),
 }
 
@@ -397,7 +407,7 @@ def main(argv: list[str]) -> int:
     try:
         hand_url(config, args, scripts.env_py_location if scripts else None)
     except drivers.UnsupportedOption as error:  # a bare URL's option the driver lacks
-        error.step = f"handing env.py the URL for {HANDED.driver}"  # type: ignore[attr-defined]
+        error.step = f"handing env.py the URL for {HANDED.driver}"
         broken = broken or error
     if args.flask_app and broken is None:
         enter_app_context(args.flask_app)

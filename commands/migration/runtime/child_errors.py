@@ -50,10 +50,10 @@ def project_frame(error: BaseException, script_dir: str | None, workdir: str) ->
     ]
     scripts = [(p, n) for p, n in frames if script_dir and _under(p, (script_dir,))]
     workdir_frames = [(p, n) for p, n in outside if _under(p, (workdir,))]
-    found = (scripts or workdir_frames or outside or [None])[-1]
-    if found is None:
+    candidates = scripts or workdir_frames or outside
+    if not candidates:
         return None
-    path, line = found
+    path, line = candidates[-1]
     shown = os.path.relpath(path) if _under(path, (os.getcwd() + os.sep,)) else path
     return f"{shown}:{line}"
 

@@ -48,7 +48,7 @@ def forced_environment(
         configure_options["transaction_per_migration"] = True
         configure(**configure_options)
 
-    environment.configure = forced  # type: ignore[method-assign]
+    environment.configure = forced  # type: ignore[method-assign,assignment]  # wrapped in place: every configure() env.py makes gets it
     return environment
 
 

@@ -32,7 +32,14 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
-__all__ = ["AlembicRunner", "AlembicSession", "AlembicStopped", "OfflineSql", "ProjectState"]
+__all__ = [
+    "AlembicRunner",
+    "AlembicSession",
+    "AlembicStopped",
+    "ModelsComparison",
+    "OfflineSql",
+    "ProjectState",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class ProjectState:
     graph: RevisionGraph
     current: tuple[str, ...]
     version_table: str = "alembic_version"
+    script_dir: str | None = None  # where env.py is
     handed: HandedUrl | None = None
 
 
@@ -66,6 +74,14 @@ class OfflineSql:
 
     sql: Mapping[str, str] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelsComparison:
+    """Whether env.py exposes ``target_metadata``, and what differs from the database."""
+
+    has_metadata: bool
+    differences: tuple[str, ...] = ()
 
 
 class AlembicSession:
@@ -99,6 +115,7 @@ class AlembicSession:
             current=tuple(result["current"]),
             version_table=_table_name(result.get("version_table")),
             handed=HandedUrl(handed["url"], handed["driver"], handed["reason"]) if handed else None,
+            script_dir=result.get("script_dir"),
         )
 
     def current(self, step: str | None = None) -> tuple[str, ...]:
@@ -152,6 +169,12 @@ class AlembicSession:
         result = run.go(deadline=deadline, cancel=cancel)
         run.finish(deadline=deadline, cancel=cancel)
         return result
+
+    def compare_models(self) -> ModelsComparison:
+        """Alembic's autogenerate comparison of env.py's ``target_metadata`` with the
+        database (``alembic check``), in the project's own process."""
+        result = self.request("models")
+        return ModelsComparison(bool(result["metadata"]), tuple(result["differences"]))
 
     def stamp(self, revisions: Sequence[str]) -> None:
         """Set the version table to ``revisions`` without running anything."""
