@@ -29,7 +29,7 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE
 COMMANDS: dict[str, tuple[str, str]] = {
     "targets": ("bot.cli.targets:targets", "List the configured targets."),
     "status": (
-        "bot.cli.migrations:status",
+        "bot.cli.status:status",
         "Show a target's current and head revisions and what is pending; for a fleet, how"
         " many members are at each revision, which are behind and which unreachable.",
     ),
