@@ -90,3 +90,35 @@ class AlembicError(MigrateBotError):
         super().__init__(f"{revision}: {message}" if revision else message)
         self.sqlstate = sqlstate
         self.revision = revision
+
+
+class ProjectError(AlembicError):
+    """The project's own process failed (env.py, a revision, Alembic under them).
+
+    Its text names everything a person needs, the same in Slack, the terminal and
+    the audit log: the target, the step (reading the history, running revision R…),
+    the line of the project's own code that raised it, the exception, and what to
+    do where that is known.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        target: str | None,
+        step: str,
+        where: str | None,
+        hint: str | None,
+        sqlstate: str | None = None,
+        revision: str | None = None,
+    ) -> None:
+        place = f"{step} ({where})" if where else step
+        text = f"{place}: {detail}" + (f" — {hint}" if hint else "")
+        text = f"target {target}, {text}" if target else text
+        MigrateBotError.__init__(self, f"{revision}: {text}" if revision else text)
+        self.detail = detail
+        self.sqlstate = sqlstate
+        self.revision = revision
+        self.step = step
+        self.where = where
+        self.hint = hint

@@ -36,6 +36,8 @@ def test_revisions_without_offline_sql_are_shown_as_such_and_run(
     assert [r.id for r in plan.revisions] == ["a100", "a200", "a300", "a400", "a500"]
     assert set(plan.unavailable) == {"a200", "a300", "a400"}  # and rendering went on after each
     assert "fetchone" in plan.unavailable["a200"]
+    line = "(at migrations/versions/a200_plans_tier.py:"  # the project's line that raised it
+    assert line in plan.unavailable["a200"], plan.unavailable["a200"]
     assert plan.sql_note(plan.revisions[2]) == (
         f"SQL not available offline: {plan.unavailable['a300']}; read versions/a300_plans_index.py"
     )
@@ -94,8 +96,9 @@ def test_a_broken_downgrade_goes_as_far_as_it_can_and_names_the_revision(
     assert outcome.state is RequestState.FAILED and outcome.failed_step is RunStep.APPLY
     assert [a.revision for a in outcome.applied] == ["c400"]
     assert outcome.error is not None
-    assert outcome.error.startswith("c300 (versions/c300_users_team.py) failed:")
     assert "CompileError" in outcome.error and "it has no name" in outcome.error
+    # the step and the line of the project's own code, not Alembic's or SQLAlchemy's
+    assert outcome.error.startswith("c300 (versions/c300_users_team.py:18) failed: CompileError")
     assert outcome.database_revisions == ("c300",)  # left at the broken revision
     assert [offer.kind for offer in outcome.rollback] == ["upgrade", "restore"]
 

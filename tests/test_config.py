@@ -166,7 +166,8 @@ def test_database_url_comes_from_the_named_variable() -> None:
         resolve_database(prod, environ={"PROD_DATABASE_URL": "mysql://u:hunter22@h/db"})
     assert "hunter22" not in str(caught.value)
     url = resolve_database(prod, environ={"PROD_DATABASE_URL": "postgres://u:pw1234@db/app"})
-    assert url.for_sqlalchemy() == "postgresql+psycopg://u:pw1234@db/app"
+    assert url.for_bot_sqlalchemy() == "postgresql+psycopg://u:pw1234@db/app"
+    assert url.for_env_py() == "postgresql://u:pw1234@db/app"  # the child names a driver
     assert url.for_libpq() == "postgresql://u@db/app"
 
 

@@ -3,11 +3,15 @@
 It is also the break-glass path when Slack is down. Errors are rendered here,
 once: a ``MigrateBotError`` is a one-line message and its exit code; anything
 else is a bug, reported with a redacted traceback.
+
+It answers at once: a command's module (and what it needs: SQLAlchemy,
+Alembic, psycopg, the pipeline) is imported only when that command runs
+(``lazy_group.py``); ``--version`` and ``--help`` import none of them
+(``tests/test_cli_imports.py`` keeps it so).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import traceback
@@ -15,62 +19,100 @@ import traceback
 import click
 
 from audit.redact import redact
+from bot.cli.lazy_group import LazyGroup
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
-# Each command's module, imported when the command runs (or --help lists it): `migrate-bot
-# serve` prints its first line before the rest of the bot is loaded, and `--version` and a
-# typo answer at once.
-COMMANDS = {
-    "targets": "bot.cli.migrations:targets",
-    "status": "bot.cli.migrations:status",
-    "plan": "bot.cli.migrations:plan",
-    "check": "bot.cli.checks:check",
-    "drift": "bot.cli.drift:drift",
-    "upgrade": "bot.cli.migrations:upgrade",
-    "downgrade": "bot.cli.migrations:downgrade",
-    "history": "bot.cli.migrations:history",
-    "requests": "bot.cli.requests:requests",
-    "freeze": "bot.cli.requests:freeze",
-    "unfreeze": "bot.cli.requests:unfreeze",
-    "backup": "bot.cli.backups:backup",
-    "backups": "bot.cli.backups:backups",
-    "restore": "bot.cli.backups:restore",
-    "audit": "bot.cli.audit:audit",
-    "demo-data": "bot.cli.demo:demo_data",
-    "serve": "bot.cli.serve:serve",
-    "doctor": "bot.cli.doctor:doctor",
-    "watch": "bot.cli.watch:watch",
-    "worker": "bot.cli.worker:worker",
-    "state": "bot.cli.state:state",
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+# name → (where the command is, the first paragraph of its help, for --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "targets": ("bot.cli.targets:targets", "List the configured targets."),
+    "status": (
+        "bot.cli.status:status",
+        "Show a target's current and head revisions and what is pending; for a fleet, how"
+        " many members are at each revision, which are behind and which unreachable.",
+    ),
+    "plan": (
+        "bot.cli.migrations:plan",
+        "Show the pending revisions of an upgrade, each with its SQL, and what the lint"
+        " finds in it (sized against the live tables, as the request in Slack shows it).",
+    ),
+    "check": (
+        "bot.cli.checks:check",
+        "Run the pre-flight checks of an upgrade of TARGET and print the report.",
+    ),
+    "drift": (
+        "bot.cli.drift:drift",
+        "Compare TARGET's live schema with what its migration history says it should be.",
+    ),
+    "upgrade": (
+        "bot.cli.migrations:upgrade",
+        "Apply pending revisions through the full pipeline, as a break-glass request.",
+    ),
+    "downgrade": (
+        "bot.cli.migrations:downgrade",
+        "Undo revisions down to REVISION (an id, `base`, or -N), through the full pipeline.",
+    ),
+    "history": (
+        "bot.cli.migrations:history",
+        "List every revision of the target's project, newest first, marked applied or pending.",
+    ),
+    "requests": ("bot.cli.requests:requests", "List recent migration requests, or show one"),
+    "freeze": (
+        "bot.cli.requests:freeze",
+        "Stop new runs on TARGET until it is unfrozen (break-glass, as your OS user).",
+    ),
+    "unfreeze": (
+        "bot.cli.requests:unfreeze",
+        "Let runs start on TARGET again (break-glass, as your OS user).",
+    ),
+    "backup": (
+        "bot.cli.backups:backup",
+        "Take a verified backup of TARGET now, recorded like the pipeline's.",
+    ),
+    "backups": (
+        "bot.cli.backups:backups",
+        "List TARGET's backups, newest first: id, time, revision, size, location.",
+    ),
+    "restore": (
+        "bot.cli.backups:restore",
+        "Restore backup BACKUP_ID into TARGET through the pipeline, as a break-glass request.",
+    ),
+    "audit": ("bot.cli.audit:audit", "Show the newest events of the audit log"),
+    "demo-data": (
+        "bot.cli.demo:demo_data",
+        "Add realistic rows to the transcripts tables of TARGET (default: demo).",
+    ),
+    "serve": (
+        "bot.cli.serve:serve",
+        "Run the Slack bot: /migrate, its buttons and, in HTTP mode, GET /health.",
+    ),
+    "doctor": (
+        "bot.cli.doctor:doctor",
+        "Check the Slack app, the targets' databases, pg_dump, backups and the state.",
+    ),
+    "watch": (
+        "bot.cli.watch:watch",
+        "Keep the open watches (or ID's) until they end, printing each summary.",
+    ),
+    "worker": (
+        "bot.cli.worker:worker",
+        "Run the jobs the `serve` fronts enqueue: pre-flights, runs, backups, restores,"
+        " and the Slack messages",
+    ),
+    "state": (
+        "bot.cli.state:state",
+        "The bot's state: the audit log, the outbox, the scheduler's jobs.",
+    ),
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose commands are imported by name when asked for."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        where = COMMANDS.get(cmd_name)
-        if where is None:
-            return None
-        module, _, name = where.partition(":")
-        command = getattr(importlib.import_module(module), name)
-        assert isinstance(command, click.Command)
-        return command
-
-    def every_command(self) -> dict[str, click.Command]:
-        """Every command, imported (for the docs-as-tests and help)."""
-        with click.Context(self) as ctx:
-            return {name: found for name in COMMANDS if (found := self.get_command(ctx, name))}
-
-
-INTERNAL_ERROR = 70  # EX_SOFTWARE
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    commands_at=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="migrate-bot", prog_name="migrate-bot")
 @click.option("-v", "--verbose", is_flag=True, help="Log what is being done to stderr.")
 @click.option(

@@ -204,12 +204,15 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
         f"{rev.id}  {rev.message.splitlines()[0] if rev.message else ''}".rstrip()
         for rev in plan.revisions
     )
+    handed = state.handed.describe() if state.handed else None
+    details += (f"env.py gets {handed}",) if handed else ()
     data = {
         "current": list(state.current),
         "heads": list(heads),
         "destination": list(plan.destination),
         "pending": [rev.id for rev in plan.revisions],
         "version_table": recorded,
+        "env_py_url": handed,
     }
     return CheckResult("alembic", Verdict.PASS, summary, details, data)
 

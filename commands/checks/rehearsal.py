@@ -113,7 +113,7 @@ def rehearse(
     failure = None
     env = {"PGOPTIONS": f"-c statement_timeout={postgres_interval(config.statement_timeout)}"}
     with make_scratch() as scratch:
-        runner = AlembicRunner(config.alembic, scratch.url)
+        runner = AlembicRunner(config.alembic, scratch.url, f"{config.name} (rehearsal)")
         try:
             with runner.session() as session:
                 current = session.current()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commands.config.table import ConfigTable
+from commands.postgres.drivers import DRIVER_MODULES
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
@@ -18,6 +19,7 @@ INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
 X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
 BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
+SQLALCHEMY_URL = "sqlalchemy.url"
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,11 @@ class AlembicProject:
     section: str = "alembic"
     x_args: tuple[str, ...] = ()
     url_env_names: tuple[str, ...] = ()
-    url_ini_options: tuple[str, ...] = ()
+    url_ini_options: tuple[str, ...] = (SQLALCHEMY_URL,)  # (): sqlalchemy.url left unset
     child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
     working_dir: Path | None = None
     flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
+    driver: str | None = None  # SQLAlchemy's name ("asyncpg"): env.py's URL names it
 
 
 def parse_alembic_project(table: ConfigTable) -> AlembicProject:
@@ -67,11 +70,25 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
         section=section,
         x_args=table.strings("x_args", (), X_ARG),
         url_env_names=table.strings("url_env_names", (), ENV_NAME),
-        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
+        url_ini_options=table.strings("url_ini_options", (SQLALCHEMY_URL,), INI_OPTION),
         child_env=_child_env(table),
         working_dir=working_dir,
         flask_app=flask_app,
+        driver=_driver(table),
     )
+
+
+def _driver(table: ConfigTable) -> str | None:
+    """``driver``: one of SQLAlchemy's PostgreSQL drivers, for env.py's URL."""
+    driver: str | None = table.string("driver", None)
+    if driver is not None and driver not in DRIVER_MODULES:
+        table.report(
+            "driver",
+            f"{driver!r} is not one of SQLAlchemy's PostgreSQL drivers"
+            f" ({', '.join(DRIVER_MODULES)})",
+        )
+        return None
+    return driver
 
 
 def _ini_sections(path: Path) -> set[str]:

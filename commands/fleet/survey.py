@@ -22,6 +22,7 @@ from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
+from commands.fleet.member_status import SURVEY_PARALLEL
 from commands.migration.planning import member_state, plan_in_session, project_state
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
 from commands.migration.script.plan import Plan
@@ -29,7 +30,6 @@ from commands.migration.script.revision_graph import Direction
 from commands.schema.replay_cache import ReplayCache, replay_cache
 from commands.targets import TargetHandle, TargetOpener
 
-SURVEY_PARALLEL = 8  # members checked at once (read-only: a connection each)
 MEMBER_CHECKS = tuple(check for check in PREFLIGHT_CHECKS if check.name != "lint")
 GoalOf = Callable[[str], str | None]
 

@@ -34,7 +34,7 @@ from commands.checks import (
     verify_after_run,
 )
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
-from commands.errors import AlembicError, MigrateBotError
+from commands.errors import AlembicError, MigrateBotError, ProjectError
 from commands.migration.planning import with_sql
 from commands.migration.runtime.executor import RevisionCallbacks, execute_revisions
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
@@ -252,7 +252,15 @@ class Stages:
             self.leftovers = self._describe_leftovers(revision)
         tail = f"; left behind: {'; '.join(self.leftovers)}" if self.leftovers else ""
         reason = str(error).removeprefix(revision.id + ": ")
-        return f"{revision.id} ({revision_file_name(revision)}) failed: {reason}{tail}"
+        place = revision_file_name(revision)
+        project = _project_error(error)
+        as_raised = project is not None and reason == str(project).removeprefix(revision.id + ": ")
+        if project is not None and as_raised:
+            # the run's messages name the target and the revision: say the line and the cause
+            path, _, line = (project.where or "").rpartition(":")
+            place += f":{line}" if path.endswith(place) and line.isdigit() else ""
+            reason = project.detail + (f" — {project.hint}" if project.hint else "")
+        return f"{revision.id} ({place}) failed: {reason}{tail}"
 
     def _leftovers_of(self, revision: Revision) -> str | None:
         """For the retry guard: what a failed attempt left that a retry would trip on."""
@@ -283,7 +291,7 @@ class Stages:
             self.plan,
             self.snapshot,
             clock=self.context.clock,
-            read_current=self.session.current,
+            read_current=lambda: self.session.current(step="verifying the result"),
             compare_models=self.session.compare_models,
             sql_preview=self._with_sql,
             after=after,
@@ -379,3 +387,11 @@ class Stages:
 
 def _failures(report: Report) -> str:
     return "; ".join(f"{r.name}: {r.summary}" for r in report.results if r.verdict is Verdict.FAIL)
+
+
+def _project_error(error: BaseException) -> ProjectError | None:
+    """The project's own error behind a run's failure (the executor's wraps it)."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, ProjectError):
+        seen = seen.__cause__ or seen.__context__
+    return seen

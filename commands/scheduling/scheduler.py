@@ -160,7 +160,7 @@ class WindowScheduler:
         if self.shared is None:
             return create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
         return create_engine(
-            self.shared.url.for_sqlalchemy(),
+            self.shared.url.for_bot_sqlalchemy(),
             connect_args={"options": SEARCH_PATH},
             pool_pre_ping=True,
         )

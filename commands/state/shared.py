@@ -96,7 +96,7 @@ def shared_state(
     if not location.shared:
         return None
     url = state_url(location, environ)
-    key = url.for_sqlalchemy()
+    key = url.for_bot_sqlalchemy()
     with _OPENING:
         if key not in _OPEN:
             _OPEN[key] = SharedState(url)

@@ -34,6 +34,39 @@ def env_py(*, transaction_per_migration: bool) -> str:
 
 
 ENV_PY = env_py(transaction_per_migration=True)
+ASYNC_ENV_PY = textwrap.dedent(
+    """
+    import asyncio
+    from alembic import context
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import async_engine_from_config
+
+    config = context.config
+
+
+    def run(connection):
+        context.configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+    async def online():
+        section = config.get_section(config.config_ini_section, {})
+        engine = async_engine_from_config(section, prefix="sqlalchemy.", poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+        await engine.dispose()
+
+
+    if context.is_offline_mode():
+        context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(online())
+    """
+)
+"""The same as an async project writes it (Alembic's asyncio template, shortened)."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +114,11 @@ def write_revision(versions: Path, rev: Rev) -> Path:
     return path
 
 
-def write_project(root: Path, revisions: list[Rev]) -> Path:
-    """A script_location directory holding ``revisions``; returns it."""
+def write_project(root: Path, revisions: list[Rev], env: str = ENV_PY) -> Path:
+    """A script_location directory holding ``revisions`` and the env.py ``env``; returns it."""
     versions = root / "versions"
     versions.mkdir(parents=True)
-    (root / "env.py").write_text(ENV_PY)
+    (root / "env.py").write_text(env)
     (root / "script.py.mako").write_text("")
     for rev in revisions:
         write_revision(versions, rev)

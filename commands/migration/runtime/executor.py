@@ -219,12 +219,14 @@ class _Execution:
                 run.stop()
                 raise
             self.callbacks.event(_attempt_event(revision, attempt, len(self.schedule)))
+            settings = session_settings(
+                lock_timeout=attempt.lock_timeout,
+                statement_timeout=self.settings.statement_timeout,
+                server_major=self.settings.server_major,
+            )
+            # asyncpg reads neither PGOPTIONS nor PGAPPNAME: the name is set like the rest
             result = run.go(
-                settings=session_settings(
-                    lock_timeout=attempt.lock_timeout,
-                    statement_timeout=self.settings.statement_timeout,
-                    server_major=self.settings.server_major,
-                ),
+                settings={**settings, "application_name": app_name},
                 deadline=self.deadline,
                 cancel=self.cancel,
             )
