@@ -114,9 +114,9 @@ def test_env_py_in_one_transaction_still_fails_at_the_right_revision(
     target = compat_target("one_transaction", tmp_path, fresh_db)
     outcome = target.upgrade()
     assert outcome.state is RequestState.FAILED
-    assert (
-        outcome.error is not None and "m300 (versions/m300_jobs_owner.py) failed" in outcome.error
-    )
+    # the revision, its file and the line of the project's code that raised
+    assert outcome.error is not None
+    assert "m300 (versions/m300_jobs_owner.py:13) failed" in outcome.error
     # each revision commits on its own (env.py's transaction_per_migration=False is
     # overridden): the two good ones stay, the failing one rolled back
     assert outcome.database_revisions == ("m200",)
