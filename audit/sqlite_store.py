@@ -131,6 +131,11 @@ class SqliteEventStore(EventStore):
         """The head file's head (no database read needed)."""
         return self._recorded_head()
 
+    def adopt_head(self, head: Head) -> None:
+        """Record ``head`` as the log's head when no head file is left: a file brought
+        back from a replica, whose chain was verified up to ``head`` first."""
+        self._head_committed(head)
+
     def close(self) -> None:
         """Close this thread's connection (others close with their threads)."""
         db = getattr(self._local, "db", None)
@@ -140,7 +145,8 @@ class SqliteEventStore(EventStore):
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
-    db[EVENTS].create(
+    events = db.table(EVENTS)
+    events.create(
         {
             "seq": int,
             "ts": str,
@@ -156,6 +162,6 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         not_null={"ts", "actor", "kind", "data", "prev_hash", "hash"},
         if_not_exists=True,
     )
-    db[EVENTS].create_index(["request_id"], if_not_exists=True)
-    db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
-    db[EVENTS].create_index(["kind"], if_not_exists=True)
+    events.create_index(["request_id"], if_not_exists=True)
+    events.create_index(["target", "kind"], if_not_exists=True)
+    events.create_index(["kind"], if_not_exists=True)

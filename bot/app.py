@@ -39,6 +39,7 @@ from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.rejection import register_rejection
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
+from bot.listeners.schema_evidence import register_schema_evidence
 from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
@@ -124,6 +125,7 @@ def build_app(
         register_rejection(app, flow=flow, handoff=handoff, home=home)
         register_home(app, home=home, handoff=handoff)
         register_live_use(app, flow=flow, handoff=handoff)
+        register_schema_evidence(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
         if flow.changes is not None:
             register_change_buttons(app, flow=flow.changes, handoff=handoff)

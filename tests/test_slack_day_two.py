@@ -25,7 +25,17 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.state.people import known_names
 from commands.state.vocabulary import RequestState
 from tests.support.flow_bot import FlowBot, flow_bot
-from tests.support.flow_messages import ALICE, BOB, DEV, EVE, OPS, ask, dm_texts, home_of, top_level
+from tests.support.flow_messages import (
+    ALICE,
+    BOB,
+    DEV,
+    EVE,
+    OPS,
+    ask,
+    dm_texts,
+    home_of,
+    top_level,
+)
 from tests.support.polling import wait_for
 
 QA = "C0QA"  # a channel whose name Slack will not tell (the fault below)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 from bot.flows.asker import Asker
 from bot.flows.asking import Asking
@@ -66,7 +67,7 @@ class ChangeFlow:
         """The card's Ask button: the current migrate or backfill phase's request or run."""
         change, index = self._phase(phase_ref)
 
-        def propose(target: str, revision: str, requester: str, origin: Mapping) -> str:
+        def propose(target: str, revision: str, requester: str, origin: Mapping[str, Any]) -> str:
             asker = Asker(
                 requester,
                 channel,

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -27,6 +28,7 @@ from commands.migration.script.plan import Status
 from commands.requests import Request, RequestRefused
 from commands.requests.policy import check_approver
 from commands.requests.slots import upcoming_slots
+from commands.schema.drift_log import drift_statuses
 from commands.state.vocabulary import RequestState
 from commands.targets import fleet_members
 
@@ -77,10 +79,11 @@ class HomeTab:
             runs=[r for r in recent if r.state in RAN and r.run is not None][:RUNS_SHOWN],
             now=context.clock(),
             note=note,
+            drift=drift_statuses(context.store),
             **self._changes(),
         )
 
-    def _changes(self) -> dict:
+    def _changes(self) -> dict[str, Any]:
         """The changes in flight and the open backfills, where this bot runs them."""
         changes = self._flow.changes
         if changes is None:

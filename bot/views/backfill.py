@@ -81,7 +81,9 @@ def backfill_blocks(run: BackfillRun, now: datetime) -> list[Block]:
     blocks += _buttons(run)
     asked = f"Asked by {mention(run.requester)} at {format_time(run.asked_at)}"
     approved = f" · approved by {people(run.approved_by)}" if run.approved_by else ""
-    part = f" · phase {run.phase + 1} of change {code(run.change)}" if run.change else ""
+    part = ""
+    if run.change is not None and run.phase is not None:
+        part = f" · phase {run.phase + 1} of change {code(run.change)}"
     blocks.append(context(asked + approved + part, block_id=BlockId.FOOTER))
     return blocks
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -216,13 +217,13 @@ class _Walk:
             return None
         return int(row[0]) if row else None
 
-    def _record(self, run: BackfillRun, kind: EventKind, data: dict) -> BackfillRun:
+    def _record(self, run: BackfillRun, kind: EventKind, data: dict[str, Any]) -> BackfillRun:
         run = self.ledger.record(run, kind, data)
         self.engine.notify(run)
         return run
 
 
-def _batch_data(batch: _Batch) -> dict:
+def _batch_data(batch: _Batch) -> dict[str, Any]:
     return {
         "upto": batch.upto,
         "walked": batch.walked,

@@ -95,7 +95,8 @@ class BackfillLedger:
                     if other.state in _OPEN:
                         raise BackfillStateError(other, "asked again while it is open")
             newest = tx.events(kinds=[EventKind.BACKFILL_ASKED], newest_first=True, limit=1)
-            number = int(newest[0].request_id.removeprefix(RUN_PREFIX)) if newest else 0
+            newest_id = newest[0].request_id if newest else None
+            number = int(newest_id.removeprefix(RUN_PREFIX)) if newest_id else 0
             data: dict[str, Any] = {
                 "spec": spec.to_json(),
                 "estimate": estimate.to_json(),

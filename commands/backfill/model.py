@@ -8,7 +8,7 @@ predicate no longer selects rows it did).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -229,7 +229,7 @@ def _interrupted(run: BackfillRun, event: Event) -> BackfillRun:
     return replace(run, state=BackfillState.INTERRUPTED, hold=None)
 
 
-_APPLY = {
+_APPLY: dict[str, Callable[[BackfillRun, Event], BackfillRun]] = {
     EventKind.BACKFILL_APPROVED: _approved,
     EventKind.BACKFILL_CANCELLED: _by_person(BackfillState.CANCELLED),
     EventKind.BACKFILL_STARTED: _started,

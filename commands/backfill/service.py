@@ -133,7 +133,9 @@ class Backfills:
         key = f"targets.{handle.name}.replica_url_env"
         return url_from_environment(variable, key, self.environ)
 
-    def _check(self, run: BackfillRun, user: str, requester: str | None, action: str) -> tuple:
+    def _check(
+        self, run: BackfillRun, user: str, requester: str | None, action: str
+    ) -> tuple[str, ...]:
         policy = ApprovalPolicy.for_target(self.config.target(run.target))
         return check_approver(
             policy,

@@ -44,7 +44,7 @@ class BackfillStatements:
             key=self.key, op=sql.SQL(op), param=sql.Placeholder(param), type=sql.SQL(self.key_type)
         )
 
-    def range_end(self, after: str | None) -> sql.Composable:
+    def range_end(self, after: str | None) -> sql.Composed:
         """(last key, keys walked) of the next ``%(size)s`` keys after ``after``; no row
         when none is left. Fewer keys than asked: this is the last batch."""
         where = sql.SQL(" WHERE {}").format(self._bound(">", "after")) if after else sql.SQL("")
@@ -54,7 +54,7 @@ class BackfillStatements:
             " ORDER BY s.k DESC LIMIT 1"
         ).format(key=self.key, table=self.table, where=where)
 
-    def update(self, after: str | None, upto: str | None) -> sql.Composable:
+    def update(self, after: str | None, upto: str | None) -> sql.Composed:
         """The batch's ``UPDATE`` over ``(after, upto]``, of the rows still to do."""
         conditions: list[sql.Composable] = []
         if after is not None:
@@ -66,13 +66,13 @@ class BackfillStatements:
             table=self.table, set=_fragment(self.spec.set), where=sql.SQL(" AND ").join(conditions)
         )
 
-    def counts(self) -> sql.Composable:
+    def counts(self) -> sql.Composed:
         """(rows in the table, rows still to do): one scan."""
         return sql.SQL("SELECT count(*), count(*) FILTER (WHERE {where}) FROM {table}").format(
             where=_fragment(self.spec.where), table=self.table
         )
 
-    def remaining(self) -> sql.Composable:
+    def remaining(self) -> sql.Composed:
         """Rows the predicate still selects."""
         return sql.SQL("SELECT count(*) FROM {table} WHERE {where}").format(
             table=self.table, where=_fragment(self.spec.where)

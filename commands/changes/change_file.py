@@ -25,7 +25,7 @@ from pglast import ast
 
 from commands.config.backfill import BackfillSpec, parse_backfill
 from commands.config.table import REQUIRED, ConfigTable
-from commands.errors import ConfigError
+from commands.errors import ConfigError, ConfigErrors
 from commands.units import format_duration
 
 CHANGE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -206,8 +206,9 @@ def parse_change(data: dict[str, Any], *, name: str, source: str, base: Path) ->
     for index, raw in enumerate(raw_phases):
         if not isinstance(raw, dict):
             raise root.error(f"phases[{index}]", "must be a table ([[phases]])")
-        table = ConfigTable(source, f"phases[{index}]", raw, base)
-        phases.append(_phase(table, phases))
+        phases.append(_phase(root.child(f"phases[{index}]", raw), phases))
+    if root.problems:  # wrong values its tables noted as they read on
+        raise ConfigErrors(source, root.problems)
     return ChangeSpec(name, description, stale_after, tuple(phases))
 
 
@@ -234,12 +235,11 @@ def _phase(table: ConfigTable, before: list[PhaseSpec]) -> PhaseSpec:
 
 
 def _sub(table: ConfigTable, key: str) -> ConfigTable:
-    value = table.get(key, dict, REQUIRED)
-    return ConfigTable(table.source, f"{table.prefix}.{key}", value, table.base)
+    return table.child(key, table.get(key, dict, REQUIRED))
 
 
 def _sentence(table: ConfigTable, key: str) -> str:
-    text = table.string(key, REQUIRED).strip()
+    text: str = table.string(key, REQUIRED).strip()
     if not text or len(text) > 300 or not text.isprintable():
         raise table.error(key, "say in one printable line (up to 300 characters) what is out")
     return text

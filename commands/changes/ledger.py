@@ -83,7 +83,8 @@ class ChangeLedger:
                         f"{spec.name} is already in flight on {target} ({other.id})."
                     )
             newest = tx.events(kinds=[EventKind.CHANGE_STARTED], newest_first=True, limit=1)
-            number = int(newest[0].request_id.removeprefix(CHANGE_PREFIX)) if newest else 0
+            newest_id = newest[0].request_id if newest else None
+            number = int(newest_id.removeprefix(CHANGE_PREFIX)) if newest_id else 0
             event = tx.append(
                 kind=EventKind.CHANGE_STARTED,
                 actor=by,
@@ -109,7 +110,7 @@ class ChangeLedger:
         return _applied(change, events)
 
     def record_gate(
-        self, change_id: str, phase: int, *, held: bool, checks: list, by: str
+        self, change_id: str, phase: int, *, held: bool, checks: list[dict[str, Any]], by: str
     ) -> Change:
         """A gate's check: its conditions as found; the phase is done when all held."""
         with self.store.transaction() as tx:

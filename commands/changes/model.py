@@ -9,7 +9,7 @@ one done is the current one, and only it may be asked, confirmed or checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -138,7 +138,7 @@ def _at(event: Event) -> datetime:
     return datetime.fromisoformat(event.ts)
 
 
-_PHASE_FIELDS = {
+_PHASE_FIELDS: dict[str, Callable[[PhaseRecord, Mark], PhaseRecord]] = {
     EventKind.CHANGE_PHASE_ASKED: lambda p, m: replace(p, asked=(*p.asked, m)),
     EventKind.DEPLOY_CONFIRMED: lambda p, m: replace(p, confirmed=m),
     EventKind.GATE_CHECKED: lambda p, m: replace(p, checks=(*p.checks, m)),

@@ -11,6 +11,8 @@ says where and why that plan stops.
 
 from __future__ import annotations
 
+from typing import Any
+
 from audit.store import EventStore
 from commands.changes.guard import Block, first_blocked, held_revisions
 from commands.changes.ledger import ChangeLedger
@@ -47,7 +49,7 @@ def changes_check(store: EventStore) -> Check[PreflightContext]:
     return Check(NAME, check)
 
 
-def _data(block: Block) -> dict:
+def _data(block: Block) -> dict[str, Any]:
     return {
         "revision": block.revision,
         "change": block.change.id,

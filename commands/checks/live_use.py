@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -127,7 +128,10 @@ def _watched(
 
 
 def _result(
-    search: _Search, changes: list[BreakingChange], settings: LiveUseSettings, data: dict
+    search: _Search,
+    changes: list[BreakingChange],
+    settings: LiveUseSettings,
+    data: dict[str, Any],
 ) -> CheckResult:
     source = search.source
     level = Level.FAIL if settings.mode is LiveUseMode.FAIL else Level.WARN

@@ -106,7 +106,8 @@ class Catalog:
             return self.tables.get((name.schema, name.name))
         same = [entry for (_, table), entry in self.tables.items() if table == name.name]
         visible = [entry for entry in same if entry[0]]
-        return (visible or same or [None])[0]
+        found = visible or same
+        return found[0] if found else None
 
     def columns_of(self, name: SqlName) -> frozenset[str] | None:
         entry = self._entry(name)

@@ -7,7 +7,8 @@ PostgreSQL's parser (pglast) here, at load, so that a mistake stops at start
 rather than in the middle of a run: no ``;``, no comments, balanced
 parentheses (so the predicate stays one expression once wrapped), and the
 statement the bot will run parses as one plain ``UPDATE`` of the table, with
-no ``FROM``, ``RETURNING`` or ``WITH``.
+no ``FROM``, ``RETURNING`` or ``WITH``. The parser is imported only when a
+backfill is read: a targets file without one (``migrate-bot targets``) loads none.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-
-import pglast
-from pglast import ast
 
 from commands.config.table import REQUIRED, ConfigTable
 from commands.errors import ConfigError
@@ -117,8 +115,7 @@ def parse_backfills(table: ConfigTable) -> dict[str, BackfillSpec]:
     for name, value in raw.items():
         if not isinstance(value, dict):
             raise table.error(f"backfills.{name}", "must be a table")
-        sub = ConfigTable(table.source, f"{table.prefix}.backfills.{name}", value, table.base)
-        found[name] = parse_backfill(name, sub)
+        found[name] = parse_backfill(name, table.child(f"backfills.{name}", value))
     return found
 
 
@@ -138,7 +135,9 @@ def _ratio(table: ConfigTable) -> float:
 
 def _fragment(table: ConfigTable, key: str) -> str:
     """A SQL fragment: one expression (or assignment list), no ``;``, no comments."""
-    text = table.string(key, REQUIRED)
+    import pglast.parser
+
+    text: str = table.string(key, REQUIRED)
     if not text.strip():
         raise table.error(key, "is empty")
     try:
@@ -162,6 +161,9 @@ def _fragment(table: ConfigTable, key: str) -> str:
 def update_problem(spec: BackfillSpec) -> tuple[str, str] | None:
     """(key, problem) when the ``UPDATE`` the bot will run is not one plain update of the
     table; None when it is. Pure: the parser only."""
+    import pglast
+    from pglast import ast
+
     text = (
         f"UPDATE {spec.table} SET {spec.set}\nWHERE {spec.key} > $1 AND {spec.key} <= $2"
         f" AND ({spec.where}\n)"

@@ -22,8 +22,9 @@ def default_changes_dir(project: AlembicProject) -> Path:
     """``changes/`` beside ``alembic.ini``, else beside the ``script_location`` folder."""
     if project.config_file is not None:
         return project.config_file.parent / CHANGES_FOLDER
-    assert project.script_location is not None
-    return project.script_location.parent / CHANGES_FOLDER
+    if project.script_location is not None:
+        return project.script_location.parent / CHANGES_FOLDER
+    return Path(CHANGES_FOLDER)  # neither exists: the file's problems name them already
 
 
 def parse_change_keys(table: ConfigTable, project: AlembicProject) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 
@@ -340,7 +341,7 @@ def _shown(word: str) -> str:
     return "that value"
 
 
-_LISTINGS = {
+_LISTINGS: dict[Verb, Callable[[str | None], SlashCommand]] = {
     Verb.STATUS: Status,
     Verb.HISTORY: History,
     Verb.CHANGES: Changes,
