@@ -48,7 +48,10 @@ def test_replay_paused_on_the_replica_holds_the_backfill_until_replay_resumes(
     wait_until_caught_up(fresh_db, standby)
     store = state_store(tmp_path)
     ledger = BackfillLedger(store)
-    run = approved_run(store, fresh_db, spec(batch_size=500, max_replica_lag=0.3))
+    # at most half the rows a second: the walk lasts two seconds at least, so it cannot end
+    # before the replica's lag passes 300 ms however fast the machine is
+    paced = spec(batch_size=500, max_replica_lag=0.3, max_rows_per_second=rows // 2)
+    run = approved_run(store, fresh_db, paced)
     engine = Engine(ledger, fresh_db, replica=standby, hold_poll_s=0.1)
     with replay_paused(standby):
         walking = EngineThread(engine, run.id)
