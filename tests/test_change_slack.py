@@ -36,6 +36,7 @@ from commands.demo.data import fill_demo_data
 from commands.errors import ConfigError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
+from commands.postgres.replica_lag import replica_lag
 from commands.state.audit_reading import verify
 from commands.state.vocabulary import RequestState
 from tests.support.changes import app_toml, application, write_demo_change
@@ -81,7 +82,6 @@ def bot(
         set = "youtube_video_id = youtube_id"
         where = "youtube_video_id IS NULL AND youtube_id IS NOT NULL"
         batch_size = 50
-        max_rows_per_second = 1000  # four seconds for 4,000 rows: it cannot end before a hold
         max_replica_lag = "300ms"
         """
     config = parse_config(app_toml("APP_DATABASE_URL", extra), source="changes.toml", base=tmp_path)
@@ -204,6 +204,11 @@ def test_a_backfill_holds_while_the_replicas_replay_is_paused_and_says_so(
     assert "You asked for B-1" in answer.text
     message = wait_for(lambda: next((m for m in top_level(bot, DEV) if "(B-1)" in header(m)), None))
     with replay_paused(standby):
+        # the application writes on while replay is paused: the replica falls behind
+        # before the backfill's first batch, however few rows it has to do
+        with connect(database) as conn:
+            conn.execute("CREATE TABLE application_writes AS SELECT now() AS at")
+        wait_for(lambda: _replay_delay(database, standby) > 0.3, what="the replica to lag")
         _answer(bot, message, ActionId.BACKFILL_APPROVE, BOB)
         thread = wait_for(
             lambda: "B-1 holds" in (t := thread_text(bot, message)) and t, what="the hold said"
@@ -212,6 +217,11 @@ def test_a_backfill_holds_while_the_replicas_replay_is_paused_and_says_so(
         wait_for(lambda: "holding" in header(_refreshed(bot, message)), what="the header")
     wait_for(lambda: "B-1 is done" in thread_text(bot, message), timeout=RUN_TIMEOUT)
     assert "B-1 goes on" in thread_text(bot, message)
+
+
+def _replay_delay(primary: DatabaseUrl, standby: DatabaseUrl) -> float:
+    with connect(primary) as conn, connect(standby) as replica:
+        return replica_lag(conn, replica).delay_s or 0.0
 
 
 def _refreshed(bot: FlowBot, message: Message) -> Message:
