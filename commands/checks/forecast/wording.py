@@ -1,0 +1,72 @@
+"""The forecast in an approver's words, for the card, the thread and the terminal alike.
+
+"~3 min (1 min to 6 min)", "instant", "~2 s ACCESS EXCLUSIVE on segments (38 GB):
+reads and writes wait". ``code`` wraps a table name as the front shows
+names (Slack's backticks, nothing in a terminal). Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from commands.checks.forecast.model import Forecast, LockHeld, RevisionForecast, Span
+from commands.units import format_bytes, format_duration
+
+Code = Callable[[str], str]
+INSTANT_S = 0.1  # below this a forecast is "instant": catalog-only, once the lock is granted
+SUB_SECOND_S = 1.0
+
+
+def plain(text: str) -> str:
+    return text
+
+
+def span_words(span: Span) -> str:
+    """'instant', 'under 1 s', '~41 s (20 s to 1 min 22 s)'."""
+    if span.high < INSTANT_S:
+        return "instant"
+    if span.high < SUB_SECOND_S:
+        return "under 1 s"
+    point = f"~{format_duration(span.seconds)}"
+    return f"{point} ({format_duration(span.low)} to {format_duration(span.high)})"
+
+
+def hold_words(held: LockHeld, code: Code = plain) -> str:
+    """'~2 s ACCESS EXCLUSIVE on segments (38 GB): reads and writes wait'."""
+    size = f" ({format_bytes(held.table_bytes)})" if held.table_bytes else ""
+    time = span_words(held.time)
+    how_long = time if time in ("instant", "under 1 s") else time.split(" (")[0]
+    return f"{how_long} {held.mode.value} on {code(held.table)}{size}: {held.waits}"
+
+
+def total_words(forecast: Forecast) -> str:
+    """'~3 min (1 min to 6 min) for 3 revisions' ('at least' when part of it is not forecast)."""
+    count = len(forecast.revisions)
+    noun = "revision" if count == 1 else "revisions"
+    words = span_words(forecast.total)
+    prefix = "" if forecast.complete else "at least "
+    return f"{prefix}{words} for {count} {noun}"
+
+
+def summary(forecast: Forecast, code: Code = plain) -> str:
+    """The card's line: total, longest lock, basis."""
+    parts = [total_words(forecast)]
+    longest = forecast.longest_lock
+    if longest is not None:
+        parts.append(f"longest lock {hold_words(longest, code)}")
+    parts.append(forecast.basis)
+    return "; ".join(parts)
+
+
+def revision_words(revision: RevisionForecast, code: Code = plain) -> str:
+    """'e2f6a8c0d376: ~12 s (6 s to 24 s), ~12 s SHARE on segments: writes wait, reads go on'."""
+    if revision.time is None:
+        return f"{code(revision.revision)}: no forecast: {revision.note}"
+    words = span_words(revision.time)
+    if revision.opaque:
+        shown = ", ".join(f"#{s.number}" for s in revision.opaque)
+        words = f"at least {words} (statement {shown} runs code: not forecast)"
+    lock = revision.longest_lock
+    if lock is not None and (lock.blocks_application or lock.time.seconds >= SUB_SECOND_S):
+        words += f", {hold_words(lock, code)}"
+    return f"{code(revision.revision)}: {words}"
