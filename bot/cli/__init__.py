@@ -18,6 +18,7 @@ from bot.cli.audit import audit
 from bot.cli.backups import backup, backups, restore
 from bot.cli.checks import check
 from bot.cli.demo import demo_data
+from bot.cli.forecasts import forecast_report
 from bot.cli.migrations import downgrade, history, plan, status, targets, upgrade
 from bot.cli.requests import freeze, requests, unfreeze
 from bot.cli.serve import serve
@@ -59,6 +60,7 @@ for command in (
     status,
     plan,
     check,
+    forecast_report,
     upgrade,
     downgrade,
     history,

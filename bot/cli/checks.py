@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.check_render import report_text
+from bot.cli.forecasts import learned_for
 from bot.cli.output import Output, output_option
 from commands.checks import Verdict, run_preflight
 from commands.config.targets_file import load_config
@@ -23,6 +24,11 @@ def check(target: str, to: str | None, out: Output) -> int:
     """
     config = load_config()
     handle = open_target(config.target(target))
-    report = run_preflight(handle, to=to, open_other=lambda name: open_target(config.target(name)))
+    report = run_preflight(
+        handle,
+        to=to,
+        open_other=lambda name: open_target(config.target(name)),
+        learned=learned_for(config, target),
+    )
     out.emit(report, render_json=lambda r: r.to_json(), render_text=report_text)
     return int(ExitCode.FAILED if report.verdict is Verdict.FAIL else ExitCode.OK)

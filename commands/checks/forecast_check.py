@@ -74,6 +74,7 @@ def check_forecast(context: PreflightContext) -> CheckResult:
         data["limits"]["window_s"] = seconds
         if high > seconds:
             warnings.append(f"the upper bound {format_duration(high)} is over {words}")
+    data["warnings"] = warnings
     line = summary(forecast)
     if warnings:
         return CheckResult(NAME, Verdict.WARN, f"{line}; {'; '.join(warnings)}", details, data)
@@ -93,4 +94,7 @@ def window_budget(windows: tuple[Window, ...], now: datetime) -> tuple[float, st
     if upcoming is None:
         return None
     length = (upcoming.end - upcoming.start).total_seconds()
-    return length, f"the next maintenance window ({upcoming.window.text}, {format_duration(length)})"
+    return (
+        length,
+        f"the next maintenance window ({upcoming.window.text}, {format_duration(length)})",
+    )

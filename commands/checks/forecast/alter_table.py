@@ -92,9 +92,7 @@ def classify_alter_table(node: ast.AlterTableStmt, facts: SchemaFacts) -> Classi
     work = [w for p in parts for w in p.work]
     rewritten = {w.table for w in work if w.kind is WorkKind.REWRITE}
     work = [w for w in work if not (w.kind is WorkKind.SCAN and w.table in rewritten)]
-    reasons = "; ".join(p.reason for p in parts if p.reason)
-    if facts.is_new(table):  # created by the plan: empty, whatever it does is instant
-        work = []
+    reasons = "; ".join(p.reason for p in parts if p.reason) or "changes the catalog only"
     return Classified(tuple(locks), tuple(dict.fromkeys(work)), reasons)
 
 
@@ -199,7 +197,7 @@ def _storage_parameters(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) 
 def _attach(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
     partition = _name(cmd.def_.name)
     mode = SUE if facts.server_major >= LIGHTER_ATTACH_SINCE else AE
-    scan = () if facts.is_new(partition) else (Work(WorkKind.SCAN, partition),)
+    scan = (Work(WorkKind.SCAN, partition),)
     reason = f"ATTACH PARTITION scans {partition} against the partition bound"
     return Part(mode, scan, reason, (TableLock(partition, AE),))
 

@@ -41,7 +41,9 @@ def choose_rates(
     if measured is not None:
         rates = rates.overridden(measured.rates(rates), "")
     rates = rates.overridden(taught, "")
-    return rates.overridden({}, _basis(needed, learned, measured, note, target))
+    return rates.overridden(
+        {}, _basis(set(work), needed, learned=learned, measured=measured, note=note, target=target)
+    )
 
 
 def _probe(probe: Probe | None) -> tuple[ProbeResult | None, str]:
@@ -54,18 +56,20 @@ def _probe(probe: Probe | None) -> tuple[ProbeResult | None, str]:
 
 
 def _basis(
+    kinds: set[WorkKind],
     needed: set[WorkKind],
+    *,
     learned: Learned | None,
     measured: ProbeResult | None,
     note: str,
     target: str,
 ) -> str:
     """'calibrated on 14 past runs on prod', 'first run on prod: calibrated now (0.9 s probe)'…"""
-    if not needed:
+    if not kinds:
         return "catalog-only: instant once each lock is granted"
     taught = needed & set(learned.rates) if learned is not None else set()
     probe = f"calibrated now ({format_duration(measured.seconds)} probe)" if measured else ""
-    if learned is not None and taught == needed:
+    if learned is not None and taught and taught == needed:
         return learned.basis
     if learned is not None and taught:
         rest = probe or f"built-in rates ({note})"

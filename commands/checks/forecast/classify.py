@@ -4,8 +4,9 @@ The lock levels are the documentation's: chapter 13.3 (Explicit Locking)
 names the commands that take each mode, and each command's page the
 exceptions (``ALTER TABLE`` in ``alter_table.py``). ``classify_plan`` walks the
 statements in order so that each finds the schema the earlier ones leave (a
-constraint added NOT VALID, then validated; a column added, then altered; a
-table created, then indexed while still empty). Pure.
+constraint added NOT VALID, then validated; a column added, then altered).
+A table the plan creates is empty when it runs, which its size says (it does
+not exist yet when the pre-flight looks). Pure.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _index(node: ast.IndexStmt, facts: SchemaFacts) -> Classified:
         facts.index_tables[node.idxname] = table
     concurrent = bool(node.concurrent)
     kind = WorkKind.INDEX_CONCURRENT if concurrent else WorkKind.INDEX
-    work = () if facts.is_new(table) else (Work(kind, table),)
+    work = (Work(kind, table),)
     how = (
         "CONCURRENTLY: writes go on, the build waits for older transactions"
         if concurrent
@@ -83,7 +84,6 @@ def _create_table(node: ast.CreateStmt, facts: SchemaFacts) -> Classified:
     """CREATE TABLE: a new, empty table; a foreign key locks the table it references (SHARE ROW
     EXCLUSIVE, as ADD FOREIGN KEY does); PARTITION OF and INHERITS lock the parent."""
     table = _name(node.relation)
-    facts.create(table)
     locks: list[TableLock] = []
     for element in node.tableElts or ():
         if isinstance(element, ast.ColumnDef):
@@ -99,7 +99,6 @@ def _create_table(node: ast.CreateStmt, facts: SchemaFacts) -> Classified:
 
 def _create_table_as(node: ast.CreateTableAsStmt, facts: SchemaFacts) -> Classified:
     """CREATE TABLE … AS / SELECT INTO / CREATE MATERIALIZED VIEW: reads its sources."""
-    facts.create(_name(node.into.rel))
     sources = _read_tables(node.query)
     work = () if node.into.skipData else tuple(Work(WorkKind.INSERT, t) for t in sources)
     return Classified(tuple(TableLock(t, AS) for t in sources), work, "writes what it reads")

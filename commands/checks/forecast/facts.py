@@ -38,7 +38,6 @@ class SchemaFacts:
     volatility: dict[str, str] = field(default_factory=dict)  # function → 'i', 's' or 'v'
     constraints: dict[tuple[str, str], ConstraintFacts] = field(default_factory=dict)
     not_null_proven: dict[str, set[str]] = field(default_factory=dict)
-    created: set[str] = field(default_factory=set)  # tables a pending revision creates
     index_tables: dict[str, str] = field(default_factory=dict)  # index → its table
     utc_session: bool = False  # the server's TimeZone is UTC (timestamp ↔ timestamptz is free)
 
@@ -69,12 +68,6 @@ class SchemaFacts:
 
     def proven_not_null(self, table: str, column: str) -> bool:
         return column in self.not_null_proven.get(table_key(table), set())
-
-    def create(self, table: str) -> None:
-        self.created.add(table_key(table))
-
-    def is_new(self, table: str) -> bool:
-        return table_key(table) in self.created
 
 
 def table_key(name: str) -> str:

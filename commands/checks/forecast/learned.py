@@ -10,6 +10,7 @@ its range their spread (never narrower than ``LEARNED_RANGE``).
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -54,10 +55,10 @@ def learned_rates(store: EventStore, target: str) -> Learned:
 
 
 def learned_from(target: str, events: Iterable[Event]) -> Learned:
-    """``learned_rates`` over ``events`` (newest first)."""
+    """``learned_rates`` over ``events`` (newest first; the first ``HISTORY`` count)."""
     by_kind: dict[WorkKind, list[float]] = {}
     taught = {"run": 0, "rehearsal": 0}
-    for event in events:
+    for event in itertools.islice(events, HISTORY):
         scored = Score.from_json(event.data)
         if scored.samples:
             taught[scored.source] = taught.get(scored.source, 0) + 1

@@ -31,12 +31,18 @@ def span_words(span: Span) -> str:
     return f"{point} ({format_duration(span.low)} to {format_duration(span.high)})"
 
 
-def hold_words(held: LockHeld, code: Code = plain) -> str:
-    """'~2 s ACCESS EXCLUSIVE on segments (38 GB): reads and writes wait'."""
+def hold_words(held: LockHeld, code: Code = plain, *, timed: bool = True) -> str:
+    """'~2 s ACCESS EXCLUSIVE on segments (38 GB): reads and writes wait'; a short hold
+    says so after the table ('SHARE on jobs (8 MB), under 1 s: writes wait, reads go on');
+    ``timed=False`` leaves the time out (the revision's line already says it)."""
     size = f" ({format_bytes(held.table_bytes)})" if held.table_bytes else ""
+    lock = f"{held.mode.value} on {code(held.table)}{size}"
     time = span_words(held.time)
-    how_long = time if time in ("instant", "under 1 s") else time.split(" (")[0]
-    return f"{how_long} {held.mode.value} on {code(held.table)}{size}: {held.waits}"
+    if not timed:
+        return f"{lock}: {held.waits}"
+    if time in ("instant", "under 1 s"):
+        return f"{lock}, {time}: {held.waits}"
+    return f"{time.split(' (')[0]} {lock}: {held.waits}"
 
 
 def total_words(forecast: Forecast) -> str:
@@ -59,7 +65,7 @@ def summary(forecast: Forecast, code: Code = plain) -> str:
 
 
 def revision_words(revision: RevisionForecast, code: Code = plain) -> str:
-    """'e2f6a8c0d376: ~12 s (6 s to 24 s), ~12 s SHARE on segments: writes wait, reads go on'."""
+    """'e2f6a8c0d376: ~12 s (6 s to 24 s); SHARE on segments (2 GB): writes wait, reads go on'."""
     if revision.time is None:
         return f"{code(revision.revision)}: no forecast: {revision.note}"
     words = span_words(revision.time)
@@ -68,5 +74,6 @@ def revision_words(revision: RevisionForecast, code: Code = plain) -> str:
         words = f"at least {words} (statement {shown} runs code: not forecast)"
     lock = revision.longest_lock
     if lock is not None and (lock.blocks_application or lock.time.seconds >= SUB_SECOND_S):
-        words += f", {hold_words(lock, code)}"
+        same = span_words(lock.time) == span_words(revision.time)
+        words += f"; {hold_words(lock, code, timed=not same)}"
     return f"{code(revision.revision)}: {words}"
