@@ -8,27 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.views.blocks import SAFE_BACKTICK, escape
-from commands.checks.forecast.model import Forecast
+from commands.checks.forecast.recording import check_forecast_data
 from commands.checks.forecast.wording import revision_words, summary
 
 NAME = "forecast"
 REVISIONS_SHOWN = 6
 
 
-def recorded_forecast(check: Mapping[str, Any] | None) -> Forecast | None:
-    """The forecast a check recorded, or None (no check, or data this bot cannot read)."""
-    data = check.get("data") if check else None
-    if not isinstance(data, Mapping) or "revisions" not in data:
-        return None
-    try:
-        return Forecast.from_json(data)
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
 def forecast_summary(check: Mapping[str, Any]) -> str:
     """The check's line: '~3 min (1 min to 6 min) for 3 revisions; longest lock …'."""
-    forecast = recorded_forecast(check)
+    forecast = check_forecast_data(check)
     if forecast is None:
         return escape(str(check.get("summary", "")))
     return escape(summary(forecast, _code))
@@ -39,7 +28,7 @@ def forecast_lines(check: Mapping[str, Any]) -> list[str]:
     data = check.get("data")
     warnings = data.get("warnings") if isinstance(data, Mapping) else None
     lines = [f"⚠️ {escape(str(w))}" for w in warnings or () if isinstance(w, str)]
-    forecast = recorded_forecast(check)
+    forecast = check_forecast_data(check)
     if forecast is None:
         return lines
     shown = forecast.revisions[:REVISIONS_SHOWN]

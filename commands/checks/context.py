@@ -15,7 +15,6 @@ from functools import cached_property
 import psycopg
 
 from audit.store import Clock, utc_now
-
 from commands.checks.forecast.learned import Learned
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.checks.table_sizes import TableSize, table_sizes

@@ -24,6 +24,8 @@ from commands.checks import (
     rehearse,
     run_preflight,
 )
+from commands.checks.forecast.learned import learned_rates
+from commands.checks.forecast.recording import record_score, recorded_forecast
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.fingerprint import fingerprint_plan
@@ -81,6 +83,7 @@ def propose(
             direction=direction,
             clock=clock,
             open_other=context.target,
+            learned=learned_rates(store, handle.name),
         )
         if report.plan is None:
             failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
@@ -154,6 +157,14 @@ def _with_rehearsal(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
         )
         check = rehearsal.as_check(max_duration=handle.config.max_duration, now=clock())
+        record_score(  # the copy is the target's data on its server: what it took teaches
+            store,
+            forecast=recorded_forecast(r.to_json() for r in report.results),
+            actual=[(step.revision, step.duration_s) for step in rehearsal.steps],
+            source="rehearsal",
+            actor=BOT_ACTOR,
+            request_id=request_id,
+        )
     except MigrateBotError as exc:
         check = CheckResult("rehearsal", Verdict.FAIL, f"could not rehearse: {exc}")
     return replace(report, results=(*report.results, check))

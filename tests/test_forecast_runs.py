@@ -1,0 +1,66 @@
+"""The forecast against what really ran: a rehearsal and a run scored into the audit log, the next
+request's forecast calibrated on them, and the report over time (real PostgreSQL, real Alembic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from commands.checks.forecast.classes import WorkKind
+from commands.checks.forecast.learned import learned_rates
+from commands.checks.forecast.model import Forecast
+from commands.checks.forecast.scoring import MIN_SAMPLE_BYTES, Score
+from commands.checks.preflight import PREFLIGHT_CHECKS, run_preflight
+from commands.pipeline import propose
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from commands.state.vocabulary import EventKind, RequestKind
+from commands.targets import open_target
+from tests.support.alembic_projects import Rev
+from tests.support.pipeline_support import REQUESTER, pipeline_target
+
+FORECAST_ONLY = tuple(check for check in PREFLIGHT_CHECKS if check.name == "forecast")
+ROWS = 20_000  # ~400 bytes each: a table just over MIN_SAMPLE_BYTES, so its rewrite teaches
+WIDE_TABLE = (
+    "CREATE TABLE wide (id int PRIMARY KEY, body text);"
+    f" INSERT INTO wide SELECT i, repeat(md5(i::text), 12) FROM generate_series(1, {ROWS}) i;"
+    " ANALYZE wide"
+)
+REWRITE = Rev(
+    id="retype2",
+    up_sql=("ALTER TABLE wide ALTER COLUMN id TYPE bigint",),
+    down_sql=("ALTER TABLE wide ALTER COLUMN id TYPE int",),
+    message="widen wide.id (a rewrite)",
+)
+
+
+def test_a_rehearsal_is_scored_and_teaches_the_next_forecast(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    with connect(fresh_db) as conn:  # the application's table, there before the project
+        conn.execute(WIDE_TABLE)
+    target = pipeline_target(tmp_path, fresh_db, [REWRITE], "rehearse = true\n")
+    handle = open_target(target.config.target("app"))
+    proposal = propose(
+        target.context(), kind=RequestKind.UPGRADE, target="app", goal=None, requester=REQUESTER
+    )
+
+    events = target.store.events(kinds=[EventKind.FORECAST_SCORED])
+    assert [e.request_id for e in events] == [proposal.request.id]
+    scored = Score.from_json(events[0].data)
+    assert scored.source == "rehearsal"
+    assert [r.revision for r in scored.revisions] == ["retype2"]
+    assert scored.revisions[0].forecast is not None and scored.revisions[0].actual > 0
+    assert [s.kind for s in scored.samples] == [WorkKind.REWRITE]
+    assert scored.samples[0].bytes >= MIN_SAMPLE_BYTES
+
+    learned = learned_rates(target.store, "app")
+    rate = learned.rates[WorkKind.REWRITE]
+    assert rate.samples == 1 and rate.seconds_per_gb == pytest.approx(
+        scored.samples[0].seconds_per_gb
+    )
+    report = run_preflight(handle, checks=FORECAST_ONLY, learned=learned)
+    forecast = Forecast.from_json(report.result("forecast").data)
+    assert forecast.basis == "calibrated on 1 rehearsal on app"
+    assert forecast.rates["rewrite"] == pytest.approx(rate.seconds_per_gb, rel=1e-3)
