@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
+from bot.metrics.audit_metrics import AuditMetrics
 from commands.checks.forecast.classes import WorkKind
 from commands.checks.forecast.learned import learned_rates
-from commands.checks.forecast.model import Forecast
-from commands.checks.forecast.scoring import MIN_SAMPLE_BYTES, Score
+from commands.checks.forecast.model import Forecast, Span
+from commands.checks.forecast.scoring import MIN_SAMPLE_BYTES, Score, ScoredRevision
 from commands.checks.preflight import PREFLIGHT_CHECKS, run_preflight
 from commands.pipeline import propose
 from commands.postgres.connections import connect
@@ -64,3 +66,28 @@ def test_a_rehearsal_is_scored_and_teaches_the_next_forecast(
     forecast = Forecast.from_json(report.result("forecast").data)
     assert forecast.basis == "calibrated on 1 rehearsal on app"
     assert forecast.rates["rewrite"] == pytest.approx(rate.seconds_per_gb, rel=1e-3)
+
+
+def test_metrics_expose_how_far_from_the_forecast_revisions_ran(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """One revision took twice its forecast, one a third of it, one too short to judge."""
+    target = pipeline_target(tmp_path, fresh_db, [REWRITE])
+    revisions = (
+        ScoredRevision("a", Span(10.0, 5.0, 20.0), 20.0),
+        ScoredRevision("b", Span(30.0, 15.0, 60.0), 10.0),
+        ScoredRevision("c", Span(0.1, 0.05, 0.2), 0.4),
+    )
+    target.store.append(
+        kind=EventKind.FORECAST_SCORED,
+        actor="migrate-bot",
+        target="app",
+        data=Score("run", revisions, ()).to_json(),
+    )
+    registry = CollectorRegistry()
+    registry.register(AuditMetrics(target.store, target.requests))
+    text = generate_latest(registry).decode()
+    labels = 'source="run",target="app"'
+    assert f"migrate_bot_forecast_ratio_count{{{labels}}} 2.0" in text
+    assert f'migrate_bot_forecast_ratio_bucket{{le="0.5",{labels}}} 1.0' in text
+    assert f'migrate_bot_forecast_ratio_bucket{{le="2.0",{labels}}} 2.0' in text

@@ -10,7 +10,7 @@ from commands.checks.forecast.accuracy import Accuracy, ScoredRun
 from commands.checks.forecast.learned import Learned
 from commands.checks.forecast.model import Forecast, StatementForecast
 from commands.checks.forecast.wording import revision_words, span_words, summary
-from commands.units import format_duration
+from commands.units import format_count, format_duration
 
 INDENT = "  "
 
@@ -42,7 +42,8 @@ def report_text(target: str, runs: Sequence[ScoredRun], score: Accuracy, learned
     if not runs:
         return f"No run or rehearsal on {target} was forecast and scored yet."
     lines = [
-        f"Forecasts on {target}: {score.runs} runs and {score.rehearsals} rehearsals scored",
+        f"Forecasts on {target}: {format_count(score.runs, 'run')} and"
+        f" {format_count(score.rehearsals, 'rehearsal')} scored",
         f"{INDENT}{'when':<17} {'request':<8} {'source':<10} {'forecast':<34} "
         f"{'actual':>12}  ratio",
     ]
