@@ -7,6 +7,7 @@ import pytest
 
 from audit.chain import Event
 from audit.store import EventStore
+from bot.views.forecast import score_lines
 from commands.checks.forecast.choice import PROBE_WORTH_BYTES, choose_rates
 from commands.checks.forecast.classes import Effect, WorkKind
 from commands.checks.forecast.learned import learned_from, learned_rates
@@ -19,7 +20,13 @@ from commands.checks.forecast.model import (
 )
 from commands.checks.forecast.probe import PROBE_BASELINE, ProbeError, ProbeResult
 from commands.checks.forecast.rates import BUILT_IN, Source
-from commands.checks.forecast.scoring import MIN_SAMPLE_BYTES, Sample, Score, score
+from commands.checks.forecast.scoring import (
+    MIN_SAMPLE_BYTES,
+    Sample,
+    Score,
+    ScoredRevision,
+    score,
+)
 from commands.state.vocabulary import EventKind
 
 GB = 1024**3
@@ -192,3 +199,25 @@ def test_effects_read_as_the_approver_reads_them() -> None:
         "changes rows",
         "runs code the bot cannot see into",
     ]
+
+
+def test_the_thread_reads_each_revision_beside_its_forecast() -> None:
+    scored = Score(
+        "run",
+        (
+            ScoredRevision("e2f6a8c0d376", Span(120.0, 60.0, 240.0), 160.0),
+            ScoredRevision("4f1c7a9e2b87", Span(0.06, 0.06, 0.06), 0.5),
+            ScoredRevision("5a7c1e3f0b54", None, 3.0),
+        ),
+        (),
+    )
+    assert score_lines(scored) == [
+        "*Forecast vs actual* 3 revisions took 2 min 44 s; not all of them were forecast",
+        "• `e2f6a8c0d376`: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33",
+        "• `4f1c7a9e2b87`: took 500 ms, forecast instant: x8.33 (outside the range)",
+        "• `5a7c1e3f0b54`: took 3.0 s, not forecast",
+    ]
+    both = Score("run", scored.revisions[:2], ())
+    assert score_lines(both)[0] == (
+        "*Forecast vs actual* 2 revisions took 2 min 40 s; forecast ~2 min (1 min to 4 min)"
+    )

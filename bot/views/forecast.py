@@ -1,6 +1,7 @@
 """The forecast on a request: its line under the pre-flight (total, range, the longest lock and
-what it is based on), the warnings, and a line per revision. Pure: they read the recorded
-``forecast`` check, so the message drawn again shows what the approver judged."""
+what it is based on), the warnings, and a line per revision; after the run, each revision's
+time beside its forecast. Pure: they read what the audit log recorded (the ``forecast`` check,
+the ``forecast_scored`` event), so a message drawn again shows what the approver judged."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from typing import Any
 
 from bot.views.blocks import SAFE_BACKTICK, escape
 from commands.checks.forecast.recording import check_forecast_data
-from commands.checks.forecast.wording import revision_words, summary
+from commands.checks.forecast.scoring import Score
+from commands.checks.forecast.wording import (
+    revision_words,
+    score_words,
+    scored_words,
+    summary,
+)
 
 NAME = "forecast"
 REVISIONS_SHOWN = 6
@@ -43,3 +50,11 @@ def forecast_lines(check: Mapping[str, Any]) -> list[str]:
 def _code(text: str) -> str:
     """A name as inline code, left unescaped: ``escape`` runs over the whole line after."""
     return f"`{text.replace('`', SAFE_BACKTICK)}`"
+
+
+def score_lines(score: Score) -> list[str]:
+    """After the run, in its thread: the total beside the forecast, then each revision."""
+    return [
+        f"*Forecast vs actual* {escape(score_words(score))}",
+        *(f"• {escape(scored_words(r, _code))}" for r in score.revisions),
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from commands.checks.forecast.model import Forecast, LockHeld, RevisionForecast, Span
+from commands.checks.forecast.scoring import Score, ScoredRevision
 from commands.units import format_bytes, format_duration
 
 Code = Callable[[str], str]
@@ -77,3 +78,25 @@ def revision_words(revision: RevisionForecast, code: Code = plain) -> str:
         same = span_words(lock.time) == span_words(revision.time)
         words += f"; {hold_words(lock, code, timed=not same)}"
     return f"{code(revision.revision)}: {words}"
+
+
+def scored_words(scored: ScoredRevision, code: Code = plain) -> str:
+    """'e2f6a8c0d376: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33'."""
+    took = f"took {format_duration(scored.actual)}"
+    if scored.forecast is None:
+        return f"{code(scored.revision)}: {took}, not forecast"
+    ratio = scored.ratio
+    verdict = "" if ratio is None else f": x{ratio:.2f}"
+    if scored.in_range is False:
+        verdict += " (outside the range)"
+    return f"{code(scored.revision)}: {took}, forecast {span_words(scored.forecast)}{verdict}"
+
+
+def score_words(score: Score) -> str:
+    """'3 revisions took 2 min 52 s; forecast ~2 min 10 s (1 min 5 s to 4 min 20 s)'."""
+    count = len(score.revisions)
+    took = f"{count} revision{'s' * (count != 1)} took {format_duration(score.actual_total)}"
+    total = score.forecast_total
+    if total is None:
+        return f"{took}; not all of them were forecast"
+    return f"{took}; forecast {span_words(total)}"
