@@ -20,7 +20,9 @@ from commands.checks.forecast.locks import LockMode
 from commands.checks.forecast.model import Forecast
 from commands.checks.forecast.probe import PROBE_BASELINE, PROBE_TABLE, ProbeError, run_probe
 from commands.checks.forecast.rates import Rate, Source
+from commands.checks.forecast_check import window_budget
 from commands.checks.preflight import PREFLIGHT_CHECKS
+from commands.config.windows import parse_window
 from commands.demo.data import fill_demo_data
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -116,3 +118,21 @@ def test_the_probe_says_why_it_cannot_run(fresh_db: DatabaseUrl) -> None:
     finally:
         with connect(fresh_db) as conn:
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_the_window_a_run_must_fit_in() -> None:
+    """Inside a window: what is left of it; outside: the next one's length, unless the target
+    runs at any time."""
+    windows = (parse_window("Sun 02:00-04:00 UTC"),)
+    inside = datetime(2026, 1, 4, 3, 30, tzinfo=UTC)  # a Sunday
+    outside = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    assert window_budget(windows, inside) == (
+        1800.0,
+        "the 30 min left in the maintenance window",
+    )
+    assert window_budget(windows, outside) == (
+        7200.0,
+        "the next maintenance window (Sun 02:00-04:00 UTC, 2 h)",
+    )
+    assert window_budget(windows, outside, anytime=True) is None
+    assert window_budget((), inside) is None

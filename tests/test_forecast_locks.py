@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from commands.checks.forecast.catalog_facts import schema_facts
-from commands.checks.forecast.classes import Effect
+from commands.checks.forecast.classes import Effect, TableLock
 from commands.checks.forecast.classify import classify, classify_plan
 from commands.checks.forecast.facts import ConstraintFacts, SchemaFacts
 from commands.checks.forecast.locks import LockMode
@@ -503,7 +503,8 @@ def test_what_the_server_version_changes(
     statement = parse_statements("r", sql)[0]
     result = classify(statement, documented_facts(major))
     assert result.effect is effect
-    assert statement.table is not None and result.lock_on(statement.table) is mode
+    held = {lock.table: lock.mode for lock in result.locks}
+    assert statement.table is not None and held[statement.table] is mode
 
 
 def test_a_check_validated_earlier_in_the_plan_spares_set_not_null_its_scan() -> None:
@@ -531,7 +532,7 @@ def test_a_table_the_plan_creates_has_the_columns_it_was_created_with() -> None:
     )
     results = classify_plan(parse_statements("r", sql), documented_facts())
     assert [r.effect for r in results] == [CATALOG, INDEX, CATALOG, REWRITE]
-    assert results[1].strongest is not None and results[1].strongest.mode is SHARE
+    assert results[1].locks == (TableLock("fresh", SHARE),)
 
 
 def test_code_the_parser_cannot_see_into_is_not_forecast() -> None:

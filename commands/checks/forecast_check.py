@@ -68,7 +68,8 @@ def check_forecast(context: PreflightContext) -> CheckResult:
             f"the upper bound {format_duration(high)} is over max_duration"
             f" {format_duration(limit)}: the run would be stopped there"
         )
-    window = window_budget(context.handle.config.windows, context.clock())
+    config = context.handle.config
+    window = window_budget(config.windows, context.clock(), anytime=config.allow_outside_windows)
     if window is not None:
         seconds, words = window
         data["limits"]["window_s"] = seconds
@@ -81,15 +82,20 @@ def check_forecast(context: PreflightContext) -> CheckResult:
     return CheckResult(NAME, Verdict.PASS, line, details, data)
 
 
-def window_budget(windows: tuple[Window, ...], now: datetime) -> tuple[float, str] | None:
-    """How long a run has in the maintenance window: what is left of the one open now, else
-    the next one's length (where a scheduled run would go); None without windows."""
+def window_budget(
+    windows: tuple[Window, ...], now: datetime, *, anytime: bool = False
+) -> tuple[float, str] | None:
+    """How long a run has in the maintenance window: what is left of the one open now;
+    outside one, the next one's length (the run must wait for it) unless the target runs
+    at any time (``allow_outside_windows``); None without windows."""
     if not windows:
         return None
     current = open_at(windows, now)
     if current is not None:
         left = (current.end - now).total_seconds()
         return left, f"the {format_duration(left)} left in the maintenance window"
+    if anytime:
+        return None
     upcoming = next_opening(windows, now)
     if upcoming is None:
         return None

@@ -95,11 +95,3 @@ class Classified:
             return Effect.UNKNOWN
         effects = {work.kind.effect for work in self.work}
         return max(effects, key=_EFFECT_ORDER.index, default=Effect.CATALOG)
-
-    @property
-    def strongest(self) -> TableLock | None:
-        return max(self.locks, key=lambda lock: lock.mode.strength, default=None)
-
-    def lock_on(self, table: str) -> LockMode | None:
-        modes = [lock.mode for lock in self.locks if lock.table == table]
-        return max(modes, key=lambda mode: mode.strength, default=None)

@@ -65,9 +65,6 @@ class Rates:
     def __getitem__(self, kind: WorkKind) -> Rate:
         return self.by_kind[kind]
 
-    def sources(self) -> set[Source]:
-        return {rate.source for rate in self.by_kind.values()}
-
     def overridden(self, better: Mapping[WorkKind, Rate], basis: str) -> Rates:
         """These rates with ``better`` ones where there are any."""
         return replace(self, by_kind={**self.by_kind, **better}, basis=basis)
