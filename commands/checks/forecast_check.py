@@ -14,6 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
+import psycopg
+
+from audit.redact import redact
 from commands.checks.context import PreflightContext
 from commands.checks.forecast.catalog_facts import schema_facts
 from commands.checks.forecast.choice import choose_rates
@@ -26,6 +29,7 @@ from commands.checks.forecast.wording import revision_words, summary
 from commands.checks.framework import CheckResult, Verdict
 from commands.checks.table_sizes import table_sizes
 from commands.config.windows import Window, next_opening, open_at
+from commands.errors import MigrateBotError
 from commands.units import format_duration
 
 NAME = "forecast"
@@ -56,7 +60,11 @@ def make_forecast(context: PreflightContext) -> Forecast:
 def check_forecast(context: PreflightContext) -> CheckResult:
     if context.plan.is_empty:
         return CheckResult(NAME, Verdict.PASS, "nothing to run")
-    forecast = make_forecast(context)
+    try:
+        forecast = make_forecast(context)
+    except (MigrateBotError, psycopg.Error) as exc:  # a forecast never blocks an approval
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return CheckResult(NAME, Verdict.WARN, f"no forecast: {redact(reason)}")
     details = tuple(revision_words(r) for r in forecast.revisions)
     data = {**forecast.to_json(), "limits": {}}
     warnings = []

@@ -32,6 +32,7 @@ from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 
 PROBE_ROWS = 50_000
+PROBE_ROUNDS = 2  # each on a table of its own: one hiccup of a busy server moves half the figure
 PROBE_TABLE = "migrate_bot_forecast_probe"
 # The probe's statements (s/GB) on the machine BUILT_IN was measured on, by bench/forecast.py
 # in the same run: this server's probe over these is how much slower (or faster) it is.
@@ -70,8 +71,7 @@ class ProbeResult:
     def factor(self) -> float:
         """How much slower than the baseline machine (2.0: twice as slow): one figure, the
         geometric mean over the probe's statements, steadier than any of them alone."""
-        ratios = [self.measured[name] / PROBE_BASELINE[name] for name in PROBE_BASELINE]
-        return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        return _geometric_mean([self.measured[n] / PROBE_BASELINE[n] for n in PROBE_BASELINE])
 
     def rates(self, built_in: Rates) -> dict[WorkKind, Rate]:
         """The built-in rates scaled by how this server compares with the baseline."""
@@ -92,23 +92,30 @@ def run_probe(database: DatabaseUrl, *, clock: Clock = time.perf_counter) -> Pro
         with connect(database, application_name="migrate-bot forecast probe") as conn:
             for setting in _SETUP:
                 conn.execute(setting)
-            measured = _measure(conn, clock)
-            conn.execute(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
+            rounds = [_measure(conn, clock) for _ in range(PROBE_ROUNDS)]
     except psycopg.Error as exc:
         raise ProbeError(f"the calibration probe could not run: {exc}".strip()) from None
+    measured = {name: _geometric_mean([r[name] for r in rounds]) for name in PROBE_BASELINE}
     return ProbeResult(measured, clock() - started)
 
 
 def _measure(conn: psycopg.Connection, clock: Clock) -> dict[str, float]:
+    """One round, on a table of its own, dropped after."""
     conn.execute(_CREATE)
     timed = _Timer(conn, clock)
-    return {
+    measured = {
         "scan": timed.heap(f"ALTER TABLE {PROBE_TABLE} ALTER COLUMN t SET NOT NULL"),
         "update": timed.whole(f"UPDATE {PROBE_TABLE} SET ts = ts + interval '1 second'"),
         "index_integer": timed.heap(f"CREATE INDEX ON {PROBE_TABLE} (n)"),
         "index_text": timed.heap(f"CREATE INDEX ON {PROBE_TABLE} (t)"),
         "rewrite": timed.whole(f"ALTER TABLE {PROBE_TABLE} ALTER COLUMN n TYPE bigint"),
     }
+    conn.execute(f"DROP TABLE {PROBE_TABLE}")
+    return measured
+
+
+def _geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 class _Timer:

@@ -33,20 +33,22 @@ class Rate:
     samples: int = 0
 
 
-# bench/forecast.py on a 2-core machine shared with other work (load average 7 to 20),
-# PostgreSQL 18 with its default settings, tables of 10^6 and 10^7 rows of ~130 bytes and three
-# indexes: seconds per GB of the table's heap (of heap, indexes and TOAST for rewrites and
-# updates, which write all of it). FK_CHECK, DELETE and INSERT were not measured: they are
-# set from the kinds most like them, and the first runs that do them teach better.
+# Two runs of bench/forecast.py on a 2-core machine shared with other work (load average 7 to
+# 34), PostgreSQL 18 with its default settings, tables of 10^6 and 10^7 rows of ~130 bytes:
+# seconds per GB of the table's heap (of heap, indexes and TOAST for rewrites and updates,
+# which write all of it). Each kind's rate over the probe's in the same run (the geometric mean
+# of the two runs), times the probe's baseline (probe.PROBE_BASELINE), so a probe that reads
+# the baseline predicts these. FK_CHECK, DELETE and INSERT were not measured: set from the
+# kinds most like them; the first runs that do them teach better.
 BUILT_IN = {
-    WorkKind.SCAN: 2.0,
-    WorkKind.FK_CHECK: 6.0,
-    WorkKind.INDEX: 15.0,
-    WorkKind.INDEX_CONCURRENT: 25.0,
-    WorkKind.REWRITE: 45.0,
-    WorkKind.UPDATE: 300.0,
-    WorkKind.DELETE: 150.0,
-    WorkKind.INSERT: 45.0,
+    WorkKind.SCAN: 2.2,
+    WorkKind.FK_CHECK: 6.6,
+    WorkKind.INDEX: 13.0,
+    WorkKind.INDEX_CONCURRENT: 22.0,
+    WorkKind.REWRITE: 42.0,
+    WorkKind.UPDATE: 360.0,
+    WorkKind.DELETE: 180.0,
+    WorkKind.INSERT: 42.0,
 }
 BUILT_IN_RANGE = (0.25, 4.0)
 PROBE_RANGE = (0.5, 2.0)
