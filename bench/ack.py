@@ -191,11 +191,11 @@ def start(
 
 
 def drain(url: str, timeout: float = 900) -> float:
-    """Wait until the bot's worker threads are idle (embedded); seconds waited."""
+    """Wait until the bot's work pool is idle (embedded); seconds waited."""
     started = time.monotonic()
     while (health(url) or {}).get("worker", {}).get("pending", 1):
         if time.monotonic() - started > timeout:
-            raise SystemExit("the bot's worker did not drain")
+            raise SystemExit("the bot's work pool did not drain")
         time.sleep(0.2)
     return time.monotonic() - started
 
@@ -385,7 +385,7 @@ def deployment(
             return
         socket_env = {**env, "SLACK_APP_TOKEN": APP_TOKEN}
         processes.append(connect([migrate_bot, "serve", "--mode", "socket"], socket_env, endpoint))
-        processes.append(  # at the embedded bot's worker threads' priority (nice 19)
+        processes.append(  # at the embedded bot's work pool's priority (nice 19)
             subprocess.Popen(
                 ["nice", "-n", "19", migrate_bot, "worker", "--concurrency", "4"],
                 env=env,

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands.config.targets_file import parse_config
 from commands.migration.runtime.runner import AlembicRunner
-from commands.pipeline import Pipeline, RunContext, RunUpdate
+from commands.pipeline import RunContext, RunUpdate, run_request
 from commands.pipeline.plans import plan_request
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -236,8 +236,8 @@ def pipeline(
             blocker.release_after(block)
 
     started = time.monotonic()
-    pipeline = Pipeline(RunContext(config=config, requests=requests, store=store))
-    outcome = pipeline.run(request.id, on_update=on_update)
+    context = RunContext(config=config, requests=requests, store=store)
+    outcome = run_request(context, request.id, on_update=on_update)
     ended = time.monotonic()
     return Result(
         "migrate-bot", writers.window(blocker.acquired, ended), ended - started, outcome.state.value

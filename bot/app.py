@@ -3,7 +3,7 @@
 ``build_app`` is the factory both modes (HTTP, Socket Mode), the tests and the
 benchmarks use. Listeners acknowledge at once (``process_before_response``:
 the listener is the ack path and does nothing slow) and hand the work to the
-``worker`` through one ``Handoff``; ``handlers`` maps each grammar command to
+work pool (``bot.work_pool``) through one ``Handoff``; ``handlers`` maps each grammar command to
 the function that does it.
 Every request passes ``bot.middleware``'s chain first (another workspace's
 requests refused, Slack's retries dropped).
@@ -43,7 +43,7 @@ from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
 from bot.middleware import global_middleware
 from bot.slack_api.replies import HomeReplier, Replier, web_client
-from bot.worker import Worker
+from bot.work_pool import WorkPool
 from commands.config.targets_file import Config, TargetConfig
 from commands.targets import TargetHandle, open_target
 
@@ -54,7 +54,7 @@ def build_app(
     settings: SlackSettings,
     *,
     config: Config,
-    worker: Worker,
+    work_pool: WorkPool,
     handlers: Mapping[type, CommandHandler] | None = None,
     plans: RecentPlans | None = None,
     open_target: Callable[[TargetConfig], TargetHandle] = open_target,
@@ -75,7 +75,7 @@ def build_app(
     """
     client = client or web_client(settings.bot_token, settings.api_url)
     reporter = reporter or ErrorReporter()
-    plans = plans or (flow.plans if flow is not None else RecentPlans())
+    plans = plans or (flow.asking.plans if flow is not None else RecentPlans())
     changes: dict[type, CommandHandler] = {}
     if flow is not None:
         changes = change_handlers(flow) | schedule_handlers(flow.scheduling)
@@ -106,7 +106,7 @@ def build_app(
             shared=shared,
         )
 
-    handoff = Handoff(context_for, worker, reporter, forward)
+    handoff = Handoff(context_for, work_pool, reporter, forward)
     register_slash_command(
         app,
         config=config,
@@ -132,7 +132,7 @@ def build_app(
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": message})
         invocation = Invocation.from_body(body)
         if invocation.user_id:
-            worker.submit(
+            work_pool.submit(
                 lambda: Replier(client, invocation).ephemeral(message),
                 name="error reply",
                 on_error=lambda exc: log.warning("could not tell the user of an error: %s", exc),

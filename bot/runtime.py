@@ -4,7 +4,7 @@ worker, tests).
 
 ``start_runtime(config, client)`` opens the audit log, the request service
 (user groups looked up in Slack), the outbox and its notifier, the pipeline
-and its run worker; marks the runs that died with the last process
+and its run threads; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
 file (reminders, scheduled starts; one per file) and the ticker that keeps
 a running request's elapsed time fresh, and the keeper of the watches after
@@ -36,10 +36,12 @@ from slack_sdk import WebClient
 from audit.store import Clock, EventStore, utc_now
 from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
+from bot.flows.asking import Asking
 from bot.flows.forwarding import Forwarder
 from bot.flows.plan_cache import RecentPlans, SharedPlans
 from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
+from bot.flows.run_flow import RunFlow
 from bot.flows.schedule_flow import ScheduleFlow
 from bot.flows.watch_messages import WatchMessages
 from bot.metrics.registry import bot_registry
@@ -47,7 +49,7 @@ from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
-from bot.worker import ThreadWorker
+from bot.work_pool import ThreadWorkPool
 from commands.config.targets_file import Config
 from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
@@ -102,7 +104,8 @@ class Ticker:
 
 @dataclass
 class BotRuntime:
-    """What a running bot holds; ``build_app(..., flow=runtime.flow, worker=runtime.worker)``."""
+    """What a running bot holds; the app is built on it with
+    ``build_app(..., flow=runtime.flow, work_pool=runtime.work_pool)``."""
 
     config: Config
     client: WebClient
@@ -111,7 +114,7 @@ class BotRuntime:
     outbox: Outbox
     notifier: Notifier
     groups: SlackUserGroups
-    worker: ThreadWorker
+    work_pool: ThreadWorkPool
     flow: RequestFlow
     scheduling: ScheduleFlow
     ticker: Ticker | None
@@ -123,7 +126,7 @@ class BotRuntime:
     def health(self) -> dict[str, Any]:
         """For ``GET /health``: the jobs and runs in progress."""
         return {
-            "worker": {"pending": self.worker.pending, "failed": self.worker.failed},
+            "worker": {"pending": self.work_pool.pending, "failed": self.work_pool.failed},
             "runs": self.flow.runs.running(),
             "watches": self.watches.open_watches(),
         }
@@ -134,10 +137,10 @@ class BotRuntime:
         if self.ticker is not None:
             self.ticker.stop()
         self.watches.stop()
-        self.flow.shutdown()
-        if not self.worker.drain(FLUSH_S):
+        self.flow.runs.shutdown()
+        if not self.work_pool.drain(FLUSH_S):
             log.warning("some commands were still being handled at shutdown")
-        self.worker.shutdown(wait=False)
+        self.work_pool.shutdown(wait=False)
         if not self.notifier.flush(FLUSH_S):
             log.warning("some notifications are still queued; they are sent after a restart")
         self.notifier.stop()
@@ -155,7 +158,7 @@ def start_runtime(
     recover: bool = True,
     min_update_interval: float = 1.0,
     tick_s: float = TICK_S,
-    worker: ThreadWorker | None = None,
+    work_pool: ThreadWorkPool | None = None,
     schedule: bool = True,
     role: Role | None = None,
     targets: Collection[str] | None = None,
@@ -178,6 +181,7 @@ def start_runtime(
     )
     if role is not Role.FRONT:
         notifier.start()
+    scheduling_here = threading.Event()
     messages = RequestMessages(
         config=config,
         requests=requests,
@@ -187,25 +191,38 @@ def start_runtime(
         clock=clock,
         channel_name=ChannelNames(client).name,
         redraw_interval=min_update_interval,
+        scheduling_here=scheduling_here.is_set,
     )
     context = RunContext(
         config=config, requests=requests, store=store, clock=clock, open_target=open_target
     )
     queue = JobQueue(shared, config) if shared else None
+    plans = SharedPlans(shared.pool) if shared else RecentPlans()
+    asking = Asking(context=context, messages=messages, plans=plans)
+    scheduling = ScheduleFlow(
+        context=context, messages=messages, ask=asking.ask, here=scheduling_here
+    )
+    runs = RunFlow(
+        context=context,
+        messages=messages,
+        queue=QueuedRuns(queue) if queue else None,
+        on_refused=scheduling.run_refused,
+    )
     flow = RequestFlow(
         context=context,
         messages=messages,
         groups=groups,
-        plans=SharedPlans(shared.pool) if shared else RecentPlans(),
-        runs=QueuedRuns(queue) if queue else None,
+        asking=asking,
+        runs=runs,
+        scheduling=scheduling,
         people=None if role is Role.FRONT else open_people(config.bot.state),
     )
     working = role is not Role.FRONT
-    interrupted = flow.recover(targets) if recover and working else []
+    interrupted = runs.recover(targets) if recover and working else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
     if schedule and working:  # after the recovery: a slot due now starts once dead runs are marked
-        flow.scheduling.start()
+        scheduling.start(runs)
     told = WatchMessages(messages)
     watches = WatchKeeper(
         context,
@@ -222,9 +239,9 @@ def start_runtime(
         outbox=outbox,
         notifier=notifier,
         groups=groups,
-        worker=worker or _worker_for(role),
+        work_pool=work_pool or _work_pool_for(role),
         flow=flow,
-        scheduling=flow.scheduling,
+        scheduling=scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
         interrupted=interrupted,
         metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
@@ -233,11 +250,11 @@ def start_runtime(
     )
 
 
-def _worker_for(role: Role) -> ThreadWorker:
+def _work_pool_for(role: Role) -> ThreadWorkPool:
     """Where listeners' work goes after the ack. A front's only enqueues (one insert):
     it runs at normal priority, since a lowered thread that holds the interpreter lock
     on a busy machine keeps the acknowledgements waiting for it."""
-    return ThreadWorker(nice=0) if role is Role.FRONT else ThreadWorker()
+    return ThreadWorkPool(nice=0) if role is Role.FRONT else ThreadWorkPool()
 
 
 @dataclass(frozen=True)
@@ -256,7 +273,7 @@ def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
         app = build_app(
             settings,
             config=config,
-            worker=runtime.worker,
+            work_pool=runtime.work_pool,
             flow=runtime.flow,
             client=client,
             forward=Forwarder(runtime.queue, runtime.requests) if runtime.queue else None,

@@ -36,7 +36,7 @@ from bot.adapters.slack_settings import (
 from bot.metrics.exposition import MetricsServer
 from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
-from bot.sandbox.runner import serve_sandbox
+from bot.sandbox.sandbox import serve_sandbox
 from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_SOURCE, Config, demo_config, load_config
 

@@ -13,24 +13,22 @@ import pytest
 
 from audit.store import utc_now
 from bot.views import limits
-from bot.views.fleet_announcements import fleet_outcome_thread, member_thread_line
-from bot.views.fleet_picture import fleet_picture
-from bot.views.fleet_request import fleet_request_message
-from bot.views.fleet_status import fleet_status_blocks
+from bot.views.announcements import outcome_thread
 from bot.views.ids import ActionId
+from bot.views.request import request_message
 from bot.views.request_card import RequestCard
+from bot.views.run_picture import fleet_picture
+from bot.views.status import fleet_status_blocks
+from bot.views.thread_lines import member_thread_line
 from commands.checks import CheckResult, Phase, Report, Verdict
 from commands.config.fleet import WaveSize
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.errors import ConfigError, UnknownTargetError
 from commands.fleet.member_status import FleetStatus, MemberStatus
-from commands.fleet.outcome import fleet_outcome
-from commands.fleet.progress import FleetUpdate, FleetUpdateKind
 from commands.fleet.set_checks import set_report
 from commands.fleet.set_plan import groups, member_fingerprint
 from commands.fleet.survey import MemberSurvey
 from commands.fleet.waves import describe_waves, split_waves
-from commands.fleet.ways_back import FleetWayBack, fleet_ways_back
 from commands.migration.script.fingerprint import (
     MemberPlan,
     PlanFingerprint,
@@ -38,11 +36,14 @@ from commands.migration.script.fingerprint import (
     describe_changes,
 )
 from commands.migration.script.plan import Status
+from commands.pipeline.outcomes import fleet_outcome
+from commands.pipeline.progress import FleetUpdate, FleetUpdateKind
+from commands.pipeline.ways_back import FleetWayBack, fleet_ways_back
 from commands.requests import Request, RequestService, TargetFrozenError
-from commands.requests.fleet_runs import FleetNotRunningError, MemberDriftedError
+from commands.requests.errors import FleetNotRunningError, MemberDriftedError
 from commands.requests.inputs import RequestInputError
 from commands.requests.live_use import LiveUseNotAcknowledgedError, warned_findings
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import MemberState, RequestKind, RequestState, StepStatus
 from tests.support.request_helpers import APPROVER, REQUESTER, Clock, make_service
 
@@ -338,7 +339,7 @@ def test_members_live_use_is_on_the_fleets_request_and_each_approver_acknowledge
     )
     asked = service.get(request.id)
     assert len(warned_findings(asked)) == 2
-    _, blocks = fleet_request_message(RequestCard(asked, (APPROVER,), (), (), 3600, utc_now()))
+    _, blocks = request_message(RequestCard(asked, (APPROVER,), (), (), 3600, utc_now()))
     assert ActionId.VIEW_LIVE_USE in str(blocks) and ActionId.LIVE_USE_ACK in str(blocks)
     assert "On acme, globex: `videos.youtube_id`" in str(blocks)
     with pytest.raises(LiveUseNotAcknowledgedError, match=r"`videos\.youtube_id`, `users\.fax`"):
@@ -385,7 +386,7 @@ def test_a_fleet_of_hundreds_stays_inside_block_kits_limits(service: RequestServ
     now = request.created_at + timedelta(minutes=5)
     picture = fleet_picture(request, waves_total=3, now=now)
     card = RequestCard(request, ("U0BOB",), (), (), 3600, now, fleet=picture)
-    _, blocks = fleet_request_message(card)
+    _, blocks = request_message(card)
     assert limits.problems(blocks) == []
     text = str(blocks)
     assert "300 of 300 members" in text and "26 succeeded" in text and "14 failed" in text
@@ -404,9 +405,9 @@ def test_a_fleet_of_hundreds_stays_inside_block_kits_limits(service: RequestServ
         3600,
         now,
         fleet=fleet_picture(ended, waves_total=3, now=now),
-        fleet_ways_back=offers,
+        ways_back=offers,
     )
-    _, blocks = fleet_request_message(card)
+    _, blocks = request_message(card)
     assert limits.problems(blocks) == []
     assert ActionId.FLEET_RETRY in str(blocks) and ActionId.FLEET_BACK_TO_START in str(blocks)
     outcome = fleet_outcome(
@@ -416,7 +417,7 @@ def test_a_fleet_of_hundreds_stays_inside_block_kits_limits(service: RequestServ
         started_at=now,
         finished_at=now,
     )
-    assert limits.problems(fleet_outcome_thread(outcome)[1]) == []
+    assert limits.problems(outcome_thread(outcome)[1]) == []
 
     update = FleetUpdate(
         request.id,

@@ -46,7 +46,7 @@ def test_stop_starts_no_new_member_and_aborts_the_running_ones_at_a_revision_bou
         return all(members[m].revision_running == SLOW_REVISION for m in SLOW)
 
     with ThreadPoolExecutor(1) as pool:
-        run = pool.submit(fleet.runner().run, request_id, cancel=cancel)
+        run = pool.submit(fleet.run, request_id, cancel=cancel)
         wait_for(both_inside, TIMEOUT, "both slow members inside their sleeping revision")
         cancel.set()  # what Stop the run sets
         outcome = run.result(timeout=TIMEOUT)

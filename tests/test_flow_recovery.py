@@ -71,7 +71,7 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def started_run(bot: Bot, key: str) -> str:
     """An upgrade of ``halted`` asked, approved and recorded as started, as a run the
     bot was in when it died (nothing runs it); its id."""
-    proposal = bot.runtime.flow.ask(
+    proposal = bot.runtime.flow.asking.ask(
         Asker(ALICE, DEV, key), kind=RequestKind.UPGRADE, target="halted", goal=None
     )
     request_id = proposal.request.id
@@ -83,7 +83,7 @@ def started_run(bot: Bot, key: str) -> str:
 
 
 def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
-    flow = bot.runtime.flow
+    flow = bot.runtime.flow.runs
     request_id = started_run(bot, "halted-1")
     found = flow.recover()  # as at start-up: the run's lock is free, nobody runs it
     assert [run.request.id for run in found] == [request_id]
@@ -102,7 +102,7 @@ def test_a_run_that_died_with_the_bot_is_announced_once(bot: Bot) -> None:
 def test_a_run_that_ended_as_the_bot_died_is_announced_at_restart_once(bot: Bot) -> None:
     """The outcome recorded, the bot killed before it queued the announcement: the
     next start finds the run in the log and tells the ops channel, once."""
-    flow = bot.runtime.flow
+    flow = bot.runtime.flow.runs
     request_id = started_run(bot, "unannounced-1")
     bot.runtime.requests.finish_run(
         request_id, actor="migrate-bot", outcome=RequestState.FAILED, reason="b_two failed"
@@ -121,7 +121,9 @@ def test_shutting_down_aborts_the_runs_in_flight(bot: Bot, tmp_path: Path) -> No
     other = bot.runtime_beside(tmp_path / "other.sqlite3")
     try:
         asker = Asker(ALICE, DEV, "shutdown-1")
-        request = other.flow.ask(asker, kind=RequestKind.UPGRADE, target="slow", goal=None).request
+        request = other.flow.asking.ask(
+            asker, kind=RequestKind.UPGRADE, target="slow", goal=None
+        ).request
         assert "starting" in other.flow.approve(request.id, user=BOB, fingerprint_seen=None)
         wait_for(
             lambda: running_revision(other.requests.get(request.id), "s_one"), timeout=RUN_TIMEOUT

@@ -42,7 +42,7 @@ def test_bundled_project_runs_end_to_end(tmp_path: Path, fresh_db: DatabaseUrl) 
     target = pipeline_target(tmp_path, fresh_db, None)
     proposal = target.approved()
     updates: list[RunUpdate] = []
-    outcome = target.pipeline().run(proposal.request.id, on_update=updates.append)
+    outcome = target.run(proposal.request.id, on_update=updates.append)
     assert outcome.state is RequestState.SUCCEEDED, outcome.error
     assert outcome.database_revisions == (HEAD,)
     assert [a.revision for a in outcome.applied] == [r.id for r in proposal.plan.revisions]
@@ -63,7 +63,7 @@ def test_bundled_project_runs_end_to_end(tmp_path: Path, fresh_db: DatabaseUrl) 
     assert [(u.index, u.total) for u in done][-1] == (8, 8)
     assert target.store.verify().ok
     with pytest.raises(WrongStateError):  # an approval is good for one run
-        target.pipeline().run(proposal.request.id)
+        target.run(proposal.request.id)
 
 
 def test_a_failed_backup_means_no_revision_is_applied(
@@ -71,7 +71,7 @@ def test_a_failed_backup_means_no_revision_is_applied(
 ) -> None:
     target = pipeline_target(tmp_path, fresh_db, [HOT_TABLE], backup="file:///dev/null/nope")
     proposal = target.approved()
-    outcome = target.pipeline().run(proposal.request.id)
+    outcome = target.run(proposal.request.id)
     assert outcome.state is RequestState.FAILED and outcome.failed_step is RunStep.BACKUP
     assert "backup failed, nothing was changed" in (outcome.error or "")
     assert outcome.database_revisions == ()
@@ -91,7 +91,7 @@ def test_a_second_run_on_the_same_database_is_refused(
             match=r"another run holds .*M-99 upgrade by a laptop \(pid \d+\) since",
         ),
     ):
-        target.pipeline().run(proposal.request.id)
+        target.run(proposal.request.id)
     refused = target.requests.get(proposal.request.id)  # ended, saying why: ask again
     assert refused.state is RequestState.REFUSED and refused.closure is not None
     assert "M-99 upgrade by a laptop" in refused.closure.reason
@@ -112,7 +112,7 @@ def test_a_blocked_revision_retries_then_fails_without_stalling_writers(
     holder = LockHolder(fresh_db, "hot")
     try:
         with Writers(fresh_db, "hot") as writers:
-            outcome = target.pipeline().run(proposal.request.id, on_update=updates.append)
+            outcome = target.run(proposal.request.id, on_update=updates.append)
     finally:
         holder.release()
     assert outcome.state is RequestState.FAILED and outcome.failed_step is RunStep.APPLY
@@ -144,7 +144,7 @@ def test_max_duration_aborts_at_a_consistent_revision(
             done.append(update.revision)
 
     started = time.monotonic()
-    outcome = target.pipeline().run(proposal.request.id, on_update=on_update)
+    outcome = target.run(proposal.request.id, on_update=on_update)
     assert time.monotonic() - started < 50
     assert outcome.state is RequestState.ABORTED and outcome.failed_step is RunStep.APPLY
     # The deadline lands in slow03 (its sleep outlasts it) unless a loaded machine
@@ -166,7 +166,7 @@ def test_cancel_aborts_the_revision_in_flight(tmp_path: Path, fresh_db: Database
         if update.revision == "slow03" and update.kind == "started":
             threading.Timer(1.0, cancel.set).start()
 
-    outcome = target.pipeline().run(proposal.request.id, on_update=on_update, cancel=cancel)
+    outcome = target.run(proposal.request.id, on_update=on_update, cancel=cancel)
     assert outcome.state is RequestState.ABORTED and outcome.database_revisions == ("alter2",)
 
 
@@ -220,5 +220,5 @@ def test_sigkill_mid_upgrade_comes_back_interrupted(tmp_path: Path, fresh_db: Da
         pass  # free
     assert recover_interrupted(target.context()) == []  # told once
     with pytest.raises(WrongStateError):  # never resumed without a new approval
-        target.pipeline().run(request_id)
+        target.run(request_id)
     assert target.store.verify().ok

@@ -11,9 +11,9 @@ import pytest
 from commands.config.alembic_project import AlembicProject
 from commands.migration.runtime.executor import (
     ExecutionSettings,
+    RevisionCallbacks,
     RevisionEvent,
     RevisionFailedError,
-    RevisionHooks,
     commits_part_way,
     execute_revisions,
 )
@@ -76,7 +76,7 @@ def run(
             [graph[rev.id]],
             Direction.UP,
             label="M-1",
-            hooks=RevisionHooks(
+            callbacks=RevisionCallbacks(
                 start=lambda revision, round_: None,
                 done=lambda revision, result, round_: results.append(result),
                 event=events.append,

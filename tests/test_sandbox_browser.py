@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from slack_sdk import WebClient
 
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.sandbox import Sandbox
 from tests.support.sandbox_page import (
     APPROVER,
     PEOPLE,

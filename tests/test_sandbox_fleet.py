@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bot.runtime import start_bot
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.sandbox import Sandbox
 from bot.sandbox.settings import SandboxSettings
 from commands.config.targets_file import DEMO_FLEET, DEMO_TARGET, demo_config
 from commands.postgres.database_url import DatabaseUrl

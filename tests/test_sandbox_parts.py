@@ -9,7 +9,7 @@ import pytest
 
 from bot.sandbox import payloads
 from bot.sandbox.people import People, Person, PersonSpecError, default_people
-from bot.sandbox.runner import sandbox_config
+from bot.sandbox.sandbox import sandbox_config
 from commands.config.targets_file import DEMO_TARGET, demo_config
 
 OPTIONS = [

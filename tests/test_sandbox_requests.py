@@ -17,7 +17,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from bot.runtime import start_runtime
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.sandbox import Sandbox
 from commands.config.targets_file import DEMO_TARGET
 from commands.migration.planning import status
 from commands.targets import open_target

@@ -26,7 +26,7 @@ from bot.local_slack.server import LocalSlackServer
 from bot.local_slack.workspace import Workspace
 from bot.views import limits
 from bot.views.ids import ActionId
-from bot.worker import ThreadWorker
+from bot.work_pool import ThreadWorkPool
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, TargetConfig, parse_config
 from commands.migration.planning import status
 from commands.postgres.database_url import DatabaseUrl
@@ -44,7 +44,7 @@ SECRET = "test-signing-secret-0123456789"
 class Bot:
     sender: SlackSender
     slack: LocalSlackServer
-    worker: ThreadWorker
+    worker: ThreadWorkPool
     config: Config
     open: Callable[[TargetConfig], TargetHandle]
 
@@ -88,11 +88,11 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
     with LocalSlackServer(workspace, bot_token=TOKEN) as slack:
         settings = SlackSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=slack.api_url)
-        worker = ThreadWorker()
+        worker = ThreadWorkPool()
         app = build_app(
             settings,
             config=config,
-            worker=worker,
+            work_pool=worker,
             open_target=opener,
             handlers={grammar.Backups: explode},
         )

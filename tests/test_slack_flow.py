@@ -216,7 +216,7 @@ def test_double_clicks_and_slack_retries_approve_once_and_run_once(bot: Bot) -> 
     for thread in threads:
         thread.join()
     assert finished(bot, request_id).state is RequestState.SUCCEEDED
-    assert bot.runtime.worker.drain(30)
+    assert bot.runtime.work_pool.drain(30)
     assert events(bot, request_id, EventKind.APPROVAL_GRANTED) == 1
     assert events(bot, request_id, EventKind.RUN_STARTED) == 1
     answers = [e.text for e in bot.slack.workspace.ephemerals[since:] if e.user == CAROL]
@@ -393,11 +393,11 @@ def test_a_forged_or_stale_approve_click_gets_401_and_changes_nothing(
         ActionId.APPROVE, request_id, user=BOB, channel=DEV, block_id=element["block_id"]
     )
     # the request's own messages (its DMs to the approvers) sent before counting
-    assert bot.runtime.worker.drain(30) and bot.runtime.notifier.flush(30)
+    assert bot.runtime.work_pool.drain(30) and bot.runtime.notifier.flush(30)
     calls = len(bot.slack.calls())
     assert bot.sender.post(body, secret="not-the-signing-secret")[0] == 401
     assert bot.sender.post(body, timestamp=int(time.time()) - 600)[0] == 401
-    assert bot.runtime.worker.drain(30) and bot.runtime.notifier.flush(30)
+    assert bot.runtime.work_pool.drain(30) and bot.runtime.notifier.flush(30)
     assert unchanged(bot.request(request_id)) == before
     assert len(bot.slack.calls()) == calls
 
@@ -448,7 +448,7 @@ def test_fuzzed_clicks_never_escape_and_never_change_a_request(
             element=element if checklist else None,
         )
         assert bot.sender.post(body)[0] == 200
-    assert bot.runtime.worker.drain(30)
+    assert bot.runtime.work_pool.drain(30)
     assert unchanged(bot.request(request_id)) == before
     said = [e.text for e in bot.slack.workspace.ephemerals[since:]]
     assert not any("Something went wrong" in text for text in said), said

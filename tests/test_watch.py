@@ -141,7 +141,7 @@ def test_a_dropped_index_shows_as_a_slower_statement_and_new_sequential_scans(
         request_id = first.request.id
         assert target.store.events(request_id=request_id, kinds=[EventKind.WATCH_SAMPLED])
         lookups(pgss_db)  # the application, with its index
-        outcome = target.pipeline().run(request_id)
+        outcome = target.run(request_id)
         assert outcome.state is RequestState.SUCCEEDED, outcome.error
         lookups(pgss_db)  # the same lookups, now scanning the table
 
@@ -151,7 +151,7 @@ def test_a_dropped_index_shows_as_a_slower_statement_and_new_sequential_scans(
         assert not alert.final and alert.slowed and alert.scans and alert.health.failures == 0
         # another run on the target goes on during the watch: the watch holds no lock
         second = target.approved(goal="i3")
-        assert target.pipeline().run(second.request.id).state is RequestState.SUCCEEDED
+        assert target.run(second.request.id).state is RequestState.SUCCEEDED
 
         health.status = 503  # and then the application's health URL fails
         clock.jump_to(clock() + timedelta(minutes=11))
@@ -189,7 +189,7 @@ def test_a_watch_resumes_after_a_restart_and_is_finished_once(
         before_restart = WatchKeeper(context)
         request_id = target.approved(goal="i2").request.id
         lookups(pgss_db)
-        assert target.pipeline().run(request_id).state is RequestState.SUCCEEDED
+        assert target.run(request_id).state is RequestState.SUCCEEDED
         lookups(pgss_db)
         clock.jump_to(clock() + timedelta(minutes=2))
         restarted = WatchKeeper(context)  # a new process, with the same audit log

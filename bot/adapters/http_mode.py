@@ -5,7 +5,7 @@ small JSON status, ``GET /metrics`` Prometheus (``bot.metrics``). Bolt's
 Starlette adapter calls the (blocking) ``dispatch`` on the event loop; here it
 runs on a thread of the server's pool instead, so twenty senders at once are
 served side by side rather than one by one, and the work a listener hands to
-the worker starts once the answer has been sent.
+the work pool starts once the answer has been sent.
 
 Before Bolt sees a request, the edge refuses, with one log line each: a body
 over ``MAX_BODY`` (413); a missing, wrong or stale (over five minutes)
@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from bot.adapters.payload_shape import payload_problem
 from bot.metrics.exposition import metrics_route
-from bot.worker import answering, holding_jobs, release
+from bot.work_pool import answering, holding_jobs, release
 
 log = logging.getLogger(__name__)
 

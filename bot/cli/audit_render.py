@@ -10,8 +10,10 @@ from typing import Any
 
 from audit.chain import Event, canonical_json
 from audit.store import VerifyReport
-from bot.cli.fleet_render import members_json, members_text
+from bot.cli.render import revisions_text
+from bot.cli.run_render import MARKS
 from commands.requests import Request
+from commands.requests.members import MemberRun
 from commands.requests.wording import format_time, state_phrase
 
 CSV_COLUMNS = ("seq", "ts", "request_id", "target", "actor", "kind", "data", "prev_hash", "hash")
@@ -174,7 +176,7 @@ def request_json(request: Request) -> dict[str, Any]:
             if request.preflight
             else None
         ),
-        "members": members_json(request) if request.is_fleet else None,
+        "members": members_json(request) if request.members else None,
         "current_step": request.run.current_step if request.run else None,
         "last_revision_applied": request.run.last_revision_applied if request.run else None,
         "closed": (
@@ -191,3 +193,42 @@ def request_json(request: Request) -> dict[str, Any]:
 
 def _names(revisions: tuple[str, ...]) -> str:
     return ", ".join(revisions) if revisions else "base"
+
+
+def members_text(request: Request) -> list[str]:
+    """A fleet request's members, one line each: state, revision, backup, error."""
+    if not request.members:
+        return []
+    width = max(len(name) for name in request.members)
+    lines = [f"  members ({len(request.members)}):"]
+    for member in request.members.values():
+        lines.append(f"    {MARKS[member.state]} {member.name:<{width}}  {_run_line(member)}")
+    return lines
+
+
+def _run_line(member: MemberRun) -> str:
+    now = member.revision_now
+    parts = [f"{member.state.value:<11}", f"at {revisions_text(now) if now is not None else '?'}"]
+    if member.wave is not None:
+        parts.append(f"wave {member.wave}")
+    if member.backup_id:
+        parts.append(f"backup {member.backup_id}")
+    if member.error:
+        parts.append(member.error.splitlines()[0][:160])
+    return "  ".join(parts)
+
+
+def members_json(request: Request) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": m.name,
+            "state": m.state.value,
+            "wave": m.wave,
+            "from": list(m.from_revisions),
+            "to": list(m.to_revisions),
+            "current": list(m.revision_now) if m.revision_now is not None else None,
+            "backup_id": m.backup_id,
+            "error": m.error or None,
+        }
+        for m in request.members.values()
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli import fleet_render, render
+from bot.cli import render
 from bot.cli.check_render import findings_text, report_text
 from bot.cli.forecast_render import forecast_text
 from bot.cli.forecasts import learned_for
@@ -19,11 +19,10 @@ from commands.checks.forecast.learned import Learned
 from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import Config, load_config
-from commands.fleet.intake import FleetAsk, plan_fleet
-from commands.fleet.status import fleet_status
+from commands.fleet.planning import FleetAsk, plan_fleet
+from commands.fleet.status import target_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
-from commands.migration.planning import status as load_status
 from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle, open_target
@@ -48,12 +47,7 @@ def status(target: str, out: Output) -> None:
     """Show a target's current and head revisions and what is pending; for a fleet, how
     many members are at each revision, which are behind and which unreachable."""
     config = load_config()
-    named = config.target(target)
-    if named.is_fleet:
-        fleet = fleet_status(config, named, open_target)
-        out.emit(fleet, render_json=fleet_render.status_json, render_text=fleet_render.status_text)
-        return
-    result = load_status(open_target(named))
+    result = target_status(config, config.target(target), open_target)
     out.emit(result, render_json=render.status_json, render_text=render.status_text)
 
 
@@ -104,7 +98,7 @@ def _fleet_plan(
             "preflight": p.report.to_json(),
         },
         render_text=lambda p: (
-            f"{fleet_render.plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
+            f"{render.set_plan_text(p, show_sql=show_sql)}\n\n{report_text(p.report)}"
         ),
     )
 

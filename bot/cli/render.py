@@ -1,4 +1,6 @@
-"""Plain-text and JSON renderings of domain objects for the terminal. Pure functions."""
+"""Plain-text and JSON renderings of domain objects for the terminal: targets, a
+target's status and plan (a fleet's: its members by revision, its set plan), its
+history. Pure functions."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from commands.config.targets_file import Config, TargetConfig
+from commands.fleet.member_status import FleetStatus
+from commands.fleet.planning import FleetPlan
+from commands.fleet.set_checks import names
+from commands.fleet.set_plan import groups
 from commands.migration.script.plan import HistoryEntry, Plan, Status
 from commands.migration.script.revision_graph import Direction, Revision
 
@@ -65,7 +71,9 @@ def targets_text(config: Config, environ: Mapping[str, str] = os.environ) -> str
     return "\n".join(lines)
 
 
-def status_json(status: Status) -> dict[str, Any]:
+def status_json(status: Status | FleetStatus) -> dict[str, Any]:
+    if isinstance(status, FleetStatus):
+        return fleet_status_json(status)
     return {
         "target": status.target,
         "database": status.database,
@@ -77,7 +85,9 @@ def status_json(status: Status) -> dict[str, Any]:
     }
 
 
-def status_text(status: Status) -> str:
+def status_text(status: Status | FleetStatus) -> str:
+    if isinstance(status, FleetStatus):
+        return fleet_status_text(status)
     head_note = "  (at head)" if status.at_head else ""
     lines = [
         f"{status.target}: {status.database} (PostgreSQL {status.server_version})",
@@ -90,6 +100,50 @@ def status_text(status: Status) -> str:
     else:
         lines.append("  pending: none")
     return "\n".join(lines)
+
+
+def fleet_status_text(status: FleetStatus) -> str:
+    heads = revisions_text(status.heads) if status.heads else "unknown"
+    total = len(status.members)
+    lines = [
+        f"{status.target}: {total} member(s), head {heads}",
+        f"  at head: {status.at_head}   behind: {len(status.behind)}"
+        f"   unreachable: {len(status.unreachable)}",
+        "  by revision:",
+    ]
+    for revisions, members in status.by_revision:
+        mark = "  (head)" if revisions == status.heads else ""
+        lines.append(
+            f"    {revisions_text(revisions):<24} {len(members):>4}{mark}  {names(members, 6)}"
+        )
+    for member in status.behind:
+        assert member.status is not None
+        lines.append(f"  behind: {member.name} by {len(member.status.pending)} revision(s)")
+    lines += [f"  unreachable: {m.name}: {m.error}" for m in status.unreachable]
+    return "\n".join(lines)
+
+
+def fleet_status_json(status: FleetStatus) -> dict[str, Any]:
+    return {
+        "target": status.target,
+        "heads": list(status.heads),
+        "members": [
+            {
+                "name": m.name,
+                "current": list(m.status.current) if m.status else None,
+                "at_head": m.status.at_head if m.status else None,
+                "pending": len(m.status.pending) if m.status else None,
+                "error": m.error,
+            }
+            for m in status.members
+        ],
+        "by_revision": [
+            {"revisions": list(revisions), "members": list(members)}
+            for revisions, members in status.by_revision
+        ],
+        "behind": [m.name for m in status.behind],
+        "unreachable": [m.name for m in status.unreachable],
+    }
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -125,6 +179,29 @@ def plan_text(plan: Plan, *, show_sql: bool = True) -> str:
             lines.append(textwrap.indent(sql.strip(), "      | ", lambda _line: True))
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def set_plan_text(planned: FleetPlan, *, show_sql: bool = True) -> str:
+    """The groups, each with the revisions it runs; each distinct revision's SQL once."""
+    fingerprint = planned.fingerprint
+    verb = fingerprint.action
+    lines = [f"Plan for {fingerprint.target}: {verb} {len(fingerprint.members)} member(s)"]
+    messages = {r.id: r.message for r in planned.plan.revisions}
+    for group in groups(fingerprint):
+        start = revisions_text(group.from_revisions)
+        lines.append(f"\n{len(group.members)} member(s) at {start}: {names(group.members, 6)}")
+        if not group.revisions:
+            lines.append("  nothing to do")
+        for index, revision in enumerate(group.revisions, start=1):
+            lines.append(
+                f"  [{index}/{len(group.revisions)}] {revision}  {messages.get(revision, '')}"
+            )
+    if show_sql:
+        for revision in planned.plan.revisions:
+            sql = planned.plan.sql.get(revision.id)
+            if sql:
+                lines.append(f"\n-- {revision.id}  {revision.message}\n{sql.strip()}")
+    return "\n".join(lines)
 
 
 def history_text(entries: list[HistoryEntry]) -> str:

@@ -35,7 +35,7 @@ from bot.metrics.exposition import MetricsServer
 from bot.middleware import global_middleware
 from bot.runtime import BotRuntime, Role, start_runtime
 from bot.slack_api.replies import web_client
-from bot.worker import InlineWorker
+from bot.work_pool import InlineWorkPool
 from commands.config.targets_file import DEFAULT_QUEUE, Config, load_config
 from commands.errors import ConfigError
 from commands.jobs.queue import job_app
@@ -69,12 +69,12 @@ class WorkerHandlers:
     def run(
         self, request_id: str, target: str, *, until: datetime | None, cancel: threading.Event
     ) -> None:
-        self.runtime.flow.run_here(request_id, target, until=until, cancel=cancel)
+        self.runtime.flow.runs.run_here(request_id, target, until=until, cancel=cancel)
 
     def settle_run(self, request_id: str, target: str) -> bool:
         """A stalled run's request: interrupted and announced here unless another worker
         did; ``True`` once it no longer runs."""
-        self.runtime.flow.recover({target})
+        self.runtime.flow.runs.recover({target})
         return self.runtime.requests.get(request_id).state is not RequestState.RUNNING
 
 
@@ -105,7 +105,7 @@ def run_worker(options: WorkerOptions, environ: Mapping[str, str] = os.environ) 
         app = build_app(
             settings,
             config=config,
-            worker=InlineWorker(),
+            work_pool=InlineWorkPool(),
             flow=runtime.flow,
             client=client,
             middleware=global_middleware(
@@ -158,8 +158,8 @@ def _stop_on_signals(working: asyncio.Task[None], runtime: BotRuntime) -> None:
 
     def stop() -> None:
         log.info("stopping: aborting running runs")
-        for request_id in runtime.flow.executor.running():
-            runtime.flow.executor.cancel(request_id)
+        for request_id in runtime.flow.runs.executor.running():
+            runtime.flow.runs.executor.cancel(request_id)
         working.cancel()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -23,30 +23,18 @@ from bot.views.announcements import (
     outcome_announcement,
     outcome_note,
     outcome_thread,
-    update_thread_line,
 )
 from bot.views.blocks import Block
-from bot.views.fleet_announcements import (
-    fleet_approval_wanted,
-    fleet_interrupted_announcement,
-    fleet_outcome_announcement,
-    fleet_outcome_note,
-    fleet_outcome_thread,
-    member_thread_line,
-    wave_summary,
-)
-from bot.views.fleet_picture import fleet_picture
-from bot.views.fleet_request import fleet_request_message
 from bot.views.people import USER_ID
 from bot.views.request import request_message
 from bot.views.request_card import RequestCard
-from bot.views.run_picture import RunNews, run_picture
+from bot.views.run_picture import RunNews, fleet_picture, run_picture
+from bot.views.thread_lines import thread_line, wave_summary
 from commands.config.targets_file import USER_GROUP, Config
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
 from commands.fleet.set_plan import members_to_run
 from commands.fleet.waves import split_waves
-from commands.fleet.ways_back import fleet_ways_back
-from commands.pipeline import InterruptedRun, RunOutcome, RunUpdate
+from commands.pipeline import InterruptedRun, RunOutcome
+from commands.pipeline.progress import FleetUpdate, FleetUpdateKind, Update
 from commands.pipeline.ways_back import ways_back
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import RequestState
@@ -77,6 +65,7 @@ class RequestMessages:
         clock: Clock = utc_now,
         channel_name: ChannelName = lambda _channel: None,
         redraw_interval: float = 1.0,
+        scheduling_here: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
         self.channel_name = channel_name
@@ -91,8 +80,7 @@ class RequestMessages:
         self._guard = threading.Lock()
         self._redraws = Redraws(self.refresh, redraw_interval)
         self._fleets: set[str] = set()  # fleet runs this process watches
-        # whether this process schedules (set by the flow that holds the scheduler)
-        self.scheduler_running: Callable[[], bool] = lambda: True
+        self.scheduling_here = scheduling_here  # whether a scheduler runs in this process
 
     # --- the request message ---------------------------------------------------
 
@@ -121,34 +109,14 @@ class RequestMessages:
 
     @staticmethod
     def draw(card: RequestCard) -> tuple[str, list[Block]]:
-        """The request message's text and blocks: a fleet's, or a single target's."""
-        if card.request.is_fleet:
-            return fleet_request_message(card)
+        """The request message's text and blocks."""
         return request_message(card)
 
     def card(self, request: Request) -> RequestCard:
-        if request.is_fleet:
-            return self._fleet_card(request)
+        """What the message shows: the request, what the policy still needs, its run (a
+        fleet's as a picture of its members), its ways back."""
         policy = self.requests.policy(request.target)
         waiting = request.state is RequestState.AWAITING_APPROVAL
-        return RequestCard(
-            request=request,
-            approvers=policy.approvers,
-            checklist=policy.checklist,
-            missing=self.requests.tally(request).missing if waiting else (),
-            approval_ttl_s=policy.ttl_seconds,
-            now=self.clock(),
-            run=run_picture(request, self._news.get(request.id)),
-            ways_back=ways_back(request, self.store),
-            note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
-            can_schedule=self._schedulable(request.target),
-        )
-
-    def _fleet_card(self, request: Request) -> RequestCard:
-        """A fleet request's card: its run as a fleet picture, its ways back by member."""
-        policy = self.requests.policy(request.target)
-        waiting = request.state is RequestState.AWAITING_APPROVAL
-        settings = self.config.target(request.target).fleet
         now = self.clock()
         return RequestCard(
             request=request,
@@ -157,11 +125,12 @@ class RequestMessages:
             missing=self.requests.tally(request).missing if waiting else (),
             approval_ttl_s=policy.ttl_seconds,
             now=now,
+            run=run_picture(request, self._news.get(request.id)),
+            ways_back=ways_back(request, self.store),
             note=self._notes.get(request.id) if request.state is RequestState.APPROVED else None,
             can_schedule=self._schedulable(request.target),
             fleet=fleet_picture(request, waves_total=self._waves_total(request), now=now),
-            fleet_settings=settings,
-            fleet_ways_back=fleet_ways_back(request),
+            fleet_settings=self.config.target(request.target).fleet,
         )
 
     def _waves_total(self, request: Request) -> int:
@@ -174,7 +143,7 @@ class RequestMessages:
         """A time can be picked for the target: it has windows or allows any time, and
         this process runs the scheduler."""
         target = self.config.target(target_name)
-        return bool(target.windows or target.allow_outside_windows) and self.scheduler_running()
+        return bool(target.windows or target.allow_outside_windows) and self.scheduling_here()
 
     def not_started(self, request_id: str, reason: str) -> None:
         """An approved request that could not start: say why on the message and in the thread."""
@@ -203,8 +172,7 @@ class RequestMessages:
         policy = self.requests.policy(request.target)
         channel = request.origin.get("channel")
         name = self.channel_name(channel) if channel else None
-        wanted = fleet_approval_wanted if request.is_fleet else approval_wanted
-        text, blocks = wanted(request, channel, name)
+        text, blocks = approval_wanted(request, channel, name)
         link = Link(
             token=REQUEST_LINK, message=message_key(request.id), label="the request", fallback=""
         )
@@ -228,7 +196,7 @@ class RequestMessages:
 
     # --- runs ----------------------------------------------------------------------
 
-    def on_update(self, update: RunUpdate | FleetUpdate) -> None:
+    def on_update(self, update: Update) -> None:
         """A run's news: the live status redrawn, the notable steps in the thread."""
         if isinstance(update, FleetUpdate):
             self._on_fleet_update(update)
@@ -238,7 +206,7 @@ class RequestMessages:
                 update
             )
         self.refresh(update.request_id)
-        line = update_thread_line(update)
+        line = thread_line(update)
         if line is not None:
             self.thread(self.requests.get(update.request_id), line)
 
@@ -249,7 +217,7 @@ class RequestMessages:
         with self._guard:
             self._fleets.add(update.request_id)
         self._redraws.mark(update.request_id)
-        line = member_thread_line(update)
+        line = thread_line(update)
         if update.kind is FleetUpdateKind.WAVE_FINISHED and update.wave is not None:
             request = self.requests.get(update.request_id)
             line = wave_summary(request, update.wave, self._waves_total(request))
@@ -263,11 +231,10 @@ class RequestMessages:
 
     def announce_outcome(self, outcome: RunOutcome) -> None:
         """The final message, the thread's details, ops, stakeholders and the requester."""
-        if isinstance(outcome, FleetOutcome):
-            self._announce_fleet_outcome(outcome)
-            return
         with self._guard:
             self._news.pop(outcome.request_id, None)
+            self._fleets.discard(outcome.request_id)
+        self._redraws.cancel(outcome.request_id)
         request = self.requests.get(outcome.request_id)
         self.refresh(request.id)
         key = _outcome_key(request.id)
@@ -280,34 +247,6 @@ class RequestMessages:
             mine = outcome_note(outcome, request, for_requester=True)
             self.notifier.post(request.requester, *mine, key=f"{key}:requester")
 
-    def _announce_fleet_outcome(self, outcome: FleetOutcome) -> None:
-        with self._guard:
-            self._fleets.discard(outcome.request_id)
-        self._redraws.cancel(outcome.request_id)
-        request = self.requests.get(outcome.request_id)
-        self.refresh(request.id)
-        key = _outcome_key(request.id)
-        self.thread(request, *fleet_outcome_thread(outcome), key=f"{key}:thread")
-        offers = fleet_ways_back(request)
-        self.tell_ops(*fleet_outcome_announcement(outcome, request, offers), key=f"{key}:ops")
-        note = fleet_outcome_note(outcome, request, for_requester=False)
-        self.tell_stakeholders(request.target, *note, key=f"{key}:stakeholders")
-        if USER_ID.match(request.requester):
-            mine = fleet_outcome_note(outcome, request, for_requester=True)
-            self.notifier.post(request.requester, *mine, key=f"{key}:requester")
-
-    def announce_fleet_interrupted(self, request: Request) -> None:
-        """A fleet run that died with the bot, each member explained, told once."""
-        request = self.requests.get(request.id)
-        self.refresh(request.id)
-        text, blocks = fleet_interrupted_announcement(request, fleet_ways_back(request))
-        key = f"{request.id}:interrupted"
-        self.thread(request, text, blocks, key=f"{key}:thread")
-        self.tell_ops(text, blocks, key=f"{key}:ops")
-        self.tell_stakeholders(request.target, text, blocks[:1], key=f"{key}:stakeholders")
-        if USER_ID.match(request.requester):
-            self.notifier.post(request.requester, text, blocks[:1], key=f"{key}:requester")
-
     def outcome_owed(self, request_id: str) -> bool:
         """Whether ``request_id`` has a message here but its run's outcome was never queued
         (its thread reply is queued with every outcome; terminal runs have no message)."""
@@ -316,7 +255,8 @@ class RequestMessages:
         )
 
     def announce_interrupted(self, run: InterruptedRun) -> None:
-        """A run that died with the bot, told once to the same people as an outcome."""
+        """A run that died with the bot, told once to the same people as an outcome (a
+        fleet's, each member explained)."""
         request = self.requests.get(run.request.id)
         self.refresh(request.id)
         text, blocks = interrupted_announcement(run, ways_back(request, self.store))

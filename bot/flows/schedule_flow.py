@@ -12,6 +12,7 @@ a restart never tells anyone twice.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -47,54 +48,66 @@ class SchedulingUnavailableError(RequestRefused):
     """This bot process runs no scheduler (another one does, or it is stopping)."""
 
 
-class RequestDesk(Protocol):
-    """The two things scheduling needs of the request flow (``RequestFlow``, which holds
-    this flow): asking for a request, and starting an approved one's run."""
+class Ask(Protocol):
+    """How scheduling asks for a request (``Asking.ask``)."""
 
-    def ask(
+    def __call__(
         self, asker: Asker, *, kind: RequestKind, target: str, goal: str | None, slot: Slot | None
     ) -> Proposal: ...
 
-    def submit_run(self, request_id: str, target: str, *, until: datetime | None) -> object: ...
+
+class RunStarter(Protocol):
+    """How the scheduler starts an approved request's run at its slot, to end by the slot's
+    end (``RunFlow``); raises ``MigrateBotError`` when it cannot."""
+
+    def submit(self, request_id: str, target: str, *, until: datetime | None) -> object: ...
 
 
 class ScheduleFlow:
-    """The Slack front's scheduling; ``start()`` runs the scheduler for the state file."""
+    """The Slack front's scheduling; ``start(runs)`` runs the scheduler for the state
+    file, and sets ``here`` while it runs in this process (the request messages offer
+    Schedule then)."""
 
     def __init__(
         self,
         *,
         context: RunContext,
         messages: RequestMessages,
-        desk: RequestDesk,
+        ask: Ask,
+        here: threading.Event,
         late_start_limit: timedelta = LATE_START_LIMIT,
     ) -> None:
-        self.desk = desk
+        self.ask = ask
         self.context = context
         self.messages = messages
+        self.here = here
         self.late_start_limit = late_start_limit
         self.scheduler: WindowScheduler | None = None
         self.unavailable = "the scheduler has not started"
 
-    def start(self) -> ScheduleFlow:
-        """Run the scheduler; if another process runs it, scheduling here is refused."""
+    def start(self, runs: RunStarter) -> ScheduleFlow:
+        """Run the scheduler, starting runs at their slots through ``runs``; if another
+        process runs it, scheduling here is refused."""
         scheduler = WindowScheduler(
             self.context,
             notices=self,
-            submit=self._submit,
+            submit=lambda request, until: runs.submit(request.id, request.target, until=until),
             late_start_limit=self.late_start_limit,
         )
         if self.context.config.bot.shared:  # one holder across the workers; the others stand by
             self.scheduler = scheduler.stand_by()
-            return self
-        try:
-            self.scheduler = scheduler.start()
-        except SchedulerBusyError as busy:
-            self.unavailable = str(busy)
-            log.warning("no scheduler in this process: %s", busy)
+        else:
+            try:
+                self.scheduler = scheduler.start()
+            except SchedulerBusyError as busy:
+                self.unavailable = str(busy)
+                log.warning("no scheduler in this process: %s", busy)
+        if self.scheduler is not None:
+            self.here.set()
         return self
 
     def stop(self) -> None:
+        self.here.clear()
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None
@@ -114,7 +127,7 @@ class ScheduleFlow:
         so a refused time runs no pre-flight and records nothing."""
         slot = self.slot_for(command)
         scheduler = self._scheduler()
-        request = self.desk.ask(
+        request = self.ask(
             asker, kind=RequestKind.UPGRADE, target=command.target, goal=command.to, slot=slot
         ).request
         scheduler.plan(request)
@@ -191,9 +204,6 @@ class ScheduleFlow:
         self.messages.thread(request, text, blocks, key=f"{key}:thread")
         self.messages.tell_ops(text, blocks, key=f"{key}:ops")
         self.messages.tell_stakeholders(request.target, text, blocks, key=f"{key}:stakeholders")
-
-    def _submit(self, request: Request, until: datetime | None) -> object:
-        return self.desk.submit_run(request.id, request.target, until=until)
 
     def _scheduler(self) -> WindowScheduler:
         if self.scheduler is None:

@@ -39,7 +39,7 @@ def change_handlers(flow: RequestFlow) -> dict[type, CommandHandler]:
 
     def ask(kind: RequestKind, goal: Callable[[Any], str | None]) -> CommandHandler:
         def handler(command: Any, ctx: CommandContext) -> None:
-            flow.ask(asker(ctx), kind=kind, target=command.target, goal=goal(command))
+            flow.asking.ask(asker(ctx), kind=kind, target=command.target, goal=goal(command))
 
         return handler
 

@@ -22,7 +22,7 @@ from bot.listeners.handoff import ActionWork, Handoff
 from bot.listeners.sql import show_plan_sql
 from bot.views.ids import ActionId, BlockId, fingerprint_shown, tag_of
 from bot.views.plan import loading_modal
-from commands.fleet.ways_back import FleetWayBack
+from commands.pipeline.ways_back import FleetWayBack
 from commands.requests import RequestInputError
 from commands.requests.inputs import parse_request_id
 
@@ -44,7 +44,7 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
             failed = flow.context.requests.get(request_id(action))
             channel = failed.origin.get("channel") or ctx.invocation.channel_id
             check_channel(flow.context.config, failed.target, channel)
-            proposal = flow.roll_back(
+            proposal = flow.asking.roll_back(
                 failed.id, Asker(user(ctx), channel or user(ctx)), restore=restore
             )
             new = proposal.request
@@ -59,7 +59,7 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
             channel = ended.origin.get("channel") or ctx.invocation.channel_id
             check_channel(flow.context.config, ended.target, channel)
             asker = Asker(user(ctx), channel or user(ctx))
-            new = flow.fleet_way_back(ended.id, asker, way=way).request
+            new = flow.asking.fleet_way_back(ended.id, asker, way=way).request
             state = new.state.value.replace("_", " ")
             count = len(new.members)
             what = f"{new.kind.value} {count} member(s) of {new.target}"
@@ -70,9 +70,9 @@ def register_decisions(app: App, *, flow: RequestFlow, handoff: Handoff) -> None
     def view_sql(action: dict[str, Any], ctx: CommandContext) -> None:
         """The modal opens at once (the trigger lasts three seconds); the plan follows."""
         wanted = request_id(action)
-        kept = flow.plans.get(wanted)
+        kept = flow.asking.plans.get(wanted)
         view_id = None if kept is not None else ctx.reply.open_modal(loading_modal(wanted))
-        show_plan_sql(kept or flow.request_plan(wanted), ctx, view_id=view_id)
+        show_plan_sql(kept or flow.asking.request_plan(wanted), ctx, view_id=view_id)
 
     on(ActionId.APPROVE, "approving", approve)
     on(ActionId.CANCEL, "cancelling", lambda a, c: flow.cancel(request_id(a), user=user(c)))

@@ -2,9 +2,9 @@
 
 Slack wants an answer in three seconds and Bolt's listener pool has a few
 threads, so a listener only reads its payload, acknowledges, and hands the
-work to the ``worker`` (in the spirit of Bolt's lazy listener runner). Here
+work to the work pool (in the spirit of Bolt's lazy listener runner). Here
 that hand-off is done once: the context for whoever asked, the job on the
-worker, its sentence (if it returns one) and any error as an answer only
+work pool, its sentence (if it returns one) and any error as an answer only
 they see. A listener gives its work: payload → domain call → view.
 """
 
@@ -20,10 +20,10 @@ from bot.error_reporting import ErrorReporter
 from bot.invocation import Invocation
 from bot.listeners.context import CommandContext
 from bot.logs.setup import REQUEST_ID, log_context
-from bot.worker import Worker
+from bot.work_pool import WorkPool
 
 Work = Callable[[CommandContext], str | None]
-"""What runs on the worker; a sentence it returns is the asker's private answer."""
+"""What runs on the work pool; a sentence it returns is the asker's private answer."""
 ActionWork = Callable[[dict[str, Any], CommandContext], str | None]
 """A button's work, given the clicked action."""
 Forward = Callable[[Mapping[str, Any]], None]
@@ -33,11 +33,11 @@ replays it through its own app (``bot.distributed.worker_process``) and does the
 
 @dataclass(frozen=True)
 class Handoff:
-    """Starts listeners' work on ``worker``, each in a ``context_for`` its invocation;
+    """Starts listeners' work on ``work_pool``, each in a ``context_for`` its invocation;
     with ``forward`` (a front of a shared deployment), hands it to a worker process."""
 
     context_for: Callable[[Invocation], CommandContext]
-    worker: Worker
+    work_pool: WorkPool
     reporter: ErrorReporter
     forward: Forward | None = None
 
@@ -66,7 +66,7 @@ class Handoff:
                 if answer:
                     ctx.reply.ephemeral(answer)
 
-        self.worker.submit(
+        self.work_pool.submit(
             job,
             name=f"enqueueing ({doing})" if forward else doing,
             on_error=lambda error: ctx.reply.ephemeral(

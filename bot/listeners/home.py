@@ -32,7 +32,7 @@ def register_home(app: App, *, home: HomeTab, handoff: Handoff) -> None:
         draw: Callable[[], None] = (
             (lambda: forward(body)) if forward is not None else (lambda: home.publish(user))
         )
-        handoff.worker.submit(
+        handoff.work_pool.submit(
             draw,
             name="drawing the home tab",
             on_error=lambda exc: log.warning("the home tab of %s failed: %s", user, exc),

@@ -11,17 +11,15 @@ from __future__ import annotations
 from bot.listeners.channels import ChannelNotAllowedError, targets_allowed_here
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.views.blocks import Block
-from bot.views.fleet_plan import fleet_plan_blocks
-from bot.views.fleet_status import fleet_status_blocks
 from bot.views.help import help_blocks
 from bot.views.history import history_blocks
-from bot.views.plan import plan_blocks
+from bot.views.plan import plan_blocks, set_plan_blocks
 from bot.views.status import status_blocks
 from bot.views.targets import targets_blocks
 from commands.config.targets_file import TargetConfig
-from commands.fleet.intake import FleetAsk, plan_fleet
-from commands.fleet.status import fleet_status
-from commands.migration.planning import history, plan, status
+from commands.fleet.planning import FleetAsk, plan_fleet
+from commands.fleet.status import target_status
+from commands.migration.planning import history, plan
 from commands.slash import grammar
 from commands.state.vocabulary import RequestKind
 
@@ -44,12 +42,9 @@ def status_command(command: grammar.Status, ctx: CommandContext) -> None:
 def target_status_blocks(target: TargetConfig, ctx: CommandContext) -> list[Block]:
     """Where a target stands; for a fleet, how many members at each revision, who is
     behind, who unreachable. Asked at the same time, one computation serves all."""
-    if target.is_fleet:
-        fleet = ctx.shared.run(
-            ("status", target.name), lambda: fleet_status(ctx.config, target, ctx.open_target)
-        )
-        return fleet_status_blocks(fleet)
-    result = ctx.shared.run(("status", target.name), lambda: status(ctx.open_target(target)))
+    result = ctx.shared.run(
+        ("status", target.name), lambda: target_status(ctx.config, target, ctx.open_target)
+    )
     return status_blocks(result)
 
 
@@ -80,7 +75,7 @@ def _fleet_plan(target: TargetConfig, command: grammar.Plan, ctx: CommandContext
         ),
     )
     sql_ref = ctx.plans.put(planned.plan) if planned.plan.sql else None
-    blocks = fleet_plan_blocks(planned.plan, planned.fingerprint, sql_ref=sql_ref)
+    blocks = set_plan_blocks(planned.plan, planned.fingerprint, sql_ref=sql_ref)
     ctx.reply.ephemeral(f"Plan for {target.name}", blocks)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from bot.views.blocks import Block, actions, button, confirm_dialog, escape
 from bot.views.ids import ActionId, BlockId
 from bot.views.people import mention, people
 from bot.views.request_card import RequestCard
 from bot.views.status import revisions_text
-from commands.pipeline.progress import RollbackOffer
+from commands.pipeline.ways_back import FleetOffer, FleetWayBack, WayBack
 from commands.requests.model import Request
 from commands.requests.wording import format_time
 from commands.state.vocabulary import RequestState
@@ -92,26 +95,39 @@ def _closed(request: Request) -> str:
     return f"{word} by {by} at {format_time(closure.at)}{tail}"
 
 
-def ways_back_buttons(request: Request, offers: tuple[RollbackOffer, ...]) -> list[Block]:
-    """ "Roll back to REV" / "Restore backup" buttons: each asks for a new, approved request."""
-    elements = []
-    for offer in offers:
+def ways_back_buttons(request: Request, offers: Sequence[WayBack]) -> list[Block]:
+    """One button per way back, each asking for a new request with its own approval: "Roll
+    back to REV" / "Restore backup", or a fleet's "Back to start" / "Retry" over members."""
+    elements = [_way_back_button(request, offer) for offer in offers]
+    return [actions(*elements, block_id=BlockId.WAYS_BACK)] if elements else []
+
+
+def _way_back_button(request: Request, offer: WayBack) -> dict[str, Any]:
+    if isinstance(offer, FleetOffer):
+        back = offer.way is FleetWayBack.BACK_TO_START
+        label = (
+            f"Back to start: {len(offer.members)} member(s)"
+            if back
+            else f"Retry {len(offer.members)} member(s)"
+        )
+        action = ActionId.FLEET_BACK_TO_START if back else ActionId.FLEET_RETRY
+        what = "its members get their pre-flight and it needs"
+    else:
         restore = offer.kind == "restore"
         label = f"Restore backup {offer.goal}" if restore else f"Roll back to {offer.goal}"
-        elements.append(
-            button(
-                label,
-                action_id=ActionId.RESTORE_BACKUP if restore else ActionId.ROLL_BACK,
-                value=request.id,
-                confirm=confirm_dialog(
-                    f"{label}?",
-                    f"This asks to {offer.description}. It is a new request: it runs its"
-                    " pre-flight and needs an approval like any other.",
-                    confirm="Ask for it",
-                ),
-            )
-        )
-    return [actions(*elements, block_id=BlockId.WAYS_BACK)] if elements else []
+        action = ActionId.RESTORE_BACKUP if restore else ActionId.ROLL_BACK
+        what = "it runs its pre-flight and needs"
+    return button(
+        label,
+        action_id=action,
+        value=request.id,
+        confirm=confirm_dialog(
+            f"{label}?",
+            f"This asks to {offer.description}. It is a new request: {what} an approval like"
+            " any other.",
+            confirm="Ask for it",
+        ),
+    )
 
 
 def _clip(text: str) -> str:

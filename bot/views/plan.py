@@ -1,4 +1,6 @@
-"""``/migrate plan``: the pending revisions, and their SQL in a modal or a file."""
+"""``/migrate plan``: the pending revisions, and their SQL in a modal or a file; for a
+fleet, its members grouped by where they start, the revisions each group runs, and
+the SQL of each distinct revision once (View SQL)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ from bot.views.blocks import (
 from bot.views.ids import ActionId, BlockId
 from bot.views.limits import MODAL_BLOCKS, SECTION_TEXT
 from bot.views.status import revision_line, revisions_text
+from commands.fleet.set_plan import groups
+from commands.migration.script.fingerprint import PlanFingerprint
 from commands.migration.script.plan import Plan, revision_file_name
 from commands.migration.script.revision_graph import Direction, Revision
 
 SQL_CHUNK = SECTION_TEXT - 100  # room for the code fences and escaping headroom
+NAMES_SHOWN = 6
 
 
 def plan_blocks(plan: Plan, *, sql_ref: str | None = None) -> list[Block]:
@@ -41,20 +46,45 @@ def plan_blocks(plan: Plan, *, sql_ref: str | None = None) -> list[Block]:
     blocks += lines_in_sections(lines, max_blocks=40, block_id=BlockId.REVISIONS)
     if plan.unrendered:
         blocks.append(context(_unavailable_text(plan)))
-    if sql_ref is not None and (plan.sql or plan.unavailable):
+    has_sql = bool(plan.sql or plan.unavailable)
+    footer = f"`/migrate {verb} {plan.target}` asks for approval to run it."
+    return blocks + _actions(sql_ref if has_sql else None, footer)
+
+
+def set_plan_blocks(
+    plan: Plan, fingerprint: PlanFingerprint, *, sql_ref: str | None
+) -> list[Block]:
+    """A fleet's plan: each group of members, then every distinct revision once."""
+    verb = fingerprint.action
+    blocks = [header(f"Plan for {fingerprint.target} (fleet): {verb}", BlockId.HEADER)]
+    lines = [f"*{len(fingerprint.members)} members*, {len(plan.revisions)} distinct revision(s)"]
+    for group in groups(fingerprint):
+        names = ", ".join(code(m) for m in group.members[:NAMES_SHOWN])
+        more = len(group.members) - NAMES_SHOWN
+        names += f" and {more} more" if more > 0 else ""
+        what = f"{len(group.revisions)} revision(s)" if group.revisions else "nothing to do"
+        lines.append(
+            f"• *{len(group.members)}* at {revisions_text(group.from_revisions)}: {what} — {names}"
+        )
+    lines.append("*Revisions*")
+    lines += [revision_line(r, n) for n, r in enumerate(plan.revisions, start=1)]
+    blocks += lines_in_sections(lines, max_blocks=30, block_id=BlockId.REVISIONS)
+    footer = f"`/migrate {verb} {fingerprint.target}` asks for one approval for every member."
+    return blocks + _actions(sql_ref if plan.sql else None, footer)
+
+
+def _actions(sql_ref: str | None, footer: str) -> list[Block]:
+    """The "View SQL" button (with ``sql_ref``, an id to find the SQL again) and the footer
+    naming the command that asks for it."""
+    blocks: list[Block] = []
+    if sql_ref is not None:
         blocks.append(
             actions(
                 button("View SQL", action_id=ActionId.VIEW_SQL, value=sql_ref),
                 block_id=BlockId.ACTIONS,
             )
         )
-    blocks.append(
-        context(
-            f"`/migrate {verb} {plan.target}` asks for approval to run it.",
-            block_id=BlockId.FOOTER,
-        )
-    )
-    return blocks
+    return [*blocks, context(footer, block_id=BlockId.FOOTER)]
 
 
 def sql_modal(plan: Plan) -> dict[str, Any] | None:

@@ -4,51 +4,39 @@ decision buttons, and, once it runs, its live status and outcome.
 One pure function of a ``RequestCard`` (the request as the audit log folds
 it, plus what the policy still needs and the run's news): the message is
 drawn again from scratch on every change, so it never shows a state the log
-does not hold. Contract: the approve button's ``action_id`` starts with
-``approve``, reject's with ``reject``, and each button's ``value`` is only
-the request id.
+does not hold. Its frame (``request_frame``) is every request's; inside it, a
+single target's revisions and run, or a fleet's members (``request_members``).
 """
 
 from __future__ import annotations
 
-from bot.views import limits
 from bot.views.blocks import (
     Block,
-    actions,
-    button,
-    checkboxes,
     code,
-    confirm_dialog,
-    context,
     escape,
-    header,
     lines_in_sections,
-    mrkdwn,
-    section,
 )
-from bot.views.ids import ActionId, BlockId, decide_block_id, tagged
-from bot.views.live_use import acknowledgement_blocks, evidence_line, has_live_use
-from bot.views.outcome import state_line, ways_back_buttons
+from bot.views.ids import BlockId
+from bot.views.outcome import state_line
 from bot.views.people import mention
-from bot.views.preflight import pending_revisions, request_preflight_blocks
+from bot.views.preflight import pending_revisions
 from bot.views.request_card import RequestCard
+from bot.views.request_frame import buttons, card_blocks
+from bot.views.request_members import fleet_request_message
 from bot.views.run import run_blocks
-from bot.views.schedule import schedule_line
 from bot.views.status import revisions_text
 from commands.requests.model import Request
 from commands.state.vocabulary import (
-    BEFORE_RUN_STATES,
-    PENDING_STATES,
-    ChecklistItem,
     RequestKind,
-    RequestState,
 )
-from commands.units import format_duration
 
 
 def request_message(card: RequestCard) -> tuple[str, list[Block]]:
-    """The notification text and the blocks of the request message."""
+    """The notification text and the blocks of the request message (a fleet's shows its
+    members: ``request_members``)."""
     request = card.request
+    if request.is_fleet:
+        return fleet_request_message(card)
     body: list[Block] = []
     if card.run is not None:  # once it runs, the run comes first; the rest is settled
         body += run_blocks(card.run, card.now)
@@ -60,40 +48,10 @@ def request_message(card: RequestCard) -> tuple[str, list[Block]]:
         summary=_summary(request),
         state=state_line(card),
         body=body,
-        buttons=_buttons(card),
+        buttons=buttons(card, STOP_TEXT),
     )
     text = f"{request.id}: {request.kind.value} {request.target} — {request.state.value}"
     return text, blocks
-
-
-def card_blocks(
-    card: RequestCard,
-    *,
-    title: str,
-    summary: str,
-    state: str,
-    body: list[Block],
-    buttons: list[Block],
-) -> list[Block]:
-    """A request message's frame, a single target's and a fleet's alike: header, summary,
-    state and schedule; then ``body``; then pre-flight, checklist, acknowledgements,
-    ``buttons`` and the footer."""
-    request = card.request
-    blocks = [
-        header(f"{request.id} · {title}", BlockId.HEADER),
-        section(summary, block_id=BlockId.SUMMARY),
-        context(state, block_id=BlockId.STATE),
-    ]
-    scheduled = schedule_line(request)
-    if scheduled is not None:
-        blocks.append(context(scheduled, block_id=BlockId.SCHEDULE))
-    blocks += body
-    blocks += request_preflight_blocks(request)
-    blocks += checklist_blocks(card)
-    blocks += acknowledgement_blocks(request)
-    blocks += buttons
-    blocks.append(context(footer(card), block_id=BlockId.FOOTER))
-    return blocks
 
 
 def _summary(request: Request) -> str:
@@ -120,102 +78,7 @@ def _revisions(request: Request) -> list[Block]:
     return lines_in_sections(lines, max_blocks=4, block_id=BlockId.REVISIONS)
 
 
-def checklist_blocks(card: RequestCard) -> list[Block]:
-    """The runbook's checklist: boxes the requester ticks, or who confirmed what."""
-    request = card.request
-    if not card.checklist:
-        return []
-    ticks = {item: request.tick_of(item) for item in card.checklist}
-    confirmed = sum(tick is not None for tick in ticks.values())
-    title = (
-        f"*Checklist* · {confirmed}/{len(card.checklist)} confirmed by"
-        f" {mention(request.requester)} (only the requester's ticks count)"
-    )
-    evidence = evidence_line(request) if ChecklistItem.APP_COMPATIBLE in ticks else None
-    if request.state in PENDING_STATES:
-        element = checkboxes(
-            action_id=ActionId.CHECKLIST,
-            options=[(item.label, item.value) for item in card.checklist],
-            checked=[item.value for item, tick in ticks.items() if tick is not None],
-        )
-        for option in element["options"]:  # what the database says, beside the item
-            if option["value"] == ChecklistItem.APP_COMPATIBLE and evidence is not None:
-                option["description"] = mrkdwn(evidence, limits.OPTION_TEXT)
-        return [
-            section(title),
-            actions(element, block_id=tagged(BlockId.CHECKLIST, request.id)),
-        ]
-    unticked = [item.label for item, tick in ticks.items() if tick is None]
-    if unticked:
-        title += f"; not confirmed: {escape('; '.join(unticked))}"
-    if evidence is not None:
-        title += f"\n{ChecklistItem.APP_COMPATIBLE.label}: {evidence}"
-    return [context(title, block_id=BlockId.CHECKLIST)]
-
-
-def _buttons(card: RequestCard) -> list[Block]:
-    request = card.request
-    if request.state in BEFORE_RUN_STATES:
-        return decision_buttons(card)
-    if request.state is RequestState.RUNNING:
-        return [actions(stop_button(request.id, STOP_TEXT), block_id=BlockId.ACTIONS)]
-    return ways_back_buttons(request, card.ways_back)
-
-
 STOP_TEXT = (
     "The revision in flight is rolled back by PostgreSQL and the run is aborted"
     " at the revision the database then holds."
 )
-
-
-def stop_button(request_id: str, consequence: str) -> dict:
-    """The running request's **Stop the run** (requester or an approver), confirmed."""
-    return button(
-        "Stop the run",
-        action_id=ActionId.CANCEL,
-        value=request_id,
-        style="danger",
-        confirm=confirm_dialog(f"Stop {request_id}?", consequence, confirm="Stop it", danger=True),
-    )
-
-
-def decision_buttons(card: RequestCard) -> list[Block]:
-    """Before the run: View SQL, View live use, Approve, Reject, Schedule and Cancel request."""
-    request = card.request
-    value = request.id
-    elements = []
-    if request.kind is not RequestKind.RESTORE and request.fingerprint.revisions:
-        elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
-    if has_live_use(request):
-        elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
-    if request.state is not RequestState.APPROVED:
-        elements += [
-            button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),
-            button("Reject", action_id=ActionId.REJECT, value=value, style="danger"),
-        ]
-    if card.can_schedule:  # never offered where it cannot succeed
-        label = "Reschedule" if request.schedule else "Schedule"
-        elements.append(button(label, action_id=ActionId.SCHEDULE, value=value))
-    elements.append(
-        button(
-            "Cancel request",
-            action_id=ActionId.CANCEL,
-            value=value,
-            confirm=confirm_dialog(
-                f"Cancel {request.id}?", "It will not run.", confirm="Cancel it", danger=True
-            ),
-        )
-    )
-    # The fingerprint shown rides in the block id: a click on a message
-    # drawn for an older plan is refused instead of approving the new one.
-    return [actions(*elements, block_id=decide_block_id(request.fingerprint.digest))]
-
-
-def footer(card: RequestCard) -> str:
-    """The plan's short fingerprint; before the run, how long approvals last."""
-    request = card.request
-    parts = [f"plan {code(request.fingerprint.short)}"]
-    if request.state in BEFORE_RUN_STATES:
-        parts.append(f"approvals last {format_duration(card.approval_ttl_s)}")
-        parts.append(f"`/migrate cancel {request.id}`")
-    return " · ".join(parts)

@@ -1,21 +1,26 @@
-"""A run as the live status shows it: each step's state, revisions done, the blocker.
+"""A run as the live status shows it: each step's state, revisions done, the blocker; a
+fleet's run as its wave, counts per state and who is slowest.
 
 The steps come from the request itself (the pipeline records each step in
 the audit log before it starts), so the picture is the same after a restart
 and cannot disagree with the log. What the log does not keep (bytes dumped
 so far, who blocks a lock right now) comes from the run's updates as
-``RunNews``, held in memory while the run lasts. Pure functions and data.
+``RunNews``, held in memory while the run lasts. A fleet's picture is drawn
+from the request alone (its members folded from the log); the number of waves
+comes from the target's config. Pure functions and data.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from commands.pipeline.progress import RunStep, RunUpdate, UpdateKind
+from commands.requests.members import MemberRun
 from commands.requests.model import Request
-from commands.state.vocabulary import RequestKind, RequestState, StepStatus
+from commands.state.vocabulary import MemberState, RequestKind, RequestState, StepStatus
 
 STEPS = {
     RequestKind.UPGRADE: (RunStep.PREFLIGHT, RunStep.BACKUP, RunStep.APPLY, RunStep.VERIFY),
@@ -148,3 +153,63 @@ def _close_running(states: dict[RunStep, StepLine], request: Request) -> dict[Ru
         else line
         for step, line in states.items()
     }
+
+
+@dataclass(frozen=True)
+class Slowest:
+    """The member running longest now, and where it is."""
+
+    name: str
+    seconds: float
+    where: str  # its step, or the revision it runs with its position
+
+
+@dataclass(frozen=True)
+class FleetPicture:
+    started_at: datetime
+    finished_at: datetime | None
+    wave: int | None  # the wave running now (or the last one that ran)
+    waves_total: int
+    total: int
+    counts: dict[MemberState, int]
+    slowest: Slowest | None
+
+    @property
+    def done(self) -> int:
+        """Members whose turn ended (succeeded, failed, skipped…)."""
+        return sum(n for state, n in self.counts.items() if state.is_final)
+
+    def elapsed_s(self, now: datetime) -> float:
+        return ((self.finished_at or now) - self.started_at).total_seconds()
+
+
+def fleet_picture(request: Request, *, waves_total: int, now: datetime) -> FleetPicture | None:
+    """The fleet run of ``request`` as it stands, or ``None`` if it never started (or has
+    no members: a single target's)."""
+    if request.run is None or not request.members:
+        return None
+    members = list(request.members.values())
+    finished = request.closure.at if request.state.is_final and request.closure else None
+    running = [m for m in members if m.state is MemberState.RUNNING]
+    return FleetPicture(
+        started_at=request.run.started_at,
+        finished_at=finished,
+        wave=request.waves[-1].number if request.waves else None,
+        waves_total=waves_total,
+        total=len(members),
+        counts=dict(Counter(m.state for m in members)),
+        slowest=_slowest(running, now) if finished is None else None,
+    )
+
+
+def _slowest(running: list[MemberRun], now: datetime) -> Slowest | None:
+    timed = [m for m in running if m.started_at is not None]
+    if not timed:
+        return None
+    member = min(timed, key=lambda m: m.started_at or now)
+    if member.revision_running:
+        position = len(member.revisions_done) + 1
+        where = f"revision {member.revision_running} ({position}/{len(member.planned)})"
+    else:
+        where = member.step or "starting"
+    return Slowest(member.name, member.duration_s(now) or 0.0, where)

@@ -1,9 +1,9 @@
 """Fleets: one request, one approval, many databases, run in waves.
 
-A layer on top of the single-target pipeline: each member goes through the
-same ``Pipeline`` (run lock, backup, revisions, verify) with a narrow context
-that records its steps as member events of the fleet's request. ``waves`` and
-``set_plan`` are pure; ``intake`` proposes a fleet request, ``run`` runs it,
-``status`` surveys where the members stand, ``recovery`` explains a fleet run
-the bot died in, ``ways_back`` offers the runbook's ways back per member.
+A fleet's member set, below the pipeline that runs it: ``set_plan`` (the set's
+fingerprint, groups) and ``waves`` are pure; ``survey`` checks every member,
+``planning`` plans an ask over them (with ``set_checks`` and ``set_lint``), and
+``status`` reads where they stand. The run itself is the pipeline's
+(``commands.pipeline.run``): each member goes through the same steps as a single
+target, recorded as its turn in the fleet's request.
 """

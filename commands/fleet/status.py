@@ -1,5 +1,5 @@
-"""Where a fleet's members stand: how many at each revision, which are behind, which
-cannot be reached.
+"""Where a target stands: its database, or a fleet's members (how many at each revision,
+which are behind, which cannot be reached).
 
 The project is read once (one Alembic child: the graph, the version table);
 each member's revisions then from its version table, a few members at a time
@@ -17,9 +17,10 @@ from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
 from commands.fleet.member_status import FleetStatus, MemberStatus
-from commands.fleet.revisions import member_status, project_state
 from commands.fleet.survey import SURVEY_PARALLEL
+from commands.migration.planning import project_state, status
 from commands.migration.runtime.runner import ProjectState
+from commands.migration.script.plan import Status
 from commands.targets import TargetHandle, fleet_members
 
 Opener = Callable[[TargetConfig], TargetHandle]
@@ -37,9 +38,20 @@ def fleet_status(config: Config, fleet: TargetConfig, open_target: Opener) -> Fl
             with lock:  # the first member that answers reads the project for all
                 if not project:
                     project.append(project_state(handle))
-            return MemberStatus(member, member_status(handle, project[0]))
+            return MemberStatus(member, status(handle, project[0]))
         except MigrateBotError as exc:
             return MemberStatus(member, None, str(exc))
 
     with ThreadPoolExecutor(min(SURVEY_PARALLEL, max(len(names), 1))) as pool:
         return FleetStatus(fleet.name, tuple(pool.map(read, names)))
+
+
+def target_status(
+    config: Config, target: TargetConfig, open_target: Opener
+) -> Status | FleetStatus:
+    """``target``'s status as ``/migrate status`` and ``migrate-bot status`` show it: its
+    database's, or each of its members'. Raises as ``status`` does, and ``ConfigError``
+    when a fleet's members cannot be read."""
+    if target.is_fleet:
+        return fleet_status(config, target, open_target)
+    return status(open_target(target))

@@ -22,8 +22,7 @@ from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
-from commands.fleet.revisions import member_state, project_state
-from commands.migration.planning import plan_in_session
+from commands.migration.planning import member_state, plan_in_session, project_state
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction

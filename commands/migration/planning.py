@@ -12,7 +12,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from commands.errors import AlembicError
+import psycopg
+from psycopg import sql
+
+from commands.errors import AlembicError, DatabaseUnavailableError
 from commands.migration.runtime.runner import (
     AlembicRunner,
     AlembicSession,
@@ -27,11 +30,18 @@ from commands.targets import TargetHandle
 log = logging.getLogger(__name__)
 
 
-def status(handle: TargetHandle) -> Status:
-    """Current and head revisions, and what an upgrade to head would apply."""
-    with connect(handle.database) as conn:
-        major, minor = server_version(conn)
-    state = AlembicRunner.for_target(handle).inspect()
+def status(handle: TargetHandle, project: ProjectState | None = None) -> Status:
+    """Current and head revisions, and what an upgrade to head would apply. Given
+    ``project`` (a fleet's graph and version table, read once for all its members:
+    ``project_state``), from one query on the version table instead of a child.
+    Raises ``DatabaseUnavailableError``, ``RevisionError`` (a revision the project
+    lacks), ``AlembicError``."""
+    if project is None:
+        with connect(handle.database) as conn:
+            major, minor = server_version(conn)
+        state, version = AlembicRunner.for_target(handle).inspect(), f"{major}.{minor}"
+    else:
+        state, version = member_state(handle, project)
     graph = state.graph
     graph.check_current(state.current)
     heads = graph.heads
@@ -39,11 +49,41 @@ def status(handle: TargetHandle) -> Status:
     return Status(
         target=handle.name,
         database=handle.database.display(),
-        server_version=f"{major}.{minor}",
+        server_version=version,
         current=state.current,
         heads=heads,
         pending=tuple(graph[rev] for rev in pending),
     )
+
+
+def project_state(handle: TargetHandle) -> ProjectState:
+    """The project's graph and version table, through one child on ``handle``: what a
+    fleet's members share (one project, one env.py). Raises ``AlembicError`` or
+    ``DatabaseUnavailableError``."""
+    return AlembicRunner.for_target(handle).inspect()
+
+
+def member_state(handle: TargetHandle, project: ProjectState) -> tuple[ProjectState, str]:
+    """``project`` as ``handle``'s database stands (its current revisions, read from its
+    version table over a plain connection: milliseconds, not a child process) and the
+    server's version; raises ``DatabaseUnavailableError``."""
+    with connect(handle.database) as conn:
+        major, minor = server_version(conn)
+        current = _version_table(conn, project.version_table)
+    return ProjectState(project.graph, current, project.version_table), f"{major}.{minor}"
+
+
+def _version_table(conn: psycopg.Connection, table: str) -> tuple[str, ...]:
+    """The revisions the version table holds (none when it does not exist yet: base)."""
+    name = sql.Identifier(*table.split(".", 1))
+    try:
+        with conn.transaction():
+            rows = conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return ()
+    except psycopg.Error as exc:
+        raise DatabaseUnavailableError(f"{table} cannot be read: {exc}") from None
+    return tuple(sorted(str(row[0]) for row in rows))
 
 
 def plan(

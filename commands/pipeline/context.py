@@ -1,10 +1,10 @@
 """The bundle a run is made with: config, request service, audit log, clock, actor and
 how a target is opened.
 
-The pipeline, its steps and hooks, and the window scheduler all read these few
-things. Passed as one frozen ``RunContext``, a step gets what it reads instead
-of a back-reference to the ``Pipeline`` that made it, and a front builds the
-bundle once and hands the same one to each.
+The run (``run_request``), its steps and hooks, and the window scheduler all read
+these few things. Passed as one frozen ``RunContext``, a step gets what it reads
+instead of a back-reference to what made it, and a front builds the bundle once
+and hands the same one to each.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Turning an ask ("upgrade prod to head") into a request an approver can judge.
 
 Pre-flight runs first, so the request is born with its checks, its plan (with
-the SQL) and the fingerprint the approval will bind to. With ``rehearse = true``
-the target is also backed up and the plan rehearsed on a restored copy, and
-the timings become the approver's estimate. Both fronts call ``propose``.
+the SQL) and the fingerprint the approval will bind to: one database's, or a
+fleet's set plan over its members (``commands.fleet.planning``). With
+``rehearse = true`` the target is also backed up and the plan rehearsed on a
+restored copy, and the timings become the approver's estimate. Both fronts
+call ``propose``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from audit.store import Clock, EventStore
@@ -27,22 +29,19 @@ from commands.checks import (
 from commands.checks.forecast.learned import learned_rates
 from commands.checks.forecast.recording import record_score, recorded_forecast
 from commands.errors import MigrateBotError
+from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
-from commands.migration.script.fingerprint import fingerprint_plan
+from commands.migration.script.fingerprint import PlanFingerprint, fingerprint_plan
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
 from commands.pipeline.watch import record_intake_sample
-from commands.requests import Request
+from commands.requests import ProposalError, Request
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
 from commands.units import format_bytes
-
-
-class ProposalError(MigrateBotError):
-    """The ask cannot become a request: the project or database cannot be planned."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,17 @@ class Proposal:
     request: Request
     report: Report
     plan: Plan
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An ask checked and planned: its pre-flight, plan and fingerprint; ``handle`` is the
+    one database's (a fleet's members were checked each on their own)."""
+
+    report: Report
+    plan: Plan
+    fingerprint: PlanFingerprint
+    handle: TargetHandle | None = None
 
 
 def propose(
@@ -64,58 +74,97 @@ def propose(
     origin: Mapping[str, str] | None = None,
     reason: str = "",
     dedupe_key: str | None = None,
+    members: Sequence[str] | None = None,
+    goals: Mapping[str, str] | None = None,
 ) -> Proposal:
     """Check, plan and record a new request; its pre-flight decides if it may be approved.
 
+    On a fleet, one request over its members (``members``: some of them, default
+    all; ``goals``: a member's own goal over ``goal``), with the set's pre-flight.
     Raises ``ProposalError`` when no plan can be made (the database or the
     project is unreadable: the pre-flight's failure says why),
-    ``NothingToDoError``, ``UnknownBackupError``, ``RequestInputError``.
+    ``NothingToDoError``, ``UnknownBackupError``, ``RequestInputError``,
+    ``ConfigError``.
     """
-    requests, store, clock = context.requests, context.store, context.clock
-    handle = context.target(target)
-    if kind is RequestKind.RESTORE:
-        report, plan, fingerprint = _restore_preflight(handle, goal or "", store, clock)
+    if context.config.target(target).is_fleet:  # one request over the fleet's members
+        checked = _check_members(context, target, FleetAsk(kind, goal, members, goals))
     else:
-        direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
-        report = run_preflight(
-            handle,
-            to=goal,
-            direction=direction,
-            clock=clock,
-            open_other=context.target,
-            learned=learned_rates(store, handle.name),
-        )
-        if report.plan is None:
-            failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
-            raise ProposalError(f"cannot plan {kind.value} on {target}: {'; '.join(failed)}")
-        plan = report.plan
-        fingerprint = fingerprint_plan(plan)
-    request = requests.create(
+        checked = _check_database(context, target, kind, goal)
+    request = context.requests.create(
         kind=kind,
         target=target,
         requester=requester,
-        fingerprint=fingerprint,
+        fingerprint=checked.fingerprint,
         goal=goal,
         origin=origin,
         reason=reason,
         dedupe_key=dedupe_key,
     )
     if request.preflight is not None:  # a retried ask: the request already exists
-        return Proposal(request, report, plan)
-    if handle.config.rehearse and not report.blocks and plan.revisions:
+        return Proposal(request, checked.report, checked.plan)
+    report, handle = checked.report, checked.handle
+    if (
+        handle is not None
+        and handle.config.rehearse
+        and not report.blocks
+        and checked.plan.revisions
+    ):
         report = _with_rehearsal(
-            handle, report=report, plan=plan, store=store, request_id=request.id, clock=clock
+            handle,
+            report=report,
+            plan=checked.plan,
+            store=context.store,
+            request_id=request.id,
+            clock=context.clock,
         )
-    record_report(store, report, actor=BOT_ACTOR, request_id=request.id)
-    record_intake_sample(store, handle, request)  # where "before the run" begins, if watched
-    request = requests.record_preflight(
+    record_report(context.store, report, actor=BOT_ACTOR, request_id=request.id)
+    if handle is not None:
+        record_intake_sample(context.store, handle, request)  # "before the run" begins, if watched
+    request = context.requests.record_preflight(
         request.id,
         actor=BOT_ACTOR,
         passed=not report.blocks,
         summary=preflight_summary(report),
         checks=[r.to_json() for r in report.results],
     )
-    return Proposal(request, report, plan)
+    return Proposal(request, report, checked.plan)
+
+
+def _check_database(
+    context: RunContext, target: str, kind: RequestKind, goal: str | None
+) -> _Checked:
+    """One database's pre-flight and plan (a restore's: the backup and where it is now)."""
+    handle = context.target(target)
+    if kind is RequestKind.RESTORE:
+        report, plan, fingerprint = _restore_preflight(
+            handle, goal or "", context.store, context.clock
+        )
+        return _Checked(report, plan, fingerprint, handle)
+    direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
+    report = run_preflight(
+        handle,
+        to=goal,
+        direction=direction,
+        clock=context.clock,
+        open_other=context.target,
+        learned=learned_rates(context.store, handle.name),
+    )
+    if report.plan is None:
+        failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
+        raise ProposalError(f"cannot plan {kind.value} on {target}: {'; '.join(failed)}")
+    return _Checked(report, report.plan, fingerprint_plan(report.plan), handle)
+
+
+def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
+    """A fleet's set pre-flight and plan: each member's, summarised once."""
+    planned = plan_fleet(
+        context.config,
+        target=target,
+        ask=ask,
+        open_target=context.open_target,
+        clock=context.clock,
+    )
+    return _Checked(planned.report, planned.plan, planned.fingerprint)
 
 
 def preflight_summary(report: Report) -> str:
@@ -172,7 +221,7 @@ def _with_rehearsal(
 
 def _restore_preflight(
     handle: TargetHandle, backup_id: str, store: EventStore, clock: Clock
-) -> tuple[Report, Plan, object]:
+) -> tuple[Report, Plan, PlanFingerprint]:
     """What a restore would do, as checks: the backup, and where the target is now."""
     started = clock()
     record = find_backup(store, handle.name, backup_id)

@@ -18,7 +18,7 @@ from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.revision_graph import Revision
 from commands.pipeline.limits import RunLimits
 from commands.pipeline.progress import AppliedRevision, RunStep, UpdateKind
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.units import format_duration
 
@@ -35,7 +35,7 @@ class StepReporter(Protocol):
 
 
 class RevisionProgress:
-    """The executor's hooks for one run: ``start``, ``done``, ``event``."""
+    """The executor's callbacks for one run: ``start``, ``done``, ``event``."""
 
     def __init__(self, stages: StepReporter, total: int) -> None:
         self.stages = stages

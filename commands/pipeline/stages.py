@@ -31,7 +31,7 @@ from commands.checks import (
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.planning import with_sql
-from commands.migration.runtime.executor import RevisionHooks, execute_revisions
+from commands.migration.runtime.executor import RevisionCallbacks, execute_revisions
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
 from commands.migration.script.plan import Plan, revision_file_name
 from commands.migration.script.revision_graph import Direction, Revision
@@ -39,11 +39,11 @@ from commands.pipeline.context import RunContext
 from commands.pipeline.limits import RunLimits
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import AppliedRevision, RunStep, RunUpdate, UpdateKind
+from commands.pipeline.records import RunRecord
 from commands.pipeline.revision_progress import RevisionProgress
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
-from commands.requests import Request
-from commands.requests.runs import StepRecord
+from commands.requests.run_events import StepRecord
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
@@ -58,12 +58,12 @@ class StageFailed(MigrateBotError):
 
 
 class Stages:
-    """The state one run carries from step to step."""
+    """The state one run carries from step to step; its steps are written to ``record``."""
 
     def __init__(
         self,
         context: RunContext,
-        request: Request,
+        record: RunRecord,
         handle: TargetHandle,
         *,
         planned: RequestPlan,
@@ -72,7 +72,8 @@ class Stages:
         session: AlembicSession,
     ) -> None:
         self.context = context
-        self.request = request
+        self.record_to = record
+        self.request = record.request
         self.handle = handle
         self.session = session
         self.state = planned.state
@@ -103,18 +104,11 @@ class Stages:
             )
         )
 
-    def record(self, step: RunStep, status: StepStatus, detail: str = "", **fields: Any) -> None:
-        self.context.requests.record_step(
-            self.request.id,
-            actor=self.context.actor,
-            step=step.value,
-            status=status,
-            detail=detail,
-            **fields,
-        )
+    def record(self, step: RunStep, status: StepStatus, detail: str = "") -> None:
+        self.record_many([StepRecord(step.value, status, detail=detail)])
 
     def record_many(self, steps: list[StepRecord]) -> None:
-        self.context.requests.record_steps(self.request.id, actor=self.context.actor, steps=steps)
+        self.record_to.steps(actor=self.context.actor, steps=steps)
 
     def begin(self, step: RunStep, message: str) -> None:
         self.limits.check(step.value)
@@ -122,8 +116,8 @@ class Stages:
         self.record(step, StepStatus.STARTED, message)
         self.emit(step, UpdateKind.STARTED, message)
 
-    def succeed(self, step: RunStep, message: str, **fields: Any) -> None:
-        self.record(step, StepStatus.SUCCEEDED, message, **fields)
+    def succeed(self, step: RunStep, message: str) -> None:
+        self.record(step, StepStatus.SUCCEEDED, message)
         self.emit(step, UpdateKind.SUCCEEDED, message)
 
     def fail(self, step: RunStep, message: str) -> StageFailed:
@@ -211,7 +205,7 @@ class Stages:
                 self.plan.direction,
                 settings=execution_settings(self.handle.config, server_major=major),
                 label=self.request.id,
-                hooks=RevisionHooks(progress.start, progress.done, progress.event),
+                callbacks=RevisionCallbacks(progress.start, progress.done, progress.event),
                 deadline=self.limits.deadline,
                 cancel=self.limits.cancel,
                 retry_guard=self._leftovers_of,

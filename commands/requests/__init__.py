@@ -1,6 +1,7 @@
 """Migration requests: the model folded from the audit log, the approval
 policy, and the service both fronts and the pipeline call."""
 
+from commands.requests.decisions import ApprovalResult
 from commands.requests.errors import (
     AlreadyDoneError,
     ApprovalExpiredError,
@@ -9,6 +10,7 @@ from commands.requests.errors import (
     NothingToDoError,
     PlanChangedError,
     PreflightFailedError,
+    ProposalError,
     RequestInputError,
     RequestNotFoundError,
     RequestRefused,
@@ -19,7 +21,7 @@ from commands.requests.errors import (
 )
 from commands.requests.model import Approval, ChecklistTick, Freeze, Preflight, Request, Step
 from commands.requests.policy import ApprovalPolicy, GroupLookup, Tally, no_group_members
-from commands.requests.service import ApprovalResult, RequestService, open_requests
+from commands.requests.service import RequestService, open_requests
 
 __all__ = [
     "AlreadyDoneError",
@@ -36,6 +38,7 @@ __all__ = [
     "PlanChangedError",
     "Preflight",
     "PreflightFailedError",
+    "ProposalError",
     "Request",
     "RequestInputError",
     "RequestNotFoundError",

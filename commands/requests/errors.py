@@ -35,6 +35,10 @@ class RequestRefused(MigrateBotError):
     exit_code = ExitCode.REFUSED
 
 
+class ProposalError(MigrateBotError):
+    """The ask cannot become a request: the project or database cannot be planned."""
+
+
 class NothingToDoError(RequestRefused):
     def __init__(self, target: str, where: str) -> None:
         super().__init__(f"{target} is already at {where}: there is nothing to do.")
@@ -122,3 +126,18 @@ class TargetBusyError(RequestRefused):
             f" at {format_time(running.run.started_at)}). One run at a time per target."
         )
         self.running = running
+
+
+class MemberDriftedError(RequestRefused):
+    """A member's database (or the project) moved since the set was approved: not run."""
+
+    def __init__(self, member: str, request_id: str, changes: Sequence[str]) -> None:
+        super().__init__(
+            f"{member} is skipped: it moved since {request_id} was approved"
+            f" ({'; '.join(changes)}); it never runs under an approval for another plan."
+        )
+        self.changes = tuple(changes)
+
+
+class FleetNotRunningError(RequestRefused):
+    """A member event for a fleet request whose run is not going (ended, or never began)."""

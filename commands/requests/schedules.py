@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from audit.store import Transaction
 from commands.requests import ledger
-from commands.requests.base import ServiceBase
 from commands.requests.errors import AlreadyDoneError, WrongStateError
 from commands.requests.inputs import clean_actor, clean_text, parse_request_id
 from commands.requests.model import Request
+from commands.requests.request_log import RequestLog
 from commands.requests.slots import ScheduleError, Slot
 from commands.requests.wording import format_time
 from commands.state.vocabulary import BEFORE_RUN_STATES, EventKind
@@ -24,8 +24,11 @@ def not_started(request: Request) -> bool:
     return request.state in BEFORE_RUN_STATES
 
 
-class Schedules(ServiceBase):
+class Schedules:
     """Bind requests to slots, record reminders, close what missed its window."""
+
+    def __init__(self, log: RequestLog) -> None:
+        self.log = log
 
     def schedule(self, request_id: str, *, slot: Slot, actor: str) -> Request:
         """Bind the request to ``slot``, or move it there (``request_rescheduled``).
@@ -35,50 +38,50 @@ class Schedules(ServiceBase):
         (it ran or was closed), ``AlreadyDoneError`` (already at that slot).
         """
         actor = clean_actor(actor)
-        request = self.get(request_id)
+        request = ledger.load(self.log.store, parse_request_id(request_id))
         if actor != request.requester:
-            policy = self.policy(request.target)
+            policy = self.log.policy(request.target)
             action = "schedule someone else's request"
-            self._check_approver(policy, user=actor, action=action, request=request)
-        if slot.start <= self.now():
+            self.log.check_approver(policy, user=actor, action=action, request=request)
+        if slot.start <= self.log.now():
             raise ScheduleError(f"{format_time(slot.start)} is in the past")
-        with self._transaction() as tx:
+        with self.log.transaction() as tx:
             request = ledger.load(tx, request.id)
             if not not_started(request):
                 raise WrongStateError(request, "scheduled")
             data = {"slot": slot.to_json()}
             if request.schedule is None:
-                return self._append(tx, request, EventKind.REQUEST_SCHEDULED, actor, data)
+                return self.log.append(tx, request, EventKind.REQUEST_SCHEDULED, actor, data)
             if request.schedule.slot == slot:
                 raise AlreadyDoneError(
                     f"{request.id} is already scheduled for {slot.describe()}.", request
                 )
             data["previous"] = request.schedule.slot.to_json()
             data["approvals_voided"] = [a.approver for a in request.current_approvals]
-            return self._append(tx, request, EventKind.REQUEST_RESCHEDULED, actor, data)
+            return self.log.append(tx, request, EventKind.REQUEST_RESCHEDULED, actor, data)
 
     def miss_window(self, request_id: str, *, actor: str, reason: str) -> Request:
         """Close a request whose slot passed while nothing could start it (it is expired).
 
         Raises ``WrongStateError`` if it already ran or was closed.
         """
-        with self._transaction() as tx:
+        with self.log.transaction() as tx:
             request = self._open_scheduled(tx, request_id, "marked as missed")
             data = {"reason": clean_text(reason, what="reason"), "slot": _slot_json(request)}
-            return self._append(tx, request, EventKind.SCHEDULE_MISSED, actor, data)
+            return self.log.append(tx, request, EventKind.SCHEDULE_MISSED, actor, data)
 
     def record_reminder(self, request_id: str, *, actor: str, before_s: float) -> Request:
         """Record that stakeholders were reminded ``before_s`` seconds before the start."""
-        with self._transaction() as tx:
+        with self.log.transaction() as tx:
             request = self._open_scheduled(tx, request_id, "reminded of")
             data = {"before_s": before_s, "slot": _slot_json(request)}
-            return self._append(tx, request, EventKind.REMINDER_SENT, actor, data)
+            return self.log.append(tx, request, EventKind.REMINDER_SENT, actor, data)
 
     def scheduled(self, *, target: str | None = None) -> list[Request]:
         """Requests bound to a slot that have not started, soonest first."""
         found = [
             r
-            for r in ledger.newest_requests(self.store, target=target, states=None)
+            for r in ledger.newest_requests(self.log.store, target=target, states=None)
             if r.schedule is not None and not_started(r)
         ]
         return sorted(found, key=lambda r: r.schedule.slot.start if r.schedule else r.created_at)

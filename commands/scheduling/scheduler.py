@@ -76,7 +76,7 @@ class WindowNotices(Protocol):
 
 SubmitRun = Callable[[Request, datetime | None], object]
 """Start the run of an approved request in the background with a deadline
-(``RunWorker.submit``); raises ``MigrateBotError`` when it cannot. A refusal the
+(``RunThreads.submit``); raises ``MigrateBotError`` when it cannot. A refusal the
 worker meets later must reach ``WindowScheduler.start_refused``."""
 
 _ACTIVE: dict[str, WindowScheduler] = {}

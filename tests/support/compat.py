@@ -23,7 +23,7 @@ from commands.migration.planning import plan
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
-from commands.pipeline import Pipeline, RunContext, RunOutcome
+from commands.pipeline import RunContext, RunOutcome, run_request
 from commands.pipeline.plans import plan_request
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
@@ -93,7 +93,7 @@ class CompatTarget:
                 store=store,
                 open_target=lambda target: open_target(target, {URL_ENV: self.url}),
             )
-            return Pipeline(context).run(request.id, session=session)
+            return run_request(context, request.id, session=session)
 
     def upgrade(self, goal: str | None = None) -> RunOutcome:
         return self.run(RequestKind.UPGRADE, goal)

@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.store import EventStore
 from commands.config.targets_file import Config, parse_config
-from commands.fleet.intake import FleetAsk, propose_fleet
-from commands.fleet.runner import Runner
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
-from commands.pipeline import Proposal, RunContext
+from commands.pipeline import Proposal, RunContext, RunOutcome, propose, run_request
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
@@ -70,8 +69,9 @@ class Fleet:
     def context(self) -> RunContext:
         return RunContext(config=self.config, requests=self.requests, store=self.store)
 
-    def runner(self) -> Runner:
-        return Runner(self.context())
+    def run(self, request_id: str, *, cancel: threading.Event | None = None) -> RunOutcome:
+        """``run_request`` in this fleet's context."""
+        return run_request(self.context(), request_id, cancel=cancel)
 
     def approved(
         self,
@@ -91,11 +91,13 @@ class Fleet:
         kind: RequestKind = RequestKind.UPGRADE,
         members: Sequence[str] | None = None,
     ) -> Proposal:
-        return propose_fleet(
+        return propose(
             self.context(),
+            kind=kind,
             target="tenants",
-            ask=FleetAsk(kind, goal, members),
+            goal=goal,
             requester=REQUESTER,
+            members=members,
         )
 
     def member(self, name: str) -> DatabaseUrl:

@@ -102,7 +102,7 @@ def flow_bot(
                 app = build_app(
                     settings,
                     config=config,
-                    worker=runtime.worker,
+                    work_pool=runtime.work_pool,
                     flow=runtime.flow,
                     client=client,
                     open_target=opener,

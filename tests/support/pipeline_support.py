@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import textwrap
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
-from commands.pipeline import Pipeline, Proposal, RunContext, propose
+from commands.pipeline import Proposal, RunContext, RunOutcome, RunUpdate, propose, run_request
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import RequestService, open_requests
 from commands.state.audit_log import open_audit_log
@@ -53,8 +55,17 @@ class PipelineTarget:
     def context(self) -> RunContext:
         return RunContext(config=self.config, requests=self.requests, store=self.store)
 
-    def pipeline(self) -> Pipeline:
-        return Pipeline(self.context())
+    def run(
+        self,
+        request_id: str,
+        *,
+        on_update: Callable[[RunUpdate], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RunOutcome:
+        """``run_request`` in this target's context."""
+        return run_request(
+            self.context(), request_id, on_update=on_update or (lambda _u: None), cancel=cancel
+        )
 
     def approved(
         self, goal: str | None = None, kind: RequestKind = RequestKind.UPGRADE

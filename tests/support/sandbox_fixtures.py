@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 from slack_sdk import WebClient
 
 from bot.runtime import start_bot
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.sandbox import Sandbox
 from bot.sandbox.settings import SandboxSettings
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.databases import create_database, drop_database

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from bot.sandbox.bridge import Sent
 from bot.sandbox.people import default_people
-from bot.sandbox.runner import Sandbox
+from bot.sandbox.sandbox import Sandbox
 from commands.config.targets_file import DEMO_TARGET, Config, demo_config
 from tests.support.polling import wait_for
 

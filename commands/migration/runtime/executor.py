@@ -1,4 +1,4 @@
-"""Runs a plan's revisions the careful way: timeouts, lock retries, a watch on locks.
+"""Runs a plan's revisions the careful way: timeouts, lock retries, a lock monitor.
 
 One env.py run steps through the revisions (``stepping.py``). Each run's
 connections get ``PGOPTIONS`` (the timeouts of the attempt) and an
@@ -69,7 +69,7 @@ class RevisionEvent:
 
 
 @dataclass(frozen=True)
-class RevisionHooks:
+class RevisionCallbacks:
     """What the caller does around each revision: ``start`` before it runs (record it,
     check the run's limits: raising there stops cleanly before the revision), ``done``
     once committed, ``event`` for everything worth telling while it runs. ``round`` is
@@ -102,7 +102,7 @@ def commits_part_way(revision: Revision) -> bool:
 
 
 @dataclass
-class _Watch:
+class _InFlight:
     """The revision in flight, for the lock monitor's reports."""
 
     revision: str = ""
@@ -117,7 +117,7 @@ def execute_revisions(
     *,
     settings: ExecutionSettings,
     label: str,
-    hooks: RevisionHooks,
+    callbacks: RevisionCallbacks,
     deadline: float | None = None,
     cancel: threading.Event | None = None,
     retry_guard: RetryGuard | None = None,
@@ -135,7 +135,7 @@ def execute_revisions(
         direction,
         settings,
         label,
-        hooks,
+        callbacks,
         retry_guard,
         deadline,
         cancel,
@@ -152,7 +152,7 @@ class _Execution:
     direction: Direction
     settings: ExecutionSettings
     label: str
-    hooks: RevisionHooks
+    callbacks: RevisionCallbacks
     retry_guard: RetryGuard | None
     deadline: float | None
     cancel: threading.Event | None
@@ -165,12 +165,12 @@ class _Execution:
         runs = 0
         while True:
             runs += 1
-            watch = _Watch()
+            in_flight = _InFlight()
             app_name = f"migrate-bot {self.label} run {runs}"[:63]
-            monitor = _monitor(self.database, app_name, watch, self.hooks, self.settings)
+            monitor = _monitor(self.database, app_name, in_flight, self.callbacks, self.settings)
             try:
                 with monitor:
-                    self._one_run(app_name, watch, monitor)
+                    self._one_run(app_name, in_flight, monitor)
                 break
             except AlembicStopped:
                 raise
@@ -178,7 +178,7 @@ class _Execution:
                 revision = self.by_id.get(failure.revision or "")
                 if revision is None:
                     raise
-                self.retried = self._retry_or_raise(failure, revision, watch.attempt, monitor)
+                self.retried = self._retry_or_raise(failure, revision, in_flight.attempt, monitor)
         missing = [r.id for r in self.revisions if r.id not in self.finished]
         if missing:
             raise RevisionFailedError(
@@ -189,7 +189,7 @@ class _Execution:
                 attempts=1,
             )
 
-    def _one_run(self, app_name: str, watch: _Watch, monitor: LockMonitor) -> None:
+    def _one_run(self, app_name: str, in_flight: _InFlight, monitor: LockMonitor) -> None:
         """One env.py run, let go revision by revision until it ends."""
         first = self.schedule[self.retried[1] - 1] if self.retried else self.schedule[0]
         env = child_env(
@@ -211,14 +211,14 @@ class _Execution:
                 self._check_target(run, ready)
             retry = self.retried is not None and self.retried[0] == revision.id
             attempt = self.schedule[(self.retried[1] if retry and self.retried else 1) - 1]
-            watch.revision, watch.attempt = revision.id, attempt.number
-            monitor.watch_pid(ready.backend_pid)
+            in_flight.revision, in_flight.attempt = revision.id, attempt.number
+            monitor.follow_pid(ready.backend_pid)
             try:
-                self.hooks.start(revision, ready.round)
+                self.callbacks.start(revision, ready.round)
             except BaseException:
                 run.stop()
                 raise
-            self.hooks.event(_attempt_event(revision, attempt, len(self.schedule)))
+            self.callbacks.event(_attempt_event(revision, attempt, len(self.schedule)))
             result = run.go(
                 settings=session_settings(
                     lock_timeout=attempt.lock_timeout,
@@ -230,7 +230,7 @@ class _Execution:
             )
             if ready.round == 1:
                 self.finished.add(revision.id)
-            self.hooks.done(revision, result, ready.round)
+            self.callbacks.done(revision, result, ready.round)
 
     def _check_target(self, run: MigrationRun, ready: Ready) -> None:
         """Stop before anything runs if env.py connected elsewhere than the target (its
@@ -260,7 +260,7 @@ class _Execution:
                 attempts=attempt,
             )
         pause = self.schedule[attempt].pause_before
-        self.hooks.event(
+        self.callbacks.event(
             RevisionEvent(
                 "retrying",
                 revision.id,
@@ -282,18 +282,18 @@ class _Execution:
 def _monitor(
     database: DatabaseUrl,
     app_name: str,
-    watch: _Watch,
-    hooks: RevisionHooks,
+    in_flight: _InFlight,
+    callbacks: RevisionCallbacks,
     settings: ExecutionSettings,
 ) -> LockMonitor:
     return LockMonitor(
         database,
         app_name,
-        on_blocker=lambda blockers: hooks.event(
-            _blocked_event(watch.revision, watch.attempt, blockers)
+        on_blocker=lambda blockers: callbacks.event(
+            _blocked_event(in_flight.revision, in_flight.attempt, blockers)
         ),
-        on_queue_cancel=lambda report: hooks.event(
-            _queue_event(watch.revision, watch.attempt, report)
+        on_queue_cancel=lambda report: callbacks.event(
+            _queue_event(in_flight.revision, in_flight.attempt, report)
         ),
         queue_budget=settings.queue_budget,
     )

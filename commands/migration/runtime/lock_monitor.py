@@ -76,7 +76,7 @@ class QueueReport:
 
 class LockMonitor:
     """Samples locks around the backends named ``application_name`` (and those given to
-    ``watch_pid``: env.py may name its connections itself) until stopped.
+    ``follow_pid``: env.py may name its connections itself) until stopped.
 
     ``on_blocker`` is called when the set of blockers changes (with an empty
     list once nothing blocks); ``on_queue_cancel`` when the monitor cancelled
@@ -107,8 +107,8 @@ class LockMonitor:
         self._last_blockers: tuple[int, ...] = ()
         self._pids: list[int] = []
 
-    def watch_pid(self, pid: int | None) -> None:
-        """Also watch backend ``pid`` (the one env.py migrates on)."""
+    def follow_pid(self, pid: int | None) -> None:
+        """Also sample around backend ``pid`` (the one env.py migrates on)."""
         if pid is not None and pid not in self._pids:
             self._pids = [*self._pids, pid]
 

@@ -1,4 +1,4 @@
-"""Where listeners hand their work after ``ack()``: a small pool of threads.
+"""The work pool: where listeners hand their work after ``ack()``, a small pool of threads.
 
 Bolt's own listener pool has a handful of threads and Slack wants an answer
 in three seconds, so nothing slow runs in a listener. A job's failure goes to
@@ -76,16 +76,16 @@ def release(held: list[Job]) -> None:
         start()
 
 
-class Worker(Protocol):
-    """What listeners need from a worker; the pipeline may bring its own."""
+class WorkPool(Protocol):
+    """What listeners need from the pool their work goes to."""
 
     def submit(self, job: Job, *, name: str, on_error: ErrorSink) -> None: ...
 
 
-class ThreadWorker:
+class ThreadWorkPool:
     """Jobs on ``max_workers`` threads, with counts for ``/health`` and ``drain`` for tests.
 
-    On Linux the worker threads run at a lower CPU priority (``nice``), and so
+    On Linux the pool's threads run at a lower CPU priority (``nice``), and so
     do the processes they start (Alembic's child inherits it): on a small
     machine, acknowledging Slack within three seconds comes before planning.
     """
@@ -95,7 +95,7 @@ class ThreadWorker:
     ) -> None:
         self._pool = ThreadPoolExecutor(
             max_workers,
-            thread_name_prefix="migrate-bot-worker",
+            thread_name_prefix="migrate-bot-work",
             initializer=_lower_priority,
             initargs=(nice,),
         )
@@ -163,10 +163,10 @@ def _lower_priority(nice: int) -> None:
             current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, nice))
         except OSError as exc:
-            log.info("could not lower the worker's priority: %s", exc)
+            log.info("could not lower the thread's priority: %s", exc)
 
 
-class InlineWorker:
+class InlineWorkPool:
     """Runs each job at once, in the caller's thread: a worker process replaying a
     Slack request inside a queued job, where the job's thread is the work's thread."""
 

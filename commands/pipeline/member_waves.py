@@ -1,14 +1,15 @@
-"""Running an approved fleet request: its members in waves, each through the pipeline.
+"""Running an approved fleet request: its members in waves, each one database's run.
 
 The fleet's run starts once (``start_run``: approved, not frozen, approvals
 still good). Then wave after wave: inside a wave up to ``concurrency``
-members at once, each one through ``Pipeline.run`` with a ``MemberLedger``
-(run lock, its plan checked against the approved one, pre-flight, backup,
-revisions, verify). A wave starts only when the one before finished without
-reaching ``max_failures``. No new member starts once failures reach
-``max_failures`` (running ones finish), nor after Stop, a freeze of the
-fleet or the end of its window (running ones are then aborted at a revision
-boundary, or finish, as a single run would). Nothing resumes by itself.
+members at once, each one through the run of one database it is handed
+(``run_database``, with a ``MemberRecord``: run lock, its plan checked against
+the approved one, pre-flight, backup, revisions, verify). A wave starts only
+when the one before finished without reaching ``max_failures``. No new
+member starts once failures reach ``max_failures`` (running ones finish),
+nor after Stop, a freeze of the fleet or the end of its window (running ones
+are then aborted at a revision boundary, or finish, as a single run would).
+Nothing resumes by itself.
 """
 
 from __future__ import annotations
@@ -19,28 +20,36 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from commands.config.fleet import FleetSettings
 from commands.errors import ConfigError, MigrateBotError
-from commands.fleet.member_ledger import MemberLedger
-from commands.fleet.outcome import fleet_outcome, outcome_details
-from commands.fleet.progress import FleetOutcome, FleetUpdate, FleetUpdateKind
 from commands.fleet.set_plan import members_to_run
 from commands.fleet.waves import split_waves
-from commands.pipeline import Pipeline, RunContext, RunOutcome, RunUpdate
-from commands.pipeline.progress import UpdateKind
+from commands.pipeline.context import RunContext
+from commands.pipeline.outcomes import fleet_outcome, outcome_details
+from commands.pipeline.progress import (
+    FleetOutcome,
+    FleetUpdate,
+    FleetUpdateKind,
+    RunOutcome,
+    RunUpdate,
+    UpdateKind,
+)
+from commands.pipeline.records import MemberRecord
 from commands.pipeline.run_lock import RunLockHeldError
 from commands.requests import Request, TargetFrozenError
-from commands.requests.fleet_runs import MemberDriftedError
+from commands.requests.errors import MemberDriftedError
 from commands.state.vocabulary import MemberState, RequestState
 from commands.targets import MemberNotListedError
 
 log = logging.getLogger(__name__)
 
 FleetSink = Callable[[FleetUpdate], None]
-PipelineFactory = Callable[[RunContext], Pipeline]
+RunDatabase = Callable[[MemberRecord, Callable[[RunUpdate], None]], RunOutcome]
+"""How one member's database is run, given its record and where its updates go."""
 FAILING = (MemberState.FAILED, MemberState.ABORTED, MemberState.INTERRUPTED)
 
 
@@ -72,34 +81,38 @@ class _Turn:
     wave: int
 
 
-class FleetRun:
-    """Runs one approved fleet request to its outcome; one instance per run."""
+class MemberWaves:
+    """Runs one approved fleet request to its outcome; one instance per run.
+
+    ``on_update`` gets the fleet's news; ``thread`` runs first in each member's
+    thread (a front lowers its CPU priority)."""
 
     def __init__(
         self,
         context: RunContext,
+        request: Request,
         *,
-        pipeline: PipelineFactory = Pipeline,
         on_update: FleetSink = ignore_fleet_updates,
-        thread_setup: Callable[[], None] | None = None,
+        thread: Callable[[], None] | None = None,
     ) -> None:
         self.context = context
-        self.pipeline = pipeline
+        self.request = request
         self.on_update = on_update
-        self.thread_setup = thread_setup  # run first in each member's thread (e.g. its priority)
+        self.thread = thread
 
     def run(
         self,
-        request_id: str,
+        run_database: RunDatabase,
         *,
         until: datetime | None = None,
         cancel: threading.Event | None = None,
     ) -> FleetOutcome:
-        """Run the fleet request ``request_id``; raises, before any member starts, what
-        ``start_run`` refuses (not approved, frozen, expired…) and ``ConfigError`` when
-        the target is not a fleet any more."""
+        """Run the fleet's members, each through ``run_database``; raises, before any
+        member starts, what ``start_run`` refuses (not approved, frozen, expired…) and
+        ``ConfigError`` when the target is not a fleet any more."""
         requests = self.context.requests
-        request = requests.get(request_id)
+        request = self.request
+        self.run_database = run_database
         try:
             settings = self.context.config.target(request.target).fleet
             if settings is None:
@@ -118,7 +131,7 @@ class FleetRun:
         waves = split_waves(members_to_run(request.fingerprint), settings.waves)
         try:
             with ThreadPoolExecutor(
-                settings.concurrency, thread_name_prefix="member", initializer=self.thread_setup
+                settings.concurrency, thread_name_prefix="member", initializer=self.thread
             ) as pool:
                 for number, wave in enumerate(waves, start=1):
                     if self._should_stop(progress, request):
@@ -206,16 +219,10 @@ class FleetRun:
         return state
 
     def _run_member(self, turn: _Turn, progress: _Progress) -> MemberState | None:
-        ledger = MemberLedger(self.context.requests, turn.request, turn.member, wave=turn.wave)
-        pipeline = self.pipeline(replace(self.context, requests=ledger))
+        record = MemberRecord(self.context.requests, turn.request, turn.member, wave=turn.wave)
         self._emit_member(turn, FleetUpdateKind.MEMBER_STARTED, MemberState.RUNNING, "starting")
         try:
-            outcome = pipeline.run(
-                turn.request.id,
-                on_update=self._member_sink(turn),
-                until=progress.until,
-                cancel=progress.cancel,
-            )
+            outcome = self.run_database(record, self._member_sink(turn))
         except MemberDriftedError as drift:
             return self._ended(turn, MemberState.SKIPPED, str(drift))
         except TargetFrozenError as frozen:
@@ -232,16 +239,16 @@ class FleetRun:
             )
             return self._ended(turn, MemberState.SKIPPED, str(exc))
         except MigrateBotError as exc:
-            return self._failed_to_start(turn, ledger, str(exc))
+            return self._failed_to_start(turn, record, str(exc))
         except Exception as exc:  # a bug: the member is recorded failed, the run goes on
             log.exception("%s's member %s failed unexpectedly", turn.request.id, turn.member)
-            return self._failed_to_start(turn, ledger, f"internal error: {exc}")
+            return self._failed_to_start(turn, record, f"internal error: {exc}")
         return self._ended(turn, _member_state(outcome), outcome.error or "", outcome)
 
-    def _failed_to_start(self, turn: _Turn, ledger: MemberLedger, error: str) -> MemberState:
+    def _failed_to_start(self, turn: _Turn, record: MemberRecord, error: str) -> MemberState:
         """A member that could not be run (unreachable, unplannable…) has failed: recorded
-        here, unless the pipeline recorded its end itself (it had started)."""
-        if not ledger.started:
+        here, unless its run recorded its end itself (it had started)."""
+        if not record.started:
             self.context.requests.finish_member(
                 turn.request.id,
                 member=turn.member,
@@ -330,7 +337,15 @@ class FleetRun:
         return counts
 
     def _emit(
-        self, request: Request, kind: FleetUpdateKind, message: str, **fields: object
+        self,
+        request: Request,
+        kind: FleetUpdateKind,
+        message: str,
+        *,
+        wave: int | None = None,
+        member: str | None = None,
+        state: MemberState | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         update = FleetUpdate(
             request_id=request.id,
@@ -338,12 +353,12 @@ class FleetRun:
             kind=kind,
             message=message,
             at=self.context.clock(),
-            **fields,  # type: ignore[arg-type]
+            wave=wave,
+            member=member,
+            state=state,
+            data=dict(data or {}),
         )
-        try:
-            self.on_update(update)
-        except Exception:  # a watcher's failure (Slack down, a bug in a view) never fails a run
-            log.exception("a fleet update could not be delivered")
+        self.on_update(update)  # a safe sink: a watcher's failure never fails the run
 
 
 def _member_state(outcome: RunOutcome) -> MemberState:

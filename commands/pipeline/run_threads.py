@@ -1,4 +1,5 @@
-"""Runs requests in the background, for the Slack front and the CLI alike.
+"""This process's run threads: approved requests run in the background, for the Slack
+front and the CLI alike.
 
 Never in a Slack listener thread: a run can take minutes. One run per target
 at a time (the database's run lock would refuse a second anyway; queuing here
@@ -17,8 +18,9 @@ from typing import Protocol
 
 from commands.errors import ExitCode, MigrateBotError
 from commands.migration.runtime.runner import AlembicSession
-from commands.pipeline.progress import RunOutcome, RunUpdate
-from commands.pipeline.run import Pipeline
+from commands.pipeline.context import RunContext
+from commands.pipeline.progress import RunOutcome
+from commands.pipeline.run import NO_WRAPPERS, RunWrappers, UpdateSink, run_request
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ RefusalSink = Callable[[str, MigrateBotError], None]
 
 
 class Runs(Protocol):
-    """Where approved requests are run: this process's ``RunWorker``, or a job queue."""
+    """Where approved requests are run: this process's ``RunThreads``, or a job queue."""
 
     def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> object:
         """Start (or queue) the run; raises ``MigrateBotError`` when it cannot."""
@@ -51,7 +53,7 @@ class InternalRunError(MigrateBotError):
 
 
 class AlreadyRunningError(MigrateBotError):
-    """This worker is already running a request on that target."""
+    """This process already runs a request on that target."""
 
     exit_code = ExitCode.REFUSED
 
@@ -64,19 +66,22 @@ class _Active:
     future: Future[RunOutcome | None]
 
 
-class RunWorker:
-    """Background runs: ``submit`` returns at once; outcomes and refusals go to sinks."""
+class RunThreads:
+    """Background runs of ``run_request`` in ``context`` (with a front's ``wrappers``):
+    ``submit`` returns at once; updates, outcomes and refusals go to sinks."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        context: RunContext,
         *,
-        on_update: Callable[[RunUpdate], None],
+        on_update: UpdateSink,
         on_outcome: OutcomeSink,
         on_refused: RefusalSink,
+        wrappers: RunWrappers = NO_WRAPPERS,
         max_parallel: int = 4,
     ) -> None:
-        self.pipeline = pipeline
+        self.context = context
+        self.wrappers = wrappers
         self.on_update = on_update
         self.on_outcome = on_outcome
         self.on_refused = on_refused
@@ -91,11 +96,13 @@ class RunWorker:
         *,
         until: datetime | None = None,
         session: AlembicSession | None = None,
+        cancel: threading.Event | None = None,
     ) -> Future[RunOutcome | None]:
         """Start running ``request_id`` in the background (in ``session``, an Alembic
-        child handed over by the caller, if given).
+        child handed over by the caller, if given); ``cancel``, if given, is the run's
+        own Stop (set from elsewhere: a queued job's abort).
 
-        Raises ``AlreadyRunningError`` if this worker runs something on ``target``.
+        Raises ``AlreadyRunningError`` if this process runs something on ``target``.
         """
         with self._lock:
             busy = self._active.get(target)
@@ -103,7 +110,7 @@ class RunWorker:
                 raise AlreadyRunningError(
                     f"{busy.request_id} is running on {target}; wait for it to finish"
                 )
-            cancel = threading.Event()
+            cancel = cancel or threading.Event()
             future = self._pool.submit(self._run, request_id, target, until, cancel, session)
             self._active[target] = _Active(request_id, target, cancel, future)
         return future
@@ -138,8 +145,14 @@ class RunWorker:
         session: AlembicSession | None,
     ) -> RunOutcome | None:
         try:
-            outcome = self.pipeline.run(
-                request_id, on_update=self.on_update, until=until, cancel=cancel, session=session
+            outcome = run_request(
+                self.context,
+                request_id,
+                on_update=self.on_update,
+                until=until,
+                cancel=cancel,
+                session=session,
+                wrappers=self.wrappers,
             )
         except MigrateBotError as refusal:
             self._deliver(self.on_refused, request_id, refusal)

@@ -1,6 +1,6 @@
-"""A fleet request's message: the members grouped by where they start, each group's
-revisions once, the set's pre-flight by member, the checklist and the decision; once it
-runs, its live status; at the end, how it went and the ways back member by member.
+"""What a fleet request's message shows in its frame: the members grouped by where they
+start, each group's revisions once; once it runs, its live status; at the end, how it
+went, member by member (the ways back are ``outcome``'s buttons).
 
 One pure function of a ``RequestCard`` (with its ``fleet`` picture), drawn again
 from scratch on every change, as the single target's message is.
@@ -12,25 +12,21 @@ from collections.abc import Mapping
 
 from bot.views.blocks import (
     Block,
-    actions,
-    button,
     code,
-    confirm_dialog,
     escape,
     lines_in_sections,
 )
-from bot.views.fleet_run import counts_line, fleet_run_blocks
-from bot.views.ids import ActionId, BlockId
+from bot.views.ids import BlockId
 from bot.views.outcome import state_line
 from bot.views.people import mention, people
-from bot.views.request import card_blocks, decision_buttons, stop_button
 from bot.views.request_card import RequestCard
+from bot.views.request_frame import buttons, card_blocks
+from bot.views.run import counts_line, fleet_run_blocks
 from bot.views.status import revisions_text
 from commands.fleet.set_plan import groups, members_to_run
 from commands.fleet.waves import describe_waves
-from commands.fleet.ways_back import FleetOffer, FleetWayBack
 from commands.requests.model import Request
-from commands.state.vocabulary import BEFORE_RUN_STATES, MemberState, RequestState
+from commands.state.vocabulary import MemberState, RequestState
 from commands.units import format_duration
 
 STOP_FLEET = (
@@ -38,10 +34,6 @@ STOP_FLEET = (
     " in flight is rolled back by PostgreSQL); members that succeeded stay succeeded."
 )
 NAMES_SHOWN = 4
-WAY_BACK_ACTIONS = {
-    FleetWayBack.BACK_TO_START: ActionId.FLEET_BACK_TO_START,
-    FleetWayBack.RETRY: ActionId.FLEET_RETRY,
-}
 
 
 def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
@@ -54,7 +46,7 @@ def fleet_request_message(card: RequestCard) -> tuple[str, list[Block]]:
         summary=_summary(card),
         state=_state_line(card),
         body=body + _groups(request),
-        buttons=_buttons(card),
+        buttons=buttons(card, STOP_FLEET),
     )
     text = f"{request.id}: {request.kind.value} {request.target} (fleet) — {request.state.value}"
     return text, blocks
@@ -154,36 +146,3 @@ def _revision_messages(request: Request) -> Mapping[str, str]:
             if isinstance(found, Mapping):
                 return {str(k): str(v) for k, v in found.items()}
     return {}
-
-
-def _buttons(card: RequestCard) -> list[Block]:
-    request = card.request
-    if request.state in BEFORE_RUN_STATES:
-        return decision_buttons(card)
-    if request.state is RequestState.RUNNING:
-        return [actions(stop_button(request.id, STOP_FLEET), block_id=BlockId.ACTIONS)]
-    return fleet_ways_back_buttons(request, card.fleet_ways_back)
-
-
-def fleet_ways_back_buttons(request: Request, offers: tuple[FleetOffer, ...]) -> list[Block]:
-    """One button per way back; each asks for a new fleet request with its own approval."""
-    elements = []
-    for offer in offers:
-        if offer.way is FleetWayBack.BACK_TO_START:
-            label = f"Back to start: {len(offer.members)} member(s)"
-        else:
-            label = f"Retry {len(offer.members)} member(s)"
-        elements.append(
-            button(
-                label,
-                action_id=WAY_BACK_ACTIONS[offer.way],
-                value=request.id,
-                confirm=confirm_dialog(
-                    f"{label}?",
-                    f"This asks to {offer.description}. It is a new request: its members get"
-                    " their pre-flight and it needs an approval like any other.",
-                    confirm="Ask for it",
-                ),
-            )
-        )
-    return [actions(*elements, block_id=BlockId.WAYS_BACK)] if elements else []

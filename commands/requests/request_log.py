@@ -1,5 +1,10 @@
-"""What every part of the request service shares: the store, the config, the
-group lookup, the approver check that records its refusals, and the append."""
+"""What every part of the request service works on: the audit log (and its write
+transaction), the config, the group lookup, the approver check that records its
+refusals, and the append of one request's event.
+
+``RequestService`` hands one ``RequestLog`` to each of its parts (asking,
+decisions, runs, member turns, schedules, freezes): they share it, they do
+not inherit from it."""
 
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableE
 from commands.state.vocabulary import EventKind
 
 
-class ServiceBase:
-    """The store and config a request service works on. The clock is the store's."""
+class RequestLog:
+    """The store and config the request service works on. The clock is the store's."""
 
     def __init__(
         self, store: EventStore, config: Config, *, group_lookup: GroupLookup = no_group_members
@@ -43,7 +48,7 @@ class ServiceBase:
         return ApprovalPolicy.for_target(self.config.target(target))
 
     @contextmanager
-    def _transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> Iterator[Transaction]:
         """The store's write transaction; raises ``AuditLogUnavailableError`` when the
         log is locked too long or has been tampered with."""
         try:
@@ -63,7 +68,7 @@ class ServiceBase:
             now=self.now(),
         )
 
-    def _check_approver(
+    def check_approver(
         self,
         policy: ApprovalPolicy,
         *,
@@ -83,7 +88,7 @@ class ServiceBase:
                 action=action,
             )
         except RequestRefused as refusal:
-            with self._transaction() as tx:
+            with self.transaction() as tx:
                 tx.append(
                     kind=EventKind.ACTION_REFUSED,
                     actor=user,
@@ -93,7 +98,7 @@ class ServiceBase:
                 )
             raise
 
-    def _append(
+    def append(
         self,
         tx: Transaction,
         request: Request,

@@ -1,9 +1,10 @@
-"""A fleet run's outcome, from its request as the log folded it. Pure.
+"""A run's outcome from its request as the log folded it: a fleet's as its run ends, and
+any run's after the fact (an outcome a restart must still announce).
 
-The run's state: ``aborted`` when it was stopped on purpose (Stop, a freeze,
-the window's end), ``failed`` when any member failed (or was aborted by its
-own deadline), else ``succeeded`` — members skipped because they moved are
-listed, and offered a retry, but are not failures.
+A fleet run's state: ``aborted`` when it was stopped on purpose (Stop, a
+freeze, the window's end), ``failed`` when any member failed (or was aborted
+by its own deadline), else ``succeeded`` — members skipped because they moved
+are listed, and offered a retry, but are not failures.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from commands.fleet.progress import FleetOutcome, MemberOutcome
+from audit.store import EventStore
+from commands.backup.listing import find_backup
+from commands.backup.records import UnknownBackupError
+from commands.pipeline.progress import FleetOutcome, MemberOutcome, RunOutcome
 from commands.requests.members import MemberRun
 from commands.requests.model import Request
-from commands.state.vocabulary import MemberState, RequestState
+from commands.state.vocabulary import EventKind, MemberState, RequestState
 
 FAILED_STATES = (MemberState.FAILED, MemberState.ABORTED, MemberState.INTERRUPTED)
 
@@ -100,15 +104,46 @@ def outcome_details(outcome: FleetOutcome) -> dict[str, Any]:
     }
 
 
-def recorded_fleet_outcome(request: Request) -> FleetOutcome:
-    """How a fleet request's run ended, as the log has it (for an outcome never announced)."""
+def recorded_outcome(request: Request, store: EventStore) -> RunOutcome:
+    """How ``request``'s run ended, as the log has it (no per-revision timings or
+    verification lines: those live in the run's events and thread); a fleet's with
+    each member's outcome."""
     closure = request.closure
-    assert closure is not None and request.run is not None, "only a run that ended"
-    outcome = fleet_outcome(
-        request,
-        stop_reason=None,
-        aborted=request.state is RequestState.ABORTED,
-        started_at=request.run.started_at,
+    assert closure is not None, "only a closed request has an outcome"
+    if request.is_fleet:
+        assert request.run is not None, "only a fleet run that ended"
+        outcome = fleet_outcome(
+            request,
+            stop_reason=None,
+            aborted=request.state is RequestState.ABORTED,
+            started_at=request.run.started_at,
+            finished_at=closure.at,
+        )
+        return replace(outcome, state=request.state, error=closure.reason or None)
+    ended_at = closure.details.get("database_revisions")
+    backup = run_backup(request, store)
+    return RunOutcome(
+        request_id=request.id,
+        target=request.target,
+        kind=request.kind.value,
+        state=request.state,
+        failed_step=None,
+        error=closure.reason or None,
+        started_at=request.run.started_at if request.run else closure.at,
         finished_at=closure.at,
+        from_revisions=request.from_revisions,
+        planned_revisions=request.fingerprint.revision_ids,
+        database_revisions=tuple(ended_at) if isinstance(ended_at, list) else None,
+        backup={"id": backup} if backup is not None else None,
     )
-    return replace(outcome, state=request.state, error=closure.reason or None)
+
+
+def run_backup(request: Request, store: EventStore) -> str | None:
+    """The id of the newest backup taken for ``request`` that still exists."""
+    kinds = [EventKind.BACKUP_SUCCEEDED.value]
+    for event in store.events(request_id=request.id, kinds=kinds, newest_first=True):
+        try:
+            return find_backup(store, request.target, str(event.data.get("backup_id"))).id
+        except UnknownBackupError:
+            continue
+    return None

@@ -1,10 +1,10 @@
-"""Turning an ask on a fleet ("upgrade tenants to head") into one request over its members.
+"""A fleet's set plan: an ask ("upgrade tenants to head") planned over its members.
 
 Every member gets its pre-flight (a few at a time); they are grouped by where
 they start; the distinct revisions are linted once, sized against the
 largest member; the set's fingerprint binds the members, each one's starting
-revision and the revision files. Recorded as one request with the set's
-pre-flight, which an approver judges once for all members.
+revision and the revision files. Intake records it as one request with the
+set's pre-flight, which an approver judges once for all members.
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from audit.store import Clock, utc_now
-from commands.checks import CheckResult, Report, Verdict, record_report
+from commands.checks import CheckResult, Report, Verdict
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import ConfigError
 from commands.fleet.set_checks import largest, set_report, size_text
 from commands.fleet.set_lint import lint_set
-from commands.fleet.set_plan import distinct_revisions, groups, member_goal, set_fingerprint
+from commands.fleet.set_plan import distinct_revisions, groups, set_fingerprint
 from commands.fleet.survey import MemberSurvey, survey_members
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
-from commands.pipeline import Proposal, RunContext
-from commands.pipeline.context import BOT_ACTOR
-from commands.pipeline.intake import ProposalError, preflight_summary
-from commands.requests import NothingToDoError, Request
+from commands.requests import NothingToDoError, ProposalError
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetOpener, fleet_members, open_target
 
@@ -112,69 +109,6 @@ def plan_fleet(
         duration_s=time.monotonic() - started,
     )
     return FleetPlan(tuple(surveys), fingerprint, plan, report)
-
-
-def replan_fleet(context: RunContext, request: Request) -> FleetPlan:
-    """A fleet request's set plan made again from the project and the members as they are
-    now, with the SQL (its fingerprint equals the request's while nothing moved)."""
-    members = request.fingerprint.members
-    ask = FleetAsk(
-        request.kind,
-        request.goal,
-        members=[m.name for m in members],
-        goals={m.name: member_goal(m, request.goal) for m in members},
-    )
-    return plan_fleet(
-        context.config,
-        target=request.target,
-        ask=ask,
-        open_target=context.open_target,
-        clock=context.clock,
-        checks=False,
-        sql=True,
-    )
-
-
-def propose_fleet(
-    context: RunContext,
-    *,
-    target: str,
-    ask: FleetAsk,
-    requester: str,
-    origin: Mapping[str, str] | None = None,
-    reason: str = "",
-    dedupe_key: str | None = None,
-) -> Proposal:
-    """Survey, plan, lint and record a fleet request; its set pre-flight decides whether it
-    may be approved. Raises as ``plan_fleet`` does, and ``RequestInputError``."""
-    planned = plan_fleet(
-        context.config,
-        target=target,
-        ask=ask,
-        open_target=context.open_target,
-        clock=context.clock,
-    )
-    report = planned.report
-    request = context.requests.create(
-        kind=ask.kind,
-        target=target,
-        requester=requester,
-        fingerprint=planned.fingerprint,
-        goal=ask.goal,
-        origin=origin,
-        reason=reason,
-        dedupe_key=dedupe_key,
-    )
-    if request.preflight is None:  # a retried ask finds the request already checked
-        record_report(context.store, report, actor=BOT_ACTOR, request_id=request.id)
-        request = context.requests.record_preflight(
-            request.id,
-            actor=BOT_ACTOR,
-            passed=not report.blocks,
-            summary=preflight_summary(report),
-            checks=[r.to_json() for r in report.results],
-        )
-    return Proposal(request, report, planned.plan)
 
 
 def _members(fleet: TargetConfig, ask: FleetAsk) -> list[str]:
