@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.views.forecast import forecast_lines
 from commands.checks.forecast.classes import Effect, WorkKind
 from commands.checks.forecast.cost import forecast_plan
 from commands.checks.forecast.facts import SchemaFacts
@@ -211,3 +212,17 @@ def test_the_forecast_survives_the_audit_log() -> None:
     again = Forecast.from_json(result.to_json())
     assert again == result
     assert again.total == result.total and again.longest_lock == result.longest_lock
+
+
+def test_a_long_plan_shows_the_revisions_that_weigh_on_the_card() -> None:
+    """Past ten revisions the card keeps the long ones and those not forecast, in plan order,
+    and says where the rest are."""
+    sql = {f"r{n:02d}": in_transaction("ALTER TABLE jobs ADD COLUMN c int") for n in range(12)}
+    sql["r05"] = in_transaction("ALTER TABLE segments ALTER COLUMN video_id TYPE bigint")
+    sql["r09"] = in_transaction("DO $$ BEGIN PERFORM 1; END $$")
+    result = forecast(sql)
+    lines = forecast_lines({"name": "forecast", "data": result.to_json()})
+    shown = [line.split("`")[1] for line in lines if line.startswith("• `")]
+    assert len(shown) == 10 and shown == sorted(shown)
+    assert "r05" in shown and "r09" in shown
+    assert lines[-1] == "• … and 2 more revisions: `migrate-bot plan prod --forecast`"

@@ -7,7 +7,7 @@ import pytest
 
 from audit.chain import Event
 from audit.store import EventStore
-from bot.views.forecast import score_lines
+from bot.views.forecast import beside_forecast, score_headline
 from commands.checks.forecast.choice import PROBE_WORTH_BYTES, choose_rates
 from commands.checks.forecast.classes import Effect, WorkKind
 from commands.checks.forecast.learned import learned_from, learned_rates
@@ -27,6 +27,7 @@ from commands.checks.forecast.scoring import (
     ScoredRevision,
     score,
 )
+from commands.checks.forecast.wording import score_words, scored_words
 from commands.state.vocabulary import EventKind
 
 GB = 1024**3
@@ -212,13 +213,17 @@ def test_the_thread_reads_each_revision_beside_its_forecast() -> None:
         ),
         (),
     )
-    assert score_lines(scored) == [
-        "*Forecast vs actual* 3 revisions took 2 min 44 s; not all of them were forecast",
-        "• `e2f6a8c0d376`: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33",
-        "• `4f1c7a9e2b87`: took 500 ms, forecast instant: x8.33 (outside the range)",
-        "• `5a7c1e3f0b54`: took 3.0 s, not forecast",
-    ]
-    both = Score("run", scored.revisions[:2], ())
-    assert score_lines(both)[0] == (
-        "*Forecast vs actual* 2 revisions took 2 min 40 s; forecast ~2 min (1 min to 4 min)"
+    assert score_headline(scored) == (
+        "*Forecast vs actual* 3 revisions took 2 min 44 s; not all of them were forecast"
     )
+    assert [beside_forecast(scored, r.revision) for r in scored.revisions] == [
+        " · forecast ~2 min (1 min to 4 min): x1.33",
+        " · forecast instant: x8.33 (outside the range)",
+        " · not forecast",
+    ]
+    assert beside_forecast(None, "e2f6a8c0d376") == ""
+    assert scored_words(scored.revisions[0]) == (
+        "e2f6a8c0d376: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33"
+    )
+    both = Score("run", scored.revisions[:2], ())
+    assert score_words(both) == "2 revisions took 2 min 40 s; forecast ~2 min (1 min to 4 min)"

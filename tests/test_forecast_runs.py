@@ -3,15 +3,18 @@ request's forecast calibrated on them, and the report over time (real PostgreSQL
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from bot.metrics.audit_metrics import AuditMetrics
+from bot.views.announcements import outcome_thread
 from commands.checks.forecast.classes import WorkKind
 from commands.checks.forecast.learned import learned_rates
 from commands.checks.forecast.model import Forecast, Span
+from commands.checks.forecast.recording import recorded_forecast
 from commands.checks.forecast.scoring import MIN_SAMPLE_BYTES, Score, ScoredRevision
 from commands.checks.preflight import PREFLIGHT_CHECKS, run_preflight
 from commands.pipeline import propose
@@ -91,3 +94,34 @@ def test_metrics_expose_how_far_from_the_forecast_revisions_ran(
     assert f"migrate_bot_forecast_ratio_count{{{labels}}} 2.0" in text
     assert f'migrate_bot_forecast_ratio_bucket{{le="0.5",{labels}}} 1.0' in text
     assert f'migrate_bot_forecast_ratio_bucket{{le="2.0",{labels}}} 2.0' in text
+
+
+def test_a_run_is_scored_against_the_forecast_the_approver_saw(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """The request's recorded forecast, the revision's actual time, a ``forecast_scored`` event
+    beside ``run_finished``, the outcome's thread lines, and the next forecast learning from it."""
+    with connect(fresh_db) as conn:
+        conn.execute(WIDE_TABLE)
+    target = pipeline_target(tmp_path, fresh_db, [REWRITE])
+    proposal = target.approved()
+    seen = recorded_forecast(proposal.request.preflight.checks)
+    assert seen is not None and seen.revisions[0].statements[0].effect.value == "rewrites"
+    outcome = target.run(proposal.request.id)
+    assert outcome.succeeded and outcome.forecast is not None
+
+    events = target.store.events(
+        request_id=proposal.request.id, kinds=[EventKind.RUN_FINISHED, EventKind.FORECAST_SCORED]
+    )
+    assert [e.kind for e in events] == ["run_finished", "forecast_scored"]
+    scored = Score.from_json(events[1].data)
+    assert scored.source == "run" and [r.revision for r in scored.revisions] == ["retype2"]
+    assert scored.revisions[0].forecast == seen.revisions[0].time
+    assert scored.revisions[0].actual == pytest.approx(outcome.applied[0].duration_s, abs=1e-4)
+    assert [s.kind for s in scored.samples] == [WorkKind.REWRITE]
+
+    _, blocks = outcome_thread(outcome)
+    thread = "\n".join(b["text"]["text"] for b in blocks if "text" in b)
+    assert "*Forecast vs actual* 1 revision took " in thread
+    assert re.search(r"• `retype2` widen wide.id \(a rewrite\) — .+ · forecast .+: x\d", thread)
+    assert learned_rates(target.store, "app").basis == "calibrated on 1 past run on app"

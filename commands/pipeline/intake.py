@@ -27,7 +27,7 @@ from commands.checks import (
     run_preflight,
 )
 from commands.checks.forecast.learned import learned_rates
-from commands.checks.forecast.recording import record_score, recorded_forecast
+from commands.checks.forecast.recording import record_score, recorded_forecast, scored
 from commands.errors import MigrateBotError
 from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
@@ -206,14 +206,15 @@ def _with_rehearsal(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
         )
         check = rehearsal.as_check(max_duration=handle.config.max_duration, now=clock())
-        record_score(  # the copy is the target's data on its server: what it took teaches
-            store,
-            forecast=recorded_forecast(r.to_json() for r in report.results),
-            actual=[(step.revision, step.duration_s) for step in rehearsal.steps],
+        rehearsed = scored(  # the copy is the target's data on its server: what it took teaches
+            recorded_forecast(r.to_json() for r in report.results),
+            [(step.revision, step.duration_s) for step in rehearsal.steps],
             source="rehearsal",
-            actor=BOT_ACTOR,
-            request_id=request_id,
         )
+        if rehearsed is not None:
+            record_score(
+                store, rehearsed, target=handle.name, actor=BOT_ACTOR, request_id=request_id
+            )
     except MigrateBotError as exc:
         check = CheckResult("rehearsal", Verdict.FAIL, f"could not rehearse: {exc}")
     return replace(report, results=(*report.results, check))

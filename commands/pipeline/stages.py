@@ -28,6 +28,8 @@ from commands.checks import (
     snapshot_catalog,
     verify_after_run,
 )
+from commands.checks.forecast.model import Forecast
+from commands.checks.forecast.recording import recorded_forecast
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.planning import with_sql
@@ -88,6 +90,9 @@ class Stages:
         self.verification: tuple[str, ...] = ()
         self.leftovers: tuple[str, ...] = ()
         self.server_version: str | None = None
+        # what the approver saw (a break-glass request's own pre-flight makes it below)
+        preflight = self.request.preflight
+        self.forecast: Forecast | None = recorded_forecast(preflight.checks if preflight else ())
 
     # reporting ---------------------------------------------------------------
 
@@ -146,6 +151,7 @@ class Stages:
         if report.plan is not None:
             self.plan = report.plan  # with its SQL when lint rendered it
         self.server_version = report.server_version
+        self.forecast = self.forecast or recorded_forecast(r.to_json() for r in report.results)
         self._record_report(report)
         if report.blocks:
             raise self.fail(step, f"pre-flight failed: {_failures(report)}")

@@ -33,25 +33,24 @@ def check_forecast_data(check: Mapping[str, Any] | None) -> Forecast | None:
         return None
 
 
-def record_score(
-    store: EventStore,
-    *,
-    forecast: Forecast | None,
-    actual: Sequence[tuple[str, float]],
-    source: str,
-    actor: str,
-    request_id: str | None,
+def scored(
+    forecast: Forecast | None, actual: Sequence[tuple[str, float]], *, source: str
 ) -> Score | None:
-    """Score ``actual`` (revision, seconds) against ``forecast`` and append the event; nothing
-    when there was no forecast or nothing ran."""
+    """``actual`` (revision, seconds, in order) against ``forecast``; None when there was no
+    forecast or nothing ran."""
     if forecast is None or not actual:
         return None
-    scored = score(forecast, actual, source=source)
+    return score(forecast, actual, source=source)
+
+
+def record_score(
+    store: EventStore, scored_run: Score, *, target: str, actor: str, request_id: str | None
+) -> None:
+    """Append the ``forecast_scored`` event the learned rates, the report and the metrics read."""
     store.append(
         kind=EventKind.FORECAST_SCORED,
         actor=actor,
         request_id=request_id,
-        target=forecast.target,
-        data=scored.to_json(),
+        target=target,
+        data=scored_run.to_json(),
     )
-    return scored

@@ -82,14 +82,18 @@ def revision_words(revision: RevisionForecast, code: Code = plain) -> str:
 
 def scored_words(scored: ScoredRevision, code: Code = plain) -> str:
     """'e2f6a8c0d376: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33'."""
-    took = f"took {format_duration(scored.actual)}"
+    return f"{code(scored.revision)}: took {format_duration(scored.actual)}, {against(scored)}"
+
+
+def against(scored: ScoredRevision) -> str:
+    """'forecast ~2 min (1 min to 4 min): x1.33', '… (outside the range)', 'not forecast'."""
     if scored.forecast is None:
-        return f"{code(scored.revision)}: {took}, not forecast"
+        return "not forecast"
     ratio = scored.ratio
     verdict = "" if ratio is None else f": x{ratio:.2f}"
     if scored.in_range is False:
         verdict += " (outside the range)"
-    return f"{code(scored.revision)}: {took}, forecast {span_words(scored.forecast)}{verdict}"
+    return f"forecast {span_words(scored.forecast)}{verdict}"
 
 
 def score_words(score: Score) -> str:
