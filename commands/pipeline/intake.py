@@ -163,6 +163,7 @@ def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
         ask=ask,
         open_target=context.open_target,
         clock=context.clock,
+        store=context.store,
     )
     return _Checked(planned.report, planned.plan, planned.fingerprint)
 
