@@ -21,7 +21,8 @@ def forecast_text(check: Mapping[str, Any]) -> str:
     if "revisions" not in data:
         return f"Forecast: {check.get('summary', '')}"
     forecast = Forecast.from_json(data)
-    lines = [f"Forecast: {summary(forecast)}"]
+    against = f" (sized against {data['sized_against']})" if data.get("sized_against") else ""
+    lines = [f"Forecast: {summary(forecast)}{against}"]
     lines += [f"{INDENT}WARNING {warning}" for warning in data.get("warnings") or ()]
     total = len(forecast.revisions)
     for index, revision in enumerate(forecast.revisions, 1):

@@ -23,7 +23,9 @@ def forecast_summary(check: Mapping[str, Any]) -> str:
     forecast = check_forecast_data(check)
     if forecast is None:
         return escape(str(check.get("summary", "")))
-    return escape(summary(forecast, _code))
+    data = check.get("data") or {}
+    against = f" (sized against {data['sized_against']})" if data.get("sized_against") else ""
+    return escape(summary(forecast, _code) + against)
 
 
 def forecast_lines(check: Mapping[str, Any]) -> list[str]:

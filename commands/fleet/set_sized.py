@@ -60,9 +60,16 @@ def sized_set_checks(
             results = [check(context) for check in enabled.values()]
     except MigrateBotError as exc:
         return [CheckResult("lint", Verdict.FAIL, f"could not run on {member}: {exc}")]
-    against = f"(sized against {member}, the largest member: {size})"
+    against = f"{member}, the largest member: {size}"
     return skipped + [
-        CheckResult(r.name, r.verdict, f"{r.summary} {against}", r.details, r.data, r.duration_s)
+        CheckResult(
+            r.name,
+            r.verdict,
+            f"{r.summary} (sized against {against})",
+            r.details,
+            {**r.data, "sized_against": against},
+            r.duration_s,
+        )
         for r in results
     ]
 
