@@ -19,14 +19,14 @@ import psycopg
 import pytest
 
 from commands.checks.forecast.catalog_facts import schema_facts
-from commands.checks.forecast.classes import Effect, TableLock
-from commands.checks.forecast.classify import classify, classify_plan
-from commands.checks.forecast.facts import ConstraintFacts, SchemaFacts
+from commands.checks.forecast.classes import Effect
+from commands.checks.forecast.classify import classify
+from commands.checks.forecast.facts import SchemaFacts
 from commands.checks.forecast.locks import LockMode
-from commands.checks.forecast.type_names import ColumnType
 from commands.checks.sql_statements import parse_statements
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
+from tests.support.forecast_schema import SCHEMA, documented_facts
 
 AS, RS, RE = LockMode.ACCESS_SHARE, LockMode.ROW_SHARE, LockMode.ROW_EXCLUSIVE
 SUE, SHARE, SRE = LockMode.SHARE_UPDATE_EXCLUSIVE, LockMode.SHARE, LockMode.SHARE_ROW_EXCLUSIVE
@@ -34,24 +34,6 @@ EXCL, AE = LockMode.EXCLUSIVE, LockMode.ACCESS_EXCLUSIVE
 CATALOG, SCAN, INDEX = Effect.CATALOG, Effect.SCAN, Effect.INDEX
 REWRITE, DATA = Effect.REWRITE, Effect.DATA
 
-SCHEMA = """
-CREATE TABLE parent_t (id int PRIMARY KEY);
-CREATE TABLE t (id int PRIMARY KEY, a int, b varchar(50), c text, n numeric(10,2),
-                ts timestamp, p int);
-CREATE INDEX t_a ON t (a);
-ALTER TABLE t ADD CONSTRAINT t_p_fk FOREIGN KEY (p) REFERENCES parent_t (id) NOT VALID;
-ALTER TABLE t ADD CONSTRAINT t_a_positive CHECK (a > 0) NOT VALID;
-CREATE FUNCTION nothing() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
-CREATE TRIGGER t_trig BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION nothing();
-CREATE TABLE measurements (id int, k int) PARTITION BY LIST (k);
-CREATE TABLE m1 PARTITION OF measurements FOR VALUES IN (1);
-CREATE TABLE m2 (id int, k int);
-CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;
-CREATE UNIQUE INDEX mv_id ON mv (id);
-CREATE TABLE child_t (x int);
-INSERT INTO parent_t VALUES (1);
-INSERT INTO t VALUES (1, 1, 'x', 'y', 1.5, now(), 1);
-"""
 
 ALTER = "ALTER TABLE's page: "
 LOCKS = "Explicit Locking, 13.3.1: "
@@ -389,26 +371,6 @@ DOCUMENTED = [
 ]
 
 
-def documented_facts(server_major: int = 18) -> SchemaFacts:
-    """``SCHEMA`` as the catalog describes it, written out (the pure half needs no server)."""
-    volatility = {"now": "s", "random": "v", "count": "i", "nothing": "v"}
-    facts = SchemaFacts(server_major=server_major, volatility=volatility)
-    for column, kind in {
-        "id": ColumnType("int4"),
-        "a": ColumnType("int4"),
-        "b": ColumnType("varchar", (50,)),
-        "c": ColumnType("text"),
-        "n": ColumnType("numeric", (10, 2)),
-        "ts": ColumnType("timestamp"),
-        "p": ColumnType("int4"),
-    }.items():
-        facts.add_column("t", column, kind)
-    facts.add_constraint("t", "t_p_fk", ConstraintFacts(foreign_table="parent_t"))
-    facts.add_constraint("t", "t_a_positive", ConstraintFacts())
-    facts.index_tables["t_a"] = "t"
-    return facts
-
-
 def classified(sql: str, facts: SchemaFacts):
     return classify(parse_statements("r", sql)[0], facts)
 
@@ -476,69 +438,6 @@ def _run_and_roll_back(
         if table not in held or order.index(mode) > order.index(held[table]):
             held[table] = mode
     return held, after is not None and before != after
-
-
-@pytest.mark.parametrize(
-    ("sql", "major", "effect", "mode"),
-    [
-        # "When a column is added with ADD COLUMN and a non-volatile DEFAULT…" (PostgreSQL 11)
-        ("ALTER TABLE t ADD COLUMN x int DEFAULT 5", 10, REWRITE, AE),
-        ("ALTER TABLE t ADD COLUMN x int DEFAULT 5", 11, CATALOG, AE),
-        # virtual generated columns, the default from PostgreSQL 18
-        ("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS (a * 2)", 18, CATALOG, AE),
-        ("ALTER TABLE t ADD COLUMN x int GENERATED ALWAYS AS (a * 2) STORED", 17, REWRITE, AE),
-        # ATTACH PARTITION took ACCESS EXCLUSIVE on the parent before PostgreSQL 12
-        ("ALTER TABLE measurements ATTACH PARTITION m2 FOR VALUES IN (2)", 11, SCAN, AE),
-        ("ALTER TABLE measurements ATTACH PARTITION m2 FOR VALUES IN (2)", 12, SCAN, SUE),
-        # ALTER INDEX … RENAME: SHARE UPDATE EXCLUSIVE from PostgreSQL 12
-        ("ALTER INDEX t_a RENAME TO t_a2", 11, CATALOG, AE),
-        ("ALTER INDEX t_a RENAME TO t_a2", 12, CATALOG, SUE),
-        # DETACH PARTITION … CONCURRENTLY: PostgreSQL 14
-        ("ALTER TABLE measurements DETACH PARTITION m1 CONCURRENTLY", 14, CATALOG, SUE),
-    ],
-)
-def test_what_the_server_version_changes(
-    sql: str, major: int, effect: Effect, mode: LockMode
-) -> None:
-    statement = parse_statements("r", sql)[0]
-    result = classify(statement, documented_facts(major))
-    assert result.effect is effect
-    held = {lock.table: lock.mode for lock in result.locks}
-    assert statement.table is not None and held[statement.table] is mode
-
-
-def test_a_check_validated_earlier_in_the_plan_spares_set_not_null_its_scan() -> None:
-    """ALTER TABLE: "if a valid CHECK constraint is found which proves no NULL can exist, then
-    the table scan is skipped" (PostgreSQL 12+): the safe three-step pattern."""
-    sql = (
-        "ALTER TABLE t ADD CONSTRAINT c_nn CHECK (c IS NOT NULL) NOT VALID;\n"
-        "ALTER TABLE t VALIDATE CONSTRAINT c_nn;\n"
-        "ALTER TABLE t ALTER COLUMN c SET NOT NULL;"
-    )
-    effects = [c.effect for c in classify_plan(parse_statements("r", sql), documented_facts())]
-    assert effects == [CATALOG, SCAN, CATALOG]
-    old = classify_plan(parse_statements("r", sql), documented_facts(11))
-    assert old[-1].effect is SCAN
-
-
-def test_a_table_the_plan_creates_has_the_columns_it_was_created_with() -> None:
-    """A type change on a column the plan created is judged on the type it was created with
-    (its table is empty then, which the cost model sees in its size)."""
-    sql = (
-        "CREATE TABLE fresh (id int, body varchar(20));\n"
-        "CREATE INDEX fresh_body ON fresh (body);\n"
-        "ALTER TABLE fresh ALTER COLUMN body TYPE varchar(40);\n"
-        "ALTER TABLE fresh ALTER COLUMN id TYPE bigint;"
-    )
-    results = classify_plan(parse_statements("r", sql), documented_facts())
-    assert [r.effect for r in results] == [CATALOG, INDEX, CATALOG, REWRITE]
-    assert results[1].locks == (TableLock("fresh", SHARE),)
-
-
-def test_code_the_parser_cannot_see_into_is_not_forecast() -> None:
-    sql = "DO $$ BEGIN PERFORM 1; END $$;\nSELECT rebuild_everything();"
-    results = classify_plan(parse_statements("r", sql), documented_facts())
-    assert [r.effect for r in results] == [Effect.UNKNOWN, Effect.UNKNOWN]
 
 
 def test_what_each_mode_makes_the_application_wait_for() -> None:
