@@ -31,6 +31,7 @@ from audit.store import (
     EVENTS,
     Clock,
     EventStore,
+    Rows,
     StoreBusyError,
     StoreError,
     event_of,
@@ -120,10 +121,12 @@ class PostgresEventStore(EventStore):
         with self._connection() as conn, conn.transaction():
             yield _PostgresRows(conn)
 
-    def _recorded_head(self, rows: _PostgresRows) -> Head | None:  # type: ignore[override]
+    def _recorded_head(self, rows: Rows) -> Head | None:
+        assert isinstance(rows, _PostgresRows), "this store's own rows"
         return rows.head()
 
-    def _head_written(self, rows: _PostgresRows, head: Head) -> None:  # type: ignore[override]
+    def _head_written(self, rows: Rows, head: Head) -> None:
+        assert isinstance(rows, _PostgresRows), "this store's own rows"
         rows.write_head(head)
 
     def _head_committed(self, head: Head) -> None:

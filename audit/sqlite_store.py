@@ -140,7 +140,8 @@ class SqliteEventStore(EventStore):
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
-    db[EVENTS].create(
+    events = db.table(EVENTS)
+    events.create(
         {
             "seq": int,
             "ts": str,
@@ -156,6 +157,6 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         not_null={"ts", "actor", "kind", "data", "prev_hash", "hash"},
         if_not_exists=True,
     )
-    db[EVENTS].create_index(["request_id"], if_not_exists=True)
-    db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
-    db[EVENTS].create_index(["kind"], if_not_exists=True)
+    events.create_index(["request_id"], if_not_exists=True)
+    events.create_index(["target", "kind"], if_not_exists=True)
+    events.create_index(["kind"], if_not_exists=True)

@@ -1,6 +1,6 @@
 """Metrics folded from the audit log: requests by kind and outcome, run, backup and revision
 durations, how far from their forecast revisions ran, approvals waiting, the age of each
-target's last good backup.
+target's last good backup, each database's schema drift and when it was last checked.
 
 The log is the truth, so the counters are read from it rather than counted in
 ``commands``: each scrape reads the events appended since the last one (the
@@ -53,6 +53,7 @@ class AuditMetrics(Collector):
         self._seq = 0
         self._open: dict[str, str] = {}  # request id -> target, for requests not yet closed
         self._last_backup: dict[str, datetime] = {}
+        self._drift: dict[str, tuple[int, datetime]] = {}  # target -> differences, checked at
         self.requests_total = Counter(
             "migrate_bot_requests",
             "Requests that ended, by kind (upgrade, downgrade, restore) and outcome.",
@@ -118,6 +119,25 @@ class AuditMetrics(Collector):
         for target, age in sorted(ages.items()):
             backups.add_metric([target], age)
         yield backups
+        yield from self._drift_metrics()
+
+    def _drift_metrics(self) -> Iterator[Metric]:
+        drift = GaugeMetricFamily(
+            "migrate_bot_schema_drift",
+            "Differences between each database's schema and its migration history at the last"
+            " drift check with no request (0: OK; -1: could not be checked).",
+            labels=["target"],
+        )
+        checked = GaugeMetricFamily(
+            "migrate_bot_schema_drift_checked_timestamp_seconds",
+            "When each database's drift was last checked (Unix time).",
+            labels=["target"],
+        )
+        for target, (count, at) in sorted(self._drift.items()):
+            drift.add_metric([target], count)
+            checked.add_metric([target], at.timestamp())
+        yield drift
+        yield checked
 
     def _take(self, event: Event) -> None:
         kind, request_id = event.kind, event.request_id
@@ -131,6 +151,10 @@ class AuditMetrics(Collector):
             total = (event.data.get("durations_s") or {}).get("total")
             if total is not None:
                 self.backup_seconds.labels(event.target).observe(float(total))
+        elif kind == EventKind.DRIFT_CHECKED and event.target:
+            known = event.data.get("state") != "unknown"
+            count = int(event.data.get("count", 0)) if known else -1
+            self._drift[event.target] = (count, datetime.fromisoformat(event.ts))
         elif kind == EventKind.RUN_STEP and _revision_applied(event):
             self.revision_seconds.labels(event.target or "").observe(event.data["duration_s"])
         elif kind == EventKind.FORECAST_SCORED:

@@ -9,7 +9,7 @@ touch) are computed once, on first use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import psycopg
@@ -21,6 +21,7 @@ from commands.checks.table_sizes import TableSize, table_sizes
 from commands.config.checks import CheckSettings
 from commands.migration.runtime.runner import ProjectState
 from commands.migration.script.plan import Plan
+from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle
 
 OpenTarget = Callable[[str], TargetHandle]
@@ -39,6 +40,7 @@ class PreflightContext:
     open_other: OpenTarget
     clock: Clock = utc_now
     learned: Learned | None = None  # rates past runs on the target taught the forecast
+    schema_cache: ReplayCache = field(default_factory=lambda: ReplayCache(None))
 
     @property
     def settings(self) -> CheckSettings:

@@ -20,6 +20,7 @@ from psycopg import sql
 from audit.store import Clock, utc_now
 from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
+from commands.checks.drift import check_drift
 from commands.checks.forecast.learned import Learned
 from commands.checks.forecast_check import check_forecast
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
@@ -36,6 +37,7 @@ from commands.migration.runtime.runner import AlembicRunner, AlembicSession, Pro
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
+from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle, open_target
 
 LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
@@ -45,6 +47,7 @@ LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("replication", check_replication),
     Check("promotion", check_promotion),
     Check("live_use", check_live_use),
+    Check("drift", check_drift),
 )
 """The checks that read the live database: a run repeats them before it changes anything."""
 PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
@@ -71,6 +74,7 @@ def run_preflight(
     checks: tuple[Check[PreflightContext], ...] = PREFLIGHT_CHECKS,
     known: tuple[ProjectState, Plan] | None = None,
     learned: Learned | None = None,
+    schema_cache: ReplayCache | None = None,
 ) -> Report:
     """The pre-flight ``checks`` on ``handle`` for the move to ``to`` (default head / base).
 
@@ -82,6 +86,8 @@ def run_preflight(
     inspect; with its SQL, no child at all: a fleet plans once per group of
     members). The plan's SQL is rendered only when ``lint`` or ``forecast`` is among the
     checks. ``learned``: the rates past runs on the target taught the forecast.
+    ``schema_cache`` keeps the history's replayed schema for the ``drift`` check
+    (without it, this process's memory only).
     """
     wants_sql = any(check.name in SQL_CHECKS for check in checks)
     needs_child = known is None or (wants_sql and not has_preview(known[1]))
@@ -98,6 +104,7 @@ def run_preflight(
                 checks=checks,
                 known=known,
                 learned=learned,
+                schema_cache=schema_cache,
             )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
@@ -124,6 +131,7 @@ def run_preflight(
         results.append(_connectivity(conn, handle, version, time.monotonic() - started))
         try:
             if known is None:
+                assert session is not None, "opened above: a plan not known needs the child"
                 state = session.inspect()
                 plan = plan_in_session(
                     session,
@@ -151,6 +159,7 @@ def run_preflight(
             open_other=open_other or _from_loaded_config(environ),
             clock=clock,
             learned=learned,
+            schema_cache=schema_cache or ReplayCache(None),
         )
         results += run_checks(checks, context, context.settings)
     return report(plan, version)
@@ -204,12 +213,15 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
         f"{rev.id}  {rev.message.splitlines()[0] if rev.message else ''}".rstrip()
         for rev in plan.revisions
     )
+    handed = state.handed.describe() if state.handed else None
+    details += (f"env.py gets {handed}",) if handed else ()
     data = {
         "current": list(state.current),
         "heads": list(heads),
         "destination": list(plan.destination),
         "pending": [rev.id for rev in plan.revisions],
         "version_table": recorded,
+        "env_py_url": handed,
     }
     return CheckResult("alembic", Verdict.PASS, summary, details, data)
 

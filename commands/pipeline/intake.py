@@ -39,6 +39,7 @@ from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
 from commands.pipeline.watch import record_intake_sample
 from commands.requests import ProposalError, Request
+from commands.schema.replay_cache import replay_cache
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
 from commands.units import format_bytes
@@ -148,6 +149,7 @@ def _check_database(
         clock=context.clock,
         open_other=context.target,
         learned=learned_rates(context.store, handle.name),
+        schema_cache=replay_cache(context.config),
     )
     if report.plan is None:
         failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]

@@ -95,6 +95,7 @@ class RunOutcome:
     leftovers: tuple[str, ...] = ()  # what a failed revision left behind, with fixes
     rollback: tuple[RollbackOffer, ...] = ()
     forecast: Score | None = None  # each revision that ran beside its forecast
+    schema: str | None = None  # what the run did to the schema: "2 tables changed, …"
 
     @property
     def duration_s(self) -> float:

@@ -249,6 +249,7 @@ def _finish(
     started_at: datetime,
 ) -> RunOutcome:
     request = stages.request
+    stages.keep_schema_diff()  # a run that failed after its snapshot keeps its diff too
     database_revisions = stages.read_database_revisions()
     ran = [(applied.revision, applied.duration_s) for applied in stages.applied]
     forecast = scored(stages.forecast, ran, source="run")
@@ -269,6 +270,7 @@ def _finish(
         verification=stages.verification,
         leftovers=stages.leftovers,
         forecast=forecast,
+        schema=stages.schema_summary,
     )
     outcome = rollback_offers(outcome, stages.plan)
     _record_outcome(
