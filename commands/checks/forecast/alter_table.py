@@ -25,8 +25,8 @@ from commands.checks.forecast.classes import Classified, TableLock, Work, WorkKi
 from commands.checks.forecast.column_adds import column_add
 from commands.checks.forecast.facts import ConstraintFacts, SchemaFacts
 from commands.checks.forecast.locks import LockMode
+from commands.checks.forecast.names import last_name, table_name
 from commands.checks.forecast.type_names import ColumnType, type_change_rewrites
-from commands.checks.sql_statements import qualified
 
 AE, SRE = LockMode.ACCESS_EXCLUSIVE, LockMode.SHARE_ROW_EXCLUSIVE
 SUE = LockMode.SHARE_UPDATE_EXCLUSIVE
@@ -83,8 +83,8 @@ class Part:
 
 def classify_alter_table(node: ast.AlterTableStmt, facts: SchemaFacts) -> Classified:
     """The locks and work of ``ALTER TABLE name subcommand, …`` (the facts learn from it)."""
-    table = qualified(node.relation.schemaname, node.relation.relname)
-    parts = [_part(cmd, table, facts) for cmd in node.cmds]
+    table = table_name(node.relation)
+    parts = [_part(cmd, table, facts) for cmd in node.cmds or ()]
     mode = max((p.mode for p in parts), key=lambda m: m.strength)
     locks = [TableLock(table, mode)]
     for part in parts:
@@ -97,6 +97,8 @@ def classify_alter_table(node: ast.AlterTableStmt, facts: SchemaFacts) -> Classi
 
 
 def _part(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
+    if cmd.subtype is None:  # the grammar always names the subcommand
+        return Part(AE)
     handler = _HANDLERS.get(cmd.subtype)
     if handler is not None:
         return handler(cmd, table, facts)
@@ -107,35 +109,37 @@ def _part(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
 
 
 def _form(cmd: ast.AlterTableCmd) -> str:
-    return At(cmd.subtype).name.removeprefix("AT_")
+    return At(cmd.subtype).name.removeprefix("AT_") if cmd.subtype is not None else "ALTER"
 
 
 def _add_column(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    column: ast.ColumnDef = cmd.def_
+    column = cmd.def_
+    assert isinstance(column, ast.ColumnDef), "ADD COLUMN always defines one"
     added = column_add(column, facts)
-    facts.add_column(table, column.colname, ColumnType.from_sql(column.typeName))
-    referenced = tuple(TableLock(_name(ref), SRE) for ref in added.references)
+    facts.add_column(table, column.colname or "", ColumnType.from_sql(column.typeName))
+    referenced = tuple(TableLock(table_name(ref), SRE) for ref in added.references)
     return Part(AE, tuple(Work(kind, table) for kind in added.work), added.reason, referenced)
 
 
 def _alter_type(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    column: ast.ColumnDef = cmd.def_
+    column, name = cmd.def_, cmd.name or ""
+    assert isinstance(column, ast.ColumnDef), "ALTER COLUMN … TYPE always defines the new type"
     new = ColumnType.from_sql(column.typeName)
     rewrites, why = type_change_rewrites(
-        facts.column_type(table, cmd.name),
+        facts.column_type(table, name),
         new,
         using=column.raw_default,
-        column=cmd.name,
+        column=name,
         utc_session=facts.utc_session,
     )
-    facts.add_column(table, cmd.name, new)
+    facts.add_column(table, name, new)
     work = (Work(WorkKind.REWRITE, table),) if rewrites else ()
-    return Part(AE, work, f"{cmd.name} TYPE: {why}")
+    return Part(AE, work, f"{name} TYPE: {why}")
 
 
 def _set_not_null(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
     skipped = facts.server_major >= NOT_NULL_SCAN_SKIPPED_SINCE and facts.proven_not_null(
-        table, cmd.name
+        table, cmd.name or ""
     )
     if skipped:
         return Part(AE, (), f"SET NOT NULL {cmd.name}: a valid CHECK proves it, no scan")
@@ -143,11 +147,12 @@ def _set_not_null(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Par
 
 
 def _add_constraint(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    constraint: ast.Constraint = cmd.def_
+    constraint = cmd.def_
+    assert isinstance(constraint, ast.Constraint), "ADD CONSTRAINT always defines one"
     kind = constraint.contype
     unchecked = bool(constraint.skip_validation)  # NOT VALID
     if kind == ConstrType.CONSTR_FOREIGN:
-        referenced = _name(constraint.pktable)
+        referenced = table_name(constraint.pktable)
         facts.add_constraint(table, constraint.conname or "", ConstraintFacts(referenced))
         work = () if unchecked else (Work(WorkKind.FK_CHECK, table),)
         verdict = "NOT VALID: no check now" if unchecked else "checks every row"
@@ -166,7 +171,7 @@ def _add_constraint(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> P
 
 
 def _validate(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    known = facts.constraint(table, cmd.name)
+    known = facts.constraint(table, cmd.name or "")
     if known is not None and known.foreign_table is not None:
         referenced = (TableLock(known.foreign_table, LockMode.ROW_SHARE),)
         return Part(SUE, (Work(WorkKind.FK_CHECK, table),), "VALIDATE checks every row", referenced)
@@ -178,24 +183,26 @@ def _validate(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
 
 def _drop_constraint(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
     """A foreign key's triggers on the referenced table go too: ACCESS EXCLUSIVE there."""
-    known = facts.constraint(table, cmd.name)
+    known = facts.constraint(table, cmd.name or "")
     if known is not None and known.foreign_table is not None:
         return Part(AE, (), "DROP FOREIGN KEY", (TableLock(known.foreign_table, AE),))
     return Part(AE)
 
 
 def _storage_parameters(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    names = [item.defname for item in cmd.def_ or ()]
+    items = [item for item in cmd.def_ or () if isinstance(item, ast.DefElem)]
+    names = [item.defname or "" for item in items]
     light = all(
-        (getattr(item, "defnamespace", None) == "toast")
-        or item.defname.startswith(LIGHT_STORAGE_PARAMETERS)
-        for item in cmd.def_ or ()
+        item.defnamespace == "toast" or (item.defname or "").startswith(LIGHT_STORAGE_PARAMETERS)
+        for item in items
     )
     return Part(SUE if light else AE, (), f"SET ({', '.join(names)}) changes no row")
 
 
 def _attach(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    partition = _name(cmd.def_.name)
+    command = cmd.def_
+    assert isinstance(command, ast.PartitionCmd), "ATTACH PARTITION always names one"
+    partition = table_name(command.name)
     mode = SUE if facts.server_major >= LIGHTER_ATTACH_SINCE else AE
     scan = (Work(WorkKind.SCAN, partition),)
     reason = f"ATTACH PARTITION scans {partition} against the partition bound"
@@ -203,8 +210,10 @@ def _attach(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
 
 
 def _detach(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
-    partition = _name(cmd.def_.name)
-    concurrently = bool(cmd.def_.concurrent) and facts.server_major >= DETACH_CONCURRENTLY_SINCE
+    command = cmd.def_
+    assert isinstance(command, ast.PartitionCmd), "DETACH PARTITION always names one"
+    partition = table_name(command.name)
+    concurrently = bool(command.concurrent) and facts.server_major >= DETACH_CONCURRENTLY_SINCE
     if cmd.subtype == At.AT_DetachPartitionFinalize or concurrently:
         return Part(
             SUE,
@@ -217,23 +226,20 @@ def _detach(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
 
 def _inherit(cmd: ast.AlterTableCmd, table: str, facts: SchemaFacts) -> Part:
     """INHERIT: the new parent is locked SHARE UPDATE EXCLUSIVE (its children change)."""
-    return Part(AE, (), "INHERIT", (TableLock(_name(cmd.def_), SUE),))
+    parent = cmd.def_ if isinstance(cmd.def_, ast.RangeVar) else None
+    return Part(AE, (), "INHERIT", (TableLock(table_name(parent), SUE),))
 
 
 def _not_null_column(constraint: ast.Constraint) -> str | None:
     """The column a ``CHECK (col IS NOT NULL)`` or ``NOT NULL col`` constraint is about."""
     if constraint.contype == ConstrType.CONSTR_NOTNULL and constraint.keys:
-        return constraint.keys[0].sval
+        return last_name(constraint.keys[:1]) or None
     expression = constraint.raw_expr
     if isinstance(expression, ast.NullTest) and expression.nulltesttype == NullTestType.IS_NOT_NULL:
         argument = expression.arg
         if isinstance(argument, ast.ColumnRef):
-            return argument.fields[-1].sval
+            return last_name(argument.fields) or None
     return None
-
-
-def _name(node: ast.RangeVar) -> str:
-    return qualified(node.schemaname, node.relname)
 
 
 _HANDLERS: dict[At, Callable[[Any, str, SchemaFacts], Part]] = {

@@ -15,6 +15,7 @@ import psycopg
 from pglast import ast
 
 from commands.checks.forecast.facts import ConstraintFacts, SchemaFacts
+from commands.checks.forecast.names import function_name
 from commands.checks.forecast.type_names import ColumnType
 from commands.checks.sql_statements import Statement, walk
 from commands.checks.table_sizes import quoted_name
@@ -49,9 +50,7 @@ def schema_facts(
     for statement in statements:
         relations += statement.tables
         relations += _dropped_relations(statement.node)
-        functions += [
-            n.funcname[-1].sval for n in walk(statement.node) if isinstance(n, ast.FuncCall)
-        ]
+        functions += [function_name(n) for n in walk(statement.node) if isinstance(n, ast.FuncCall)]
     names = list(dict.fromkeys(relations))
     arguments = (names, [quoted_name(n) for n in names])
     facts = SchemaFacts(server_major=server_major)

@@ -21,8 +21,9 @@ from commands.checks.forecast.alter_table import classify_alter_table
 from commands.checks.forecast.classes import Classified, TableLock, Work, WorkKind
 from commands.checks.forecast.facts import SchemaFacts
 from commands.checks.forecast.locks import LockMode
+from commands.checks.forecast.names import dotted, function_name, last_name, table_name
 from commands.checks.forecast.type_names import ColumnType
-from commands.checks.sql_statements import Statement, qualified, walk
+from commands.checks.sql_statements import Statement, walk
 
 AS, RS, RE = LockMode.ACCESS_SHARE, LockMode.ROW_SHARE, LockMode.ROW_EXCLUSIVE
 SUE, SHARE, SRE = LockMode.SHARE_UPDATE_EXCLUSIVE, LockMode.SHARE, LockMode.SHARE_ROW_EXCLUSIVE
@@ -55,18 +56,10 @@ def classify(statement: Statement, facts: SchemaFacts) -> Classified:
     return handler(node, facts)
 
 
-def _name(node: ast.RangeVar) -> str:
-    return qualified(node.schemaname, node.relname)
-
-
-def _parts_name(parts: Iterable[Any]) -> str:
-    return ".".join(part.sval for part in parts)
-
-
 def _index(node: ast.IndexStmt, facts: SchemaFacts) -> Classified:
     """CREATE INDEX: SHARE ("acquired by CREATE INDEX (without CONCURRENTLY)"); CONCURRENTLY
     SHARE UPDATE EXCLUSIVE. Either reads and sorts every row."""
-    table = _name(node.relation)
+    table = table_name(node.relation)
     if node.idxname:
         facts.index_tables[node.idxname] = table
     concurrent = bool(node.concurrent)
@@ -83,24 +76,25 @@ def _index(node: ast.IndexStmt, facts: SchemaFacts) -> Classified:
 def _create_table(node: ast.CreateStmt, facts: SchemaFacts) -> Classified:
     """CREATE TABLE: a new, empty table; a foreign key locks the table it references (SHARE ROW
     EXCLUSIVE, as ADD FOREIGN KEY does); PARTITION OF and INHERITS lock the parent."""
-    table = _name(node.relation)
+    table = table_name(node.relation)
     locks: list[TableLock] = []
     for element in node.tableElts or ():
         if isinstance(element, ast.ColumnDef):
-            facts.add_column(table, element.colname, ColumnType.from_sql(element.typeName))
+            facts.add_column(table, element.colname or "", ColumnType.from_sql(element.typeName))
     for constraint in walk(node.tableElts):
         if isinstance(constraint, ast.Constraint) and constraint.pktable is not None:
-            locks.append(TableLock(_name(constraint.pktable), SRE))
+            locks.append(TableLock(table_name(constraint.pktable), SRE))
     for parent in node.inhRelations or ():
         mode = AE if node.partbound is not None else SUE
-        locks.append(TableLock(_name(parent), mode))
+        locks.append(TableLock(table_name(parent), mode))
     return Classified(tuple(dict.fromkeys(locks)), (), "a new table: catalog-only")
 
 
 def _create_table_as(node: ast.CreateTableAsStmt, facts: SchemaFacts) -> Classified:
     """CREATE TABLE … AS / SELECT INTO / CREATE MATERIALIZED VIEW: reads its sources."""
     sources = _read_tables(node.query)
-    work = () if node.into.skipData else tuple(Work(WorkKind.INSERT, t) for t in sources)
+    skipped = node.into is not None and node.into.skipData  # WITH NO DATA
+    work = () if skipped else tuple(Work(WorkKind.INSERT, t) for t in sources)
     return Classified(tuple(TableLock(t, AS) for t in sources), work, "writes what it reads")
 
 
@@ -112,15 +106,15 @@ def _drop(node: ast.DropStmt, facts: SchemaFacts) -> Classified:
     if kind == ObjectType.OBJECT_INDEX:
         mode = SUE if node.concurrent else AE
         tables = [
-            facts.index_tables.get(_parts_name(o), f"the table of {_parts_name(o)}")
-            for o in node.objects
+            facts.index_tables.get(dotted(o), f"the table of {dotted(o)}")
+            for o in node.objects or ()
         ]
         return Classified(tuple(TableLock(t, mode) for t in tables), (), "DROP INDEX")
     if kind in (ObjectType.OBJECT_TRIGGER, ObjectType.OBJECT_RULE, ObjectType.OBJECT_POLICY):
-        tables = [_parts_name(o[:-1]) for o in node.objects]
+        tables = [dotted(o[:-1]) for o in node.objects or ()]
         return Classified(tuple(TableLock(t, AE) for t in tables), (), f"DROP {kind.name[7:]}")
     if kind in RELATIONS:
-        dropped = [_parts_name(o) for o in node.objects]
+        dropped = [dotted(o) for o in node.objects or ()]
         referenced = [t for name in dropped for t in facts.foreign_tables(name)]
         locks = [TableLock(t, AE) for t in dict.fromkeys(dropped + referenced)]
         return Classified(tuple(locks), (), "catalog-only: the files go at commit")
@@ -129,7 +123,8 @@ def _drop(node: ast.DropStmt, facts: SchemaFacts) -> Classified:
 
 def _truncate(node: ast.TruncateStmt, facts: SchemaFacts) -> Classified:
     """TRUNCATE: ACCESS EXCLUSIVE; new empty files, no row is read."""
-    return Classified(tuple(TableLock(_name(r), AE) for r in node.relations), (), "catalog-only")
+    locks = tuple(TableLock(table_name(r), AE) for r in node.relations or ())
+    return Classified(locks, (), "catalog-only")
 
 
 def _rename(node: ast.RenameStmt, facts: SchemaFacts) -> Classified:
@@ -140,33 +135,36 @@ def _rename(node: ast.RenameStmt, facts: SchemaFacts) -> Classified:
     light = node.renameType == ObjectType.OBJECT_INDEX and (
         facts.server_major >= LIGHTER_INDEX_RENAME_SINCE
     )
-    return Classified((TableLock(_name(node.relation), SUE if light else AE),), (), "catalog-only")
+    lock = TableLock(table_name(node.relation), SUE if light else AE)
+    return Classified((lock,), (), "catalog-only")
 
 
 def _set_schema(node: ast.AlterObjectSchemaStmt, facts: SchemaFacts) -> Classified:
     if node.relation is None:
         return Classified((), (), "no table lock")
-    return Classified((TableLock(_name(node.relation), AE),), (), "catalog-only")
+    return Classified((TableLock(table_name(node.relation), AE),), (), "catalog-only")
 
 
 def _trigger(node: ast.CreateTrigStmt, facts: SchemaFacts) -> Classified:
     """SHARE ROW EXCLUSIVE: "acquired by CREATE TRIGGER"."""
-    return Classified((TableLock(_name(node.relation), SRE),), (), "catalog-only")
+    return Classified((TableLock(table_name(node.relation), SRE),), (), "catalog-only")
 
 
 def _comment(node: ast.CommentStmt, facts: SchemaFacts) -> Classified:
     """COMMENT ON a table or column: SHARE UPDATE EXCLUSIVE ("acquired by … COMMENT ON")."""
+    parts = node.object if isinstance(node.object, tuple) else ()
     if node.objtype == ObjectType.OBJECT_COLUMN:
-        return Classified((TableLock(_parts_name(node.object[:-1]), SUE),), (), "catalog-only")
+        return Classified((TableLock(dotted(parts[:-1]), SUE),), (), "catalog-only")
     if node.objtype in RELATIONS:
-        return Classified((TableLock(_parts_name(node.object), SUE),), (), "catalog-only")
+        return Classified((TableLock(dotted(parts), SUE),), (), "catalog-only")
     return Classified((), (), "no table lock")
 
 
 def _lock(node: ast.LockStmt, facts: SchemaFacts) -> Classified:
     """LOCK TABLE … IN mode MODE (ACCESS EXCLUSIVE when no mode is given)."""
-    mode = list(LockMode)[node.mode - 1]
-    return Classified(tuple(TableLock(_name(r), mode) for r in node.relations), (), "explicit")
+    mode = list(LockMode)[(node.mode or len(LockMode)) - 1]
+    tables = tuple(TableLock(table_name(r), mode) for r in node.relations or ())
+    return Classified(tables, (), "explicit")
 
 
 def _reindex(node: ast.ReindexStmt, facts: SchemaFacts) -> Classified:
@@ -175,7 +173,7 @@ def _reindex(node: ast.ReindexStmt, facts: SchemaFacts) -> Classified:
     if node.relation is None:
         return Classified((), (), "REINDEX of a schema or database", opaque=True)
     concurrent = any(option.defname == "concurrently" for option in node.params or ())
-    table = _name(node.relation)
+    table = table_name(node.relation)
     if node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:  # its table
         table = facts.index_tables.get(table, f"the table of {table}")
     kind = WorkKind.INDEX_CONCURRENT if concurrent else WorkKind.INDEX
@@ -185,7 +183,7 @@ def _reindex(node: ast.ReindexStmt, facts: SchemaFacts) -> Classified:
 def _vacuum(node: ast.VacuumStmt, facts: SchemaFacts) -> Classified:
     """VACUUM and ANALYZE: SHARE UPDATE EXCLUSIVE; VACUUM FULL: ACCESS EXCLUSIVE, a rewrite."""
     full = any(option.defname == "full" for option in node.options or ())
-    tables = [_name(rel.relation) for rel in node.rels or () if rel.relation is not None]
+    tables = [table_name(rel.relation) for rel in node.rels or () if rel.relation is not None]
     if full and node.is_vacuumcmd:
         work = tuple(Work(WorkKind.REWRITE, t) for t in tables)
         return Classified(tuple(TableLock(t, AE) for t in tables), work, "VACUUM FULL rewrites")
@@ -199,13 +197,13 @@ def _cluster(node: ast.ClusterStmt, facts: SchemaFacts) -> Classified:
     """CLUSTER: ACCESS EXCLUSIVE, the table rewritten in index order."""
     if node.relation is None:
         return Classified((), (), "CLUSTER of every clustered table", opaque=True)
-    table = _name(node.relation)
+    table = table_name(node.relation)
     return Classified((TableLock(table, AE),), (Work(WorkKind.REWRITE, table),), "rewrites")
 
 
 def _refresh(node: ast.RefreshMatViewStmt, facts: SchemaFacts) -> Classified:
     """REFRESH MATERIALIZED VIEW: ACCESS EXCLUSIVE; CONCURRENTLY: EXCLUSIVE (reads go on)."""
-    view = _name(node.relation)
+    view = table_name(node.relation)
     mode = EXCLUSIVE if node.concurrent else AE
     return Classified((TableLock(view, mode),), (Work(WorkKind.INSERT, view),), "runs its query")
 
@@ -220,7 +218,7 @@ def _delete(node: ast.DeleteStmt, facts: SchemaFacts) -> Classified:
 
 
 def _data(node: Any, kind: WorkKind) -> Classified:
-    table = _name(node.relation)
+    table = table_name(node.relation)
     others = [t for t in _read_tables(node) if t != table]
     limit = _row_limit(node.whereClause)
     work = Work(kind, table, partial=node.whereClause is not None, row_limit=limit)
@@ -237,7 +235,7 @@ def _data(node: Any, kind: WorkKind) -> Classified:
 
 def _insert(node: ast.InsertStmt, facts: SchemaFacts) -> Classified:
     """INSERT: ROW EXCLUSIVE on its table; INSERT … SELECT reads its sources."""
-    table = _name(node.relation)
+    table = table_name(node.relation)
     sources = [t for t in _read_tables(node.selectStmt) if t != table]
     work = tuple(Work(WorkKind.INSERT, t) for t in sources)
     locks = (TableLock(table, RE), *(TableLock(t, AS) for t in sources))
@@ -249,7 +247,7 @@ def _select(node: ast.SelectStmt, facts: SchemaFacts) -> Classified:
     function of the project may do anything."""
     tables = _read_tables(node)
     mode = RS if node.lockingClause else AS
-    calls = {n.funcname[-1].sval for n in walk(node) if isinstance(n, ast.FuncCall)}
+    calls = {function_name(n) for n in walk(node) if isinstance(n, ast.FuncCall)}
     unknown = sorted(
         name
         for name in calls - HARMLESS_CALLS
@@ -274,17 +272,17 @@ def _statistics(node: ast.CreateStatsStmt, facts: SchemaFacts) -> Classified:
 
 def _policy(node: ast.CreatePolicyStmt | ast.AlterPolicyStmt, facts: SchemaFacts) -> Classified:
     """CREATE/ALTER POLICY: ACCESS EXCLUSIVE on the table (every query on it changes)."""
-    return Classified((TableLock(_name(node.table), AE),), (), "catalog-only")
+    return Classified((TableLock(table_name(node.table), AE),), (), "catalog-only")
 
 
 def _rule(node: ast.RuleStmt, facts: SchemaFacts) -> Classified:
     """CREATE RULE: ACCESS EXCLUSIVE on the table (every query on it is rewritten)."""
-    return Classified((TableLock(_name(node.relation), AE),), (), "catalog-only")
+    return Classified((TableLock(table_name(node.relation), AE),), (), "catalog-only")
 
 
 def _view(node: ast.ViewStmt, facts: SchemaFacts) -> Classified:
     """CREATE VIEW: ACCESS SHARE on what its query reads."""
-    tables = [t for t in _read_tables(node.query) if t != _name(node.view)]
+    tables = [t for t in _read_tables(node.query) if t != table_name(node.view)]
     return Classified(tuple(TableLock(t, AS) for t in tables), (), "catalog-only")
 
 
@@ -300,8 +298,8 @@ def _create_function(node: ast.CreateFunctionStmt, facts: SchemaFacts) -> Classi
     volatility = "v"
     for option in node.options or ():
         if option.defname == "volatility":
-            volatility = option.arg.sval[0]
-    facts.volatility[node.funcname[-1].sval] = volatility
+            volatility = (option.arg.sval or "v")[0]
+    facts.volatility[last_name(node.funcname)] = volatility
     return Classified((), (), "no table lock")
 
 
@@ -311,7 +309,7 @@ def _opaque(node: Any, facts: SchemaFacts) -> Classified:
 
 
 def _read_tables(node: Any) -> list[str]:
-    return list(dict.fromkeys(_name(n) for n in walk(node) if isinstance(n, ast.RangeVar)))
+    return list(dict.fromkeys(table_name(n) for n in walk(node) if isinstance(n, ast.RangeVar)))
 
 
 def _row_limit(where: Any) -> int | None:

@@ -22,6 +22,7 @@ from pglast.enums import ConstrType
 
 from commands.checks.forecast.classes import WorkKind
 from commands.checks.forecast.facts import SchemaFacts
+from commands.checks.forecast.names import function_name
 from commands.checks.forecast.type_names import SERIAL_TYPES, ColumnType
 from commands.checks.sql_statements import walk
 
@@ -114,7 +115,7 @@ def volatile_call(expression: Any, facts: SchemaFacts) -> str | None:
 def _function_names(expression: Any) -> Iterator[str]:
     for node in walk(expression):
         if isinstance(node, ast.FuncCall):
-            yield node.funcname[-1].sval
+            yield function_name(node)
 
 
 def _is_null(expression: Any) -> bool:

@@ -57,7 +57,9 @@ def forecast_plan(
     return Forecast(target, forecasts, rates.basis, rates.as_json())
 
 
-def _revision(planned: PlannedRevision, sizes: Mapping[str, TableSize], rates: Rates):
+def _revision(
+    planned: PlannedRevision, sizes: Mapping[str, TableSize], rates: Rates
+) -> RevisionForecast:
     if planned.note is not None:
         return RevisionForecast(planned.revision, (), None, planned.note)
     statements = tuple(

@@ -17,6 +17,8 @@ from typing import Any
 
 from pglast import ast
 
+from commands.checks.forecast.names import last_name
+
 # pg_type.typname of the SQL spellings pglast leaves as written
 _ALIASES = {"character varying": "varchar", "character": "bpchar", "char": "bpchar"}
 LENGTH_TYPES = frozenset({"varchar", "varbit"})  # a longer limit, or none, needs no rewrite
@@ -57,9 +59,12 @@ class ColumnType:
         return cls(typname, (typmod,))
 
     @classmethod
-    def from_sql(cls, node: ast.TypeName) -> ColumnType:
-        """From the parser's ``TypeName`` (``pg_catalog.int4``, ``text``, ``numeric(10,2)``)."""
-        name = node.names[-1].sval
+    def from_sql(cls, node: ast.TypeName | None) -> ColumnType:
+        """From the parser's ``TypeName`` (``pg_catalog.int4``, ``text``, ``numeric(10,2)``);
+        none (which the grammar never leaves) is a type of no name, so a change rewrites."""
+        if node is None:
+            return cls("", ())
+        name = last_name(node.names)
         modifiers = tuple(_integer(mod) for mod in node.typmods or ())
         if name == "numeric" and len(modifiers) == 1:
             modifiers = (modifiers[0], 0)  # numeric(p) is numeric(p, 0)
@@ -119,4 +124,4 @@ def _plain_column(node: Any, column: str) -> bool:
     """``USING col`` or ``USING col::type``: the contents unchanged."""
     while isinstance(node, ast.TypeCast):
         node = node.arg
-    return isinstance(node, ast.ColumnRef) and node.fields[-1].sval == column
+    return isinstance(node, ast.ColumnRef) and last_name(node.fields) == column
