@@ -27,7 +27,7 @@ from commands.checks.forecast.scoring import (
     ScoredRevision,
     score,
 )
-from commands.checks.forecast.wording import score_words, scored_words
+from commands.checks.forecast.wording import against, score_words, scored_words
 from commands.state.vocabulary import EventKind
 
 GB = 1024**3
@@ -218,9 +218,11 @@ def test_the_thread_reads_each_revision_beside_its_forecast() -> None:
     )
     assert [beside_forecast(scored, r.revision) for r in scored.revisions] == [
         " · forecast ~2 min (1 min to 4 min): x1.33",
-        " · forecast instant: x8.33 (outside the range)",
+        " · forecast instant",  # both under a second: a ratio would judge fixed costs
         " · not forecast",
     ]
+    slow = ScoredRevision("4f1c7a9e2b87", Span(0.06, 0.06, 0.06), 1.5)
+    assert against(slow) == "forecast instant: x25.00 (outside the range)"
     assert beside_forecast(None, "e2f6a8c0d376") == ""
     assert scored_words(scored.revisions[0]) == (
         "e2f6a8c0d376: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33"
