@@ -26,7 +26,7 @@ from tests.support.alembic_projects import Rev
 from tests.support.pipeline_support import REQUESTER, pipeline_target
 
 FORECAST_ONLY = tuple(check for check in PREFLIGHT_CHECKS if check.name == "forecast")
-ROWS = 40_000  # ~400 bytes each, ~18 MB: its rewrite outweighs the fixed costs twice over idle
+ROWS = 160_000  # ~400 bytes each, ~70 MB: its rewrite outweighs the fixed costs 3x over, idle
 WIDE_TABLE = (
     "CREATE TABLE wide (id int PRIMARY KEY, body text);"
     f" INSERT INTO wide SELECT i, repeat(md5(i::text), 12) FROM generate_series(1, {ROWS}) i;"
