@@ -1,6 +1,6 @@
 """Metrics folded from the audit log: requests by kind and outcome, run, backup and revision
-durations, approvals waiting, the age of each target's last good backup, each database's
-schema drift and when it was last checked.
+durations, how far from their forecast revisions ran, approvals waiting, the age of each
+target's last good backup, each database's schema drift and when it was last checked.
 
 The log is the truth, so the counters are read from it rather than counted in
 ``commands``: each scrape reads the events appended since the last one (the
@@ -21,12 +21,15 @@ from prometheus_client.registry import Collector
 
 from audit.chain import Event
 from audit.store import Clock, EventStore, utc_now
+from commands.checks.forecast.accuracy import TIMED_S
+from commands.checks.forecast.scoring import Score
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import EventKind, RequestState, StepStatus
 
 RUN_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 BACKUP_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 REVISION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+RATIO_BUCKETS = (0.25, 0.5, 0.67, 0.8, 1.25, 1.5, 2, 4, 8)  # actual over forecast
 CLOSING = frozenset(
     {
         EventKind.REQUEST_REJECTED,
@@ -78,6 +81,14 @@ class AuditMetrics(Collector):
             buckets=REVISION_BUCKETS,
             registry=None,
         )
+        self.forecast_ratio = Histogram(
+            "migrate_bot_forecast_ratio",
+            "Actual over forecast time of each revision that took 1 s or more (2 = twice as"
+            " long as forecast), by target and source (run or rehearsal).",
+            ["target", "source"],
+            buckets=RATIO_BUCKETS,
+            registry=None,
+        )
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
@@ -91,6 +102,7 @@ class AuditMetrics(Collector):
             yield from metric.collect()
         yield from self.backup_seconds.collect()
         yield from self.revision_seconds.collect()
+        yield from self.forecast_ratio.collect()
         approvals = GaugeMetricFamily(
             "migrate_bot_approvals_waiting",
             "Requests waiting for an approval now, by target.",
@@ -145,6 +157,15 @@ class AuditMetrics(Collector):
             self._drift[event.target] = (count, datetime.fromisoformat(event.ts))
         elif kind == EventKind.RUN_STEP and _revision_applied(event):
             self.revision_seconds.labels(event.target or "").observe(event.data["duration_s"])
+        elif kind == EventKind.FORECAST_SCORED:
+            self._scored(event)
+
+    def _scored(self, event: Event) -> None:
+        scored = Score.from_json(event.data)
+        for revision in scored.revisions:
+            if revision.ratio is not None and revision.actual >= TIMED_S:
+                labels = self.forecast_ratio.labels(event.target or "", scored.source)
+                labels.observe(revision.ratio)
 
     def _closed(self, request: Request) -> None:
         """A request that ended: counted once, and its run timed if it ran."""

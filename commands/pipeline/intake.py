@@ -27,6 +27,8 @@ from commands.checks import (
     rehearse,
     run_preflight,
 )
+from commands.checks.forecast.learned import learned_rates
+from commands.checks.forecast.recording import record_score, recorded_forecast, scored
 from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.errors import MigrateBotError
 from commands.fleet.planning import FleetAsk, plan_fleet
@@ -144,6 +146,7 @@ def _check_database(
         return _Checked(report, plan, fingerprint, handle, goal)
     direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
     checks = (*PREFLIGHT_CHECKS, changes_check(context.store))
+    learned = learned_rates(context.store, handle.name)
 
     def preflight(to: str | None) -> Report:
         return run_preflight(
@@ -153,6 +156,7 @@ def _check_database(
             clock=context.clock,
             open_other=context.target,
             checks=checks,
+            learned=learned,
             schema_cache=replay_cache(context.config),
         )
 
@@ -174,6 +178,7 @@ def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
         ask=ask,
         open_target=context.open_target,
         clock=context.clock,
+        store=context.store,
     )
     return _Checked(planned.report, planned.plan, planned.fingerprint, goal=ask.goal)
 
@@ -217,6 +222,15 @@ def _with_rehearsal(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
         )
         check = rehearsal.as_check(max_duration=handle.config.max_duration, now=clock())
+        rehearsed = scored(  # the copy is the target's data on its server: what it took teaches
+            recorded_forecast(r.to_json() for r in report.results),
+            [(step.revision, step.duration_s) for step in rehearsal.steps],
+            source="rehearsal",
+        )
+        if rehearsed is not None:
+            record_score(
+                store, rehearsed, target=handle.name, actor=BOT_ACTOR, request_id=request_id
+            )
     except MigrateBotError as exc:
         check = CheckResult("rehearsal", Verdict.FAIL, f"could not rehearse: {exc}")
     return replace(report, results=(*report.results, check))
