@@ -89,11 +89,14 @@ def on_replica(replica: DatabaseUrl, database: DatabaseUrl) -> DatabaseUrl:
 
 
 def wait_until_caught_up(primary: DatabaseUrl, standby: DatabaseUrl, seconds: float = 30) -> None:
-    """Poll (with a deadline) until the standby has replayed the primary's current WAL."""
+    """Poll (with a deadline) until the standby has replayed the primary's current WAL.
+
+    Asked of the standby's ``postgres`` database: a database created just now on
+    the primary does not exist on the standby until that very replay."""
     with connect(primary) as conn:
         target = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
     deadline = time.monotonic() + seconds
-    with connect(standby) as conn:
+    with connect(standby.with_database("postgres")) as conn:
         while time.monotonic() < deadline:
             done = conn.execute(
                 "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)
