@@ -12,7 +12,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,15 @@ from typing import Any
 import sqlite_utils
 
 from audit.chain import Event, Head
+from audit.projections import SQLITE_SCHEMA as CHECKPOINTS_SCHEMA
+from audit.projections import Projection
+from audit.rows import COLUMNS, EVENTS, event_of, row_of, where_clause
 from audit.store import (
-    COLUMNS,
-    EVENTS,
     Clock,
     EventStore,
     StoreBusyError,
     StoreError,
-    event_of,
-    row_of,
     utc_now,
-    where_clause,
 )
 
 BUSY_TIMEOUT_MS = 30_000
@@ -53,11 +51,15 @@ class _SqliteRows:
             f"INSERT INTO {EVENTS} ({', '.join(COLUMNS)}) VALUES ({marks})", row_of(event)
         )
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, list(params)).fetchall()
+
 
 class SqliteEventStore(EventStore):
     """The audit log in the SQLite file at ``path`` (created on first use)."""
 
     head_name = "head file"
+    write_errors = (StoreError, sqlite3.Error)
 
     def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
         self.path = path
@@ -103,6 +105,11 @@ class SqliteEventStore(EventStore):
     @contextmanager
     def _reading(self) -> Iterator[_SqliteRows]:
         yield _SqliteRows(self._db())
+
+    def _prepare(self, rows: _SqliteRows, projection: Projection) -> None:  # type: ignore[override]
+        for statement in projection.sqlite_schema.split(";"):
+            if statement.strip():
+                rows.execute(statement)
 
     def _recorded_head(self, rows: object = None) -> Head | None:
         try:
@@ -159,3 +166,4 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db[EVENTS].create_index(["request_id"], if_not_exists=True)
     db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
     db[EVENTS].create_index(["kind"], if_not_exists=True)
+    db.execute(CHECKPOINTS_SCHEMA)

@@ -24,7 +24,7 @@ import psycopg
 
 from audit.chain import Event, Head
 from audit.postgres_store import PostgresEventStore
-from audit.store import COLUMNS, EVENTS, row_of
+from audit.rows import COLUMNS, EVENTS, row_of
 from commands.errors import ExitCode, MigrateBotError
 from commands.state.audit_reading import open_existing, verify
 from commands.state.location import StateLocation
