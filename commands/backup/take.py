@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from audit.store import Clock, EventStore, StoreBusyError, utc_now
+from commands.backup.backup_index import id_taken
 from commands.backup.compression import DumpCompression, plan_compression
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.backup.listing import list_backups
@@ -394,12 +395,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def _unused_id(store: EventStore, target: str, id_factory: Callable[[], str]) -> str:
-    taken = {
-        event.data.get("backup_id")
-        for event in store.iter_events(target=target, kinds=[EventKind.BACKUP_STARTED.value])
-    }
     for _ in range(_ID_ATTEMPTS):
         candidate = id_factory()
-        if candidate not in taken:
+        if not id_taken(store, target, candidate):
             return candidate
     raise BackupError(f"no unused backup id after {_ID_ATTEMPTS} tries")

@@ -3,7 +3,9 @@
 
 ``projections`` holds each projection's checkpoint (and the head the last
 ``audit verify`` reached); ``request_index`` is every request's state
-(``commands.requests.index``). PostgreSQL keeps equal keys of an index in no
+(``commands.requests.index``), ``backup_index`` every backup's
+(``commands.backup.backup_index``), ``metric_totals`` and ``metric_counted``
+the metrics' totals (``bot.metrics.metric_totals``). PostgreSQL keeps equal keys of an index in no
 particular order, so ``WHERE kind = … ORDER BY seq DESC LIMIT 1`` sorted
 every event of that kind: each events index now ends in ``seq`` (SQLite's
 end in the rowid, which is ``seq``, already).
@@ -49,9 +51,29 @@ def upgrade() -> None:
     op.create_index("request_index_state", "request_index", ["state", "created_seq"])
     op.create_index("request_index_target", "request_index", ["target", "created_seq"])
     op.create_index("request_index_dedupe", "request_index", ["target", "dedupe_key"])
+    op.create_table(
+        "backup_index",
+        sa.Column("target", sa.Text, primary_key=True),
+        sa.Column("backup_id", sa.Text, primary_key=True),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("uri", sa.Text),
+        sa.Column("record_seq", sa.BigInteger),
+    )
+    op.create_index("backup_index_state", "backup_index", ["target", "state", "record_seq"])
+    op.create_table(
+        "metric_totals",
+        sa.Column("metric", sa.Text, primary_key=True),
+        sa.Column("labels", sa.Text, primary_key=True),
+        sa.Column("bucket", sa.Text, primary_key=True),
+        sa.Column("value", sa.Float(53), nullable=False),
+    )
+    op.create_table("metric_counted", sa.Column("request_id", sa.Text, primary_key=True))
 
 
 def downgrade() -> None:
+    op.drop_table("metric_counted")
+    op.drop_table("metric_totals")
+    op.drop_table("backup_index")
     op.drop_table("request_index")
     op.drop_table("projections")
     for name, columns in EVENT_INDEXES.items():
