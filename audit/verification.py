@@ -8,8 +8,9 @@ every new event is intact and chained to the verified head, and nothing was
 rewritten through the head (a rewrite would change its hash). What only a full
 walk proves: that no older event's content was changed without its hash being
 recomputed (bit rot, a careless edit), since those events are not rehashed.
-A verified head that is gone or changed sends the walk back to the first event,
-which names the first bad one.
+Either walk holds the log to the verified head as to the recorded one: a head
+that is gone or changed sends the incremental walk back to the first event,
+which names the first bad one, or says the log was rewritten since.
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ def verify_chain(
         head_problem = f"{store.head_where} is missing"
     if recorded is not None:
         marks.append(recorded)
-    start = _verified_start(store) if incremental else None
+    verified = store.verified_head()
+    if verified is not None:
+        marks.append(verified)
+    held = incremental and verified is not None and store.holds(verified)
+    start = verified if held else None
     count = 0
     last: Event | None = None
 
@@ -82,18 +87,12 @@ def verify_chain(
     ahead = [mark for mark in marks if mark not in behind]
     breach = _first_not_held(store, behind) or find_breach(counted(), ahead, start=start)
     head = Head(last.seq, last.hash) if last else start
-    if breach is None and head is not None and not marks:
+    if breach is None and head is not None and recorded is None and not expected:
         reason = f"{head_problem}, so a cut tail cannot be ruled out: give an expected head"
         breach = Breach(head.seq, reason)
     if breach is None and head is not None and head != start:
         store.record_verified(head)
     return VerifyReport(events=count, head=head, breach=breach, since=start)
-
-
-def _verified_start(store: EventStore) -> Head | None:
-    """The last verified head, if the log still holds it unchanged."""
-    verified = store.verified_head()
-    return verified if verified is not None and store.holds(verified) else None
 
 
 def _first_not_held(store: EventStore, marks: Sequence[Head]) -> Breach | None:

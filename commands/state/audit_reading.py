@@ -58,13 +58,17 @@ def open_existing(path: Path) -> EventStore:
         raise AuditLogUnavailableError(str(exc)) from None
 
 
-def verify(store: EventStore, expected: Sequence[Head] = ()) -> VerifyReport:
-    """Walk the whole chain; raises ``AuditLogBrokenError`` at the first bad event.
+def verify(
+    store: EventStore, expected: Sequence[Head] = (), *, incremental: bool = False
+) -> VerifyReport:
+    """Walk the whole chain, or with ``incremental`` only the events after the last
+    verified head (``audit.verification`` says what each proves); raises
+    ``AuditLogBrokenError`` at the first bad event.
 
     ``expected`` are heads recorded elsewhere (a ticket, a Slack message): a log
     cut back past one of them fails even if its own head file was rewritten.
     """
-    report = store.verify(expected)
+    report = store.verify(expected, incremental=incremental)
     if not report.ok:
         raise AuditLogBrokenError(report)
     return report

@@ -1,0 +1,123 @@
+"""Projections kept beside the audit log (``audit.projections``): the request index, the
+backup index and the metrics' totals say what folding every event says, on both
+back-ends, however the events got there: appended with them kept, by a process that
+does not keep them, before they existed, or under a log rewritten since."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from audit.sqlite_store import SqliteEventStore
+from audit.store import EventStore
+from commands.requests import RequestService
+from commands.requests.folds import load
+from commands.requests.index import REQUEST_INDEX
+from commands.state.audit_log import open_audit_log
+from commands.state.schema import SEARCH_PATH
+from commands.state.vocabulary import EventKind, RequestState
+from tests.support.request_helpers import (
+    APPROVER,
+    fingerprint,
+    make_service,
+    new_request,
+    ready_for_approval,
+    write_config,
+)
+from tests.support.shared_state import SHARED_BOT_KEYS
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> RequestService:
+    url = request.getfixturevalue("shared_state_url") if request.param == "postgres" else None
+    return make_service(write_config(tmp_path, bot_keys=SHARED_BOT_KEYS if url else ""))
+
+
+def indexed(store: EventStore) -> dict[str, str]:
+    rows = store.query(REQUEST_INDEX, "SELECT request_id, state FROM request_index")
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def folded(store: EventStore) -> dict[str, str]:
+    """Every request's state as its events fold, the slow way."""
+    ids = {e.request_id for e in store.events(kinds=[EventKind.REQUEST_CREATED])}
+    return {rid: load(store, rid).state.value for rid in ids if rid is not None}
+
+
+def a_history(service: RequestService) -> None:
+    """Requests in several states: running, approved, cancelled, awaiting approval."""
+    first = ready_for_approval(service)
+    service.approve(first.id, approver=APPROVER)
+    service.start_run(first.id, actor="migrate-bot", fingerprint_now=fingerprint())
+    cancelled = new_request(service)
+    service.cancel(cancelled.id, actor=cancelled.requester)
+    ready_for_approval(service)
+
+
+def test_the_index_says_what_the_fold_says_and_finds_requests_by_state(
+    service: RequestService,
+) -> None:
+    a_history(service)
+    assert indexed(service.store) == folded(service.store)
+    assert [r.state for r in service.requests(states=[RequestState.RUNNING])] == [
+        RequestState.RUNNING
+    ]
+    assert [r.id for r in service.requests(limit=2)] == ["M-3", "M-2"]
+    retried = new_request(service, dedupe_key="trigger-1")  # a Slack retry finds it again
+    assert new_request(service, dedupe_key="trigger-1").id == retried.id == "M-4"
+
+
+def test_events_appended_without_the_index_are_taken_at_the_next_read(
+    service: RequestService, tmp_path: Path
+) -> None:
+    """Another process (here a second store that keeps nothing) closes a request."""
+    a_history(service)
+    other = open_audit_log(service.config.bot.state)
+    assert not other.keeps(REQUEST_INDEX)
+    other.append(
+        kind=EventKind.REQUEST_CANCELLED,
+        actor="U0ALICE",
+        request_id="M-3",
+        target="prod",
+        data={"reason": "from elsewhere"},
+    )
+    assert indexed(service.store)["M-3"] == RequestState.CANCELLED.value
+    assert indexed(service.store) == folded(service.store)
+
+
+def test_a_log_older_than_the_index_is_folded_once_when_it_is_first_kept(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path)
+    service = make_service(config)
+    a_history(service)
+    with sqlite3.connect(config.bot.state_path) as conn:  # as a log from before the index
+        conn.execute("DROP TABLE request_index")
+        conn.execute("DELETE FROM projections")
+    fresh = SqliteEventStore(config.bot.state_path)
+    assert indexed(fresh) == folded(fresh) and len(indexed(fresh)) == 3
+
+
+def test_a_checkpoint_the_log_no_longer_holds_rebuilds_the_projection(
+    service: RequestService, request: pytest.FixtureRequest
+) -> None:
+    """A checkpoint naming an event that is not there (the log was rewritten or replaced
+    under it) is not trusted: the projection is cleared and folded again."""
+    a_history(service)
+    shared = service.config.bot.state.shared
+    url = request.getfixturevalue("shared_state_url") if shared else None
+    forged = "UPDATE projections SET hash = ? WHERE name = 'request_index'"
+    wrong = "UPDATE request_index SET state = 'succeeded'"
+    if url is None:
+        with sqlite3.connect(service.config.bot.state_path) as conn:
+            conn.execute(forged, ("0" * 64,))
+            conn.execute(wrong)
+    else:
+        with psycopg.connect(url, options=SEARCH_PATH, autocommit=True) as conn:
+            conn.execute(forged.replace("?", "%s"), ("0" * 64,))
+            conn.execute(wrong)
+    other = open_audit_log(service.config.bot.state)  # a process starting afresh
+    assert indexed(other) == folded(other)
