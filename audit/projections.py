@@ -16,7 +16,7 @@ PostgreSQL store translates them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from audit.chain import Event, Head
@@ -81,27 +81,40 @@ def write_checkpoint(sql: Sql, name: str, head: Head) -> None:
 
 def catch_up(
     tx: Transaction,
-    projection: Projection,
-    recorded: Mapping[str, Head],
+    projections: Sequence[Projection],
+    recorded: dict[str, Head],
     *,
     limit: int | None = None,
 ) -> bool:
-    """Apply the events ``projection`` has not taken yet (at most ``limit``); True when it
-    has taken every event of the log. ``recorded``: the checkpoints read in this
-    transaction."""
+    """Give each of ``projections`` the events it has not taken yet, read once for all (at
+    most ``limit`` past the one furthest behind); True when each has taken every event
+    of the log. ``recorded``: the checkpoints as this transaction knows them (kept up to
+    date here)."""
     last = tx.last()
-    checkpoint = recorded.get(projection.name)
-    if last is None or checkpoint == Head(last.seq, last.hash):
+    if last is None:
         return True
-    after = 0
-    if checkpoint is not None and _still_there(tx, checkpoint, last):
-        after = checkpoint.seq
-    else:
-        projection.clear(tx)
-    events = tx.events(after_seq=after, limit=limit)
-    if events:
-        projection.apply(tx, events)
-        write_checkpoint(tx, projection.name, Head(events[-1].seq, events[-1].hash))
+    taken: dict[str, int] = {}
+    for projection in projections:
+        checkpoint = recorded.get(projection.name)
+        if checkpoint == Head(last.seq, last.hash):
+            continue
+        if checkpoint is not None and _still_there(tx, checkpoint, last):
+            taken[projection.name] = checkpoint.seq
+        else:
+            projection.clear(tx)
+            taken[projection.name] = 0
+    if not taken:
+        return True
+    events = tx.events(after_seq=min(taken.values()), limit=limit)
+    for projection in projections:
+        if projection.name not in taken:
+            continue
+        new = [event for event in events if event.seq > taken[projection.name]]
+        if new:
+            projection.apply(tx, new)
+            head = Head(new[-1].seq, new[-1].hash)
+            write_checkpoint(tx, projection.name, head)
+            recorded[projection.name] = head
     return not events or events[-1].seq == last.seq
 
 

@@ -103,7 +103,7 @@ class Transaction:
         """A read of ``projection``'s tables, caught up with every event first."""
         if not self._store.keeps(projection):
             self._store._prepare(self._rows, projection)
-            catch_up(self, projection, self.checkpoints())
+            catch_up(self, [projection], self.checkpoints())
             self._store._kept[projection.name] = projection
         return self.execute(sql, params)
 
@@ -223,9 +223,7 @@ class EventStore(ABC):
             self._check_head(tx, rows)
             kept = self.kept()
             if kept:
-                recorded = tx.checkpoints()
-                for projection in kept:
-                    catch_up(tx, projection, recorded)
+                catch_up(tx, kept, tx.checkpoints())
             yield tx
             if tx.appended:
                 head = Head(tx.appended[-1].seq, tx.appended[-1].hash)
@@ -247,21 +245,23 @@ class EventStore(ABC):
     def keeps(self, projection: Projection) -> bool:
         return projection.name in self.__dict__.setdefault("_kept", {})
 
-    def keep(self, projection: Projection) -> None:
-        """Keep ``projection`` from now on: made, caught up with the log (in transactions
-        of ``CATCH_UP_BATCH`` events, so a long log is not locked while it is first
-        folded), then taken along by every transaction. Idempotent."""
+    def keep(self, *projections: Projection) -> None:
+        """Keep ``projections`` from now on: made, caught up with the log (the events read
+        once for all of them, in transactions of ``CATCH_UP_BATCH`` events, so a long
+        log is not locked while it is first folded), then taken along by every
+        transaction. Idempotent."""
         with self._keeping:
-            if self.keeps(projection):
-                return
-            done = False
+            new = [p for p in projections if not self.keeps(p)]
+            done = not new
             while not done:
                 with self._writing() as rows:
-                    self._prepare(rows, projection)
+                    for projection in new:
+                        self._prepare(rows, projection)
                     tx = Transaction(rows, self.clock, self)
                     self._check_head(tx, rows)
-                    done = catch_up(tx, projection, tx.checkpoints(), limit=CATCH_UP_BATCH)
-            self._kept[projection.name] = projection
+                    done = catch_up(tx, new, tx.checkpoints(), limit=CATCH_UP_BATCH)
+            for projection in new:
+                self._kept[projection.name] = projection
 
     def query(
         self, projection: Projection, sql: str, params: Sequence[Any] = ()

@@ -1,6 +1,6 @@
-"""Time to HTTP 200 for `/migrate plan demo`, a "View SQL" click and an Approve click,
-beside a bare Bolt app, for both deployments: embedded (one process) and shared
-(a front and a worker on a PostgreSQL state), while a run is in progress.
+"""Time to HTTP 200 for `/migrate plan demo`, `status demo` and `help`, a "View SQL" click
+and an Approve click, beside a bare Bolt app, for both deployments: embedded (one process)
+and shared (a front and a worker on a PostgreSQL state), while a run is in progress.
 
 All bots run as child processes behind the same server stack (uvicorn,
 Starlette, Bolt's adapter). The real one is `migrate-bot serve --mode http`
@@ -20,6 +20,7 @@ same load from whatever else the machine runs); after each round the real
 bot's work is drained (the "drain s" column: the work done after the acks).
 
     .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100] [--only shared]
+                                  [--cases plan,status,help,sql,approve]
 """
 
 from __future__ import annotations
@@ -281,6 +282,7 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["embedded", "shared"], help="measure one deployment (default both)"
     )
+    parser.add_argument("--cases", help="only these cases: plan,status,help,sql,approve")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare-socket", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -440,6 +442,12 @@ def report(
     def plan(sender: SlackSender) -> bytes:
         return sender.command_body("plan demo", user=USER, channel=CHANNEL)
 
+    def status(sender: SlackSender) -> bytes:
+        return sender.command_body("status demo", user=USER, channel=CHANNEL)
+
+    def help_(sender: SlackSender) -> bytes:
+        return sender.command_body("help", user=USER, channel=CHANNEL)
+
     def click(sender: SlackSender) -> bytes:
         return sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
 
@@ -448,7 +456,15 @@ def report(
             ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
         )
 
-    cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
+    every = {
+        "plan": ("/migrate plan demo", plan),
+        "status": ("/migrate status demo", status),
+        "help": ("/migrate help", help_),
+        "sql": ("View SQL click", click),
+        "approve": ("Approve click", approve),
+    }
+    wanted = args.cases.split(",") if args.cases else list(every)
+    cases = [every[name] for name in wanted]
     for mode, (bare, bot) in doors.items():
         for kind, build in cases:
             for senders, total in ((1, args.requests_1), (20, args.requests_20)):

@@ -23,6 +23,7 @@ by for the scheduler.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 TICK_S = 10.0  # how often a running request's message is redrawn without news
 FLUSH_S = 5.0  # at shutdown, how long queued notifications may take to leave
 CLAIM_TIMEOUT_S = 120.0  # a shared outbox's claim older than this was a dead worker's
+SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lock lets another in
 
 
 class Role(Enum):
@@ -239,7 +241,7 @@ def start_runtime(
         outbox=outbox,
         notifier=notifier,
         groups=groups,
-        work_pool=work_pool or _work_pool_for(role),
+        work_pool=work_pool or ThreadWorkPool(),
         flow=flow,
         scheduling=scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
@@ -248,13 +250,6 @@ def start_runtime(
         watches=watches.start() if working else watches,
         queue=queue,
     )
-
-
-def _work_pool_for(role: Role) -> ThreadWorkPool:
-    """Where listeners' work goes after the ack. A front's only enqueues (one insert):
-    it runs at normal priority, since a lowered thread that holds the interpreter lock
-    on a busy machine keeps the acknowledgements waiting for it."""
-    return ThreadWorkPool(nice=0) if role is Role.FRONT else ThreadWorkPool()
 
 
 @dataclass(frozen=True)
@@ -266,7 +261,11 @@ class RunningBot:
 
 
 def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
-    """The runtime and the Bolt app every mode serves, the sandbox's included."""
+    """The runtime and the Bolt app every mode serves, the sandbox's included.
+
+    The interpreter hands its lock over every ``SWITCH_INTERVAL_S`` instead of 5 ms:
+    an acknowledgement waiting on a thread that renders a plan gets it sooner."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     client = web_client(settings.bot_token, settings.api_url)
     runtime = start_runtime(config, client)
     try:

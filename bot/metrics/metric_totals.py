@@ -11,6 +11,7 @@ counted once, when its fold first reads as ended (``metric_counted``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -113,6 +114,7 @@ class MetricTotals:
 METRIC_TOTALS: Projection = MetricTotals()
 
 
+@functools.lru_cache(maxsize=1024)
 def _labels(*values: str) -> str:
     return json.dumps(list(values))
 
