@@ -18,10 +18,13 @@ in rounds that visit every size in turn so each meets the same load:
   to ``views.publish`` at the local Slack (first draw, which reads each
   target's revision with Alembic, and the next, within the status TTL);
 - ``migrate-bot audit verify``: the whole chain, then ``--new``: only the
-  events appended since, end to end in a new process.
+  events appended since, end to end in a new process;
+- with ``--postgres``, the same history in a shared state (a database of its
+  own on the embedded PostgreSQL, written by ``COPY``), and transitions through
+  ``RequestService`` on it.
 
     .venv/bin/python bench/audit_log.py [--history 100,10000,100000] [--lives 10]
-                                        [--rounds 3]
+                                        [--rounds 3] [--postgres]
 
 Run from the repository root. Nothing here is a test: it prints figures.
 """
@@ -46,16 +49,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audit.postgres_store import PostgresEventStore  # noqa: E402
 from audit.sqlite_store import SqliteEventStore  # noqa: E402
+from audit.store import EventStore  # noqa: E402
 from bench.ack import free_port, start  # noqa: E402
-from bench.history import bench_config, live_once, write_history  # noqa: E402
+from bench.history import (  # noqa: E402
+    bench_config,
+    live_once,
+    write_history,
+    write_history_postgres,
+)
 from bot.local_slack.server import LocalSlackServer  # noqa: E402
 from bot.local_slack.workspace import Workspace  # noqa: E402
 from bot.metrics.metric_totals import METRIC_TOTALS  # noqa: E402
 from commands.backup.backup_index import BACKUP_INDEX  # noqa: E402
+from commands.postgres.database_url import DatabaseUrl  # noqa: E402
 from commands.postgres.embedded import ensure_database, start_embedded_server  # noqa: E402
 from commands.requests import RequestService  # noqa: E402
 from commands.requests.index import REQUEST_INDEX  # noqa: E402
+from commands.state.shared import SharedState  # noqa: E402
+from tests.support.databases import drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
 
 TARGETS = ("app", "web")
@@ -64,6 +77,7 @@ APPROVER = "U0BOB"
 EVENTS_PER_LIFE = 18
 GOALS = {  # figure -> (goal, how it is judged)
     "transition ms": (1.2, "x the first size"),
+    "transition ms, PostgreSQL": (1.2, "x the first size"),
     "start-up s": (3.0, "s"),
     "metrics later ms": (50.0, "ms"),
     "home later ms": (200.0, "ms"),
@@ -76,6 +90,7 @@ class Size:
 
     requests: int
     path: Path
+    shared: SharedState | None = None  # the same history in PostgreSQL (--postgres)
     events: int = 0
     written_s: float = 0.0
     folded_s: float = 0.0
@@ -107,16 +122,35 @@ def prepare(size: Size) -> None:
     )
 
 
-def transitions(size: Size, lives: int) -> float:
+def prepare_postgres(size: Size, server: DatabaseUrl) -> None:
+    """The history in a shared state of its own, its projections folded once."""
+    drop_database(server, server.with_database(f"bench_history_{size.requests}"))
+    size.shared = SharedState(ensure_database(server, f"bench_history_{size.requests}"))
+    started = time.perf_counter()
+    store = write_history_postgres(size.shared, requests=size.requests, targets=TARGETS)
+    store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
+    print(
+        f"  {size.requests:,} requests in PostgreSQL: written and folded in"
+        f" {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+
+
+def transitions(size: Size, lives: int, *, postgres: bool = False) -> float:
     """Milliseconds per event appended through ``RequestService``, over ``lives`` lives."""
-    store = SqliteEventStore(size.path)
+    if postgres:
+        assert size.shared is not None
+        store: EventStore = PostgresEventStore(size.shared.pool, schema=size.shared.schema)
+    else:
+        store = SqliteEventStore(size.path)
     service = RequestService(store, bench_config(size.path.parent, TARGETS, size.path.name))
     store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)  # as the bot keeps them
     started = time.perf_counter()
     for index in range(lives):
         live_once(service, TARGETS[index % len(TARGETS)])
     took = time.perf_counter() - started
-    store.close()
+    if not postgres:
+        store.close()  # (the pool is the shared state's)
     return took / (lives * EVENTS_PER_LIFE) * 1000
 
 
@@ -224,6 +258,11 @@ def report(sizes: list[Size], args: argparse.Namespace, load: list[float]) -> li
         ("written in bulk (s)", lambda s: s.written_s, "{:.1f}"),
         ("projections folded once (s)", lambda s: s.folded_s, "{:.1f}"),
         ("transition ms", lambda s: s.median("transition ms"), "{:.2f}"),
+        *(
+            [("transition ms, PostgreSQL", lambda s: s.median("pg transition ms"), "{:.2f}")]
+            if args.postgres
+            else []
+        ),
         ("start-up s", lambda s: s.median("start-up s"), "{:.2f}"),
         ("metrics first ms", lambda s: s.median("metrics first ms"), "{:.0f}"),
         ("metrics later ms", lambda s: s.median("metrics later ms"), "{:.0f}"),
@@ -261,6 +300,7 @@ def main() -> None:
     parser.add_argument("--history", default="100,10000,100000", help="requests in each log")
     parser.add_argument("--lives", type=int, default=10, help="request lives per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over every size")
+    parser.add_argument("--postgres", action="store_true", help="transitions on a shared state too")
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_slack:
@@ -269,10 +309,12 @@ def main() -> None:
     load = [os.getloadavg()[0]]
     folder = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     sizes = [Size(int(n), folder / f"audit-{n}.sqlite3") for n in args.history.split(",")]
-    for size in sizes:
-        prepare(size)
     server = start_embedded_server(ROOT / "var" / "postgres")
     ensure_database(server, "bench_history")
+    for size in sizes:
+        prepare(size)
+        if args.postgres:
+            prepare_postgres(size, server)
     slack_port = free_port()
     slack_url = f"http://127.0.0.1:{slack_port}"
     env = {
@@ -292,6 +334,8 @@ def main() -> None:
         for round_number in range(args.rounds):
             for size in sizes:
                 size.add("transition ms", transitions(size, args.lives))
+                if args.postgres:
+                    size.add("pg transition ms", transitions(size, args.lives, postgres=True))
                 config = serve_config(folder, size.path, "bench_history")
                 serve_round(size, {**env, "MIGRATE_BOT_CONFIG": str(config)}, slack_url)
                 verify_round(size, args.lives)
@@ -305,6 +349,10 @@ def main() -> None:
     finally:
         slack.send_signal(signal.SIGTERM)
         slack.wait(30)
+        for size in sizes:
+            if size.shared is not None:
+                size.shared.close()
+                drop_database(server, server.with_database(f"bench_history_{size.requests}"))
     print("\n".join(report(sizes, args, load)))
 
 

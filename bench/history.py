@@ -25,12 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.chain import GENESIS_HASH, Head, canonical_json, event_hash
+from audit.postgres_store import PostgresEventStore
 from audit.rows import COLUMNS, EVENTS
 from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
 from commands.config.targets_file import BUNDLED_MIGRATIONS, Config, parse_config
 from commands.migration.script.fingerprint import PlanFingerprint, RevisionFile
 from commands.requests import RequestService
+from commands.state.shared import SharedState
 from commands.state.vocabulary import (
     ChecklistItem,
     EventKind,
@@ -212,6 +214,23 @@ def write_history(path: Path, *, requests: int, targets: Sequence[str]) -> Event
     if last is not None:  # what the store writes after a commit
         store.head_path.write_text(f"{Head(last[0], last[-1])}\n")
     return store
+
+
+def write_history_postgres(
+    state: SharedState, *, requests: int, targets: Sequence[str]
+) -> EventStore:
+    """The same history in a shared state's (empty) events table, by ``COPY``."""
+    with state.pool.connection() as conn, conn.transaction():
+        last: tuple | None = None
+        with conn.cursor().copy(f"COPY {EVENTS} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in history_rows(requests, targets):
+                copy.write_row(row)
+                last = row
+        if last is not None:
+            conn.execute(
+                "INSERT INTO chain_head (id, seq, hash) VALUES (1, %s, %s)", (last[0], last[-1])
+            )
+    return PostgresEventStore(state.pool, schema=state.schema)
 
 
 def _insert(conn: sqlite3.Connection, insert: str, batch: list[tuple]) -> None:

@@ -2,7 +2,8 @@
 every way of serving uses (HTTP mode, Socket Mode, the local sandbox, a
 worker, tests).
 
-``start_runtime(config, client)`` opens the audit log, the request service
+``start_runtime(config, client)`` opens the audit log (and keeps its
+projections, ``audit.projections``), the request service
 (user groups looked up in Slack), the outbox and its notifier, the pipeline
 and its run threads; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
@@ -45,17 +46,20 @@ from bot.flows.request_messages import RequestMessages
 from bot.flows.run_flow import RunFlow
 from bot.flows.schedule_flow import ScheduleFlow
 from bot.flows.watch_messages import WatchMessages
+from bot.metrics.metric_totals import METRIC_TOTALS
 from bot.metrics.registry import bot_registry
 from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.work_pool import ThreadWorkPool
+from commands.backup.backup_index import BACKUP_INDEX
 from commands.config.targets_file import Config
 from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
 from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
+from commands.requests.index import REQUEST_INDEX
 from commands.state.audit_log import open_audit_log
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
 from commands.state.people import open_people
@@ -172,6 +176,9 @@ def start_runtime(
     shared = shared_state(config.bot.state)
     role = role or (Role.FRONT if shared else Role.EMBEDDED)
     store = open_audit_log(config.bot.state, clock=clock)
+    # kept from the start: a log older than them is folded once here, in batches, not
+    # inside the first write's transaction
+    store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
     outbox = open_outbox(config.bot.state)
