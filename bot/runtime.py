@@ -61,6 +61,7 @@ from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
 from commands.requests.index import REQUEST_INDEX
 from commands.state.audit_log import open_audit_log
+from commands.state.audit_reading import audit_log_errors
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
 from commands.state.people import open_people
 from commands.state.shared import shared_state
@@ -178,7 +179,8 @@ def start_runtime(
     store = open_audit_log(config.bot.state, clock=clock)
     # kept from the start: a log older than them is folded once here, in batches, not
     # inside the first write's transaction
-    store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
+    with audit_log_errors():
+        store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
     outbox = open_outbox(config.bot.state)

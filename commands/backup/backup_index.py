@@ -16,6 +16,7 @@ from typing import Any
 from audit.chain import Event
 from audit.projections import Projection, Transaction
 from audit.store import EventStore
+from commands.state.audit_reading import audit_log_errors
 from commands.state.vocabulary import EventKind
 
 TABLE = "backup_index"
@@ -75,10 +76,15 @@ def _change(event: Event) -> tuple[str, str | None, int | None] | None:
 BACKUP_INDEX: Projection = BackupIndex()
 
 
+def _query(store: EventStore, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with audit_log_errors():  # a log that cannot be brought up to date raises as the user's
+        return store.query(BACKUP_INDEX, sql, params)
+
+
 def live_records(store: EventStore, target: str) -> list[Event]:
     """The ``backup_succeeded`` events of the target's backups not deleted, newest first."""
-    rows = store.query(
-        BACKUP_INDEX,
+    rows = _query(
+        store,
         f"SELECT record_seq FROM {TABLE} WHERE target = ? AND state = ? ORDER BY record_seq DESC",
         (target, SUCCEEDED),
     )
@@ -89,8 +95,8 @@ def live_records(store: EventStore, target: str) -> list[Event]:
 def unfinished(store: EventStore, target: str) -> list[tuple[str, str | None]]:
     """Backups that started and neither succeeded nor failed: id, and the URI it was being
     written to if it got that far."""
-    rows = store.query(
-        BACKUP_INDEX,
+    rows = _query(
+        store,
         f"SELECT backup_id, uri FROM {TABLE} WHERE target = ? AND state = ?",
         (target, STARTED),
     )
@@ -98,8 +104,8 @@ def unfinished(store: EventStore, target: str) -> list[tuple[str, str | None]]:
 
 
 def id_taken(store: EventStore, target: str, backup_id: str) -> bool:
-    rows: list[tuple[Any, ...]] = store.query(
-        BACKUP_INDEX,
+    rows: list[tuple[Any, ...]] = _query(
+        store,
         f"SELECT 1 FROM {TABLE} WHERE target = ? AND backup_id = ?",
         (target, backup_id),
     )

@@ -1,9 +1,10 @@
 """Which requests exist and what state each is in, kept beside the audit log.
 
 A projection (``audit.projections``): one row per request, its state folded
-from its events in the very transaction that appends them, so "which
-requests are running on prod", "the newest twenty", "the request this Slack
-retry created" are indexed reads, whatever the history's length. The state is
+from its events in the very transaction that appends them (and whether a
+watch after its run is open), so "which requests are running on prod", "the
+newest twenty", "the request this Slack retry created", "the watches still
+open" are indexed reads, whatever the history's length. The state is
 still the fold's: readers take the ids from here and fold each request they
 return (``folds.load``), so a row can narrow a search but never decide it.
 """
@@ -18,6 +19,7 @@ from audit.projections import Projection, Transaction
 from commands.requests.errors import RequestNotFoundError
 from commands.requests.folds import fold_whole, load
 from commands.requests.model import FOLDED_KINDS
+from commands.state.audit_reading import audit_log_errors
 from commands.state.vocabulary import EventKind, RequestState
 
 TABLE = "request_index"
@@ -28,12 +30,15 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     created_seq INTEGER NOT NULL,
     target TEXT NOT NULL,
     state TEXT NOT NULL,
-    dedupe_key TEXT
+    dedupe_key TEXT,
+    watching INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_state ON {TABLE} (state, created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_target ON {TABLE} (target, created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_dedupe ON {TABLE} (target, dedupe_key);
+CREATE INDEX IF NOT EXISTS {TABLE}_watching ON {TABLE} (watching);
 """
+WATCH_OPENS = {EventKind.WATCH_STARTED: 1, EventKind.WATCH_FINISHED: 0}
 
 
 class RequestIndex:
@@ -68,6 +73,11 @@ class RequestIndex:
                 )
             elif event.kind in FOLDED_KINDS:
                 changed[request_id] = None
+            elif event.kind in WATCH_OPENS:
+                tx.execute(
+                    f"UPDATE {TABLE} SET watching = ? WHERE request_id = ?",
+                    (WATCH_OPENS[event.kind], request_id),
+                )
         for request_id in changed:
             try:
                 whole = born.get(request_id)
@@ -85,6 +95,13 @@ class RequestIndex:
 REQUEST_INDEX: Projection = RequestIndex()
 
 
+def _query(log: IndexSource, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """A read of the index; a log that cannot be brought up to date (tampered with, busy)
+    raises as the user's error."""
+    with audit_log_errors():
+        return log.query(REQUEST_INDEX, sql, params)
+
+
 class IndexSource(Protocol):
     """``EventStore`` or a ``Transaction``: reads of a projection, caught up first."""
 
@@ -96,9 +113,7 @@ class IndexSource(Protocol):
 def ids_in(log: IndexSource, states: Collection[RequestState], target: str | None) -> list[str]:
     """Requests whose indexed state is one of ``states``, oldest first."""
     where, params = _where(target, states)
-    rows = log.query(
-        REQUEST_INDEX, f"SELECT request_id FROM {TABLE} {where} ORDER BY created_seq", params
-    )
+    rows = _query(log, f"SELECT request_id FROM {TABLE} {where} ORDER BY created_seq", params)
     return [row[0] for row in rows]
 
 
@@ -109,8 +124,8 @@ def newest_ids(
     before: int | None = None
     while True:
         where, params = _where(target, states, before)
-        rows = log.query(
-            REQUEST_INDEX,
+        rows = _query(
+            log,
             f"SELECT request_id, created_seq FROM {TABLE} {where}"
             f" ORDER BY created_seq DESC LIMIT {PAGE}",
             params,
@@ -121,10 +136,16 @@ def newest_ids(
         before = rows[-1][1]
 
 
+def watching_ids(log: IndexSource) -> list[str]:
+    """Requests whose watch started and has not finished."""
+    rows = _query(log, f"SELECT request_id FROM {TABLE} WHERE watching = 1")
+    return [row[0] for row in rows]
+
+
 def id_with_key(log: IndexSource, target: str, key: str) -> str | None:
     """The newest request created on ``target`` with the de-duplication key ``key``."""
-    rows = log.query(
-        REQUEST_INDEX,
+    rows = _query(
+        log,
         f"SELECT request_id FROM {TABLE} WHERE target = ? AND dedupe_key = ?"
         " ORDER BY created_seq DESC LIMIT 1",
         (target, key),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from audit.chain import Head
 from audit.sqlite_store import SqliteEventStore
-from audit.store import EventStore, StoreError, VerifyReport
+from audit.store import EventStore, StoreBusyError, StoreError, VerifyReport
 from commands.errors import ExitCode, MigrateBotError
 
 
@@ -46,6 +47,18 @@ class AuditLogBrokenError(MigrateBotError):
             f"the audit log does not verify: event {report.breach.seq}: {report.breach.reason}"
         )
         self.report = report
+
+
+@contextmanager
+def audit_log_errors() -> Iterator[None]:
+    """The store's errors as the user's: busy (the same action may work later), or
+    unavailable (tampered with, unreadable)."""
+    try:
+        yield
+    except StoreBusyError as exc:
+        raise AuditLogBusyError(str(exc)) from None
+    except StoreError as exc:
+        raise AuditLogUnavailableError(str(exc)) from None
 
 
 def open_existing(path: Path) -> EventStore:

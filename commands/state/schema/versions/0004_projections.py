@@ -47,10 +47,12 @@ def upgrade() -> None:
         sa.Column("target", sa.Text, nullable=False),
         sa.Column("state", sa.Text, nullable=False),
         sa.Column("dedupe_key", sa.Text),
+        sa.Column("watching", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_index("request_index_state", "request_index", ["state", "created_seq"])
     op.create_index("request_index_target", "request_index", ["target", "created_seq"])
     op.create_index("request_index_dedupe", "request_index", ["target", "dedupe_key"])
+    op.create_index("request_index_watching", "request_index", ["watching"])
     op.create_table(
         "backup_index",
         sa.Column("target", sa.Text, primary_key=True),
