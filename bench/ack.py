@@ -157,6 +157,24 @@ def serve_slack(port: int, socket_url: str) -> None:
         signal.sigwait([signal.SIGTERM, signal.SIGINT])
 
 
+def slack_env(slack_url: str) -> dict[str, str]:
+    """The environment of a bot in HTTP mode whose Slack is the local server at ``slack_url``."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    return env
+
+
+def serve_http(port: int) -> list[str]:
+    """``migrate-bot serve`` in HTTP mode on ``port`` of the loopback."""
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    return [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -306,13 +324,7 @@ def measure(args: argparse.Namespace, bots: SocketModeEndpoint, bares: SocketMod
     slack_port, bare_slack_port, bare_port = free_port(), free_port(), free_port()
     slack_url, bare_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{bare_port}"
     bare_slack_url = f"http://127.0.0.1:{bare_slack_port}"
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": f"{slack_url}/api/",
-    }
-    env.pop("SLACK_APP_TOKEN", None)
+    env = slack_env(slack_url)
     folder = Path(tempfile.mkdtemp(prefix="bench-ack-"))
     me = [sys.executable, __file__]
     processes = []
@@ -379,8 +391,7 @@ def deployment(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
-    serve = [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
-    processes = [start(serve, env, url)]
+    processes = [start(serve_http(port), env, url)]
     try:
         if state is None:
             yield url, lambda: drain(url)

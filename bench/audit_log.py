@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from audit.postgres_store import PostgresEventStore  # noqa: E402
 from audit.sqlite_store import SqliteEventStore  # noqa: E402
 from audit.store import EventStore  # noqa: E402
-from bench.ack import free_port, start  # noqa: E402
+from bench.ack import SECRET, TOKEN, free_port, serve_http, slack_env, start  # noqa: E402
 from bench.history import (  # noqa: E402
     bench_config,
     live_once,
@@ -72,7 +72,6 @@ from tests.support.databases import drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
 
 TARGETS = ("app", "web")
-TOKEN, SECRET = "xoxb-bench-0000-token", "bench-signing-secret"
 APPROVER = "U0BOB"
 EVENTS_PER_LIFE = 18
 GOALS = {  # figure -> (goal, how it is judged)
@@ -207,18 +206,8 @@ def serve_round(size: Size, env: dict[str, str], slack_url: str) -> None:
     """One start of ``migrate-bot serve`` on the log: start-up, scrapes, home draws."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [
-        str(Path(sys.executable).with_name("migrate-bot")),
-        "serve",
-        "--mode",
-        "http",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
     started = time.perf_counter()
-    process = start(argv, env, url)
+    process = start(serve_http(port), env, url)
     size.add("start-up s", time.perf_counter() - started)
     try:
         size.add("metrics first ms", timed_get(f"{url}/metrics"))
@@ -317,13 +306,7 @@ def main() -> None:
             prepare_postgres(size, server)
     slack_port = free_port()
     slack_url = f"http://127.0.0.1:{slack_port}"
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": f"{slack_url}/api/",
-    }
-    env.pop("SLACK_APP_TOKEN", None)
+    env = slack_env(slack_url)
     slack = start(
         [sys.executable, __file__, "--serve-slack", str(slack_port)],
         env,
