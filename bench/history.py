@@ -2,7 +2,7 @@
 
 One request's life is recorded for real through ``RequestService`` (created,
 pre-flight, the checklist, an approval, a run with a backup and three
-revisions, its end): 18 events. The log is then that life again and again,
+revisions, its end): 15 events. The log is then that life again and again,
 each copy with its own request id, times an hour apart and its own hash chain,
 written straight into the store's table in large transactions (appending
 through ``Transaction.append`` one event at a time would take an hour for
