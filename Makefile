@@ -25,10 +25,11 @@ reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault an
 screenshot: $(STAMP)  ## docs/sandbox.png, taken from `make run` itself by the browser test
 	MIGRATE_BOT_SCREENSHOT=docs $(BIN)/pytest -q tests/test_sandbox_make_run.py
 
-lint: $(STAMP)  ## ruff, and the import contracts of pyproject.toml (the map: bot → commands → audit, no cycles)
+lint: $(STAMP)  ## ruff, the import contracts of pyproject.toml (the map: bot → commands → audit, no cycles), mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -31,6 +31,7 @@ from audit.rows import COLUMNS, EVENTS, event_of, row_of, where_clause
 from audit.store import (
     Clock,
     EventStore,
+    Rows,
     StoreBusyError,
     StoreError,
     utc_now,
@@ -123,13 +124,15 @@ class PostgresEventStore(EventStore):
         with self._connection() as conn, conn.transaction():
             yield _PostgresRows(conn)
 
-    def _prepare(self, rows: _PostgresRows, projection: Projection) -> None:  # type: ignore[override]
+    def _prepare(self, rows: Rows, projection: Projection) -> None:
         """Its tables are the shared state's migrations' (``commands.state.schema``)."""
 
-    def _recorded_head(self, rows: _PostgresRows) -> Head | None:  # type: ignore[override]
+    def _recorded_head(self, rows: Rows) -> Head | None:
+        assert isinstance(rows, _PostgresRows), "this store's own rows"
         return rows.head()
 
-    def _head_written(self, rows: _PostgresRows, head: Head) -> None:  # type: ignore[override]
+    def _head_written(self, rows: Rows, head: Head) -> None:
+        assert isinstance(rows, _PostgresRows), "this store's own rows"
         rows.write_head(head)
 
     def _head_committed(self, head: Head) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 MASK = "***"
@@ -54,7 +55,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``***``."""
         for pattern, head in _PATTERNS:
-            text = pattern.sub(lambda m, head=head: (m.group(head) if head else "") + MASK, text)
+            text = pattern.sub(_masked(head), text)
         with self._lock:
             known = sorted(self._known, key=len, reverse=True)
         for secret in known:
@@ -79,3 +80,12 @@ redactor = Redactor()
 def redact(text: str) -> str:
     """Shorthand for ``redactor.redact``."""
     return redactor.redact(text)
+
+
+def _masked(head: str) -> Callable[[re.Match[str]], str]:
+    """A match replaced by its ``head`` group (what names the secret, kept) and the mask."""
+
+    def replace(match: re.Match[str]) -> str:
+        return (match.group(head) if head else "") + MASK
+
+    return replace

@@ -26,6 +26,7 @@ from audit.rows import COLUMNS, EVENTS, event_of, row_of, where_clause
 from audit.store import (
     Clock,
     EventStore,
+    Rows,
     StoreBusyError,
     StoreError,
     utc_now,
@@ -106,7 +107,7 @@ class SqliteEventStore(EventStore):
     def _reading(self) -> Iterator[_SqliteRows]:
         yield _SqliteRows(self._db())
 
-    def _prepare(self, rows: _SqliteRows, projection: Projection) -> None:  # type: ignore[override]
+    def _prepare(self, rows: Rows, projection: Projection) -> None:
         for statement in projection.sqlite_schema.split(";"):
             if statement.strip():
                 rows.execute(statement)
@@ -147,7 +148,8 @@ class SqliteEventStore(EventStore):
 
 
 def _create_schema(db: sqlite_utils.Database) -> None:
-    db[EVENTS].create(
+    events = db.table(EVENTS)
+    events.create(
         {
             "seq": int,
             "ts": str,
@@ -163,7 +165,7 @@ def _create_schema(db: sqlite_utils.Database) -> None:
         not_null={"ts", "actor", "kind", "data", "prev_hash", "hash"},
         if_not_exists=True,
     )
-    db[EVENTS].create_index(["request_id"], if_not_exists=True)
-    db[EVENTS].create_index(["target", "kind"], if_not_exists=True)
-    db[EVENTS].create_index(["kind"], if_not_exists=True)
+    events.create_index(["request_id"], if_not_exists=True)
+    events.create_index(["target", "kind"], if_not_exists=True)
+    events.create_index(["kind"], if_not_exists=True)
     db.execute(CHECKPOINTS_SCHEMA)

@@ -135,10 +135,10 @@ class Transaction:
         prev_hash = last.hash if last else GENESIS_HASH
         ts = self._clock().astimezone(UTC).isoformat(timespec="microseconds")
         clean: dict[str, Any] = redactor.redact_data(dict(data or {}))
-        actor, request_id, target = (
-            redactor.redact(v) if v is not None else None for v in (actor, request_id, target)
+        actor = redactor.redact(actor)
+        request_id, target = (
+            redactor.redact(v) if v is not None else None for v in (request_id, target)
         )
-        assert actor is not None
         data_json = canonical_json(clean)
         digest = event_hash(
             seq=seq,

@@ -12,7 +12,8 @@ where it began, the bot ends at the failing revision: said so).
 
     .venv/bin/python bench/compat.py PATH/TO/alembic.ini [--python P] [--env NAME=VALUE]...
         [--section S] [--x K=V] [--working-dir D] [--script-location D] [--flask-app M:F]
-        [--url-option NAME] [--prepare "CMD"] [--plain "CMD"] [--server URL]
+        [--url-option NAME] [--no-sqlalchemy-url] [--url-driver D] [--driver D]
+        [--plain-sets-url] [--prepare "CMD"] [--plain "CMD"] [--server URL]
 
 ``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}`` and ``{dbname}`` in
 ``--env`` values, ``--prepare`` and ``--plain`` are each fresh database's.
@@ -20,7 +21,13 @@ Names whose value is ``{url}`` become the target's ``url_env_names``; the
 others its ``child_env``. ``--prepare`` runs before anything on each fresh
 database (e.g. the application's own "create the schema and stamp"); ``--plain``
 replaces ``alembic -c INI``, the console script beside P (e.g. ``"flask db"`` for
-Flask-Migrate: the step's arguments follow ``--``). Without ``--server``:
+Flask-Migrate: the step's arguments follow ``--``). ``--url-driver asyncpg`` writes
+both URLs (and ``{url}``) as ``postgresql+asyncpg://`` (as an async project's users
+do); ``--driver`` sets the target's ``driver`` key; ``--url-option`` adds ini options
+beside ``sqlalchemy.url``, which ``--no-sqlalchemy-url`` leaves unset.
+``--plain-sets-url``: plain Alembic gets the URL in ``sqlalchemy.url`` (its
+``command`` API on the ini, the option set as a program that ships its
+migrations does), for an ini that names another database. Without ``--server``:
 $MIGRATE_BOT_TEST_DATABASE_URL's server, else an embedded PostgreSQL in a temporary
 directory.
 """
@@ -57,7 +64,7 @@ BOT_STEPS = (
     ("downgrade", ("base", "--yes")),
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
-BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)\) failed")
+BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
 STEP_TIMEOUT_S = 600
 
 
@@ -73,10 +80,10 @@ class Step:
     first_error: str
 
 
-def placeholders(url: DatabaseUrl) -> dict[str, str]:
+def placeholders(url: DatabaseUrl, driver: str | None) -> dict[str, str]:
     u = url.url
     return {
-        "url": url.url.render_as_string(hide_password=False),
+        "url": url.for_driver(driver).url.render_as_string(hide_password=False),
         "host": u.host or str(u.query.get("host", "")),
         "port": str(u.port or 5432),
         "user": u.username or "",
@@ -95,6 +102,11 @@ def fill(text: str, values: dict[str, str]) -> str:
 class Setup:
     args: argparse.Namespace
     root: Path
+
+    @property
+    def url_options(self) -> list[str]:
+        default = [] if self.args.no_sqlalchemy_url else ["sqlalchemy.url"]
+        return default + self.args.url_option
 
     @property
     def workdir(self) -> Path:
@@ -132,13 +144,14 @@ class Setup:
                 f"url_env_names = {json.dumps(url_names)}",
                 f"child_env = {json.dumps(others)}",
                 f"x_args = {json.dumps(self.args.x)}",
-                f"url_ini_options = {json.dumps(self.args.url_option)}",
+                f"url_ini_options = {json.dumps(self.url_options)}",
                 'approvers = ["U0BOB"]',
                 "checklist = []",
                 f'backup = "file://{(self.root / "backups").as_posix()}"',
                 'max_duration = "30min"',
             ]
             for key, value in (
+                ("driver", self.args.driver),
                 ("working_dir", self.args.working_dir),
                 ("script_location", self.args.script_location),
                 ("flask_app", self.args.flask_app),
@@ -193,6 +206,17 @@ def plain_alembic(python: str) -> list[str]:
     return [str(script)] if script.is_file() else [python, "-m", "alembic"]
 
 
+# plain Alembic's own commands on the ini, with sqlalchemy.url set to $DATABASE_URL
+SETS_URL = (
+    "import os, sys\n"
+    "from alembic import command\n"
+    "from alembic.config import Config\n"
+    "config = Config(sys.argv[1], ini_section=sys.argv[2])\n"
+    "config.set_main_option('sqlalchemy.url', os.environ['DATABASE_URL'].replace('%', '%%'))\n"
+    "getattr(command, sys.argv[3])(config, sys.argv[4])\n"
+)
+
+
 def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:
     args, env = setup.args, setup.env(values)
     env.update(DATABASE_URL=values["url"])
@@ -200,6 +224,8 @@ def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step
     for verb, where in PLAIN_STEPS:
         if args.plain:
             command = [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
+        elif args.plain_sets_url:
+            command = [args.python, "-c", SETS_URL, str(args.config), args.section, verb, where]
         else:
             command = [
                 *plain_alembic(args.python),
@@ -291,6 +317,10 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--x", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--url-option", action="append", default=[])
+    parser.add_argument("--no-sqlalchemy-url", action="store_true")
+    parser.add_argument("--url-driver")
+    parser.add_argument("--driver")
+    parser.add_argument("--plain-sets-url", action="store_true")
     parser.add_argument("--working-dir", type=lambda p: Path(p).resolve())
     parser.add_argument("--script-location")
     parser.add_argument("--flask-app")
@@ -303,8 +333,8 @@ def main() -> int:
         configured = args.server or os.environ.get("MIGRATE_BOT_TEST_DATABASE_URL")
         server = DatabaseUrl.parse(configured) if configured else start_embedded_server(root / "pg")
         tag = secrets.token_hex(3)
-        plain_db = placeholders(ensure_database(server, f"compat_plain_{tag}"))
-        bot_db = placeholders(ensure_database(server, f"compat_bot_{tag}"))
+        plain_db = placeholders(ensure_database(server, f"compat_plain_{tag}"), args.url_driver)
+        bot_db = placeholders(ensure_database(server, f"compat_bot_{tag}"), args.url_driver)
         setup = Setup(args, root)
         config = setup.targets_file(bot_db, plain_db)
         for values in (plain_db, bot_db):

@@ -172,7 +172,7 @@ def wait_until_waiting(database: DatabaseUrl, timeout: float = 30) -> None:
 def plain_alembic(project: Path, database: DatabaseUrl, writers: Writers, block: float) -> Result:
     reset(database)
     blocker = Blocker(database)
-    env = {**os.environ, "DATABASE_URL": database.for_sqlalchemy()}
+    env = {**os.environ, "DATABASE_URL": database.for_bot_sqlalchemy()}
     alembic = str(Path(sys.executable).with_name("alembic"))
     started = time.monotonic()
     process = subprocess.Popen(

@@ -38,6 +38,7 @@ from bot.listeners.live_use import register_live_use
 from bot.listeners.read_only import READ_ONLY_HANDLERS
 from bot.listeners.rejection import register_rejection
 from bot.listeners.scheduling import register_scheduling, schedule_handlers
+from bot.listeners.schema_evidence import register_schema_evidence
 from bot.listeners.shared_work import SharedWork
 from bot.listeners.slash import register_slash_command
 from bot.listeners.sql import register_actions, register_unknown_actions
@@ -121,6 +122,7 @@ def build_app(
         register_rejection(app, flow=flow, handoff=handoff, home=home)
         register_home(app, home=home, handoff=handoff)
         register_live_use(app, flow=flow, handoff=handoff)
+        register_schema_evidence(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
     register_unknown_actions(app)
 

@@ -18,6 +18,8 @@ class Invocation:
     trigger_id: str | None = None
     message_ts: str | None = None
     surface: str | None = None  # "home" for a click on the App Home tab, "modal" in a modal
+    view_id: str | None = None  # a click in a modal: the modal, to update it
+    view_metadata: str | None = None  # and its private_metadata (only ever an id)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Invocation:
@@ -37,6 +39,8 @@ class Invocation:
             trigger_id=body.get("trigger_id"),
             message_ts=_get(container, "message_ts"),
             surface=_get(view, "type") if body.get("type") == "block_actions" else None,
+            view_id=_get(view, "id"),
+            view_metadata=_get(view, "private_metadata"),
         )
 
 

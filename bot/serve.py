@@ -28,6 +28,8 @@ from bot.adapters.http_mode import http_app
 from bot.adapters.slack_settings import (
     APP_TOKEN_ENV,
     BOT_TOKEN_ENV,
+    DEFAULT_PORT,
+    LOOPBACK,
     SIGNING_SECRET_ENV,
     Mode,
     SlackSettings,
@@ -38,13 +40,11 @@ from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
 from bot.sandbox.sandbox import serve_sandbox
 from bot.sandbox.settings import SandboxSettings
-from commands.config.targets_file import DEMO_SOURCE, Config, demo_config, load_config
+from commands.config.targets_file import DEMO_SOURCE, Config, load_config
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 3000
 ANY_ADDRESS = "0.0.0.0"  # HTTP mode: Slack must reach it
-LOOPBACK = "127.0.0.1"  # the sandbox: a page that can approve migrations is for this machine only
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def serve(
     config = load_config(environ)
     if mode is None and chosen is Mode.NO_SLACK and config.path != DEMO_SOURCE:
         raise SlackSettingsError(
-            f"{_no_credentials()} ({config.path} is in use; `migrate-bot"
-            " serve --mode sandbox` tries the bot on the demo target instead)"
+            f"{_no_credentials()} ({config.path} is in use; `migrate-bot serve --mode"
+            " sandbox` tries your targets in the browser sandbox instead)"
         )
     default_host = LOOPBACK if chosen is Mode.NO_SLACK else ANY_ADDRESS
     options = ServeOptions(
@@ -135,14 +135,15 @@ def run_socket_mode(options: ServeOptions) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running_bot(options) as bot:
         log.info("Socket Mode: connecting to Slack")
-        SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client).start()
+        handler = SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client)
+        handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
 
 
 def run_sandbox(options: ServeOptions) -> None:
-    """The sandbox, always on the built-in demo target (never on a targets file's)."""
-    config = options.config if options.config.path == DEMO_SOURCE else demo_config()
+    """The sandbox: on the built-in demo target, or on the targets file's targets (only when
+    asked for with ``--mode sandbox``: ``serve`` refuses to fall back to it)."""
     serve_sandbox(
-        config=config,
+        config=options.config,
         settings=options.sandbox,
         build_bot=start_bot,
         host=options.host,

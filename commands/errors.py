@@ -39,6 +39,20 @@ class ConfigError(MigrateBotError):
         self.problem = problem
 
 
+class ConfigErrors(ConfigError):
+    """Every problem of one targets file, found in one reading: one fix-and-retry, not one
+    per problem. With a single problem it reads as that problem alone."""
+
+    def __init__(self, path: str, problems: list[ConfigError]) -> None:
+        if len(problems) == 1:
+            only = problems[0]
+            super().__init__(only.path, only.key, only.problem)
+        else:
+            lines = "".join(f"\n  {p.key + ': ' if p.key else ''}{p.problem}" for p in problems)
+            super().__init__(path, None, f"{len(problems)} problems:{lines}")
+        self.problems = list(problems)
+
+
 class UnknownTargetError(MigrateBotError):
     """A command named a target that is not configured."""
 
@@ -76,3 +90,35 @@ class AlembicError(MigrateBotError):
         super().__init__(f"{revision}: {message}" if revision else message)
         self.sqlstate = sqlstate
         self.revision = revision
+
+
+class ProjectError(AlembicError):
+    """The project's own process failed (env.py, a revision, Alembic under them).
+
+    Its text names everything a person needs, the same in Slack, the terminal and
+    the audit log: the target, the step (reading the history, running revision R…),
+    the line of the project's own code that raised it, the exception, and what to
+    do where that is known.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        target: str | None,
+        step: str,
+        where: str | None,
+        hint: str | None,
+        sqlstate: str | None = None,
+        revision: str | None = None,
+    ) -> None:
+        place = f"{step} ({where})" if where else step
+        text = f"{place}: {detail}" + (f" — {hint}" if hint else "")
+        text = f"target {target}, {text}" if target else text
+        MigrateBotError.__init__(self, f"{revision}: {text}" if revision else text)
+        self.detail = detail
+        self.sqlstate = sqlstate
+        self.revision = revision
+        self.step = step
+        self.where = where
+        self.hint = hint

@@ -218,3 +218,44 @@ def test_every_event_kind_is_documented() -> None:
     reference = (Path(__file__).parent.parent / "docs" / "audit-log.md").read_text()
     missing = [kind.value for kind in EventKind if f"| `{kind.value}` |" not in reference]
     assert not missing, f"docs/audit-log.md lacks: {missing}"
+
+
+def test_the_default_listing_says_what_happened_never_a_raw_payload() -> None:
+    """Events whose data hold counters (the watch's samples, its report) read as sentences;
+    a kind without one shows its plain fields and only counts what is nested."""
+    from datetime import UTC, datetime
+
+    from audit.chain import Event
+    from bot.cli.audit_summary import summary_line
+    from commands.pipeline.watch_failures import Failures
+    from commands.pipeline.watch_report import SINCE_RESET, Before, WatchReport
+    from commands.postgres.database_activity import DatabaseActivity
+
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    report = WatchReport(
+        "M-2",
+        "demo",
+        at,
+        at,
+        30.0,
+        Before(SINCE_RESET, None, at, {}, {}),
+        3,
+        failures=Failures(DatabaseActivity(40, 300, 0, 0), 30.0, DatabaseActivity(), 10.0),
+    )
+    statements = {"-1037622129068350452": [1, 5.0], "77": [3, 1.0]}
+    events = {
+        EventKind.WATCH_SAMPLED: {"at": at.isoformat(), "statements": statements, "tables": {}},
+        EventKind.WATCH_FINISHED: report.to_json(),
+        "member_step": {"member": "acme", "detail": {"nested": [1, 2]}},
+    }
+    lines = []
+    for seq, (kind, data) in enumerate(events.items()):
+        event = Event(seq, at.isoformat(), "M-2", "demo", "migrate-bot", kind, data, "", "")
+        lines.append(summary_line(event, {}))
+    sampled, finished, other = lines
+    assert sampled.endswith("sampled the application's statements before the run (2)")
+    assert finished.endswith(
+        "watch ended: application errors: 300 transaction(s) rolled back (none before the run)"
+    )
+    assert other.endswith("member_step member=acme detail=(1 entries)")
+    assert not any("{" in line or "-1037622129068350452" in line for line in lines)

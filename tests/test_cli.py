@@ -12,10 +12,14 @@ from pathlib import Path
 import pytest
 
 from bot.cli import cli, main
+from commands.config.targets_file import BUNDLED_MIGRATIONS
 from commands.errors import ExitCode
 from commands.postgres.database_url import DatabaseUrl
 
 README = Path(__file__).parent.parent / "README.md"
+CLI_REFERENCE = README.parent / "docs" / "cli.md"
+SLACK_REFERENCE = README.parent / "docs" / "slack.md"
+CLI_TABLE = re.compile(r"^\| `migrate-bot ([a-z-]+)", re.M)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -130,14 +134,18 @@ def test_console_script_is_installed_and_lists_its_commands() -> None:
         text=True,
         check=True,
     )
-    for name in cli.commands:
-        assert name in result.stdout
+    commands = cli.every_command()
+    for name, command in commands.items():
+        assert command.name == name and name in result.stdout
 
 
-def test_readme_documents_every_command() -> None:
-    readme = README.read_text()
-    missing = [name for name in cli.commands if f"migrate-bot {name}" not in readme]
-    assert not missing, f"README lacks: {missing}"
+def test_the_cli_reference_documents_every_command_and_the_readme_leads_there() -> None:
+    """Every command has a row of its own in docs/cli.md's table (and nothing else does);
+    the README sends a newcomer there."""
+    rows = CLI_TABLE.findall(CLI_REFERENCE.read_text())
+    names = set(cli.every_command())
+    assert set(rows) == names, f"docs/cli.md's table: {sorted(set(rows) ^ names)}"
+    assert "[docs/cli.md](docs/cli.md)" in README.read_text()
 
 
 def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,13 +171,13 @@ def test_targets_says_when_the_url_variable_is_unset(
 SLACK_TABLE = re.compile(r"^\| `/migrate [^\n]*$", re.M)
 
 
-def test_readme_documents_every_slash_verb() -> None:
-    """Every verb of the /migrate grammar is in the README's Slack command table."""
+def test_the_slack_reference_documents_every_slash_verb() -> None:
+    """Every verb of the /migrate grammar is in docs/slack.md's command table."""
     from commands.slash.grammar import Verb
 
-    table = "\n".join(SLACK_TABLE.findall(README.read_text()))
+    table = "\n".join(SLACK_TABLE.findall(SLACK_REFERENCE.read_text()))
     missing = [v.value for v in Verb if not re.search(rf"`(/migrate )?{v.value}\b", table)]
-    assert not missing, f"the README's Slack table lacks: {missing}"
+    assert not missing, f"docs/slack.md's Slack table lacks: {missing}"
 
 
 def test_make_run_passes_port_and_args_to_serve() -> None:
@@ -210,3 +218,27 @@ def test_a_break_glass_run_the_pipeline_refuses_ends_refused(
     code, out, _ = run(capsys, "audit", "--json")
     kinds = [event["kind"] for event in json.loads(out)]
     assert "run_refused" in kinds
+
+
+def test_status_without_a_target_lists_every_target_and_says_which_cannot_be_read(
+    capsys: pytest.CaptureFixture[str], config_file: Path
+) -> None:
+    """As Slack's `/migrate status` does: every target, one unreadable not stopping the rest."""
+    other = (
+        "\n[targets.other]\n"
+        'database_url_env = "OTHER_DATABASE_URL"\n'
+        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"\n'
+        'approvers = ["U0BOB"]\n'
+    )
+    config_file.write_text(config_file.read_text() + other)
+    code, out, _ = run(capsys, "status")
+    assert code == ExitCode.UNAVAILABLE
+    first, second = out.strip().split("\n\n")
+    assert first.startswith("app: postgresql://") and "pending: 8 revision(s)" in first
+    assert second == (
+        "other: cannot be read: $OTHER_DATABASE_URL: targets.other.database_url_env: is not set"
+        " in the environment"
+    )
+    code, out, _ = run(capsys, "status", "--json")
+    shown = json.loads(out)
+    assert [s["target"] for s in shown] == ["app", "other"] and "error" in shown[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from commands.config.targets_file import BUNDLED_MIGRATIONS, demo_config, load_config, parse_config
-from commands.errors import ConfigError, UnknownTargetError
+from commands.errors import ConfigError, ConfigErrors, UnknownTargetError
 from commands.targets import resolve_database
 
 GOOD = f"""
@@ -117,9 +117,43 @@ def test_missing_alembic_project_and_bad_toml() -> None:
         parse("[bot]\n")
 
 
+def test_every_problem_of_the_file_is_reported_at_once() -> None:
+    """A missing project and a typo in one target, a wrong value in another: one reading
+    names all three, in the file's order, not one per fix."""
+    text = GOOD.replace(BUNDLED_MIGRATIONS.as_posix(), "/nowhere/migrations")
+    text = text.replace("approvals = 2", "aprovals = 2") + textwrap.dedent(
+        f"""
+        [targets.staging]
+        database_url_env = "STAGING_DATABASE_URL"
+        script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+        approvers = ["U0BOB"]
+        lock_timeout = "soon"
+        """
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        parse(text)
+    assert [p.key for p in caught.value.problems] == [
+        "targets.prod.script_location",
+        "targets.prod.aprovals",
+        "targets.staging.lock_timeout",
+    ]
+    message = str(caught.value)
+    assert message.startswith("bot.toml: 3 problems:\n  targets.prod.script_location: ")
+    assert "/nowhere/migrations does not exist" in message and "did you mean 'approvals'" in message
+
+
 def test_unknown_target_lists_the_known_ones() -> None:
     with pytest.raises(UnknownTargetError, match=r"unknown target 'staging' \(targets: prod\)"):
         parse(GOOD).target("staging")
+
+
+def test_a_url_is_shown_as_written_with_its_password_masked() -> None:
+    """libpq's socket folder reads as the user wrote it, not percent-encoded."""
+    from commands.postgres.database_url import DatabaseUrl
+
+    url = DatabaseUrl.parse("postgresql://app:s3cret@/transcripts?host=/srv/app/var/postgres")
+    assert url.display() == "postgresql://app:***@/transcripts?host=/srv/app/var/postgres"
+    assert "s3cret" not in url.display() and "%2F" not in url.display()
 
 
 def test_database_url_comes_from_the_named_variable() -> None:
@@ -132,7 +166,8 @@ def test_database_url_comes_from_the_named_variable() -> None:
         resolve_database(prod, environ={"PROD_DATABASE_URL": "mysql://u:hunter22@h/db"})
     assert "hunter22" not in str(caught.value)
     url = resolve_database(prod, environ={"PROD_DATABASE_URL": "postgres://u:pw1234@db/app"})
-    assert url.for_sqlalchemy() == "postgresql+psycopg://u:pw1234@db/app"
+    assert url.for_bot_sqlalchemy() == "postgresql+psycopg://u:pw1234@db/app"
+    assert url.for_env_py() == "postgresql://u:pw1234@db/app"  # the child names a driver
     assert url.for_libpq() == "postgresql://u@db/app"
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from commands.config.targets_file import CONFIG_ENV
 from commands.errors import ExitCode
 from commands.postgres.database_url import DatabaseUrl
-from tests.support.fleet_support import MEMBERS_ENV, Fleet, fleet_target
+from tests.support.fleet_support import MEMBERS_ENV, Fleet, fleet_here
 
 SECRET = "s3cr3t-pw"
 
@@ -30,13 +29,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def fleet(
     pg_server: DatabaseUrl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Fleet]:
-    made = fleet_target(tmp_path, pg_server, ("acme", "globex", "initech"), keys="concurrency = 2")
-    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "migrate-bot.toml"))
-    monkeypatch.chdir(tmp_path)
-    try:
+    members = ("acme", "globex", "initech")
+    with fleet_here(tmp_path, pg_server, members, monkeypatch, keys="concurrency = 2") as made:
         yield made
-    finally:
-        made.drop()
 
 
 @pytest.fixture
@@ -44,13 +39,8 @@ def no_members(
     pg_server: DatabaseUrl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Fleet]:
     """The fleet's targets file alone: its variable is the test's to set."""
-    made = fleet_target(tmp_path, pg_server, ())
-    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "migrate-bot.toml"))
-    monkeypatch.chdir(tmp_path)
-    try:
+    with fleet_here(tmp_path, pg_server, (), monkeypatch) as made:
         yield made
-    finally:
-        made.drop()
 
 
 def test_upgrade_runs_every_member_and_exits_1_when_one_fails(

@@ -13,6 +13,7 @@ from bot.views import limits
 from bot.views.ids import ActionId, BlockId, tag_of
 from bot.views.live_use import ACK_VALUE, live_use_modal
 from bot.views.watch import watch_alert, watch_summary
+from commands.pipeline.watch_failures import Failures
 from commands.pipeline.watch_report import (
     WINDOW,
     Before,
@@ -21,6 +22,7 @@ from commands.pipeline.watch_report import (
     SlowStatement,
     WatchReport,
 )
+from commands.postgres.database_activity import DatabaseActivity
 from commands.requests import Request, RequestService
 from commands.state.vocabulary import ChecklistItem
 from tests.support.request_cards import controls, drawn
@@ -163,6 +165,8 @@ def test_the_watchs_summary_and_alert_fit_slack_with_hostile_statements() -> Non
         scans=(NewScans("public.segments", 12_400_000, 0, 412),),
         health=Health("https://app/health", 30, 2, HOSTILE, start),
         notes=(HOSTILE,) * 8,
+        failures=Failures(DatabaseActivity(9_000, 1_204, 0, 1), 600.0, DatabaseActivity(), 7200.0),
+        signals=("statements (pg_stat_statements)", HOSTILE),
     )
     for text, blocks in (watch_summary(report), watch_alert(report)):
         assert limits.problems(blocks) == [] and "<!channel>" not in json.dumps(blocks)
@@ -170,4 +174,8 @@ def test_the_watchs_summary_and_alert_fit_slack_with_hostile_statements() -> Non
         assert "mean 0.04 ms → 2.31 ms (57.8 times); 1,204 calls before, 598 after" in shown
         assert "`public.segments` (12.4 M rows): 412 sequential scan(s) after, none before" in shown
         assert "Health URL: 30 check(s), 2 failed" in shown and "M-3" in text
+        assert "application errors: 1,204 transaction(s) rolled back (none before the run)" in (
+            text
+        )
+        assert "1 deadlock(s)" in text and "Failures: 1,204 transaction(s) rolled back" in shown
     assert WatchReport.from_json(report.to_json()) == report

@@ -120,6 +120,34 @@ def test_initial_revision_findings_on_alembic_version_are_dropped(
     assert risky["level"] == "note" and "new: created by a pending revision" in risky["sentence"]
 
 
+def test_the_varchar_size_rule_is_kept_for_tables_with_rows_only(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """squawk's prefer-text-field is about changing a varchar on a table that holds rows: on
+    a CREATE TABLE, or a table the plan itself creates, it is noise and is left out."""
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE TABLE people (id int PRIMARY KEY)")
+    project = write_project(
+        tmp_path / "project",
+        [
+            Rev(
+                id="v1",
+                up_sql=(
+                    "CREATE TABLE tags (id int PRIMARY KEY, name varchar(40))",
+                    "ALTER TABLE tags ADD COLUMN slug varchar(40)",
+                    "ALTER TABLE people ADD COLUMN nick varchar(20)",
+                ),
+                down_sql=("DROP TABLE tags", "ALTER TABLE people DROP COLUMN nick"),
+            )
+        ],
+    )
+    report = run_preflight(handle_for(fresh_db, tmp_path, script_location=project))
+    varchar = [
+        f for f in report.result("lint").data["findings"] if "prefer-text-field" in f["rules"]
+    ]
+    assert [f["table"] for f in varchar] == ["people"]  # the table that exists, only
+
+
 PASS_DOWNGRADE = """
 def upgrade() -> None:
     op.execute("CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY)")

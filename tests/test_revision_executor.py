@@ -22,7 +22,7 @@ from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from tests.support.alembic_projects import Rev, write_project
+from tests.support.alembic_projects import ASYNC_ENV_PY, ENV_PY, Rev, write_project
 from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
 
 ALTER = Rev(
@@ -44,8 +44,14 @@ def hot_db(fresh_db: DatabaseUrl) -> DatabaseUrl:
     return fresh_db
 
 
-def runner_for(tmp_path: Path, database: DatabaseUrl, *revs: Rev) -> AlembicRunner:
-    location = write_project(tmp_path / "project", list(revs))
+# env.py in both forms: a sync engine, and Alembic's asyncio template (asyncpg, run_sync)
+ENV_PYS = pytest.mark.parametrize("env", [ENV_PY, ASYNC_ENV_PY], ids=["sync", "async"])
+
+
+def runner_for(
+    tmp_path: Path, database: DatabaseUrl, *revs: Rev, env: str = ENV_PY
+) -> AlembicRunner:
+    location = write_project(tmp_path / "project", list(revs), env)
     return AlembicRunner(AlembicProject(None, location, sys.executable), database)
 
 
@@ -114,9 +120,18 @@ def test_blocked_revision_retries_then_fails_without_stalling_writers(
         assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
 
 
-def test_retry_succeeds_once_the_blocker_goes(tmp_path: Path, hot_db: DatabaseUrl) -> None:
-    runner = runner_for(tmp_path, hot_db, ALTER)
-    events: list[RevisionEvent] = []
+@ENV_PYS
+def test_retry_succeeds_once_the_blocker_goes(
+    tmp_path: Path, hot_db: DatabaseUrl, env: str
+) -> None:
+    """Sync or async (asyncpg, which reads no PGOPTIONS: its lock wait is set on its
+    connection), the first attempt gives up its lock wait, the monitor sees the blocker
+    on the migration's backend, the retry succeeds."""
+    runner = runner_for(tmp_path, hot_db, ALTER, env=env)
+    if env == ASYNC_ENV_PY:
+        with runner.session() as session:
+            handed = session.inspect().handed
+        assert handed is not None and handed.driver == "asyncpg", handed
     holder = LockHolder(hot_db, "hot")
 
     class ReleaseWhenSeen(list):  # the blocker goes once seen, before the next attempt
@@ -130,13 +145,16 @@ def test_retry_succeeds_once_the_blocker_goes(tmp_path: Path, hot_db: DatabaseUr
     result = run(runner, hot_db, ALTER, events, settings=settings(lock_retry_budget=20.0))
     assert result.revision == "alter1"
     assert sum(e.kind == "attempt" for e in events) >= 2
+    blocked = next(e for e in events if e.kind == "blocked" and e.data["blockers"])
+    assert f"pid {holder.pid}" in blocked.message
     assert runner.current() == ("alter1",)
 
 
+@ENV_PYS
 def test_queue_behind_a_long_lock_is_drained_by_cancelling(
-    tmp_path: Path, hot_db: DatabaseUrl
+    tmp_path: Path, hot_db: DatabaseUrl, env: str
 ) -> None:
-    runner = runner_for(tmp_path, hot_db, LONG_LOCK)
+    runner = runner_for(tmp_path, hot_db, LONG_LOCK, env=env)
     events: list[RevisionEvent] = []
     with Writers(hot_db, "hot") as writers, pytest.raises(RevisionFailedError) as caught:
         run(
@@ -161,8 +179,11 @@ def test_statement_timeout_is_not_retried(tmp_path: Path, hot_db: DatabaseUrl) -
     assert "statement timeout" in str(caught.value)
 
 
-def test_deadline_stops_the_revision_and_rolls_it_back(tmp_path: Path, hot_db: DatabaseUrl) -> None:
-    runner = runner_for(tmp_path, hot_db, LONG_LOCK)
+@ENV_PYS
+def test_deadline_stops_the_revision_and_rolls_it_back(
+    tmp_path: Path, hot_db: DatabaseUrl, env: str
+) -> None:
+    runner = runner_for(tmp_path, hot_db, LONG_LOCK, env=env)
     started = time.monotonic()
     with pytest.raises(AlembicStopped):
         run(runner, hot_db, LONG_LOCK, [], settings=settings(), deadline=time.monotonic() + 1.5)

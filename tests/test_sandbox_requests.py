@@ -18,14 +18,17 @@ from playwright.sync_api import Browser, Page, expect
 
 from bot.runtime import start_runtime
 from bot.sandbox.sandbox import Sandbox
+from bot.views.ids import ActionId
 from commands.config.targets_file import DEMO_TARGET
 from commands.migration.planning import status
 from commands.targets import open_target
+from commands.units import format_duration
 from tests.support.polling import wait_for
 from tests.support.sandbox_page import (
     APPROVER,
     REQUESTER,
     WAIT_MS,
+    WATCH_S,
     last_seq,
     messages,
     next_sent,
@@ -33,6 +36,7 @@ from tests.support.sandbox_page import (
     switch_to,
 )
 
+WATCH = format_duration(WATCH_S)
 # one chat.update a second per message (Slack's Tier 3 pace), as the sandbox's bot runs
 PACING_S = inspect.signature(start_runtime).parameters["min_update_interval"].default
 
@@ -48,6 +52,14 @@ def test_the_approvers_dm_is_unread_links_to_the_request_and_home_rejects_with_a
     switch_to(page, APPROVER)
     dm = page.locator(f"#dms button[data-channel=D{APPROVER[1:]}]")
     expect(dm).to_have_class(re.compile("unread"))  # Bob was told while Alice looked
+    fresh = page.context.new_page()  # the same browser, a page opened afresh
+    fresh.goto(sandbox.url)
+    expect(fresh.locator("body")).to_have_attribute("data-loaded", "true")
+    switch_to(fresh, APPROVER)
+    fresh_dm = fresh.locator(f"#dms button[data-channel=D{APPROVER[1:]}]")
+    expect(fresh_dm).to_have_class(re.compile("unread"))  # still unread: he has not read it
+    expect(fresh_dm.locator(".badge")).to_have_text(re.compile(r"^[1-9]"))
+    fresh.close()
     dm.click()
     expect(dm).not_to_have_class(re.compile("unread"))
     told = messages(page).filter(has_text=request_id).last
@@ -133,6 +145,9 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
     next_sent(sandbox, "block_actions", before)
     expect(request).to_contain_text("acknowledged by", timeout=WAIT_MS)
     expect(acknowledge).to_be_checked()
+    said = page.locator("#status-line")  # the click in the page's words, never an action id
+    expect(said).to_contain_text("Bob ticked “I have read the live-use evidence")
+    expect(said).not_to_contain_text("live_use_ack")
     updates = len(sandbox.slack.calls("chat.update"))
     click_action(page, request.locator("[data-action-id^=approve]"))
     expect(page.locator("#messages")).to_contain_text(
@@ -157,9 +172,29 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
         found = sandbox.slack.workspace.messages.get(sandbox.ops_channel, {}).values()
         return " ".join(m.text for m in found if m.thread_ts == ts and m.ts != ts)
 
-    wait_for(lambda: "Watching demo for 30.0 s after the run" in replies())  # the watch began
+    wait_for(lambda: f"Watching demo for {WATCH} after the run" in replies())  # the watch began
     expect(page.locator("#messages")).not_to_contain_text(re.compile(r"\bnull\b"))  # no gap drawn
     page.screenshot(path=artifacts / "sandbox-approved-run.png", full_page=True)
+
+    # the run's replies opened its thread beside the channel, at the newest reply; the
+    # application's queries on the dropped youtube_id now fail, and the watch says so
+    thread = page.locator("#thread-messages")
+    expect(page.locator("#thread-pane")).to_be_visible()
+    summary = thread.locator("article", has_text=f"Watch of {request_id} on demo ended")
+    expect(summary).to_be_visible(timeout=90_000)
+    expect(summary).to_contain_text("🚨 application errors:")
+    expect(summary).to_contain_text(re.compile(r"[\d,]+ transaction\(s\) rolled back"))
+    expect(summary).to_contain_text("Signals read: statements (pg_stat_statements), failures")
+    expect(summary).not_to_contain_text("no regression")
+    expect(summary.locator(f"[data-action-id={ActionId.ROLL_BACK}]")).to_contain_text(
+        f"Roll back to {ran.from_revisions[0]}"
+    )
+    restore = summary.locator(f"[data-action-id={ActionId.RESTORE_BACKUP}]")
+    expect(restore).to_contain_text("Restore backup")
+    expect(thread.locator("article").last).to_be_in_viewport()
+    expect(page.locator("#hint")).to_contain_text("At start the demo database was reset")
+    expect(page.locator("#hint")).not_to_contain_text("revisions are pending")
+    page.screenshot(path=artifacts / "sandbox-watch-regression.png")
 
 
 def click_action(page: Page, button: Any) -> None:

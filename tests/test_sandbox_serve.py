@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,16 +64,21 @@ class Served:
         raise AssertionError(f"never printed {pattern!r}; printed: {self.printed}")
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
-    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+MIGRATE_BOT = str(Path(sys.executable).with_name("migrate-bot"))
+
+
+@contextmanager
+def serving(
+    args: list[str], cwd: Path, env: dict[str, str], *, own_stderr: bool = False
+) -> Iterator[Served]:
+    """``migrate-bot ARGS`` as a process (its stderr apart when ``own_stderr``), killed at
+    the end if it still runs."""
     process = subprocess.Popen(
-        [migrate_bot, "serve", "--port", "0"],
-        cwd=tmp_path,
+        [MIGRATE_BOT, *args],
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE if own_stderr else subprocess.STDOUT,
         text=True,
     )
     try:
@@ -81,6 +87,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
         if process.poll() is None:
             process.kill()
             process.wait(30)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    with serving(["serve", "--port", "0"], tmp_path, env) as started:
+        yield started
 
 
 _SETTINGS = (APP_TOKEN_ENV, BOT_TOKEN_ENV, SIGNING_SECRET_ENV, CONFIG_ENV, "PORT")
@@ -105,7 +118,7 @@ def post(url: str, body: dict[str, Any], kind: str = "application/json") -> tupl
 
 def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served) -> None:
     url = served.wait_for_line(r"migrate-bot sandbox: (http://127\.0\.0\.1:\d+/)").group(1)
-    served.wait_for_line(r"^Ready in [\d.]+ s\. Open http")
+    served.wait_for_line(r"^Ready in [\d.]+ s \(since the command started\)\. Open http")
     served.wait_for_line(r"7 revisions are pending")
 
     code, health = get(f"{url}health")
@@ -162,27 +175,9 @@ def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path
     """`--log-format json`: stderr is one JSON object per line, none of the libraries'
     start-up chatter; `--metrics-port` serves Prometheus beside the sandbox."""
     env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("migrate-bot")),
-            "--log-format",
-            "json",
-            "serve",
-            "--port",
-            "0",
-            "--metrics-port",
-            "0",
-            "--demo-rows",
-            "100",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    served = Served(process)
-    try:
+    args = ["--log-format", "json", "serve", "--port", "0", "--metrics-port", "0"]
+    with serving([*args, "--demo-rows", "100"], tmp_path, env, own_stderr=True) as served:
+        process = served.process
         url = served.wait_for_line(r"migrate-bot sandbox: (http://\S+/)").group(1)
         metrics_url = served.wait_for_line(r"Prometheus metrics: (http://\S+/metrics)").group(1)
         served.wait_for_line(r"^Ready in")
@@ -192,10 +187,6 @@ def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path
         assert "migrate_bot_approvals_waiting" in metrics
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
     assert process.stderr is not None
     logged = [json.loads(line) for line in process.stderr.read().splitlines()]
     assert any("refused a request" in line["event"] for line in logged), logged
@@ -204,3 +195,49 @@ def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path
         assert line["level"] not in ("warning", "error"), line
     noise = ("apscheduler", "slack_bolt")
     assert not [line for line in logged if line["logger"].startswith(noise)]
+
+
+def test_serve_mode_sandbox_tries_your_own_targets_apart_from_your_state(
+    tmp_path: Path, fresh_db: Any
+) -> None:
+    """A team's own targets file, no Slack: `--mode sandbox` serves the page on its targets,
+    touches none of their databases at start, and records in a state file of its own."""
+    from commands.config.targets_file import BUNDLED_MIGRATIONS
+
+    (tmp_path / "migrate-bot.toml").write_text(
+        f"""
+[bot]
+ops_channel = "C0123OPS"
+state_path = "var/state.sqlite3"
+
+[targets.staging]
+description = "our staging database"
+database_url_env = "STAGING_DATABASE_URL"
+script_location = "{BUNDLED_MIGRATIONS.as_posix()}"
+approvers = ["U0REALBOB", "@db-admins"]
+approvals = 2
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+    env["STAGING_DATABASE_URL"] = fresh_db.url.render_as_string(hide_password=False)
+    command = ["serve", "--port", "0"]
+    refused = subprocess.run(
+        [MIGRATE_BOT, *command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == ExitCode.BAD_INPUT  # no fall-back without asking for it
+    assert "`migrate-bot serve --mode sandbox` tries your targets" in refused.stderr
+    with serving([*command, "--mode", "sandbox"], tmp_path, env) as served:
+        url = served.wait_for_line(r"migrate-bot sandbox: (http://\S+/) \(on migrate-bot.toml\)")
+        served.wait_for_line(r"^Ready in [\d.]+ s")
+        served.wait_for_line(r"^Your targets, from migrate-bot.toml: staging\. Runs are real")
+        served.wait_for_line(r"Bob approves every target, alone; the audit log is .*state-sandbox")
+        code, health = get(f"{url.group(1)}health")
+        assert code == 200 and json.loads(health)["targets"] == ["staging"]
+        ask = {"user": PEOPLE.requester.id, "channel": "C0123OPS", "text": "/migrate status"}
+        code, answer = post(f"{url.group(1)}sandbox/command", ask)
+        assert (code, json.loads(answer)["status"]) == (200, 200)
+        assert _first_ephemeral_header(url.group(1)).startswith("staging: ⏳ 8 revision(s)")
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(30) == 0
+    assert (tmp_path / "var" / "state-sandbox.sqlite3").is_file()
+    assert not (tmp_path / "var" / "state.sqlite3").exists()  # the real record untouched

@@ -25,7 +25,17 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.state.people import known_names
 from commands.state.vocabulary import RequestState
 from tests.support.flow_bot import FlowBot, flow_bot
-from tests.support.flow_messages import ALICE, BOB, DEV, EVE, OPS, ask, dm_texts, top_level
+from tests.support.flow_messages import (
+    ALICE,
+    BOB,
+    DEV,
+    EVE,
+    OPS,
+    ask,
+    dm_texts,
+    home_of,
+    top_level,
+)
 from tests.support.polling import wait_for
 
 QA = "C0QA"  # a channel whose name Slack will not tell (the fault below)
@@ -59,24 +69,6 @@ def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Ite
     config = day_two_config(tmp_path_factory.mktemp("day-two"))
     with flow_bot(pg_server, config, ["app"], workspace) as running:
         yield running
-
-
-def home_of(bot: FlowBot, user: str, *, after: int = 0) -> dict[str, Any]:
-    """Open ``user``'s home tab as Slack does; the view the bot published for it."""
-    calls = len(bot.slack.calls("views.publish"))
-    body = bot.sender.event_body(
-        {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
-    )
-    assert bot.sender.post(body) == (200, "")
-    published = wait_for(
-        lambda: [
-            c
-            for c in bot.slack.calls("views.publish")[max(calls, after) :]
-            if c.args["user_id"] == user and c.status == 200
-        ]
-    )
-    view = published[-1].args["view"]
-    return json.loads(view) if isinstance(view, str) else view
 
 
 def text(view: dict[str, Any]) -> str:

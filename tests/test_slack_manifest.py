@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 from urllib.parse import urlparse
 
 import yaml
 
 from bot.adapters.http_mode import EVENTS_PATH
-from bot.cli import cli
 from bot.listeners.slash import SLASH_COMMAND
+from tests.support.cli_lines import assert_valid_command
 
 ROOT = Path(__file__).parent.parent
 MANIFEST = yaml.safe_load((ROOT / "slack-manifest.yml").read_text())
@@ -82,15 +81,27 @@ def test_the_events_the_bot_listens_to_are_subscribed() -> None:
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
 
 
-def test_the_procfile_runs_a_front_and_a_worker() -> None:
-    processes = dict(
-        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
-    )
-    assert set(processes) == {"web", "worker"}
-    for process, command in (("web", "serve"), ("worker", "worker")):
-        words = shlex.split(processes[process])
-        assert words[:2] == ["migrate-bot", command]
-        options = {opt for param in cli.commands[command].params for opt in param.opts}
-        assert {w for w in words if w.startswith("--")} <= options
-    web = shlex.split(processes["web"])
-    assert web[web.index("--mode") + 1] == "http" and "$PORT" in processes["web"]
+def procfile() -> tuple[dict[str, str], dict[str, str]]:
+    """The Procfile's processes, and the alternatives its comments give (``#   name: …``)."""
+    active, alternatives = {}, {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        found = re.match(r"^(#\s+)?([a-z]+): (migrate-bot .*)$", line)
+        if found:
+            (alternatives if found[1] else active)[found[2]] = found[3]
+    return active, alternatives
+
+
+def test_the_procfile_runs_the_default_deployment_in_socket_mode_as_the_manifest_says() -> None:
+    """One process on the default configuration (the embedded state), in Socket Mode as the
+    manifest sets the app up; HTTP mode and a shared deployment's workers as alternatives."""
+    active, alternatives = procfile()
+    assert set(active) == {"socket"} and set(alternatives) == {"web", "worker"}
+    socket_mode = assert_valid_command(active["socket"])
+    assert socket_mode[1:] == ["serve", "--mode", "socket"]
+    assert MANIFEST["settings"]["socket_mode_enabled"] is True
+    web = assert_valid_command(alternatives["web"])
+    assert web[web.index("--mode") + 1] == "http" and "$PORT" in alternatives["web"]
+    assert assert_valid_command(alternatives["worker"])[1] == "worker"
+    header = (ROOT / "slack-manifest.yml").read_text().split("display_information:")[0]
+    assert "Procfile's `socket`" in header and "migrate-bot serve --mode socket" in header
+    assert "Procfile's commented `web` line" in header and "--mode http" in header

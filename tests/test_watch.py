@@ -4,10 +4,12 @@ a revision drops the index the application's lookups need, and the watch says so
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.cli import main
@@ -22,6 +24,7 @@ from commands.pipeline.watch_report import (
     before_run,
     compare,
     describe,
+    verdict,
 )
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -224,3 +227,81 @@ def test_a_break_glass_run_is_watched_from_the_terminal(
     assert main(["watch", "M-1", "--json"]) == ExitCode.OK  # finished: its recorded report
     assert json.loads(capsys.readouterr().out)["request_id"] == "M-1"
     assert main(["watch", "M-9"]) == ExitCode.BAD_INPUT
+
+
+DROP_PAYLOAD = Rev(
+    "p2",
+    down=("i1",),
+    up_sql=("ALTER TABLE items DROP COLUMN payload",),
+    down_sql=("ALTER TABLE items ADD COLUMN payload text",),
+    message="drop items.payload",
+)
+
+
+def test_an_application_whose_queries_fail_after_the_run_is_a_regression(
+    pgss_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """A failing statement never reaches pg_stat_statements: the watch sees it as the
+    database's rollbacks against the period before, and says so with its figures."""
+    keys = 'watch = "10min"\nwatch_min_calls = 10\n'
+    target = pipeline_target(tmp_path, pgss_db, [ITEMS, DROP_PAYLOAD], keys)
+    upgrade(open_target(target.config.target("app")), "i1")
+    with connect(pgss_db) as conn:
+        assert start_statement_stats(conn)
+    clock = MovableClock(datetime.now(UTC))
+    context = target.context().__class__(
+        config=target.config, requests=target.requests, store=target.store, clock=clock
+    )
+    alerts: list[WatchReport] = []
+    keeper = WatchKeeper(context, on_regressed=alerts.append)
+    request_id = target.approved(goal="p2").request.id
+    lookups(pgss_db)  # the application works before the run
+    assert target.run(request_id).state is RequestState.SUCCEEDED
+    failed = 0
+    with connect(pgss_db) as conn:  # and its queries fail after it, in autocommit
+        for n in range(CALLS):
+            try:
+                conn.execute(LOOKUP, (n,))
+            except psycopg.errors.UndefinedColumn:
+                failed += 1
+    assert failed == CALLS
+    assert keeper.tick() == []
+    [alert] = alerts  # told at once, during the watch
+    assert alert.failures is not None and alert.failures.rollbacks_rose
+    assert alert.failures.after.rollbacks >= CALLS and alert.failures.before is not None
+    assert alert.failures.before.rollbacks < CALLS  # the bot's own pre-flight, at most
+    clock.jump_to(clock() + timedelta(minutes=11))
+    [report] = wait_for(keeper.tick)
+    words = verdict(report)
+    assert report.regressed
+    assert words.startswith(f"application errors: {report.failures.after.rollbacks:,}")
+    assert re.search(r"transaction\(s\) rolled back \((none|\d+) before the run\)", words)
+    lines = describe(report)
+    assert any(line.startswith("Failures: ") and " in the watch (" in line for line in lines)
+    assert "Signals read: statements (pg_stat_statements), failures (pg_stat_database" in (
+        "\n".join(lines)
+    )
+
+
+def test_no_regression_is_said_only_when_every_signal_was_read() -> None:
+    clean = WatchReport(
+        request_id="M-1",
+        target="app",
+        start=T0,
+        end=T0 + timedelta(minutes=10),
+        planned_s=600,
+        before=before_run(None, sample(0, {})),
+        compared=3,
+        signals=("statements (pg_stat_statements)",),
+    )
+    assert verdict(clean) == "no regression"
+    blind = replace(
+        clean,
+        statements_available=False,
+        unread=("statements: pg_stat_statements is not readable on the target",),
+    )
+    assert verdict(blind) == (
+        "no regression seen, but not everything was read: statements: pg_stat_statements"
+        " is not readable on the target"
+    )
+    assert "Not read: statements: pg_stat_statements is not readable" in "\n".join(describe(blind))

@@ -22,6 +22,8 @@ APP_TOKEN_ENV = "SLACK_APP_TOKEN"
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 API_URL_ENV = "SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_PORT = 3000  # `serve`'s port when neither --port nor $PORT says
+LOOPBACK = "127.0.0.1"  # the sandbox: a page that can approve migrations is for this machine only
 
 
 class Mode(StrEnum):

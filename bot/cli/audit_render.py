@@ -9,9 +9,9 @@ from types import MappingProxyType
 from typing import Any
 
 from audit.chain import Event, canonical_json
-from audit.store import VerifyReport
-from bot.cli.render import revisions_text
+from audit.verification import VerifyReport
 from bot.cli.run_render import MARKS
+from bot.cli.status_render import revisions_text
 from commands.requests import Request
 from commands.requests.members import MemberRun
 from commands.requests.wording import format_time, state_phrase

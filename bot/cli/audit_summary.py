@@ -13,6 +13,7 @@ from typing import Any
 
 from audit.chain import Event
 from bot.cli.audit_render import data_summary
+from commands.pipeline.watch_report import WatchReport, verdict
 from commands.state.vocabulary import CHECKLIST_LABELS, ChecklistItem, EventKind
 from commands.units import format_bytes, format_duration
 
@@ -30,7 +31,7 @@ def who(actor: str, names: Mapping[str, str]) -> str:
 def summary_line(event: Event, names: Mapping[str, str]) -> str:
     when = event.ts[:19].replace("T", " ")
     sentence = SENTENCES.get(event.kind)
-    what = sentence(event.data, event) if sentence else f"{event.kind} {data_summary(event.data)}"
+    what = sentence(event.data, event) if sentence else f"{event.kind} {plain_fields(event.data)}"
     return (
         f"{when}  {event.request_id or '-':<6} {event.target or '-':<10}"
         f" {who(event.actor, names):<16} {what}"
@@ -43,6 +44,37 @@ def summary_text(events: Iterable[Event], names: Mapping[str, str]) -> str:
         return "no events"
     header = f"{'time (UTC)':<19}  {'req':<6} {'target':<10} {'who':<16} what"
     return "\n".join([header, *lines])
+
+
+def plain_fields(data: Mapping[str, Any]) -> str:
+    """A kind without a sentence: its plain fields as ``key=value``; a nested object or list
+    is only counted (its content is for ``--full``, not for a line a person reads)."""
+    shown = {
+        key: value
+        if isinstance(value, str | int | float | bool) or value is None
+        else f"({len(value)} entries)"
+        if isinstance(value, Mapping | list)
+        else str(value)
+        for key, value in data.items()
+    }
+    return data_summary(shown)
+
+
+def _watch(data: Mapping[str, Any], _event: Event) -> str:
+    report = WatchReport.from_json(data)
+    ended = "watch ended" if report.final else "watch saw, during the watch"
+    return f"{ended}: {_short(verdict(report))}"
+
+
+def _sampled(data: Mapping[str, Any], _event: Event) -> str:
+    return (
+        f"sampled the application's statements before the run ({len(data.get('statements') or {})})"
+    )
+
+
+def _acknowledged(data: Mapping[str, Any], _event: Event) -> str:
+    subjects = ", ".join(data.get("subjects") or []) or "the application's live use"
+    return f"acknowledged the live use of {_short(subjects)} ({data.get('calls', 0):,} calls)"
 
 
 def _short(value: object) -> str:
@@ -149,4 +181,12 @@ SENTENCES: dict[str, Sentence] = {
     EventKind.RESTORE_FAILED: lambda d, _e: (
         f"restore of {d.get('backup_id')} FAILED: {_short(d.get('error'))}"
     ),
+    EventKind.RUN_REFUSED: lambda d, _e: f"run refused{_reason(d)}",
+    EventKind.LIVE_USE_ACKNOWLEDGED: _acknowledged,
+    EventKind.WATCH_SAMPLED: _sampled,
+    EventKind.WATCH_STARTED: lambda d, _e: (
+        f"watch started for {format_duration(float(d.get('period_s') or 0))}"
+    ),
+    EventKind.WATCH_REGRESSED: _watch,
+    EventKind.WATCH_FINISHED: _watch,
 }

@@ -9,6 +9,7 @@ from bot.cli.output import Output, output_option
 from commands.checks import Verdict, run_preflight
 from commands.config.targets_file import load_config
 from commands.errors import ExitCode
+from commands.schema.replay_cache import replay_cache
 from commands.targets import open_target
 
 
@@ -23,6 +24,11 @@ def check(target: str, to: str | None, out: Output) -> int:
     """
     config = load_config()
     handle = open_target(config.target(target))
-    report = run_preflight(handle, to=to, open_other=lambda name: open_target(config.target(name)))
+    report = run_preflight(
+        handle,
+        to=to,
+        open_other=lambda name: open_target(config.target(name)),
+        schema_cache=replay_cache(config),
+    )
     out.emit(report, render_json=lambda r: r.to_json(), render_text=report_text)
     return int(ExitCode.FAILED if report.verdict is Verdict.FAIL else ExitCode.OK)

@@ -17,35 +17,11 @@ from commands.checks.framework import CheckResult
 from commands.config.checks import OPTIONAL_CHECKS
 from commands.config.targets_file import Config, load_config
 from commands.fleet.planning import FleetAsk, plan_fleet
-from commands.fleet.status import target_status
 from commands.migration.planning import history as load_history
 from commands.migration.planning import plan as make_plan
 from commands.migration.script.plan import Plan
 from commands.state.vocabulary import RequestKind
-from commands.targets import TargetHandle, open_target
-
-
-@click.command()
-@output_option
-def targets(out: Output) -> None:
-    """List the configured targets."""
-    config = load_config()
-    out.emit(
-        config,
-        render_json=lambda c: [render.target_json(t) for t in c.targets.values()],
-        render_text=render.targets_text,
-    )
-
-
-@click.command()
-@click.argument("target")
-@output_option
-def status(target: str, out: Output) -> None:
-    """Show a target's current and head revisions and what is pending; for a fleet, how
-    many members are at each revision, which are behind and which unreachable."""
-    config = load_config()
-    result = target_status(config, config.target(target), open_target)
-    out.emit(result, render_json=render.status_json, render_text=render.status_text)
+from commands.targets import TargetHandle
 
 
 @click.command()

@@ -11,7 +11,9 @@ import click
 from bot.cli import audit_render
 from bot.cli.options import operator
 from bot.cli.output import Output, output_option
+from bot.cli.schema_diff import show_schema_diffs
 from commands.config.targets_file import load_config
+from commands.errors import ExitCode
 from commands.requests import RequestService, open_requests
 from commands.state.people import known_names
 from commands.state.vocabulary import RequestState
@@ -32,25 +34,38 @@ def _service() -> RequestService:
     help="Only requests in this state (repeatable).",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option(
+    "--schema-diff",
+    is_flag=True,
+    help="With ID: what the run did to the schema, as a unified diff (--json: the stored diff),"
+    " checked against the sha256 its audit event recorded.",
+)
 @output_option
 def requests(
+    *,
     request_id: str | None,
     target: str | None,
     states: tuple[str, ...],
     limit: int,
+    schema_diff: bool,
     out: Output,
-) -> None:
+) -> int:
     """List recent migration requests, or show one (ID, e.g. M-3) in full."""
     config = load_config()
     service = open_requests(config)
     names = known_names(config.bot.state)
+    if schema_diff:
+        if not request_id:
+            raise click.UsageError("--schema-diff shows one request's diff: give its ID")
+        service.get(request_id)  # an unknown id is refused, as without the flag
+        return show_schema_diffs(config, request_id, out)
     if request_id:
         out.emit(
             service.get(request_id),
             render_json=audit_render.request_json,
             render_text=lambda r: audit_render.request_text(r, names),
         )
-        return
+        return int(ExitCode.OK)
     found = service.requests(
         target=target, states=[RequestState(s) for s in states] or None, limit=limit
     )
@@ -59,6 +74,7 @@ def requests(
         render_json=lambda rs: [audit_render.request_json(r) for r in rs],
         render_text=lambda rs: audit_render.requests_text(rs, names),
     )
+    return int(ExitCode.OK)
 
 
 @click.command()

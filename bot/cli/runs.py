@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
@@ -186,7 +188,7 @@ def _follow(
         on_refused=terminal.refused,
     )
     try:
-        threads.submit(request.id, request.target, session=session)
+        threads.start(request.id, request.target, session=session)
         while not terminal.done.wait(0.2):  # a wait with a timeout lets Ctrl-C through
             pass
     except KeyboardInterrupt:
@@ -209,7 +211,7 @@ def _follow(
     return terminal.outcome
 
 
-def preflight_results(store: EventStore, request_id: str) -> list[dict]:
+def preflight_results(store: EventStore, request_id: str) -> list[Mapping[str, Any]]:
     """The checks of the request's latest pre-flight, as the audit log recorded them."""
     events = store.events(request_id=request_id, kinds=[EventKind.CHECK_RESULT])
     checks = [e.data for e in events if e.data.get("phase") == "preflight"]

@@ -8,13 +8,15 @@ load nothing of Slack's.
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
-from bot.adapters.slack_settings import Mode
+from bot.adapters.slack_settings import DEFAULT_PORT, LOOPBACK, Mode, SlackSettings
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from bot.sandbox.people import DEFAULT_APPROVER, DEFAULT_REQUESTER, People, Person
-from bot.sandbox.settings import DEFAULT_ROWS, SandboxSettings
+from bot.sandbox.settings import DEFAULT_ROWS, SandboxSettings, first_line, sandbox_url
+from commands.config.targets_file import DEMO_SOURCE, load_config
 
 MODES = {"auto": None, "http": Mode.HTTP, "socket": Mode.SOCKET, "sandbox": Mode.NO_SLACK}
 
@@ -84,12 +86,32 @@ def serve(
     at http://127.0.0.1:3000 that plays Slack. The demo database is reset at
     each start of the sandbox.
     """
-    from bot.serve import serve as run_bot
-
     configure_logging(logging.INFO, log_format or (ctx.obj or {}).get("log_format", "text"))
     people = People(
         requester=Person.parse(requester, role="requester"),
         approver=Person.parse(approver, role="approver"),
     )
-    sandbox = SandboxSettings(people=people, rows=demo_rows)
+    announced = announce_sandbox(MODES[mode], host, port)
+    sandbox = SandboxSettings(people=people, rows=demo_rows, announced=announced)
+    from bot.serve import serve as run_bot  # the bot itself: seconds to load
+
     run_bot(mode=MODES[mode], host=host, port=port, sandbox=sandbox, metrics_port=metrics_port)
+
+
+def announce_sandbox(mode: Mode | None, host: str | None, port: int | None) -> bool:
+    """Print the sandbox's address at once, before the bot is loaded, when this start will
+    be the sandbox (``serve``'s own rules, read early) and its port is known; whether it
+    was printed."""
+    if SlackSettings.from_env(os.environ).mode is not Mode.NO_SLACK and mode is None:
+        return False
+    if mode not in (None, Mode.NO_SLACK):
+        return False
+    config = load_config()
+    if mode is None and config.path != DEMO_SOURCE:
+        return False  # serve refuses this one, saying why
+    chosen = port if port is not None else int(os.environ.get("PORT") or DEFAULT_PORT)
+    if chosen == 0:
+        return False  # a free port: known once bound, printed then
+    url = sandbox_url(host or LOOPBACK, chosen)
+    click.echo(first_line(url, on_demo=config.path == DEMO_SOURCE, source=config.path))
+    return True

@@ -27,6 +27,7 @@ from commands.migration.script.plan import Status
 from commands.requests import Request, RequestRefused
 from commands.requests.policy import check_approver
 from commands.requests.slots import upcoming_slots
+from commands.schema.drift_log import drift_statuses
 from commands.state.vocabulary import RequestState
 from commands.targets import fleet_members
 
@@ -77,6 +78,7 @@ class HomeTab:
             runs=[r for r in recent if r.state in RAN and r.run is not None][:RUNS_SHOWN],
             now=context.clock(),
             note=note,
+            drift=drift_statuses(context.store),
         )
 
     def _may_approve(self, user: str, request: Request) -> bool:

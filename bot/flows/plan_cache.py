@@ -99,9 +99,17 @@ def plan_of(data: dict[str, Any]) -> Plan:
         direction=Direction(data["direction"]),
         current=tuple(data["current"]),
         destination=tuple(data["destination"]),
-        revisions=tuple(
-            Revision(**{k: tuple(v) if isinstance(v, list) else v for k, v in r.items()})
-            for r in data["revisions"]
-        ),
+        revisions=tuple(_revision_of(r) for r in data["revisions"]),
         sql=data["sql"],
+    )
+
+
+def _revision_of(data: dict[str, Any]) -> Revision:
+    return Revision(
+        id=data["id"],
+        down_revisions=tuple(data["down_revisions"]),
+        dependencies=tuple(data["dependencies"]),
+        branch_labels=tuple(data["branch_labels"]),
+        message=data["message"],
+        path=data["path"],
     )

@@ -93,10 +93,10 @@ class RunFlow:
             return note
         return None
 
-    def submit(self, request_id: str, target: str, *, until: datetime | None) -> object:
+    def submit(self, request_id: str, target: str, *, until: datetime | None) -> None:
         """Start an approved request's run now, to end by ``until`` (a scheduled slot's
         end); raises ``AlreadyRunningError`` while another run holds the target."""
-        return self.runs.submit(request_id, target, until=until)
+        self.runs.submit(request_id, target, until=until)
 
     def run_here(
         self, request_id: str, target: str, *, until: datetime | None, cancel: threading.Event
@@ -104,7 +104,7 @@ class RunFlow:
         """A worker's turn at a queued run: run it in this process to its outcome, which
         is announced (or its refusal said) as for a run started here. ``cancel`` set
         (the Stop button, from any process) aborts it."""
-        self.executor.submit(request_id, target, until=until, cancel=cancel).result()
+        self.executor.start(request_id, target, until=until, cancel=cancel).result()
 
     def running(self) -> list[str]:
         """The requests running (or queued) from here."""

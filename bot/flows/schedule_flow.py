@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.flows.asker import Asker
+from bot.flows.drift_notices import OpsDriftNotices
 from bot.flows.request_messages import RequestMessages
 from bot.views.blocks import Block
 from bot.views.people import USER_ID
@@ -33,6 +34,7 @@ from commands.pipeline import Proposal, RunContext
 from commands.requests import Request, RequestRefused, WrongStateError
 from commands.requests.schedules import not_started
 from commands.requests.slots import Slot, next_window_slot, slot_at
+from commands.scheduling.drift_sweep import SweepRunner
 from commands.scheduling.scheduler import (
     LATE_START_LIMIT,
     SchedulerBusyError,
@@ -60,7 +62,7 @@ class RunStarter(Protocol):
     """How the scheduler starts an approved request's run at its slot, to end by the slot's
     end (``RunFlow``); raises ``MigrateBotError`` when it cannot."""
 
-    def submit(self, request_id: str, target: str, *, until: datetime | None) -> object: ...
+    def submit(self, request_id: str, target: str, *, until: datetime | None) -> None: ...
 
 
 class ScheduleFlow:
@@ -88,11 +90,13 @@ class ScheduleFlow:
     def start(self, runs: RunStarter) -> ScheduleFlow:
         """Run the scheduler, starting runs at their slots through ``runs``; if another
         process runs it, scheduling here is refused."""
+        drift = OpsDriftNotices(self.context.config, self.messages.notifier)
         scheduler = WindowScheduler(
             self.context,
             notices=self,
             submit=lambda request, until: runs.submit(request.id, request.target, until=until),
             late_start_limit=self.late_start_limit,
+            sweeps=SweepRunner(self.context, drift),
         )
         if self.context.config.bot.shared:  # one holder across the workers; the others stand by
             self.scheduler = scheduler.stand_by()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.flows.request_messages import RequestMessages
 from bot.views.watch import watch_alert, watch_started_text, watch_summary
 from commands.pipeline.watch_report import WatchReport
+from commands.pipeline.ways_back import ways_back
 
 
 class WatchMessages:
@@ -24,6 +25,8 @@ class WatchMessages:
 
     def finished(self, report: WatchReport) -> None:
         request = self.messages.requests.get(report.request_id)
-        self.messages.thread(request, *watch_summary(report), key=f"{request.id}:watch:summary")
+        offers = ways_back(request, self.messages.store) if report.regressed else ()
+        summary = watch_summary(report, request, offers)
+        self.messages.thread(request, *summary, key=f"{request.id}:watch:summary")
         if report.regressed:  # told already if it was seen during the watch (same key)
             self.regressed(report)

@@ -36,7 +36,8 @@ class SharedWork:
             else:
                 self.joined += 1
         if running is not None:
-            return running.result()  # type: ignore[no-any-return]
+            answer: T = running.result()
+            return answer
         try:
             result = job()
         except BaseException as exc:

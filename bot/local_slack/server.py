@@ -34,6 +34,7 @@ from starlette.routing import Route
 from bot.adapters.server_thread import ServerThread
 from bot.local_slack.faults import Fault, FaultPlan
 from bot.local_slack.workspace import RecordedCall, SlackMethodError, Workspace
+from bot.slack_api.scopes import BOT_SCOPES
 
 JSON_ARGS = ("blocks", "view", "files", "attachments", "metadata")
 RESPONSE_URL = "response_url"
@@ -74,12 +75,14 @@ class LocalSlackServer:
         port: int = 0,
         app_token: str | None = None,
         socket_url: str | None = None,
+        scopes: tuple[str, ...] = BOT_SCOPES,
     ) -> None:
         self.workspace = workspace or Workspace()
         self.faults = FaultPlan()
         self.bot_token = bot_token
         self.app_token = app_token  # with socket_url: Socket Mode's apps.connections.open
         self.socket_url = socket_url
+        self.scopes = scopes  # the bot token's, told in X-OAuth-Scopes as Slack does
         self._responders: dict[str, tuple[str, str, str | None]] = {}
         self._lock = threading.Lock()
         self.app = Starlette(routes=self.routes())
@@ -172,7 +175,7 @@ class LocalSlackServer:
         method = request.path_params["method"]
         args, token = await _arguments(request)
         if method == SOCKET_OPEN:
-            return self._answer(method, args, lambda: self._open_socket(request, token))
+            return await self._faulted(method, args, lambda: self._open_socket(request, token))
         if not self._authorized(request, token):
             return self._answer(method, args, lambda: _fail("invalid_auth"))
         handler = METHODS.get(method)
@@ -245,7 +248,7 @@ class LocalSlackServer:
         except SlackMethodError as exc:
             body = {"ok": False, "error": exc.code}
         self._record(method, args, 200, body)
-        return JSONResponse(body)
+        return JSONResponse(body, headers={"X-OAuth-Scopes": ",".join(self.scopes)})
 
     def _record(self, method: str, args: dict[str, Any], status: int, body: dict[str, Any]) -> None:
         self.workspace.record(RecordedCall(method, args, time.time(), status, body))

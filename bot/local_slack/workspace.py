@@ -15,7 +15,7 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from bot.local_slack.records import (
@@ -57,6 +57,7 @@ class Workspace(Views):
         users: Mapping[str, str] | None = None,
         usergroups: Mapping[str, tuple[str, list[str]]] | None = None,
         channels: Mapping[str, str] | None = None,
+        bot_channels: Collection[str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Condition()
@@ -65,6 +66,10 @@ class Workspace(Views):
         self.users: dict[str, str] = {BOT_USER: "migrate-bot", **(users or {})}
         self.usergroups: dict[str, tuple[str, list[str]]] = dict(usergroups or {})
         self.channels: dict[str, str] = dict(channels or {})
+        # the channels the bot is a member of; None: every channel, each made on first use
+        # (the sandbox's and most tests' world); a set: conversations.info knows only
+        # ``channels`` and tells membership, as a real workspace does
+        self.bot_channels = None if bot_channels is None else set(bot_channels)
         self.messages: dict[str, dict[str, Message]] = {}
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, dict[str, Any]] = {}
@@ -181,11 +186,22 @@ class Workspace(Views):
             return {"channel": channel, "permalink": permalink}
 
     def conversation_info(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """``conversations.info``: the channel's id and name."""
+        """``conversations.info``: the channel's id, name and whether the bot is in it."""
         with self._lock:
+            asked = str(args.get("channel") or "")
+            if self.bot_channels is not None and asked not in self.channels:
+                raise SlackMethodError("channel_not_found")
             channel = self._channel(args)
-            direct = channel.startswith("D")
-            return {"channel": {"id": channel, "name": self.channels[channel], "is_im": direct}}
+            member = self.bot_channels is None or channel in self.bot_channels
+            return {
+                "channel": {
+                    "id": channel,
+                    "name": self.channels[channel],
+                    "is_im": channel.startswith("D"),
+                    "is_member": member,
+                    "is_archived": False,
+                }
+            }
 
     def history(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """``conversations.history``: the channel's top-level messages, newest first

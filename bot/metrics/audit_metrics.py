@@ -1,5 +1,6 @@
 """Metrics folded from the audit log: requests by kind and outcome, run, backup and revision
-durations, approvals waiting, the age of each target's last good backup.
+durations, approvals waiting, the age of each target's last good backup, each database's
+schema drift and when it was last checked.
 
 The log is the truth, so the counts are read from it rather than counted in
 ``commands``: the totals are a projection of the events (``metric_totals``,
@@ -18,13 +19,15 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from audit.store import Clock, EventStore, utc_now
 from bot.metrics.metric_totals import (
     BACKUP_SECONDS,
     BUCKETS,
     COUNTER,
+    DRIFT,
+    DRIFT_CHECKED_AT,
+    DRIFT_COUNT,
     INF,
     LAST_BACKUP,
     METRIC_TOTALS,
@@ -78,6 +81,7 @@ class AuditMetrics(Collector):
         for (target,), values in sorted(totals[LAST_BACKUP].items()):
             backups.add_metric([target], now - values[COUNTER])
         yield backups
+        yield from _drift_metrics(totals)
 
     def _totals(self) -> Totals:
         totals: Totals = defaultdict(lambda: defaultdict(dict))
@@ -105,12 +109,31 @@ class AuditMetrics(Collector):
         return gauge
 
 
+def _drift_metrics(totals: Totals) -> Iterator[Metric]:
+    drift = GaugeMetricFamily(
+        "migrate_bot_schema_drift",
+        "Differences between each database's schema and its migration history at the last"
+        " drift check with no request (0: OK; -1: could not be checked).",
+        labels=["target"],
+    )
+    checked = GaugeMetricFamily(
+        "migrate_bot_schema_drift_checked_timestamp_seconds",
+        "When each database's drift was last checked (Unix time).",
+        labels=["target"],
+    )
+    for (target,), values in sorted(totals[DRIFT].items()):
+        drift.add_metric([target], values[DRIFT_COUNT])
+        checked.add_metric([target], values[DRIFT_CHECKED_AT])
+    yield drift
+    yield checked
+
+
 def _cumulative(metric: str, values: dict[str, float]) -> list[tuple[str, float]]:
     """The ``le`` buckets Prometheus wants (each counts every observation at or below it)
     from the per-bucket counts kept."""
     buckets, seen = [], 0.0
     for bound in BUCKETS[metric]:
         seen += values.get(str(bound), 0.0)
-        buckets.append((floatToGoString(bound), seen))
+        buckets.append((str(float(bound)), seen))  # Prometheus spells these bounds so
     buckets.append((INF, seen + values.get(INF, 0.0)))
     return buckets

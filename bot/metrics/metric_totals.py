@@ -4,7 +4,8 @@ A projection (``audit.projections``): requests that ended by kind and
 outcome, and the histograms of run, backup and revision durations, are rows
 of ``metric_totals`` that each event adds to in the transaction appending
 it (a histogram's observation adds one to its bucket and its value to its
-sum), so a scrape reads a few dozen rows whatever the history's length, and
+sum), and each target's last good backup and last drift check are set
+there, so a scrape reads a few dozen rows whatever the history's length, and
 every process on the same state reads the same totals. Each request is
 counted once, when its fold first reads as ended (``metric_counted``).
 """
@@ -38,6 +39,9 @@ COUNTER = ""  # the bucket of a plain total
 SUM = "sum"  # a histogram's sum; its other buckets are upper bounds, or INF
 INF = "+Inf"
 LAST_BACKUP = "last_backup"  # per target: the time of its last good backup (epoch seconds)
+DRIFT = "schema_drift"  # per target: the last drift check's differences, and when
+DRIFT_COUNT = "count"  # -1: it could not be checked
+DRIFT_CHECKED_AT = "checked_at"  # epoch seconds
 REQUESTS = "requests"
 RUN_SECONDS = "run_duration_seconds"
 BACKUP_SECONDS = "backup_duration_seconds"
@@ -84,6 +88,12 @@ class MetricTotals:
                 total = (event.data.get("durations_s") or {}).get("total")
                 if isinstance(total, int | float):
                     _observe(tx, BACKUP_SECONDS, [event.target], float(total))
+            elif kind == EventKind.DRIFT_CHECKED and event.target:
+                known = event.data.get("state") != "unknown"
+                count = int(event.data.get("count", 0)) if known else -1
+                at = datetime.fromisoformat(event.ts).timestamp()
+                tx.execute(_SET, (DRIFT, _labels(event.target), DRIFT_COUNT, count))
+                tx.execute(_SET, (DRIFT, _labels(event.target), DRIFT_CHECKED_AT, at))
             elif kind == EventKind.RUN_STEP and _revision_applied(event):
                 target = event.target or ""
                 _observe(tx, REVISION_SECONDS, [target], float(event.data["duration_s"]))

@@ -257,7 +257,8 @@ class SlackBridge:
             headers={
                 "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": stamp,
-                "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body),
+                "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body)
+                or "",
             },
         )
         began = time.monotonic()

@@ -160,9 +160,10 @@ def _answering(endpoint: Any) -> Any:
 
     async def wrapped(request: Request) -> Response:
         try:
-            return await endpoint(request)
+            response: Response = await endpoint(request)
         except (PageInputError, BridgeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        return response
 
     return wrapped
 

@@ -44,9 +44,10 @@ from bot.runtime import RunningBot
 from bot.sandbox.bridge import SlackBridge
 from bot.sandbox.page import page_routes
 from bot.sandbox.people import People
-from bot.sandbox.settings import SandboxSettings
+from bot.sandbox.process_clock import seconds_since_start
+from bot.sandbox.settings import WILDCARDS, SandboxSettings, first_line
 from commands.config.fleet import member_target_name
-from commands.config.targets_file import DEMO_FLEET, DEMO_TARGET, Config
+from commands.config.targets_file import DEMO_FLEET, DEMO_SOURCE, DEMO_TARGET, Config
 from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
 from commands.demo.workload import DemoWorkload
 from commands.errors import ExitCode, MigrateBotError
@@ -62,7 +63,10 @@ BuildBot = Callable[[SlackSettings, Config], RunningBot]
 def sandbox_config(config: Config, people: People) -> Config:
     """``config`` with the approver among the demo targets' approvers (so the two-person
     rule can be passed) and the requester not (so it can be seen refusing), and a short
-    watch after each run of the demo target (unless the config sets one)."""
+    watch after each run of the demo target (unless the config sets one). A targets file
+    of the user's is tried as ``own_targets_config`` says."""
+    if config.path != DEMO_SOURCE:
+        return own_targets_config(config, people)
     targets = dict(config.targets)
     for name in (DEMO_TARGET, DEMO_FLEET):
         if name not in targets:
@@ -76,6 +80,32 @@ def sandbox_config(config: Config, people: People) -> Config:
             watch = replace(watch, period=SANDBOX_WATCH_S)
         targets[name] = replace(target, approvers=approvers, watch=watch)
     return replace(config, targets=targets)
+
+
+def own_targets_config(config: Config, people: People) -> Config:
+    """The user's targets in the sandbox: the sandbox's approver approves every target, alone
+    (the people of the file are in Slack, not here), requests may come from its one channel,
+    nobody else is told, and the audit log is a file of its own beside the real state
+    (``…-sandbox.sqlite3``), so nothing tried here enters the real record. The databases,
+    projects and backups are the file's: runs are real."""
+    targets = {
+        name: replace(
+            target,
+            approvers=(people.approver.id,),
+            approvals=1,
+            quorum={},
+            allowed_channels=(),
+            stakeholders=(),
+        )
+        for name, target in config.targets.items()
+    }
+    state = config.bot.state_path
+    bot = replace(
+        config.bot,
+        state_path=state.with_name(f"{state.stem}-sandbox{state.suffix or '.sqlite3'}"),
+        state_url_env=None,
+    )
+    return replace(config, bot=bot, targets=targets)
 
 
 class PortInUseError(MigrateBotError):
@@ -153,7 +183,7 @@ class Sandbox:
     @property
     def local_host(self) -> str:
         """Where this process reaches itself (a wildcard bind is not an address to call)."""
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return "127.0.0.1" if self.host in WILDCARDS else self.host
 
     @property
     def local_url(self) -> str:
@@ -194,10 +224,19 @@ class Sandbox:
         )
         return self
 
-    def prepare(self) -> DemoReset:
+    @property
+    def on_demo(self) -> bool:
+        """Whether this is the built-in demo (else the user's own targets, left as they are)."""
+        return self.config.path == DEMO_SOURCE
+
+    def prepare(self) -> DemoReset | None:
         """Reset the demo database (first revision, ``rows`` rows) and, meanwhile, the demo
         fleet's members (fewer rows each); then start the simulated application's traffic
-        on the demo database, and commands can come."""
+        on the demo database, and commands can come. The user's own targets are not
+        touched: commands can come at once."""
+        if not self.on_demo:
+            self.ready = True
+            return None
         with ThreadPoolExecutor(1) as pool:
             fleet = pool.submit(self._reset_fleet)
             handle = open_target(self.config.target(DEMO_TARGET))
@@ -265,6 +304,7 @@ class Sandbox:
             ],
             "users": dict(workspace.users),
             "channels": dict(workspace.channels),
+            "targets": {name: t.description for name, t in self.config.targets.items()},
             "reset": None
             if self.reset is None
             else {
@@ -290,12 +330,13 @@ def serve_sandbox(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    began = time.monotonic()
+    began = time.monotonic() - (seconds_since_start() or 0.0)  # from the command's start
     sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
     metrics = None
     try:
         sandbox.start()
-        echo(f"migrate-bot sandbox: {sandbox.url} (preparing the demo database…)")
+        if not settings.announced:  # the command printed it already, before loading the bot
+            echo(first_line(sandbox.url, on_demo=sandbox.on_demo, source=config.path))
         if metrics_port is not None and sandbox.bot is not None:
             metrics = MetricsServer(sandbox.bot.runtime.metrics, host=host, port=metrics_port)
             echo(f"Prometheus metrics: {metrics.url}")
@@ -310,12 +351,15 @@ def serve_sandbox(
         sandbox.stop()
 
 
-def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
+def _ready_text(sandbox: Sandbox, reset: DemoReset | None, seconds: float) -> str:
     people = sandbox.people
+    if reset is None:
+        return _own_targets_text(sandbox, seconds)
     rows = ", ".join(f"{n:,} {table}" for table, n in reset.rows.items())
     return "\n".join(
         [
-            f"Ready in {seconds:.1f} s. Open {sandbox.url} in a browser.",
+            f"Ready in {seconds:.1f} s (since the command started). Open {sandbox.url} in a"
+            " browser.",
             f"The demo database is at its first revision ({reset.revision}) with {rows};"
             f" {reset.pending} revisions are pending. It is reset at each start.",
             "A simulated application sends it queries; some still read videos.youtube_id,"
@@ -324,6 +368,23 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset, seconds: float) -> str:
             f"then switch to {people.approver.name} (approver), tick the live-use"
             " acknowledgement and click Approve.",
             *_fleet_lines(sandbox),
+            "Ctrl-C stops it.",
+        ]
+    )
+
+
+def _own_targets_text(sandbox: Sandbox, seconds: float) -> str:
+    people = sandbox.people
+    return "\n".join(
+        [
+            f"Ready in {seconds:.1f} s (since the command started). Open {sandbox.url} in a"
+            " browser.",
+            f"Your targets, from {sandbox.config.path}: {', '.join(sandbox.config.targets)}."
+            " Runs are real: an approved upgrade migrates that database and takes its backup.",
+            f"Here {people.approver.name} approves every target, alone; the audit log is"
+            f" {sandbox.config.bot.state_path}, apart from your real state.",
+            f"As {people.requester.name} (requester) type: /migrate status, then /migrate plan"
+            f" {next(iter(sandbox.config.targets))}.",
             "Ctrl-C stops it.",
         ]
     )

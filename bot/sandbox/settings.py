@@ -11,11 +11,25 @@ from dataclasses import dataclass
 from bot.sandbox.people import People
 
 DEFAULT_ROWS = 20_000  # about 2.5 s to reset and fill on 2 cores; enough for real sizes
+WILDCARDS = ("0.0.0.0", "", "::")
 
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    """Who the two people are, and how many rows the demo database gets at each start."""
+    """Who the two people are, how many rows the demo database gets at each start, and
+    whether the command already printed the sandbox's first line (its address)."""
 
     people: People
     rows: int = DEFAULT_ROWS
+    announced: bool = False
+
+
+def sandbox_url(host: str, port: int) -> str:
+    """The page's address (a wildcard bind is reached at 127.0.0.1)."""
+    return f"http://{'127.0.0.1' if host in WILDCARDS else host}:{port}/"
+
+
+def first_line(url: str, *, on_demo: bool, source: str) -> str:
+    """What ``serve`` prints first, as soon as it knows the address."""
+    doing = "preparing the demo database…" if on_demo else f"on {source}"
+    return f"migrate-bot sandbox: {url} ({doing})"

@@ -86,7 +86,8 @@ class Backoff:
     cap: float = 300.0
 
     def delay(self, attempt: int, draw: float) -> float:
-        return min(self.cap, self.base * 2 ** max(0, attempt - 1)) * (0.5 + draw / 2)
+        exponential: float = self.base * 2 ** max(0, attempt - 1)
+        return min(self.cap, exponential) * (0.5 + draw / 2)
 
 
 class Notifier:

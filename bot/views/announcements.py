@@ -106,6 +106,7 @@ def outcome_announcement(
             f"*Revisions*\n{_revision_change(outcome)}",
             f"*Duration*\n{format_duration(outcome.duration_s)}",
             f"*Backup*\n{_backup(outcome.backup)}",
+            *([f"*Schema*\n{escape(outcome.schema)}"] if outcome.schema else []),
         ]
     fields = [
         *what,

@@ -8,8 +8,8 @@ function of a ``HomePage`` gathered by ``bot.flows.home``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +29,12 @@ from bot.views.outcome import state_line
 from bot.views.people import mention
 from bot.views.request_card import RequestCard
 from bot.views.schedule import in_words, slot_text
+from bot.views.schema_evidence import home_drift_lines
 from bot.views.status import revisions_text
 from commands.requests.model import Freeze, Request
 from commands.requests.slots import Slot
 from commands.requests.wording import format_time
+from commands.schema.drift_log import DriftStatus
 from commands.state.vocabulary import RequestState
 from commands.units import format_duration
 
@@ -71,6 +73,7 @@ class HomePage:
     runs: Sequence[Request]  # the last runs that ended, newest first
     now: datetime
     note: str | None = None  # what the user's last click here did
+    drift: Mapping[str, DriftStatus] = field(default_factory=dict)  # last check per database
 
 
 def home_view(page: HomePage) -> dict[str, Any]:
@@ -81,6 +84,7 @@ def home_view(page: HomePage) -> dict[str, Any]:
     blocks += _waiting(page)
     blocks += _mine(page)
     blocks += _targets(page)
+    blocks += _drift(page)
     blocks += _runs(page)
     blocks.append(
         context(
@@ -167,6 +171,17 @@ def _target_line(line: TargetLine, now: datetime) -> str:
         window = line.next_window
         parts.append(f"🗓️ next window {slot_text(window)}, in {in_words(window.start - now)}")
     return " · ".join(parts)
+
+
+def _drift(page: HomePage) -> list[Block]:
+    """Each database's drift state and since when, from its last check with no request."""
+    if not page.drift:
+        return []
+    lines = home_drift_lines(page.drift)
+    return [
+        _title("Schema drift", "drift"),
+        *lines_in_sections(lines, max_blocks=4, block_id=f"{BlockId.HOME}-drift"),
+    ]
 
 
 def _runs(page: HomePage) -> list[Block]:

@@ -24,6 +24,9 @@ class ActionId(StrEnum):
     FLEET_RETRY = "fleet_retry"  # value: the fleet request's id
     LIVE_USE_ACK = "live_use_ack"  # checkbox; the block id carries the request id
     VIEW_LIVE_USE = "view_live_use"  # value: a request id; the live-use evidence in a modal
+    VIEW_DRIFT = "view_drift"  # value: a request id; its pre-flight's drift in a modal
+    VIEW_SCHEMA_CHANGES = "view_schema_changes"  # value: a request id; the run's schema diff
+    SCHEMA_CHANGES_PAGE = "schema_changes_page"  # value: the page; the modal's metadata: the id
 
 
 class BlockId(StrEnum):
@@ -51,6 +54,8 @@ class BlockId(StrEnum):
     SCHEDULE_TIME = "schedule_time"
     REJECT_REASON = "reject_reason"  # the Reject modal's input
     HOME = "home"  # App Home sections, followed by "-" and what they hold
+    EVIDENCE = "evidence"  # after a run: the Schema changes button
+    SCHEMA_PAGES = "schema_pages"  # the Schema changes modal's Previous / Next
 
 
 class ViewId(StrEnum):
@@ -58,6 +63,7 @@ class ViewId(StrEnum):
 
     SCHEDULE = "schedule_request"  # private_metadata: the request id
     REJECT = "reject_request"  # private_metadata: the request id
+    SCHEMA_CHANGES = "schema_changes"  # private_metadata: the request id
 
 
 def tagged(block: BlockId, tag: str) -> str:

@@ -31,6 +31,7 @@ from bot.views.people import mention
 from bot.views.preflight import request_preflight_blocks
 from bot.views.request_card import RequestCard
 from bot.views.schedule import schedule_line
+from bot.views.schema_evidence import drifted
 from commands.state.vocabulary import (
     BEFORE_RUN_STATES,
     PENDING_STATES,
@@ -106,13 +107,22 @@ def checklist_blocks(card: RequestCard) -> list[Block]:
 
 def buttons(card: RequestCard, stop_consequence: str) -> list[Block]:
     """Before the run, the decision's; while it runs, Stop (saying what stopping does);
-    after it, the ways back."""
+    after it, the ways back and the run's schema changes."""
     request = card.request
     if request.state in BEFORE_RUN_STATES:
         return decision_buttons(card)
     if request.state is RequestState.RUNNING:
         return [actions(stop_button(request.id, stop_consequence), block_id=BlockId.ACTIONS)]
-    return ways_back_buttons(request, card.ways_back)
+    return [*ways_back_buttons(request, card.ways_back), *evidence_buttons(card)]
+
+
+def evidence_buttons(card: RequestCard) -> list[Block]:
+    """After a run: **Schema changes**, the before/after diff it kept."""
+    request = card.request
+    if request.run is None or request.kind is RequestKind.RESTORE:
+        return []
+    element = button("Schema changes", action_id=ActionId.VIEW_SCHEMA_CHANGES, value=request.id)
+    return [actions(element, block_id=BlockId.EVIDENCE)]
 
 
 def stop_button(request_id: str, consequence: str) -> dict[str, Any]:
@@ -135,6 +145,8 @@ def decision_buttons(card: RequestCard) -> list[Block]:
         elements.append(button("View SQL", action_id=ActionId.VIEW_REQUEST_SQL, value=value))
     if has_live_use(request):
         elements.append(button("View live use", action_id=ActionId.VIEW_LIVE_USE, value=value))
+    if drifted(request):
+        elements.append(button("View drift", action_id=ActionId.VIEW_DRIFT, value=value))
     if request.state is not RequestState.APPROVED:
         elements += [
             button("Approve", action_id=ActionId.APPROVE, value=value, style="primary"),

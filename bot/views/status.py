@@ -24,17 +24,12 @@ def status_blocks(status: Status | FleetStatus) -> list[Block]:
     if isinstance(status, FleetStatus):
         return fleet_status_blocks(status)
     verdict = "✅ at head" if status.at_head else f"⏳ {len(status.pending)} revision(s) pending"
-    blocks = [
-        header(f"{status.target}: {verdict}", BlockId.HEADER),
-        section(
-            f"*Database* {escape(status.database)} (PostgreSQL {escape(status.server_version)})",
-            fields=[
-                f"*Current*\n{revisions_text(status.current)}",
-                f"*Head*\n{revisions_text(status.heads)}",
-            ],
-            block_id=BlockId.SUMMARY,
-        ),
-    ]
+    blocks = _top(
+        f"{status.target}: {verdict}",
+        f"*Database* {escape(status.database)} (PostgreSQL {escape(status.server_version)})",
+        current=revisions_text(status.current),
+        head=revisions_text(status.heads),
+    )
     if status.pending:
         lines = [revision_line(r, n) for n, r in enumerate(status.pending, start=1)]
         blocks += lines_in_sections(lines, max_blocks=20, block_id=BlockId.PENDING)
@@ -51,6 +46,15 @@ def status_blocks(status: Status | FleetStatus) -> list[Block]:
 NAMES_SHOWN = 6
 
 
+def _top(title: str, summary: str, **fields: str) -> list[Block]:
+    """The header and the summary with its fields (``Current``, ``Head``…), in order."""
+    named = [f"*{name.capitalize()}*\n{value}" for name, value in fields.items()]
+    return [
+        header(title, BlockId.HEADER),
+        section(summary, fields=named, block_id=BlockId.SUMMARY),
+    ]
+
+
 def fleet_status_blocks(status: FleetStatus) -> list[Block]:
     total = len(status.members)
     behind, unreachable = status.behind, status.unreachable
@@ -58,17 +62,12 @@ def fleet_status_blocks(status: FleetStatus) -> list[Block]:
         verdict = f"✅ all {total} members at head"
     else:
         verdict = f"⏳ {status.at_head} of {total} members at head"
-    blocks = [
-        header(f"{status.target}: {verdict}", BlockId.HEADER),
-        section(
-            f"*Fleet* of {total} members · head {revisions_text(status.heads)}",
-            fields=[
-                f"*Behind*\n{len(behind)}",
-                f"*Unreachable*\n{len(unreachable)}",
-            ],
-            block_id=BlockId.SUMMARY,
-        ),
-    ]
+    blocks = _top(
+        f"{status.target}: {verdict}",
+        f"*Fleet* of {total} members · head {revisions_text(status.heads)}",
+        behind=str(len(behind)),
+        unreachable=str(len(unreachable)),
+    )
     lines = ["*Members by revision*"]
     for revisions, members in status.by_revision:
         mark = " (head)" if revisions == status.heads else ""

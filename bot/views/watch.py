@@ -8,20 +8,26 @@ from __future__ import annotations
 
 from bot.views.blocks import Block, context, escape, lines_in_sections, section
 from bot.views.ids import BlockId
+from bot.views.outcome import ways_back_buttons
 from commands.pipeline.watch_report import WatchReport, describe, verdict
+from commands.pipeline.ways_back import WayBack
+from commands.requests import Request
 from commands.units import format_duration
 
 
 def watch_started_text(report: WatchReport) -> str:
     return (
         f"🔭 Watching {report.target} for {format_duration(report.planned_s)} after the run:"
-        " statements' mean times against before the run, new sequential scans, the health URL."
-        " The summary comes here when it ends."
+        " the application's failures (rollbacks, conflicts, deadlocks) and statements' mean"
+        " times against before the run, new sequential scans, the health URL. The summary"
+        " comes here when it ends."
     )
 
 
 def _icon(report: WatchReport) -> str:
-    return "🚨" if report.regressed else "✅"
+    if report.regressed:
+        return "🚨"
+    return "⚠️" if report.unread else "✅"
 
 
 def _details(report: WatchReport) -> list[Block]:
@@ -32,12 +38,20 @@ def _details(report: WatchReport) -> list[Block]:
     return blocks
 
 
-def watch_summary(report: WatchReport) -> tuple[str, list[Block]]:
-    """The thread's summary at the watch's end."""
+def watch_summary(
+    report: WatchReport, request: Request | None = None, offers: tuple[WayBack, ...] = ()
+) -> tuple[str, list[Block]]:
+    """The thread's summary at the watch's end; after a regression, ``request``'s ways back."""
     found = f"{_icon(report)} {verdict(report)}"
     head = f"🔭 *Watch of {report.request_id} on {report.target} ended*: {found}"
     text = f"Watch of {report.request_id} on {report.target} ended: {verdict(report)}"
-    return text, [section(head, block_id=BlockId.WATCH), *_details(report)]
+    blocks = [section(head, block_id=BlockId.WATCH), *_details(report)]
+    if report.regressed and request is not None and offers:
+        blocks.append(
+            context("Ways back, each a new request with its own pre-flight and approval:")
+        )
+        blocks += ways_back_buttons(request, offers)
+    return text, blocks
 
 
 def watch_alert(report: WatchReport) -> tuple[str, list[Block]]:

@@ -47,7 +47,8 @@ class Feeder:
         if self.open:
             self.open = False
             with contextlib.suppress(BrokenPipeError):
-                self.process.stdin.close()  # type: ignore[union-attr]
+                if self.process.stdin is not None:  # started with stdin=PIPE, so it is there
+                    self.process.stdin.close()
         return self.process.wait()
 
     def kill(self) -> None:

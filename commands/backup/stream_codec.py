@@ -55,11 +55,18 @@ class Passthrough:
     def update(self, chunk: bytes) -> bytes:
         return chunk
 
+    def finish(self) -> bytes:
+        return b""
+
+
+class PassthroughDecoder:
+    """The stored stream is the archive: each chunk as it comes."""
+
     def decode(self, chunk: bytes) -> Iterator[bytes]:
         yield chunk
 
-    def finish(self) -> bytes:
-        return b""
+    def finish(self) -> None:
+        """Nothing is held back."""
 
 
 class ZstdEncoder:
@@ -118,4 +125,4 @@ def decoder_for(archive_format: ArchiveFormat) -> Decoder:
     """What turns the stored stream back into the archive pg_restore reads."""
     if archive_format is ArchiveFormat.CUSTOM_ZSTD:
         return ZstdDecoder()
-    return Passthrough()
+    return PassthroughDecoder()

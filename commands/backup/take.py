@@ -136,8 +136,12 @@ def take_backup(
         record = run.run()
     except BaseException as exc:
         failed = {"backup_id": backup_id, "step": run.step.value, "error": error_text(exc)}
+
+        def record_failure() -> None:
+            store.append(kind=EventKind.BACKUP_FAILED, data=failed, **where)
+
         write_when_free(  # a started backup without its end would look unfinished for ever
-            lambda: store.append(kind=EventKind.BACKUP_FAILED, data=failed, **where),
+            record_failure,
             busy=StoreBusyError,
             waiting=lambda: log.warning(
                 "backup %s of %s: its end waits for the audit log",

@@ -3,7 +3,9 @@
 The runbook's post-migration step looks at triggers, indexes and foreign keys
 by eye; a snapshot taken before the run and one after make that exact: every
 table, column, index (valid or not), constraint (validated or not) and
-trigger, with its definition as PostgreSQL prints it. The difference is told
+trigger, with its definition as PostgreSQL prints it. The schema is read by
+the drift check's reader (``commands/schema/catalog.py``), whole, so the
+run's before/after diff comes from the same snapshots. The difference is told
 in a few lines, and anything that disappeared without a statement of the
 migration dropping it (the ``tsv`` trigger gone with a ``DROP FUNCTION ...
 CASCADE``) is called out as unexpected.
@@ -14,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -22,56 +25,8 @@ from audit.store import Clock, utc_now
 from commands.checks.table_sizes import quoted_name
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-
-_USER_SCHEMAS = (
-    "n.nspname NOT IN ('pg_catalog', 'information_schema')"
-    " AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'"
-)
-
-_QUERIES = {
-    "table": f"""
-        SELECT n.nspname || '.' || c.relname, c.relname, NULL, c.relkind::text, ''
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {_USER_SCHEMAS}""",
-    "column": f"""
-        SELECT n.nspname || '.' || c.relname || '.' || a.attname, a.attname,
-               n.nspname || '.' || c.relname,
-               format_type(a.atttypid, a.atttypmod)
-                   || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-                   || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''),
-               ''
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-          AND {_USER_SCHEMAS}""",
-    "index": f"""
-        SELECT n.nspname || '.' || i.relname, i.relname, n.nspname || '.' || t.relname,
-               pg_get_indexdef(x.indexrelid),
-               CASE WHEN x.indisvalid THEN 'valid' ELSE 'INVALID' END
-        FROM pg_index x
-        JOIN pg_class i ON i.oid = x.indexrelid
-        JOIN pg_class t ON t.oid = x.indrelid
-        JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE {_USER_SCHEMAS}""",
-    "constraint": f"""
-        SELECT n.nspname || '.' || t.relname || '.' || k.conname, k.conname,
-               n.nspname || '.' || t.relname, pg_get_constraintdef(k.oid),
-               CASE WHEN k.convalidated THEN 'validated' ELSE 'NOT VALID' END
-        FROM pg_constraint k
-        JOIN pg_class t ON t.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE {_USER_SCHEMAS}""",
-    "trigger": f"""
-        SELECT n.nspname || '.' || t.relname || '.' || g.tgname, g.tgname,
-               n.nspname || '.' || t.relname, pg_get_triggerdef(g.oid),
-               CASE g.tgenabled WHEN 'D' THEN 'disabled' ELSE 'enabled' END
-        FROM pg_trigger g
-        JOIN pg_class t ON t.oid = g.tgrelid
-        JOIN pg_namespace n ON n.oid = t.relnamespace
-        WHERE NOT g.tgisinternal AND {_USER_SCHEMAS}""",
-}
+from commands.schema.catalog import read_schema_with
+from commands.schema.model import Kind, Schema, SchemaObject
 
 
 @dataclass(frozen=True)
@@ -93,29 +48,39 @@ class CatalogObject:
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    """The schema at one moment, and the row counts of the watched tables."""
+    """The schema at one moment, and the row counts of the watched tables.
+
+    ``schema`` is the whole schema as the drift check reads it
+    (``commands/schema``); ``objects`` the kinds verification and the
+    forensics of a failed revision judge (tables, columns, indexes,
+    constraints, triggers), in their words.
+    """
 
     taken_at: datetime
-    objects: Mapping[tuple[str, str], CatalogObject]
+    schema: Schema
     row_counts: Mapping[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def objects(self) -> dict[tuple[str, str], CatalogObject]:
+        found = (_judged(obj) for obj in self.schema.objects.values())
+        return {(obj.kind, obj.key): obj for obj in found if obj is not None}
 
     def of_kind(self, kind: str) -> list[CatalogObject]:
         return [obj for (k, _), obj in self.objects.items() if k == kind]
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data, so the pipeline can keep the before-snapshot in the audit log."""
+        """Plain data, so the before-snapshot can be kept."""
         return {
             "taken_at": self.taken_at.isoformat(),
-            "objects": [obj.__dict__ for obj in self.objects.values()],
+            "schema": self.schema.to_json(),
             "row_counts": dict(self.row_counts),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CatalogSnapshot:
-        objects = [CatalogObject(**obj) for obj in data["objects"]]
         return cls(
             taken_at=datetime.fromisoformat(data["taken_at"]),
-            objects={(obj.kind, obj.key): obj for obj in objects},
+            schema=Schema.from_json(data["schema"]),
             row_counts=dict(data.get("row_counts", {})),
         )
 
@@ -123,7 +88,7 @@ class CatalogSnapshot:
 def snapshot_catalog(
     database: DatabaseUrl, *, watch_tables: Sequence[str] = (), clock: Clock = utc_now
 ) -> CatalogSnapshot:
-    """Tables, columns, indexes, constraints, triggers and watched tables' exact row counts."""
+    """The whole schema and the watched tables' exact row counts."""
     with connect(database) as conn:
         return snapshot_with(conn, watch_tables=watch_tables, clock=clock)
 
@@ -131,13 +96,38 @@ def snapshot_catalog(
 def snapshot_with(
     conn: psycopg.Connection, *, watch_tables: Sequence[str] = (), clock: Clock = utc_now
 ) -> CatalogSnapshot:
-    objects: dict[tuple[str, str], CatalogObject] = {}
-    with conn.transaction():  # one consistent view of the catalog
-        for kind, query in _QUERIES.items():
-            for key, name, table, definition, state in conn.execute(query).fetchall():
-                objects[(kind, key)] = CatalogObject(kind, key, name, table, definition, state)
-        counts = {table: _count(conn, table) for table in watch_tables}
-    return CatalogSnapshot(taken_at=clock(), objects=objects, row_counts=counts)
+    schema = read_schema_with(conn, clock=clock)
+    counts = {table: _count(conn, table) for table in watch_tables}
+    return CatalogSnapshot(taken_at=clock(), schema=schema, row_counts=counts)
+
+
+_STATES = {
+    Kind.INDEX: ("valid", "valid"),
+    Kind.CONSTRAINT: ("validated", "validated"),
+    Kind.TRIGGER: ("enabled", "enabled"),
+}
+"""The attribute that holds each judged kind's state, and its usual value."""
+
+
+def _judged(obj: SchemaObject) -> CatalogObject | None:
+    """``obj`` as verification words it, if it is of a kind verification judges."""
+    attrs = obj.attrs
+    if obj.kind is Kind.TABLE:
+        return CatalogObject("table", obj.key, obj.name, None, "", "")
+    if obj.kind is Kind.COLUMN:
+        definition = str(attrs.get("type"))
+        definition += " NOT NULL" if attrs.get("nullable") == "NOT NULL" else ""
+        definition += f" DEFAULT {attrs['default']}" if attrs.get("default") else ""
+        return CatalogObject("column", obj.key, obj.name, obj.qualified_table, definition, "")
+    if obj.kind not in _STATES:
+        return None
+    definition = str(attrs.get("definition", ""))
+    if obj.kind is Kind.CONSTRAINT and attrs.get("validated") == "NOT VALID":
+        definition += " NOT VALID"
+    attribute, usual = _STATES[obj.kind]
+    state = str(attrs.get(attribute, usual))
+    kind = obj.kind.value
+    return CatalogObject(kind, obj.key, obj.name, obj.qualified_table, definition, state)
 
 
 def _count(conn: psycopg.Connection, table: str) -> int:

@@ -9,7 +9,7 @@ touch) are computed once, on first use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import psycopg
@@ -19,6 +19,7 @@ from commands.checks.table_sizes import TableSize, table_sizes
 from commands.config.checks import CheckSettings
 from commands.migration.runtime.runner import ProjectState
 from commands.migration.script.plan import Plan
+from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle
 
 OpenTarget = Callable[[str], TargetHandle]
@@ -35,6 +36,7 @@ class PreflightContext:
     plan: Plan
     environ: Mapping[str, str]
     open_other: OpenTarget
+    schema_cache: ReplayCache = field(default_factory=lambda: ReplayCache(None))
 
     @property
     def settings(self) -> CheckSettings:

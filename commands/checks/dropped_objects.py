@@ -14,6 +14,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ObjectType
 
 from commands.checks.catalog import ExpectedRemovals
+from commands.checks.sql_names import relname
 from commands.checks.sql_statements import Statement
 
 _DROPPED_KINDS = {
@@ -41,7 +42,7 @@ def expected_removals(statements: Iterable[Statement]) -> ExpectedRemovals:
             elif node.removeType in _DROPPED_KINDS:
                 objects |= {(_DROPPED_KINDS[node.removeType], parts[-1]) for parts in names}
         elif isinstance(node, ast.AlterTableStmt):
-            table = node.relation.relname
+            table = relname(node.relation)
             for command in node.cmds or ():
                 if command.subtype == AlterTableType.AT_DropColumn:
                     columns.add((table, command.name))
@@ -60,7 +61,7 @@ def _names(obj: Any) -> list[str]:
     elif isinstance(obj, ast.TypeName):
         obj = obj.names
     parts = obj if isinstance(obj, tuple) else (obj,)
-    return [part.sval for part in parts if isinstance(part, ast.String)]
+    return [part.sval or "" for part in parts if isinstance(part, ast.String)]
 
 
 def _renamed(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pglast import ast
+
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, Verdict, levels_verdict, worst
 from commands.checks.size_risk import assess
@@ -60,6 +62,8 @@ def lint_findings(context: PreflightContext) -> list[LintFinding]:
         )
         if statement is not None and statement.bookkeeping:
             continue
+        if finding.rule in EXISTING_TABLE_RULES and _on_a_new_table(context, statement):
+            continue
         placed = _finding(context, finding, statement)
         key = (placed.revision, placed.line, placed.sentence)
         if key in merged:
@@ -67,6 +71,20 @@ def lint_findings(context: PreflightContext) -> list[LintFinding]:
             placed = LintFinding(**{**earlier.__dict__, "rules": (*earlier.rules, *placed.rules)})
         merged[key] = placed
     return sorted(merged.values(), key=lambda f: (order[f.revision], f.line))
+
+
+# Rules about changing a table that holds rows: on a table this plan creates (the CREATE
+# TABLE itself, or a later change to it) nothing is locked for anyone, so they are noise.
+EXISTING_TABLE_RULES = frozenset({"prefer-text-field"})
+
+
+def _on_a_new_table(context: PreflightContext, statement: Statement | None) -> bool:
+    if statement is None or statement.table is None:
+        return False
+    if isinstance(statement.node, ast.CreateStmt):
+        return True
+    size = context.table_sizes.get(statement.table)
+    return size is not None and not size.exists
 
 
 def _finding(

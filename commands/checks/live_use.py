@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pglast
 import psycopg
@@ -195,7 +196,8 @@ class _Catalog:
             return self.tables.get((name.schema, name.name))
         same = [entry for (_, table), entry in self.tables.items() if table == name.name]
         visible = [entry for entry in same if entry[0]]
-        return (visible or same or [None])[0]
+        found = visible or same
+        return found[0] if found else None
 
     def columns_of(self, name: SqlName) -> frozenset[str] | None:
         entry = self._entry(name)
@@ -207,7 +209,10 @@ class _Catalog:
 
 
 def _result(
-    search: _Search, changes: list[BreakingChange], settings: LiveUseSettings, data: dict
+    search: _Search,
+    changes: list[BreakingChange],
+    settings: LiveUseSettings,
+    data: dict[str, Any],
 ) -> CheckResult:
     source = search.source
     level = Level.FAIL if settings.mode is LiveUseMode.FAIL else Level.WARN

@@ -21,6 +21,7 @@ from pglast.enums import AlterTableType
 
 from commands.checks.catalog import CatalogObject, CatalogSnapshot, snapshot_catalog
 from commands.checks.framework import CheckResult, Verdict
+from commands.checks.sql_names import relname
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession
 from commands.migration.script.revision_file import review_file
@@ -153,14 +154,14 @@ def _creations(node: Any) -> Iterator[tuple[str, str, bool, str]]:
         drop = f"DROP INDEX CONCURRENTLY {node.idxname}"
         yield "index", node.idxname, bool(node.if_not_exists), drop
     elif isinstance(node, ast.CreateStmt):
-        table = node.relation.relname
+        table = relname(node.relation)
         yield "table", table, bool(node.if_not_exists), f"DROP TABLE {table}"
     elif isinstance(node, ast.CreateTrigStmt):
-        table = node.relation.relname
+        table = relname(node.relation)
         drop = f"DROP TRIGGER {node.trigname} ON {table}"
         yield "trigger", f"{table}|{node.trigname}", bool(node.replace), drop
     elif isinstance(node, ast.AlterTableStmt):
-        table = node.relation.relname
+        table = relname(node.relation)
         for command in node.cmds or ():
             if command.subtype == AlterTableType.AT_AddColumn:
                 column = command.def_.colname

@@ -20,6 +20,7 @@ from psycopg import sql
 from audit.store import Clock, utc_now
 from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
+from commands.checks.drift import check_drift
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
 from commands.checks.lint import check_lint
 from commands.checks.live_use import check_live_use
@@ -34,6 +35,7 @@ from commands.migration.runtime.runner import AlembicRunner, AlembicSession, Pro
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
+from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle, open_target
 
 LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
@@ -43,6 +45,7 @@ LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("replication", check_replication),
     Check("promotion", check_promotion),
     Check("live_use", check_live_use),
+    Check("drift", check_drift),
 )
 """The checks that read the live database: a run repeats them before it changes anything."""
 PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
@@ -64,6 +67,7 @@ def run_preflight(
     session: AlembicSession | None = None,
     checks: tuple[Check[PreflightContext], ...] = PREFLIGHT_CHECKS,
     known: tuple[ProjectState, Plan] | None = None,
+    schema_cache: ReplayCache | None = None,
 ) -> Report:
     """The pre-flight ``checks`` on ``handle`` for the move to ``to`` (default head / base).
 
@@ -74,6 +78,8 @@ def run_preflight(
     ``known`` is the state and plan the caller has just made (no second
     inspect; with its SQL, no child at all: a fleet plans once per group of
     members). The plan's SQL is rendered only when ``lint`` is among the checks.
+    ``schema_cache`` keeps the history's replayed schema for the ``drift`` check
+    (without it, this process's memory only).
     """
     needs_child = known is None or (
         any(check.name == "lint" for check in checks) and not has_preview(known[1])
@@ -90,6 +96,7 @@ def run_preflight(
                 session=own,
                 checks=checks,
                 known=known,
+                schema_cache=schema_cache,
             )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
@@ -117,6 +124,7 @@ def run_preflight(
         wants_sql = any(check.name == "lint" for check in checks)
         try:
             if known is None:
+                assert session is not None, "opened above: a plan not known needs the child"
                 state = session.inspect()
                 plan = plan_in_session(
                     session,
@@ -142,6 +150,7 @@ def run_preflight(
             plan=plan,
             environ=environ,
             open_other=open_other or _from_loaded_config(environ),
+            schema_cache=schema_cache or ReplayCache(None),
         )
         results += run_checks(checks, context, context.settings)
     return report(plan, version)
@@ -195,12 +204,15 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
         f"{rev.id}  {rev.message.splitlines()[0] if rev.message else ''}".rstrip()
         for rev in plan.revisions
     )
+    handed = state.handed.describe() if state.handed else None
+    details += (f"env.py gets {handed}",) if handed else ()
     data = {
         "current": list(state.current),
         "heads": list(heads),
         "destination": list(plan.destination),
         "pending": [rev.id for rev in plan.revisions],
         "version_table": recorded,
+        "env_py_url": handed,
     }
     return CheckResult("alembic", Verdict.PASS, summary, details, data)
 

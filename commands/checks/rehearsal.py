@@ -23,7 +23,8 @@ from datetime import datetime
 from audit.store import Clock, utc_now
 from commands.checks.framework import CheckResult, Verdict
 from commands.errors import AlembicError
-from commands.migration.runtime.runner import AlembicRunner, StepResult
+from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.runtime.stepping import StepResult
 from commands.migration.script.plan import Plan
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
@@ -112,7 +113,7 @@ def rehearse(
     failure = None
     env = {"PGOPTIONS": f"-c statement_timeout={postgres_interval(config.statement_timeout)}"}
     with make_scratch() as scratch:
-        runner = AlembicRunner(config.alembic, scratch.url)
+        runner = AlembicRunner(config.alembic, scratch.url, f"{config.name} (rehearsal)")
         try:
             with runner.session() as session:
                 current = session.current()

@@ -17,6 +17,7 @@ from pglast.enums import AlterTableType
 
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, levels_verdict
+from commands.checks.sql_names import relname
 from commands.checks.sql_statements import Statement
 from commands.migration.script.revision_file import Body, FileReview, review_file
 
@@ -44,7 +45,7 @@ def idempotency_items(statements: list[Statement]) -> Iterator[tuple[Level, str]
 
 def _not_idempotent(node: Any) -> Iterator[str]:
     if isinstance(node, sql_ast.CreateStmt) and not node.if_not_exists:
-        yield f"CREATE TABLE {node.relation.relname} without IF NOT EXISTS"
+        yield f"CREATE TABLE {relname(node.relation)} without IF NOT EXISTS"
     elif isinstance(node, sql_ast.IndexStmt) and not node.if_not_exists:
         yield f"CREATE INDEX {node.idxname or ''} without IF NOT EXISTS".replace("  ", " ")
     elif isinstance(node, sql_ast.DropStmt) and not node.missing_ok:

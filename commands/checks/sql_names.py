@@ -33,11 +33,17 @@ class SqlName:
 
     @classmethod
     def of_range_var(cls, node: ast.RangeVar) -> SqlName:
-        return cls(node.schemaname or None, node.relname)
+        return cls(node.schemaname or None, node.relname or "")
 
     @classmethod
-    def of_parts(cls, parts: Sequence[Any]) -> SqlName:
+    def of_parts(cls, parts: Sequence[Any] | None) -> SqlName:
         """From a list of ``String`` nodes (``DROP VIEW s.v``, ``my_func(…)``); a database
         name in front is ignored."""
-        names = [part.sval for part in parts if isinstance(part, ast.String)]
+        names = [part.sval or "" for part in parts or () if isinstance(part, ast.String)]
         return cls(names[-2] if len(names) > 1 else None, names[-1])
+
+
+def relname(relation: ast.RangeVar | None) -> str:
+    """The table a statement names. PostgreSQL's grammar always gives the statements read
+    here one; pglast's types leave every field optional."""
+    return (relation.relname or "") if relation is not None else ""

@@ -60,8 +60,8 @@ def parse_statements(
     are Alembic's bookkeeping, numbered 0."""
     bookkeeping_names = {version_table, version_table.rsplit(".", 1)[-1]}
     try:
-        parsed = [
-            (raw.stmt_location, raw.stmt_location + raw.stmt_len, raw.stmt)
+        parsed: list[tuple[int, int, Any]] = [
+            (raw.stmt_location or 0, (raw.stmt_location or 0) + (raw.stmt_len or 0), raw.stmt)
             for raw in pglast.parse_sql(sql)
         ]
     except pglast.parser.ParseError:
@@ -114,16 +114,16 @@ def tables_of(node: Any) -> tuple[str, ...]:
         names += _dropped_tables(node)
     for child in walk(node):
         if isinstance(child, ast.RangeVar):
-            names.append(qualified(child.schemaname, child.relname))
+            names.append(qualified(child.schemaname, child.relname or ""))
     return tuple(dict.fromkeys(names))
 
 
 def _dropped_tables(node: ast.DropStmt) -> list[str]:
     """``DROP TABLE t`` and ``DROP TRIGGER x ON t`` name their table as a list of strings."""
     if node.removeType == ObjectType.OBJECT_TABLE:
-        return [".".join(s.sval for s in obj) for obj in node.objects]
+        return [".".join(s.sval for s in obj) for obj in node.objects or ()]
     if node.removeType == ObjectType.OBJECT_TRIGGER:
-        return [".".join(s.sval for s in obj[:-1]) for obj in node.objects]
+        return [".".join(s.sval for s in obj[:-1]) for obj in node.objects or ()]
     return []
 
 
@@ -131,7 +131,7 @@ def walk(value: Any) -> Iterator[Any]:
     """Every AST node under ``value``, depth first, parents before children."""
     if isinstance(value, ast.Node):
         yield value
-        for attribute in value.__slots__:
+        for attribute in value.__slots__:  # type: ignore[attr-defined]  # pglast's stub of Node omits the __slots__ each node class has
             yield from walk(getattr(value, attribute))
     elif isinstance(value, tuple):
         for item in value:

@@ -25,7 +25,7 @@ import pglast
 from pglast import ast
 from pglast.enums import SetOperation
 
-from commands.checks.sql_names import SqlName
+from commands.checks.sql_names import SqlName, relname
 
 _DATA_STATEMENTS = (ast.SelectStmt, ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
 
@@ -165,15 +165,18 @@ class _Walker:
                 self.visit(cte.ctequery, scope)
         return scope
 
-    def _table(self, node: ast.RangeVar, scope: _Scope) -> SqlName | None:
+    def _table(self, node: ast.RangeVar | None, scope: _Scope) -> SqlName | None:
         """A ``FROM`` table entered into ``scope`` (a CTE's name is not a table)."""
+        if node is None:  # what pglast's types allow; no statement read here has none
+            return None
         alias = node.alias.aliasname if node.alias is not None else None
-        if node.schemaname is None and scope.is_cte(node.relname):
-            scope.entries.append((alias or node.relname, None))
+        name = relname(node)
+        if node.schemaname is None and scope.is_cte(name):
+            scope.entries.append((alias or name, None))
             return None
         table = SqlName.of_range_var(node)
         self.relations.add(table)
-        scope.entries.append((alias or node.relname, table))
+        scope.entries.append((alias or name, table))
         return table
 
     def _from(self, items: Any, scope: _Scope) -> None:
@@ -195,10 +198,10 @@ class _Walker:
                 conditions.append(ast.ColumnRef(fields=(name,)))
         elif isinstance(item, ast.RangeSubselect):
             self.visit(item.subquery, scope)
-            scope.entries.append((item.alias.aliasname if item.alias else "", None))
+            scope.entries.append(((item.alias.aliasname if item.alias else "") or "", None))
         elif isinstance(item, ast.RangeFunction):
             self.visit(item.functions, scope)
-            scope.entries.append((item.alias.aliasname if item.alias else "", None))
+            scope.entries.append(((item.alias.aliasname if item.alias else "") or "", None))
         else:
             self.visit(item, scope)
 
@@ -274,7 +277,7 @@ class _Walker:
             return
         fields = node.fields or ()
         star = bool(fields) and isinstance(fields[-1], ast.A_Star)
-        names = [f.sval for f in fields if isinstance(f, ast.String)]
+        names = [f.sval or "" for f in fields if isinstance(f, ast.String)]
         column = None if star else (names.pop() if names else None)
         if column is None and not star:
             return

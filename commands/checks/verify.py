@@ -34,6 +34,7 @@ from commands.checks.framework import (
     run_checks,
 )
 from commands.checks.health_probe import probe_health
+from commands.checks.models import CompareModels, check_models
 from commands.checks.prediction import unpredictable
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
@@ -61,6 +62,7 @@ class VerifyContext:
     after: CatalogSnapshot
     conn: psycopg.Connection
     sql_preview: SqlPreview | None = None
+    compare_models: CompareModels | None = None
 
     @cached_property
     def statements(self) -> dict[str, list[Statement]]:
@@ -200,9 +202,15 @@ def check_smoke_sql(context: VerifyContext) -> CheckResult:
     )
 
 
+def check_models_after_run(context: VerifyContext) -> CheckResult:
+    assert context.compare_models is not None
+    return check_models(context.compare_models)
+
+
 VERIFY_CHECKS: tuple[Check[VerifyContext], ...] = (
     Check("invalid_indexes", check_invalid_indexes),
     Check("catalog", check_catalog),
+    Check("models", check_models_after_run),
     Check("row_counts", check_row_counts),
     Check("health", check_health),
     Check("smoke_sql", check_smoke_sql),
@@ -216,15 +224,31 @@ def verify_after_run(
     *,
     clock: Clock = utc_now,
     read_current: Callable[[], tuple[str, ...]] | None = None,
+    compare_models: CompareModels | None = None,
     sql_preview: SqlPreview | None = None,
+    after: CatalogSnapshot | None = None,
 ) -> Report:
-    """Verify ``handle`` after ``plan`` ran, against the snapshot taken ``before`` it.
+    """Verify ``handle`` after ``plan`` ran, against the snapshot taken ``before`` it
+    (and ``after`` it, when the caller took that one too; else now).
 
-    ``read_current`` reads the version table (a run asks its own Alembic child;
-    by default a child is started), ``sql_preview`` renders the plan's SQL if
-    it has none. Never raises for what it finds; a failing report carries the
-    rollback paths.
+    ``read_current`` reads the version table and ``compare_models`` compares
+    env.py's ``target_metadata`` with the database (a run asks its own Alembic
+    child; without them one child is started for both), ``sql_preview`` renders
+    the plan's SQL if it has none. Never raises for what it finds; a failing
+    report carries the rollback paths.
     """
+    if read_current is None or compare_models is None:
+        with AlembicRunner.for_target(handle).session() as own:
+            return verify_after_run(
+                handle,
+                plan,
+                before,
+                clock=clock,
+                read_current=read_current or own.current,
+                compare_models=compare_models or own.compare_models,
+                sql_preview=sql_preview,
+                after=after,
+            )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
     try:
@@ -233,10 +257,10 @@ def verify_after_run(
         results.append(CheckResult("revision", Verdict.FAIL, str(exc)))
     else:
         with conn:
-            reader = read_current or AlembicRunner.for_target(handle).current
-            results.append(_check_revision(reader, plan))
-            after = snapshot_with(conn, watch_tables=handle.config.watch_tables, clock=clock)
-            context = VerifyContext(handle, plan, before, after, conn, sql_preview)
+            results.append(_check_revision(read_current, plan))
+            if after is None:
+                after = snapshot_with(conn, watch_tables=handle.config.watch_tables, clock=clock)
+            context = VerifyContext(handle, plan, before, after, conn, sql_preview, compare_models)
             results += run_checks(VERIFY_CHECKS, context, handle.config.checks)
     report = Report(
         phase=Phase.VERIFICATION,

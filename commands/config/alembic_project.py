@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commands.config.table import ConfigTable
+from commands.postgres.drivers import DRIVER_MODULES
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 INI_SECTION = re.compile(r"^[^\[\]\s][^\[\]]*$")
@@ -18,6 +19,7 @@ INI_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
 X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
 BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
+SQLALCHEMY_URL = "sqlalchemy.url"
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,11 @@ class AlembicProject:
     section: str = "alembic"
     x_args: tuple[str, ...] = ()
     url_env_names: tuple[str, ...] = ()
-    url_ini_options: tuple[str, ...] = ()
+    url_ini_options: tuple[str, ...] = (SQLALCHEMY_URL,)  # (): sqlalchemy.url left unset
     child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
     working_dir: Path | None = None
     flask_app: str | None = None  # "package.module:create_app": env.py runs in its app context
+    driver: str | None = None  # SQLAlchemy's name ("asyncpg"): env.py's URL names it
 
 
 def parse_alembic_project(table: ConfigTable) -> AlembicProject:
@@ -44,11 +47,14 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
     script_location = table.path("script_location")
     if config_file is None and script_location is None:
         raise table.error("alembic_config", "set alembic_config, script_location or both")
-    for key, path in (("alembic_config", config_file), ("script_location", script_location)):
-        if path is not None and not path.exists():
-            raise table.error(key, f"{path} does not exist")
-    if script_location is not None and not (script_location / "env.py").exists():
-        raise table.error("script_location", f"{script_location} has no env.py")
+    if config_file is not None and not config_file.exists():
+        table.report("alembic_config", f"{config_file} does not exist")
+        config_file = None
+    if script_location is not None and not script_location.exists():
+        table.report("script_location", f"{script_location} does not exist")
+        script_location = None
+    elif script_location is not None and not (script_location / "env.py").exists():
+        table.report("script_location", f"{script_location} has no env.py")
     working_dir = table.path("working_dir")
     if working_dir is not None and not working_dir.is_dir():
         raise table.error("working_dir", f"{working_dir} is not a folder")
@@ -64,11 +70,25 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
         section=section,
         x_args=table.strings("x_args", (), X_ARG),
         url_env_names=table.strings("url_env_names", (), ENV_NAME),
-        url_ini_options=table.strings("url_ini_options", (), INI_OPTION),
+        url_ini_options=table.strings("url_ini_options", (SQLALCHEMY_URL,), INI_OPTION),
         child_env=_child_env(table),
         working_dir=working_dir,
         flask_app=flask_app,
+        driver=_driver(table),
     )
+
+
+def _driver(table: ConfigTable) -> str | None:
+    """``driver``: one of SQLAlchemy's PostgreSQL drivers, for env.py's URL."""
+    driver: str | None = table.string("driver", None)
+    if driver is not None and driver not in DRIVER_MODULES:
+        table.report(
+            "driver",
+            f"{driver!r} is not one of SQLAlchemy's PostgreSQL drivers"
+            f" ({', '.join(DRIVER_MODULES)})",
+        )
+        return None
+    return driver
 
 
 def _ini_sections(path: Path) -> set[str]:

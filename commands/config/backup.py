@@ -74,7 +74,7 @@ def parse_backup_destination(table: ConfigTable) -> str:
 
 
 def _compression(table: ConfigTable) -> str:
-    text = table.string("backup_compression", DEFAULT_COMPRESSION)
+    text: str = table.string("backup_compression", DEFAULT_COMPRESSION)
     if parse_compression(text) is None:
         raise table.error(
             "backup_compression",

@@ -24,9 +24,11 @@ OPTIONAL_CHECKS = (
     "locks",
     "promotion",
     "live_use",
+    "drift",
     "rehearsal",
     "invalid_indexes",
     "catalog",
+    "models",
     "row_counts",
     "health",
     "smoke_sql",
@@ -66,12 +68,12 @@ def parse_check_settings(table: ConfigTable) -> CheckSettings:
         skip=frozenset(skip),
         small_table_rows=table.integer("small_table_rows", defaults.small_table_rows),
         large_table_rows=table.integer("large_table_rows", defaults.large_table_rows, minimum=1),
-        small_table_size=_size(table, "small_table_size", "10MB"),
-        large_table_size=_size(table, "large_table_size", "1GB"),
+        small_table_size=_required_size(table, "small_table_size", "10MB"),
+        large_table_size=_required_size(table, "large_table_size", "1GB"),
         long_transaction=table.duration("long_transaction", "5min"),
         idle_in_transaction=table.duration("idle_in_transaction", "1min"),
         disk_headroom=_size(table, "disk_headroom", None),
-        replication_lag_bytes=_size(table, "replication_lag_bytes", "64MB"),
+        replication_lag_bytes=_required_size(table, "replication_lag_bytes", "64MB"),
         max_row_drop=_fraction(table, "max_row_drop", defaults.max_row_drop),
     )
     if settings.small_table_rows > settings.large_table_rows:
@@ -80,6 +82,13 @@ def parse_check_settings(table: ConfigTable) -> CheckSettings:
         raise table.error("small_table_size", "must not be more than large_table_size")
     table.reject_unknown()
     return settings
+
+
+def _required_size(table: ConfigTable, key: str, default: str) -> int:
+    """A size with a default, so always one."""
+    size = _size(table, key, default)
+    assert size is not None, "a default size is always parsed"
+    return size
 
 
 def _size(table: ConfigTable, key: str, default: str | None) -> int | None:

@@ -2,7 +2,9 @@
 
 Each reader checks the type (and a pattern, a minimum, a duration's form) and
 remembers the key, so ``reject_unknown`` can refuse a typo with a "did you
-mean" once every known key was read. The settings modules (``config``,
+mean" once every known key was read. A wrong value is reported to the file's
+list of problems and its default read instead, so one pass finds every wrong
+key of the file (``parse_config`` raises them together). The settings modules (``config``,
 ``backup_settings``, ``check_settings``, ``schedule_settings``) all read
 through it.
 """
@@ -45,15 +47,32 @@ SECRET_EXAMPLES = {
 class ConfigTable:
     """Typed reads from one TOML table that remember which keys were used."""
 
-    def __init__(self, source: str, prefix: str, data: Mapping[str, Any], base: Path) -> None:
+    def __init__(
+        self,
+        source: str,
+        prefix: str,
+        data: Mapping[str, Any],
+        base: Path,
+        problems: list[ConfigError] | None = None,
+    ) -> None:
         self.source = source
         self.prefix = prefix
         self.data = data
         self.base = base
         self.used: set[str] = set()
+        self.problems: list[ConfigError] = [] if problems is None else problems
+
+    def child(self, key: str, data: Mapping[str, Any]) -> ConfigTable:
+        """The table under ``key`` (``[targets.NAME.checks]``), reporting to the same list."""
+        prefix = f"{self.prefix}.{key}" if self.prefix else key
+        return ConfigTable(self.source, prefix, data, self.base, self.problems)
 
     def error(self, key: str, problem: str) -> ConfigError:
         return ConfigError(self.source, f"{self.prefix}.{key}" if self.prefix else key, problem)
+
+    def report(self, key: str, problem: str) -> None:
+        """A wrong value: noted, and reading goes on (the file is refused at the end)."""
+        self.problems.append(self.error(key, problem))
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         self.used.add(key)
@@ -65,19 +84,25 @@ class ConfigTable:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             kinds = kind if isinstance(kind, tuple) else (kind,)
             expected = " or ".join(type_name(k) for k in kinds)
-            raise self.error(key, f"must be {expected}, not {type_name(type(value))}")
+            problem = f"must be {expected}, not {type_name(type(value))}"
+            if default is REQUIRED:
+                raise self.error(key, problem)
+            self.report(key, problem)
+            return default
         return value
 
     def string(self, key: str, default: Any = None, pattern: re.Pattern[str] | None = None) -> Any:
         value = self.get(key, str, default)
         if isinstance(value, str) and pattern is not None and not pattern.match(value):
-            raise self.error(key, f"{value!r} is not valid (expected {pattern.pattern})")
+            self.report(key, f"{value!r} is not valid (expected {pattern.pattern})")
+            return default
         return value
 
     def integer(self, key: str, default: Any, minimum: int = 0) -> int:
         value = self.get(key, int, default)
         if value < minimum:
-            raise self.error(key, f"must be at least {minimum}, not {value}")
+            self.report(key, f"must be at least {minimum}, not {value}")
+            return int(default)
         return int(value)
 
     def duration(self, key: str, default: str) -> float:
@@ -85,23 +110,26 @@ class ConfigTable:
         try:
             seconds = parse_duration(text)
         except ValueError as exc:
-            raise self.error(key, str(exc)) from None
+            self.report(key, str(exc))
+            return _seconds_or_zero(default)
         if seconds <= 0:
-            raise self.error(key, "must be longer than zero")
+            self.report(key, "must be longer than zero")
+            return _seconds_or_zero(default)
         return seconds
 
     def strings(
         self, key: str, default: tuple[str, ...] = (), pattern: re.Pattern[str] | None = None
     ) -> tuple[str, ...]:
         values = self.get(key, list, list(default))
+        wrong = False
         for index, value in enumerate(values):
             if not isinstance(value, str):
-                raise self.error(
-                    f"{key}[{index}]", f"must be a string, not {type_name(type(value))}"
-                )
-            if pattern is not None and not pattern.match(value):
-                raise self.error(f"{key}[{index}]", f"{value!r} is not valid")
-        return tuple(values)
+                self.report(f"{key}[{index}]", f"must be a string, not {type_name(type(value))}")
+                wrong = True
+            elif pattern is not None and not pattern.match(value):
+                self.report(f"{key}[{index}]", f"{value!r} is not valid")
+                wrong = True
+        return tuple(default) if wrong else tuple(values)
 
     def path(self, key: str, default: Any = None) -> Path | None:
         text = self.string(key, default)
@@ -123,11 +151,20 @@ class ConfigTable:
                 )
 
     def reject_unknown(self) -> None:
+        """Report every key no reader asked for, with the known key it resembles."""
         for key in self.data:
             if key not in self.used:
                 hint = difflib.get_close_matches(key, sorted(self.used), n=1)
                 suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise self.error(key, f"is not a known key{suffix}")
+                self.report(key, f"is not a known key{suffix}")
+
+
+def _seconds_or_zero(default: str) -> float:
+    """What a wrong duration reads as meanwhile (the file is refused anyway)."""
+    try:
+        return parse_duration(default)
+    except ValueError:
+        return 0.0
 
 
 def type_name(kind: type) -> str:

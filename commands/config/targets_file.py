@@ -25,6 +25,7 @@ from commands.config.backup import (
     parse_backup_settings,
 )
 from commands.config.checks import CheckSettings, parse_check_settings
+from commands.config.drift import DriftSettings, parse_drift_keys
 from commands.config.fleet import (
     FleetSettings,
     MemberOf,
@@ -34,9 +35,9 @@ from commands.config.fleet import (
 )
 from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
-from commands.config.table import HTTP_URL, REQUIRED, ConfigTable
+from commands.config.table import HTTP_URL, ConfigTable
 from commands.config.windows import Window
-from commands.errors import ConfigError, UnknownTargetError
+from commands.errors import ConfigError, ConfigErrors, UnknownTargetError
 from commands.state.location import StateLocation
 from commands.state.vocabulary import ChecklistItem
 
@@ -79,6 +80,7 @@ max_duration = "10min"
 windows = [{windows}]
 allow_outside_windows = true
 reminders = ["10min"]
+drift_ignore = ["pg_stat_statements"]  # installed for the live-use evidence, not by a revision
 
 [targets.tenants]
 description = "a small fleet: four tenant databases on the same embedded PostgreSQL"
@@ -177,6 +179,8 @@ class TargetConfig:
     # the application's live use of what a migration changes, and the watch after a run
     live_use: LiveUseSettings = field(default_factory=LiveUseSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    # the live schema against its history: before a run, and swept on a schedule
+    drift: DriftSettings = field(default_factory=DriftSettings)
     # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
     queue: str = DEFAULT_QUEUE
 
@@ -262,6 +266,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_schedule_keys(table),
         fleet=fleet,
         **parse_live_use_keys(table),
+        **parse_drift_keys(table),
         queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
     )
     if not target.approvers:
@@ -274,9 +279,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
 def _check_keys(table: ConfigTable) -> dict[str, Any]:
     """The keys the pre-flight checks and the post-run verification read."""
     health_url = table.string("health_url", None, HTTP_URL)
-    checks = ConfigTable(
-        table.source, f"{table.prefix}.checks", table.get("checks", dict, {}), table.base
-    )
+    checks = table.child("checks", table.get("checks", dict, {}))
     return {
         "health_url": health_url,
         "smoke_sql": table.strings("smoke_sql", (), NON_BLANK),
@@ -369,24 +372,49 @@ def parse_config(text: str, *, source: str, base: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"is not valid TOML: {exc}") from None
-    _check_tables(source, data)
-    root = ConfigTable(source, "", data, base)
-    bot = _bot_settings(ConfigTable(source, "bot", root.get("bot", dict, {}), base))
-    raw_targets = root.get("targets", dict, REQUIRED)
-    if not raw_targets:
-        raise ConfigError(source, "targets", "define at least one [targets.NAME] table")
+    problems: list[ConfigError] = []
+    root = ConfigTable(source, "", data, base, problems)
+    _check_tables(source, data, problems)
+    bot = _bot_settings(root.child("bot", root.get("bot", dict, {})))
+    raw_targets = root.get("targets", dict, {})
+    if "targets" not in data and not problems:  # a misspelt [target.x] table says why
+        problems.append(ConfigError(source, "targets", "is required"))
+    elif not raw_targets and isinstance(data.get("targets"), dict):
+        problems.append(ConfigError(source, "targets", "define at least one [targets.NAME] table"))
     targets = {}
     for name, raw in raw_targets.items():
-        if not isinstance(raw, dict):
-            raise ConfigError(source, f"targets.{name}", "must be a table")
-        targets[name] = _target(name, ConfigTable(source, f"targets.{name}", raw, base))
-    _check_promotion_gates(source, targets)
-    _check_child_env(source, targets)
+        try:
+            if not isinstance(raw, dict):
+                raise ConfigError(source, f"targets.{name}", "must be a table")
+            targets[name] = _target(name, root.child(f"targets.{name}", raw))
+        except ConfigError as exc:  # this target stops here; the others are still read
+            problems.append(exc)
+    for check in (_check_promotion_gates, _check_child_env):
+        try:
+            check(source, targets)
+        except ConfigError as exc:
+            problems.append(exc)
+    if problems:
+        raise ConfigErrors(source, _first_per_key(problems))
     return Config(path=source, bot=bot, targets=targets)
 
 
-def _check_tables(source: str, data: Mapping[str, Any]) -> None:
-    """Refuse a table other than ``[bot]`` and ``[targets.NAME]``, with the one meant."""
+def _first_per_key(problems: list[ConfigError]) -> list[ConfigError]:
+    """One problem per key: a wrong value read as its default may make a later check of the
+    same key complain too (``approvers[0]`` invalid, then ``approvers`` empty)."""
+    seen: set[str] = set()
+    kept = []
+    for problem in problems:
+        key = re.sub(r"\[\d+\]$", "", problem.key or "")
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(problem)
+    return kept
+
+
+def _check_tables(source: str, data: Mapping[str, Any], problems: list[ConfigError]) -> None:
+    """Report a table other than ``[bot]`` and ``[targets.NAME]``, with the one meant."""
     for key, value in data.items():
         if key in TABLES:
             continue
@@ -396,7 +424,7 @@ def _check_tables(source: str, data: Mapping[str, Any]) -> None:
         else:
             meant = f"[{hint[0]}]" if hint and hint[0] == "bot" else "[targets.NAME]"
         suffix = f" (did you mean {meant}?)" if hint else " (expected [bot] and [targets.NAME])"
-        raise ConfigError(source, key, f"is not a known table{suffix}")
+        problems.append(ConfigError(source, key, f"is not a known table{suffix}"))
 
 
 def demo_config(base: Path | None = None) -> Config:

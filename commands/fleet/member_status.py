@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from commands.migration.script.plan import Status
+
+SURVEY_PARALLEL = 8  # members read at once (read-only: a connection each)
+NAMES_IN_LINE = 4
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,9 @@ class FleetStatus:
 
 def _most(entry: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[int, tuple[str, ...]]:
     return (-len(entry[1]), entry[0])
+
+
+def names(members: Sequence[str], shown: int = NAMES_IN_LINE) -> str:
+    """``acme, globex, initech and 12 more``."""
+    head = ", ".join(members[:shown])
+    return f"{head} and {len(members) - shown} more" if len(members) > shown else head

@@ -16,13 +16,13 @@ from typing import Any
 
 from commands.checks import CheckResult, Phase, Report, Verdict
 from commands.checks.framework import worst
+from commands.fleet.member_status import names
 from commands.fleet.set_plan import Group
 from commands.fleet.survey import MemberSurvey
 from commands.migration.script.plan import Plan
 from commands.units import format_bytes
 
 MEMBERS_LISTED = 40  # members named per check before "… and N more"
-NAMES_IN_LINE = 4
 
 
 def set_report(
@@ -88,12 +88,6 @@ def _group_line(group: Group) -> str:
     start = ", ".join(group.from_revisions) or "base"
     what = f"{len(group.revisions)} revision(s)" if group.revisions else "nothing to do"
     return f"{len(group.members)} at {start}: {what} — {names(group.members)}"
-
-
-def names(members: Sequence[str], shown: int = NAMES_IN_LINE) -> str:
-    """``acme, globex, initech and 12 more``."""
-    head = ", ".join(members[:shown])
-    return f"{head} and {len(members) - shown} more" if len(members) > shown else head
 
 
 def largest(surveys: Sequence[MemberSurvey]) -> MemberSurvey | None:

@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
-from commands.fleet.member_status import FleetStatus, MemberStatus
-from commands.fleet.survey import SURVEY_PARALLEL
+from commands.fleet.member_status import SURVEY_PARALLEL, FleetStatus, MemberStatus
 from commands.migration.planning import project_state, status
 from commands.migration.runtime.runner import ProjectState
 from commands.migration.script.plan import Status

@@ -22,13 +22,14 @@ from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import MigrateBotError
+from commands.fleet.member_status import SURVEY_PARALLEL
 from commands.migration.planning import member_state, plan_in_session, project_state
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
+from commands.schema.replay_cache import ReplayCache, replay_cache
 from commands.targets import TargetHandle, TargetOpener
 
-SURVEY_PARALLEL = 8  # members checked at once (read-only: a connection each)
 MEMBER_CHECKS = tuple(check for check in PREFLIGHT_CHECKS if check.name != "lint")
 GoalOf = Callable[[str], str | None]
 
@@ -109,7 +110,7 @@ def survey_members(
         return [_unplanned(m, h, str(exc), clock) for m, h in handles.items()]
     with AlembicRunner.for_target(opened[0]).session() as session:
         plans = _Plans(session, project, direction, sql or checks)
-        survey = _Survey(plans, goal_of, clock, checks)
+        survey = _Survey(plans, goal_of, clock, checks, replay_cache(config))
         with ThreadPoolExecutor(min(SURVEY_PARALLEL, len(members))) as pool:
             return list(pool.map(lambda m: survey.member(m, handles[m]), members))
 
@@ -120,6 +121,7 @@ class _Survey:
     goal_of: GoalOf
     clock: Clock
     checks: bool
+    schema_cache: ReplayCache
 
     def member(self, name: str, handle: TargetHandle | MigrateBotError) -> MemberSurvey:
         if not isinstance(handle, TargetHandle):
@@ -137,6 +139,7 @@ class _Survey:
                 direction=self.plans.direction,
                 clock=self.clock,
                 checks=MEMBER_CHECKS,
+                schema_cache=self.schema_cache,
             )
             return MemberSurvey(name, report, handle=handle)
         if not self.checks:
@@ -148,6 +151,7 @@ class _Survey:
             clock=self.clock,
             checks=MEMBER_CHECKS,
             known=(state, plan),
+            schema_cache=self.schema_cache,
         )
         return MemberSurvey(name, report, handle=handle)
 

@@ -67,11 +67,11 @@ async def settle_stalled(
             log.warning("the run of %s (job %s) stalled: its worker died", request_id, job.id)
             if not await utils.sync_to_async(settle_run, str(request_id), str(target)):
                 continue
+        if job.id is None:  # a job read from the table always has its id
+            continue
         try:
             await app.job_manager.finish_job_by_id_async(
-                job_id=job.id,
-                status=Status.FAILED,
-                delete_job=False,  # type: ignore[arg-type]
+                job_id=job.id, status=Status.FAILED, delete_job=False
             )
         except procrastinate_errors.ConnectorException:  # another worker closed it first
             continue

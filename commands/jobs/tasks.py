@@ -32,7 +32,8 @@ class JobHandlers(Protocol):
 
 
 def _handlers(context: JobContext) -> JobHandlers:
-    return context.additional_context["handlers"]  # type: ignore[no-any-return]
+    handlers: JobHandlers = context.additional_context["handlers"]
+    return handlers
 
 
 @tasks.task(name="interaction", pass_context=True)

@@ -8,6 +8,7 @@ pipeline runs it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -70,7 +71,7 @@ def member_state(handle: TargetHandle, project: ProjectState) -> tuple[ProjectSt
     with connect(handle.database) as conn:
         major, minor = server_version(conn)
         current = _version_table(conn, project.version_table)
-    return ProjectState(project.graph, current, project.version_table), f"{major}.{minor}"
+    return dataclasses.replace(project, current=current), f"{major}.{minor}"
 
 
 def _version_table(conn: psycopg.Connection, table: str) -> tuple[str, ...]:

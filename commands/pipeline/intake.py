@@ -37,6 +37,7 @@ from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
 from commands.pipeline.watch import record_intake_sample
 from commands.requests import ProposalError, Request
+from commands.schema.replay_cache import replay_cache
 from commands.state.vocabulary import RequestKind
 from commands.targets import TargetHandle
 from commands.units import format_bytes
@@ -140,7 +141,12 @@ def _check_database(
         return _Checked(report, plan, fingerprint, handle)
     direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
     report = run_preflight(
-        handle, to=goal, direction=direction, clock=context.clock, open_other=context.target
+        handle,
+        to=goal,
+        direction=direction,
+        clock=context.clock,
+        open_other=context.target,
+        schema_cache=replay_cache(context.config),
     )
     if report.plan is None:
         failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -294,7 +294,7 @@ class MemberWaves:
         kind: FleetUpdateKind,
         state: MemberState,
         message: str,
-        data: dict[str, object] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         self._emit(
             turn.request,
@@ -345,7 +345,7 @@ class MemberWaves:
         wave: int | None = None,
         member: str | None = None,
         state: MemberState | None = None,
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         update = FleetUpdate(
             request_id=request.id,

@@ -93,6 +93,7 @@ class RunOutcome:
     verification: tuple[str, ...] = ()  # one line per check, for the thread
     leftovers: tuple[str, ...] = ()  # what a failed revision left behind, with fixes
     rollback: tuple[RollbackOffer, ...] = ()
+    schema: str | None = None  # what the run did to the schema: "2 tables changed, …"
 
     @property
     def duration_s(self) -> float:

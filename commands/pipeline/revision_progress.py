@@ -10,7 +10,6 @@ and retries are recorded when they matter and reported as progress.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from commands.migration.runtime.executor import RevisionEvent
@@ -30,8 +29,10 @@ class StepReporter(Protocol):
 
     limits: RunLimits
     applied: list[AppliedRevision]
-    record_many: Callable[[list[StepRecord]], None]
-    emit: Callable[..., None]
+
+    def record_many(self, steps: list[StepRecord]) -> None: ...
+
+    def emit(self, step: RunStep, kind: UpdateKind, message: str, **fields: Any) -> None: ...
 
 
 class RevisionProgress:

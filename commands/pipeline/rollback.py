@@ -18,6 +18,12 @@ def rollback_offers(outcome: RunOutcome, plan: Plan) -> RunOutcome:
     """``outcome`` with the ways back a failed or aborted run has (none on success)."""
     if outcome.succeeded:
         return outcome
+    return replace(outcome, rollback=offers_from(outcome, plan))
+
+
+def offers_from(outcome: RunOutcome, plan: Plan) -> tuple[RollbackOffer, ...]:
+    """Back to where the run started (when the database moved), and its backup: for a run
+    that ended badly, or one whose watch saw the application regress."""
     offers: list[RollbackOffer] = []
     moved = outcome.database_revisions is None or set(outcome.database_revisions) != set(
         outcome.from_revisions
@@ -42,4 +48,4 @@ def rollback_offers(outcome: RunOutcome, plan: Plan) -> RunOutcome:
                 " (rows written since are lost)",
             )
         )
-    return replace(outcome, rollback=tuple(offers))
+    return tuple(offers)

@@ -247,6 +247,7 @@ def _finish(
     started_at: datetime,
 ) -> RunOutcome:
     request = stages.request
+    stages.keep_schema_diff()  # a run that failed after its snapshot keeps its diff too
     database_revisions = stages.read_database_revisions()
     outcome = RunOutcome(
         request_id=request.id,
@@ -264,6 +265,7 @@ def _finish(
         backup=stages.backup_summary,
         verification=stages.verification,
         leftovers=stages.leftovers,
+        schema=stages.schema_summary,
     )
     outcome = rollback_offers(outcome, stages.plan)
     _record_outcome(

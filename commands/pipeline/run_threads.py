@@ -31,7 +31,7 @@ RefusalSink = Callable[[str, MigrateBotError], None]
 class Runs(Protocol):
     """Where approved requests are run: this process's ``RunThreads``, or a job queue."""
 
-    def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> object:
+    def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> None:
         """Start (or queue) the run; raises ``MigrateBotError`` when it cannot."""
 
     def cancel(self, request_id: str) -> bool:
@@ -89,7 +89,11 @@ class RunThreads:
         self._active: dict[str, _Active] = {}
         self._lock = threading.Lock()
 
-    def submit(
+    def submit(self, request_id: str, target: str, *, until: datetime | None = None) -> None:
+        """Start running ``request_id`` in the background (``Runs``); as ``start``."""
+        self.start(request_id, target, until=until)
+
+    def start(
         self,
         request_id: str,
         target: str,

@@ -11,10 +11,15 @@ explaining a removal, a failed revision's leftovers).
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
+from audit.store import StoreError
 from commands.backup.records import BackupRecord, Progress
 from commands.backup.restore import restore_backup
 from commands.backup.take import take_backup
@@ -29,7 +34,7 @@ from commands.checks import (
     verify_after_run,
 )
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
-from commands.errors import AlembicError, MigrateBotError
+from commands.errors import AlembicError, MigrateBotError, ProjectError
 from commands.migration.planning import with_sql
 from commands.migration.runtime.executor import RevisionCallbacks, execute_revisions
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
@@ -44,9 +49,17 @@ from commands.pipeline.revision_progress import RevisionProgress
 from commands.pipeline.settings import execution_settings
 from commands.postgres.connections import connect, server_version
 from commands.requests.run_events import StepRecord
+from commands.schema.evidence import record_schema_diff
+from commands.schema.model import IgnoreRules
+from commands.schema.replay_cache import replay_cache
+from commands.schema.run_diff import schema_changes
+from commands.state.audit_reading import AuditLogBusyError
+from commands.state.schema_diffs import SchemaDiffs
 from commands.state.vocabulary import StepStatus
 from commands.targets import TargetHandle
 from commands.units import format_bytes, format_duration
+
+log = logging.getLogger(__name__)
 
 
 class StageFailed(MigrateBotError):
@@ -87,6 +100,7 @@ class Stages:
         self.backup_summary: dict[str, Any] | None = None
         self.verification: tuple[str, ...] = ()
         self.leftovers: tuple[str, ...] = ()
+        self.schema_summary: str | None = None  # "2 tables changed", once the diff is kept
         self.server_version: str | None = None
 
     # reporting ---------------------------------------------------------------
@@ -142,6 +156,7 @@ class Stages:
             session=self.session,
             checks=checks,
             known=(self.state, self.plan) if self.state is not None else None,
+            schema_cache=replay_cache(self.context.config),
         )
         if report.plan is not None:
             self.plan = report.plan  # with its SQL when lint rendered it
@@ -237,7 +252,15 @@ class Stages:
             self.leftovers = self._describe_leftovers(revision)
         tail = f"; left behind: {'; '.join(self.leftovers)}" if self.leftovers else ""
         reason = str(error).removeprefix(revision.id + ": ")
-        return f"{revision.id} ({revision_file_name(revision)}) failed: {reason}{tail}"
+        place = revision_file_name(revision)
+        project = _project_error(error)
+        as_raised = project is not None and reason == str(project).removeprefix(revision.id + ": ")
+        if project is not None and as_raised:
+            # the run's messages name the target and the revision: say the line and the cause
+            path, _, line = (project.where or "").rpartition(":")
+            place += f":{line}" if path.endswith(place) and line.isdigit() else ""
+            reason = project.detail + (f" — {project.hint}" if project.hint else "")
+        return f"{revision.id} ({place}) failed: {reason}{tail}"
 
     def _leftovers_of(self, revision: Revision) -> str | None:
         """For the retry guard: what a failed attempt left that a retry would trip on."""
@@ -261,13 +284,17 @@ class Stages:
         step = RunStep.VERIFY
         self.begin(step, "verifying the result")
         assert self.snapshot is not None
+        after = snapshot_catalog(self.handle.database, watch_tables=self.handle.config.watch_tables)
+        self.keep_schema_diff(after)
         report = verify_after_run(
             self.handle,
             self.plan,
             self.snapshot,
             clock=self.context.clock,
-            read_current=self.session.current,
+            read_current=lambda: self.session.current(step="verifying the result"),
+            compare_models=self.session.compare_models,
             sql_preview=self._with_sql,
+            after=after,
         )
         self._record_report(report)
         self.verification = tuple(
@@ -324,6 +351,34 @@ class Stages:
         self.plan = with_sql(self.session, plan, self.state)
         return self.plan
 
+    def keep_schema_diff(self, after: CatalogSnapshot | None = None) -> None:
+        """What the run did to the schema, kept as evidence (an event and the diff), once:
+        at verification, or at the outcome of a run that failed after its snapshot
+        (``after`` read now; a database that cannot be read then keeps none)."""
+        if self.snapshot is None or self.schema_summary is not None:
+            return
+        if after is None:
+            try:
+                after = snapshot_catalog(self.handle.database)
+            except MigrateBotError:
+                return
+        ignore = IgnoreRules(version_table=self.plan.version_table)
+        changes = schema_changes(self.snapshot.schema.without(ignore), after.schema.without(ignore))
+        try:
+            record_schema_diff(
+                self.context.store,
+                SchemaDiffs(self.context.config.bot.state),
+                changes,
+                request_id=self.request.id,
+                target=self.handle.name,
+                actor=self.context.actor,
+            )
+        except (StoreError, AuditLogBusyError, sqlite3.Error, psycopg.Error) as exc:
+            # evidence is never worth the run's outcome: the log says the rest
+            log.warning("run %s: its schema diff could not be kept: %s", self.request.id, exc)
+            return
+        self.schema_summary = changes.summary()
+
     def _record_report(self, report: Report) -> None:
         record_report(
             self.context.store, report, actor=self.context.actor, request_id=self.request.id
@@ -332,3 +387,11 @@ class Stages:
 
 def _failures(report: Report) -> str:
     return "; ".join(f"{r.name}: {r.summary}" for r in report.results if r.verdict is Verdict.FAIL)
+
+
+def _project_error(error: BaseException) -> ProjectError | None:
+    """The project's own error behind a run's failure (the executor's wraps it)."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, ProjectError):
+        seen = seen.__cause__ or seen.__context__
+    return seen

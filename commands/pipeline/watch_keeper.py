@@ -210,19 +210,21 @@ class WatchKeeper:
             small_table_rows=handle.config.checks.small_table_rows,
         )
         texts = texts_of(handle, [s.queryid for s in comparison.slowed])
-        return replace(
+        report = replace(
             self._report(watch, end.at, final=final),
             compared=comparison.compared,
             slowed=tuple(replace(s, text=texts.get(s.queryid, s.text)) for s in comparison.slowed),
             scans=comparison.scans,
+            failures=comparison.failures,
         )
+        return with_signals(report)
 
     def _report(
         self, watch: OpenWatch, end: datetime, *, final: bool, notes: tuple[str, ...] = ()
     ) -> WatchReport:
         start = watch.start.at if watch.start else end
         before = watch.before or Before(SINCE_RESET, None, start, {}, {})
-        return WatchReport(
+        report = WatchReport(
             request_id=watch.request_id,
             target=watch.target,
             start=start,
@@ -235,6 +237,7 @@ class WatchKeeper:
             final=final,
             statements_available=watch.statements_available and watch.before is not None,
         )
+        return with_signals(report, counters=watch.start is not None)
 
     def _notes(self, watch: OpenWatch, start: datetime, end: datetime) -> list[str]:
         notes = []
@@ -306,3 +309,27 @@ class WatchKeeper:
             sink(report)
         except Exception:
             log.exception("the watch's report for %s could not be delivered", report.request_id)
+
+
+def with_signals(report: WatchReport, *, counters: bool = True) -> WatchReport:
+    """``report`` with the signals it read, and those it could not with why: "no
+    regression" is said only when none is missing."""
+    read, unread = [], []
+    if report.statements_available:
+        read.append("statements (pg_stat_statements)")
+    else:
+        unread.append("statements: pg_stat_statements is not readable on the target")
+    if report.failures is not None:
+        read.append("failures (pg_stat_database: rollbacks, conflicts, deadlocks)")
+    elif counters:
+        unread.append("failures: pg_stat_database was not sampled before the watch")
+    if counters:
+        read.append("sequential scans (pg_stat_user_tables)")
+    else:
+        unread.append("every counter: the database could not be read when the run ended")
+    if report.health is not None:
+        if report.health.checks:
+            read.append("the health URL")
+        elif report.final:
+            unread.append("the health URL: never answered a check")
+    return replace(report, signals=tuple(read), unread=tuple(unread))

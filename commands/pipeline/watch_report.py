@@ -11,7 +11,10 @@ A statement regressed when its mean time after is ``watch_slowdown`` times
 its mean before (and at least ``MIN_SLOWER_MS`` more), with ``watch_min_calls``
 calls in each period. A table has new sequential scans when it has more than
 ``checks.small_table_rows`` rows and its rate of sequential scans after is
-``watch_slowdown`` times the rate before (any, when there were none).
+``watch_slowdown`` times the rate before (any, when there were none). The
+application's failures (rollbacks, conflicts, deadlocks) are judged in
+``watch_failures``. "No regression" is said only when every signal was read;
+the report names the signals it read and those it could not.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from commands.config.live_use import WatchSettings
+from commands.pipeline.watch_failures import Failures, failures_between
+from commands.postgres.database_activity import DatabaseActivity
 from commands.postgres.statement_stats import UsageSample
 from commands.units import format_duration, format_rows
 
@@ -44,6 +49,7 @@ class Before:
     end: datetime
     statements: Counters
     tables: Mapping[str, tuple[int, int]]  # sequential scans in the period, rows
+    activity: DatabaseActivity | None = None  # the database's transactions in the period
 
     @property
     def seconds(self) -> float | None:
@@ -56,6 +62,7 @@ class Before:
             "end": self.end.isoformat(),
             "statements": {k: [c, round(t, 3)] for k, (c, t) in self.statements.items()},
             "tables": {k: list(v) for k, v in self.tables.items()},
+            "activity": None if self.activity is None else self.activity.to_json(),
         }
 
     @classmethod
@@ -66,6 +73,7 @@ class Before:
             end=datetime.fromisoformat(data["end"]),
             statements={k: (int(v[0]), float(v[1])) for k, v in data["statements"].items()},
             tables={k: (int(v[0]), int(v[1])) for k, v in data["tables"].items()},
+            activity=DatabaseActivity.from_json(data.get("activity")),
         )
 
 
@@ -94,7 +102,12 @@ def before_run(earlier: UsageSample | None, at_start: UsageSample) -> Before:
         )
         if statements is not None and scans is not None:
             tables = {k: (calls, at_start.tables[k][1]) for k, (calls, _) in scans.items()}
-            return Before(WINDOW, earlier.at, at_start.at, statements, tables)
+            activity = (
+                at_start.database.minus(earlier.database)
+                if at_start.database is not None and earlier.database is not None
+                else None
+            )
+            return Before(WINDOW, earlier.at, at_start.at, statements, tables, activity)
     return Before(SINCE_RESET, at_start.stats_reset, at_start.at, at_start.statements, {})
 
 
@@ -157,10 +170,14 @@ class WatchReport:
     notes: tuple[str, ...] = ()
     final: bool = True
     statements_available: bool = True
+    failures: Failures | None = None
+    signals: tuple[str, ...] = ()  # what was read: "statements", "failures", …
+    unread: tuple[str, ...] = ()  # what could not be, each with why
 
     @property
     def regressed(self) -> bool:
-        return bool(self.slowed or self.scans or (self.health and self.health.failures))
+        failed = self.failures is not None and self.failures.regressed
+        return bool(self.slowed or self.scans or (self.health and self.health.failures) or failed)
 
     @property
     def seconds(self) -> float:
@@ -181,6 +198,9 @@ class WatchReport:
             "notes": list(self.notes),
             "final": self.final,
             "statements_available": self.statements_available,
+            "failures": None if self.failures is None else self.failures.to_json(),
+            "signals": list(self.signals),
+            "unread": list(self.unread),
             "regressed": self.regressed,
         }
 
@@ -202,6 +222,9 @@ class WatchReport:
             notes=tuple(data.get("notes", ())),
             final=bool(data.get("final", True)),
             statements_available=bool(data.get("statements_available", True)),
+            failures=Failures.from_json(data.get("failures")),
+            signals=tuple(data.get("signals", ())),
+            unread=tuple(data.get("unread", ())),
         )
 
 
@@ -221,6 +244,7 @@ class Comparison:
     compared: int
     slowed: tuple[SlowStatement, ...] = field(default=())
     scans: tuple[NewScans, ...] = field(default=())
+    failures: Failures | None = None
 
 
 def compare(
@@ -231,7 +255,8 @@ def compare(
     settings: WatchSettings,
     small_table_rows: int,
 ) -> Comparison:
-    """Statements slower after than before, and tables with new sequential scans."""
+    """Statements slower after than before, tables with new sequential scans, and the
+    application's failures against before."""
     after = _delta(end.statements, start.statements, complete=start.complete) or {}
     slowed, compared = [], 0
     for key, (calls_before, total_before) in before.statements.items():
@@ -249,7 +274,15 @@ def compare(
             )
     slowed.sort(key=lambda s: -(s.mean_after_ms - s.mean_before_ms) * s.calls_after)
     scans = _new_scans(before, start, end, settings, small_table_rows)
-    return Comparison(compared, tuple(slowed[:STATEMENTS_REPORTED]), scans)
+    failures = failures_between(
+        before.activity,
+        before.seconds,
+        start.database,
+        end.database,
+        after_s=(end.at - start.at).total_seconds(),
+        slowdown=settings.slowdown,
+    )
+    return Comparison(compared, tuple(slowed[:STATEMENTS_REPORTED]), scans, failures)
 
 
 def _new_scans(
@@ -280,10 +313,12 @@ def _new_scans(
 
 
 def verdict(report: WatchReport) -> str:
-    """'no regression', or what regressed in a few words."""
+    """What regressed in a few words; 'no regression' only when every signal was read."""
     if not report.regressed:
+        if report.unread:
+            return f"no regression seen, but {_unread_words(report)}"
         return "no regression"
-    parts = []
+    parts = [*(report.failures.verdict_parts() if report.failures else [])]
     if report.slowed:
         parts.append(f"{len(report.slowed)} statement(s) slower")
     if report.scans:
@@ -293,12 +328,18 @@ def verdict(report: WatchReport) -> str:
     return ", ".join(parts)
 
 
+def _unread_words(report: WatchReport) -> str:
+    return "not everything was read: " + "; ".join(report.unread)
+
+
 def describe(report: WatchReport) -> list[str]:
     """The periods compared and each figure, one line each (names in backticks)."""
     lines = [
         f"After: {_time(report.start)} → {_time(report.end)} ({format_duration(report.seconds)})",
         _before_line(report.before),
     ]
+    if report.failures is not None:
+        lines.append(report.failures.line())
     if not report.statements_available:
         lines.append("Statements not compared: pg_stat_statements was not readable")
     else:
@@ -322,6 +363,10 @@ def describe(report: WatchReport) -> list[str]:
         lines.append(
             f"Health URL: {health.checks} check(s){failed if health.failures else ', all 2xx'}"
         )
+    if report.signals:
+        lines.append(f"Signals read: {', '.join(report.signals)}")
+    if report.unread:
+        lines.append(f"Not read: {'; '.join(report.unread)}")
     return lines
 
 

@@ -1,4 +1,5 @@
-"""The ways back from a run that failed, was aborted or was interrupted, read from the log.
+"""The ways back from a run that failed, was aborted or was interrupted, or whose watch saw
+the application regress, read from the log.
 
 The pipeline offers them with a run's outcome (``RunOutcome.rollback``); a
 front that draws a request again later (a button clicked hours after, a
@@ -16,7 +17,7 @@ never started) toward the same goal.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from audit.store import EventStore
@@ -24,22 +25,27 @@ from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline.outcomes import recorded_outcome
 from commands.pipeline.progress import RollbackOffer
-from commands.pipeline.rollback import rollback_offers
+from commands.pipeline.rollback import offers_from
 from commands.requests import Request, RequestRefused
-from commands.state.vocabulary import MemberState, RequestKind, RequestState
+from commands.state.vocabulary import EventKind, MemberState, RequestKind, RequestState
 
 ENDED_BADLY = (RequestState.FAILED, RequestState.ABORTED, RequestState.INTERRUPTED)
 
 
 def ways_back(request: Request, store: EventStore) -> tuple[WayBack, ...]:
-    """Back to the starting revision (if the database moved), and the run's backup (if any):
-    the pipeline's own ``rollback_offers``, fed with what the log recorded of the run. A
-    fleet's, member by member (``fleet_ways_back``)."""
+    """Back to the starting revision (if the database moved), and the run's backup (if any),
+    after a run that ended badly or whose watch saw a regression: the pipeline's own
+    offers, fed with what the log recorded of the run. A fleet's, member by member
+    (``fleet_ways_back``)."""
     if request.is_fleet:
         return fleet_ways_back(request)
-    if request.state not in ENDED_BADLY or request.closure is None:
+    if request.closure is None:
+        return ()
+    if request.state not in ENDED_BADLY and not watch_regressed(request, store):
         return ()
     recorded = recorded_outcome(request, store)
+    if recorded.database_revisions is None and request.state is RequestState.SUCCEEDED:
+        recorded = replace(recorded, database_revisions=request.to_revisions)
     up = request.kind is not RequestKind.DOWNGRADE
     plan = Plan(
         target=request.target,
@@ -48,7 +54,16 @@ def ways_back(request: Request, store: EventStore) -> tuple[WayBack, ...]:
         destination=request.to_revisions,
         revisions=(),
     )
-    return rollback_offers(recorded, plan).rollback
+    return offers_from(recorded, plan)
+
+
+def watch_regressed(request: Request, store: EventStore) -> bool:
+    """Whether the watch after ``request``'s successful run saw a regression."""
+    if request.state is not RequestState.SUCCEEDED:
+        return False
+    kinds = [EventKind.WATCH_REGRESSED.value, EventKind.WATCH_FINISHED.value]
+    events = store.events(request_id=request.id, kinds=kinds)
+    return any(e.kind == EventKind.WATCH_REGRESSED or e.data.get("regressed") for e in events)
 
 
 def way_back(request: Request, store: EventStore, *, restore: bool) -> RollbackOffer:

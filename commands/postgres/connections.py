@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from audit.redact import redact
@@ -19,13 +21,14 @@ def connect(
     connect_timeout: int = 10,
 ) -> psycopg.Connection:
     """An open connection; raises ``DatabaseUnavailableError`` with the password masked."""
+    secret: dict[str, Any] = {"password": url.password} if url.password else {}
     try:
         return psycopg.connect(
             url.for_libpq(),
             autocommit=autocommit,
             application_name=application_name,
             connect_timeout=connect_timeout,
-            **({"password": url.password} if url.password else {}),
+            **secret,
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailableError(

@@ -1,23 +1,31 @@
 """One database URL, rendered for each consumer.
 
-Users write ``postgresql://``, ``postgres://`` or ``postgresql+psycopg://`` URLs,
-possibly with libpq's ``?host=/socket/dir``. SQLAlchemy (and so Alembic) needs a
-driver it has installed; pg_dump and psql need the plain libpq form. The
-password never goes on a command line: libpq tools get it as ``PGPASSWORD``.
+Users write any SQLAlchemy PostgreSQL URL: ``postgresql://``, ``postgres://``,
+``postgresql+psycopg://``, ``+psycopg2``, ``+asyncpg``, ``+psycopg_async``,
+``+pg8000``…, possibly with libpq's ``?host=/socket/dir`` and other options.
+The project's env.py gets it with an explicit driver (``for_env_py``); the
+bot's own connections, pg_dump and psql the libpq form (``for_libpq``,
+``for_bot_sqlalchemy``), whatever driver the user wrote. The password never
+goes on a command line: libpq tools get it as ``PGPASSWORD``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from audit.redact import redactor
+from commands.postgres.drivers import (
+    DRIVER_MODULES,
+    UnsupportedOption,
+    convert_query,
+)
 
 _SCHEMES = {"postgresql", "postgres"}
-_DRIVERS = {None, "psycopg", "psycopg2"}
-DEFAULT_DRIVER = "psycopg"
+BOT_DRIVER = "psycopg"  # the bot's own SQLAlchemy engines (its shared state)
 
 
 class InvalidDatabaseUrl(ValueError):
@@ -40,12 +48,25 @@ class DatabaseUrl:
         backend, _, driver = url.drivername.partition("+")
         if backend not in _SCHEMES:
             raise InvalidDatabaseUrl(f"scheme {backend!r} is not postgresql://")
-        if (driver or None) not in _DRIVERS:
-            raise InvalidDatabaseUrl(f"driver {driver!r} is not psycopg or psycopg2")
+        if driver and driver not in DRIVER_MODULES:
+            raise InvalidDatabaseUrl(
+                f"driver {driver!r} is not one of SQLAlchemy's PostgreSQL drivers"
+                f" ({', '.join(DRIVER_MODULES)})"
+            )
         if not url.database:
             raise InvalidDatabaseUrl("the URL names no database")
+        if "password" in url.query:  # libpq's ?password=: kept where passwords are kept
+            password = url.query["password"]
+            url = url.difference_update_query(["password"]).set(
+                password=password if isinstance(password, str) else password[0]
+            )
         redactor.remember(url.password)
-        return cls(url)
+        parsed = cls(url.set(drivername=f"postgresql+{driver}" if driver else "postgresql"))
+        try:
+            parsed.for_libpq()
+        except UnsupportedOption as exc:
+            raise InvalidDatabaseUrl(str(exc)) from None
+        return parsed
 
     @property
     def database(self) -> str:
@@ -55,15 +76,37 @@ class DatabaseUrl:
     def password(self) -> str | None:
         return self.url.password
 
-    def for_sqlalchemy(self) -> str:
-        """``postgresql+DRIVER://…`` with the password, for Alembic's ``sqlalchemy.url``."""
-        _, _, driver = self.url.drivername.partition("+")
-        url = self.url.set(drivername=f"postgresql+{driver or DEFAULT_DRIVER}")
-        return url.render_as_string(hide_password=False)
+    @property
+    def driver(self) -> str | None:
+        """The driver the user wrote (``asyncpg`` of ``postgresql+asyncpg://``), else None."""
+        return self.url.drivername.partition("+")[2] or None
+
+    def for_driver(self, driver: str | None) -> DatabaseUrl:
+        """The same database for ``driver`` (None: libpq's form), its options translated;
+        raises ``InvalidDatabaseUrl`` naming an option the driver cannot take."""
+        try:
+            query = convert_query(self.url.query, self.driver, driver)
+        except UnsupportedOption as exc:
+            raise InvalidDatabaseUrl(
+                f"{exc}: write the URL in {driver}'s words, or set another driver"
+            ) from None
+        name = f"postgresql+{driver}" if driver else "postgresql"
+        return DatabaseUrl(self.url.set(drivername=name, query=query))
+
+    def for_env_py(self, driver: str | None = None) -> str:
+        """What env.py gets, with the password: for ``driver`` (the target's key) when
+        given, else as the user wrote it. A URL that names no driver is handed over
+        bare, in libpq's words: the child names one its interpreter has."""
+        url = self.for_driver(driver) if driver and driver != self.driver else self
+        return url.url.render_as_string(hide_password=False)
+
+    def for_bot_sqlalchemy(self) -> str:
+        """``postgresql+psycopg://`` with the password: the bot's own SQLAlchemy engines."""
+        return self.for_driver(BOT_DRIVER).url.render_as_string(hide_password=False)
 
     def for_libpq(self) -> str:
         """``postgresql://user@host/db?…`` without password, for psycopg, pg_dump and psql."""
-        url = self.url._replace(drivername="postgresql", password=None)
+        url = self.for_driver(None).url._replace(password=None)
         return url.render_as_string(hide_password=False)
 
     def libpq_env(self) -> dict[str, str]:
@@ -75,5 +118,8 @@ class DatabaseUrl:
         return DatabaseUrl(self.url.set(database=name))
 
     def display(self) -> str:
-        """Safe to show: the password masked."""
-        return self.url.render_as_string(hide_password=True)
+        """Safe to show: the password masked, the query as written (``?host=/run/pg``,
+        not SQLAlchemy's ``%2Frun%2Fpg``)."""
+        text = self.url.render_as_string(hide_password=True)
+        base, mark, query = text.partition("?")
+        return base + mark + unquote(query)

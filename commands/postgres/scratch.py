@@ -18,7 +18,8 @@ from commands.postgres.database_url import DatabaseUrl
 _MAX_IDENTIFIER = 63
 VERIFY_RESTORE = "verify"  # a backup restored to prove it (verify_restore = true)
 REHEARSAL = "rehearsal"  # a backup restored to rehearse the pending revisions on
-PURPOSES = (VERIFY_RESTORE, REHEARSAL)
+DRIFT = "drift"  # an empty database the history is replayed on (the drift check)
+PURPOSES = (VERIFY_RESTORE, REHEARSAL, DRIFT)
 
 
 class ScratchDatabaseError(MigrateBotError):

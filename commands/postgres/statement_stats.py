@@ -18,6 +18,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from commands.postgres.database_activity import DatabaseActivity, database_activity
+
 EXTENSION = "pg_stat_statements"
 HIDDEN_TEXT = "<insufficient privilege>"  # another role's statement, without pg_read_all_stats
 
@@ -71,11 +73,13 @@ class UsageSample:
     statements: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     tables: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     complete: bool = True  # every statement is in; False: only the most called were kept
+    database: DatabaseActivity | None = None  # pg_stat_database (None: not read)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at.isoformat(),
             "complete": self.complete,
+            "database": None if self.database is None else self.database.to_json(),
             "stats_reset": self.stats_reset.isoformat() if self.stats_reset else None,
             "statements": {k: [c, round(t, 3)] for k, (c, t) in self.statements.items()},
             "tables": {k: [s, r] for k, (s, r) in self.tables.items()},
@@ -90,6 +94,7 @@ class UsageSample:
             statements={k: (int(v[0]), float(v[1])) for k, v in data["statements"].items()},
             tables={k: (int(v[0]), int(v[1])) for k, v in data["tables"].items()},
             complete=bool(data.get("complete", True)),
+            database=DatabaseActivity.from_json(data.get("database")),
         )
 
 
@@ -288,8 +293,8 @@ def sample_usage(
     roles: Sequence[str] = (),
     limit: int = 500,
 ) -> UsageSample:
-    """Counters now: the ``limit`` most called statements (none without the extension) and
-    every user table's sequential scans."""
+    """Counters now: the ``limit`` most called statements (none without the extension),
+    every user table's sequential scans and the database's transactions."""
     row = conn.execute("SELECT clock_timestamp()").fetchone()
     assert row is not None
     statements = (
@@ -301,4 +306,5 @@ def sample_usage(
         statements=statements,
         tables=table_scans(conn),
         complete=len(statements) < limit,
+        database=database_activity(conn),
     )

@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS {TABLE}_target ON {TABLE} (target, created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_dedupe ON {TABLE} (target, dedupe_key);
 CREATE INDEX IF NOT EXISTS {TABLE}_watching ON {TABLE} (watching);
 """
-WATCH_OPENS = {EventKind.WATCH_STARTED: 1, EventKind.WATCH_FINISHED: 0}
+WATCH_OPENS: dict[str, int] = {EventKind.WATCH_STARTED: 1, EventKind.WATCH_FINISHED: 0}
 
 
 class RequestIndex:

@@ -36,7 +36,7 @@ class EventSource(Protocol):
 def next_request_id(log: EventSource) -> str:
     """``M-<n+1>`` after the newest request: allocated in the transaction that creates it."""
     newest = log.events(kinds=[EventKind.REQUEST_CREATED], newest_first=True, limit=1)
-    number = int(newest[0].request_id.removeprefix("M-")) if newest else 0
+    number = int((newest[0].request_id or "M-0").removeprefix("M-")) if newest else 0
     return request_id_of(number + 1)
 
 

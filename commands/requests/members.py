@@ -174,12 +174,16 @@ _APPLY: dict[str, Callable[[MemberRun, Mapping[str, Any], datetime], MemberRun]]
 }
 
 
-def start_wave(waves: tuple[WaveRun, ...], data: Mapping[str, Any], at: datetime) -> tuple:
+def start_wave(
+    waves: tuple[WaveRun, ...], data: Mapping[str, Any], at: datetime
+) -> tuple[WaveRun, ...]:
     """``waves`` with the one a ``wave_started`` event begins."""
     wave = WaveRun(int(data["wave"]), tuple(data.get("members", ())), at)
     return (*waves, wave)
 
 
-def finish_wave(waves: tuple[WaveRun, ...], data: Mapping[str, Any], at: datetime) -> tuple:
+def finish_wave(
+    waves: tuple[WaveRun, ...], data: Mapping[str, Any], at: datetime
+) -> tuple[WaveRun, ...]:
     number = int(data["wave"])
     return tuple(replace(w, finished_at=at) if w.number == number else w for w in waves)

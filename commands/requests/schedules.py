@@ -8,6 +8,8 @@ another time voids the approvals given for the old one, which stay on record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from audit.store import Transaction
 from commands.requests import ledger
 from commands.requests.errors import AlreadyDoneError, WrongStateError
@@ -49,7 +51,7 @@ class Schedules:
             request = ledger.load(tx, request.id)
             if not not_started(request):
                 raise WrongStateError(request, "scheduled")
-            data = {"slot": slot.to_json()}
+            data: dict[str, Any] = {"slot": slot.to_json()}
             if request.schedule is None:
                 return self.log.append(tx, request, EventKind.REQUEST_SCHEDULED, actor, data)
             if request.schedule.slot == slot:

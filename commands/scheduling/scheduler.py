@@ -1,4 +1,5 @@
-"""The scheduler: reminders before a scheduled request's slot, and its start.
+"""The scheduler: reminders before a scheduled request's slot, and its start; the daily
+drift sweeps (``drift_sweep.py``) of the targets that have a ``drift_schedule``.
 
 APScheduler 3 keeps the jobs in a table (``scheduled_jobs``) of the bot's
 state file, so they survive a restart; the audit log stays the truth. Every
@@ -45,6 +46,7 @@ from commands.errors import ExitCode, MigrateBotError
 from commands.pipeline.context import RunContext
 from commands.requests import Request
 from commands.requests.schedules import not_started
+from commands.scheduling.drift_sweep import SWEEP_PREFIX, SWEEPERS, SweepRunner, plan_sweeps
 from commands.scheduling.seat import SchedulerSeat
 from commands.state.schema import SEARCH_PATH
 from commands.state.shared import shared_state
@@ -74,7 +76,7 @@ class WindowNotices(Protocol):
     def did_not_run(self, request: Request) -> None: ...
 
 
-SubmitRun = Callable[[Request, datetime | None], object]
+SubmitRun = Callable[[Request, datetime | None], None]
 """Start the run of an approved request in the background with a deadline
 (``RunThreads.submit``); raises ``MigrateBotError`` when it cannot. A refusal the
 worker meets later must reach ``WindowScheduler.start_refused``."""
@@ -101,10 +103,12 @@ class WindowScheduler:
         notices: WindowNotices,
         submit: SubmitRun,
         late_start_limit: timedelta = LATE_START_LIMIT,
+        sweeps: SweepRunner | None = None,
     ) -> None:
         self.context = context
         self.notices = notices
         self.submit = submit
+        self.sweeps = sweeps
         self.late_start_limit = late_start_limit
         self.path = Path(context.config.bot.state_path).resolve()
         self.shared = shared_state(context.config.bot.state)
@@ -132,6 +136,8 @@ class WindowScheduler:
             timezone=UTC,
         )
         _ACTIVE[self.key] = self
+        if self.sweeps is not None:
+            SWEEPERS[self.key] = self.sweeps
         self._aps.start(paused=True)
         self.reconcile()
         self._aps.resume()
@@ -154,7 +160,7 @@ class WindowScheduler:
         if self.shared is None:
             return create_engine(f"sqlite:///{self.path}", connect_args={"timeout": 30})
         return create_engine(
-            self.shared.url.for_sqlalchemy(),
+            self.shared.url.for_bot_sqlalchemy(),
             connect_args={"options": SEARCH_PATH},
             pool_pre_ping=True,
         )
@@ -181,6 +187,7 @@ class WindowScheduler:
             self._aps = None
         if _ACTIVE.get(self.key) is self:
             del _ACTIVE[self.key]
+            SWEEPERS.pop(self.key, None)
         if self._lock_file is not None:
             self._lock_file.close()  # closing releases the lock
             self._lock_file = None
@@ -240,8 +247,10 @@ class WindowScheduler:
         """Make the stored jobs agree with the log: drop strays, make what is missing."""
         wanted = {r.id: r for r in self.context.requests.scheduled()}
         for job in self._scheduler().get_jobs():
-            if job.id.split(":")[0] not in wanted:
+            if not job.id.startswith(SWEEP_PREFIX) and job.id.split(":")[0] not in wanted:
                 job.remove()
+        if self.sweeps is not None:
+            plan_sweeps(self._scheduler(), self.key, self.context.config)
         for request in wanted.values():
             assert request.schedule is not None
             job = self._scheduler().get_job(f"{request.id}:{START}")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from audit.chain import Head
 from audit.sqlite_store import SqliteEventStore
-from audit.store import EventStore, StoreBusyError, StoreError, VerifyReport
+from audit.store import EventStore, StoreBusyError, StoreError
+from audit.verification import VerifyReport
 from commands.errors import ExitCode, MigrateBotError
 
 

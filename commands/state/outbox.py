@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -97,15 +97,20 @@ class OutboxBusyError(Exception):
 
 
 class Cursor(Protocol):
-    rowcount: int
+    """What the outbox reads of a statement's result, from sqlite3 or psycopg."""
 
-    def fetchone(self) -> Sequence[Any] | None: ...
+    @property
+    def rowcount(self) -> int: ...
 
-    def fetchall(self) -> list[Sequence[Any]]: ...
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
 
 
 class Statements(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+    """A connection as the outbox's SQL uses it (``?`` marks, a sequence of parameters)."""
+
+    def execute(self, sql: str, params: Any = (), /) -> Cursor: ...
 
 
 class Tables(Protocol):
@@ -164,8 +169,8 @@ class _PostgresStatements:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self._conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+    def execute(self, sql: str, params: Any = (), /) -> Cursor:
+        return self._conn.execute(sql.replace("?", "%s"), params)
 
 
 class PostgresTables:
@@ -239,7 +244,16 @@ class Outbox:
                 (State.PENDING, now, limit),
             ).fetchall()
         return [
-            Delivery(row[0], row[1], Kind(row[2]), json.loads(row[3]), *row[4:7], bool(row[7]))
+            Delivery(
+                row[0],
+                row[1],
+                Kind(row[2]),
+                json.loads(row[3]),
+                row[4],
+                row[5],
+                row[6],
+                bool(row[7]),
+            )
             for row in rows
         ]
 

@@ -92,7 +92,7 @@ class SharedPeopleDirectory:
         clean = clean_name(name)
         if clean:
             with self._pool.connection() as conn:
-                conn.execute(UPSERT.format("%s"), (user_id, clean, time.time()))  # type: ignore[arg-type]
+                conn.execute(UPSERT.format("%s"), (user_id, clean, time.time()))
 
     def names(self) -> dict[str, str]:
         with self._pool.connection() as conn:

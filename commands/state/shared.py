@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -58,9 +59,9 @@ class SharedState:
     def connect(self, application_name: str = APPLICATION_NAME) -> psycopg.Connection:
         """A connection of its own (an advisory lock's, a ``LISTEN``'s), outside the pool,
         named ``application_name`` in ``pg_stat_activity``; raises ``DatabaseUnavailableError``."""
-        kwargs = {**self.connection_kwargs(), "application_name": application_name}
+        kwargs: dict[str, Any] = {**self.connection_kwargs(), "application_name": application_name}
         try:
-            return psycopg.connect(self.url.for_libpq(), **kwargs)  # type: ignore[arg-type]
+            return psycopg.connect(self.url.for_libpq(), **kwargs)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailableError(
                 f"cannot reach the shared state at {self.url.display()}: {exc}"
@@ -95,7 +96,7 @@ def shared_state(
     if not location.shared:
         return None
     url = state_url(location, environ)
-    key = url.for_sqlalchemy()
+    key = url.for_bot_sqlalchemy()
     with _OPENING:
         if key not in _OPEN:
             _OPEN[key] = SharedState(url)

@@ -75,6 +75,10 @@ class EventKind(StrEnum):
     WATCH_REGRESSED = "watch_regressed"  # a regression seen during the watch (ops told at once)
     WATCH_FINISHED = "watch_finished"  # the summary, before/after figures
 
+    # schema evidence (commands/schema/): drift checked with no request, a run's schema diff
+    DRIFT_CHECKED = "drift_checked"  # state, digest, since when; changed: the ops channel is told
+    SCHEMA_DIFF = "schema_diff"  # a run's before/after diff: its sha256 and summary
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""

@@ -78,7 +78,8 @@ def test_asked_on_one_front_approved_on_another_run_once_on_a_worker(
     assert deployment.sender(front_a).post(deployment.sender(front_a).event_body(opened))[0] == 200
     home = wait_for(lambda: deployment.slack.workspace.home(BOB), 60, "Bob's App Home tab")
     assert rid in json.dumps(home["blocks"])  # drawn by a worker, from the shared log
-    assert re.search(rf"{rid} +quick +alice +asked", cli(deployment, "audit", "--request", rid))
+    whole = cli(deployment, "audit", "--request", rid, "--limit", "500")  # its first event too
+    assert re.search(rf"{rid} +quick +alice +asked", whole)
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as got:
         scraped = got.read().decode()  # whichever worker ran it: the counters are the log's
     assert 'migrate_bot_requests_total{kind="upgrade",outcome="succeeded"} 1.0' in scraped

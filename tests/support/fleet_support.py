@@ -12,12 +12,15 @@ import json
 import os
 import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from audit.store import EventStore
-from commands.config.targets_file import Config, parse_config
+from commands.config.targets_file import CONFIG_ENV, Config, parse_config
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.pipeline import Proposal, RunContext, RunOutcome, propose, run_request
@@ -165,3 +168,23 @@ def fleet_target(
     config = parse_config(text, source=str(path), base=root)
     store = open_audit_log(config.bot.state)
     return Fleet(config, server, members, store, open_requests(config), environ)
+
+
+@contextmanager
+def fleet_here(
+    root: Path,
+    server: DatabaseUrl,
+    names: Sequence[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    keys: str = "",
+) -> Iterator[Fleet]:
+    """``fleet_target`` as the terminal finds it: its file named by $MIGRATE_BOT_CONFIG and
+    ``root`` the working folder, for the ``with`` block (the databases dropped after)."""
+    made = fleet_target(root, server, names, keys=keys)
+    monkeypatch.setenv(CONFIG_ENV, str(root / "migrate-bot.toml"))
+    monkeypatch.chdir(root)
+    try:
+        yield made
+    finally:
+        made.drop()

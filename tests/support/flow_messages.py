@@ -151,3 +151,21 @@ def opened_modal(bot: FlowBot, message: Message, action_id: str, *, user: str) -
     view = json.loads(view) if isinstance(view, str) else view
     assert limits.modal_problems(view) == []
     return view
+
+
+def home_of(bot: FlowBot, user: str, *, after: int = 0) -> dict[str, Any]:
+    """Open ``user``'s home tab as Slack does; the view the bot published for it."""
+    calls = len(bot.slack.calls("views.publish"))
+    body = bot.sender.event_body(
+        {"type": "app_home_opened", "user": user, "channel": "D" + user[1:], "tab": "home"}
+    )
+    assert bot.sender.post(body) == (200, "")
+    published = wait_for(
+        lambda: [
+            c
+            for c in bot.slack.calls("views.publish")[max(calls, after) :]
+            if c.args["user_id"] == user and c.status == 200
+        ]
+    )
+    view = published[-1].args["view"]
+    return json.loads(view) if isinstance(view, str) else view

@@ -15,7 +15,7 @@ from pathlib import Path
 from commands.config.targets_file import parse_config
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle, open_target
-from tests.support.alembic_projects import env_py, generated_history, write_revision
+from tests.support.alembic_projects import Rev, env_py, generated_history, write_revision
 
 ENV_PY = env_py(transaction_per_migration=False)
 ALEMBIC_INI = """
@@ -39,15 +39,15 @@ def handle_for(database: DatabaseUrl, script_location: Path, base: Path) -> Targ
     return open_target(config.target("bench"), {"BENCH_URL": url})
 
 
-def generated_project(root: Path, count: int) -> Path:
-    """``root/migrations`` (env.py, versions/) with ``count`` revisions, and
-    ``root/alembic.ini``; returns the script location."""
+def generated_project(root: Path, count: int, history: list[Rev] | None = None) -> Path:
+    """``root/migrations`` (env.py, versions/) with ``count`` revisions (or ``history``'s),
+    and ``root/alembic.ini``; returns the script location."""
     location = root / "migrations"
     versions = location / "versions"
     versions.mkdir(parents=True)
     (location / "env.py").write_text(ENV_PY)
     (location / "script.py.mako").write_text("")
     (root / "alembic.ini").write_text(ALEMBIC_INI)
-    for revision in generated_history(count):
+    for revision in history if history is not None else generated_history(count):
         write_revision(versions, revision)
     return location

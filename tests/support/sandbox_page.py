@@ -20,13 +20,18 @@ DATABASE_ENV = "SANDBOX_TEST_DATABASE_URL"
 PEOPLE = default_people()
 REQUESTER, APPROVER = PEOPLE.requester.id, PEOPLE.approver.id
 WAIT_MS = 30_000
+WATCH_S = 8.0  # the demo's watch in the browser tests: long enough to compare, short to wait
 
 
 def sandbox_config(tmp: Path) -> Config:
     """The shipped demo config, its database on the session's server instead of its own."""
     config = demo_config(tmp)
+    target = config.target(DEMO_TARGET)
     demo = replace(
-        config.target(DEMO_TARGET), embedded_postgres=None, database_url_env=DATABASE_ENV
+        target,
+        embedded_postgres=None,
+        database_url_env=DATABASE_ENV,
+        watch=replace(target.watch, period=WATCH_S),
     )
     return replace(config, targets={DEMO_TARGET: demo})
 

@@ -67,7 +67,8 @@ function styled(held, tokens) {
   let html = emoji(escapeHtml(decodeSlack(held)));
   html = html
     .replace(/(^|[^\w*])\*([^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])/g, "$1<b>$2</b>")
-    .replace(/(^|[^\w_])_([^_\s](?:[^_\n]*?[^_\s])?)_(?![\w_])/g, "$1<i>$2</i>")
+    // an underscore inside a word (embedded_postgres) neither opens nor closes italics
+    .replace(/(^|[^\w_])_([^_\s](?:[^\n]*?[^_\s])??)_(?![\w_])/g, "$1<i>$2</i>")
     .replace(/(^|[^\w~])~([^~\s](?:[^~\n]*?[^~\s])?)~(?![\w~])/g, "$1<s>$2</s>");
   html = html
     .split("\n")

@@ -23,6 +23,8 @@ const app = {
   modalErrors: new Map(), // view id -> {block_id: text}
   elementState: new Map(), // container key -> Map("pos|action_id" -> value)
   thread: null, // {channel, ts} of the thread open in the side pane
+  threadToNewest: false, // scroll the thread pane to its newest reply at the next drawing
+  seenUpTo: {}, // "viewer|channel" -> ts of the newest message they have looked at
   home: false, // the App Home tab is shown instead of a channel
   homes: new Map(), // user -> {view, __v}: each person's published home tab
   unread: new Map(), // "viewer|channel" -> count of messages they have not seen
@@ -40,6 +42,7 @@ async function start() {
   const saved = sessionStorage.getItem("sandbox-person");
   app.me = app.setup.people.some((p) => p.id === saved) ? saved : app.setup.people[0].id;
   app.channel = app.setup.ops_channel.id;
+  app.seenUpTo = JSON.parse(localStorage.getItem(seenKey()) || "{}");
   app.log = new RequestLog($("request-log"), $("log-entries"), $("log-toggle"));
   drawPeople();
   $("composer").addEventListener("submit", onSubmitCommand);
@@ -61,13 +64,21 @@ async function followReadiness() {
     app.setup = await getJson("/sandbox/setup").catch(() => app.setup);
   }
   const reset = app.setup.reset;
+  const [requester, approver] = app.setup.people;
   if (reset) {
+    // what was true at start, said as such: a run changes it, /migrate status says what is now
     const rows = Object.entries(reset.rows).map(([t, n]) => `${n.toLocaleString()} ${t}`).join(", ");
-    const [requester, approver] = app.setup.people;
     $("hint").innerHTML =
-      `The demo database is at its first revision with ${escapeHtml(rows)}; ` +
-      `${reset.pending} revisions are pending.<br><br>Try <code>/migrate upgrade demo</code> as ` +
+      `At start the demo database was reset to its first revision, with ${escapeHtml(rows)} ` +
+      `and ${reset.pending} revisions pending; <code>/migrate status demo</code> says where it is now.` +
+      `<br><br>Try <code>/migrate upgrade demo</code> as ` +
       `${escapeHtml(requester.name)}, then switch to ${escapeHtml(approver.name)} to read the evidence and approve.`;
+  } else {
+    const targets = Object.keys(app.setup.targets || {}).map((t) => `<code>${escapeHtml(t)}</code>`).join(", ");
+    $("hint").innerHTML =
+      `Your targets: ${targets}. Runs here are real: an approved upgrade migrates that database.` +
+      `<br><br>Try <code>/migrate status</code> as ${escapeHtml(requester.name)}; ` +
+      `${escapeHtml(approver.name)} approves for every target.`;
   }
   hideNotice();
 }
@@ -139,16 +150,43 @@ function applyChanges(changes, { replay }) {
 }
 
 // A new top-level message is unread for each person who can see the channel and is not
-// looking at it now (a direct message only for the person it is with).
+// looking at it now (a direct message only for the person it is with); on a fresh page,
+// those newer than what this browser saw them look at. A new reply in the channel shown
+// opens its thread, at the newest reply.
 function storeMessage(message, fresh) {
   if (!app.messages.has(message.channel)) app.messages.set(message.channel, new Map());
+  const known = app.messages.get(message.channel).has(message.ts);
   app.messages.get(message.channel).set(message.ts, { ...message, __v: ++app.version });
   const reply = message.thread_ts && message.thread_ts !== message.ts;
-  if (!fresh || reply) return;
+  if (reply) {
+    if (fresh && !app.home && message.channel === app.channel) {
+      app.thread = { channel: message.channel, ts: message.thread_ts };
+      app.threadToNewest = true;
+    }
+    return;
+  }
+  if (known || (!fresh && !replayedUnseen(message))) return;
   for (const p of app.setup.people) {
     const theirs = !message.channel.startsWith("D") || message.channel === p.dm;
-    if (theirs && !(p.id === app.me && seen(message.channel))) bumpUnread(p.id, message.channel);
+    const unseen = fresh || Number(message.ts) > Number(app.seenUpTo[`${p.id}|${message.channel}`] || 0);
+    if (theirs && unseen && !(p.id === app.me && seen(message.channel))) bumpUnread(p.id, message.channel);
   }
+}
+
+function replayedUnseen(message) {
+  return app.setup.people.some((p) => Number(message.ts) > Number(app.seenUpTo[`${p.id}|${message.channel}`] || 0));
+}
+
+function seenKey() {
+  return `sandbox-seen:${app.setup.run_id}`; // a restarted sandbox is a new workspace
+}
+
+// What the person looking has now seen of the channel shown, kept for the next page load.
+function markSeen() {
+  if (app.home) return;
+  const newest = [...(app.messages.get(app.channel)?.keys() || [])].reduce((a, b) => (Number(b) > Number(a) ? b : a), "0");
+  app.seenUpTo[`${app.me}|${app.channel}`] = newest;
+  localStorage.setItem(seenKey(), JSON.stringify(app.seenUpTo));
 }
 
 function seen(channel) {
@@ -212,6 +250,7 @@ function names() {
 }
 
 function render() {
+  if (document.visibilityState !== "hidden") markSeen();
   drawChannels();
   const view = {
     me: app.me,
@@ -283,6 +322,7 @@ function drawHome() {
 
 function showThread(ts) {
   app.thread = ts ? { channel: app.channel, ts } : null;
+  app.threadToNewest = Boolean(ts); // a thread opens at its newest reply, as in Slack
   render();
 }
 
@@ -294,7 +334,11 @@ function drawThreadPane(view) {
   if (!parent) return;
   const { replies } = threads(itemsIn(open.channel));
   $("thread-channel").textContent = open.channel.startsWith("D") ? "with migrate-bot" : `# ${channelName(open.channel)}`;
-  drawThread($("thread-messages"), parent, replies.get(open.ts) || [], { ...view, openThread: null });
+  const box = $("thread-messages");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  drawThread(box, parent, replies.get(open.ts) || [], { ...view, openThread: null });
+  if (app.threadToNewest || atBottom) box.scrollTop = box.scrollHeight;
+  app.threadToNewest = false;
 }
 
 // A link to a message (chat.getPermalink) opens its channel and shows the message there.
@@ -388,7 +432,18 @@ function rawState(containerKey) {
 async function sendAction(containerKey, source, pos, element, value) {
   const body = { user: app.me, source, position: pos, action_id: element.action_id, value, state: rawState(containerKey) };
   const answer = await postJson("/sandbox/action", body);
-  report(answer, `${person(app.me).name} used “${element.text?.text || element.action_id}”`);
+  report(answer, `${person(app.me).name} ${actionWords(element, value)}`);
+}
+
+// What a click did, in the words on the page (never an action id).
+function actionWords(element, value) {
+  if (element.text?.text) return `used “${element.text.text}”`;
+  const chosen = new Set([value].flat());
+  const options = element.options || [];
+  const picked = options.filter((o) => chosen.has(o.value)).map((o) => `“${o.text?.text || o.value}”`);
+  if (element.type === "checkboxes") return picked.length ? `ticked ${picked.join(", ")}` : "cleared the boxes";
+  if (picked.length) return `chose ${picked.join(", ")}`;
+  return `used “${element.placeholder?.text || element.type || "a control"}”`;
 }
 
 async function onSubmitCommand(event) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import select
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from audit.redact import redact
-from commands.errors import AlembicError
+from commands.errors import AlembicError, ProjectError
 
 STOP_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.05
@@ -75,28 +76,53 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
 
 
 _BACKGROUND_LINK = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+log = logging.getLogger(__name__)
 
 
-def unwrap(outcome: Mapping[str, Any]) -> Any:
-    """An answer's result, or its error raised as ``AlembicError`` naming the revision."""
-    if "error" in outcome:
-        error = outcome["error"]
-        message = _BACKGROUND_LINK.sub("", redact(error["message"])).strip()
+def unwrap(outcome: Mapping[str, Any], target: str | None = None) -> Any:
+    """An answer's result, or its error raised: a ``ProjectError`` naming the target, the
+    step and the project's line (its traceback logged), else an ``AlembicError``."""
+    if "error" not in outcome:
+        return outcome["ok"]
+    error = outcome["error"]
+    message = _BACKGROUND_LINK.sub("", redact(error["message"])).strip()
+    if "step" not in error:
         raise AlembicError(
             f"{error['type']}: {message}",
             sqlstate=error.get("sqlstate"),
             revision=error.get("revision"),
         )
-    return outcome["ok"]
+    failed = ProjectError(
+        f"{error['type']}: {message}",
+        target=target,
+        step=error["step"],
+        where=error.get("where"),
+        hint=redact(error["hint"]) if error.get("hint") else None,
+        sqlstate=error.get("sqlstate"),
+        revision=error.get("revision"),
+    )
+    log.info("%s\n%s", failed, redact(error.get("traceback") or "").rstrip())
+    raise failed
 
 
 class ChildProcess:
     """One live child: send a request, receive its messages, stop it. Not thread-safe."""
 
-    def __init__(self, process: subprocess.Popen[bytes], lines: ChildLines, log: IO[str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        lines: ChildLines,
+        log: IO[str],
+        target: str | None = None,
+    ) -> None:
         self.process = process
         self.lines = lines
         self._log = log
+        self.target = target  # named in the errors of the project's process
+
+    def result(self, outcome: Mapping[str, Any]) -> Any:
+        """An answer's result, or its error raised naming the target (``unwrap``)."""
+        return unwrap(outcome, self.target)
 
     def send(self, operation: str, **payload: Any) -> None:
         if self.process.poll() is not None:

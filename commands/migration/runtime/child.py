@@ -34,7 +34,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
@@ -43,12 +43,12 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.a
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
+from sqlalchemy.engine import make_url
 
 
-def _load_steps() -> Any:
-    """``child_steps.py``, loaded from its path under a name no project uses."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child_steps.py")
-    spec = importlib.util.spec_from_file_location("_migrate_bot_child_steps", path)
+def _load(name: str, path: str) -> Any:
+    """A helper module of ours, loaded from its path under a name no project uses."""
+    spec = importlib.util.spec_from_file_location(f"_migrate_bot_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -56,7 +56,11 @@ def _load_steps() -> Any:
     return module
 
 
-steps = _load_steps()
+_HERE = os.path.dirname(os.path.abspath(__file__))
+steps = _load("child_steps", os.path.join(_HERE, "child_steps.py"))
+errors = _load("child_errors", os.path.join(_HERE, "child_errors.py"))
+drivers = _load("drivers", os.path.join(_HERE, os.pardir, os.pardir, "postgres", "drivers.py"))
+models = _load("child_models", os.path.join(_HERE, "child_models.py"))
 
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
@@ -79,37 +83,49 @@ class Channel:
         self._results.flush()
 
 
-def choose_driver(url: str) -> str:
-    """The URL in the form this interpreter can use: ``postgresql://`` when psycopg2 (what
-    SQLAlchemy takes for a plain ``postgresql://``, and what applications most often
-    expect) is installed, else ``postgresql+psycopg://`` for psycopg 3."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme not in ("postgresql+psycopg", "postgresql+psycopg2", "postgresql"):
+class HandedUrl:
+    """The URL env.py gets, with the driver it names and why (said to the parent)."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self.driver: str | None = None
+        self.reason = "no URL"
+        self.installed: list[str] = []
+
+    def describe(self) -> dict[str, Any]:
+        shown = make_url(self.url).render_as_string(hide_password=True) if self.url else None
+        return {"url": shown, "driver": self.driver, "reason": self.reason}
+
+
+HANDED = HandedUrl()
+
+
+def with_driver(url: str, env_py: str | None) -> str:
+    """``url`` naming a driver: the one it names, else one this interpreter has (its
+    options rewritten in that driver's words)."""
+    found = drivers.detect(env_py)
+    HANDED.installed = list(found["installed"])
+    written = drivers.scheme_driver(url)
+    if written is not None:
+        HANDED.driver, HANDED.reason = written, "named by the URL or the target's driver key"
         return url
-    if importlib.util.find_spec("psycopg2") is not None:
-        return f"postgresql://{rest}"
-    if importlib.util.find_spec("psycopg") is not None:
-        return f"postgresql+psycopg://{rest}"
-    return url
+    HANDED.driver, HANDED.reason = found["driver"], found["reason"]
+    if HANDED.driver is None:
+        return url
+    parsed = make_url(url)
+    query = drivers.convert_query(dict(parsed.query), None, HANDED.driver)
+    named = parsed.set(drivername=f"postgresql+{HANDED.driver}", query=query)
+    return named.render_as_string(hide_password=False)
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """The project's Alembic config, with the URL and ``-x`` arguments of the target."""
+    """The project's Alembic config, with its script location and ``-x`` arguments."""
     if args.config:
         config = Config(args.config, ini_section=args.ini_section)
     else:
         config = Config(ini_section=args.ini_section)
     if args.script_location:  # Flask-Migrate's alembic.ini has none: the target names it
         config.set_main_option("script_location", args.script_location)
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        url = choose_driver(url)
-        for name in ["DATABASE_URL", *filter(None, os.environ.get(URL_NAMES_ENV, "").split(","))]:
-            os.environ[name] = url
-        # configparser interpolates %, which URL-encoded passwords contain
-        for option in ("sqlalchemy.url", *args.url_option):
-            config.set_main_option(option, url.replace("%", "%%"))
-    os.environ.pop(URL_NAMES_ENV, None)
     config.cmd_opts = argparse.Namespace(
         config=args.config,
         name=args.ini_section,
@@ -121,6 +137,25 @@ def load_config(args: argparse.Namespace) -> Config:
         tag=None,
     )
     return config
+
+
+def hand_url(config: Config, args: argparse.Namespace, env_py: str | None) -> None:
+    """The target's URL where env.py reads it: ``$DATABASE_URL``, the ``url_env_names``
+    and the ini options of ``url_ini_options`` (``sqlalchemy.url`` by default; when it
+    is not listed, it is left unset, whatever alembic.ini says)."""
+    url = os.environ.get("DATABASE_URL")
+    names = [n for n in os.environ.pop(URL_NAMES_ENV, "").split(",") if n]
+    if not url:
+        return
+    url = with_driver(url, env_py)
+    HANDED.url = url
+    for name in ["DATABASE_URL", *names]:
+        os.environ[name] = url
+    options = [o for o in args.url_options.split(",") if o]
+    if "sqlalchemy.url" not in options and config.file_config.has_section(args.ini_section):
+        config.file_config.remove_option(args.ini_section, "sqlalchemy.url")
+    for option in options:  # configparser interpolates %, which URL-encoded passwords contain
+        config.set_main_option(option, url.replace("%", "%%"))
 
 
 def describe(script: Script) -> dict[str, Any]:
@@ -139,7 +174,11 @@ def graph(scripts: ScriptDirectory) -> dict[str, Any]:
     """Every revision, in the order Alembic applies them from base (its walk from the
     heads, reversed): the parent keeps that order between parallel branches."""
     revisions = [describe(s) for s in reversed(list(scripts.walk_revisions()))]
-    return {"revisions": revisions, "heads": list(scripts.get_heads())}
+    return {
+        "revisions": revisions,
+        "heads": list(scripts.get_heads()),
+        "script_dir": os.path.abspath(scripts.dir),
+    }
 
 
 def walk(scripts: ScriptDirectory, request: dict[str, Any]) -> list[str]:
@@ -180,9 +219,42 @@ def migrate(
             scripts.run_env()
     except Exception as error:
         with contextlib.suppress(Exception):  # the parent names the revision in flight
+            # any exception env.py raised takes the revision in flight to the parent
             error.revision = stepper.in_flight  # type: ignore[attr-defined]
+            error.step = migration_step(stepper, request)  # type: ignore[attr-defined]
         raise
     return {"applied": stepper.done, "rounds": stepper.rounds, "stopped": stepper.stopped}
+
+
+def migration_step(stepper: Any, request: dict[str, Any]) -> str:
+    """Which part of a migration env.py was in: a revision, or before or after them."""
+    if stepper.in_flight is not None:
+        verb = "running" if request["direction"] == "up" else "undoing"
+        return f"{verb} revision {stepper.in_flight}"
+    if stepper.done == 0:
+        return "starting the migration (env.py, before its first revision)"
+    return "ending the migration (env.py, after its last revision)"
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[None]:
+    """Tag what fails inside with the step it failed in (unless a closer one tagged it)."""
+    try:
+        yield
+    except Exception as error:
+        if getattr(error, "step", None) is None:
+            with contextlib.suppress(Exception):
+                error.step = name  # type: ignore[attr-defined]
+        raise
+
+
+def inspect(config: Config, scripts: ScriptDirectory) -> dict[str, Any]:
+    """The graph, the version table and the URL env.py gets, in one answer."""
+    with step(READING_HISTORY):
+        found = graph(scripts)
+    with step(READING_VERSIONS):
+        found.update(current(config, scripts))
+    return {**found, "handed": HANDED.describe()}
 
 
 def stamp(config: Config, revisions: list[str]) -> dict[str, Any]:
@@ -207,20 +279,33 @@ def sqlstate_of(error: BaseException) -> str | None:
     return None
 
 
+READING_HISTORY = "reading the history"
+READING_VERSIONS = "reading the version table through env.py"
 Handler = Callable[[Config, ScriptDirectory, dict[str, Any], Channel], Any]
-HANDLERS: dict[str, Handler] = {
-    "graph": lambda config, scripts, request, channel: graph(scripts),
-    "inspect": lambda config, scripts, request, channel: {
-        **graph(scripts),
-        **current(config, scripts),
-    },
-    "current": lambda config, scripts, request, channel: current(config, scripts),
-    "walk": lambda config, scripts, request, channel: walk(scripts, request),
-    "sql": lambda config, scripts, request, channel: steps.offline_sql(
-        config, scripts, request["steps"], request["direction"]
+HANDLERS: dict[str, tuple[str, Handler]] = {
+    "graph": (READING_HISTORY, lambda config, scripts, request, channel: graph(scripts)),
+    "inspect": (READING_VERSIONS, lambda config, scripts, req, channel: inspect(config, scripts)),
+    "current": (READING_VERSIONS, lambda config, scripts, req, channel: current(config, scripts)),
+    "walk": (READING_HISTORY, lambda config, scripts, request, channel: walk(scripts, request)),
+    "sql": (
+        "rendering SQL",
+        lambda config, scripts, request, channel: steps.offline_sql(
+            config,
+            scripts,
+            request["steps"],
+            request["direction"],
+            lambda error: errors.project_frame(error, script_dir(scripts), os.getcwd() + os.sep),
+        ),
     ),
-    "migrate": migrate,
-    "stamp": lambda config, scripts, request, channel: stamp(config, request["revisions"]),
+    "migrate": ("running env.py", migrate),
+    "stamp": (
+        "stamping the version table",
+        lambda config, scripts, request, channel: stamp(config, request["revisions"]),
+    ),
+    "models": (
+        "comparing the models with the database",
+        lambda config, scripts, request, channel: models.compare_models(config, scripts),
+    ),
 }
 
 
@@ -232,12 +317,13 @@ def answer(
     saved = {key: os.environ.get(key) for key in extra}
     os.environ.update(extra)
     try:
-        handler = HANDLERS.get(request.get("op", ""))
+        name, handler = HANDLERS.get(request.get("op", ""), ("", None))
         if handler is None:
             raise ValueError(f"unknown operation {request.get('op')!r}")
-        return {"ok": handler(config, scripts, request, channel)}
+        with step(request.get("step") or name):
+            return {"ok": handler(config, scripts, request, channel)}
     except Exception as error:
-        return failure(error)
+        return failure(error, scripts)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -246,17 +332,22 @@ def answer(
                 os.environ[key] = value
 
 
-def failure(error: BaseException) -> dict[str, Any]:
-    """An error answer (its traceback goes to stderr, the parent's log)."""
+def script_dir(scripts: ScriptDirectory) -> str:
+    return os.path.abspath(scripts.dir) + os.sep
+
+
+def failure(error: BaseException, scripts: ScriptDirectory | None) -> dict[str, Any]:
+    """An error answer: what failed, in which step, at which line of the project's own code,
+    what to do where that is known, and the traceback (for the parent's log)."""
     traceback.print_exc(file=sys.stderr)
-    return {
-        "error": {
-            "type": type(error).__name__,
-            "message": str(error),
-            "sqlstate": sqlstate_of(error),
-            "revision": getattr(error, "revision", None),
-        }
-    }
+    described = errors.describe(
+        error,
+        step=getattr(error, "step", None) or READING_HISTORY,
+        script_dir=script_dir(scripts) if scripts else None,
+        hint_of=lambda e: errors.hint(e, HANDED.driver, HANDED.installed),
+    )
+    described.update(sqlstate=sqlstate_of(error), revision=getattr(error, "revision", None))
+    return {"error": described}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -267,7 +358,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ini-section", default="alembic")
     parser.add_argument("--script-location")
     parser.add_argument("-x", action="append", default=[])
-    parser.add_argument("--url-option", action="append", default=[])
+    parser.add_argument("--url-options", default="sqlalchemy.url")  # comma-separated
     parser.add_argument("--flask-app")
     return parser.parse_args(argv)
 
@@ -307,16 +398,24 @@ def main(argv: list[str]) -> int:
     if args.parent_pid:
         die_with_parent(args.parent_pid)
     config = load_config(args)
-    if args.flask_app:
+    scripts: ScriptDirectory | None = None
+    broken: Exception | None = None
+    try:  # read once per session: the revision files are pinned for a run
+        scripts = ScriptDirectory.from_config(config)
+    except Exception as error:
+        broken = error
+    try:
+        hand_url(config, args, scripts.env_py_location if scripts else None)
+    except drivers.UnsupportedOption as error:  # a bare URL's option the driver lacks
+        error.step = f"handing env.py the URL for {HANDED.driver}"
+        broken = broken or error
+    if args.flask_app and broken is None:
         enter_app_context(args.flask_app)
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
-        scripts: ScriptDirectory | None = None
         while (request := channel.read()) is not None:
-            try:  # read once per session: the revision files are pinned for a run
-                scripts = scripts or ScriptDirectory.from_config(config)
-            except Exception as error:
-                channel.say(failure(error))
+            if scripts is None or broken is not None:
+                channel.say(failure(broken or RuntimeError("no script directory"), scripts))
                 continue
             channel.say(answer(config, scripts, request, channel))
     return 0

@@ -3,7 +3,8 @@
 The project's env.py and revision files are the team's code, not the bot's:
 they get the basics a program needs (``PATH``, ``HOME``, the locale, libpq's
 own ``PG*`` settings), the target's database URL under ``DATABASE_URL``,
-``sqlalchemy.url`` and the names the target lists in ``url_env_names``, and
+``sqlalchemy.url`` and the names the target lists in ``url_env_names`` (with
+the driver the user or ``driver`` named; else the child names one), and
 what it lists in ``child_env``. The Slack tokens, the AWS keys and every other
 target's URL stay with the bot, so a project variable of the same name can
 never point env.py at another database.
@@ -43,7 +44,7 @@ def child_environment(
         elif name in environ:
             child[name] = environ[name]
     if database is not None:
-        url = database.for_sqlalchemy()
+        url = database.for_env_py(project.driver)
         for name in ("DATABASE_URL", *project.url_env_names):
             child[name] = url
         child[URL_NAMES_ENV] = ",".join(project.url_env_names)

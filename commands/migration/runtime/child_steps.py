@@ -14,7 +14,7 @@ import io
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from alembic.config import Config
@@ -48,7 +48,7 @@ def forced_environment(
         configure_options["transaction_per_migration"] = True
         configure(**configure_options)
 
-    environment.configure = forced  # type: ignore[method-assign]
+    environment.configure = forced  # type: ignore[method-assign,assignment]  # wrapped in place: every configure() env.py makes gets it
     return environment
 
 
@@ -81,19 +81,26 @@ def _applied(scripts: ScriptDirectory, heads: tuple[str, ...]) -> set[str]:
     return found
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException, where: Callable[[BaseException], str | None]) -> str:
     text = f"{type(error).__name__}: {error}".strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:MAX_REASON]
+    line = (text[0] if text else type(error).__name__)[:MAX_REASON]
+    place = where(error)
+    return f"{line} (at {place})" if place else line
 
 
 def offline_sql(
-    config: Config, scripts: ScriptDirectory, steps: list[dict[str, Any]], direction: str
+    config: Config,
+    scripts: ScriptDirectory,
+    steps: list[dict[str, Any]],
+    direction: str,
+    where: Callable[[BaseException], str | None] = lambda error: None,
 ) -> dict[str, Any]:
     """The SQL of each revision, rendered offline in as few env.py runs as Alembic allows.
 
     ``steps`` are ``{"revision", "starting"}``: the version table's rows before
     that revision. A revision whose rendering raises is reported in
-    ``unavailable`` with the reason, and rendering starts again after it.
+    ``unavailable`` with the reason (and ``where`` in the project it was raised), and
+    rendering starts again after it.
     """
     sql: dict[str, str] = {}
     unavailable: dict[str, str] = {}
@@ -106,9 +113,9 @@ def offline_sql(
             traceback.print_exc(file=sys.stderr)
             if series.in_flight is None:  # env.py failed outside any revision: none renders
                 for entry in steps[position + series.rendered :]:
-                    unavailable[entry["revision"]] = _one_line(error)
+                    unavailable[entry["revision"]] = _one_line(error, where)
                 break
-            unavailable[series.in_flight] = _one_line(error)
+            unavailable[series.in_flight] = _one_line(error, where)
             position += series.rendered + 1
             continue
         for entry in steps[position + series.rendered :]:

@@ -219,12 +219,14 @@ class _Execution:
                 run.stop()
                 raise
             self.callbacks.event(_attempt_event(revision, attempt, len(self.schedule)))
+            settings = session_settings(
+                lock_timeout=attempt.lock_timeout,
+                statement_timeout=self.settings.statement_timeout,
+                server_major=self.settings.server_major,
+            )
+            # asyncpg reads neither PGOPTIONS nor PGAPPNAME: the name is set like the rest
             result = run.go(
-                settings=session_settings(
-                    lock_timeout=attempt.lock_timeout,
-                    statement_timeout=self.settings.statement_timeout,
-                    server_major=self.settings.server_major,
-                ),
+                settings={**settings, "application_name": app_name},
                 deadline=self.deadline,
                 cancel=self.cancel,
             )
@@ -303,8 +305,12 @@ def _pause(seconds: float, deadline: float | None, cancel: threading.Event | Non
     """Sleep, cut short by cancel or the deadline; True when the run must stop."""
     if deadline is not None:
         seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-    stopped = cancel.wait(seconds) if cancel is not None else (time.sleep(seconds) or False)
-    return bool(stopped) or (deadline is not None and time.monotonic() >= deadline)
+    if cancel is not None:
+        stopped = cancel.wait(seconds)
+    else:
+        time.sleep(seconds)
+        stopped = False
+    return stopped or (deadline is not None and time.monotonic() >= deadline)
 
 
 def _reason(failure: AlembicError, revision: Revision) -> str:

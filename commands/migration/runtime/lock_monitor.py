@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
 
@@ -145,7 +146,10 @@ class LockMonitor:
         self, conn: psycopg.Connection, waiting: list[int], ours: list[int]
     ) -> list[Blocker]:
         rows = conn.execute(_BLOCKERS, (QUERY_PREVIEW, waiting, ours)).fetchall()
-        return [Blocker(*row[:4], _float(row[4]), _float(row[5]), row[6] or "") for row in rows]
+        return [
+            Blocker(row[0], row[1], row[2], row[3], _float(row[4]), _float(row[5]), row[6] or "")
+            for row in rows
+        ]
 
     def _watch_queue(self, conn: psycopg.Connection, ours: list[int]) -> None:
         row = conn.execute(_QUEUE, (ours, ours)).fetchone()
@@ -160,5 +164,5 @@ class LockMonitor:
             self.on_queue_cancel(report)
 
 
-def _float(value: object) -> float | None:
-    return float(value) if value is not None else None  # type: ignore[arg-type]
+def _float(value: float | Decimal | None) -> float | None:
+    return float(value) if value is not None else None

@@ -25,7 +25,7 @@ from typing import Any
 from commands.background import lower
 from commands.config.alembic_project import AlembicProject
 from commands.errors import AlembicError
-from commands.migration.runtime.channel import AlembicStopped, ChildLines, ChildProcess, unwrap
+from commands.migration.runtime.channel import AlembicStopped, ChildLines, ChildProcess
 from commands.migration.runtime.child_env import child_environment
 from commands.migration.runtime.stepping import MigrationRun, StepResult
 from commands.migration.script.revision_graph import Direction, Revision, RevisionGraph
@@ -33,7 +33,14 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
-__all__ = ["AlembicRunner", "AlembicSession", "AlembicStopped", "OfflineSql", "ProjectState"]
+__all__ = [
+    "AlembicRunner",
+    "AlembicSession",
+    "AlembicStopped",
+    "ModelsComparison",
+    "OfflineSql",
+    "ProjectState",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,23 @@ class ProjectState:
     graph: RevisionGraph
     current: tuple[str, ...]
     version_table: str = "alembic_version"
+    script_dir: str | None = None  # where env.py is
+    handed: HandedUrl | None = None
+
+
+@dataclass(frozen=True)
+class HandedUrl:
+    """The URL env.py was handed (password masked), the driver it names, and why."""
+
+    url: str | None
+    driver: str | None
+    reason: str
+
+    def describe(self) -> str:
+        """'postgresql+asyncpg://app:***@db/app (asyncpg: installed; …)'."""
+        if self.url is None:
+            return "no URL"
+        return f"{self.url} ({self.driver or 'no driver'}: {self.reason})"
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,14 @@ class OfflineSql:
 
     sql: Mapping[str, str] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelsComparison:
+    """Whether env.py exposes ``target_metadata``, and what differs from the database."""
+
+    has_metadata: bool
+    differences: tuple[str, ...] = ()
 
 
 class AlembicSession:
@@ -78,14 +110,19 @@ class AlembicSession:
     def inspect(self) -> ProjectState:
         """Graph, current revisions and the version table, in one request."""
         result = self.request("inspect")
+        handed = result.get("handed")
         return ProjectState(
             graph=_graph(result),
             current=tuple(result["current"]),
             version_table=_table_name(result.get("version_table")),
+            handed=HandedUrl(handed["url"], handed["driver"], handed["reason"]) if handed else None,
+            script_dir=result.get("script_dir"),
         )
 
-    def current(self) -> tuple[str, ...]:
-        return tuple(self.request("current")["current"])
+    def current(self, step: str | None = None) -> tuple[str, ...]:
+        """What the version table holds; ``step`` names the run's step in an error
+        ("verifying the result"), else "reading the version table"."""
+        return tuple(self.request("current", step=step)["current"])
 
     def walk(self, current: Sequence[str], goal: str, direction: Direction) -> tuple[str, ...]:
         """The revisions from ``current`` to ``goal`` (a revision, ``base`` or ``-N``), in
@@ -134,6 +171,12 @@ class AlembicSession:
         run.finish(deadline=deadline, cancel=cancel)
         return result
 
+    def compare_models(self) -> ModelsComparison:
+        """Alembic's autogenerate comparison of env.py's ``target_metadata`` with the
+        database (``alembic check``), in the project's own process."""
+        result = self.request("models")
+        return ModelsComparison(bool(result["metadata"]), tuple(result["differences"]))
+
     def stamp(self, revisions: Sequence[str]) -> None:
         """Set the version table to ``revisions`` without running anything."""
         self.request("stamp", revisions=list(revisions))
@@ -148,20 +191,23 @@ class AlembicSession:
     ) -> Any:
         """Send one request and wait for its answer."""
         self.child.send(operation, **payload)
-        return unwrap(self.child.receive(operation, deadline=deadline, cancel=cancel))
+        return self.child.result(self.child.receive(operation, deadline=deadline, cancel=cancel))
 
 
 class AlembicRunner:
     """One target's Alembic project against one database; opens sessions."""
 
-    def __init__(self, project: AlembicProject, database: DatabaseUrl | None) -> None:
+    def __init__(
+        self, project: AlembicProject, database: DatabaseUrl | None, target: str | None = None
+    ) -> None:
         self.project = project
         self.database = database
+        self.target = target  # named in the errors of the project's process
 
     @classmethod
     def for_target(cls, handle: TargetHandle) -> AlembicRunner:
         """The runner of a target's project against its database."""
-        return cls(handle.config.alembic, handle.database)
+        return cls(handle.config.alembic, handle.database, handle.name)
 
     @contextmanager
     def session(self) -> Iterator[AlembicSession]:
@@ -191,7 +237,7 @@ class AlembicRunner:
             finally:
                 os.close(write_fd)
             lower(process.pid)  # started for background work: it yields the CPU to answers
-            child = ChildProcess(process, ChildLines(read_fd), log)
+            child = ChildProcess(process, ChildLines(read_fd), log, self.target)
             try:
                 yield AlembicSession(child)
             finally:
@@ -217,7 +263,7 @@ class AlembicRunner:
     def _command(self) -> list[str]:
         command = [self.project.python, str(CHILD_SCRIPT), "--ini-section", self.project.section]
         command += [arg for value in self.project.x_args for arg in ("-x", value)]
-        command += [arg for name in self.project.url_ini_options for arg in ("--url-option", name)]
+        command += ["--url-options", ",".join(self.project.url_ini_options)]
         if self.project.flask_app:
             command += ["--flask-app", self.project.flask_app]
         if self.project.config_file is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands.errors import AlembicError
-from commands.migration.runtime.channel import ChildProcess, unwrap
+from commands.migration.runtime.channel import ChildProcess
 from commands.migration.script.revision_graph import Direction
 
 
@@ -117,4 +117,4 @@ class MigrationRun:
 
     def _end(self, message: dict[str, Any]) -> None:
         self.ended = True
-        self._outcome = unwrap(message)
+        self._outcome = self.child.result(message)

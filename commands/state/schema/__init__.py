@@ -39,7 +39,7 @@ def upgrade_schema(url: DatabaseUrl) -> None:
     """Create the schema or bring it to the newest revision; raises
     ``DatabaseUnavailableError`` (password masked) when the server cannot be reached."""
     engine = create_engine(
-        url.for_sqlalchemy(), poolclass=NullPool, connect_args={"options": SEARCH_PATH}
+        url.for_bot_sqlalchemy(), poolclass=NullPool, connect_args={"options": SEARCH_PATH}
     )
     try:
         with engine.begin() as conn:
@@ -61,7 +61,7 @@ def upgrade_schema(url: DatabaseUrl) -> None:
 def current_revision(url: DatabaseUrl) -> str | None:
     """The schema's revision (``None`` before the first upgrade), for support and tests."""
     engine = create_engine(
-        url.for_sqlalchemy(), poolclass=NullPool, connect_args={"options": SEARCH_PATH}
+        url.for_bot_sqlalchemy(), poolclass=NullPool, connect_args={"options": SEARCH_PATH}
     )
     try:
         with engine.connect() as conn:

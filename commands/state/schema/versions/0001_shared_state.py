@@ -80,8 +80,11 @@ def upgrade() -> None:
     op.create_index("ix_scheduled_jobs_next_run_time", "scheduled_jobs", ["next_run_time"])
     raw = op.get_bind().connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor:
+    cursor = raw.cursor()
+    try:
         cursor.execute(SchemaManager.get_schema().replace("%", "%%"), {})
+    finally:
+        cursor.close()
 
 
 def downgrade() -> None:

@@ -10,16 +10,16 @@ particular order, so ``WHERE kind = … ORDER BY seq DESC LIMIT 1`` sorted
 every event of that kind: each events index now ends in ``seq`` (SQLite's
 end in the rowid, which is ``seq``, already).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

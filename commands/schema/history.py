@@ -1,0 +1,118 @@
+"""What the migration history says the schema should be at the database's revision.
+
+The target's own project, run by its own Alembic child, upgrades an empty
+scratch database beside the target's (same server: same version, same
+extensions available) to the revisions the live version table holds; the
+catalog reader reads it; the scratch database is dropped. The result is
+cached (``replay_cache.py``), so a second check at the same revision with
+the same files replays nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from commands.errors import AlembicError, MigrateBotError
+from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
+from commands.migration.script.revision_graph import Direction
+from commands.postgres.connections import connect
+from commands.postgres.scratch import DRIFT, ScratchDatabaseError, scratch_database
+from commands.schema.catalog import read_schema
+from commands.schema.model import Schema
+from commands.schema.replay_cache import ReplayCache, replay_key, replaying
+from commands.targets import TargetHandle
+from commands.units import postgres_interval
+
+
+class ReplayError(MigrateBotError):
+    """The history could not be replayed on an empty database (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class History:
+    """The schema the history gives at ``revisions``; ``cached`` when no replay ran.
+
+    ``alembic_s`` is the time the revisions took inside Alembic, ``total_s`` the
+    whole (scratch database, child, catalog read), both 0 when cached.
+    """
+
+    schema: Schema
+    revisions: tuple[str, ...]
+    key: str
+    cached: bool
+    alembic_s: float = 0.0
+    total_s: float = 0.0
+
+
+def history_schema(
+    handle: TargetHandle,
+    state: ProjectState,
+    *,
+    cache: ReplayCache,
+    fresh: bool = False,
+) -> History:
+    """The schema ``state.current`` should have, from the cache unless ``fresh``.
+
+    Raises ``ReplayError`` (no scratch database, a revision failed on an empty
+    one) or ``DatabaseUnavailableError``.
+    """
+    revisions = state.graph.sorted(state.graph.applied(state.current))
+    with connect(handle.database) as conn:
+        major = conn.info.server_version // 10000
+    key = replay_key(handle.config.alembic, state, revisions, major)
+    with replaying(key):  # another thread replaying the same history: wait, then read it
+        kept = None if fresh else cache.get(key)
+        if kept is not None:
+            return History(kept, state.current, key, cached=True)
+        started = time.monotonic()
+        schema, alembic_s = _replay(handle, state, revisions)
+        cache.put(key, schema)
+    return History(schema, state.current, key, False, alembic_s, time.monotonic() - started)
+
+
+def _replay(
+    handle: TargetHandle, state: ProjectState, revisions: tuple[str, ...]
+) -> tuple[Schema, float]:
+    """Upgrade a new scratch database to ``revisions`` and read its schema."""
+    config = handle.config
+    try:
+        with scratch_database(handle.database, DRIFT, secrets.token_hex(4)) as url:
+            alembic_s = 0.0
+            if revisions:
+                with AlembicRunner(config.alembic, url).session() as session:
+                    order = _alembic_order(session, state, revisions)
+                    alembic_s = _upgrade(
+                        session,
+                        order,
+                        deadline=time.monotonic() + config.max_duration,
+                        statement_timeout=config.statement_timeout,
+                    )
+            return read_schema(url), alembic_s
+    except ScratchDatabaseError as exc:
+        raise ReplayError(f"cannot replay the history: {exc}") from None
+    except AlembicError as exc:
+        raise ReplayError(f"the history does not replay on an empty database: {exc}") from None
+
+
+def _alembic_order(
+    session: AlembicSession, state: ProjectState, revisions: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The order plain ``alembic upgrade REV`` runs them in, when one revision is the goal."""
+    if len(state.current) != 1:
+        return revisions
+    walked = session.walk((), state.current[0], Direction.UP)
+    return walked if sorted(walked) == sorted(revisions) else revisions
+
+
+def _upgrade(
+    session: AlembicSession, order: tuple[str, ...], *, deadline: float, statement_timeout: float
+) -> float:
+    """One env.py run over ``order``, stepped; the revisions' time inside Alembic."""
+    env = {"PGOPTIONS": f"-c statement_timeout={postgres_interval(statement_timeout)}"}
+    run = session.migrate(order, Direction.UP, env=env)
+    spent = 0.0
+    while run.next_revision(deadline=deadline) is not None:
+        spent += run.go(deadline=deadline).duration_s
+    return spent

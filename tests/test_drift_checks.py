@@ -1,0 +1,83 @@
+"""The drift pre-flight check and the models check of verification, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from commands.checks import Verdict, run_preflight, snapshot_catalog, verify_after_run
+from commands.migration.planning import plan
+from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
+from tests.support.alembic_projects import Rev, write_project
+from tests.support.checks_support import copy_database, handle_for, upgrade
+from tests.support.databases import drop_database
+
+LINE = "index `idx_videos_created_at` exists in the history but not in the database"
+
+
+def test_drift_warns_by_default_and_fail_blocks_approval_with_the_reason(
+    pg_server: DatabaseUrl, before_risky_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    copy = copy_database(pg_server, before_risky_db)
+    try:
+        with connect(copy) as conn:
+            conn.execute("DROP INDEX idx_videos_created_at")  # during an incident, by hand
+        warned = run_preflight(handle_for(copy, tmp_path))
+        drift = warned.result("drift")
+        assert drift.verdict is Verdict.WARN and LINE in drift.details
+        assert drift.data["ddl"] == [
+            "CREATE INDEX idx_videos_created_at ON public.videos USING btree (created_at);"
+        ]
+        assert not warned.blocks
+        failed = run_preflight(handle_for(copy, tmp_path, extra='drift = "fail"'))
+        drift = failed.result("drift")
+        assert failed.blocks and drift.verdict is Verdict.FAIL
+        assert drift.summary.startswith("DRIFTED: 1 difference from the history at c9d0b2f4e165")
+        assert LINE in drift.summary and "approval is blocked" in drift.summary
+        off = run_preflight(handle_for(copy, tmp_path, extra='drift = "off"'))
+        assert off.result("drift").verdict is Verdict.SKIP
+    finally:
+        drop_database(pg_server, copy)
+
+
+MODELS_ENV = textwrap.dedent(
+    """
+    import os
+    from alembic import context
+    from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, pool
+
+    target_metadata = MetaData()
+    Table(
+        "jobs", target_metadata,
+        Column("id", Integer, primary_key=True),
+        Column("title", Text),
+        Column("priority", Integer),
+    )
+    url = context.config.get_main_option("sqlalchemy.url") or os.environ["DATABASE_URL"]
+    with create_engine(url, poolclass=pool.NullPool).connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    """
+)
+
+
+def test_verification_warns_when_the_models_differ_from_the_database(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """The models have ``jobs.priority``; nobody wrote the revision that adds it."""
+    project = write_project(
+        tmp_path / "app",
+        [Rev(id="jobs", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY, title text)",))],
+    )
+    (project / "env.py").write_text(MODELS_ENV)
+    handle = handle_for(fresh_db, tmp_path, script_location=project)
+    planned = plan(handle, with_sql=False)
+    before = snapshot_catalog(handle.database)
+    upgrade(handle)
+    report = verify_after_run(handle, planned, before)
+    models = report.result("models")
+    assert models.verdict is Verdict.WARN and not report.blocks
+    assert models.summary.startswith("the application's models differ from the database: 1")
+    assert models.details == ("column `jobs.priority` is in the models but not in the database",)
