@@ -6,14 +6,16 @@ does not keep them, before they existed, or under a log rewritten since."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from audit.projections import Projection
 from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
-from commands.requests import RequestService
+from commands.requests import RequestService, index
 from commands.requests.folds import load
 from commands.requests.index import REQUEST_INDEX
 from commands.state.audit_log import open_audit_log
@@ -121,3 +123,35 @@ def test_a_checkpoint_the_log_no_longer_holds_rebuilds_the_projection(
             conn.execute(wrong)
     other = open_audit_log(service.config.bot.state)  # a process starting afresh
     assert indexed(other) == folded(other)
+
+
+class Recorded:
+    """The store, with every statement read from a projection kept (to ask SQLite its plan)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.statements: list[tuple[str, list[object]]] = []
+
+    def query(self, projection: Projection, sql: str, params: Sequence[object] = ()) -> list:
+        self.statements.append((sql, list(params)))
+        return self.store.query(projection, sql, params)
+
+
+def test_every_read_of_the_request_index_searches_an_index(tmp_path: Path) -> None:
+    """None of them visits every request (the newest 100 of App Home read a full table
+    sorted, 37 ms at 100,000 requests, before the index on created_seq)."""
+    config = write_config(tmp_path)
+    service = make_service(config)
+    a_history(service)
+    recorded = Recorded(service.store)
+    list(index.newest_ids(recorded, target=None, states=None))
+    list(index.newest_ids(recorded, target="prod", states=None))
+    list(index.newest_ids(recorded, target=None, states=[RequestState.AWAITING_APPROVAL]))
+    index.ids_in(recorded, [RequestState.RUNNING], "prod")
+    index.watching_ids(recorded)
+    index.id_with_key(recorded, "prod", "a-key")
+    with sqlite3.connect(config.bot.state_path) as conn:
+        for sql, params in recorded.statements:
+            plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert any(step.startswith(("SEARCH", "SCAN request_index USING")) for step in plan)
+            assert "SCAN request_index" not in plan, (sql, plan)

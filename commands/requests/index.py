@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     dedupe_key TEXT,
     watching INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS {TABLE}_created ON {TABLE} (created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_state ON {TABLE} (state, created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_target ON {TABLE} (target, created_seq);
 CREATE INDEX IF NOT EXISTS {TABLE}_dedupe ON {TABLE} (target, dedupe_key);

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.Text),
         sa.Column("watching", sa.Integer, nullable=False, server_default="0"),
     )
+    op.create_index("request_index_created", "request_index", ["created_seq"])
     op.create_index("request_index_state", "request_index", ["state", "created_seq"])
     op.create_index("request_index_target", "request_index", ["target", "created_seq"])
     op.create_index("request_index_dedupe", "request_index", ["target", "dedupe_key"])
