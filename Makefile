@@ -17,9 +17,9 @@ run: $(STAMP)  ## the sandbox: the real bot on the demo target, in a browser at 
 test: $(STAMP)  ## the whole test suite on a real PostgreSQL, 4 workers (tests wait on I/O more than CPU)
 	$(BIN)/pytest -n 4 --dist loadfile
 
-reliability: $(STAMP)  ## tests/reliability/ in full (every kill point, fault and load size), then docs/reliability.md from what it tried
+reliability: $(STAMP)  ## tests/reliability/ and the shared state's faults in full (every kill point, fault and load size), then docs/reliability.md from what they tried
 	rm -f test-artifacts/reliability.jsonl
-	$(BIN)/pytest tests/reliability --full -n 2 --dist loadfile
+	$(BIN)/pytest tests/reliability tests/distributed/test_state_faults.py tests/distributed/test_socket_mode.py --full -n 2 --dist loadfile
 	$(BIN)/python -m tests.reliability.report
 
 screenshot: $(STAMP)  ## docs/sandbox.png, taken from `make run` itself by the browser test

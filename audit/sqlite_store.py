@@ -139,6 +139,11 @@ class SqliteEventStore(EventStore):
         """The head file's head (no database read needed)."""
         return self._recorded_head()
 
+    def adopt_head(self, head: Head) -> None:
+        """Record ``head`` as the log's head when no head file is left: a file brought
+        back from a replica, whose chain was verified up to ``head`` first."""
+        self._head_committed(head)
+
     def close(self) -> None:
         """Close this thread's connection (others close with their threads)."""
         db = getattr(self._local, "db", None)

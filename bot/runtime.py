@@ -45,6 +45,7 @@ from bot.flows.request_flow import RequestFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.run_flow import RunFlow
 from bot.flows.schedule_flow import ScheduleFlow
+from bot.flows.state_replication import check_state_replica, start_replication
 from bot.flows.watch_messages import WatchMessages
 from bot.metrics.metric_totals import METRIC_TOTALS
 from bot.metrics.registry import bot_registry
@@ -64,6 +65,7 @@ from commands.state.audit_log import open_audit_log
 from commands.state.audit_reading import audit_log_errors
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
 from commands.state.people import open_people
+from commands.state.replicator import Replicator
 from commands.state.shared import shared_state
 from commands.targets import TargetOpener, open_target
 
@@ -129,14 +131,18 @@ class BotRuntime:
     metrics: CollectorRegistry
     watches: WatchKeeper
     queue: JobQueue | None = None
+    replicator: Replicator | None = None
 
     def health(self) -> dict[str, Any]:
-        """For ``GET /health``: the jobs and runs in progress."""
-        return {
+        """For ``GET /health``: the jobs and runs in progress, the state's replication."""
+        health: dict[str, Any] = {
             "worker": {"pending": self.work_pool.pending, "failed": self.work_pool.failed},
             "runs": self.flow.runs.running(),
             "watches": self.watches.open_watches(),
         }
+        if self.replicator is not None:
+            health["state_replica"] = self.replicator.status().to_json()
+        return health
 
     def shutdown(self) -> None:
         """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
@@ -154,6 +160,8 @@ class BotRuntime:
         self.outbox.close()
         if self.flow.people is not None:
             self.flow.people.close()
+        if self.replicator is not None:  # last: it uploads what the others wrote
+            self.replicator.stop()
 
 
 def start_runtime(
@@ -176,6 +184,7 @@ def start_runtime(
     targets a worker recovers (those of its queues)."""
     shared = shared_state(config.bot.state)
     role = role or (Role.FRONT if shared else Role.EMBEDDED)
+    check_state_replica(config)
     store = open_audit_log(config.bot.state, clock=clock)
     # kept from the start: a log older than them is folded once here, in batches, not
     # inside the first write's transaction
@@ -192,6 +201,7 @@ def start_runtime(
     )
     if role is not Role.FRONT:
         notifier.start()
+    replicator = start_replication(config, notifier)
     scheduling_here = threading.Event()
     messages = RequestMessages(
         config=config,
@@ -255,9 +265,12 @@ def start_runtime(
         scheduling=scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
         interrupted=interrupted,
-        metrics=bot_registry(store=store, requests=requests, outbox=outbox, clock=clock),
+        metrics=bot_registry(
+            store=store, requests=requests, outbox=outbox, clock=clock, replicator=replicator
+        ),
         watches=watches.start() if working else watches,
         queue=queue,
+        replicator=replicator,
     )
 
 

@@ -31,6 +31,9 @@ class Forwarder:
         self.requests = requests
 
     def __call__(self, body: Mapping[str, Any]) -> None:
+        """Enqueue ``body``; raises ``StateUnreachableError`` (the asker is told it cannot be
+        recorded now) when the shared state does not answer within a few seconds."""
+        self.queue.check_reachable()  # before reading the request's target from the state
         target = self.target_of(body)
         job = self.queue.interaction(body, target=target)
         log.info("enqueued a Slack request as job %s (%s)", job, self.queue.queue_of(target))

@@ -12,9 +12,11 @@ from prometheus_client.registry import Collector
 
 from audit.store import Clock, EventStore, utc_now
 from bot.metrics.audit_metrics import AuditMetrics
+from bot.metrics.replication_metrics import ReplicationMetrics
 from bot.metrics.slack_errors import SLACK_API_ERRORS
 from commands.requests import RequestService
 from commands.state.outbox import Outbox, State
+from commands.state.replicator import Replicator
 
 
 class OutboxMetrics(Collector):
@@ -36,12 +38,19 @@ class OutboxMetrics(Collector):
 
 
 def bot_registry(
-    *, store: EventStore, requests: RequestService, outbox: Outbox, clock: Clock = utc_now
+    *,
+    store: EventStore,
+    requests: RequestService,
+    outbox: Outbox,
+    clock: Clock = utc_now,
+    replicator: Replicator | None = None,
 ) -> CollectorRegistry:
     """A registry for ``GET /metrics`` or ``--metrics-port``, read at each scrape."""
     registry = CollectorRegistry()
     registry.register(AuditMetrics(store, requests, clock))
     registry.register(OutboxMetrics(outbox))
+    if replicator is not None:
+        registry.register(ReplicationMetrics(replicator.status))
     registry.register(SLACK_API_ERRORS)
     ProcessCollector(registry=registry)
     return registry

@@ -35,10 +35,11 @@ from commands.config.fleet import (
 )
 from commands.config.live_use import LiveUseSettings, WatchSettings, parse_live_use_keys
 from commands.config.schedule import Hook, parse_schedule_keys
+from commands.config.state_replica import parse_state_replica
 from commands.config.table import HTTP_URL, ConfigTable
 from commands.config.windows import Window
 from commands.errors import ConfigError, ConfigErrors, UnknownTargetError
-from commands.state.location import StateLocation
+from commands.state.location import StateLocation, StateReplica
 from commands.state.vocabulary import ChecklistItem
 
 CONFIG_ENV = "MIGRATE_BOT_CONFIG"
@@ -112,6 +113,7 @@ class BotSettings:
     ops_channel: str | None
     state_path: Path
     state_url_env: str | None = None  # set: the state is shared, in that PostgreSQL database
+    state_replica: StateReplica | None = None  # set: Litestream copies the SQLite state there
 
     @property
     def shared(self) -> bool:
@@ -212,10 +214,12 @@ class Config:
 
 
 def _bot_settings(table: ConfigTable) -> BotSettings:
+    url_env = table.string("state_url_env", None, ENV_NAME)
     settings = BotSettings(
         ops_channel=table.string("ops_channel", None, SLACK_ID),
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
-        state_url_env=table.string("state_url_env", None, ENV_NAME),
+        state_url_env=url_env,
+        state_replica=parse_state_replica(table, shared=url_env is not None),
     )
     table.reject_unknown()
     return settings

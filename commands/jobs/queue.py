@@ -22,15 +22,24 @@ from datetime import datetime
 from typing import Any
 
 import procrastinate
+import psycopg
+import psycopg_pool
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.jobs import Status
 
 from commands.config.targets_file import DEFAULT_QUEUE, Config
+from commands.errors import ExitCode, MigrateBotError
 from commands.jobs.tasks import tasks
 from commands.state.shared import SharedState
 
 log = logging.getLogger(__name__)
 
+ENQUEUE_WAIT_S = 5.0  # a front with no state answers the asker within this, not the pool's 30 s
+UNREACHABLE = (
+    psycopg_pool.PoolTimeout,
+    psycopg.OperationalError,
+    procrastinate_errors.ConnectorException,
+)
 INTERACTION_TASK = "migrate_bot:interaction"
 RUN_TASK = "migrate_bot:run"
 
@@ -64,12 +73,34 @@ def run_lock(request_id: str) -> str:
     return f"run:{request_id}"
 
 
+class StateUnreachableError(MigrateBotError):
+    """The shared state cannot be reached: a Slack request cannot be recorded now."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot's state cannot be reached right now, so this request cannot be recorded"
+            " and nothing was done. Try again in a minute; the bot's operators see why in its log."
+        )
+
+
 class JobQueue:
     """A front's (or a worker's) way to enqueue; synchronous, on the shared pool."""
 
     def __init__(self, shared: SharedState, config: Config) -> None:
         self.config = config
+        self.pool = shared.pool
         self.app = job_app(shared).open(shared.pool)
+
+    def check_reachable(self, wait: float = ENQUEUE_WAIT_S) -> None:
+        """Raise ``StateUnreachableError`` unless the state answers within ``wait`` s."""
+        try:
+            with self.pool.connection(timeout=wait) as conn:
+                conn.execute("SELECT 1")
+        except UNREACHABLE as exc:
+            log.warning("the shared state cannot be reached: %s", exc)
+            raise StateUnreachableError from None
 
     def queue_of(self, target: str | None) -> str:
         """The queue of ``target`` (the default queue for none or an unknown one)."""
@@ -77,10 +108,19 @@ class JobQueue:
             return DEFAULT_QUEUE
         return self.config.targets[target].queue
 
-    def interaction(self, body: Mapping[str, Any], *, target: str | None) -> int:
-        """Enqueue a Slack request for a worker of ``target``'s queue; the job id."""
+    def interaction(
+        self, body: Mapping[str, Any], *, target: str | None, wait: float = ENQUEUE_WAIT_S
+    ) -> int:
+        """Enqueue a Slack request for a worker of ``target``'s queue; the job id. Raises
+        ``StateUnreachableError`` when the state does not answer within ``wait`` s."""
         task = self.app.tasks[INTERACTION_TASK]
-        return task.configure(queue=self.queue_of(target)).defer(body=dict(body))
+        try:
+            with self.pool.connection(timeout=wait) as conn:
+                deferring = task.configure(queue=self.queue_of(target), connection=conn)
+                return deferring.defer(body=dict(body))
+        except UNREACHABLE as exc:
+            log.warning("a Slack request could not be enqueued: %s", exc)
+            raise StateUnreachableError from None
 
     def run(self, request_id: str, target: str, *, until: datetime | None) -> int | None:
         """Enqueue ``request_id``'s run; ``None`` if it already waits in the queue."""

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from commands.errors import DatabaseUnavailableError
 from commands.state.shared import SharedState
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class SchedulerSeat:
                     self._serve()
                 elif not self._try_take():
                     self._stop.wait(self.every)
-            except psycopg.Error as exc:
+            except (psycopg.Error, DatabaseUnavailableError) as exc:  # the state went away
                 log.warning("the scheduler's seat was lost (%s): trying again", exc)
                 self._let_go()
                 self._stop.wait(self.every)

@@ -51,15 +51,17 @@ class SharedState:
         return {
             "autocommit": True,
             "options": SEARCH_PATH,
-            "application_name": APPLICATION_NAME,
+            "application_name": f"{APPLICATION_NAME} {os.getpid()}",  # whose, in pg_stat_activity
             "connect_timeout": 10,
             **password,
         }
 
-    def connect(self, application_name: str = APPLICATION_NAME) -> psycopg.Connection:
+    def connect(self, application_name: str | None = None) -> psycopg.Connection:
         """A connection of its own (an advisory lock's, a ``LISTEN``'s), outside the pool,
         named ``application_name`` in ``pg_stat_activity``; raises ``DatabaseUnavailableError``."""
-        kwargs: dict[str, Any] = {**self.connection_kwargs(), "application_name": application_name}
+        kwargs: dict[str, Any] = dict(self.connection_kwargs())
+        if application_name is not None:
+            kwargs["application_name"] = application_name
         try:
             return psycopg.connect(self.url.for_libpq(), **kwargs)
         except psycopg.OperationalError as exc:

@@ -79,6 +79,9 @@ class EventKind(StrEnum):
     DRIFT_CHECKED = "drift_checked"  # state, digest, since when; changed: the ops channel is told
     SCHEMA_DIFF = "schema_diff"  # a run's before/after diff: its sha256 and summary
 
+    # the state itself (commands/state/restore.py): brought back from its replica
+    STATE_RESTORED = "state_restored"
+
 
 class RequestState(StrEnum):
     """Where a request stands; derived from its events, never stored."""

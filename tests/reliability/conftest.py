@@ -16,7 +16,6 @@ from tests.support.reliability.crash_targets import (
 from tests.support.reliability.fault_targets import FaultWorld, fault_targets
 from tests.support.reliability.http_relay import HttpRelay, Rule, forward
 from tests.support.reliability.observe import Bucket
-from tests.support.reliability.results import FaultRecord, record
 from tests.support.reliability.socket_relay import PostgresRelay
 from tests.support.reliability.world import (
     BIG_MIB,
@@ -26,16 +25,6 @@ from tests.support.reliability.world import (
     drop_databases,
     make_template,
 )
-
-
-@pytest.fixture
-def reliability() -> Callable[..., None]:
-    """``reliability(area=, fault=, tried=, outcome=, lost="nothing")`` adds a table row."""
-
-    def add(**fields: object) -> None:
-        record(FaultRecord(**fields))  # type: ignore[arg-type]
-
-    return add
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@
 ``hello``; ``send`` gives an envelope to one connection (in turn, as Slack
 spreads events over an app's connections) and returns how long its ack
 took, in ms: the Socket Mode twin of an HTTP request's time to 200.
+``drop()`` closes every connection from this side, as Slack does when it
+refreshes or loses one; an app reconnects (``opened`` counts connections).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class SocketModeEndpoint:
         self._turn = itertools.count()
         self._waiting: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self.opened = 0
         host_port = self._server.socket.getsockname()
         self.url = f"ws://{host_port[0]}:{host_port[1]}/link"
 
@@ -53,6 +56,7 @@ class SocketModeEndpoint:
         connection.send(json.dumps({"type": "hello", "num_connections": 1}))
         with self._lock:
             self._connections.append(connection)
+            self.opened += 1
         try:
             for message in connection:
                 envelope_id = json.loads(message).get("envelope_id")
@@ -66,8 +70,17 @@ class SocketModeEndpoint:
             with self._lock:
                 self._connections.remove(connection)
 
-    def send(self, kind: str, payload: dict[str, Any]) -> float:
-        """Give ``payload`` (``slash_commands`` or ``interactive``) to a connection; ms to ack."""
+    def drop(self) -> int:
+        """Close every connection (the apps see it go away); how many were closed."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            connection.close()
+        return len(connections)
+
+    def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> float:
+        """Give ``payload`` (``slash_commands`` or ``interactive``) to a connection; ms to
+        ack. ``retry_attempt`` > 0: Slack's redelivery of an envelope it saw no ack for."""
         envelope_id = str(uuid.uuid4())
         acked = threading.Event()
         with self._lock:
@@ -80,8 +93,8 @@ class SocketModeEndpoint:
             "type": kind,
             "payload": payload,
             "accepts_response_payload": kind == "slash_commands",
-            "retry_attempt": 0,
-            "retry_reason": "",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
         }
         began = time.perf_counter()
         connection.send(json.dumps(envelope))

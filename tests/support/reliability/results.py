@@ -11,8 +11,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import pytest
 
 LOG_ENV = "MIGRATE_BOT_RELIABILITY_LOG"
 DEFAULT_LOG = Path("test-artifacts") / "reliability.jsonl"
@@ -47,3 +50,13 @@ def read(path: Path | None = None) -> list[FaultRecord]:
     if not source.exists():
         return []
     return [FaultRecord(**json.loads(line)) for line in source.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def reliability() -> Callable[..., None]:
+    """``reliability(area=, fault=, tried=, outcome=, lost="nothing")`` adds a table row."""
+
+    def add(**fields: object) -> None:
+        record(FaultRecord(**fields))  # type: ignore[arg-type]
+
+    return add
