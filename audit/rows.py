@@ -17,6 +17,7 @@ def where_clause(
     mark: str,
     *,
     request_id: str | None = None,
+    request_ids: Sequence[str] | None = None,
     target: str | None = None,
     kinds: Sequence[str] | None = None,
     after_seq: int | None = None,
@@ -31,6 +32,9 @@ def where_clause(
         if value is not None:
             clauses.append(f"{column} = {mark}")
             params.append(value)
+    if request_ids is not None:
+        clauses.append(f"request_id IN ({', '.join([mark] * len(request_ids)) or 'NULL'})")
+        params.extend(request_ids)
     if kinds:
         clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
         params.extend(kinds)

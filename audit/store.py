@@ -62,6 +62,7 @@ class Rows(Protocol):
         self,
         *,
         request_id: str | None = None,
+        request_ids: Sequence[str] | None = None,
         target: str | None = None,
         kinds: Sequence[str] | None = None,
         after_seq: int | None = None,
@@ -310,8 +311,8 @@ class EventStore(ABC):
             return tx.append(**fields)
 
     def events(self, **filters: Any) -> list[Event]:
-        """Events in order. Filters: ``request_id``, ``target``, ``kinds`` (a
-        sequence), ``after_seq``, ``newest_first``, ``limit``."""
+        """Events in order. Filters: ``request_id``, ``request_ids`` (any of them),
+        ``target``, ``kinds`` (a sequence), ``after_seq``, ``newest_first``, ``limit``."""
         with self._reading() as rows:
             return list(rows.select(**filters))
 

@@ -12,12 +12,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from audit.chain import Event
 from audit.projections import Projection
 from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
-from commands.requests import RequestService, index
+from commands.requests import RequestService, folds, index, ledger
 from commands.requests.folds import load
 from commands.requests.index import REQUEST_INDEX
+from commands.requests.model import fold_request
 from commands.state.audit_log import open_audit_log
 from commands.state.schema import SEARCH_PATH
 from commands.state.vocabulary import EventKind, RequestState
@@ -126,15 +128,44 @@ def test_a_checkpoint_the_log_no_longer_holds_rebuilds_the_projection(
 
 
 class Recorded:
-    """The store, with every statement read from a projection kept (to ask SQLite its plan)."""
+    """The store, counting its reads of events and keeping each statement read from a
+    projection (to ask SQLite its plan)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.statements: list[tuple[str, list[object]]] = []
+        self.event_reads = 0
 
     def query(self, projection: Projection, sql: str, params: Sequence[object] = ()) -> list:
         self.statements.append((sql, list(params)))
         return self.store.query(projection, sql, params)
+
+    def events(self, **filters: object) -> list[Event]:
+        self.event_reads += 1
+        return self.store.events(**filters)
+
+
+def test_the_newest_requests_are_folded_from_one_read_of_their_events_however_many(
+    service: RequestService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """App Home's newest hundred were a read each, a round trip each to a shared state."""
+    a_history(service)
+    service.approve(ready_for_approval(service).id, approver=APPROVER)
+    for _ in range(4):
+        new_request(service)
+    store = service.store
+    each = {f"M-{n}": fold_request(store.events(request_id=f"M-{n}")) for n in range(1, 9)}
+    newest_first = [each[f"M-{n}"] for n in range(8, 0, -1)]
+    for folds_kept in (True, False):  # a bot serving, and one that has just started
+        if not folds_kept:
+            monkeypatch.setattr(folds, "_folds", {})
+        recorded = Recorded(store)
+        assert list(ledger.newest_requests(recorded, target=None, states=None)) == newest_first
+        assert recorded.event_reads == 1
+    recorded = Recorded(store)
+    waiting = [RequestState.AWAITING_APPROVAL]
+    found = list(ledger.newest_requests(recorded, target=None, states=waiting, page=2))
+    assert [r.id for r in found] == ["M-3"] and recorded.event_reads == 1
 
 
 def test_every_read_of_the_request_index_searches_an_index(tmp_path: Path) -> None:

@@ -10,12 +10,13 @@ reads grows with the history; each request returned is its events' fold.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any, Protocol
 
 from audit.chain import Event
 from audit.projections import Projection
 from commands.requests import index
-from commands.requests.folds import load
+from commands.requests.folds import load, load_many
 from commands.requests.inputs import request_id_of
 from commands.requests.model import Freeze, Request, fold_freeze
 from commands.state.vocabulary import EventKind, RequestState
@@ -59,11 +60,17 @@ def created_with_key(log: EventSource, target: str, key: str) -> Request | None:
 
 
 def newest_requests(
-    log: EventSource, *, target: str | None, states: Iterable[RequestState] | None
+    log: EventSource,
+    *,
+    target: str | None,
+    states: Iterable[RequestState] | None,
+    page: int = index.PAGE,
 ) -> Iterator[Request]:
-    """Requests newest first, optionally only those on ``target`` or in ``states``."""
+    """Requests newest first, optionally only those on ``target`` or in ``states``, folded
+    ``page`` at a time (one read of their events for each page: ``load_many``)."""
     wanted = set(states) if states else None
-    for request_id in index.newest_ids(log, target=target, states=wanted):
-        request = load(log, request_id)
-        if wanted is None or request.state in wanted:
-            yield request
+    ids = index.newest_ids(log, target=target, states=wanted)
+    while batch := list(islice(ids, page)):
+        for request in load_many(log, batch):
+            if wanted is None or request.state in wanted:
+                yield request

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from audit.store import Clock, EventStore, utc_now
@@ -33,7 +34,7 @@ from commands.requests import ledger
 from commands.requests.asking import Asking
 from commands.requests.decisions import ApprovalResult, Decisions
 from commands.requests.freezes import Freezes
-from commands.requests.index import REQUEST_INDEX
+from commands.requests.index import PAGE, REQUEST_INDEX
 from commands.requests.inputs import parse_request_id
 from commands.requests.interruptions import Interruptions
 from commands.requests.model import Freeze, Request
@@ -78,8 +79,10 @@ class RequestService:
         limit: int = 20,
     ) -> list[Request]:
         """The newest requests, optionally on one target or in some states."""
-        found = ledger.newest_requests(self.store, target=target, states=states)
-        return [r for _, r in zip(range(limit), found, strict=False)]
+        found = ledger.newest_requests(
+            self.store, target=target, states=states, page=min(limit, PAGE)
+        )
+        return list(islice(found, limit))
 
     def now(self) -> datetime:
         return self.log.now()
