@@ -17,6 +17,9 @@ in rounds that visit every size in turn so each meets the same load:
 - App Home: an ``app_home_opened`` event for the approver, from the request
   to ``views.publish`` at the local Slack (first draw, which reads each
   target's revision with Alembic, and the next, within the status TTL);
+  and its read of the newest 100 requests in this process, from one read of
+  their events beside a read per request (the way before; on PostgreSQL too
+  with ``--postgres``);
 - verify: the whole chain, then only the events a few lives appended since
   (``--new``), in this process, and ``migrate-bot audit verify --new`` end to
   end in a new process (its start-up included);
@@ -45,6 +48,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +71,8 @@ from commands.backup.backup_index import BACKUP_INDEX  # noqa: E402
 from commands.postgres.database_url import DatabaseUrl  # noqa: E402
 from commands.postgres.embedded import ensure_database, start_embedded_server  # noqa: E402
 from commands.requests import RequestService  # noqa: E402
-from commands.requests.index import REQUEST_INDEX  # noqa: E402
+from commands.requests.folds import load, load_many  # noqa: E402
+from commands.requests.index import REQUEST_INDEX, newest_ids  # noqa: E402
 from commands.state.shared import SharedState  # noqa: E402
 from tests.support.databases import drop_database  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
@@ -135,13 +140,35 @@ def prepare_postgres(size: Size, server: DatabaseUrl) -> None:
     )
 
 
-def transitions(size: Size, lives: int, *, postgres: bool = False) -> float:
-    """Milliseconds per event appended through ``RequestService``, over ``lives`` lives."""
+def opened(size: Size, *, postgres: bool) -> EventStore:
     if postgres:
         assert size.shared is not None
-        store: EventStore = PostgresEventStore(size.shared.pool, schema=size.shared.schema)
-    else:
-        store = SqliteEventStore(size.path)
+        return PostgresEventStore(size.shared.pool, schema=size.shared.schema)
+    return SqliteEventStore(size.path)
+
+
+def newest_hundred(size: Size, *, postgres: bool = False) -> None:
+    """App Home's read of the newest 100 requests, the bot's folds kept: from one read of
+    their events (``load_many``), beside a read per request (before it)."""
+    store = opened(size, postgres=postgres)
+    store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
+    ids = list(islice(newest_ids(store, target=None, states=None), 100))
+    load_many(store, ids)  # the folds kept, as in a serving bot
+    where = ", PostgreSQL" if postgres else ""
+    started = time.perf_counter()
+    load_many(store, ids)
+    size.add(f"newest 100, one read ms{where}", (time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    for request_id in ids:
+        load(store, request_id)
+    size.add(f"newest 100, a read each ms{where}", (time.perf_counter() - started) * 1000)
+    if not postgres:
+        store.close()
+
+
+def transitions(size: Size, lives: int, *, postgres: bool = False) -> float:
+    """Milliseconds per event appended through ``RequestService``, over ``lives`` lives."""
+    store = opened(size, postgres=postgres)
     service = RequestService(store, bench_config(size.path.parent, TARGETS, size.path.name))
     store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)  # as the bot keeps them
     before = store.head()
@@ -267,6 +294,21 @@ def report(sizes: list[Size], args: argparse.Namespace, load: list[float]) -> li
         ("metrics later ms", lambda s: s.median("metrics later ms"), "{:.0f}"),
         ("home first ms", lambda s: s.median("home first ms"), "{:.0f}"),
         ("home later ms", lambda s: s.median("home later ms"), "{:.0f}"),
+        *(
+            (name, lambda s, name=name: s.median(name), "{:.1f}")
+            for name in (
+                "newest 100, one read ms",
+                "newest 100, a read each ms",
+                *(
+                    [
+                        "newest 100, one read ms, PostgreSQL",
+                        "newest 100, a read each ms, PostgreSQL",
+                    ]
+                    if args.postgres
+                    else []
+                ),
+            )
+        ),
         ("verify full s", lambda s: s.median("verify full s"), "{:.2f}"),
         ("new events", lambda s: s.median("new events"), "{:,.0f}"),
         ("verify new ms", lambda s: s.median("verify new ms"), "{:.1f}"),
@@ -330,6 +372,8 @@ def main() -> None:
                 size.add("transition ms", transitions(size, args.lives))
                 if args.postgres:
                     size.add("pg transition ms", transitions(size, args.lives, postgres=True))
+                    newest_hundred(size, postgres=True)
+                newest_hundred(size)
                 config = serve_config(folder, size.path, "bench_history")
                 serve_round(size, {**env, "MIGRATE_BOT_CONFIG": str(config)}, slack_url)
                 verify_round(size, args.lives)
