@@ -18,6 +18,7 @@ def where_clause(
     *,
     request_id: str | None = None,
     request_ids: Sequence[str] | None = None,
+    request_tails: Sequence[tuple[str, int]] | None = None,
     target: str | None = None,
     kinds: Sequence[str] | None = None,
     after_seq: int | None = None,
@@ -35,6 +36,10 @@ def where_clause(
     if request_ids is not None:
         clauses.append(f"request_id IN ({', '.join([mark] * len(request_ids)) or 'NULL'})")
         params.extend(request_ids)
+    if request_tails is not None:  # each request's events after a seq of its own
+        term = f"(request_id = {mark} AND seq > {mark})"
+        clauses.append(f"({' OR '.join([term] * len(request_tails)) or '1 = 0'})")
+        params.extend(value for tail in request_tails for value in tail)
     if kinds:
         clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
         params.extend(kinds)

@@ -63,6 +63,7 @@ class Rows(Protocol):
         *,
         request_id: str | None = None,
         request_ids: Sequence[str] | None = None,
+        request_tails: Sequence[tuple[str, int]] | None = None,
         target: str | None = None,
         kinds: Sequence[str] | None = None,
         after_seq: int | None = None,
@@ -312,7 +313,9 @@ class EventStore(ABC):
 
     def events(self, **filters: Any) -> list[Event]:
         """Events in order. Filters: ``request_id``, ``request_ids`` (any of them),
-        ``target``, ``kinds`` (a sequence), ``after_seq``, ``newest_first``, ``limit``."""
+        ``request_tails`` (pairs of a request id and a seq: that request's events after
+        it), ``target``, ``kinds`` (a sequence), ``after_seq``, ``newest_first``,
+        ``limit``."""
         with self._reading() as rows:
             return list(rows.select(**filters))
 

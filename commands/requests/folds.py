@@ -44,7 +44,7 @@ def load(log: EventSource, request_id: str) -> Request:
 
 def load_many(log: EventSource, request_ids: Sequence[str]) -> list[Request]:
     """The requests ``request_ids``, in that order, their events read in two queries for
-    all of them (those whose fold is kept, from the oldest kept fold's last event on;
+    all of them (those whose fold is kept, each from its kept fold's last event on;
     the others whole), where ``load`` costs one each: a list of the newest hundred
     (App Home's) was a hundred round trips to a shared state. Raises
     ``RequestNotFoundError`` for an id no request has."""
@@ -53,8 +53,8 @@ def load_many(log: EventSource, request_ids: Sequence[str]) -> list[Request]:
     fresh = [rid for rid in request_ids if rid not in known]
     events: dict[str | None, list[Event]] = {rid: [] for rid in request_ids}
     if known:
-        since = min(request.last_seq for request, _ in known.values())
-        for event in log.events(request_ids=list(known), after_seq=since - 1):
+        tails = [(rid, request.last_seq - 1) for rid, (request, _) in known.items()]
+        for event in log.events(request_tails=tails):
             events[event.request_id].append(event)
     if fresh:
         for event in log.events(request_ids=fresh):
@@ -65,8 +65,7 @@ def load_many(log: EventSource, request_ids: Sequence[str]) -> list[Request]:
         if kept is None:
             found.append(_whole(rid, events[rid]))
             continue
-        tail = [event for event in events[rid] if event.seq >= kept[0].last_seq]
-        found.append(_advanced(kept, tail) or load(log, rid))
+        found.append(_advanced(kept, events[rid]) or load(log, rid))
     return found
 
 
