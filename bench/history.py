@@ -230,6 +230,8 @@ def write_history_postgres(
             conn.execute(
                 "INSERT INTO chain_head (id, seq, hash) VALUES (1, %s, %s)", (last[0], last[-1])
             )
+    with state.pool.connection() as conn:  # as `state copy` does after its bulk copy
+        conn.execute(f"ANALYZE {EVENTS}")
     return PostgresEventStore(state.pool, schema=state.schema)
 
 

@@ -85,6 +85,8 @@ def copy_state(source: Path, destination: SharedState) -> CopyReport:
             )
         notifications = _copy_outbox(conn, source)
         _copy_people(conn, source)
+    with destination.pool.connection() as conn:  # statistics, or the first reads plan blind
+        conn.execute(f"ANALYZE {EVENTS}")  # (a list of requests' tails: a scan of every event)
     verify(target, [report.head] if report.head is not None else [])
     return CopyReport(events=report.events, head=report.head, notifications=notifications)
 
