@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
@@ -123,8 +124,11 @@ def targets_file(root: Path, project: Project) -> Path:
 def run_bot(root: Path, project: Project, url: str) -> BotRun:
     config = targets_file(root, project)
     state = root / "state.sqlite3"
-    for leftover in root.glob("state.sqlite3*"):
-        leftover.unlink()
+    for leftover in root.glob("state.sqlite3*"):  # each run a first one: no replay cached
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
     env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "BENCH_DATABASE_URL": url}
     started = time.perf_counter()
     done = subprocess.run(

@@ -71,7 +71,7 @@ def test_the_approvers_dm_is_unread_links_to_the_request_and_home_rejects_with_a
 
     page.click("#home-nav")
     home = page.locator("#messages .home")
-    expect(home).to_contain_text("Waiting for your approval")
+    expect(home).to_contain_text("Waiting for your approval", timeout=WAIT_MS)
     expect(home).to_contain_text(request_id)
     expect(page.locator("#composer")).to_be_hidden()
     home.locator(f"button[data-action-id=reject][title='value: {request_id}']").click()

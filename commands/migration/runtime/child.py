@@ -219,7 +219,8 @@ def migrate(
             scripts.run_env()
     except Exception as error:
         with contextlib.suppress(Exception):  # the parent names the revision in flight
-            # any exception env.py raised takes the revision in flight to the parent
+            # any exception env.py raised, of any class, takes the revision in flight to the
+            # parent: mypy cannot know such attributes of a class it has not seen
             error.revision = stepper.in_flight  # type: ignore[attr-defined]
             error.step = migration_step(stepper, request)  # type: ignore[attr-defined]
         raise
@@ -244,7 +245,7 @@ def step(name: str) -> Iterator[None]:
     except Exception as error:
         if getattr(error, "step", None) is None:
             with contextlib.suppress(Exception):
-                error.step = name  # type: ignore[attr-defined]
+                error.step = name  # type: ignore[attr-defined]  # any exception class: tagged
         raise
 
 
