@@ -10,6 +10,7 @@ each a new request with its own approval, run to its end.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -115,6 +116,9 @@ def test_a_fleet_upgrade_runs_in_waves_stops_at_max_failures_and_offers_both_way
     assert "*3* at `accounts`: 2 revision(s) (#2 to #3)" in text
     assert "1. `accounts`  create accounts" in text
     assert "sized against" in text and "the largest member" in text
+    # the forecast, once for the set, sized against its largest member as the lint is
+    forecast = r"\*Forecast\* [^*]+ for 3 revisions; .* \(sized against m\d, the largest"
+    assert re.search(forecast, text)
     assert "Waves: 1, then 50% (3), then the rest (2); 2 at a time" in text
 
     fleet.move("m2", "accounts")  # m2 drifts after the plan was approved, before its turn

@@ -318,7 +318,7 @@ def test_members_live_use_is_on_the_fleets_request_and_each_approver_acknowledge
         member_live_use("initech", "users.fax"),
     ]
     report = set_report(
-        "tenants", surveys, groups=[], plan=None, lint=None, started_at=utc_now(), duration_s=1
+        "tenants", surveys, groups=[], plan=None, sized=(), started_at=utc_now(), duration_s=1
     )
     live_use = next(r for r in report.results if r.name == "live_use")
     assert live_use.verdict is Verdict.WARN and "warn on 3" in live_use.summary

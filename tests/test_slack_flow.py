@@ -139,6 +139,9 @@ def test_a_request_goes_from_the_slash_command_to_a_verified_run(bot: Bot) -> No
     pending = status(bot.open(bot.config.target("shop"))).pending
     assert all(r.id in text for r in pending)
     assert "Pre-flight" in text and "CREATE INDEX without CONCURRENTLY on segments" in text
+    # the forecast: the total, the lock held longest and what it is based on; a line a revision
+    assert f"*Forecast* under 1 s for {len(pending)} revisions; longest lock " in text
+    assert "`e2f6a8c0d376`: instant; SHARE on `segments`" in text
     buttons = elements(message)
     assert buttons[ActionId.APPROVE]["value"] == request_id
     assert buttons[ActionId.REJECT]["value"] == request_id
@@ -182,6 +185,8 @@ def test_a_request_goes_from_the_slash_command_to_a_verified_run(bot: Bot) -> No
         lambda: "Verification" in thread_text(bot, message) and thread_text(bot, message)
     )
     assert "💾" in thread and f"{len(pending)}/{len(pending)} " in thread
+    assert f"*Forecast vs actual* {len(pending)} revisions took " in thread
+    assert "· forecast instant" in thread or "· forecast under 1 s" in thread
 
     ops = wait_for(lambda: [m for m in top_level(bot, OPS) if request_id in m.text])
     assert "succeeded" in ops[0].text and f"<@{BOB}>" in text_of(ops[0])

@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.checks:check",
         "Run the pre-flight checks of an upgrade of TARGET and print the report.",
     ),
+    "forecast-report": (
+        "bot.cli.forecasts:forecast_report",
+        "Show how right the forecasts on TARGET were: each scored run and rehearsal (forecast,"
+        " actual, ratio), the share within 2x, and the rates its runs taught.",
+    ),
     "drift": (
         "bot.cli.drift:drift",
         "Compare TARGET's live schema with what its migration history says it should be.",

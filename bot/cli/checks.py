@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.check_render import report_text
+from bot.cli.forecasts import learned_for
 from bot.cli.output import Output, output_option
 from commands.checks import Verdict, run_preflight
 from commands.config.targets_file import load_config
@@ -28,6 +29,7 @@ def check(target: str, to: str | None, out: Output) -> int:
         handle,
         to=to,
         open_other=lambda name: open_target(config.target(name)),
+        learned=learned_for(config, target),
         schema_cache=replay_cache(config),
     )
     out.emit(report, render_json=lambda r: r.to_json(), render_text=report_text)

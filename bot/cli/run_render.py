@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.cli.render import plan_json, plan_text
 from bot.cli.status_render import revisions_text
+from commands.checks.forecast.wording import score_words, scored_words
 from commands.pipeline import RunOutcome, RunUpdate
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import (
@@ -91,6 +92,9 @@ def outcome_text(outcome: RunOutcome) -> str:
             f"{outcome.target} is at {now} ({took})",
         ]
     lines += [f"  {line}" for line in outcome.verification if not line.startswith("SKIP")]
+    if outcome.forecast is not None:
+        lines.append(f"forecast vs actual: {score_words(outcome.forecast)}")
+        lines += [f"  {scored_words(r)}" for r in outcome.forecast.revisions]
     if outcome.backup:
         lines.append(f"backup {outcome.backup['id']}: {outcome.backup['uri']}")
     lines += [f"  left behind: {item}" for item in outcome.leftovers]
@@ -125,6 +129,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
             {"kind": o.kind, "goal": o.goal, "description": o.description} for o in outcome.rollback
         ],
         "elapsed_s": round(outcome.duration_s, 3),
+        "forecast": outcome.forecast.to_json() if outcome.forecast is not None else None,
     }
 
 

@@ -1,6 +1,6 @@
 """Metrics folded from the audit log: requests by kind and outcome, run, backup and revision
-durations, approvals waiting, the age of each target's last good backup, each database's
-schema drift and when it was last checked.
+durations, how far from their forecast revisions ran, approvals waiting, the age of each
+target's last good backup, each database's schema drift and when it was last checked.
 
 The log is the truth, so the counts are read from it rather than counted in
 ``commands``: the totals are a projection of the events (``metric_totals``,
@@ -28,6 +28,7 @@ from bot.metrics.metric_totals import (
     DRIFT,
     DRIFT_CHECKED_AT,
     DRIFT_COUNT,
+    FORECAST_RATIO,
     INF,
     LAST_BACKUP,
     METRIC_TOTALS,
@@ -44,6 +45,11 @@ HISTOGRAMS = {
     RUN_SECONDS: ("How long runs took, from their start to their outcome.", ["kind", "outcome"]),
     BACKUP_SECONDS: ("How long verified backups took (dump, check, store).", ["target"]),
     REVISION_SECONDS: ("How long each applied revision took.", ["target"]),
+    FORECAST_RATIO: (
+        "Actual over forecast time of each revision that took 1 s or more (2 = twice as"
+        " long as forecast), by target and source (run or rehearsal).",
+        ["target", "source"],
+    ),
 }
 Totals = dict[str, dict[tuple[str, ...], dict[str, float]]]  # metric → labels → bucket → value
 

@@ -1,7 +1,8 @@
 """The audit log's metrics folded into a table as the events are appended.
 
 A projection (``audit.projections``): requests that ended by kind and
-outcome, and the histograms of run, backup and revision durations, are rows
+outcome, and the histograms of run, backup and revision durations and of
+revisions' time over their forecast, are rows
 of ``metric_totals`` that each event adds to in the transaction appending
 it (a histogram's observation adds one to its bucket and its value to its
 sum), and each target's last good backup and last drift check are set
@@ -19,6 +20,8 @@ from datetime import datetime
 
 from audit.chain import Event
 from audit.projections import Projection, Transaction
+from commands.checks.forecast.accuracy import TIMED_S
+from commands.checks.forecast.scoring import Score
 from commands.requests.errors import RequestNotFoundError
 from commands.requests.folds import load
 from commands.state.vocabulary import EventKind, StepStatus
@@ -46,10 +49,12 @@ REQUESTS = "requests"
 RUN_SECONDS = "run_duration_seconds"
 BACKUP_SECONDS = "backup_duration_seconds"
 REVISION_SECONDS = "revision_duration_seconds"
+FORECAST_RATIO = "forecast_ratio"  # actual over forecast time, per revision timed
 BUCKETS = {
     RUN_SECONDS: (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200),
     BACKUP_SECONDS: (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
     REVISION_SECONDS: (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+    FORECAST_RATIO: (0.25, 0.5, 0.67, 0.8, 1.25, 1.5, 2, 4, 8),
 }
 CLOSING = frozenset(
     {
@@ -97,6 +102,12 @@ class MetricTotals:
             elif kind == EventKind.RUN_STEP and _revision_applied(event):
                 target = event.target or ""
                 _observe(tx, REVISION_SECONDS, [target], float(event.data["duration_s"]))
+            elif kind == EventKind.FORECAST_SCORED:
+                scored = Score.from_json(event.data)
+                for revision in scored.revisions:
+                    if revision.ratio is not None and revision.actual >= TIMED_S:
+                        labels = [event.target or "", scored.source]
+                        _observe(tx, FORECAST_RATIO, labels, revision.ratio)
 
     def clear(self, tx: Transaction) -> None:
         tx.execute(f"DELETE FROM {TOTALS}")

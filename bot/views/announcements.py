@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.views.blocks import Block, code, context, escape, lines_in_sections, section
+from bot.views.forecast import beside_forecast, score_headline
 from bot.views.ids import BlockId
 from bot.views.outcome import ways_back_buttons
 from bot.views.people import mention, people
@@ -151,10 +152,13 @@ def _run_lines(outcome: RunOutcome) -> list[str]:
         lines.append(f"Error: {escape(outcome.error)}")
     if outcome.backup:
         lines.append(f"💾 {_backup(outcome.backup)}")
+    if outcome.forecast is not None:
+        lines.append(score_headline(outcome.forecast))
     for applied in outcome.applied:
         lines.append(
             f"• {code(applied.revision)} {escape(applied.message)} —"
             f" {format_duration(applied.duration_s)}"
+            f"{beside_forecast(outcome.forecast, applied.revision)}"
         )
     if outcome.verification:
         lines.append("*Verification*")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.views.blocks import Block, code, escape, lines_in_sections, section
+from bot.views.forecast import forecast_lines, forecast_summary
 from bot.views.ids import BlockId
 from bot.views.live_use import live_use_lines
 from commands.requests.model import Preflight, Request
@@ -24,6 +25,8 @@ NOTES_SHOWN = 6
 MAX_BLOCKS = 5
 REHEARSAL = "rehearsal"
 LIVE_USE = "live_use"
+FORECAST = "forecast"
+LABELS = {REHEARSAL: "Rehearsal estimate", FORECAST: "Forecast"}
 
 
 def request_preflight_blocks(request: Request) -> list[Block]:
@@ -48,13 +51,23 @@ def preflight_blocks(preflight: Preflight | None) -> list[Block]:
             skipped.append(name)
             continue
         icon = ICONS.get(str(check.get("verdict")), "•")
-        label = "Rehearsal estimate" if name == REHEARSAL else name
-        lines.append(f"{icon} *{escape(label)}* {escape(str(check.get('summary', '')))}")
-        found = live_use_lines(check) if name == LIVE_USE else _findings(check)
-        lines += [f"    {line}" for line in found]
+        label = LABELS.get(name, name)
+        summary = check.get("summary", "")
+        text = forecast_summary(check) if name == FORECAST else escape(str(summary))
+        lines.append(f"{icon} *{escape(label)}* {text}")
+        lines += [f"    {line}" for line in _under(name, check)]
     if skipped:
         lines.append(f"⏭️ _skipped: {escape(', '.join(skipped))}_")
     return lines_in_sections(lines, max_blocks=MAX_BLOCKS, block_id=BlockId.PREFLIGHT)
+
+
+def _under(name: str, check: Mapping[str, Any]) -> list[str]:
+    """What a check shows under its line: findings, evidence, the forecast's revisions."""
+    if name == LIVE_USE:
+        return live_use_lines(check)
+    if name == FORECAST:
+        return forecast_lines(check)
+    return _findings(check)
 
 
 def preflight_line(preflight: Preflight | None) -> str:

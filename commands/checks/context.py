@@ -14,6 +14,8 @@ from functools import cached_property
 
 import psycopg
 
+from audit.store import Clock, utc_now
+from commands.checks.forecast.learned import Learned
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.checks.table_sizes import TableSize, table_sizes
 from commands.config.checks import CheckSettings
@@ -36,6 +38,8 @@ class PreflightContext:
     plan: Plan
     environ: Mapping[str, str]
     open_other: OpenTarget
+    clock: Clock = utc_now
+    learned: Learned | None = None  # rates past runs on the target taught the forecast
     schema_cache: ReplayCache = field(default_factory=lambda: ReplayCache(None))
 
     @property

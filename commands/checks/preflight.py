@@ -21,6 +21,8 @@ from audit.store import Clock, utc_now
 from commands.checks.context import OpenTarget, PreflightContext
 from commands.checks.disk import check_disk
 from commands.checks.drift import check_drift
+from commands.checks.forecast.learned import Learned
+from commands.checks.forecast_check import check_forecast
 from commands.checks.framework import Check, CheckResult, Phase, Report, Verdict, run_checks
 from commands.checks.lint import check_lint
 from commands.checks.live_use import check_live_use
@@ -50,10 +52,14 @@ LIVE_CHECKS: tuple[Check[PreflightContext], ...] = (
 """The checks that read the live database: a run repeats them before it changes anything."""
 PREFLIGHT_CHECKS: tuple[Check[PreflightContext], ...] = (
     Check("lint", check_lint),
+    Check("forecast", check_forecast),
     Check("review", check_review),
     *LIVE_CHECKS,
 )
-"""Everything: lint and review read the revision files, which an approval's fingerprint pins."""
+"""Everything: lint and review read the revision files, which an approval's fingerprint pins;
+the forecast is what the approver sees of their cost."""
+SQL_CHECKS = frozenset({"lint", "forecast"})
+"""Checks that read the plan's offline SQL."""
 
 
 def run_preflight(
@@ -67,6 +73,7 @@ def run_preflight(
     session: AlembicSession | None = None,
     checks: tuple[Check[PreflightContext], ...] = PREFLIGHT_CHECKS,
     known: tuple[ProjectState, Plan] | None = None,
+    learned: Learned | None = None,
     schema_cache: ReplayCache | None = None,
 ) -> Report:
     """The pre-flight ``checks`` on ``handle`` for the move to ``to`` (default head / base).
@@ -77,13 +84,13 @@ def run_preflight(
     the caller's Alembic child (a run keeps one); without it one is opened.
     ``known`` is the state and plan the caller has just made (no second
     inspect; with its SQL, no child at all: a fleet plans once per group of
-    members). The plan's SQL is rendered only when ``lint`` is among the checks.
+    members). The plan's SQL is rendered only when ``lint`` or ``forecast`` is among the
+    checks. ``learned``: the rates past runs on the target taught the forecast.
     ``schema_cache`` keeps the history's replayed schema for the ``drift`` check
     (without it, this process's memory only).
     """
-    needs_child = known is None or (
-        any(check.name == "lint" for check in checks) and not has_preview(known[1])
-    )
+    wants_sql = any(check.name in SQL_CHECKS for check in checks)
+    needs_child = known is None or (wants_sql and not has_preview(known[1]))
     if session is None and needs_child:  # a known plan with its preview needs no child
         with AlembicRunner.for_target(handle).session() as own:
             return run_preflight(
@@ -96,6 +103,7 @@ def run_preflight(
                 session=own,
                 checks=checks,
                 known=known,
+                learned=learned,
                 schema_cache=schema_cache,
             )
     started_at, started = clock(), time.monotonic()
@@ -121,7 +129,6 @@ def run_preflight(
         major, minor = server_version(conn)
         version = f"{major}.{minor}"
         results.append(_connectivity(conn, handle, version, time.monotonic() - started))
-        wants_sql = any(check.name == "lint" for check in checks)
         try:
             if known is None:
                 assert session is not None, "opened above: a plan not known needs the child"
@@ -150,6 +157,8 @@ def run_preflight(
             plan=plan,
             environ=environ,
             open_other=open_other or _from_loaded_config(environ),
+            clock=clock,
+            learned=learned,
             schema_cache=schema_cache or ReplayCache(None),
         )
         results += run_checks(checks, context, context.settings)

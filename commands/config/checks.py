@@ -17,6 +17,7 @@ from commands.units import parse_size
 GATE_CHECKS = ("connectivity", "alembic", "revision")
 OPTIONAL_CHECKS = (
     "lint",
+    "forecast",
     "review",
     "disk",
     "replication",
@@ -49,6 +50,7 @@ class CheckSettings:
     disk_headroom: int | None = None
     replication_lag_bytes: int = 64 * 1024**2
     max_row_drop: float = 0.01
+    forecast_probe: bool = True  # the forecast may calibrate on the target (a temporary table)
 
     def enabled(self, name: str) -> bool:
         return name not in self.skip
@@ -75,6 +77,7 @@ def parse_check_settings(table: ConfigTable) -> CheckSettings:
         disk_headroom=_size(table, "disk_headroom", None),
         replication_lag_bytes=_required_size(table, "replication_lag_bytes", "64MB"),
         max_row_drop=_fraction(table, "max_row_drop", defaults.max_row_drop),
+        forecast_probe=table.get("forecast_probe", bool, defaults.forecast_probe),
     )
     if settings.small_table_rows > settings.large_table_rows:
         raise table.error("small_table_rows", "must not be more than large_table_rows")

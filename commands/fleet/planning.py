@@ -1,8 +1,8 @@
 """A fleet's set plan: an ask ("upgrade tenants to head") planned over its members.
 
 Every member gets its pre-flight (a few at a time); they are grouped by where
-they start; the distinct revisions are linted once, sized against the
-largest member; the set's fingerprint binds the members, each one's starting
+they start; the distinct revisions are linted and forecast once, sized
+against the largest member; the set's fingerprint binds the members, each one's starting
 revision and the revision files. Intake records it as one request with the
 set's pre-flight, which an approver judges once for all members.
 """
@@ -13,13 +13,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from audit.store import Clock, utc_now
+from audit.store import Clock, EventStore, utc_now
 from commands.checks import CheckResult, Report, Verdict
+from commands.checks.forecast.learned import learned_rates
 from commands.config.targets_file import Config, TargetConfig
 from commands.errors import ConfigError
 from commands.fleet.set_checks import largest, set_report, size_text
-from commands.fleet.set_lint import lint_set
 from commands.fleet.set_plan import distinct_revisions, groups, set_fingerprint
+from commands.fleet.set_sized import sized_set_checks
 from commands.fleet.survey import MemberSurvey, survey_members
 from commands.migration.script.fingerprint import PlanFingerprint
 from commands.migration.script.plan import Plan
@@ -60,10 +61,12 @@ def plan_fleet(
     clock: Clock = utc_now,
     checks: bool = True,
     sql: bool = False,
+    store: EventStore | None = None,
 ) -> FleetPlan:
     """Survey and plan a fleet ask, recording nothing. ``checks=False``: plans only (no
-    pre-flight checks, no lint; the SQL only with ``sql``), as the terminal's
-    break-glass run does before its members' own pre-flights. Raises ``ProposalError``
+    pre-flight checks, no lint, no forecast; the SQL only with ``sql``), as the terminal's
+    break-glass run does before its members' own pre-flights. ``store``: the audit log
+    whose scored runs teach the forecast its rates. Raises ``ProposalError``
     (no member could be planned), ``NothingToDoError`` (every member is there already),
     ``ConfigError``."""
     if ask.kind is RequestKind.RESTORE:
@@ -104,7 +107,7 @@ def plan_fleet(
         surveys,
         groups=groups(fingerprint),
         plan=plan,
-        lint=_lint(surveys, plan) if checks else None,
+        sized=_sized(surveys, plan, store) if checks else (),
         started_at=started_at,
         duration_s=time.monotonic() - started,
     )
@@ -148,11 +151,16 @@ def _set_plan(
     )
 
 
-def _lint(surveys: Sequence[MemberSurvey], plan: Plan) -> CheckResult | None:
+def _sized(
+    surveys: Sequence[MemberSurvey], plan: Plan, store: EventStore | None
+) -> list[CheckResult]:
     biggest = largest(surveys)
     if biggest is None or biggest.handle is None or not plan.revisions:
-        return None
-    return lint_set(biggest.handle, plan, member=biggest.name, size=size_text(biggest))
+        return []
+    learned = learned_rates(store, biggest.handle.name) if store is not None else None
+    return sized_set_checks(
+        biggest.handle, plan, member=biggest.name, size=size_text(biggest), learned=learned
+    )
 
 
 def _why_not(surveys: Sequence[MemberSurvey]) -> str:

@@ -4,8 +4,8 @@ Each check the members ran becomes one line: its worst verdict, how many
 members passed, and the members that warned or failed, by name, with what
 they found (findings, such as ``live_use``'s, carried once per finding so
 an approver reads and acknowledges them as on a single target). The set's
-lint and a ``members`` line (the groups: who starts where, runs what) join
-them. Recorded on the request like any pre-flight, so the same views show it.
+lint and forecast and a ``members`` line (the groups: who starts where, runs
+what) join them. Recorded on the request like any pre-flight, so the same views show it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from commands.checks import CheckResult, Phase, Report, Verdict
 from commands.checks.framework import worst
 from commands.fleet.member_status import names
 from commands.fleet.set_plan import Group
-from commands.fleet.survey import MemberSurvey
+from commands.fleet.survey import SET_CHECKS, MemberSurvey
 from commands.migration.script.plan import Plan
 from commands.units import format_bytes
 
@@ -31,14 +31,13 @@ def set_report(
     *,
     groups: Sequence[Group],
     plan: Plan | None,
-    lint: CheckResult | None,
+    sized: Sequence[CheckResult],
     started_at: datetime,
     duration_s: float,
 ) -> Report:
-    """The fleet's pre-flight: ``members``, the set's ``lint``, then each member check."""
-    results = [members_check(surveys, groups, plan)]
-    if lint is not None:
-        results.append(lint)
+    """The fleet's pre-flight: ``members``, the set's lint and forecast (``sized``), then
+    each member check."""
+    results = [members_check(surveys, groups, plan), *sized]
     results += [_summarised(name, surveys) for name in _check_names(surveys)]
     return Report(
         phase=Phase.PREFLIGHT,
@@ -104,7 +103,7 @@ def _check_names(surveys: Sequence[MemberSurvey]) -> list[str]:
     seen: dict[str, None] = {}
     for survey in surveys:
         for result in survey.report.results if survey.report else ():
-            if result.name != "lint":
+            if result.name not in SET_CHECKS:
                 seen.setdefault(result.name, None)
     return list(seen)
 

@@ -4,8 +4,8 @@ One Alembic child reads the project (graph, version table) and renders each
 group's SQL preview once: members at the same revision going to the same goal
 share one plan. Each member then gets the single target's pre-flight on that
 plan (connectivity, Alembic, review, disk, sessions, locks…) over a plain
-connection, but for the lint, which runs once for the whole set
-(``set_lint``). An unreadable member is a failed survey with the reason, never
+connection, but for the lint and the forecast, which run once for the
+whole set (``set_sized``). An unreadable member is a failed survey with the reason, never
 an exception: the approver sees it by name.
 """
 
@@ -30,7 +30,9 @@ from commands.migration.script.revision_graph import Direction
 from commands.schema.replay_cache import ReplayCache, replay_cache
 from commands.targets import TargetHandle, TargetOpener
 
-MEMBER_CHECKS = tuple(check for check in PREFLIGHT_CHECKS if check.name != "lint")
+SET_CHECKS = ("lint", "forecast")
+"""Run once for the set, sized against its largest member (``set_sized``), not per member."""
+MEMBER_CHECKS = tuple(check for check in PREFLIGHT_CHECKS if check.name not in SET_CHECKS)
 GoalOf = Callable[[str], str | None]
 
 

@@ -26,6 +26,8 @@ from commands.checks import (
     rehearse,
     run_preflight,
 )
+from commands.checks.forecast.learned import learned_rates
+from commands.checks.forecast.recording import record_score, recorded_forecast, scored
 from commands.errors import MigrateBotError
 from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
@@ -146,6 +148,7 @@ def _check_database(
         direction=direction,
         clock=context.clock,
         open_other=context.target,
+        learned=learned_rates(context.store, handle.name),
         schema_cache=replay_cache(context.config),
     )
     if report.plan is None:
@@ -162,6 +165,7 @@ def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
         ask=ask,
         open_target=context.open_target,
         clock=context.clock,
+        store=context.store,
     )
     return _Checked(planned.report, planned.plan, planned.fingerprint)
 
@@ -205,6 +209,15 @@ def _with_rehearsal(
             handle, plan, make_scratch=lambda: scratch_from_backup(handle, record), clock=clock
         )
         check = rehearsal.as_check(max_duration=handle.config.max_duration, now=clock())
+        rehearsed = scored(  # the copy is the target's data on its server: what it took teaches
+            recorded_forecast(r.to_json() for r in report.results),
+            [(step.revision, step.duration_s) for step in rehearsal.steps],
+            source="rehearsal",
+        )
+        if rehearsed is not None:
+            record_score(
+                store, rehearsed, target=handle.name, actor=BOT_ACTOR, request_id=request_id
+            )
     except MigrateBotError as exc:
         check = CheckResult("rehearsal", Verdict.FAIL, f"could not rehearse: {exc}")
     return replace(report, results=(*report.results, check))

@@ -18,6 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from commands.checks.forecast.scoring import Score
 from commands.state.vocabulary import MemberState, RequestState
 
 
@@ -93,6 +94,7 @@ class RunOutcome:
     verification: tuple[str, ...] = ()  # one line per check, for the thread
     leftovers: tuple[str, ...] = ()  # what a failed revision left behind, with fixes
     rollback: tuple[RollbackOffer, ...] = ()
+    forecast: Score | None = None  # each revision that ran beside its forecast
     schema: str | None = None  # what the run did to the schema: "2 tables changed, …"
 
     @property

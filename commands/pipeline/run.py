@@ -41,6 +41,8 @@ from datetime import datetime
 from typing import Any
 
 from audit.store import StoreError
+from commands.checks.forecast.recording import record_score, scored
+from commands.checks.forecast.scoring import Score
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, AlembicStopped
 from commands.pipeline.context import RunContext
@@ -249,6 +251,8 @@ def _finish(
     request = stages.request
     stages.keep_schema_diff()  # a run that failed after its snapshot keeps its diff too
     database_revisions = stages.read_database_revisions()
+    ran = [(applied.revision, applied.duration_s) for applied in stages.applied]
+    forecast = scored(stages.forecast, ran, source="run")
     outcome = RunOutcome(
         request_id=request.id,
         target=request.target,
@@ -265,6 +269,7 @@ def _finish(
         backup=stages.backup_summary,
         verification=stages.verification,
         leftovers=stages.leftovers,
+        forecast=forecast,
         schema=stages.schema_summary,
     )
     outcome = rollback_offers(outcome, stages.plan)
@@ -281,12 +286,29 @@ def _finish(
             "duration_s": round(outcome.duration_s, 3),
         },
     )
+    if forecast is not None:
+        _record_score(context, stages, forecast)
     stages.emit(
         stages.current or RunStep.PREFLIGHT,
         UpdateKind.SUCCEEDED if outcome.succeeded else UpdateKind.FAILED,
         f"{request.id} {state.value}" + (f": {error}" if error else ""),
     )
     return outcome
+
+
+def _record_score(context: RunContext, stages: Stages, forecast: Score) -> None:
+    """The run beside its forecast, for the rates to learn; after the outcome, which matters
+    more: a state file too busy to take it loses a lesson, never a run's record."""
+    try:
+        record_score(
+            context.store,
+            forecast,
+            target=stages.request.target,
+            actor=context.actor,
+            request_id=stages.request.id,
+        )
+    except StoreError as exc:
+        log.warning("run %s: its forecast's score was not recorded: %s", stages.request.id, exc)
 
 
 def _record_outcome(

@@ -33,6 +33,7 @@ from commands.checks import (
     snapshot_catalog,
     verify_after_run,
 )
+from commands.checks.forecast.recording import recorded_forecast
 from commands.checks.preflight import LIVE_CHECKS, PREFLIGHT_CHECKS
 from commands.errors import AlembicError, MigrateBotError, ProjectError
 from commands.migration.planning import with_sql
@@ -102,6 +103,11 @@ class Stages:
         self.leftovers: tuple[str, ...] = ()
         self.schema_summary: str | None = None  # "2 tables changed", once the diff is kept
         self.server_version: str | None = None
+        # what the approver saw (a break-glass request's own pre-flight makes it below); a
+        # fleet's was sized on its largest member: no measure of another member's run
+        preflight = self.request.preflight
+        seen = recorded_forecast(preflight.checks if preflight else ())
+        self.forecast = seen if seen is not None and seen.target == self.request.target else None
 
     # reporting ---------------------------------------------------------------
 
@@ -161,6 +167,8 @@ class Stages:
         if report.plan is not None:
             self.plan = report.plan  # with its SQL when lint rendered it
         self.server_version = report.server_version
+        if self.forecast is None:
+            self.forecast = recorded_forecast(r.to_json() for r in report.results)
         self._record_report(report)
         if report.blocks:
             raise self.fail(step, f"pre-flight failed: {_failures(report)}")

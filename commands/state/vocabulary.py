@@ -29,6 +29,8 @@ class EventKind(StrEnum):
 
     # pre-flight, verification, rehearsal and partial-application results (commands/checks)
     CHECK_RESULT = "check_result"
+    # a run's or a rehearsal's revisions beside their forecast (commands/checks/forecast)
+    FORECAST_SCORED = "forecast_scored"
 
     # requests (commands/requests/)
     REQUEST_CREATED = "request_created"
