@@ -29,6 +29,7 @@ from bot.flows.home import HomeTab
 from bot.flows.plan_cache import RecentPlans
 from bot.flows.request_flow import RequestFlow
 from bot.invocation import Invocation
+from bot.listeners.change_phases import change_phase_handlers, register_change_buttons
 from bot.listeners.changes import acknowledgement, change_handlers
 from bot.listeners.context import CommandContext, CommandHandler
 from bot.listeners.decisions import register_decisions
@@ -80,6 +81,8 @@ def build_app(
     changes: dict[type, CommandHandler] = {}
     if flow is not None:
         changes = change_handlers(flow) | schedule_handlers(flow.scheduling)
+        if flow.changes is not None:
+            changes |= change_phase_handlers(flow.changes)
     shared = SharedWork()
     app = App(  # the client carries the token (given both, Bolt warns that one is unused)
         signing_secret=settings.signing_secret or "",
@@ -124,6 +127,8 @@ def build_app(
         register_live_use(app, flow=flow, handoff=handoff)
         register_schema_evidence(app, flow=flow, handoff=handoff)
         register_scheduling(app, scheduling=flow.scheduling, handoff=handoff)
+        if flow.changes is not None:
+            register_change_buttons(app, flow=flow.changes, handoff=handoff)
     register_unknown_actions(app)
 
     @app.error

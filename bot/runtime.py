@@ -39,6 +39,9 @@ from audit.store import Clock, EventStore, utc_now
 from bot.adapters.slack_settings import SlackSettings
 from bot.app import build_app
 from bot.flows.asking import Asking
+from bot.flows.backfill_flow import BackfillFlow
+from bot.flows.change_flow import ChangeFlow
+from bot.flows.change_messages import ChangeMessages
 from bot.flows.forwarding import Forwarder
 from bot.flows.plan_cache import RecentPlans, SharedPlans
 from bot.flows.request_flow import RequestFlow
@@ -55,6 +58,9 @@ from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.work_pool import ThreadWorkPool
 from commands.backup.backup_index import BACKUP_INDEX
+from commands.backfill.model import BackfillRun
+from commands.backfill.service import Backfills
+from commands.changes.service import Changes
 from commands.config.targets_file import Config
 from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
@@ -145,8 +151,11 @@ class BotRuntime:
         return health
 
     def shutdown(self) -> None:
-        """Stop the scheduler, abort running runs and wait for them, then stop delivering."""
+        """Stop the scheduler, abort running runs and wait for them, interrupt the backfills
+        at their next batch, then stop delivering."""
         self.scheduling.stop()
+        if self.flow.changes is not None:
+            self.flow.changes.stop()
         if self.ticker is not None:
             self.ticker.stop()
         self.watches.stop()
@@ -229,6 +238,8 @@ def start_runtime(
         queue=QueuedRuns(queue) if queue else None,
         on_refused=scheduling.run_refused,
     )
+    changes = change_flow(context, notifier=notifier, asking=asking, groups=groups)
+    runs.after_outcome.append(changes.request_finished)
     flow = RequestFlow(
         context=context,
         messages=messages,
@@ -237,11 +248,17 @@ def start_runtime(
         runs=runs,
         scheduling=scheduling,
         people=None if role is Role.FRONT else open_people(config.bot.state),
+        changes=changes,
     )
     working = role is not Role.FRONT
     interrupted = runs.recover(targets) if recover and working else []
     for run in interrupted:
         log.warning("%s was interrupted (it ran when the bot stopped)", run.request.id)
+    if recover and working:
+        for backfill in changes.backfills.recover():
+            log.warning("%s was interrupted (it ran when the bot stopped)", backfill.id)
+    if working:
+        changes.start_rounds()
     if schedule and working:  # after the recovery: a slot due now starts once dead runs are marked
         scheduling.start(runs)
     told = WatchMessages(messages)
@@ -271,6 +288,26 @@ def start_runtime(
         watches=watches.start() if working else watches,
         queue=queue,
         replicator=replicator,
+    )
+
+
+def change_flow(
+    context: RunContext, *, notifier: Notifier, asking: Asking, groups: SlackUserGroups
+) -> ChangeFlow:
+    """Changes across deploys and their backfills, on the same log, targets and outbox."""
+    config, store = context.config, context.store
+    messages = ChangeMessages(store=store, notifier=notifier, clock=context.clock)
+    backfills = Backfills(config, store, context.open_target, groups)
+
+    def ask_approvers(run: BackfillRun) -> None:
+        messages.ask_approvers(run, groups.expand(config.target(run.target).approvers))
+
+    return ChangeFlow(
+        changes=Changes(config, store, context.open_target, context.clock, groups),
+        messages=messages,
+        asking=asking,
+        backfills=BackfillFlow(backfills=backfills, messages=messages, ask_approvers=ask_approvers),
+        groups=groups,
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import uvicorn
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from bot.adapters.deploy_confirm import deploy_routes
 from bot.adapters.http_mode import http_app
 from bot.adapters.slack_settings import (
     APP_TOKEN_ENV,
@@ -117,11 +118,17 @@ def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
 
 def run_http(options: ServeOptions) -> None:
     with running_bot(options) as bot:
+        changes = bot.runtime.flow.changes
         asgi = http_app(
             bot.app,
             signing_secret=options.settings.signing_secret or "",
             health=lambda: health(options, bot.runtime),
             metrics=bot.runtime.metrics,
+            routes=deploy_routes(
+                options.config.bot.deploy_token_env,
+                changes.confirm_from_pipeline if changes is not None else None,
+                os.environ,
+            ),
         )
         log.info(
             "HTTP mode: Slack requests at http://%s:%d/slack/events", options.host, options.port

@@ -27,8 +27,8 @@ from tests.support.databases import (
 
 # moto's S3 server (s3_server, s3); backup fixtures (populated_db, store); Chromium (browser);
 # the sandbox of the browser tests (sandbox, page, bot_client);
-# a database before a risky revision (before_risky_db); a row of docs/reliability.md
-# (reliability)
+# a database before a risky revision (before_risky_db); a streaming replica (replica);
+# a row of docs/reliability.md (reliability)
 pytest_plugins = [
     "tests.support.s3_server",
     "tests.support.backup_targets",
@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.support.checks_fixtures",
     "tests.support.shared_state",
     "tests.support.statement_stats_server",
+    "tests.support.replica",
     "tests.support.reliability.results",
 ]
 

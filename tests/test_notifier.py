@@ -207,3 +207,27 @@ def test_a_failed_update_never_puts_an_older_picture_back(
     clock.now += 60
     notifier.deliver_due()  # the older one's retry is dropped, not sent
     assert text_of(slack, notifier, message) == "succeeded"
+
+
+def test_an_update_replaced_while_earlier_ones_are_sent_goes_out_as_replaced(
+    slack: LocalSlackServer, tmp_path: Path, clock: Clock
+) -> None:
+    """The round reads what is due, then sends it one by one: an update coalesced into a
+    waiting one meanwhile must go out with its newest content, not the content read."""
+    notifier = make_notifier(slack, tmp_path / "state.sqlite3", clock)
+    card = notifier.post("C0OPS", "phase 3 of 6")
+    assert notifier.deliver_due() == 1
+    used = len(slack.faults.used)
+    slack.inject(Fault("chat.postMessage", delay=0.3, text_contains="slow"))
+    notifier.post("C0OPS", "a slow post, due before the update")
+    notifier.update(card, "phase 3 of 6, copying")
+    sending = threading.Thread(target=notifier.deliver_due)
+    sending.start()
+    deadline = time.monotonic() + 10
+    while len(slack.faults.used) == used and time.monotonic() < deadline:
+        time.sleep(0.01)
+    notifier.update(card, "phase 4 of 6")  # coalesced into the update not sent yet
+    sending.join()
+    clock.now += 1.0
+    notifier.deliver_due()
+    assert text_of(slack, notifier, card) == "phase 4 of 6"

@@ -133,24 +133,31 @@ def test_serve_without_credentials_runs_the_sandbox_until_stopped(served: Served
     assert code == 400 and "only /migrate is" in json.loads(refusal)["error"]
     code, answer = post(f"{url}sandbox/command", command)
     assert (code, json.loads(answer)["status"]) == (200, 200)
-    header = _first_ephemeral_header(url)
-    assert header == "demo: ⏳ 7 revision(s) pending"
+    assert _first_header(url, "ephemeral_posted") == "demo: ⏳ 7 revision(s) pending"
+    change = {**command, "text": "/migrate change start demo rename-youtube-id"}
+    assert post(f"{url}sandbox/command", change)[0] == 200  # the change ready to try
+    card = _first_header(url, "message_posted", "(C-1)")
+    assert card == "Change rename-youtube-id on demo (C-1): phase 1 of 6, add-column"
 
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(30) == 0
     served.wait_for_line("stopping the sandbox", timeout=5)
 
 
-def _first_ephemeral_header(url: str) -> str:
+def _first_header(url: str, kind: str, containing: str = "") -> str:
+    """The header of the first message of ``kind`` (from the local Slack's feed) that
+    has one and whose header holds ``containing``."""
     seen, deadline = 0, time.monotonic() + 60
     while time.monotonic() < deadline:
         code, body = get(f"{url}_local/changes?after={seen}&timeout=5")
         assert code == 200
         for change in json.loads(body):
             seen = change["seq"]
-            if change["kind"] == "ephemeral_posted" and change["data"]["blocks"]:
-                return str(change["data"]["blocks"][0]["text"]["text"])
-    raise AssertionError("the bot never answered")
+            blocks = change["data"].get("blocks") if change["kind"] == kind else None
+            header = str(blocks[0].get("text", {}).get("text", "")) if blocks else ""
+            if header and containing in header:
+                return header
+    raise AssertionError(f"the bot never posted a {kind} with {containing!r}")
 
 
 def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
@@ -236,7 +243,9 @@ approvals = 2
         ask = {"user": PEOPLE.requester.id, "channel": "C0123OPS", "text": "/migrate status"}
         code, answer = post(f"{url.group(1)}sandbox/command", ask)
         assert (code, json.loads(answer)["status"]) == (200, 200)
-        assert _first_ephemeral_header(url.group(1)).startswith("staging: ⏳ 8 revision(s)")
+        assert _first_header(url.group(1), "ephemeral_posted").startswith(
+            "staging: ⏳ 8 revision(s)"
+        )
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(30) == 0
     assert (tmp_path / "var" / "state-sandbox.sqlite3").is_file()

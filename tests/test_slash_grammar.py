@@ -41,6 +41,21 @@ from commands.slash import grammar as g
             g.Schedule("demo", "head", datetime(2031, 2, 3, 4, 5), "Europe/Paris"),
         ),
         ("schedule demo at 2031-02-03 04:05", g.Schedule("demo", None, datetime(2031, 2, 3, 4, 5))),
+        ("change start demo rename-youtube-id", g.ChangeStart("demo", "rename-youtube-id")),
+        ("Change SHOW c-3", g.ChangeShow("C-3")),
+        (
+            "change confirm rename-youtube-id write-both",
+            g.ChangeConfirm("rename-youtube-id", "write-both"),
+        ),
+        ("change confirm C-3 2", g.ChangeConfirm("C-3", "2")),
+        (
+            "change abandon c-3 we rolled the app back",
+            g.ChangeAbandon("C-3", "we rolled the app back"),
+        ),
+        ("changes", g.Changes()),
+        ("changes demo", g.Changes("demo")),
+        ("backfill demo copy-youtube-id", g.Backfill("demo", "copy-youtube-id")),
+        ("backfills", g.Backfills()),
     ],
 )
 def test_each_form_parses_to_its_command(text: str, expected: g.SlashCommand) -> None:
@@ -71,6 +86,14 @@ def test_each_form_parses_to_its_command(text: str, expected: g.SlashCommand) ->
         ("schedule demo at 2031-02-03 04:05 ../../etc/passwd", "is not a time zone", None),
         ("schedule demo next-window now", "nothing may follow", "/migrate schedule"),
         ("x" * 1001, "longer than 1000", None),
+        ("change", "followed by `start`", "/migrate change start"),
+        ("change begin demo x", "followed by `start`", "/migrate change start"),
+        ("change start demo", "something is missing", "/migrate change start TARGET CHANGE"),
+        ("change start demo ../x", "is not a change name", "/migrate change start"),
+        ("change confirm x Write_Both", "is not a phase name", "/migrate change confirm"),
+        ("change abandon C-3", "say which change to abandon and why", "/migrate change abandon"),
+        ("backfill demo", "something is missing", "/migrate backfill TARGET BACKFILL"),
+        ("backfills demo extra", "too many words", "/migrate backfills [TARGET]"),
     ],
 )
 def test_bad_input_says_what_was_wrong_and_the_right_form(
@@ -140,6 +163,8 @@ reasons = st.lists(
     max_size=5,
 ).map(" ".join)
 
+names = st.from_regex(g.NAME, fullmatch=True)
+change_ids = st.from_regex(g.CHANGE_ID, fullmatch=True)
 COMMANDS = st.one_of(
     st.just(g.Help()),
     st.just(g.Targets()),
@@ -156,6 +181,13 @@ COMMANDS = st.one_of(
     st.builds(g.Unfreeze, targets),
     st.builds(g.Schedule, targets, to_revs),
     st.builds(g.Schedule, targets, to_revs, minutes, zones),
+    st.builds(g.ChangeStart, targets, names),
+    st.builds(g.ChangeShow, names | change_ids),
+    st.builds(g.ChangeConfirm, names | change_ids, names | st.sampled_from(["1", "12"])),
+    st.builds(g.ChangeAbandon, names | change_ids, reasons),
+    st.builds(g.Changes, st.none() | targets),
+    st.builds(g.Backfill, targets, names),
+    st.builds(g.Backfills, st.none() | targets),
 )
 
 

@@ -19,7 +19,7 @@ any form that mentions "payload" as an empty body.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -93,8 +93,10 @@ def http_app(
     signing_secret: str,
     health: Callable[[], dict[str, Any]],
     metrics: CollectorRegistry | None = None,
+    routes: Sequence[Route] = (),
 ) -> Starlette:
-    """``POST /slack/events``, ``GET /health`` and, given a registry, ``GET /metrics``."""
+    """``POST /slack/events``, ``GET /health``, given a registry ``GET /metrics``, and
+    ``routes`` (the deploy pipeline's ``POST /changes/confirm``)."""
     handler = ThreadedSlackRequestHandler(bolt_app, signing_secret=signing_secret)
 
     async def events(request: Request) -> Response:
@@ -103,13 +105,14 @@ def http_app(
     async def health_check(_request: Request) -> Response:
         return JSONResponse(health())
 
-    routes = [
+    served = [
         Route(EVENTS_PATH, events, methods=["POST"]),
         Route(HEALTH_PATH, health_check, methods=["GET"]),
+        *routes,
     ]
     if metrics is not None:
-        routes.append(metrics_route(metrics))
-    return Starlette(routes=routes)
+        served.append(metrics_route(metrics))
+    return Starlette(routes=served)
 
 
 def _parsed(

@@ -84,6 +84,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.backups:restore",
         "Restore backup BACKUP_ID into TARGET through the pipeline, as a break-glass request.",
     ),
+    "change": (
+        "bot.cli.changes:change",
+        "Changes across deploys: start one from its file, show, confirm a deploy, check, abandon.",
+    ),
+    "changes": (
+        "bot.cli.changes:changes",
+        "Changes in flight (with --all, every change), newest first.",
+    ),
+    "backfill": (
+        "bot.cli.backfills:backfill",
+        "Backfills: ask for one, run one (break-glass), pause or stop one.",
+    ),
+    "backfills": ("bot.cli.backfills:backfills", "Backfill runs, newest first."),
     "audit": ("bot.cli.audit:audit", "Show the newest events of the audit log"),
     "demo-data": (
         "bot.cli.demo:demo_data",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -36,7 +37,12 @@ def _store(location: StateLocation) -> EventStore:
 
 @click.group(invoke_without_command=True)
 @click.option("--target", metavar="T", help="Only events of this target.")
-@click.option("--request", "request_id", metavar="ID", help="Only events of this request (M-3).")
+@click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    help="Only events of this request (M-3), change (C-2) or backfill run (B-4).",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option(
     "--full", is_flag=True, help="Every field: seq, actor id, kind and data, not the summary."
@@ -61,7 +67,7 @@ def audit(
     """
     if ctx.invoked_subcommand is not None:
         return
-    request_id = parse_request_id(request_id) if request_id else None
+    request_id = _log_id(request_id) if request_id else None
     location = _location(path)
     store = _store(location)
     events = store.events(target=target, request_id=request_id, newest_first=True, limit=limit)
@@ -133,3 +139,12 @@ def export(fmt: str, output: Path | None, path: Path | None) -> None:
         return
     with output.open("w", encoding="utf-8", newline="") as handle:
         handle.writelines(chunks)
+
+
+_CHANGE_OR_RUN = re.compile(r"^[CcBb]-[1-9][0-9]{0,9}$")
+
+
+def _log_id(text: str) -> str:
+    """A request's id as ``parse_request_id`` reads it, or a change's or backfill run's."""
+    cleaned = text.strip()
+    return cleaned.upper() if _CHANGE_OR_RUN.match(cleaned) else parse_request_id(cleaned)

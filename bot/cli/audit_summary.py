@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from audit.chain import Event
+from bot.cli.audit_changes import CHANGE_SENTENCES
 from bot.cli.audit_render import data_summary
 from commands.pipeline.watch_report import WatchReport, verdict
 from commands.state.vocabulary import CHECKLIST_LABELS, ChecklistItem, EventKind
@@ -30,7 +31,7 @@ def who(actor: str, names: Mapping[str, str]) -> str:
 
 def summary_line(event: Event, names: Mapping[str, str]) -> str:
     when = event.ts[:19].replace("T", " ")
-    sentence = SENTENCES.get(event.kind)
+    sentence = SENTENCES.get(event.kind) or CHANGE_SENTENCES.get(event.kind)
     what = sentence(event.data, event) if sentence else f"{event.kind} {plain_fields(event.data)}"
     return (
         f"{when}  {event.request_id or '-':<6} {event.target or '-':<10}"

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -79,7 +80,18 @@ class HomeTab:
             now=context.clock(),
             note=note,
             drift=drift_statuses(context.store),
+            **self._changes(),
         )
+
+    def _changes(self) -> dict[str, Any]:
+        """The changes in flight and the open backfills, where this bot runs them."""
+        changes = self._flow.changes
+        if changes is None:
+            return {}
+        return {
+            "changes": changes.changes.ledger.changes(in_flight=True),
+            "backfills": changes.backfills.backfills.ledger.runs(open_only=True),
+        }
 
     def _may_approve(self, user: str, request: Request) -> bool:
         """Awaiting an approval ``user`` may give and has not given yet."""

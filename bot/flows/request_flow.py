@@ -8,8 +8,9 @@ are raised as ``MigrateBotError``s for the one error handler to show; the
 sentences returned are the clicker's private confirmation.
 
 ``RequestFlow`` holds the parts it decides for: ``asking`` (new requests and
-ways back), ``runs`` (an approved request's run) and ``scheduling`` (slots and
-the scheduler), each built on its own by the runtime and handed in.
+ways back), ``runs`` (an approved request's run), ``scheduling`` (slots and
+the scheduler) and ``changes`` (changes across deploys and their backfills),
+each built on its own by the runtime and handed in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from bot.flows.asking import Asking
+from bot.flows.change_flow import ChangeFlow
 from bot.flows.request_messages import RequestMessages
 from bot.flows.run_flow import RunFlow
 from bot.flows.schedule_flow import ScheduleFlow
@@ -47,6 +49,7 @@ class RequestFlow:
         runs: RunFlow,
         scheduling: ScheduleFlow,
         people: Directory | None = None,
+        changes: ChangeFlow | None = None,
     ) -> None:
         self.context = context
         self.messages = messages
@@ -55,6 +58,7 @@ class RequestFlow:
         self.runs = runs
         self.scheduling = scheduling
         self.people = people  # who is who, for the terminal (bot.middleware.names)
+        self.changes = changes  # changes across deploys and backfills, where the bot runs them
 
     # --- deciding -------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class RunFlow:
             on_refused=self._refused,
         )
         self.runs: Runs = queue or self.executor
+        self.after_outcome: list[Callable[[RunOutcome], None]] = []  # e.g. a change's phase
 
     def start(self, request_id: str, target: str) -> str | None:
         """Hand an approved request to ``runs``; why not, if it cannot start now."""
@@ -142,6 +143,11 @@ class RunFlow:
 
     def _finished(self, outcome: RunOutcome) -> None:
         self.messages.announce_outcome(outcome)
+        for watcher in self.after_outcome:
+            try:
+                watcher(outcome)
+            except MigrateBotError as exc:  # one watcher's trouble stops neither the others
+                log.warning("after %s's outcome: %s", outcome.request_id, exc)  # nor the queue
         self._start_next(outcome.target)
 
     def _refused(self, request_id: str, refusal: MigrateBotError) -> None:

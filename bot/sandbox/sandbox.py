@@ -48,6 +48,7 @@ from bot.sandbox.process_clock import seconds_since_start
 from bot.sandbox.settings import WILDCARDS, SandboxSettings, first_line
 from commands.config.fleet import member_target_name
 from commands.config.targets_file import DEMO_FLEET, DEMO_SOURCE, DEMO_TARGET, Config
+from commands.demo.demo_change import DeployedRelease, close_demo_changes
 from commands.demo.reset import DemoReset, reset_demo_database, reset_demo_fleet
 from commands.demo.workload import DemoWorkload
 from commands.errors import ExitCode, MigrateBotError
@@ -242,7 +243,12 @@ class Sandbox:
             handle = open_target(self.config.target(DEMO_TARGET))
             self.reset = reset_demo_database(handle, rows=self.settings.rows)
             self.fleet_reset = fleet.result()
-        self.app = DemoWorkload(handle.database).start()
+        assert self.bot is not None
+        store = self.bot.runtime.store
+        close_demo_changes(store, DEMO_TARGET)  # the database they were about is gone
+        self.app = DemoWorkload(
+            handle.database, release=DeployedRelease(store, DEMO_TARGET)
+        ).start()
         self.ready = True
         return self.reset
 
@@ -367,6 +373,9 @@ def _ready_text(sandbox: Sandbox, reset: DemoReset | None, seconds: float) -> st
             f"As {people.requester.name} (requester) type: /migrate upgrade demo",
             f"then switch to {people.approver.name} (approver), tick the live-use"
             " acknowledgement and click Approve.",
+            "Or do it without downtime: /migrate change start demo rename-youtube-id posts the"
+            " rename's phase card; confirming a deploy there deploys the simulated application's"
+            " next release (docs/changes.md).",
             *_fleet_lines(sandbox),
             "Ctrl-C stops it.",
         ]

@@ -38,7 +38,7 @@ import threading
 import time
 import urllib.error
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -186,12 +186,14 @@ class Notifier:
             self._outbox.recover(
                 not_before=self._clock() + self._uncertain_wait, claimed_before=self._stale()
             )
-        for delivery in self._outbox.due(self._clock()):
+        for due in self._outbox.due(self._clock()):
             if self._stopping.is_set():
                 break
-            if self._waiting(delivery) or not self._outbox.claim(delivery.id, now=self._clock()):
+            if self._waiting(due):
                 continue
-            delivered += self._send(delivery)
+            payload = self._outbox.claim(due.id, now=self._clock())
+            if payload is not None:
+                delivered += self._send(replace(due, payload=payload))
         return delivered
 
     def _waiting(self, delivery: Delivery) -> bool:

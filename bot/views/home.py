@@ -1,8 +1,9 @@
 """The App Home tab: what one person has to do and what is going on, on one page.
 
 Waiting for your approval (with Approve, Reject and View SQL, as on the
-request message), your requests, each target (its revision, what is pending,
-a freeze, the next window) and the last runs with their outcomes. A pure
+request message), your requests, the changes in flight and open backfills,
+each target (its revision, what is pending, a freeze, the next window) and the
+last runs with their outcomes. A pure
 function of a ``HomePage`` gathered by ``bot.flows.home``.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.views.backfill import headline as backfill_headline
 from bot.views.blocks import (
     Block,
     actions,
@@ -24,6 +26,7 @@ from bot.views.blocks import (
     lines_in_sections,
     section,
 )
+from bot.views.change_card import headline as change_headline
 from bot.views.ids import ActionId, BlockId, decide_block_id
 from bot.views.outcome import state_line
 from bot.views.people import mention
@@ -31,6 +34,8 @@ from bot.views.request_card import RequestCard
 from bot.views.schedule import in_words, slot_text
 from bot.views.schema_evidence import home_drift_lines
 from bot.views.status import revisions_text
+from commands.backfill.model import BackfillRun
+from commands.changes.model import Change
 from commands.requests.model import Freeze, Request
 from commands.requests.slots import Slot
 from commands.requests.wording import format_time
@@ -74,6 +79,8 @@ class HomePage:
     now: datetime
     note: str | None = None  # what the user's last click here did
     drift: Mapping[str, DriftStatus] = field(default_factory=dict)  # last check per database
+    changes: Sequence[Change] = ()  # changes in flight, newest first
+    backfills: Sequence[BackfillRun] = ()  # backfill runs not ended, newest first
 
 
 def home_view(page: HomePage) -> dict[str, Any]:
@@ -83,6 +90,7 @@ def home_view(page: HomePage) -> dict[str, Any]:
         blocks.append(section(escape(page.note), block_id=f"{BlockId.HOME}-note"))
     blocks += _waiting(page)
     blocks += _mine(page)
+    blocks += _changes(page)
     blocks += _targets(page)
     blocks += _drift(page)
     blocks += _runs(page)
@@ -143,6 +151,22 @@ def _mine(page: HomePage) -> list[Block]:
             if lines
             else [context("You have asked for nothing yet: try `/migrate upgrade TARGET`.")]
         ),
+    ]
+
+
+def _changes(page: HomePage) -> list[Block]:
+    """Changes in flight and open backfills, one line each (their cards have the buttons)."""
+    if not page.changes and not page.backfills:
+        return []
+    lines = [
+        f"🔀 {escape(change_headline(change))} · waits for"
+        f" {escape(change.current_phase.spec.waits_for if change.current_phase else '-')}"
+        for change in page.changes
+    ]
+    lines += [f"🔁 {escape(backfill_headline(run))}" for run in page.backfills]
+    return [
+        _title("Changes in flight and backfills", "changes"),
+        *lines_in_sections(lines, max_blocks=4, block_id=f"{BlockId.HOME}-changes"),
     ]
 
 

@@ -27,6 +27,17 @@ class ActionId(StrEnum):
     VIEW_DRIFT = "view_drift"  # value: a request id; its pre-flight's drift in a modal
     VIEW_SCHEMA_CHANGES = "view_schema_changes"  # value: a request id; the run's schema diff
     SCHEMA_CHANGES_PAGE = "schema_changes_page"  # value: the page; the modal's metadata: the id
+    # changes (value: a change's phase, "C-3:2", so a click on an old card acts on that phase
+    # or is refused) and backfill runs (value: a run id, "B-4")
+    CHANGE_ASK = "change_ask"
+    CHANGE_CONFIRM = "change_confirm"
+    CHANGE_CHECK = "change_check"
+    CHANGE_ABANDON = "change_abandon"
+    BACKFILL_APPROVE = "approve_backfill"  # starts with "approve", as the approve contract says
+    BACKFILL_REJECT = "reject_backfill"
+    BACKFILL_PAUSE = "backfill_pause"
+    BACKFILL_RESUME = "backfill_resume"
+    BACKFILL_STOP = "backfill_stop"
 
 
 class BlockId(StrEnum):
@@ -56,6 +67,9 @@ class BlockId(StrEnum):
     HOME = "home"  # App Home sections, followed by "-" and what they hold
     EVIDENCE = "evidence"  # after a run: the Schema changes button
     SCHEMA_PAGES = "schema_pages"  # the Schema changes modal's Previous / Next
+    PHASES = "phases"  # a change's phase list
+    GATE = "gate"  # the current gate's conditions
+    PROGRESS = "progress"  # a backfill's counts, rate and ETA
 
 
 class ViewId(StrEnum):

@@ -20,33 +20,23 @@ unless the roles tell them apart.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import pglast
 import psycopg
 
 from commands.checks.breaking_changes import BreakingChange, breaking_changes
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Level, Verdict
-from commands.checks.live_use_findings import (
-    LiveUse,
-    UsingStatement,
-    finding_json,
-    match_statements,
-)
-from commands.checks.sql_names import SqlName
-from commands.checks.statement_uses import StatementUses, uses_of
+from commands.checks.live_use_findings import LiveUse, UsingStatement, finding_json
+from commands.checks.live_use_search import find_uses, fingerprint_of
 from commands.config.live_use import LiveUseMode, LiveUseSettings
 from commands.postgres.statement_stats import (
-    StatementRow,
     StatsMissing,
     StatsSource,
     find_statement_stats,
     hidden_statements,
     statement_counters,
-    statements_naming,
 )
 from commands.units import format_count
 
@@ -96,29 +86,11 @@ def _search(
 ) -> _Search:
     conn = context.conn
     began = time.monotonic()
-    rows = statements_naming(conn, source, _names(changes), roles=settings.roles)
     own = _own_fingerprints(context, changes)
-    parsed: list[tuple[StatementRow, StatementUses]] = []
-    unreadable = excluded = 0
-    for row in rows:
-        if _fingerprint(row.query) in own:
-            excluded += 1
-            continue
-        uses = uses_of(row.query)
-        if uses is None:
-            unreadable += 1
-        else:
-            parsed.append((row, uses))
-    catalog = _Catalog.read(conn, [t for _, uses in parsed for t in uses.relations])
-    found = match_statements(changes, parsed, catalog.columns_of, catalog.has_default)
-    found = _watched(conn, source, found, settings, began)
+    matched = find_uses(conn, source, changes, roles=settings.roles, own=own)
+    found = _watched(conn, source, matched.found, settings, began)
     hidden = 0 if source.sees_every_role else hidden_statements(conn, source, roles=settings.roles)
-    return _Search(source, found, len(rows), unreadable, excluded, hidden)
-
-
-def _names(changes: Iterable[BreakingChange]) -> set[str]:
-    """Words a statement must contain to be worth parsing (the filter, not the match)."""
-    return {change.column or change.target.name for change in changes}
+    return _Search(source, found, matched.searched, matched.unreadable, matched.excluded, hidden)
 
 
 def _own_fingerprints(context: PreflightContext, changes: list[BreakingChange]) -> set[str]:
@@ -130,14 +102,7 @@ def _own_fingerprints(context: PreflightContext, changes: list[BreakingChange]) 
             table = change.target
             texts.append(f"SELECT count(*) FROM {table}")
             texts.append(f"SELECT count(*) FROM {table.schema or 'public'}.{table.name}")
-    return {fingerprint for text in texts if (fingerprint := _fingerprint(text))}
-
-
-def _fingerprint(text: str) -> str | None:
-    try:
-        return pglast.parser.fingerprint(text)
-    except pglast.parser.ParseError:
-        return None
+    return {fingerprint for text in texts if (fingerprint := fingerprint_of(text))}
 
 
 def _watched(
@@ -160,52 +125,6 @@ def _watched(
         return UsingStatement(using.row, using.reads, using.writes, window)
 
     return [LiveUse(f.change, tuple(later(s) for s in f.statements)) for f in found]
-
-
-_COLUMNS = """
-SELECT n.nspname, c.relname, pg_table_is_visible(c.oid),
-       array_agg(a.attname ORDER BY a.attnum),
-       coalesce(array_agg(a.attname) FILTER (WHERE a.atthasdef OR a.attidentity <> ''), '{}')
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-GROUP BY n.nspname, c.relname, c.oid
-"""
-
-
-@dataclass(frozen=True)
-class _Catalog:
-    """The columns (and which have defaults) of the tables the statements name, now."""
-
-    tables: dict[tuple[str, str], tuple[bool, frozenset[str], frozenset[str]]]
-
-    @classmethod
-    def read(cls, conn: psycopg.Connection, names: Iterable[SqlName]) -> _Catalog:
-        wanted = sorted({name.name for name in names})
-        rows = conn.execute(_COLUMNS, (wanted,)).fetchall() if wanted else []
-        return cls(
-            {
-                (schema, table): (visible, frozenset(columns), frozenset(defaults))
-                for schema, table, visible, columns, defaults in rows
-            }
-        )
-
-    def _entry(self, name: SqlName) -> tuple[bool, frozenset[str], frozenset[str]] | None:
-        if name.schema is not None:
-            return self.tables.get((name.schema, name.name))
-        same = [entry for (_, table), entry in self.tables.items() if table == name.name]
-        visible = [entry for entry in same if entry[0]]
-        found = visible or same
-        return found[0] if found else None
-
-    def columns_of(self, name: SqlName) -> frozenset[str] | None:
-        entry = self._entry(name)
-        return entry[1] if entry else None
-
-    def has_default(self, name: SqlName, column: str) -> bool | None:
-        entry = self._entry(name)
-        return column in entry[2] if entry else None
 
 
 def _result(

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from commands.config.alembic_project import ENV_NAME, AlembicProject, parse_alembic_project
+from commands.config.backfill import BackfillSpec
 from commands.config.backup import (
     DEFAULT_COMPRESSION,
     parse_backup_destination,
     parse_backup_settings,
 )
+from commands.config.changes import CHANGES_FOLDER, parse_change_keys
 from commands.config.checks import CheckSettings, parse_check_settings
 from commands.config.drift import DriftSettings, parse_drift_keys
 from commands.config.fleet import (
@@ -72,6 +74,7 @@ state_path = "var/migrate-bot.sqlite3"
 description = "bundled example migrations on an embedded PostgreSQL"
 embedded_postgres = "var/postgres"
 script_location = "{migrations}"
+changes_dir = "{migrations}/changes"
 approvals = 1
 approvers = ["U0DEMOAPPR"]
 backup = "file://var/backups"
@@ -114,6 +117,7 @@ class BotSettings:
     state_path: Path
     state_url_env: str | None = None  # set: the state is shared, in that PostgreSQL database
     state_replica: StateReplica | None = None  # set: Litestream copies the SQLite state there
+    deploy_token_env: str | None = None  # set: POST /changes/confirm with that bearer token
 
     @property
     def shared(self) -> bool:
@@ -185,6 +189,9 @@ class TargetConfig:
     drift: DriftSettings = field(default_factory=DriftSettings)
     # with a shared state, only workers started with this queue run its jobs (docs/deployment.md)
     queue: str = DEFAULT_QUEUE
+    # changes across deploys and backfills (commands/config/changes.py)
+    changes_dir: Path = Path(CHANGES_FOLDER)
+    backfills: Mapping[str, BackfillSpec] = field(default_factory=dict)
 
     @property
     def is_fleet(self) -> bool:
@@ -220,6 +227,7 @@ def _bot_settings(table: ConfigTable) -> BotSettings:
         state_path=table.path("state_path", "var/migrate-bot.sqlite3") or Path(),
         state_url_env=url_env,
         state_replica=parse_state_replica(table, shared=url_env is not None),
+        deploy_token_env=table.string("deploy_token_env", None, ENV_NAME),
     )
     table.reject_unknown()
     return settings
@@ -242,13 +250,14 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
             "set exactly one of database_url_env, embedded_postgres or members_env (a fleet)",
         )
     fleet = parse_fleet_keys(table, members_env, embedded=embedded is not None)
+    alembic = parse_alembic_project(table)
     target = TargetConfig(
         name=name,
         description=table.string("description", ""),
         database_url_env=database_url_env,
         embedded_postgres=embedded,
         embedded_database=table.string("embedded_database", "transcripts", TARGET_NAME),
-        alembic=parse_alembic_project(table),
+        alembic=alembic,
         approvals=table.integer("approvals", 1, minimum=1),
         approvers=table.strings("approvers", (), APPROVER),
         quorum=_quorum(table),
@@ -272,6 +281,7 @@ def _target(name: str, table: ConfigTable) -> TargetConfig:
         **parse_live_use_keys(table),
         **parse_drift_keys(table),
         queue=table.string("queue", DEFAULT_QUEUE, QUEUE_NAME),
+        **parse_change_keys(table, alembic),
     )
     if not target.approvers:
         raise table.error("approvers", "list at least one Slack user id or @user-group")

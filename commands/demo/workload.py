@@ -7,6 +7,12 @@ history's last revision drops), and the watch after a run has statements to
 compare. It is the application's *current* code: after that revision runs,
 its queries on ``youtube_id`` fail, as they would in production; it counts
 the failures, logs each kind once, and goes on with the rest.
+
+It has three releases, the rename change's (``migrations/changes/``): the
+current one reads ``youtube_id``; the next writes both columns; the last reads
+and writes ``youtube_video_id`` only. ``release`` says which is deployed (the
+sandbox follows the deploys confirmed on the demo's change), asked before
+every round, so confirming a deploy in the sandbox deploys the next release.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import logging
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import psycopg
 
@@ -24,13 +31,9 @@ from commands.postgres.database_url import DatabaseUrl
 
 log = logging.getLogger(__name__)
 
-ROUND_S = 0.2  # a small app: five statements every 200 ms
+ROUND_S = 0.2  # a small app: five or six statements every 200 ms
 
-QUERIES = (
-    # the video page (still on the old column)
-    "SELECT v.id, v.youtube_id, v.title, v.duration_seconds FROM videos v WHERE v.id = %(video)s",
-    # links from YouTube
-    "SELECT id, title FROM videos WHERE youtube_id = %(youtube)s",
+COMMON = (
     # the transcript of a video, in order
     "SELECT s.start_seconds, s.end_seconds, s.text FROM segments s"
     " WHERE s.video_id = %(video)s ORDER BY s.start_seconds LIMIT 50",
@@ -41,6 +44,28 @@ QUERIES = (
     "SELECT id, kind, status, created_at FROM jobs WHERE status = %(status)s"
     " ORDER BY created_at DESC LIMIT 20",
 )
+VIDEO_PAGE = (  # the video page and links from YouTube, on the old column
+    "SELECT v.id, v.youtube_id, v.title, v.duration_seconds FROM videos v WHERE v.id = %(video)s",
+    "SELECT id, title FROM videos WHERE youtube_id = %(youtube)s",
+)
+RELEASES = (
+    (*VIDEO_PAGE, *COMMON),  # today's: the old column only
+    (  # writes both columns when a video's link is fixed, still reads the old one
+        *VIDEO_PAGE,
+        "UPDATE videos SET youtube_id = %(youtube)s, youtube_video_id = %(youtube)s"
+        " WHERE id = %(video)s",
+        *COMMON,
+    ),
+    (  # reads and writes the new column only
+        "SELECT v.id, v.youtube_video_id, v.title, v.duration_seconds FROM videos v"
+        " WHERE v.id = %(video)s",
+        "SELECT id, title FROM videos WHERE youtube_video_id = %(youtube)s",
+        "UPDATE videos SET youtube_video_id = %(youtube)s WHERE id = %(video)s",
+        *COMMON,
+    ),
+)
+Release = Callable[[], int]
+"""Which of ``RELEASES`` is deployed now (its index)."""
 WORDS = ("migration", "index", "rollback", "replica", "vacuum", "deploy")
 STATUSES = ("queued", "running", "succeeded", "failed")
 
@@ -48,8 +73,16 @@ STATUSES = ("queued", "running", "succeeded", "failed")
 class DemoWorkload:
     """A thread sending the demo application's statements; ``stop()`` ends it."""
 
-    def __init__(self, database: DatabaseUrl, *, round_s: float = ROUND_S, seed: int = 7) -> None:
+    def __init__(
+        self,
+        database: DatabaseUrl,
+        *,
+        round_s: float = ROUND_S,
+        seed: int = 7,
+        release: Release = lambda: 0,
+    ) -> None:
         self.database = database
+        self.release = release
         self.round_s = round_s
         self.rounds = 0
         self.failures: Counter[str] = Counter()
@@ -95,7 +128,7 @@ class DemoWorkload:
             "word": self._random.choice(WORDS),
             "status": self._random.choice(STATUSES),
         }
-        for query in QUERIES:
+        for query in RELEASES[min(max(self.release(), 0), len(RELEASES) - 1)]:
             try:
                 conn.execute(query, params).fetchall()
             except psycopg.OperationalError:

@@ -17,6 +17,7 @@ from audit.store import Clock, EventStore
 from commands.backup.listing import find_backup
 from commands.backup.records import BackupRecord
 from commands.backup.take import take_backup
+from commands.changes.upgrade_guard import changes_check, stop_before
 from commands.checks import (
     CheckResult,
     Phase,
@@ -28,12 +29,13 @@ from commands.checks import (
 )
 from commands.checks.forecast.learned import learned_rates
 from commands.checks.forecast.recording import record_score, recorded_forecast, scored
+from commands.checks.preflight import PREFLIGHT_CHECKS
 from commands.errors import MigrateBotError
 from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.fingerprint import PlanFingerprint, fingerprint_plan
 from commands.migration.script.plan import Plan
-from commands.migration.script.revision_graph import Direction
+from commands.migration.script.revision_graph import HEAD, Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
@@ -63,6 +65,7 @@ class _Checked:
     plan: Plan
     fingerprint: PlanFingerprint
     handle: TargetHandle | None = None
+    goal: str | None = None  # where the request goes: the ask's, or where a change stops it
 
 
 def propose(
@@ -96,7 +99,7 @@ def propose(
         target=target,
         requester=requester,
         fingerprint=checked.fingerprint,
-        goal=goal,
+        goal=checked.goal,
         origin=origin,
         reason=reason,
         dedupe_key=dedupe_key,
@@ -140,21 +143,31 @@ def _check_database(
         report, plan, fingerprint = _restore_preflight(
             handle, goal or "", context.store, context.clock
         )
-        return _Checked(report, plan, fingerprint, handle)
+        return _Checked(report, plan, fingerprint, handle, goal)
     direction = Direction.UP if kind is RequestKind.UPGRADE else Direction.DOWN
-    report = run_preflight(
-        handle,
-        to=goal,
-        direction=direction,
-        clock=context.clock,
-        open_other=context.target,
-        learned=learned_rates(context.store, handle.name),
-        schema_cache=replay_cache(context.config),
-    )
+    checks = (*PREFLIGHT_CHECKS, changes_check(context.store))
+    learned = learned_rates(context.store, handle.name)
+
+    def preflight(to: str | None) -> Report:
+        return run_preflight(
+            handle,
+            to=to,
+            direction=direction,
+            clock=context.clock,
+            open_other=context.target,
+            checks=checks,
+            learned=learned,
+            schema_cache=replay_cache(context.config),
+        )
+
+    report = preflight(goal)
+    stop = stop_before(report) if goal in (None, HEAD) else None
+    if stop is not None:  # a change holds later revisions back: the upgrade stops before them
+        report = preflight(stop)
     if report.plan is None:
         failed = [r.summary for r in report.results if r.verdict is Verdict.FAIL]
         raise ProposalError(f"cannot plan {kind.value} on {target}: {'; '.join(failed)}")
-    return _Checked(report, report.plan, fingerprint_plan(report.plan), handle)
+    return _Checked(report, report.plan, fingerprint_plan(report.plan), handle, stop or goal)
 
 
 def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
@@ -167,7 +180,7 @@ def _check_members(context: RunContext, target: str, ask: FleetAsk) -> _Checked:
         clock=context.clock,
         store=context.store,
     )
-    return _Checked(planned.report, planned.plan, planned.fingerprint)
+    return _Checked(planned.report, planned.plan, planned.fingerprint, goal=ask.goal)
 
 
 def preflight_summary(report: Report) -> str:

@@ -23,6 +23,7 @@ from audit.store import StoreError
 from commands.backup.records import BackupRecord, Progress
 from commands.backup.restore import restore_backup
 from commands.backup.take import take_backup
+from commands.changes.upgrade_guard import changes_check
 from commands.checks import (
     CatalogSnapshot,
     Report,
@@ -153,6 +154,7 @@ class Stages:
         # lint and review read the revision files the approval's fingerprint pins: done
         # when the request was made; a break-glass request made none, so it gets them now
         checks = LIVE_CHECKS if self.request.preflight is not None else PREFLIGHT_CHECKS
+        checks = (*checks, changes_check(self.context.store))  # a change started since
         report = run_preflight(
             self.handle,
             to=self.request.goal,

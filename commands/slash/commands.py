@@ -31,6 +31,13 @@ class Verb(StrEnum):
     UNFREEZE = "unfreeze"
     AUDIT_VERIFY = "audit verify"
     SCHEDULE = "schedule"
+    CHANGE_START = "change start"
+    CHANGE_SHOW = "change show"
+    CHANGE_CONFIRM = "change confirm"
+    CHANGE_ABANDON = "change abandon"
+    CHANGES = "changes"
+    BACKFILL = "backfill"
+    BACKFILLS = "backfills"
 
 
 USAGE: dict[Verb, tuple[str, str]] = {
@@ -51,6 +58,22 @@ USAGE: dict[Verb, tuple[str, str]] = {
         "schedule TARGET [to REV] at YYYY-MM-DD HH:MM [TZ] | schedule TARGET [to REV] next-window",
         "ask to upgrade at a time or in the next maintenance window",
     ),
+    Verb.CHANGE_START: (
+        "change start TARGET CHANGE",
+        "start an expand/contract change from its file: a thread with its phase card",
+    ),
+    Verb.CHANGE_SHOW: ("change show CHANGE", "a change's phase card (a name in flight, or C-N)"),
+    Verb.CHANGE_CONFIRM: (
+        "change confirm CHANGE PHASE",
+        "say a deploy phase's application version is out (recorded as you)",
+    ),
+    Verb.CHANGE_ABANDON: ("change abandon CHANGE REASON", "stop tracking a change"),
+    Verb.CHANGES: ("changes [TARGET]", "changes in flight"),
+    Verb.BACKFILL: (
+        "backfill TARGET BACKFILL",
+        "ask to run a configured backfill (needs approval)",
+    ),
+    Verb.BACKFILLS: ("backfills [TARGET]", "backfill runs, newest first"),
 }
 
 
@@ -202,6 +225,73 @@ class Schedule:
         return _join("schedule", self.target, *_to(self.to), *when, self.tz)
 
 
+@dataclass(frozen=True)
+class ChangeStart:
+    target: str
+    name: str
+    verb: ClassVar[Verb] = Verb.CHANGE_START
+
+    def render(self) -> str:
+        return _join("change start", self.target, self.name)
+
+
+@dataclass(frozen=True)
+class ChangeShow:
+    change: str  # a name in flight, or C-N
+    verb: ClassVar[Verb] = Verb.CHANGE_SHOW
+
+    def render(self) -> str:
+        return _join("change show", self.change)
+
+
+@dataclass(frozen=True)
+class ChangeConfirm:
+    change: str
+    phase: str  # a phase's name or number
+    verb: ClassVar[Verb] = Verb.CHANGE_CONFIRM
+
+    def render(self) -> str:
+        return _join("change confirm", self.change, self.phase)
+
+
+@dataclass(frozen=True)
+class ChangeAbandon:
+    change: str
+    reason: str
+    verb: ClassVar[Verb] = Verb.CHANGE_ABANDON
+
+    def render(self) -> str:
+        return _join("change abandon", self.change, self.reason)
+
+
+@dataclass(frozen=True)
+class Changes:
+    target: str | None = None
+    verb: ClassVar[Verb] = Verb.CHANGES
+
+    def render(self) -> str:
+        return _join("changes", self.target)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    target: str
+    name: str
+    verb: ClassVar[Verb] = Verb.BACKFILL
+
+    def render(self) -> str:
+        return _join("backfill", self.target, self.name)
+
+
+@dataclass(frozen=True)
+class Backfills:
+    target: str | None = None
+    verb: ClassVar[Verb] = Verb.BACKFILLS
+
+    def render(self) -> str:
+        return _join("backfills", self.target)
+
+
 SlashCommand = (
     Help
     | Targets
@@ -217,6 +307,13 @@ SlashCommand = (
     | Unfreeze
     | AuditVerify
     | Schedule
+    | ChangeStart
+    | ChangeShow
+    | ChangeConfirm
+    | ChangeAbandon
+    | Changes
+    | Backfill
+    | Backfills
 )
 
 

@@ -12,14 +12,22 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 
 from commands.slash.commands import (  # re-exported: callers need only this module
     USAGE,
     AuditVerify,
+    Backfill,
+    Backfills,
     Backups,
     Cancel,
+    ChangeAbandon,
+    ChangeConfirm,
+    Changes,
+    ChangeShow,
+    ChangeStart,
     CommandSyntaxError,
     Downgrade,
     Freeze,
@@ -49,6 +57,9 @@ REQUEST_ID = re.compile(r"M-[1-9][0-9]{0,9}")
 BACKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TIME = re.compile(r"\d{2}:\d{2}")
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")  # a change, a phase or a backfill
+CHANGE_ID = re.compile(r"C-[1-9][0-9]{0,9}")
+PHASE_NUMBER = re.compile(r"[1-9][0-9]?")
 TIME_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,30}(?:/[A-Za-z0-9_+-]{1,30}){0,2}")
 HEAD = "head"
 BASE = "base"
@@ -56,8 +67,15 @@ BASE = "base"
 __all__ = [
     "USAGE",
     "AuditVerify",
+    "Backfill",
+    "Backfills",
     "Backups",
     "Cancel",
+    "ChangeAbandon",
+    "ChangeConfirm",
+    "ChangeShow",
+    "ChangeStart",
+    "Changes",
     "CommandSyntaxError",
     "Downgrade",
     "Freeze",
@@ -92,6 +110,8 @@ def parse(text: str) -> SlashCommand:
         if [a.lower() for a in args] != ["verify"]:
             raise CommandSyntaxError("`audit` takes one word, `verify`", Verb.AUDIT_VERIFY)
         return AuditVerify()
+    if head == "change":
+        return _change(args)
     try:
         verb = Verb(head)
     except ValueError:
@@ -114,7 +134,7 @@ def _no_args(verb: Verb, args: list[str]) -> SlashCommand:
 def _optional_target(verb: Verb, args: list[str]) -> SlashCommand:
     _arity(verb, args, 0, 1)
     target = _target(verb, args[0]) if args else None
-    return Status(target) if verb is Verb.STATUS else History(target)
+    return _LISTINGS[verb](target)
 
 
 def _target_only(verb: Verb, args: list[str]) -> SlashCommand:
@@ -165,13 +185,7 @@ def _cancel(verb: Verb, args: list[str]) -> SlashCommand:
 def _freeze(verb: Verb, args: list[str]) -> SlashCommand:
     if len(args) < 2:
         raise CommandSyntaxError("say which target to freeze and why", verb)
-    target = _target(verb, args[0])
-    reason = " ".join(args[1:])
-    if len(reason) > MAX_REASON:
-        raise CommandSyntaxError(f"the reason is longer than {MAX_REASON} characters", verb)
-    if not reason.isprintable():
-        raise CommandSyntaxError("the reason has control characters", verb)
-    return Freeze(target, reason)
+    return Freeze(_target(verb, args[0]), _reason(verb, args[1:]))
 
 
 def _schedule(verb: Verb, args: list[str]) -> SlashCommand:
@@ -193,6 +207,72 @@ def _schedule(verb: Verb, args: list[str]) -> SlashCommand:
     at = _datetime(verb, when[1], when[2])
     tz = _time_zone(verb, when[3]) if len(when) == 4 else None
     return Schedule(target, to, at, tz)
+
+
+_CHANGE_VERBS = {
+    "start": Verb.CHANGE_START,
+    "show": Verb.CHANGE_SHOW,
+    "confirm": Verb.CHANGE_CONFIRM,
+    "abandon": Verb.CHANGE_ABANDON,
+}
+
+
+def _change(args: list[str]) -> SlashCommand:
+    verb = _CHANGE_VERBS.get(args[0].lower()) if args else None
+    if verb is None:
+        raise CommandSyntaxError(
+            "`change` is followed by `start`, `show`, `confirm` or `abandon`", Verb.CHANGE_START
+        )
+    return _PARSERS[verb](verb, args[1:])
+
+
+def _change_start(verb: Verb, args: list[str]) -> SlashCommand:
+    _arity(verb, args, 2, 2)
+    return ChangeStart(_target(verb, args[0]), _name(verb, args[1], "change"))
+
+
+def _change_show(verb: Verb, args: list[str]) -> SlashCommand:
+    _arity(verb, args, 1, 1)
+    return ChangeShow(_change_ref(verb, args[0]))
+
+
+def _change_confirm(verb: Verb, args: list[str]) -> SlashCommand:
+    _arity(verb, args, 2, 2)
+    phase = args[1] if PHASE_NUMBER.fullmatch(args[1]) else _name(verb, args[1], "phase")
+    return ChangeConfirm(_change_ref(verb, args[0]), phase)
+
+
+def _change_abandon(verb: Verb, args: list[str]) -> SlashCommand:
+    if len(args) < 2:
+        raise CommandSyntaxError("say which change to abandon and why", verb)
+    return ChangeAbandon(_change_ref(verb, args[0]), _reason(verb, args[1:]))
+
+
+def _target_name(verb: Verb, args: list[str]) -> SlashCommand:
+    _arity(verb, args, 2, 2)
+    return Backfill(_target(verb, args[0]), _name(verb, args[1], "backfill"))
+
+
+def _change_ref(verb: Verb, word: str) -> str:
+    """A change in flight by name, or by id (``C-3``)."""
+    return word.upper() if CHANGE_ID.fullmatch(word.upper()) else _name(verb, word, "change")
+
+
+def _name(verb: Verb, word: str, what: str) -> str:
+    if not NAME.fullmatch(word):
+        raise CommandSyntaxError(
+            f"{_shown(word)} is not a {what} name (lowercase letters, digits, `-` and `_`)", verb
+        )
+    return word
+
+
+def _reason(verb: Verb, words: list[str]) -> str:
+    reason = " ".join(words)
+    if len(reason) > MAX_REASON:
+        raise CommandSyntaxError(f"the reason is longer than {MAX_REASON} characters", verb)
+    if not reason.isprintable():
+        raise CommandSyntaxError("the reason has control characters", verb)
+    return reason
 
 
 def _optional_to(verb: Verb, words: list[str]) -> str | None:
@@ -261,6 +341,13 @@ def _shown(word: str) -> str:
     return "that value"
 
 
+_LISTINGS: dict[Verb, Callable[[str | None], SlashCommand]] = {
+    Verb.STATUS: Status,
+    Verb.HISTORY: History,
+    Verb.CHANGES: Changes,
+    Verb.BACKFILLS: Backfills,
+}
+
 _PARSERS = {
     Verb.HELP: _no_args,
     Verb.TARGETS: _no_args,
@@ -275,4 +362,11 @@ _PARSERS = {
     Verb.UNFREEZE: _target_only,
     Verb.FREEZE: _freeze,
     Verb.SCHEDULE: _schedule,
+    Verb.CHANGES: _optional_target,
+    Verb.BACKFILLS: _optional_target,
+    Verb.BACKFILL: _target_name,
+    Verb.CHANGE_START: _change_start,
+    Verb.CHANGE_SHOW: _change_show,
+    Verb.CHANGE_CONFIRM: _change_confirm,
+    Verb.CHANGE_ABANDON: _change_abandon,
 }

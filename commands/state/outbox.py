@@ -228,10 +228,12 @@ class Outbox:
     def replace_pending_update(self, *, message: str, payload: Mapping[str, Any]) -> bool:
         """Put ``payload`` in the update of ``message`` still waiting, if there is one."""
         with self._tables.writing() as db:
+            # the state checked again on the row itself: PostgreSQL re-reads a row a
+            # concurrent claim has just taken, and must then leave it alone
             cursor = db.execute(
-                "UPDATE outbox SET payload = ? WHERE id = (SELECT max(id) FROM outbox"
-                " WHERE message = ? AND kind = ? AND state = ?)",
-                (json.dumps(payload), message, Kind.UPDATE, State.PENDING),
+                "UPDATE outbox SET payload = ? WHERE state = ? AND id = (SELECT max(id)"
+                " FROM outbox WHERE message = ? AND kind = ? AND state = ?)",
+                (json.dumps(payload), State.PENDING, message, Kind.UPDATE, State.PENDING),
             )
             return cursor.rowcount == 1
 
@@ -257,14 +259,20 @@ class Outbox:
             for row in rows
         ]
 
-    def claim(self, delivery_id: int, *, now: float = 0.0) -> bool:
-        """Mark as being sent (since ``now``); ``False`` if someone else took it first."""
+    def claim(self, delivery_id: int, *, now: float = 0.0) -> dict[str, Any] | None:
+        """Mark as being sent (since ``now``) and return its payload as it is now: an update
+        coalesced into it since ``due`` read it is sent, not lost. ``None`` if someone else
+        took it first."""
         with self._tables.writing() as db:
             cursor = db.execute(
                 "UPDATE outbox SET state = ?, claimed_at = ? WHERE id = ? AND state = ?",
                 (State.SENDING, now, delivery_id, State.PENDING),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            row = db.execute("SELECT payload FROM outbox WHERE id = ?", (delivery_id,)).fetchone()
+            payload: dict[str, Any] = json.loads(row[0])
+            return payload
 
     def delivered(self, delivery_id: int, *, channel: str | None, ts: str | None) -> None:
         with self._tables.writing() as db:

@@ -77,6 +77,32 @@ class EventKind(StrEnum):
     WATCH_REGRESSED = "watch_regressed"  # a regression seen during the watch (ops told at once)
     WATCH_FINISHED = "watch_finished"  # the summary, before/after figures
 
+    # backfills (commands/backfill/): a run B-N, asked, approved, walked in batches
+    BACKFILL_ASKED = "backfill_asked"  # the spec and the pre-flight's count and estimate
+    BACKFILL_APPROVED = "backfill_approved"
+    BACKFILL_CANCELLED = "backfill_cancelled"  # before it ran (rejected, or withdrawn)
+    BACKFILL_STARTED = "backfill_started"  # an engine took it, from the checkpoint
+    BACKFILL_BATCH = "backfill_batch"  # one batch committed: the checkpoint (last key done)
+    BACKFILL_RETRIED = "backfill_retried"  # a batch timed out or was cancelled: redone smaller
+    BACKFILL_HELD = "backfill_held"  # throttled: replica lag, unreadable replica
+    BACKFILL_RELEASED = "backfill_released"  # the reason to hold is gone
+    BACKFILL_PAUSED = "backfill_paused"  # by a person; the engine stops after its batch
+    BACKFILL_RESUMED = "backfill_resumed"  # by a person, after a pause, an interruption, a failure
+    BACKFILL_STOPPED = "backfill_stopped"  # by a person: the run ends where it is
+    BACKFILL_FINISHED = "backfill_finished"  # done (nothing left) or failed (the error)
+    BACKFILL_INTERRUPTED = "backfill_interrupted"  # its engine died with the bot
+
+    # changes across deploys (commands/changes/): a change C-N, phase by phase
+    CHANGE_STARTED = "change_started"  # the change file's phases, as started
+    CHANGE_PHASE_ASKED = "change_phase_asked"  # a migrate or backfill phase's request / run
+    DEPLOY_CONFIRMED = "deploy_confirmed"  # a person or the deploy pipeline: the version is out
+    GATE_SAMPLED = "gate_sampled"  # the application's use of a column, counted
+    GATE_CHECKED = "gate_checked"  # a gate's evidence, held or not
+    CHANGE_PHASE_DONE = "change_phase_done"
+    CHANGE_REMINDED = "change_reminded"  # a phase waited longer than stale_after
+    CHANGE_FINISHED = "change_finished"
+    CHANGE_ABANDONED = "change_abandoned"
+
     # schema evidence (commands/schema/): drift checked with no request, a run's schema diff
     DRIFT_CHECKED = "drift_checked"  # state, digest, since when; changed: the ops channel is told
     SCHEMA_DIFF = "schema_diff"  # a run's before/after diff: its sha256 and summary

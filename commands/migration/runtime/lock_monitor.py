@@ -108,6 +108,13 @@ class LockMonitor:
         self._last_blockers: tuple[int, ...] = ()
         self._pids: list[int] = []
 
+    def take_worst_queue(self) -> QueueReport:
+        """The worst queue since the last call, and re-arm the cancel: a backfill asks
+        after each batch, each batch being a statement of its own to cancel."""
+        worst, self.worst_queue = self.worst_queue, QueueReport(0, 0.0)
+        self.cancelled_for_queue = False
+        return worst
+
     def follow_pid(self, pid: int | None) -> None:
         """Also sample around backend ``pid`` (the one env.py migrates on)."""
         if pid is not None and pid not in self._pids:
