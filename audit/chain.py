@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GENESIS_HASH = "0" * 64
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ class Breach:
 
 
 def canonical_json(value: Any) -> str:
-    """One spelling per value: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One spelling per value: sorted keys, no spaces, UTF-8 kept as is (one encoder for
+    every call: building one per call was a third of hashing an event)."""
+    return _CANONICAL.encode(value)
 
 
 def event_hash(
@@ -78,18 +80,21 @@ def event_hash(
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
-def find_breach(events: Iterable[Event], checkpoints: Iterable[Head] = ()) -> Breach | None:
+def find_breach(
+    events: Iterable[Event], checkpoints: Iterable[Head] = (), *, start: Head | None = None
+) -> Breach | None:
     """The first event that breaks the chain, or a checkpoint the events no longer reach.
 
-    Events must come in stored order. Checks, per event: sequence numbers run
-    1, 2, 3… with no gap (a deleted event), ``prev_hash`` is the previous
+    Events must come in stored order, from the first, or from the one after
+    ``start`` (an event already verified). Checks, per event: sequence numbers
+    run 1, 2, 3… with no gap (a deleted event), ``prev_hash`` is the previous
     event's hash (a reordered or deleted event), and the hash matches the
     content (an edited field). Each checkpoint (a head recorded earlier, kept
     outside the table) must still be in the chain with the same hash: that is
     what catches a truncated tail.
     """
     wanted = {head.seq: head for head in checkpoints}
-    expected_seq, prev = 1, GENESIS_HASH
+    expected_seq, prev = (start.seq + 1, start.hash) if start else (1, GENESIS_HASH)
     for event in events:
         if event.seq != expected_seq:
             missing = "missing" if event.seq > expected_seq else "out of order"

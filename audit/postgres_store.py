@@ -16,7 +16,7 @@ transaction as the events it names.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,19 +25,16 @@ import psycopg_pool
 from psycopg import errors
 
 from audit.chain import Event, Head
+from audit.projections import Projection
 from audit.redact import redact
+from audit.rows import COLUMNS, EVENTS, event_of, row_of, where_clause
 from audit.store import (
-    COLUMNS,
-    EVENTS,
     Clock,
     EventStore,
     Rows,
     StoreBusyError,
     StoreError,
-    event_of,
-    row_of,
     utc_now,
-    where_clause,
 )
 
 HEAD_TABLE = "chain_head"
@@ -68,6 +65,11 @@ class _PostgresRows:
             f"INSERT INTO {EVENTS} ({', '.join(COLUMNS)}) VALUES ({marks})", row_of(event)
         )
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``?`` marks a parameter, as in SQLite (the statements are written once)."""
+        cursor = self._conn.execute(sql.replace("?", "%s"), list(params))
+        return cursor.fetchall() if cursor.description is not None else []
+
     def head(self) -> Head | None:
         row = self._conn.execute(f"SELECT seq, hash FROM {HEAD_TABLE} WHERE id = 1").fetchone()
         if row is None:
@@ -86,6 +88,7 @@ class PostgresEventStore(EventStore):
     """The audit log in the ``events`` table that ``pool``'s connections see first."""
 
     head_name = "recorded head"
+    write_errors = (StoreError, psycopg.Error)
 
     def __init__(
         self, pool: psycopg_pool.ConnectionPool, *, schema: str, clock: Clock = utc_now
@@ -120,6 +123,9 @@ class PostgresEventStore(EventStore):
     def _reading(self) -> Iterator[_PostgresRows]:
         with self._connection() as conn, conn.transaction():
             yield _PostgresRows(conn)
+
+    def _prepare(self, rows: Rows, projection: Projection) -> None:
+        """Its tables are the shared state's migrations' (``commands.state.schema``)."""
 
     def _recorded_head(self, rows: Rows) -> Head | None:
         assert isinstance(rows, _PostgresRows), "this store's own rows"

@@ -12,7 +12,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,16 @@ from typing import Any
 import sqlite_utils
 
 from audit.chain import Event, Head
+from audit.projections import SQLITE_SCHEMA as CHECKPOINTS_SCHEMA
+from audit.projections import Projection
+from audit.rows import COLUMNS, EVENTS, event_of, row_of, where_clause
 from audit.store import (
-    COLUMNS,
-    EVENTS,
     Clock,
     EventStore,
+    Rows,
     StoreBusyError,
     StoreError,
-    event_of,
-    row_of,
     utc_now,
-    where_clause,
 )
 
 BUSY_TIMEOUT_MS = 30_000
@@ -53,11 +52,15 @@ class _SqliteRows:
             f"INSERT INTO {EVENTS} ({', '.join(COLUMNS)}) VALUES ({marks})", row_of(event)
         )
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._db.execute(sql, list(params)).fetchall()
+
 
 class SqliteEventStore(EventStore):
     """The audit log in the SQLite file at ``path`` (created on first use)."""
 
     head_name = "head file"
+    write_errors = (StoreError, sqlite3.Error)
 
     def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
         self.path = path
@@ -103,6 +106,11 @@ class SqliteEventStore(EventStore):
     @contextmanager
     def _reading(self) -> Iterator[_SqliteRows]:
         yield _SqliteRows(self._db())
+
+    def _prepare(self, rows: Rows, projection: Projection) -> None:
+        for statement in projection.sqlite_schema.split(";"):
+            if statement.strip():
+                rows.execute(statement)
 
     def _recorded_head(self, rows: object = None) -> Head | None:
         try:
@@ -165,3 +173,4 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     events.create_index(["request_id"], if_not_exists=True)
     events.create_index(["target", "kind"], if_not_exists=True)
     events.create_index(["kind"], if_not_exists=True)
+    db.execute(CHECKPOINTS_SCHEMA)

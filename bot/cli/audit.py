@@ -88,13 +88,21 @@ def audit(
     multiple=True,
     help="A head recorded elsewhere that the log must still contain (repeatable).",
 )
+@click.option(
+    "--new",
+    "new_only",
+    is_flag=True,
+    help="Rehash only the events appended since the last walk that verified (its head must"
+    " still be there, unchanged): quick, for a frequent check; a full walk also catches an"
+    " older event edited in place.",
+)
 @file_option
 @output_option
-def verify_command(heads: tuple[str, ...], path: Path | None, out: Output) -> None:
+def verify_command(heads: tuple[str, ...], new_only: bool, path: Path | None, out: Output) -> None:
     """Walk the hash chain; fail naming the first edited, deleted, moved or cut event."""
     store = _store(_location(path))
     try:
-        report = verify(store, [parse_head(h) for h in heads])
+        report = verify(store, [parse_head(h) for h in heads], incremental=new_only)
     except AuditLogBrokenError as broken:  # as text, the error line says it
         out.emit(broken.report, render_json=audit_render.verify_json, render_text=None)
         raise

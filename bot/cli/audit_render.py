@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from audit.chain import Event, canonical_json
-from audit.store import VerifyReport
+from audit.verification import VerifyReport
 from bot.cli.run_render import MARKS
 from bot.cli.status_render import revisions_text
 from commands.requests import Request
@@ -89,13 +89,20 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "ok": report.ok,
         "events": report.events,
         "head": str(report.head) if report.head else None,
+        "since": str(report.since) if report.since else None,
         "breach": {"seq": breach.seq, "reason": breach.reason} if breach else None,
     }
 
 
 def verify_text(report: VerifyReport) -> str:
     head = f", head {report.head}" if report.head else ""
-    return f"ok: {report.events:,} events, every hash and link verifies{head}"
+    if report.since is None:
+        return f"ok: {report.events:,} events, every hash and link verifies{head}"
+    return (
+        f"ok: {report.events:,} events since event {report.since.seq:,} (verified before,"
+        f" unchanged), every hash and link verifies{head}; without --new every event is"
+        " rehashed"
+    )
 
 
 def named(actor: str, names: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.store import EventStore
+from commands.backup.backup_index import unfinished
 from commands.backup.lock import backup_lock
 from commands.backup.records import name_pattern
 from commands.backup.storage import Leftover, StorageError, open_destination
@@ -69,8 +70,9 @@ def cleanup_backups(
             for name in stray_scratch_databases(handle.database, purpose):
                 drop_database(handle.database, name)
                 removed.append(Leftover(kind="scratch database", location=name))
-        interrupted = _unfinished(store, target)
-        for uri in _written(store, target, interrupted):
+        left = unfinished(store, target)
+        interrupted = [backup_id for backup_id, _ in left]
+        for uri in (uri for _, uri in left if uri is not None):
             try:
                 if destination.exists(uri.rsplit("/", 1)[-1]):
                     destination.delete(uri)
@@ -95,26 +97,3 @@ def cleanup_backups(
     return CleanupReport(
         target=target, removed=tuple(removed), interrupted=tuple(interrupted), errors=tuple(errors)
     )
-
-
-def _unfinished(store: EventStore, target: str) -> list[str]:
-    """Backups that started and neither succeeded nor failed."""
-    kinds = [EventKind.BACKUP_STARTED, EventKind.BACKUP_SUCCEEDED, EventKind.BACKUP_FAILED]
-    open_ids: dict[str, None] = {}
-    for event in store.iter_events(target=target, kinds=[k.value for k in kinds]):
-        backup_id = event.data["backup_id"]
-        if event.kind == EventKind.BACKUP_STARTED:
-            open_ids[backup_id] = None
-        else:
-            open_ids.pop(backup_id, None)
-    return list(open_ids)
-
-
-def _written(store: EventStore, target: str, backup_ids: list[str]) -> list[str]:
-    """URIs the unfinished ``backup_ids`` were being written to."""
-    unfinished = set(backup_ids)
-    return [
-        event.data["uri"]
-        for event in store.iter_events(target=target, kinds=[EventKind.BACKUP_WRITING.value])
-        if event.data["backup_id"] in unfinished
-    ]

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from audit.store import EventStore
+from commands.backup.backup_index import live_records
 from commands.backup.records import BackupRecord, UnknownBackupError
-from commands.state.vocabulary import EventKind
 
 
 def list_backups(store: EventStore, target: str) -> list[BackupRecord]:
-    """The target's backups that still exist, newest first."""
-    kinds = (EventKind.BACKUP_SUCCEEDED, EventKind.BACKUP_DELETED)
-    live: dict[str, BackupRecord] = {}
-    for event in store.iter_events(target=target, kinds=[str(k) for k in kinds]):
-        if event.kind == EventKind.BACKUP_SUCCEEDED:
-            record = BackupRecord.from_event(event)
-            live[record.id] = record
-        else:
-            live.pop(event.data["backup_id"], None)
-    return list(reversed(live.values()))  # events are in the order they happened
+    """The target's backups that still exist, newest first (found through the backup
+    index, read from their ``backup_succeeded`` events)."""
+    return [BackupRecord.from_event(event) for event in live_records(store, target)]
 
 
 def find_backup(store: EventStore, target: str, backup_id: str) -> BackupRecord:

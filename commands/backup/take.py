@@ -1,13 +1,14 @@
 """Taking a verified backup of a target, and keeping only the newest N.
 
 The runbook's step 1, done the way it should be done by hand and rarely is:
-pg_dump in the custom format, compressed (``compression``), read back in full
-(or restored into a scratch database) before it counts as a backup, hashed,
-stored where the target says, and recorded with the revision it captured and
-its tables' row counts. The dump is read once: compression, verification,
-hashing and upload happen while pg_dump writes (see ``dump_stream``). A backup
-that fails leaves nothing behind but its ``backup_failed`` event, and raises,
-so no migration can follow it.
+pg_dump in the custom format, read in full by pg_restore (or restored into a
+scratch database) before it counts as a backup, compressed (``compression``),
+stored where the target says and proven stored by its checksums, and
+recorded with the revision it captured and its tables' row counts. The dump
+is read once: verification, compression, hashing and upload happen while
+pg_dump writes (see ``dump_stream``). A backup that fails leaves nothing
+behind but its ``backup_failed`` event, and raises, so no migration can
+follow it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from audit.store import Clock, EventStore, StoreBusyError, utc_now
+from commands.backup.backup_index import id_taken
 from commands.backup.compression import DumpCompression, plan_compression
 from commands.backup.dump_stream import DumpResult, dump_command, stream_dump, verify_command
 from commands.backup.listing import list_backups
@@ -53,7 +55,7 @@ from commands.backup.storage import (
     destination_of,
     open_destination,
 )
-from commands.backup.stream_codec import decoder_for, encoder_for
+from commands.backup.stream_codec import encoder_for
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.connections import connect, server_version
@@ -64,6 +66,14 @@ from commands.state.vocabulary import EventKind
 from commands.targets import TargetHandle
 
 _ID_ATTEMPTS = 20
+VERIFIED_BY_FULL_READ = (
+    "pg_restore --list and a full read of the archive as pg_dump wrote it; stored bytes"
+    " proven by their checksums"
+)
+VERIFIED_BY_RESTORE = (
+    "pg_restore --list and a test restore with matching row counts; stored bytes proven by"
+    " their checksums"
+)
 
 log = logging.getLogger(__name__)
 _NAME_ATTEMPTS = 3
@@ -219,7 +229,11 @@ class _BackupRun:
                 writer.abort()
                 raise
         upload_s = time.monotonic() - upload_started
-        self.report(Step.UPLOAD, f"stored {stored.uri} ({stored.size:,} bytes)", stored.size)
+        self.report(
+            Step.UPLOAD,
+            f"stored {stored.uri} ({stored.size:,} bytes), proven by its checksum",
+            stored.size,
+        )
         encrypted = stored.uri.startswith("s3://") and self.config.s3_sse != "none"
         return BackupRecord(
             id=self.backup_id,
@@ -228,7 +242,7 @@ class _BackupRun:
             name=name,
             uri=stored.uri,
             size=stored.size,
-            sha256=result.sha256,
+            sha256=stored.sha256,
             revisions=revisions,
             server_version=server,
             pg_dump_version=tools.version,
@@ -288,7 +302,6 @@ class _BackupRun:
                     env={**os.environ, **database.libpq_env()},
                     writer=writer,
                     encoder=encoder_for(compression.format, compression.zstd_level),
-                    decoder=decoder_for(compression.format),
                     on_bytes=on_bytes,
                 )
             except BaseException:
@@ -302,10 +315,9 @@ class _BackupRun:
             self.step = Step.VERIFY
             if scratch is None:
                 self.report(
-                    Step.VERIFY,
-                    f"read back in full as stored: {result.toc_entries} archive entries",
+                    Step.VERIFY, f"read in full by pg_restore: {result.toc_entries} archive entries"
                 )
-                return result, counts, "pg_restore --list and a full read of the stored stream"
+                return result, counts, VERIFIED_BY_FULL_READ
             mismatched = differences(counts, count_rows_of(scratch))
             if mismatched:
                 raise BackupError(
@@ -315,7 +327,7 @@ class _BackupRun:
             self.report(
                 Step.VERIFY, f"restored into {scratch.database}: {len(counts)} tables' counts match"
             )
-            return result, counts, "pg_restore --list and a test restore with matching row counts"
+            return result, counts, VERIFIED_BY_RESTORE
 
     def unused_name(self, destination: BackupDestination, revisions: tuple[str, ...]) -> str:
         """A name no backup has: names go by the second, so a backup taken within the
@@ -387,12 +399,8 @@ def error_text(exc: BaseException) -> str:
 
 
 def _unused_id(store: EventStore, target: str, id_factory: Callable[[], str]) -> str:
-    taken = {
-        event.data.get("backup_id")
-        for event in store.iter_events(target=target, kinds=[EventKind.BACKUP_STARTED.value])
-    }
     for _ in range(_ID_ATTEMPTS):
         candidate = id_factory()
-        if candidate not in taken:
+        if not id_taken(store, target, candidate):
             return candidate
     raise BackupError(f"no unused backup id after {_ID_ATTEMPTS} tries")

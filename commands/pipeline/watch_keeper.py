@@ -1,8 +1,9 @@
 """Keeps the watches after successful runs, from the audit log, beside everything else.
 
 A thread finds the open watches in the log (``watch_started`` without
-``watch_finished``), so a watch started by another process (the CLI) or
-before a restart is kept too. Every ``check_every`` it asks the health URL
+``watch_finished``; at its start, through the request index, so it does not
+read every watch the history holds), so a watch started by another process
+(the CLI) or before a restart is kept too. Every ``check_every`` it asks the health URL
 and compares the counters so far: the first regression is recorded
 (``watch_regressed``) and told at once. At the watch's end it samples once
 more, records the report (``watch_finished``, once, even with two bots on one
@@ -30,6 +31,7 @@ from commands.pipeline.context import RunContext
 from commands.pipeline.watch import sample_target, texts_of
 from commands.pipeline.watch_report import SINCE_RESET, Before, Health, WatchReport, compare
 from commands.postgres.statement_stats import UsageSample
+from commands.requests.index import watching_ids
 from commands.state.vocabulary import EventKind
 from commands.units import format_duration
 
@@ -39,6 +41,7 @@ POLL_S = 5.0  # how often the log is read for new and due watches
 MIN_CHECK_S = 5.0  # the health URL and the counters, at most this often
 CHECKS_PER_WATCH = 20
 GIVE_UP_S = 600  # a watch whose database stays unreadable this long past its end is closed
+WATCH_KINDS = [EventKind.WATCH_STARTED, EventKind.WATCH_REGRESSED, EventKind.WATCH_FINISHED]
 
 ReportSink = Callable[[WatchReport], None]
 
@@ -101,7 +104,7 @@ class WatchKeeper:
         self.on_finished = on_finished
         self.poll_s = poll_s
         self._open: dict[str, OpenWatch] = {}
-        self._seen = 0
+        self._seen: int | None = None  # the last watch event taken; None before the first look
         self._born = context.clock()  # watches started before this were begun by another
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="watch-keeper", daemon=True)
@@ -138,23 +141,33 @@ class WatchKeeper:
     # the log -------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        kinds = [EventKind.WATCH_STARTED, EventKind.WATCH_REGRESSED, EventKind.WATCH_FINISHED]
-        for event in self.context.store.events(kinds=kinds, after_seq=self._seen):
+        store = self.context.store
+        if self._seen is None:  # the first look: the watches still open, not every one ever
+            head = store.head()
+            self._seen = head.seq if head else 0
+            for request_id in watching_ids(store):
+                for event in store.events(request_id=request_id, kinds=WATCH_KINDS):
+                    if event.seq <= self._seen:
+                        self._take(event)
+        for event in store.events(kinds=WATCH_KINDS, after_seq=self._seen):
             self._seen = event.seq
-            if self.targets is not None and event.target not in self.targets:
-                continue
-            request_id = event.request_id or ""
-            if event.kind == EventKind.WATCH_STARTED:
-                taken_over = datetime.fromisoformat(event.ts) < self._born
-                resumed = self.context.clock() if taken_over else None
-                watch = OpenWatch.from_event(event, alerted=False, resumed_at=resumed)
-                self._open[request_id] = watch
-                if not taken_over:
-                    self._deliver(self.on_started, self._report(watch, watch.until, final=False))
-            elif event.kind == EventKind.WATCH_REGRESSED and request_id in self._open:
-                self._open[request_id].alerted = True
-            elif event.kind == EventKind.WATCH_FINISHED:
-                self._open.pop(request_id, None)
+            self._take(event)
+
+    def _take(self, event: Event) -> None:
+        if self.targets is not None and event.target not in self.targets:
+            return
+        request_id = event.request_id or ""
+        if event.kind == EventKind.WATCH_STARTED:
+            taken_over = datetime.fromisoformat(event.ts) < self._born
+            resumed = self.context.clock() if taken_over else None
+            watch = OpenWatch.from_event(event, alerted=False, resumed_at=resumed)
+            self._open[request_id] = watch
+            if not taken_over:
+                self._deliver(self.on_started, self._report(watch, watch.until, final=False))
+        elif event.kind == EventKind.WATCH_REGRESSED and request_id in self._open:
+            self._open[request_id].alerted = True
+        elif event.kind == EventKind.WATCH_FINISHED:
+            self._open.pop(request_id, None)
 
     # one watch -----------------------------------------------------------------
 

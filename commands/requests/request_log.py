@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from audit.store import EventStore, StoreBusyError, StoreError, Transaction
+from audit.store import EventStore, Transaction
 from commands.config.targets_file import Config
 from commands.requests.errors import RequestRefused
 from commands.requests.inputs import clean_actor
@@ -26,7 +26,7 @@ from commands.requests.policy import (
     no_group_members,
     tally,
 )
-from commands.state.audit_reading import AuditLogBusyError, AuditLogUnavailableError
+from commands.state.audit_reading import audit_log_errors
 from commands.state.vocabulary import EventKind
 
 
@@ -51,13 +51,8 @@ class RequestLog:
     def transaction(self) -> Iterator[Transaction]:
         """The store's write transaction; raises ``AuditLogUnavailableError`` when the
         log is locked too long or has been tampered with."""
-        try:
-            with self.store.transaction() as tx:
-                yield tx
-        except StoreBusyError as exc:
-            raise AuditLogBusyError(str(exc)) from None
-        except StoreError as exc:
-            raise AuditLogUnavailableError(str(exc)) from None
+        with audit_log_errors(), self.store.transaction() as tx:
+            yield tx
 
     def tally(self, request: Request) -> Tally:
         """The approvals that count for ``request`` now, and what it still needs."""

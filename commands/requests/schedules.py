@@ -80,10 +80,11 @@ class Schedules:
             return self.log.append(tx, request, EventKind.REMINDER_SENT, actor, data)
 
     def scheduled(self, *, target: str | None = None) -> list[Request]:
-        """Requests bound to a slot that have not started, soonest first."""
+        """Requests bound to a slot that have not started, soonest first (only the open
+        ones are folded: the request index says which)."""
         found = [
             r
-            for r in ledger.newest_requests(self.log.store, target=target, states=None)
+            for r in ledger.newest_requests(self.log.store, target=target, states=BEFORE_RUN_STATES)
             if r.schedule is not None and not_started(r)
         ]
         return sorted(found, key=lambda r: r.schedule.slot.start if r.schedule else r.created_at)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from audit.store import Clock, EventStore, utc_now
@@ -33,6 +34,7 @@ from commands.requests import ledger
 from commands.requests.asking import Asking
 from commands.requests.decisions import ApprovalResult, Decisions
 from commands.requests.freezes import Freezes
+from commands.requests.index import PAGE, REQUEST_INDEX
 from commands.requests.inputs import parse_request_id
 from commands.requests.interruptions import Interruptions
 from commands.requests.model import Freeze, Request
@@ -43,6 +45,7 @@ from commands.requests.runs import Runs
 from commands.requests.schedules import Schedules
 from commands.requests.slots import Slot
 from commands.state.audit_log import open_audit_log
+from commands.state.audit_reading import audit_log_errors
 from commands.state.vocabulary import ChecklistItem, RequestKind, RequestState, StepStatus
 
 
@@ -76,8 +79,10 @@ class RequestService:
         limit: int = 20,
     ) -> list[Request]:
         """The newest requests, optionally on one target or in some states."""
-        found = ledger.newest_requests(self.store, target=target, states=states)
-        return [r for _, r in zip(range(limit), found, strict=False)]
+        found = ledger.newest_requests(
+            self.store, target=target, states=states, page=min(limit, PAGE)
+        )
+        return list(islice(found, limit))
 
     def now(self) -> datetime:
         return self.log.now()
@@ -342,7 +347,10 @@ class RequestService:
 def open_requests(
     config: Config, *, clock: Clock = utc_now, group_lookup: GroupLookup = no_group_members
 ) -> RequestService:
-    """The request service on the configured audit log (what every front starts from)."""
-    return RequestService(
-        open_audit_log(config.bot.state, clock=clock), config, group_lookup=group_lookup
-    )
+    """The request service on the configured audit log (what every front starts from),
+    its request index kept (a log older than the index is folded once, here, in
+    batches, rather than inside the first write's transaction)."""
+    store = open_audit_log(config.bot.state, clock=clock)
+    with audit_log_errors():
+        store.keep(REQUEST_INDEX)
+    return RequestService(store, config, group_lookup=group_lookup)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from audit.chain import Head
 from audit.sqlite_store import SqliteEventStore
-from audit.store import EventStore, StoreError, VerifyReport
+from audit.store import EventStore, StoreBusyError, StoreError
+from audit.verification import VerifyReport
 from commands.errors import ExitCode, MigrateBotError
 
 
@@ -48,6 +50,18 @@ class AuditLogBrokenError(MigrateBotError):
         self.report = report
 
 
+@contextmanager
+def audit_log_errors() -> Iterator[None]:
+    """The store's errors as the user's: busy (the same action may work later), or
+    unavailable (tampered with, unreadable)."""
+    try:
+        yield
+    except StoreBusyError as exc:
+        raise AuditLogBusyError(str(exc)) from None
+    except StoreError as exc:
+        raise AuditLogUnavailableError(str(exc)) from None
+
+
 def open_existing(path: Path) -> EventStore:
     """The store at ``path``; raises ``AuditLogMissingError`` rather than creating one."""
     if not path.exists():
@@ -58,13 +72,17 @@ def open_existing(path: Path) -> EventStore:
         raise AuditLogUnavailableError(str(exc)) from None
 
 
-def verify(store: EventStore, expected: Sequence[Head] = ()) -> VerifyReport:
-    """Walk the whole chain; raises ``AuditLogBrokenError`` at the first bad event.
+def verify(
+    store: EventStore, expected: Sequence[Head] = (), *, incremental: bool = False
+) -> VerifyReport:
+    """Walk the whole chain, or with ``incremental`` only the events after the last
+    verified head (``audit.verification`` says what each proves); raises
+    ``AuditLogBrokenError`` at the first bad event.
 
     ``expected`` are heads recorded elsewhere (a ticket, a Slack message): a log
     cut back past one of them fails even if its own head file was rewritten.
     """
-    report = store.verify(expected)
+    report = store.verify(expected, incremental=incremental)
     if not report.ok:
         raise AuditLogBrokenError(report)
     return report

@@ -24,7 +24,7 @@ import psycopg
 
 from audit.chain import Event, Head
 from audit.postgres_store import PostgresEventStore
-from audit.store import COLUMNS, EVENTS, row_of
+from audit.rows import COLUMNS, EVENTS, row_of
 from commands.errors import ExitCode, MigrateBotError
 from commands.state.audit_reading import open_existing, verify
 from commands.state.location import StateLocation
@@ -85,6 +85,8 @@ def copy_state(source: Path, destination: SharedState) -> CopyReport:
             )
         notifications = _copy_outbox(conn, source)
         _copy_people(conn, source)
+    with destination.pool.connection() as conn:  # statistics, or the first reads plan blind
+        conn.execute(f"ANALYZE {EVENTS}")  # (a list of requests' tails: a scan of every event)
     verify(target, [report.head] if report.head is not None else [])
     return CopyReport(events=report.events, head=report.head, notifications=notifications)
 

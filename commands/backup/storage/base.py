@@ -30,10 +30,12 @@ class StorageUnavailableError(StorageError):
 
 @dataclass(frozen=True)
 class StoredBackup:
-    """A committed backup: where it is and how many bytes it holds."""
+    """A committed backup: where it is, how many bytes it holds and their sha256, each
+    proven on what the destination holds, not only on what was handed to it."""
 
     uri: str
     size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class Leftover:
 
 
 class BackupWriter(Protocol):
-    """One backup being written; invisible until ``commit``."""
+    """One backup being written; invisible until ``commit``, which proves that what the
+    destination holds is what was written (raising ``StorageError`` if not)."""
 
     uri: str
 

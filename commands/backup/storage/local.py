@@ -1,8 +1,10 @@
 """Backups as files in a local folder (``file://DIR``).
 
 A backup is written to a hidden ``.NAME.partial`` file beside its final name
-and renamed into place on ``commit``, after it was verified; ``abort`` and
-start-up cleanup remove partial files.
+and renamed into place on ``commit``, after it was verified and after the
+file, synced to disk and read back through the file system, hashed to the
+sha256 of the bytes written; ``abort`` and start-up cleanup remove partial
+files.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import os
 import re
 import tempfile
@@ -41,6 +44,7 @@ class FileWriter:
         self.temp = folder / f".{name}{PARTIAL_SUFFIX}"
         self.uri = f"file://{self.final}"
         self.size = 0
+        self.digest = hashlib.sha256()
         try:
             self._file: IO[bytes] | None = open(self.temp, "xb")  # noqa: SIM115 (closed in commit/abort)
         except OSError as exc:
@@ -58,22 +62,37 @@ class FileWriter:
         except OSError as exc:
             raise self._error(exc) from None
         self.size += len(chunk)
+        self.digest.update(chunk)
 
     def commit(self) -> StoredBackup:
-        """fsync, then rename into place (never over an existing backup)."""
+        """fsync, read the file back and compare its sha256 with the bytes written, then
+        rename it into place (never over an existing backup)."""
         assert self._file is not None
+        written = self.digest.hexdigest()
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+            self._prove(written)
             if self.final.exists():
                 raise StorageError(f"{self.final} already exists; not overwriting it")
             os.rename(self.temp, self.final)
             _fsync_folder(self.final.parent)
         except OSError as exc:
             raise self._error(exc) from None
-        return StoredBackup(uri=self.uri, size=self.size)
+        return StoredBackup(uri=self.uri, size=self.size, sha256=written)
+
+    def _prove(self, written: str) -> None:
+        """Raise ``StorageError`` unless the file holds exactly the bytes written."""
+        with open(self.temp, "rb") as file:
+            held = hashlib.file_digest(file, "sha256").hexdigest()
+            size = file.tell()
+        if (held, size) != (written, self.size):
+            raise StorageError(
+                f"{self.temp} does not hold what was written: sha256 {held[:16]}… ({size:,}"
+                f" bytes) read back, {written[:16]}… ({self.size:,} bytes) written"
+            )
 
     def abort(self) -> None:
         if self._file is not None:

@@ -3,6 +3,10 @@
 Parts are uploaded while pg_dump is still writing (a few in flight at once),
 and the object appears only when the upload is completed, after the dump was
 verified; a failed backup aborts its upload so no parts are left to pay for.
+What S3 holds is proven by checksums, not by downloading it: each part
+carries the CRC32 of its bytes, which S3 checks on receipt and returns, and
+once completed the object's own checksum (the CRC32 of its parts' CRC32s) and
+size, asked for with ``head_object``, must equal those of the bytes written.
 Credentials and region come from the usual AWS chain (environment, ~/.aws,
 instance or task role), never from the targets file. With no
 ``s3_endpoint_url`` configured, boto3's own ``AWS_ENDPOINT_URL_S3`` applies.
@@ -10,9 +14,12 @@ instance or task role), never from the targets file. With no
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -42,7 +49,7 @@ MIB = 1 << 20
 MAX_PARTS_IN_FLIGHT = 4
 PARTS_PER_SIZE_STEP = 1000
 MAX_PART_BYTES = 5 * 1024 * MIB
-CHECKSUM = "CRC32"  # S3 checks each part against it; complete() lists them back
+CHECKSUM = "CRC32"  # the algorithm of the upload: S3 checks each part against its CRC32
 _DENIED = {"AccessDenied", "Forbidden", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -50,6 +57,17 @@ def part_size(number: int, base: int) -> int:
     """Size of part ``number``: ``base``, doubled every 1,000 parts, so S3's
     10,000-part limit is never reached while small dumps buffer little."""
     return min(base << ((number - 1) // PARTS_PER_SIZE_STEP), MAX_PART_BYTES)
+
+
+def crc32_of(data: bytes) -> str:
+    """S3's form of a CRC32: the four big-endian bytes, in base64."""
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def composite_crc32(part_checksums: list[str]) -> str:
+    """The checksum S3 gives a multipart object: the CRC32 of its parts' CRC32s, ``-N``."""
+    joined = b"".join(base64.b64decode(checksum) for checksum in part_checksums)
+    return f"{crc32_of(joined)}-{len(part_checksums)}"
 
 
 def s3_client(endpoint_url: str | None) -> Any:
@@ -210,6 +228,7 @@ class S3Writer:
         self.key = key
         self.uri = f"s3://{destination.bucket}/{key}"
         self.size = 0
+        self.digest = hashlib.sha256()
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._visible = False
@@ -220,6 +239,7 @@ class S3Writer:
     def write(self, chunk: bytes) -> None:
         self._buffer += chunk
         self.size += len(chunk)
+        self.digest.update(chunk)
         while len(self._buffer) >= (size := self._next_part_size()):
             self._send(bytes(self._buffer[:size]))
             del self._buffer[:size]
@@ -249,6 +269,7 @@ class S3Writer:
         self._parts.append(future)
 
     def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+        checksum = crc32_of(body)
         response = self.destination.call(
             f"uploading part {number} of",
             self.uri,
@@ -258,30 +279,33 @@ class S3Writer:
             PartNumber=number,
             Body=body,
             ChecksumAlgorithm=CHECKSUM,
+            ChecksumCRC32=checksum,  # ours: S3 checks the bytes it received against it
         )
-        return {
-            "PartNumber": number,
-            "ETag": response["ETag"],
-            "ChecksumCRC32": response["ChecksumCRC32"],
-        }
+        self._check(f"part {number}", response.get("ChecksumCRC32"), checksum)
+        return {"PartNumber": number, "ETag": response["ETag"], "ChecksumCRC32": checksum}
 
     def commit(self) -> StoredBackup:
-        """Complete the upload (or put a small dump whole); check what S3 holds."""
+        """Complete the upload (or put a small dump whole); prove what S3 holds by its
+        checksum and size."""
         dest = self.destination
         if self._upload_id is None:
+            body = bytes(self._buffer)
+            expected = crc32_of(body)
             dest.call(
                 "uploading",
                 self.uri,
                 dest.client.put_object,
                 Key=self.key,
-                Body=bytes(self._buffer),
+                Body=body,
                 ChecksumAlgorithm=CHECKSUM,
+                ChecksumCRC32=expected,
                 **dest.encryption(),
             )
         else:
             if self._buffer:
                 self._send(bytes(self._buffer))
             parts = [sent.result() for sent in self._parts]
+            expected = composite_crc32([part["ChecksumCRC32"] for part in parts])
             dest.call(
                 "completing the upload of",
                 self.uri,
@@ -294,12 +318,27 @@ class S3Writer:
         self._visible = True
         self._buffer.clear()
         self._pool.shutdown()
-        head = dest.call("checking", self.uri, dest.client.head_object, Key=self.key)
+        head = dest.call(
+            "checking", self.uri, dest.client.head_object, Key=self.key, ChecksumMode="ENABLED"
+        )
         if head["ContentLength"] != self.size:
             raise StorageError(
                 f"{self.uri} holds {head['ContentLength']} bytes, not the {self.size} written"
             )
-        return StoredBackup(uri=self.uri, size=self.size)
+        held = head.get("ChecksumCRC32")
+        if held is not None and "-" not in held:  # a store that leaves the part count off
+            expected = expected.partition("-")[0]
+        self._check("the object", held, expected)
+        return StoredBackup(uri=self.uri, size=self.size, sha256=self.digest.hexdigest())
+
+    def _check(self, what: str, held: str | None, written: str) -> None:
+        """Raise ``StorageError`` unless S3's CRC32 of what it holds is that of the bytes
+        written (a store that keeps no checksum is refused: nothing would be proven)."""
+        if held != written:
+            raise StorageError(
+                f"{what} of {self.uri} is not what was written: S3 reports CRC32 {held},"
+                f" the bytes written have {written}"
+            )
 
     def abort(self) -> None:
         """Stop uploading and remove what was sent: the open upload, or the object."""

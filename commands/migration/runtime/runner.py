@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from commands.background import lower
 from commands.config.alembic_project import AlembicProject
 from commands.errors import AlembicError
 from commands.migration.runtime.channel import AlembicStopped, ChildLines, ChildProcess
@@ -235,6 +236,7 @@ class AlembicRunner:
                 raise AlembicError(f"cannot start {self.project.python}: {exc}") from None
             finally:
                 os.close(write_fd)
+            lower(process.pid)  # started for background work: it yields the CPU to answers
             child = ChildProcess(process, ChildLines(read_fd), log, self.target)
             try:
                 yield AlembicSession(child)
