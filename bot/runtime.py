@@ -57,9 +57,9 @@ from bot.slack_api.notifier import Notifier
 from bot.slack_api.replies import web_client
 from bot.slack_api.usergroups import SlackUserGroups
 from bot.work_pool import ThreadWorkPool
-from commands.backup.backup_index import BACKUP_INDEX
 from commands.backfill.model import BackfillRun
 from commands.backfill.service import Backfills
+from commands.backup.backup_index import BACKUP_INDEX
 from commands.changes.service import Changes
 from commands.config.targets_file import Config
 from commands.jobs.queue import JobQueue, QueuedRuns
