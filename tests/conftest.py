@@ -46,14 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full",
         action="store_true",
-        help="also run the long reliability cases (marked slow); CI runs a subset without it",
+        help="also run the long cases (marked slow): every kill point, load size and variant; CI runs a subset without it",
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if config.getoption("--full"):
         return
-    skip = pytest.mark.skip(reason="long reliability case: run with --full")
+    skip = pytest.mark.skip(reason="long case: run with --full")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)

@@ -45,7 +45,10 @@ def test_each_interpreter_has_sqlalchemy_2_1_and_one_driver(only: Only) -> None:
         assert described["sqlalchemy"].startswith("2.1."), described
 
 
-@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
+@pytest.mark.parametrize(
+    "driver",
+    ["asyncpg", pytest.param("psycopg", marks=pytest.mark.slow)],  # one async driver in CI
+)
 def test_alembics_async_template_with_one_async_driver(
     tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl, only: Only, driver: str
 ) -> None:

@@ -84,6 +84,7 @@ def page(browser: Browser, sandbox: Sandbox) -> Iterator[Page]:
     context.close()
 
 
+@pytest.mark.slow  # the fleet's Slack flow runs in test_fleet_flow.py; this is the page's
 def test_the_demo_fleet_is_asked_approved_and_run_in_waves_from_the_page(
     page: Page, sandbox: Sandbox, artifacts: Path
 ) -> None:

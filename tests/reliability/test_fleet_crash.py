@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.local_slack.workspace import Message
 from commands.postgres.database_url import DatabaseUrl
 from commands.requests import Request, open_requests
@@ -34,6 +36,7 @@ def request_message(bot: BotProcess) -> Message:
     return found[0] if found else None  # type: ignore[return-value]
 
 
+@pytest.mark.slow  # a whole fleet killed and restarted: `make reliability` runs it
 def test_a_fleet_killed_mid_run_is_explained_member_by_member_and_never_resumes(
     pg_server: DatabaseUrl, tmp_path: Path
 ) -> None:

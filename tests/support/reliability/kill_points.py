@@ -124,7 +124,6 @@ def held_requester_note(request_id: str) -> Fault:
 # The first of each step runs in CI; the rest with --full.
 FAST = [
     KillPoint("preflight-replica", PREFLIGHT, "quick", ("preflight",), waiting_on_replica(0), True),
-    KillPoint("dump-8MiB", DUMP, "dump", ("backup",), dumped(8)),
     KillPoint("upload-2-parts", UPLOAD, "upload", ("backup",), parts_uploaded(2)),
     KillPoint("after-r1", BETWEEN, "quick", ("apply",), revision_done("r1_pair")),
     KillPoint("inside-r2", INSIDE, "quick", ("apply",), sleeping_in("apply", "r2_duo", 0.5)),
@@ -132,6 +131,7 @@ FAST = [
 ]
 OUTCOME_FAST = [OutcomePoint("outcome-ops-post", "the ops channel's announcement", held_ops_post)]
 FULL = [
+    KillPoint("dump-8MiB", DUMP, "dump", ("backup",), dumped(8)),
     KillPoint(
         "preflight-replica-1s", PREFLIGHT, "quick", ("preflight",), waiting_on_replica(1), True
     ),
