@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full",
         action="store_true",
-        help="also run the long cases (marked slow): every kill point, load size and variant; CI runs a subset without it",
+        help="also run the long cases (marked slow): every kill point, load size and variant;"
+        " CI runs a subset without it",
     )
 
 
