@@ -211,30 +211,24 @@ class Runs:
     # a fleet's waves and members ---------------------------------------------
 
     def start_wave(self, request_id: str, *, actor: str, wave: int, members: Sequence[str]) -> None:
-        with self.log.transaction() as tx:
-            fleet = running_fleet(tx, request_id)
-            data = {"wave": wave, "members": list(members)}
-            tx.append(
-                kind=EventKind.WAVE_STARTED,
-                actor=actor,
-                request_id=request_id,
-                target=fleet,
-                data=data,
-            )
+        self._wave_event(
+            request_id, EventKind.WAVE_STARTED, actor, {"wave": wave, "members": list(members)}
+        )
 
     def finish_wave(
         self, request_id: str, *, actor: str, wave: int, counts: Mapping[str, int]
     ) -> None:
+        self._wave_event(
+            request_id, EventKind.WAVE_FINISHED, actor, {"wave": wave, "counts": dict(counts)}
+        )
+
+    def _wave_event(
+        self, request_id: str, kind: EventKind, actor: str, data: dict[str, object]
+    ) -> None:
+        """A wave's start or end, on the running fleet request (raises if it does not run)."""
         with self.log.transaction() as tx:
             fleet = running_fleet(tx, request_id)
-            data = {"wave": wave, "counts": dict(counts)}
-            tx.append(
-                kind=EventKind.WAVE_FINISHED,
-                actor=actor,
-                request_id=request_id,
-                target=fleet,
-                data=data,
-            )
+            tx.append(kind=kind, actor=actor, request_id=request_id, target=fleet, data=data)
 
     def start_member(
         self,

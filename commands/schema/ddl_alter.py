@@ -9,7 +9,8 @@ and made again, or the statement says why it cannot be done. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from commands.schema.ddl_objects import (
     add_constraint,
@@ -53,10 +54,7 @@ def _alter_column(
         else:
             statements.append(f"{alter} ADD GENERATED {attrs['identity']} AS IDENTITY;")
     if "default" in differing:
-        default = attrs.get("default")
-        statements.append(
-            f"{alter} SET DEFAULT {default};" if default else f"{alter} DROP DEFAULT;"
-        )
+        statements.append(_set_default(alter, attrs))
     if "generated" in differing:
         expression = attrs.get("generated")
         statements.append(
@@ -65,9 +63,20 @@ def _alter_column(
             else f"{alter} DROP EXPRESSION;"
         )
     if "nullable" in differing:
-        verb = "SET" if attrs.get("nullable") == "NOT NULL" else "DROP"
-        statements.append(f"{alter} {verb} NOT NULL;")
+        statements.append(_set_not_null(alter, attrs))
     return statements
+
+
+def _set_default(alter: str, attrs: Mapping[str, Any]) -> str:
+    """``alter`` (a column's or a domain's ``ALTER``) given the default ``attrs`` has."""
+    default = attrs.get("default")
+    return f"{alter} SET DEFAULT {default};" if default else f"{alter} DROP DEFAULT;"
+
+
+def _set_not_null(alter: str, attrs: Mapping[str, Any]) -> str:
+    """``alter`` made as nullable as ``attrs`` says."""
+    verb = "SET" if attrs.get("nullable") == "NOT NULL" else "DROP"
+    return f"{alter} {verb} NOT NULL;"
 
 
 def _alter_index(
@@ -177,15 +186,9 @@ def _alter_domain(
         return [f"-- domain {name}: PostgreSQL cannot change its type or collation in place"]
     statements = []
     if "default" in differing:
-        default = attrs.get("default")
-        statements.append(
-            f"ALTER DOMAIN {name} SET DEFAULT {default};"
-            if default
-            else f"ALTER DOMAIN {name} DROP DEFAULT;"
-        )
+        statements.append(_set_default(f"ALTER DOMAIN {name}", attrs))
     if "nullable" in differing:
-        verb = "SET" if attrs.get("nullable") == "NOT NULL" else "DROP"
-        statements.append(f"ALTER DOMAIN {name} {verb} NOT NULL;")
+        statements.append(_set_not_null(f"ALTER DOMAIN {name}", attrs))
     if "constraints" in differing:
         old_checks, new_checks = (
             before.attrs.get("constraints") or (),
