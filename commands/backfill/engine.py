@@ -99,6 +99,7 @@ class _Batch:
     seconds: float
     size: int
     queue: QueueReport
+    left: int  # rows of its range the predicate still selects, read after its commit
 
     @property
     def last(self) -> bool:
@@ -188,8 +189,12 @@ class _Walk:
             update = self.statements.update(after, None if last else upto)
             rows = self.conn.execute(update, {**params, "upto": upto}).rowcount
         seconds = time.monotonic() - started
+        queue = self.monitor.take_worst_queue()
+        left = self.conn.execute(
+            self.statements.left(after, None if last else upto), {**params, "upto": upto}
+        ).fetchone()
         upto = upto if upto is not None else after
-        return _Batch(upto, walked, max(rows, 0), seconds, size, self.monitor.take_worst_queue())
+        return _Batch(upto, walked, max(rows, 0), seconds, size, queue, int(left[0]) if left else 0)
 
     def _hold(self, run: BackfillRun, reason: str, detail: str) -> BackfillRun:
         if run.hold is None or run.hold.reason != reason:
@@ -230,6 +235,7 @@ def _batch_data(batch: _Batch) -> dict[str, Any]:
         "rows": batch.rows,
         "seconds": round(batch.seconds, 4),
         "size": batch.size,
+        "left": batch.left,
         "waiters": batch.queue.waiting,
         "longest_wait_s": round(batch.queue.longest_wait_s, 3),
     }
