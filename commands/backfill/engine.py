@@ -216,7 +216,7 @@ class _Walk:
 
     def _remaining(self) -> int | None:
         try:
-            row = self.conn.execute(self.statements.remaining()).fetchone()
+            row = self.conn.execute(self.statements.remaining(), {}).fetchone()
         except psycopg.Error as exc:
             log.warning("counting what the backfill left failed: %s", _text(exc))
             return None

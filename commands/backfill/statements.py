@@ -19,7 +19,9 @@ from commands.config.backfill import BackfillSpec
 
 
 def _fragment(text: str) -> sql.SQL:
-    """A reviewed SQL fragment, with ``%`` doubled so psycopg takes none as a placeholder."""
+    """A reviewed SQL fragment, with ``%`` doubled so psycopg takes none as a placeholder:
+    every statement here is executed with parameters (``{}`` when it has none), so that
+    psycopg reads ``%%`` back as ``%`` (without them it sends the text as it is)."""
     return sql.SQL(text.replace("%", "%%"))
 
 
