@@ -6,7 +6,12 @@ statements cancelled past ``max_batch_time`` (so no row lock is held much
 longer: the batch is redone smaller), and its checkpoint (the last key of its range) is in
 the audit log before the next one starts: after a crash, at most the batch
 in flight when the bot died is done again, and the predicate makes that a
-no-op for the rows it already did. Between batches the engine reads its
+no-op for the rows it already did. Right after its commit the batch's range is
+read once (the rows the predicate still selects: ``left``), which sets its
+row versions' hint bits while its pages are dirty anyway: the final count
+otherwise did it after a checkpoint, writing every page whole to the WAL
+(data checksums are on) in one burst each application commit had to flush.
+Between batches the engine reads its
 run's new events (a Pause or Stop click, from any process), the replica's
 replay lag (over ``max_replica_lag``, or unreadable: it holds and polls),
 and paces the next batch (``pacing``). While a batch runs, the lock monitor
