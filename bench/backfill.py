@@ -253,7 +253,7 @@ def report(args: argparse.Namespace, idle: Phase, backfill: Phase, single: Phase
     print("where the application's time went (its sessions sampled every 10 ms):")
     for phase in (idle, backfill, single):
         print(f"  {phase.name}:")
-        for label, value in phase.waits.lines():
+        for label, value in phase.waits.lines(len(phase.writes)):
             print(f"    {label:<30}{value}")
 
 
