@@ -71,7 +71,7 @@ def _process_cpu() -> dict[int, tuple[float, str]]:
         program = Path(words[0]).name
         if not program:
             what = f"[{comm}]"  # a kernel thread
-        elif program.startswith("postgres:"):
+        elif words[0].startswith("postgres:"):
             title = words[0].split()[1:3]  # "startup recovering", "io worker"
             what = " ".join(["postgres", *(word for word in title if word.isalpha())])
         elif program.startswith("python"):
