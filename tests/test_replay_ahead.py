@@ -25,11 +25,10 @@ def test_the_replay_ahead_fills_the_cache_the_drift_check_reads(
         cache = ReplayCache(tmp_path / "cache")
         with replay_ahead(handle, cache) as ahead:
             assert ahead is not None
-            assert stray_scratch_databases(copy, DRIFT)  # made before the plan's state
             state = AlembicRunner.for_target(handle).inspect()
             ahead.replay(state)
             report = measure_drift(handle, state, cache=cache)  # waits for the replay
-        assert report.state is DriftState.OK and report.cached
+        assert report.state is DriftState.OK and report.cached  # the replay ahead's schema
         _, key = replay_identity(handle, state)
         replayed = history_schema(handle, state, cache=ReplayCache(None), fresh=True)
         assert cache.get(key) == replayed.schema  # what a replay of its own gives
@@ -50,6 +49,7 @@ def test_nothing_is_replayed_ahead_when_cached_or_switched_off(
         with replay_ahead(handle, cache) as ahead:
             assert ahead is not None
             ahead.replay(state)
+            assert ahead.session is not None
             assert ahead.session.child.process.wait(30) == 0  # ended at once: the cache had it
             assert stray_scratch_databases(copy, DRIFT) == []
         off = handle_for(copy, tmp_path, extra='drift = "off"')
