@@ -55,6 +55,7 @@ def test_version_and_help_load_no_command(args: list[str], tmp_path: Path) -> No
         "bot",
         "bot.cli",
         "bot.cli.lazy_group",
+        "bot.cli.quick_exit",
         "bot.logs",
         "bot.logs.json_format",
         "bot.logs.setup",
@@ -68,6 +69,41 @@ def test_targets_loads_no_database_library(tmp_path: Path) -> None:
     modules = loaded("targets", cwd=tmp_path)
     assert not roots(modules) & set(HEAVY), sorted(roots(modules) & set(HEAVY))
     assert "commands.pipeline" not in modules
+
+
+def test_a_break_glass_run_starts_its_children_before_loading_the_run() -> None:
+    """``upgrade``'s module loads only what starting the Alembic children needs; the
+    pipeline, the checks and the requests load after, while the children start."""
+    probe = "import json, sys, bot.cli.break_glass; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stdout))
+    late = {"commands.pipeline", "commands.checks", "commands.requests", "bot.cli.runs"}
+    assert not modules & late, sorted(modules & late)
+    assert "alembic" not in roots(modules)  # the state's own schema is not the SQLite default's
+
+
+def test_the_console_script_exits_as_python_would_without_the_teardown(tmp_path: Path) -> None:
+    """Threads are waited for, atexit handlers run, buffered output is flushed and the
+    code is kept; only the interpreter's freeing of modules is skipped."""
+    script = f"""
+import atexit, pathlib, sys, threading, time
+from bot.cli.quick_exit import exit_quickly
+folder = pathlib.Path({str(tmp_path)!r})
+atexit.register(lambda: (folder / "atexit").write_text("ran"))
+def late():
+    time.sleep(0.3)
+    (folder / "thread").write_text("done")
+threading.Thread(target=late).start()
+sys.stdout.write("no newline, still in the buffer")
+exit_quickly(3)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 3
+    assert done.stdout == "no newline, still in the buffer"
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "done"
 
 
 def test_every_command_is_registered_with_its_own_help() -> None:

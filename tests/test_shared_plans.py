@@ -9,7 +9,7 @@ from bot.flows.plan_cache import KEEP_S, SharedPlans
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.state.location import StateLocation
-from commands.state.schema import current_revision
+from commands.state.schema.upgrade import current_revision
 from commands.state.shared import shared_state, state_url
 from tests.support.shared_state import STATE_URL_ENV
 

@@ -7,19 +7,20 @@ else is a bug, reported with a redacted traceback.
 It answers at once: a command's module (and what it needs: SQLAlchemy,
 Alembic, psycopg, the pipeline) is imported only when that command runs
 (``lazy_group.py``); ``--version`` and ``--help`` import none of them
-(``tests/test_cli_imports.py`` keeps it so).
+(``tests/test_cli_imports.py`` keeps it so). The console script (``run``)
+also leaves without the interpreter's teardown (``quick_exit.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import traceback
 
 import click
 
 from audit.redact import redact
 from bot.cli.lazy_group import LazyGroup
+from bot.cli.quick_exit import exit_quickly
 from bot.logs.setup import LOG_FORMATS, configure_logging
 from commands.errors import ExitCode, MigrateBotError
 
@@ -52,11 +53,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Compare TARGET's live schema with what its migration history says it should be.",
     ),
     "upgrade": (
-        "bot.cli.migrations:upgrade",
+        "bot.cli.break_glass:upgrade",
         "Apply pending revisions through the full pipeline, as a break-glass request.",
     ),
     "downgrade": (
-        "bot.cli.migrations:downgrade",
+        "bot.cli.break_glass:downgrade",
         "Undo revisions down to REVISION (an id, `base`, or -N), through the full pipeline.",
     ),
     "history": (
@@ -174,5 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 
+def run() -> None:
+    """The console script: ``main``, then an exit that skips the interpreter's teardown."""
+    exit_quickly(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -13,7 +13,6 @@ from bot.cli.forecast_render import forecast_text
 from bot.cli.forecasts import learned_for
 from bot.cli.options import open_named_target
 from bot.cli.output import Output, output_option
-from bot.cli.runs import break_glass_run
 from commands.checks import run_preflight
 from commands.checks.forecast.learned import Learned
 from commands.checks.framework import CheckResult
@@ -112,53 +111,6 @@ def _plan_text(plan: Plan, checked: dict[str, CheckResult], *, show_sql: bool) -
 
 def _result_json(result: CheckResult | None) -> dict[str, Any] | None:
     return result.to_json() if result is not None else None
-
-
-reason_option = click.option(
-    "--reason", default="", help="Why, for the audit log (e.g. the incident or ticket)."
-)
-
-
-@click.command()
-@click.argument("target")
-@click.option("--to", "to", metavar="REV", help="Stop at this revision instead of head.")
-@click.option("--yes", is_flag=True, help="Run without asking.")
-@reason_option
-@output_option
-def upgrade(target: str, to: str | None, yes: bool, reason: str, out: Output) -> int:
-    """Apply pending revisions through the full pipeline, as a break-glass request.
-
-    Pre-flight, a verified backup, each revision under lock and statement
-    timeouts with lock retries, verification; recorded under your OS user.
-    """
-    return break_glass_run(
-        load_config(),
-        kind=RequestKind.UPGRADE,
-        target=target,
-        goal=to,
-        reason=reason,
-        yes=yes,
-        out=out,
-    )
-
-
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("target")
-@click.argument("revision")
-@click.option("--yes", is_flag=True, help="Run without asking.")
-@reason_option
-@output_option
-def downgrade(target: str, revision: str, yes: bool, reason: str, out: Output) -> int:
-    """Undo revisions down to REVISION (an id, `base`, or -N), through the full pipeline."""
-    return break_glass_run(
-        load_config(),
-        kind=RequestKind.DOWNGRADE,
-        target=target,
-        goal=revision,
-        reason=reason,
-        yes=yes,
-        out=out,
-    )
 
 
 @click.command()

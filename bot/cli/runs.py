@@ -44,6 +44,7 @@ from commands.pipeline.progress import (
     UpdateKind,
 )
 from commands.requests import NothingToDoError, Request, RequestService, open_requests
+from commands.schema.replay_ahead import ReplayAhead
 from commands.state.audit_log import open_audit_log
 from commands.state.vocabulary import EventKind, MemberState, RequestKind, RequestState
 from commands.targets import TargetHandle, open_target
@@ -80,7 +81,7 @@ class _Terminal(RunEnding):
 
 
 @dataclass(frozen=True)
-class _Ask:
+class Ask:
     """What the operator asks of a target, and how."""
 
     kind: RequestKind
@@ -101,21 +102,32 @@ def break_glass_run(
     out: Output,
 ) -> int:
     """Plan, confirm, record and run; the exit code (refusals raise)."""
-    ask = _Ask(kind, goal, reason, yes, out)
+    ask = Ask(kind, goal, reason, yes, out)
     if config.target(target).is_fleet:
-        return _members_run(config, target, ask)
+        return members_run(config, target, ask)
     handle = open_target(config.target(target))
     with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
-        return _database_run(config, handle, session, ask)
+        return database_run(config, handle, session, ask)
 
 
-def _database_run(config: Config, handle: TargetHandle, session: AlembicSession, ask: _Ask) -> int:
+def database_run(
+    config: Config,
+    handle: TargetHandle,
+    session: AlembicSession,
+    ask: Ask,
+    *,
+    ahead: ReplayAhead | None = None,
+) -> int:
+    """Plan in ``session``, confirm, record and run one database; ``ahead`` replays the
+    history for the drift check while the run is confirmed and started."""
     kind, goal, out = ask.kind, ask.goal, ask.out
     store = open_audit_log(config.bot.state)
     requests = open_requests(config)
     planned = plan_request(
         handle, session, kind=kind, goal=goal or "head", store=store, with_sql=False
     )
+    if ahead is not None and planned.state is not None and not planned.plan.is_empty:
+        ahead.replay(planned.state)
     if kind is not RequestKind.RESTORE and planned.plan.is_empty:
         out.emit(
             planned,
@@ -138,7 +150,8 @@ def _database_run(config: Config, handle: TargetHandle, session: AlembicSession,
     return int(ExitCode.OK if outcome.succeeded else ExitCode.FAILED)
 
 
-def _members_run(config: Config, target: str, ask: _Ask) -> int:
+def members_run(config: Config, target: str, ask: Ask) -> int:
+    """Plan a fleet's members, confirm, record and run them in waves."""
     kind, goal, out = ask.kind, ask.goal, ask.out
     store = open_audit_log(config.bot.state)
     requests = open_requests(config)
@@ -160,7 +173,7 @@ def _members_run(config: Config, target: str, ask: _Ask) -> int:
 
 
 def _create(
-    requests: RequestService, ask: _Ask, *, target: str, fingerprint: PlanFingerprint
+    requests: RequestService, ask: Ask, *, target: str, fingerprint: PlanFingerprint
 ) -> Request:
     return requests.create_break_glass(
         kind=ask.kind,

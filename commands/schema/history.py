@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from commands.config.targets_file import TargetConfig
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
 from commands.migration.script.revision_graph import Direction
@@ -58,10 +61,7 @@ def history_schema(
     Raises ``ReplayError`` (no scratch database, a revision failed on an empty
     one) or ``DatabaseUnavailableError``.
     """
-    revisions = state.graph.sorted(state.graph.applied(state.current))
-    with connect(handle.database) as conn:
-        major = conn.info.server_version // 10000
-    key = replay_key(handle.config.alembic, state, revisions, major)
+    revisions, key = replay_identity(handle, state)
     with replaying(key):  # another thread replaying the same history: wait, then read it
         kept = None if fresh else cache.get(key)
         if kept is not None:
@@ -72,28 +72,48 @@ def history_schema(
     return History(schema, state.current, key, False, alembic_s, time.monotonic() - started)
 
 
+def replay_identity(handle: TargetHandle, state: ProjectState) -> tuple[tuple[str, ...], str]:
+    """The revisions ``state.current`` is made of, in order, and their replay cache key."""
+    revisions = state.graph.sorted(state.graph.applied(state.current))
+    with connect(handle.database) as conn:
+        major = conn.info.server_version // 10000
+    return revisions, replay_key(handle.config.alembic, state, revisions, major)
+
+
 def _replay(
     handle: TargetHandle, state: ProjectState, revisions: tuple[str, ...]
 ) -> tuple[Schema, float]:
     """Upgrade a new scratch database to ``revisions`` and read its schema."""
-    config = handle.config
+    with replay_errors(), scratch_database(handle.database, DRIFT, secrets.token_hex(4)) as url:
+        alembic_s = 0.0
+        if revisions:
+            with AlembicRunner(handle.config.alembic, url).session() as session:
+                alembic_s = replay_in(session, handle.config, state, revisions)
+        return read_schema(url), alembic_s
+
+
+@contextmanager
+def replay_errors() -> Iterator[None]:
+    """A scratch database or Alembic failure, as the ``ReplayError`` that says which."""
     try:
-        with scratch_database(handle.database, DRIFT, secrets.token_hex(4)) as url:
-            alembic_s = 0.0
-            if revisions:
-                with AlembicRunner(config.alembic, url).session() as session:
-                    order = _alembic_order(session, state, revisions)
-                    alembic_s = _upgrade(
-                        session,
-                        order,
-                        deadline=time.monotonic() + config.max_duration,
-                        statement_timeout=config.statement_timeout,
-                    )
-            return read_schema(url), alembic_s
+        yield
     except ScratchDatabaseError as exc:
         raise ReplayError(f"cannot replay the history: {exc}") from None
     except AlembicError as exc:
         raise ReplayError(f"the history does not replay on an empty database: {exc}") from None
+
+
+def replay_in(
+    session: AlembicSession, config: TargetConfig, state: ProjectState, revisions: tuple[str, ...]
+) -> float:
+    """Run ``revisions`` in ``session`` (a child on an empty database), in the order plain
+    Alembic would; the revisions' time inside Alembic."""
+    return _upgrade(
+        session,
+        _alembic_order(session, state, revisions),
+        deadline=time.monotonic() + config.max_duration,
+        statement_timeout=config.statement_timeout,
+    )
 
 
 def _alembic_order(

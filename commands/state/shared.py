@@ -2,7 +2,7 @@
 
 ``shared_state(location)`` opens it once per process (``None`` for the
 embedded SQLite default): the bot's schema brought to its newest revision
-(``commands.state.schema``), then a pool of connections whose ``search_path``
+(``commands.state.schema.upgrade``), then a pool of connections whose ``search_path``
 starts with that schema, used by the audit log, the outbox and the seen-ids
 table alike. The URL is read from the environment variable the config names
 and never printed whole: errors name the variable, or show the URL with its
@@ -22,7 +22,7 @@ import psycopg_pool
 from commands.errors import ConfigError, DatabaseUnavailableError
 from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
 from commands.state.location import StateLocation
-from commands.state.schema import SCHEMA, SEARCH_PATH, upgrade_schema
+from commands.state.schema import SCHEMA, SEARCH_PATH
 
 APPLICATION_NAME = "migrate-bot-state"
 POOL_SIZE = 12  # the Slack front's listeners, a worker's jobs and its notifier, at once
@@ -33,6 +33,8 @@ class SharedState:
     """The shared PostgreSQL of one process: its URL, schema and connection pool."""
 
     def __init__(self, url: DatabaseUrl, *, pool_size: int = POOL_SIZE) -> None:
+        from commands.state.schema.upgrade import upgrade_schema  # Alembic: only when shared
+
         upgrade_schema(url)
         self.url = url
         self.schema = SCHEMA
