@@ -40,7 +40,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from audit.sqlite_store import SqliteEventStore
-from bench.backfill_waits import AppWaits, PhaseWaits
 from commands.backfill.engine import Engine
 from commands.backfill.ledger import BackfillLedger
 from commands.backfill.preflight import check_backfill
@@ -51,6 +50,7 @@ from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.postgres.replica_lag import replica_lag
 from commands.state.vocabulary import EventKind
 from commands.units import format_bytes, format_duration, parse_duration
+from tests.support.app_waits import AppWaits, PhaseWaits
 from tests.support.checks_support import url_text
 from tests.support.replica import on_replica, streaming_replica, wait_until_caught_up
 

@@ -1,5 +1,5 @@
-"""What the backfill bench's simulated application waited on in each phase: the evidence
-for where its write latency goes.
+"""What the backfill bench's simulated application (``app_process``) waited on in each
+phase: the evidence for where its write latency goes.
 
 Sampled every 10 ms from ``pg_stat_activity``: each active session of the
 application (``simulated-app``) counts once under its wait event
