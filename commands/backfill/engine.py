@@ -104,7 +104,7 @@ class _Batch:
     seconds: float
     size: int
     queue: QueueReport
-    left: int  # rows of its range the predicate still selects, read after its commit
+    left: int | None  # rows of its range the predicate still selects, read after its commit
 
     @property
     def last(self) -> bool:
@@ -180,14 +180,7 @@ class _Walk:
         self.monitor.take_worst_queue()
         started = time.monotonic()
         with self.conn.transaction():
-            self.conn.execute(
-                "SELECT set_config('lock_timeout', %s, true),"
-                " set_config('statement_timeout', %s, true)",
-                (
-                    postgres_interval(self.spec.lock_timeout),
-                    postgres_interval(self.spec.max_batch_time),
-                ),
-            )
+            self._limit_transaction()
             row = self.conn.execute(self.statements.range_end(after), params).fetchone()
             upto, walked = (row[0], int(row[1])) if row else (None, 0)
             last = walked < size
@@ -195,11 +188,32 @@ class _Walk:
             rows = self.conn.execute(update, {**params, "upto": upto}).rowcount
         seconds = time.monotonic() - started
         queue = self.monitor.take_worst_queue()
-        left = self.conn.execute(
-            self.statements.left(after, None if last else upto), {**params, "upto": upto}
-        ).fetchone()
+        left = self._read_back(after, None if last else upto, {**params, "upto": upto})
         upto = upto if upto is not None else after
-        return _Batch(upto, walked, max(rows, 0), seconds, size, queue, int(left[0]) if left else 0)
+        return _Batch(upto, walked, max(rows, 0), seconds, size, queue, left)
+
+    def _limit_transaction(self) -> None:
+        """The batch's ``lock_timeout`` and ``statement_timeout``, for this transaction."""
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, true),"
+            " set_config('statement_timeout', %s, true)",
+            (
+                postgres_interval(self.spec.lock_timeout),
+                postgres_interval(self.spec.max_batch_time),
+            ),
+        )
+
+    def _read_back(self, after: str | None, upto: str | None, params: dict[str, Any]) -> int | None:
+        """The rows of the committed batch's range the predicate still selects; None when
+        they cannot be read within the batch's limits (the batch is done all the same)."""
+        try:
+            with self.conn.transaction():
+                self._limit_transaction()
+                row = self.conn.execute(self.statements.left(after, upto), params).fetchone()
+        except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
+            log.info("reading back a batch's range failed: %s", _text(exc))
+            return None
+        return int(row[0]) if row else 0
 
     def _hold(self, run: BackfillRun, reason: str, detail: str) -> BackfillRun:
         if run.hold is None or run.hold.reason != reason:
