@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import ConfigError
+from commands.errors import ConfigError, ProjectError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import RequestState
@@ -66,6 +66,26 @@ def test_a_flask_migrate_project_in_its_app_context(tmp_path: Path, fresh_db: Da
     plan = target.plan()
     assert "q200" in plan.unavailable  # it asks the live engine its dialect
     target.round_trip(["q100", "q200"])
+
+
+def test_a_flask_app_whose_factory_fails_says_where(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
+    """The factory's error is the project's: target, step, its line, the exception (it
+    used to kill the child, and the user read only "Alembic exited without answering")."""
+    keys = """
+        alembic_config = "{root}/migrations/alembic.ini"
+        script_location = "{root}/migrations"
+        working_dir = "{root}"
+        flask_app = "board:create_app_with_settings"
+        url_env_names = ["BOARD_DATABASE_URI"]
+        """
+    target = compat_target("flask_migrate", tmp_path, fresh_db, keys)
+    with pytest.raises(ProjectError) as caught:
+        target.plan()
+    assert str(caught.value).startswith(
+        "target app, creating the Flask app board:create_app_with_settings"
+        " (board/__init__.py:18): KeyError: 'BOARD_SECRET_KEY'"
+    ), str(caught.value)
+    assert tables(fresh_db) == set()
 
 
 def test_the_child_never_sees_the_bots_secrets_or_other_targets_urls(

@@ -411,7 +411,11 @@ def main(argv: list[str]) -> int:
         error.step = f"handing env.py the URL for {HANDED.driver}"
         broken = broken or error
     if args.flask_app and broken is None:
-        enter_app_context(args.flask_app)
+        try:  # the application's own factory: its errors are the project's, said where
+            enter_app_context(args.flask_app)
+        except Exception as error:
+            error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[attr-defined]
+            broken = error
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
         while (request := channel.read()) is not None:
