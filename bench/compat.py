@@ -67,6 +67,10 @@ BOT_STEPS = (
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
 BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
+# a Flask app whose factory migrates the database itself fails while it is created
+BOT_FACTORY_FAILED_IN = re.compile(
+    r"creating the Flask app \S+ \((?:[\w.-]+/)*([\w.-]+/[\w.-]+\.py):\d+\)"
+)
 STEP_TIMEOUT_S = 600
 
 
@@ -255,7 +259,7 @@ def plain_step(setup: Setup, values: dict[str, str], config: Path, verb: str, wh
 def bot_step(config: Path, values: dict[str, str], verb: str, extra: tuple[str, ...]) -> Step:
     env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "COMPAT_APP_URL": values["url"]}
     code, seconds, output = run([str(BOT), verb, "app", *extra], config.parent, env)
-    found = BOT_FAILED_IN.findall(output) if code else []
+    found = (BOT_FAILED_IN.findall(output) or BOT_FACTORY_FAILED_IN.findall(output)) if code else []
     return Step(
         " ".join([verb, *[e for e in extra if e != "--yes"]]),
         code,
