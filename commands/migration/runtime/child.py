@@ -61,6 +61,7 @@ steps = _load("child_steps", os.path.join(_HERE, "child_steps.py"))
 errors = _load("child_errors", os.path.join(_HERE, "child_errors.py"))
 drivers = _load("drivers", os.path.join(_HERE, os.pardir, os.pardir, "postgres", "drivers.py"))
 models = _load("child_models", os.path.join(_HERE, "child_models.py"))
+flask_context = _load("child_flask", os.path.join(_HERE, "child_flask.py"))
 
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
@@ -381,18 +382,6 @@ def die_with_parent(parent_pid: int) -> None:
         sys.exit(1)
 
 
-def enter_app_context(spec: str) -> None:
-    """Push the Flask app's context for the whole session, as ``flask db`` does for
-    Flask-Migrate's env.py (``current_app``). ``module:name`` is an app or a factory,
-    imported from the working directory as ``flask`` imports it."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module, _, name = spec.partition(":")
-    found = getattr(importlib.import_module(module), name or "app")
-    app = found if hasattr(found, "app_context") else found()
-    app.app_context().push()
-
-
 def main(argv: list[str]) -> int:
     """Answer requests read from stdin until stdin closes."""
     args = parse_args(argv)
@@ -412,7 +401,7 @@ def main(argv: list[str]) -> int:
         broken = broken or error
     if args.flask_app and broken is None:
         try:  # the application's own factory: its errors are the project's, said where
-            enter_app_context(args.flask_app)
+            flask_context.enter_app_context(args.flask_app)
         except Exception as error:
             error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[attr-defined]
             broken = error

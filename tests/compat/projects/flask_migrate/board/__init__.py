@@ -1,8 +1,11 @@
 """A Flask application whose database URL comes from its settings."""
 
 import os
+from pathlib import Path
 
 from flask import Flask
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app() -> Flask:
@@ -16,4 +19,18 @@ def create_app_with_settings() -> Flask:
     (and then migrate the database themselves): without them it raises."""
     app = create_app()
     app.config["SECRET_KEY"] = os.environ["BOARD_SECRET_KEY"]
+    return app
+
+
+def create_app_that_migrates() -> Flask:
+    """A factory that brings the database to head every time it runs, as ihatemoney's
+    ``create_app`` does with Flask-Migrate's ``upgrade`` (here Alembic's own command)."""
+    from alembic import command
+    from alembic.config import Config
+
+    app = create_app()
+    config = Config(str(MIGRATIONS / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with app.app_context():
+        command.upgrade(config, "head")
     return app
