@@ -86,7 +86,7 @@ def test_a_flask_app_whose_factory_fails_says_where(tmp_path: Path, fresh_db: Da
         target.plan()
     assert str(caught.value).startswith(
         "target app, creating the Flask app board:create_app_with_settings"
-        " (board/__init__.py:21): KeyError: 'BOARD_SECRET_KEY'"
+        " (board/__init__.py:22): KeyError: 'BOARD_SECRET_KEY'"
     ), str(caught.value)
     assert tables(fresh_db) == set()
 

@@ -389,7 +389,7 @@ def main(argv: list[str]) -> int:
         die_with_parent(args.parent_pid)
     config = load_config(args)
     scripts: ScriptDirectory | None = None
-    broken: Exception | None = None
+    broken: BaseException | None = None
     try:  # read once per session: the revision files are pinned for a run
         scripts = ScriptDirectory.from_config(config)
     except Exception as error:
@@ -402,7 +402,7 @@ def main(argv: list[str]) -> int:
     if args.flask_app and broken is None:
         try:  # the application's own factory: its errors are the project's, said where
             flask_context.enter_app_context(args.flask_app)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # a factory may exit, Flask-Migrate's way
             error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[attr-defined]
             broken = error
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:

@@ -25,22 +25,31 @@ class FactoryMigrates(RuntimeError):
     """The Flask app's factory ran Alembic's migrations itself while it was created."""
 
 
-@contextlib.contextmanager
-def _migrations_refused(spec: str) -> Iterator[None]:
-    original = EnvironmentContext.run_migrations
+class _Refusal:
+    """While the factory runs, Alembic's ``run_migrations`` raises; the error is kept, since
+    the factory may swallow it (Flask-Migrate's commands log a ``RuntimeError`` and exit)."""
 
-    def refuse(self: EnvironmentContext, **kw: Any) -> None:
-        raise FactoryMigrates(
-            f"the Flask app {spec} runs Alembic's migrations itself when it is created:"
-            " they would be applied before any plan, lock or backup. Set flask_app to a"
-            " factory that does not migrate the database"
-        )
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        self.error: FactoryMigrates | None = None
 
-    EnvironmentContext.run_migrations = refuse  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        EnvironmentContext.run_migrations = original  # type: ignore[method-assign]
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        original = EnvironmentContext.run_migrations
+
+        def refuse(context: EnvironmentContext, **kw: Any) -> None:
+            self.error = FactoryMigrates(
+                f"the Flask app {self.spec} runs Alembic's migrations itself when it is"
+                " created: they would be applied before any plan, lock or backup. Set"
+                " flask_app to a factory that does not migrate the database"
+            )
+            raise self.error
+
+        EnvironmentContext.run_migrations = refuse  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            EnvironmentContext.run_migrations = original  # type: ignore[method-assign]
 
 
 def enter_app_context(spec: str) -> None:
@@ -50,7 +59,15 @@ def enter_app_context(spec: str) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     module, _, name = spec.partition(":")
-    with _migrations_refused(spec):
-        found = getattr(importlib.import_module(module), name or "app")
-        app = found if hasattr(found, "app_context") else found()
+    refusal = _Refusal(spec)
+    try:
+        with refusal.active():
+            found = getattr(importlib.import_module(module), name or "app")
+            app = found if hasattr(found, "app_context") else found()
+    except BaseException:  # SystemExit too: the refusal is the cause, whatever came of it
+        if refusal.error is not None:
+            raise refusal.error from None
+        raise
+    if refusal.error is not None:  # caught and ignored by the factory
+        raise refusal.error
     app.app_context().push()

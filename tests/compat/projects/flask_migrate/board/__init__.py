@@ -1,6 +1,7 @@
 """A Flask application whose database URL comes from its settings."""
 
 import os
+import sys
 from pathlib import Path
 
 from flask import Flask
@@ -24,13 +25,18 @@ def create_app_with_settings() -> Flask:
 
 def create_app_that_migrates() -> Flask:
     """A factory that brings the database to head every time it runs, as ihatemoney's
-    ``create_app`` does with Flask-Migrate's ``upgrade`` (here Alembic's own command)."""
+    ``create_app`` does with Flask-Migrate's ``upgrade`` (here Alembic's own command,
+    wrapped as Flask-Migrate wraps it: a ``RuntimeError`` is logged and the process exits)."""
     from alembic import command
     from alembic.config import Config
 
     app = create_app()
     config = Config(str(MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
-    with app.app_context():
-        command.upgrade(config, "head")
+    try:
+        with app.app_context():
+            command.upgrade(config, "head")
+    except RuntimeError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)
     return app
