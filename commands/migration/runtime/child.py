@@ -403,7 +403,7 @@ def main(argv: list[str]) -> int:
         try:  # the application's own factory: its errors are the project's, said where
             flask_context.enter_app_context(args.flask_app)
         except (Exception, SystemExit) as error:  # a factory may exit, Flask-Migrate's way
-            error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[attr-defined]
+            error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[union-attr]
             broken = error
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)

@@ -45,7 +45,7 @@ class _Refusal:
             )
             raise self.error
 
-        EnvironmentContext.run_migrations = refuse  # type: ignore[method-assign]
+        EnvironmentContext.run_migrations = refuse  # type: ignore[assignment]
         try:
             yield
         finally:
