@@ -41,6 +41,7 @@ from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
 from bot.sandbox.sandbox import serve_sandbox
 from bot.sandbox.settings import SandboxSettings
+from bot.start_up_heap import freeze_start_up_heap
 from commands.config.targets_file import DEMO_SOURCE, Config, load_config
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def running_bot(options: ServeOptions) -> Iterator[RunningBot]:
     """``start_bot``; on the way out runs are aborted and the notifier flushed, whatever
     ended the serving."""
     bot = start_bot(options.settings, options.config)
+    freeze_start_up_heap()  # no full collection of the start-up heap during an answer
     metrics = None
     try:
         if options.metrics_port is not None:

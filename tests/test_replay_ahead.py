@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from commands.migration.runtime.runner import AlembicRunner
 from commands.postgres.database_url import DatabaseUrl
@@ -12,49 +15,49 @@ from commands.schema.drift_report import DriftState
 from commands.schema.history import history_schema, replay_identity
 from commands.schema.replay_ahead import replay_ahead
 from commands.schema.replay_cache import ReplayCache
+from commands.targets import TargetHandle
 from tests.support.checks_support import copy_database, handle_for
 from tests.support.databases import drop_database
 
 
+@pytest.fixture
+def copy(pg_server: DatabaseUrl, before_risky_db: DatabaseUrl) -> Iterator[DatabaseUrl]:
+    """A database at the bundled project's first revisions, dropped after the test."""
+    made = copy_database(pg_server, before_risky_db)
+    yield made
+    drop_database(pg_server, made)
+
+
 def test_the_replay_ahead_fills_the_cache_the_drift_check_reads(
-    pg_server: DatabaseUrl, before_risky_db: DatabaseUrl, tmp_path: Path
+    copy: DatabaseUrl, tmp_path: Path
 ) -> None:
-    copy = copy_database(pg_server, before_risky_db)
-    try:
-        handle = handle_for(copy, tmp_path)
-        cache = ReplayCache(tmp_path / "cache")
-        with replay_ahead(handle, cache) as ahead:
-            assert ahead is not None
-            assert stray_scratch_databases(copy, DRIFT)  # made before the plan's state
-            state = AlembicRunner.for_target(handle).inspect()
-            ahead.replay(state)
-            report = measure_drift(handle, state, cache=cache)  # waits for the replay
-        assert report.state is DriftState.OK and report.cached
-        _, key = replay_identity(handle, state)
-        replayed = history_schema(handle, state, cache=ReplayCache(None), fresh=True)
-        assert cache.get(key) == replayed.schema  # what a replay of its own gives
-        assert stray_scratch_databases(copy, DRIFT) == []
-    finally:
-        drop_database(pg_server, copy)
+    handle: TargetHandle = handle_for(copy, tmp_path)
+    cache = ReplayCache(tmp_path / "cache")
+    with replay_ahead(handle, cache) as ahead:
+        assert ahead is not None
+        state = AlembicRunner.for_target(handle).inspect()
+        ahead.replay(state)
+        report = measure_drift(handle, state, cache=cache)  # waits for the replay
+    assert report.state is DriftState.OK and report.cached  # the replay ahead's schema
+    _, key = replay_identity(handle, state)
+    replayed = history_schema(handle, state, cache=ReplayCache(None), fresh=True)
+    assert cache.get(key) == replayed.schema  # what a replay of its own gives
+    assert stray_scratch_databases(copy, DRIFT) == []
 
 
 def test_nothing_is_replayed_ahead_when_cached_or_switched_off(
-    pg_server: DatabaseUrl, before_risky_db: DatabaseUrl, tmp_path: Path
+    copy: DatabaseUrl, tmp_path: Path
 ) -> None:
-    copy = copy_database(pg_server, before_risky_db)
-    try:
-        handle = handle_for(copy, tmp_path)
-        cache = ReplayCache(tmp_path / "cache")
-        state = AlembicRunner.for_target(handle).inspect()
-        history_schema(handle, state, cache=cache)
-        with replay_ahead(handle, cache) as ahead:
-            assert ahead is not None
-            ahead.replay(state)
-            assert ahead.session.child.process.wait(30) == 0  # ended at once: the cache had it
-            assert stray_scratch_databases(copy, DRIFT) == []
-        off = handle_for(copy, tmp_path, extra='drift = "off"')
-        with replay_ahead(off, cache) as ahead:
-            assert ahead is None
+    handle = handle_for(copy, tmp_path)
+    cache = ReplayCache(tmp_path / "cache")
+    state = AlembicRunner.for_target(handle).inspect()
+    history_schema(handle, state, cache=cache)
+    with replay_ahead(handle, cache) as ahead:
+        assert ahead is not None
+        ahead.replay(state)
+        assert ahead.session is not None
+        assert ahead.session.child.process.wait(30) == 0  # ended at once: the cache had it
         assert stray_scratch_databases(copy, DRIFT) == []
-    finally:
-        drop_database(pg_server, copy)
+    with replay_ahead(handle_for(copy, tmp_path, extra='drift = "off"'), cache) as ahead:
+        assert ahead is None
+    assert stray_scratch_databases(copy, DRIFT) == []

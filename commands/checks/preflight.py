@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 
 import psycopg
 from psycopg import sql
@@ -37,6 +38,7 @@ from commands.migration.runtime.runner import AlembicRunner, AlembicSession, Pro
 from commands.migration.script.plan import Plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
+from commands.schema.replay_ahead import ReplayAhead, replay_ahead
 from commands.schema.replay_cache import ReplayCache
 from commands.targets import TargetHandle, open_target
 
@@ -75,6 +77,7 @@ def run_preflight(
     known: tuple[ProjectState, Plan] | None = None,
     learned: Learned | None = None,
     schema_cache: ReplayCache | None = None,
+    ahead: ReplayAhead | None = None,
 ) -> Report:
     """The pre-flight ``checks`` on ``handle`` for the move to ``to`` (default head / base).
 
@@ -87,12 +90,19 @@ def run_preflight(
     members). The plan's SQL is rendered only when ``lint`` or ``forecast`` is among the
     checks. ``learned``: the rates past runs on the target taught the forecast.
     ``schema_cache`` keeps the history's replayed schema for the ``drift`` check
-    (without it, this process's memory only).
+    (without it, this process's memory only). When the child is opened here, the
+    drift check's replay child starts beside it and replays while the plan's SQL is
+    rendered (``replay_ahead.py``).
     """
     wants_sql = any(check.name in SQL_CHECKS for check in checks)
     needs_child = known is None or (wants_sql and not has_preview(known[1]))
+    schema_cache = schema_cache or ReplayCache(None)
     if session is None and needs_child:  # a known plan with its preview needs no child
-        with AlembicRunner.for_target(handle).session() as own:
+        drift = known is None and any(check.name == "drift" for check in checks)
+        with (
+            AlembicRunner.for_target(handle).session() as own,
+            replay_ahead(handle, schema_cache) if drift else nullcontext() as replaying,
+        ):
             return run_preflight(
                 handle,
                 to=to,
@@ -105,6 +115,7 @@ def run_preflight(
                 known=known,
                 learned=learned,
                 schema_cache=schema_cache,
+                ahead=replaying,
             )
     started_at, started = clock(), time.monotonic()
     results: list[CheckResult] = []
@@ -133,6 +144,8 @@ def run_preflight(
             if known is None:
                 assert session is not None, "opened above: a plan not known needs the child"
                 state = session.inspect()
+                if ahead is not None:
+                    ahead.replay(state)
                 plan = plan_in_session(
                     session,
                     handle.name,
@@ -159,7 +172,7 @@ def run_preflight(
             open_other=open_other or _from_loaded_config(environ),
             clock=clock,
             learned=learned,
-            schema_cache=schema_cache or ReplayCache(None),
+            schema_cache=schema_cache,
         )
         results += run_checks(checks, context, context.settings)
     return report(plan, version)

@@ -40,22 +40,28 @@ log = logging.getLogger(__name__)
 
 
 class ReplayAhead:
-    """A scratch database and an Alembic child on it, waiting for the revisions to replay."""
+    """A scratch database and an Alembic child on it, made in the background, waiting for
+    the revisions to replay."""
 
-    def __init__(
-        self,
-        handle: TargetHandle,
-        cache: ReplayCache,
-        url: DatabaseUrl,
-        session: AlembicSession,
-        resources: ExitStack,
-    ) -> None:
+    def __init__(self, handle: TargetHandle, cache: ReplayCache) -> None:
         self.handle = handle
         self.cache = cache
-        self.url = url
-        self.session = session
-        self._resources = resources  # the child, then the scratch database: ended in order
-        self._thread: threading.Thread | None = None
+        self.url: DatabaseUrl | None = None
+        self.session: AlembicSession | None = None
+        self._resources = ExitStack()  # the child, then the scratch database: ended in order
+        self._opening = threading.Thread(target=self._open, name="replay-ahead-open", daemon=True)
+        self._replaying: threading.Thread | None = None
+        self._opening.start()  # CREATE DATABASE and the child's start stay off the caller's path
+
+    def _open(self) -> None:
+        try:
+            self.url = self._resources.enter_context(
+                scratch_database(self.handle.database, DRIFT, secrets.token_hex(4))
+            )
+            runner = AlembicRunner(self.handle.config.alembic, self.url)
+            self.session = self._resources.enter_context(runner.session())
+        except (MigrateBotError, psycopg.Error) as exc:  # the drift check says why, as always
+            log.info("no replay ahead for %s: %s", self.handle.name, exc)
 
     def replay(self, state: ProjectState) -> None:
         """Replay ``state.current``'s revisions in the background, unless already cached.
@@ -63,30 +69,37 @@ class ReplayAhead:
         The cache key's lock is taken here, before returning, so a drift check
         that starts at once waits for this replay instead of starting its own.
         """
-        if self._thread is not None:
+        if self._replaying is not None:
             return
+        self._opening.join()
         revisions, key = replay_identity(self.handle, state)
         lock = replaying(key)
         lock.acquire()
-        if self.cache.get(key) is not None or not revisions:
-            lock.release()  # nothing to replay ahead (the drift check needs no child for none)
+        if self.session is None or not revisions or self.cache.get(key) is not None:
+            lock.release()  # nothing to replay ahead: the drift check needs no child for none
             self._end()
             return
-        self._thread = threading.Thread(
+        self._replaying = threading.Thread(
             target=self._replay,
-            args=(state, revisions, key, lock),
+            args=(self.session, state, revisions, key, lock),
             name=f"replay-ahead-{self.handle.name}",
             daemon=True,
         )
-        self._thread.start()
+        self._replaying.start()
 
     def _replay(
-        self, state: ProjectState, revisions: tuple[str, ...], key: str, lock: threading.Lock
+        self,
+        session: AlembicSession,
+        state: ProjectState,
+        revisions: tuple[str, ...],
+        key: str,
+        lock: threading.Lock,
     ) -> None:
         try:
             with replay_errors():
-                replay_in(self.session, self.handle.config, state, revisions)
-                self.session.close()
+                replay_in(session, self.handle.config, state, revisions)
+                session.close()
+                assert self.url is not None, "opened with the session"
                 self.cache.put(key, read_schema(self.url))
         except (MigrateBotError, psycopg.Error) as exc:
             log.info("the replay ahead of %s failed (the drift check retries): %s", key, exc)
@@ -96,8 +109,9 @@ class ReplayAhead:
 
     def close(self) -> None:
         """Wait for a replay in flight, then end the child and drop the scratch database."""
-        if self._thread is not None:
-            self._thread.join()
+        self._opening.join()
+        if self._replaying is not None:
+            self._replaying.join()
         self._end()
 
     def _end(self) -> None:
@@ -109,22 +123,12 @@ class ReplayAhead:
 
 @contextmanager
 def replay_ahead(handle: TargetHandle, cache: ReplayCache) -> Iterator[ReplayAhead | None]:
-    """A ``ReplayAhead`` for ``handle``, or None when its drift check is off or no scratch
-    database can be made (the drift check then says why, as it always does)."""
+    """A ``ReplayAhead`` for ``handle`` (already opening), or None when its drift check is
+    off."""
     if handle.config.drift.mode is DriftMode.OFF:
         yield None
         return
-    resources = ExitStack()
-    try:
-        url = resources.enter_context(
-            scratch_database(handle.database, DRIFT, secrets.token_hex(4))
-        )
-        session = resources.enter_context(AlembicRunner(handle.config.alembic, url).session())
-    except (MigrateBotError, psycopg.Error):
-        resources.close()
-        yield None
-        return
-    ahead = ReplayAhead(handle, cache, url, session, resources)
+    ahead = ReplayAhead(handle, cache)
     try:
         yield ahead
     finally:
