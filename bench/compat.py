@@ -8,7 +8,9 @@ exit code, where the database ended and, for a failure, the revision file it
 failed in, plain and bot side by side, with a verdict. The bot should
 succeed wherever plain Alembic does and fail in the same revision where it
 fails (where plain Alembic runs a failing series in one transaction and ends
-where it began, the bot ends at the failing revision: said so).
+where it began, the bot ends at the failing revision: said so, and plain Alembic
+is then brought to the bot's revision with its own ``upgrade``/``downgrade REV``
+so that the next step starts from the same place on both sides).
 
     .venv/bin/python bench/compat.py PATH/TO/alembic.ini [--python P] [--env NAME=VALUE]...
         [--section S] [--x K=V] [--working-dir D] [--script-location D] [--flask-app M:F]
@@ -65,6 +67,10 @@ BOT_STEPS = (
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
 BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
+# a Flask app whose factory migrates the database itself fails while it is created
+BOT_FACTORY_FAILED_IN = re.compile(
+    r"creating the Flask app \S+ \((?:[\w.-]+/)*([\w.-]+/[\w.-]+\.py):\d+\)"
+)
 STEP_TIMEOUT_S = 600
 
 
@@ -217,58 +223,87 @@ SETS_URL = (
 )
 
 
-def plain_steps(setup: Setup, values: dict[str, str], config: Path) -> list[Step]:
-    args, env = setup.args, setup.env(values)
-    env.update(DATABASE_URL=values["url"])
-    steps = []
-    for verb, where in PLAIN_STEPS:
-        if args.plain:
-            command = [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
-        elif args.plain_sets_url:
-            command = [args.python, "-c", SETS_URL, str(args.config), args.section, verb, where]
-        else:
-            command = [
-                *plain_alembic(args.python),
-                "-c",
-                str(args.config),
-                "--name",
-                args.section,
-                *[a for x in args.x for a in ("-x", x)],
-                verb,
-                where,
-            ]
-        code, seconds, output = run(command, setup.workdir, env)
-        found = REVISION_FILE.findall(output) if code else []
-        steps.append(
-            Step(
-                f"{verb} {where}",
-                code,
-                seconds,
-                status(config, "plain", {**os.environ, "COMPAT_PLAIN_URL": values["url"]}),
-                found[-1] if found else "",
-                first_error(output) if code else "",
-            )
-        )
-    return steps
+def plain_command(setup: Setup, values: dict[str, str], verb: str, where: str) -> list[str]:
+    """Plain Alembic's command line for one step, as the project's users type it."""
+    args = setup.args
+    if args.plain:
+        return [fill(p, values) for p in shlex.split(args.plain)] + [verb, "--", where]
+    if args.plain_sets_url:
+        return [args.python, "-c", SETS_URL, str(args.config), args.section, verb, where]
+    return [
+        *plain_alembic(args.python),
+        "-c",
+        str(args.config),
+        "--name",
+        args.section,
+        *[a for x in args.x for a in ("-x", x)],
+        verb,
+        where,
+    ]
 
 
-def bot_steps(config: Path, values: dict[str, str]) -> list[Step]:
+def plain_step(setup: Setup, values: dict[str, str], config: Path, verb: str, where: str) -> Step:
+    env = {**setup.env(values), "DATABASE_URL": values["url"]}
+    code, seconds, output = run(plain_command(setup, values, verb, where), setup.workdir, env)
+    found = REVISION_FILE.findall(output) if code else []
+    return Step(
+        f"{verb} {where}",
+        code,
+        seconds,
+        status(config, "plain", {**os.environ, "COMPAT_PLAIN_URL": values["url"]}),
+        found[-1] if found else "",
+        first_error(output) if code else "",
+    )
+
+
+def bot_step(config: Path, values: dict[str, str], verb: str, extra: tuple[str, ...]) -> Step:
     env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "COMPAT_APP_URL": values["url"]}
-    steps = []
-    for verb, extra in BOT_STEPS:
-        code, seconds, output = run([str(BOT), verb, "app", *extra], config.parent, env)
-        found = BOT_FAILED_IN.findall(output) if code else []
-        steps.append(
-            Step(
-                " ".join([verb, *[e for e in extra if e != "--yes"]]),
-                code,
-                seconds,
-                status(config, "app", env),
-                found[-1] if found else "",
-                first_error(output) if code else "",
-            )
-        )
-    return steps
+    code, seconds, output = run([str(BOT), verb, "app", *extra], config.parent, env)
+    found = (BOT_FAILED_IN.findall(output) or BOT_FACTORY_FAILED_IN.findall(output)) if code else []
+    return Step(
+        " ".join([verb, *[e for e in extra if e != "--yes"]]),
+        code,
+        seconds,
+        status(config, "app", env),
+        found[-1] if found else "",
+        first_error(output) if code else "",
+    )
+
+
+def align_plain(
+    setup: Setup, values: dict[str, str], config: Path, plain: Step, bot: Step
+) -> Step | None:
+    """Where plain Alembic ran a failing series in one transaction and ended where it
+    began while the bot stopped at the failing revision, bring plain to the bot's revision
+    with plain Alembic itself, so the next step starts from the same place on both sides
+    (else every later step compares two different databases)."""
+    rolled_back_whole = bool(
+        plain.code and bot.code and plain.failed_in and plain.failed_in == bot.failed_in
+    )
+    if not rolled_back_whole or plain.revisions == bot.revisions or "," in bot.revisions:
+        return None
+    verb = plain.name.split()[0]
+    return plain_step(setup, values, config, verb, bot.revisions)
+
+
+Rows = list[tuple[Step | None, Step]]
+
+
+def compare(
+    setup: Setup, config: Path, plain_db: dict[str, str], bot_db: dict[str, str]
+) -> tuple[Rows, list[Step]]:
+    """Each step on both sides in turn: plan and check (the bot's own), then plain
+    Alembic's step and the bot's, plain brought to the bot's revision where needed."""
+    rows: Rows = [(None, bot_step(config, bot_db, verb, extra)) for verb, extra in BOT_STEPS[:2]]
+    aligned: list[Step] = []
+    for (verb, where), (bot_verb, extra) in zip(PLAIN_STEPS, BOT_STEPS[2:], strict=True):
+        plain = plain_step(setup, plain_db, config, verb, where)
+        bot = bot_step(config, bot_db, bot_verb, extra)
+        rows.append((plain, bot))
+        step = align_plain(setup, plain_db, config, plain, bot)
+        if step is not None:
+            aligned.append(step)
+    return rows, aligned
 
 
 def verdict(plain: Step | None, bot: Step) -> str:
@@ -292,10 +327,9 @@ def verdict(plain: Step | None, bot: Step) -> str:
     return "both fail (see errors)"
 
 
-def report(plain: list[Step], bot: list[Step]) -> None:
-    paired = [(None, bot[0]), (None, bot[1]), *zip(plain, bot[2:], strict=True)]
+def report(rows: Rows, aligned: list[Step]) -> None:
     print(f"{'step':<14} {'plain':<34} {'bot':<34} verdict")
-    for p, b in paired:
+    for p, b in rows:
         left = (
             "-"
             if p is None
@@ -303,10 +337,14 @@ def report(plain: list[Step], bot: list[Step]) -> None:
         )
         right = f"{b.code} {b.seconds:6.1f}s {b.revisions[:14]} {b.failed_in[-10:]}"
         print(f"{b.name:<14} {left:<34} {right:<34} {verdict(p, b)}")
-    for label, steps in (("plain", plain), ("bot", bot)):
-        for step in steps:
-            if step.code:
-                print(f"  {label} {step.name}: {step.first_error}")
+    for step in aligned:
+        outcome = f"now at {step.revisions}" if not step.code else f"failed: {step.first_error}"
+        print(f"  plain brought to the bot's revision (alembic {step.name}): {outcome}")
+    for label, index in (("plain", 0), ("bot", 1)):
+        for row in rows:
+            side = row[index]
+            if side is not None and side.code:
+                print(f"  {label} {side.name}: {side.first_error}")
 
 
 def main() -> int:
@@ -339,10 +377,9 @@ def main() -> int:
         config = setup.targets_file(bot_db, plain_db)
         for values in (plain_db, bot_db):
             setup.prepare(values)
-        plain = plain_steps(setup, plain_db, config)
-        bot = bot_steps(config, bot_db)
+        rows, aligned = compare(setup, config, plain_db, bot_db)
         print(f"{args.config} [{args.section}]")
-        report(plain, bot)
+        report(rows, aligned)
     return 0
 
 

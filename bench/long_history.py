@@ -49,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.compat import plain_alembic
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.state.audit_log import open_audit_log
@@ -89,7 +90,7 @@ class BotRun:
 
 def run_plain(project: Project, url: str, goal: str = "head") -> float:
     env = {**os.environ, "DATABASE_URL": url, **project.environ(url)}
-    command = [project.python, "-m", "alembic", "-c", str(project.config)]
+    command = [*plain_alembic(project.python), "-c", str(project.config)]
     command += ["--name", project.section, "upgrade", goal]
     started = time.perf_counter()
     done = subprocess.run(
@@ -247,7 +248,7 @@ def report_cli(root: Path, project: Project, url: str) -> None:
     config = targets_file(root, project)
     env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "BENCH_DATABASE_URL": url}
     plain_env = {**os.environ, "DATABASE_URL": url, **project.environ(url)}
-    alembic = [project.python, "-m", "alembic", "-c", str(project.config)]
+    alembic = [*plain_alembic(project.python), "-c", str(project.config)]
     alembic += ["--name", project.section]
     cwd = project.config.parent
     version = timed([str(BOT), "--version"], env, root)
@@ -255,7 +256,7 @@ def report_cli(root: Path, project: Project, url: str) -> None:
     targets = timed([str(BOT), "targets"], env, root)
     status = timed([str(BOT), "status", "bench"], env, root)
     current = timed([*alembic, "current"], plain_env, cwd)
-    plain_version = timed([*alembic[:3], "--version"], plain_env, cwd)
+    plain_version = timed([*plain_alembic(project.python), "--version"], plain_env, cwd)
     print(f"the terminal, {CLI_RUNS} runs each, medians")
     print(
         f"  migrate-bot --version   {version:6.2f} s  (goal <= {VERSION_GOAL_S} s;"

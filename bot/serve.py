@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.adapters.deploy_confirm import deploy_routes
 from bot.adapters.http_mode import http_app
@@ -36,6 +35,7 @@ from bot.adapters.slack_settings import (
     SlackSettings,
     SlackSettingsError,
 )
+from bot.adapters.socket_mode import AnsweringSocketModeHandler
 from bot.metrics.exposition import MetricsServer
 from bot.runtime import BotRuntime, RunningBot, start_bot
 from bot.sandbox.people import default_people
@@ -144,7 +144,9 @@ def run_socket_mode(options: ServeOptions) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running_bot(options) as bot:
         log.info("Socket Mode: connecting to Slack")
-        handler = SocketModeHandler(bot.app, options.settings.app_token, web_client=bot.app.client)
+        handler = AnsweringSocketModeHandler(
+            bot.app, options.settings.app_token, web_client=bot.app.client
+        )
         handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves start() unannotated
 
 

@@ -106,6 +106,16 @@ exit_quickly(3)
     assert (tmp_path / "thread").read_text() == "done"
 
 
+def test_backup_loads_neither_the_run_path_nor_alembic(tmp_path: Path) -> None:
+    """`migrate-bot backup` is timed against pg_dump (bench/backup.py): it loads what a
+    backup needs, not the pipeline's run path (restore's) nor Alembic (the shared state's
+    schema upgrade, or a project without a known version table, load it when needed)."""
+    modules = loaded("backup", "--help", cwd=tmp_path)
+    assert "commands.backup.take" in modules
+    assert not roots(modules) & {"alembic", "mako", "boto3"}, sorted(roots(modules))
+    assert not {"bot.cli.runs", "commands.pipeline"} & modules
+
+
 def test_every_command_is_registered_with_its_own_help() -> None:
     """The registry's one line is the start of each command's own help, and each name is
     the command's own: they cannot drift apart."""

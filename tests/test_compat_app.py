@@ -68,6 +68,43 @@ def test_a_flask_migrate_project_in_its_app_context(tmp_path: Path, fresh_db: Da
     target.round_trip(["q100", "q200"])
 
 
+FLASK_KEYS = """
+    alembic_config = "{{root}}/migrations/alembic.ini"
+    script_location = "{{root}}/migrations"
+    working_dir = "{{root}}"
+    flask_app = "board:{factory}"
+    url_env_names = ["BOARD_DATABASE_URI"]
+    """
+
+
+def test_a_flask_app_whose_factory_fails_says_where(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
+    """The factory's error is the project's: target, step, its line, the exception (it
+    used to kill the child, and the user read only "Alembic exited without answering")."""
+    keys = FLASK_KEYS.format(factory="create_app_with_settings")
+    text = compat_target("flask_migrate", tmp_path, fresh_db, keys).plan_error()
+    assert text.startswith(
+        "target app, creating the Flask app board:create_app_with_settings"
+        " (board/__init__.py:22): KeyError: 'BOARD_SECRET_KEY'"
+    ), text
+    assert tables(fresh_db) == set()
+
+
+def test_a_flask_app_that_migrates_itself_is_refused_before_any_revision(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """A factory that upgrades the database when it is built (ihatemoney's) would apply
+    every revision during a plan, before any lock or backup: the plan refuses, untouched."""
+    keys = FLASK_KEYS.format(factory="create_app_that_migrates")
+    text = compat_target("flask_migrate", tmp_path, fresh_db, keys).plan_error()
+    assert text.startswith(
+        "target app, creating the Flask app board:create_app_that_migrates"
+        " (migrations/env.py:20): FactoryMigrates: the Flask app board:create_app_that_migrates"
+        " runs Alembic's migrations itself when it is created"
+    ), text
+    assert "set flask_app to a factory that does not migrate" in text.lower(), text
+    assert tables(fresh_db) == set()
+
+
 def test_the_child_never_sees_the_bots_secrets_or_other_targets_urls(
     tmp_path: Path, fresh_db: DatabaseUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,6 @@ import click
 from bot.cli import backup_render as render
 from bot.cli.options import operator
 from bot.cli.output import Output, output_option
-from bot.cli.runs import break_glass_run
 from commands.backup.listing import list_backups
 from commands.backup.records import Progress
 from commands.backup.take import take_backup
@@ -69,6 +68,8 @@ def restore(target: str, backup_id: str, yes: bool, reason: str, out: Output) ->
     The current state is backed up first; then pg_restore --clean in one
     transaction, and the revision and row counts are checked against the backup's.
     """
+    from bot.cli.runs import break_glass_run  # the run path: seconds of imports `backup` skips
+
     return break_glass_run(
         load_config(),
         kind=RequestKind.RESTORE,

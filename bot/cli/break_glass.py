@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import click
 
+from bot.cli.lazy_group import collection_paused
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.migration.runtime.runner import AlembicRunner
@@ -67,6 +68,7 @@ def _run(
         AlembicRunner.for_target(handle).session() as session,  # the run goes on in it
         replay_ahead(handle, replay_cache(config)) as ahead,
     ):
-        from bot.cli.runs import Ask, database_run  # loaded while both children start
+        with collection_paused():  # loaded while both children start
+            from bot.cli.runs import Ask, database_run
 
         return database_run(config, handle, session, Ask(kind, goal, reason, yes, out), ahead=ahead)

@@ -32,7 +32,7 @@ class Feeder:
         widen(self.process.stdin)
         self.open = True
 
-    def feed(self, chunk: bytes) -> bool:
+    def feed(self, chunk: bytes | memoryview) -> bool:
         """Write ``chunk``; False once the process has closed its end."""
         if self.open:
             assert self.process.stdin is not None

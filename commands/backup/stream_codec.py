@@ -26,9 +26,10 @@ class StreamDecodeError(Exception):
 
 
 class Encoder(Protocol):
-    """Turns pg_dump's output into the stored stream, chunk by chunk."""
+    """Turns pg_dump's output into the stored stream, chunk by chunk. Each chunk is a
+    view of a buffer the caller reads into again: what is kept must be copied."""
 
-    def update(self, chunk: bytes) -> bytes: ...
+    def update(self, chunk: memoryview) -> bytes: ...
 
     def finish(self) -> bytes: ...
 
@@ -52,8 +53,8 @@ def available_cores() -> int:
 class Passthrough:
     """The stream as it is (a ``custom`` archive: pg_dump compressed it, or nothing did)."""
 
-    def update(self, chunk: bytes) -> bytes:
-        return chunk
+    def update(self, chunk: memoryview) -> bytes:
+        return bytes(chunk)
 
     def finish(self) -> bytes:
         return b""
@@ -76,7 +77,7 @@ class ZstdEncoder:
         compressor = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
         self._stream = compressor.compressobj()
 
-    def update(self, chunk: bytes) -> bytes:
+    def update(self, chunk: memoryview) -> bytes:
         return self._stream.compress(chunk)
 
     def finish(self) -> bytes:

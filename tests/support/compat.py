@@ -19,6 +19,7 @@ from pathlib import Path
 
 from commands.checks import Report, run_preflight
 from commands.config.targets_file import Config, parse_config
+from commands.errors import ProjectError
 from commands.migration.planning import plan
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan
@@ -58,6 +59,14 @@ class CompatTarget:
     def plan(self, to: str | None = None, *, down: bool = False) -> Plan:
         direction = Direction.DOWN if down else Direction.UP
         return plan(self.handle, to=to, direction=direction)
+
+    def plan_error(self) -> str:
+        """The text of the error a plan stops with (a project's process that cannot start)."""
+        try:
+            self.plan()
+        except ProjectError as error:
+            return str(error)
+        raise AssertionError("the plan did not fail")
 
     def check(self, to: str | None = None) -> Report:
         return run_preflight(self.handle, to=to, open_other=lambda name: self.handle)

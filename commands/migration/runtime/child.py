@@ -61,6 +61,7 @@ steps = _load("child_steps", os.path.join(_HERE, "child_steps.py"))
 errors = _load("child_errors", os.path.join(_HERE, "child_errors.py"))
 drivers = _load("drivers", os.path.join(_HERE, os.pardir, os.pardir, "postgres", "drivers.py"))
 models = _load("child_models", os.path.join(_HERE, "child_models.py"))
+flask_context = _load("child_flask", os.path.join(_HERE, "child_flask.py"))
 
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
@@ -381,18 +382,6 @@ def die_with_parent(parent_pid: int) -> None:
         sys.exit(1)
 
 
-def enter_app_context(spec: str) -> None:
-    """Push the Flask app's context for the whole session, as ``flask db`` does for
-    Flask-Migrate's env.py (``current_app``). ``module:name`` is an app or a factory,
-    imported from the working directory as ``flask`` imports it."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module, _, name = spec.partition(":")
-    found = getattr(importlib.import_module(module), name or "app")
-    app = found if hasattr(found, "app_context") else found()
-    app.app_context().push()
-
-
 def main(argv: list[str]) -> int:
     """Answer requests read from stdin until stdin closes."""
     args = parse_args(argv)
@@ -400,7 +389,7 @@ def main(argv: list[str]) -> int:
         die_with_parent(args.parent_pid)
     config = load_config(args)
     scripts: ScriptDirectory | None = None
-    broken: Exception | None = None
+    broken: BaseException | None = None
     try:  # read once per session: the revision files are pinned for a run
         scripts = ScriptDirectory.from_config(config)
     except Exception as error:
@@ -411,7 +400,11 @@ def main(argv: list[str]) -> int:
         error.step = f"handing env.py the URL for {HANDED.driver}"
         broken = broken or error
     if args.flask_app and broken is None:
-        enter_app_context(args.flask_app)
+        try:  # the application's own factory: its errors are the project's, said where
+            flask_context.enter_app_context(args.flask_app)
+        except (Exception, SystemExit) as error:  # a factory may exit, Flask-Migrate's way
+            error.step = f"creating the Flask app {args.flask_app}"  # type: ignore[union-attr]
+            broken = error
     with os.fdopen(args.result_fd, "w", encoding="utf-8") as results:
         channel = Channel(sys.stdin, results)
         while (request := channel.read()) is not None:
