@@ -50,6 +50,7 @@ from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.postgres.replica_lag import replica_lag
 from commands.state.vocabulary import EventKind
 from commands.units import format_bytes, format_duration, parse_duration
+from tests.support.app_waits import AppWaits, PhaseWaits
 from tests.support.checks_support import url_text
 from tests.support.replica import on_replica, streaming_replica, wait_until_caught_up
 
@@ -85,6 +86,7 @@ class Phase:
     writes: list[float] = dataclasses.field(default_factory=list)
     max_delay_s: float = 0.0
     max_bytes: int = 0
+    waits: PhaseWaits = dataclasses.field(default_factory=PhaseWaits)
 
     @property
     def seconds(self) -> float:
@@ -122,22 +124,25 @@ class LagPoller:
 
 
 def with_application(
-    database: DatabaseUrl, scratch: Path, phase: Phase, work: Callable[[], None]
+    database: DatabaseUrl, scratch: Path, phase: Phase, work: Callable[[], None], app_options: str
 ) -> None:
-    """Run ``work`` while the simulated application writes; its writes in the window kept."""
+    """Run ``work`` while the simulated application writes; its writes in the window kept,
+    and what its sessions waited on."""
     out = scratch / f"{phase.name}.latencies"
     app = subprocess.Popen(
         [sys.executable, "-m", "tests.support.app_process", "items-both", "--out", str(out)],
-        env={**os.environ, "APP_DATABASE_URL": url_text(database)},
+        env={**os.environ, "APP_DATABASE_URL": url_text(database), "PGOPTIONS": app_options},
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert app.stdout is not None and app.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # its connections open and warm
-    phase.started = time.time()
-    work()
-    phase.ended = time.time()
+    with AppWaits(database) as waits:
+        phase.started = time.time()
+        work()
+        phase.ended = time.time()
+    phase.waits = waits.result
     app.terminate()
     app.wait(60)
     for line in out.read_text().splitlines():
@@ -180,11 +185,13 @@ def measure(
     replica: DatabaseUrl,
     scratch: Path,
     work: Callable[[Phase], None],
+    *,
+    app_options: str = "",
 ) -> Phase:
     phase = Phase(name)
     wait_until_caught_up(database, replica, seconds=600)
     with LagPoller(database, replica, phase):
-        with_application(database, scratch, phase, lambda: work(phase))
+        with_application(database, scratch, phase, lambda: work(phase), app_options)
     print(f"  {name}: {phase.seconds:.1f} s, {len(phase.writes):,} application writes", flush=True)
     return phase
 
@@ -242,6 +249,12 @@ def report(args: argparse.Namespace, idle: Phase, backfill: Phase, single: Phase
     for label, value, limit in goals:
         verdict = "meets" if value <= limit else "misses"
         print(f"goal: {label}: {verdict} ({ms(value)} against {ms(limit)})")
+    print()
+    print("where the application's time went (its sessions sampled every 10 ms):")
+    for phase in (idle, backfill, single):
+        print(f"  {phase.name}:")
+        for label, value in phase.waits.lines(len(phase.writes)):
+            print(f"    {label:<30}{value}")
 
 
 def main() -> None:
@@ -251,6 +264,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-time", default="200ms")
     parser.add_argument("--max-lag", default="1s")
+    parser.add_argument("--nice-ratio", type=float, default=BackfillSpec.nice_ratio)
+    parser.add_argument("--max-batch-size", type=int, default=BackfillSpec.max_batch_size)
+    parser.add_argument(
+        "--app-options",
+        default="",
+        help="PGOPTIONS for the application's sessions (a diagnostic:"
+        " '-c synchronous_commit=off' takes the WAL flush out of its commits)",
+    )
     args = parser.parse_args()
     spec = BackfillSpec(
         name="bench",
@@ -260,6 +281,9 @@ def main() -> None:
         where=WHERE,
         batch_time=parse_duration(args.batch_time),
         max_replica_lag=parse_duration(args.max_lag),
+        max_batch_time=2 * parse_duration(args.batch_time),
+        nice_ratio=args.nice_ratio,
+        max_batch_size=args.max_batch_size,
     )
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as scratch_dir:
         scratch = Path(scratch_dir)
@@ -269,17 +293,31 @@ def main() -> None:
         with streaming_replica(server) as standby:
             replica = on_replica(standby, database)
             print(f"{args.rows:,} rows built; measuring idle, backfill, one UPDATE", flush=True)
-            idle = measure("idle", database, replica, scratch, lambda p: time.sleep(IDLE_S))
+            options = args.app_options
+            idle = measure(
+                "idle",
+                database,
+                replica,
+                scratch,
+                lambda p: time.sleep(IDLE_S),
+                app_options=options,
+            )
             backfill = measure(
                 "backfill",
                 database,
                 replica,
                 scratch,
                 lambda p: run_backfill(database, replica, spec, p, scratch),
+                app_options=options,
             )
             build_items(database, args.rows)
             single = measure(
-                "one UPDATE", database, replica, scratch, lambda p: run_single_update(database, p)
+                "one UPDATE",
+                database,
+                replica,
+                scratch,
+                lambda p: run_single_update(database, p),
+                app_options=options,
             )
     report(args, idle, backfill, single)
 

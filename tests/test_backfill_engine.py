@@ -11,7 +11,7 @@ import pytest
 
 from commands.backfill.engine import Engine
 from commands.backfill.ledger import BackfillLedger, BackfillStateError
-from commands.backfill.model import BackfillState
+from commands.backfill.model import BackfillRun, BackfillState
 from commands.backfill.preflight import BackfillCheckError, check_backfill
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -78,6 +78,52 @@ def test_a_backfill_walks_every_row_once_in_batches_sized_to_the_target_time(
     finished = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_FINISHED])[0]
     assert finished.data["remaining"] == 0 and finished.data["outcome"] == "done"
     assert seen[0] is BackfillState.RUNNING and seen[-1] is BackfillState.DONE
+
+
+HINTS = """
+SELECT count(*) FILTER (WHERE t_xmin::text = %(xid)s),
+       count(*) FILTER (WHERE t_xmin::text = %(xid)s AND t_infomask & 256 = 0),
+       count(*) FILTER (WHERE t_xmax::text = %(xid)s AND t_infomask & (128 | 1024) = 0)
+  FROM generate_series(0, pg_relation_size('items') / 8192 - 1) AS page,
+       heap_page_items(get_raw_page('items', page::int))
+ WHERE lp_flags = 1
+"""
+"""(row versions the batch ``xid`` made, those of them without their committed hint
+(HEAP_XMIN_COMMITTED), versions it replaced without theirs (HEAP_XMAX_COMMITTED; not
+counting the lock its trigger's row leaves on its new versions, HEAP_XMAX_LOCK_ONLY, which
+no reader hints))."""
+
+
+def test_a_batch_is_read_back_after_its_commit_hinting_its_rows_and_counting_what_is_left(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Read only by the engine since its commit, the first batch's row versions carry their
+    commit hint bits (a later first reader after a checkpoint would write each page whole to
+    the WAL to set them); its rows the predicate still selects are its ``left``. The
+    predicate's ``%`` reaches PostgreSQL as one in every statement, with parameters or not."""
+    make_items(fresh_db, 2000)
+    store = state_store(tmp_path)
+    ledger = BackfillLedger(store)
+    run = approved_run(store, fresh_db, spec(batch_size=500, where="new IS NULL OR id % 7 = 0"))
+
+    def pause_after_the_first_batch(seen: BackfillRun) -> None:
+        if seen.state is BackfillState.RUNNING and seen.progress.batches == 1:
+            ledger.pause(seen.id, by="U0BOB")
+
+    paused = Engine(ledger, fresh_db, notify=pause_after_the_first_batch).run(run.id)
+    assert paused.state is BackfillState.PAUSED and paused.progress.checkpoint == "500"
+    batch = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_BATCH])[0]
+    assert batch.data["left"] == 500 // 7  # SET new = old leaves id % 7 = 0 selected
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE EXTENSION pageinspect")
+        xid = conn.execute("SELECT xmin::text FROM items WHERE id = 1").fetchone()
+        assert xid is not None
+        made, unhinted, replaced_unhinted = conn.execute(HINTS, {"xid": xid[0]}).fetchone()
+    assert made == 500 and unhinted == 0 and replaced_unhinted == 0
+    ledger.resume(run.id, by="U0BOB")
+    assert Engine(ledger, fresh_db).run(run.id).state is BackfillState.DONE
+    finished = store.events(request_id=run.id, kinds=[EventKind.BACKFILL_FINISHED])[0]
+    assert finished.data["remaining"] == 2000 // 7  # the '%' reached PostgreSQL as one
 
 
 def test_pause_resume_and_stop_are_a_persons_events_the_engine_obeys(

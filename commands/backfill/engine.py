@@ -6,7 +6,12 @@ statements cancelled past ``max_batch_time`` (so no row lock is held much
 longer: the batch is redone smaller), and its checkpoint (the last key of its range) is in
 the audit log before the next one starts: after a crash, at most the batch
 in flight when the bot died is done again, and the predicate makes that a
-no-op for the rows it already did. Between batches the engine reads its
+no-op for the rows it already did. Right after its commit the batch's range is
+read once (the rows the predicate still selects: ``left``), which sets its
+row versions' hint bits while its pages are dirty anyway: the final count
+otherwise did it after a checkpoint, writing every page whole to the WAL
+(data checksums are on) in one burst each application commit had to flush.
+Between batches the engine reads its
 run's new events (a Pause or Stop click, from any process), the replica's
 replay lag (over ``max_replica_lag``, or unreadable: it holds and polls),
 and paces the next batch (``pacing``). While a batch runs, the lock monitor
@@ -99,6 +104,7 @@ class _Batch:
     seconds: float
     size: int
     queue: QueueReport
+    left: int | None  # rows of its range the predicate still selects, read after its commit
 
     @property
     def last(self) -> bool:
@@ -174,22 +180,40 @@ class _Walk:
         self.monitor.take_worst_queue()
         started = time.monotonic()
         with self.conn.transaction():
-            self.conn.execute(
-                "SELECT set_config('lock_timeout', %s, true),"
-                " set_config('statement_timeout', %s, true)",
-                (
-                    postgres_interval(self.spec.lock_timeout),
-                    postgres_interval(self.spec.max_batch_time),
-                ),
-            )
+            self._limit_transaction()
             row = self.conn.execute(self.statements.range_end(after), params).fetchone()
             upto, walked = (row[0], int(row[1])) if row else (None, 0)
             last = walked < size
             update = self.statements.update(after, None if last else upto)
             rows = self.conn.execute(update, {**params, "upto": upto}).rowcount
         seconds = time.monotonic() - started
+        queue = self.monitor.take_worst_queue()
+        left = self._read_back(after, None if last else upto, {**params, "upto": upto})
         upto = upto if upto is not None else after
-        return _Batch(upto, walked, max(rows, 0), seconds, size, self.monitor.take_worst_queue())
+        return _Batch(upto, walked, max(rows, 0), seconds, size, queue, left)
+
+    def _limit_transaction(self) -> None:
+        """The batch's ``lock_timeout`` and ``statement_timeout``, for this transaction."""
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, true),"
+            " set_config('statement_timeout', %s, true)",
+            (
+                postgres_interval(self.spec.lock_timeout),
+                postgres_interval(self.spec.max_batch_time),
+            ),
+        )
+
+    def _read_back(self, after: str | None, upto: str | None, params: dict[str, Any]) -> int | None:
+        """The rows of the committed batch's range the predicate still selects; None when
+        they cannot be read within the batch's limits (the batch is done all the same)."""
+        try:
+            with self.conn.transaction():
+                self._limit_transaction()
+                row = self.conn.execute(self.statements.left(after, upto), params).fetchone()
+        except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
+            log.info("reading back a batch's range failed: %s", _text(exc))
+            return None
+        return int(row[0]) if row else 0
 
     def _hold(self, run: BackfillRun, reason: str, detail: str) -> BackfillRun:
         if run.hold is None or run.hold.reason != reason:
@@ -211,7 +235,7 @@ class _Walk:
 
     def _remaining(self) -> int | None:
         try:
-            row = self.conn.execute(self.statements.remaining()).fetchone()
+            row = self.conn.execute(self.statements.remaining(), {}).fetchone()
         except psycopg.Error as exc:
             log.warning("counting what the backfill left failed: %s", _text(exc))
             return None
@@ -230,6 +254,7 @@ def _batch_data(batch: _Batch) -> dict[str, Any]:
         "rows": batch.rows,
         "seconds": round(batch.seconds, 4),
         "size": batch.size,
+        "left": batch.left,
         "waiters": batch.queue.waiting,
         "longest_wait_s": round(batch.queue.longest_wait_s, 3),
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+from psycopg import sql
 
 from commands.backfill.model import Estimate
 from commands.backfill.statements import KEY_TYPE, BackfillStatements, table_reference
@@ -34,7 +35,7 @@ def check_backfill(conn: psycopg.Connection, spec: BackfillSpec) -> Estimate:
     """The estimate for ``spec`` on ``conn``'s database; raises ``BackfillCheckError``."""
     statements = BackfillStatements(spec, key_type(conn, spec))
     try:
-        conn.execute(b"EXPLAIN " + statements.update(None, None).as_bytes(conn))
+        conn.execute(sql.SQL("EXPLAIN {}").format(statements.update(None, None)), {})
     except psycopg.Error as exc:
         raise BackfillCheckError(
             f"backfill {spec.name}: its UPDATE does not plan on {spec.table}: {_first_line(exc)}"
@@ -78,7 +79,7 @@ def _counts(conn: psycopg.Connection, statements: BackfillStatements) -> tuple[i
             "SELECT set_config('statement_timeout', %s, true)",
             (postgres_interval(COUNT_TIMEOUT_S),),
         )
-        row = conn.execute(statements.counts()).fetchone()
+        row = conn.execute(statements.counts(), {}).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 

@@ -19,7 +19,9 @@ from commands.config.backfill import BackfillSpec
 
 
 def _fragment(text: str) -> sql.SQL:
-    """A reviewed SQL fragment, with ``%`` doubled so psycopg takes none as a placeholder."""
+    """A reviewed SQL fragment, with ``%`` doubled so psycopg takes none as a placeholder:
+    every statement here is executed with parameters (``{}`` when it has none), so that
+    psycopg reads ``%%`` back as ``%`` (without them it sends the text as it is)."""
     return sql.SQL(text.replace("%", "%%"))
 
 
@@ -56,15 +58,28 @@ class BackfillStatements:
 
     def update(self, after: str | None, upto: str | None) -> sql.Composed:
         """The batch's ``UPDATE`` over ``(after, upto]``, of the rows still to do."""
+        return sql.SQL("UPDATE {table} SET {set} WHERE {where}").format(
+            table=self.table, set=_fragment(self.spec.set), where=self._to_do(after, upto)
+        )
+
+    def left(self, after: str | None, upto: str | None) -> sql.Composed:
+        """Rows of ``(after, upto]`` the predicate still selects (0 after a batch whose
+        ``SET`` makes its rows done). Read just after the batch commits, it visits the
+        batch's old and new row versions while their pages are still dirty: their hint
+        bits are set then, without writing the pages whole to the WAL again, as the first
+        reader after a checkpoint must when data checksums are on."""
+        return sql.SQL("SELECT count(*) FROM {table} WHERE {where}").format(
+            table=self.table, where=self._to_do(after, upto)
+        )
+
+    def _to_do(self, after: str | None, upto: str | None) -> sql.Composable:
         conditions: list[sql.Composable] = []
         if after is not None:
             conditions.append(self._bound(">", "after"))
         if upto is not None:
             conditions.append(self._bound("<=", "upto"))
         conditions.append(sql.SQL("({})").format(_fragment(self.spec.where)))
-        return sql.SQL("UPDATE {table} SET {set} WHERE {where}").format(
-            table=self.table, set=_fragment(self.spec.set), where=sql.SQL(" AND ").join(conditions)
-        )
+        return sql.SQL(" AND ").join(conditions)
 
     def counts(self) -> sql.Composed:
         """(rows in the table, rows still to do): one scan."""

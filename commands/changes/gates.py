@@ -170,7 +170,8 @@ def _backfill_texts(conn: psycopg.Connection, spec: BackfillSpec) -> list[str]:
     queries = [statements.counts(), statements.remaining()]
     for after in (None, "0"):
         queries.append(statements.range_end(after))
-        queries += [statements.update(after, upto) for upto in (None, "0")]
+        for upto in (None, "0"):
+            queries += [statements.update(after, upto), statements.left(after, upto)]
     return [cursor.mogrify(query, params) for query in queries]
 
 
@@ -181,7 +182,8 @@ def _backfill_done(conn: psycopg.Connection, change: Change, name: str) -> Condi
     if spec is None:
         return Condition(what, False, f"{name} is not a backfill of {change.name}")
     try:
-        row = conn.execute(BackfillStatements(spec, key_type(conn, spec)).remaining()).fetchone()
+        statements = BackfillStatements(spec, key_type(conn, spec))
+        row = conn.execute(statements.remaining(), {}).fetchone()
     except psycopg.Error as exc:
         return Condition(what, False, f"its rows cannot be counted: {_first_line(exc)}")
     left = int(row[0]) if row else 0
