@@ -18,7 +18,6 @@ from commands.config.fleet import MEMBER_NAME, embedded_member_database
 from commands.config.targets_file import TargetConfig
 from commands.errors import ConfigError
 from commands.postgres.database_url import DatabaseUrl, InvalidDatabaseUrl
-from commands.postgres.embedded import ensure_database, start_embedded_server
 
 
 class MemberNotListedError(ConfigError):
@@ -50,8 +49,7 @@ def resolve_database(target: TargetConfig, environ: Mapping[str, str] = os.envir
             " or use status, plan, upgrade or downgrade on the fleet",
         )
     if target.embedded_postgres is not None:
-        server = start_embedded_server(target.embedded_postgres)
-        return ensure_database(server, target.embedded_database)
+        return _on_embedded_server(target, target.embedded_database)
     assert target.database_url_env is not None
     key = f"targets.{target.name}.database_url_env"
     return url_from_environment(target.database_url_env, key, environ)
@@ -101,9 +99,17 @@ def _where_members(target: TargetConfig) -> str:
 
 def _embedded_member(target: TargetConfig, member: str) -> DatabaseUrl:
     """A member database on the embedded server (created when missing)."""
+    return _on_embedded_server(target, embedded_member_database(target.embedded_database, member))
+
+
+def _on_embedded_server(target: TargetConfig, database: str) -> DatabaseUrl:
+    """``database`` on the target's embedded server, both started or made when missing."""
+    # Imported here: psycopg is needed only for an embedded target, and a real target's
+    # break-glass run starts its Alembic child before loading it (bot/cli/break_glass.py).
+    from commands.postgres.embedded import ensure_database, start_embedded_server
+
     assert target.embedded_postgres is not None
-    server = start_embedded_server(target.embedded_postgres)
-    return ensure_database(server, embedded_member_database(target.embedded_database, member))
+    return ensure_database(start_embedded_server(target.embedded_postgres), database)
 
 
 def members_from_environment(

@@ -72,14 +72,15 @@ def test_targets_loads_no_database_library(tmp_path: Path) -> None:
 
 
 def test_a_break_glass_run_starts_its_children_before_loading_the_run() -> None:
-    """``upgrade``'s module loads only what starting the Alembic children needs; the
-    pipeline, the checks and the requests load after, while the children start."""
+    """``upgrade``'s module loads only what starting the plan's Alembic child needs; psycopg,
+    the pipeline, the checks and the requests load after, while the children start."""
     probe = "import json, sys, bot.cli.break_glass; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     modules = set(json.loads(done.stdout))
     late = {"commands.pipeline", "commands.checks", "commands.requests", "bot.cli.runs"}
     assert not modules & late, sorted(modules & late)
     assert "alembic" not in roots(modules)  # the state's own schema is not the SQLite default's
+    assert "psycopg" not in roots(modules)  # loaded once the plan's child has started
 
 
 def test_the_console_script_exits_as_python_would_without_the_teardown(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from bot.cli.lazy_group import collection_paused
 from bot.cli.output import Output, output_option
 from commands.config.targets_file import load_config
 from commands.migration.runtime.runner import AlembicRunner
-from commands.schema.replay_ahead import replay_ahead
 from commands.schema.replay_cache import replay_cache
 from commands.state.vocabulary import RequestKind
 from commands.targets import open_target
@@ -64,11 +63,12 @@ def _run(
             config, kind=kind, target=target, goal=goal, reason=reason, yes=yes, out=out
         )
     handle = open_target(config.target(target))
-    with (
-        AlembicRunner.for_target(handle).session() as session,  # the run goes on in it
-        replay_ahead(handle, replay_cache(config)) as ahead,
-    ):
-        with collection_paused():  # loaded while both children start
-            from bot.cli.runs import Ask, database_run
+    with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
+        from commands.schema.replay_ahead import replay_ahead  # psycopg: after the child starts
 
-        return database_run(config, handle, session, Ask(kind, goal, reason, yes, out), ahead=ahead)
+        with replay_ahead(handle, replay_cache(config)) as ahead:
+            with collection_paused():  # loaded while both children start
+                from bot.cli.runs import Ask, database_run
+
+            ask = Ask(kind, goal, reason, yes, out)
+            return database_run(config, handle, session, ask, ahead=ahead)
