@@ -66,7 +66,7 @@ def _run(
     with AlembicRunner.for_target(handle).session() as session:  # the run goes on in it
         from commands.schema.replay_ahead import replay_ahead  # psycopg: after the child starts
 
-        with replay_ahead(handle, replay_cache(config)) as ahead:
+        with replay_ahead(handle, replay_cache(config), early=True) as ahead:
             with collection_paused():  # loaded while both children start
                 from bot.cli.runs import Ask, database_run
 

@@ -40,10 +40,11 @@ log = logging.getLogger(__name__)
 
 
 class ReplayAhead:
-    """A scratch database and an Alembic child on it, made in the background, waiting for
-    the revisions to replay."""
+    """A scratch database and an Alembic child on it, made in the background (``early``: at
+    once, before the revisions are known; else only once a replay is needed), and the
+    replay of the revisions it is given."""
 
-    def __init__(self, handle: TargetHandle, cache: ReplayCache) -> None:
+    def __init__(self, handle: TargetHandle, cache: ReplayCache, *, early: bool) -> None:
         self.handle = handle
         self.cache = cache
         self.url: DatabaseUrl | None = None
@@ -51,7 +52,8 @@ class ReplayAhead:
         self._resources = ExitStack()  # the child, then the scratch database: ended in order
         self._opening = threading.Thread(target=self._open, name="replay-ahead-open", daemon=True)
         self._replaying: threading.Thread | None = None
-        self._opening.start()  # CREATE DATABASE and the child's start stay off the caller's path
+        if early:  # CREATE DATABASE and the child's start stay off the caller's path
+            self._opening.start()
 
     def _open(self) -> None:
         try:
@@ -71,31 +73,29 @@ class ReplayAhead:
         """
         if self._replaying is not None:
             return
-        self._opening.join()
         revisions, key = replay_identity(self.handle, state)
         lock = replaying(key)
         lock.acquire()
-        if self.session is None or not revisions or self.cache.get(key) is not None:
+        if not revisions or self.cache.get(key) is not None:
             lock.release()  # nothing to replay ahead: the drift check needs no child for none
-            self._end()
+            self.close()
             return
         self._replaying = threading.Thread(
             target=self._replay,
-            args=(self.session, state, revisions, key, lock),
+            args=(state, revisions, key, lock),
             name=f"replay-ahead-{self.handle.name}",
             daemon=True,
         )
         self._replaying.start()
 
     def _replay(
-        self,
-        session: AlembicSession,
-        state: ProjectState,
-        revisions: tuple[str, ...],
-        key: str,
-        lock: threading.Lock,
+        self, state: ProjectState, revisions: tuple[str, ...], key: str, lock: threading.Lock
     ) -> None:
         try:
+            self._opened()
+            session = self.session
+            if session is None:  # no scratch database or child: the drift check says why
+                return
             with replay_errors():
                 replay_in(session, self.handle.config, state, revisions)
                 session.close()
@@ -107,9 +107,17 @@ class ReplayAhead:
             lock.release()
             self._end()
 
+    def _opened(self) -> None:
+        """The scratch database and the child, made now unless made early."""
+        if self._opening.ident is not None:
+            self._opening.join()
+        else:
+            self._open()
+
     def close(self) -> None:
         """Wait for a replay in flight, then end the child and drop the scratch database."""
-        self._opening.join()
+        if self._opening.ident is not None:
+            self._opening.join()
         if self._replaying is not None:
             self._replaying.join()
         self._end()
@@ -122,13 +130,16 @@ class ReplayAhead:
 
 
 @contextmanager
-def replay_ahead(handle: TargetHandle, cache: ReplayCache) -> Iterator[ReplayAhead | None]:
-    """A ``ReplayAhead`` for ``handle`` (already opening), or None when its drift check is
-    off."""
+def replay_ahead(
+    handle: TargetHandle, cache: ReplayCache, *, early: bool = False
+) -> Iterator[ReplayAhead | None]:
+    """A ``ReplayAhead`` for ``handle``, or None when its drift check is off. ``early``
+    starts its child at once: the plan's child then starts beside it (a break-glass run),
+    at the cost of one child started for nothing when the cache already has the schema."""
     if handle.config.drift.mode is DriftMode.OFF:
         yield None
         return
-    ahead = ReplayAhead(handle, cache)
+    ahead = ReplayAhead(handle, cache, early=early)
     try:
         yield ahead
     finally:
