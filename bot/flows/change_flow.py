@@ -158,7 +158,7 @@ class ChangeFlow:
         done = change_round(self.changes)
         for change in done.moved:
             self.messages.refresh_card(change.id)
-            self.messages.in_thread(change, f"{change.name} is now {_where(change)}.")
+            self.messages.in_thread(change, _moved_on(change))
         for change in done.stale:
             since = f"{change.waiting_since:%Y-%m-%d %H:%M} UTC"
             self.messages.in_thread(
@@ -203,7 +203,7 @@ class ChangeFlow:
                     after, f"✅ Phase {index + 1} ({new.spec.name}) is done: {how}."
                 )
         if after.state is ChangeState.FINISHED and before.state is not ChangeState.FINISHED:
-            self.messages.in_thread(after, f"🏁 {after.name} is finished.")
+            self.messages.in_thread(after, _moved_on(after))
         self.messages.refresh_card(after.id)
 
     def _phase(self, ref: str) -> tuple[Change, int]:
@@ -224,6 +224,14 @@ class ChangeFlow:
         check_approver(
             policy, user=user, requester=None, request_id=None, lookup=self.groups, action=action
         )
+
+
+def _moved_on(change: Change) -> str:
+    """The thread's line for a change that moved on: its end said the same way whichever
+    noticed it, the run's end or the round."""
+    if change.state is ChangeState.FINISHED:
+        return f"🏁 {change.name} is finished."
+    return f"{change.name} is now {_where(change)}."
 
 
 def _where(change: Change) -> str:
