@@ -195,7 +195,9 @@ def status(config: Path, target: str, env: dict[str, str]) -> str:
     )
     if code:
         return "?"
-    return ",".join(json.loads(output)["current"]) or "base"
+    # sorted: the version table's rows come in no set order, and two heads read in
+    # another order are the same revisions
+    return ",".join(sorted(json.loads(output)["current"])) or "base"
 
 
 def first_error(output: str) -> str:
