@@ -19,7 +19,6 @@ backfill at most twice its idle p99; the longest lock hold at most twice the
 target batch time; the total at most twice the single UPDATE's. Asserts nothing.
 
     .venv/bin/python bench/backfill.py [--rows 1000000] [--batch-time 200ms] [--max-lag 1s]
-        [--no-compress-wal]
 
 Always an embedded PostgreSQL in a temporary directory (the replica is a clone of it).
 """
@@ -168,7 +167,7 @@ def run_backfill(
         f" {done.progress.rows:,} rows, held {len(holds)} time(s) for"
         f" {format_duration(done.progress.held_s)},"
         f" {done.progress.waiters} application write(s) seen waiting on a batch,"
-        f" pre-flight estimate {format_duration(estimate.seconds or 0)}; WAL: {done.wal_note}",
+        f" pre-flight estimate {format_duration(estimate.seconds or 0)}",
         flush=True,
     )
 
@@ -236,10 +235,7 @@ def report(args: argparse.Namespace, idle: Phase, backfill: Phase, single: Phase
         ),
     ]
     print()
-    print(
-        f"{args.rows:,} rows; batch_time {args.batch_time}, max_replica_lag {args.max_lag},"
-        f" compress_wal {str(args.compress_wal).lower()}"
-    )
+    print(f"{args.rows:,} rows; batch_time {args.batch_time}, max_replica_lag {args.max_lag}")
     print(f"{'':<26}{'idle':>14}{'backfill':>14}{'one UPDATE':>14}")
     for label, *cells in rows:
         print(f"{label:<26}" + "".join(f"{cell:>14}" for cell in cells))
@@ -271,12 +267,6 @@ def main() -> None:
     parser.add_argument("--nice-ratio", type=float, default=BackfillSpec.nice_ratio)
     parser.add_argument("--max-batch-size", type=int, default=BackfillSpec.max_batch_size)
     parser.add_argument(
-        "--compress-wal",
-        action=argparse.BooleanOptionalAction,
-        default=BackfillSpec.compress_wal,
-        help="the backfill's compress_wal (--no-compress-wal: its batches as before)",
-    )
-    parser.add_argument(
         "--app-options",
         default="",
         help="PGOPTIONS for the application's sessions (a diagnostic:"
@@ -294,7 +284,6 @@ def main() -> None:
         max_batch_time=2 * parse_duration(args.batch_time),
         nice_ratio=args.nice_ratio,
         max_batch_size=args.max_batch_size,
-        compress_wal=args.compress_wal,
     )
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as scratch_dir:
         scratch = Path(scratch_dir)

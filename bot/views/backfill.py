@@ -117,8 +117,6 @@ def _fields(run: BackfillRun) -> list[str]:
         ]
         if eta is not None and not run.state.is_final:
             fields.append(f"*Left*\nabout {format_duration(eta)} at this pace")
-        if run.wal_note:
-            fields.append(f"*WAL*\n{escape(run.wal_note)}")
         if progress.held_s or progress.waiters:
             fields.append(
                 f"*Throttled*\nheld {format_duration(progress.held_s)};"

@@ -34,7 +34,6 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from audit.redact import redact
-from commands.backfill import wal_compression
 from commands.backfill.engine_lock import lock_name, try_engine_lock
 from commands.backfill.ledger import BackfillLedger
 from commands.backfill.model import BackfillRun, BackfillState
@@ -82,9 +81,7 @@ class Engine:
         with connect(self.database, application_name=lock_name(run_id)) as conn:
             if not try_engine_lock(conn, run_id):
                 raise BackfillBusyError(f"{run_id} is already being run by another process")
-            wal = wal_compression.probe(conn, self.ledger.load(run_id).spec.compress_wal)
-            owner = f"{socket.gethostname()} pid {os.getpid()}"
-            run = self.ledger.start(run_id, owner=owner, settings=wal.to_json())
+            run = self.ledger.start(run_id, owner=f"{socket.gethostname()} pid {os.getpid()}")
             self.notify(run)
             statements = BackfillStatements(run.spec, _key_type(conn, run))
             monitor = LockMonitor(
@@ -96,8 +93,7 @@ class Engine:
                 interval=MONITOR_INTERVAL_S,
             )
             with monitor, ReplicaWatch(conn, self.replica, run.spec) as replica:
-                walk = _Walk(self, conn, statements, monitor, replica, compression=wal.method)
-                return walk.loop(run)
+                return _Walk(self, conn, statements, monitor, replica).loop(run)
 
 
 @dataclass
@@ -125,11 +121,8 @@ class _Walk:
         statements: BackfillStatements,
         monitor: LockMonitor,
         replica: ReplicaWatch,
-        *,
-        compression: str | None,
     ) -> None:
         self.engine = engine
-        self.compression = compression  # set for each batch; None once it may not be
         self.ledger = engine.ledger
         self.conn = conn
         self.statements = statements
@@ -158,13 +151,6 @@ class _Walk:
                 time.sleep(pace.wait_s)
             try:
                 batch = self._batch(run.progress.checkpoint, pace.size)
-            except pg_errors.InsufficientPrivilege as exc:
-                if self.compression is None:
-                    return self._finish(run, _text(exc))
-                self.compression = None  # revoked since the start: the batches go on without
-                retry = {"size": pace.size, "error": _text(exc), "next_size": pace.size}
-                run = self._record(run, EventKind.BACKFILL_RETRIED, retry)
-                continue
             except (pg_errors.LockNotAvailable, pg_errors.QueryCanceled) as exc:
                 failures += 1
                 if failures >= MAX_FAILURES:
@@ -207,18 +193,14 @@ class _Walk:
         return _Batch(upto, walked, max(rows, 0), seconds, size, queue, left)
 
     def _limit_transaction(self) -> None:
-        """The batch's ``lock_timeout`` and ``statement_timeout`` for this transaction, and
-        its ``wal_compression`` while the role may set it."""
-        method = self.compression
+        """The batch's ``lock_timeout`` and ``statement_timeout``, for this transaction."""
         self.conn.execute(
-            "SELECT set_config('lock_timeout', %(lock)s, true),"
-            " set_config('statement_timeout', %(statement)s, true)"
-            + (", set_config('wal_compression', %(wal)s, true)" if method else ""),
-            {
-                "lock": postgres_interval(self.spec.lock_timeout),
-                "statement": postgres_interval(self.spec.max_batch_time),
-                "wal": method,
-            },
+            "SELECT set_config('lock_timeout', %s, true),"
+            " set_config('statement_timeout', %s, true)",
+            (
+                postgres_interval(self.spec.lock_timeout),
+                postgres_interval(self.spec.max_batch_time),
+            ),
         )
 
     def _read_back(self, after: str | None, upto: str | None, params: dict[str, Any]) -> int | None:

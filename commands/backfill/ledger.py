@@ -142,13 +142,9 @@ class BackfillLedger:
     def cancel(self, run_id: str, *, by: str, reason: str = "") -> BackfillRun:
         return self._change(run_id, EventKind.BACKFILL_CANCELLED, by, {"reason": reason})
 
-    def start(
-        self, run_id: str, *, owner: str, settings: Mapping[str, Any] | None = None
-    ) -> BackfillRun:
-        """An engine takes the run (from its checkpoint); only one ever does. ``settings``:
-        what it found it may set for its batches (``wal_compression``)."""
-        data = {"owner": owner, **(settings or {})}
-        return self._change(run_id, EventKind.BACKFILL_STARTED, BOT_ACTOR, data)
+    def start(self, run_id: str, *, owner: str) -> BackfillRun:
+        """An engine takes the run (from its checkpoint); only one ever does."""
+        return self._change(run_id, EventKind.BACKFILL_STARTED, BOT_ACTOR, {"owner": owner})
 
     def pause(self, run_id: str, *, by: str) -> BackfillRun:
         return self._change(run_id, EventKind.BACKFILL_PAUSED, by)

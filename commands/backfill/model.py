@@ -116,7 +116,6 @@ class BackfillRun:
     ended_at: datetime | None = None
     error: str | None = None
     started_at: datetime | None = None  # of the current (or last) engine
-    wal_note: str | None = None  # whether its engine's batches compress their WAL, and why
     last_seq: int = 0
 
     @property
@@ -169,10 +168,7 @@ def _approved(run: BackfillRun, event: Event) -> BackfillRun:
 
 
 def _started(run: BackfillRun, event: Event) -> BackfillRun:
-    note = event.data.get("wal_compression_note")
-    return replace(
-        run, state=BackfillState.RUNNING, started_at=_at(event), error=None, wal_note=note
-    )
+    return replace(run, state=BackfillState.RUNNING, started_at=_at(event), error=None)
 
 
 def _batch(run: BackfillRun, event: Event) -> BackfillRun:

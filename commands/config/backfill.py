@@ -37,7 +37,6 @@ KEYS = (
     "max_batch_time",
     "nice_ratio",
     "lock_timeout",
-    "compress_wal",
 )
 
 
@@ -61,7 +60,6 @@ class BackfillSpec:
     max_batch_time: float = 0.4  # a batch's statements are cancelled past it: no lock held longer
     nice_ratio: float = 0.0  # rest after each batch for this share of its time (as gh-ost's)
     lock_timeout: float = 1.0
-    compress_wal: bool = True  # each batch sets wal_compression when its role may
 
     @property
     def schema_and_table(self) -> tuple[str | None, str]:
@@ -98,7 +96,6 @@ def parse_backfill(name: str, table: ConfigTable) -> BackfillSpec:
         max_batch_time=table.duration("max_batch_time", f"{2 * batch_time}s"),
         nice_ratio=_ratio(table),
         lock_timeout=table.duration("lock_timeout", "1s"),
-        compress_wal=table.get("compress_wal", bool, True),
     )
     if spec.max_batch_time < spec.batch_time:
         raise table.error("max_batch_time", f"is shorter than batch_time ({batch_time:g}s)")
