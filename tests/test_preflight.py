@@ -199,8 +199,10 @@ def test_a_held_lock_on_a_touched_table_shows_its_holder(
         stuck = run_preflight(handle_for(filled_db, tmp_path, checks='idle_in_transaction = "1ms"'))
         assert stuck.result("locks").verdict is Verdict.FAIL
         assert any(d.startswith(f"pid {pid} ") for d in stuck.result("sessions").details)
-    after = run_preflight(handle_for(filled_db, tmp_path))
-    assert after.result("locks").verdict is Verdict.PASS
+    after = run_preflight(handle_for(filled_db, tmp_path)).result("locks")
+    assert not any(d.startswith(f"pid {pid} ") for d in after.details)
+    # PostgreSQL's autovacuum may analyze the table meanwhile: shown, but nothing else is.
+    assert after.verdict is Verdict.PASS or all("autovacuum: " in d for d in after.details)
 
 
 def test_several_heads_without_a_target_fail_the_alembic_gate(
