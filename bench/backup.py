@@ -252,7 +252,7 @@ def cli_env(workdir: Path, database: DatabaseUrl, endpoint: str) -> dict[str, st
     return {
         **os.environ,
         "MIGRATE_BOT_CONFIG": str(config),
-        "BENCH_DATABASE_URL": database.url.render_as_string(hide_password=False),
+        "BENCH_DATABASE_URL": database.text(),
     }
 
 

@@ -3,6 +3,7 @@ event, nothing left behind, and an exception so no migration can follow."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -60,7 +61,7 @@ def limited_role(populated_db: DatabaseUrl) -> Iterator[DatabaseUrl]:
             )
         )
         conn.execute(sql.SQL("GRANT SELECT ON alembic_version TO {}").format(sql.Identifier(role)))
-    yield DatabaseUrl(populated_db.url.set(username=role, password=password))
+    yield dataclasses.replace(populated_db, username=role, password=password)
     with connect(populated_db) as conn:
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -347,8 +348,8 @@ def test_password_never_reaches_the_report(pg_server: DatabaseUrl, tmp_path: Pat
     with connect(pg_server) as conn:
         conn.execute("DROP ROLE IF EXISTS checker")
         conn.execute("CREATE ROLE checker LOGIN PASSWORD 'sekret-pw-991'")
-    url = pg_server.with_database("no_such_db").url.set(
-        username="checker", password="sekret-pw-991"
+    url = dataclasses.replace(
+        pg_server.with_database("no_such_db"), username="checker", password="sekret-pw-991"
     )
-    report = run_preflight(handle_for(DatabaseUrl(url), tmp_path))
+    report = run_preflight(handle_for(url, tmp_path))
     assert "sekret-pw-991" not in json.dumps(report.to_json())
