@@ -20,8 +20,7 @@ from commands.backup.take import take_backup
 from commands.errors import MigrateBotError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir
-from commands.postgres.pg_tools import PgToolsError
+from commands.postgres.pg_tools import PgToolsError, embedded_bin_dir
 from tests.support.backup_targets import event_kinds, fake_pg_bin, files_in, make_target
 
 

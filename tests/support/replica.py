@@ -21,7 +21,7 @@ import pytest
 
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir
+from commands.postgres.pg_tools import embedded_bin_dir
 
 REPLICA_PORT = "5433"  # on a socket directory of its own, so it cannot clash
 
