@@ -387,7 +387,7 @@ def deployment(
     env = {**env, "MIGRATE_BOT_CONFIG": str(bench_config(folder, shared=shared))}
     state = create_database(server, prefix="bench_state") if shared else None
     if state is not None:
-        env[STATE_URL_ENV] = state.url.render_as_string(hide_password=False)
+        env[STATE_URL_ENV] = state.text()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))

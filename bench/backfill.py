@@ -19,6 +19,7 @@ backfill at most twice its idle p99; the longest lock hold at most twice the
 target batch time; the total at most twice the single UPDATE's. Asserts nothing.
 
     .venv/bin/python bench/backfill.py [--rows 1000000] [--batch-time 200ms] [--max-lag 1s]
+        [--recycled-wal]
 
 Always an embedded PostgreSQL in a temporary directory (the replica is a clone of it).
 """
@@ -58,8 +59,11 @@ SET, WHERE = "new = old", "new IS NULL AND old IS NOT NULL"
 IDLE_S = 5.0
 
 
-def build_items(database: DatabaseUrl, rows: int) -> None:
-    """A fresh ``items``: the same physical table for every contender."""
+def build_items(database: DatabaseUrl, rows: int, *, recycled_wal: bool = False) -> None:
+    """A fresh ``items``: the same physical table for every contender. ``recycled_wal`` (a
+    diagnostic): 1 GB of throwaway WAL and ``min_wal_size`` 2GB before its checkpoint, so
+    pg_wal holds segments to recycle, as a busy server's does, and no batch has to create
+    one (zero-filled and flushed while it holds the WAL write lock)."""
     with connect(database) as conn:
         conn.execute("DROP TABLE IF EXISTS items")
         conn.execute(
@@ -72,6 +76,13 @@ def build_items(database: DatabaseUrl, rows: int) -> None:
             (rows,),
         )
         conn.execute("VACUUM ANALYZE items")
+        if recycled_wal:
+            conn.execute("ALTER SYSTEM SET min_wal_size = '2GB'")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute(
+                "CREATE TABLE junk AS SELECT g, repeat('y', 200) t FROM generate_series(1, 3e6) g"
+            )
+            conn.execute("DROP TABLE junk")
         conn.execute("CHECKPOINT")
 
 
@@ -235,7 +246,10 @@ def report(args: argparse.Namespace, idle: Phase, backfill: Phase, single: Phase
         ),
     ]
     print()
-    print(f"{args.rows:,} rows; batch_time {args.batch_time}, max_replica_lag {args.max_lag}")
+    print(
+        f"{args.rows:,} rows; batch_time {args.batch_time}, max_replica_lag {args.max_lag}"
+        + (", WAL segments recycled" if args.recycled_wal else "")
+    )
     print(f"{'':<26}{'idle':>14}{'backfill':>14}{'one UPDATE':>14}")
     for label, *cells in rows:
         print(f"{label:<26}" + "".join(f"{cell:>14}" for cell in cells))
@@ -267,6 +281,12 @@ def main() -> None:
     parser.add_argument("--nice-ratio", type=float, default=BackfillSpec.nice_ratio)
     parser.add_argument("--max-batch-size", type=int, default=BackfillSpec.max_batch_size)
     parser.add_argument(
+        "--recycled-wal",
+        action="store_true",
+        help="WAL segments ready to recycle before each contender (a diagnostic: a busy"
+        " server's pg_wal; the fresh server's batches create theirs)",
+    )
+    parser.add_argument(
         "--app-options",
         default="",
         help="PGOPTIONS for the application's sessions (a diagnostic:"
@@ -289,7 +309,7 @@ def main() -> None:
         scratch = Path(scratch_dir)
         server = start_embedded_server(scratch / "pg" / "data", preload=())
         database = ensure_database(server, "bench_backfill")
-        build_items(database, args.rows)
+        build_items(database, args.rows, recycled_wal=args.recycled_wal)
         with streaming_replica(server) as standby:
             replica = on_replica(standby, database)
             print(f"{args.rows:,} rows built; measuring idle, backfill, one UPDATE", flush=True)
@@ -310,7 +330,7 @@ def main() -> None:
                 lambda p: run_backfill(database, replica, spec, p, scratch),
                 app_options=options,
             )
-            build_items(database, args.rows)
+            build_items(database, args.rows, recycled_wal=args.recycled_wal)
             single = measure(
                 "one UPDATE",
                 database,

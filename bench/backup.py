@@ -62,7 +62,8 @@ from commands.demo.data import fill_demo_data
 from commands.migration.planning import plan
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir, ensure_database, start_embedded_server
+from commands.postgres.embedded import ensure_database, start_embedded_server
+from commands.postgres.pg_tools import embedded_bin_dir
 from commands.targets import TargetHandle
 from tests.support.applying import run_plan
 from tests.support.s3_server import FAKE_CREDENTIALS, moto_server
@@ -252,7 +253,7 @@ def cli_env(workdir: Path, database: DatabaseUrl, endpoint: str) -> dict[str, st
     return {
         **os.environ,
         "MIGRATE_BOT_CONFIG": str(config),
-        "BENCH_DATABASE_URL": database.url.render_as_string(hide_password=False),
+        "BENCH_DATABASE_URL": database.text(),
     }
 
 

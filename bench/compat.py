@@ -89,7 +89,7 @@ class Step:
 def placeholders(url: DatabaseUrl, driver: str | None) -> dict[str, str]:
     u = url.url
     return {
-        "url": url.for_driver(driver).url.render_as_string(hide_password=False),
+        "url": url.for_driver(driver).text(),
         "host": u.host or str(u.query.get("host", "")),
         "port": str(u.port or 5432),
         "user": u.username or "",

@@ -101,16 +101,10 @@ def write_config(folder: Path, project: Path, concurrency: int) -> Path:
 def databases(server: DatabaseUrl, members: int) -> tuple[dict[str, str], dict[str, str]]:
     """The members' variable and the single targets' variables (databases created)."""
     urls = {
-        f"t{n:03d}": ensure_database(server, f"bench_fleet_t{n:03d}").url.render_as_string(
-            hide_password=False
-        )
-        for n in range(members)
+        f"t{n:03d}": ensure_database(server, f"bench_fleet_t{n:03d}").text() for n in range(members)
     }
     singles = {
-        f"{name.upper()}_URL": ensure_database(server, f"bench_{name}").url.render_as_string(
-            hide_password=False
-        )
-        for name in SINGLES
+        f"{name.upper()}_URL": ensure_database(server, f"bench_{name}").text() for name in SINGLES
     }
     return {MEMBERS_ENV: json.dumps(urls)}, singles
 

@@ -113,7 +113,7 @@ def handle(database: DatabaseUrl, location: Path, base: Path, keys: str) -> Targ
         + keys
     )
     config = parse_config(text, source="bench.toml", base=base)
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     return open_target(config.target("bench"), {"BENCH_URL": url})
 
 

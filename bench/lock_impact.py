@@ -200,7 +200,7 @@ def pipeline(
     state: Path,
 ) -> Result:
     reset(database)
-    os.environ["BENCH_DATABASE_URL"] = database.url.render_as_string(hide_password=False)
+    os.environ["BENCH_DATABASE_URL"] = database.text()
     text = textwrap.dedent(
         f"""
         [bot]

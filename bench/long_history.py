@@ -170,7 +170,7 @@ def phase_times(state: Path) -> tuple[dict[str, float], float]:
 
 def fresh(server: DatabaseUrl, label: str, driver: str | None = None) -> str:
     database = ensure_database(server, f"bench_{label}_{secrets.token_hex(3)}")
-    return database.for_driver(driver).url.render_as_string(hide_password=False)
+    return database.for_driver(driver).text()
 
 
 def started_at(

@@ -329,9 +329,7 @@ def run_both(root: Path, server: DatabaseUrl, args: argparse.Namespace, warm_up:
         folder = root / name
         projects = {t: write_project(folder / t, revs) for t, revs in REVISIONS.items()}
         environ = {
-            f"{t.upper()}_DATABASE_URL": create_database(
-                server, prefix=f"soak_{t}"
-            ).url.render_as_string(hide_password=False)
+            f"{t.upper()}_DATABASE_URL": create_database(server, prefix=f"soak_{t}").text()
             for t in REVISIONS
         }
         toml = targets_toml(projects)
@@ -341,7 +339,7 @@ def run_both(root: Path, server: DatabaseUrl, args: argparse.Namespace, warm_up:
                 samples = soak(bot, requests, every)
         else:
             state = create_database(server, prefix="soak_state")
-            url = state.url.render_as_string(hide_password=False)
+            url = state.text()
             os.environ[STATE_URL_ENV] = url  # the soak reads the shared log as an auditor
             with shared_bot(folder, toml, {**environ, STATE_URL_ENV: url}, url) as bot:
                 samples = soak(bot, requests, every)

@@ -84,7 +84,7 @@ def fresh_db(pg_server: DatabaseUrl) -> Iterator[DatabaseUrl]:
 @pytest.fixture
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_db: DatabaseUrl) -> Path:
     """A targets file with target `app` (the bundled project on ``fresh_db``), made current."""
-    monkeypatch.setenv("APP_DATABASE_URL", fresh_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("APP_DATABASE_URL", fresh_db.text())
     path = tmp_path / "migrate-bot.toml"
     path.write_text(
         textwrap.dedent(

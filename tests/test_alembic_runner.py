@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -175,11 +176,7 @@ def test_stopping_a_revision_rolls_it_back(tmp_path: Path, fresh_db: DatabaseUrl
 
 def test_password_is_masked_in_errors(tmp_path: Path, pg_server: DatabaseUrl) -> None:
     secret = "Sup3r-Secret-Pw"
-    text = (
-        pg_server.with_database("no_such_db")
-        .url.set(password=secret)
-        .render_as_string(hide_password=False)
-    )
+    text = dataclasses.replace(pg_server.with_database("no_such_db"), password=secret).text()
     runner = bundled(DatabaseUrl.parse(text))
     with pytest.raises(AlembicError) as caught:
         runner.current()

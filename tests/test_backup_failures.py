@@ -3,6 +3,7 @@ event, nothing left behind, and an exception so no migration can follow."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -19,8 +20,7 @@ from commands.backup.take import take_backup
 from commands.errors import MigrateBotError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir
-from commands.postgres.pg_tools import PgToolsError
+from commands.postgres.pg_tools import PgToolsError, embedded_bin_dir
 from tests.support.backup_targets import event_kinds, fake_pg_bin, files_in, make_target
 
 
@@ -60,7 +60,7 @@ def limited_role(populated_db: DatabaseUrl) -> Iterator[DatabaseUrl]:
             )
         )
         conn.execute(sql.SQL("GRANT SELECT ON alembic_version TO {}").format(sql.Identifier(role)))
-    yield DatabaseUrl(populated_db.url.set(username=role, password=password))
+    yield dataclasses.replace(populated_db, username=role, password=password)
     with connect(populated_db) as conn:
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

@@ -285,7 +285,7 @@ def test_a_bot_killed_mid_upload_leaves_an_upload_that_cleanup_aborts(
     env = {
         **os.environ,
         "MIGRATE_BOT_CONFIG": str(config),
-        "APP_DATABASE_URL": larger_db.url.render_as_string(hide_password=False),
+        "APP_DATABASE_URL": larger_db.text(),
     }
     bot = subprocess.Popen(
         [str(Path(sys.executable).with_name("migrate-bot")), "backup", "app"],

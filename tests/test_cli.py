@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -111,15 +112,15 @@ def test_a_password_never_reaches_the_output(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     secret = "Pw-" + "x7Q9" * 3
-    with_password = fresh_db.url.set(password=secret).render_as_string(hide_password=False)
+    with_password = dataclasses.replace(fresh_db, password=secret).text()
     monkeypatch.setenv("APP_DATABASE_URL", with_password)
     outputs = [
         run(capsys, "status", "app"),
         run(capsys, "plan", "app", "--json"),
         run(capsys, "-v", "upgrade", "app", "--yes"),
     ]
-    wrong_db = fresh_db.with_database("missing_db").url.set(password=secret)
-    monkeypatch.setenv("APP_DATABASE_URL", wrong_db.render_as_string(hide_password=False))
+    wrong_db = dataclasses.replace(fresh_db.with_database("missing_db"), password=secret)
+    monkeypatch.setenv("APP_DATABASE_URL", wrong_db.text())
     failed = run(capsys, "status", "app")
     assert failed[0] == ExitCode.UNAVAILABLE and "missing_db" in failed[2]
     for _code, out, err in [*outputs, failed]:

@@ -81,6 +81,14 @@ def test_a_break_glass_run_starts_its_children_before_loading_the_run() -> None:
     assert not modules & late, sorted(modules & late)
     assert "alembic" not in roots(modules)  # the state's own schema is not the SQLite default's
     assert "psycopg" not in roots(modules)  # loaded once the plan's child has started
+    assert "sqlalchemy" not in roots(modules)  # a URL is parsed without it (0.17 s)
+
+
+def test_status_starts_its_child_before_loading_psycopg() -> None:
+    """``status`` reads the server's version while its Alembic child starts, not before."""
+    probe = "import json, sys, bot.cli.status; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert not roots(set(json.loads(done.stdout))) & {"psycopg", "sqlalchemy", "alembic"}
 
 
 def test_the_console_script_exits_as_python_would_without_the_teardown(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ def test_env_py_connected_elsewhere_stops_the_run_before_any_revision(
 ) -> None:
     other = create_database(pg_server)
     try:
-        url = other.url.render_as_string(hide_password=False)
+        url = other.text()
         keys = (
             'alembic_config = "{root}/alembic.ini"\n'
             f'child_env = ["APP_SETTINGS_DATABASE_URL={url}"]\n'

@@ -80,6 +80,8 @@ def test_sqlalchemy_2_1_with_only_psycopg2_and_a_schema_from_a_variable(
     )
 
 
+# Long case (the async template (asyncpg) runs in CI; this variant of it with --full).
+@pytest.mark.slow
 def test_an_env_py_wrapping_async_engine_that_reads_its_own_variable(
     tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl, only: Only
 ) -> None:

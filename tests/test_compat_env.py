@@ -76,6 +76,8 @@ def test_revisions_in_several_version_locations(tmp_path: Path, fresh_db: Databa
     assert plan.revisions[1].path.endswith("billing/versions/h200_invoices.py")
 
 
+# Long case (plain Alembic beside the bot on a merge; merges walk in CI in test_alembic_runner).
+@pytest.mark.slow
 def test_several_heads_are_named_and_a_merge_is_walked_as_alembic_walks_it(
     tmp_path: Path, fresh_db: DatabaseUrl
 ) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from commands.checks import Verdict
 from commands.pipeline.progress import RunStep
 from commands.postgres.connections import connect
@@ -126,6 +128,9 @@ def test_env_py_in_one_transaction_still_fails_at_the_right_revision(
     assert plain.returncode != 0 and 'm300_jobs_owner.py", line' in plain.stderr
 
 
+# Long case: a branched history beside plain Alembic, step by step.
+# Merges are walked in CI by test_alembic_runner.
+@pytest.mark.slow
 def test_parallel_branches_run_in_plain_alembic_s_order(
     tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl
 ) -> None:

@@ -102,3 +102,43 @@ def test_the_driver_a_bare_url_gets(
 def test_options_towards_libpq_drop_what_only_a_driver_knows() -> None:
     query = {"ssl": "true", "command_timeout": "60", "timeout": "3"}
     assert convert_query(query, "asyncpg", None) == {"sslmode": "require", "connect_timeout": "3"}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "postgresql://u:p%40ss@db.example:5433/app?sslmode=require&application_name=x",
+        "postgres://user@/app?host=/tmp/a&host=/tmp/b",
+        "postgresql+asyncpg://a:b@[::1]:5432/d%20b?ssl=require",
+        "postgresql+psycopg2://us%3Aer:p+w@host/app",
+        "postgresql://u:p:w@h/app?sslmode=",
+        "postgresql+psycopg_async://u:%2F%3F@h/app/with/slash",
+    ],
+)
+def test_sqlalchemy_reads_back_what_was_parsed_without_it(written: str) -> None:
+    """The bot parses and writes URLs itself (importing SQLAlchemy cost every command
+    0.17 s); env.py's SQLAlchemy must read each form back as SQLAlchemy reads the original."""
+    from sqlalchemy.engine import make_url
+
+    original = make_url(written.strip())
+    for driver in (None, "psycopg", "asyncpg"):
+        back = make_url(DatabaseUrl.parse(written).for_env_py(driver))
+        assert (back.username, back.password, back.host, back.port, back.database) == (
+            original.username,
+            original.password,
+            original.host,
+            original.port,
+            original.database,
+        )
+    url = DatabaseUrl.parse(written)
+    driver = original.drivername.partition("+")[2]
+    as_written = original.set(drivername=f"postgresql+{driver}" if driver else "postgresql")
+    assert url.for_env_py() == as_written.render_as_string(hide_password=False)
+    assert repr(url) == f"DatabaseUrl({as_written.render_as_string(hide_password=True)})".replace(
+        "%2F", "/"
+    )
+
+
+def test_a_port_that_is_not_a_number_is_named() -> None:
+    with pytest.raises(InvalidDatabaseUrl, match="port is not a number"):
+        DatabaseUrl.parse("postgresql://u@h:5x32/app")

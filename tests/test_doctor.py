@@ -3,6 +3,7 @@ a set-up that works passes, and each fault planted gets its line and its fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import textwrap
 from collections.abc import Callable, Iterator
@@ -94,7 +95,7 @@ def doctor(
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_APP_TOKEN", APP_TOKEN)
     monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
-    monkeypatch.setenv("PROD_DATABASE_URL", fresh_db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("PROD_DATABASE_URL", fresh_db.text())
     monkeypatch.chdir(tmp_path)
     yield run
     for server in servers:
@@ -215,7 +216,7 @@ def test_a_role_that_may_not_change_the_schema_is_told_what_to_grant(
         conn.execute("CREATE TABLE videos (id int)")  # owned by the superuser, not the role
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     try:
-        url = fresh_db.url.set(username=role).render_as_string(hide_password=False)
+        url = dataclasses.replace(fresh_db, username=role).text()
         monkeypatch.setenv("PROD_DATABASE_URL", url)
         code, lines = doctor(SetUp(slack={}))
         found = line(lines, "database prod")

@@ -85,6 +85,8 @@ def fleet(
         yield made
 
 
+# Long case (drift on one target runs in CI; each fleet member is the same check).
+@pytest.mark.slow
 def test_drift_on_a_fleet_checks_every_member_and_sums_them_up(
     fleet: Fleet, capsys: pytest.CaptureFixture[str]
 ) -> None:

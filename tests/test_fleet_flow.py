@@ -97,6 +97,9 @@ def states(request: Request) -> dict[str, MemberState]:
     return {name: member.state for name, member in request.members.items()}
 
 
+# Long case: six members up and back through Slack, 60-90 s.
+# Fleets run in CI through test_fleet_cli and test_fleet_stop.
+@pytest.mark.slow
 def test_a_fleet_upgrade_runs_in_waves_stops_at_max_failures_and_offers_both_ways_back(
     bot: FlowBot, fleet: Fleet
 ) -> None:

@@ -4,6 +4,7 @@ forecast on the request message."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -112,7 +113,7 @@ def test_the_probe_says_why_it_cannot_run(fresh_db: DatabaseUrl) -> None:
         conn.execute(f'REVOKE TEMPORARY ON DATABASE "{fresh_db.database}" FROM PUBLIC')
         conn.execute(f"CREATE ROLE {role} LOGIN")
     try:
-        limited = DatabaseUrl(fresh_db.url.set(username=role, password=None))
+        limited = dataclasses.replace(fresh_db, username=role, password=None)
         with pytest.raises(ProbeError, match="permission denied to create temporary tables"):
             run_probe(limited)
     finally:

@@ -3,6 +3,7 @@ application workload reads what a pending revision drops, and the approver must 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterator
@@ -275,7 +276,7 @@ def test_a_bot_role_without_pg_read_all_stats_is_told_what_it_cannot_see(
         conn.execute("CREATE ROLE live_use_bot LOGIN")  # the embedded server trusts local logins
         conn.execute("GRANT SELECT ON videos, alembic_version TO live_use_bot")
     run_app(pgss_db, {READS: 3})  # as postgres: hidden from the bot's role
-    bot_url = DatabaseUrl(pgss_db.url.set(username="live_use_bot"))
+    bot_url = dataclasses.replace(pgss_db, username="live_use_bot")
     plain = pipeline_target(tmp_path / "bot", bot_url, [VIDEOS, DROP_YOUTUBE_ID], QUICK)
     _, result = live_use(plain)
     assert result.verdict is Verdict.PASS and result.data["hidden"] >= 1

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from commands.postgres.embedded import embedded_bin_dir
-from commands.postgres.pg_tools import PgToolsError, default_tool_dirs, find_pg_tools, tool_version
+from commands.postgres.pg_tools import (
+    PgToolsError,
+    default_tool_dirs,
+    embedded_bin_dir,
+    find_pg_tools,
+    tool_version,
+)
 from tests.support.backup_targets import fake_pg_bin
 
 OLD_PG_DUMP = 'case "$1" in --version) echo "pg_dump (PostgreSQL) 15.18";; *) exit 1;; esac'

@@ -42,7 +42,7 @@ checklist = []
 
 @pytest.fixture
 def handle(config: Config, fresh_db: DatabaseUrl) -> TargetHandle:
-    url = fresh_db.url.render_as_string(hide_password=False)
+    url = fresh_db.text()
     return open_target(config.target("app"), {"APP_DATABASE_URL": url})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -199,8 +200,10 @@ def test_a_held_lock_on_a_touched_table_shows_its_holder(
         stuck = run_preflight(handle_for(filled_db, tmp_path, checks='idle_in_transaction = "1ms"'))
         assert stuck.result("locks").verdict is Verdict.FAIL
         assert any(d.startswith(f"pid {pid} ") for d in stuck.result("sessions").details)
-    after = run_preflight(handle_for(filled_db, tmp_path))
-    assert after.result("locks").verdict is Verdict.PASS
+    after = run_preflight(handle_for(filled_db, tmp_path)).result("locks")
+    assert not any(d.startswith(f"pid {pid} ") for d in after.details)
+    # PostgreSQL's autovacuum may analyze the table meanwhile: shown, but nothing else is.
+    assert after.verdict is Verdict.PASS or all("autovacuum: " in d for d in after.details)
 
 
 def test_several_heads_without_a_target_fail_the_alembic_gate(
@@ -345,8 +348,8 @@ def test_password_never_reaches_the_report(pg_server: DatabaseUrl, tmp_path: Pat
     with connect(pg_server) as conn:
         conn.execute("DROP ROLE IF EXISTS checker")
         conn.execute("CREATE ROLE checker LOGIN PASSWORD 'sekret-pw-991'")
-    url = pg_server.with_database("no_such_db").url.set(
-        username="checker", password="sekret-pw-991"
+    url = dataclasses.replace(
+        pg_server.with_database("no_such_db"), username="checker", password="sekret-pw-991"
     )
-    report = run_preflight(handle_for(DatabaseUrl(url), tmp_path))
+    report = run_preflight(handle_for(url, tmp_path))
     assert "sekret-pw-991" not in json.dumps(report.to_json())

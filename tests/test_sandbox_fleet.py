@@ -58,9 +58,9 @@ def sandbox(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) ->
         embedded_postgres=None,
         fleet=replace(shipped.fleet, members_env=MEMBERS_ENV, embedded_members=()),
     )
-    urls = {name: db.url.render_as_string(hide_password=False) for name, db in members.items()}
+    urls = {name: db.text() for name, db in members.items()}
     with pytest.MonkeyPatch.context() as env:
-        env.setenv(DATABASE_ENV, database.url.render_as_string(hide_password=False))
+        env.setenv(DATABASE_ENV, database.text())
         env.setenv(MEMBERS_ENV, json.dumps(urls))
         running = Sandbox(
             config=replace(config, targets={DEMO_TARGET: demo, DEMO_FLEET: fleet}),

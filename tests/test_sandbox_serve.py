@@ -226,7 +226,7 @@ approvals = 2
 """
     )
     env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
-    env["STAGING_DATABASE_URL"] = fresh_db.url.render_as_string(hide_password=False)
+    env["STAGING_DATABASE_URL"] = fresh_db.text()
     command = ["serve", "--port", "0"]
     refused = subprocess.run(
         [MIGRATE_BOT, *command], cwd=tmp_path, env=env, capture_output=True, text=True, check=False

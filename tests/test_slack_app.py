@@ -79,7 +79,7 @@ def explode(_command: grammar.Backups, _ctx: CommandContext) -> None:
 @pytest.fixture(scope="module")
 def bot(pg_server: DatabaseUrl, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     database = create_database(pg_server, "slack")
-    environ = {"APP_DATABASE_URL": database.url.render_as_string(hide_password=False)}
+    environ = {"APP_DATABASE_URL": database.text()}
     config = bot_config(tmp_path_factory.mktemp("bot"))
     workspace = Workspace(users={"U0ALICE": "alice", "U0BOB": "bob"})
 

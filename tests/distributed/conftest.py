@@ -24,7 +24,7 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def databases(pg_server: DatabaseUrl, fresh_db: DatabaseUrl) -> dict[str, str]:
     """The ``quick`` target's database URL, as its workers see it."""
-    return {"QUICK_DATABASE_URL": fresh_db.url.render_as_string(hide_password=False)}
+    return {"QUICK_DATABASE_URL": fresh_db.text()}
 
 
 @pytest.fixture

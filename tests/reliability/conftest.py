@@ -49,7 +49,7 @@ def crash_world(
     with HttpRelay(s3_server) as relay, PostgresRelay(pg_server, root / "replica") as replica:
         relay.rule = slow_parts
         targets = crash_targets(pg_server, templates, bucket=bucket.name, s3_endpoint=relay.url)
-        replica_url = replica.url("postgres").url.render_as_string(hide_password=False)
+        replica_url = replica.url("postgres").text()
         environ = {**aws_environment(), REPLICA_ENV: replica_url}
         world = World(root, pg_server, targets, environ=environ)
         with world.running():

@@ -142,7 +142,7 @@ def test_status_and_plan_from_many_senders_are_acked_in_time_while_a_run_goes_on
 ) -> None:
     total, sender_count = FULL if full_run(request) else FAST
     config = targets_file(tmp_path, revisions())
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     senders = [f"U0LOAD{i:02d}" for i in range(sender_count)]
     users = {**USERS, **{user: user.lower() for user in senders}}
     store = SqliteEventStore(tmp_path / "state.sqlite3")

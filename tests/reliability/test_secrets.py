@@ -14,6 +14,7 @@ lines of every child process seen while it ran: zero hits.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -83,8 +84,8 @@ def password_login(server: DatabaseUrl) -> Iterator[tuple[DatabaseUrl, bool]]:
             hba.write_text(checked + original)  # the first line that matches decides
             with connect(server) as conn:
                 conn.execute("SELECT pg_reload_conf()")
-        url = server.with_database(database).url.set(username=role, password=password)
-        yield DatabaseUrl(url), original is not None
+        url = server.with_database(database)
+        yield dataclasses.replace(url, username=role, password=password), original is not None
     finally:
         if original is not None:
             hba.write_text(original)
@@ -106,7 +107,7 @@ def logs_in(database: DatabaseUrl, password: str) -> bool:
 
 
 def rendered(url: DatabaseUrl) -> str:
-    return url.url.render_as_string(hide_password=False)
+    return url.text()
 
 
 def encoded_password(url: DatabaseUrl) -> str:
@@ -185,7 +186,7 @@ def test_no_secret_reaches_slack_the_audit_log_the_logs_or_the_backup(
         aws = s3.user_with_policy(f"bot-{secrets.token_hex(3)}", ["s3:*"])
         environ = {
             "APP_DATABASE_URL": rendered(database),
-            "LOCKED_DATABASE_URL": rendered(DatabaseUrl(database.url.set(password=wrong))),
+            "LOCKED_DATABASE_URL": rendered(dataclasses.replace(database, password=wrong)),
             **aws,
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_CONFIG_FILE": os.devnull,

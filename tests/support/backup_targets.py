@@ -20,7 +20,7 @@ from commands.migration.planning import plan
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir
+from commands.postgres.pg_tools import embedded_bin_dir
 from commands.targets import TargetHandle
 from tests.support.applying import run_plan
 from tests.support.databases import create_database, drop_database

@@ -21,7 +21,7 @@ HEAD = "4f1c7a9e2b87"  # the bundled project's last revision, after RISKY: drops
 
 
 def url_text(url: DatabaseUrl) -> str:
-    return url.url.render_as_string(hide_password=False)
+    return url.text()
 
 
 def handle_for(

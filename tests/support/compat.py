@@ -46,7 +46,7 @@ class CompatTarget:
 
     @property
     def url(self) -> str:
-        return self.database.url.render_as_string(hide_password=False)
+        return self.database.text()
 
     @property
     def handle(self) -> TargetHandle:

@@ -119,7 +119,7 @@ def beside_plain(
     assert all(report.plan.sql.get(rev) for rev in revisions), report.plan.unavailable
     other = create_database(server)
     try:
-        url = other.for_driver(driver).url.render_as_string(hide_password=False)
+        url = other.for_driver(driver).text()
         ini = plain_ini(target.root, url if url_in_ini else None)
         env = {name: value.replace("{url}", url) for name, value in (plain_env or {}).items()}
         plain = PlainAlembic(python, target.root, url, env, ini)

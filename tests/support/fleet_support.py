@@ -143,11 +143,7 @@ def fleet_target(
     """A targets file under ``root`` for fleet ``tenants`` (one new database per member)."""
     location = write_project(root / "project", revisions or HISTORY)
     members = {name: create_database(server, "fleet") for name in names}
-    environ = {
-        MEMBERS_ENV: json.dumps(
-            {name: db.url.render_as_string(hide_password=False) for name, db in members.items()}
-        )
-    }
+    environ = {MEMBERS_ENV: json.dumps({name: db.text() for name, db in members.items()})}
     os.environ.update(environ)
     text = textwrap.dedent(
         f"""

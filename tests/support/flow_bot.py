@@ -39,10 +39,7 @@ SECRET = "flow-signing-secret-0123456789"
 
 def target_environ(databases: dict[str, DatabaseUrl]) -> dict[str, str]:
     """``NAME_DATABASE_URL`` for each target, as the flow configs name them."""
-    return {
-        f"{name.upper()}_DATABASE_URL": db.url.render_as_string(hide_password=False)
-        for name, db in databases.items()
-    }
+    return {f"{name.upper()}_DATABASE_URL": db.text() for name, db in databases.items()}
 
 
 @dataclass

@@ -35,7 +35,7 @@ def handle_for(database: DatabaseUrl, script_location: Path, base: Path) -> Targ
         """
     )
     config = parse_config(text, source="bench.toml", base=base)
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     return open_target(config.target("bench"), {"BENCH_URL": url})
 
 

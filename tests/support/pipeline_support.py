@@ -96,7 +96,7 @@ def pipeline_target(
     location = (
         write_project(root / "project", revisions) if revisions is not None else BUNDLED_MIGRATIONS
     )
-    os.environ["APP_DATABASE_URL"] = database.url.render_as_string(hide_password=False)
+    os.environ["APP_DATABASE_URL"] = database.text()
     text = textwrap.dedent(
         f"""
         [bot]

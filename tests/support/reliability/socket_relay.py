@@ -9,6 +9,7 @@ path, and ``waiting`` counts them; ``release()`` lets them through.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -20,8 +21,8 @@ READ = 64 * 1024
 
 
 def _upstream_of(database: DatabaseUrl) -> str | tuple[str, int]:
-    host = database.url.query.get("host") or database.url.host or "localhost"
-    port = int(database.url.port or 5432)
+    host = dict(database.query).get("host") or database.host or "localhost"
+    port = int(database.port or 5432)
     if isinstance(host, tuple):
         host = host[0]
     return str(Path(host) / f".s.PGSQL.{port}") if host.startswith("/") else (host, port)
@@ -48,8 +49,10 @@ class PostgresRelay:
 
     def url(self, database: str) -> DatabaseUrl:
         """``database`` on the server, reached through the relay."""
-        relayed = self.server.url.set(host=None, port=None, database=database)
-        return DatabaseUrl(relayed.update_query_dict({"host": str(self.folder)}))
+        query = {**dict(self.server.query), "host": str(self.folder)}
+        return dataclasses.replace(
+            self.server, host=None, port=None, database=database, query=tuple(sorted(query.items()))
+        )
 
     def start(self) -> PostgresRelay:
         self._thread.start()

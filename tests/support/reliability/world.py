@@ -197,7 +197,7 @@ class World:
         self.config_path = root / "migrate-bot.toml"
         self.config_path.write_text(text)
         self.config: Config = parse_config(text, source=str(self.config_path), base=root)
-        env = {t.env_name: t.database.url.render_as_string(hide_password=False) for t in targets}
+        env = {t.env_name: t.database.text() for t in targets}
         self.bot = BotProcess(
             self.config_path,
             workdir=root,
