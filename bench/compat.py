@@ -87,14 +87,14 @@ class Step:
 
 
 def placeholders(url: DatabaseUrl, driver: str | None) -> dict[str, str]:
-    u = url.url
+    socket = dict(url.query).get("host", "")
     return {
         "url": url.for_driver(driver).text(),
-        "host": u.host or str(u.query.get("host", "")),
-        "port": str(u.port or 5432),
-        "user": u.username or "",
-        "password": u.password or "",
-        "dbname": u.database or "",
+        "host": url.host or (socket if isinstance(socket, str) else socket[0]),
+        "port": str(url.port or 5432),
+        "user": url.username or "",
+        "password": url.password or "",
+        "dbname": url.database,
     }
 
 
@@ -195,7 +195,9 @@ def status(config: Path, target: str, env: dict[str, str]) -> str:
     )
     if code:
         return "?"
-    return ",".join(json.loads(output)["current"]) or "base"
+    # sorted: the version table's rows come in no set order, and two heads read in
+    # another order are the same revisions
+    return ",".join(sorted(json.loads(output)["current"])) or "base"
 
 
 def first_error(output: str) -> str:

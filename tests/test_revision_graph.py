@@ -76,6 +76,16 @@ def test_downgrade_to_base_and_relative() -> None:
     assert BRANCHED.downgrade_path(("eeee01",), "base") == tuple(reversed(BRANCHED.order))
     assert LINEAR.downgrade_path(("r3cccc",), "-2") == ("r3cccc", "r2bbbb")
     assert LINEAR.after(("r3cccc",), Direction.DOWN, ("r3cccc", "r2bbbb")) == ("r1aaaa",)
+    assert LINEAR.downgrade_path(("r3cccc",), "-3") == ("r3cccc", "r2bbbb", "r1aaaa")  # base
+    assert BRANCHED.downgrade_path(("eeee01",), "-1") == ("eeee01",)
+
+
+@pytest.mark.parametrize("steps", ["-2", "-3"])
+def test_relative_downgrade_that_undoes_a_merge_is_ambiguous(steps: str) -> None:
+    """Alembic walks -N to the one revision N below: undoing the merge itself (the last of
+    the N, too) leaves two heads and no such revision, so Alembic says "Ambiguous walk"."""
+    with pytest.raises(RevisionError, match=f"{steps} is ambiguous: mmmm01 merges"):
+        BRANCHED.downgrade_path(("eeee01",), steps)
 
 
 @pytest.mark.parametrize(

@@ -201,24 +201,28 @@ class RevisionGraph:
         return tuple(reversed(self.sorted(doomed)))
 
     def _walk_down(self, current: Sequence[str], steps: int, applied: int) -> tuple[str, ...]:
-        """``-N`` as Alembic walks it: down the single line below the current revision;
-        past a merge point the walk is ambiguous and refused, as Alembic refuses it."""
+        """``-N`` as Alembic walks it: N steps down the single line below the current
+        revision, each to its one parent. Where one of the N revisions undone is a merge
+        point, the last one included (undoing it would leave its parents as two heads, no
+        single revision N below), the walk is ambiguous and refused, as Alembic refuses it
+        ("Ambiguous walk"); undoing the first revision ends at base."""
         if len(current) != 1:
             raise RevisionError("a relative downgrade needs a single current revision")
         if steps == 0 or steps > applied:
             raise RevisionError(f"cannot go back {steps} from {applied} applied revisions")
         walked = [current[0]]
-        while len(walked) < steps:
+        while True:
             parents = self.revisions[walked[-1]].down_revisions
-            if len(parents) != 1:
+            if len(parents) > 1:
                 raise RevisionError(
                     f"-{steps} is ambiguous: {walked[-1]} merges {', '.join(parents)}"
                     " (Alembic refuses this walk too): name the revision to go down to"
-                    if parents
-                    else f"cannot go back {steps}: {walked[-1]} is the first revision"
                 )
+            if len(walked) == steps:
+                return tuple(walked)
+            if not parents:
+                raise RevisionError(f"cannot go back {steps}: {walked[-1]} is the first revision")
             walked.append(parents[0])
-        return tuple(walked)
 
     def after(
         self, current: Sequence[str], direction: Direction, steps: Sequence[str]
