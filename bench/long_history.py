@@ -266,7 +266,7 @@ def report_cli(root: Path, project: Project, url: str) -> None:
     print(f"  migrate-bot targets     {targets:6.2f} s  (goal <= {TARGETS_GOAL_S} s)")
     print(
         f"  migrate-bot status      {status:6.2f} s  alembic current {current:.2f} s,"
-        f" + {status - current:.2f} s (goal <= + {STATUS_GOAL_S} s)"
+        f" {status - current:+.2f} s (goal <= + {STATUS_GOAL_S} s)"
     )
 
 
