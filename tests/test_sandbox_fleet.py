@@ -30,11 +30,10 @@ from tests.support.sandbox_page import (
     PEOPLE,
     REQUESTER,
     WAIT_MS,
-    last_seq,
     messages,
-    next_sent,
     send,
     switch_to,
+    tick_every_box,
 )
 
 MEMBERS_ENV = "SANDBOX_TEST_TENANT_URLS"
@@ -103,11 +102,7 @@ def test_the_demo_fleet_is_asked_approved_and_run_in_waves_from_the_page(
 
     # the requester ticks the runbook's checklist
     boxes = request.locator(".checkboxes input[type=checkbox]")
-    for index in range(boxes.count()):
-        before = last_seq(sandbox)
-        boxes.nth(index).click()
-        next_sent(sandbox, "block_actions", before)
-        expect(boxes.nth(index)).to_be_checked()
+    tick_every_box(sandbox, boxes)
 
     switch_to(page, APPROVER)
     request.locator("button[data-action-id=approve]").click()

@@ -34,6 +34,7 @@ from tests.support.sandbox_page import (
     next_sent,
     send,
     switch_to,
+    tick_every_box,
 )
 
 WATCH = format_duration(WATCH_S)
@@ -107,12 +108,7 @@ def test_a_request_refused_to_its_requester_is_approved_by_the_approver_and_runs
 
     # the requester ticks the runbook's checklist
     boxes = request.locator('[data-block-id^="checklist:"] input[type=checkbox]')
-    for index in range(boxes.count()):
-        if not boxes.nth(index).is_checked():
-            before = last_seq(sandbox)
-            boxes.nth(index).click()
-            next_sent(sandbox, "block_actions", before)
-            expect(boxes.nth(index)).to_be_checked()
+    tick_every_box(sandbox, boxes)
 
     # approving their own request is refused, in an ephemeral, and nothing runs
     refusals = len(sandbox.slack.workspace.ephemerals)

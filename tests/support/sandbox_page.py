@@ -4,6 +4,7 @@ the two people, and what a person does on the page (type, switch, read what was 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,29 @@ def next_sent(sandbox: Sandbox, kind: str, after: int) -> Sent:
 def last_seq(sandbox: Sandbox) -> int:
     sent = sandbox.bridge.sent()
     return sent[-1].seq if sent else 0
+
+
+def tick_every_box(sandbox: Sandbox, boxes: Any) -> None:
+    """Tick each box of ``boxes`` not ticked yet, each tick sent to the bot, as a person would.
+
+    The request's message is drawn again whenever the bot updates it (its pre-flight
+    evidence arrives in several updates): a click whose press and release land on two
+    drawings of the box ticks nothing and sends nothing, and the person clicks again.
+    """
+    for index in range(boxes.count()):
+        box = boxes.nth(index)
+        deadline = time.monotonic() + 60
+        while not box.is_checked():
+            assert time.monotonic() < deadline, f"box {index} of the checklist never ticked"
+            before = last_seq(sandbox)
+            box.click()
+            try:
+                wait_for(
+                    lambda after=before: [
+                        s for s in sandbox.bridge.sent(after) if s.kind == "block_actions"
+                    ],
+                    timeout=5,
+                )
+            except AssertionError:
+                continue  # the click fell between two drawings: nothing was sent
+        expect(box).to_be_checked()
