@@ -178,7 +178,9 @@ def run_backfill(
         f" {done.progress.rows:,} rows, held {len(holds)} time(s) for"
         f" {format_duration(done.progress.held_s)},"
         f" {done.progress.waiters} application write(s) seen waiting on a batch,"
-        f" pre-flight estimate {format_duration(estimate.seconds or 0)}",
+        f" pre-flight estimate {format_duration(estimate.seconds or 0)}"
+        f" and {format_bytes(estimate.wal_bytes or 0)} of WAL"
+        f" (min_wal_size {format_bytes(estimate.min_wal_size or 0)})",
         flush=True,
     )
 

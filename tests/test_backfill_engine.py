@@ -39,6 +39,12 @@ def test_preflight_counts_the_rows_to_do_and_times_a_batch(fresh_db: DatabaseUrl
     assert estimate.probe_rows == 2000
     assert estimate.seconds is not None and estimate.seconds > 0
     assert items_state(fresh_db)[1] == 500  # the probe's batch was rolled back
+    # the WAL its probe wrote, for the whole walk: a heap tuple's worth a row or more
+    assert estimate.wal_bytes is not None
+    assert 50 * (ROWS - 500) < estimate.wal_bytes < 5000 * ROWS, estimate.wal_bytes
+    with connect(fresh_db) as conn:
+        row = conn.execute("SELECT pg_size_bytes(current_setting('min_wal_size'))").fetchone()
+    assert row is not None and estimate.min_wal_size == row[0]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ Kit's limits, built from changes and runs the real ledgers recorded."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bot.views.ids import ActionId
 from bot.views.limits import problems
 from commands.backfill.ledger import BackfillLedger
 from commands.backfill.model import Estimate
+from commands.backfill.wal_advice import wal_line
 from commands.changes.card import change_card
 from commands.changes.change_file import read_change
 from commands.changes.ledger import ChangeLedger
@@ -119,3 +121,25 @@ def test_a_backfill_message_follows_its_run(tmp_path: Path) -> None:
     text, blocks = backfill_message(run, NOW)
     assert "*Interrupted* at `400`" in json.dumps(blocks) and problems(blocks) == []
     assert _buttons(blocks) == [ActionId.BACKFILL_RESUME, ActionId.BACKFILL_STOP]
+
+
+def test_a_backfill_says_its_wal_and_when_it_outgrows_min_wal_size(tmp_path: Path) -> None:
+    mb = 1024 * 1024
+    small = Estimate(1000, 800, 12.0, wal_bytes=50 * mb, min_wal_size=80 * mb)
+    assert wal_line(small) == "about 50.0 MB of WAL"
+    large = replace(small, wal_bytes=520 * mb)
+    assert wal_line(large) == (
+        "about 520 MB of WAL, more than min_wal_size (80.0 MB): unless the server has been"
+        " writing as much lately, it creates about 28 new WAL segments during the backfill,"
+        " each zero-filled while the application's commits wait; raising min_wal_size above"
+        " 520 MB before it spares them"
+    )
+    assert wal_line(Estimate(1000, 800, 12.0)) is None  # recorded before, or not measurable
+    spec = read_change(DEMO_CHANGE).phases[2].backfill
+    assert spec is not None
+    ledger = BackfillLedger(SqliteEventStore(tmp_path / "state.sqlite3"))
+    run = ledger.ask(target="demo", spec=spec, estimate=large, requester="U0ALICE")
+    _, blocks = backfill_message(ledger.load(run.id), NOW)  # the estimate read back from the log
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "800 of 1,000 rows to do, about 12.0 s; about 520 MB of WAL, more than" in shown
+    assert problems(blocks) == []

@@ -7,6 +7,7 @@ from typing import Any
 
 from commands.backfill.model import BackfillRun
 from commands.backfill.pacing import eta_seconds
+from commands.backfill.wal_advice import wal_line
 from commands.changes.model import Change
 from commands.units import format_duration
 
@@ -72,6 +73,9 @@ def backfill_text(run: BackfillRun) -> str:
         f" checkpoint {progress.checkpoint or '-'}; {progress.batches} batches,"
         f" longest {format_duration(progress.longest_batch_s)}",
     ]
+    wal = wal_line(estimate)
+    if wal and not run.state.is_final:
+        lines.append(f"  pre-flight: {wal}")
     if run.hold is not None:
         lines.append(f"  holding: {run.hold.detail}")
     if run.error:

@@ -20,6 +20,7 @@ from bot.views.ids import ActionId, BlockId
 from bot.views.people import mention, people
 from commands.backfill.model import BackfillRun, BackfillState
 from commands.backfill.pacing import eta_seconds
+from commands.backfill.wal_advice import wal_line
 from commands.requests.wording import format_time
 from commands.units import format_duration
 
@@ -98,7 +99,10 @@ def _share(run: BackfillRun) -> str | None:
 def _preflight(run: BackfillRun) -> str:
     estimate = run.estimate
     about = f", about {format_duration(estimate.seconds)}" if estimate.seconds else ""
-    return f"*Pre-flight*: {estimate.rows_to_do:,} of {estimate.table_rows:,} rows to do{about}"
+    wal = wal_line(estimate)
+    return f"*Pre-flight*: {estimate.rows_to_do:,} of {estimate.table_rows:,} rows to do{about}" + (
+        f"; {wal}" if wal else ""
+    )
 
 
 def _fields(run: BackfillRun) -> list[str]:

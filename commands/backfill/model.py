@@ -43,13 +43,31 @@ class BackfillState(StrEnum):
 
 @dataclass(frozen=True)
 class Estimate:
-    """The pre-flight's count and time: rows in the table, rows to do, seconds."""
+    """The pre-flight's count and time: rows in the table, rows to do, seconds.
+
+    ``wal_bytes``: the WAL the whole backfill will write, from its probe batch's;
+    ``min_wal_size``: the server's setting, in bytes, the WAL it keeps to recycle.
+    Both ``None`` where they could not be read (and in runs recorded before them).
+    """
 
     table_rows: int
     rows_to_do: int
     seconds: float | None
     probe_rows: int = 0
     probe_seconds: float = 0.0
+    wal_bytes: int | None = None
+    min_wal_size: int | None = None
+
+    @property
+    def wal_beyond_recycling(self) -> int | None:
+        """The WAL, in bytes, this backfill writes beyond what a quiet server keeps to
+        recycle: new segments, each zero-filled and flushed under the WAL write lock
+        while the application's commits wait. ``None`` when there is none or nothing
+        is known."""
+        if self.wal_bytes is None or self.min_wal_size is None:
+            return None
+        beyond = self.wal_bytes - self.min_wal_size
+        return beyond if beyond > 0 else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,16 +76,21 @@ class Estimate:
             "seconds": self.seconds,
             "probe_rows": self.probe_rows,
             "probe_seconds": self.probe_seconds,
+            "wal_bytes": self.wal_bytes,
+            "min_wal_size": self.min_wal_size,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Estimate:
+        wal, kept = data.get("wal_bytes"), data.get("min_wal_size")
         return cls(
             table_rows=int(data["table_rows"]),
             rows_to_do=int(data["rows_to_do"]),
             seconds=data.get("seconds"),
             probe_rows=int(data.get("probe_rows", 0)),
             probe_seconds=float(data.get("probe_seconds", 0.0)),
+            wal_bytes=None if wal is None else int(wal),
+            min_wal_size=None if kept is None else int(kept),
         )
 
 

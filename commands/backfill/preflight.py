@@ -3,14 +3,16 @@
 It checks what the file cannot (the table and key exist, a btree index starts
 with the key so each batch's range is an index scan, the ``UPDATE`` plans),
 counts the table's rows and the rows still to do in one scan, and times one
-first batch in a transaction it rolls back, so the estimate comes from this
-database, not a rule of thumb. That batch holds its rows' locks for its own
+first batch in a transaction it rolls back, with the WAL it wrote, so the
+estimate (time, and WAL against ``min_wal_size``) comes from this database,
+not a rule of thumb. That batch holds its rows' locks for its own
 duration, as any batch will.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -43,14 +45,24 @@ def check_backfill(conn: psycopg.Connection, spec: BackfillSpec) -> Estimate:
     table_rows, to_do = _counts(conn, statements)
     if to_do == 0:
         return Estimate(table_rows, 0, 0.0)
-    probe_rows, probe_s = _probe(conn, statements)
-    seconds = None
-    if probe_rows:
-        batches = table_rows / probe_rows
-        seconds = batches * (probe_s + BATCH_OVERHEAD_S)
+    probe = _probe(conn, statements)
+    seconds = wal_bytes = None
+    if probe.rows:
+        batches = table_rows / probe.rows
+        seconds = batches * (probe.seconds + BATCH_OVERHEAD_S)
         if spec.max_rows_per_second:
             seconds = max(seconds, to_do / spec.max_rows_per_second)
-    return Estimate(table_rows, to_do, seconds, probe_rows, round(probe_s, 4))
+        if probe.wal_bytes is not None:
+            wal_bytes = round(batches * probe.wal_bytes)
+    return Estimate(
+        table_rows,
+        to_do,
+        seconds,
+        probe.rows,
+        round(probe.seconds, 4),
+        wal_bytes=wal_bytes,
+        min_wal_size=_min_wal_size(conn) if wal_bytes is not None else None,
+    )
 
 
 def key_type(conn: psycopg.Connection, spec: BackfillSpec) -> str:
@@ -84,11 +96,23 @@ def _counts(conn: psycopg.Connection, statements: BackfillStatements) -> tuple[i
     return int(row[0]), int(row[1])
 
 
-def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> tuple[int, float]:
-    """(keys walked, seconds) of one first batch, rolled back; (0, 0) if it could not run."""
+@dataclass(frozen=True)
+class _Probe:
+    """One first batch, rolled back: keys walked, seconds, the WAL its UPDATE wrote."""
+
+    rows: int = 0
+    seconds: float = 0.0
+    wal_bytes: int | None = None
+
+
+def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> _Probe:
+    """One first batch, timed and rolled back; an empty ``_Probe`` if it could not run.
+
+    Its WAL is the distance the server's WAL insert position moved during its
+    ``UPDATE`` (other sessions' writes in that moment count too: an estimate).
+    """
     spec = statements.spec
     params = {"after": None, "size": spec.batch_size}
-    walked, seconds = 0, 0.0
     try:
         with conn.transaction():
             conn.execute(
@@ -99,12 +123,39 @@ def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> tuple[in
             started = time.monotonic()
             row = conn.execute(statements.range_end(None), params).fetchone()
             upto, walked = (row[0], int(row[1])) if row else (None, 0)
+            before = _wal_insert_lsn(conn)
             conn.execute(statements.update(None, upto), {**params, "upto": upto})
             seconds = time.monotonic() - started
+            after = _wal_insert_lsn(conn)
+            wal = _wal_distance(conn, before, after)
+            probe = _Probe(walked, seconds, wal)
             raise psycopg.Rollback()  # a probe: the transaction context rolls it back
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
-        return 0, 0.0
-    return walked, seconds
+        return _Probe()
+    return probe
+
+
+def _wal_insert_lsn(conn: psycopg.Connection) -> str | None:
+    """The server's WAL insert position; ``None`` on a server that cannot say (a standby)."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the probe's transaction
+            row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _wal_distance(conn: psycopg.Connection, before: str | None, after: str | None) -> int | None:
+    if before is None or after is None:
+        return None
+    row = conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (after, before)).fetchone()
+    return int(row[0]) if row else None
+
+
+def _min_wal_size(conn: psycopg.Connection) -> int | None:
+    """``min_wal_size`` in bytes: the WAL a quiet server keeps to recycle."""
+    row = conn.execute("SELECT pg_size_bytes(current_setting('min_wal_size'))").fetchone()
+    return int(row[0]) if row else None
 
 
 def _first_line(exc: BaseException) -> str:
