@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.sqlite_store import SqliteEventStore
+from bot.cli.change_render import backfill_text
 from bot.views.backfill import backfill_message
 from bot.views.change_card import change_message
 from bot.views.ids import ActionId
@@ -143,3 +144,5 @@ def test_a_backfill_says_its_wal_and_when_it_outgrows_min_wal_size(tmp_path: Pat
     shown = json.dumps(blocks, ensure_ascii=False)
     assert "800 of 1,000 rows to do, about 12.0 s; about 520 MB of WAL, more than" in shown
     assert problems(blocks) == []
+    said = backfill_text(ledger.load(run.id))  # `migrate-bot backfill ask` says it too
+    assert "\n  pre-flight: about 520 MB of WAL, more than min_wal_size (80.0 MB)" in said
