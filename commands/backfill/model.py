@@ -58,17 +58,6 @@ class Estimate:
     wal_bytes: int | None = None
     min_wal_size: int | None = None
 
-    @property
-    def wal_beyond_recycling(self) -> int | None:
-        """The WAL, in bytes, this backfill writes beyond what a quiet server keeps to
-        recycle: new segments, each zero-filled and flushed under the WAL write lock
-        while the application's commits wait. ``None`` when there is none or nothing
-        is known."""
-        if self.wal_bytes is None or self.min_wal_size is None:
-            return None
-        beyond = self.wal_bytes - self.min_wal_size
-        return beyond if beyond > 0 else None
-
     def to_json(self) -> dict[str, Any]:
         return {
             "table_rows": self.table_rows,

@@ -108,8 +108,8 @@ class _Probe:
 def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> _Probe:
     """One first batch, timed and rolled back; an empty ``_Probe`` if it could not run.
 
-    Its WAL is the distance the server's WAL insert position moved during its
-    ``UPDATE`` (other sessions' writes in that moment count too: an estimate).
+    Its WAL is how far the server's WAL insert position moved across the batch (other
+    sessions' writes in that moment count too: an estimate).
     """
     spec = statements.spec
     params = {"after": None, "size": spec.batch_size}
@@ -120,36 +120,21 @@ def _probe(conn: psycopg.Connection, statements: BackfillStatements) -> _Probe:
                 " set_config('statement_timeout', %s, true)",
                 (postgres_interval(spec.lock_timeout), postgres_interval(spec.max_batch_time)),
             )
+            row = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+            wal_from = row[0] if row else None
             started = time.monotonic()
             row = conn.execute(statements.range_end(None), params).fetchone()
             upto, walked = (row[0], int(row[1])) if row else (None, 0)
-            before = _wal_insert_lsn(conn)
             conn.execute(statements.update(None, upto), {**params, "upto": upto})
             seconds = time.monotonic() - started
-            after = _wal_insert_lsn(conn)
-            wal = _wal_distance(conn, before, after)
-            probe = _Probe(walked, seconds, wal)
+            row = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", (wal_from,)
+            ).fetchone()
+            probe = _Probe(walked, seconds, int(row[0]) if row and row[0] is not None else None)
             raise psycopg.Rollback()  # a probe: the transaction context rolls it back
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
         return _Probe()
     return probe
-
-
-def _wal_insert_lsn(conn: psycopg.Connection) -> str | None:
-    """The server's WAL insert position; ``None`` on a server that cannot say (a standby)."""
-    try:
-        with conn.transaction():  # a savepoint: a refusal leaves the probe's transaction
-            row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
-    except psycopg.Error:
-        return None
-    return str(row[0]) if row else None
-
-
-def _wal_distance(conn: psycopg.Connection, before: str | None, after: str | None) -> int | None:
-    if before is None or after is None:
-        return None
-    row = conn.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", (after, before)).fetchone()
-    return int(row[0]) if row else None
 
 
 def _min_wal_size(conn: psycopg.Connection) -> int | None:

@@ -16,17 +16,17 @@ SEGMENT_BYTES = 16 * 1024 * 1024  # PostgreSQL's default wal_segment_size
 
 def wal_line(estimate: Estimate) -> str | None:
     """'about 520 MB of WAL' and, where it exceeds ``min_wal_size``, what to do first."""
-    if estimate.wal_bytes is None:
+    wal, kept = estimate.wal_bytes, estimate.min_wal_size
+    if wal is None:
         return None
-    line = f"about {format_bytes(estimate.wal_bytes)} of WAL"
-    beyond = estimate.wal_beyond_recycling
-    if beyond is None or estimate.min_wal_size is None:
+    line = f"about {format_bytes(wal)} of WAL"
+    if kept is None or wal <= kept:
         return line
-    segments = -(-beyond // SEGMENT_BYTES)
+    segments = -(-(wal - kept) // SEGMENT_BYTES)  # rounded up
     return (
-        f"{line}, more than min_wal_size ({format_bytes(estimate.min_wal_size)}): unless the"
+        f"{line}, more than min_wal_size ({format_bytes(kept)}): unless the"
         f" server has been writing as much lately, it creates about {segments:,} new WAL"
         " segments during the backfill, each zero-filled while the application's commits"
-        f" wait; raising min_wal_size above {format_bytes(estimate.wal_bytes)} before it"
+        f" wait; raising min_wal_size above {format_bytes(wal)} before it"
         " spares them"
     )
