@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,23 +46,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.local_slack.server import LocalSlackServer  # noqa: E402
-from bot.local_slack.workspace import Workspace  # noqa: E402
+from bench.ack_processes import (  # noqa: E402
+    APP_TOKEN,
+    APPROVER,
+    CHANNEL,
+    SECRET,
+    USER,
+    drain,
+    drain_queue,
+    health,
+    serve_bare,
+    serve_bare_socket,
+    serve_http,
+    serve_slack,
+    slack_env,
+    start,
+)
 from bot.views.ids import ActionId  # noqa: E402
 from commands.postgres.embedded import start_embedded_server  # noqa: E402
-from commands.state.schema import SEARCH_PATH  # noqa: E402
 from tests.support.alembic_projects import Rev, write_project  # noqa: E402
 from tests.support.databases import create_database, drop_database  # noqa: E402
+from tests.support.s3_server import free_port  # noqa: E402
 from tests.support.slack_requests import SlackSender, remote_ids  # noqa: E402
 from tests.support.socket_mode import SocketModeEndpoint, envelope_of  # noqa: E402
 
-TOKEN = "xoxb-bench-0000-token"
-APP_TOKEN = "xapp-bench-0000-token"
 STATE_URL_ENV = "BENCH_STATE_URL"
 SLOW_RUN_S = 600  # the run in progress while acks are timed
-SECRET = "bench-signing-secret"
-USER, CHANNEL = "U0BENCH", "C0BENCH"
-APPROVER = "U0DEMOAPPR"  # the demo target's approver
 
 
 def bench_config(folder: Path, *, shared: bool) -> Path:
@@ -104,137 +110,6 @@ def bench_config(folder: Path, *, shared: bool) -> Path:
         )
     )
     return path
-
-
-def serve_bare(port: int) -> None:
-    """The baseline: Bolt, same adapter and server, listeners that only ack."""
-    import uvicorn
-    from slack_bolt import App
-
-    from bot.adapters.http_mode import http_app
-    from bot.slack_api.replies import web_client
-
-    app = App(
-        token=TOKEN,
-        signing_secret=SECRET,
-        client=web_client(TOKEN, os.environ["SLACK_API_URL"]),
-        process_before_response=True,
-    )
-    app.command("/migrate")(lambda ack: ack())
-    app.action(re.compile(".*"))(lambda ack: ack())
-    asgi = http_app(
-        app, signing_secret=SECRET, health=lambda: {"status": "ok", "worker": {"pending": 0}}
-    )
-    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def serve_bare_socket() -> None:
-    """The Socket Mode baseline: Bolt and its Socket Mode handler, listeners that only ack."""
-    from slack_bolt import App
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack_api.replies import web_client
-
-    client = web_client(TOKEN, os.environ["SLACK_API_URL"])
-    app = App(token=TOKEN, client=client, process_before_response=True)
-    app.command("/migrate")(lambda ack: ack())
-    app.action(re.compile(".*"))(lambda ack: ack())
-    SocketModeHandler(app, APP_TOKEN, web_client=client).start()
-
-
-def serve_slack(port: int, socket_url: str) -> None:
-    """The local Slack server in a process of its own, so senders' timings stay clean;
-    ``apps.connections.open`` gives Socket Mode apps ``socket_url``."""
-    users = {USER: "bench", APPROVER: "approver"}
-    server = LocalSlackServer(
-        Workspace(users=users),
-        bot_token=TOKEN,
-        port=port,
-        app_token=APP_TOKEN,
-        socket_url=socket_url,
-    )
-    with server:
-        signal.sigwait([signal.SIGTERM, signal.SIGINT])
-
-
-def slack_env(slack_url: str) -> dict[str, str]:
-    """The environment of a bot in HTTP mode whose Slack is the local server at ``slack_url``."""
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": f"{slack_url}/api/",
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    return env
-
-
-def serve_http(port: int) -> list[str]:
-    """``migrate-bot serve`` in HTTP mode on ``port`` of the loopback."""
-    migrate_bot = str(Path(sys.executable).with_name("migrate-bot"))
-    return [migrate_bot, "serve", "--mode", "http", "--host", "127.0.0.1", "--port", str(port)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def health(url: str) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-            return json.load(answer)
-    except OSError:
-        return None
-
-
-def start(
-    argv: list[str], env: dict[str, str], url: str, ready: str = "/health"
-) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(argv, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not answers(f"{url}{ready}"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{argv} did not start")
-        time.sleep(0.1)
-    return process
-
-
-def drain(url: str, timeout: float = 900) -> float:
-    """Wait until the bot's work pool is idle (embedded); seconds waited."""
-    started = time.monotonic()
-    while (health(url) or {}).get("worker", {}).get("pending", 1):
-        if time.monotonic() - started > timeout:
-            raise SystemExit("the bot's work pool did not drain")
-        time.sleep(0.2)
-    return time.monotonic() - started
-
-
-def drain_queue(state_url: str, timeout: float = 900) -> float:
-    """Wait until no Slack request waits in the shared job queue or is being replayed."""
-    import psycopg
-
-    started = time.monotonic()
-    with psycopg.connect(state_url, options=SEARCH_PATH, autocommit=True) as conn:
-        while True:
-            row = conn.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
-                " AND task_name = 'migrate_bot:interaction'"
-            ).fetchone()
-            if not (row and row[0]):
-                return time.monotonic() - started
-            if time.monotonic() - started > timeout:
-                raise SystemExit("the workers did not drain the queue")
-            time.sleep(0.2)
 
 
 @dataclass(frozen=True)

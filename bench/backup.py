@@ -54,18 +54,20 @@ import psutil
 
 from audit.sqlite_store import SqliteEventStore
 from audit.store import EventStore
+from bench.backup_data import (
+    DATA_SETS,
+    ENTROPY_ROWS,
+    build_database,
+    handle_for,
+    target_toml,
+)
 from commands.backup.records import BackupRecord
 from commands.backup.restore import restore_backup
 from commands.backup.take import take_backup
-from commands.config.targets_file import BUNDLED_MIGRATIONS, parse_config
-from commands.demo.data import fill_demo_data
-from commands.migration.planning import plan
-from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 from commands.postgres.pg_tools import embedded_bin_dir
 from commands.targets import TargetHandle
-from tests.support.applying import run_plan
 from tests.support.s3_server import FAKE_CREDENTIALS, moto_server
 
 MB = 1_000_000
@@ -77,79 +79,6 @@ RESTORE_OPTIONS = [
     "--single-transaction",
     "--exit-on-error",
 ]
-
-
-def target_toml(database_env: str, backup: str, name: str = "bench", **keys: str) -> str:
-    lines = [
-        f"[targets.{name}]",
-        f'database_url_env = "{database_env}"',
-        f'script_location = "{BUNDLED_MIGRATIONS.as_posix()}"',
-        'approvers = ["U0BENCH"]',
-        f'backup = "{backup}"',
-        "backup_keep = 100",  # the restores use the first ones
-        *(f"{key} = {value}" for key, value in keys.items()),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def handle_for(database: DatabaseUrl, backup: str, **keys: str) -> TargetHandle:
-    config = parse_config(
-        target_toml("BENCH_DATABASE_URL", backup, **keys), source="<bench>", base=Path.cwd()
-    )
-    return TargetHandle(config=config.target("bench"), database=database)
-
-
-ENTROPY_ROWS = 1_500_000
-ENTROPY_TABLE = """
-CREATE TABLE IF NOT EXISTS payload (id bigint, a text, body text, ts timestamptz);
-INSERT INTO payload
-SELECT g, md5(g::text), repeat(md5((g * 7)::text), 4), now()
-FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g;
-CREATE INDEX IF NOT EXISTS payload_id_idx ON payload (id);
-"""
-
-
-def fill_demo(database: DatabaseUrl, rows: int) -> None:
-    """``rows`` more segments of ``demo-data`` (text that compresses well)."""
-    fill_demo_data(
-        database,
-        rows=rows,
-        on_progress=lambda done, total: print(f"  demo-data: {done:,}/{total:,}", file=sys.stderr),
-    )
-
-
-def fill_entropy(database: DatabaseUrl, _rows: int) -> None:
-    """Issue 28's table, 1,500,000 more rows of it: md5 hex compresses to about a fifth."""
-    with connect(database) as conn:
-        row = conn.execute("SELECT to_regclass('payload') IS NOT NULL").fetchone()
-        first = 1
-        if row is not None and row[0]:
-            found = conn.execute("SELECT coalesce(max(id), 0) FROM payload").fetchone()
-            first = int(found[0]) + 1 if found else 1
-        for statement in ENTROPY_TABLE.split(";\n"):
-            if statement.strip():
-                conn.execute(statement, {"first": first, "last": first + ENTROPY_ROWS - 1})
-        conn.commit()
-
-
-DATA_SETS: dict[str, Callable[[DatabaseUrl, int], None]] = {
-    "demo": fill_demo,
-    "entropy": fill_entropy,
-}
-
-
-def build_database(handle: TargetHandle, data: str, rows: int) -> int:
-    """Upgrade to head (once) and add the data set's rows; the database's size in bytes."""
-    for _ in run_plan(handle, plan(handle, with_sql=False)):
-        pass
-    started = time.monotonic()
-    DATA_SETS[data](handle.database, rows)
-    print(f"  filled in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    with connect(handle.database) as conn:
-        conn.execute("VACUUM ANALYZE")
-        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def timed(command: list[str], database: DatabaseUrl) -> float:
@@ -305,8 +234,10 @@ class Figures:
 
 
 def goal_line(figure: str, value: float, goal: float, unit: str = "") -> str:
+    """One figure against its goal; three decimals where two would hide which side it is."""
     met = "met" if value <= goal else "MISSED"
-    return f"{figure:<58} {value:>8.2f}{unit:<3}  <= {goal:g}{unit:<3}  {met}"
+    shown = f"{value:.2f}" if (round(value, 2) <= goal) == (value <= goal) else f"{value:.3f}"
+    return f"{figure:<58} {shown:>8}{unit:<3}  <= {goal:g}{unit:<3}  {met}"
 
 
 def describe_data(f: Figures) -> str:
