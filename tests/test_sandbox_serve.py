@@ -41,12 +41,26 @@ class Served:
         self.process = process
         self.lines: queue.Queue[str] = queue.Queue()
         self.printed: list[str] = []
+        self.logged: list[str] = []  # its stderr's lines, when it has a pipe of its own
         threading.Thread(target=self._read, daemon=True).start()
+        if process.stderr is not None:  # read as it comes: a full pipe would stop the bot
+            self._reading_stderr = threading.Thread(target=self._read_stderr, daemon=True)
+            self._reading_stderr.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line.rstrip("\n"))
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.logged.append(line.rstrip("\n"))
+
+    def stderr_lines(self) -> list[str]:
+        """Everything it wrote to stderr, once it has exited."""
+        self._reading_stderr.join(30)
+        return self.logged
 
     def wait_for_line(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
         deadline = time.monotonic() + timeout
@@ -194,8 +208,7 @@ def test_serve_logs_json_without_noise_and_serves_metrics_on_their_port(tmp_path
         assert "migrate_bot_approvals_waiting" in metrics
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    assert process.stderr is not None
-    logged = [json.loads(line) for line in process.stderr.read().splitlines()]
+    logged = [json.loads(line) for line in served.stderr_lines()]
     assert any("refused a request" in line["event"] for line in logged), logged
     for line in logged:
         assert set(line) >= {"time", "level", "logger", "request_id", "target", "event"}
