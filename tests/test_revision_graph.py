@@ -92,6 +92,8 @@ def test_relative_downgrade_that_undoes_a_merge_is_ambiguous(steps: str) -> None
     ("current", "target", "message"),
     [
         (("r3cccc",), "-9", "cannot go back 9"),
+        ((), "-5", r"-5 has nothing to undo: no revision is applied to this database \(base\)"),
+        (("r1aaaa", "r3cccc"), "-1", r"-1 needs one current revision .* at 2 \(r1aaaa, r3cccc\)"),
         (("r1aaaa",), "r3cccc", "not applied"),
         (("r3cccc",), "zzzz", "no revision 'zzzz'"),
         (("gone00",), "base", "does not have"),

@@ -206,8 +206,15 @@ class RevisionGraph:
         point, the last one included (undoing it would leave its parents as two heads, no
         single revision N below), the walk is ambiguous and refused, as Alembic refuses it
         ("Ambiguous walk"); undoing the first revision ends at base."""
+        if not current:
+            raise RevisionError(
+                f"-{steps} has nothing to undo: no revision is applied to this database (base)"
+            )
         if len(current) != 1:
-            raise RevisionError("a relative downgrade needs a single current revision")
+            raise RevisionError(
+                f"-{steps} needs one current revision and this database is at {len(current)}"
+                f" ({', '.join(current)}): name the revision to go down to"
+            )
         if steps == 0 or steps > applied:
             raise RevisionError(f"cannot go back {steps} from {applied} applied revisions")
         walked = [current[0]]
