@@ -66,6 +66,7 @@ BOT_STEPS = (
     ("downgrade", ("base", "--yes")),
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
+ALEMBIC_COMMAND = "alembic/command.py"  # Alembic's own upgrade()/downgrade(), not a revision
 BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
 # a Flask app whose factory migrates the database itself fails while it is created
 BOT_FACTORY_FAILED_IN = re.compile(
@@ -247,7 +248,7 @@ def plain_command(setup: Setup, values: dict[str, str], verb: str, where: str) -
 def plain_step(setup: Setup, values: dict[str, str], config: Path, verb: str, where: str) -> Step:
     env = {**setup.env(values), "DATABASE_URL": values["url"]}
     code, seconds, output = run(plain_command(setup, values, verb, where), setup.workdir, env)
-    found = REVISION_FILE.findall(output) if code else []
+    found = [f for f in REVISION_FILE.findall(output) if f != ALEMBIC_COMMAND] if code else []
     return Step(
         f"{verb} {where}",
         code,
