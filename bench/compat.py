@@ -67,6 +67,10 @@ BOT_STEPS = (
 )
 REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
 ALEMBIC_COMMAND = "alembic/command.py"  # Alembic's own upgrade()/downgrade(), not a revision
+# failing before any revision: a frame of env.py (plain), env.py named in the error (the bot)
+PLAIN_IN_ENV_PY = re.compile(r"env\.py\", line \d+, in ")
+BOT_IN_ENV_PY = re.compile(r"env\.py \([^)]*env\.py:\d+\)")
+ENV_PY = "env.py"
 BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
 # a Flask app whose factory migrates the database itself fails while it is created
 BOT_FACTORY_FAILED_IN = re.compile(
@@ -249,6 +253,8 @@ def plain_step(setup: Setup, values: dict[str, str], config: Path, verb: str, wh
     env = {**setup.env(values), "DATABASE_URL": values["url"]}
     code, seconds, output = run(plain_command(setup, values, verb, where), setup.workdir, env)
     found = [f for f in REVISION_FILE.findall(output) if f != ALEMBIC_COMMAND] if code else []
+    if code and not found and PLAIN_IN_ENV_PY.search(output):
+        found = [ENV_PY]
     return Step(
         f"{verb} {where}",
         code,
@@ -263,6 +269,8 @@ def bot_step(config: Path, values: dict[str, str], verb: str, extra: tuple[str, 
     env = {**os.environ, "MIGRATE_BOT_CONFIG": str(config), "COMPAT_APP_URL": values["url"]}
     code, seconds, output = run([str(BOT), verb, "app", *extra], config.parent, env)
     found = (BOT_FAILED_IN.findall(output) or BOT_FACTORY_FAILED_IN.findall(output)) if code else []
+    if code and not found and BOT_IN_ENV_PY.search(output):
+        found = [ENV_PY]
     return Step(
         " ".join([verb, *[e for e in extra if e != "--yes"]]),
         code,
@@ -281,7 +289,10 @@ def align_plain(
     with plain Alembic itself, so the next step starts from the same place on both sides
     (else every later step compares two different databases)."""
     rolled_back_whole = bool(
-        plain.code and bot.code and plain.failed_in and plain.failed_in == bot.failed_in
+        plain.code
+        and bot.code
+        and plain.failed_in not in ("", ENV_PY)
+        and plain.failed_in == bot.failed_in
     )
     if not rolled_back_whole or plain.revisions == bot.revisions or "," in bot.revisions:
         return None
@@ -310,8 +321,10 @@ def compare(
 
 
 def verdict(plain: Step | None, bot: Step) -> str:
-    """How the bot's step compares with plain Alembic's."""
+    """How the bot's step compares with plain Alembic's (the bot's own steps: on its own)."""
     if plain is None:
+        if bot.code and bot.failed_in == ENV_PY:
+            return "fails in env.py, before any revision (compare plain's steps below)"
         return "ok" if bot.code == 0 else "BOT FAILS"
     if plain.code == 0 or bot.code == 0:
         outcomes = {
@@ -320,12 +333,19 @@ def verdict(plain: Step | None, bot: Step) -> str:
             (False, True): "bot succeeds where plain fails",
         }
         return outcomes[(plain.code == 0, bot.code == 0)]
+    return both_failed(plain, bot)
+
+
+def both_failed(plain: Step, bot: Step) -> str:
+    """Where two failing steps failed, and whether they ended in the same place."""
+    same_end = plain.revisions == bot.revisions
+    if plain.failed_in == bot.failed_in == ENV_PY and same_end:
+        return "both fail in env.py, before any revision"
     if plain.failed_in and plain.failed_in == bot.failed_in:
-        same_end = plain.revisions == bot.revisions
         return "both fail in the same revision" + (
             "" if same_end else " (plain rolled back whole; the bot stops there)"
         )
-    if not plain.failed_in and not bot.failed_in and plain.revisions == bot.revisions:
+    if not plain.failed_in and not bot.failed_in and same_end:
         return "both refuse, nothing changed"
     return "both fail (see errors)"
 
