@@ -7,9 +7,11 @@ from pathlib import Path
 
 from commands.checks import Verdict, run_preflight, snapshot_catalog, verify_after_run
 from commands.migration.planning import plan
+from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from tests.support.alembic_projects import Rev, write_project
+from tests.support.applying import run_plan
 from tests.support.checks_support import copy_database, handle_for, upgrade
 from tests.support.databases import drop_database
 
@@ -81,3 +83,42 @@ def test_verification_warns_when_the_models_differ_from_the_database(
     assert models.verdict is Verdict.WARN and not report.blocks
     assert models.summary.startswith("the application's models differ from the database: 1")
     assert models.details == ("column `jobs.priority` is in the models but not in the database",)
+
+
+def test_verification_compares_the_models_only_at_head(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """The models describe head: below it (an upgrade that stops short, a downgrade) they
+    differ by design, so they are not compared there, as `alembic check` refuses to."""
+    project = write_project(
+        tmp_path / "app",
+        [
+            Rev(id="jobs", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY, title text)",)),
+            Rev(
+                id="priority",
+                down=("jobs",),
+                up_sql=("ALTER TABLE jobs ADD COLUMN priority int",),
+                down_sql=("ALTER TABLE jobs DROP COLUMN priority",),
+            ),
+        ],
+    )
+    (project / "env.py").write_text(MODELS_ENV)
+    handle = handle_for(fresh_db, tmp_path, script_location=project)
+
+    def models_after(direction: Direction, to: str) -> tuple[Verdict, str]:
+        planned = plan(handle, direction=direction, to=to, with_sql=False)
+        before = snapshot_catalog(handle.database)
+        for _ in run_plan(handle, planned):
+            pass
+        found = verify_after_run(handle, planned, before).result("models")
+        return found.verdict, found.summary
+
+    below = "the database is below the project's head, where the models differ by design"
+    verdict, summary = models_after(Direction.UP, "jobs")  # short of head
+    assert verdict is Verdict.SKIP and summary.startswith(below)
+    assert models_after(Direction.UP, "head") == (
+        Verdict.PASS,
+        "the application's models match the database",
+    )
+    verdict, summary = models_after(Direction.DOWN, "jobs")  # the column is gone again
+    assert verdict is Verdict.SKIP and summary.startswith(below)

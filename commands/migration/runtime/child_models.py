@@ -20,14 +20,24 @@ from alembic.script import ScriptDirectory
 
 
 def compare_models(config: Config, scripts: ScriptDirectory) -> dict[str, Any]:
-    """``{"metadata": bool, "differences": [one line each]}``."""
-    found: dict[str, Any] = {"metadata": False, "differences": []}
+    """``{"metadata": bool, "at_head": bool, "differences": [one line each]}``.
 
-    def compare(heads: Any, context: Any) -> list[Any]:
+    Only a database at the project's heads is compared, as ``alembic check`` compares
+    only then: the models describe head, so below it (after a downgrade, or an
+    upgrade that stopped short) they differ by design.
+    """
+    found: dict[str, Any] = {"metadata": False, "at_head": True, "differences": []}
+
+    def compare(current: Any, context: Any) -> list[Any]:
         metadata = context.opts.get("target_metadata")
         if metadata is not None and not found["metadata"]:
             found["metadata"] = True
-            found["differences"] = [describe(diff) for diff in compare_metadata(context, metadata)]
+            at_head = set(scripts.get_revisions(current)) == set(scripts.get_revisions("heads"))
+            found["at_head"] = at_head
+            if at_head:
+                found["differences"] = [
+                    describe(diff) for diff in compare_metadata(context, metadata)
+                ]
         return []
 
     with EnvironmentContext(config, scripts, fn=compare, dont_mutate=True):

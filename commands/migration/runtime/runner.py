@@ -83,6 +83,7 @@ class ModelsComparison:
 
     has_metadata: bool
     differences: tuple[str, ...] = ()
+    at_head: bool = True  # compared only there (below head the models differ by design)
 
 
 class AlembicSession:
@@ -175,7 +176,9 @@ class AlembicSession:
         """Alembic's autogenerate comparison of env.py's ``target_metadata`` with the
         database (``alembic check``), in the project's own process."""
         result = self.request("models")
-        return ModelsComparison(bool(result["metadata"]), tuple(result["differences"]))
+        return ModelsComparison(
+            bool(result["metadata"]), tuple(result["differences"]), bool(result["at_head"])
+        )
 
     def stamp(self, revisions: Sequence[str]) -> None:
         """Set the version table to ``revisions`` without running anything."""
