@@ -20,6 +20,7 @@ from commands.config.checks import GATE_CHECKS, OPTIONAL_CHECKS
 from commands.config.targets_file import CONFIG_ENV
 from commands.demo.data import fill_demo_data
 from commands.errors import ExitCode
+from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import EventKind
@@ -176,10 +177,20 @@ def test_review_flags_a_pass_downgrade_and_a_missing_docstring(
     assert review.verdict is Verdict.WARN
     assert review.data["downgrade"] == {"a1": "real", "b2": "empty"}
     text = "\n".join(review.details)
-    assert "b2: downgrade() does nothing (just `pass`)" in text
+    assert "b2: downgrade() does nothing (just `pass`): the only way back is a restore" in text
     assert "a1: no docstring" in text
     assert "a1: #1 CREATE TABLE t without IF NOT EXISTS" in text
     assert "b2: #1" not in text  # IF NOT EXISTS is there
+    # going down, the same `pass` says what undoing b2 does, not how to undo the run
+    upgrade(handle_for(fresh_db, tmp_path, script_location=project))
+    down = run_preflight(
+        handle_for(fresh_db, tmp_path, script_location=project),
+        direction=Direction.DOWN,
+        to="a1",
+    )
+    text = "\n".join(down.result("review").details)
+    assert "b2: downgrade() does nothing (just `pass`): undoing it leaves its changes" in text
+    assert "only way back" not in text
 
 
 def test_a_held_lock_on_a_touched_table_shows_its_holder(

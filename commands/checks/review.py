@@ -20,18 +20,34 @@ from commands.checks.framework import CheckResult, Level, levels_verdict
 from commands.checks.sql_names import relname
 from commands.checks.sql_statements import Statement
 from commands.migration.script.revision_file import Body, FileReview, review_file
+from commands.migration.script.revision_graph import Direction
+
+# what a downgrade() that is missing, only raises or does nothing means, by the run's way:
+# going up, that the run cannot be undone by Alembic; going down, what undoing it does
+_DOWNGRADE_ITEMS = {
+    Direction.UP: {
+        Body.MISSING: "no downgrade(): the only way back is a restore",
+        Body.RAISES: "downgrade() only raises: the only way back is a restore",
+        Body.EMPTY: "downgrade() does nothing (just `pass`): the only way back is a restore",
+    },
+    Direction.DOWN: {
+        Body.MISSING: "no downgrade(): undoing it fails here (a restore is the way back)",
+        Body.RAISES: "downgrade() only raises: undoing it fails here (a restore is the way back)",
+        Body.EMPTY: "downgrade() does nothing (just `pass`): undoing it leaves its changes"
+        " in the database",
+    },
+}
 
 
-def file_items(review: FileReview) -> Iterator[tuple[Level, str]]:
-    """The checklist items a file misses."""
+def file_items(review: FileReview, direction: Direction) -> Iterator[tuple[Level, str]]:
+    """The checklist items a file misses, in words for a run going ``direction``."""
     if not review.docstring:
         yield Level.WARN, "no docstring saying what the migration is for"
-    if review.downgrade is Body.MISSING:
-        yield Level.WARN, "no downgrade(): the only way back is a restore"
-    elif review.downgrade is Body.RAISES:
-        yield Level.WARN, "downgrade() only raises: the only way back is a restore"
-    elif review.downgrade is Body.EMPTY and review.upgrade is not Body.EMPTY:
-        yield Level.WARN, "downgrade() does nothing (just `pass`): the only way back is a restore"
+    if review.downgrade is Body.EMPTY and review.upgrade is Body.EMPTY:
+        return  # nothing to undo
+    item = _DOWNGRADE_ITEMS[direction].get(review.downgrade)
+    if item is not None:
+        yield Level.WARN, item
 
 
 def idempotency_items(statements: list[Statement]) -> Iterator[tuple[Level, str]]:
@@ -66,10 +82,11 @@ def _not_idempotent(node: Any) -> Iterator[str]:
 def check_review(context: PreflightContext) -> CheckResult:
     items: list[tuple[str, Level, str]] = []
     files = {}
+    direction = context.plan.direction
     for revision in context.plan.revisions:
         review = review_file(revision.path)
         files[revision.id] = review
-        items += [(revision.id, level, text) for level, text in file_items(review)]
+        items += [(revision.id, lv, text) for lv, text in file_items(review, direction)]
         statements = context.statements.get(revision.id, [])
         items += [(revision.id, level, text) for level, text in idempotency_items(statements)]
     total = len(context.plan.revisions)
