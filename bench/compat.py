@@ -69,6 +69,8 @@ REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|do
 ALEMBIC_COMMAND = "alembic/command.py"  # Alembic's own upgrade()/downgrade(), not a revision
 # failing before any revision: a frame of env.py (plain), env.py named in the error (the bot)
 PLAIN_IN_ENV_PY = re.compile(r"env\.py\", line \d+, in ")
+# Alembic's own refusals (an ambiguous walk, an unknown revision) also pass through env.py
+ALEMBIC_REFUSAL = re.compile(r"^(?:alembic\.util\.exc\.)?CommandError: |^FAILED: ", re.M)
 BOT_IN_ENV_PY = re.compile(r"env\.py \([^)]*env\.py:\d+\)")
 ENV_PY = "env.py"
 BOT_FAILED_IN = re.compile(r"\w+ \(([\w.-]+/[\w.-]+\.py)(?::\d+)?\) failed")
@@ -220,8 +222,11 @@ def plain_alembic(python: str) -> list[str]:
 
 
 # plain Alembic's own commands on the ini, with sqlalchemy.url set to $DATABASE_URL
+# (``-c`` puts the working folder first on sys.path, where the alembic command has its own
+# folder: a project folder holding one named ``alembic`` would shadow Alembic itself)
 SETS_URL = (
     "import os, sys\n"
+    "if sys.path and sys.path[0] in ('', os.getcwd()): del sys.path[0]\n"
     "from alembic import command\n"
     "from alembic.config import Config\n"
     "config = Config(sys.argv[1], ini_section=sys.argv[2])\n"
@@ -253,7 +258,7 @@ def plain_step(setup: Setup, values: dict[str, str], config: Path, verb: str, wh
     env = {**setup.env(values), "DATABASE_URL": values["url"]}
     code, seconds, output = run(plain_command(setup, values, verb, where), setup.workdir, env)
     found = [f for f in REVISION_FILE.findall(output) if f != ALEMBIC_COMMAND] if code else []
-    if code and not found and PLAIN_IN_ENV_PY.search(output):
+    if code and not found and PLAIN_IN_ENV_PY.search(output) and not ALEMBIC_REFUSAL.search(output):
         found = [ENV_PY]
     return Step(
         f"{verb} {where}",
@@ -284,10 +289,12 @@ def bot_step(config: Path, values: dict[str, str], verb: str, extra: tuple[str, 
 def align_plain(
     setup: Setup, values: dict[str, str], config: Path, plain: Step, bot: Step
 ) -> Step | None:
-    """Where plain Alembic ran a failing series in one transaction and ended where it
-    began while the bot stopped at the failing revision, bring plain to the bot's revision
-    with plain Alembic itself, so the next step starts from the same place on both sides
-    (else every later step compares two different databases)."""
+    """Where both failed in the same revision but plain Alembic ended elsewhere (it ran
+    the series in one transaction and rolled it back whole, or a revision's
+    ``autocommit_block`` had committed part of it) while the bot stopped at the failing
+    revision, bring plain to the bot's revision with plain Alembic itself, so the next
+    step starts from the same place on both sides (else every later step compares two
+    different databases)."""
     rolled_back_whole = bool(
         plain.code
         and bot.code
@@ -343,7 +350,7 @@ def both_failed(plain: Step, bot: Step) -> str:
         return "both fail in env.py, before any revision"
     if plain.failed_in and plain.failed_in == bot.failed_in:
         return "both fail in the same revision" + (
-            "" if same_end else " (plain rolled back whole; the bot stops there)"
+            "" if same_end else " (plain ends elsewhere; the bot stops there)"
         )
     if not plain.failed_in and not bot.failed_in and same_end:
         return "both refuse, nothing changed"
