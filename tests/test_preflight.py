@@ -193,6 +193,43 @@ def test_review_flags_a_pass_downgrade_and_a_missing_docstring(
     assert "only way back" not in text
 
 
+SKIPS_OFFLINE = """
+from alembic import context
+
+
+def upgrade() -> None:
+    if context.is_offline_mode():
+        return
+    op.execute("CREATE TABLE IF NOT EXISTS skipped (id int)")
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS skipped")
+"""
+
+
+def test_review_flags_a_revision_whose_offline_sql_is_only_the_version_update(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """The plan would show b2 as one UPDATE of the version table: a reviewer must be told
+    that its upgrade() decides what it runs when it runs."""
+    project = write_project(
+        tmp_path / "project",
+        [
+            Rev(id="a1", up_sql=("CREATE TABLE IF NOT EXISTS t (id int)",)),
+            Rev(id="b2", down=("a1",), message="Skips offline", body=SKIPS_OFFLINE),
+        ],
+    )
+    report = run_preflight(handle_for(fresh_db, tmp_path, script_location=project))
+    review = report.result("review")
+    text = "\n".join(review.details)
+    assert review.verdict is Verdict.WARN
+    assert (
+        "b2: upgrade() has a body but its offline SQL holds only the version table's update" in text
+    )
+    assert "a1: upgrade()" not in text  # its SQL is there to read
+
+
 def test_a_held_lock_on_a_touched_table_shows_its_holder(
     filled_db: DatabaseUrl, tmp_path: Path
 ) -> None:

@@ -4,7 +4,10 @@ Revision files are read with ``ast`` (never run, never matched with regular
 expressions): a module docstring saying what the migration is for, and a
 ``downgrade()`` that does something. The SQL that will run is read with
 PostgreSQL's parser for the runbook's "IF EXISTS / IF NOT EXISTS for
-idempotency" on creates and drops.
+idempotency" on creates and drops, and for a revision whose function does
+something while its rendered SQL holds only the version table's update (it
+skips offline mode, or catches its own offline failure): the plan would show
+it as doing nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +53,22 @@ def file_items(review: FileReview, direction: Direction) -> Iterator[tuple[Level
         yield Level.WARN, item
 
 
+def silent_offline_item(
+    review: FileReview, direction: Direction, statements: list[Statement]
+) -> Iterator[tuple[Level, str]]:
+    """A revision whose function does something but whose rendered SQL holds nothing of
+    its own (it skips offline mode, or catches its own offline failure): the plan shows
+    only the version table's update, and a reviewer would read it as doing nothing."""
+    function = "upgrade" if direction is Direction.UP else "downgrade"
+    body = review.upgrade if direction is Direction.UP else review.downgrade
+    if body is Body.REAL and statements and all(s.bookkeeping for s in statements):
+        yield (
+            Level.WARN,
+            f"{function}() has a body but its offline SQL holds only the version table's"
+            " update: what it runs is decided when it runs (read the file)",
+        )
+
+
 def idempotency_items(statements: list[Statement]) -> Iterator[tuple[Level, str]]:
     """Creates without IF NOT EXISTS and drops without IF EXISTS (the runbook asks for both)."""
     for statement in statements:
@@ -88,6 +107,8 @@ def check_review(context: PreflightContext) -> CheckResult:
         files[revision.id] = review
         items += [(revision.id, lv, text) for lv, text in file_items(review, direction)]
         statements = context.statements.get(revision.id, [])
+        silent = silent_offline_item(review, direction, statements)
+        items += [(revision.id, level, text) for level, text in silent]
         items += [(revision.id, level, text) for level, text in idempotency_items(statements)]
     total = len(context.plan.revisions)
     data = {
