@@ -51,7 +51,7 @@ def test_upgrade_status_downgrade_round_trip(capsys: pytest.CaptureFixture[str])
     assert all(s["duration_s"] > 0 for s in report["steps"])
 
     code, out, _ = run(capsys, "downgrade", "app", "base", "--yes")
-    assert code == ExitCode.OK and "is at base (empty)" in out
+    assert code == ExitCode.OK and "is at base (no revision applied)" in out
     _, out, _ = run(capsys, "status", "app", "--json")
     assert json.loads(out)["current"] == []
 

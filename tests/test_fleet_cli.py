@@ -52,7 +52,7 @@ def test_upgrade_runs_every_member_and_exits_1_when_one_fails(
     code, out, _ = run(capsys, "status", "tenants")
     assert code == ExitCode.OK
     assert "at head: 0   behind: 3   unreachable: 0" in out
-    assert "base (empty)" in out and "accounts" in out
+    assert "base (no revision applied)" in out and "accounts" in out
 
     code, out, err = run(capsys, "upgrade", "tenants", "--yes")
     assert code == ExitCode.FAILED

@@ -115,7 +115,7 @@ def test_a_fleet_upgrade_runs_in_waves_stops_at_max_failures_and_offers_both_way
     assert limits.problems(message.blocks) == []
     text = text_of(message)
     assert "6 of 6 members" in text and "2 group(s)" in text
-    assert "*3* at _base (empty)_: 3 revision(s) (#1 to #3)" in text
+    assert "*3* at _base (no revision applied)_: 3 revision(s) (#1 to #3)" in text
     assert "*3* at `accounts`: 2 revision(s) (#2 to #3)" in text
     assert "1. `accounts`  create accounts" in text
     assert "sized against" in text and "the largest member" in text

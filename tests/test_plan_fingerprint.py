@@ -77,7 +77,7 @@ def test_a_fingerprint_is_stable_until_something_moves(handle: TargetHandle, pro
     list(run_plan(handle, step_one))
     moved = fingerprint_plan(plan(handle, with_sql=False))
     assert describe_changes(grown, moved) == [
-        "the database moved from base (empty) to t1",
+        "the database moved from base (no revision applied) to t1",
         "revision t1 is no longer in the plan",
     ]
 

@@ -142,7 +142,8 @@ def test_the_home_tab_shows_what_waits_for_you_and_approves_from_there(bot: Flow
     shown = text(home)
     assert "Waiting for your approval (1)" in shown and f"*{request_id}*" in shown
     pending = len(list((BUNDLED_MIGRATIONS / "versions").glob("*.py")))  # all, from base
-    assert f"`app` · at _base (empty)_ · ⏳ {pending} pending · 🗓️ next window *" in shown
+    at_base = "`app` · at _base (no revision applied)_"
+    assert f"{at_base} · ⏳ {pending} pending · 🗓️ next window *" in shown
     assert request_id not in text(home_of(bot, EVE)).split("Your requests")[0]  # not an approver
     mine = text(home_of(bot, ALICE))
     assert "Waiting for your approval (0)" in mine and f"*{request_id}*" in mine.split("Targets")[0]

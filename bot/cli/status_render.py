@@ -12,7 +12,7 @@ from commands.migration.script.revision_graph import Revision
 
 
 def revisions_text(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) if revisions else "base (empty)"
+    return ", ".join(revisions) if revisions else "base (no revision applied)"
 
 
 def revision_json(revision: Revision) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from commands.migration.script.revision_graph import Revision
 
 
 def revisions_text(revisions: tuple[str, ...]) -> str:
-    return ", ".join(code(r) for r in revisions) if revisions else "_base (empty)_"
+    return ", ".join(code(r) for r in revisions) if revisions else "_base (no revision applied)_"
 
 
 def revision_line(revision: Revision, index: int | None = None) -> str:

@@ -216,7 +216,7 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
         recorded = _version_table(conn, state.version_table)
     except psycopg.Error as exc:
         return CheckResult("alembic", Verdict.FAIL, f"{state.version_table} is not readable: {exc}")
-    current = ", ".join(state.current) or "base (empty)"
+    current = ", ".join(state.current) or "base (no revision applied)"
     heads = graph.heads
     head_text = f"head {heads[0]}" if len(heads) == 1 else f"{len(heads)} heads"
     goal = ", ".join(plan.destination) or "base"

@@ -23,7 +23,7 @@ def check_promotion(context: PreflightContext) -> CheckResult:
         return CheckResult("promotion", Verdict.SKIP, f"downgrades are not gated on {gate}")
     other = AlembicRunner.for_target(context.open_other(gate)).current()
     graph = context.state.graph
-    shown = ", ".join(other) or "base (empty)"
+    shown = ", ".join(other) or "base (no revision applied)"
     data = {"gate": gate, "gate_current": list(other), "wanted": list(plan.destination)}
     unknown = [rev for rev in other if rev not in graph.revisions]
     if unknown:

@@ -280,8 +280,8 @@ def _check_revision(read_current: Callable[[], tuple[str, ...]], plan: Plan) -> 
         current = read_current()
     except AlembicError as exc:
         return CheckResult("revision", Verdict.FAIL, f"cannot read the current revision: {exc}")
-    wanted = ", ".join(plan.destination) or "base (empty)"
-    shown = ", ".join(current) or "base (empty)"
+    wanted = ", ".join(plan.destination) or "base (no revision applied)"
+    shown = ", ".join(current) or "base (no revision applied)"
     if set(current) != set(plan.destination):
         return CheckResult("revision", Verdict.FAIL, f"at {shown}, not {wanted} as planned")
     return CheckResult("revision", Verdict.PASS, f"at {shown}, as planned")

@@ -246,8 +246,8 @@ def _restore_preflight(
         planned = plan_request(
             handle, session, kind=RequestKind.RESTORE, goal=record.id, store=store
         )
-    now = ", ".join(planned.plan.current) or "base (empty)"
-    then = ", ".join(record.revisions) or "base (empty)"
+    now = ", ".join(planned.plan.current) or "base (no revision applied)"
+    then = ", ".join(record.revisions) or "base (no revision applied)"
     results = (
         CheckResult("backup", Verdict.PASS, _describe_backup(record)),
         CheckResult(

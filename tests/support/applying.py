@@ -59,4 +59,4 @@ def run_plan(
 
 
 def _names(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) or "base (empty)"
+    return ", ".join(revisions) or "base (no revision applied)"

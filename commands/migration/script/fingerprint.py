@@ -207,4 +207,4 @@ def _member_changes(approved: tuple[MemberPlan, ...], now: tuple[MemberPlan, ...
 
 
 def _names(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) if revisions else "base (empty)"
+    return ", ".join(revisions) if revisions else "base (no revision applied)"
