@@ -105,6 +105,26 @@ def test_a_flask_app_that_migrates_itself_is_refused_before_any_revision(
     assert tables(fresh_db) == set()
 
 
+def test_a_flask_app_that_writes_when_built_is_refused_and_one_that_reads_is_not(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """A factory that writes when it is built (Superset's makes tables and seeds rows)
+    would write during a plan, before any lock or backup: refused, nothing written. A
+    factory that only reads (its settings, the server's version) builds as before."""
+    keys = FLASK_KEYS.format(factory="create_app_that_writes")
+    text = compat_target("flask_migrate", tmp_path / "writes", fresh_db, keys).plan_error()
+    assert "creating the Flask app board:create_app_that_writes" in text, text
+    assert (
+        "FactoryWrites: the Flask app board:create_app_that_writes writes to the database"
+        " when it is created (CREATE TABLE …)"
+    ) in text, text
+    assert "set flask_app to a factory that builds the app without writing" in text.lower()
+    assert tables(fresh_db) == set()
+    keys = FLASK_KEYS.format(factory="create_app_that_reads")
+    reads = compat_target("flask_migrate", tmp_path / "reads", fresh_db, keys)
+    assert reads.plan().revisions  # it plans: nothing refused
+
+
 def test_the_child_never_sees_the_bots_secrets_or_other_targets_urls(
     tmp_path: Path, fresh_db: DatabaseUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -40,3 +40,25 @@ def create_app_that_migrates() -> Flask:
         print(f"Error: {error}", file=sys.stderr)
         sys.exit(1)
     return app
+
+
+def create_app_that_writes() -> Flask:
+    """A factory that writes when it is built, as Superset's makes Flask-AppBuilder's
+    tables with ``create_all`` and seeds rows: the bot must not let it, during a plan."""
+    from sqlalchemy import create_engine, text
+
+    app = create_app()
+    with create_engine(app.config["SQLALCHEMY_DATABASE_URI"]).begin() as conn:
+        conn.execute(text("SELECT 1"))  # a read first: reads are let through
+        conn.execute(text("CREATE TABLE IF NOT EXISTS ab_user (id int PRIMARY KEY)"))
+    return app
+
+
+def create_app_that_reads() -> Flask:
+    """A factory that reads its settings from the database when it is built: allowed."""
+    from sqlalchemy import create_engine, text
+
+    app = create_app()
+    with create_engine(app.config["SQLALCHEMY_DATABASE_URI"]).connect() as conn:
+        app.config["BOARD_SERVER"] = conn.execute(text("SHOW server_version")).scalar()
+    return app
