@@ -34,6 +34,7 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MIGRATE_BOT_"))}
     env.pop("PORT", None)
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT then prints every thread's stack (a hang's)
     command = ["make", "-s", "-f", str(root / "Makefile"), f"VENV={venv}"]
     command += ["-o", f"{venv}/.installed", "run", f"PORT={port}"]
     started = time.monotonic()
@@ -47,6 +48,7 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
         start_new_session=True,
     )
     printed: list[str] = []
+    rest: list[str] = []  # what it prints after "Ctrl-C stops it"
     try:
         assert process.stdout is not None
         for line in process.stdout:
@@ -55,7 +57,7 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
                 waited = time.monotonic() - started
             if line.startswith("Ctrl-C stops it"):
                 break
-        rest: list[str] = []  # read on as it comes, so the sandbox never waits on its prints
+        # read on as it comes, so the sandbox never waits on its prints
         draining = threading.Thread(target=rest.extend, args=(process.stdout,), daemon=True)
         draining.start()
         assert any("20,000 segments" in line for line in printed), printed
@@ -91,7 +93,7 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
         context.close()
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # make and the sandbox, as Ctrl-C would
-        stopped_within(process, SHUTDOWN_S)
+        stopped_within(process, SHUTDOWN_S, rest)
     draining.join(30)
     assert "stopping the sandbox" in "".join(rest), rest[-20:]  # the sandbox ended cleanly
 
@@ -102,16 +104,20 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
 SHUTDOWN_S = 120
 
 
-def stopped_within(process: subprocess.Popen[str], seconds: float) -> None:
-    """Wait for ``process``; past ``seconds``, fail with what its group was still running."""
+def stopped_within(process: subprocess.Popen[str], seconds: float, output: list[str]) -> None:
+    """Wait for ``process``; past ``seconds``, fail with what its group was still running
+    and its threads' stacks (``output``: what it printed, read meanwhile)."""
     try:
         process.wait(seconds)
     except subprocess.TimeoutExpired:
         ps = ["ps", "-o", "pid,stat,etime,args", "-g", str(process.pid)]
         still = subprocess.run(ps, capture_output=True, text=True, check=False).stdout
+        os.killpg(process.pid, signal.SIGABRT)  # the bot's threads' stacks, to its output
+        time.sleep(2)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
-        said = f"not stopped {seconds} s after SIGTERM; still running:\n{still}"
+        stacks = "".join(output[-300:])
+        said = f"not stopped {seconds} s after SIGTERM; still running:\n{still}\n{stacks}"
         raise AssertionError(said) from None
 
 
