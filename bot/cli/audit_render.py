@@ -11,7 +11,7 @@ from typing import Any
 from audit.chain import Event, canonical_json
 from audit.verification import VerifyReport
 from bot.cli.run_render import MARKS
-from bot.cli.status_render import revisions_text
+from commands.migration.script.plan import revisions_text
 from commands.requests import Request
 from commands.requests.members import MemberRun
 from commands.requests.wording import format_time, state_phrase

@@ -7,11 +7,11 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from bot.cli.status_render import revision_json, revisions_text
+from bot.cli.status_render import revision_json
 from commands.fleet.member_status import names
 from commands.fleet.planning import FleetPlan
 from commands.fleet.set_plan import groups
-from commands.migration.script.plan import HistoryEntry, Plan
+from commands.migration.script.plan import HistoryEntry, Plan, revisions_text
 from commands.migration.script.revision_graph import Direction
 
 

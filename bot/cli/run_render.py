@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.cli.render import plan_json, plan_text
-from bot.cli.status_render import revisions_text
 from commands.checks.forecast.wording import score_words, scored_words
+from commands.migration.script.plan import revisions_text
 from commands.pipeline import RunOutcome, RunUpdate
 from commands.pipeline.plans import RequestPlan
 from commands.pipeline.progress import (

@@ -7,12 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from commands.fleet.member_status import FleetStatus, names
-from commands.migration.script.plan import Status
+from commands.migration.script.plan import Status, revisions_text
 from commands.migration.script.revision_graph import Revision
-
-
-def revisions_text(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) if revisions else "base (no revision applied)"
 
 
 def revision_json(revision: Revision) -> dict[str, Any]:

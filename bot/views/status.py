@@ -6,12 +6,12 @@ from __future__ import annotations
 from bot.views.blocks import Block, code, context, escape, header, lines_in_sections, section
 from bot.views.ids import BlockId
 from commands.fleet.member_status import FleetStatus
-from commands.migration.script.plan import Status
+from commands.migration.script.plan import AT_BASE, Status
 from commands.migration.script.revision_graph import Revision
 
 
 def revisions_text(revisions: tuple[str, ...]) -> str:
-    return ", ".join(code(r) for r in revisions) if revisions else "_base (no revision applied)_"
+    return ", ".join(code(r) for r in revisions) if revisions else f"_{AT_BASE}_"
 
 
 def revision_line(revision: Revision, index: int | None = None) -> str:

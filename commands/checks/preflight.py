@@ -35,7 +35,7 @@ from commands.config.targets_file import load_config
 from commands.errors import AlembicError, DatabaseUnavailableError, RevisionError
 from commands.migration.planning import plan_in_session, with_sql
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, revisions_text
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect, server_version
 from commands.schema.replay_ahead import ReplayAhead, replay_ahead
@@ -216,7 +216,7 @@ def _alembic(conn: psycopg.Connection, state: ProjectState, plan: Plan) -> Check
         recorded = _version_table(conn, state.version_table)
     except psycopg.Error as exc:
         return CheckResult("alembic", Verdict.FAIL, f"{state.version_table} is not readable: {exc}")
-    current = ", ".join(state.current) or "base (no revision applied)"
+    current = revisions_text(state.current)
     heads = graph.heads
     head_text = f"head {heads[0]}" if len(heads) == 1 else f"{len(heads)} heads"
     goal = ", ".join(plan.destination) or "base"

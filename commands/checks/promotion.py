@@ -9,6 +9,7 @@ from __future__ import annotations
 from commands.checks.context import PreflightContext
 from commands.checks.framework import CheckResult, Verdict
 from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.plan import revisions_text
 from commands.migration.script.revision_graph import Direction
 
 
@@ -23,7 +24,7 @@ def check_promotion(context: PreflightContext) -> CheckResult:
         return CheckResult("promotion", Verdict.SKIP, f"downgrades are not gated on {gate}")
     other = AlembicRunner.for_target(context.open_other(gate)).current()
     graph = context.state.graph
-    shown = ", ".join(other) or "base (no revision applied)"
+    shown = revisions_text(other)
     data = {"gate": gate, "gate_current": list(other), "wanted": list(plan.destination)}
     unknown = [rev for rev in other if rev not in graph.revisions]
     if unknown:

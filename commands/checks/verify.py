@@ -39,7 +39,7 @@ from commands.checks.prediction import unpredictable
 from commands.checks.sql_statements import Statement, parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
 from commands.migration.runtime.runner import AlembicRunner
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, revisions_text
 from commands.migration.script.revision_file import Body, ReviewError, review_file
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
@@ -280,8 +280,8 @@ def _check_revision(read_current: Callable[[], tuple[str, ...]], plan: Plan) -> 
         current = read_current()
     except AlembicError as exc:
         return CheckResult("revision", Verdict.FAIL, f"cannot read the current revision: {exc}")
-    wanted = ", ".join(plan.destination) or "base (no revision applied)"
-    shown = ", ".join(current) or "base (no revision applied)"
+    wanted = revisions_text(plan.destination)
+    shown = revisions_text(current)
     if set(current) != set(plan.destination):
         return CheckResult("revision", Verdict.FAIL, f"at {shown}, not {wanted} as planned")
     return CheckResult("revision", Verdict.PASS, f"at {shown}, as planned")

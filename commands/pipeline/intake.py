@@ -34,7 +34,7 @@ from commands.errors import MigrateBotError
 from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.fingerprint import PlanFingerprint, fingerprint_plan
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, revisions_text
 from commands.migration.script.revision_graph import HEAD, Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
@@ -246,8 +246,8 @@ def _restore_preflight(
         planned = plan_request(
             handle, session, kind=RequestKind.RESTORE, goal=record.id, store=store
         )
-    now = ", ".join(planned.plan.current) or "base (no revision applied)"
-    then = ", ".join(record.revisions) or "base (no revision applied)"
+    now = revisions_text(planned.plan.current)
+    then = revisions_text(record.revisions)
     results = (
         CheckResult("backup", Verdict.PASS, _describe_backup(record)),
         CheckResult(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from commands.errors import MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner, StepResult
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, revisions_text
 from commands.migration.script.revision_graph import Revision
 from commands.targets import TargetHandle
 
@@ -59,4 +59,4 @@ def run_plan(
 
 
 def _names(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) or "base (no revision applied)"
+    return revisions_text(revisions)

@@ -16,7 +16,7 @@ from typing import Any
 
 from audit.chain import canonical_json
 from commands.errors import RevisionError
-from commands.migration.script.plan import Plan
+from commands.migration.script.plan import Plan, revisions_text
 from commands.migration.script.revision_graph import Direction
 
 
@@ -155,13 +155,13 @@ def describe_changes(approved: PlanFingerprint, now: PlanFingerprint) -> list[st
         changes.append(f"the action changed from {approved.action} to {now.action}")
     if approved.from_revisions != now.from_revisions:
         changes.append(
-            f"the database moved from {_names(approved.from_revisions)}"
-            f" to {_names(now.from_revisions)}"
+            f"the database moved from {revisions_text(approved.from_revisions)}"
+            f" to {revisions_text(now.from_revisions)}"
         )
     if approved.to_revisions != now.to_revisions:
         changes.append(
-            f"the destination changed from {_names(approved.to_revisions)}"
-            f" to {_names(now.to_revisions)}"
+            f"the destination changed from {revisions_text(approved.to_revisions)}"
+            f" to {revisions_text(now.to_revisions)}"
         )
     changes += _revision_changes(approved.revisions, now.revisions)
     changes += _member_changes(approved.members, now.members)
@@ -198,13 +198,9 @@ def _member_changes(approved: tuple[MemberPlan, ...], now: tuple[MemberPlan, ...
     changes = [f"member {name} joined the fleet" for name in after if name not in before]
     changes += [f"member {name} left the fleet" for name in before if name not in after]
     changes += [
-        f"member {name} moved from {_names(before[name].from_revisions)}"
-        f" to {_names(plan.from_revisions)}"
+        f"member {name} moved from {revisions_text(before[name].from_revisions)}"
+        f" to {revisions_text(plan.from_revisions)}"
         for name, plan in after.items()
         if name in before and before[name].from_revisions != plan.from_revisions
     ]
     return changes
-
-
-def _names(revisions: tuple[str, ...]) -> str:
-    return ", ".join(revisions) if revisions else "base (no revision applied)"

@@ -4,7 +4,7 @@ where a target stands; its history. Plain data, read by views without I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,14 @@ class Plan:
         if reason is None:
             return None
         return f"SQL not available offline: {reason}; read {revision_file_name(revision)}"
+
+
+AT_BASE = "base (no revision applied)"  # a database may hold tables and no revision yet
+
+
+def revisions_text(revisions: Sequence[str]) -> str:
+    """The revisions a database is at, as the bot names them anywhere: ``a1, b2``, or base."""
+    return ", ".join(revisions) or AT_BASE
 
 
 def revision_file_name(revision: Revision) -> str:
