@@ -18,6 +18,7 @@ from commands.backup.records import ArchiveFormat, BackupError, Step, UnknownBac
 from commands.backup.restore import RestoreRefusedError, restore_backup
 from commands.backup.take import take_backup
 from commands.demo.data import fill_demo_data
+from commands.errors import AlembicError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
@@ -205,6 +206,32 @@ def test_a_project_with_its_own_version_table_has_its_revision_from_alembic(
 
     assert record.revisions == ("items",) and record.name.endswith("_items.dump")
     assert record.row_counts == {"public.items": 0, "public.orders": 0, "public.schema_versions": 1}
+
+
+def test_a_database_no_revision_was_applied_to_is_backed_up_and_restored_without_env_py(
+    fresh_db: DatabaseUrl, tmp_path: Path, store: EventStore
+) -> None:
+    """No table has Alembic's ``version_num`` column: the database is at base whatever
+    env.py would say, so neither the backup nor the restore's check starts it (an env.py
+    that raises proves it); once such a table exists, env.py is asked again."""
+    project = write_project(tmp_path / "project", [table("orders")], env="raise SystemExit(3)\n")
+    handle = make_target(fresh_db, tmp_path, script_location=project, backup="file://backups")
+    with connect(fresh_db) as conn:
+        conn.execute("CREATE TABLE payload (id int PRIMARY KEY, body text)")
+        conn.execute("INSERT INTO payload SELECT g, md5(g::text) FROM generate_series(1, 50) g")
+    said: list[str] = []
+
+    record = take_backup(handle, store=store, actor="U0ALICE")
+    restore_backup(
+        handle, record.id, store=store, actor="U0BOB", on_progress=lambda p: said.append(p.message)
+    )
+
+    assert record.revisions == () and record.row_counts == {"public.payload": 50}
+    assert "at base (no revision applied), as backed up" in said, said
+    with connect(fresh_db) as conn:  # an application's own column of that name
+        conn.execute("ALTER TABLE payload ADD COLUMN version_num int")
+    with pytest.raises(AlembicError, match=r"env\.py:1\): SystemExit: 3"):  # said where
+        take_backup(handle, store=store, actor="U0ALICE")
 
 
 def test_the_dump_s_revision_is_read_where_the_run_says_the_version_table_is(

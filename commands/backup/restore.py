@@ -32,6 +32,7 @@ from commands.backup.row_counts import count_rows, differences, table_names, ver
 from commands.backup.take import error_text
 from commands.errors import ExitCode
 from commands.migration.runtime.runner import AlembicRunner
+from commands.migration.script.plan import revisions_text
 from commands.postgres.connections import connect, server_version
 from commands.postgres.pg_tools import default_tool_dirs, find_pg_tools
 from commands.state.vocabulary import EventKind
@@ -181,17 +182,18 @@ def _check_revision(
     on_progress: ProgressCallback,
 ) -> tuple[str, ...] | None:
     """Stamp the backup's revision if the restored version table says otherwise (read
-    directly when it is ``alembic_version``, as the backup read it; Alembic is asked
-    only to stamp, or when the project names its version table otherwise)."""
+    directly when it is ``alembic_version`` or when no table could be a version table, as
+    the backup read it; Alembic is asked only to stamp, or when the project names its
+    version table otherwise)."""
     with connect(handle.database) as conn:
         restored = version_table_rows(conn)
     if restored is not None and set(restored) == set(record.revisions):
-        on_progress(Progress(Step.REVISION, f"at {_names(restored)}, as backed up"))
+        on_progress(Progress(Step.REVISION, f"at {revisions_text(restored)}, as backed up"))
         return None
     with AlembicRunner.for_target(handle).session() as session:
         current = session.current()
         if set(current) == set(record.revisions):
-            on_progress(Progress(Step.REVISION, f"at {_names(current)}, as backed up"))
+            on_progress(Progress(Step.REVISION, f"at {revisions_text(current)}, as backed up"))
             return None
         session.stamp(record.revisions)
     store.append(
@@ -200,10 +202,9 @@ def _check_revision(
         **where,
     )
     on_progress(
-        Progress(Step.REVISION, f"stamped {_names(record.revisions)} (was {_names(current)})")
+        Progress(
+            Step.REVISION,
+            f"stamped {revisions_text(record.revisions)} (was {revisions_text(current)})",
+        )
     )
     return current
-
-
-def _names(revisions: Sequence[str]) -> str:
-    return ", ".join(revisions) or "base"

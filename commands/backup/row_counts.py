@@ -54,18 +54,29 @@ def count_rows_of(database: DatabaseUrl) -> dict[str, int]:
         return count_rows(conn)
 
 
+# Whatever env.py names its version table, and wherever it keeps it, Alembic gives it
+# this column; no table has it in a database no revision was ever applied to.
+_ANY_VERSION_TABLE = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    WHERE a.attname = 'version_num' AND NOT a.attisdropped AND c.relkind IN ('r', 'p'))
+"""
+
+
 def version_table_rows(
     conn: psycopg.Connection, table: str = "alembic_version"
 ) -> tuple[str, ...] | None:
-    """The revisions in the version table (``name`` on the search path, or ``schema.name``),
-    None if there is no such table (a project may name its version table otherwise)."""
+    """The revisions in the version table (``name`` on the search path, or ``schema.name``);
+    ``()`` when no table of the database could be a version table (base, whatever env.py
+    says: no Alembic child is needed to know it); None when there is no such table but
+    another could be one (a project may name or place its version table otherwise)."""
     schema, _, name = table.rpartition(".")
     qualified = sql.SQL(".").join(
         [sql.Identifier(schema), sql.Identifier(name)] if schema else [sql.Identifier(name)]
     )
     regclass = qualified.as_string(conn)
     if conn.execute("SELECT to_regclass(%s)", (regclass,)).fetchone() == (None,):
-        return None
+        return None if conn.execute(_ANY_VERSION_TABLE).fetchone() == (True,) else ()
     rows = conn.execute(
         sql.SQL("SELECT version_num FROM {} ORDER BY 1").format(qualified)
     ).fetchall()

@@ -208,7 +208,7 @@ class _BackupRun:
                 raise BackupError(f"another backup of {self.handle.name} is running")
             self.step = Step.REVISION
             # the revision the dump holds, read in its snapshot; Alembic is asked only
-            # when nobody knows where the project keeps its version table
+            # when a table could be the project's version table but nobody knows which
             revisions = version_table_rows(conn, self.version_table or "alembic_version")
             if revisions is None and self.version_table is not None and self.planned_base:
                 revisions = ()  # no version table yet: the database is at base
