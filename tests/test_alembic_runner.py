@@ -157,6 +157,25 @@ def test_failure_carries_postgres_message_and_sqlstate(
     assert "t" not in tables(fresh_db)  # the revision's transaction rolled back whole
 
 
+def test_an_env_py_that_exits_is_said_where_and_one_that_dies_by_its_status(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """``sys.exit()`` in env.py (a missing setting, some projects' way) is the project's
+    error at its line, as plain Alembic's exit is; a child that dies without a word is
+    named by its exit status (it used to read "exit status None")."""
+    exits = write_project(tmp_path / "exits", [table("orders")], env="import sys\nsys.exit(3)\n")
+    dies = write_project(tmp_path / "dies", [table("orders")], env="import os\nos._exit(5)\n")
+
+    with pytest.raises(
+        AlembicError, match=r"reading the history \(exits/env\.py:2\): SystemExit: 3"
+    ):
+        AlembicRunner(AlembicProject(None, exits, sys.executable), fresh_db).current()
+    with pytest.raises(
+        AlembicError, match="exited without answering: exit status 5, nothing written"
+    ):
+        AlembicRunner(AlembicProject(None, dies, sys.executable), fresh_db).current()
+
+
 def test_stopping_a_revision_rolls_it_back(tmp_path: Path, fresh_db: DatabaseUrl) -> None:
     slow = Rev(id="slow01", up_sql=("CREATE TABLE half (id int)", "SELECT pg_sleep(30)"))
     runner = AlembicRunner(

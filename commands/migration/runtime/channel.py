@@ -26,6 +26,7 @@ from commands.errors import AlembicError, ProjectError
 STOP_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 _QUICK_EXIT_S = 0.05
+_EXIT_STATUS_S = 1.0  # how long an error waits for the status of a child that closed its pipe
 _LOG_TAIL = 4000
 
 
@@ -151,7 +152,12 @@ class ChildProcess:
         """The last line env.py or Alembic wrote (a traceback's last line), passwords masked."""
         self._log.seek(0)
         lines = self._log.read()[-_LOG_TAIL:].strip().splitlines()
-        return redact(lines[-1]) if lines else f"exit status {self.process.poll()}"
+        if lines:
+            return redact(lines[-1])
+        try:  # its pipe closes a moment before its status can be read
+            return f"exit status {self.process.wait(_EXIT_STATUS_S)}, nothing written"
+        except subprocess.TimeoutExpired:
+            return "nothing written"
 
     def close(self) -> None:
         """End the child: politely (stdin closed) if idle, by signal if still working.

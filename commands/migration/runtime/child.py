@@ -324,7 +324,7 @@ def answer(
             raise ValueError(f"unknown operation {request.get('op')!r}")
         with step(request.get("step") or name):
             return {"ok": handler(config, scripts, request, channel)}
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # env.py may sys.exit(): said where, not EOF
         return failure(error, scripts)
     finally:
         for key, value in saved.items():
