@@ -23,6 +23,7 @@ by for the scheduler.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 import threading
@@ -81,6 +82,9 @@ TICK_S = 10.0  # how often a running request's message is redrawn without news
 FLUSH_S = 5.0  # at shutdown, how long queued notifications may take to leave
 CLAIM_TIMEOUT_S = 120.0  # a shared outbox's claim older than this was a dead worker's
 SWITCH_INTERVAL_S = 0.001  # how often a thread holding the interpreter lock lets another in
+# A stop that takes longer hangs: every thread's stack goes to stderr and the process exits
+# (1), inside the systemd units' TimeoutStopSec=120, whose SIGKILL would leave no trace.
+SHUTDOWN_LIMIT_S = 110.0
 
 
 class Role(Enum):
@@ -152,25 +156,30 @@ class BotRuntime:
 
     def shutdown(self) -> None:
         """Stop the scheduler, abort running runs and wait for them, interrupt the backfills
-        at their next batch, then stop delivering."""
-        self.scheduling.stop()
-        if self.flow.changes is not None:
-            self.flow.changes.stop()
-        if self.ticker is not None:
-            self.ticker.stop()
-        self.watches.stop()
-        self.flow.runs.shutdown()
-        if not self.work_pool.drain(FLUSH_S):
-            log.warning("some commands were still being handled at shutdown")
-        self.work_pool.shutdown(wait=False)
-        if not self.notifier.flush(FLUSH_S):
-            log.warning("some notifications are still queued; they are sent after a restart")
-        self.notifier.stop()
-        self.outbox.close()
-        if self.flow.people is not None:
-            self.flow.people.close()
-        if self.replicator is not None:  # last: it uploads what the others wrote
-            self.replicator.stop()
+        at their next batch, then stop delivering. Past ``SHUTDOWN_LIMIT_S`` the process
+        ends with every thread's stack on stderr."""
+        faulthandler.dump_traceback_later(SHUTDOWN_LIMIT_S, exit=True)
+        try:
+            self.scheduling.stop()
+            if self.flow.changes is not None:
+                self.flow.changes.stop()
+            if self.ticker is not None:
+                self.ticker.stop()
+            self.watches.stop()
+            self.flow.runs.shutdown()
+            if not self.work_pool.drain(FLUSH_S):
+                log.warning("some commands were still being handled at shutdown")
+            self.work_pool.shutdown(wait=False)
+            if not self.notifier.flush(FLUSH_S):
+                log.warning("some notifications are still queued; they are sent after a restart")
+            self.notifier.stop()
+            self.outbox.close()
+            if self.flow.people is not None:
+                self.flow.people.close()
+            if self.replicator is not None:  # last: it uploads what the others wrote
+                self.replicator.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def start_runtime(

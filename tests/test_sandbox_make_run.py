@@ -95,13 +95,16 @@ def test_make_run_is_the_sandbox_of_the_readme_and_its_screenshot(
         os.killpg(process.pid, signal.SIGTERM)  # make and the sandbox, as Ctrl-C would
         stopped_within(process, SHUTDOWN_S, rest)
     draining.join(30)
-    assert "stopping the sandbox" in "".join(rest), rest[-20:]  # the sandbox ended cleanly
+    said = "".join(rest)
+    assert "stopping the sandbox" in said, rest[-20:]
+    # the end of a clean stop; past bot.runtime.SHUTDOWN_LIMIT_S (110 s) the bot instead
+    # writes every thread's stack (faulthandler's "Timeout") and exits: shown here
+    assert said.rstrip().endswith("the sandbox has stopped"), rest[-300:]
 
 
-# the bot's shutdown waits are bounded: the watch keeper's round 30 s, the work pool's
-# and the notifier's 5 s each, and the simulated application's and the server's stops;
-# one clean-clone run took over 60 s (once in six full runs that day)
-SHUTDOWN_S = 120
+# past the bot's own limit, so that its stacks come first (twice a clean clone's run
+# did not stop within 60 and 120 s after SIGTERM, before the bot had a limit)
+SHUTDOWN_S = 150
 
 
 def stopped_within(process: subprocess.Popen[str], seconds: float, output: list[str]) -> None:

@@ -355,6 +355,7 @@ def serve_sandbox(
         if metrics is not None:
             metrics.stop()
         sandbox.stop()
+    echo("the sandbox has stopped")
 
 
 def _ready_text(sandbox: Sandbox, reset: DemoReset | None, seconds: float) -> str:
