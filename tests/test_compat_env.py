@@ -76,6 +76,37 @@ def test_revisions_in_several_version_locations(tmp_path: Path, fresh_db: Databa
     assert plan.revisions[1].path.endswith("billing/versions/h200_invoices.py")
 
 
+def test_an_expand_contract_history_goes_up_to_heads_and_down_as_plain_alembic(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """glance's shape: contract revisions ``depends_on`` expand ones. ``heads`` applies both
+    lines in Alembic's order; down to release 1's expand revision the bot ends where plain
+    Alembic ends (it used to undo release 1's contract revision too); ``expand@head`` is
+    refused saying what to write."""
+    target = compat_target("expand_contract", tmp_path, fresh_db)
+    assert [r.id for r in target.plan("heads").revisions] == [
+        "x100",
+        "x200",
+        "x300",
+        "x210",
+        "x310",
+    ]
+    up = target.upgrade("heads")
+    assert up.state is RequestState.SUCCEEDED, up.error
+    assert up.database_revisions == ("x310",)
+    down = target.downgrade("x200")
+    assert down.state is RequestState.SUCCEEDED, down.error
+    assert [a.revision for a in down.applied] == ["x310", "x300"]
+    assert target.current() == ("x210",)
+    plain = target.plain("upgrade", "heads")
+    assert plain.returncode == 0, plain.stderr
+    plain = target.plain("downgrade", "x200")
+    assert plain.returncode == 0, plain.stderr
+    assert target.current() == ("x210",)  # plain Alembic ends there too
+    with pytest.raises(RevisionError, match=r"'expand@head': Alembic's branch@ goals are not"):
+        target.plan("expand@head")
+
+
 # Long case (plain Alembic beside the bot on a merge; merges walk in CI in test_alembic_runner).
 @pytest.mark.slow
 def test_several_heads_are_named_and_a_merge_is_walked_as_alembic_walks_it(

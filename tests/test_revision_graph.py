@@ -121,6 +121,34 @@ def test_depends_on_counts_as_ancestry() -> None:
     assert graph.upgrade_path((), "bbbb01") == ("aaaa01", "xxxx01", "bbbb01")
 
 
+def test_going_down_to_an_expand_revision_keeps_the_contract_that_only_depends_on_it() -> None:
+    """glance's expand/contract history: each release's contract revision ``depends_on``
+    its expand revision. Down to ``zed_expand`` Alembic undoes what descends from
+    ``zed_expand``'s own child (the next expand, and the contracts depending on it) and
+    keeps ``zed_contract``: it used to be undone too, one revision more than plain."""
+    graph = RevisionGraph(
+        [
+            rev("branch"),
+            rev("zed_expand", "branch"),
+            rev("zed_contract", "branch", depends=("zed_expand",)),
+            rev("v23_expand", "zed_expand"),
+            rev("v23_contract", "zed_contract", depends=("v23_expand",)),
+        ]
+    )
+    at_heads = ("v23_contract",)
+    assert graph.downgrade_path(at_heads, "zed_expand") == ("v23_contract", "v23_expand")
+    # zed_expand is below zed_contract (depends_on): one row, where plain Alembic ends
+    assert graph.after(at_heads, Direction.DOWN, ("v23_contract", "v23_expand")) == (
+        "zed_contract",
+    )
+    assert graph.downgrade_path(at_heads, "branch") == (
+        "v23_contract",
+        "v23_expand",
+        "zed_contract",
+        "zed_expand",
+    )
+
+
 def test_unknown_parent_and_cycles_are_refused() -> None:
     with pytest.raises(RevisionError, match="unknown parent"):
         RevisionGraph([rev("aaaa01", "nope00")])

@@ -23,6 +23,7 @@ from commands.slash import grammar as g
         ("plan demo", g.Plan("demo")),
         ("plan demo to 3f9a", g.Plan("demo", "3f9a")),
         ("plan demo TO HEAD", g.Plan("demo", "head")),
+        ("upgrade glance to heads", g.Upgrade("glance", "heads")),  # every head, as Alembic's
         ("upgrade prod-eu to 3f9a1c2e7b10", g.Upgrade("prod-eu", "3f9a1c2e7b10")),
         ("downgrade demo -2", g.Downgrade("demo", "-2")),
         ("downgrade demo BASE", g.Downgrade("demo", "base")),
@@ -74,6 +75,7 @@ def test_each_form_parses_to_its_command(text: str, expected: g.SlashCommand) ->
         ("plan demo from abcd", "only `to REV` may follow", "/migrate plan TARGET [to REV]"),
         ("upgrade", "something is missing", "/migrate upgrade TARGET [to REV]"),
         ("downgrade demo head", "not `head`", "/migrate downgrade TARGET REV|-N"),
+        ("downgrade demo heads", "not `heads`", "/migrate downgrade TARGET REV|-N"),
         ("downgrade demo -0", "is not a revision id", "/migrate downgrade TARGET REV|-N"),
         ("restore demo ../etc/passwd", "is not a backup id", "/migrate restore TARGET BACKUP"),
         ("cancel 12", "is not a request id", "/migrate cancel M-N"),

@@ -22,7 +22,7 @@ from commands.migration.runtime.runner import (
     ProjectState,
 )
 from commands.migration.script.plan import HistoryEntry, Plan, Status, history_entries
-from commands.migration.script.revision_graph import BASE, HEAD, Direction
+from commands.migration.script.revision_graph import BASE, HEAD, HEADS, Direction
 from commands.targets import TargetHandle
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def in_alembic_order(
     (said in the log)."""
     if len(steps) < 2:
         return steps
-    if goal not in (HEAD, BASE) and not goal.startswith("-"):
+    if goal not in (HEAD, HEADS, BASE) and not goal.startswith("-"):
         goal = state.graph.resolve(goal)
     try:
         walked = session.walk(state.current, goal, direction)

@@ -35,7 +35,7 @@ from commands.fleet.planning import FleetAsk, plan_fleet
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.fingerprint import PlanFingerprint, fingerprint_plan
 from commands.migration.script.plan import Plan, revisions_text
-from commands.migration.script.revision_graph import HEAD, Direction
+from commands.migration.script.revision_graph import HEAD, HEADS, Direction
 from commands.pipeline.context import BOT_ACTOR, RunContext
 from commands.pipeline.plans import plan_request
 from commands.pipeline.rehearsal_copy import scratch_from_backup
@@ -161,7 +161,7 @@ def _check_database(
         )
 
     report = preflight(goal)
-    stop = stop_before(report) if goal in (None, HEAD) else None
+    stop = stop_before(report) if goal in (None, HEAD, HEADS) else None
     if stop is not None:  # a change holds later revisions back: the upgrade stops before them
         report = preflight(stop)
     if report.plan is None:

@@ -62,6 +62,7 @@ CHANGE_ID = re.compile(r"C-[1-9][0-9]{0,9}")
 PHASE_NUMBER = re.compile(r"[1-9][0-9]?")
 TIME_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,30}(?:/[A-Za-z0-9_+-]{1,30}){0,2}")
 HEAD = "head"
+HEADS = "heads"
 BASE = "base"
 
 __all__ = [
@@ -153,8 +154,8 @@ def _target_to(verb: Verb, args: list[str]) -> SlashCommand:
 def _downgrade(verb: Verb, args: list[str]) -> SlashCommand:
     _arity(verb, args, 2, 2)
     target, to = _target(verb, args[0]), args[1]
-    if to.lower() == HEAD:
-        raise CommandSyntaxError("a downgrade goes to an older revision, not `head`", verb)
+    if to.lower() in (HEAD, HEADS):
+        raise CommandSyntaxError(f"a downgrade goes to an older revision, not `{to}`", verb)
     if to.lower() == BASE:
         to = BASE
     elif not (RELATIVE.fullmatch(to) or REVISION.fullmatch(to)):
@@ -281,8 +282,8 @@ def _optional_to(verb: Verb, words: list[str]) -> str | None:
     if len(words) != 2 or words[0].lower() != "to":
         raise CommandSyntaxError("after the target, only `to REV` may follow", verb)
     rev = words[1]
-    if rev.lower() == HEAD:
-        return HEAD
+    if rev.lower() in (HEAD, HEADS):
+        return rev.lower()
     if rev.lower() == BASE:
         raise CommandSyntaxError("to go back to `base`, use `/migrate downgrade`", verb)
     if not REVISION.fullmatch(rev):

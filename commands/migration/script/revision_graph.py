@@ -24,6 +24,7 @@ from commands.errors import RevisionError
 
 BASE = "base"
 HEAD = "head"
+HEADS = "heads"  # every head, as Alembic's `upgrade heads`
 _RELATIVE = re.compile(r"^-(\d+)$")
 MIN_PREFIX = 4
 
@@ -146,9 +147,15 @@ class RevisionGraph:
             if len(heads) != 1:
                 listed = ", ".join(heads) or "none"
                 raise RevisionError(
-                    f"the project has {len(heads)} heads ({listed}): name the revision to go to"
+                    f"the project has {len(heads)} heads ({listed}): name the revision to go"
+                    f" to, or `{HEADS}` for all of them"
                 )
             return heads[0]
+        if "@" in name:  # Alembic's branch@head, branch@-1, rev@+1
+            raise RevisionError(
+                f"{name!r}: Alembic's branch@ goals are not taken here; name the revision to"
+                f" go to (an id or a prefix), or `{HEADS}` for every head"
+            )
         if name in self.revisions:
             return name
         matches = (
@@ -172,17 +179,21 @@ class RevisionGraph:
             )
 
     def upgrade_path(self, current: Sequence[str], target: str) -> tuple[str, ...]:
-        """Revisions to apply, in order, to bring ``current`` up to ``target``."""
+        """Revisions to apply, in order, to bring ``current`` up to ``target`` (``heads``:
+        up to every head)."""
         self.check_current(current)
-        goal = self.resolve(target)
-        needed = ({goal} | self.ancestors([goal])) - self.applied(current)
+        goals = self.heads if target == HEADS else (self.resolve(target),)
+        needed = (set(goals) | self.ancestors(goals)) - self.applied(current)
         return self.sorted(needed)
 
     def downgrade_path(self, current: Sequence[str], target: str) -> tuple[str, ...]:
         """Revisions to undo, in order, to bring ``current`` down to ``target``.
 
         ``target`` is ``base``, a revision the database holds, or ``-N`` (N steps
-        back from a single current head).
+        back from a single current head). Going down to a revision undoes what descends
+        from its children in its own line, as Alembic does: a revision that only
+        ``depends_on`` it stays while nothing it descends from is undone (an expand/contract
+        history's contract revision, when going down to its expand revision).
         """
         self.check_current(current)
         applied = self.applied(current)
@@ -197,7 +208,8 @@ class RevisionGraph:
                 raise RevisionError(
                     f"{goal} is not applied to this database: nothing to go back to"
                 )
-            doomed = applied & self.descendants(goal)
+            line = [c for c in self._children[goal] if goal in self.revisions[c].down_revisions]
+            doomed = applied & (set(line) | {d for c in line for d in self.descendants(c)})
         return tuple(reversed(self.sorted(doomed)))
 
     def _walk_down(self, current: Sequence[str], steps: int, applied: int) -> tuple[str, ...]:
