@@ -128,6 +128,17 @@ def test_pending_and_offline_sql_across_branch_and_merge(
     assert set(runner.current()) == {"left_b", "right_a"}
 
 
+def test_a_revision_message_of_several_lines_is_one_line(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """A docstring's first paragraph may wrap (Superset's do): the message every progress
+    line and card shows is that paragraph on one line."""
+    wrapped = Rev(id="w1", message="Add the jobs table\n    and its index,\n    for the queue")
+    location = write_project(tmp_path / "proj", [wrapped])
+    runner = AlembicRunner(AlembicProject(None, location, sys.executable), fresh_db)
+    assert runner.graph()["w1"].message == "Add the jobs table and its index, for the queue"
+
+
 def test_project_whose_env_reads_only_database_url(fresh_db: DatabaseUrl) -> None:
     project = AlembicProject(FIXTURES / "dburl_project" / "alembic.ini", None, sys.executable)
     runner = AlembicRunner(project, fresh_db)

@@ -166,7 +166,7 @@ def describe(script: Script) -> dict[str, Any]:
         "down_revisions": list(steps.as_tuple(script.down_revision)),
         "dependencies": list(steps.as_tuple(script.dependencies)),
         "branch_labels": sorted(script.branch_labels or ()),
-        "message": (script.doc or "").strip(),
+        "message": " ".join((script.doc or "").split()),  # one line: its first paragraph
         "path": os.path.abspath(script.path),
     }
 
