@@ -77,7 +77,7 @@ def test_revisions_in_several_version_locations(tmp_path: Path, fresh_db: Databa
 
 
 def test_an_expand_contract_history_goes_up_to_heads_and_down_as_plain_alembic(
-    tmp_path: Path, fresh_db: DatabaseUrl
+    tmp_path: Path, fresh_db: DatabaseUrl, caplog: pytest.LogCaptureFixture
 ) -> None:
     """glance's shape: contract revisions ``depends_on`` expand ones. ``heads`` applies both
     lines in Alembic's order; down to release 1's expand revision the bot ends where plain
@@ -91,6 +91,10 @@ def test_an_expand_contract_history_goes_up_to_heads_and_down_as_plain_alembic(
         "x210",
         "x310",
     ]
+    # one head for the plan (x310 depends on x300), two for Alembic: walked by id, in
+    # Alembic's order, without a warning that Alembic refused "head"
+    assert [r.id for r in target.plan().revisions] == ["x100", "x200", "x300", "x210", "x310"]
+    assert "Alembic cannot walk" not in caplog.text
     up = target.upgrade("heads")
     assert up.state is RequestState.SUCCEEDED, up.error
     assert up.database_revisions == ("x310",)

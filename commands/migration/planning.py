@@ -165,7 +165,9 @@ def in_alembic_order(
     (said in the log)."""
     if len(steps) < 2:
         return steps
-    if goal not in (HEAD, HEADS, BASE) and not goal.startswith("-"):
+    if goal not in (HEADS, BASE) and not goal.startswith("-"):
+        # `head` by id too: where a contract revision depends_on the last expand one, the
+        # plan has one head and Alembic two (it would refuse "head": MultipleHeads)
         goal = state.graph.resolve(goal)
     try:
         walked = session.walk(state.current, goal, direction)
