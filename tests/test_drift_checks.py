@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from commands.checks import Verdict, run_preflight, snapshot_catalog, verify_after_run
 from commands.migration.planning import plan
+from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
+from commands.schema.history import ReplayError, history_schema
+from commands.schema.replay_cache import ReplayCache
 from tests.support.alembic_projects import Rev, write_project
 from tests.support.applying import run_plan
 from tests.support.checks_support import copy_database, handle_for, upgrade
@@ -41,6 +47,55 @@ def test_drift_warns_by_default_and_fail_blocks_approval_with_the_reason(
         assert off.result("drift").verdict is Verdict.SKIP
     finally:
         drop_database(pg_server, copy)
+
+
+def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Dify's env.py builds its URL from DB_HOST, DB_PORT, …, which the bot cannot point at
+    a scratch database: the replay reached the target itself, and the empty scratch
+    database read as a history that creates nothing ("DRIFTED: 118 differences", and
+    `DROP TABLE` for every table as the fix). It now stops before the first revision."""
+    own_settings = textwrap.dedent(
+        """
+        import os
+        from alembic import context
+        from sqlalchemy import create_engine, pool
+
+        with create_engine(os.environ["APP_DB"], poolclass=pool.NullPool).connect() as conn:
+            context.configure(connection=conn)
+            with context.begin_transaction():
+                context.run_migrations()
+        """
+    )
+    jobs = Rev(id="j100", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY)",))
+    project = write_project(tmp_path / "project", [jobs], env=own_settings)
+    handle = handle_for(
+        fresh_db,
+        tmp_path,
+        script_location=project,
+        extra=f'child_env = {{APP_DB = "{fresh_db.text()}"}}',
+    )
+    upgrade(handle)
+
+    drift = run_preflight(handle).result("drift")
+
+    assert drift.verdict is Verdict.WARN and "DRIFTED" not in drift.summary, drift.summary
+    assert drift.summary.startswith(
+        "not checked: the history does not replay on an empty database: env.py ran none of"
+        " the 1 revisions on the scratch database the bot handed it: it connects elsewhere"
+    ), drift.summary
+    with connect(fresh_db) as conn:  # the target untouched: still its one table and row
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("j100",)]
+    # a history ahead of the target (the replay ahead of a run's plan) stops before its first
+    # revision, which env.py would otherwise apply to the target itself
+    with connect(fresh_db) as conn:
+        conn.execute("DROP TABLE jobs; DELETE FROM alembic_version")
+    ahead = dataclasses.replace(AlembicRunner.for_target(handle).inspect(), current=("j100",))
+    with pytest.raises(ReplayError, match=f"env.py connected to database '{fresh_db.database}'"):
+        history_schema(handle, ahead, cache=ReplayCache(None), fresh=True)
+    with connect(fresh_db) as conn:
+        assert conn.execute("SELECT to_regclass('jobs')").fetchone() == (None,)
 
 
 MODELS_ENV = textwrap.dedent(

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from commands.config.targets_file import TargetConfig
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
+from commands.migration.runtime.target_check import target_connection
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
+from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.scratch import DRIFT, ScratchDatabaseError, scratch_database
 from commands.schema.catalog import read_schema
 from commands.schema.model import Schema
@@ -88,7 +90,7 @@ def _replay(
         alembic_s = 0.0
         if revisions:
             with AlembicRunner(handle.config.alembic, url).session() as session:
-                alembic_s = replay_in(session, handle.config, state, revisions)
+                alembic_s = replay_in(session, handle.config, state, revisions, url)
         return read_schema(url), alembic_s
 
 
@@ -104,13 +106,18 @@ def replay_errors() -> Iterator[None]:
 
 
 def replay_in(
-    session: AlembicSession, config: TargetConfig, state: ProjectState, revisions: tuple[str, ...]
+    session: AlembicSession,
+    config: TargetConfig,
+    state: ProjectState,
+    revisions: tuple[str, ...],
+    scratch: DatabaseUrl,
 ) -> float:
-    """Run ``revisions`` in ``session`` (a child on an empty database), in the order plain
-    Alembic would; the revisions' time inside Alembic."""
+    """Run ``revisions`` in ``session`` (a child on the empty database ``scratch``), in the
+    order plain Alembic would; the revisions' time inside Alembic."""
     return _upgrade(
         session,
         _alembic_order(session, state, revisions),
+        scratch,
         deadline=time.monotonic() + config.max_duration,
         statement_timeout=config.statement_timeout,
     )
@@ -127,12 +134,36 @@ def _alembic_order(
 
 
 def _upgrade(
-    session: AlembicSession, order: tuple[str, ...], *, deadline: float, statement_timeout: float
+    session: AlembicSession,
+    order: tuple[str, ...],
+    scratch: DatabaseUrl,
+    *,
+    deadline: float,
+    statement_timeout: float,
 ) -> float:
-    """One env.py run over ``order``, stepped; the revisions' time inside Alembic."""
+    """One env.py run over ``order``, stepped; the revisions' time inside Alembic. Stops
+    before the first revision if env.py is not on ``scratch``: an env.py that builds its
+    URL from settings of its own would replay onto the target (and an empty scratch
+    database would read as a history that creates nothing); fails if none ran (env.py
+    found them applied where it connected)."""
     env = {"PGOPTIONS": f"-c statement_timeout={postgres_interval(statement_timeout)}"}
     run = session.migrate(order, Direction.UP, env=env)
-    spent = 0.0
-    while run.next_revision(deadline=deadline) is not None:
+    spent, first = 0.0, True
+    while (ready := run.next_revision(deadline=deadline)) is not None:
+        if first and (where := target_connection(scratch, ready)) is not None:
+            run.stop()
+            raise AlembicError(
+                f"env.py connected to {where}, not to the scratch database the bot handed it:"
+                " nothing was run. Hand env.py its URL where it reads it (url_env_names,"
+                " url_ini_options) for the history to be replayed apart from the target"
+            )
+        first = False
         spent += run.go(deadline=deadline).duration_s
+    if first and order:  # env.py found them applied: it is on a database that has them
+        raise AlembicError(
+            f"env.py ran none of the {len(order)} revisions on the scratch database the bot"
+            " handed it: it connects elsewhere. Hand env.py its URL where it reads it"
+            " (url_env_names, url_ini_options) for the history to be replayed apart from"
+            " the target"
+        )
     return spent

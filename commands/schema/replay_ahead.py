@@ -96,10 +96,10 @@ class ReplayAhead:
             session = self.session
             if session is None:  # no scratch database or child: the drift check says why
                 return
+            assert self.url is not None, "opened with the session"
             with replay_errors():
-                replay_in(session, self.handle.config, state, revisions)
+                replay_in(session, self.handle.config, state, revisions, self.url)
                 session.close()
-                assert self.url is not None, "opened with the session"
                 self.cache.put(key, read_schema(self.url))
         except (MigrateBotError, psycopg.Error) as exc:
             log.info("the replay ahead of %s failed (the drift check retries): %s", key, exc)
