@@ -19,8 +19,10 @@ so that the next step starts from the same place on both sides).
 
 ``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}`` and ``{dbname}`` in
 ``--env`` values, ``--prepare`` and ``--plain`` are each fresh database's.
-Names whose value is ``{url}`` become the target's ``url_env_names``; the
-others its ``child_env``. ``--prepare`` runs before anything on each fresh
+Names whose value is ``{url}`` become the target's ``url_env_names``, those
+whose value is one of ``{host}``, ``{port}``, ``{user}``, ``{password}``,
+``{dbname}`` its ``url_env_parts`` (each database env.py runs on gets its
+own); the others its ``child_env``. ``--prepare`` runs before anything on each fresh
 database (e.g. the application's own "create the schema and stamp"); ``--plain``
 replaces ``alembic -c INI``, the console script beside P (e.g. ``"flask db"`` for
 Flask-Migrate: the step's arguments follow ``--``). ``--url-driver asyncpg`` writes
@@ -56,6 +58,7 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 
 BOT = Path(sys.executable).with_name("migrate-bot")
+URL_PART_VALUES = ("{host}", "{port}", "{user}", "{password}", "{dbname}")
 PLAIN_STEPS = (("upgrade", "head"), ("downgrade", "-5"), ("upgrade", "head"), ("downgrade", "base"))
 BOT_STEPS = (
     ("plan", ()),
@@ -144,10 +147,12 @@ class Setup:
     def targets_file(self, bot: dict[str, str], plain: dict[str, str]) -> Path:
         extra = dict(pair.split("=", 1) for pair in self.args.env)
         url_names = [k for k, v in extra.items() if v == "{url}"]
+        parts = {k: v[1:-1] for k, v in extra.items() if v in URL_PART_VALUES}
+        handed = {*url_names, *parts}
         path = self.root / "compat.toml"
         lines = [f'[bot]\nstate_path = "{(self.root / "state.sqlite3").as_posix()}"\n']
         for name, values in (("app", bot), ("plain", plain)):
-            others = [f"{k}={fill(v, values)}" for k, v in extra.items() if v != "{url}"]
+            others = [f"{k}={fill(v, values)}" for k, v in extra.items() if k not in handed]
             lines += [
                 f"[targets.{name}]",
                 f'database_url_env = "COMPAT_{name.upper()}_URL"',
@@ -155,6 +160,9 @@ class Setup:
                 f'alembic_section = "{self.args.section}"',
                 f'python = "{self.args.python}"',
                 f"url_env_names = {json.dumps(url_names)}",
+                "url_env_parts = {"
+                + ", ".join(f"{k} = {json.dumps(v)}" for k, v in parts.items())
+                + "}",
                 f"child_env = {json.dumps(others)}",
                 f"x_args = {json.dumps(self.args.x)}",
                 f"url_ini_options = {json.dumps(self.url_options)}",

@@ -176,6 +176,13 @@ def test_child_env_refuses_the_bots_secrets_and_other_targets_urls(tmp_path: Pat
         text = base.format(loc=location.as_posix(), child=child)
         with pytest.raises(ConfigError, match=problem):
             parse_config(text, source="t.toml", base=tmp_path)
+    for parts, problem in (  # url_env_parts: a part of the URL under a variable of the app's
+        ('{DB_HOST = "hostname"}', "'hostname' is not one of host, port, user, password, dbname"),
+        ('{SLACK_BOT_TOKEN = "password"}', "'SLACK_BOT_TOKEN' is not a variable env.py may get"),
+    ):
+        text = base.format(loc=location.as_posix(), child="") + f"url_env_parts = {parts}\n"
+        with pytest.raises(ConfigError, match=problem):
+            parse_config(text, source="t.toml", base=tmp_path)
 
 
 def test_env_py_connected_elsewhere_stops_the_run_before_any_revision(

@@ -10,6 +10,7 @@ import pytest
 
 from commands.checks import Verdict, run_preflight, snapshot_catalog, verify_after_run
 from commands.migration.planning import plan
+from commands.migration.runtime.child_env import url_part
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
@@ -49,6 +50,56 @@ def test_drift_warns_by_default_and_fail_blocks_approval_with_the_reason(
         drop_database(pg_server, copy)
 
 
+# Dify's, mealie's and fastapi-template's way: the URL built from settings of the app's own
+URL_FROM_PARTS_ENV = textwrap.dedent(
+    """
+    import os
+    from alembic import context
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.engine import URL
+
+    url = URL.create(
+        "postgresql+psycopg",
+        username=os.environ["DB_USER"],
+        password=os.environ["DB_PASSWORD"] or None,
+        host=os.environ["DB_HOST"],
+        port=int(os.environ["DB_PORT"]),
+        database=os.environ["DB_NAME"],
+    )
+    with create_engine(url, poolclass=pool.NullPool).connect() as conn:
+        context.configure(connection=conn)
+        with context.begin_transaction():
+            context.run_migrations()
+    """
+)
+DB_PARTS = {
+    "DB_HOST": "host",
+    "DB_PORT": "port",
+    "DB_USER": "user",
+    "DB_PASSWORD": "password",
+    "DB_NAME": "dbname",
+}
+
+
+def test_url_env_parts_hand_an_env_py_on_its_own_settings_each_database_s_url(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """``url_env_parts`` names the settings env.py builds its URL from: the run migrates the
+    target and the drift check replays the history on its scratch database (OK)."""
+    jobs = Rev(id="j100", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY)",))
+    project = write_project(tmp_path / "project", [jobs], env=URL_FROM_PARTS_ENV)
+    parts = ", ".join(f'{name} = "{part}"' for name, part in DB_PARTS.items())
+    handle = handle_for(
+        fresh_db, tmp_path, script_location=project, extra=f"url_env_parts = {{{parts}}}"
+    )
+    upgrade(handle)
+
+    drift = run_preflight(handle).result("drift")
+
+    assert drift.verdict is Verdict.PASS, drift.summary
+    assert drift.summary == "OK: the schema matches the history at j100"
+
+
 def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     fresh_db: DatabaseUrl, tmp_path: Path
 ) -> None:
@@ -56,25 +107,13 @@ def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     a scratch database: the replay reached the target itself, and the empty scratch
     database read as a history that creates nothing ("DRIFTED: 118 differences", and
     `DROP TABLE` for every table as the fix). It now stops before the first revision."""
-    own_settings = textwrap.dedent(
-        """
-        import os
-        from alembic import context
-        from sqlalchemy import create_engine, pool
-
-        with create_engine(os.environ["APP_DB"], poolclass=pool.NullPool).connect() as conn:
-            context.configure(connection=conn)
-            with context.begin_transaction():
-                context.run_migrations()
-        """
-    )
     jobs = Rev(id="j100", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY)",))
-    project = write_project(tmp_path / "project", [jobs], env=own_settings)
+    project = write_project(tmp_path / "project", [jobs], env=URL_FROM_PARTS_ENV)
+    pinned = ", ".join(
+        f'{name} = "{url_part(fresh_db, part)}"' for name, part in DB_PARTS.items()
+    )  # as a user would pin them, to the target, for want of url_env_parts
     handle = handle_for(
-        fresh_db,
-        tmp_path,
-        script_location=project,
-        extra=f'child_env = {{APP_DB = "{fresh_db.text()}"}}',
+        fresh_db, tmp_path, script_location=project, extra=f"child_env = {{{pinned}}}"
     )
     upgrade(handle)
 

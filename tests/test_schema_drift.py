@@ -70,6 +70,15 @@ def test_a_database_migrated_only_by_the_bot_is_ok_and_the_second_check_replays_
     second = measure_drift(handle, every_kind.state, cache=cache)
     assert second.state is DriftState.OK and second.cached
     assert second.timings["alembic_s"] == 0
+    # what env.py is handed is part of the history's key: another environment replays
+    handed = handle_for(
+        every_kind.database,
+        tmp_path,
+        script_location=every_kind.project,
+        extra='child_env = {APP_ENV = "migrations"}',
+    )
+    third = measure_drift(handed, every_kind.state, cache=cache)
+    assert third.state is DriftState.OK and not third.cached
 
 
 @pytest.mark.parametrize("change", HAND_CHANGES, ids=[c.name for c in HAND_CHANGES])

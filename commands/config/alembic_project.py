@@ -20,6 +20,7 @@ FLASK_APP = re.compile(r"^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$")
 X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
 BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
 SQLALCHEMY_URL = "sqlalchemy.url"
+URL_PARTS = ("host", "port", "user", "password", "dbname")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class AlembicProject:
     section: str = "alembic"
     x_args: tuple[str, ...] = ()
     url_env_names: tuple[str, ...] = ()
+    # variables env.py builds its URL from, each the part of the URL it gets: {"DB_HOST": "host"}
+    url_env_parts: Mapping[str, str] = field(default_factory=dict)
     url_ini_options: tuple[str, ...] = (SQLALCHEMY_URL,)  # (): sqlalchemy.url left unset
     child_env: Mapping[str, str | None] = field(default_factory=dict)  # None: pass through
     working_dir: Path | None = None
@@ -70,6 +73,7 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
         section=section,
         x_args=table.strings("x_args", (), X_ARG),
         url_env_names=table.strings("url_env_names", (), ENV_NAME),
+        url_env_parts=_url_env_parts(table),
         url_ini_options=table.strings("url_ini_options", (SQLALCHEMY_URL,), INI_OPTION),
         child_env=_child_env(table),
         working_dir=working_dir,
@@ -98,6 +102,20 @@ def _ini_sections(path: Path) -> set[str]:
     except configparser.Error:
         return set()  # Alembic itself will say what is wrong with the file
     return set(parser.sections())
+
+
+def _url_env_parts(table: ConfigTable) -> dict[str, str]:
+    """``url_env_parts``: ``{DB_HOST = "host", DB_PORT = "port", …}`` for an env.py that
+    builds its URL from settings of its own (Dify's, mealie's, fastapi-template's)."""
+    raw = table.get("url_env_parts", dict, {})
+    for name, part in raw.items():
+        if not ENV_NAME.match(name) or name.startswith(BOT_SECRET_PREFIXES):
+            raise table.error("url_env_parts", f"{name!r} is not a variable env.py may get")
+        if part not in URL_PARTS:
+            raise table.error(
+                f"url_env_parts.{name}", f"{part!r} is not one of {', '.join(URL_PARTS)}"
+            )
+    return dict(raw)
 
 
 def _child_env(table: ConfigTable) -> dict[str, str | None]:

@@ -116,10 +116,18 @@ def replay_key(
     project: AlembicProject, state: ProjectState, revisions: Iterable[str], server_major: int
 ) -> str:
     """sha256 over what the replayed schema depends on: the revision files replayed, env.py
-    and alembic.ini (their bytes), how env.py is run (ini section, ``-x`` arguments), the
-    revisions and the server's major version."""
+    and alembic.ini (their bytes), how env.py is run (ini section, ``-x`` arguments, what
+    its environment and app are), the revisions and the server's major version."""
     digest = hashlib.sha256()
-    for part in (project.section, *project.x_args, str(server_major)):
+    handed = (
+        *(f"{name}={value}" for name, value in sorted(project.child_env.items())),
+        *project.url_env_names,
+        *(f"{name}:{part}" for name, part in sorted(project.url_env_parts.items())),
+        *project.url_ini_options,
+        project.flask_app or "",
+        project.driver or "",
+    )
+    for part in (project.section, *project.x_args, str(server_major), *handed):
         digest.update(part.encode() + b"\0")
     files = [state.graph[rev].path for rev in revisions]
     if state.script_dir:

@@ -40,6 +40,14 @@ from typing import IO, Any
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # our neighbours must never shadow the project's own modules
 
+import sqlalchemy
+
+if tuple(int(part) for part in sqlalchemy.__version__.split(".")[:2]) < (1, 4):
+    sys.exit(  # said plainly, not as an ImportError in our own line (Redash pins 1.3)
+        f"migrate-bot runs Alembic with SQLAlchemy 1.4 or later; the project's interpreter"
+        f" ({sys.executable}) has SQLAlchemy {sqlalchemy.__version__}"
+    )
+
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory

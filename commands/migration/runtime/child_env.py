@@ -4,10 +4,11 @@ The project's env.py and revision files are the team's code, not the bot's:
 they get the basics a program needs (``PATH``, ``HOME``, the locale, libpq's
 own ``PG*`` settings), the target's database URL under ``DATABASE_URL``,
 ``sqlalchemy.url`` and the names the target lists in ``url_env_names`` (with
-the driver the user or ``driver`` named; else the child names one), and
-what it lists in ``child_env``. The Slack tokens, the AWS keys and every other
-target's URL stay with the bot, so a project variable of the same name can
-never point env.py at another database.
+the driver the user or ``driver`` named; else the child names one), its
+parts under the names of ``url_env_parts`` (an env.py building its URL from
+``DB_HOST``, ``DB_PORT``, …), and what it lists in ``child_env``. The Slack
+tokens, the AWS keys and every other target's URL stay with the bot, so a
+project variable of the same name can never point env.py at another database.
 """
 
 from __future__ import annotations
@@ -47,9 +48,25 @@ def child_environment(
         url = database.for_env_py(project.driver)
         for name in ("DATABASE_URL", *project.url_env_names):
             child[name] = url
+        for name, part in project.url_env_parts.items():
+            child[name] = url_part(database, part)
         child[URL_NAMES_ENV] = ",".join(project.url_env_names)
     if project.config_file is None:  # no alembic.ini to say prepend_sys_path: the folder
         child["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(workdir), child.get("PYTHONPATH", "")) if p
         )
     return child
+
+
+def url_part(database: DatabaseUrl, part: str) -> str:
+    """One part of the URL, as a setting of the project's holds it (``port``: 5432 when
+    the URL names none; ``host``: a socket's folder too, ``?host=`` included)."""
+    query = {name: value for name, value in database.query if isinstance(value, str)}
+    values = {
+        "host": database.host or query.get("host") or "localhost",
+        "port": str(database.port or query.get("port") or 5432),
+        "user": database.username or "",
+        "password": database.password or "",
+        "dbname": database.database,
+    }
+    return values[part]
