@@ -34,6 +34,7 @@ from commands.targets import TargetHandle, open_target
 
 PROJECTS = Path(__file__).resolve().parent.parent / "compat" / "projects"
 URL_ENV = "COMPAT_DATABASE_URL"
+ALEMBIC_INIT = PROJECTS / "branches" / "migrations"  # env.py as `alembic init` writes it
 
 
 @dataclass
@@ -141,9 +142,13 @@ class CompatTarget:
 def compat_target(name: str, tmp_path: Path, database: DatabaseUrl, keys: str = "") -> CompatTarget:
     """Project ``name`` copied under ``tmp_path``, as target ``app`` with ``keys`` added
     (``{root}`` in them is the copy's folder). The default key is
-    ``alembic_config = "{root}/alembic.ini"``."""
+    ``alembic_config = "{root}/alembic.ini"``. A project of revisions only gets the
+    ``env.py`` and ``script.py.mako`` of ``alembic init`` (``branches``'s)."""
     root = tmp_path / name
     shutil.copytree(PROJECTS / name, root)
+    for missing in ("env.py", "script.py.mako"):  # a project of revisions only
+        if not (root / "migrations" / missing).exists():
+            shutil.copy(ALEMBIC_INIT / missing, root / "migrations" / missing)
     keys = textwrap.dedent(keys) or 'alembic_config = "{root}/alembic.ini"\n'
     text = textwrap.dedent(
         f"""
