@@ -120,9 +120,11 @@ def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     drift = run_preflight(handle).result("drift")
 
     assert drift.verdict is Verdict.WARN and "DRIFTED" not in drift.summary, drift.summary
-    assert drift.summary.startswith(
-        "not checked: the history does not replay on an empty database: env.py ran none of"
-        " the 1 revisions on the scratch database the bot handed it: it connects elsewhere"
+    assert drift.summary == (
+        "not checked: the history cannot be replayed apart from the target: env.py ran none"
+        " of its 1 revisions on the scratch database the bot handed it, so it connects"
+        " elsewhere. Name the settings env.py reads its database from: url_env_names (a URL),"
+        " url_env_parts (DB_HOST, DB_PORT, …) or url_ini_options"
     ), drift.summary
     with connect(fresh_db) as conn:  # the target untouched: still its one table and row
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("j100",)]
@@ -131,7 +133,8 @@ def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     with connect(fresh_db) as conn:
         conn.execute("DROP TABLE jobs; DELETE FROM alembic_version")
     ahead = dataclasses.replace(AlembicRunner.for_target(handle).inspect(), current=("j100",))
-    with pytest.raises(ReplayError, match=f"env.py connected to database '{fresh_db.database}'"):
+    connected = f"apart from the target: env.py connected to database '{fresh_db.database}'"
+    with pytest.raises(ReplayError, match=connected):
         history_schema(handle, ahead, cache=ReplayCache(None), fresh=True)
     with connect(fresh_db) as conn:
         assert conn.execute("SELECT to_regclass('jobs')").fetchone() == (None,)

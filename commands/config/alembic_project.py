@@ -66,6 +66,9 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
     section = table.string("alembic_section", "alembic", INI_SECTION)
     if config_file is not None and section not in _ini_sections(config_file):
         raise table.error("alembic_section", f"{config_file} has no [{section}] section")
+    parts, child_env = _url_env_parts(table), _child_env(table)
+    for name in sorted(set(parts) & set(child_env)):  # one would silently win
+        table.report("child_env", f"{name} is set by url_env_parts, from the database's URL")
     return AlembicProject(
         config_file=config_file,
         script_location=script_location,
@@ -73,9 +76,9 @@ def parse_alembic_project(table: ConfigTable) -> AlembicProject:
         section=section,
         x_args=table.strings("x_args", (), X_ARG),
         url_env_names=table.strings("url_env_names", (), ENV_NAME),
-        url_env_parts=_url_env_parts(table),
+        url_env_parts=parts,
         url_ini_options=table.strings("url_ini_options", (SQLALCHEMY_URL,), INI_OPTION),
-        child_env=_child_env(table),
+        child_env=child_env,
         working_dir=working_dir,
         flask_app=flask_app,
         driver=_driver(table),

@@ -30,6 +30,12 @@ from commands.schema.replay_cache import ReplayCache, replay_key, replaying
 from commands.targets import TargetHandle
 from commands.units import postgres_interval
 
+ELSEWHERE = "the history cannot be replayed apart from the target"
+HAND = (
+    ". Name the settings env.py reads its database from: url_env_names (a URL),"
+    " url_env_parts (DB_HOST, DB_PORT, …) or url_ini_options"
+)
+
 
 class ReplayError(MigrateBotError):
     """The history could not be replayed on an empty database (the reason is the message)."""
@@ -152,18 +158,12 @@ def _upgrade(
     while (ready := run.next_revision(deadline=deadline)) is not None:
         if first and (where := target_connection(scratch, ready)) is not None:
             run.stop()
-            raise AlembicError(
-                f"env.py connected to {where}, not to the scratch database the bot handed it:"
-                " nothing was run. Hand env.py its URL where it reads it (url_env_names,"
-                " url_ini_options) for the history to be replayed apart from the target"
-            )
+            raise ReplayError(f"{ELSEWHERE}: env.py connected to {where}, nothing was run{HAND}")
         first = False
         spent += run.go(deadline=deadline).duration_s
     if first and order:  # env.py found them applied: it is on a database that has them
-        raise AlembicError(
-            f"env.py ran none of the {len(order)} revisions on the scratch database the bot"
-            " handed it: it connects elsewhere. Hand env.py its URL where it reads it"
-            " (url_env_names, url_ini_options) for the history to be replayed apart from"
-            " the target"
+        raise ReplayError(
+            f"{ELSEWHERE}: env.py ran none of its {len(order)} revisions on the scratch"
+            f" database the bot handed it, so it connects elsewhere{HAND}"
         )
     return spent

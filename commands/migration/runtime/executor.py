@@ -242,7 +242,8 @@ class _Execution:
             run.stop()
             raise AlembicError(
                 f"env.py connected to {where}, not to {self.database.display()}: nothing was run."
-                " Hand env.py the target's URL where it reads it (url_env_names, url_ini_options)"
+                " Hand env.py the target's URL where it reads it (url_env_names, url_env_parts,"
+                " url_ini_options)"
             )
 
     def _retry_or_raise(
