@@ -141,6 +141,8 @@ def test_going_down_to_an_expand_revision_keeps_the_contract_that_only_depends_o
     assert graph.after(at_heads, Direction.DOWN, ("v23_contract", "v23_expand")) == (
         "zed_contract",
     )
+    with pytest.raises(RevisionError, match="v23_expand is not a revision to go down to from"):
+        graph.downgrade_path(at_heads, "v23_expand")  # only v23_contract above: depends_on
     assert graph.downgrade_path(at_heads, "branch") == (
         "v23_contract",
         "v23_expand",

@@ -45,7 +45,10 @@ USAGE: dict[Verb, tuple[str, str]] = {
     Verb.TARGETS: ("targets", "the configured targets"),
     Verb.STATUS: ("status [TARGET]", "current and head revisions, what is pending"),
     Verb.PLAN: ("plan TARGET [to REV]", "the pending revisions and their SQL"),
-    Verb.UPGRADE: ("upgrade TARGET [to REV]", "ask to apply pending revisions (needs approval)"),
+    Verb.UPGRADE: (
+        "upgrade TARGET [to REV|heads]",
+        "ask to apply pending revisions (needs approval)",
+    ),
     Verb.DOWNGRADE: ("downgrade TARGET REV|-N", "ask to undo revisions (needs approval)"),
     Verb.RESTORE: ("restore TARGET BACKUP", "ask to restore a recorded backup (needs approval)"),
     Verb.CANCEL: ("cancel M-N", "cancel a request that has not started"),

@@ -286,6 +286,12 @@ def _optional_to(verb: Verb, words: list[str]) -> str | None:
         return rev.lower()
     if rev.lower() == BASE:
         raise CommandSyntaxError("to go back to `base`, use `/migrate downgrade`", verb)
+    if "@" in rev:
+        raise CommandSyntaxError(
+            f"{_shown(rev)}: Alembic's branch@ goals are not taken here: name the revision"
+            " (an id or a prefix of 4 or more), or `heads` for every head",
+            verb,
+        )
     if not REVISION.fullmatch(rev):
         raise CommandSyntaxError(
             f"{_shown(rev)} is not a revision id (letters, digits and `_`, at least 4)", verb

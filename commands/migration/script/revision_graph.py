@@ -210,6 +210,12 @@ class RevisionGraph:
                 )
             line = [c for c in self._children[goal] if goal in self.revisions[c].down_revisions]
             doomed = applied & (set(line) | {d for c in line for d in self.descendants(c)})
+            if not doomed and goal not in current:
+                raise RevisionError(  # as Alembic: "not a valid downgrade target"
+                    f"{goal} is not a revision to go down to from {', '.join(current)}: what is"
+                    " applied above it only depends_on it (Alembic refuses it too); name a"
+                    " revision below the current one in its own line"
+                )
         return tuple(reversed(self.sorted(doomed)))
 
     def _walk_down(self, current: Sequence[str], steps: int, applied: int) -> tuple[str, ...]:
