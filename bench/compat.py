@@ -68,7 +68,7 @@ BOT_STEPS = (
     ("upgrade", ("--yes",)),
     ("downgrade", ("base", "--yes")),
 )
-REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)")
+REVISION_FILE = re.compile(r"([\w.-]+/[\w.-]+\.py)\", line \d+, in (?:upgrade|downgrade)$", re.M)
 ALEMBIC_COMMAND = "alembic/command.py"  # Alembic's own upgrade()/downgrade(), not a revision
 # failing before any revision: a frame of env.py (plain), env.py named in the error (the bot)
 PLAIN_IN_ENV_PY = re.compile(r"env\.py\", line \d+, in ")
