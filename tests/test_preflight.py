@@ -228,6 +228,41 @@ def test_review_flags_a_revision_whose_offline_sql_is_only_the_version_update(
         "b2: upgrade() has a body but its offline SQL holds only the version table's update" in text
     )
     assert "a1: upgrade()" not in text  # its SQL is there to read
+    assert "b2: it asks is_offline_mode()" not in text  # said once, by the item above
+
+
+BRANCHES_OFFLINE = """
+from alembic import context
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE IF NOT EXISTS marks (id int)")
+    if not context.is_offline_mode():  # the data only online
+        op.execute("UPDATE t SET id = id + 1")
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_review_flags_a_revision_that_renders_offline_other_than_it_runs(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Dify's way: offline a comment, online a data migration. The plan's SQL would be
+    read as the run's; the reviewer is told it is not."""
+    project = write_project(
+        tmp_path / "project",
+        [
+            Rev(id="a1", up_sql=("CREATE TABLE IF NOT EXISTS t (id int)",)),
+            Rev(id="b2", down=("a1",), message="Data, online only", body=BRANCHES_OFFLINE),
+        ],
+    )
+    review = run_preflight(handle_for(fresh_db, tmp_path, script_location=project)).result("review")
+    text = "\n".join(review.details)
+    assert review.verdict is Verdict.WARN
+    assert "b2: it asks is_offline_mode(): the SQL shown is what it renders offline" in text
+    assert "a1: it asks" not in text
 
 
 def test_a_held_lock_on_a_touched_table_shows_its_holder(

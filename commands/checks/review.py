@@ -53,12 +53,13 @@ def file_items(review: FileReview, direction: Direction) -> Iterator[tuple[Level
         yield Level.WARN, item
 
 
-def silent_offline_item(
+def offline_items(
     review: FileReview, direction: Direction, statements: list[Statement]
 ) -> Iterator[tuple[Level, str]]:
-    """A revision whose function does something but whose rendered SQL holds nothing of
-    its own (it skips offline mode, or catches its own offline failure): the plan shows
-    only the version table's update, and a reviewer would read it as doing nothing."""
+    """The SQL shown is not what will run: a revision whose function does something but
+    whose rendered SQL holds nothing of its own (it skips offline mode, or catches its own
+    offline failure), which a reviewer would read as doing nothing; else one that asks
+    ``is_offline_mode()`` (Dify's seven print a comment offline and migrate data online)."""
     function = "upgrade" if direction is Direction.UP else "downgrade"
     body = review.upgrade if direction is Direction.UP else review.downgrade
     if body is Body.REAL and statements and all(s.bookkeeping for s in statements):
@@ -66,6 +67,12 @@ def silent_offline_item(
             Level.WARN,
             f"{function}() has a body but its offline SQL holds only the version table's"
             " update: what it runs is decided when it runs (read the file)",
+        )
+    elif review.offline_branch:
+        yield (
+            Level.WARN,
+            "it asks is_offline_mode(): the SQL shown is what it renders offline, not what"
+            " it runs (read the file)",
         )
 
 
@@ -107,8 +114,8 @@ def check_review(context: PreflightContext) -> CheckResult:
         files[revision.id] = review
         items += [(revision.id, lv, text) for lv, text in file_items(review, direction)]
         statements = context.statements.get(revision.id, [])
-        silent = silent_offline_item(review, direction, statements)
-        items += [(revision.id, level, text) for level, text in silent]
+        offline = offline_items(review, direction, statements)
+        items += [(revision.id, level, text) for level, text in offline]
         items += [(revision.id, level, text) for level, text in idempotency_items(statements)]
     total = len(context.plan.revisions)
     data = {

@@ -1,8 +1,9 @@
 """What a revision file says about itself, read with ``ast`` (never run).
 
-Its docstring, whether ``upgrade()`` / ``downgrade()`` do something, and
-whether it uses ``autocommit_block``: the review check, verification and the
-executor's retries all ask, so it is read here once, beside the revision graph.
+Its docstring, whether ``upgrade()`` / ``downgrade()`` do something, whether
+it uses ``autocommit_block`` and whether it asks if it runs offline: the
+review check, verification and the executor's retries all ask, so it is read
+here once, beside the revision graph.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class FileReview:
     uses_autocommit_block: bool
     dynamic_sql: bool = False  # executes SQL built at run time, or reads the database
     commits_itself: bool = False  # calls .commit() (op.get_bind().commit()): commits part-way
+    offline_branch: bool = False  # asks is_offline_mode(): renders offline other than it runs
 
     @property
     def commits_part_way(self) -> bool:
@@ -93,6 +95,11 @@ def review_file(path: str | Path) -> FileReview:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and node.func.attr == "commit"
+            for node in ast.walk(tree)
+        ),
+        offline_branch=any(
+            (isinstance(node, ast.Attribute) and node.attr == "is_offline_mode")
+            or (isinstance(node, ast.Name) and node.id == "is_offline_mode")
             for node in ast.walk(tree)
         ),
     )
