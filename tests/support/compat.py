@@ -147,7 +147,7 @@ def compat_target(name: str, tmp_path: Path, database: DatabaseUrl, keys: str = 
     root = tmp_path / name
     shutil.copytree(PROJECTS / name, root)
     for missing in ("env.py", "script.py.mako"):  # a project of revisions only
-        if not (root / "migrations" / missing).exists():
+        if (root / "migrations").is_dir() and not (root / "migrations" / missing).exists():
             shutil.copy(ALEMBIC_INIT / missing, root / "migrations" / missing)
     keys = textwrap.dedent(keys) or 'alembic_config = "{root}/alembic.ini"\n'
     text = textwrap.dedent(
