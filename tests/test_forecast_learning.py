@@ -222,7 +222,7 @@ def test_the_thread_reads_each_revision_beside_its_forecast() -> None:
         " · not forecast",
     ]
     slow = ScoredRevision("4f1c7a9e2b87", Span(0.06, 0.06, 0.06), 1.5)
-    assert against(slow) == "forecast instant: x25.00 (outside the range)"
+    assert against(slow) == "forecast instant: longer than that (outside the range)"
     assert beside_forecast(None, "e2f6a8c0d376") == ""
     assert scored_words(scored.revisions[0]) == (
         "e2f6a8c0d376: took 2 min 40 s, forecast ~2 min (1 min to 4 min): x1.33"

@@ -87,11 +87,15 @@ def scored_words(scored: ScoredRevision, code: Code = plain) -> str:
 
 def against(scored: ScoredRevision) -> str:
     """'forecast ~2 min (1 min to 4 min): x1.33', '… (outside the range)', 'not forecast'.
-    Forecast and actual both under a second: no ratio, which would judge fixed costs only."""
+    Forecast and actual both under a second: no ratio, which would judge fixed costs only;
+    a forecast under a second and a revision that took longer: no ratio either (Dify's
+    first revision read 'forecast under 1 s: x2.40')."""
     if scored.forecast is None:
         return "not forecast"
     if scored.forecast.high < SUB_SECOND_S and scored.actual < SUB_SECOND_S:
         return f"forecast {span_words(scored.forecast)}"
+    if scored.forecast.high < SUB_SECOND_S:  # a ratio to a sub-second guess reads as x25
+        return f"forecast {span_words(scored.forecast)}: longer than that (outside the range)"
     ratio = scored.ratio
     verdict = "" if ratio is None else f": x{ratio:.2f}"
     if scored.in_range is False:
