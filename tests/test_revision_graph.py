@@ -151,6 +151,26 @@ def test_going_down_to_an_expand_revision_keeps_the_contract_that_only_depends_o
     )
 
 
+def test_a_version_row_another_row_descends_from_is_the_same_state() -> None:
+    """Neutron, downgraded to 5abc0278ca73 by plain Alembic and by the bot: the version
+    table holds 89ab9a816d70 beside 4bcd4df1f426, which descends from it through a
+    depends_on. The plan said 5abc0278ca73 and 4bcd4df1f426: the same revisions applied,
+    and verification failed the run on it."""
+    graph = RevisionGraph(
+        [
+            rev("kilo"),
+            rev("5abc02", "kilo"),
+            rev("89ab9a", "kilo"),
+            rev("8fd391", "kilo", depends=("89ab9a",)),
+            rev("4bcd4d", "8fd391"),
+        ]
+    )
+    rows = ("89ab9a", "4bcd4d", "5abc02")
+    assert graph.rows_state(rows) == ("5abc02", "4bcd4d")
+    assert graph.applied(rows) == graph.applied(graph.rows_state(rows))
+    assert graph.rows_state(("4bcd4d", "gone01")) == ("4bcd4d", "gone01")  # not ours: as is
+
+
 def test_unknown_parent_and_cycles_are_refused() -> None:
     with pytest.raises(RevisionError, match="unknown parent"):
         RevisionGraph([rev("aaaa01", "nope00")])

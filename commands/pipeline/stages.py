@@ -290,6 +290,11 @@ class Stages:
             return (f"could not inspect what {revision.id} left behind: {exc}",)
         return tuple(f"{o.what}; fix: {o.fix}" for o in partial.leftovers if o.needs_action)
 
+    def _current_state(self) -> tuple[str, ...]:
+        """The revisions the database is at, as the plan names its destination."""
+        rows = self.session.current(step="verifying the result")
+        return rows if self.state is None else self.state.graph.rows_state(rows)
+
     def verify(self) -> None:
         step = RunStep.VERIFY
         self.begin(step, "verifying the result")
@@ -301,7 +306,7 @@ class Stages:
             self.plan,
             self.snapshot,
             clock=self.context.clock,
-            read_current=lambda: self.session.current(step="verifying the result"),
+            read_current=self._current_state,
             compare_models=self.session.compare_models,
             sql_preview=self._with_sql,
             after=after,

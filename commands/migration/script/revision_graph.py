@@ -137,6 +137,15 @@ class RevisionGraph:
         covered = self.ancestors(chosen)
         return self.sorted(chosen - covered)
 
+    def rows_state(self, rows: Sequence[str]) -> tuple[str, ...]:
+        """A version table's rows as the state they stand for: without a row that another
+        row descends from. Alembic keeps such a row after some downgrades through
+        ``depends_on`` (Neutron's 89ab9a816d70 beside 4bcd4df1f426, which depends on it);
+        the applied revisions are the same. Rows this project lacks are left as they are."""
+        if not set(rows) <= self.revisions.keys():
+            return tuple(rows)
+        return self.heads_of(rows)
+
     def sorted(self, revs: Iterable[str]) -> tuple[str, ...]:
         return tuple(sorted(revs, key=self._position.__getitem__))
 
