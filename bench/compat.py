@@ -20,9 +20,9 @@ so that the next step starts from the same place on both sides).
 ``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}`` and ``{dbname}`` in
 ``--env`` values, ``--prepare`` and ``--plain`` are each fresh database's.
 Names whose value is ``{url}`` become the target's ``url_env_names``, those
-whose value is one of ``{host}``, ``{port}``, ``{user}``, ``{password}``,
-``{dbname}`` its ``url_env_parts`` (each database env.py runs on gets its
-own); the others its ``child_env``. ``--prepare`` runs before anything on each fresh
+whose value holds ``{url}``, ``{host}``, ``{port}``, ``{user}``, ``{password}``
+or ``{dbname}`` otherwise its ``url_env_parts`` (each database env.py runs on
+gets its own); the others its ``child_env``. ``--prepare`` runs before anything on each fresh
 database (e.g. the application's own "create the schema and stamp"); ``--plain``
 replaces ``alembic -c INI``, the console script beside P (e.g. ``"flask db"`` for
 Flask-Migrate: the step's arguments follow ``--``). ``--url-driver asyncpg`` writes
@@ -54,6 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from commands.config.alembic_project import URL_PLACEHOLDER
 from commands.postgres.database_url import DatabaseUrl
 from commands.postgres.embedded import ensure_database, start_embedded_server
 
@@ -147,7 +148,11 @@ class Setup:
     def targets_file(self, bot: dict[str, str], plain: dict[str, str]) -> Path:
         extra = dict(pair.split("=", 1) for pair in self.args.env)
         url_names = [k for k, v in extra.items() if v == "{url}"]
-        parts = {k: v[1:-1] for k, v in extra.items() if v in URL_PART_VALUES}
+        parts = {  # a part by its name; a text with placeholders as it is
+            k: v[1:-1] if v in URL_PART_VALUES else v
+            for k, v in extra.items()
+            if v != "{url}" and URL_PLACEHOLDER.search(v)
+        }
         handed = {*url_names, *parts}
         path = self.root / "compat.toml"
         lines = [f'[bot]\nstate_path = "{(self.root / "state.sqlite3").as_posix()}"\n']

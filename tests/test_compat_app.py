@@ -177,7 +177,7 @@ def test_child_env_refuses_the_bots_secrets_and_other_targets_urls(tmp_path: Pat
         with pytest.raises(ConfigError, match=problem):
             parse_config(text, source="t.toml", base=tmp_path)
     for parts, problem in (  # url_env_parts: a part of the URL under a variable of the app's
-        ('{DB_HOST = "hostname"}', "'hostname' is not one of host, port, user, password, dbname"),
+        ('{DB_HOST = "hostname"}', "'hostname' is not one of host, port, user, password, dbname,"),
         ('{SLACK_BOT_TOKEN = "password"}', "'SLACK_BOT_TOKEN' is not a variable env.py may get"),
         ('{APP_ENV = "host"}', "APP_ENV is set by url_env_parts, from the database's URL"),
     ):

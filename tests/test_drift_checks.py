@@ -100,6 +100,39 @@ def test_url_env_parts_hand_an_env_py_on_its_own_settings_each_database_s_url(
     assert drift.summary == "OK: the schema matches the history at j100"
 
 
+def test_url_env_parts_fill_a_text_of_the_app_s_own_with_each_database_s_url(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Quay's env.py reads its URL from a JSON setting (`QUAY_OVERRIDE_CONFIG`): a text
+    with ``{url}`` in it is filled with each database's URL, the scratch one's included."""
+    json_setting = textwrap.dedent(
+        """
+        import json, os
+        from alembic import context
+        from sqlalchemy import create_engine, pool
+
+        url = json.loads(os.environ["APP_CONFIG"])["DB_URI"]
+        with create_engine(url, poolclass=pool.NullPool).connect() as conn:
+            context.configure(connection=conn)
+            with context.begin_transaction():
+                context.run_migrations()
+        """
+    )
+    jobs = Rev(id="j100", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY)",))
+    project = write_project(tmp_path / "project", [jobs], env=json_setting)
+    handle = handle_for(
+        fresh_db,
+        tmp_path,
+        script_location=project,
+        extra="""url_env_parts = {APP_CONFIG = '{"DB_URI": "{url}", "DEBUG": false}'}""",
+    )
+    upgrade(handle)
+
+    drift = run_preflight(handle).result("drift")
+
+    assert drift.summary == "OK: the schema matches the history at j100", drift.summary
+
+
 def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     fresh_db: DatabaseUrl, tmp_path: Path
 ) -> None:
@@ -110,7 +143,7 @@ def test_an_env_py_on_settings_of_its_own_is_not_replayed_onto_the_target(
     jobs = Rev(id="j100", up_sql=("CREATE TABLE jobs (id int PRIMARY KEY)",))
     project = write_project(tmp_path / "project", [jobs], env=URL_FROM_PARTS_ENV)
     pinned = ", ".join(
-        f'{name} = "{url_part(fresh_db, part)}"' for name, part in DB_PARTS.items()
+        f'{name} = "{url_part(fresh_db, part, fresh_db.text())}"' for name, part in DB_PARTS.items()
     )  # as a user would pin them, to the target, for want of url_env_parts
     handle = handle_for(
         fresh_db, tmp_path, script_location=project, extra=f"child_env = {{{pinned}}}"

@@ -21,6 +21,7 @@ X_ARG = re.compile(r"^[^\s=][^=]*(?:=.*)?$")
 BOT_SECRET_PREFIXES = ("SLACK_", "AWS_", "MIGRATE_BOT_")
 SQLALCHEMY_URL = "sqlalchemy.url"
 URL_PARTS = ("host", "port", "user", "password", "dbname")
+URL_PLACEHOLDER = re.compile(r"\{(url|host|port|user|password|dbname)\}")
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,17 @@ def _ini_sections(path: Path) -> set[str]:
 
 def _url_env_parts(table: ConfigTable) -> dict[str, str]:
     """``url_env_parts``: ``{DB_HOST = "host", DB_PORT = "port", …}`` for an env.py that
-    builds its URL from settings of its own (Dify's, mealie's, fastapi-template's)."""
+    builds its URL from settings of its own (Dify's, mealie's, fastapi-template's), or a
+    text holding ``{url}``, ``{host}``, … (Quay's ``{"DB_URI": "{url}"}``)."""
     raw = table.get("url_env_parts", dict, {})
     for name, part in raw.items():
         if not ENV_NAME.match(name) or name.startswith(BOT_SECRET_PREFIXES):
             raise table.error("url_env_parts", f"{name!r} is not a variable env.py may get")
-        if part not in URL_PARTS:
+        if not isinstance(part, str) or not (part in URL_PARTS or URL_PLACEHOLDER.search(part)):
             raise table.error(
-                f"url_env_parts.{name}", f"{part!r} is not one of {', '.join(URL_PARTS)}"
+                f"url_env_parts.{name}",
+                f"{part!r} is not one of {', '.join(URL_PARTS)}, nor a text with"
+                f" {{url}} or {{{'}, {'.join(URL_PARTS)}}} in it",
             )
     return dict(raw)
 

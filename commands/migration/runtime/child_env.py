@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from commands.config.alembic_project import AlembicProject
+from commands.config.alembic_project import URL_PLACEHOLDER, AlembicProject
 from commands.postgres.database_url import DatabaseUrl
 
 BASICS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL")
@@ -49,7 +49,7 @@ def child_environment(
         for name in ("DATABASE_URL", *project.url_env_names):
             child[name] = url
         for name, part in project.url_env_parts.items():
-            child[name] = url_part(database, part)
+            child[name] = url_part(database, part, url)
         child[URL_NAMES_ENV] = ",".join(project.url_env_names)
     if project.config_file is None:  # no alembic.ini to say prepend_sys_path: the folder
         child["PYTHONPATH"] = os.pathsep.join(
@@ -58,15 +58,19 @@ def child_environment(
     return child
 
 
-def url_part(database: DatabaseUrl, part: str) -> str:
+def url_part(database: DatabaseUrl, part: str, url: str) -> str:
     """One part of the URL, as a setting of the project's holds it (``port``: 5432 when
-    the URL names none; ``host``: a socket's folder too, ``?host=`` included)."""
+    the URL names none; ``host``: a socket's folder too, ``?host=`` included), or a text
+    with ``{url}`` (``url``, as env.py gets it), ``{host}``, … filled in."""
     query = {name: value for name, value in database.query if isinstance(value, str)}
     values = {
+        "url": url,
         "host": database.host or query.get("host") or "localhost",
         "port": str(database.port or query.get("port") or 5432),
         "user": database.username or "",
         "password": database.password or "",
         "dbname": database.database,
     }
-    return values[part]
+    if part in values:
+        return values[part]
+    return URL_PLACEHOLDER.sub(lambda found: values[found[1]], part)
