@@ -21,6 +21,7 @@ from commands.postgres.database_url import DatabaseUrl
 from commands.requests import WrongStateError
 from commands.state.vocabulary import EventKind, RequestState
 from commands.targets import open_target
+from tests.support.alembic_projects import Rev
 from tests.support.applying import run_plan
 from tests.support.checks_support import HEAD
 from tests.support.lock_scenarios import SCHEDULING_SLACK_S, LockHolder, Writers
@@ -130,6 +131,25 @@ def test_a_blocked_revision_retries_then_fails_without_stalling_writers(
     assert outcome.database_revisions == ("hot001",)
     assert [o.kind for o in outcome.rollback] == ["restore"]  # nothing moved: only the backup
     assert len(writers.latencies) > 20 and writers.worst <= 0.5 + SCHEDULING_SLACK_S, writers.worst
+
+
+ONE_WAY = """
+def upgrade() -> None:
+    op.execute("CREATE TABLE one_way (id int)")
+"""
+
+
+def test_a_failed_upgrade_offers_no_downgrade_through_a_revision_without_one(
+    tmp_path: Path, fresh_db: DatabaseUrl
+) -> None:
+    """Neutron's revisions have no downgrade(): after a failed upgrade the thread offered
+    "downgrade back to base, where the run started", which cannot run. Only the backup."""
+    one_way = Rev(id="way001", message="one way", body=ONE_WAY)
+    broken = Rev(id="bad002", down=("way001",), up_sql=("INSERT INTO nowhere VALUES (1)",))
+    target = pipeline_target(tmp_path, fresh_db, [one_way, broken])
+    outcome = target.run(target.approved().request.id)
+    assert outcome.state is RequestState.FAILED and outcome.database_revisions == ("way001",)
+    assert [o.kind for o in outcome.rollback] == ["restore"]
 
 
 def test_max_duration_aborts_at_a_consistent_revision(

@@ -40,7 +40,7 @@ from commands.checks.sql_statements import Statement, parse_statements
 from commands.errors import AlembicError, DatabaseUnavailableError
 from commands.migration.runtime.runner import AlembicRunner
 from commands.migration.script.plan import Plan, revisions_text
-from commands.migration.script.revision_file import Body, ReviewError, review_file
+from commands.migration.script.revision_file import reversible
 from commands.migration.script.revision_graph import Direction
 from commands.postgres.connections import connect
 from commands.targets import TargetHandle
@@ -287,18 +287,11 @@ def _check_revision(read_current: Callable[[], tuple[str, ...]], plan: Plan) -> 
     return CheckResult("revision", Verdict.PASS, f"at {shown}, as planned")
 
 
-def _reversible(path: str) -> bool:
-    try:
-        return review_file(path).downgrade is Body.REAL
-    except ReviewError:
-        return False
-
-
 def rollback_paths(plan: Plan) -> tuple[RollbackPath, ...]:
     """The runbook's two ways back: Alembic to the starting revision, or the backup."""
     start = ", ".join(plan.current) or "base"
     if plan.direction is Direction.UP:
-        hollow = [rev.id for rev in plan.revisions if not _reversible(rev.path)]
+        hollow = [rev.id for rev in plan.revisions if not reversible(rev.path)]
         caveat = (
             f"; {', '.join(hollow)} has no real downgrade(), so restore instead" if hollow else ""
         )

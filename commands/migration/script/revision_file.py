@@ -105,6 +105,15 @@ def review_file(path: str | Path) -> FileReview:
     )
 
 
+def reversible(path: str) -> bool:
+    """Whether the file's ``downgrade()`` does something (not missing, ``pass`` or only a
+    raise): the only kind an Alembic way back can use. Unreadable: not."""
+    try:
+        return review_file(path).downgrade is Body.REAL
+    except ReviewError:
+        return False
+
+
 def _body(function: ast.FunctionDef | ast.AsyncFunctionDef | None) -> Body:
     if function is None:
         return Body.MISSING
