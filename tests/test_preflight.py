@@ -193,6 +193,29 @@ def test_review_flags_a_pass_downgrade_and_a_missing_docstring(
     assert "only way back" not in text
 
 
+def test_a_downgrade_through_a_revision_without_downgrade_is_refused_before_it_runs(
+    fresh_db: DatabaseUrl, tmp_path: Path
+) -> None:
+    """Neutron's and Gnocchi's revisions have no downgrade(): the bot took a backup, ran,
+    and failed at the first one, as the pre-flight had said it would. It now refuses."""
+    one_way = 'def upgrade() -> None:\n    op.execute("CREATE TABLE one_way (id int)")\n'
+    project = write_project(
+        tmp_path / "project",
+        [
+            Rev(id="a1", up_sql=("CREATE TABLE t (id int)",), down_sql=("DROP TABLE t",)),
+            Rev(id="b2", down=("a1",), message="One way", body=one_way),
+        ],
+    )
+    handle = handle_for(fresh_db, tmp_path, script_location=project)
+    upgrade(handle)
+    down = run_preflight(handle, direction=Direction.DOWN, to="a1")
+    review = down.result("review")
+    assert down.blocks and review.verdict is Verdict.FAIL
+    assert "b2: no downgrade(): undoing it fails here, so this downgrade cannot run" in "\n".join(
+        review.details
+    )
+
+
 SKIPS_OFFLINE = """
 from alembic import context
 

@@ -34,8 +34,10 @@ _DOWNGRADE_ITEMS = {
         Body.EMPTY: "downgrade() does nothing (just `pass`): the only way back is a restore",
     },
     Direction.DOWN: {
-        Body.MISSING: "no downgrade(): undoing it fails here (a restore is the way back)",
-        Body.RAISES: "downgrade() only raises: undoing it fails here (a restore is the way back)",
+        Body.MISSING: "no downgrade(): undoing it fails here, so this downgrade cannot run"
+        " (a restore is the way back)",
+        Body.RAISES: "downgrade() only raises: undoing it fails here, so this downgrade cannot"
+        " run (a restore is the way back)",
         Body.EMPTY: "downgrade() does nothing (just `pass`): undoing it leaves its changes"
         " in the database",
     },
@@ -49,8 +51,9 @@ def file_items(review: FileReview, direction: Direction) -> Iterator[tuple[Level
     if review.downgrade is Body.EMPTY and review.upgrade is Body.EMPTY:
         return  # nothing to undo
     item = _DOWNGRADE_ITEMS[direction].get(review.downgrade)
-    if item is not None:
-        yield Level.WARN, item
+    if item is not None:  # a downgrade through it would fail there, after a backup: refused
+        doomed = direction is Direction.DOWN and review.downgrade in (Body.MISSING, Body.RAISES)
+        yield Level.FAIL if doomed else Level.WARN, item
 
 
 def offline_items(
