@@ -21,7 +21,6 @@ from __future__ import annotations
 import secrets
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +57,7 @@ OPS_CHANNEL_NAME = "migrate-ops"
 FALLBACK_OPS_CHANNEL = "C0SANDBOX"  # for a config without [bot] ops_channel
 FLEET_ROWS_DIVISOR = 20  # each tenant of the demo fleet gets a twentieth of the demo's rows
 SANDBOX_WATCH_S = 30.0  # the watch after a run, short enough to see it end
+STOP_POLL_S = 0.2  # how soon the main thread sees a SIGINT or SIGTERM
 BuildBot = Callable[[SlackSettings, Config], RunningBot]
 
 
@@ -333,9 +333,13 @@ def serve_sandbox(
 ) -> None:
     """Run the sandbox until SIGINT or SIGTERM; tells the user where and what to do (and
     serves the bot's metrics on ``metrics_port``)."""
-    stop = threading.Event()
+    # A list, not a threading.Event: the handler runs in the main thread between two
+    # bytecodes, and Event.set() there took the Event's lock while stop.wait() held it
+    # (SIGTERM from make and from the process group, a moment apart): the stop hung for
+    # ever, seen with faulthandler's stacks in test_sandbox_make_run.
+    signals: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda received, _frame: signals.append(received))
     began = time.monotonic() - (seconds_since_start() or 0.0)  # from the command's start
     sandbox = Sandbox(config=config, settings=settings, build_bot=build_bot, host=host, port=port)
     metrics = None
@@ -348,8 +352,8 @@ def serve_sandbox(
             echo(f"Prometheus metrics: {metrics.url}")
         reset = sandbox.prepare()
         echo(_ready_text(sandbox, reset, time.monotonic() - began))
-        while not stop.wait(0.5):
-            pass
+        while not signals:
+            time.sleep(STOP_POLL_S)
         echo("stopping the sandbox")
     finally:
         if metrics is not None:
