@@ -16,6 +16,7 @@ from bot.cli import cli, main
 from commands.config.targets_file import BUNDLED_MIGRATIONS
 from commands.errors import ExitCode
 from commands.postgres.database_url import DatabaseUrl
+from tests.support.alembic_projects import Rev, write_project
 
 README = Path(__file__).parent.parent / "README.md"
 CLI_REFERENCE = README.parent / "docs" / "cli.md"
@@ -243,3 +244,20 @@ def test_status_without_a_target_lists_every_target_and_says_which_cannot_be_rea
     code, out, _ = run(capsys, "status", "--json")
     shown = json.loads(out)
     assert [s["target"] for s in shown] == ["app", "other"] and "error" in shown[1]
+
+
+def test_a_run_refused_at_pre_flight_prints_its_findings_once(
+    capsys: pytest.CaptureFixture[str], config_file: Path, tmp_path: Path
+) -> None:
+    """The pre-flight's failed update and the run's own end (also at pre-flight) each
+    printed the findings: octavia's refused downgrade showed them twice."""
+    one_way = 'def upgrade() -> None:\n    op.execute("CREATE TABLE one_way (id int)")\n'
+    project = write_project(tmp_path / "one_way", [Rev(id="a1", message="One way", body=one_way)])
+    config_file.write_text(
+        config_file.read_text().replace(BUNDLED_MIGRATIONS.as_posix(), project.as_posix())
+    )
+    assert run(capsys, "upgrade", "app", "--yes", "--reason", "INC-1")[0] == 0
+    code, out, err = run(capsys, "downgrade", "app", "base", "--yes", "--reason", "INC-1")
+    assert code != 0 and "Failed at preflight" in out + err
+    said = out + err
+    assert said.count("a1: no downgrade(): undoing it fails here") == 1, said

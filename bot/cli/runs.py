@@ -60,6 +60,9 @@ class _Terminal(RunEnding):
     members: int = 0  # the members it follows (none: one database)
     ended: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # requests whose pre-flight findings were printed: a run refused there ends with a
+    # second pre-flight update (the run's own end), which printed them twice
+    findings_shown: set[str] = field(default_factory=set)
 
     def update(self, update: Update) -> None:
         line = render.update_text(update)
@@ -74,7 +77,12 @@ class _Terminal(RunEnding):
         if line is not None:
             self.out.say(line, err=update.kind == "progress")
         ended = update.kind in (UpdateKind.SUCCEEDED, UpdateKind.FAILED)
-        if update.step is RunStep.PREFLIGHT and ended:
+        if (
+            update.step is RunStep.PREFLIGHT
+            and ended
+            and update.request_id not in self.findings_shown
+        ):
+            self.findings_shown.add(update.request_id)
             findings = findings_text(preflight_results(self.store, update.request_id))
             if findings:
                 self.out.say(findings)
