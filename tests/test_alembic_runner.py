@@ -172,13 +172,17 @@ def test_an_env_py_that_exits_is_said_where_and_one_that_dies_by_its_status(
     tmp_path: Path, fresh_db: DatabaseUrl
 ) -> None:
     """``sys.exit()`` in env.py (a missing setting, some projects' way) is the project's
-    error at its line, as plain Alembic's exit is; a child that dies without a word is
-    named by its exit status (it used to read "exit status None")."""
-    exits = write_project(tmp_path / "exits", [table("orders")], env="import sys\nsys.exit(3)\n")
+    error at its line, in the step it was in, with what it printed before (octavia's
+    reason); a child that dies without a word is named by its exit status (it used to
+    read "exit status None")."""
+    env = "import sys\nprint('Error: use app-db-manage')\nsys.exit(3)\n"
+    exits = write_project(tmp_path / "exits", [table("orders")], env=env)
     dies = write_project(tmp_path / "dies", [table("orders")], env="import os\nos._exit(5)\n")
 
     with pytest.raises(
-        AlembicError, match=r"reading the history \(exits/env\.py:2\): SystemExit: 3"
+        AlembicError,
+        match=r"reading the version table through env\.py \(exits/env\.py:3\): SystemExit: 3"
+        r" \(the last line printed before it: Error: use app-db-manage\)",
     ):
         AlembicRunner(AlembicProject(None, exits, sys.executable), fresh_db).current()
     with pytest.raises(

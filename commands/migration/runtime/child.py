@@ -71,6 +71,7 @@ drivers = _load("drivers", os.path.join(_HERE, os.pardir, os.pardir, "postgres",
 models = _load("child_models", os.path.join(_HERE, "child_models.py"))
 flask_context = _load("child_flask", os.path.join(_HERE, "child_flask.py"))
 
+PRINTED = errors.PrintedTail(sys.stdout)  # what env.py prints, for an exit's reason
 URL_NAMES_ENV = "MIGRATE_BOT_URL_NAMES"  # further variables holding the URL (url_env_names)
 
 
@@ -206,16 +207,19 @@ def current(config: Config, scripts: ScriptDirectory) -> dict[str, Any]:
     """What the database's version table holds, read through env.py, and where that table is."""
     found: list[str] = []
     table: dict[str, Any] = {}
+    connected: dict[str, str] = {}
 
     def read_heads(heads: Any, context: Any) -> list[Any]:
         found.extend(h for h in steps.as_tuple(heads) if h not in found)
         table.setdefault("name", context.version_table)
         table.setdefault("schema", context.version_table_schema)
+        if not connected:
+            connected.update(steps.where_connected(getattr(context, "connection", None)))
         return []
 
     with EnvironmentContext(config, scripts, fn=read_heads, dont_mutate=True):
         scripts.run_env()
-    return {"current": found, "version_table": table or None}
+    return {"current": found, "version_table": table or None, "connected": connected or None}
 
 
 def migrate(
@@ -226,12 +230,12 @@ def migrate(
     try:
         with steps.forced_environment(config, scripts, fn=stepper):
             scripts.run_env()
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         with contextlib.suppress(Exception):  # the parent names the revision in flight
             # any exception env.py raised, of any class, takes the revision in flight to the
             # parent: mypy cannot know such attributes of a class it has not seen
-            error.revision = stepper.in_flight  # type: ignore[attr-defined]
-            error.step = migration_step(stepper, request)  # type: ignore[attr-defined]
+            error.revision = stepper.in_flight  # type: ignore[union-attr]
+            error.step = migration_step(stepper, request)  # type: ignore[union-attr]
         raise
     return {"applied": stepper.done, "rounds": stepper.rounds, "stopped": stepper.stopped}
 
@@ -251,10 +255,10 @@ def step(name: str) -> Iterator[None]:
     """Tag what fails inside with the step it failed in (unless a closer one tagged it)."""
     try:
         yield
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # env.py's sys.exit() too: its step is known
         if getattr(error, "step", None) is None:
             with contextlib.suppress(Exception):
-                error.step = name  # type: ignore[attr-defined]  # any exception class: tagged
+                error.step = name  # type: ignore[union-attr]  # any exception class: tagged
         raise
 
 
@@ -323,6 +327,7 @@ def answer(
     config: Config, scripts: ScriptDirectory, request: dict[str, Any], channel: Channel
 ) -> dict[str, Any]:
     """Carry out one request with its extra environment (PGOPTIONS, PGAPPNAME) set around it."""
+    PRINTED.reset()
     extra: dict[str, str] = request.get("env", {})
     saved = {key: os.environ.get(key) for key in extra}
     os.environ.update(extra)
@@ -355,6 +360,7 @@ def failure(error: BaseException, scripts: ScriptDirectory | None) -> dict[str, 
         step=getattr(error, "step", None) or READING_HISTORY,
         script_dir=script_dir(scripts) if scripts else None,
         hint_of=lambda e: errors.hint(e, HANDED.driver, HANDED.installed),
+        printed=PRINTED.last_line(),
     )
     described.update(sqlstate=sqlstate_of(error), revision=getattr(error, "revision", None))
     return {"error": described}
@@ -393,6 +399,7 @@ def die_with_parent(parent_pid: int) -> None:
 def main(argv: list[str]) -> int:
     """Answer requests read from stdin until stdin closes."""
     args = parse_args(argv)
+    sys.stdout = PRINTED  # passed through, its last line kept
     if args.parent_pid:
         die_with_parent(args.parent_pid)
     config = load_config(args)

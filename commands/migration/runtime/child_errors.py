@@ -109,17 +109,47 @@ def _install_hint(missing: str, url_driver: str | None, installed: list[str]) ->
     )
 
 
+class PrintedTail:
+    """Standard output passed through, its last line kept: an env.py that prints why and
+    then calls ``sys.exit(1)`` (octavia's "Please use the octavia-db-manage command")
+    leaves its reason there, not in the exception."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._tail = ""
+
+    def write(self, text: str) -> int:
+        self._tail = (self._tail + text)[-MAX_MESSAGE:]
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:  # flush, encoding, isatty…: the stream's
+        return getattr(self._stream, name)
+
+    def reset(self) -> None:
+        """Forget what was printed (a new request begins)."""
+        self._tail = ""
+
+    def last_line(self) -> str:
+        lines = [line.strip() for line in self._tail.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
 def describe(
     error: BaseException,
     *,
     step: str,
     script_dir: str | None,
     hint_of: Callable[[BaseException], str | None],
+    printed: str = "",
 ) -> dict[str, Any]:
-    """The error answer: the exception, the step, the project's line, the hint, the traceback."""
+    """The error answer: the exception, the step, the project's line, the hint, the
+    traceback; for an exit, the last line ``printed`` before it (its reason, usually)."""
+    message = str(error)
+    if isinstance(error, SystemExit) and printed and printed != message:
+        message = f"{message} (the last line printed before it: {printed})"
     return {
         "type": type(error).__name__,
-        "message": str(error)[:MAX_MESSAGE],
+        "message": message[:MAX_MESSAGE],
         "step": step,
         "where": project_frame(error, script_dir, os.getcwd() + os.sep),
         "hint": hint_of(error),
