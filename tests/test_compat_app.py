@@ -7,6 +7,7 @@ environment the child gets: never the bot's secrets.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import sysconfig
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from commands.errors import ConfigError
+from commands.checks.framework import Verdict
+from commands.errors import ConfigError, ProjectError
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 from commands.state.vocabulary import RequestState
@@ -187,22 +189,36 @@ def test_child_env_refuses_the_bots_secrets_and_other_targets_urls(tmp_path: Pat
             parse_config(text, source="t.toml", base=tmp_path)
 
 
-def test_env_py_connected_elsewhere_stops_the_run_before_any_revision(
+def test_env_py_connected_elsewhere_is_refused_before_anything_is_read_or_run(
     tmp_path: Path, fresh_db: DatabaseUrl, pg_server: DatabaseUrl
 ) -> None:
+    """Another database on the server, or a SQLite file (ironic's default): its version
+    table is not the target's, so no status, plan, pre-flight, backup or run takes it."""
     other = create_database(pg_server)
+    own_file = tmp_path / "own.sqlite"
     try:
-        url = other.text()
-        keys = (
-            'alembic_config = "{root}/alembic.ini"\n'
-            f'child_env = ["APP_SETTINGS_DATABASE_URL={url}"]\n'
-        )
-        target = compat_target("elsewhere", tmp_path, fresh_db, keys)
-        outcome = target.upgrade()
-        assert outcome.state is RequestState.FAILED and outcome.applied == ()
-        assert outcome.error is not None
-        assert f"env.py connected to database '{other.database}'" in outcome.error
-        assert "nothing was run" in outcome.error
-        assert "logs" not in tables(other) and "logs" not in tables(fresh_db)
+        for url, where in (
+            (other.text(), f"database '{other.database}'"),
+            (f"sqlite:///{own_file}", "a sqlite database"),
+        ):
+            keys = (
+                'alembic_config = "{root}/alembic.ini"\n'
+                f'child_env = ["APP_SETTINGS_DATABASE_URL={url}"]\n'
+            )
+            home = tmp_path / where.split()[1]
+            home.mkdir()
+            target = compat_target("elsewhere", home, fresh_db, keys)
+            refused = f"env.py connected to {where}, not to {fresh_db.display()}"
+            assert (
+                refused in target.plan_error() and "is not this database's" in target.plan_error()
+            )
+            with pytest.raises(ProjectError, match="url_env_names, url_env_parts"):
+                target.current()
+            with pytest.raises(ProjectError, match=re.escape(refused)):
+                target.upgrade()  # its plan is refused: no request, no backup
+            report = target.check()
+            assert report.verdict is Verdict.FAIL and refused in str(report.results)
+            assert not (home / "backups").exists()
+            assert "logs" not in tables(other) and "logs" not in tables(fresh_db)
     finally:
         drop_database(pg_server, other)

@@ -210,7 +210,7 @@ class Stepper:
                     "revision": revision,
                     "round": self.rounds,
                     "backend_pid": backend_pid(connection),
-                    "database": database_name(connection) if not self._settings else None,
+                    **({} if self._settings else where_connected(connection)),
                 }
             }
         )
@@ -260,13 +260,18 @@ def backend_pid(connection: Any) -> int | None:
     return None
 
 
-def database_name(connection: Any) -> str | None:
-    """The database env.py's connection is on, for the parent to check it is the target's."""
+def where_connected(connection: Any) -> dict[str, str]:
+    """The dialect and database env.py's connection is on, for the parent to check it is
+    the target's (an env.py may connect to a SQLite file by default: ironic's)."""
     if connection is None:
-        return None
+        return {}
+    dialect = str(connection.dialect.name)
+    if dialect != "postgresql":
+        return {"dialect": dialect}
     from sqlalchemy import text
 
-    return str(connection.execute(text("SELECT current_database()")).scalar())
+    database = connection.execute(text("SELECT current_database()")).scalar()
+    return {"dialect": dialect, "database": str(database)}
 
 
 def apply_settings(connection: Any, settings: dict[str, str]) -> None:

@@ -33,7 +33,7 @@ from commands.migration.runtime.lock_retry import (
 )
 from commands.migration.runtime.runner import AlembicSession
 from commands.migration.runtime.stepping import MigrationRun, Ready, StepResult
-from commands.migration.runtime.target_check import target_connection
+from commands.migration.runtime.target_check import HAND_URL, target_connection
 from commands.migration.script.revision_file import ReviewError, review_file
 from commands.migration.script.revision_graph import Direction, Revision
 from commands.postgres.database_url import DatabaseUrl
@@ -242,8 +242,7 @@ class _Execution:
             run.stop()
             raise AlembicError(
                 f"env.py connected to {where}, not to {self.database.display()}: nothing was run."
-                " Hand env.py the target's URL where it reads it (url_env_names, url_env_parts,"
-                " url_ini_options)"
+                f" {HAND_URL}"
             )
 
     def _retry_or_raise(

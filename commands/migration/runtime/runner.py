@@ -24,15 +24,17 @@ from typing import Any
 
 from commands.background import lower
 from commands.config.alembic_project import AlembicProject
-from commands.errors import AlembicError
+from commands.errors import AlembicError, ProjectError
 from commands.migration.runtime.channel import AlembicStopped, ChildLines, ChildProcess
 from commands.migration.runtime.child_env import child_environment
 from commands.migration.runtime.stepping import MigrationRun, StepResult
+from commands.migration.runtime.target_check import HAND_URL, elsewhere
 from commands.migration.script.revision_graph import Direction, Revision, RevisionGraph
 from commands.postgres.database_url import DatabaseUrl
 from commands.targets import TargetHandle
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
+READING_VERSIONS = "reading the version table through env.py"  # the child's own words
 __all__ = [
     "AlembicRunner",
     "AlembicSession",
@@ -87,10 +89,14 @@ class ModelsComparison:
 
 
 class AlembicSession:
-    """One live child process; requests are answered in order. Not thread-safe."""
+    """One live child process; requests are answered in order. Not thread-safe.
 
-    def __init__(self, child: ChildProcess) -> None:
+    ``database``: the one env.py is handed; a version table read elsewhere is refused.
+    """
+
+    def __init__(self, child: ChildProcess, database: DatabaseUrl | None = None) -> None:
         self.child = child
+        self.database = database
 
     @property
     def pid(self) -> int:
@@ -110,7 +116,7 @@ class AlembicSession:
 
     def inspect(self) -> ProjectState:
         """Graph, current revisions and the version table, in one request."""
-        result = self.request("inspect")
+        result = self._read_on_target(self.request("inspect"))
         handed = result.get("handed")
         return ProjectState(
             graph=_graph(result),
@@ -123,7 +129,35 @@ class AlembicSession:
     def current(self, step: str | None = None) -> tuple[str, ...]:
         """What the version table holds; ``step`` names the run's step in an error
         ("verifying the result"), else "reading the version table"."""
-        return tuple(self.request("current", step=step)["current"])
+        return tuple(self._read_on_target(self.request("current", step=step), step)["current"])
+
+    def _read_on_target(
+        self, result: Mapping[str, Any], step: str | None = None
+    ) -> Mapping[str, Any]:
+        """``result`` if env.py read the version table on the database it was handed; else
+        the project's error saying where it read it (that revision is another database's)."""
+        connected = result.get("connected") or {}
+        if self.database is None:
+            return result
+        where = elsewhere(self.database, connected.get("dialect"), connected.get("database"))
+        if where is not None:
+            raise ProjectError(
+                f"env.py connected to {where}, not to {self.database.display()}: what its"
+                " version table holds is not this database's",
+                target=self.child.target,
+                step=step or READING_VERSIONS,
+                where=None,
+                hint=HAND_URL[0].lower() + HAND_URL[1:],
+            )
+        return result
+        where = elsewhere(self.database, connected.get("dialect"), connected.get("database"))
+        if where is not None:
+            who = f"target {self.child.target}: " if self.child.target else ""
+            raise AlembicError(
+                f"{who}env.py connected to {where}, not to {self.database.display()}: what"
+                f" its version table holds is not this database's. {HAND_URL}"
+            )
+        return result
 
     def walk(self, current: Sequence[str], goal: str, direction: Direction) -> tuple[str, ...]:
         """The revisions from ``current`` to ``goal`` (a revision, ``base`` or ``-N``), in
@@ -242,7 +276,7 @@ class AlembicRunner:
             lower(process.pid)  # started for background work: it yields the CPU to answers
             child = ChildProcess(process, ChildLines(read_fd), log, self.target)
             try:
-                yield AlembicSession(child)
+                yield AlembicSession(child, self.database)
             finally:
                 child.close()
                 child.lines.close()

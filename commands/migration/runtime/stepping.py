@@ -38,7 +38,8 @@ class Ready:
     revision: str
     round: int
     backend_pid: int | None
-    database: str | None = None  # told with the run's first revision
+    database: str | None = None  # told with the run's first revision, as is
+    dialect: str | None = None  # the connection's ("sqlite": not PostgreSQL at all)
 
 
 class MigrationRun:
@@ -66,6 +67,7 @@ class MigrationRun:
                 int(data.get("round", 1)),
                 data.get("backend_pid"),
                 data.get("database"),
+                data.get("dialect"),
             )
             return self.ready
         self._end(message)

@@ -1,11 +1,13 @@
-"""Is env.py's connection the target's? Checked before the first revision of a run.
+"""Is env.py's connection the target's? Checked before the first revision of a run,
+and wherever the version table is read through env.py.
 
 env.py decides where it connects: a project may read its own settings, a
-``.env`` file or a default URL and never look at the one the bot handed it.
-The bot would then back up, lock and watch the target while migrating another
-database. The child says which database its connection is on and which
-backend serves it; the target's server must know that backend, on that
-database.
+``.env`` file or a default URL (ironic's is a SQLite file in its package) and
+never look at the one the bot handed it. The bot would then back up, lock and
+watch the target while migrating another database, or report another
+database's revision as the target's. The child says which dialect and
+database its connection is on and, in a run, which backend serves it; the
+target's server must know that backend, on that database.
 """
 
 from __future__ import annotations
@@ -15,11 +17,26 @@ from commands.migration.runtime.stepping import Ready
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 
+HAND_URL = (
+    "Hand env.py the target's URL where it reads it (url_env_names, url_env_parts, url_ini_options)"
+)
+
+
+def elsewhere(database: DatabaseUrl, dialect: str | None, name: str | None) -> str | None:
+    """Where env.py is connected when its dialect or database name is not the target's
+    (a few words), else None."""
+    if dialect is not None and dialect != "postgresql":
+        return f"a {dialect} database"
+    if name is not None and name != database.database:
+        return f"database {name!r}"
+    return None
+
 
 def target_connection(database: DatabaseUrl, ready: Ready) -> str | None:
     """Where env.py is connected when it is not the target (a sentence), else None."""
-    if ready.database is not None and ready.database != database.database:
-        return f"database {ready.database!r}"
+    named = elsewhere(database, ready.dialect, ready.database)
+    if named is not None:
+        return named
     if ready.backend_pid is None:
         return None  # a driver that does not say: the database name has to do
     try:
