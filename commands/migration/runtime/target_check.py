@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from commands.errors import DatabaseUnavailableError
 from commands.migration.runtime.stepping import Ready
-from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
 
 HAND_URL = (
@@ -39,6 +38,10 @@ def target_connection(database: DatabaseUrl, ready: Ready) -> str | None:
         return named
     if ready.backend_pid is None:
         return None  # a driver that does not say: the database name has to do
+    # psycopg here, not at import: status and plan import this module and start their
+    # Alembic child before loading psycopg
+    from commands.postgres.connections import connect
+
     try:
         with connect(database) as conn:
             row = conn.execute(
