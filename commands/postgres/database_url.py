@@ -59,6 +59,8 @@ class DatabaseUrl:
     port: int | None
     database: str
     query: tuple[tuple[str, QueryValue], ...] = ()  # sorted by name, as rendered
+    # the text it was parsed from: env.py gets that, not a rewriting with '%' in it
+    written: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> DatabaseUrl:
@@ -95,6 +97,7 @@ class DatabaseUrl:
             port=port,
             database=unquote(parts["database"]),
             query=_sorted(query),
+            written=text.strip(),
         )
         try:
             parsed.for_libpq()
@@ -117,11 +120,19 @@ class DatabaseUrl:
         return dataclasses.replace(self, driver=driver, query=_sorted(query))
 
     def for_env_py(self, driver: str | None = None) -> str:
-        """What env.py gets, with the password: for ``driver`` (the target's key) when
-        given, else as the user wrote it. A URL that names no driver is handed over
-        bare, in libpq's words: the child names one its interpreter has."""
+        """What env.py gets, with the password: as the user wrote it, for ``driver`` (the
+        target's key) when given: only the scheme changes unless an option must. A URL
+        that names no driver is handed over bare: the child names one its interpreter has.
+
+        Not SQLAlchemy's rendering: its ``%2F`` and ``%21`` break an env.py that sets the
+        URL as an ini option (``set_main_option`` reads ``%`` as interpolation: Argilla's
+        did, on a socket URL or a password with ``!`` that plain Alembic took)."""
         url = self.for_driver(driver) if driver and driver != self.driver else self
-        return url.text()
+        written = self.written if self.written and DatabaseUrl.parse(self.written) == self else None
+        if written is None or url.query != self.query:
+            return url._rendered(hide_password=False, escape=_ESCAPED_ONLY_WHERE_NEEDED)
+        scheme = f"postgresql+{url.driver}://" if url.driver else "postgresql://"
+        return _SCHEME.sub(scheme, written, count=1)  # postgres:// is no SQLAlchemy name
 
     def for_bot_sqlalchemy(self) -> str:
         """``postgresql+psycopg://`` with the password: the bot's own SQLAlchemy engines."""
@@ -150,13 +161,15 @@ class DatabaseUrl:
         variable a child reads (tests and benchmarks hand databases over this way)."""
         return self._rendered(hide_password=False)
 
-    def _rendered(self, *, hide_password: bool) -> str:
-        """SQLAlchemy's ``URL.render_as_string``, character for character."""
+    def _rendered(self, *, hide_password: bool, escape: _Escape | None = None) -> str:
+        """SQLAlchemy's ``URL.render_as_string``, character for character; with ``escape``,
+        its characters kept as they are where SQLAlchemy reads them back the same."""
+        keep = escape or _SQLALCHEMY_ESCAPES
         text = f"postgresql+{self.driver}://" if self.driver else "postgresql://"
         if self.username is not None:
-            text += quote(self.username, safe=" +")
+            text += quote(self.username, safe=keep.userinfo)
             if self.password is not None:
-                text += ":" + ("***" if hide_password else quote(self.password, safe=" +"))
+                text += ":" + ("***" if hide_password else quote(self.password, safe=keep.userinfo))
             text += "@"
         if self.host is not None:
             text += f"[{self.host}]" if ":" in self.host else self.host
@@ -165,11 +178,26 @@ class DatabaseUrl:
         text += "/" + quote(self.database, safe=" +/")
         if self.query:
             text += "?" + "&".join(
-                f"{quote_plus(name)}={quote_plus(value)}"
+                f"{quote_plus(name)}={quote_plus(value, safe=keep.query)}"
                 for name, values in self.query
                 for value in ((values,) if isinstance(values, str) else values)
             )
         return text
+
+
+@dataclass(frozen=True)
+class _Escape:
+    """The characters left as they are in the user and password, and in query values."""
+
+    userinfo: str
+    query: str
+
+
+_SQLALCHEMY_ESCAPES = _Escape(userinfo=" +", query="")
+# what SQLAlchemy's grammar reads back unchanged: not '@' ':' '/' '%' in the user and
+# password (they end a part or are an escape), not '&' '=' '+' '%' '#' in query values
+_ESCAPED_ONLY_WHERE_NEEDED = _Escape(userinfo=" +!$'()*,;~", query="/:,!$'()*;~")
+_SCHEME = re.compile(r"^[\w+]+://")
 
 
 def _parsed_query(text: str) -> dict[str, QueryValue]:
