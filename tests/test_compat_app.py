@@ -212,7 +212,9 @@ def test_env_py_connected_elsewhere_is_refused_before_anything_is_read_or_run(
             assert (
                 refused in target.plan_error() and "is not this database's" in target.plan_error()
             )
-            with pytest.raises(ProjectError, match="url_env_names, url_env_parts"):
+            with pytest.raises(
+                ProjectError, match=re.escape("url_env_names (a URL), url_env_parts")
+            ):
                 target.current()
             with pytest.raises(ProjectError, match=re.escape(refused)):
                 target.upgrade()  # its plan is refused: no request, no backup

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from commands.config.targets_file import TargetConfig
 from commands.errors import AlembicError, MigrateBotError
 from commands.migration.runtime.runner import AlembicRunner, AlembicSession, ProjectState
-from commands.migration.runtime.target_check import target_connection
+from commands.migration.runtime.target_check import HAND_URL, target_connection
 from commands.migration.script.revision_graph import HEADS, Direction
 from commands.postgres.connections import connect
 from commands.postgres.database_url import DatabaseUrl
@@ -31,10 +31,6 @@ from commands.targets import TargetHandle
 from commands.units import postgres_interval
 
 ELSEWHERE = "the history cannot be replayed apart from the target"
-HAND = (
-    ". Name the settings env.py reads its database from: url_env_names (a URL),"
-    " url_env_parts (DB_HOST, DB_PORT, …) or url_ini_options"
-)
 
 
 class ReplayError(MigrateBotError):
@@ -164,12 +160,14 @@ def _upgrade(
     while (ready := run.next_revision(deadline=deadline)) is not None:
         if first and (where := target_connection(scratch, ready)) is not None:
             run.stop()
-            raise ReplayError(f"{ELSEWHERE}: env.py connected to {where}, nothing was run{HAND}")
+            raise ReplayError(
+                f"{ELSEWHERE}: env.py connected to {where}, nothing was run. {HAND_URL}"
+            )
         first = False
         spent += run.go(deadline=deadline).duration_s
     if first and order:  # env.py found them applied: it is on a database that has them
         raise ReplayError(
             f"{ELSEWHERE}: env.py ran none of its {len(order)} revisions on the scratch"
-            f" database the bot handed it, so it connects elsewhere{HAND}"
+            f" database the bot handed it, so it connects elsewhere. {HAND_URL}"
         )
     return spent

@@ -136,26 +136,18 @@ class AlembicSession:
     ) -> Mapping[str, Any]:
         """``result`` if env.py read the version table on the database it was handed; else
         the project's error saying where it read it (that revision is another database's)."""
-        connected = result.get("connected") or {}
         if self.database is None:
             return result
+        connected = result.get("connected") or {}
         where = elsewhere(self.database, connected.get("dialect"), connected.get("database"))
         if where is not None:
             raise ProjectError(
                 f"env.py connected to {where}, not to {self.database.display()}: what its"
-                " version table holds is not this database's",
+                f" version table holds is not this database's. {HAND_URL}",
                 target=self.child.target,
                 step=step or READING_VERSIONS,
                 where=None,
-                hint=HAND_URL[0].lower() + HAND_URL[1:],
-            )
-        return result
-        where = elsewhere(self.database, connected.get("dialect"), connected.get("database"))
-        if where is not None:
-            who = f"target {self.child.target}: " if self.child.target else ""
-            raise AlembicError(
-                f"{who}env.py connected to {where}, not to {self.database.display()}: what"
-                f" its version table holds is not this database's. {HAND_URL}"
+                hint=None,
             )
         return result
 

@@ -17,7 +17,8 @@ from commands.migration.runtime.stepping import Ready
 from commands.postgres.database_url import DatabaseUrl
 
 HAND_URL = (
-    "Hand env.py the target's URL where it reads it (url_env_names, url_env_parts, url_ini_options)"
+    "Name the settings env.py reads its database from: url_env_names (a URL),"
+    " url_env_parts (DB_HOST, DB_PORT, …) or url_ini_options"
 )
 
 
